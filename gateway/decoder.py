@@ -1,0 +1,192 @@
+"""The columnar decoder: datagrams in, one batch of numpy columns per category out.
+
+A thin typed layer over the Cython walker (gateway._decoder).  Records become rows; the
+fields the gateway uses become columns with a presence mask (a missing field is masked, never
+zero); every item's offset and length are kept so anything else can be decoded on demand
+through the reference codec.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gateway import _decoder
+from gateway.asterix import CATEGORIES, COLUMNS
+from gateway.asterix.codec import RecordCodec
+from gateway.asterix.layout import (
+    ASCII, ICAO, SQUANTITY, UQUANTITY, ColumnSpec, column, column_array, tables,
+)
+
+PROBLEM_KINDS: tuple[str, ...] = tuple(_decoder.PROBLEMS)
+
+
+@dataclass
+class Problems:
+    """Problems counted by kind; nothing about a bad datagram is ever raised."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Problems | dict[str, int]) -> None:
+        self.counts.update(other.counts if isinstance(other, Problems) else other)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line, e.g. ``item-overrun=3 block-truncated=1``, or ``no problems``."""
+        parts = [f"{k}={v}" for k, v in sorted(self.counts.items()) if v]
+        return " ".join(parts) if parts else "no problems"
+
+
+@dataclass
+class Batch:
+    """The records of one category from one decode call, as columns.
+
+    Offsets index ``data``; ``datagram`` indexes the datagrams of the call.
+    """
+
+    category: int
+    data: bytes
+    record_offset: np.ndarray
+    record_length: np.ndarray
+    datagram: np.ndarray
+    t_capture: np.ndarray
+    item_offset: np.ndarray
+    item_length: np.ndarray
+    columns: dict[str, np.ndarray]
+    present: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.record_offset)
+
+    def __getitem__(self, path: str) -> np.ma.MaskedArray:
+        """A column with its absent values masked, e.g. ``batch["040/RHO"]``."""
+        return np.ma.MaskedArray(self.columns[path], mask=~self.present[path])
+
+    def item_bytes(self, row: int) -> dict[str, bytes]:
+        """The raw bytes of every item of one record, keyed by item number, in UAP order."""
+        uap = CATEGORIES[self.category].uap
+        offsets, lengths = self.item_offset[row], self.item_length[row]
+        return {uap[f]: self.data[offsets[f]:offsets[f] + lengths[f]]  # type: ignore[misc]
+                for f in np.flatnonzero(offsets >= 0)}
+
+    def record(self, row: int) -> dict[str, Any]:
+        """One record fully decoded by the reference codec (item number -> value)."""
+        codec = _codec(self.category)
+        return {n: codec.decode_item(n, b) for n, b in self.item_bytes(row).items()}
+
+    @classmethod
+    def concat(cls, batches: Sequence[Batch]) -> Batch:
+        """Join batches of one category (offsets are rebased onto the joined data)."""
+        if len(batches) == 1:
+            return batches[0]
+        shifts = np.cumsum([0] + [len(b.data) for b in batches[:-1]])
+        dg_shift = np.cumsum([0] + [int(b.datagram.max(initial=-1)) + 1 for b in batches[:-1]])
+        item_offset = np.concatenate(
+            [np.where(b.item_offset >= 0, b.item_offset + s, -1) for b, s in zip(batches, shifts)])
+        first = batches[0]
+        return cls(
+            first.category,
+            b"".join(b.data for b in batches),
+            np.concatenate([b.record_offset + s for b, s in zip(batches, shifts)]),
+            np.concatenate([b.record_length for b in batches]),
+            np.concatenate([b.datagram + s for b, s in zip(batches, dg_shift)]).astype(np.int32),
+            np.concatenate([b.t_capture for b in batches]),
+            item_offset.astype(np.int32),
+            np.concatenate([b.item_length for b in batches]),
+            {k: np.concatenate([b.columns[k] for b in batches]) for k in first.columns},
+            {k: np.concatenate([b.present[k] for b in batches]) for k in first.present},
+        )
+
+
+_CODECS: dict[int, RecordCodec] = {}
+
+
+def _codec(category: int) -> RecordCodec:
+    if category not in _CODECS:
+        _CODECS[category] = RecordCodec(CATEGORIES[category])
+    return _CODECS[category]
+
+
+class Decoder:
+    """Decodes datagrams of the categories asked for (all four by default)."""
+
+    def __init__(self, categories: Iterable[int] | None = None) -> None:
+        wanted = sorted(CATEGORIES if categories is None else set(categories))
+        unknown = [c for c in wanted if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"no definition for categories {unknown}; have {sorted(CATEGORIES)}")
+        self.categories = wanted
+        self._cat_index = np.full(256, -1, dtype=np.int32)
+        for c in CATEGORIES:
+            self._cat_index[c] = -2
+        self._tables = []
+        self._specs: list[list[tuple[ColumnSpec, int]]] = []
+        for i, c in enumerate(wanted):
+            self._cat_index[c] = i
+            t = tables(CATEGORIES[c])
+            specs = [column(CATEGORIES[c], p) for p in COLUMNS[c]]
+            spec, scales, widths = column_array(specs)
+            self._tables.append((t.uap, t.nodes.reshape(-1), t.children, spec.reshape(-1),
+                                 scales, *widths))
+            self._specs.append([(s, int(d)) for s, d in zip(specs, spec[:, 6])])
+
+    def decode(self, payloads: Sequence[bytes] | bytes,
+               t_capture: Sequence[float | None] | np.ndarray | None = None,
+               ) -> tuple[dict[int, Batch], Problems]:
+        """Decode datagrams (or one buffer of datablocks); return batches and problems."""
+        if isinstance(payloads, (bytes, bytearray, memoryview)):
+            payloads = [bytes(payloads)]
+        data = b"".join(payloads)
+        starts = np.zeros(len(payloads) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in payloads], out=starts[1:])
+        times = np.full(len(payloads), np.nan) if t_capture is None else np.asarray(
+            [np.nan if t is None else t for t in t_capture], dtype=np.float64)
+        counts = np.zeros(len(PROBLEM_KINDS), dtype=np.int64)
+        buf = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, dtype=np.uint8)
+        rows, _blocks = _decoder.walk(buf, starts, self._cat_index, self._tables, counts)
+        batches: dict[int, Batch] = {}
+        for c, r, specs in zip(self.categories, rows, self._specs):
+            n = r.n
+            if n == 0:
+                continue
+            values: dict[str, np.ndarray] = {}
+            present: dict[str, np.ndarray] = {}
+            for i, (spec, dest) in enumerate(specs):
+                if spec.kind in (UQUANTITY, SQUANTITY):
+                    values[spec.path] = r.floats[:n, dest]
+                elif spec.kind in (ICAO, ASCII):
+                    width = spec.dtype.itemsize
+                    values[spec.path] = np.ascontiguousarray(
+                        r.chars[:n, dest:dest + width]).view(spec.dtype).reshape(n)
+                else:
+                    values[spec.path] = r.ints[:n, dest]
+                present[spec.path] = r.present[:n, i].view(bool)
+            dg = r.datagram[:n]
+            batches[c] = Batch(c, data, r.rec_offset[:n], r.rec_length[:n], dg, times[dg],
+                               r.item_offset[:n], r.item_length[:n], values, present)
+        problems = Problems(Counter({k: int(v) for k, v in zip(PROBLEM_KINDS, counts) if v}))
+        return batches, problems
+
+
+def iter_chunks(payloads: Iterable[tuple[bytes, float | None]], chunk_bytes: int = 1 << 20,
+                ) -> Iterator[tuple[list[bytes], list[float | None]]]:
+    """Group (payload, time) pairs into chunks of about ``chunk_bytes`` for one decode call."""
+    data: list[bytes] = []
+    times: list[float | None] = []
+    size = 0
+    for payload, t in payloads:
+        data.append(payload)
+        times.append(t)
+        size += len(payload)
+        if size >= chunk_bytes:
+            yield data, times
+            data, times, size = [], [], 0
+    if data:
+        yield data, times
