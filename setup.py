@@ -13,21 +13,23 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 
+def _no_compiler(what: str, exc: Exception) -> None:
+    sys.exit(f"asterix-gateway: cannot build {what} ({exc.__class__.__name__}: {exc}): install a "
+             "C compiler and the Python headers (e.g. apt-get install gcc python3-dev)")
+
+
 class BuildExt(build_ext):
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # CCompilerError, PlatformError, DistutilsExecError, ...
-            sys.exit(f"asterix-gateway: cannot build the Cython extension ({exc.__class__.__name__}): "
-                     "install a C compiler and the Python headers (e.g. apt-get install gcc "
-                     "python3-dev)")
+            _no_compiler("the Cython extension", exc)
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:
-            sys.exit(f"asterix-gateway: cannot compile {ext.name} ({exc}): install a C compiler "
-                     "and the Python headers (e.g. apt-get install gcc python3-dev)")
+            _no_compiler(ext.name, exc)
 
 
 extensions = [

@@ -11,6 +11,13 @@ from libc.math cimport NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
+
+cdef extern from *:
+    """
+    #define bswap64(x) __builtin_bswap64(x)
+    """
+    uint64_t bswap64(uint64_t x) noexcept nogil
+
 import numpy as np
 
 # Node kinds, extraction kinds: the numbers of gateway/asterix/layout.py.
@@ -22,6 +29,7 @@ cdef enum:
     K_COMPOUND = 4
     K_EXPLICIT = 5
     NODE_WIDTH = 5
+    SPEC_WIDTH = 8
 
 cdef enum:
     X_UINT = 0
@@ -178,7 +186,7 @@ cdef struct Table:
     Py_ssize_t nuap
     const int32_t* nodes
     const int32_t* children
-    const int32_t* spec     # per column: frn, slot, byte, bit, bits, kind, destination
+    const int32_t* spec     # per column: frn slot byte bit bits kind destination need
     const double* scales
     Py_ssize_t ncols
 
@@ -233,30 +241,37 @@ cdef class _Rows:
         self.cap = cap
 
 
-cdef inline uint64_t read_bits(const uint8_t* p, int bit, int bits) noexcept nogil:
-    cdef int nbytes = (bit + bits + 7) >> 3, i
+cdef inline uint64_t read_bits(const uint8_t* p, const uint8_t* limit, int bit,
+                               int bits) noexcept nogil:
+    """``bits`` bits from bit ``bit`` of p (big-endian); never reads at or past ``limit``."""
+    cdef int nbytes, i
     cdef uint64_t v = 0
-    for i in range(nbytes):
-        v = (v << 8) | p[i]
-    v >>= (nbytes * 8 - bit - bits)
+    if bit + bits <= 64 and p + 8 <= limit:
+        memcpy(&v, p, 8)  # one unaligned load where eight bytes are known to be there
+        v = bswap64(v) >> (64 - bit - bits)
+    else:
+        nbytes = (bit + bits + 7) >> 3
+        for i in range(nbytes):
+            v = (v << 8) | p[i]
+        v >>= (nbytes * 8 - bit - bits)
     if bits < 64:
         v &= ((<uint64_t>1) << bits) - 1
     return v
 
 
-cdef void extract_row(const uint8_t* base, const int32_t* off_row, const uint16_t* len_row,
-                      const Table* t, int32_t* ints, double* floats, uint8_t* chars,
+cdef void extract_row(const uint8_t* base, const uint8_t* limit, const int32_t* off_row,
+                      const uint16_t* len_row, const Table* t, int32_t* ints, double* floats, uint8_t* chars,
                       uint8_t* present) noexcept nogil:
     """Fill one row's column values from its (already bounds-checked) items."""
     cdef Py_ssize_t c, off, length, sublen = 0, k
     cdef const int32_t* s
-    cdef int kind, need, width, dest
+    cdef int kind, width, dest
     cdef const uint8_t* p
     cdef uint64_t raw
     cdef int64_t sraw
     cdef uint8_t* out
     for c in range(t.ncols):
-        s = t.spec + c * 7
+        s = t.spec + c * SPEC_WIDTH
         kind = s[5]
         dest = s[6]
         present[c] = 0
@@ -278,8 +293,7 @@ cdef void extract_row(const uint8_t* base, const int32_t* off_row, const uint16_
             else:
                 off += k
                 length = sublen
-        need = s[2] + ((s[3] + s[4] + 7) >> 3)
-        if need > length:
+        if s[7] > length:
             if kind == X_ICAO or kind == X_ASCII:
                 memset(chars + dest, 0, s[4] // 6 if kind == X_ICAO else s[4] // 8)
             continue
@@ -294,7 +308,7 @@ cdef void extract_row(const uint8_t* base, const int32_t* off_row, const uint16_
                 out[k - 1] = 0
                 k -= 1
             continue
-        raw = read_bits(p, s[3], s[4])
+        raw = read_bits(p, limit, s[3], s[4])
         if kind == X_UINT:
             ints[dest] = <int32_t>raw
         elif kind == X_UQ:
@@ -397,9 +411,9 @@ def walk(const uint8_t[::1] buf, const int64_t[::1] starts, const int32_t[::1] c
         ctab[i].children = &a_children[0]
         ctab[i].spec = &a_spec[0] if a_spec.shape[0] else NULL
         ctab[i].scales = &a_scales[0] if a_scales.shape[0] else NULL
-        ctab[i].ncols = a_spec.shape[0] // 7
+        ctab[i].ncols = a_spec.shape[0] // SPEC_WIDTH
         out.append(_Rows(a_uap.shape[0], nint, nfloat, nchar, ctab[i].ncols,
-                         buf.shape[0] // 64 + 16))
+                         buf.shape[0] // 16 + 16))
     for d in range(ndg):
         pos = starts[d]
         end = starts[d + 1]
@@ -435,7 +449,7 @@ def walk(const uint8_t[::1] buf, const int64_t[::1] starts, const int32_t[::1] c
                 if size < 0:
                     problems[problem] += 1
                     break
-                extract_row(base, &rows.i_off[rows.n, 0], &rows.i_len[rows.n, 0], &ctab[ci],
+                extract_row(base, base + buf.shape[0], &rows.i_off[rows.n, 0], &rows.i_len[rows.n, 0], &ctab[ci],
                             &rows.v_int[rows.n, 0], &rows.v_float[rows.n, 0],
                             &rows.v_char[rows.n, 0], &rows.v_present[rows.n, 0])
                 rows.r_off[rows.n] = rpos

@@ -8,6 +8,7 @@ through the reference codec.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,14 @@ from gateway import _decoder
 from gateway.asterix import CATEGORIES, COLUMNS
 from gateway.asterix.codec import RecordCodec
 from gateway.asterix.layout import (
-    ASCII, ICAO, SQUANTITY, UQUANTITY, ColumnSpec, column, column_array, tables,
+    ASCII,
+    ICAO,
+    SQUANTITY,
+    UQUANTITY,
+    ColumnSpec,
+    column,
+    column_array,
+    tables,
 )
 
 PROBLEM_KINDS: tuple[str, ...] = tuple(_decoder.PROBLEMS)
@@ -88,15 +96,17 @@ class Batch:
             return batches[0]
         shifts = np.cumsum([0] + [len(b.data) for b in batches[:-1]])
         dg_shift = np.cumsum([0] + [int(b.datagram.max(initial=-1)) + 1 for b in batches[:-1]])
+        pairs = list(zip(batches, shifts, strict=True))
         item_offset = np.concatenate(
-            [np.where(b.item_offset >= 0, b.item_offset + s, -1) for b, s in zip(batches, shifts)])
+            [np.where(b.item_offset >= 0, b.item_offset + s, -1) for b, s in pairs])
         first = batches[0]
         return cls(
             first.category,
             b"".join(b.data for b in batches),
-            np.concatenate([b.record_offset + s for b, s in zip(batches, shifts)]),
+            np.concatenate([b.record_offset + s for b, s in pairs]),
             np.concatenate([b.record_length for b in batches]),
-            np.concatenate([b.datagram + s for b, s in zip(batches, dg_shift)]).astype(np.int32),
+            np.concatenate([b.datagram + s for b, s in zip(batches, dg_shift, strict=True)]
+                           ).astype(np.int32),
             np.concatenate([b.t_capture for b in batches]),
             item_offset.astype(np.int32),
             np.concatenate([b.item_length for b in batches]),
@@ -135,7 +145,7 @@ class Decoder:
             spec, scales, widths = column_array(specs)
             self._tables.append((t.uap, t.nodes.reshape(-1), t.children, spec.reshape(-1),
                                  scales, *widths))
-            self._specs.append([(s, int(d)) for s, d in zip(specs, spec[:, 6])])
+            self._specs.append([(s, int(d)) for s, d in zip(specs, spec[:, 6], strict=True)])
 
     def decode(self, payloads: Sequence[bytes] | bytes,
                t_capture: Sequence[float | None] | np.ndarray | None = None,
@@ -152,7 +162,7 @@ class Decoder:
         buf = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, dtype=np.uint8)
         rows, _blocks = _decoder.walk(buf, starts, self._cat_index, self._tables, counts)
         batches: dict[int, Batch] = {}
-        for c, r, specs in zip(self.categories, rows, self._specs):
+        for c, r, specs in zip(self.categories, rows, self._specs, strict=True):
             n = r.n
             if n == 0:
                 continue
@@ -171,7 +181,8 @@ class Decoder:
             dg = r.datagram[:n]
             batches[c] = Batch(c, data, r.rec_offset[:n], r.rec_length[:n], dg, times[dg],
                                r.item_offset[:n], r.item_length[:n], values, present)
-        problems = Problems(Counter({k: int(v) for k, v in zip(PROBLEM_KINDS, counts) if v}))
+        named = zip(PROBLEM_KINDS, counts.tolist(), strict=True)
+        problems = Problems(Counter({k: v for k, v in named if v}))
         return batches, problems
 
 
@@ -190,3 +201,48 @@ def iter_chunks(payloads: Iterable[tuple[bytes, float | None]], chunk_bytes: int
             data, times, size = [], [], 0
     if data:
         yield data, times
+
+
+@dataclass
+class Decoded:
+    """All records of one source: a batch per category, problems, and what ingest skipped."""
+
+    batches: dict[int, Batch]
+    problems: Problems
+    ingest: Any = None  # gateway.ingest.IngestStats for captures and raw files
+
+
+def iter_decoded(datagrams: Iterable[Any], decoder: Decoder, chunk_bytes: int = 1 << 20,
+                 ) -> Iterator[tuple[dict[int, Batch], Problems]]:
+    """Decode a stream of Datagrams chunk by chunk, so memory stays bounded on any input."""
+    for payloads, times in iter_chunks(((d.payload, d.t_capture) for d in datagrams),
+                                       chunk_bytes):
+        yield decoder.decode(payloads, times)
+
+
+def decode(source: Any, *, categories: Iterable[int] | None = None,
+           ports: Iterable[int] | None = None) -> Decoded:
+    """Decode a capture, raw file, bytes or iterable of Datagrams into columnar batches.
+
+    ``source`` is a path (pcap, pcapng or raw ASTERIX, told apart by content), ``bytes`` of
+    datablocks, or Datagrams from gateway.ingest.  Everything is held in memory: for
+    unbounded inputs use :func:`iter_decoded`.
+    """
+    from gateway.ingest import IngestStats, read_datagrams
+
+    decoder = Decoder(categories)
+    stats = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        batches, problems = decoder.decode(bytes(source))
+        return Decoded(batches, problems)
+    if isinstance(source, (str, os.PathLike)):
+        stats = IngestStats()
+        source = read_datagrams(source, ports=None if ports is None else set(ports),
+                                stats=stats)
+    problems = Problems()
+    parts: dict[int, list[Batch]] = {}
+    for batches, chunk_problems in iter_decoded(source, decoder):
+        problems.add(chunk_problems)
+        for c, b in batches.items():
+            parts.setdefault(c, []).append(b)
+    return Decoded({c: Batch.concat(bs) for c, bs in parts.items()}, problems, stats)

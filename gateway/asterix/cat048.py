@@ -7,7 +7,22 @@ radar simply never sets, and make I090 FL signed (as 1.21 already had it).
 from __future__ import annotations
 
 from gateway.asterix.spec import (
-    RE, SAC_SIC, SP, Category, E, G, Hex, Icao, Item, Octal, Q, Rep, Spare, C, X, check,
+    RE,
+    SAC_SIC,
+    SP,
+    C,
+    Category,
+    E,
+    G,
+    Hex,
+    Icao,
+    Item,
+    Octal,
+    Q,
+    Rep,
+    Spare,
+    X,
+    check,
 )
 
 DEG16 = 360 / 2**16
@@ -40,7 +55,8 @@ CAT048 = Category(
                 (_populated("IRMXPR"), _populated("IRMACT"), Spare(3)),
             ),
         ),
-        Item("030", "Warning/Error Conditions and Target Classification", Rep(E("CODE", 7), fx=True)),
+        Item("030", "Warning/Error Conditions and Target Classification",
+             Rep(E("CODE", 7), fx=True)),
         Item("040", "Measured Position in Polar Co-ordinates",
              G(Q("RHO", 16, 2**-8, "NM"), Q("THETA", 16, DEG16, "deg"))),
         Item("042", "Calculated Position in Cartesian Co-ordinates",

@@ -161,8 +161,9 @@ def column(category: Category, path: str) -> ColumnSpec:
 
 
 def column_array(specs: list[ColumnSpec]) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """Specs for the walker: int32 [n, 7] (frn slot byte bit bits kind destination), float64
-    scales, and the widths of the int, float and character stores the destinations index."""
+    """Specs for the walker: int32 [n, 8] (frn slot byte bit bits kind destination need, the
+    last being the bytes the item must have), float64 scales, and the widths of the int,
+    float and character stores the destinations index."""
     rows: list[list[int]] = []
     nint = nfloat = nchar = 0
     for s in specs:
@@ -172,6 +173,7 @@ def column_array(specs: list[ColumnSpec]) -> tuple[np.ndarray, np.ndarray, tuple
             dest, nchar = nchar, nchar + s.dtype.itemsize
         else:
             dest, nint = nint, nint + 1
-        rows.append([s.frn, s.slot, s.byte, s.bit, s.bits, s.kind, dest])
-    spec = np.array(rows, dtype=np.int32).reshape(-1, 7)
+        need = s.byte + (s.bit + s.bits + 7) // 8
+        rows.append([s.frn, s.slot, s.byte, s.bit, s.bits, s.kind, dest, need])
+    spec = np.array(rows, dtype=np.int32).reshape(-1, 8)
     return spec, np.array([s.scale for s in specs], dtype=np.float64), (nint, nfloat, nchar)

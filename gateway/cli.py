@@ -1,0 +1,65 @@
+"""The ``asterix-gateway`` command: parses arguments and calls in, nothing more.
+
+Exit status (contract section 1): 0 success, 1 runtime failure, 2 bad usage, bad config or
+unreadable input, each with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gateway.commands import UsageError
+from gateway.commands import decode as decode_command
+
+
+def _categories(text: str) -> list[int]:
+    try:
+        return [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of category numbers: {text!r}") from None
+
+
+def _ports(text: str) -> list[int]:
+    try:
+        ports = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of UDP ports: {text!r}") from None
+    if not ports or any(not 0 < p < 65536 for p in ports):
+        raise argparse.ArgumentTypeError(f"UDP ports are 1-65535: {text!r}")
+    return ports
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="asterix-gateway", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("decode", help="every ASTERIX record of a capture, raw file or live feed",
+                       description="Decode every ASTERIX record of pcap/pcapng captures, raw "
+                       "ASTERIX files, stdin (-) or a live feed (udp://GROUP:PORT).")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+    p.add_argument("--category", type=_categories, default=None,
+                   help="only these categories, e.g. 48,62")
+    p.add_argument("--port", type=_ports, default=None, action="extend",
+                   help="only UDP datagrams to these destination ports (captures)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on stderr (auto: when stderr is a terminal)")
+    p.set_defaults(run=decode_command.run)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"asterix-gateway: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""``asterix-gateway decode``: every record of captures, raw files, stdin or a live feed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from typing import IO, Any, TextIO
+
+from tqdm import tqdm
+
+from gateway.commands import UsageError
+from gateway.decoder import Decoder, Problems, iter_decoded
+from gateway.ingest import CaptureError, Datagram, IngestStats, read_datagrams
+from gateway.ingest.multicast import iter_multicast
+from gateway.ingest.url import parse_udp_url
+from gateway.render import in_order, record_json, record_text
+
+
+def _with_progress(datagrams: Iterable[Datagram], f: IO[bytes], bar: tqdm) -> Iterator[Datagram]:
+    """Advance the bar by how far the reader has got into the file (cheaply, every 4096)."""
+    for i, d in enumerate(datagrams):
+        if not i & 4095:
+            bar.update(f.tell() - bar.n)
+        yield d
+    bar.update(bar.total - bar.n if bar.total else 0)
+
+
+class _Output:
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+        self.records: Counter[int] = Counter()
+        self.problems = Problems()
+
+    def write(self, decoded: Iterable[tuple[dict[int, Any], Problems]], flush: bool) -> None:
+        for batches, problems in decoded:
+            self.problems.add(problems)
+            lines = []
+            for batch, row in in_order(batches):
+                self.records[batch.category] += 1
+                if self.fmt == "jsonl":
+                    lines.append(record_json(batch, row))
+                else:
+                    lines.append(record_text(batch, row, sum(self.records.values())))
+            if lines:
+                self.out.write("\n".join(lines) + "\n")
+                if flush:
+                    self.out.flush()
+
+
+def _open(path: str, stack: ExitStack) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return stack.enter_context(open(path, "rb"))
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        decoder = Decoder(args.category)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    ports = set(args.port) if args.port else None
+    output = _Output(sys.stdout, args.format)
+    stats = IngestStats()
+    try:
+        for source in args.inputs:
+            if source.startswith("udp://"):
+                try:
+                    url = parse_udp_url(source)
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
+                feed = iter_multicast(url)
+                output.write((decoder.decode([d.payload], [d.t_capture]) for d in feed), True)
+                continue
+            with ExitStack() as stack:
+                f = _open(source, stack)
+                size = os.fstat(f.fileno()).st_size if f is not sys.stdin.buffer else 0
+                disable = {"auto": None, "always": False, "never": True}[args.progress]
+                bar = stack.enter_context(tqdm(total=size or None, unit="B", unit_scale=True,
+                                               desc=os.path.basename(source), leave=False,
+                                               disable=disable if size else True,
+                                               file=sys.stderr))
+                datagrams = read_datagrams(f, ports=ports, stats=stats)
+                if size:
+                    datagrams = _with_progress(datagrams, f, bar)
+                output.write(iter_decoded(datagrams, decoder), False)
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from None
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not a failure of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except KeyboardInterrupt:
+        pass  # the way to end a live decode
+    else:
+        sys.stdout.flush()
+    _summary(output, stats)
+    return 0
+
+
+def _summary(output: _Output, stats: IngestStats) -> None:
+    per_cat = ", ".join(f"CAT{c:03d} {n}" for c, n in sorted(output.records.items()))
+    total = sum(output.records.values())
+    print(f"decode: {total} records ({per_cat or 'none'}); problems: "
+          f"{output.problems.summary()}; input: {stats.summary()}", file=sys.stderr)
