@@ -64,7 +64,14 @@ PROBLEMS = (
     "undefined-subfield",   # a compound sub-FSPEC marks an unused slot
 )
 
-cdef char* ICAO_CHARS = b"?ABCDEFGHIJKLMNOPQRSTUVWXYZ????? ???????????????0123456789??????"
+cdef char ICAO_CHARS[64]  # set from gateway.asterix.codec.ICAO_CHARS: one definition
+
+
+def set_icao_chars(bytes table):
+    """Install the ICAO 6-bit character table (64 characters) the extractor uses."""
+    if len(table) != 64:
+        raise ValueError("the ICAO character table has 64 entries")
+    memcpy(ICAO_CHARS, <const char*>table, 64)
 
 
 cdef Py_ssize_t item_length(const uint8_t* p, Py_ssize_t avail, const int32_t* nodes,

@@ -18,7 +18,7 @@ import numpy as np
 
 from gateway import _decoder
 from gateway.asterix import CATEGORIES, COLUMNS
-from gateway.asterix.codec import RecordCodec
+from gateway.asterix.codec import ICAO_CHARS, RecordCodec
 from gateway.asterix.layout import (
     ASCII,
     ICAO,
@@ -31,6 +31,7 @@ from gateway.asterix.layout import (
 )
 
 PROBLEM_KINDS: tuple[str, ...] = tuple(_decoder.PROBLEMS)
+_decoder.set_icao_chars(ICAO_CHARS.encode("ascii"))
 
 
 @dataclass

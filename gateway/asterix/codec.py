@@ -44,8 +44,10 @@ from gateway.asterix.spec import (
 
 Value = Any
 
-ICAO_CHARS = "?ABCDEFGHIJKLMNOPQRSTUVWXYZ????? ???????????????0123456789??????"
-_ICAO_CODE = {c: i for i, c in enumerate(ICAO_CHARS) if c != "?"}
+# Annex 10 Vol IV table 3-9.  Code 0 has no character; an all-zero identification is how a
+# transponder says "none", so it reads as padding (as asterix_decoder and Wireshark show it).
+ICAO_CHARS = " ABCDEFGHIJKLMNOPQRSTUVWXYZ????? ???????????????0123456789??????"
+_ICAO_CODE = {c: i for i, c in enumerate(ICAO_CHARS) if c != "?" and i}
 
 
 class CodecError(ValueError):
