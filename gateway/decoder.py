@@ -8,7 +8,9 @@ through the reference codec.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from gateway.asterix.layout import (
     SQUANTITY,
     UQUANTITY,
     ColumnSpec,
+    by_kind,
     column,
     column_array,
     tables,
@@ -32,6 +35,25 @@ from gateway.asterix.layout import (
 
 PROBLEM_KINDS: tuple[str, ...] = tuple(_decoder.PROBLEMS)
 _decoder.set_icao_chars(ICAO_CHARS.encode("ascii"))
+
+# Every decode call fills fresh arrays, chunk after chunk.  glibc hands large blocks back to
+# the kernel when they are freed and takes page faults to get them again: measured here, that
+# was half of all decode time.  A gateway decodes for days, so freed memory stays in the heap
+# for the next chunk instead (it is still reused; only returning it to the kernel stops).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_KEEP = 256 << 20
+
+
+def _keep_freed_memory() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc only
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _HEAP_KEEP)
+        mallopt(_M_TRIM_THRESHOLD, 2 * _HEAP_KEEP)
+
+
+_keep_freed_memory()
 
 
 @dataclass
@@ -66,7 +88,7 @@ class Batch:
     record_length: np.ndarray
     datagram: np.ndarray
     t_capture: np.ndarray
-    item_offset: np.ndarray
+    item_start: np.ndarray  # uint16 [n, FRNs]: item offset within its record, 0 = absent
     item_length: np.ndarray
     columns: dict[str, np.ndarray]
     present: dict[str, np.ndarray]
@@ -78,12 +100,21 @@ class Batch:
         """A column with its absent values masked, e.g. ``batch["040/RHO"]``."""
         return np.ma.MaskedArray(self.columns[path], mask=~self.present[path])
 
+    @property
+    def item_offset(self) -> np.ndarray:
+        """Item offsets into ``data`` (int64 [n, FRNs], -1 where the item is absent)."""
+        return np.where(self.item_start > 0, self.record_offset[:, None] + self.item_start, -1)
+
     def item_bytes(self, row: int) -> dict[str, bytes]:
         """The raw bytes of every item of one record, keyed by item number, in UAP order."""
         uap = CATEGORIES[self.category].uap
-        offsets, lengths = self.item_offset[row], self.item_length[row]
-        return {uap[f]: self.data[offsets[f]:offsets[f] + lengths[f]]  # type: ignore[misc]
-                for f in np.flatnonzero(offsets >= 0)}
+        start = int(self.record_offset[row])
+        out: dict[str, bytes] = {}
+        for f, (offset, length) in enumerate(zip(self.item_start[row].tolist(),
+                                                 self.item_length[row].tolist(), strict=True)):
+            if offset:
+                out[uap[f]] = self.data[start + offset:start + offset + length]  # type: ignore[index]
+        return out
 
     def record(self, row: int) -> dict[str, Any]:
         """One record fully decoded by the reference codec (item number -> value)."""
@@ -98,8 +129,6 @@ class Batch:
         shifts = np.cumsum([0] + [len(b.data) for b in batches[:-1]])
         dg_shift = np.cumsum([0] + [int(b.datagram.max(initial=-1)) + 1 for b in batches[:-1]])
         pairs = list(zip(batches, shifts, strict=True))
-        item_offset = np.concatenate(
-            [np.where(b.item_offset >= 0, b.item_offset + s, -1) for b, s in pairs])
         first = batches[0]
         return cls(
             first.category,
@@ -109,7 +138,7 @@ class Batch:
             np.concatenate([b.datagram + s for b, s in zip(batches, dg_shift, strict=True)]
                            ).astype(np.int32),
             np.concatenate([b.t_capture for b in batches]),
-            item_offset.astype(np.int32),
+            np.concatenate([b.item_start for b in batches]),
             np.concatenate([b.item_length for b in batches]),
             {k: np.concatenate([b.columns[k] for b in batches]) for k in first.columns},
             {k: np.concatenate([b.present[k] for b in batches]) for k in first.present},
@@ -142,7 +171,7 @@ class Decoder:
         for i, c in enumerate(wanted):
             self._cat_index[c] = i
             t = tables(CATEGORIES[c])
-            specs = [column(CATEGORIES[c], p) for p in COLUMNS[c]]
+            specs = by_kind([column(CATEGORIES[c], p) for p in COLUMNS[c]])
             spec, scales, widths = column_array(specs)
             self._tables.append((t.uap, t.nodes.reshape(-1), t.children, spec.reshape(-1),
                                  scales, *widths))
@@ -181,7 +210,7 @@ class Decoder:
                 present[spec.path] = r.present[:n, i].view(bool)
             dg = r.datagram[:n]
             batches[c] = Batch(c, data, r.rec_offset[:n], r.rec_length[:n], dg, times[dg],
-                               r.item_offset[:n], r.item_length[:n], values, present)
+                               r.item_start[:n], r.item_length[:n], values, present)
         named = zip(PROBLEM_KINDS, counts.tolist(), strict=True)
         problems = Problems(Counter({k: v for k, v in named if v}))
         return batches, problems

@@ -163,7 +163,8 @@ def column(category: Category, path: str) -> ColumnSpec:
 def column_array(specs: list[ColumnSpec]) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     """Specs for the walker: int32 [n, 8] (frn slot byte bit bits kind destination need, the
     last being the bytes the item must have), float64 scales, and the widths of the int,
-    float and character stores the destinations index."""
+    float and character stores the destinations index.  ``specs`` must be sorted by kind
+    (see :func:`by_kind`): the walker runs one loop per kind."""
     rows: list[list[int]] = []
     nint = nfloat = nchar = 0
     for s in specs:
@@ -177,3 +178,8 @@ def column_array(specs: list[ColumnSpec]) -> tuple[np.ndarray, np.ndarray, tuple
         rows.append([s.frn, s.slot, s.byte, s.bit, s.bits, s.kind, dest, need])
     spec = np.array(rows, dtype=np.int32).reshape(-1, 8)
     return spec, np.array([s.scale for s in specs], dtype=np.float64), (nint, nfloat, nchar)
+
+
+def by_kind(specs: list[ColumnSpec]) -> list[ColumnSpec]:
+    """The order the walker wants columns in."""
+    return sorted(specs, key=lambda s: s.kind)
