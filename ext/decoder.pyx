@@ -23,11 +23,10 @@ import numpy as np
 # Node kinds, extraction kinds: the numbers of gateway/asterix/layout.py.
 cdef enum:
     K_FIXED = 0
-    K_EXTENDED = 1
+    K_EXTENDED = 1    # also FX-chained repetitions: parts of n[1] octets, then of n[2]
     K_REP = 2
-    K_REPFX = 3
-    K_COMPOUND = 4
-    K_EXPLICIT = 5
+    K_COMPOUND = 3
+    K_EXPLICIT = 4
     NODE_WIDTH = 5
     MAX_COLUMNS = 256
     SPEC_WIDTH = 8
@@ -75,6 +74,17 @@ def set_icao_chars(bytes table):
     memcpy(ICAO_CHARS, <const char*>table, 64)
 
 
+cdef inline Py_ssize_t fspec_length(const uint8_t* p, Py_ssize_t avail) noexcept nogil:
+    """Octets of the FSPEC at p (FX-chained), or -1 when the chain runs past ``avail``."""
+    cdef Py_ssize_t n = 0
+    while True:
+        if n >= avail:
+            return -1
+        n += 1
+        if not (p[n - 1] & 1):
+            return n
+
+
 cdef Py_ssize_t item_length(const uint8_t* p, Py_ssize_t avail, const int32_t* nodes,
                             const int32_t* children, int32_t node, int* problem) noexcept nogil:
     """Length of the item at p, or -1 with *problem set when it cannot be whole."""
@@ -109,17 +119,6 @@ cdef Py_ssize_t item_length(const uint8_t* p, Py_ssize_t avail, const int32_t* n
             problem[0] = P_ITEM_OVERRUN
             return -1
         return size
-    if kind == K_REPFX:
-        pos = n[1]
-        if pos > avail:
-            problem[0] = P_ITEM_OVERRUN
-            return -1
-        while p[pos - 1] & 1:
-            pos += n[1]
-            if pos > avail:
-                problem[0] = P_ITEM_OVERRUN
-                return -1
-        return pos
     if kind == K_EXPLICIT:
         if avail < 1:
             problem[0] = P_ITEM_OVERRUN
@@ -133,14 +132,10 @@ cdef Py_ssize_t item_length(const uint8_t* p, Py_ssize_t avail, const int32_t* n
             return -1
         return size
     # K_COMPOUND: sub-FSPEC, then the subitems it marks
-    fspec_end = 0
-    while True:
-        if fspec_end >= avail:
-            problem[0] = P_ITEM_OVERRUN
-            return -1
-        fspec_end += 1
-        if not (p[fspec_end - 1] & 1):
-            break
+    fspec_end = fspec_length(p, avail)
+    if fspec_end < 0:
+        problem[0] = P_ITEM_OVERRUN
+        return -1
     pos = fspec_end
     for i in range(fspec_end):
         if not (p[i] & 0xFE):
@@ -166,13 +161,9 @@ cdef Py_ssize_t subfield_offset(const uint8_t* p, Py_ssize_t length, const int32
                                 Py_ssize_t* sublen) noexcept nogil:
     """Offset of compound subitem ``slot`` inside a (whole, already checked) compound item."""
     cdef const int32_t* n = nodes + node * NODE_WIDTH
-    cdef Py_ssize_t fspec_end = 0, pos, size, i
+    cdef Py_ssize_t fspec_end = fspec_length(p, length), pos, size, i
     cdef int b, problem = 0
-    while fspec_end < length:
-        fspec_end += 1
-        if not (p[fspec_end - 1] & 1):
-            break
-    if slot // 7 >= fspec_end or not (p[slot // 7] & (0x80 >> (slot % 7))):
+    if fspec_end < 0 or slot // 7 >= fspec_end or not (p[slot // 7] & (0x80 >> (slot % 7))):
         return -1
     pos = fspec_end
     for i in range(fspec_end):
@@ -364,13 +355,10 @@ cdef Py_ssize_t walk_record(const uint8_t* base, Py_ssize_t start, Py_ssize_t en
     cdef int32_t node
     cdef uint8_t octet
     memset(off_row, 0, t.nuap * sizeof(uint16_t))
-    while True:
-        if fspec_end >= avail:
-            problem[0] = P_FSPEC_OVERRUN
-            return -1
-        fspec_end += 1
-        if not (p[fspec_end - 1] & 1):
-            break
+    fspec_end = fspec_length(p, avail)
+    if fspec_end < 0:
+        problem[0] = P_FSPEC_OVERRUN
+        return -1
     pos = fspec_end
     for i in range(fspec_end):
         octet = p[i]

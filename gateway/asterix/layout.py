@@ -25,7 +25,7 @@ from gateway.asterix.spec import (
 )
 
 # Node kinds and extraction kinds; ext/decoder.pyx declares the same numbers.
-FIXED, EXTENDED, REPETITIVE, REPETITIVE_FX, COMPOUND, EXPLICIT = range(6)
+FIXED, EXTENDED, REPETITIVE, COMPOUND, EXPLICIT = range(5)
 UINT, INT, UQUANTITY, SQUANTITY, ICAO, ASCII = range(6)
 NODE_WIDTH = 5  # kind, a, b, first child, child count
 
@@ -81,9 +81,12 @@ def tables(category: Category) -> Tables:
             first = (sum(f.bits for f in body.parts[0]) + 1) // 8
             rest = (sum(f.bits for f in body.parts[-1]) + 1) // 8 if len(body.parts) > 1 else 1
             nodes[index] = [EXTENDED, first, rest, 0, 0]
+        elif isinstance(body, Repetitive) and body.fx:
+            # FX-chained copies walk exactly like extended parts of one fixed size
+            size = (body.body.bits + 1) // 8
+            nodes[index] = [EXTENDED, size, size, 0, 0]
         elif isinstance(body, Repetitive):
-            size = (body.body.bits + (1 if body.fx else 0)) // 8
-            nodes[index] = [REPETITIVE_FX if body.fx else REPETITIVE, size, 0, 0, 0]
+            nodes[index] = [REPETITIVE, body.body.bits // 8, 0, 0, 0]
         elif isinstance(body, Explicit):
             nodes[index] = [EXPLICIT, 0, 0, 0, 0]
         elif isinstance(body, Compound):

@@ -261,6 +261,19 @@ def _pcap(read: Read, head: bytes, name: str, decoder: FrameDecoder) -> Iterator
                          decoder)
 
 
+def _next_chunk(read: Read, buf: bytes, pos: int, need: int, decoder: FrameDecoder,
+                ) -> bytes | None:
+    """``buf`` from ``pos`` on, refilled to hold ``need`` bytes; None at the end of input,
+    which is counted as a truncated capture when it falls inside a record."""
+    buf = _refill(read, buf, pos, need)
+    if len(buf) >= need:
+        return buf
+    if buf:
+        decoder.counts["truncated-capture"] += 1
+    decoder.finish()
+    return None
+
+
 def _pcap_records(
     read: Read, buf: bytes, pos: int, endian: str, ticks: int, frame: FrameFn,
     decoder: FrameDecoder,
@@ -291,13 +304,10 @@ def _pcap_records(
             counts["datagrams"] += datagrams
             frames = datagrams = 0
             need = 16 if pos + 16 > n else 16 + record(buf, pos)[2]
-            buf = _refill(read, buf, pos, need)
-            pos = 0
-            if len(buf) < need:
-                if buf:
-                    counts["truncated-capture"] += 1
-                decoder.finish()
+            more = _next_chunk(read, buf, pos, need, decoder)
+            if more is None:
                 return
+            buf, pos = more, 0
     finally:
         counts["frames"] += frames
         counts["datagrams"] += datagrams
@@ -405,13 +415,10 @@ def _pcapng_blocks(read: Read, buf: bytes, decoder: FrameDecoder) -> Iterator[Da
                 if buf[pos:pos + 4] == PCAPNG_MAGIC:
                     endian = PCAPNG_BOMS.get(buf[pos + 8:pos + 12], sec.endian)
                     need = struct.unpack_from(endian + "I", buf, pos + 4)[0]
-            buf = _refill(read, buf, pos, need)
-            pos = 0
-            if len(buf) < need:
-                if buf:
-                    counts["truncated-capture"] += 1
-                decoder.finish()
+            more = _next_chunk(read, buf, pos, need, decoder)
+            if more is None:
                 return
+            buf, pos = more, 0
     finally:
         counts["frames"] += frames
         counts["datagrams"] += datagrams

@@ -249,22 +249,7 @@ class FrameDecoder:
     # -- link layers: find the IPv4 header, then hand over to ipv4() ----------------------
 
     def ethernet(self, buf: bytes, start: int, end: int, t: float | None) -> Datagram | None:
-        off = start + 14
-        if off > end:
-            self.counts["truncated-frame"] += 1
-            return None
-        etype = buf[off - 2] << 8 | buf[off - 1]
-        if etype != ETH_IPV4:
-            while etype in _VLAN_TPIDS:  # stacked tags: each pass consumes 4 bytes
-                off += 4
-                if off > end:
-                    self.counts["truncated-frame"] += 1
-                    return None
-                etype = buf[off - 2] << 8 | buf[off - 1]
-            if etype != ETH_IPV4:
-                self.counts["non-ip"] += 1
-                return None
-        return self.ipv4(buf, off, end, t)
+        return self._after_protocol(buf, start + 12, start + 14, end, t)
 
     def sll(self, buf: bytes, start: int, end: int, t: float | None) -> Datagram | None:
         return self._after_protocol(buf, start + 14, start + 16, end, t)
@@ -275,7 +260,7 @@ class FrameDecoder:
     def _after_protocol(
         self, buf: bytes, proto_at: int, off: int, end: int, t: float | None
     ) -> Datagram | None:
-        """Cooked captures: an ethertype somewhere in the header, IP right after it."""
+        """An ethertype at ``proto_at``, then any 802.1Q/QinQ tags, then IPv4 at ``off``."""
         if off > end:
             self.counts["truncated-frame"] += 1
             return None
