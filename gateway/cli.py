@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gateway.commands import UsageError
 from gateway.commands import decode as decode_command
+from gateway.commands import simulate as simulate_command
 
 
 def _categories(text: str) -> list[int]:
@@ -47,6 +48,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.set_defaults(run=decode_command.run)
+
+    p = sub.add_parser("simulate", help="synthetic multi-radar traffic with ground truth",
+                       description="Simulate radars and SDPS of a scenario: a pcap of their "
+                       "ASTERIX datagrams, ground truth, optionally sent live.")
+    p.add_argument("--scenario", required=True, metavar="NAME", help="e.g. border")
+    p.add_argument("--duration", type=float, default=600.0, metavar="S", help="seconds")
+    p.add_argument("--seed", type=int, default=1, metavar="N")
+    p.add_argument("--out", required=True, metavar="FILE.pcap")
+    p.add_argument("--truth", metavar="FILE.jsonl", help="ground truth (.gz to compress)")
+    p.add_argument("--live", metavar="udp://GROUP:PORT|sites",
+                   help="also send the datagrams: all to one group, or each source to its own")
+    p.add_argument("--speed", type=float, default=1.0, metavar="N",
+                   help="live sending speed, times real time")
+    p.set_defaults(run=simulate_command.run)
     return top
 
 

@@ -1,0 +1,1 @@
+"""Border-traffic simulator: scenario, traffic, radars, SDPS and their datagrams."""
