@@ -209,29 +209,37 @@ def test_plots_go_out_in_azimuth_order_by_sector(decoded: gateway.Decoded) -> No
         assert np.all(np.diff(theta) >= 0) or np.ptp(theta) > 300  # one wraps past north
 
 
-def test_detection_probability_matches_configuration(sim: Simulation) -> None:
-    """Mode S aircraft well inside coverage: the share of scans with a plot is pd_modes."""
+@pytest.mark.parametrize("kind", ["modes", "modeac"])
+def test_detection_probability_matches_configuration(sim: Simulation, kind: str) -> None:
+    """Transponders well inside coverage: the share of scans with an SSR/Mode S plot is the
+    configured probability (pd_modes for Mode S, pd_ssr for Mode A/C)."""
+    hits_all = []
     for site in BORDER.radars:
         meant = sim.plots[site.name]
-        modes = np.flatnonzero(np.asarray(sim.flights.kind) == "modes")
+        equipped = np.flatnonzero(np.asarray(sim.flights.kind) == kind)
         scans = meant.scan_start[(meant.scan_start >= 0)
                                  & (meant.scan_start + site.period_s < SHIPPED_DURATION)]
-        f = np.repeat(modes, len(scans))
-        t0 = np.tile(scans, len(modes))
+        f = np.repeat(equipped, len(scans))
+        t0 = np.tile(scans, len(equipped))
         az, el, slant = _truth_polar(sim, site, f, t0 + site.period_s / 2)
         t = t0 + np.nan_to_num(az) / 360 * site.period_s
         az, el, slant = _truth_polar(sim, site, f, t)
         inside = (slant < 180 * NM) & (el > 1.0) & (el < 30.0)
-        ssr = meant.typ != TYP_PSR  # the Mode S reply; a PSR-only plot is another matter
+        ssr = meant.typ != TYP_PSR  # the transponder reply; a PSR-only plot is another matter
         detected = {(int(a), int(b)) for a, b in zip(meant.flight[ssr], meant.scan[ssr],
                                                      strict=True)}
         scan_index = np.searchsorted(meant.scan_start, t0)
         hits = np.array([(int(a), int(b)) in detected
                          for a, b in zip(f[inside], scan_index[inside], strict=True)])
-        n = len(hits)
-        assert n > 300
-        pd = site.pd_modes
-        assert abs(hits.mean() - pd) < 4 * np.sqrt(pd * (1 - pd) / n) + 0.005, site.name
+        pd = site.pd_modes if kind == "modes" else site.pd_ssr
+        if kind == "modes":  # enough per radar to check each one
+            assert len(hits) > 300
+            assert abs(hits.mean() - pd) < 4 * np.sqrt(pd * (1 - pd) / len(hits)) + 0.005
+        hits_all.append(hits)
+    hits = np.concatenate(hits_all)
+    pd = BORDER.radars[0].pd_modes if kind == "modes" else BORDER.radars[0].pd_ssr
+    assert len(hits) > 1000
+    assert abs(hits.mean() - pd) < 4 * np.sqrt(pd * (1 - pd) / len(hits)) + 0.005
 
 
 def test_primary_only_targets_cross_without_codes(sim: Simulation,

@@ -104,7 +104,7 @@ def observe(site: RadarSite, flights: Flights, traj: Trajectories, duration: flo
     beam = (t_guess - scan_start[scan_idx]) / period * 360.0
     this_scan = np.abs(beam - az) < 1.0
     sent = this_scan & (send_time(site, scan_start[scan_idx], t_guess) < duration)
-    visible = (np.isfinite(slant) & (t_guess >= 0) & sent
+    visible = (np.isfinite(slant) & (t_guess >= 0) & sent & (slant >= site.min_range_nm * NM)
                & (el < site.cone_deg) & _horizon_ok(ground, site.alt_m, state["alt_m"]))
 
     kind = np.asarray(flights.kind)[flight_idx]

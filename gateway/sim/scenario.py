@@ -34,6 +34,7 @@ class RadarSite:
     pd_ssr: float = 0.96
     pd_psr: float = 0.90  # at short range; falls off towards psr_range_nm
     cone_deg: float = 40.0  # cone of silence: no detection above this elevation
+    min_range_nm: float = 0.5  # blind zone around the antenna (transmit pulse, ground clutter)
     sectors: int = 16  # CAT034 sector crossings per scan
     false_plots_per_scan: float = 4.0  # PSR clutter
     track_drop_rate: float = 0.002  # chance per plot that the local track is re-initialised
