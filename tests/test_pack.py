@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.asterix import CATEGORIES, COLUMNS
-from gateway.asterix.codec import datablock
+from gateway.asterix.codec import datablock, field_names
 from gateway.asterix.pack import pack_records, split
 from gateway.asterix.spec import (
     Body,
@@ -57,13 +57,9 @@ C48 = CATEGORIES[48]
 # --------------------------------------------------------------------------- structures
 
 
-def _names(fields: tuple[Field, ...]) -> set[str]:
-    return {f.name for f in fields if not isinstance(f, Spare) and f.name}
-
-
 def _parts(body: Extended, value: dict[str, Any]) -> int:
     """How many parts a value of an extended item has (as the codecs count them)."""
-    return 1 + max((i for i, p in enumerate(body.parts) if _names(p) & value.keys()), default=0)
+    return 1 + max((i for i, p in enumerate(body.parts) if field_names(p) & value.keys()), default=0)
 
 
 def _merge(dicts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
@@ -174,7 +170,7 @@ def columns(body: Body, values: list[Any], rnd: random.Random) -> Any:
     if isinstance(body, Extended):
         last = body.parts[_parts(body, values[0]) - 1]
         fields = tuple(f for p in body.parts for f in p)
-        return fields_columns(fields, values, rnd, keep=_names(last))
+        return fields_columns(fields, values, rnd, keep=field_names(last))
     if isinstance(body, Repetitive):
         return [columns(body.body, [v[j] for v in values], rnd) for j in range(len(values[0]))]
     if isinstance(body, Compound):

@@ -71,7 +71,7 @@ def icao_raw(text: str, chars: int) -> int:
     return raw
 
 
-class _ElementAdapter(Adapter):  # type: ignore[misc]
+class ElementAdapter(Adapter):  # type: ignore[misc]
     """Raw bits <-> the value a user reads, per the element's declared meaning."""
 
     def __init__(self, el: Element) -> None:
@@ -125,7 +125,7 @@ def _field_cons(fields: tuple[Field, ...]) -> list[Construct]:
         if isinstance(f, Spare):
             cons.append(Padding(f.bits))
         elif isinstance(f, Element):
-            cons.append(f.name / _ElementAdapter(f))
+            cons.append(f.name / ElementAdapter(f))
         else:
             cons.append(f.name / Struct(*_field_cons(f.fields)))
     return cons
@@ -155,7 +155,8 @@ class _Fixed(Adapter):  # type: ignore[misc]
         return _complete(self.fields, {self.single: obj} if self.single else obj)
 
 
-def _default(el: Element) -> Value:
+def default_value(el: Element) -> Value:
+    """What an absent element encodes as: zero, or an empty (space-padded) text."""
     return {"hex": "0", "octal": "0", "icao": "", "ascii": ""}.get(el.text or "", 0)
 
 
@@ -166,13 +167,14 @@ def _complete(fields: tuple[Field, ...], obj: Any) -> dict[str, Value]:
     out: dict[str, Value] = {}
     for f in fields:
         if isinstance(f, Element):
-            out[f.name] = obj.get(f.name, _default(f))
+            out[f.name] = obj.get(f.name, default_value(f))
         elif isinstance(f, Group) and f.name:
             out[f.name] = _complete(f.fields, obj.get(f.name, {}))
     return out
 
 
-def _names(fields: tuple[Field, ...]) -> set[str]:
+def field_names(fields: tuple[Field, ...]) -> set[str]:
+    """The names a value may give for these fields (spares have none)."""
     return {f.name for f in fields if not isinstance(f, Spare) and f.name}
 
 
@@ -183,7 +185,7 @@ class _Extended(Construct):  # type: ignore[misc]
         super().__init__()
         self.fields = body.parts
         self.parts = [BitStruct(*_field_cons(p), "FX" / Flag) for p in body.parts]
-        self.part_names = [_names(p) for p in body.parts]
+        self.part_names = [field_names(p) for p in body.parts]
         self.unknown = BitStruct(Padding(7), "FX" / Flag)
 
     def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:

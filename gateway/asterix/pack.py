@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from gateway.asterix.codec import CodecError, _default, _ElementAdapter, fspec_bytes
+from gateway.asterix.codec import (
+    CodecError,
+    ElementAdapter,
+    default_value,
+    field_names,
+    fspec_bytes,
+)
 from gateway.asterix.spec import (
     Body,
     Category,
@@ -179,15 +185,11 @@ def _dict(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _names(fields: tuple[Field, ...]) -> set[str]:
-    return {f.name for f in fields if not isinstance(f, Spare) and f.name}
-
-
 def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, Any], where: str, *,
             check: bool) -> None:
     """A group's fields; absent ones take the reference codec's defaults."""
     if check:
-        unknown = obj.keys() - _names(fields)
+        unknown = obj.keys() - field_names(fields)
         if unknown:
             raise CodecError(f"{where}: unknown subfields {sorted(unknown)}")
     for f in fields:
@@ -196,7 +198,7 @@ def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, Any], whe
         elif isinstance(f, Element):
             value = obj.get(f.name, _MISSING)
             if value is _MISSING:
-                value = _default(f)
+                value = default_value(f)
             layout.value(_element(f, value, layout.n, f"{where}/{f.name}", (fields, obj)),
                          f.bits)
         elif f.name is None:
@@ -207,7 +209,7 @@ def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, Any], whe
 
 
 def _extended(layout: _Layout, body: Extended, obj: dict[str, Any], where: str) -> None:
-    names = [_names(part) for part in body.parts]
+    names = [field_names(part) for part in body.parts]
     unknown = obj.keys() - set().union(*names)
     if unknown:
         raise CodecError(f"{where}: unknown subfields {sorted(unknown)}")
@@ -334,7 +336,7 @@ def _case_scale(el: Element, group: tuple[tuple[Field, ...], dict[str, Any]] | N
         fields, obj = group
         for f in fields:
             if isinstance(f, Element) and f.name == selector:
-                sibling = obj.get(selector, _default(f))
+                sibling = obj.get(selector, default_value(f))
     if sibling is None:
         return None
     sel = np.asarray(sibling)
@@ -437,7 +439,7 @@ def _twos_complement(raw: np.ndarray, bits: int) -> np.ndarray:
 def _text_encoder(el: Element) -> Callable[[Any, str], int]:
     """One text value (or raw integer) -> the raw integer, by the reference codec's rule
     (its element adapter), checked against the element's bits."""
-    encode = _ElementAdapter(el)._encode
+    encode = ElementAdapter(el)._encode
     lo, hi = _bounds(el)
 
     def raw_of(value: Any, where: str) -> int:
