@@ -59,7 +59,8 @@ C48 = CATEGORIES[48]
 
 def _parts(body: Extended, value: dict[str, Any]) -> int:
     """How many parts a value of an extended item has (as the codecs count them)."""
-    return 1 + max((i for i, p in enumerate(body.parts) if field_names(p) & value.keys()), default=0)
+    given = value.keys()
+    return 1 + max((i for i, p in enumerate(body.parts) if field_names(p) & given), default=0)
 
 
 def _merge(dicts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
