@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gateway.commands import UsageError
 from gateway.commands import decode as decode_command
+from gateway.commands import normalize as normalize_command
 from gateway.commands import simulate as simulate_command
 
 
@@ -48,6 +49,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.set_defaults(run=decode_command.run)
+
+    p = sub.add_parser("normalize", help="plots and source tracks in the shared format",
+                       description="Plots (CAT048) and SDPS tracks (CAT062) of captures or raw "
+                       "files as shared-format JSON lines, placed on WGS-84 and UTC.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--config", required=True, metavar="FILE.toml")
+    p.add_argument("--out", metavar="FILE.jsonl", help="default: standard output")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="the UTC date of raw inputs, which carry no capture time")
+    p.set_defaults(run=normalize_command.run)
 
     p = sub.add_parser("simulate", help="synthetic multi-radar traffic with ground truth",
                        description="Simulate radars and SDPS of a scenario: a pcap of their "

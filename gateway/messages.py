@@ -1,0 +1,293 @@
+"""The shared format v1: every message the gateway publishes or accepts, as msgspec Structs.
+
+These types are the only definition of the format (contract section 4).  They serialise
+themselves to exactly the contract's JSON (key order kind, v, t, then the contract's order;
+unknown values ``null``, never omitted), they are their own JSON Schema (``schema()``, written
+to docs/messages.schema.json by ``python -m gateway.schema``), and decoding validates against
+the same declarations, so an inbound message from a neighbouring unit is either a well-formed
+v1 message or one ``MessageError``.
+
+Encoding does not validate: the gateway's own code builds these values and the tests hold it
+to the schema.  Decoding always does, because whatever arrives from the network is hostile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = [
+    "AIDC_TYPES",
+    "KINDS",
+    "VERSION",
+    "AidcType",
+    "Detection",
+    "FusedState",
+    "TOPIC_LEVEL_PATTERN",
+    "Aidc",
+    "Alert",
+    "FlightPlan",
+    "Fused",
+    "Message",
+    "MessageError",
+    "Plot",
+    "Source",
+    "SourceRef",
+    "Status",
+    "Track",
+    "decode",
+    "decode_batch",
+    "encode",
+    "encode_batch",
+    "schema",
+]
+
+VERSION = 1
+
+# An identifier that becomes one MQTT topic level (fused/{id}, aidc/{from}/{to},
+# status/{gateway}): anything an inbound message or a config puts there must not be able to
+# add levels or wildcards.  The length bound keeps topics short; config.py uses the same rule.
+TOPIC_LEVEL_PATTERN = r"^[^/+#\x00]{1,64}$"
+
+# Longest free text accepted inbound.  AFTN caps an ATS message at 1800 characters; AMHS
+# allows more, so this leaves room without letting one message carry megabytes.
+_MAX_TEXT = 4096
+
+
+# -- value types: each unit and constraint written once -------------------------------------
+
+Time = Annotated[float, Meta(ge=0, description="time of applicability, UTC epoch seconds")]
+Lat = Annotated[float, Meta(ge=-90, le=90, description="latitude, degrees WGS-84")]
+Lon = Annotated[float, Meta(ge=-180, le=180, description="longitude, degrees WGS-84")]
+FlightLevel = Annotated[
+    float, Meta(description="flight level: hundreds of feet, pressure altitude")
+]
+Knots = Annotated[float, Meta(ge=0, description="ground speed, knots")]
+Angle = Annotated[float, Meta(ge=0, le=360, description="degrees true, clockwise from north")]
+Fpm = Annotated[float, Meta(description="rate of climb (negative: descent), feet per minute")]
+Byte = Annotated[int, Meta(ge=0, le=255)]
+TrackNumber = Annotated[
+    int, Meta(ge=0, le=65535, description="the source's own track number (16 bits at most)")
+]
+Serial = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Mode3A = Annotated[str, Meta(pattern=r"^[0-7]{4}$", description="Mode 3/A code, 4 octal digits")]
+Icao24 = Annotated[
+    str, Meta(pattern=r"^[0-9A-F]{6}$", description="ICAO 24-bit address, 6 upper-case hex digits")
+]
+Callsign = Annotated[
+    str, Meta(min_length=1, max_length=8, description="aircraft identification, trimmed")
+]
+TopicLevel = Annotated[
+    str, Meta(pattern=TOPIC_LEVEL_PATTERN, description="an identifier usable as a topic level")
+]
+Text = Annotated[str, Meta(max_length=_MAX_TEXT)]
+
+Detection = Literal["psr", "ssr", "ssr+psr", "modes", "modes+psr"]
+FusedState = Literal["tentative", "confirmed", "coasting", "ended"]
+AidcType = Literal["ABI", "EST", "CPL", "ACP", "REJ", "CDN", "MAC", "TOC", "AOC", "LAM", "LRM"]
+AIDC_TYPES: tuple[str, ...] = AidcType.__args__  # type: ignore[attr-defined]
+Flag = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+
+
+# -- parts ----------------------------------------------------------------------------------
+
+class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class Source(_Part):
+    """The data source that produced a plot or a track (SAC/SIC and ASTERIX category)."""
+
+    sac: Byte
+    sic: Byte
+    cat: Byte
+
+
+class SourceRef(_Part):
+    """One input to a fused update; ``track_number`` is null for an untracked plot."""
+
+    sac: Byte
+    sic: Byte
+    cat: Byte
+    track_number: TrackNumber | None
+
+
+class FlightPlan(_Part):
+    """Flight plan data an SDPS attached to its track (CAT062 I390); any part may be unknown."""
+
+    callsign: Callsign | None
+    dep: Annotated[str, Meta(max_length=8)] | None
+    dst: Annotated[str, Meta(max_length=8)] | None
+    cfl: FlightLevel | None
+    type: Annotated[str, Meta(max_length=8)] | None
+    wtc: Literal["L", "M", "H", "J"] | None
+
+
+# -- messages -------------------------------------------------------------------------------
+
+class _Message(
+    msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, forbid_unknown_fields=True,
+    omit_defaults=False,
+):
+    # Unknown fields are refused rather than skipped: the contract changes shape only with a
+    # version bump, so an extra key means a different version or a forged message.
+    v: Literal[1] = VERSION
+    t: Time
+
+
+class Plot(_Message, tag="plot", kw_only=True):
+    """One CAT048 target report, placed on the earth."""
+
+    src: Source
+    lat: Lat | None
+    lon: Lon | None
+    rho_nm: Annotated[float, Meta(ge=0, description="slant range, NM")] | None
+    theta_deg: Angle | None
+    fl: FlightLevel | None
+    mode3a: Mode3A | None
+    icao24: Icao24 | None
+    callsign: Callsign | None
+    track_number: TrackNumber | None
+    gs_kt: Knots | None
+    hdg_deg: Angle | None
+    detection: Detection | None
+    flags: list[Flag]
+
+
+class Track(_Message, tag="track", kw_only=True):
+    """One CAT062 track update from an SDPS."""
+
+    src: Source
+    track_number: TrackNumber
+    lat: Lat | None
+    lon: Lon | None
+    fl: FlightLevel | None
+    gs_kt: Knots | None
+    trk_deg: Angle | None
+    roc_fpm: Fpm | None
+    mode3a: Mode3A | None
+    icao24: Icao24 | None
+    callsign: Callsign | None
+    fpl: FlightPlan | None
+    flags: list[Flag]
+
+
+class Fused(_Message, tag="fused", kw_only=True):
+    """One update of a system track made by association; ``id`` is stable for its life."""
+
+    id: TopicLevel
+    state: FusedState
+    lat: Lat | None
+    lon: Lon | None
+    fl: FlightLevel | None
+    gs_kt: Knots | None
+    trk_deg: Angle | None
+    roc_fpm: Fpm | None
+    mode3a: Mode3A | None
+    icao24: Icao24 | None
+    callsign: Callsign | None
+    pos_sigma_m: Annotated[float, Meta(ge=0, description="position error, one sigma, m")] | None
+    sources: list[SourceRef]
+
+
+class Aidc(_Message, tag="aidc", kw_only=True):
+    """One border coordination message; ``text`` is the ICAO field-format text."""
+
+    msg: AidcType
+    from_: TopicLevel = msgspec.field(name="from")
+    to: TopicLevel
+    serial: Serial
+    ref: Annotated[Serial, Meta(description="the serial this message answers")] | None
+    track_id: TopicLevel | None
+    callsign: Callsign | None
+    text: Text
+
+
+class Alert(_Message, tag="alert", kw_only=True):
+    """Something an operator must see."""
+
+    type: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    track_id: TopicLevel | None
+    text: Text
+
+
+class Status(_Message, tag="status", kw_only=True):
+    """Gateway health, published retained; also the last will with state ``offline``."""
+
+    gateway: TopicLevel
+    state: Literal["online", "offline"]
+    counters: dict[str, int | float]
+
+
+Message = Plot | Track | Fused | Aidc | Alert | Status
+KINDS: tuple[str, ...] = tuple(m.__struct_config__.tag for m in Message.__args__)  # type: ignore
+
+
+# -- wire -----------------------------------------------------------------------------------
+
+class MessageError(ValueError):
+    """An inbound message is not valid v1; the text is one line saying where and why."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Message)
+_batch_decoder = msgspec.json.Decoder(list[Message])
+_MAX_ERROR = 200
+
+
+def encode(msg: Message) -> bytes:
+    return _encoder.encode(msg)
+
+
+def encode_batch(msgs: Iterable[Message]) -> bytes:
+    """A JSON array of messages, the payload of the topics that carry batches."""
+    return _encoder.encode(msgs if isinstance(msgs, (list, tuple)) else list(msgs))
+
+
+def _one_line(text: str) -> str:
+    # msgspec quotes offending values verbatim, and hostile values can hold newlines
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 3] + "..."
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | bytearray | memoryview | str) -> Any:
+    try:
+        return decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise MessageError(_one_line(str(exc))) from None
+    except UnicodeDecodeError as exc:  # bad UTF-8 inside a string escapes msgspec's own errors
+        raise MessageError(f"JSON is malformed: not UTF-8 (byte {exc.start})") from None
+    except RecursionError:
+        raise MessageError("JSON is malformed: nested too deeply") from None
+
+
+def decode(data: bytes | bytearray | memoryview | str) -> Message:
+    """One message, validated; anything else raises MessageError."""
+    return _decode(_decoder, data)  # type: ignore[no-any-return]
+
+
+def decode_batch(data: bytes | bytearray | memoryview | str) -> list[Message]:
+    """A JSON array of messages, validated as a whole: one bad element rejects the batch."""
+    return _decode(_batch_decoder, data)  # type: ignore[no-any-return]
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one message or of a batch (an array of messages).
+
+    ``$defs/Message`` and ``$defs/Batch`` name the two shapes for validators that want one.
+    """
+    (message, _), components = msgspec.json.schema_components([Message, list[Message]])
+    defs: dict[str, Any] = dict(components)
+    defs["Message"] = message
+    defs["Batch"] = {"type": "array", "items": {"$ref": "#/$defs/Message"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"asterix-gateway shared format v{VERSION}",
+        "description": "One message, or a batch: a JSON array of messages.",
+        "anyOf": [{"$ref": "#/$defs/Message"}, {"$ref": "#/$defs/Batch"}],
+        "$defs": defs,
+    }
+

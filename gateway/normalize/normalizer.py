@@ -1,0 +1,239 @@
+"""The normaliser: decoded batches in, batches of shared-format messages out (sans-IO).
+
+It keeps what spans decode calls: each radar's plots since its last sector crossing (a
+published plot batch is one sector, closed by the radar's CAT034 message), its measured
+rotation period, each SDPS's tracks since its last end-of-batch (CAT065) and its status.
+A source that never sends those service messages is batched per datagram.  Plots or tracks
+of sources the configuration does not know are counted, not guessed at.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gateway.config import Config
+from gateway.decoder import Batch
+from gateway.messages import FlightPlan, Plot, Source, Track
+from gateway.normalize.geometry import RadarGeometry
+from gateway.normalize.plots import DETECTION, FLAG_NAMES, HeightRules, normalise_plots
+from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks, system_plane
+
+MAX_PENDING = 20_000  # messages held for one source before its batch is closed anyway
+NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
+END_OF_BATCH = 2  # I065/000
+
+
+@dataclass
+class Published:
+    """One batch of messages for one topic (``plots/0-101``, ``tracks/0-200``)."""
+
+    topic: str
+    messages: list[Any]
+
+
+@dataclass
+class _Source:
+    topic: str
+    pending: list[Any] = field(default_factory=list)
+    framed: bool = False  # has sent a CAT034 sector message / CAT065 end of batch
+    last_north_tod: float | None = None
+    rotation_s: float | None = None  # measured between north markers
+    status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
+
+    def close(self, out: list[Published]) -> None:
+        if self.pending:
+            out.append(Published(self.topic, self.pending))
+            self.pending = []
+
+
+def _text(raw: bytes) -> str | None:
+    return raw.decode("latin-1") or None
+
+
+def _octal(code: int) -> str | None:
+    return None if code < 0 else f"{code:04o}"
+
+
+def _hex(address: int) -> str | None:
+    return None if address < 0 else f"{address:06X}"
+
+
+def _num(x: float) -> float | None:
+    return None if x != x else x  # NaN -> null
+
+
+class Normalizer:
+    """Feed it each decode call's batches, in order; it returns what is ready to publish."""
+
+    def __init__(self, config: Config) -> None:
+        norm = config.normalize
+        self.heights = HeightRules(norm.height_offset_m, norm.fallback_height_m)
+        self.window = (norm.max_late_s, norm.max_early_s)
+        self.radars = {(r.sac, r.sic): (RadarGeometry(r.lat, r.lon, r.alt_m),
+                                         _Source(f"plots/{r.sac}-{r.sic}"))
+                       for r in config.radars}
+        self.sdps = {}
+        for s in config.sdps:
+            use_i100 = s.use_i100 if s.use_i100 is not None else norm.use_i100
+            plane = (system_plane(s.srp_lat, s.srp_lon)
+                     if use_i100 and s.srp_lat is not None and s.srp_lon is not None else None)
+            self.sdps[(s.sac, s.sic)] = (plane, _Source(f"tracks/{s.sac}-{s.sic}"))
+        self.counters: Counter[str] = Counter()
+
+    def feed(self, batches: dict[int, Batch], now: float | None = None) -> list[Published]:
+        """``now``: the reference clock for records that carry no capture time."""
+        out: list[Published] = []
+        self._frames(batches.get(34), self.radars, "000", (NORTH_MARKER, SECTOR_CROSSING),
+                     batches.get(48), self._plots, now, out)
+        self._frames(batches.get(65), self.sdps, "000", (END_OF_BATCH,),
+                     batches.get(62), self._tracks, now, out)
+        return out
+
+    def flush(self) -> list[Published]:
+        """End of input: whatever is pending goes out."""
+        out: list[Published] = []
+        for _site, source in (*self.radars.values(), *self.sdps.values()):
+            source.close(out)
+        return out
+
+    def rotation_periods(self) -> dict[str, float | None]:
+        return {src.topic: src.rotation_s for _g, src in self.radars.values()}
+
+    # -- per decode call -------------------------------------------------------------------
+
+    def _frames(self, service: Batch | None, sites: dict, type_path: str,
+                closing: tuple[int, ...], data: Batch | None,
+                convert: Callable[..., list[Any]], now: float | None,
+                out: list[Published]) -> None:
+        """Interleave a category's messages with its sources' service messages by position
+        in the datagram stream, closing a source's batch at each framing message."""
+        events: list[tuple[int, int, Any]] = []  # (offset, order, action)
+        if service is not None:
+            for key in self._keys(service, sites):
+                rows = self._rows(service, key)
+                kinds = service.columns[type_path][rows]
+                for r, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
+                    if kind in closing:
+                        events.append((int(service.record_offset[r]), 1, (key, r, kind)))
+                    if service.category == 65:  # SDPS status, as last reported
+                        sites[key][1].status = service.record(r)
+        if data is not None:
+            reference = data.t_capture.copy()
+            if now is not None:
+                reference[np.isnan(reference)] = now
+            for key in self._keys(data, sites):
+                rows = self._rows(data, key)
+                site, source = sites[key]
+                for message, r in zip(*convert(data, rows, site, reference), strict=True):
+                    events.append((int(data.record_offset[r]), 0, (key, message,
+                                                                   int(data.datagram[r]))))
+        events.sort(key=lambda e: (e[0], e[1]))
+        last_datagram: dict[Any, int] = {}
+        for _offset, is_service, payload in events:
+            if is_service:
+                key, r, kind = payload
+                source = sites[key][1]
+                source.framed = True
+                source.close(out)
+                if kind == NORTH_MARKER and service is not None:
+                    self._north(source, service, r)
+                continue
+            key, message, datagram = payload
+            source = sites[key][1]
+            if not source.framed and last_datagram.get(key, datagram) != datagram:
+                source.close(out)  # unframed source: one batch per datagram
+            last_datagram[key] = datagram
+            source.pending.append(message)
+            if len(source.pending) >= MAX_PENDING:
+                self.counters["batch-closed-at-limit"] += 1
+                source.close(out)
+        for key in last_datagram:
+            if not sites[key][1].framed:
+                sites[key][1].close(out)
+
+    def _keys(self, batch: Batch, sites: dict) -> list[tuple[int, int]]:
+        sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]
+        present = batch.present["010/SAC"] & batch.present["010/SIC"]
+        self.counters["record-without-source"] += int((~present).sum())
+        keys = set(zip(sac[present].tolist(), sic[present].tolist(), strict=True))
+        for key in keys - sites.keys():
+            rows = self._rows(batch, key)
+            self.counters[f"unknown-source-cat{batch.category:03d}"] += len(rows)
+        return sorted(keys & sites.keys())
+
+    @staticmethod
+    def _rows(batch: Batch, key: tuple[int, int]) -> np.ndarray:
+        return np.flatnonzero(batch.present["010/SAC"] & (batch.columns["010/SAC"] == key[0])
+                              & (batch.columns["010/SIC"] == key[1]))
+
+    @staticmethod
+    def _north(source: _Source, service: Batch, row: int) -> None:
+        """Rotation period: measured between north markers, else as the radar declares it."""
+        tod = float(service.columns["030"][row]) if service.present["030"][row] else None
+        if tod is not None and source.last_north_tod is not None:
+            source.rotation_s = (tod - source.last_north_tod) % 86400.0
+        elif service.present["041"][row]:
+            source.rotation_s = float(service.columns["041"][row])
+        if tod is not None:
+            source.last_north_tod = tod
+
+    def _plots(self, batch: Batch, rows: np.ndarray, site: RadarGeometry,
+               reference: np.ndarray) -> tuple[list[Plot], np.ndarray]:
+        cols, dropped = normalise_plots(batch, rows, site, self.heights, reference[rows],
+                                        self.window)
+        self.counters.update({k: v for k, v in dropped.items() if v})
+        src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
+                     sic=int(batch.columns["010/SIC"][rows[0]]), cat=48)
+        messages = [
+            Plot(t=t, src=src, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=_num(fl),
+                 mode3a=_octal(m3a), icao24=_hex(adr), callsign=_text(cs),
+                 track_number=None if trn < 0 else trn, gs_kt=_num(gs), hdg_deg=_num(hdg),
+                 detection=DETECTION.get(typ), flags=_flags(fl_bits, FLAG_NAMES))
+            for t, lat, lon, rho, theta, fl, m3a, adr, cs, trn, gs, hdg, typ, fl_bits in zip(
+                np.round(cols.t, 6).tolist(), cols.lat.tolist(), cols.lon.tolist(),
+                cols.rho_nm.tolist(), cols.theta_deg.tolist(), cols.fl.tolist(),
+                cols.mode3a.tolist(), cols.icao24.tolist(), cols.callsign.tolist(),
+                cols.track_number.tolist(), cols.gs_kt.tolist(), cols.hdg_deg.tolist(),
+                cols.typ.tolist(), cols.flags.tolist(), strict=True)
+        ]
+        self.counters["plots"] += len(messages)
+        return messages, cols.rows
+
+    def _tracks(self, batch: Batch, rows: np.ndarray, plane: Any,
+                reference: np.ndarray) -> tuple[list[Track], np.ndarray]:
+        cols, dropped = normalise_tracks(batch, rows, plane, reference[rows], self.window)
+        self.counters.update({k: v for k, v in dropped.items() if v})
+        src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
+                     sic=int(batch.columns["010/SIC"][rows[0]]), cat=62)
+        fpl = cols.fpl
+        flag_names = tuple(name for name, _path in TRACK_FLAG_COLUMNS)
+        messages = []
+        for i, (t, trn, lat, lon, fl, gs, trk, roc, m3a, adr, cs, has_fpl, bits) in enumerate(
+                zip(np.round(cols.t, 6).tolist(), cols.track_number.tolist(), cols.lat.tolist(),
+                    cols.lon.tolist(), cols.fl.tolist(), cols.gs_kt.tolist(),
+                    cols.trk_deg.tolist(), cols.roc_fpm.tolist(), cols.mode3a.tolist(),
+                    cols.icao24.tolist(), cols.callsign.tolist(), cols.has_fpl.tolist(),
+                    cols.flags.tolist(), strict=True)):
+            plan = None
+            if has_fpl:
+                plan = FlightPlan(callsign=_text(fpl["390/CS"][i]), dep=_text(fpl["390/DEP"][i]),
+                                  dst=_text(fpl["390/DST"][i]),
+                                  cfl=_num(float(fpl["390/CFL"][i])),
+                                  type=_text(fpl["390/TAC"][i]), wtc=_text(fpl["390/WTC"][i]))
+            messages.append(Track(
+                t=t, src=src, track_number=None if trn < 0 else trn, lat=lat, lon=lon,
+                fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),
+                mode3a=_octal(m3a), icao24=_hex(adr), callsign=_text(cs), fpl=plan,
+                flags=_flags(bits, flag_names)))
+        self.counters["tracks"] += len(messages)
+        return messages, cols.rows
+
+
+def _flags(bits: int, names: tuple[str, ...]) -> list[str]:
+    return [n for i, n in enumerate(names) if bits >> i & 1] if bits else []
+

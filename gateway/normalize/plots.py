@@ -1,0 +1,107 @@
+"""CAT048 columns of one radar to plot fields: placed on the earth, on UTC, in the units of
+the shared format.  Vectorised; message objects are made later, at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateway.decoder import Batch
+from gateway.normalize.clock import absolute_time, in_window
+from gateway.normalize.geometry import NM, RadarGeometry
+
+FT = 0.3048
+NM_S_TO_KT = 3600.0
+DETECTION = {1: "psr", 2: "ssr", 3: "ssr+psr", 4: "modes", 5: "modes", 6: "modes+psr",
+             7: "modes+psr"}  # I048/020 TYP; 0 (no detection) has no name
+EMERGENCY_CODES = (0o7500, 0o7600, 0o7700)
+
+
+@dataclass(frozen=True)
+class HeightRules:
+    """How a plot's height is known: Mode C, else the 3D radar's height, else a fallback."""
+
+    offset_m: float  # added to pressure altitude (and 3D height) for the ellipsoidal height
+    fallback_m: float
+
+
+@dataclass(frozen=True)
+class PlotColumns:
+    """Normalised plots of one radar (arrays [n]; ``rows`` index the batch)."""
+
+    rows: np.ndarray
+    t: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    rho_nm: np.ndarray
+    theta_deg: np.ndarray
+    fl: np.ndarray  # nan: unknown
+    mode3a: np.ndarray  # -1: unknown
+    icao24: np.ndarray  # -1: unknown
+    callsign: np.ndarray  # bytes, b"": unknown
+    track_number: np.ndarray  # -1: unknown
+    gs_kt: np.ndarray
+    hdg_deg: np.ndarray
+    typ: np.ndarray  # -1: unknown
+    flags: np.ndarray  # bitmask of FLAG_NAMES
+
+
+FLAG_NAMES = ("spi", "sim", "test", "emergency", "military-emergency", "military-id",
+              "fixed-transponder")
+
+
+def _int(batch: Batch, path: str, rows: np.ndarray, missing: int = -1) -> np.ndarray:
+    return np.where(batch.present[path][rows], batch.columns[path][rows], missing)
+
+
+def _float(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
+    return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
+
+
+def _set(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
+    return batch.present[path][rows] & (batch.columns[path][rows] != 0)
+
+
+def normalise_plots(batch: Batch, rows: np.ndarray, site: RadarGeometry, heights: HeightRules,
+                    reference: np.ndarray, window: tuple[float, float],
+                    ) -> tuple[PlotColumns, dict[str, int]]:
+    """Plots of one radar; records without time or position, or out of the time window,
+    are left out and counted."""
+    dropped: dict[str, int] = {}
+    usable = batch.present["140"][rows] & batch.present["040/RHO"][rows] & np.isfinite(reference)
+    dropped["plot-without-time-or-position"] = int((~usable).sum())
+    rows, reference = rows[usable], reference[usable]
+    t = absolute_time(batch.columns["140"][rows], reference)
+    fresh = in_window(t, reference, *window)
+    dropped["plot-out-of-time-window"] = int((~fresh).sum())
+    rows, t = rows[fresh], t[fresh]
+
+    valid_fl = (batch.present["090/FL"][rows] & (batch.columns["090/V"][rows] == 0)
+                & (batch.columns["090/G"][rows] == 0))
+    fl = np.where(valid_fl, batch.columns["090/FL"][rows], np.nan)
+    h3d = _float(batch, "110/3DH", rows) * FT
+    height = np.where(valid_fl, fl * 100 * FT,
+                      np.where(np.isfinite(h3d), h3d, np.nan)) + heights.offset_m
+    height = np.where(np.isfinite(height), height, heights.fallback_m)
+    rho = batch.columns["040/RHO"][rows]
+    theta = batch.columns["040/THETA"][rows]
+    lat, lon, _elev = site.place(rho * NM, theta, height)
+
+    garbled = batch.present["070/G"][rows] & (batch.columns["070/G"][rows] != 0)
+    mode3a = np.where(garbled, -1, _int(batch, "070/MODE3A", rows))
+    flags = np.zeros(len(rows), dtype=np.int64)
+    for bit, set_ in enumerate((
+        _set(batch, "020/SPI", rows), _set(batch, "020/SIM", rows), _set(batch, "020/TST", rows),
+        np.isin(mode3a, EMERGENCY_CODES), _set(batch, "020/ME", rows),
+        _set(batch, "020/MI", rows), _set(batch, "020/RAB", rows),
+    )):
+        flags |= set_.astype(np.int64) << bit
+    columns = PlotColumns(
+        rows=rows, t=t, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=fl, mode3a=mode3a,
+        icao24=_int(batch, "220", rows), callsign=batch.columns["240"][rows],
+        track_number=_int(batch, "161/TRN", rows),
+        gs_kt=_float(batch, "200/GSP", rows) * NM_S_TO_KT, hdg_deg=_float(batch, "200/HDG", rows),
+        typ=_int(batch, "020/TYP", rows), flags=flags,
+    )
+    return columns, dropped

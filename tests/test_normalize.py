@@ -1,0 +1,246 @@
+"""Normalisation on the border scenario and on hand-made records: accuracy against truth,
+sector batches, I100 fallback, midnight, unknown sources, and the command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pymap3d
+import pytest
+from pyproj import Geod
+
+import gateway
+from gateway.asterix import CATEGORIES
+from gateway.asterix.codec import RecordCodec, datablock
+from gateway.config import load, loads
+from gateway.decoder import Decoder
+from gateway.messages import Plot, Track
+from gateway.normalize.normalizer import Normalizer, Published
+from gateway.sim.run import Simulation, simulate
+from gateway.sim.scenario import BORDER
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "captures" / "border.toml"
+CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
+WGS84 = Geod(ellps="WGS84")
+MIDNIGHT = 1779926400.0  # 2026-05-28 00:00:00 UTC
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return simulate(BORDER, 600.0, 2026)  # the run of the shipped capture
+
+
+@pytest.fixture(scope="module")
+def published() -> list[Published]:
+    normalizer = Normalizer(load(CONFIG))
+    decoded = gateway.decode(CAPTURE)
+    out = normalizer.feed(decoded.batches)
+    return out + normalizer.flush()
+
+
+def messages_of(published: list[Published], kind: type) -> list:
+    return [m for p in published for m in p.messages if isinstance(m, kind)]
+
+
+@pytest.mark.parametrize("site", BORDER.radars, ids=lambda s: s.name)
+def test_plot_positions_against_truth(sim: Simulation, published: list[Published],
+                                      site) -> None:
+    """Median horizontal error of Mode S plots is what the radar's own noise and bias make
+    of it, and the conversion itself adds nothing systematic."""
+    plots = [m for m in messages_of(published, Plot)
+             if (m.src.sac, m.src.sic) == (site.sac, site.sic) and m.icao24 and m.fl is not None]
+    by_address = {f"{int(a):06X}": f for f, a in enumerate(sim.flights.icao24) if a >= 0}
+    flights = np.array([by_address[p.icao24] for p in plots])
+    t = np.array([p.t for p in plots]) - BORDER.start_utc
+    truth = sim.traj.at(flights, t)
+    lat, lon = np.array([p.lat for p in plots]), np.array([p.lon for p in plots])
+    error = WGS84.inv(lon, lat, truth["lon"], truth["lat"])[2]
+    # What the measurement noise alone does, per plot: range and cross-range errors.
+    az, el, slant = pymap3d.geodetic2aer(truth["lat"], truth["lon"], truth["alt_m"],
+                                         site.lat, site.lon, site.alt_m)
+    sigma_r = np.hypot(site.sigma_range_m, site.bias_range_m)
+    sigma_x = slant * np.radians(np.hypot(site.sigma_azimuth_deg, site.bias_azimuth_deg))
+    expected = np.median(np.hypot(sigma_r, sigma_x) * np.cos(np.radians(el)))
+    assert len(plots) > 500
+    assert np.median(error) < 1.2 * expected
+    # Conversion alone: the true slant range and azimuth, placed at the Mode C height.
+    g = gateway.normalize.geometry.RadarGeometry(site.lat, site.lon, site.alt_m)
+    fl = np.array([p.fl for p in plots])
+    exact_lat, exact_lon, _ = g.place(slant, az, fl * 30.48)
+    conversion = WGS84.inv(exact_lon, exact_lat, truth["lon"], truth["lat"])[2]
+    assert np.median(conversion) < 3.0  # pressure vs geometric height: tens of metres up
+
+
+def test_plot_batches_are_sectors(published: list[Published]) -> None:
+    for batch in published:
+        if not batch.topic.startswith("plots/"):
+            continue
+        sac, sic = map(int, batch.topic.removeprefix("plots/").split("-"))
+        site = next(r for r in BORDER.radars if (r.sac, r.sic) == (sac, sic))
+        width = 360 / site.sectors
+        theta = np.array([m.theta_deg for m in batch.messages])
+        sectors = set((theta // width).astype(int).tolist())
+        # measured azimuth noise can push a plot a hair over its sector's edge
+        assert len(sectors) <= 2, (batch.topic, sectors)
+        assert all(m.src.sac == sac and m.src.sic == sic for m in batch.messages)
+
+
+def test_rotation_period_measured_from_north_markers() -> None:
+    normalizer = Normalizer(load(CONFIG))
+    normalizer.feed(gateway.decode(CAPTURE).batches)
+    measured = normalizer.rotation_periods()
+    for site in BORDER.radars:
+        assert measured[f"plots/{site.sac}-{site.sic}"] == pytest.approx(site.period_s,
+                                                                         abs=1 / 128)
+
+
+def test_tracks_carry_flight_plans(published: list[Published], sim: Simulation) -> None:
+    tracks = messages_of(published, Track)
+    assert len(tracks) > 1000
+    with_plan = [t for t in tracks if t.fpl is not None]
+    assert with_plan and all(t.fpl.dep and t.fpl.dst and t.fpl.type for t in with_plan)
+    by_callsign = {c: f for f, c in enumerate(sim.flights.callsign) if c}
+    for t in with_plan[:200]:
+        f = by_callsign[t.fpl.callsign]
+        assert (t.fpl.dep, t.fpl.dst) == (sim.flights.dep[f], sim.flights.dst[f])
+
+
+SMALL = """
+[gateway]
+id = "t"
+[[radar]]
+sac = 0
+sic = 101
+name = "Monterrey"
+lat = 25.7785
+lon = -100.1069
+alt_m = 520.0
+[[sdps]]
+sac = 0
+sic = 200
+name = "SENEAM"
+srp_lat = 27.0
+srp_lon = -106.0
+"""
+
+
+def _track_record(with_105: bool, lat: float, lon: float) -> bytes:
+    from gateway.sim.scenario import SdpsSite
+    from gateway.sim.sdps import stereographic
+
+    x, y = stereographic(SdpsSite("s", 0, 200, "", 0, 4.0, "MX", 27.0, -106.0)).transform(
+        lon, lat)
+    items = {"010": {"SAC": 0, "SIC": 200}, "070": 100.0, "040": 7,
+             "100": {"X": float(x), "Y": float(y)}, "185": {"VX": 100.0, "VY": 0.0}}
+    if with_105:
+        items["105"] = {"LAT": lat, "LON": lon}
+    return RecordCodec(CATEGORIES[62]).encode_record(items)
+
+
+def test_i100_through_the_system_reference_point() -> None:
+    """Without I105, I100 taken back through the SRP lands where I105 would have."""
+    normalizer = Normalizer(loads(SMALL))
+    lat, lon = 29.123456, -103.654321
+    block = datablock(62, [_track_record(True, lat, lon), _track_record(False, lat, lon)])
+    batches, _ = Decoder().decode([block], [86400.0 * 20000 + 100.5])
+    tracks = [m for p in normalizer.feed(batches) + normalizer.flush() for m in p.messages]
+    assert len(tracks) == 2
+    distance = WGS84.inv(tracks[0].lon, tracks[0].lat, tracks[1].lon, tracks[1].lat)[2]
+    assert distance < 1.0  # I100 has an LSB of 0.5 m
+    assert tracks[0].gs_kt == pytest.approx(100.0 * 3600 / 1852)
+    assert tracks[0].trk_deg == pytest.approx(90.0)
+
+
+def _plot(tod: float) -> bytes:
+    return RecordCodec(CATEGORIES[48]).encode_record({
+        "010": {"SAC": 0, "SIC": 101}, "140": tod, "020": {"TYP": 5},
+        "040": {"RHO": 50.0, "THETA": 45.0}, "090": {"FL": 350.0}})
+
+
+def _times(tods: list[float], captured: list[float] | None, now: float | None) -> list[float]:
+    normalizer = Normalizer(loads(SMALL))
+    batches, _ = Decoder().decode([datablock(48, [_plot(x)]) for x in tods], captured)
+    out = normalizer.feed(batches, now=now) + normalizer.flush()
+    return [m.t for p in out for m in p.messages]
+
+
+def test_midnight_in_a_capture() -> None:
+    tods = [86399.0, 86399.9, 0.3, 1.2]
+    captured = [MIDNIGHT - 0.9, MIDNIGHT - 0.05, MIDNIGHT + 0.4, MIDNIGHT + 1.3]
+    assert _times(tods, captured, None) == pytest.approx([MIDNIGHT - 1.0, MIDNIGHT - 0.1,
+                                                          MIDNIGHT + 0.3, MIDNIGHT + 1.2],
+                                                         abs=1 / 128)
+
+
+def test_midnight_live() -> None:
+    """Live: the receive clock is the reference (no capture time); the clock has just
+    passed midnight while the data was stamped before it, and the other way round."""
+    assert _times([86399.5], None, MIDNIGHT + 0.2) == pytest.approx([MIDNIGHT - 0.5],
+                                                                    abs=1 / 128)
+    assert _times([0.5], None, MIDNIGHT - 0.2) == pytest.approx([MIDNIGHT + 0.5], abs=1 / 128)
+
+
+def test_late_and_early_data_counted_and_left_out() -> None:
+    normalizer = Normalizer(loads(SMALL))
+    tods = [100.0, 50.0, 108.0]  # on time, 50 s late, 8 s early (window: 30 late, 5 early)
+    batches, _ = Decoder().decode([datablock(48, [_plot(x)]) for x in tods],
+                                  [MIDNIGHT + 100.0] * 3)
+    out = normalizer.feed(batches) + normalizer.flush()
+    assert [m.t for p in out for m in p.messages] == [MIDNIGHT + 100.0]
+    assert normalizer.counters["plot-out-of-time-window"] == 2
+
+
+def test_unknown_radar_is_counted_not_guessed() -> None:
+    normalizer = Normalizer(loads(SMALL))
+    record = RecordCodec(CATEGORIES[48]).encode_record({
+        "010": {"SAC": 9, "SIC": 9}, "140": 100.0, "040": {"RHO": 5.0, "THETA": 1.0}})
+    batches, _ = Decoder().decode([datablock(48, [record])], [MIDNIGHT + 100])
+    assert normalizer.feed(batches) + normalizer.flush() == []
+    assert normalizer.counters["unknown-source-cat048"] == 1
+
+
+def test_primary_plot_without_height_uses_the_fallback() -> None:
+    normalizer = Normalizer(loads(SMALL))
+    record = RecordCodec(CATEGORIES[48]).encode_record({
+        "010": {"SAC": 0, "SIC": 101}, "140": 100.0, "020": {"TYP": 1},
+        "040": {"RHO": 100.0, "THETA": 0.0}})
+    batches, _ = Decoder().decode([datablock(48, [record])], [MIDNIGHT + 100])
+    (plot,) = [m for p in normalizer.feed(batches) + normalizer.flush() for m in p.messages]
+    assert plot.fl is None and plot.detection == "psr" and plot.mode3a is None
+    g = gateway.normalize.geometry.RadarGeometry(25.7785, -100.1069, 520.0)
+    lat, lon, _ = g.place(np.array([100 * 1852.0]), np.array([0.0]), np.array([1500.0]))
+    assert (plot.lat, plot.lon) == pytest.approx((lat[0], lon[0]))
+
+
+def test_normalize_command_output_validates_against_the_schema(tmp_path: Path) -> None:
+    out = tmp_path / "n.jsonl"
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "normalize", str(CAPTURE),
+                           "--config", str(CONFIG), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("\n") == 1 and "normalize:" in done.stderr
+    schema = json.loads((ROOT / "docs" / "messages.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = out.read_text().splitlines()
+    assert len(lines) > 100_000
+    kinds = set()
+    for line in lines[::50]:  # every 50th: the full file takes minutes to validate
+        message = json.loads(line)
+        validator.validate(message)
+        kinds.add(message["kind"])
+    assert kinds == {"plot", "track"}
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.replace("lat = 25.7785", "lat = 125.7785"))
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "normalize", str(CAPTURE),
+                           "--config", str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "lat" in done.stderr and ":" in done.stderr
