@@ -244,3 +244,12 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
                            "--config", str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "lat" in done.stderr and ":" in done.stderr
+
+
+def test_track_without_number_is_counted_and_left_out() -> None:
+    normalizer = Normalizer(loads(SMALL))
+    record = RecordCodec(CATEGORIES[62]).encode_record({
+        "010": {"SAC": 0, "SIC": 200}, "070": 100.0, "105": {"LAT": 28.0, "LON": -104.0}})
+    batches, _ = Decoder().decode([datablock(62, [record])], [MIDNIGHT + 100])
+    assert normalizer.feed(batches) + normalizer.flush() == []
+    assert normalizer.counters["track-without-number-time-or-position"] == 1

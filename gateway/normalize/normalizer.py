@@ -226,7 +226,7 @@ class Normalizer:
                                   cfl=_num(float(fpl["390/CFL"][i])),
                                   type=_text(fpl["390/TAC"][i]), wtc=_text(fpl["390/WTC"][i]))
             messages.append(Track(
-                t=t, src=src, track_number=None if trn < 0 else trn, lat=lat, lon=lon,
+                t=t, src=src, track_number=trn, lat=lat, lon=lon,
                 fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),
                 mode3a=_octal(m3a), icao24=_hex(adr), callsign=_text(cs), fpl=plan,
                 flags=_flags(bits, flag_names)))

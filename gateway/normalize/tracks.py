@@ -54,8 +54,9 @@ def normalise_tracks(batch: Batch, rows: np.ndarray, plane: Transformer | None,
     dropped: dict[str, int] = {}
     has_105 = batch.present["105/LAT"][rows]
     has_100 = batch.present["100/X"][rows] & (plane is not None)
-    usable = batch.present["070"][rows] & (has_105 | has_100) & np.isfinite(reference)
-    dropped["track-without-time-or-position"] = int((~usable).sum())
+    usable = (batch.present["070"][rows] & batch.present["040"][rows] & (has_105 | has_100)
+              & np.isfinite(reference))
+    dropped["track-without-number-time-or-position"] = int((~usable).sum())
     rows, reference, has_105 = rows[usable], reference[usable], has_105[usable]
     t = absolute_time(batch.columns["070"][rows], reference)
     fresh = in_window(t, reference, *window)
