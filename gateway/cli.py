@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gateway.commands import UsageError
 from gateway.commands import decode as decode_command
+from gateway.commands import evaluate as evaluate_command
 from gateway.commands import normalize as normalize_command
 from gateway.commands import simulate as simulate_command
 
@@ -59,6 +60,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--date", metavar="YYYY-MM-DD",
                    help="the UTC date of raw inputs, which carry no capture time")
     p.set_defaults(run=normalize_command.run)
+
+    p = sub.add_parser("evaluate", help="association and accuracy figures against ground truth",
+                       description="Score the fused tracks (and each single source) of a tracks "
+                       "file against simulation ground truth; definitions in docs/evaluation.md.")
+    evaluate_command.add_arguments(p)
+    p.set_defaults(run=evaluate_command.run)
 
     p = sub.add_parser("simulate", help="synthetic multi-radar traffic with ground truth",
                        description="Simulate radars and SDPS of a scenario: a pcap of their "

@@ -297,6 +297,10 @@ class RadarConfig:
     lat: float = field(metadata=_key(_latitude))
     lon: float = field(metadata=_key(_longitude))
     alt_m: float = field(metadata=_key(_number(-1000.0, 10000.0, "an antenna height in m")))
+    sigma_range_m: float = field(
+        default=60.0, metadata=_key(_number(1.0, 5000.0, "a range accuracy in m")))
+    sigma_azimuth_deg: float = field(
+        default=0.08, metadata=_key(_number(0.001, 5.0, "an azimuth accuracy in deg")))
 
 
 @dataclass(frozen=True)
@@ -313,6 +317,8 @@ class SdpsConfig:
     srp_lat: float | None = field(default=None, metadata=_key(_latitude))
     srp_lon: float | None = field(default=None, metadata=_key(_longitude))
     use_i100: bool = field(default=False, metadata=_key(_boolean))
+    sigma_m: float = field(
+        default=100.0, metadata=_key(_number(1.0, 10000.0, "a track accuracy in m")))
 
 
 @dataclass(frozen=True)
