@@ -14,6 +14,7 @@ from gateway.commands import UsageError
 from gateway.commands import decode as decode_command
 from gateway.commands import evaluate as evaluate_command
 from gateway.commands import normalize as normalize_command
+from gateway.commands import replay as replay_command
 from gateway.commands import simulate as simulate_command
 
 
@@ -60,6 +61,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--date", metavar="YYYY-MM-DD",
                    help="the UTC date of raw inputs, which carry no capture time")
     p.set_defaults(run=normalize_command.run)
+
+    p = sub.add_parser("replay", help="the whole pipeline fed from captures",
+                       description="Decode, normalise and associate captures; write every "
+                       "message the gateway would publish (plots, tracks, fused updates).")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE")
+    p.add_argument("--config", required=True, metavar="FILE.toml")
+    p.add_argument("--speed", default="max", metavar="1|N|max",
+                   help="this release: max only")
+    p.add_argument("--out", metavar="FILE.jsonl", help="the JSON-lines sink (.gz to compress)")
+    p.add_argument("--broker", metavar="mqtt://...", help="not in this release")
+    p.set_defaults(run=replay_command.run)
 
     p = sub.add_parser("evaluate", help="association and accuracy figures against ground truth",
                        description="Score the fused tracks (and each single source) of a tracks "

@@ -30,10 +30,15 @@ END_OF_BATCH = 2  # I065/000
 
 @dataclass
 class Published:
-    """One batch of messages for one topic (``plots/0-101``, ``tracks/0-200``)."""
+    """One batch of messages for one topic (``plots/0-101``, ``tracks/0-200``).
+
+    ``at``: where in the decode call's datagram stream the batch was closed; batches of
+    one call go out in that order, whatever their category, so downstream sees time order.
+    """
 
     topic: str
     messages: list[Any]
+    at: int = 0
 
 
 @dataclass
@@ -45,9 +50,9 @@ class _Source:
     rotation_s: float | None = None  # measured between north markers
     status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
 
-    def close(self, out: list[Published]) -> None:
+    def close(self, out: list[Published], at: int = 0) -> None:
         if self.pending:
-            out.append(Published(self.topic, self.pending))
+            out.append(Published(self.topic, self.pending, at))
             self.pending = []
 
 
@@ -92,6 +97,7 @@ class Normalizer:
                      batches.get(48), self._plots, now, out)
         self._frames(batches.get(65), self.sdps, "000", (END_OF_BATCH,),
                      batches.get(62), self._tracks, now, out)
+        out.sort(key=lambda p: p.at)  # stable: one source's batches keep their order
         return out
 
     def flush(self) -> list[Published]:
@@ -134,27 +140,29 @@ class Normalizer:
                                                                    int(data.datagram[r]))))
         events.sort(key=lambda e: (e[0], e[1]))
         last_datagram: dict[Any, int] = {}
-        for _offset, is_service, payload in events:
+        last_offset: dict[Any, int] = {}
+        for offset, is_service, payload in events:
             if is_service:
                 key, r, kind = payload
                 source = sites[key][1]
                 source.framed = True
-                source.close(out)
+                source.close(out, offset)
                 if kind == NORTH_MARKER and service is not None:
                     self._north(source, service, r)
                 continue
             key, message, datagram = payload
             source = sites[key][1]
             if not source.framed and last_datagram.get(key, datagram) != datagram:
-                source.close(out)  # unframed source: one batch per datagram
+                source.close(out, last_offset[key])  # unframed source: a batch per datagram
             last_datagram[key] = datagram
+            last_offset[key] = offset
             source.pending.append(message)
             if len(source.pending) >= MAX_PENDING:
                 self.counters["batch-closed-at-limit"] += 1
-                source.close(out)
+                source.close(out, offset)
         for key in last_datagram:
             if not sites[key][1].framed:
-                sites[key][1].close(out)
+                sites[key][1].close(out, last_offset[key])
 
     def _keys(self, batch: Batch, sites: dict) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]

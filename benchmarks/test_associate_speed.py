@@ -1,0 +1,267 @@
+"""Source updates per second through ``Tracker.update`` and the time of one association
+cycle, with 1,000 aircraft airborne and 10 sources (the border scenario's 8 radars, sending
+16 sectors per scan, and 2 SDPS).
+
+The traffic is synthetic and made here, not by the simulator: 1,000 aircraft spread over
+the region from the first second, straight or turning, with Mode S, Mode A/C or no
+transponder; the radars measure range and azimuth with their noise, miss 2 % of the
+plots and add 4 clutter plots a scan; the SDPS report their side of the border every 4 and
+5 s.  The tracker is warmed up on 40 s of it (so every aircraft has a confirmed track),
+then timed on the next 60 s.  The prepared messages are moved out of the garbage
+collector's way (``gc.freeze``), as a service's short-lived input would be: otherwise each
+full collection walks the whole prepared minute.
+
+Run with ``pytest benchmarks/test_associate_speed.py --benchmark-enable``; in the normal test
+run (benchmarks disabled) each still runs once and checks that the association was right.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from gateway.associate import ConformalFrame, RadarNoise, Tracker, TrackerParameters
+from gateway.messages import Plot, Source, Track
+from gateway.sim.scenario import BORDER
+
+AIRCRAFT = 1000
+WARMUP_S = 40.0
+DURATION_S = 60.0
+NM = 1852.0
+KT = NM / 3600.0
+SECTORS = 16
+CLUTTER_PER_SCAN = 4.0
+
+
+@dataclass
+class Batch:
+    t_sent: float
+    messages: list
+    truth: np.ndarray  # aircraft index per message
+
+
+def _traffic(rng: np.random.Generator, frame: ConformalFrame, times: np.ndarray):
+    """Positions (plane, m) [A, T] of AIRCRAFT aircraft at ``times``: constant speed, and
+    a third of them turning at up to 1.5 deg/s for a while."""
+    lat0 = rng.uniform(26.0, 33.5, AIRCRAFT)
+    lon0 = rng.uniform(-116.5, -97.5, AIRCRAFT)
+    x0, y0 = frame.to_xy(lat0, lon0)
+    speed = rng.uniform(110.0, 250.0, AIRCRAFT)
+    heading = rng.uniform(0, 2 * np.pi, AIRCRAFT)
+    rate = np.where(rng.random(AIRCRAFT) < 0.33, rng.uniform(-1.5, 1.5, AIRCRAFT), 0.0)
+    t_on = rng.uniform(times[0], times[-1], AIRCRAFT)
+    t_off = t_on + rng.uniform(30, 120, AIRCRAFT)
+    dt = np.diff(times, prepend=times[0])
+    turning = (times[None, :] >= t_on[:, None]) & (times[None, :] < t_off[:, None])
+    psi = heading[:, None] + np.cumsum(np.radians(rate)[:, None] * turning * dt[None, :], axis=1)
+    vx, vy = speed[:, None] * np.sin(psi), speed[:, None] * np.cos(psi)
+    x = x0[:, None] + np.cumsum(vx * dt[None, :], axis=1)
+    y = y0[:, None] + np.cumsum(vy * dt[None, :], axis=1)
+    return x, y, vx, vy
+
+
+def make_scenario(seed: int = 5):
+    """Batches of Plot/Track messages in publication order, with the truth of each."""
+    rng = np.random.default_rng(seed)
+    frame = ConformalFrame()
+    step = 0.05
+    times = np.arange(0.0, WARMUP_S + DURATION_S + 1.0, step)
+    x, y, vx, vy = _traffic(rng, frame, times)
+    kind = rng.choice(3, AIRCRAFT, p=[0.91, 0.08, 0.01])  # Mode S, Mode A/C, primary
+    icao = rng.choice(0xFFFFFF, AIRCRAFT, replace=False)
+    codes = rng.choice(np.arange(0o100, 0o7000), AIRCRAFT, replace=False)
+    fl = rng.uniform(100, 400, AIRCRAFT).round(0)
+    start = BORDER.start_utc
+    batches: list[Batch] = []
+
+    def at(a: np.ndarray, t: np.ndarray):
+        k = np.clip(np.round(t / step).astype(np.int64), 0, len(times) - 1)
+        return x[a, k], y[a, k], vx[a, k], vy[a, k]
+
+    for site in BORDER.radars:
+        xr, yr = frame.to_xy(np.array([site.lat]), np.array([site.lon]))
+        src = Source(sac=site.sac, sic=site.sic, cat=48)
+        phase = rng.uniform(0, site.period_s)
+        for scan_start in np.arange(phase - site.period_s, WARMUP_S + DURATION_S, site.period_s):
+            px, py, _, _ = at(np.arange(AIRCRAFT), np.full(AIRCRAFT, max(scan_start, 0.0)))
+            az = np.degrees(np.arctan2(px - xr, py - yr)) % 360.0
+            rng_m = np.hypot(px - xr, py - yr)
+            seen = (rng_m < 230 * NM) & (rng_m > 5 * NM) & (rng.random(AIRCRAFT) < 0.98)
+            a = np.flatnonzero(seen)
+            t = scan_start + az[a] / 360.0 * site.period_s
+            inside = (t >= 0) & (t < WARMUP_S + DURATION_S)
+            a, t = a[inside], t[inside]
+            px, py, pvx, pvy = at(a, t)
+            bearing = np.arctan2(px - xr, py - yr) + rng.normal(
+                0, np.radians(site.sigma_azimuth_deg), len(a))
+            r = np.hypot(px - xr, py - yr) + rng.normal(0, site.sigma_range_m, len(a))
+            mx, my = xr + r * np.sin(bearing), yr + r * np.cos(bearing)
+            lat, lon = frame.to_latlon(mx, my)
+            theta = (np.degrees(bearing - frame.north(lon))) % 360.0
+            gs = np.hypot(pvx, pvy) / KT
+            hdg = (np.degrees(np.arctan2(pvx, pvy) - frame.north(lon))) % 360.0
+            sector = (az[a] // (360.0 / SECTORS)).astype(np.int64)
+            # PSR clutter: a few false plots per scan, no radar track behind them
+            n_false = rng.poisson(CLUTTER_PER_SCAN)
+            f_az = rng.uniform(0, 360, n_false)
+            f_rho = rng.uniform(10, 200, n_false) * NM
+            f_t = scan_start + f_az / 360.0 * site.period_s
+            for s in np.unique(np.concatenate([sector, (f_az // (360.0 / SECTORS)).astype(
+                    np.int64)])):
+                rows = np.flatnonzero(sector == s)
+                msgs = []
+                for i in rows.tolist():
+                    k = int(kind[a[i]])
+                    msgs.append(Plot(
+                        t=start + float(t[i]), src=src, lat=float(lat[i]), lon=float(lon[i]),
+                        rho_nm=float(r[i] / NM), theta_deg=float(theta[i]),
+                        fl=float(fl[a[i]]) if k < 2 else None,
+                        mode3a=f"{codes[a[i]]:04o}" if k < 2 else None,
+                        icao24=f"{icao[a[i]]:06X}" if k == 0 else None, callsign=None,
+                        track_number=int(a[i]) + 1, gs_kt=float(gs[i]),
+                        hdg_deg=float(hdg[i]), detection=("modes", "ssr", "psr")[k],
+                        flags=[]))
+                truth = list(a[rows])
+                for k in np.flatnonzero((f_az // (360.0 / SECTORS)).astype(np.int64) == s):
+                    if not 0 <= f_t[k] < WARMUP_S + DURATION_S:
+                        continue
+                    b = np.radians(f_az[k])
+                    fx, fy = xr + f_rho[k] * np.sin(b), yr + f_rho[k] * np.cos(b)
+                    flat, flon = frame.to_latlon(fx, fy)
+                    msgs.append(Plot(
+                        t=start + float(f_t[k]), src=src, lat=float(flat[0]),
+                        lon=float(flon[0]), rho_nm=float(f_rho[k] / NM),
+                        theta_deg=float(np.degrees(b - frame.north(flon[0]))) % 360.0,
+                        fl=None, mode3a=None, icao24=None, callsign=None, track_number=None,
+                        gs_kt=None, hdg_deg=None, detection="psr", flags=[]))
+                    truth.append(-1)
+                if msgs:
+                    sent = scan_start + (s + 1) * site.period_s / SECTORS
+                    batches.append(Batch(start + sent, msgs, np.array(truth)))
+    for sdps, north in zip(BORDER.sdps, (False, True), strict=True):
+        src = Source(sac=sdps.sac, sic=sdps.sic, cat=62)
+        for t in np.arange(rng.uniform(0, sdps.period_s), WARMUP_S + DURATION_S,
+                           sdps.period_s):
+            a = np.arange(AIRCRAFT)
+            px, py, pvx, pvy = at(a, np.full(AIRCRAFT, t))
+            lat, lon = frame.to_latlon(px + rng.normal(0, 40, AIRCRAFT),
+                                       py + rng.normal(0, 40, AIRCRAFT))
+            mine = (lat > 30.5) if north else (lat < 31.5)
+            gs = np.hypot(pvx, pvy) / KT
+            trk = (np.degrees(np.arctan2(pvx, pvy) - frame.north(lon))) % 360.0
+            msgs = [Track(
+                t=start + float(t), src=src, track_number=int(i) + 1, lat=float(lat[i]),
+                lon=float(lon[i]), fl=float(fl[i]) if kind[i] < 2 else None,
+                gs_kt=float(gs[i]), trk_deg=float(trk[i]), roc_fpm=0.0,
+                mode3a=f"{codes[i]:04o}" if kind[i] < 2 else None,
+                icao24=f"{icao[i]:06X}" if kind[i] == 0 else None,
+                callsign=f"TST{i}" if kind[i] == 0 else None, fpl=None, flags=[])
+                for i in np.flatnonzero(mine).tolist()]
+            batches.append(Batch(start + float(t) + 0.25, msgs, np.flatnonzero(mine)))
+    batches.sort(key=lambda b: b.t_sent)
+    radars = {(r.sac, r.sic): RadarNoise(r.sigma_range_m, r.sigma_azimuth_deg, 30.0, 0.03,
+                                         r.lat, r.lon, r.alt_m) for r in BORDER.radars}
+    split = start + WARMUP_S
+    warm = [b for b in batches if b.t_sent < split]
+    timed = [b for b in batches if b.t_sent >= split]
+    return warm, timed, radars
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    made = make_scenario()
+    gc.freeze()
+    yield made
+    gc.unfreeze()
+
+
+def _warm_tracker(warm, radars) -> tuple[Tracker, Counter]:
+    tracker = Tracker(TrackerParameters(), radars=radars, sdps_sigma_m=100.0)
+    owners: Counter = Counter()
+    for b in warm:
+        tracker.update(b.messages)
+    return tracker, owners
+
+
+def _feed(tracker: Tracker, batches) -> tuple[int, Counter]:
+    """Every batch through the tracker; (updates, (aircraft, track uid) pair counts)."""
+    pairs: Counter = Counter()
+    n = 0
+    for b in batches:
+        tracker.update(b.messages)
+        a = tracker.last_association
+        pairs.update(pair for pair in zip(b.truth[a.index].tolist(), a.uid.tolist(),
+                                          strict=True) if pair[0] >= 0)
+        n += len(b.messages)
+    return n, pairs
+
+
+def _correct_share(pairs: Counter) -> float:
+    """Share of updates that went to the track most of their aircraft's updates went to."""
+    best: dict[int, tuple[int, int]] = {}
+    for (aircraft, uid), c in pairs.items():
+        if uid >= 0 and c > best.get(aircraft, (-1, 0))[1]:
+            best[aircraft] = (uid, c)
+    correct = sum(c for (aircraft, uid), c in pairs.items()
+                  if aircraft in best and best[aircraft][0] == uid)
+    return correct / sum(pairs.values())
+
+
+def test_updates_per_second(benchmark, scenario) -> None:
+    warm, timed, radars = scenario
+    result: dict = {}
+
+    def setup():
+        tracker, _ = _warm_tracker(warm, radars)
+        result["tracker"] = tracker
+        return (tracker,), {}
+
+    def run(tracker: Tracker):
+        start = time.perf_counter()
+        n, pairs = _feed(tracker, timed)
+        result.update(n=n, pairs=pairs, elapsed=time.perf_counter() - start)
+        return n
+
+    n = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+    tracker = result["tracker"]
+    confirmed = int(((tracker.tracks.state > 0) & tracker.tracks.alive).sum())
+    share = _correct_share(result["pairs"])
+    assert n > 30_000
+    assert share > 0.995, share
+    assert 950 <= confirmed <= 1010, confirmed
+    if benchmark.stats:
+        benchmark.extra_info.update(
+            updates=n, updates_per_s=round(n / benchmark.stats.stats.mean),
+            batches=len(timed), confirmed_tracks=confirmed, correct_share=round(share, 5))
+
+
+def test_association_cycle(benchmark, scenario) -> None:
+    """One batch against ~1,000 tracks: the largest (an SDPS cycle), and a radar sector."""
+    warm, timed, radars = scenario
+    sdps = max(timed[:40], key=lambda b: len(b.messages))
+    sector = next(b for b in timed if type(b.messages[0]) is Plot)
+    tracker, _ = _warm_tracker(warm + [b for b in timed if b.t_sent < sdps.t_sent], radars)
+    table = tracker.tracks
+
+    def fresh():  # the same batch against the same tracks each round
+        tracker.tracks = copy.deepcopy(table)
+        return (sdps.messages,), {}
+
+    out = benchmark.pedantic(tracker.update, setup=fresh, rounds=5, iterations=1)
+    assert len(out) >= 0.95 * len(sdps.messages)
+    tracker.tracks = copy.deepcopy(table)
+    start = time.perf_counter()
+    tracker.update(sector.messages)
+    sector_s = time.perf_counter() - start
+    if benchmark.stats:
+        benchmark.extra_info.update(
+            tracks=int(table.alive.sum()), sdps_batch=len(sdps.messages),
+            sdps_cycle_ms=round(benchmark.stats.stats.mean * 1e3, 2),
+            sector_batch=len(sector.messages), sector_cycle_ms=round(sector_s * 1e3, 3))
+        assert benchmark.stats.stats.mean < 0.050

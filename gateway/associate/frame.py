@@ -1,0 +1,82 @@
+"""The plane the tracker filters in: a Lambert conformal conic fitted to the region.
+
+A Kalman filter wants a flat Cartesian space where a straight line at constant speed stays a
+straight line at constant speed.  Over the US-Mexico border region (25-34 N, 118-95 W) a
+Lambert conformal conic with standard parallels 27 N and 33 N comes close: it is conformal
+(angles and the shape of small error ellipses are kept, so a radar's range/azimuth
+covariance rotates into it unchanged), and its point scale stays within about -0.14 % (near
+30 N) to +0.24 % (at 25 N) of true: about 0.3 % from end to end.  That is far below the
+radars' noise for the distances that matter (innovations of a few hundred metres), but it
+biases speeds by up to 0.24 %, so speeds and the position sigma that leave the tracker are
+divided by the local scale, and measurement covariances put in are multiplied by its square.
+
+Grid north is not true north away from the central meridian: meridians converge towards the
+cone's apex, by ``n * (lon - lon_0)`` (n = the cone constant, about 0.5 here, so up to ~6
+degrees at the region's edges).  Azimuths, headings and tracks (all true) are turned by that
+angle on the way in and back on the way out.
+
+Everything is vectorised; PROJ (through pyproj) does the projection itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import CRS, Proj, Transformer
+
+__all__ = ["ConformalFrame", "FrameParameters"]
+
+
+@dataclass(frozen=True)
+class FrameParameters:
+    """The conic: two standard parallels, and the origin (centre of the region)."""
+
+    lat_1: float = 27.0  # degrees: first standard parallel (scale exactly 1)
+    lat_2: float = 33.0  # second standard parallel
+    lat_0: float = 29.5  # origin latitude: y = 0 here
+    lon_0: float = -106.5  # central meridian: x = 0 and grid north = true north here
+
+
+class ConformalFrame:
+    """WGS-84 latitude/longitude <-> x/y metres on the regional Lambert conformal conic."""
+
+    def __init__(self, parameters: FrameParameters | None = None) -> None:
+        p = parameters or FrameParameters()
+        self.parameters = p
+        self.crs = CRS.from_proj4(
+            f"+proj=lcc +lat_1={p.lat_1} +lat_2={p.lat_2} +lat_0={p.lat_0} "
+            f"+lon_0={p.lon_0} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
+        self._fwd = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        self._inv = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        # The cone constant, measured rather than derived: the grid bearing of true north
+        # one degree east of the central meridian.
+        x0, y0 = self._fwd.transform(p.lon_0 + 1.0, p.lat_0)
+        x1, y1 = self._fwd.transform(p.lon_0 + 1.0, p.lat_0 + 1e-3)
+        self.cone = float(np.arctan2(x1 - x0, y1 - y0))  # radians of convergence per degree
+        # Point scale depends on latitude only for a conic: tabulate it once, interpolate.
+        lats = np.linspace(-89.0, 89.0, 17801)
+        factors = Proj(self.crs).get_factors(np.full_like(lats, p.lon_0), lats)
+        self._scale_lat = lats
+        self._scale = np.asarray(factors.meridional_scale, dtype=np.float64)
+
+    def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Plane coordinates (m, east and north of the origin) of WGS-84 positions."""
+        x, y = self._fwd.transform(np.asarray(lon, dtype=np.float64),
+                                   np.asarray(lat, dtype=np.float64))
+        return np.asarray(x), np.asarray(y)
+
+    def to_latlon(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """WGS-84 latitude and longitude (degrees) of plane coordinates."""
+        lon, lat = self._inv.transform(np.asarray(x, dtype=np.float64),
+                                       np.asarray(y, dtype=np.float64))
+        return np.asarray(lat), np.asarray(lon)
+
+    def north(self, lon: np.ndarray) -> np.ndarray:
+        """Grid bearing of true north (radians, clockwise) at longitude ``lon``: add it to a
+        true bearing to get the grid bearing, subtract it to go back."""
+        return self.cone * (np.asarray(lon, dtype=np.float64) - self.parameters.lon_0)
+
+    def scale(self, lat: np.ndarray) -> np.ndarray:
+        """Point scale factor k (plane metres per metre on the ellipsoid) at ``lat``."""
+        return np.interp(lat, self._scale_lat, self._scale)

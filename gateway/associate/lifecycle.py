@@ -1,0 +1,112 @@
+"""Initiator and deleter: how tracks are born, confirmed, coast and end.
+
+Birth.  Every measurement that no track takes starts a tentative track (the tracker keeps
+back duplicates of a track it already has, late ones and address conflicts), with the
+source's own velocity when it gave one: a radar tracker's I200 or an SDPS track's velocity,
+which makes the second gate tight.
+
+Confirmation is M-of-N, with N as a time window.  A report with an identity (Mode S
+address, a discrete Mode-3/A code) or from an SDPS (a track another system confirmed) needs
+``confirm_updates_identity`` (2) updates; a position-only track needs
+``confirm_updates_position`` (3) within ``confirm_window_s``: PSR clutter (a few false plots
+per scan, spread over the coverage) starts tentative tracks all the time but almost never
+lines up three times.  A tentative track is never published as confirmed.
+
+Death is by silence.  A confirmed track that no source has updated for ``coast_after_s`` is
+coasting (about twice the slowest antenna: one missed scan of every radar is not news);
+after ``end_after_s`` it has ended.  A tentative track dies sooner, silently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gateway.associate.filter import ConstantVelocity
+from gateway.associate.frame import ConformalFrame
+from gateway.associate.measurements import Measurements
+from gateway.associate.parameters import TrackerParameters
+from gateway.associate.tracks import CONFIRMED, TENTATIVE, TrackTable
+
+__all__ = ["MofNInitiator", "TimeoutDeleter"]
+
+
+class MofNInitiator:
+    """Starts tentative tracks from single measurements; confirms them M-of-N."""
+
+    def __init__(self, parameters: TrackerParameters,
+                 frame: ConformalFrame | None = None) -> None:
+        self.p = parameters
+        self.frame = frame or ConformalFrame(parameters.frame)
+
+    @property
+    def hits(self) -> int:
+        """How many update times a track must remember for the rule."""
+        return max(self.p.confirm_updates_identity, self.p.confirm_updates_position)
+
+    def initiate(self, tracks: TrackTable, m: Measurements,
+                 model: ConstantVelocity) -> np.ndarray:
+        """New tentative rows, one per measurement, with their kinematic state and times
+        (identity, level and counts are the tracker's, as for any update)."""
+        rows = tracks.new(len(m))
+        if len(rows) == 0:
+            return rows
+        v, v_var = m.velocity(self.frame)
+        x, P = model.initiate(m.xy, m.R, v, v_var)
+        tracks.x[rows] = x
+        tracks.P[rows] = P
+        tracks.t[rows] = m.t
+        tracks.t_first[rows] = m.t
+        tracks.state[rows] = TENTATIVE
+        return rows
+
+    def confirm(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
+        """Tentative rows among ``rows`` that now meet the rule: set confirmed, returned."""
+        tentative = rows[tracks.state[rows] == TENTATIVE]
+        if len(tentative) == 0:
+            return tentative
+        identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
+                    | tracks.sdps[tentative])
+        need = np.where(identity, self.p.confirm_updates_identity,
+                        self.p.confirm_updates_position)
+        oldest = tracks.hit_t[tentative, tracks.hits - need]
+        ok = (tracks.n_updates[tentative] >= need) & (
+            tracks.t_update[tentative] - oldest <= self.p.confirm_window_s)
+        done = tentative[ok]
+        tracks.state[done] = CONFIRMED
+        return done
+
+
+class TimeoutDeleter:
+    """Coasting and ending by time since the last update."""
+
+    def __init__(self, parameters: TrackerParameters) -> None:
+        self.p = parameters
+
+    def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows to coast, confirmed rows that ended, tentative rows to drop) at ``now``."""
+        age = now - tracks.t_update[rows]
+        state = tracks.state[rows]
+        tentative = state == TENTATIVE
+        drop = rows[tentative & (age > self.p.tentative_timeout_s)]
+        end = rows[~tentative & (age > self.p.end_after_s)]
+        coast = rows[(state == CONFIRMED) & (age > self.p.coast_after_s)
+                     & (age <= self.p.end_after_s)]
+        return coast, end, drop
+
+    def due(self, tracks: TrackTable, rows: np.ndarray) -> float:
+        """The earliest time at which ``review`` could change one of these rows (if none
+        of them is updated before): the tracker need not review before."""
+        if len(rows) == 0:
+            return float("inf")
+        state = tracks.state[rows]
+        limit = np.where(state == TENTATIVE, self.p.tentative_timeout_s,
+                         np.where(state == CONFIRMED, self.p.coast_after_s,
+                                  self.p.end_after_s))
+        return float((tracks.t_update[rows] + limit).min())
+
+    @property
+    def shortest(self) -> float:
+        """The shortest silence that changes a track's state."""
+        return min(self.p.tentative_timeout_s, self.p.coast_after_s, self.p.end_after_s)
+

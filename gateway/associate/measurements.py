@@ -1,0 +1,460 @@
+"""Plot and Track messages to columns: what one published batch tells the tracker.
+
+The tracker works on arrays, so a batch of shared-format messages is read once, here, into
+one column per fact: time, position in the filter plane, its 2x2 covariance, flight level,
+identity (Mode S address, Mode-3/A code, aircraft identification), the source and the
+source's own track number, and what kind of report it is.  Python objects are touched once
+per message; everything after works on the columns.
+
+The covariance is where the radars' physics enters.  A radar measures slant range and
+azimuth: its error ellipse is long across the line of sight at long range (0.08 degrees at
+200 NM is 500 m) and short along it (tens of metres).  So a plot's covariance is
+``diag(sigma_r^2, (rho * sigma_theta)^2)`` in (range, cross-range), rotated to the line of
+sight in the plane.  Each radar also has a fixed bias the tracker does not estimate
+(registration is another job): the bias allowance is added in quadrature, which keeps the
+gates honest across radars and weights a biased radar down.  An SDPS track is an estimate
+already, of known quality: isotropic, ``sdps_sigma_m``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+from gateway.associate.frame import ConformalFrame
+from gateway.associate.parameters import NON_DISCRETE_CODES
+from gateway.messages import Plot, SourceRef, Track
+
+__all__ = [
+    "Kind",
+    "code_table",
+    "discrete_codes",
+    "height_correction",
+    "MeasurementModel",
+    "Measurements",
+    "RadarNoise",
+    "SourceKey",
+    "Sources",
+]
+
+NM = 1852.0
+KT = NM / 3600.0  # m/s per knot
+
+SourceKey = tuple[int, int, int]  # (sac, sic, cat)
+
+
+class Kind(IntEnum):
+    """What a measurement is; its identity and its noise follow from this."""
+
+    PRIMARY = 0  # plot without transponder reply: position only (PSR, or clutter)
+    SSR = 1  # plot with a Mode A/C reply: Mode-3/A code and Mode C level, no address
+    MODES = 2  # plot with a Mode S reply: 24-bit address
+    SDPS = 3  # a system track of another processor (CAT062)
+
+
+# The same as plain ints: an IntEnum member costs an attribute lookup on every use.
+PRIMARY, SSR, MODES, SDPS = (int(k) for k in Kind)
+
+
+@dataclass(frozen=True)
+class RadarNoise:
+    """How one radar errs, as the tracker models it (one sigma).
+
+    ``bias_*`` are allowances for the radar's uncorrected systematic error, added in
+    quadrature to the noise.  ``lat``/``lon``/``alt_m`` (the antenna) give the exact line of
+    sight in the plane, and let the tracker re-place a primary plot at its track's height
+    (``height_correction``); without them the plot's azimuth, turned by the meridian
+    convergence at the plot, stands in for the line of sight (off by a degree or two at long
+    range: harmless for an ellipse) and primary plots stay where the normaliser put them.
+    """
+
+    sigma_range_m: float = 60.0
+    sigma_azimuth_deg: float = 0.08
+    bias_range_m: float = 30.0
+    bias_azimuth_deg: float = 0.03
+    lat: float | None = None
+    lon: float | None = None
+    alt_m: float = 0.0
+
+
+@dataclass
+class Sources:
+    """Every source the tracker has heard, by a small index (columns of per-track arrays)."""
+
+    keys: list[SourceKey] = field(default_factory=list)
+    index: dict[SourceKey, int] = field(default_factory=dict)
+
+    def lookup(self, key: SourceKey) -> int:
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.keys)
+            self.keys.append(key)
+        return i
+
+    _refs: dict[int, _Refs] = field(default_factory=dict)
+
+    def refs(self, source: int) -> _Refs:
+        """The source's SourceRefs by track number (-1: none), made once: they are
+        immutable, so every message can share them."""
+        refs = self._refs.get(source)
+        if refs is None:
+            refs = self._refs[source] = _Refs(*self.keys[source])
+        return refs
+
+    def ref(self, source: int, track_number: int) -> SourceRef:
+        return self.refs(source)[track_number]
+
+
+class _Refs(dict):  # type: ignore[type-arg]
+    def __init__(self, sac: int, sic: int, cat: int) -> None:
+        super().__init__()
+        self.key = (sac, sic, cat)
+
+    def __missing__(self, number: int) -> SourceRef:
+        sac, sic, cat = self.key
+        ref = self[number] = SourceRef(sac=sac, sic=sic, cat=cat,
+                                       track_number=None if number < 0 else number)
+        return ref
+
+
+@dataclass
+class Measurements:
+    """One source's reports of one batch, as columns (arrays [n]; R is [n, 2, 2]).
+
+    Unknowns: nan for floats, -1 for codes, addresses, callsigns and track numbers.
+    ``ident`` packs what identifies an aircraft, so that identity rules run on one array:
+    the Mode S address, the Mode-3/A code when it is an identity (discrete), and a
+    non-negative hash of the callsign (``callsign_text`` keeps the text for output), and
+    the code as reported (discrete or not); the columns are also ``icao24``, ``code``,
+    ``callsign`` and ``mode3a``.  ``speed``/``course`` are the
+    source's own velocity estimate (a radar tracker's I200, an SDPS track's velocity) as
+    it gave it (kt, degrees true; see ``velocity``); nan where the source gave none.
+    ``k`` is the frame's point scale at each report.
+    """
+
+    source: int  # index of the source in Sources
+    index: np.ndarray  # position of each report among the batch's messages
+    t: np.ndarray
+    xy: np.ndarray  # [n, 2] position in the plane (m); also ``x`` and ``y``
+    lat: np.ndarray
+    lon: np.ndarray
+    k: np.ndarray
+    R: np.ndarray
+    fl: np.ndarray
+    roc: np.ndarray  # fpm, SDPS only
+    speed: np.ndarray  # the source's ground speed, kt
+    course: np.ndarray  # the source's true course or heading, degrees
+    ident: np.ndarray  # [n, 4]: address, discrete code, callsign hash, code; -1 unknown
+    callsign_text: list[str | None]
+    track_number: np.ndarray
+    kind: np.ndarray
+    # Plot geometry, for re-placing primary plots at a track's height (nan for SDPS
+    # tracks and radars of unknown position): the line of sight in the plane (unit vector),
+    # the slant range (m) and the plot's ground distance from the antenna (m on the ground),
+    # and the antenna's height (one per source).
+    los_x: np.ndarray
+    los_y: np.ndarray
+    slant_m: np.ndarray
+    ground_m: np.ndarray
+    antenna_m: float = float("nan")
+    primaries: bool = False  # some primary plots that can be re-placed
+    velocity_var: float = float("nan")  # variance of the source's own velocity (m/s)^2
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.xy[:, 0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.xy[:, 1]
+
+    @property
+    def icao24(self) -> np.ndarray:
+        return self.ident[:, 0]
+
+    @property
+    def mode3a(self) -> np.ndarray:
+        return self.ident[:, 3]
+
+    @property
+    def code(self) -> np.ndarray:
+        return self.ident[:, 1]
+
+    @property
+    def callsign(self) -> np.ndarray:
+        return self.ident[:, 2]
+
+    @property
+    def sdps(self) -> bool:
+        return bool(len(self.kind)) and int(self.kind[0]) == SDPS
+
+    def take(self, rows: np.ndarray) -> Measurements:
+        """The measurements at ``rows`` (indices)."""
+        out = Measurements(**{
+            name: (value[rows] if isinstance(value, np.ndarray) else value)
+            for name, value in self.__dict__.items() if name != "callsign_text"},
+            callsign_text=[self.callsign_text[i] for i in np.asarray(rows).tolist()])
+        out.primaries = self.primaries and bool((out.kind == PRIMARY).any())
+        return out
+
+    def velocity(self, frame: ConformalFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Source velocity [n, 2] in the plane (zeros where unknown) and its variance [n]
+        (nan where unknown): ground speed and true course turned into the plane."""
+        known = np.isfinite(self.speed) & np.isfinite(self.course)
+        v = np.zeros((len(self), 2))
+        s = self.speed[known] * KT * self.k[known]
+        c = np.radians(self.course[known]) + frame.north(self.lon[known])
+        v[known, 0], v[known, 1] = s * np.sin(c), s * np.cos(c)
+        return v, np.where(known, self.velocity_var, np.nan)
+
+
+_PLOT_NUMBERS = operator.attrgetter("t", "lat", "lon", "fl", "gs_kt", "hdg_deg", "rho_nm",
+                                    "theta_deg", "track_number")
+_PLOT_IDS = operator.attrgetter("icao24", "mode3a", "callsign", "detection")
+_TRACK_NUMBERS = operator.attrgetter("t", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
+                                     "track_number")
+_TRACK_IDS = operator.attrgetter("icao24", "mode3a", "callsign", "fpl")
+_DETECTION_KIND = {"psr": PRIMARY, "ssr": SSR, "ssr+psr": SSR, "modes": MODES,
+                   "modes+psr": MODES}
+# numeric columns, in this order, of both kinds of report (the last is the track number)
+T, LAT, LON, FL, SPEED, COURSE, EXTRA1, EXTRA2 = range(8)
+
+
+class _Parsed(dict):  # type: ignore[type-arg]
+    """text -> int, parsed once (addresses, codes, callsign hashes); None -> -1.
+
+    Bounded: a hostile feed cycling through values empties it now and then."""
+
+    def __init__(self, parse: Any) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def __missing__(self, text: str | None) -> int:
+        if len(self) > 100_000:
+            self.clear()
+        value = self[text] = -1 if text is None else self.parse(text)
+        return value
+
+
+_HASH_MASK = (1 << 63) - 1
+_ADDRESS = _Parsed(lambda text: int(text, 16))
+_CODE = _Parsed(lambda text: int(text, 8))
+# Equality is all the tracker asks of a callsign; a 63-bit hash answers it in numpy.
+_CALLSIGN = _Parsed(lambda text: hash(text) & _HASH_MASK)
+
+
+def code_table(non_discrete: frozenset[int] | set[int]) -> np.ndarray:
+    """bool [4096]: which Mode-3/A codes are not identities (for ``discrete_codes``)."""
+    table = np.zeros(0o10000, dtype=bool)
+    table[[c for c in non_discrete if 0 <= c < 0o10000]] = True
+    return table
+
+
+def discrete_codes(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Codes that identify an aircraft; -1 for unknown and for non-discrete codes."""
+    return np.where((codes < 0) | table[codes & 0o7777], -1, codes)
+
+
+class MeasurementModel:
+    """Reads batches of Plot/Track messages into Measurements, with their covariances.
+
+    ``radars``: noise per (sac, sic); a radar not listed gets ``default_radar``.
+    ``*_velocity_sigma_mps``: trust in a source's own velocity (used to start tracks).
+    ``codes``: which Mode-3/A codes are not identities (``code_table``; default: the
+    usual non-discrete codes).
+    """
+
+    def __init__(self, frame: ConformalFrame, radars: Mapping[tuple[int, int], RadarNoise],
+                 sdps_sigma_m: float, sources: Sources | None = None,
+                 default_radar: RadarNoise | None = None,
+                 plot_velocity_sigma_mps: float = 15.0,
+                 sdps_velocity_sigma_mps: float = 10.0,
+                 codes: np.ndarray | None = None) -> None:
+        self.frame = frame
+        self.radars = dict(radars)
+        self.default_radar = default_radar or RadarNoise()
+        self.sdps_sigma_m = float(sdps_sigma_m)
+        self.sources = sources if sources is not None else Sources()
+        self.plot_velocity_var = plot_velocity_sigma_mps ** 2
+        self.sdps_velocity_var = sdps_velocity_sigma_mps ** 2
+        self.code_table = codes if codes is not None else code_table(NON_DISCRETE_CODES)
+        self.counters: Counter[str] = Counter()
+        # per source: (sigma_r^2 + bias_r^2, sigma_az^2 + bias_az^2 (rad^2), x, y, alt)
+        self._noise: dict[int, tuple[float, float, float, float, float]] = {}
+
+    def _radar(self, source: int) -> tuple[float, float, float, float, float]:
+        noise = self._noise.get(source)
+        if noise is None:
+            sac, sic, _cat = self.sources.keys[source]
+            r = self.radars.get((sac, sic), self.default_radar)
+            xr = yr = alt = float("nan")
+            if r.lat is not None and r.lon is not None:
+                px, py = self.frame.to_xy(np.array([r.lat]), np.array([r.lon]))
+                xr, yr, alt = float(px[0]), float(py[0]), float(r.alt_m)
+            noise = self._noise[source] = (
+                r.sigma_range_m ** 2 + r.bias_range_m ** 2,
+                float(np.radians(r.sigma_azimuth_deg) ** 2
+                      + np.radians(r.bias_azimuth_deg) ** 2), xr, yr, alt)
+        return noise
+
+    def convert(self, messages: Sequence[Plot | Track]) -> list[Measurements]:
+        """Columns of every usable message (with a position), one Measurements per source
+        in order of first appearance (a batch normally holds one)."""
+        groups: dict[Any, list[int]] = {}
+        srcs = [m.src for m in messages]
+        distinct = set(srcs)
+        if len(distinct) == 1:
+            (src,) = distinct
+            groups[src] = list(range(len(messages)))
+        else:
+            for i, src in enumerate(srcs):
+                groups.setdefault(src, []).append(i)
+        out = []
+        for src, rows in groups.items():
+            part = messages if len(groups) == 1 else [messages[i] for i in rows]
+            source = self.sources.lookup((src.sac, src.sic, src.cat))
+            kinds = set(map(type, part))
+            index = np.array(rows, dtype=np.int64)
+            if kinds == {Plot}:
+                out.append(self._plots(part, index, source))
+            elif kinds == {Track}:
+                out.append(self._tracks(part, index, source))
+            else:  # a source sending both, or something else: each kind alone
+                for kind, convert in ((Plot, self._plots), (Track, self._tracks)):
+                    pick = [i for i, m in enumerate(part) if type(m) is kind]
+                    if pick:
+                        out.append(convert([part[i] for i in pick], index[pick], source))
+                other = len(part) - sum(type(m) in (Plot, Track) for m in part)
+                self.counters["measurement-not-plot-or-track"] += other
+        return [m for m in out if len(m)]
+
+    # -- plots -----------------------------------------------------------------------------
+
+    def _plots(self, messages: Sequence[Plot], index: np.ndarray, source: int,
+               ) -> Measurements:
+        num = np.array([_PLOT_NUMBERS(m) for m in messages], dtype=np.float64)
+        adr, m3a, cs, det = zip(*map(_PLOT_IDS, messages), strict=True)
+        kind = [_DETECTION_KIND.get(d, -1) for d in det]  # type: ignore[arg-type]
+        m = self._finish(num, index, source, adr, m3a, cs, kind, self.plot_velocity_var)
+        if len(m):
+            self._plot_covariance(m, num)
+        return m
+
+    def _plot_covariance(self, m: Measurements, num: np.ndarray) -> None:
+        """Polar noise of the radar, rotated to each plot's line of sight in the plane."""
+        var_r, var_az, xr, yr, alt = self._radar(m.source)
+        k2 = float(m.k.mean()) ** 2  # within 0.3 % across a batch: one value will do
+        slant = num[:, EXTRA1] * NM
+        if xr == xr:  # antenna known: the line of sight from it
+            dx, dy = m.x - xr, m.y - yr
+            ground = np.hypot(dx, dy)
+            s, c = dx / ground, dy / ground
+            m.slant_m, m.ground_m, m.antenna_m = slant, ground / m.k, alt
+            m.primaries = PRIMARY in m.kind.tolist()
+            rho = np.fmax(slant, 0.0)
+            rho[~np.isfinite(slant)] = ground[~np.isfinite(slant)]
+        else:  # the azimuth, turned by the convergence
+            bearing = np.radians(num[:, EXTRA2]) + self.frame.north(m.lon)
+            m.slant_m = np.full(len(m), np.nan)
+            s, c = np.sin(bearing), np.cos(bearing)
+            rho = np.where(np.isfinite(slant), slant, 150 * NM)  # unknown: long, cautious
+        m.los_x, m.los_y = s, c
+        cross = rho * rho * var_az
+        ss, cc, sc = s * s * k2, c * c * k2, s * c * k2
+        R = m.R
+        R[:, 0, 0] = var_r * ss + cross * cc
+        R[:, 1, 1] = var_r * cc + cross * ss
+        R[:, 0, 1] = R[:, 1, 0] = (var_r - cross) * sc
+
+    # -- tracks ----------------------------------------------------------------------------
+
+    def _tracks(self, messages: Sequence[Track], index: np.ndarray, source: int,
+                ) -> Measurements:
+        num = np.array([_TRACK_NUMBERS(m) for m in messages], dtype=np.float64)
+        adr, m3a, cs, fpl = zip(*map(_TRACK_IDS, messages), strict=True)
+        if None in cs:
+            cs = tuple(c if c is not None else (p.callsign if p is not None else None)
+                       for c, p in zip(cs, fpl, strict=True))
+        m = self._finish(num, index, source, adr, m3a, cs, [SDPS] * len(num),
+                         self.sdps_velocity_var)
+        var = self.sdps_sigma_m ** 2 * float(m.k.mean() ** 2) if len(m) else 0.0
+        m.R[:, 0, 0] = var
+        m.R[:, 1, 1] = var
+        return m
+
+    # -- common ----------------------------------------------------------------------------
+
+    def _finish(self, num: np.ndarray, index: np.ndarray, source: int,
+                icao24_text: Sequence[str | None], mode3a_text: Sequence[str | None],
+                callsign: Sequence[str | None], kinds: list[int], velocity_var: float,
+                ) -> Measurements:
+        """Columns of the reports with a position, in the plane."""
+        ident = np.array([(_ADDRESS[a], _CODE[c], _CALLSIGN[h], _CODE[c]) for a, c, h in zip(
+            icao24_text, mode3a_text, callsign, strict=True)], dtype=np.int64).reshape(-1, 4)
+        kind = np.array(kinds, dtype=np.int64)
+        if -1 in kinds:  # no detection type: what its contents say it is
+            unknown = kind < 0
+            kind[unknown] = np.where(ident[unknown, 0] >= 0, MODES,
+                                     np.where(ident[unknown, 1] >= 0, SSR, PRIMARY))
+        callsign = list(callsign)
+        if not np.isfinite(num[:, LAT:LON + 1]).all():
+            ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
+            self.counters["measurement-without-position"] += int((~ok).sum())
+            keep = np.flatnonzero(ok)
+            num, index, ident, kind = num[keep], index[keep], ident[keep], kind[keep]
+            callsign = [callsign[i] for i in keep.tolist()]
+        kind[(kind == MODES) & (ident[:, 0] < 0)] = SSR
+        n = len(num)
+        lat, lon = num[:, LAT], num[:, LON]
+        xy = np.empty((n, 2))
+        xy[:, 0], xy[:, 1] = self.frame.to_xy(lat, lon)
+        ident[self.code_table[ident[:, 3] & 0o7777], 1] = -1  # not an identity
+        nan = np.full(n, np.nan)
+        trn = num[:, -1]
+        trn[trn != trn] = -1
+        return Measurements(
+            source=source, index=index, t=num[:, T], xy=xy, lat=lat, lon=lon,
+            k=self.frame.scale(lat), R=np.zeros((n, 2, 2)), fl=num[:, FL],
+            roc=nan if num.shape[1] == 9 else num[:, EXTRA1], speed=num[:, SPEED],
+            course=num[:, COURSE], ident=ident, callsign_text=callsign,
+            track_number=trn.astype(np.int64), kind=kind, los_x=nan, los_y=nan, slant_m=nan,
+            ground_m=nan, velocity_var=velocity_var)
+
+EARTH_RADIUS_M = 6371000.0
+FT = 0.3048
+
+
+def height_correction(m: Measurements, j: np.ndarray, fl: np.ndarray,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Move primary plots m[j] along the line of sight to where they are at flight level fl.
+
+    A primary plot has no Mode C: the normaliser placed it at a fallback height.  Slant
+    range at the wrong height is the wrong ground range: an airliner at FL300 seen 50 km away
+    but placed at 1500 m lands 800 m short.  Given a candidate track's level, the ground
+    range follows from the slant range on a spherical earth (central angle from the triangle
+    centre-antenna-target); the shift is its difference from the plot's ground distance.
+    Zero where the level, the antenna or the slant range is unknown, or the plot is not
+    primary.  Returns (dx, dy) in plane metres (the shift is computed on the ground; the
+    plane's scale changes it by 0.3 % at most, a few metres).
+    """
+    if not m.primaries:
+        z = np.zeros(len(j))
+        return z, z
+    slant = m.slant_m[j]
+    h = fl * 100.0 * FT
+    ok = (m.kind[j] == PRIMARY) & np.isfinite(slant) & np.isfinite(h)
+    ra = EARTH_RADIUS_M + m.antenna_m
+    rt = EARTH_RADIUS_M + np.where(ok, h, 0.0)
+    chord2 = np.clip(slant * slant - (rt - ra) ** 2, 0.0, None) / (4 * ra * rt)
+    ground = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(chord2, 1.0)))
+    shift = np.nan_to_num(np.where(ok, ground - m.ground_m[j], 0.0))
+    return shift * m.los_x[j], shift * m.los_y[j]

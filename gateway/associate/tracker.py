@@ -1,0 +1,511 @@
+"""The multi-source tracker: published batches of plots and source tracks in, fused tracks
+with stable ids out (sans-IO).
+
+One call of ``update`` is one association cycle: a radar's antenna sector of plots, or an
+SDPS's update cycle of tracks, as the normaliser publishes them.  In it the tracker
+
+1. reads the messages into columns (``MeasurementModel``),
+2. asks the gater (hypothesiser) for candidate pairs and their costs,
+3. lets the associator choose pairs globally,
+4. updates the chosen tracks (Kalman update for plots, covariance intersection for SDPS
+   tracks, backwards prediction for late ones), their identity, level and source pairings,
+5. starts tentative tracks from what is left (initiator),
+6. confirms, coasts and ends tracks as the batch's time requires (initiator, deleter),
+
+and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
+transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
+
+Every part is a constructor argument with a default, so an IMM filter, another gate or a
+different initiation rule replaces one object and leaves the rest as it is.  Time is only
+what the messages and ``tick`` say: replaying a capture gives the same tracks as live.
+
+Fused output: ``lat``/``lon`` from the filter, back through the frame; ``fl`` the latest
+reported level; ``gs_kt``/``trk_deg`` from the velocity once it is known
+(sigma < ``report_velocity_sigma_mps``); ``roc_fpm`` from the level filter's rate once its
+sigma is below ``report_roc_sigma_fpm``, else the latest SDPS value; ``pos_sigma_m`` is the
+square root of the larger eigenvalue of the 2x2 position covariance (the semi-major axis of
+the one-sigma ellipse: the worst direction, not an average), in metres on the ground.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateway.associate.assignment import GlobalNearestNeighbour
+from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
+from gateway.associate.frame import ConformalFrame
+from gateway.associate.gating import Hypotheses, IdentityGater, code_table
+from gateway.associate.lifecycle import MofNInitiator, TimeoutDeleter
+from gateway.associate.measurements import (
+    KT,
+    MeasurementModel,
+    Measurements,
+    RadarNoise,
+    Sources,
+)
+from gateway.associate.parameters import TrackerParameters
+from gateway.associate.tracks import (
+    ADDRESS,
+    CALLSIGN,
+    COASTING,
+    CODE,
+    CONFIRMED,
+    LEVEL_COV,
+    LEVEL_LAST,
+    LEVEL_STATE,
+    LEVEL_T,
+    MODE3A,
+    STATE_NAMES,
+    TENTATIVE,
+    TrackTable,
+)
+from gateway.messages import TOPIC_LEVEL_PATTERN, Fused, Plot, SourceRef, Track
+
+__all__ = ["Association", "Tracker"]
+
+FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
+ID_DIGITS = 6
+
+
+class _Text(dict):  # type: ignore[type-arg]
+    """int -> its text in the shared format, made once (-1 -> None); bounded."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+
+    def __missing__(self, value: int) -> str | None:
+        if len(self) > 100_000:
+            self.clear()
+        text = self[value] = None if value < 0 else format(value, self.form)
+        return text
+
+
+_OCTAL, _HEX = _Text("04o"), _Text("06X")
+
+
+@dataclass(frozen=True)
+class Association:
+    """Where each message of the last ``update`` went (for evaluation and debugging):
+    ``index`` into the messages, ``uid`` of the track row (-1: dropped), ``label`` the
+    published id of that track at the time (None: not published yet)."""
+
+    index: np.ndarray
+    uid: np.ndarray
+    label: list[str | None]
+
+
+class Tracker:
+    """Track-to-track association of every source into fused system tracks.
+
+    ``radars``: the noise model of each radar by (sac, sic); others get the parameters'
+    defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks.
+    ``id_prefix``: fused ids are the prefix and a six-digit counter (``T000123``).
+    """
+
+    def __init__(self, parameters: TrackerParameters | None = None,
+                 radars: Mapping[tuple[int, int], RadarNoise] | None = None,
+                 sdps_sigma_m: float = 100.0, id_prefix: str = "T", *,
+                 frame: ConformalFrame | None = None,
+                 gater: IdentityGater | None = None,
+                 associator: GlobalNearestNeighbour | None = None,
+                 filter: ConstantVelocity | None = None,  # noqa: A002 - Stone Soup's name
+                 level_filter: LevelFilter | None = None,
+                 initiator: MofNInitiator | None = None,
+                 deleter: TimeoutDeleter | None = None) -> None:
+        p = self.parameters = parameters or TrackerParameters()
+        if not re.fullmatch(TOPIC_LEVEL_PATTERN.strip("^$"), f"{id_prefix}{0:0{ID_DIGITS}d}"):
+            raise ValueError(f"id prefix {id_prefix!r} cannot be part of a topic level")
+        self.id_prefix = id_prefix
+        self.frame = frame or ConformalFrame(p.frame)
+        self.counters: Counter[str] = Counter()
+        self.sources = Sources()
+        default = RadarNoise(p.default_sigma_range_m, p.default_sigma_azimuth_deg,
+                             p.default_bias_range_m, p.default_bias_azimuth_deg)
+        self._codes = code_table(p.non_discrete_codes)
+        self.model = MeasurementModel(self.frame, radars or {}, sdps_sigma_m, self.sources,
+                                      default, p.plot_velocity_sigma_mps,
+                                      p.sdps_velocity_sigma_mps, self._codes)
+        self.model.counters = self.counters
+        self.filter = filter or ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+        self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
+        self.gater = gater or IdentityGater(p)
+        self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
+        self.initiator = initiator or MofNInitiator(p, self.frame)
+        self.deleter = deleter or TimeoutDeleter(p)
+        self.tracks = TrackTable(hits=self.initiator.hits)
+        self.now = -np.inf
+        self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+        self._serial = 0
+        self._labels_in_use: set[str] = set()
+        # ended tracks by Mode S address: (label, time of state, x, y), for re-acquisition
+        self._memory: dict[int, tuple[str, float, float, float]] = {}
+        self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
+        self._due = float("inf")  # no lifecycle transition can happen before this time
+
+    # -- the two entry points ---------------------------------------------------------------
+
+    def update(self, messages: Sequence[Plot | Track]) -> list[Fused]:
+        """One published batch in; the fused updates of the tracks it touched, then any
+        lifecycle transitions due by the batch's latest time."""
+        parts = self.model.convert(messages)
+        rows_, index_, refs_ = [], [], []
+        for m in parts:
+            self.tracks.ensure_sources(len(self.sources.keys))
+            self.counters["measurements"] += len(m)
+            self.now = max(self.now, float(m.t.max()))
+            rows, idx = self._cycle(m)
+            rows_.append(rows)
+            index_.append(m.index[idx])
+            refs = self.sources.refs(m.source)
+            refs_.extend([refs[n] for n in m.track_number[idx].tolist()])
+        if len(parts) == 1:
+            rows, index = rows_[0], index_[0]
+        else:
+            rows = np.concatenate(rows_) if rows_ else np.zeros(0, np.int64)
+            index = np.concatenate(index_) if index_ else np.zeros(0, np.int64)
+        alive = self.tracks.alive[rows]
+        if not alive.all():  # merged away later in the same batch
+            keep = np.flatnonzero(alive)
+            rows, index, refs_ = rows[keep], index[keep], [refs_[i] for i in keep.tolist()]
+        out = self._publish(rows, refs_, unique=len(parts) == 1)
+        if self._pending:
+            out.extend(self._pending)
+            self._pending = []
+        labels = self.tracks.label
+        self.last_association = Association(
+            index, self.tracks.uid[rows], [labels[r] for r in rows.tolist()])
+        if self.now >= self._due:
+            out.extend(self._lifecycle(self.now))
+        return out
+
+    def tick(self, now: float) -> list[Fused]:
+        """The clock moved on to ``now`` without data: coasting and ended tracks."""
+        self.now = max(self.now, float(now))
+        return self._lifecycle(self.now) if self.now >= self._due else []
+
+    # -- one association cycle (one source's measurements) ---------------------------------
+
+    def _cycle(self, m: Measurements) -> tuple[np.ndarray, np.ndarray]:
+        """Associate, update, initiate; returns (track rows, measurement indices) touched."""
+        tracks, counters = self.tracks, self.counters
+        hyp = self.gater.hypothesise(tracks, tracks.active(), m, self.filter)
+        chosen = hyp.take(self.associator.associate(hyp.track, hyp.meas, hyp.cost))
+        rows, idx = chosen.track, chosen.meas
+        counters["associated"] += len(rows)
+        if len(rows):
+            self._kinematics(chosen, m)
+        left = np.ones(len(m), dtype=bool)
+        left[idx] = False
+        dropped = hyp.late | hyp.duplicate | hyp.conflict
+        if hyp.diverged is not None:
+            dropped = dropped | hyp.diverged
+        if dropped.any():
+            late, conflict = int(hyp.late.sum()), int(hyp.conflict.sum())
+            counters["late-measurement-dropped"] += late
+            counters["modes-address-conflict"] += conflict
+            left &= ~hyp.late
+            counters["duplicate-report"] += int((left & hyp.duplicate).sum())
+            left &= ~hyp.duplicate
+            if hyp.diverged is not None:
+                counters["diverged-report"] += int((left & hyp.diverged).sum())
+                left &= ~hyp.diverged
+        new_idx = np.flatnonzero(left)
+        if len(new_idx):
+            new_rows = self.initiator.initiate(tracks, m.take(new_idx), self.filter)
+            counters["track-started"] += len(new_rows)
+            rows = np.concatenate([rows, new_rows])
+            idx = np.concatenate([idx, new_idx])
+        if len(rows) == 0:
+            return rows, idx
+        self._due = min(self._due, float(m.t.min()) + self.deleter.shortest)
+        changed = self._absorb(rows, m, idx)
+        self._pair(rows, m, idx)
+        if len(changed):
+            gone = self._merge(changed)
+            if len(gone):
+                keep = ~np.isin(rows, gone)
+                rows, idx = rows[keep], idx[keep]
+        return rows, idx
+
+    def _kinematics(self, chosen: Hypotheses, m: Measurements) -> None:
+        """Filter update of each chosen track from the prediction its hypothesis carries."""
+        tracks, f = self.tracks, self.filter
+        rows, dt = chosen.track, chosen.dt
+        if m.sdps:
+            x, P = f.intersect(chosen.x, chosen.P, chosen.x[:, :2] + chosen.nu,
+                               m.R[chosen.meas])
+        else:
+            x, P = f.update_innovation(chosen.x, chosen.P, chosen.nu, chosen.s_inv)
+        t = tracks.t[rows] + dt
+        back = np.flatnonzero(dt < 0)
+        if len(back):  # out of sequence: updated in the past, brought back to the present
+            x[back], P[back] = f.predict(x[back], P[back], -dt[back])
+            t[back] -= dt[back]
+            self.counters["late-measurement-used"] += len(back)
+        tracks.x[rows] = x
+        tracks.P[rows] = P
+        tracks.t[rows] = t
+
+    def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
+        """Times, counts, identity and level of tracks updated (or started) by m[idx];
+        returns the rows whose identity (address or discrete code) changed."""
+        tr = self.tracks
+        tm = m.t[idx]
+        tr.t_update[rows] = np.fmax(tr.t_update[rows], tm)
+        tent = np.flatnonzero(tr.state[rows] == TENTATIVE)
+        if len(tent):  # what confirmation counts (M-of-N)
+            r = rows[tent]
+            tr.n_updates[r] += 1
+            hits = tr.hit_t[r]
+            hits[:, :-1] = hits[:, 1:]
+            hits[:, -1] = tm[tent]
+            tr.hit_t[r] = hits
+        # Identity: the latest known of each (an address never changes on a track: the
+        # gate forbids another one).
+        before = tr.ident[rows]
+        mi = m.ident[idx]
+        ident = np.where(mi >= 0, mi, before)
+        changed = ident != before
+        moved = np.zeros(0, dtype=np.int64)
+        if changed.any():
+            tr.ident[rows] = ident
+            renamed = np.flatnonzero(changed[:, CALLSIGN])
+            text, labels = m.callsign_text, tr.callsign_text
+            for r, i in zip(rows[renamed].tolist(), idx[renamed].tolist(), strict=True):
+                labels[r] = text[i]
+            moved = rows[changed[:, ADDRESS] | changed[:, CODE]]
+        if m.sdps:
+            tr.sdps[rows] = True
+            roc = m.roc[idx]
+            tr.roc_sdps[rows] = np.where(np.isfinite(roc), roc, tr.roc_sdps[rows])
+        fl = m.fl[idx]
+        has_fl = np.flatnonzero(fl == fl)
+        if len(has_fl):
+            r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
+            L = tr.level[r]
+            dt = t - L[:, LEVEL_T]
+            dt[dt != dt] = 0.0
+            self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
+            L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
+            L[:, LEVEL_LAST] = z
+            tr.level[r] = L
+        return moved
+
+    def _merge(self, rows: np.ndarray) -> np.ndarray:
+        """Tracks that just took an identity another live track has, and are close enough
+        to it to be the same aircraft, are one track: the senior (published first, else
+        older) goes on, the junior ends.  Duplicates come from a track that started
+        position-only (a primary plot of an SSR aircraft) and learnt its code later.
+        Returns the rows that ended."""
+        tr, p = self.tracks, self.parameters
+        gone: list[int] = []
+        for a in rows.tolist():
+            if not tr.alive[a]:
+                continue
+            same = np.zeros(tr.capacity, dtype=bool)
+            if tr.icao24[a] >= 0:
+                same |= tr.icao24 == tr.icao24[a]
+            if tr.code[a] >= 0:
+                same |= (tr.code == tr.code[a]) & ((tr.icao24 < 0) | (tr.icao24[a] < 0)
+                                                    | (tr.icao24 == tr.icao24[a]))
+            same &= tr.alive
+            same[a] = False
+            for b in np.flatnonzero(same).tolist():
+                t = max(tr.t[a], tr.t[b])
+                xa, ya, *sa = self.filter.predict_position(
+                    tr.x[[a]], tr.P[[a]], np.array([t - tr.t[a]]))
+                xb, yb, *sb = self.filter.predict_position(
+                    tr.x[[b]], tr.P[[b]], np.array([t - tr.t[b]]))
+                ex, ey = float(xa[0] - xb[0]), float(ya[0] - yb[0])
+                s11, s12, s22 = (float(u[0] + v[0]) for u, v in zip(sa, sb, strict=True))
+                d2 = (s22 * ex * ex - 2 * s12 * ex * ey + s11 * ey * ey) / (s11 * s22 - s12 * s12)
+                if d2 > p.identity_gate_chi2 or ex * ex + ey * ey > p.cap_m ** 2:
+                    continue
+                senior, junior = sorted((a, b), key=lambda r: (
+                    not tr.published[r], tr.state[r] == TENTATIVE, tr.uid[r]))
+                for s in np.flatnonzero((tr.trn[senior] < 0) & (tr.trn[junior] >= 0)).tolist():
+                    number = tr.trn[junior, s]
+                    tr.pair(np.array([senior]), s, np.array([number]))
+                tr.n_updates[senior] = max(tr.n_updates[senior], tr.n_updates[junior])
+                self.counters["track-merged"] += 1
+                if tr.published[junior]:
+                    self._pending.extend(self._messages(
+                        np.array([junior]), tr.x[[junior]], tr.P[[junior]],
+                        np.array([self.now]), None, ended=True))
+                    self._labels_in_use.discard(tr.label[junior])
+                tr.free(np.array([junior]))
+                gone.append(junior)
+                if junior == a:
+                    break
+        return np.array(gone, dtype=np.int64)
+
+    def _pair(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> None:
+        """Remember which source track number feeds which track (see TrackTable.pair)."""
+        trn = m.track_number[idx]
+        has = np.flatnonzero((trn >= 0) & (trn != self.tracks.trn[rows, m.source]))
+        if len(has):
+            self.counters["pairing-moved"] += self.tracks.pair(rows[has], m.source, trn[has])
+
+    # -- lifecycle and output --------------------------------------------------------------
+
+    def _lifecycle(self, now: float) -> list[Fused]:
+        """Coast, end and drop what is due at ``now``; then when to look again."""
+        tracks = self.tracks
+        rows = tracks.active()
+        if len(rows) == 0:
+            self._due = float("inf")
+            return []
+        coast, end, drop = self.deleter.review(tracks, rows, now)
+        out: list[Fused] = []
+        if len(coast):
+            tracks.state[coast] = COASTING
+            self.counters["track-coasting"] += len(coast)
+            shown = coast[tracks.published[coast]]
+            if len(shown):
+                dt = now - tracks.t[shown]
+                x, P = self.filter.predict(tracks.x[shown], tracks.P[shown], dt)
+                out.extend(self._messages(shown, x, P, np.full(len(shown), now), None))
+        if len(end):
+            self.counters["track-ended"] += len(end)
+            shown = end[tracks.published[end]]
+            if len(shown):
+                out.extend(self._messages(shown, tracks.x[shown], tracks.P[shown],
+                                          np.full(len(shown), now), None, ended=True))
+            self._remember(shown, now)
+            tracks.free(end)
+        if len(drop):
+            self.counters["tentative-dropped"] += len(drop)
+            tracks.free(drop)
+        self._due = self.deleter.due(tracks, tracks.active())
+        return out
+
+    def _publish(self, rows: np.ndarray, refs: list[SourceRef], unique: bool,
+                 ) -> list[Fused]:
+        """Confirm what the updates confirmed; one message per touched, publishable track
+        with the sources that fed it (``unique``: each row appears once)."""
+        if len(rows) == 0:
+            return []
+        tracks = self.tracks
+        if not unique:  # several sources in one batch: one message per track
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+            refs = [refs[i] for i in order.tolist()]
+            first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            bounds = first.tolist() + [len(rows)]
+            grouped = [refs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            rows = rows[first]
+        else:
+            grouped = [[r] for r in refs]
+        state = tracks.state[rows]
+        if TENTATIVE in state.tolist():
+            confirmed = self.initiator.confirm(tracks, rows)
+            self.counters["track-confirmed"] += len(confirmed)
+            state = tracks.state[rows]
+        coasting = state == COASTING
+        if coasting.any():
+            tracks.state[rows[coasting]] = CONFIRMED
+            state = tracks.state[rows]
+        if not self.parameters.publish_tentative:
+            show = np.flatnonzero(state != TENTATIVE)
+            if len(show) < len(rows):
+                rows = rows[show]
+                grouped = [grouped[i] for i in show.tolist()]
+        if len(rows) == 0:
+            return []
+        published = tracks.published
+        for r in rows[~published[rows]].tolist():
+            tracks.label[r] = self._reacquired(r) or self._new_label()
+            published[r] = True
+        return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows], grouped)
+
+    def _remember(self, rows: np.ndarray, now: float) -> None:
+        """Published tracks ending: their ids are kept for their Mode S address a while
+        (``reacquire_window_s``), reserved, in case the aircraft comes back."""
+        tr, window = self.tracks, self.parameters.reacquire_window_s
+        for r in rows.tolist():
+            label, address = tr.label[r], int(tr.ident[r, ADDRESS])
+            if window > 0 and address >= 0 and label is not None:
+                old = self._memory.pop(address, None)
+                if old is not None:
+                    self._labels_in_use.discard(old[0])
+                self._memory[address] = (label, float(tr.t[r]), float(tr.x[r, 0]),
+                                         float(tr.x[r, 1]))
+            else:
+                self._labels_in_use.discard(label)  # type: ignore[arg-type]
+        if self._memory:  # forget what is too old (about oldest first: insertion order)
+            for address in list(self._memory):
+                label, t_last, _x, _y = self._memory[address]
+                if now - t_last <= window + self.parameters.end_after_s:
+                    break
+                del self._memory[address]
+                self._labels_in_use.discard(label)
+
+    def _reacquired(self, row: int) -> str | None:
+        """The id a track with this Mode S address had before its coverage gap, if it
+        ended recently and near enough to where the aircraft is now."""
+        tr, p = self.tracks, self.parameters
+        address = int(tr.ident[row, ADDRESS])
+        kept = self._memory.get(address) if address >= 0 else None
+        if kept is None:
+            return None
+        label, t_last, x, y = kept
+        elapsed = float(tr.t[row]) - t_last  # since the old track's last update
+        reach = p.max_speed_mps * max(elapsed, 0.0) + p.modes_cap_m
+        if elapsed > p.reacquire_window_s + p.end_after_s or np.hypot(
+                tr.x[row, 0] - x, tr.x[row, 1] - y) > reach:
+            return None
+        del self._memory[address]
+        self.counters["track-reacquired"] += 1
+        return label
+
+    def _new_label(self) -> str:
+        while True:
+            self._serial = self._serial % (10 ** ID_DIGITS - 1) + 1
+            label = f"{self.id_prefix}{self._serial:0{ID_DIGITS}d}"
+            if label not in self._labels_in_use:
+                self._labels_in_use.add(label)
+                return label
+
+    def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
+                  refs: list[list[SourceRef]] | None, ended: bool = False) -> list[Fused]:
+        """Fused messages for track rows with states x, P at times t (vectorised, then one
+        struct per track)."""
+        tr, p = self.tracks, self.parameters
+        lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
+        k = self.frame.scale(lat)
+        vx, vy = x[:, 2], x[:, 3]
+        v_var = max_eigen2(P[:, 2, 2], P[:, 2, 3], P[:, 3, 3])
+        gs = np.hypot(vx, vy) / (k * KT)
+        gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
+        trk = np.degrees(np.arctan2(vx, vy) - self.frame.north(lon)) % 360.0
+        pos_sigma = np.sqrt(max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])) / k
+        level = tr.level[rows]
+        roc = level[:, 1] * FPM_PER_FL_S
+        vague = ((level[:, 5] * FPM_PER_FL_S ** 2 >= p.report_roc_sigma_fpm ** 2)
+                 | (level[:, 0] != level[:, 0]))
+        roc[vague] = tr.roc_sdps[rows][vague]
+        ident = tr.ident[rows]
+        state = (["ended"] * len(rows) if ended
+                 else [STATE_NAMES[s] for s in tr.state[rows].tolist()])
+        labels, texts = tr.label, tr.callsign_text
+        rl = rows.tolist()
+        out = []
+        for n, (r, tt, la, lo, fl, g, tk, rc, m3a, adr, sig) in enumerate(zip(
+                rl, t.tolist(), lat.tolist(), lon.tolist(), level[:, LEVEL_LAST].tolist(),
+                gs.tolist(), trk.tolist(), roc.tolist(), ident[:, MODE3A].tolist(),
+                ident[:, ADDRESS].tolist(), pos_sigma.tolist(), strict=True)):
+            out.append(Fused(
+                t=tt, id=labels[r], state=state[n], lat=la, lon=lo,  # type: ignore[arg-type]
+                fl=None if fl != fl else fl, gs_kt=None if g != g else g,
+                trk_deg=None if g != g else (tk if tk < 360.0 else 0.0),
+                roc_fpm=None if rc != rc else rc,
+                mode3a=_OCTAL[m3a], icao24=_HEX[adr],
+                callsign=texts[r], pos_sigma_m=sig,
+                sources=refs[n] if refs is not None else []))
+        return out

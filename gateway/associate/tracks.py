@@ -1,0 +1,180 @@
+"""The fused tracks as a table of columns: one row (slot) per live track.
+
+Every part of the tracker reads and writes these arrays for many tracks at once, which is
+why a track is a row index, not an object.  Rows are reused after a track ends; ``uid``
+tells apart the tracks that held a row.  The table grows by doubling when full.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", "LEVEL_LAST",
+           "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable"]
+
+TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
+TRACK_NUMBERS = 1 << 16  # a source's track numbers are 16 bits at most (contract)
+# columns of an identity: [icao24, discrete code, callsign hash, latest code of any kind]
+ADDRESS, CODE, CALLSIGN, MODE3A = 0, 1, 2, 3
+# columns of the packed level state
+LEVEL_STATE, LEVEL_COV, LEVEL_T, LEVEL_LAST = slice(0, 2), slice(2, 6), 6, 7
+STATE_NAMES = ("tentative", "confirmed", "coasting")
+
+# column name -> (trailing shape, dtype, fill for a fresh row)
+_COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
+    "alive": ((), bool, False),
+    "uid": ((), np.int64, -1),
+    "state": ((), np.int8, TENTATIVE),
+    "published": ((), bool, False),  # has an id and has been published
+    "x": ((4,), np.float64, 0.0),  # [x, y, vx, vy] in the plane
+    "P": ((4, 4), np.float64, 0.0),
+    "t": ((), np.float64, np.nan),  # time of the state
+    "t_update": ((), np.float64, np.nan),  # latest measurement time
+    "t_first": ((), np.float64, np.nan),
+    "n_updates": ((), np.int64, 0),
+    # identity [address, discrete code, callsign hash, latest code], -1 unknown
+    "ident": ((4,), np.int64, -1),
+    # level filter, packed to be read and written at once (see LEVEL_*): filtered level
+    # and rate [FL, FL/s], their 2x2 covariance, the time of the latest report, its level
+    "level": ((8,), np.float64, np.nan),
+    "roc_sdps": ((), np.float64, np.nan),  # latest SDPS rate of climb (fpm)
+    "sdps": ((), bool, False),  # an SDPS has reported it
+}
+
+
+class TrackTable:
+    """Columns of every track row; ``hits`` keeps the last H update times for M-of-N."""
+
+    def __init__(self, capacity: int = 1024, hits: int = 3) -> None:
+        self.capacity = 0
+        self.hits = hits
+        self.n_sources = 0
+        self._next_uid = 0
+        self._free: list[int] = []
+        self.label: list[str | None] = []
+        self.callsign_text: list[str | None] = []
+        for name, (shape, dtype, fill) in _COLUMNS.items():
+            setattr(self, name, np.full((0, *shape), fill, dtype=dtype))
+        self.hit_t = np.full((0, hits), np.nan)
+        self.trn = np.full((0, 0), -1, dtype=np.int64)  # [row, source]: paired track number
+        self.owner = np.full((0, TRACK_NUMBERS), -1, dtype=np.int64)  # [source, number]: row
+        self._grow(capacity)
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def _grow(self, capacity: int) -> None:
+        old = self.capacity
+        for name, (shape, dtype, fill) in _COLUMNS.items():
+            a = np.full((capacity, *shape), fill, dtype=dtype)
+            a[:old] = getattr(self, name)
+            setattr(self, name, a)
+        hit_t = np.full((capacity, self.hits), np.nan)
+        hit_t[:old] = self.hit_t
+        self.hit_t = hit_t
+        trn = np.full((capacity, self.n_sources), -1, dtype=np.int64)
+        trn[:old] = self.trn
+        self.trn = trn
+        self.label.extend([None] * (capacity - old))
+        self.callsign_text.extend([None] * (capacity - old))
+        self._free.extend(range(capacity - 1, old - 1, -1))
+        self.capacity = capacity
+
+    def ensure_sources(self, n: int) -> None:
+        """Room for track-number pairings with n sources."""
+        if n > self.n_sources:
+            trn = np.full((self.capacity, n), -1, dtype=np.int64)
+            trn[:, :self.n_sources] = self.trn
+            self.trn = trn
+            owner = np.full((n, TRACK_NUMBERS), -1, dtype=np.int64)
+            owner[:self.n_sources] = self.owner
+            self.owner = owner
+            self.n_sources = n
+
+    def pair(self, rows: np.ndarray, source: int, numbers: np.ndarray) -> int:
+        """Source ``source``'s track numbers now feed these rows (one number per row).
+
+        A number held by another row is taken from it (the source re-used or re-assigned
+        it), and a row's previous number from this source is let go.  Both directions are
+        kept as arrays (row -> number, number -> row), so the tracker looks pairings up
+        without a dictionary per measurement.  Returns how many pairings moved.
+        """
+        owner, col = self.owner[source], self.trn[:, source]
+        held = owner[numbers]
+        moved = (held >= 0) & (held != rows)
+        col[held[moved]] = -1
+        previous = col[rows]
+        stale = (previous >= 0) & (previous != numbers)
+        stale_numbers = previous[stale]
+        mine = owner[stale_numbers] == rows[stale]
+        owner[stale_numbers[mine]] = -1
+        owner[numbers] = rows
+        col[rows] = numbers
+        return int(moved.sum())
+
+    def new(self, n: int) -> np.ndarray:
+        """n fresh rows, reset, alive, each with a new uid."""
+        while len(self._free) < n:
+            self._grow(max(2 * self.capacity, 64))
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.array([self._free.pop() for _ in range(n)], dtype=np.int64)
+        for name, (_shape, _dtype, fill) in _COLUMNS.items():
+            getattr(self, name)[rows] = fill
+        self.hit_t[rows] = np.nan
+        self.trn[rows] = -1
+        for r in rows.tolist():
+            self.label[r] = None
+            self.callsign_text[r] = None
+        self.alive[rows] = True
+        self.uid[rows] = np.arange(self._next_uid, self._next_uid + n)
+        self._next_uid += n
+        return rows
+
+    def free(self, rows: np.ndarray) -> None:
+        """The rows' tracks are gone: the rows can be reused."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.alive[rows] = False
+        held = self.trn[rows]  # [k, sources]
+        r, s = np.nonzero(held >= 0)
+        numbers = held[r, s]
+        mine = self.owner[s, numbers] == rows[r]
+        self.owner[s[mine], numbers[mine]] = -1
+        self.trn[rows] = -1
+        self._free.extend(rows.tolist())
+
+    @property
+    def fl(self) -> np.ndarray:
+        """Filtered flight level of each row (nan: none yet); a view of ``level``."""
+        return self.level[:, 0]
+
+    @property
+    def fl_last(self) -> np.ndarray:
+        """Latest reported flight level of each row (nan: none yet)."""
+        return self.level[:, LEVEL_LAST]
+
+    @property
+    def mode3a(self) -> np.ndarray:
+        """Latest Mode-3/A code reported, discrete or not (-1: none)."""
+        return self.ident[:, MODE3A]
+
+    @property
+    def icao24(self) -> np.ndarray:
+        """Mode S address of each row (-1: none); a view of ``ident``."""
+        return self.ident[:, ADDRESS]
+
+    @property
+    def code(self) -> np.ndarray:
+        """Latest discrete Mode-3/A code (-1: none); a view of ``ident``."""
+        return self.ident[:, CODE]
+
+    @property
+    def callsign(self) -> np.ndarray:
+        """Hash of the latest aircraft identification (-1: none); a view of ``ident``."""
+        return self.ident[:, CALLSIGN]
+
+    def active(self) -> np.ndarray:
+        """Rows of live tracks, ascending."""
+        return np.flatnonzero(self.alive)
+
+    def __len__(self) -> int:
+        return int(self.alive.sum())
