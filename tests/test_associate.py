@@ -277,6 +277,8 @@ def _gate_setup(plots: list[Plot], tracks_xy: list[tuple[float, float]],
         table.x[r] = [x, y, 200.0, 0.0]
         table.P[r] = np.diag([50.0 ** 2, 50.0 ** 2, 5.0 ** 2, 5.0 ** 2])
         table.t[r] = T0
+        table.state[r] = 1  # confirmed
+        table.tracked[r] = True
     for r, (adr, code) in zip(rows, identities or [], strict=False):
         table.ident[r, 0], table.ident[r, 1] = adr, code
     model = MeasurementModel(FRAME, {(1, 1): radar.noise()}, 100.0)
@@ -643,6 +645,46 @@ def test_reacquired_after_a_coverage_gap_keeps_the_id() -> None:
     assert ids_of(where2, 0) == ids_of(where, 0)
     assert trk.counters["track-reacquired"] == 1
     assert distance_m(more[-1], sky[0]) < 150.0
+
+
+@pytest.mark.parametrize("address", ["ABE001", None], ids=["mode-s", "mode-ac"])
+def test_track_that_lost_its_aircraft_hands_its_id_on(address: str | None) -> None:
+    """The reports of an aircraft jump 3 km sideways (the filter lost the aircraft: a bad
+    start, a missed manoeuvre): a new track follows them, the old one hears nothing more,
+    and the new track carries the old id on."""
+    rng = np.random.default_rng(23)
+    radars = [Radar(*SITE_A, sic=1), Radar(*SITE_B, sic=2)]
+    a = Aircraft(30.6, -103.5, 200.0, 0.0, icao24=address, mode3a="5123")
+    trk = tracker(radars)
+    out, where = fly(trk, radars, [a], 40.0, rng)
+    label = out[-1].id
+    jumped = dataclasses.replace(a, lat=a.lat + 0.027)  # 3 km north, same motion
+    more, where2 = fly(trk, radars, [jumped], 120.0, rng, start=40.0)
+    assert ids_of(where2, 0) == [label]
+    assert trk.counters["modes-address-conflict"] >= (1 if address else 0)
+    assert trk.counters["track-handover"] == 1
+    assert len(trk.tracks) == 1 and distance_m(more[-1], jumped) < 150.0
+    assert "ended" not in {f.state for f in more}
+
+
+def test_clutter_tentative_does_not_capture_a_new_aircraft() -> None:
+    """A clutter plot 10 s before and 2 km from where an aircraft first shows: the
+    aircraft's tracked reports start their own track, with their own velocity."""
+    rng = np.random.default_rng(24)
+    radar = Radar(*SITE_A, sic=1)
+    a = Aircraft(30.6, -103.5, 80.0, 0.0, icao24="ABF001")
+    trk = tracker([radar])
+    x, y = a.xy(T0 + 10.0)
+    clutter = radar.plot(a, 9, T0, rng, position=(x + 2000.0, y), fl=None, mode3a=None,
+                         icao24=None, track_number=None, gs_kt=None, hdg_deg=None,
+                         detection="psr")
+    trk.update([clutter])
+    clutter_uid = int(trk.last_association.uid[0])
+    out, where = fly(trk, [radar], [a], 60.0, rng, start=10.0)
+    assert len({f.id for f in out}) == 1
+    assert clutter_uid not in {u for _i, u, _l in where}
+    assert trk.counters["track-started"] == 2 and trk.counters["tentative-dropped"] == 1
+    assert out[-1].gs_kt == pytest.approx(80.0 / KT, rel=0.1)
 
 
 def test_sdps_alone_and_with_radars() -> None:

@@ -39,9 +39,9 @@ class GlobalNearestNeighbour:
         alone = (np.bincount(track)[track] == 1) & (np.bincount(meas)[meas] == 1)
         take = alone & (cost < self.miss_cost)
         if alone.all():
-            return np.flatnonzero(take)
-        chosen = [np.flatnonzero(take)]
-        rest = np.flatnonzero(~alone)
+            return take.nonzero()[0]
+        chosen = [take.nonzero()[0]]
+        rest = (~alone).nonzero()[0]
         if len(rest):
             rt, tc = np.unique(track[rest], return_inverse=True)
             rm, mr = np.unique(meas[rest], return_inverse=True)

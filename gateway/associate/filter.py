@@ -13,7 +13,8 @@ would track turns better; this one is the small, predictable part the rest is bu
 Three ways a measurement enters the track:
 
 * ``update``: a radar plot, the classic Kalman update; plots of different radars have
-  independent noise.
+  independent noise.  (The tracker calls ``update_innovation`` with the prediction and
+  innovation its gate already computed, as a Stone Soup hypothesis carries them.)
 * ``intersect``: an SDPS track, by covariance intersection.  An SDPS fuses the same radars
   we hear, so its errors correlate with our plots' in a way nobody knows; a Kalman update
   would count the same radar twice and grow overconfident.  CI is consistent for any
@@ -66,7 +67,7 @@ class ConstantVelocity:
     the velocity uncertainty of a track started from a position alone.
     """
 
-    q: float = 8.0
+    q: float = 6.0
     initial_speed_sigma_mps: float = 200.0
 
     # -- predict ---------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class LevelFilter:
         K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
         s += K * (z - s[:, 0])[:, None]
         P -= K[:, :, None] * P[:, None, 0, :]
-        fresh = np.flatnonzero(s[:, 0] != s[:, 0])
+        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
         if len(fresh):
             s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
             P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])

@@ -3,8 +3,12 @@
 Kinematics first: for every (track, measurement) pair near enough to matter, the track is
 predicted to the measurement's own time and the Mahalanobis distance
 ``d^2 = nu' S^-1 nu`` with ``S = H P H' + R`` is computed, all pairs at once.  Pairs come
-from a sweep over the tracks sorted by predicted x (a strip as wide as the hard cap), so
-the work grows with the pairs that are close, not with tracks x measurements.
+from the tracks inside the box around the batch (a radar sector is a narrow wedge), tested
+all against all when that is small, else swept in x order (a strip as wide as the hard
+cap), so the work grows with the pairs that are close, not with tracks x measurements.
+Reports that simply continue a track (their source number already feeds a track of the
+same identity) are checked against that track alone first: the rules below leave them no
+other candidate, and they are most of every batch.
 
 Then identity, in the order an ATC engineer trusts it:
 
@@ -43,7 +47,7 @@ from gateway.associate.measurements import (
     height_correction,
 )
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import ADDRESS, CODE, TrackTable
+from gateway.associate.tracks import ADDRESS, CODE, TENTATIVE, TrackTable
 
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes", "strip_pairs"]
 
@@ -128,8 +132,8 @@ class IdentityGater:
         p = self.p = parameters
         self.codes = code_table(parameters.non_discrete_codes)
         self.radius = max(p.cap_m, p.modes_cap_m)
-        # cost = d2 + equal @ w_equal + differ @ w_differ + continuity, anonymous terms;
-        # identity columns: address, code, callsign
+        # cost = d2 + weights of the identities that agree (w_equal) and differ (w_differ)
+        # + continuity and anonymous terms; identity columns: address, code, callsign
         self.w_equal = np.array([-p.modes_bonus, -p.code_bonus, -p.callsign_bonus])
         self.w_differ = np.array([0.0, p.code_mismatch_penalty, p.callsign_mismatch_penalty])
 
@@ -149,7 +153,7 @@ class IdentityGater:
         if n == 0 or len(rows) == 0:
             return Hypotheses.empty(n)
         fast, settled = self._continuing(tracks, m, model)
-        slow = np.flatnonzero(settled < 1)
+        slow = (settled < 1).nonzero()[0]
         if len(slow) == 0:
             return fast
         found = self._search(tracks, rows, m, model, slow, fast.late)
@@ -168,7 +172,7 @@ class IdentityGater:
         trn = m.track_number
         row = tracks.owner[m.source][trn]
         row[trn < 0] = -1
-        cand = np.flatnonzero(row >= 0)
+        cand = (row >= 0).nonzero()[0]
         if len(cand) == 0:
             return Hypotheses.empty(n), settled
         r = row[cand]
@@ -176,7 +180,7 @@ class IdentityGater:
         adr = (mi[:, ADDRESS] == tk[:, ADDRESS]) & (mi[:, ADDRESS] >= 0)
         code = ((mi[:, CODE] == tk[:, CODE]) & (mi[:, CODE] >= 0) & (mi[:, ADDRESS] < 0)
                 & (tk[:, ADDRESS] < 0))
-        agree = np.flatnonzero(adr | code)
+        agree = (adr | code).nonzero()[0]
         if len(agree) == 0:
             return Hypotheses.empty(n), settled
         cand, r, adr = cand[agree], r[agree], adr[agree]
@@ -188,11 +192,12 @@ class IdentityGater:
         ok = (d2 <= gate) & ((nu * nu).sum(axis=1) <= cap2)
         settled[cand[ok]] = 1
         diverged = np.zeros(n, dtype=bool)
-        diverged[cand[~ok & ~adr]] = True  # Mode S: rule 1 decides (address conflict)
+        if m.sdps:  # a system track that no longer fits its own track: merged, jumped
+            diverged[cand[~ok & ~adr]] = True  # (Mode S: rule 1 decides, a conflict)
         late = np.zeros(n, dtype=bool)
         is_late = ok & (dt < -p.late_window_s)
         late[cand[is_late]] = True
-        k = np.flatnonzero(ok > is_late)
+        k = (ok > is_late).nonzero()[0]
         bonus = p.continuity_bonus + p.code_bonus + (p.modes_bonus - p.code_bonus) * adr[k]
         return Hypotheses(r[k], cand[k], d2[k], d2[k] - bonus, late, np.zeros(n, dtype=bool),
                           np.zeros(n, dtype=bool), dt[k], x[k], P[k], nu[k], s_inv[k],
@@ -214,9 +219,9 @@ class IdentityGater:
         tx = X[:, 0] + X[:, 2] * lead
         ty = X[:, 1] + X[:, 3] * lead
         x_lo, x_hi, y_lo, y_hi = mx.min(), mx.max(), my.min(), my.max()
-        box = np.flatnonzero((np.abs(tx - 0.5 * (x_lo + x_hi)) <= 0.5 * (x_hi - x_lo) + radius)
+        box = ((np.abs(tx - 0.5 * (x_lo + x_hi)) <= 0.5 * (x_hi - x_lo) + radius)
                              & (np.abs(ty - 0.5 * (y_lo + y_hi)) <= 0.5 * (y_hi - y_lo)
-                                + radius) & tracks.alive)
+                                + radius) & tracks.alive).nonzero()[0]
         if len(box) * len(which) <= self.DENSE:
             i, j = np.nonzero((np.abs(tx[box][:, None] - mx) <= radius)
                               & (np.abs(ty[box][:, None] - my) <= radius))
@@ -252,8 +257,13 @@ class IdentityGater:
         gate = (p.gate_chi2 + (p.identity_gate_chi2 - p.gate_chi2) * vouched
                 + (p.modes_gate_chi2 - p.identity_gate_chi2) * adr_eq)
         cap2 = p.cap_m ** 2 + (p.modes_cap_m ** 2 - p.cap_m ** 2) * adr_eq
+        # A tentative track fed only by untracked primary plots looks like clutter: a
+        # report with an identity, or with its source's own track behind it, starts a
+        # track of its own rather than take over its made-up velocity.
+        clutter = (tracks.state[ti] == TENTATIVE) & ~tracks.tracked[ti]
         ok = ((d2 <= gate) & ((nu * nu).sum(axis=1) <= cap2) & ~differ[:, ADDRESS]
-              & ~(differ[:, CODE] & ~(adr_eq | cont)))
+              & ~(differ[:, CODE] & ~(adr_eq | cont))
+              & ~(clutter & (anonymous | (trn >= 0))))
 
         # Rule 1: an address that gates its own track goes nowhere else; an address whose
         # tracks all fail to gate is on another target: it goes nowhere at all.
@@ -270,7 +280,7 @@ class IdentityGater:
         duplicate = np.zeros(n, dtype=bool)
         duplicate[j[ok & (adr_eq | equal[:, CODE])]] = True
 
-        k = np.flatnonzero(ok)
+        k = ok.nonzero()[0]
         e, d = equal[k], differ[k]
         cost = (d2[k] + self.w_equal[0] * e[:, 0] + self.w_equal[1] * e[:, 1]
                 + self.w_equal[2] * e[:, 2] + self.w_differ[1] * d[:, 1]

@@ -1,9 +1,12 @@
 """Initiator and deleter: how tracks are born, confirmed, coast and end.
 
 Birth.  Every measurement that no track takes starts a tentative track (the tracker keeps
-back duplicates of a track it already has, late ones and address conflicts), with the
-source's own velocity when it gave one: a radar tracker's I200 or an SDPS track's velocity,
-which makes the second gate tight.
+back late ones, duplicates of a track it already has, and SDPS reports that no longer fit
+the track their number feeds), with the source's own velocity when it gave one: a radar
+tracker's I200 or an SDPS track's velocity, which makes the second gate tight.  A tentative
+track fed only by untracked primary plots looks like clutter: a report with an identity or
+with its source's own track number does not join it (the gater sees to that), so clutter
+never lends a new aircraft a made-up velocity.
 
 Confirmation is M-of-N, with N as a time window.  A report with an identity (Mode S
 address, a discrete Mode-3/A code) or from an SDPS (a track another system confirmed) needs
@@ -15,6 +18,10 @@ lines up three times.  A tentative track is never published as confirmed.
 Death is by silence.  A confirmed track that no source has updated for ``coast_after_s`` is
 coasting (about twice the slowest antenna: one missed scan of every radar is not news);
 after ``end_after_s`` it has ended.  A tentative track dies sooner, silently.
+
+Ids are the tracker's: given at confirmation (so clutter never uses up numbers), taken back
+by a Mode S aircraft that returns from a coverage gap (``reacquire_window_s``), and handed
+on from a track that lost its aircraft to the track that picked it up.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The tracker works on arrays, so a batch of shared-format messages is read once, here, into
 one column per fact: time, position in the filter plane, its 2x2 covariance, flight level,
 identity (Mode S address, Mode-3/A code, aircraft identification), the source and the
-source's own track number, and what kind of report it is.  Python objects are touched once
-per message; everything after works on the columns.
+source's own track number, and what kind of report it is (``Kind``).  Python objects are
+touched once per message; everything after works on the columns.  A batch is split by
+source: one association cycle is one source's reports.
 
 The covariance is where the radars' physics enters.  A radar measures slant range and
 azimuth: its error ellipse is long across the line of sight at long range (0.08 degrees at
@@ -89,15 +90,15 @@ class Sources:
 
     keys: list[SourceKey] = field(default_factory=list)
     index: dict[SourceKey, int] = field(default_factory=dict)
+    _refs: dict[int, _Refs] = field(default_factory=dict)
 
     def lookup(self, key: SourceKey) -> int:
+        """The index of a source, given one on first sight."""
         i = self.index.get(key)
         if i is None:
             i = self.index[key] = len(self.keys)
             self.keys.append(key)
         return i
-
-    _refs: dict[int, _Refs] = field(default_factory=dict)
 
     def refs(self, source: int) -> _Refs:
         """The source's SourceRefs by track number (-1: none), made once: they are
@@ -112,6 +113,8 @@ class Sources:
 
 
 class _Refs(dict):  # type: ignore[type-arg]
+    """track number -> SourceRef of one source, made on first use."""
+
     def __init__(self, sac: int, sic: int, cat: int) -> None:
         super().__init__()
         self.key = (sac, sic, cat)
@@ -128,14 +131,14 @@ class Measurements:
     """One source's reports of one batch, as columns (arrays [n]; R is [n, 2, 2]).
 
     Unknowns: nan for floats, -1 for codes, addresses, callsigns and track numbers.
-    ``ident`` packs what identifies an aircraft, so that identity rules run on one array:
-    the Mode S address, the Mode-3/A code when it is an identity (discrete), and a
+    ``ident`` packs what identifies an aircraft, so that the identity rules run on one
+    array: the Mode S address, the Mode-3/A code when it is an identity (discrete), a
     non-negative hash of the callsign (``callsign_text`` keeps the text for output), and
-    the code as reported (discrete or not); the columns are also ``icao24``, ``code``,
-    ``callsign`` and ``mode3a``.  ``speed``/``course`` are the
-    source's own velocity estimate (a radar tracker's I200, an SDPS track's velocity) as
-    it gave it (kt, degrees true; see ``velocity``); nan where the source gave none.
-    ``k`` is the frame's point scale at each report.
+    the code as reported, discrete or not (the columns are also ``icao24``, ``code``,
+    ``callsign`` and ``mode3a``).  ``speed``/``course`` are the source's own velocity
+    estimate (a radar tracker's I200, an SDPS track's velocity) as it gave it (kt, degrees
+    true; see ``velocity``); nan where the source gave none.  ``k`` is the frame's point
+    scale at each report.
     """
 
     source: int  # index of the source in Sources
@@ -352,7 +355,7 @@ class MeasurementModel:
     def _plot_covariance(self, m: Measurements, num: np.ndarray) -> None:
         """Polar noise of the radar, rotated to each plot's line of sight in the plane."""
         var_r, var_az, xr, yr, alt = self._radar(m.source)
-        k2 = float(m.k.mean()) ** 2  # within 0.3 % across a batch: one value will do
+        k2 = float(m.k[0]) ** 2  # within 0.3 % across a batch: one value will do
         slant = num[:, EXTRA1] * NM
         if xr == xr:  # antenna known: the line of sight from it
             dx, dy = m.x - xr, m.y - yr
@@ -386,7 +389,7 @@ class MeasurementModel:
                        for c, p in zip(cs, fpl, strict=True))
         m = self._finish(num, index, source, adr, m3a, cs, [SDPS] * len(num),
                          self.sdps_velocity_var)
-        var = self.sdps_sigma_m ** 2 * float(m.k.mean() ** 2) if len(m) else 0.0
+        var = self.sdps_sigma_m ** 2 * float(m.k[0]) ** 2 if len(m) else 0.0
         m.R[:, 0, 0] = var
         m.R[:, 1, 1] = var
         return m
@@ -409,7 +412,7 @@ class MeasurementModel:
         if not np.isfinite(num[:, LAT:LON + 1]).all():
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())
-            keep = np.flatnonzero(ok)
+            keep = ok.nonzero()[0]
             num, index, ident, kind = num[keep], index[keep], ident[keep], kind[keep]
             callsign = [callsign[i] for i in keep.tolist()]
         kind[(kind == MODES) & (ident[:, 0] < 0)] = SSR
@@ -418,7 +421,8 @@ class MeasurementModel:
         xy = np.empty((n, 2))
         xy[:, 0], xy[:, 1] = self.frame.to_xy(lat, lon)
         ident[self.code_table[ident[:, 3] & 0o7777], 1] = -1  # not an identity
-        nan = np.full(n, np.nan)
+        nan = np.empty(n)
+        nan.fill(np.nan)
         trn = num[:, -1]
         trn[trn != trn] = -1
         return Measurements(
@@ -428,6 +432,7 @@ class MeasurementModel:
             course=num[:, COURSE], ident=ident, callsign_text=callsign,
             track_number=trn.astype(np.int64), kind=kind, los_x=nan, los_y=nan, slant_m=nan,
             ground_m=nan, velocity_var=velocity_var)
+
 
 EARTH_RADIUS_M = 6371000.0
 FT = 0.3048

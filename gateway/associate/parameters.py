@@ -121,6 +121,7 @@ class TrackerParameters:
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
     report_velocity_sigma_mps: float = 40.0
-    """Ground speed and track are reported (not null) once the velocity sigma is below this."""
+    """Ground speed and track are reported (not null) once the velocity uncertainty
+    (square root of the trace of its covariance) is below this."""
     report_roc_sigma_fpm: float = 1000.0
     """Rate of climb is reported once its sigma is below this."""

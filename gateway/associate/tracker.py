@@ -114,12 +114,12 @@ class Tracker:
                  frame: ConformalFrame | None = None,
                  gater: IdentityGater | None = None,
                  associator: GlobalNearestNeighbour | None = None,
-                 filter: ConstantVelocity | None = None,  # noqa: A002 - Stone Soup's name
+                 filter: ConstantVelocity | None = None,
                  level_filter: LevelFilter | None = None,
                  initiator: MofNInitiator | None = None,
                  deleter: TimeoutDeleter | None = None) -> None:
         p = self.parameters = parameters or TrackerParameters()
-        if not re.fullmatch(TOPIC_LEVEL_PATTERN.strip("^$"), f"{id_prefix}{0:0{ID_DIGITS}d}"):
+        if not re.match(TOPIC_LEVEL_PATTERN, f"{id_prefix}{0:0{ID_DIGITS}d}"):
             raise ValueError(f"id prefix {id_prefix!r} cannot be part of a topic level")
         self.id_prefix = id_prefix
         self.frame = frame or ConformalFrame(p.frame)
@@ -171,7 +171,7 @@ class Tracker:
             index = np.concatenate(index_) if index_ else np.zeros(0, np.int64)
         alive = self.tracks.alive[rows]
         if not alive.all():  # merged away later in the same batch
-            keep = np.flatnonzero(alive)
+            keep = alive.nonzero()[0]
             rows, index, refs_ = rows[keep], index[keep], [refs_[i] for i in keep.tolist()]
         out = self._publish(rows, refs_, unique=len(parts) == 1)
         if self._pending:
@@ -215,7 +215,7 @@ class Tracker:
             if hyp.diverged is not None:
                 counters["diverged-report"] += int((left & hyp.diverged).sum())
                 left &= ~hyp.diverged
-        new_idx = np.flatnonzero(left)
+        new_idx = left.nonzero()[0]
         if len(new_idx):
             new_rows = self.initiator.initiate(tracks, m.take(new_idx), self.filter)
             counters["track-started"] += len(new_rows)
@@ -243,7 +243,7 @@ class Tracker:
         else:
             x, P = f.update_innovation(chosen.x, chosen.P, chosen.nu, chosen.s_inv)
         t = tracks.t[rows] + dt
-        back = np.flatnonzero(dt < 0)
+        back = (dt < 0).nonzero()[0]
         if len(back):  # out of sequence: updated in the past, brought back to the present
             x[back], P[back] = f.predict(x[back], P[back], -dt[back])
             t[back] -= dt[back]
@@ -258,7 +258,7 @@ class Tracker:
         tr = self.tracks
         tm = m.t[idx]
         tr.t_update[rows] = np.fmax(tr.t_update[rows], tm)
-        tent = np.flatnonzero(tr.state[rows] == TENTATIVE)
+        tent = (tr.state[rows] == TENTATIVE).nonzero()[0]
         if len(tent):  # what confirmation counts (M-of-N)
             r = rows[tent]
             tr.n_updates[r] += 1
@@ -275,17 +275,18 @@ class Tracker:
         moved = np.zeros(0, dtype=np.int64)
         if changed.any():
             tr.ident[rows] = ident
-            renamed = np.flatnonzero(changed[:, CALLSIGN])
+            renamed = (changed[:, CALLSIGN]).nonzero()[0]
             text, labels = m.callsign_text, tr.callsign_text
             for r, i in zip(rows[renamed].tolist(), idx[renamed].tolist(), strict=True):
                 labels[r] = text[i]
             moved = rows[changed[:, ADDRESS] | changed[:, CODE]]
+        tr.tracked[rows[m.track_number[idx] >= 0]] = True
         if m.sdps:
             tr.sdps[rows] = True
             roc = m.roc[idx]
             tr.roc_sdps[rows] = np.where(np.isfinite(roc), roc, tr.roc_sdps[rows])
         fl = m.fl[idx]
-        has_fl = np.flatnonzero(fl == fl)
+        has_fl = (fl == fl).nonzero()[0]
         if len(has_fl):
             r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
             L = tr.level[r]
@@ -316,7 +317,7 @@ class Tracker:
                                                     | (tr.icao24 == tr.icao24[a]))
             same &= tr.alive
             same[a] = False
-            for b in np.flatnonzero(same).tolist():
+            for b in same.nonzero()[0].tolist():
                 t = max(tr.t[a], tr.t[b])
                 xa, ya, *sa = self.filter.predict_position(
                     tr.x[[a]], tr.P[[a]], np.array([t - tr.t[a]]))
@@ -329,7 +330,7 @@ class Tracker:
                     continue
                 senior, junior = sorted((a, b), key=lambda r: (
                     not tr.published[r], tr.state[r] == TENTATIVE, tr.uid[r]))
-                for s in np.flatnonzero((tr.trn[senior] < 0) & (tr.trn[junior] >= 0)).tolist():
+                for s in ((tr.trn[senior] < 0) & (tr.trn[junior] >= 0)).nonzero()[0].tolist():
                     number = tr.trn[junior, s]
                     tr.pair(np.array([senior]), s, np.array([number]))
                 tr.n_updates[senior] = max(tr.n_updates[senior], tr.n_updates[junior])
@@ -348,7 +349,7 @@ class Tracker:
     def _pair(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> None:
         """Remember which source track number feeds which track (see TrackTable.pair)."""
         trn = m.track_number[idx]
-        has = np.flatnonzero((trn >= 0) & (trn != self.tracks.trn[rows, m.source]))
+        has = ((trn >= 0) & (trn != self.tracks.trn[rows, m.source])).nonzero()[0]
         if len(has):
             self.counters["pairing-moved"] += self.tracks.pair(rows[has], m.source, trn[has])
 
@@ -396,7 +397,7 @@ class Tracker:
             order = np.argsort(rows, kind="stable")
             rows = rows[order]
             refs = [refs[i] for i in order.tolist()]
-            first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
             bounds = first.tolist() + [len(rows)]
             grouped = [refs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
             rows = rows[first]
@@ -412,7 +413,7 @@ class Tracker:
             tracks.state[rows[coasting]] = CONFIRMED
             state = tracks.state[rows]
         if not self.parameters.publish_tentative:
-            show = np.flatnonzero(state != TENTATIVE)
+            show = (state != TENTATIVE).nonzero()[0]
             if len(show) < len(rows):
                 rows = rows[show]
                 grouped = [grouped[i] for i in show.tolist()]
@@ -420,7 +421,7 @@ class Tracker:
             return []
         published = tracks.published
         for r in rows[~published[rows]].tolist():
-            tracks.label[r] = self._reacquired(r) or self._new_label()
+            tracks.label[r] = self._reacquired(r) or self._handed_over(r) or self._new_label()
             published[r] = True
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows], grouped)
 
@@ -464,6 +465,30 @@ class Tracker:
         self.counters["track-reacquired"] += 1
         return label
 
+    def _handed_over(self, row: int) -> str | None:
+        """The id of a published track of the same identity (Mode S address; without one,
+        discrete Mode-3/A code) that has had no report since this track began: every
+        report since came here, so the old track lost the aircraft (its filter went
+        astray: a missed turn, a bad start) and this one is its continuation.  The old
+        track is dropped without an ``ended`` message; its id goes on here.  (An address
+        really on two targets at once keeps both tracks busy, and both ids.)"""
+        tr = self.tracks
+        address, code = int(tr.ident[row, ADDRESS]), int(tr.ident[row, CODE])
+        if address >= 0:
+            same = tr.ident[:, ADDRESS] == address
+        elif code >= 0:
+            same = (tr.ident[:, CODE] == code) & (tr.ident[:, ADDRESS] < 0)
+        else:
+            return None
+        old = (same & tr.alive & tr.published & (tr.t_update < tr.t_first[row])).nonzero()[0]
+        if len(old) == 0:
+            return None
+        r = int(old[np.argmax(tr.t_update[old])])
+        label = tr.label[r]
+        tr.free(np.array([r]))
+        self.counters["track-handover"] += 1
+        return label
+
     def _new_label(self) -> str:
         while True:
             self._serial = self._serial % (10 ** ID_DIGITS - 1) + 1
@@ -480,7 +505,7 @@ class Tracker:
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
         k = self.frame.scale(lat)
         vx, vy = x[:, 2], x[:, 3]
-        v_var = max_eigen2(P[:, 2, 2], P[:, 2, 3], P[:, 3, 3])
+        v_var = P[:, 2, 2] + P[:, 3, 3]  # trace: the larger axis is within a factor 2
         gs = np.hypot(vx, vy) / (k * KT)
         gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
         trk = np.degrees(np.arctan2(vx, vy) - self.frame.north(lon)) % 360.0

@@ -31,7 +31,7 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "t": ((), np.float64, np.nan),  # time of the state
     "t_update": ((), np.float64, np.nan),  # latest measurement time
     "t_first": ((), np.float64, np.nan),
-    "n_updates": ((), np.int64, 0),
+    "n_updates": ((), np.int64, 0),  # updates while tentative (what confirmation counts)
     # identity [address, discrete code, callsign hash, latest code], -1 unknown
     "ident": ((4,), np.int64, -1),
     # level filter, packed to be read and written at once (see LEVEL_*): filtered level
@@ -39,6 +39,7 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "level": ((8,), np.float64, np.nan),
     "roc_sdps": ((), np.float64, np.nan),  # latest SDPS rate of climb (fpm)
     "sdps": ((), bool, False),  # an SDPS has reported it
+    "tracked": ((), bool, False),  # a report with its source's track number has fed it
 }
 
 
@@ -174,7 +175,7 @@ class TrackTable:
 
     def active(self) -> np.ndarray:
         """Rows of live tracks, ascending."""
-        return np.flatnonzero(self.alive)
+        return self.alive.nonzero()[0]
 
     def __len__(self) -> int:
         return int(self.alive.sum())
