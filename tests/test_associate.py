@@ -829,3 +829,14 @@ def test_border_simulation_end_to_end() -> None:
     for f in out:
         if f.state != "ended":
             assert f.lat is not None and 20 < f.lat < 40
+
+
+def test_sources_are_bounded() -> None:
+    """Per-track arrays hold a column per source: a feed inventing sources is cut off."""
+    rng = np.random.default_rng(25)
+    a = Aircraft(30.5, -103.5, 200.0, 0.0, icao24="ABCD01")
+    trk = tracker([])
+    for sic in range(70):
+        trk.update([Radar(*SITE_A, sic=sic, sac=9).plot(a, 0, T0 + sic, rng)])
+    assert len(trk.sources.keys) == 64
+    assert trk.counters["source-limit-exceeded"] == 6

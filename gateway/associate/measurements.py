@@ -92,10 +92,14 @@ class Sources:
     index: dict[SourceKey, int] = field(default_factory=dict)
     _refs: dict[int, _Refs] = field(default_factory=dict)
 
+    limit: int = 64  # per-track arrays hold a column per source: bounded
+
     def lookup(self, key: SourceKey) -> int:
-        """The index of a source, given one on first sight."""
+        """The index of a source, given one on first sight (-1 beyond ``limit``)."""
         i = self.index.get(key)
         if i is None:
+            if len(self.keys) >= self.limit:
+                return -1
             i = self.index[key] = len(self.keys)
             self.keys.append(key)
         return i
@@ -325,6 +329,9 @@ class MeasurementModel:
         for src, rows in groups.items():
             part = messages if len(groups) == 1 else [messages[i] for i in rows]
             source = self.sources.lookup((src.sac, src.sic, src.cat))
+            if source < 0:
+                self.counters["source-limit-exceeded"] += len(part)
+                continue
             kinds = set(map(type, part))
             index = np.array(rows, dtype=np.int64)
             if kinds == {Plot}:

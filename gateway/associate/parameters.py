@@ -95,7 +95,10 @@ class TrackerParameters:
     continuity bonus: a re-used radar track number whose code matches another gating track
     goes to that track."""
     anonymous_track_penalty: float = 15.0
-    """A measurement with an identity going to a track without one (position only)."""
+    """A measurement with an identity going to a track without one (position only).  With
+    the code bonus it outweighs continuity: a Mode A/C report whose code matches a gating
+    track goes there, not to the position-only track its radar number happened to feed
+    (a primary plot of the same aircraft before its first reply)."""
     miss_cost: float = 20.0
     """Cost of leaving a measurement unassigned (it may start a track)."""
 

@@ -25,6 +25,9 @@ reported level; ``gs_kt``/``trk_deg`` from the velocity once it is known
 sigma is below ``report_roc_sigma_fpm``, else the latest SDPS value; ``pos_sigma_m`` is the
 square root of the larger eigenvalue of the 2x2 position covariance (the semi-major axis of
 the one-sigma ellipse: the worst direction, not an average), in metres on the ground.
+An update's ``t`` is the time of the measurement that made it; a ``coasting`` message is
+the track predicted to the moment it started coasting (``t`` then), and the one final
+``ended`` message carries the last estimate with ``t`` the moment it ended.
 """
 
 from __future__ import annotations
