@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
+
+from gateway.messages import encode
 
 
 @contextmanager
@@ -31,3 +33,14 @@ def text_writer(path: str | Path) -> Iterator[IO[str]]:
         yield text
         text.flush()
         text.detach()  # the binary writer closes what it opened
+
+
+def write_messages(out: IO[bytes], published: Iterable[Any]) -> int:
+    """The JSON-lines sink: every message of every published batch, one object a line, as
+    each is published (a cycle's ``picture`` holds each fused update once)."""
+    count = 0
+    for batch in published:
+        for message in batch.messages:
+            out.write(encode(message) + b"\n")
+            count += 1
+    return count

@@ -7,15 +7,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from typing import IO
 
 from gateway.commands import UsageError
 from gateway.config import ConfigError, load
 from gateway.decoder import Decoder, Problems, iter_decoded
-from gateway.files import binary_writer
+from gateway.files import binary_writer, write_messages
 from gateway.ingest import CaptureError, IngestStats, read_datagrams
-from gateway.messages import encode
-from gateway.normalize.normalizer import Normalizer, Published
+from gateway.normalize.normalizer import Normalizer
 
 
 def _noon(date: str) -> float:
@@ -25,15 +23,6 @@ def _noon(date: str) -> float:
     except ValueError:
         raise UsageError(f"--date {date!r} is not YYYY-MM-DD") from None
     return day.timestamp() + 43200.0
-
-
-def _write(out: IO[bytes], published: list[Published]) -> int:
-    count = 0
-    for batch in published:
-        for message in batch.messages:
-            out.write(encode(message) + b"\n")
-            count += 1
-    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
                 decoded: Iterator = iter_decoded(datagrams, decoder)
                 for batches, chunk_problems in decoded:
                     problems.add(chunk_problems)
-                    written += _write(out, normalizer.feed(batches, now))
+                    written += write_messages(out, normalizer.feed(batches, now))
             except (CaptureError, OSError) as exc:
                 raise UsageError(f"{source}: {exc}") from None
-        written += _write(out, normalizer.flush())
+        written += write_messages(out, normalizer.flush())
     counts = " ".join(f"{k}={v}" for k, v in sorted(normalizer.counters.items()))
     print(f"normalize: {written} messages ({counts or 'nothing'}); decode problems: "
           f"{problems.summary()}; input: {stats.summary()}", file=sys.stderr)

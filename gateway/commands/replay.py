@@ -9,29 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
-from typing import IO
 
 from tqdm import tqdm
 
 from gateway.commands import UsageError
 from gateway.config import ConfigError, load
 from gateway.decoder import iter_chunks
-from gateway.files import binary_writer
+from gateway.files import binary_writer, write_messages
 from gateway.ingest import CaptureError, IngestStats, read_datagrams
-from gateway.messages import encode
-from gateway.normalize.normalizer import Published
 from gateway.pipeline import Pipeline
-
-
-def write_jsonl(out: IO[bytes], published: list[Published]) -> int:
-    """Every published message once: the plot and track batches, and each fused update once
-    (as it appears in its cycle's picture; ``fused/{id}`` republishes the same message)."""
-    count = 0
-    for batch in published:
-        for message in batch.messages:
-            out.write(encode(message) + b"\n")
-            count += 1
-    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
                 datagrams = read_datagrams(capture, stats=stats)
                 for payloads, times in iter_chunks(((d.payload, d.t_capture)
                                                     for d in datagrams), 1 << 18):
-                    written += write_jsonl(out, pipeline.feed(payloads, times))
+                    written += write_messages(out, pipeline.feed(payloads, times))
                     bar.update(len(payloads))
             except (CaptureError, OSError) as exc:
                 raise UsageError(f"{capture}: {exc}") from None
-        written += write_jsonl(out, pipeline.flush())
+        written += write_messages(out, pipeline.flush())
     counts = " ".join(f"{k}={v}" for k, v in sorted(pipeline.counters().items()))
     print(f"replay: {written} messages; {counts}; input: {stats.summary()}", file=sys.stderr)
     return 0
