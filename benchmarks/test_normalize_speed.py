@@ -11,8 +11,9 @@ import pytest
 import gateway
 from gateway.config import load
 from gateway.messages import encode_batch
-from gateway.normalize.geometry import NM, RadarGeometry
+from gateway.normalize.geometry import RadarGeometry
 from gateway.normalize.normalizer import Normalizer
+from gateway.units import NM
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 1_000_000

@@ -7,7 +7,8 @@ import pytest
 from pyproj import Geod, Transformer
 
 from gateway.normalize.clock import absolute_time, in_window
-from gateway.normalize.geometry import NM, RadarGeometry
+from gateway.normalize.geometry import RadarGeometry
+from gateway.units import NM
 
 TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 WGS84 = Geod(ellps="WGS84")

@@ -21,10 +21,11 @@ from gateway.decoder import Batch
 from gateway.files import text_writer
 from gateway.ingest import read_datagrams
 from gateway.sim.pcap import FrameWriter
-from gateway.sim.radar import NM, TYP_PSR
+from gateway.sim.radar import TYP_PSR
 from gateway.sim.run import Simulation, simulate
 from gateway.sim.scenario import BORDER
 from gateway.sim.truth import truth_lines
+from gateway.units import NM
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 SHIPPED_PCAP = CAPTURES / "border-10min.pcap.gz"

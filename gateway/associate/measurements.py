@@ -31,6 +31,7 @@ import numpy as np
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import NON_DISCRETE_CODES
 from gateway.messages import Plot, SourceRef, Track
+from gateway.units import FT, KT, NM
 
 __all__ = [
     "Kind",
@@ -44,8 +45,6 @@ __all__ = [
     "Sources",
 ]
 
-NM = 1852.0
-KT = NM / 3600.0  # m/s per knot
 
 SourceKey = tuple[int, int, int]  # (sac, sic, cat)
 
@@ -442,7 +441,6 @@ class MeasurementModel:
 
 
 EARTH_RADIUS_M = 6371000.0
-FT = 0.3048
 
 
 def height_correction(m: Measurements, j: np.ndarray, fl: np.ndarray,

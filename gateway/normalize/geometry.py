@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 from pyproj import Transformer
 
-NM = 1852.0
 _TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 _TO_GEODETIC = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 _A, _F = 6378137.0, 1 / 298.257223563  # WGS-84

@@ -9,9 +9,9 @@ import numpy as np
 
 from gateway.decoder import Batch
 from gateway.normalize.clock import absolute_time, in_window
-from gateway.normalize.geometry import NM, RadarGeometry
+from gateway.normalize.geometry import RadarGeometry
+from gateway.units import FT, NM
 
-FT = 0.3048
 NM_S_TO_KT = 3600.0
 DETECTION = {1: "psr", 2: "ssr", 3: "ssr+psr", 4: "modes", 5: "modes", 6: "modes+psr",
              7: "modes+psr"}  # I048/020 TYP; 0 (no detection) has no name

@@ -14,8 +14,8 @@ from pyproj import CRS, Transformer
 from gateway.decoder import Batch
 from gateway.normalize.clock import absolute_time, in_window
 from gateway.normalize.plots import _float, _int, _set
+from gateway.units import KT
 
-KT = 1852.0 / 3600.0  # m/s per knot
 TRACK_FLAG_COLUMNS = (("spi", "080/SPI"), ("sim", "080/SIM"), ("end", "080/TSE"),
                       ("coasting", "080/CST"), ("mono-sensor", "080/MON"),
                       ("tentative", "080/CNF"))

@@ -17,8 +17,8 @@ import pymap3d
 
 from gateway.sim.scenario import RadarSite
 from gateway.sim.traffic import Flights, Trajectories
+from gateway.units import NM
 
-NM = 1852.0
 EARTH_RADIUS_M = 6371000.0
 K_FACTOR = 4.0 / 3.0  # standard atmospheric refraction: the radar horizon of a 4/3 earth
 

@@ -16,12 +16,10 @@ import pymap3d
 from pyproj import CRS, Transformer
 
 from gateway.sim.feeds import Wire, datablocks, encode_rows, time_of_day
-from gateway.sim.radar import NM, TrackSpan, _horizon_ok
+from gateway.sim.radar import TrackSpan, _horizon_ok
 from gateway.sim.scenario import RadarSite, SdpsSite
 from gateway.sim.traffic import Flights, Trajectories, border_latitude
-
-KT = NM / 3600.0  # m/s per knot
-FT = 0.3048
+from gateway.units import FT, KT, NM
 
 
 def stereographic(site: SdpsSite) -> Transformer:

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.sim.scenario import Airport, Scenario
+from gateway.units import FT, KT, NM
 
-KT = 1852.0 / 3600.0  # m/s per knot
-NM = 1852.0
-FT = 0.3048
 G = 9.80665
 WGS84_A = 6378137.0
 WGS84_E2 = 6.69437999014e-3
