@@ -22,11 +22,17 @@ TRACK_FLAG_COLUMNS = (("spi", "080/SPI"), ("sim", "080/SIM"), ("end", "080/TSE")
 FPL_FIELDS = ("390/CS", "390/DEP", "390/DST", "390/CFL", "390/TAC", "390/WTC")
 
 
+def system_plane_crs(srp_lat: float, srp_lon: float) -> CRS:
+    """The SDPS system plane of I062/100: stereographic at the system reference point.
+    One definition for whoever writes I100 (the simulator) and whoever reads it."""
+    return CRS.from_proj4(f"+proj=sterea +lat_0={srp_lat} +lon_0={srp_lon} +k=1 +x_0=0 "
+                          "+y_0=0 +ellps=WGS84 +units=m")
+
+
 def system_plane(srp_lat: float, srp_lon: float) -> Transformer:
-    """The SDPS system plane of I062/100 to WGS-84 lon/lat (stereographic at the SRP)."""
-    plane = CRS.from_proj4(f"+proj=sterea +lat_0={srp_lat} +lon_0={srp_lon} +k=1 +x_0=0 "
-                           "+y_0=0 +ellps=WGS84 +units=m")
-    return Transformer.from_crs(plane, "EPSG:4326", always_xy=True)
+    """The system plane to WGS-84 lon/lat."""
+    return Transformer.from_crs(system_plane_crs(srp_lat, srp_lon), "EPSG:4326",
+                                always_xy=True)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import pymap3d
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 
+from gateway.normalize.tracks import system_plane_crs
 from gateway.sim.feeds import Wire, datablocks, encode_rows, time_of_day
 from gateway.sim.radar import TrackSpan, _horizon_ok
 from gateway.sim.scenario import RadarSite, SdpsSite
@@ -23,10 +24,9 @@ from gateway.units import FT, KT, NM
 
 
 def stereographic(site: SdpsSite) -> Transformer:
-    """WGS-84 lon/lat to the SDPS system plane of I062/100 (stereographic at the SRP)."""
-    plane = CRS.from_proj4(f"+proj=sterea +lat_0={site.srp_lat} +lon_0={site.srp_lon} "
-                           "+k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m")
-    return Transformer.from_crs("EPSG:4326", plane, always_xy=True)
+    """WGS-84 lon/lat to the SDPS system plane of I062/100."""
+    return Transformer.from_crs("EPSG:4326", system_plane_crs(site.srp_lat, site.srp_lon),
+                                always_xy=True)
 
 
 @dataclass(frozen=True)
