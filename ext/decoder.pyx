@@ -259,6 +259,11 @@ cdef inline uint64_t read_bits(const uint8_t* p, const uint8_t* limit, int bit,
     return v
 
 
+cdef inline int64_t signed(uint64_t raw, int bits) noexcept nogil:
+    """Two's complement of a ``bits``-wide field."""
+    return <int64_t>raw - ((<int64_t>(raw >> (bits - 1))) << bits)
+
+
 cdef void extract_row(const uint8_t* rec, const uint8_t* limit, const uint16_t* start_row,
                       const uint16_t* len_row, const Table* t, int32_t* ints, double* floats,
                       uint8_t* chars, uint8_t* present) noexcept nogil:
@@ -273,7 +278,6 @@ cdef void extract_row(const uint8_t* rec, const uint8_t* limit, const uint16_t* 
     cdef const uint8_t* p
     cdef const uint8_t* at[MAX_COLUMNS]
     cdef uint64_t raw
-    cdef int64_t sraw
     cdef uint8_t* out
     for c in range(t.ncols):
         s = t.spec + c * SPEC_WIDTH
@@ -297,9 +301,7 @@ cdef void extract_row(const uint8_t* rec, const uint8_t* limit, const uint16_t* 
     for c in range(t.kind_end[X_UINT], t.kind_end[X_INT]):
         s = t.spec + c * SPEC_WIDTH
         if at[c]:
-            raw = read_bits(at[c], limit, s[3], s[4])
-            sraw = <int64_t>raw - ((<int64_t>(raw >> (s[4] - 1))) << s[4])
-            ints[s[6]] = <int32_t>sraw
+            ints[s[6]] = <int32_t>signed(read_bits(at[c], limit, s[3], s[4]), s[4])
         else:
             ints[s[6]] = 0
     for c in range(t.kind_end[X_INT], t.kind_end[X_UQ]):
@@ -308,9 +310,7 @@ cdef void extract_row(const uint8_t* rec, const uint8_t* limit, const uint16_t* 
     for c in range(t.kind_end[X_UQ], t.kind_end[X_SQ]):
         s = t.spec + c * SPEC_WIDTH
         if at[c]:
-            raw = read_bits(at[c], limit, s[3], s[4])
-            sraw = <int64_t>raw - ((<int64_t>(raw >> (s[4] - 1))) << s[4])
-            floats[s[6]] = sraw * t.scales[c]
+            floats[s[6]] = signed(read_bits(at[c], limit, s[3], s[4]), s[4]) * t.scales[c]
         else:
             floats[s[6]] = NAN
     for c in range(t.kind_end[X_SQ], t.kind_end[X_ICAO]):
