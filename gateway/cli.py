@@ -15,7 +15,9 @@ from gateway.commands import decode as decode_command
 from gateway.commands import evaluate as evaluate_command
 from gateway.commands import normalize as normalize_command
 from gateway.commands import replay as replay_command
+from gateway.commands import run as run_command
 from gateway.commands import simulate as simulate_command
+from gateway.service.logs import add_arguments as add_log_arguments
 
 
 def _categories(text: str) -> list[int]:
@@ -67,11 +69,23 @@ def parser() -> argparse.ArgumentParser:
                        "message the gateway would publish (plots, tracks, fused updates).")
     p.add_argument("captures", nargs="+", metavar="CAPTURE")
     p.add_argument("--config", required=True, metavar="FILE.toml")
-    p.add_argument("--speed", default="max", metavar="1|N|max",
-                   help="this release: max only")
+    p.add_argument("--speed", default=None, type=replay_command.speed, metavar="1|N|max",
+                   help="times real time, by the captures' timestamps (default: max)")
     p.add_argument("--out", metavar="FILE.jsonl", help="the JSON-lines sink (.gz to compress)")
-    p.add_argument("--broker", metavar="mqtt://...", help="not in this release")
+    p.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
+                   help="publish over MQTT (default: the config's [mqtt] if no --out)")
+    add_log_arguments(p, "warning")
     p.set_defaults(run=replay_command.run)
+
+    p = sub.add_parser("run", help="the live gateway: UDP multicast in, MQTT out",
+                       description="Join the configured [[input]] feeds, run the pipeline and "
+                       "publish to the [mqtt] broker until SIGTERM or Ctrl-C.")
+    p.add_argument("--config", required=True, metavar="FILE.toml")
+    p.add_argument("--out", metavar="FILE.jsonl",
+                   help="also write every published message to this file")
+    p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
+    add_log_arguments(p, "info")
+    p.set_defaults(run=run_command.run)
 
     p = sub.add_parser("evaluate", help="association and accuracy figures against ground truth",
                        description="Score the fused tracks (and each single source) of a tracks "
@@ -91,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
                    help="also send the datagrams: all to one group, or each source to its own")
     p.add_argument("--speed", type=float, default=1.0, metavar="N",
                    help="live sending speed, times real time")
+    p.add_argument("--start", metavar="now|EPOCH",
+                   help="UTC start of the simulated time (default: the scenario's fixed "
+                   "start; now with --live)")
     p.set_defaults(run=simulate_command.run)
     return top
 

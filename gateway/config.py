@@ -36,6 +36,8 @@ __all__ = [
     "InputConfig",
     "MqttConfig",
     "MqttUrl",
+    "MetricsConfig",
+    "ServiceConfig",
     "NormalizeConfig",
     "RadarConfig",
     "SdpsConfig",
@@ -210,6 +212,34 @@ def _env_name(value: object) -> str:
     return text
 
 
+def _choice(*allowed: str) -> Check:
+    def check(value: object) -> str:
+        text = _string(value)
+        if text not in allowed:
+            raise _Invalid(f"{_show(text)} is not one of {', '.join(map(repr, allowed))}")
+        return text
+
+    return check
+
+
+def _client_id(value: object) -> str:
+    """MQTT 3.1.1 servers must accept 1-23 characters of [0-9a-zA-Z]; most take more, and
+    the gateway's default is longer, but a client id must at least be printable ASCII."""
+    text = _string(value)
+    if not 1 <= len(text) <= 128 or not all(33 <= ord(c) < 127 for c in text):
+        raise _Invalid(f"{_show(text)} is not a client id (1..128 printable ASCII characters, "
+                       "no spaces)")
+    return text
+
+
+def _ip_address(value: object) -> str:
+    text = _string(value)
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise _Invalid(f"{_show(text)} is not an IP address") from None
+
+
 _latitude = _number(-90.0, 90.0, "a latitude")
 _longitude = _number(-180.0, 180.0, "a longitude")
 _byte = _integer(0, 255)
@@ -338,10 +368,36 @@ class MqttConfig:
     topic_prefix: str = field(default="surv/v1", metadata=_key(_topic_prefix))
     username: str | None = field(default=None, metadata=_key(_string))
     password: str | None = field(default=None, repr=False, metadata=_key(_string))
+    protocol: str = field(default="5", metadata=_key(_choice("5", "3.1.1")))
+    client_id: str | None = field(default=None, metadata=_key(_client_id))
+    keepalive_s: int = field(default=30, metadata=_key(_integer(5, 3600)))
+    ca_file: str | None = field(default=None, metadata=_key(_string))
+    outbox: int = field(default=20_000, metadata=_key(_integer(100, 10_000_000)))
+    outbox_reliable: int = field(default=10_000, metadata=_key(_integer(10, 1_000_000)))
+    fused_expiry_s: int = field(default=60, metadata=_key(_integer(1, 86_400)))
+    status_interval_s: float = field(default=10.0, metadata=_key(_number(0.5, 3600.0)))
 
     @property
     def broker(self) -> MqttUrl:
         return parse_mqtt_url(self.url)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The live shell around the pipeline: input buffers and the clock."""
+
+    rcvbuf_bytes: int = field(default=8 << 20, metadata=_key(_integer(64 << 10, 1 << 30)))
+    input_queue: int = field(default=50_000, metadata=_key(_integer(100, 10_000_000)))
+    idle_tick_s: float = field(default=1.0, metadata=_key(_number(0.05, 60.0)))
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics (``/metrics``) and the health endpoint (``/health``)."""
+
+    enabled: bool = field(default=True, metadata=_key(_boolean))
+    host: str = field(default="127.0.0.1", metadata=_key(_ip_address))
+    port: int = field(default=9810, metadata=_key(_integer(0, 65535)))
 
 
 @dataclass(frozen=True)
@@ -416,6 +472,10 @@ class Config:
         metadata=_section("mqtt", MqttConfig, prepare=_mqtt_password, extra=("password_env",)))
     normalize: NormalizeConfig = field(
         default_factory=NormalizeConfig, metadata=_section("normalize", NormalizeConfig))
+    service: ServiceConfig = field(
+        default_factory=ServiceConfig, metadata=_section("service", ServiceConfig))
+    metrics: MetricsConfig = field(
+        default_factory=MetricsConfig, metadata=_section("metrics", MetricsConfig))
 
 
 def lookup_radar(config: Config, sac: int, sic: int) -> RadarConfig | None:

@@ -1,56 +1,65 @@
-"""``asterix-gateway replay``: the whole pipeline fed from captures.
+"""``asterix-gateway replay``: the whole pipeline fed from captures, at any speed.
 
-This release runs at full speed into the JSON-lines sink (``--out``); pacing at capture
-speed and the MQTT sink belong to the gateway service and come with it.
+The captures' own timestamps pace it (``--speed 1`` is real time, ``N`` N times faster,
+``max`` as fast as the pipeline and the sinks take it) and are the pipeline's clock, so
+every speed publishes the same messages, and the same as the live gateway that received
+those datagrams in that order.  Nothing is dropped: replay waits for a slow broker.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from contextlib import ExitStack
 
 from tqdm import tqdm
 
 from gateway.commands import UsageError
-from gateway.config import ConfigError, load
-from gateway.decoder import iter_chunks
-from gateway.files import binary_writer, write_messages
-from gateway.ingest import CaptureError, IngestStats, read_datagrams
-from gateway.pipeline import Pipeline
+from gateway.commands.service import broker_config, load_config, output, summary
+from gateway.ingest import CaptureError, IngestStats
+from gateway.service.inputs import Pacer, replay_captures
+from gateway.service.logs import setup_logging
+from gateway.service.shell import Service, serve
+
+
+def speed(text: str) -> float | None:
+    """``max`` or a positive factor of real time."""
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--speed is 1, N or max, not {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"--speed must be positive (or max), not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.broker:
-        raise UsageError("--broker: the MQTT sink comes with the gateway service, not yet")
-    if args.speed != "max":
-        raise UsageError("this release replays only at --speed max (pacing comes with `run`)")
-    if not args.out:
-        raise UsageError("give --out FILE.jsonl (the MQTT sink comes with the service)")
-    try:
-        config = load(args.config)
-    except (ConfigError, OSError) as exc:
-        raise UsageError(str(exc)) from None
-    pipeline = Pipeline(config)
-    stats = IngestStats()
-    written = 0
-    with ExitStack() as stack:
-        try:
-            out = stack.enter_context(binary_writer(args.out))
-        except OSError as exc:
-            raise UsageError(f"{args.out}: {exc.strerror}") from None
-        bar = stack.enter_context(tqdm(desc="replay", unit=" datagrams", file=sys.stderr,
-                                       disable=None, leave=False))
-        for capture in args.captures:
+    config = load_config(args.config)
+    setup_logging(args.log_format, args.log_level)
+    mqtt = broker_config(config, args.broker) if (args.broker or not args.out) else None
+    if mqtt is None and args.out is None:
+        raise UsageError("give --out FILE.jsonl or --broker mqtt://HOST (or an [mqtt] section)")
+    for path in args.captures:
+        if path != "-":
             try:
-                datagrams = read_datagrams(capture, stats=stats)
-                for payloads, times in iter_chunks(((d.payload, d.t_capture)
-                                                    for d in datagrams), 1 << 18):
-                    written += write_messages(out, pipeline.feed(payloads, times))
-                    bar.update(len(payloads))
-            except (CaptureError, OSError) as exc:
-                raise UsageError(f"{capture}: {exc}") from None
-        written += write_messages(out, pipeline.flush())
-    counts = " ".join(f"{k}={v}" for k, v in sorted(pipeline.counters().items()))
-    print(f"replay: {written} messages; {counts}; input: {stats.summary()}", file=sys.stderr)
+                open(path, "rb").close()
+            except OSError as exc:
+                raise UsageError(f"{path}: {exc.strerror}") from None
+    stats = IngestStats()
+    pacer = Pacer(args.speed)
+    with output(args.out) as out, tqdm(desc="replay", unit=" datagrams", file=sys.stderr,
+                                       disable=None, leave=False) as bar:
+        service = Service(config, mqtt=mqtt, out=out, pacer=pacer)
+
+        def start(loop: asyncio.AbstractEventLoop, s: Service) -> list[asyncio.Task[None]]:
+            return [loop.create_task(replay_captures(
+                args.captures, s.intake, pacer, stats, stopping=s.stopping, progress=bar))]
+
+        try:
+            serve(service, start)
+        except CaptureError as exc:
+            raise UsageError(str(exc)) from None
+    print(summary("replay", service, f"input: {stats.summary()}"), file=sys.stderr)
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,6 +29,16 @@ def _live_target(text: str) -> tuple[tuple[str, int] | None, str | None]:
     return (url.group, url.port), url.iface
 
 
+def _epoch(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--start is 'now' or epoch seconds, not {text!r}") from None
+    if not 0 <= value < 4102444800:  # 2100-01-01
+        raise UsageError(f"--start {text!r} is not a time between 1970 and 2100")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = SCENARIOS.get(args.scenario)
     if scenario is None:
@@ -39,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         live = _live_target(args.live) if args.live else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.start is not None or live is not None:
+        # Live receivers place times of day on their own clock: a live feed must be "now".
+        start = time.time() if args.start in (None, "now") else _epoch(args.start)
+        scenario = dataclasses.replace(scenario, start_utc=round(start, 3))
     parts = 1 + len(scenario.radars) + len(scenario.sdps)
     with tqdm(total=parts, desc="simulate", unit="part", leave=False, file=sys.stderr,
               disable=None) as bar:
