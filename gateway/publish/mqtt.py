@@ -45,7 +45,8 @@ class MqttSink:
     def __init__(self, config: MqttConfig, outbox: Outbox, *, client_id: str,
                  status: Callable[[str], Outbound],
                  latency: Callable[[float], None] | None = None,
-                 drain_timeout_s: float = 10.0) -> None:
+                 drain_timeout_s: float = 10.0, backoff_min_s: float = BACKOFF_MIN,
+                 publish_timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
         self.config = config
         self.broker = config.broker
         self.outbox = outbox
@@ -53,6 +54,8 @@ class MqttSink:
         self.status = status
         self.latency = latency
         self.drain_timeout_s = drain_timeout_s
+        self.backoff_min_s = backoff_min_s
+        self.publish_timeout_s = publish_timeout_s
         self.v5 = config.protocol == "5"
         self.connected = False
         self.counters: Counter[str] = Counter()
@@ -79,7 +82,7 @@ class MqttSink:
             protocol=aiomqtt.ProtocolVersion.V5 if self.v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
             keepalive=self.config.keepalive_s,
-            timeout=PUBLISH_TIMEOUT_S,
+            timeout=self.publish_timeout_s,
             tls_params=(aiomqtt.TLSParameters(ca_certs=self.config.ca_file)
                         if self.broker.tls else None),
             max_inflight_messages=RELIABLE_WINDOW,
@@ -90,15 +93,16 @@ class MqttSink:
         return client
 
     async def run(self, stopping: asyncio.Event) -> None:
-        backoff = BACKOFF_MIN
+        backoff = self.backoff_min_s
         while True:
+            client = self._client()
             try:
-                async with self._client() as client:
+                async with client:
                     self.connected = True
                     self.counters["connects"] += 1
                     log.info("MQTT connected to %s as %s (MQTT %s)", self.where,
                              self.client_id, self.config.protocol)
-                    backoff = BACKOFF_MIN
+                    backoff = self.backoff_min_s
                     self.outbox.put([self.status("online")])
                     await self._pump(client, stopping)
                     await client.publish(*self._args(self.status("offline")))
@@ -114,6 +118,7 @@ class MqttSink:
                     log.warning("MQTT cannot connect to %s: %s; retrying in %.1f s",
                                 self.where, exc, backoff)
                 self.connected = False
+                _retrieve_disconnect(client)
             except _Abandon:
                 self.connected = False
                 return
@@ -183,6 +188,16 @@ class MqttSink:
             for m in messages:
                 if m.received is not None:
                     self.latency(now - m.received)
+
+
+def _retrieve_disconnect(client: aiomqtt.Client) -> None:
+    """aiomqtt leaves the reason of an unexpected disconnection in a future that nobody
+    awaits once the context has exited, and asyncio then logs "Future exception was never
+    retrieved" at garbage collection: we have logged the reason already, so consume it."""
+    disconnected = getattr(client, "_disconnected", None)
+    if isinstance(disconnected, asyncio.Future) and disconnected.done():
+        if not disconnected.cancelled():
+            disconnected.exception()
 
 
 class _Abandon(Exception):

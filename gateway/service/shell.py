@@ -99,6 +99,8 @@ class Service:
                 self.close_inputs()  # stop reading; what was received still goes through
             if len(self.intake):
                 chunk = self.intake.take(CHUNK)
+                self.counters["datagrams"] += len(chunk.payloads)
+                self.counters["bytes"] += sum(map(len, chunk.payloads))
                 published = self.pipeline.feed(chunk.payloads, chunk.t_capture, self.clock())
                 self._publish(published, chunk.received)
                 if self.lossless and self.outbox is not None:
@@ -141,8 +143,8 @@ class Service:
 
     def status_counters(self) -> dict[str, int | float]:
         counts: Counter[str] = Counter()
-        for feed in self.inputs:
-            counts.update(feed.counters)
+        for feed in self.inputs:  # datagrams and bytes per input are in the metrics
+            counts["socket-errors"] += feed.counters["socket-errors"]
         counts.update(self.intake.counters)
         counts.update(self.pipeline.counters())
         counts.update(self.counters)

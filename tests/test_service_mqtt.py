@@ -1,0 +1,254 @@
+"""The service against a real Mosquitto (started per test on a free port by conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from test_messages import FUSED, FUSED_ENDED, T
+
+from gateway.config import MqttConfig, loads
+from gateway.ingest import IngestStats
+from gateway.messages import Alert, decode, decode_batch
+from gateway.normalize.normalizer import Published
+from gateway.publish.mqtt import MqttSink
+from gateway.publish.outbox import Outbox
+from gateway.publish.topics import Topics
+from gateway.service.inputs import Pacer, replay_captures
+from gateway.service.shell import Service
+
+ROOT = Path(__file__).resolve().parent.parent
+BORDER_TOML = (ROOT / "captures" / "border.toml").read_text()
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two minutes of the border scenario."""
+    out = tmp_path_factory.mktemp("capture") / "border-2min.pcap"
+    subprocess.run([sys.executable, "-m", "gateway.cli", "simulate", "--scenario", "border",
+                    "--duration", "120", "--seed", "7", "--out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def client(port: int, v5: bool = True, **kw: Any) -> aiomqtt.Client:
+    return aiomqtt.Client("127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5 if v5
+                          else aiomqtt.ProtocolVersion.V311, **kw)
+
+
+async def retained(port: int, topic: str, wait: float = 0.5) -> dict[str, bytes]:
+    """What a subscriber arriving now gets at once: the retained messages."""
+    got: dict[str, bytes] = {}
+    async with client(port) as sub:
+        await sub.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(wait):
+                async for m in sub.messages:
+                    got[str(m.topic)] = bytes(m.payload)  # type: ignore[arg-type]
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_replay_publishes_every_message_intact(mosquitto: Any, capture: Path) -> None:
+    """Everything the file sink holds reaches a subscriber, batch for batch, and the
+    status goes online then offline (retained)."""
+    config = loads(BORDER_TOML, "border.toml")
+    out = io.BytesIO()
+    by_topic: dict[str, list[bytes]] = defaultdict(list)
+
+    async def main() -> Service:
+        async with client(mosquitto.port) as sub:
+            await sub.subscribe("surv/v1/#", qos=1)
+            pacer = Pacer(None)
+            service = Service(config, mqtt=MqttConfig(url=mosquitto.url), out=out, pacer=pacer)
+            source = asyncio.create_task(replay_captures(
+                [str(capture)], service.intake, pacer, IngestStats(), stopping=service.stopping))
+            running = asyncio.create_task(service.run([source]))
+            async with asyncio.timeout(120):
+                async for m in sub.messages:
+                    by_topic[str(m.topic)].append(bytes(m.payload))  # type: ignore[arg-type]
+                    if str(m.topic).startswith("surv/v1/status/") and b'"offline"' in bytes(
+                            m.payload):  # type: ignore[arg-type]
+                        break
+            await running
+            return service
+
+    service = asyncio.run(main())
+    assert service.sink is not None and service.outbox is not None
+    assert not {k: v for k, v in service.outbox.counters.items() if k.startswith("dropped")}
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    plots = [m for m in lines if m["kind"] == "plot"]
+    assert len(plots) > 5000
+    sent_plots = [m for k, v in by_topic.items() if "/plots/" in k
+                  for payload in v for m in json.loads(payload)]
+    assert sorted(json.dumps(m, sort_keys=True) for m in sent_plots) == sorted(
+        json.dumps(m, sort_keys=True) for m in plots)
+    for topic, payloads in by_topic.items():  # each radar's batches in order
+        if "/plots/0-101" in topic:
+            flat = [m for p in payloads for m in json.loads(p)]
+            assert flat == [m for m in plots if (m["src"]["sac"], m["src"]["sic"]) == (0, 101)]
+    tracks = [m for m in lines if m["kind"] == "track"]
+    assert sum(len(json.loads(p)) for k, v in by_topic.items() if "/tracks/" in k
+               for p in v) == len(tracks)
+    picture = [m for p in by_topic["surv/v1/picture"] for m in json.loads(p)]
+    assert picture == [m for m in lines if m["kind"] == "fused"]
+    for payload in by_topic["surv/v1/picture"][:50]:
+        decode_batch(payload)  # valid v1 on the wire
+    status = [decode(p) for p in by_topic["surv/v1/status/border-gw-1"]]
+    assert status[0].state == "online" and status[-1].state == "offline"  # type: ignore
+    assert status[0].counters["datagrams"] >= 0  # type: ignore[union-attr]
+    fused_topics = [k for k in by_topic if k.startswith("surv/v1/fused/")]
+    assert len(fused_topics) > 100  # a state topic per system track
+    for topic in fused_topics[:20]:  # the latest state on each topic is the track's last one
+        last = by_topic[topic][-1]
+        track_id = topic.rsplit("/", 1)[1]
+        final = [m for m in picture if m["id"] == track_id][-1]
+        assert last == b"" if final["state"] == "ended" else json.loads(last) == final
+
+
+async def run_sink(port: int, body: Callable[[MqttSink, Outbox], Awaitable[None]], *,
+                   protocol: str = "5", expiry: int = 60, **kw: Any) -> MqttSink:
+    """A sink on its own (no pipeline): ``body`` puts messages and checks the broker."""
+    topics = Topics("t", "gw", expiry)
+    outbox = Outbox(limit=kw.pop("limit", 10_000), reliable_limit=10_000)
+    config = MqttConfig(url=f"mqtt://127.0.0.1:{port}", protocol=protocol)
+    sink = MqttSink(config, outbox, client_id="test-gw",
+                    status=lambda state: topics.status(state, T, {}), **kw)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    try:
+        await body(sink, outbox)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    return sink
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_fused_topics_are_retained_expire_and_clear_when_ended(mosquitto: Any) -> None:
+    topics = Topics("t", "gw", fused_expiry_s=2)
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        outbox.put(topics.outbound(Published("picture", [FUSED, FUSED_ENDED])))
+        sink.notify()
+        await until(lambda: sink.counters["published"] >= 5)  # online + 4
+        got = await retained(mosquitto.port, "t/fused/#")
+        assert list(got) == ["t/fused/FT-000042"]  # the ended track's topic was cleared
+        assert decode(got["t/fused/FT-000042"]) == FUSED
+        status = await retained(mosquitto.port, "t/status/#")
+        assert decode(status["t/status/gw"]).state == "online"  # type: ignore[union-attr]
+        await asyncio.sleep(2.5)
+        assert await retained(mosquitto.port, "t/fused/#") == {}  # expired
+
+    asyncio.run(run_sink(mosquitto.port, body, expiry=2))
+    status = asyncio.run(retained(mosquitto.port, "t/status/#"))
+    assert decode(status["t/status/gw"]).state == "offline"  # type: ignore[union-attr]
+
+
+def test_mqtt_311_publishes_retained_without_expiry(mosquitto: Any) -> None:
+    topics = Topics("t", "gw", fused_expiry_s=1)
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        outbox.put(topics.outbound(Published("picture", [FUSED])))
+        sink.notify()
+        await until(lambda: sink.counters["published"] >= 3)
+        await asyncio.sleep(1.5)  # 3.1.1 has no message expiry: still there
+        got = await retained(mosquitto.port, "t/fused/#")
+        assert decode(got["t/fused/FT-000042"]) == FUSED
+
+    asyncio.run(run_sink(mosquitto.port, body, protocol="3.1.1"))
+
+
+def alert(serial: int) -> Alert:
+    return Alert(t=T + serial, type="lam-timeout", track_id=None, text=f"serial {serial}")
+
+
+def test_broker_killed_and_restarted_loses_no_qos1_message(mosquitto: Any) -> None:
+    """Alerts (QoS 1) keep coming while the broker dies and comes back: every one arrives."""
+    received: set[int] = set()
+    topics = Topics("t", "gw", 60)
+    total = 300
+
+    async def subscriber(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with client(mosquitto.port) as sub:
+                    await sub.subscribe("t/alerts", qos=1)
+                    async for m in sub.messages:
+                        received.add(int(decode(bytes(m.payload)).text.split()[1]))  # type: ignore
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.02)
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        stop = asyncio.Event()
+        sub = asyncio.create_task(subscriber(stop))
+        await asyncio.sleep(0.3)
+        for serial in range(total):
+            outbox.put(topics.outbound(Published("alerts", [alert(serial)])))
+            sink.notify()
+            if serial == 100:
+                await until(lambda: 90 <= len(received))
+                await asyncio.to_thread(mosquitto.kill)
+            if serial == 150:
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(mosquitto.start)
+            await asyncio.sleep(0.005)
+        await until(lambda: len(received) == total, timeout=30)
+        stop.set()
+        sub.cancel()
+
+    sink = asyncio.run(run_sink(mosquitto.port, body, backoff_min_s=1.0,
+                                publish_timeout_s=1.0))
+    assert received == set(range(total))
+    assert sink.counters["connects"] >= 2 and sink.counters["disconnects"] >= 1
+
+
+def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: Path) -> None:
+    from conftest import Mosquitto
+
+    broker = Mosquitto(tmp_path)  # not started yet: nothing listens on its port
+    topics = Topics("t", "gw", 60)
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        for i in range(50):
+            outbox.put(topics.outbound(Published("plots/0-101", [_plot(i)])))
+            sink.notify()
+        await until(lambda: sink.counters["connect-failures"] >= 1)
+        assert len(outbox) == 20 and outbox.counters["dropped-stream"] == 30
+        got: list[int] = []
+        await asyncio.to_thread(broker.start)
+        async with client(broker.port) as sub:
+            await sub.subscribe("t/plots/#")
+            async with asyncio.timeout(20):
+                async for m in sub.messages:
+                    got.extend(p.track_number for p in decode_batch(bytes(m.payload)))  # type: ignore
+                    if len(got) == 20:
+                        break
+        assert got == list(range(30, 50))  # the newest 20, in order
+
+    try:
+        asyncio.run(run_sink(broker.port, body, limit=20, backoff_min_s=0.2))
+    finally:
+        broker.stop()
+
+
+def _plot(n: int) -> Any:
+    from test_messages import MODES_PLOT
+    import msgspec
+
+    return msgspec.structs.replace(MODES_PLOT, track_number=n)
