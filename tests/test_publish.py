@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from test_messages import AIDC, ALERT, FUSED, FUSED_ENDED, MODES_PLOT, PSR_PLOT, T, TRACK
+from test_messages import AIDC, ALERT, FUSED, FUSED_ENDED, MODES_PLOT, PSR_PLOT, TRACK, T
 
 from gateway.messages import decode, decode_batch
 from gateway.normalize.normalizer import Published

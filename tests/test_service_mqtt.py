@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 import pytest
-from test_messages import FUSED, FUSED_ENDED, T
+from test_messages import FUSED, FUSED_ENDED, MODES_PLOT, T
 
+from conftest import Mosquitto
 from gateway.config import MqttConfig, loads
 from gateway.ingest import IngestStats
 from gateway.messages import Alert, decode, decode_batch
@@ -219,8 +221,6 @@ def test_broker_killed_and_restarted_loses_no_qos1_message(mosquitto: Any) -> No
 
 
 def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: Path) -> None:
-    from conftest import Mosquitto
-
     broker = Mosquitto(tmp_path)  # not started yet: nothing listens on its port
     topics = Topics("t", "gw", 60)
 
@@ -248,7 +248,4 @@ def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: P
 
 
 def _plot(n: int) -> Any:
-    from test_messages import MODES_PLOT
-    import msgspec
-
     return msgspec.structs.replace(MODES_PLOT, track_number=n)
