@@ -32,7 +32,8 @@ _PROTOCOLS = {"5": aiomqtt.ProtocolVersion.V5, "3.1.1": aiomqtt.ProtocolVersion.
 
 
 async def broker_reachable(host: str, port: int, timeout: float = 1.0, *,
-                           protocol: str = "3.1.1") -> bool:
+                           protocol: str = "3.1.1", tls: bool = False,
+                           ca_file: str | None = None) -> bool:
     """True when an MQTT broker at host:port answers a CONNECT of this protocol version.
 
     A broker that refuses us for other reasons (credentials) still counts: it is there,
@@ -40,6 +41,7 @@ async def broker_reachable(host: str, port: int, timeout: float = 1.0, *,
     """
     client = aiomqtt.Client(host, port, identifier=f"asterix-gateway-probe-{os.getpid()}",
                             protocol=_PROTOCOLS[protocol], timeout=timeout, keepalive=10,
+                            tls_params=aiomqtt.TLSParameters(ca_certs=ca_file) if tls else None,
                             logger=log)
     try:
         async with asyncio.timeout(timeout * 2):

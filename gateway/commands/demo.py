@@ -1,0 +1,421 @@
+"""``asterix-gateway demo``: simulated border traffic through the whole gateway, live view.
+
+The shipped capture (eight radars and two SDPS either side of a border) is replayed into
+the gateway, which publishes to an MQTT broker: one found at 127.0.0.1:1883, or one
+started inside this process.  The view on the terminal is made from what a separate MQTT
+client receives back from that broker, so what it shows has really been through MQTT,
+and ``mosquitto_sub`` from another terminal sees the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import shlex
+import signal
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+import gateway
+from gateway.commands import UsageError
+from gateway.commands.replay import speed
+from gateway.commands.service import load_config, summary
+from gateway.config import Config, MqttConfig, parse_mqtt_url
+from gateway.ingest import CaptureError, IngestStats
+from gateway.messages import (
+    Aidc,
+    Alert,
+    Fused,
+    MessageError,
+    Status,
+    decode,
+    decode_batch,
+)
+from gateway.publish.topics import Topics
+from gateway.service.broker import broker_reachable, embedded_broker
+from gateway.service.inputs import Pacer, replay_captures
+from gateway.service.logs import setup_logging
+from gateway.service.shell import Service
+
+log = logging.getLogger(__name__)
+
+CAPTURES = Path(gateway.__file__).resolve().parent.parent / "captures"
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+MAX_TRACKS = 5000  # fused tracks the view keeps (a flood of ids cannot eat the memory)
+EVENTS = 10  # handoff events listed
+REFRESH_S = 0.5  # terminal view
+PLAIN_EVERY_S = 2.0  # one summary line when stdout is not a terminal
+OFFLINE_WAIT_S = 2.0  # at the end, for the gateway's offline status to come back
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--duration is seconds, not {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"--duration must be positive, not {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
+                       help="publish to this broker (default: 127.0.0.1:1883 if a broker "
+                       "answers there, else an embedded one)")
+    where.add_argument("--embedded", action="store_true",
+                       help="always start the embedded broker (amqtt, MQTT 3.1.1, free port)")
+    parser.add_argument("--speed", type=speed, default=5.0, metavar="N|max",
+                        help="times real time, by the capture's timestamps (default: 5)")
+    parser.add_argument("--duration", type=_seconds, metavar="S",
+                        help="stop after S seconds (default: at the end of the capture)")
+    parser.add_argument("--capture", default=str(CAPTURES / "border-10min.pcap.gz"),
+                        metavar="FILE.pcap", help="default: the shipped border scenario")
+    parser.add_argument("--config", default=str(CAPTURES / "border.toml"),
+                        metavar="FILE.toml", help="default: the border scenario's")
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_format, args.log_level)
+    for option, path in (("--capture", args.capture), ("--config", args.config)):
+        if not Path(path).is_file():
+            raise UsageError(f"{option} {path}: no such file")
+    config = load_config(args.config)
+    if args.broker is not None:
+        try:
+            parse_mqtt_url(args.broker)
+        except ValueError as exc:
+            raise UsageError(f"--broker: {exc}") from None
+    try:
+        service = asyncio.run(main(args, config))
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from None
+    print(summary("demo", service), file=sys.stderr)
+    return 0
+
+
+async def main(args: argparse.Namespace, config: Config) -> Service:
+    """Broker, gateway and view in one event loop, so the embedded broker can live in it."""
+    async with AsyncExitStack() as stack:
+        mqtt, embedded = await choose_broker(args, config, stack)
+        pacer = Pacer(args.speed)
+        service = Service(config, mqtt=mqtt, pacer=pacer)
+        print(introduction(args, mqtt, service.topics, embedded), flush=True)
+        stats = IngestStats()
+        picture = Picture(service.topics)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stopping.set)
+        source = asyncio.create_task(replay_captures(
+            [args.capture], service.intake, pacer, stats, stopping=service.stopping))
+        helpers = [asyncio.create_task(view(mqtt, picture, service, stats))]
+        if args.duration is not None:
+            helpers.append(asyncio.create_task(_stop_after(args.duration, service)))
+        try:
+            await service.run([source])
+            with suppress(TimeoutError):  # the view is complete once "offline" came back
+                await asyncio.wait_for(picture.offline.wait(), OFFLINE_WAIT_S)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            for task in helpers:
+                task.cancel()
+            for failed in await asyncio.gather(*helpers, return_exceptions=True):
+                if isinstance(failed, Exception):
+                    log.error("demo view failed: %r", failed)
+    return service
+
+
+async def _stop_after(seconds: float, service: Service) -> None:
+    await asyncio.sleep(seconds)
+    service.stopping.set()
+
+
+async def choose_broker(args: argparse.Namespace, config: Config,
+                        stack: AsyncExitStack) -> tuple[MqttConfig, bool]:
+    """The [mqtt] settings for the broker to use, and whether it is the embedded one.
+
+    A broker given with --broker must answer; the default one may not, and then the demo
+    starts its own.  The gateway connects under its own client id so that a gateway
+    already publishing to the same broker is not thrown off it.
+    """
+    base = config.mqtt or MqttConfig(url=DEFAULT_BROKER)
+    base = dataclasses.replace(base, client_id=base.client_id
+                               or f"asterix-gateway-demo-{os.getpid()}")
+    if not args.embedded:
+        url = args.broker or DEFAULT_BROKER
+        found = dataclasses.replace(base, url=url)
+        if await _answers(found, "3.1.1"):
+            # MQTT 5 as configured, unless the broker only speaks 3.1.1
+            v5 = found.protocol == "5" and await _answers(found, "5")
+            return dataclasses.replace(found, protocol="5" if v5 else "3.1.1"), False
+        if args.broker is not None:
+            raise UsageError(f"--broker {url}: no MQTT broker answers there")
+    host, port = await stack.enter_async_context(embedded_broker())
+    url = f"mqtt://[{host}]:{port}" if ":" in host else f"mqtt://{host}:{port}"
+    return dataclasses.replace(base, url=url, protocol="3.1.1"), True  # amqtt: 3.1.1 only
+
+
+async def _answers(mqtt: MqttConfig, protocol: str) -> bool:
+    broker = mqtt.broker
+    return await broker_reachable(broker.host, broker.port, protocol=protocol,
+                                  tls=broker.tls, ca_file=mqtt.ca_file)
+
+
+def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
+                 embedded: bool) -> str:
+    """How to watch the demo from elsewhere, and what is published where."""
+    broker = mqtt.broker
+    which = "embedded (amqtt)" if embedded else "found"
+    pace = "as fast as it goes" if args.speed is None else f"{args.speed:g}x real time"
+    sub = ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port),
+           "-t", topics.name("#"), "-v"]
+    if mqtt.username:
+        sub[5:5] = ["-u", mqtt.username, "-P", "PASSWORD"]
+    if broker.tls:
+        sub[5:5] = ["--cafile", mqtt.ca_file or "CA.pem"]
+    lines = [
+        f"asterix-gateway demo: {args.capture} at {pace}",
+        f"MQTT broker: {mqtt.url} ({which}, MQTT {mqtt.protocol})",
+        "Watch it from another terminal:",
+        f"  {shlex.join(sub)}",
+        "Topics:",
+        f"  {topics.name('plots/{sac}-{sic}'):<34} radar plots, one array per sector",
+        f"  {topics.name('tracks/{sac}-{sic}'):<34} SDPS tracks, one array per cycle",
+        f"  {topics.name('fused/{id}'):<34} each fused track's latest state (retained)",
+        f"  {topics.name('picture'):<34} each association cycle's fused updates",
+        f"  {topics.name('aidc/{from}/{to}'):<34} border coordination (AIDC) messages",
+        f"  {topics.name('alerts'):<34} alerts for the operator",
+        f"  {topics.status_topic:<34} gateway status (retained; also the last will)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- what came back through the broker -------------------------------------------------------
+
+class Picture:
+    """The air picture as a subscriber sees it: fused tracks by id, the last handoff events,
+    the gateways' status.  Hostile or garbled payloads are counted, never fatal."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.tracks: dict[str, Fused] = {}
+        self.events: deque[Aidc | Alert] = deque(maxlen=EVENTS)
+        self.status: dict[str, str] = {}
+        self.counters: Counter[str] = Counter()
+        self.connected = False
+        self.offline = asyncio.Event()  # our gateway said goodbye (not a retained one)
+
+    @property
+    def filters(self) -> list[str]:
+        name = self.topics.name
+        return [name("picture"), name("aidc", "#"), name("alerts"), name("status", "#")]
+
+    def take(self, topic: str, payload: object, retained: bool = False) -> None:
+        """One MQTT message from the subscription."""
+        if not isinstance(payload, (bytes, bytearray, str)):
+            payload = b""
+        try:
+            if topic == self.topics.name("picture"):
+                for m in decode_batch(payload):
+                    self._fused(m)
+            else:
+                self._one(decode(payload), retained)
+        except (MessageError, TypeError):
+            self.counters["undecodable"] += 1
+
+    def _fused(self, m: object) -> None:
+        if not isinstance(m, Fused):
+            raise TypeError("not a fused message")
+        self.counters["fused"] += 1
+        self.tracks.pop(m.id, None)  # re-inserted last: the dict is in update order
+        if m.state != "ended":
+            self.tracks[m.id] = m
+            if len(self.tracks) > MAX_TRACKS:
+                del self.tracks[next(iter(self.tracks))]  # the longest silent
+
+    def _one(self, m: object, retained: bool) -> None:
+        if isinstance(m, (Aidc, Alert)):
+            self.events.append(m)
+            self.counters[m.__struct_config__.tag] += 1
+        elif isinstance(m, Status):
+            self.status[m.gateway] = m.state
+            if m.gateway == self.topics.gateway and m.state == "offline" and not retained:
+                self.offline.set()
+        else:
+            raise TypeError("unexpected kind")
+
+    def confirmed(self) -> int:
+        return sum(1 for m in self.tracks.values() if m.state == "confirmed")
+
+
+async def subscribe(mqtt: MqttConfig, picture: Picture) -> None:
+    """Feed the picture from the broker until cancelled, reconnecting when it drops."""
+    broker = mqtt.broker
+    while True:
+        try:
+            async with aiomqtt.Client(
+                    broker.host, broker.port, username=mqtt.username, password=mqtt.password,
+                    identifier=f"asterix-gateway-demo-view-{os.getpid()}",
+                    protocol=(aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5"
+                              else aiomqtt.ProtocolVersion.V311),
+                    tls_params=(aiomqtt.TLSParameters(ca_certs=mqtt.ca_file)
+                                if broker.tls else None),
+                    logger=log) as client:
+                for topic in picture.filters:
+                    await client.subscribe(topic, qos=1)
+                picture.connected = True
+                async for message in client.messages:
+                    picture.take(str(message.topic), message.payload, message.retain)
+        except aiomqtt.MqttError as exc:
+            if picture.connected:
+                log.warning("view: MQTT connection lost: %s", exc)
+        picture.connected = False
+        await asyncio.sleep(1.0)
+
+
+# -- showing it ------------------------------------------------------------------------------
+
+def gateway_counts(service: Service, stats: IngestStats, picture: Picture) -> dict[str, int]:
+    """The few figures worth a glance, from the gateway and from the view."""
+    c = service.status_counters()
+    dropped = sum(int(v) for k, v in c.items()
+                  if k == "input-dropped" or k.startswith("mqtt-dropped"))
+    return {"datagrams": stats["datagrams"], "plots": int(c.get("plots", 0)),
+            "sdps-tracks": int(c.get("tracks", 0)), "fused-updates": picture.counters["fused"],
+            "published": int(c.get("mqtt-published", 0)), "dropped": dropped}
+
+
+def _mqtt_state(service: Service) -> str:
+    return "connected" if service.sink is not None and service.sink.connected else "disconnected"
+
+
+def plain_line(service: Service, stats: IngestStats, picture: Picture) -> str:
+    counts = gateway_counts(service, stats, picture)
+    figures = " ".join(f"{k}={v}" for k, v in counts.items())
+    return (f"demo: tracks={len(picture.tracks)} confirmed={picture.confirmed()} {figures} "
+            f"mqtt={_mqtt_state(service)}")
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def tracks_table(picture: Picture, rows: int) -> Table:
+    """The fused tracks by id, as many as ``rows`` lines hold."""
+    tracks = sorted(picture.tracks.values(), key=lambda m: m.id)
+    shown = tracks[:max(rows, 1)]
+    hidden = len(tracks) - len(shown)
+    table = Table(expand=False, caption=f"{hidden} more not shown" if hidden else None,
+                  caption_justify="left")
+    for name in ("id", "callsign", "icao24", "mode3a", "lat", "lon", "FL", "GS kt",
+                 "TRK deg", "state", "sources"):
+        table.add_column(name, justify="left" if name in ("id", "callsign", "state")
+                         else "right", no_wrap=True)
+    for m in shown:
+        table.add_row(m.id, m.callsign or "", m.icao24 or "", m.mode3a or "",
+                      _fmt(m.lat, ".4f"), _fmt(m.lon, ".4f"), _fmt(m.fl, ".0f"),
+                      _fmt(m.gs_kt, ".0f"), _fmt(m.trk_deg, ".0f"), m.state,
+                      str(len(m.sources)))
+    return table
+
+
+def _event_line(m: Aidc | Alert) -> str:
+    at = datetime.fromtimestamp(m.t, UTC).strftime("%H:%M:%S")
+    if isinstance(m, Aidc):
+        who = " ".join(x for x in (m.callsign, m.track_id) if x)
+        return f"{at}  AIDC {m.msg} {m.from_} -> {m.to} #{m.serial}  {who}  {m.text}"
+    return f"{at}  ALERT {m.type} {m.track_id or ''}  {m.text}"
+
+
+def events_panel(picture: Picture) -> Panel:
+    lines = [_event_line(m) for m in picture.events]
+    body = Text("\n".join(lines), no_wrap=True, overflow="ellipsis") if lines else Text(
+        "none yet", style="dim")
+    return Panel(body, title="handoff events", title_align="left")
+
+
+def screen(service: Service, stats: IngestStats, picture: Picture, height: int
+           ) -> RenderableType:
+    """The whole view, cut to ``height`` lines."""
+    counts = gateway_counts(service, stats, picture)
+    counters = "  ".join(f"{k} {v:,}" for k, v in counts.items())
+    state = ", ".join(f"{g} {s}" for g, s in sorted(picture.status.items())) or "no status yet"
+    header = Text(f"fused tracks: {len(picture.tracks)} ({picture.confirmed()} confirmed)"
+                  f"   gateway: {state}")
+    footer = Text(f"{counters}  MQTT {_mqtt_state(service)}", no_wrap=True,
+                  overflow="ellipsis")
+    events = events_panel(picture)
+    # header, footer, events panel, the table's borders, heading and caption
+    fixed = 2 + (max(len(picture.events), 1) + 2) + 5 + 1
+    return Group(header, tracks_table(picture, height - fixed), footer, events)
+
+
+def _ticks(every: float) -> Iterator[float]:
+    start = time.monotonic()
+    n = 0
+    while True:
+        n += 1
+        yield max(start + n * every - time.monotonic(), 0.0)
+
+
+async def show(service: Service, stats: IngestStats, picture: Picture,
+               console: Console) -> None:
+    """Until cancelled: the live view on a terminal, else a summary line every few seconds.
+    Either way the last state is shown at the end."""
+    if console.is_terminal:
+        await _show_live(service, stats, picture, console)
+    else:
+        await _show_plain(service, stats, picture)
+
+
+async def _show_plain(service: Service, stats: IngestStats, picture: Picture) -> None:
+    try:
+        for wait in _ticks(PLAIN_EVERY_S):
+            await asyncio.sleep(wait)
+            print(plain_line(service, stats, picture), flush=True)
+    finally:
+        print(plain_line(service, stats, picture), flush=True)
+
+
+async def _show_live(service: Service, stats: IngestStats, picture: Picture,
+                     console: Console) -> None:
+    def draw() -> None:
+        live.update(screen(service, stats, picture, console.size.height), refresh=True)
+
+    # refreshed from this task rather than rich's thread: the picture changes in this loop
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        try:
+            for wait in _ticks(REFRESH_S):
+                draw()
+                await asyncio.sleep(wait)
+        finally:
+            draw()
+
+
+async def view(mqtt: MqttConfig, picture: Picture, service: Service,
+               stats: IngestStats) -> None:
+    """Subscriber and display together; cancelling it ends both, as does a failure of either."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(subscribe(mqtt, picture))
+        group.create_task(show(service, stats, picture, Console()))
