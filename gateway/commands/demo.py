@@ -20,7 +20,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +60,8 @@ MAX_TRACKS = 5000  # fused tracks the view keeps (a flood of ids cannot eat the 
 EVENTS = 10  # handoff events listed
 REFRESH_S = 0.5  # terminal view
 PLAIN_EVERY_S = 2.0  # one summary line when stdout is not a terminal
+TABLE_FRAME = 5  # lines of a table that are not rows: borders, heading, caption
+SUBSCRIBE_WAIT_S = 5.0  # at the start, for the view to be subscribed
 OFFLINE_WAIT_S = 2.0  # at the end, for the gateway's offline status to come back
 
 
@@ -120,29 +122,45 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
         pacer = Pacer(args.speed)
         service = Service(config, mqtt=mqtt, pacer=pacer)
         print(introduction(args, mqtt, service.topics, embedded), flush=True)
-        stats = IngestStats()
-        picture = Picture(service.topics)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, service.stopping.set)
-        source = asyncio.create_task(replay_captures(
-            [args.capture], service.intake, pacer, stats, stopping=service.stopping))
-        helpers = [asyncio.create_task(view(mqtt, picture, service, stats))]
-        if args.duration is not None:
-            helpers.append(asyncio.create_task(_stop_after(args.duration, service)))
-        try:
-            await service.run([source])
-            with suppress(TimeoutError):  # the view is complete once "offline" came back
-                await asyncio.wait_for(picture.offline.wait(), OFFLINE_WAIT_S)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            for task in helpers:
-                task.cancel()
-            for failed in await asyncio.gather(*helpers, return_exceptions=True):
-                if isinstance(failed, Exception):
-                    log.error("demo view failed: %r", failed)
+        with _stopped_by_signals(service):
+            await replay_with_view(args, service, mqtt, pacer)
     return service
+
+
+@contextmanager
+def _stopped_by_signals(service: Service) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the gateway gracefully: what was received is published."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.stopping.set)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def replay_with_view(args: argparse.Namespace, service: Service, mqtt: MqttConfig,
+                           pacer: Pacer) -> None:
+    """The capture through the gateway (as ``replay`` does it) while the view runs."""
+    picture = Picture(service.topics)
+    helpers = [asyncio.create_task(view(mqtt, picture, service))]
+    with suppress(TimeoutError):  # so that the view misses nothing; it retries anyway
+        await asyncio.wait_for(picture.subscribed.wait(), SUBSCRIBE_WAIT_S)
+    source = asyncio.create_task(replay_captures(
+        [args.capture], service.intake, pacer, IngestStats(), stopping=service.stopping))
+    if args.duration is not None:
+        helpers.append(asyncio.create_task(_stop_after(args.duration, service)))
+    try:
+        await service.run([source])
+        with suppress(TimeoutError):  # the view is complete once "offline" came back
+            await asyncio.wait_for(picture.offline.wait(), OFFLINE_WAIT_S)
+    finally:
+        for task in helpers:
+            task.cancel()
+        for failed in await asyncio.gather(*helpers, return_exceptions=True):
+            if isinstance(failed, Exception):
+                log.error("demo view failed: %r", failed)
 
 
 async def _stop_after(seconds: float, service: Service) -> None:
@@ -185,8 +203,8 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
                  embedded: bool) -> str:
     """How to watch the demo from elsewhere, and what is published where."""
     broker = mqtt.broker
-    which = "embedded (amqtt)" if embedded else "found"
-    pace = "as fast as it goes" if args.speed is None else f"{args.speed:g}x real time"
+    which = "embedded, amqtt" if embedded else "found"
+    pace = "as fast as it goes" if args.speed is None else f"at {args.speed:g}x real time"
     sub = ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port),
            "-t", topics.name("#"), "-v"]
     if mqtt.username:
@@ -194,7 +212,7 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
     if broker.tls:
         sub[5:5] = ["--cafile", mqtt.ca_file or "CA.pem"]
     lines = [
-        f"asterix-gateway demo: {args.capture} at {pace}",
+        f"asterix-gateway demo: replaying {args.capture} {pace}",
         f"MQTT broker: {mqtt.url} ({which}, MQTT {mqtt.protocol})",
         "Watch it from another terminal:",
         f"  {shlex.join(sub)}",
@@ -223,7 +241,7 @@ class Picture:
         self.events: deque[Aidc | Alert] = deque(maxlen=EVENTS)
         self.status: dict[str, str] = {}
         self.counters: Counter[str] = Counter()
-        self.connected = False
+        self.subscribed = asyncio.Event()
         self.offline = asyncio.Event()  # our gateway said goodbye (not a retained one)
 
     @property
@@ -241,12 +259,12 @@ class Picture:
                     self._fused(m)
             else:
                 self._one(decode(payload), retained)
-        except (MessageError, TypeError):
+        except MessageError:
             self.counters["undecodable"] += 1
 
     def _fused(self, m: object) -> None:
         if not isinstance(m, Fused):
-            raise TypeError("not a fused message")
+            raise MessageError("not a fused message")
         self.counters["fused"] += 1
         self.tracks.pop(m.id, None)  # re-inserted last: the dict is in update order
         if m.state != "ended":
@@ -263,7 +281,7 @@ class Picture:
             if m.gateway == self.topics.gateway and m.state == "offline" and not retained:
                 self.offline.set()
         else:
-            raise TypeError("unexpected kind")
+            raise MessageError("not an aidc, alert or status message")
 
     def confirmed(self) -> int:
         return sum(1 for m in self.tracks.values() if m.state == "confirmed")
@@ -284,34 +302,40 @@ async def subscribe(mqtt: MqttConfig, picture: Picture) -> None:
                     logger=log) as client:
                 for topic in picture.filters:
                     await client.subscribe(topic, qos=1)
-                picture.connected = True
+                picture.subscribed.set()
                 async for message in client.messages:
                     picture.take(str(message.topic), message.payload, message.retain)
         except aiomqtt.MqttError as exc:
-            if picture.connected:
+            if picture.subscribed.is_set():
                 log.warning("view: MQTT connection lost: %s", exc)
-        picture.connected = False
+            else:
+                log.info("view: cannot subscribe: %s", exc)
+        picture.subscribed.clear()
         await asyncio.sleep(1.0)
 
 
 # -- showing it ------------------------------------------------------------------------------
 
-def gateway_counts(service: Service, stats: IngestStats, picture: Picture) -> dict[str, int]:
+def gateway_counts(service: Service, picture: Picture) -> dict[str, int]:
     """The few figures worth a glance, from the gateway and from the view."""
     c = service.status_counters()
     dropped = sum(int(v) for k, v in c.items()
                   if k == "input-dropped" or k.startswith("mqtt-dropped"))
-    return {"datagrams": stats["datagrams"], "plots": int(c.get("plots", 0)),
-            "sdps-tracks": int(c.get("tracks", 0)), "fused-updates": picture.counters["fused"],
-            "published": int(c.get("mqtt-published", 0)), "dropped": dropped}
+    counts = {"datagrams": int(c.get("datagrams", 0)), "plots": int(c.get("plots", 0)),
+              "sdps-tracks": int(c.get("tracks", 0)),
+              "fused-updates": picture.counters["fused"],  # as received over MQTT
+              "published": int(c.get("mqtt-published", 0)), "dropped": dropped}
+    if picture.counters["undecodable"]:
+        counts["undecodable"] = picture.counters["undecodable"]
+    return counts
 
 
 def _mqtt_state(service: Service) -> str:
     return "connected" if service.sink is not None and service.sink.connected else "disconnected"
 
 
-def plain_line(service: Service, stats: IngestStats, picture: Picture) -> str:
-    counts = gateway_counts(service, stats, picture)
+def plain_line(service: Service, picture: Picture) -> str:
+    counts = gateway_counts(service, picture)
     figures = " ".join(f"{k}={v}" for k, v in counts.items())
     return (f"demo: tracks={len(picture.tracks)} confirmed={picture.confirmed()} {figures} "
             f"mqtt={_mqtt_state(service)}")
@@ -355,10 +379,9 @@ def events_panel(picture: Picture) -> Panel:
     return Panel(body, title="handoff events", title_align="left")
 
 
-def screen(service: Service, stats: IngestStats, picture: Picture, height: int
-           ) -> RenderableType:
+def screen(service: Service, picture: Picture, height: int) -> RenderableType:
     """The whole view, cut to ``height`` lines."""
-    counts = gateway_counts(service, stats, picture)
+    counts = gateway_counts(service, picture)
     counters = "  ".join(f"{k} {v:,}" for k, v in counts.items())
     state = ", ".join(f"{g} {s}" for g, s in sorted(picture.status.items())) or "no status yet"
     header = Text(f"fused tracks: {len(picture.tracks)} ({picture.confirmed()} confirmed)"
@@ -366,9 +389,9 @@ def screen(service: Service, stats: IngestStats, picture: Picture, height: int
     footer = Text(f"{counters}  MQTT {_mqtt_state(service)}", no_wrap=True,
                   overflow="ellipsis")
     events = events_panel(picture)
-    # header, footer, events panel, the table's borders, heading and caption
-    fixed = 2 + (max(len(picture.events), 1) + 2) + 5 + 1
-    return Group(header, tracks_table(picture, height - fixed), footer, events)
+    events_lines = max(len(picture.events), 1) + 2  # with the panel's borders
+    rows = height - 2 - events_lines - TABLE_FRAME - 1  # a spare line for the cursor
+    return Group(header, tracks_table(picture, rows), footer, events)
 
 
 def _ticks(every: float) -> Iterator[float]:
@@ -379,29 +402,28 @@ def _ticks(every: float) -> Iterator[float]:
         yield max(start + n * every - time.monotonic(), 0.0)
 
 
-async def show(service: Service, stats: IngestStats, picture: Picture,
-               console: Console) -> None:
+async def show(service: Service, picture: Picture, console: Console) -> None:
     """Until cancelled: the live view on a terminal, else a summary line every few seconds.
     Either way the last state is shown at the end."""
     if console.is_terminal:
-        await _show_live(service, stats, picture, console)
+        await _show_live(service, picture, console)
     else:
-        await _show_plain(service, stats, picture)
+        await _show_plain(service, picture)
 
 
-async def _show_plain(service: Service, stats: IngestStats, picture: Picture) -> None:
+async def _show_plain(service: Service, picture: Picture) -> None:
     try:
         for wait in _ticks(PLAIN_EVERY_S):
             await asyncio.sleep(wait)
-            print(plain_line(service, stats, picture), flush=True)
+            print(plain_line(service, picture), flush=True)
     finally:
-        print(plain_line(service, stats, picture), flush=True)
+        print(plain_line(service, picture), flush=True)
 
 
-async def _show_live(service: Service, stats: IngestStats, picture: Picture,
+async def _show_live(service: Service, picture: Picture,
                      console: Console) -> None:
     def draw() -> None:
-        live.update(screen(service, stats, picture, console.size.height), refresh=True)
+        live.update(screen(service, picture, console.size.height), refresh=True)
 
     # refreshed from this task rather than rich's thread: the picture changes in this loop
     with Live(console=console, auto_refresh=False, transient=False) as live:
@@ -413,9 +435,8 @@ async def _show_live(service: Service, stats: IngestStats, picture: Picture,
             draw()
 
 
-async def view(mqtt: MqttConfig, picture: Picture, service: Service,
-               stats: IngestStats) -> None:
+async def view(mqtt: MqttConfig, picture: Picture, service: Service) -> None:
     """Subscriber and display together; cancelling it ends both, as does a failure of either."""
     async with asyncio.TaskGroup() as group:
         group.create_task(subscribe(mqtt, picture))
-        group.create_task(show(service, stats, picture, Console()))
+        group.create_task(show(service, picture, Console()))

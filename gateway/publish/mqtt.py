@@ -7,8 +7,13 @@ anything fails, back off (0.5 s doubling to 30 s) and connect again with a fresh
 What was taken but not confirmed goes back into the outbox, so a broker restart loses
 nothing that still fits in it (QoS 1 may then arrive twice, as MQTT allows).
 
-Throughput does not hang on one publish at a time: a batch of publishes is handed to
-paho at once and awaited together, so one socket write carries many messages.
+Throughput does not hang on one publish at a time.  QoS 1 messages are awaited together,
+a window at a time, through aiomqtt.  QoS 0 has nothing to await but the socket write, and
+aiomqtt's per-publish bookkeeping (an Event and a wait per message) caps it near 28,000
+messages/s here, against 61,000/s for the paho client underneath: an SDPS cycle of 265
+fused states took 10-19 ms to hand over, the whole of the latency budget.  So a QoS 0 batch
+goes straight to aiomqtt's paho client, and the sink waits until paho has written the
+last of it to the socket (flow control: nothing piles up inside paho).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -29,7 +35,7 @@ from gateway.publish.topics import Outbound
 
 log = logging.getLogger(__name__)
 
-BATCH = 512  # QoS 0 messages handed to paho per write
+BATCH = 256  # QoS 0 messages handed to paho before waiting for the socket write
 RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection is gone
@@ -170,7 +176,7 @@ class MqttSink:
             batch = outbox.take(BATCH)
             if batch:
                 try:
-                    await asyncio.gather(*(client.publish(*self._args(m)) for m in batch))
+                    await self._publish_batch(client, batch)
                 except BaseException:
                     outbox.give_back(batch)
                     raise
@@ -180,6 +186,22 @@ class MqttSink:
                 return
             self.wakeup.clear()
             await _wait(stopping, None, self.wakeup)
+
+    async def _publish_batch(self, client: aiomqtt.Client, batch: list[Outbound]) -> None:
+        paho = getattr(client, "_client", None)
+        if not isinstance(paho, mqtt.Client) or any(m.qos for m in batch):
+            await asyncio.gather(*(client.publish(*self._args(m)) for m in batch))
+            return
+        last = None
+        for m in batch:
+            last = paho.publish(*self._args(m))
+            if last.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise aiomqtt.MqttCodeError(last.rc, "Could not publish message")
+        deadline = time.monotonic() + self.publish_timeout_s
+        while last is not None and not last.is_published():
+            if time.monotonic() > deadline:
+                raise TimeoutError("QoS 0 batch not written to the broker's socket")
+            await asyncio.sleep(0.0005)
 
     def _sent(self, messages: list[Outbound]) -> None:
         self.counters["published"] += len(messages)

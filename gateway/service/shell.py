@@ -11,6 +11,7 @@ decoded and flushed, the outbox drains (up to a deadline), ``offline`` is publis
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import Counter
@@ -232,6 +233,11 @@ class Service:
 
         ``sources`` are tasks feeding the intake (replay); live inputs are ``listen``ed.
         """
+        # Everything made so far (modules, tables, the pipeline) lives as long as the
+        # process: move it out of the cyclic collector's sight.  Otherwise each full
+        # collection walks it all, a 20 ms pause measured here, the whole latency budget.
+        gc.collect()
+        gc.freeze()
         metrics = self.config.metrics
         if self.serve_metrics:
             try:

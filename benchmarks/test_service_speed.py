@@ -1,0 +1,171 @@
+"""The service end to end: replay of the shipped border capture at ``--speed max`` into the
+file sink and into a real Mosquitto (QoS 0), in plots per second, with nothing lost; and the
+latency from datagram in to MQTT out at the live rate.
+
+Run with ``pytest benchmarks/test_service_speed.py --benchmark-enable``; in the normal test run
+(benchmarks disabled) each runs once and still checks that nothing was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.config import MqttConfig, load
+from gateway.ingest import IngestStats
+from gateway.ingest.url import parse_udp_url
+from gateway.service.inputs import Pacer, replay_captures
+from gateway.service.shell import Service
+from gateway.sim.live import send_live
+from gateway.sim.run import simulate
+from gateway.sim.scenario import BORDER
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
+CONFIG = load(ROOT / "captures" / "border.toml")
+
+# Counts what a subscriber gets until the gateway says offline; prints it as JSON.
+SUBSCRIBER = """
+import json, sys
+import paho.mqtt.client as mqtt
+counts = {"plots": 0, "plot_messages": 0, "picture": 0}
+def on_connect(c, u, f, rc, p=None):
+    c.subscribe("surv/v1/#", qos=1)
+def on_subscribe(c, u, mid, rc, p=None):
+    print("ready", flush=True)
+def on_message(c, u, m):
+    if "/plots/" in m.topic:
+        counts["plot_messages"] += 1
+        counts["plots"] += len(json.loads(m.payload))
+    elif m.topic.endswith("/picture"):
+        counts["picture"] += 1
+    elif "/status/" in m.topic and b'"offline"' in m.payload:
+        print(json.dumps(counts), flush=True)
+        c.disconnect()
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+c.on_connect, c.on_subscribe, c.on_message = on_connect, on_subscribe, on_message
+c.connect("127.0.0.1", int(sys.argv[1]))
+c.loop_forever()
+"""
+
+
+def replay(mqtt: MqttConfig | None, out: Path | None) -> Service:
+    async def main() -> Service:
+        pacer = Pacer(None)
+        with open(out, "wb") if out else open("/dev/null", "wb") as sink:
+            service = Service(CONFIG, mqtt=mqtt, out=sink if out else None, pacer=pacer)
+            source = asyncio.create_task(replay_captures(
+                [str(CAPTURE)], service.intake, pacer, IngestStats(), stopping=service.stopping))
+            await service.run([source])
+        return service
+
+    return asyncio.run(main())
+
+
+def plots_of(service: Service) -> int:
+    return service.pipeline.counters()["plots"]
+
+
+def test_replay_max_into_file(benchmark: Any, tmp_path: Path) -> None:
+    out = tmp_path / "replay.jsonl"
+    service = benchmark.pedantic(replay, args=(None, out), rounds=1, iterations=1)
+    plots = plots_of(service)
+    written = sum(1 for line in out.open("rb") if b'"kind":"plot"' in line)
+    assert written == plots > 60_000
+    if benchmark.stats:
+        seconds = benchmark.stats.stats.mean
+        benchmark.extra_info.update(plots=plots, plots_per_s=round(plots / seconds),
+                                    messages=service.counters["messages-written"],
+                                    messages_per_s=round(service.counters["messages-written"]
+                                                         / seconds))
+
+
+def test_replay_max_into_mosquitto(benchmark: Any, mosquitto: Any) -> None:
+    sub = subprocess.Popen([sys.executable, "-c", SUBSCRIBER, str(mosquitto.port)],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
+        service = benchmark.pedantic(replay, args=(MqttConfig(url=mosquitto.url), None),
+                                     rounds=1, iterations=1)
+        got = json.loads(sub.stdout.readline())
+    finally:
+        sub.kill()
+        sub.wait()
+    plots = plots_of(service)
+    assert service.outbox is not None and service.sink is not None
+    assert not [k for k, v in service.outbox.counters.items() if k.startswith("dropped") and v]
+    assert got["plots"] == plots > 60_000  # every plot reached the subscriber
+    assert got["picture"] > 5000
+    if benchmark.stats:
+        seconds = benchmark.stats.stats.mean
+        benchmark.extra_info.update(
+            plots=plots, plots_per_s=round(plots / seconds),
+            mqtt_messages=service.sink.counters["published"],
+            mqtt_messages_per_s=round(service.sink.counters["published"] / seconds),
+            fused_states_coalesced=service.outbox.counters["coalesced"])
+
+
+LIVE_S = 30.0
+WARMUP_S = 10.0
+
+
+def test_latency_at_the_live_rate(benchmark: Any, mosquitto: Any) -> None:
+    """The border scenario through one group at its own rate for 30 s; latency from the
+    datagram's receipt to each of its messages handed to the broker (the last datagram of
+    a batch, a sector crossing or an SDPS end of batch, is the one that releases it).
+    The steady state is measured after 10 s; the first seconds, while the tracker starts
+    some 400 tracks at once, are reported apart."""
+    sim = simulate(BORDER, LIVE_S, seed=11)
+    group = "239.255.77.9:23990"
+    config = type(CONFIG)(**{**CONFIG.__dict__,
+                             "inputs": (type(CONFIG.inputs[0])(f"udp://{group}?iface=127.0.0.1"),),
+                             "normalize": type(CONFIG.normalize)(max_early_s=43200.0,
+                                                                 max_late_s=43200.0)})
+    samples: list[tuple[float, float]] = []
+
+    def run() -> Service:
+        async def main() -> Service:
+            service = Service(config, mqtt=MqttConfig(url=mosquitto.url))
+            assert service.sink is not None
+            service.sink.latency = lambda s: samples.append((time.monotonic(), s))
+            service.listen(asyncio.get_running_loop())
+            url = parse_udp_url(f"udp://{group}")
+            sender = threading.Thread(target=send_live, args=(sim.wires, (url.group, url.port)),
+                                      kwargs={"iface": "127.0.0.1"})
+
+            async def drive() -> None:
+                await asyncio.sleep(0.5)
+                sender.start()
+                await asyncio.to_thread(sender.join)
+                await asyncio.sleep(0.5)
+                service.stopping.set()
+
+            driver = asyncio.create_task(drive())
+            await service.run()
+            await driver
+            return service
+
+        return asyncio.run(main())
+
+    started = time.monotonic()
+    service = benchmark.pedantic(run, rounds=1, iterations=1)
+    assert time.monotonic() - started >= LIVE_S  # really at the live rate
+    assert service.counters["datagrams"] == len(sim.wires)
+    assert len(samples) > 500
+    first = samples[0][0]
+    steady = [s for t, s in samples if t - first >= WARMUP_S]
+    p50, p99, worst = np.percentile(steady, [50, 99, 100]) * 1e3
+    cold = np.percentile([s for _, s in samples], [99, 100]) * 1e3
+    if benchmark.stats:
+        benchmark.extra_info.update(messages=len(steady), latency_p50_ms=round(p50, 2),
+                                    latency_p99_ms=round(p99, 2), latency_max_ms=round(worst, 2),
+                                    with_warmup_p99_ms=round(cold[0], 2),
+                                    with_warmup_max_ms=round(cold[1], 2))

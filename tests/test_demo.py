@@ -1,0 +1,161 @@
+"""``asterix-gateway demo`` as users run it: the shipped capture through a real broker, and
+a view made from what came back over MQTT (plain lines here: stdout is not a terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+from test_messages import FUSED
+
+from gateway.commands import demo as demo_command
+from gateway.messages import Alert, Status, encode, encode_batch
+from gateway.publish.topics import Topics
+
+DEMO = [sys.executable, "-m", "gateway.cli", "demo"]
+LINE = re.compile(r"^demo: tracks=(\d+) confirmed=(\d+) .* mqtt=(connected|disconnected)$")
+
+
+def demo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DEMO, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def view_lines(stdout: str) -> list[tuple[int, int]]:
+    """(tracks, confirmed) of each summary line the view printed."""
+    return [(int(m[1]), int(m[2])) for m in map(LINE.match, stdout.splitlines()) if m]
+
+
+def final_summary(stderr: str) -> dict[str, int]:
+    last = [line for line in stderr.splitlines() if line.startswith("demo: ")][-1]
+    return {k: int(v) for k, v in re.findall(r"([a-z0-9-]+)=(\d+)", last)}
+
+
+def assert_clean_end(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    assert done.returncode == 0, done.stderr
+    counts = final_summary(done.stderr)
+    assert counts.get("mqtt-published", 0) > 0
+    assert not [k for k in counts if k.startswith("mqtt-dropped")], counts
+    return counts
+
+
+@pytest.mark.slow
+def test_embedded_broker_whole_capture() -> None:
+    done = demo("--embedded", "--speed", "max")
+    counts = assert_clean_end(done)
+    assert re.search(r"^  mosquitto_sub -h 127\.0\.0\.1 -p \d+ -t 'surv/v1/#' -v$",
+                     done.stdout, re.M), done.stdout
+    assert "surv/v1/fused/{id}" in done.stdout and "(embedded, amqtt, MQTT 3.1.1)" in done.stdout
+    seen = view_lines(done.stdout)
+    assert seen and max(tracks for tracks, _ in seen) > 0, done.stdout
+    assert seen[-1][1] > 0  # confirmed tracks in the last view, received over MQTT
+    assert counts["datagrams"] > 20_000  # the whole capture went through
+
+
+def test_broker_that_does_not_answer_is_one_line_and_exit_2() -> None:
+    done = demo("--broker", "mqtt://127.0.0.1:1", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "asterix-gateway: --broker mqtt://127.0.0.1:1: no MQTT broker answers there"]
+
+
+def test_missing_capture_is_one_line_and_exit_2() -> None:
+    done = demo("--capture", "/nonexistent/border.pcap.gz", timeout=30)
+    assert done.returncode == 2
+    assert "no such file" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_stops_cleanly() -> None:
+    proc = subprocess.Popen([*DEMO, "--embedded", "--speed", "5"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, proc.kill)  # reading stdout below has no timeout
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first view line: replay and view are running
+            if LINE.match(line):
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    counts = assert_clean_end(done)
+    assert counts["datagrams"] < 20_000  # stopped early, not at the end of the capture
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def mosquitto_port() -> Iterator[int]:
+    """A Mosquitto of this test's own on a free port (MQTT 5)."""
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    port = _free_port()
+    proc = subprocess.Popen(["mosquitto", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("mosquitto did not start")
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_found_broker_gets_mqtt5_and_duration_stops_it(mosquitto_port: int) -> None:
+    done = demo("--broker", f"mqtt://127.0.0.1:{mosquitto_port}", "--speed", "10",
+                "--duration", "3", timeout=60)
+    assert_clean_end(done)
+    assert f"mqtt://127.0.0.1:{mosquitto_port} (found, MQTT 5)" in done.stdout
+    assert any(tracks for tracks, _ in view_lines(done.stdout)), done.stdout
+
+
+def test_view_counts_and_skips_what_it_cannot_use() -> None:
+    """The view's picture: garbage and wrong kinds are counted, ended tracks leave, the
+    number of tracks is bounded, and a retained "offline" is not this run's end."""
+    async def check() -> None:
+        picture = demo_command.Picture(Topics("p", "gw", 60))
+        for payload in (b"", b"not json", b"[1]", encode_batch([Alert(
+                t=1.0, type="x", track_id=None, text="")])):
+            picture.take("p/picture", payload)
+        picture.take("p/alerts", encode(FUSED))
+        picture.take("p/status/gw", 17)
+        assert picture.counters["undecodable"] == 6 and not picture.tracks
+
+        many = [msgspec.structs.replace(FUSED, id=f"T{i}") for i in range(
+            demo_command.MAX_TRACKS + 10)]
+        picture.take("p/picture", encode_batch(many))
+        assert len(picture.tracks) == demo_command.MAX_TRACKS and "T0" not in picture.tracks
+        ended = msgspec.structs.replace(many[-1], state="ended")
+        picture.take("p/picture", encode_batch([ended]))
+        assert many[-1].id not in picture.tracks
+
+        offline = encode(Status(t=1.0, gateway="gw", state="offline", counters={}))
+        picture.take("p/status/gw", offline, retained=True)
+        assert not picture.offline.is_set()
+        picture.take("p/status/gw", offline)
+        assert picture.offline.is_set() and picture.status == {"gw": "offline"}
+
+    asyncio.run(check())
