@@ -6,6 +6,7 @@ they can kill and restart it.  ``.ci/run`` installs the Debian package if it is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -26,11 +27,16 @@ def free_port() -> int:
 class Mosquitto:
     """One mosquitto process on 127.0.0.1:port; ``kill`` and ``start`` again at will."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None,
+                 listener: str = "allow_anonymous true\n") -> None:
+        """``listener``: more configuration for the listener (TLS files, password file)."""
         self.port = port or free_port()
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                             "persistence false\nmax_queued_messages 100000\n")
+        # Started as root, mosquitto drops to the user "mosquitto", who cannot read the
+        # test's files (pytest's temporary directories are private): stay who we are.
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"{user}per_listener_settings true\nlistener {self.port} 127.0.0.1\n"
+                             f"{listener}persistence false\nmax_queued_messages 100000\n")
         self.log = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gateway.commands import UsageError
 from gateway.commands import decode as decode_command
+from gateway.commands import demo as demo_command
 from gateway.commands import evaluate as evaluate_command
 from gateway.commands import normalize as normalize_command
 from gateway.commands import replay as replay_command
@@ -86,6 +87,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
     add_log_arguments(p, "info")
     p.set_defaults(run=run_command.run)
+
+    p = sub.add_parser("demo", help="simulated border traffic through the whole gateway, "
+                       "something to look at",
+                       description="Replay the shipped border capture through the whole "
+                       "gateway into an MQTT broker (one found at 127.0.0.1:1883, or an "
+                       "embedded one) and show the fused picture as it comes back.")
+    demo_command.add_arguments(p)
+    add_log_arguments(p, "warning")
+    p.set_defaults(run=demo_command.run)
 
     p = sub.add_parser("evaluate", help="association and accuracy figures against ground truth",
                        description="Score the fused tracks (and each single source) of a tracks "

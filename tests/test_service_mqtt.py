@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -14,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import msgspec
+import paho.mqtt.subscribe as subscribe
 import pytest
 from test_messages import FUSED, FUSED_ENDED, MODES_PLOT, T
 
@@ -249,3 +252,68 @@ def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: P
 
 def _plot(n: int) -> Any:
     return msgspec.structs.replace(MODES_PLOT, track_number=n)
+
+
+def make_tls_broker(directory: Path) -> Mosquitto:
+    """A broker that speaks only TLS (a test CA signs its certificate for 127.0.0.1) and
+    wants a user name and password."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.crt", "-days", "1", "-subj", "/CN=test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(directory / "passwd"), "gw",
+                    "s3cret-pw"], check=True, capture_output=True)
+    return Mosquitto(directory, listener=(
+        f"cafile {directory / 'ca.crt'}\ncertfile {directory / 'server.crt'}\n"
+        f"keyfile {directory / 'server.key'}\nallow_anonymous false\n"
+        f"password_file {directory / 'passwd'}\n"))
+
+
+@pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("mosquitto_passwd")
+                    or not shutil.which("mosquitto"), reason="needs openssl and mosquitto")
+def test_tls_with_password_from_the_environment(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    broker = make_tls_broker(tmp_path)
+    broker.start()
+    text = (f'[gateway]\nid = "gw"\n[mqtt]\nurl = "mqtts://127.0.0.1:{broker.port}"\n'
+            f'username = "gw"\npassword_env = "GW_PW"\nca_file = "{tmp_path / "ca.crt"}"\n')
+    caplog.set_level(logging.DEBUG)
+    try:
+        good = loads(text, env={"GW_PW": "s3cret-pw"}).mqtt
+        bad = loads(text, env={"GW_PW": "wrong-pw"}).mqtt
+        assert good is not None and bad is not None
+
+        async def main() -> tuple[MqttSink, MqttSink]:
+            sinks = []
+            for config in (good, bad):
+                outbox = Outbox(100, 100)
+                topics = Topics("t", "gw", 60)
+                sink = MqttSink(config, outbox, client_id="gw",
+                                status=lambda s, topics=topics: topics.status(s, T, {}),
+                                backoff_min_s=0.2)
+                stop = asyncio.Event()
+                task = asyncio.create_task(sink.run(stop))
+                await until(lambda sink=sink: sink.counters["published"] >= 1
+                            or sink.counters["connect-failures"] >= 2)
+                stop.set()
+                await asyncio.wait_for(task, 30)
+                sinks.append(sink)
+            return sinks[0], sinks[1]
+
+        ok, refused = asyncio.run(main())
+        assert ok.counters["published"] >= 1 and ok.counters["connect-failures"] == 0
+        assert refused.counters["published"] == 0 and refused.counters["connect-failures"] >= 2
+        m = subscribe.simple("t/status/gw", hostname="127.0.0.1", port=broker.port,
+                             retained=True, auth={"username": "gw", "password": "s3cret-pw"},
+                             tls={"ca_certs": str(tmp_path / "ca.crt")})
+        assert json.loads(m.payload)["state"] == "offline"  # type: ignore[union-attr]
+    finally:
+        broker.stop()
+    assert "s3cret-pw" not in caplog.text and "wrong-pw" not in caplog.text
+    assert "mqtts://127.0.0.1" in caplog.text  # it did log where it connected
