@@ -12,16 +12,17 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 class Mosquitto:
@@ -30,7 +31,7 @@ class Mosquitto:
     def __init__(self, directory: Path, port: int | None = None,
                  listener: str = "allow_anonymous true\n") -> None:
         """``listener``: more configuration for the listener (TLS files, password file)."""
-        self.port = port or free_port()
+        self.port = port or _free_port()
         self.conf = directory / "mosquitto.conf"
         # Started as root, mosquitto drops to the user "mosquitto", who cannot read the
         # test's files (pytest's temporary directories are private): stay who we are.
@@ -78,12 +79,34 @@ class Mosquitto:
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+def free_port() -> Callable[[], int]:
+    """A TCP port nobody listens on (at the time of asking)."""
+    return _free_port
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """Make brokers (not started) with their own directory: ``factory(listener=...)``."""
     if shutil.which("mosquitto") is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    broker = Mosquitto(tmp_path)
-    broker.start()
+    made: list[Mosquitto] = []
+
+    def make(**kw: Any) -> Mosquitto:
+        directory = tmp_path / f"broker{len(made)}"
+        directory.mkdir()
+        made.append(Mosquitto(directory, **kw))
+        return made[-1]
+
     try:
-        yield broker
+        yield make
     finally:
-        broker.stop()
+        for broker in made:
+            broker.stop()
+
+
+@pytest.fixture
+def mosquitto(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
+    """A running broker of this test's own, anonymous, on a free port."""
+    broker = broker_factory()
+    broker.start()
+    return broker

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -94,41 +91,11 @@ def test_ctrl_c_stops_cleanly() -> None:
     assert counts["datagrams"] < 20_000  # stopped early, not at the end of the capture
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def mosquitto_port() -> Iterator[int]:
-    """A Mosquitto of this test's own on a free port (MQTT 5)."""
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(["mosquitto", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("mosquitto did not start")
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def test_found_broker_gets_mqtt5_and_duration_stops_it(mosquitto_port: int) -> None:
-    done = demo("--broker", f"mqtt://127.0.0.1:{mosquitto_port}", "--speed", "10",
+def test_found_broker_gets_mqtt5_and_duration_stops_it(mosquitto: Any) -> None:
+    done = demo("--broker", mosquitto.url, "--speed", "10",
                 "--duration", "3", timeout=60)
     assert_clean_end(done)
-    assert f"mqtt://127.0.0.1:{mosquitto_port} (found, MQTT 5)" in done.stdout
+    assert f"{mosquitto.url} (found, MQTT 5)" in done.stdout
     assert any(tracks for tracks, _ in view_lines(done.stdout)), done.stdout
 
 

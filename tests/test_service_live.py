@@ -10,13 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.subscribe as subscribe
 import pytest
 
-from conftest import free_port
 from gateway.ingest import read_datagrams
 from gateway.sim.scenario import BORDER
 
@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BORDER_TOML = (ROOT / "captures" / "border.toml").read_text()
 
 
-def live_config(path: Path, inputs: str | None = None) -> tuple[Path, int]:
+def live_config(path: Path, port: int, inputs: str | None = None) -> tuple[Path, int]:
     """The shipped border config, with a free metrics port; the simulator runs 10 times
     faster than real time, so its data are "early" on the wall clock: widen that window."""
-    port = free_port()
     text = BORDER_TOML.replace("max_early_s = 5.0", "max_early_s = 43200.0")
     if inputs is not None:
         head, _, tail = text.partition("[[input]]")
@@ -96,11 +95,12 @@ def replay(pcap: Path, config: Path, out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-def test_run_joins_every_site_and_loses_nothing(mosquitto: Any, tmp_path: Path) -> None:
+def test_run_joins_every_site_and_loses_nothing(mosquitto: Any, tmp_path: Path,
+                                                free_port: Callable[[], int]) -> None:
     """Ten multicast groups (eight radars, two SDPS) as in the field; the simulator sends at
     ten times the scenario's rate.  Every datagram is received; each source's plots and
     tracks are exactly those a replay of the same capture makes."""
-    config, port = live_config(tmp_path / "gw.toml")
+    config, port = live_config(tmp_path / "gw.toml", free_port())
     out = tmp_path / "live.jsonl"
     proc = start_run(config, mosquitto.url, out)
     try:
@@ -129,12 +129,12 @@ def test_run_joins_every_site_and_loses_nothing(mosquitto: Any, tmp_path: Path) 
     assert '"offline"' in err or "stopping" in err  # the JSON log says what it did
 
 
-def test_run_from_one_group_publishes_exactly_what_replay_does(mosquitto: Any,
-                                                             tmp_path: Path) -> None:
+def test_run_from_one_group_publishes_exactly_what_replay_does(
+        mosquitto: Any, tmp_path: Path, free_port: Callable[[], int]) -> None:
     """All sources through one group keep the capture's order, so the live gateway and a
     replay of what it received publish the same messages, fused picture included."""
     inputs = '[[input]]\nurl = "udp://239.255.77.2:23998?iface=127.0.0.1"\n'
-    config, port = live_config(tmp_path / "gw.toml", inputs)
+    config, port = live_config(tmp_path / "gw.toml", free_port(), inputs)
     out = tmp_path / "live.jsonl"
     proc = start_run(config, mosquitto.url, out)
     try:
@@ -149,10 +149,10 @@ def test_run_from_one_group_publishes_exactly_what_replay_does(mosquitto: Any,
     assert out.stat().st_size > 1_000_000
 
 
-def test_sigterm_publishes_offline_and_kill_leaves_the_last_will(mosquitto: Any,
-                                                                 tmp_path: Path) -> None:
+def test_sigterm_publishes_offline_and_kill_leaves_the_last_will(
+        mosquitto: Any, tmp_path: Path, free_port: Callable[[], int]) -> None:
     inputs = '[[input]]\nurl = "udp://239.255.77.3:23997?iface=127.0.0.1"\n'
-    config, port = live_config(tmp_path / "gw.toml", inputs)
+    config, port = live_config(tmp_path / "gw.toml", free_port(), inputs)
     topic = "surv/v1/status/border-gw-1"
 
     def status() -> dict[str, Any]:
@@ -177,13 +177,14 @@ def test_sigterm_publishes_offline_and_kill_leaves_the_last_will(mosquitto: Any,
     ("no-inputs", "no [[input]]"),
     ("bad-broker", "--broker"),
 ])
-def test_run_refuses_bad_setups_in_one_line(tmp_path: Path, problem: str, text: str) -> None:
+def test_run_refuses_bad_setups_in_one_line(tmp_path: Path, problem: str, text: str,
+                                            free_port: Callable[[], int]) -> None:
     config = tmp_path / "gw.toml"
     args = ["--config", str(config)]
     if problem == "no-inputs":
         config.write_text('[gateway]\nid = "x"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n')
     else:
-        live_config(config)
+        live_config(config, free_port())
         args += ["--broker", "http://example.org"]
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "run", *args],
                           capture_output=True, timeout=60)

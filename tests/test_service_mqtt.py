@@ -20,7 +20,6 @@ import paho.mqtt.subscribe as subscribe
 import pytest
 from test_messages import FUSED, FUSED_ENDED, MODES_PLOT, T
 
-from conftest import Mosquitto
 from gateway.config import MqttConfig, loads
 from gateway.ingest import IngestStats
 from gateway.messages import Alert, decode, decode_batch
@@ -223,8 +222,9 @@ def test_broker_killed_and_restarted_loses_no_qos1_message(mosquitto: Any) -> No
     assert sink.counters["connects"] >= 2 and sink.counters["disconnects"] >= 1
 
 
-def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path)  # not started yet: nothing listens on its port
+def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(
+        broker_factory: Callable[..., Any]) -> None:
+    broker = broker_factory()  # not started yet: nothing listens on its port
     topics = Topics("t", "gw", 60)
 
     async def body(sink: MqttSink, outbox: Outbox) -> None:
@@ -244,17 +244,14 @@ def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(tmp_path: P
                         break
         assert got == list(range(30, 50))  # the newest 20, in order
 
-    try:
-        asyncio.run(run_sink(broker.port, body, limit=20, backoff_min_s=0.2))
-    finally:
-        broker.stop()
+    asyncio.run(run_sink(broker.port, body, limit=20, backoff_min_s=0.2))
 
 
 def _plot(n: int) -> Any:
     return msgspec.structs.replace(MODES_PLOT, track_number=n)
 
 
-def make_tls_broker(directory: Path) -> Mosquitto:
+def make_tls_broker(directory: Path, broker_factory: Callable[..., Any]) -> Any:
     """A broker that speaks only TLS (a test CA signs its certificate for 127.0.0.1) and
     wants a user name and password."""
     def openssl(*args: str) -> None:
@@ -269,7 +266,7 @@ def make_tls_broker(directory: Path) -> Mosquitto:
             "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(directory / "passwd"), "gw",
                     "s3cret-pw"], check=True, capture_output=True)
-    return Mosquitto(directory, listener=(
+    return broker_factory(listener=(
         f"cafile {directory / 'ca.crt'}\ncertfile {directory / 'server.crt'}\n"
         f"keyfile {directory / 'server.key'}\nallow_anonymous false\n"
         f"password_file {directory / 'passwd'}\n"))
@@ -278,8 +275,9 @@ def make_tls_broker(directory: Path) -> Mosquitto:
 @pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("mosquitto_passwd")
                     or not shutil.which("mosquitto"), reason="needs openssl and mosquitto")
 def test_tls_with_password_from_the_environment(tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
-    broker = make_tls_broker(tmp_path)
+                                                caplog: pytest.LogCaptureFixture,
+                                                broker_factory: Callable[..., Any]) -> None:
+    broker = make_tls_broker(tmp_path, broker_factory)
     broker.start()
     text = (f'[gateway]\nid = "gw"\n[mqtt]\nurl = "mqtts://127.0.0.1:{broker.port}"\n'
             f'username = "gw"\npassword_env = "GW_PW"\nca_file = "{tmp_path / "ca.crt"}"\n')
