@@ -32,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 import gateway
-from gateway.commands import UsageError
+from gateway.commands import UsageError, positive
 from gateway.commands.replay import speed
 from gateway.commands.service import load_config, summary
 from gateway.config import Config, MqttConfig, parse_mqtt_url
@@ -67,16 +67,6 @@ OFFLINE_WAIT_S = 2.0  # at the end, for the gateway's offline status to come bac
 
 # -- arguments -------------------------------------------------------------------------------
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--duration is seconds, not {text!r}") from None
-    if not 0 < value < 1e7:
-        raise argparse.ArgumentTypeError(f"--duration must be positive, not {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
@@ -86,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="always start the embedded broker (amqtt, MQTT 3.1.1, free port)")
     parser.add_argument("--speed", type=speed, default=5.0, metavar="N|max",
                         help="times real time, by the capture's timestamps (default: 5)")
-    parser.add_argument("--duration", type=_seconds, metavar="S",
+    parser.add_argument("--duration", type=positive("--duration", "seconds"), metavar="S",
                         help="stop after S seconds (default: at the end of the capture)")
     parser.add_argument("--capture", default=str(CAPTURES / "border-10min.pcap.gz"),
                         metavar="FILE.pcap", help="default: the shipped border scenario")

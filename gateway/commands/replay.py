@@ -14,7 +14,7 @@ import sys
 
 from tqdm import tqdm
 
-from gateway.commands import UsageError
+from gateway.commands import UsageError, positive
 from gateway.commands.service import broker_config, load_config, output, summary
 from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
@@ -24,15 +24,7 @@ from gateway.service.shell import Service, serve
 
 def speed(text: str) -> float | None:
     """``max`` or a positive factor of real time."""
-    if text == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--speed is 1, N or max, not {text!r}") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"--speed must be positive (or max), not {text!r}")
-    return value
+    return None if text == "max" else positive("--speed", "1, N or max", 1e6)(text)
 
 
 def run(args: argparse.Namespace) -> int:
