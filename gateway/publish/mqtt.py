@@ -3,7 +3,8 @@
 The reconnect loop is written out, as aiomqtt's documentation recommends, rather than
 hidden: connect (with a last will saying ``offline``), announce ``online``, send QoS 1
 messages first and acknowledge each only once the broker has it, then QoS 0 batches; when
-anything fails, back off (0.5 s doubling to 30 s) and connect again with a fresh session.
+anything fails, back off (0.5 s doubling to 30 s, +-20 % jitter) and connect again with a
+fresh session.
 What was taken but not confirmed goes back into the outbox, so a broker restart loses
 nothing that still fits in it (QoS 1 may then arrive twice, as MQTT allows).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -132,7 +134,8 @@ class MqttSink:
                 return
             delay = backoff if self._deadline is None else min(
                 backoff, max(self._deadline - time.monotonic(), 0.0))
-            if stopping.is_set():
+            delay *= random.uniform(0.8, 1.2)  # gateways that lost one broker do not
+            if stopping.is_set():                # all come back in the same instant
                 await asyncio.sleep(delay)  # still trying to drain, until the deadline
             else:
                 await _wait(stopping, delay)
