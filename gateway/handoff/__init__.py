@@ -1,0 +1,1 @@
+"""Border coordination (ICAO AIDC): message text, the dialogue per flight, airspace."""

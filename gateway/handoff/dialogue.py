@@ -1,0 +1,152 @@
+"""The AIDC dialogue for one flight across one boundary, as one transition table (sans-IO).
+
+Read it like h11's ``_state.py``: every rule of the conversation is in ``TRANSITIONS``,
+keyed by the dialogue's state, the role of the unit that sends a message, and the message
+type.  Both ends run the same table: the transferring unit (C1) applies its own messages
+with ``send`` and the accepting unit's (C2) with ``receive``, and C2 the other way round, so
+the two can never disagree about what is allowed.  A message the table does not allow is a
+``ProtocolError`` (ours: a bug; theirs: answered with LRM).
+
+LAM and LRM are not in the table: they acknowledge (or refuse) any message at the link
+level (``Link``), which also numbers messages per link and notices missing LAMs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Role(Enum):
+    C1 = "transferring"  # the unit the flight leaves
+    C2 = "accepting"     # the unit it enters
+
+
+class State(Enum):
+    IDLE = "idle"
+    NOTIFIED = "notified"          # ABI sent: C2 knows the flight is coming
+    OFFERED = "offered"            # EST or CPL sent: the conditions proposed, awaiting ACP/REJ
+    COORDINATED = "coordinated"    # ACP: both units agree on the boundary conditions
+    NEGOTIATING = "negotiating"    # CDN: a change proposed, awaiting ACP/REJ
+    TRANSFERRING = "transferring"  # TOC: control offered at the transfer point
+    TRANSFERRED = "transferred"    # AOC: C2 has control (final)
+    REJECTED = "rejected"          # REJ of the first offer (final: a phone call now)
+    CANCELLED = "cancelled"        # MAC: the flight will not cross after all (final)
+
+
+FINAL = frozenset({State.TRANSFERRED, State.REJECTED, State.CANCELLED})
+
+C1, C2 = Role.C1, Role.C2
+S = State
+
+# (state, role of the sender, message) -> next state
+TRANSITIONS: dict[tuple[State, Role, str], State] = {
+    (S.IDLE, C1, "ABI"): S.NOTIFIED,
+    (S.IDLE, C1, "EST"): S.OFFERED,
+    (S.IDLE, C1, "CPL"): S.OFFERED,
+    (S.NOTIFIED, C1, "ABI"): S.NOTIFIED,  # an update of the advance information
+    (S.NOTIFIED, C1, "EST"): S.OFFERED,
+    (S.NOTIFIED, C1, "CPL"): S.OFFERED,
+    (S.NOTIFIED, C1, "MAC"): S.CANCELLED,
+    (S.OFFERED, C2, "ACP"): S.COORDINATED,
+    (S.OFFERED, C2, "REJ"): S.REJECTED,
+    (S.OFFERED, C1, "MAC"): S.CANCELLED,
+    (S.COORDINATED, C1, "CDN"): S.NEGOTIATING,
+    (S.COORDINATED, C2, "CDN"): S.NEGOTIATING,
+    (S.COORDINATED, C1, "TOC"): S.TRANSFERRING,
+    (S.COORDINATED, C1, "MAC"): S.CANCELLED,
+    # a change is accepted or refused by the unit that did not propose it; refused, the
+    # conditions agreed before stand
+    (S.NEGOTIATING, C1, "ACP"): S.COORDINATED,
+    (S.NEGOTIATING, C2, "ACP"): S.COORDINATED,
+    (S.NEGOTIATING, C1, "REJ"): S.COORDINATED,
+    (S.NEGOTIATING, C2, "REJ"): S.COORDINATED,
+    (S.NEGOTIATING, C1, "MAC"): S.CANCELLED,
+    (S.TRANSFERRING, C2, "AOC"): S.TRANSFERRED,
+}
+
+LINK_LEVEL = frozenset({"LAM", "LRM"})
+
+
+class ProtocolError(Exception):
+    """A message the dialogue does not allow in its state."""
+
+
+@dataclass
+class Dialogue:
+    """One flight crossing one boundary, seen from one end (``role``)."""
+
+    role: Role
+    state: State = State.IDLE
+    proposer: Role | None = None  # who sent the CDN being negotiated
+
+    def _apply(self, sender: Role, msg: str) -> State:
+        nxt = TRANSITIONS.get((self.state, sender, msg))
+        if nxt is None:
+            raise ProtocolError(f"{msg} from the {sender.value} unit is not allowed when "
+                                f"the dialogue is {self.state.value}")
+        if self.state is State.NEGOTIATING and msg in ("ACP", "REJ") and sender is self.proposer:
+            raise ProtocolError(f"{msg} must come from the unit that did not propose the change")
+        self.proposer = sender if msg == "CDN" else None
+        self.state = nxt
+        return nxt
+
+    def send(self, msg: str) -> State:
+        return self._apply(self.role, msg)
+
+    def receive(self, msg: str) -> State:
+        return self._apply(C2 if self.role is C1 else C1, msg)
+
+    def allowed(self, sender: Role) -> set[str]:
+        return {m for (state, role, m) in TRANSITIONS if state is self.state and role is sender}
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+@dataclass
+class Pending:
+    """A message sent and not yet acknowledged by LAM."""
+
+    serial: int
+    text: str
+    sent_at: float
+    tries: int = 1
+
+
+@dataclass
+class Link:
+    """Messages between this unit and one peer: serial numbers (001-999, then 001 again)
+    and the acknowledgements still awaited."""
+
+    lam_timeout_s: float = 30.0
+    max_tries: int = 3
+    next_serial: int = 1
+    pending: dict[int, Pending] = field(default_factory=dict)
+
+    def number(self) -> int:
+        serial = self.next_serial
+        self.next_serial = serial % 999 + 1
+        return serial
+
+    def sent(self, serial: int, text: str, now: float) -> None:
+        self.pending[serial] = Pending(serial, text, now)
+
+    def acknowledged(self, serial: int) -> Pending | None:
+        """LAM (or LRM) for ``serial``; None if nothing was awaited under it."""
+        return self.pending.pop(serial, None)
+
+    def due(self, now: float) -> tuple[list[Pending], list[Pending]]:
+        """(to send again, given up): what has waited ``lam_timeout_s`` for its LAM."""
+        again, lost = [], []
+        for p in list(self.pending.values()):
+            if now - p.sent_at < self.lam_timeout_s:
+                continue
+            if p.tries >= self.max_tries:
+                lost.append(self.pending.pop(p.serial))
+            else:
+                p.tries += 1
+                p.sent_at = now
+                again.append(p)
+        return again, lost
