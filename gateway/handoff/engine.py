@@ -1,0 +1,376 @@
+"""The handoff engine (sans-IO): fused tracks and inbound AIDC in, AIDC and alerts out.
+
+For every confirmed track in one of this gateway's units (``units``) it predicts the next
+boundary; a crossing into a peer unit that is predicted ``hysteresis`` updates running
+starts a dialogue (one per flight and boundary), and one that is not predicted for as many
+updates running ends it with MAC (the flight turned back or stopped being a candidate).
+Along the way, by the estimated time over the coordination point (COP):
+
+    ABI at abi_lead_s before it, EST (CPL to a peer without flight plans) at est_lead_s,
+    CDN when the level or the time moves away from what was agreed, TOC at toc_lead_s,
+
+and the peer answers ACP/REJ, AOC.  Every message is acknowledged by LAM (the link level,
+``dialogue.Link``): a missing LAM is sent again, then raises a ``lam-timeout`` alert.
+Inbound text that does not parse, or a message the dialogue does not allow, is answered
+with LRM.  A flight without identification (no callsign: no flight plan to coordinate) or
+with no transponder at all that crosses between countries raises ``uncoordinated-crossing``.
+
+The state lives in plain data (``Flight``, ``Link``) so that ``store.Store`` can persist it
+after every call: publish only what a call returned *after* it was stored, and a restart
+neither repeats nor loses a message (an unacknowledged one is sent again, same serial).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gateway.handoff.airspace import Airspace, Crossing
+from gateway.handoff.dialogue import C1, Dialogue, Link, ProtocolError, State
+from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, parse
+from gateway.messages import Aidc, Alert, Fused
+
+UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
+LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
+
+
+@dataclass(frozen=True)
+class HandoffParameters:
+    units: tuple[str, ...]  # the units this gateway coordinates for (as transferring unit)
+    peers: tuple[str, ...]  # the units on the other side it coordinates with
+    cpl_to: tuple[str, ...] = ()  # peers that do not hold flight plans: CPL instead of EST
+    abi_lead_s: float = 900.0
+    est_lead_s: float = 600.0
+    toc_lead_s: float = 0.0
+    cdn_level_fl: float = 10.0  # 1,000 ft
+    cdn_time_s: float = 180.0
+    cdn_interval_s: float = 120.0  # at most one CDN per flight this often
+    hysteresis: int = 3  # predictions running that start or cancel a dialogue
+    predict_every_s: float = 8.0
+    lam_timeout_s: float = 30.0
+    lam_tries: int = 3
+
+
+@dataclass
+class Flight:
+    """One flight across one boundary, from the transferring unit's side."""
+
+    key: str
+    track_id: str
+    src: str
+    dst: str
+    callsign: str
+    ssr: str | None
+    cop: str
+    eto: float
+    fl: float | None
+    dialogue: Dialogue = field(default_factory=lambda: Dialogue(C1))
+    agreed_eto: float | None = None
+    agreed_fl: float | None = None
+    misses: int = 0
+    last_sent: float = -1e18
+    sent: list[str] = field(default_factory=list)  # message types, in order
+
+
+def _hhmm(t: float) -> str:
+    return _time.strftime("%H%M", _time.gmtime(t))
+
+
+def _level(fl: float | None) -> str | None:
+    return None if fl is None else f"F{max(0, min(999, round(fl))):03d}"
+
+
+def _remark(reason: str) -> str:
+    """Field 18 allows capitals, digits, space, / and . only."""
+    text = "".join(c if c.isalnum() or c in " /." else " " for c in reason.upper())
+    return " ".join(text.split())[:200] or "INVALID"
+
+
+class Handoff:
+    def __init__(self, airspace: Airspace, params: HandoffParameters) -> None:
+        self.airspace = airspace
+        self.p = params
+        self.flights: dict[str, Flight] = {}
+        self.links: dict[str, Link] = {}
+        self.by_serial: dict[tuple[str, int], str] = {}  # (peer, our serial) -> flight key
+        self.by_track: dict[str, list[str]] = {}  # track -> its flight keys
+        self.predicted_at: dict[str, float] = {}
+        self.hits: dict[str, tuple[str, int]] = {}  # track -> (dst, predicted updates running)
+        self.last_unit: dict[str, str] = {}  # track -> unit it was last seen in
+        self.alerted: set[str] = set()  # tracks already alerted as uncoordinated
+        self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
+        self.counters: Counter[str] = Counter()
+        self.changed: set[str] = set()  # flight keys changed by the last call (for the store)
+        self.countries = {u.id: u.country for u in airspace.units.values()}
+
+    # -- links ------------------------------------------------------------------------------
+
+    def link(self, peer: str) -> Link:
+        if peer not in self.links:
+            self.links[peer] = Link(self.p.lam_timeout_s, self.p.lam_tries)
+        return self.links[peer]
+
+    def _send(self, flight: Flight | None, text: AidcText, now: float,
+              out: list[Any]) -> None:
+        link = self.link(text.receiver)
+        message = Aidc(t=now, msg=text.msg, from_=text.sender, to=text.receiver,  # type: ignore
+                       serial=text.serial, ref=None if text.ref is None else text.ref[2],
+                       track_id=flight.track_id if flight else None,
+                       callsign=flight.callsign if flight else text.callsign, text=text.text())
+        if text.msg not in ("LAM", "LRM"):
+            link.sent(text.serial, message.text, now)
+        if flight is not None:
+            self.by_serial[(flight.dst, text.serial)] = flight.key
+            flight.last_sent = now
+            flight.sent.append(text.msg)
+            self.changed.add(flight.key)
+        self.counters[f"aidc-sent-{text.msg}"] += 1
+        out.append(message)
+
+    def _dialogue_message(self, f: Flight, msg: str, now: float, out: list[Any],
+                          amendment: tuple[tuple[int, str], ...] = ()) -> None:
+        f.dialogue.send(msg)
+        estimate = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)) if msg in (
+            "ABI", "EST", "CPL") else None
+        text = AidcText(msg, f.src, f.dst, self.link(f.dst).number(), callsign=f.callsign,
+                        ssr=f.ssr, dep=UNKNOWN_AERODROME, estimate=estimate,
+                        dst=UNKNOWN_AERODROME, amendments=amendment)
+        self._send(f, text, now, out)
+
+    # -- fused tracks in ----------------------------------------------------------------------
+
+    def update(self, fused: Sequence[Fused], now: float) -> list[Any]:
+        """One association cycle's fused updates; what to publish (aidc, alerts)."""
+        out: list[Any] = []
+        self.changed = set()
+        live = []
+        for m in fused:
+            if m.state == "ended":
+                self._lost(m.id, now, out)
+            elif m.lat is not None and m.lon is not None:
+                live.append(m)
+        if not live:
+            return out
+        units = self.airspace.unit_at(np.array([m.lat for m in live]),
+                                      np.array([m.lon for m in live]))
+        due = []
+        for m, unit in zip(live, units, strict=True):
+            self._observe(m, unit, now, out)
+            if (m.state == "confirmed" and unit in self.p.units and m.gs_kt
+                    and m.trk_deg is not None
+                    and now - self.predicted_at.get(m.id, -np.inf) >= self.p.predict_every_s):
+                due.append(m)
+        if due:
+            crossings = self.airspace.crossings(
+                np.array([m.lat for m in due]), np.array([m.lon for m in due]),
+                np.array([m.trk_deg for m in due]), np.array([m.gs_kt for m in due]),
+                self.p.abi_lead_s + 120.0)
+            for m, c in zip(due, crossings, strict=True):
+                self.predicted_at[m.id] = now
+                self._candidate(m, c, now, out)
+        for m, unit in zip(live, units, strict=True):
+            for key in self.by_track.get(m.id, ()):
+                f = self.flights[key]
+                if not f.dialogue.final:
+                    self._advance(f, m, now, out, crossed=unit == f.dst)
+        return out
+
+    def _observe(self, m: Fused, unit: str | None, now: float, out: list[Any]) -> None:
+        """Where the track is: an actual crossing between countries of a flight nobody can
+        coordinate is an alert."""
+        before = self.last_unit.get(m.id)
+        if unit is None:
+            return
+        self.last_unit[m.id] = unit
+        if before is None or before == unit or self.countries[before] == self.countries[unit]:
+            return
+        if (m.callsign is None or (m.mode3a is None and m.icao24 is None)) \
+                and m.id not in self.alerted:
+            self.alerted.add(m.id)
+            what = "no transponder" if m.mode3a is None and m.icao24 is None else (
+                f"Mode-3/A {m.mode3a}" if m.mode3a else f"address {m.icao24}")
+            out.append(Alert(t=now, type="uncoordinated-crossing", track_id=m.id,
+                             text=f"{m.id} ({what}, no flight plan) crossed from {before} into "
+                             f"{unit} at {m.lat:.4f} {m.lon:.4f} {_level(m.fl) or 'level unknown'}"
+                             f" at {_time.strftime('%H:%M:%S', _time.gmtime(m.t))}Z"))
+            self.counters["uncoordinated-crossing"] += 1
+
+    def _candidate(self, m: Fused, c: Crossing | None, now: float, out: list[Any]) -> None:
+        """A new prediction for a track in one of our units: count it towards starting a
+        dialogue, or against the dialogues it no longer supports."""
+        ours = (c is not None and c.src in self.p.units and c.dst in self.p.peers
+                and c.cop is not None and m.callsign is not None)
+        dst = c.dst if ours and c is not None else None
+        for key in self.by_track.get(m.id, ()):
+            f = self.flights[key]
+            if f.dialogue.final or f.dialogue.state is State.TRANSFERRING:
+                continue
+            if f.dst == dst:
+                f.misses = 0
+                continue
+            f.misses += 1
+            self.changed.add(key)
+            if f.misses >= self.p.hysteresis:
+                self._cancel(f, now, out)
+        if dst is None or c is None or c.cop is None or m.callsign is None:
+            self.hits.pop(m.id, None)
+            return
+        last, n = self.hits.get(m.id, ("", 0))
+        n = n + 1 if last == dst else 1
+        self.hits[m.id] = (dst, n)
+        key = f"{m.id}>{dst}"
+        f = self.flights.get(key)
+        if f is None:
+            if n < self.p.hysteresis:
+                return
+            f = self.flights[key] = Flight(key, m.id, c.src, dst, m.callsign, m.mode3a,
+                                           c.cop.name, now + c.seconds, m.fl)
+            self.by_track.setdefault(m.id, []).append(key)
+            self.counters["dialogues"] += 1
+        elif f.dialogue.final:
+            return
+        f.eto, f.cop = now + c.seconds, c.cop.name
+        if m.roc_fpm is None or abs(m.roc_fpm) < LEVEL_FPM:
+            f.fl = m.fl  # the level it will cross at: its level once it is level
+        f.callsign, f.ssr = m.callsign, m.mode3a
+        self.changed.add(key)
+
+    def _advance(self, f: Flight, m: Fused, now: float, out: list[Any], crossed: bool) -> None:
+        """What the timeline asks of this dialogue now."""
+        state, to_go = f.dialogue.state, f.eto - now
+        if state is State.IDLE and self.p.est_lead_s < to_go <= self.p.abi_lead_s:
+            self._dialogue_message(f, "ABI", now, out)
+        elif state in (State.IDLE, State.NOTIFIED) and to_go <= self.p.est_lead_s:
+            self._dialogue_message(f, "CPL" if f.dst in self.p.cpl_to else "EST", now, out)
+            f.agreed_eto, f.agreed_fl = f.eto, f.fl
+        elif state is State.COORDINATED and (crossed or to_go <= self.p.toc_lead_s):
+            self._dialogue_message(f, "TOC", now, out)
+        elif (state is State.COORDINATED and now - f.last_sent >= self.p.cdn_interval_s
+              and self._moved(f)):
+            amended = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)).text()
+            self._dialogue_message(f, "CDN", now, out, ((14, amended),))
+            f.agreed_eto, f.agreed_fl = f.eto, f.fl
+
+    def _moved(self, f: Flight) -> bool:
+        level = (f.fl is not None and f.agreed_fl is not None
+                 and abs(f.fl - f.agreed_fl) >= self.p.cdn_level_fl)
+        late = f.agreed_eto is not None and abs(f.eto - f.agreed_eto) > self.p.cdn_time_s
+        return level or late
+
+    def _cancel(self, f: Flight, now: float, out: list[Any]) -> None:
+        if f.dialogue.state is State.IDLE:
+            f.dialogue.state = State.CANCELLED  # nothing was said: nothing to take back
+        elif "MAC" in f.dialogue.allowed(C1):
+            self._dialogue_message(f, "MAC", now, out)
+        self.changed.add(f.key)
+
+    def _lost(self, track_id: str, now: float, out: list[Any]) -> None:
+        """The track ended: its dialogues that have not reached the transfer end in MAC."""
+        for key in self.by_track.pop(track_id, ()):
+            f = self.flights[key]
+            if not f.dialogue.final and f.dialogue.state is not State.TRANSFERRING:
+                self._cancel(f, now, out)
+        self.hits.pop(track_id, None)
+        self.last_unit.pop(track_id, None)
+        self.predicted_at.pop(track_id, None)
+
+    # -- AIDC in -----------------------------------------------------------------------------
+
+    def receive(self, message: Aidc, now: float) -> list[Any]:
+        """One inbound message from a peer (its envelope already validated)."""
+        out: list[Any] = []
+        self.changed = set()
+        peer = message.from_
+        if peer not in self.p.peers or message.to not in self.p.units:
+            self.counters["aidc-not-ours"] += 1
+            return out
+        try:
+            text = parse(message.text)
+            if (text.sender, text.receiver) != (peer, message.to):
+                raise AidcSyntaxError("field 3 units differ from the envelope")
+        except AidcSyntaxError as exc:
+            self.counters["aidc-invalid"] += 1
+            self._refuse(peer, message.to, message.serial % 1000, str(exc), now, out)
+            return out
+        self.counters[f"aidc-received-{text.msg}"] += 1
+        if text.msg in ("LAM", "LRM"):
+            pending = self.link(peer).acknowledged(text.ref[2]) if text.ref else None
+            if text.msg == "LRM":
+                out.append(Alert(t=now, type="lrm-received", track_id=None,
+                                 text=f"{peer} refused our message {text.ref}: {text.remark}"))
+            elif pending is None:
+                self.counters["lam-unexpected"] += 1
+            return out
+        seen = self.seen.setdefault(peer, [])
+        if text.serial in seen:  # sent again: it did not get our LAM
+            self._ack(peer, message.to, text.serial, now, out)
+            self.counters["aidc-duplicate"] += 1
+            return out
+        seen.append(text.serial)
+        del seen[:-100]
+        key = self.by_serial.get((peer, text.ref[2])) if text.ref else None
+        flight = self.flights.get(key) if key else None
+        if flight is None:
+            self._refuse(peer, message.to, text.serial, "NO DIALOGUE FOR THIS REFERENCE", now, out)
+            return out
+        try:
+            flight.dialogue.receive(text.msg)
+        except ProtocolError as exc:
+            self._refuse(peer, message.to, text.serial, str(exc), now, out)
+            return out
+        self._ack(peer, message.to, text.serial, now, out)
+        self.changed.add(flight.key)
+        if text.msg == "ACP" and flight.dialogue.state is State.COORDINATED:
+            flight.agreed_eto, flight.agreed_fl = flight.eto, flight.fl
+        elif text.msg == "CDN":  # the peer proposes other conditions: accept them
+            reply = AidcText("ACP", flight.src, peer, self.link(peer).number(),
+                             ref=(peer, flight.src, text.serial), callsign=flight.callsign,
+                             ssr=flight.ssr, dep=UNKNOWN_AERODROME, dst=UNKNOWN_AERODROME)
+            flight.dialogue.send("ACP")
+            self._send(flight, reply, now, out)
+        elif text.msg == "REJ" and flight.dialogue.state is State.REJECTED:
+            out.append(Alert(t=now, type="coordination-rejected", track_id=flight.track_id,
+                             text=f"{peer} rejected {flight.callsign} at {flight.cop}: "
+                             "coordinate by voice"))
+        return out
+
+    def _ack(self, peer: str, me: str, serial: int, now: float, out: list[Any]) -> None:
+        text = AidcText("LAM", me, peer, self.link(peer).number(), ref=(peer, me, serial))
+        self._send(None, text, now, out)
+
+    def _refuse(self, peer: str, me: str, serial: int, reason: str, now: float,
+                out: list[Any]) -> None:
+        text = AidcText("LRM", me, peer, self.link(peer).number(), ref=(peer, me, serial),
+                        remark=_remark(reason))
+        self._send(None, text, now, out)
+
+    # -- the clock ---------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Any]:
+        """Missing LAMs: send again (same serial), then give up with an alert."""
+        out: list[Any] = []
+        for peer, link in self.links.items():
+            again, lost = link.due(now)
+            for p in again:
+                me = parse(p.text).sender
+                key = self.by_serial.get((peer, p.serial))
+                flight = self.flights.get(key) if key else None
+                out.append(Aidc(t=now, msg=parse(p.text).msg, from_=me, to=peer,  # type: ignore
+                                serial=p.serial, ref=None,
+                                track_id=flight.track_id if flight else None,
+                                callsign=flight.callsign if flight else None, text=p.text))
+                self.counters["aidc-resent"] += 1
+            for p in lost:
+                key = self.by_serial.get((peer, p.serial))
+                flight = self.flights.get(key) if key else None
+                out.append(Alert(t=now, type="lam-timeout",
+                                 track_id=flight.track_id if flight else None,
+                                 text=f"{peer} did not acknowledge {p.text} after "
+                                 f"{p.tries} tries"))
+                self.counters["lam-timeout"] += 1
+        return out
