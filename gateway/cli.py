@@ -15,6 +15,7 @@ from gateway.commands import decode as decode_command
 from gateway.commands import demo as demo_command
 from gateway.commands import evaluate as evaluate_command
 from gateway.commands import normalize as normalize_command
+from gateway.commands import peer as peer_command
 from gateway.commands import replay as replay_command
 from gateway.commands import run as run_command
 from gateway.commands import simulate as simulate_command
@@ -87,6 +88,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
     add_log_arguments(p, "info")
     p.set_defaults(run=run_command.run)
+
+    p = sub.add_parser("peer", help="a simulated neighbouring unit answering AIDC messages",
+                       description="Play a neighbouring control unit: answer the gateway's "
+                       "AIDC messages over MQTT (LAM, ACP, AOC) as the accepting unit.")
+    peer_command.add_arguments(p)
+    add_log_arguments(p, "info")
+    p.set_defaults(run=peer_command.run)
 
     p = sub.add_parser("demo", help="simulated border traffic through the whole gateway, "
                        "something to look at",

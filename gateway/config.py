@@ -33,6 +33,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "GatewaySection",
+    "HandoffConfig",
     "InputConfig",
     "MqttConfig",
     "MqttUrl",
@@ -232,6 +233,27 @@ def _client_id(value: object) -> str:
     return text
 
 
+def _units_or_none(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(f"expected an array of unit ids, got {_got(value)}")
+    units = []
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Z]{1,4}", item):
+            raise _Invalid(f"{_show(item)} is not a unit id (1 to 4 capital letters, as "
+                           "MMTY or KZAB)")
+        units.append(item)
+    if len(set(units)) != len(units):
+        raise _Invalid("a unit is listed twice")
+    return tuple(units)
+
+
+def _units(value: object) -> tuple[str, ...]:
+    units = _units_or_none(value)
+    if not units:
+        raise _Invalid("must name at least one unit")
+    return units
+
+
 def _ip_address(value: object) -> str:
     text = _string(value)
     try:
@@ -392,6 +414,25 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class HandoffConfig:
+    """Border coordination (AIDC); see docs/configuration.md for each key."""
+
+    airspace: str = field(metadata=_key(_string))  # resolved against the config's folder
+    units: tuple[str, ...] = field(metadata=_key(_units))
+    peers: tuple[str, ...] = field(metadata=_key(_units))
+    cpl_to: tuple[str, ...] = field(default=(), metadata=_key(_units_or_none))
+    abi_lead_s: float = field(default=900.0, metadata=_key(_number(60.0, 7200.0)))
+    est_lead_s: float = field(default=600.0, metadata=_key(_number(30.0, 7200.0)))
+    toc_lead_s: float = field(default=0.0, metadata=_key(_number(0.0, 600.0)))
+    cdn_level_fl: float = field(default=10.0, metadata=_key(_number(1.0, 100.0)))
+    cdn_time_s: float = field(default=180.0, metadata=_key(_number(10.0, 3600.0)))
+    hysteresis: int = field(default=3, metadata=_key(_integer(1, 20)))
+    lam_timeout_s: float = field(default=30.0, metadata=_key(_number(1.0, 600.0)))
+    lam_tries: int = field(default=3, metadata=_key(_integer(1, 10)))
+    database: str | None = field(default=None, metadata=_key(_string))
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """Prometheus metrics (``/metrics``) and the health endpoint (``/health``)."""
 
@@ -476,6 +517,8 @@ class Config:
         default_factory=ServiceConfig, metadata=_section("service", ServiceConfig))
     metrics: MetricsConfig = field(
         default_factory=MetricsConfig, metadata=_section("metrics", MetricsConfig))
+    handoff: HandoffConfig | None = field(
+        default=None, metadata=_section("handoff", HandoffConfig))
 
 
 def lookup_radar(config: Config, sac: int, sic: int) -> RadarConfig | None:
@@ -723,7 +766,47 @@ def _finish_sdps(config: Config, doc: dict[str, Any], where: _Where) -> Config:
     return dataclasses.replace(config, sdps=tuple(sites))
 
 
-_FINISH: tuple[Callable[[Config, dict[str, Any], _Where], Config], ...] = (_finish_sdps,)
+def _finish_handoff(config: Config, doc: dict[str, Any], where: _Where) -> Config:
+    """The airspace file is found next to the configuration, and must define every unit
+    named; the leads must come in order."""
+    h = config.handoff
+    if h is None:
+        return config
+    section = sections()["handoff"]
+
+    def refuse(key: str, text: str) -> ConfigError:
+        return where.error(section, 1, key, f"[handoff] key {key!r}: {text}")
+
+    if h.est_lead_s >= h.abi_lead_s:
+        raise refuse("est_lead_s", f"{h.est_lead_s:g} must be less than abi_lead_s "
+                     f"({h.abi_lead_s:g}): ABI comes first")
+    if h.toc_lead_s >= h.est_lead_s:
+        raise refuse("toc_lead_s", "must be less than est_lead_s")
+    if set(h.units) & set(h.peers):
+        raise refuse("peers", "a unit cannot be its own peer")
+    if not set(h.cpl_to) <= set(h.peers):
+        raise refuse("cpl_to", "names a unit that is not in peers")
+    base = os.path.dirname(where.name) if os.path.exists(where.name) else ""
+    path = os.path.join(base, h.airspace)
+    from gateway.handoff.airspace import Airspace, AirspaceError
+
+    try:
+        airspace = Airspace.load(path)
+    except AirspaceError as exc:
+        raise refuse("airspace", str(exc)) from None
+    for key in ("units", "peers"):
+        missing = [u for u in getattr(h, key) if u not in airspace.units]
+        if missing:
+            raise refuse(key, f"{', '.join(missing)} not defined in {h.airspace}")
+    database = h.database
+    if database and database != ":memory:":
+        database = os.path.join(base, database)
+    return dataclasses.replace(config, handoff=dataclasses.replace(h, airspace=path,
+                                                                   database=database))
+
+
+_FINISH: tuple[Callable[[Config, dict[str, Any], _Where], Config], ...] = (
+    _finish_sdps, _finish_handoff)
 
 
 def _syntax(exc: ValueError, text: str, name: str) -> ConfigError:

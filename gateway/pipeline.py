@@ -13,9 +13,13 @@ from collections.abc import Sequence
 from gateway.associate.build import tracker_from_config
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
+from gateway.handoff.build import handoff_from_config
+from gateway.messages import Aidc, Alert, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, Published
 
 PICTURE = "picture"
+AIDC = "aidc"
+ALERTS = "alerts"
 
 
 class Pipeline:
@@ -24,6 +28,9 @@ class Pipeline:
         self.normalizer = Normalizer(config)
         self.tracker = tracker_from_config(config)
         self.problems = Problems()
+        self.aidc_counters: Counter[str] = Counter()
+        built = handoff_from_config(config)
+        self.handoff, self.store = built if built is not None else (None, None)
 
     def feed(self, payloads: Sequence[bytes], t_capture: Sequence[float | None],
              now: float | None = None) -> list[Published]:
@@ -33,14 +40,35 @@ class Pipeline:
         return self._associate(self.normalizer.feed(batches, now))
 
     def tick(self, now: float) -> list[Published]:
-        """The clock moved on with no data: tracks coast and end on time."""
-        return self._picture(self.tracker.tick(now))
+        """The clock moved on with no data: tracks coast and end on time, missing LAMs
+        are sent again."""
+        out = self._picture(self.tracker.tick(now), now)
+        if self.handoff is not None:
+            out += self._handed(self.handoff.tick(now))
+        return out
+
+    def receive_aidc(self, payload: bytes, now: float) -> list[Published]:
+        """One inbound MQTT payload from a peer's ``aidc`` topic (hostile until parsed)."""
+        if self.handoff is None:
+            return []
+        try:
+            message = decode(payload)
+        except MessageError:
+            self.aidc_counters["aidc-undecodable"] += 1
+            return []
+        if not isinstance(message, Aidc):
+            self.aidc_counters["aidc-undecodable"] += 1
+            return []
+        return self._handed(self.handoff.receive(message, now))
 
     def flush(self) -> list[Published]:
         return self._associate(self.normalizer.flush())
 
     def counters(self) -> Counter[str]:
-        return self.normalizer.counters + self.tracker.counters + self.problems.counts
+        counts = self.normalizer.counters + self.tracker.counters + self.problems.counts
+        if self.handoff is not None:
+            counts += self.handoff.counters + self.aidc_counters
+        return counts
 
     def _associate(self, published: list[Published]) -> list[Published]:
         out: list[Published] = []
@@ -49,6 +77,23 @@ class Pipeline:
             out += self._picture(self.tracker.update(batch.messages))
         return out
 
-    @staticmethod
-    def _picture(fused: list) -> list[Published]:
-        return [Published(PICTURE, fused)] if fused else []
+    def _picture(self, fused: list, now: float | None = None) -> list[Published]:
+        """A cycle's fused updates, and what the handoff makes of them (at the data's time:
+        replay and live decide alike)."""
+        if not fused:
+            return []
+        out = [Published(PICTURE, fused)]
+        if self.handoff is not None:
+            t = max(m.t for m in fused) if now is None else now
+            made = self.handoff.update(fused, t) + self.handoff.tick(t)
+            out += self._handed(made)
+        return out
+
+    def _handed(self, made: list) -> list[Published]:
+        """Store the dialogue state first, then publish (store.py says why)."""
+        if self.store is not None and (made or self.handoff.changed or self.handoff.removed):
+            self.store.save(self.handoff)  # type: ignore[arg-type]
+        aidc = [m for m in made if isinstance(m, Aidc)]
+        alerts = [m for m in made if isinstance(m, Alert)]
+        return ([Published(AIDC, aidc)] if aidc else []) + (
+            [Published(ALERTS, alerts)] if alerts else [])

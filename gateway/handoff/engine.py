@@ -106,6 +106,7 @@ class Handoff:
         self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
         self.counters: Counter[str] = Counter()
         self.changed: set[str] = set()  # flight keys changed by the last call (for the store)
+        self.removed: set[str] = set()  # flight keys forgotten by the last call
         self.countries = {u.id: u.country for u in airspace.units.values()}
 
     # -- links ------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class Handoff:
     def update(self, fused: Sequence[Fused], now: float) -> list[Any]:
         """One association cycle's fused updates; what to publish (aidc, alerts)."""
         out: list[Any] = []
-        self.changed = set()
+        self.changed, self.removed = set(), set()
         live = []
         for m in fused:
             if m.state == "ended":
@@ -284,7 +285,7 @@ class Handoff:
     def receive(self, message: Aidc, now: float) -> list[Any]:
         """One inbound message from a peer (its envelope already validated)."""
         out: list[Any] = []
-        self.changed = set()
+        self.changed, self.removed = set(), set()
         peer = message.from_
         if peer not in self.p.peers or message.to not in self.p.units:
             self.counters["aidc-not-ours"] += 1
@@ -351,9 +352,28 @@ class Handoff:
 
     # -- the clock ---------------------------------------------------------------------------
 
+    def forget(self, now: float, after_s: float = 3600.0) -> None:
+        """Ended dialogues are kept an hour (late answers still find them), then dropped:
+        a gateway that runs for months must not keep every flight it ever handed over."""
+        old = [k for k, f in self.flights.items()
+               if f.dialogue.final and now - f.last_sent > after_s]
+        for key in old:
+            f = self.flights.pop(key)
+            keys = self.by_track.get(f.track_id)
+            if keys is not None and key in keys:
+                keys.remove(key)
+                if not keys:
+                    del self.by_track[f.track_id]
+        if old:
+            gone = set(old)
+            self.by_serial = {k: v for k, v in self.by_serial.items() if v not in gone}
+            self.removed |= gone
+
     def tick(self, now: float) -> list[Any]:
         """Missing LAMs: send again (same serial), then give up with an alert."""
         out: list[Any] = []
+        self.changed, self.removed = set(), set()
+        self.forget(now)
         for peer, link in self.links.items():
             again, lost = link.due(now)
             for p in again:

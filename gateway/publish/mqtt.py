@@ -54,7 +54,9 @@ class MqttSink:
                  status: Callable[[str], Outbound],
                  latency: Callable[[float], None] | None = None,
                  drain_timeout_s: float = 10.0, backoff_min_s: float = BACKOFF_MIN,
-                 publish_timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
+                 publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+                 subscriptions: tuple[str, ...] = (),
+                 on_message: Callable[[str, bytes], None] | None = None) -> None:
         self.config = config
         self.broker = config.broker
         self.outbox = outbox
@@ -65,6 +67,8 @@ class MqttSink:
         self.backoff_min_s = backoff_min_s
         self.publish_timeout_s = publish_timeout_s
         self.v5 = config.protocol == "5"
+        self.subscriptions = subscriptions  # QoS 1: the peers' AIDC answers
+        self.on_message = on_message
         self.connected = False
         self.counters: Counter[str] = Counter()
         self.wakeup = asyncio.Event()
@@ -112,7 +116,12 @@ class MqttSink:
                              self.client_id, self.config.protocol)
                     backoff = self.backoff_min_s
                     self.outbox.put([self.status("online")])
-                    await self._pump(client, stopping)
+                    reader = await self._subscribe(client)
+                    try:
+                        await self._pump(client, stopping)
+                    finally:
+                        if reader is not None:
+                            reader.cancel()
                     await client.publish(*self._args(self.status("offline")))
                     self.connected = False
                     log.info("MQTT: outbox drained, offline status sent, disconnecting")
@@ -140,6 +149,24 @@ class MqttSink:
             else:
                 await _wait(stopping, delay)
             backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> asyncio.Task[None] | None:
+        """Subscribe (again: every session is fresh) and hand inbound messages over."""
+        if not self.subscriptions or self.on_message is None:
+            return None
+        for topic in self.subscriptions:
+            await client.subscribe(topic, qos=1)
+        handler = self.on_message
+
+        async def read() -> None:
+            async for message in client.messages:
+                payload = message.payload
+                if isinstance(payload, (bytes, bytearray)):
+                    self.counters["received"] += 1
+                    handler(str(message.topic), bytes(payload))
+                    self.wakeup.set()
+
+        return asyncio.create_task(read(), name="mqtt-in")
 
     def _out_of_time(self, stopping: asyncio.Event) -> bool:
         """Stopping and past the drain deadline: what is still queued is counted as lost."""

@@ -64,9 +64,14 @@ class Service:
         self.sink: MqttSink | None = None
         if mqtt is not None:
             self.outbox = Outbox(mqtt.outbox, mqtt.outbox_reliable)
+            handoff = config.handoff
+            subscriptions = tuple(self.topics.name("aidc", peer, unit)
+                                  for peer in handoff.peers for unit in handoff.units
+                                  ) if handoff is not None else ()
             self.sink = MqttSink(mqtt, self.outbox,
                                  client_id=f"asterix-gateway-{config.gateway.id}",
-                                 status=self.status, latency=self.metrics.latency.observe)
+                                 status=self.status, latency=self.metrics.latency.observe,
+                                 subscriptions=subscriptions, on_message=self.inbound)
         self.metrics_address: tuple[str, int] | None = None
         self.stopping = asyncio.Event()
         self.sources_done = asyncio.Event()
@@ -139,6 +144,10 @@ class Service:
                 at = received[batch.at] if received and batch.at < len(received) else None
                 self.outbox.put(self.topics.outbound(batch, at))
             self.sink.notify()
+
+    def inbound(self, topic: str, payload: bytes) -> None:
+        """A peer's AIDC message from the broker: through the handoff, answers out."""
+        self._publish(self.pipeline.receive_aidc(payload, self.clock()), None)
 
     # -- status and metrics ------------------------------------------------------------------
 
