@@ -37,6 +37,21 @@ from gateway.messages import Aidc, Alert, Fused
 
 UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
 LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
+STEP_S = 5.0  # time step of the descent prediction
+
+
+def _tas_factor(fl: float) -> float:
+    """True airspeed per calibrated airspeed at flight level ``fl``: the rule of thumb,
+    2 % per 1,000 ft."""
+    return 1.0 + 0.02 * max(fl, 0.0) / 10.0
+
+
+def _approach_speed(fl: float) -> float:
+    """The speed a descending flight slows to by flight level ``fl``: 250 kt below FL100
+    (the usual limit below 10,000 ft), down to 150 kt by FL25 on final approach."""
+    if fl >= 100:
+        return np.inf
+    return 150.0 + 100.0 * min(max((fl - 25.0) / 45.0, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,8 @@ class HandoffParameters:
     cdn_time_s: float = 180.0
     cdn_interval_s: float = 120.0  # at most one CDN per flight this often
     hysteresis: int = 3  # predictions running that start or cancel a dialogue
-    predict_every_s: float = 8.0
+    cancel_after_s: float = 60.0  # and no supporting prediction for this long to cancel
+    predict_every_s: float = 4.0
     lam_timeout_s: float = 30.0
     lam_tries: int = 3
 
@@ -73,6 +89,7 @@ class Flight:
     agreed_eto: float | None = None
     agreed_fl: float | None = None
     misses: int = 0
+    last_hit: float = 0.0  # the last prediction that supported it
     last_sent: float = -1e18
     sent: list[str] = field(default_factory=list)  # message types, in order
 
@@ -212,11 +229,11 @@ class Handoff:
             if f.dialogue.final or f.dialogue.state is State.TRANSFERRING:
                 continue
             if f.dst == dst:
-                f.misses = 0
+                f.misses, f.last_hit = 0, now
                 continue
             f.misses += 1
             self.changed.add(key)
-            if f.misses >= self.p.hysteresis:
+            if f.misses >= self.p.hysteresis and now - f.last_hit >= self.p.cancel_after_s:
                 self._cancel(f, now, out)
         if dst is None or c is None or c.cop is None or m.callsign is None:
             self.hits.pop(m.id, None)
@@ -224,22 +241,51 @@ class Handoff:
         last, n = self.hits.get(m.id, ("", 0))
         n = n + 1 if last == dst else 1
         self.hits[m.id] = (dst, n)
-        key = f"{m.id}>{dst}"
-        f = self.flights.get(key)
+        f = next((self.flights[k] for k in self.by_track.get(m.id, ())
+                  if self.flights[k].dst == dst and not self.flights[k].dialogue.final), None)
         if f is None:
-            if n < self.p.hysteresis:
-                return
+            if n < self.p.hysteresis or any(
+                    self.flights[k].dst == dst and self.flights[k].dialogue.state in (
+                        State.TRANSFERRED, State.REJECTED, State.TRANSFERRING)
+                    for k in self.by_track.get(m.id, ())):
+                return  # not yet; or this boundary is done with for this flight
+            keys = self.by_track.setdefault(m.id, [])
+            key = f"{m.id}>{dst}#{len(keys) + 1}"
             f = self.flights[key] = Flight(key, m.id, c.src, dst, m.callsign, m.mode3a,
-                                           c.cop.name, now + c.seconds, m.fl)
-            self.by_track.setdefault(m.id, []).append(key)
+                                           c.cop.name, now + c.seconds, m.fl, last_hit=now)
+            keys.append(key)
             self.counters["dialogues"] += 1
-        elif f.dialogue.final:
-            return
-        f.eto, f.cop = now + c.seconds, c.cop.name
+        key = f.key
+        f.eto, f.cop = now + self._time_to(m, c.seconds * m.gs_kt, now), c.cop.name  # type: ignore[operator]
         if m.roc_fpm is None or abs(m.roc_fpm) < LEVEL_FPM:
             f.fl = m.fl  # the level it will cross at: its level once it is level
         f.callsign, f.ssr = m.callsign, m.mode3a
         self.changed.add(key)
+
+    def _time_to(self, m: Fused, distance_kt_s: float, now: float) -> float:
+        """Seconds to fly ``distance`` (in knot-seconds) along the predicted path.
+
+        At constant speed a descending flight would be estimated a minute early over a few
+        hundred seconds: flown at constant calibrated airspeed, its true airspeed falls about
+        2 % per 1,000 ft as it gets lower, and on approach it slows further.  So a climbing
+        or descending flight is flown forward in time, its level following its vertical
+        rate, its speed scaled by that rule and capped by the approach schedule (250 kt
+        below FL100, falling to 150 kt at FL25); a level flight keeps its speed."""
+        v = float(m.gs_kt)  # type: ignore[arg-type]
+        if m.roc_fpm is None or m.fl is None or abs(m.roc_fpm) < LEVEL_FPM:
+            return distance_kt_s / v
+        fl0 = fl = float(m.fl)
+        t, left = 0.0, distance_kt_s
+        while t < 7200:
+            speed = v * _tas_factor(fl) / _tas_factor(fl0)
+            if m.roc_fpm < 0:
+                speed = min(speed, _approach_speed(fl))
+            if left <= speed * STEP_S:
+                return t + left / speed
+            left -= speed * STEP_S
+            t += STEP_S
+            fl = max(fl + m.roc_fpm / 100 / 60 * STEP_S, 0.0)
+        return t
 
     def _advance(self, f: Flight, m: Fused, now: float, out: list[Any], crossed: bool) -> None:
         """What the timeline asks of this dialogue now."""

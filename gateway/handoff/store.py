@@ -58,8 +58,7 @@ class Store:
         for (text,) in self.db.execute("SELECT data FROM flights"):
             f = _flight(text)
             engine.flights[f.key] = f
-            if not f.dialogue.final:
-                engine.by_track.setdefault(f.track_id, []).append(f.key)
+            engine.by_track.setdefault(f.track_id, []).append(f.key)
         state = {name: json.loads(data) for name, data in
                  self.db.execute("SELECT name, data FROM state")}
         for peer, link in state.get("links", {}).items():
