@@ -91,8 +91,12 @@ class Pipeline:
 
     def _handed(self, made: list) -> list[Published]:
         """Store the dialogue state first, then publish (store.py says why)."""
-        if self.store is not None and (made or self.handoff.changed or self.handoff.removed):
-            self.store.save(self.handoff)  # type: ignore[arg-type]
+        handoff = self.handoff
+        if handoff is not None and (made or handoff.changed or handoff.removed):
+            if self.store is not None:
+                self.store.save(handoff)
+            handoff.changed.clear()
+            handoff.removed.clear()
         aidc = [m for m in made if isinstance(m, Aidc)]
         alerts = [m for m in made if isinstance(m, Alert)]
         return ([Published(AIDC, aidc)] if aidc else []) + (

@@ -27,7 +27,9 @@ BORDER_TOML = (ROOT / "captures" / "border.toml").read_text()
 def live_config(path: Path, port: int, inputs: str | None = None) -> tuple[Path, int]:
     """The shipped border config, with a free metrics port; the simulator runs 10 times
     faster than real time, so its data are "early" on the wall clock: widen that window."""
-    text = BORDER_TOML.replace("max_early_s = 5.0", "max_early_s = 43200.0")
+    text = BORDER_TOML.replace("max_early_s = 5.0", "max_early_s = 43200.0").replace(
+        'airspace = "border-airspace.geojson"',
+        f'airspace = "{ROOT / "captures" / "border-airspace.geojson"}"')
     if inputs is not None:
         head, _, tail = text.partition("[[input]]")
         text = head + inputs + "\n[mqtt]" + tail.partition("[mqtt]")[2]

@@ -31,7 +31,8 @@ from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.shell import Service
 
 ROOT = Path(__file__).resolve().parent.parent
-BORDER_TOML = (ROOT / "captures" / "border.toml").read_text()
+BORDER_PATH = ROOT / "captures" / "border.toml"
+BORDER_TOML = BORDER_PATH.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ async def retained(port: int, topic: str, wait: float = 0.5) -> dict[str, bytes]
 def test_replay_publishes_every_message_intact(mosquitto: Any, capture: Path) -> None:
     """Everything the file sink holds reaches a subscriber, batch for batch, and the
     status goes online then offline (retained)."""
-    config = loads(BORDER_TOML, "border.toml")
+    config = loads(BORDER_TOML, str(BORDER_PATH))
     out = io.BytesIO()
     by_topic: dict[str, list[bytes]] = defaultdict(list)
 

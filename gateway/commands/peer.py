@@ -29,7 +29,8 @@ log = logging.getLogger("gateway.peer")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, metavar="FILE.toml")
-    p.add_argument("--unit", required=True, metavar="ID", help="the unit to play, e.g. KZAB")
+    p.add_argument("--unit", required=True, metavar="ID[,ID...]",
+                   help="the unit (or units) to play, e.g. KZAB")
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
     p.add_argument("--reject-every", type=int, default=0, metavar="N",
                    help="answer every Nth offer (EST, CPL) with REJ")
@@ -94,19 +95,22 @@ def run(args: argparse.Namespace) -> int:
     mqtt = broker_config(config, args.broker)
     if mqtt is None:
         raise UsageError(f"{args.config}: no [mqtt] section and no --broker")
-    if config.handoff is None or args.unit not in config.handoff.peers:
-        raise UsageError(f"--unit {args.unit}: not a peer in [handoff] of {args.config}")
+    units = [u for u in args.unit.split(",") if u]
+    for unit in units:
+        if config.handoff is None or unit not in config.handoff.peers:
+            raise UsageError(f"--unit {unit}: not a peer in [handoff] of {args.config}")
     ignore = frozenset(t for t in args.ignore.split(",") if t)
-    peer = Peer(args.unit, reject_every=args.reject_every, ignore=ignore)
+    peers = [Peer(u, reject_every=args.reject_every, ignore=ignore) for u in units]
 
     async def main() -> None:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        await answer(mqtt, [peer], mqtt.topic_prefix, stopping, args.delay)
+        await answer(mqtt, peers, mqtt.topic_prefix, stopping, args.delay)
 
     asyncio.run(main())
-    counts = " ".join(f"{k}={v}" for k, v in sorted(peer.counters.items()))
-    print(f"peer {args.unit}: {counts or 'no messages'}", file=sys.stderr)
+    for peer in peers:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(peer.counters.items()))
+        print(f"peer {peer.unit}: {counts or 'no messages'}", file=sys.stderr)
     return 0

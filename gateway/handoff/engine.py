@@ -122,8 +122,10 @@ class Handoff:
         self.alerted: set[str] = set()  # tracks already alerted as uncoordinated
         self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
         self.counters: Counter[str] = Counter()
-        self.changed: set[str] = set()  # flight keys changed by the last call (for the store)
-        self.removed: set[str] = set()  # flight keys forgotten by the last call
+        self.clock = -np.inf  # the latest time seen (stored: it survives a restart)
+        # flight keys changed / forgotten since the store last saved (it clears them)
+        self.changed: set[str] = set()
+        self.removed: set[str] = set()
         self.countries = {u.id: u.country for u in airspace.units.values()}
 
     # -- links ------------------------------------------------------------------------------
@@ -165,7 +167,12 @@ class Handoff:
     def update(self, fused: Sequence[Fused], now: float) -> list[Any]:
         """One association cycle's fused updates; what to publish (aidc, alerts)."""
         out: list[Any] = []
-        self.changed, self.removed = set(), set()
+        if now < self.clock:
+            # Data older than what the dialogues have already seen (a replay restarted
+            # from its beginning after a crash): deciding again would repeat messages.
+            self.counters["handoff-stale-data"] += len(fused)
+            return out
+        self.clock = now
         live = []
         for m in fused:
             if m.state == "ended":
@@ -331,7 +338,6 @@ class Handoff:
     def receive(self, message: Aidc, now: float) -> list[Any]:
         """One inbound message from a peer (its envelope already validated)."""
         out: list[Any] = []
-        self.changed, self.removed = set(), set()
         peer = message.from_
         if peer not in self.p.peers or message.to not in self.p.units:
             self.counters["aidc-not-ours"] += 1
@@ -418,7 +424,8 @@ class Handoff:
     def tick(self, now: float) -> list[Any]:
         """Missing LAMs: send again (same serial), then give up with an alert."""
         out: list[Any] = []
-        self.changed, self.removed = set(), set()
+        if now < self.clock:
+            return out
         self.forget(now)
         for peer, link in self.links.items():
             again, lost = link.due(now)

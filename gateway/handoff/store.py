@@ -68,6 +68,7 @@ class Store:
                             for peer, serial, key in state.get("by_serial", [])}
         engine.seen = {peer: list(v) for peer, v in state.get("seen", {}).items()}
         engine.alerted = set(state.get("alerted", []))
+        engine.clock = float(state.get("clock", engine.clock))
         return len(engine.flights)
 
     def save(self, engine: Handoff) -> None:
@@ -78,6 +79,7 @@ class Store:
             "by_serial": [[p, s, k] for (p, s), k in engine.by_serial.items()],
             "seen": engine.seen,
             "alerted": sorted(engine.alerted),
+            "clock": engine.clock if engine.clock > -1e300 else -1e300,
         }
         with self.db:
             self.db.execute("BEGIN")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 BATCH = 256  # QoS 0 messages handed to paho before waiting for the socket write
 RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
+SESSION_EXPIRY_S = 3600  # how long the broker keeps the session of a gateway that is away
 PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection is gone
 
 
@@ -87,6 +88,14 @@ class MqttSink:
 
     def _client(self) -> aiomqtt.Client:
         will = self.status("offline")
+        # With subscriptions (the peers' AIDC answers) the session outlives the connection,
+        # and the process: the broker keeps what the peers send while the gateway is away
+        # or restarting, and delivers it when it is back.
+        persistent = bool(self.subscriptions)
+        properties = None
+        if self.v5 and persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
         client = aiomqtt.Client(
             self.broker.host, self.broker.port,
             identifier=self.client_id,
@@ -99,6 +108,9 @@ class MqttSink:
                         if self.broker.tls else None),
             max_inflight_messages=RELIABLE_WINDOW,
             logger=log,
+            clean_session=None if self.v5 else not persistent,
+            clean_start=(mqtt.MQTT_CLEAN_START_FIRST_ONLY if not persistent else False),
+            properties=properties,
         )
         # aiomqtt warns on every publish beyond 10 pending; we mean to have BATCH pending.
         client.pending_calls_threshold = BATCH + RELIABLE_WINDOW + 1
