@@ -42,7 +42,7 @@ class Pipeline:
     def tick(self, now: float) -> list[Published]:
         """The clock moved on with no data: tracks coast and end on time, missing LAMs
         are sent again."""
-        out = self._picture(self.tracker.tick(now), now)
+        out = self._picture(self.tracker.tick(now))
         if self.handoff is not None:
             out += self._handed(self.handoff.tick(now))
         return out
@@ -77,14 +77,14 @@ class Pipeline:
             out += self._picture(self.tracker.update(batch.messages))
         return out
 
-    def _picture(self, fused: list, now: float | None = None) -> list[Published]:
+    def _picture(self, fused: list) -> list[Published]:
         """A cycle's fused updates, and what the handoff makes of them (at the data's time:
         replay and live decide alike)."""
         if not fused:
             return []
         out = [Published(PICTURE, fused)]
         if self.handoff is not None:
-            t = max(m.t for m in fused) if now is None else now
+            t = max(m.t for m in fused)  # the data's own time, never the receive clock
             made = self.handoff.update(fused, t) + self.handoff.tick(t)
             out += self._handed(made)
         return out

@@ -568,3 +568,38 @@ def test_any_key_any_value_anywhere(key: str, value: str, line: int) -> None:
     lines = BASE.split("\n")
     lines.insert(line, f"{key} = {value}")
     _only_config_errors("\n".join(lines))
+
+
+HANDOFF = f'''[gateway]
+id = "gw"
+[handoff]
+airspace = "{ROOT / "captures" / "border-airspace.geojson"}"
+units = ["MMTY"]
+peers = ["KZHU"]
+'''
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("", None),
+    ('est_lead_s = 1000.0', "[handoff] key 'est_lead_s': 1000 must be less than abi_lead_s"),
+    ('cpl_to = ["KZAB"]', "[handoff] key 'cpl_to': names a unit that is not in peers"),
+    ('toc_lead_s = 600.0', "[handoff] key 'toc_lead_s': must be less than est_lead_s"),
+])
+def test_handoff_section(extra: str, expected: str | None) -> None:
+    text = HANDOFF + extra + "\n"
+    if expected is None:
+        h = loads(text, "gw.toml").handoff
+        assert h is not None and (h.units, h.peers, h.abi_lead_s) == (("MMTY",), ("KZHU",), 900.0)
+    else:
+        assert expected in error(text)
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('units = ["MMTY"]', 'units = ["MMXX"]', "[handoff] key 'units': MMXX not defined in"),
+    ('units = ["MMTY"]', 'units = ["mmty"]', "is not a unit id"),
+    ('peers = ["KZHU"]', 'peers = []', "[handoff] key 'peers': must name at least one unit"),
+    ('peers = ["KZHU"]', 'peers = ["MMTY"]', "a unit cannot be its own peer"),
+    ('airspace = "', 'airspace = "/nonexistent', "No such file or directory"),
+])
+def test_handoff_errors_name_the_key(old: str, new: str, expected: str) -> None:
+    assert expected in error(HANDOFF.replace(old, new))

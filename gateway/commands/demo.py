@@ -33,9 +33,11 @@ from rich.text import Text
 
 import gateway
 from gateway.commands import UsageError, positive
+from gateway.commands.peer import answer
 from gateway.commands.replay import speed
 from gateway.commands.service import load_config, summary
 from gateway.config import Config, MqttConfig, parse_mqtt_url
+from gateway.handoff.peer import Peer
 from gateway.ingest import CaptureError, IngestStats
 from gateway.messages import (
     Aidc,
@@ -135,6 +137,11 @@ async def replay_with_view(args: argparse.Namespace, service: Service, mqtt: Mqt
     """The capture through the gateway (as ``replay`` does it) while the view runs."""
     picture = Picture(service.topics)
     helpers = [asyncio.create_task(view(mqtt, picture, service))]
+    handoff = service.config.handoff
+    if handoff is not None:  # the neighbours answer the gateway's AIDC messages
+        peers = [Peer(unit) for unit in handoff.peers]
+        helpers.append(asyncio.create_task(
+            answer(mqtt, peers, mqtt.topic_prefix, asyncio.Event())))
     with suppress(TimeoutError):  # so that the view misses nothing; it retries anyway
         await asyncio.wait_for(picture.subscribed.wait(), SUBSCRIBE_WAIT_S)
     source = asyncio.create_task(replay_captures(

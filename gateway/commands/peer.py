@@ -58,11 +58,14 @@ async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping:
                 log.info("peer %s answering on %s", ", ".join(by_unit), mqtt.url)
                 reader = asyncio.create_task(_serve(client, by_unit, prefix, delay))
                 stop = asyncio.create_task(stopping.wait())
-                await asyncio.wait([reader, stop], return_when=asyncio.FIRST_COMPLETED)
-                reader.cancel()
-                stop.cancel()
-                if reader.done() and not reader.cancelled() and reader.exception():
-                    raise reader.exception()  # type: ignore[misc]
+                try:
+                    await asyncio.wait([reader, stop], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    reader.cancel()
+                    stop.cancel()
+                    failed = await asyncio.gather(reader, stop, return_exceptions=True)
+                if isinstance(failed[0], aiomqtt.MqttError):
+                    raise failed[0]
         except aiomqtt.MqttError as exc:
             log.warning("peer: MQTT %s: %s; retrying", mqtt.url, exc)
             try:

@@ -122,7 +122,8 @@ class Handoff:
         self.alerted: set[str] = set()  # tracks already alerted as uncoordinated
         self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
         self.counters: Counter[str] = Counter()
-        self.clock = -np.inf  # the latest time seen (stored: it survives a restart)
+        self.clock = -np.inf  # the latest data time seen (stored: it survives a restart)
+        self.resume_after = -np.inf  # after a restart: the stored clock
         # flight keys changed / forgotten since the store last saved (it clears them)
         self.changed: set[str] = set()
         self.removed: set[str] = set()
@@ -167,12 +168,12 @@ class Handoff:
     def update(self, fused: Sequence[Fused], now: float) -> list[Any]:
         """One association cycle's fused updates; what to publish (aidc, alerts)."""
         out: list[Any] = []
-        if now < self.clock:
-            # Data older than what the dialogues have already seen (a replay restarted
-            # from its beginning after a crash): deciding again would repeat messages.
+        if now <= self.resume_after:
+            # Data no newer than what the dialogues had seen before a restart (a replay
+            # started again from its beginning): deciding again would repeat messages.
             self.counters["handoff-stale-data"] += len(fused)
             return out
-        self.clock = now
+        self.clock = max(self.clock, now)
         live = []
         for m in fused:
             if m.state == "ended":
@@ -424,7 +425,7 @@ class Handoff:
     def tick(self, now: float) -> list[Any]:
         """Missing LAMs: send again (same serial), then give up with an alert."""
         out: list[Any] = []
-        if now < self.clock:
+        if now <= self.resume_after:
             return out
         self.forget(now)
         for peer, link in self.links.items():

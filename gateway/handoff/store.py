@@ -68,7 +68,7 @@ class Store:
                             for peer, serial, key in state.get("by_serial", [])}
         engine.seen = {peer: list(v) for peer, v in state.get("seen", {}).items()}
         engine.alerted = set(state.get("alerted", []))
-        engine.clock = float(state.get("clock", engine.clock))
+        engine.clock = engine.resume_after = float(state.get("clock", engine.clock))
         return len(engine.flights)
 
     def save(self, engine: Handoff) -> None:

@@ -109,7 +109,7 @@ class MqttSink:
             max_inflight_messages=RELIABLE_WINDOW,
             logger=log,
             clean_session=None if self.v5 else not persistent,
-            clean_start=(mqtt.MQTT_CLEAN_START_FIRST_ONLY if not persistent else False),
+            clean_start=False if self.v5 and persistent else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             properties=properties,
         )
         # aiomqtt warns on every publish beyond 10 pending; we mean to have BATCH pending.

@@ -276,8 +276,10 @@ class Service:
                 s.cancel()
             self.stopping.set()  # status reporter and sources end
             sink_stop.set()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True),
+                                    strict=True):
+                if isinstance(result, Exception):
+                    log.error("%s failed: %r", task.get_name(), result)
             await self.metrics.stop()
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
