@@ -103,7 +103,7 @@ def test_kill_9_mid_dialogue_then_restart(mosquitto: Any, tmp_path: Path) -> Non
     assert recorder.ready.wait(10)
     peer = subprocess.Popen([sys.executable, "-m", "gateway.cli", "peer", "--config",
                              str(config), "--unit", "KZAB,KZHU,KZLA", "--broker",
-                             mosquitto.url, "--log-level", "warning"],
+                             mosquitto.url, "--log-level", "warning", "--lam-timeout", "2"],
                             stderr=subprocess.PIPE)
     replay = [sys.executable, "-m", "gateway.cli", "replay", str(CAPTURE), "--config",
               str(config), "--broker", mosquitto.url, "--speed", "30"]

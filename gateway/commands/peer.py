@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="S", help="answer S seconds late")
     p.add_argument("--ignore", default="", metavar="TYPES",
                    help="message types to leave unanswered, e.g. TOC,EST")
+    p.add_argument("--lam-timeout", type=positive("--lam-timeout", "seconds", 3600),
+                   default=30.0, metavar="S",
+                   help="send an answer again when its LAM has not come in S seconds")
 
 
 async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping: asyncio.Event,
@@ -56,16 +59,18 @@ async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping:
                 for unit in by_unit:
                     await client.subscribe(f"{prefix}/aidc/+/{unit}", qos=1)
                 log.info("peer %s answering on %s", ", ".join(by_unit), mqtt.url)
-                reader = asyncio.create_task(_serve(client, by_unit, prefix, delay))
-                stop = asyncio.create_task(stopping.wait())
+                tasks = [asyncio.create_task(_serve(client, by_unit, prefix, delay)),
+                         asyncio.create_task(_resend(client, by_unit, prefix)),
+                         asyncio.create_task(stopping.wait())]
                 try:
-                    await asyncio.wait([reader, stop], return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    reader.cancel()
-                    stop.cancel()
-                    failed = await asyncio.gather(reader, stop, return_exceptions=True)
-                if isinstance(failed[0], aiomqtt.MqttError):
-                    raise failed[0]
+                    for task in tasks:
+                        task.cancel()
+                    failed = await asyncio.gather(*tasks, return_exceptions=True)
+                for result in failed:
+                    if isinstance(result, aiomqtt.MqttError):
+                        raise result
         except aiomqtt.MqttError as exc:
             log.warning("peer: MQTT %s: %s; retrying", mqtt.url, exc)
             try:
@@ -92,6 +97,16 @@ async def _serve(client: aiomqtt.Client, by_unit: dict[str, Peer], prefix: str,
                                  qos=1)
 
 
+async def _resend(client: aiomqtt.Client, by_unit: dict[str, Peer], prefix: str) -> None:
+    """Once a second: answers whose LAM did not come, sent again."""
+    while True:
+        await asyncio.sleep(1.0)
+        for peer in by_unit.values():
+            for reply in peer.tick(time.time()):
+                await client.publish(f"{prefix}/aidc/{reply.from_}/{reply.to}",
+                                     encode(reply), qos=1)
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     setup_logging(args.log_format, args.log_level)
@@ -103,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         if config.handoff is None or unit not in config.handoff.peers:
             raise UsageError(f"--unit {unit}: not a peer in [handoff] of {args.config}")
     ignore = frozenset(t for t in args.ignore.split(",") if t)
-    peers = [Peer(u, reject_every=args.reject_every, ignore=ignore) for u in units]
+    peers = [Peer(u, reject_every=args.reject_every, ignore=ignore,
+                  lam_timeout_s=args.lam_timeout) for u in units]
 
     async def main() -> None:
         stopping = asyncio.Event()

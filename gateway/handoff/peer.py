@@ -2,8 +2,10 @@
 
 It acknowledges every message with LAM (LRM for text it cannot read or a message out of
 turn), accepts offers (EST, CPL) and proposed changes (CDN) with ACP, and takes control
-(TOC) with AOC.  ``reject_every`` N refuses every Nth offer with REJ; ``ignore`` drops
-messages unanswered (no LAM either), to exercise the sender's retries.
+(TOC) with AOC.  Its own answers await a LAM like any AIDC message: ``tick`` sends again
+what was not acknowledged in ``lam_timeout_s`` (a gateway that crashed before it could
+act on an answer gets it again).  ``reject_every`` N refuses every Nth offer with REJ;
+``ignore`` drops messages unanswered (no LAM either), to exercise the sender's retries.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from gateway.handoff.dialogue import C2, Dialogue, ProtocolError
+from gateway.handoff.dialogue import C2, Dialogue, Link, ProtocolError
 from gateway.handoff.engine import UNKNOWN_AERODROME, _remark
 from gateway.handoff.text import AidcSyntaxError, AidcText, parse
 from gateway.messages import Aidc
@@ -28,12 +30,31 @@ class Peer:
     serials: dict[str, int] = field(default_factory=dict)
     seen: dict[str, list[int]] = field(default_factory=dict)
     offers: int = 0
+    lam_timeout_s: float = 30.0
+    links: dict[str, Link] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
 
+    def _link(self, to: str) -> Link:
+        if to not in self.links:
+            self.links[to] = Link(self.lam_timeout_s, max_tries=5)
+        return self.links[to]
+
     def _number(self, to: str) -> int:
-        serial = self.serials.get(to, 1)
-        self.serials[to] = serial % 999 + 1
-        return serial
+        return self._link(to).number()
+
+    def tick(self, now: float) -> list[Aidc]:
+        """Answers not acknowledged in time, sent again under their serials."""
+        out = []
+        for to, link in self.links.items():
+            again, lost = link.due(now)
+            for p in again:
+                text = parse(p.text)
+                out.append(Aidc(t=now, msg=text.msg, from_=self.unit, to=to,  # type: ignore
+                                serial=p.serial, ref=text.ref[2] if text.ref else None,
+                                track_id=None, callsign=text.callsign, text=p.text))
+            self.counters["resent"] += len(again)
+            self.counters["lam-timeout"] += len(lost)
+        return out
 
     def _reply(self, msg: str, to: str, ref: int, now: float, text: AidcText | None = None,
                remark: str | None = None) -> Aidc:
@@ -42,6 +63,8 @@ class Peer:
                        ssr=text.ssr if text else None, dep=UNKNOWN_AERODROME,
                        dst=UNKNOWN_AERODROME, remark=remark)
         self.counters[f"sent-{msg}"] += 1
+        if msg not in ("LAM", "LRM"):
+            self._link(to).sent(out.serial, out.text(), now)
         return Aidc(t=now, msg=msg, from_=self.unit, to=to, serial=out.serial,  # type: ignore
                     ref=ref, track_id=None, callsign=out.callsign, text=out.text())
 
@@ -58,6 +81,8 @@ class Peer:
             return []
         self.counters[f"received-{text.msg}"] += 1
         if text.msg in ("LAM", "LRM"):
+            if text.ref is not None:
+                self._link(text.sender).acknowledged(text.ref[2])
             return []
         sender = text.sender
         seen = self.seen.setdefault(sender, [])

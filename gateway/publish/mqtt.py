@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -73,12 +74,14 @@ class MqttSink:
         self.connected = False
         self.counters: Counter[str] = Counter()
         self.wakeup = asyncio.Event()
+        self.reliable_wakeup = asyncio.Event()
         self._expiry: dict[int, Properties] = {}
         self._deadline: float | None = None
 
     def notify(self) -> None:
         """Something was put in the outbox."""
         self.wakeup.set()
+        self.reliable_wakeup.set()
 
     @property
     def where(self) -> str:
@@ -111,6 +114,7 @@ class MqttSink:
             clean_session=None if self.v5 else not persistent,
             clean_start=False if self.v5 and persistent else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             properties=properties,
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
         # aiomqtt warns on every publish beyond 10 pending; we mean to have BATCH pending.
         client.pending_calls_threshold = BATCH + RELIABLE_WINDOW + 1
@@ -176,7 +180,7 @@ class MqttSink:
                 if isinstance(payload, (bytes, bytearray)):
                     self.counters["received"] += 1
                     handler(str(message.topic), bytes(payload))
-                    self.wakeup.set()
+                    self.notify()
 
         return asyncio.create_task(read(), name="mqtt-in")
 
@@ -205,29 +209,48 @@ class MqttSink:
         return m.topic, m.payload, m.qos, m.retain, props
 
     async def _pump(self, client: aiomqtt.Client, stopping: asyncio.Event) -> None:
+        """Both lanes at once: QoS 1 messages wait for their PUBACKs without holding up the
+        QoS 0 stream (which measured 40 ms behind them otherwise).  Returns when stopping
+        and both are drained; raises as soon as either fails."""
+        lanes = [asyncio.create_task(self._lane(client, stopping, reliable=True)),
+                 asyncio.create_task(self._lane(client, stopping, reliable=False))]
+        try:
+            done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
+            for lane in done:
+                lane.result()
+        finally:
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self, client: aiomqtt.Client, stopping: asyncio.Event,
+                    reliable: bool) -> None:
         outbox = self.outbox
+        wakeup = self.reliable_wakeup if reliable else self.wakeup
         while True:
             if self._out_of_time(stopping):
                 raise _Abandon
-            reliable = outbox.reliable_head(RELIABLE_WINDOW)
             if reliable:
-                await asyncio.gather(*(client.publish(*self._args(m)) for m in reliable))
-                outbox.acknowledge(reliable)
-                self._sent(reliable)
-                continue
-            batch = outbox.take(BATCH)
-            if batch:
-                try:
-                    await self._publish_batch(client, batch)
-                except BaseException:
-                    outbox.give_back(batch)
-                    raise
-                self._sent(batch)
-                continue
+                head = outbox.reliable_head(RELIABLE_WINDOW)
+                if head:
+                    await asyncio.gather(*(client.publish(*self._args(m)) for m in head))
+                    outbox.acknowledge(head)
+                    self._sent(head)
+                    continue
+            else:
+                batch = outbox.take(BATCH)
+                if batch:
+                    try:
+                        await self._publish_batch(client, batch)
+                    except BaseException:
+                        outbox.give_back(batch)
+                        raise
+                    self._sent(batch)
+                    continue
             if stopping.is_set():
                 return
-            self.wakeup.clear()
-            await _wait(stopping, None, self.wakeup)
+            wakeup.clear()
+            await _wait(stopping, None, wakeup)
 
     async def _publish_batch(self, client: aiomqtt.Client, batch: list[Outbound]) -> None:
         paho = getattr(client, "_client", None)
