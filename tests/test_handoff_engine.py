@@ -1,0 +1,106 @@
+"""The handoff engine on hand-made tracks: a crossing dialogue, hostile inbound text, LAM
+retries, the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from gateway.handoff.airspace import Airspace
+from gateway.handoff.engine import Handoff, HandoffParameters
+from gateway.handoff.peer import Peer
+from gateway.handoff.store import Store
+from gateway.messages import Aidc, Alert, Fused
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRSPACE = Airspace.load(ROOT / "captures" / "border-airspace.geojson")
+PARAMS = HandoffParameters(units=("MMTY",), peers=("KZHU",), abi_lead_s=300, est_lead_s=200,
+                           lam_timeout_s=10, lam_tries=2)
+T0 = 1779868800.0
+KT_DEG = 1852.0 / 3600.0 / 111_195.0  # degrees of latitude per knot-second
+
+
+def track(t: float, lat: float, **kw: object) -> Fused:
+    base = dict(t=t, id="gw-T000001", state="confirmed", lat=lat, lon=-100.1, fl=350.0,
+                gs_kt=450.0, trk_deg=0.0, roc_fpm=0.0, mode3a="2311", icao24="0D0001",
+                callsign="AMX412", pos_sigma_m=50.0, sources=[])
+    base.update(kw)
+    return Fused(**base)  # type: ignore[arg-type]
+
+
+def fly(engine: Handoff, peer: Peer | None, seconds: float, start_lat: float = 26.5,
+        **kw: object) -> list[object]:
+    """Due north from Monterrey at 450 kt, one update every 4 s; the peer answers."""
+    out: list[object] = []
+    for k in range(int(seconds / 4)):
+        t = T0 + 4 * k
+        made = engine.update([track(t, start_lat + 450 * KT_DEG * 4 * k, **kw)], t)
+        made += engine.tick(t)
+        while made:
+            out += made
+            answers = [r for m in made if isinstance(m, Aidc) and peer is not None
+                       for r in peer.receive(m, t)]
+            out += answers
+            made = [x for a in answers for x in engine.receive(a, t)]
+    return out
+
+
+def test_a_flight_north_over_the_rio_grande() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    out = fly(engine, Peer("KZHU"), 900)
+    sent = [m.msg for m in out if isinstance(m, Aidc) and m.from_ == "MMTY" and m.msg != "LAM"]
+    assert sent == ["ABI", "EST", "TOC"]
+    texts = [m.text for m in out if isinstance(m, Aidc) and m.msg == "EST"]
+    assert texts[0].startswith("(ESTMMTY/KZHU002-AMX412/A2311-ZZZZ-EGLPS/") and texts[0].endswith(
+        "F350-ZZZZ)")
+    assert not [m for m in out if isinstance(m, Alert)]
+
+
+def test_no_answer_means_retries_then_an_alert() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    out = fly(engine, None, 100, start_lat=27.5)  # nobody answers the ABI
+    abis = [m for m in out if isinstance(m, Aidc) and m.msg == "ABI"]
+    assert len(abis) == 2 and abis[0].serial == abis[1].serial  # sent again, same serial
+    assert 9.9 < abis[1].t - abis[0].t < 14.1
+    alerts = [m for m in out if isinstance(m, Alert)]
+    assert [a.type for a in alerts] == ["lam-timeout"] and alerts[0].track_id == "gw-T000001"
+
+
+def test_hostile_inbound_text_gets_lrm_and_changes_nothing() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    fly(engine, Peer("KZHU"), 120, start_lat=27.5)
+    state = {k: f.dialogue.state for k, f in engine.flights.items()}
+    for text in ("(ACPKZHU/MMTY001-GARBAGE", "(AOCKZHU/MMTY009MMTY/KZHU999-AMX412-ZZZZ-ZZZZ)",
+                 "(ESTKZHU/MMTY010-AMX412/A2311-ZZZZ-EGLPS/1200F350-ZZZZ)"):
+        m = Aidc(t=T0, msg="ACP", from_="KZHU", to="MMTY", serial=1, ref=None, track_id=None,
+                 callsign=None, text=text)
+        out = engine.receive(m, T0 + 130)
+        assert [x.msg for x in out] == ["LRM"], text
+        assert out[0].text.startswith("(LRMMMTY/KZHU")
+    assert {k: f.dialogue.state for k, f in engine.flights.items()} == state
+    other = msgspec.structs.replace(m, from_="XXXX")
+    assert engine.receive(other, T0) == [] and engine.counters["aidc-not-ours"] == 1
+
+
+def test_a_flight_without_transponder_crossing_raises_one_alert() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    out = fly(engine, Peer("KZHU"), 900, mode3a=None, icao24=None, callsign=None)
+    alerts = [m for m in out if isinstance(m, Alert)]
+    assert [a.type for a in alerts] == ["uncoordinated-crossing"]
+    assert "MMTY into KZHU" in alerts[0].text and not [m for m in out if isinstance(m, Aidc)]
+
+
+def test_the_store_brings_a_dialogue_back(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    engine, store, peer = Handoff(AIRSPACE, PARAMS), Store(db), Peer("KZHU")
+    fly(engine, peer, 160, start_lat=27.5)
+    store.save(engine)
+    store.close()
+    again = Handoff(AIRSPACE, PARAMS)
+    assert Store(db).restore(again) == len(engine.flights) == 1
+    [(key, f)] = engine.flights.items()
+    g = again.flights[key]
+    assert (g.dialogue.state, g.sent, g.eto) == (f.dialogue.state, f.sent, f.eto)
+    assert again.links["KZHU"].next_serial == engine.links["KZHU"].next_serial
+    assert again.by_serial == engine.by_serial and again.resume_after == engine.clock
