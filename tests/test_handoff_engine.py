@@ -104,3 +104,36 @@ def test_the_store_brings_a_dialogue_back(tmp_path: Path) -> None:
     assert (g.dialogue.state, g.sent, g.eto) == (f.dialogue.state, f.sent, f.eto)
     assert again.links["KZHU"].next_serial == engine.links["KZHU"].next_serial
     assert again.by_serial == engine.by_serial and again.resume_after == engine.clock
+
+
+def test_after_a_restart_the_flight_keeps_its_dialogue_under_a_new_track_id(
+        tmp_path: Path) -> None:
+    """Live, a restarted gateway's tracker numbers its tracks from 1 again: the stored
+    dialogue goes on with the flight (same identification), no new ABI or EST."""
+    db = tmp_path / "h.sqlite"
+    engine, store, peer = Handoff(AIRSPACE, PARAMS), Store(db), Peer("KZHU")
+    before = fly(engine, peer, 160, start_lat=27.5)
+    store.save(engine)
+    again = Handoff(AIRSPACE, PARAMS)
+    Store(db).restore(again)
+    again.resume_after = -1e18  # live data comes after the restart anyway
+    # another aircraft now has the old id, and our flight has a new one
+    t = T0 + 164
+    lat = 27.5 + 450 * KT_DEG * 164
+    other = track(t, 26.0, callsign="VIV100", icao24="0D0002")
+    ours = track(t, lat, id="gw-T000042")
+    out = []
+    for k in range(60):
+        t = T0 + 164 + 4 * k
+        lat = 27.5 + 450 * KT_DEG * (164 + 4 * k)
+        made = again.update([msgspec.structs.replace(other, t=t),
+                             msgspec.structs.replace(ours, t=t, lat=lat)], t)
+        while made:
+            out += made
+            answers = [r for m in made if isinstance(m, Aidc) for r in peer.receive(m, t)]
+            made = [x for a in answers for x in again.receive(a, t)]
+    sent_before = [m.msg for m in before if isinstance(m, Aidc) and m.from_ == "MMTY"
+                   and m.msg != "LAM"]
+    sent_after = [m.msg for m in out if isinstance(m, Aidc) and m.msg != "LAM"]
+    assert sent_before == ["ABI", "EST"] and sent_after == ["TOC"]
+    assert again.counters["dialogue-adopted"] == 1

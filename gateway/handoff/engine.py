@@ -200,11 +200,40 @@ class Handoff:
                 self.predicted_at[m.id] = now
                 self._candidate(m, c, now, out)
         for m, unit in zip(live, units, strict=True):
-            for key in self.by_track.get(m.id, ()):
-                f = self.flights[key]
+            for f in self._flights_of(m):
                 if not f.dialogue.final:
                     self._advance(f, m, now, out, crossed=unit == f.dst)
         return out
+
+    def _flights_of(self, m: Fused) -> list[Flight]:
+        """The dialogues of this track.  A track id can come back after a restart for
+        another aircraft (ids start again at 1): a dialogue whose callsign is not this
+        track's is not its own, and is let go (it may be adopted by its flight's new
+        track, see ``_adopt``)."""
+        keys = self.by_track.get(m.id)
+        if not keys:
+            return []
+        mine = [self.flights[k] for k in keys if self.flights[k].callsign == m.callsign
+                or m.callsign is None]
+        if len(mine) < len(keys):
+            self.by_track[m.id] = [f.key for f in mine]
+        return mine
+
+    def _adopt(self, m: Fused, dst: str) -> Flight | None:
+        """After a restart the flights come back under new track ids: an open dialogue
+        with the same aircraft identification and boundary is this track's."""
+        for f in self.flights.values():
+            if f.callsign == m.callsign and f.dst == dst and f.track_id != m.id \
+                    and not f.dialogue.final:
+                keys = self.by_track.get(f.track_id, [])
+                if f.key in keys:
+                    keys.remove(f.key)
+                f.track_id = m.id
+                self.by_track.setdefault(m.id, []).append(f.key)
+                self.changed.add(f.key)
+                self.counters["dialogue-adopted"] += 1
+                return f
+        return None
 
     def _observe(self, m: Fused, unit: str | None, now: float, out: list[Any]) -> None:
         """Where the track is: an actual crossing between countries of a flight nobody can
@@ -232,8 +261,8 @@ class Handoff:
         ours = (c is not None and c.src in self.p.units and c.dst in self.p.peers
                 and c.cop is not None and m.callsign is not None)
         dst = c.dst if ours and c is not None else None
-        for key in self.by_track.get(m.id, ()):
-            f = self.flights[key]
+        for f in self._flights_of(m):
+            key = f.key
             if f.dialogue.final or f.dialogue.state is State.TRANSFERRING:
                 continue
             if f.dst == dst:
@@ -249,19 +278,19 @@ class Handoff:
         last, n = self.hits.get(m.id, ("", 0))
         n = n + 1 if last == dst else 1
         self.hits[m.id] = (dst, n)
-        f = next((self.flights[k] for k in self.by_track.get(m.id, ())
-                  if self.flights[k].dst == dst and not self.flights[k].dialogue.final), None)
+        mine = self._flights_of(m)
+        f = next((g for g in mine if g.dst == dst and not g.dialogue.final), None)
+        if f is None:
+            f = self._adopt(m, dst)
         if f is None:
             if n < self.p.hysteresis or any(
-                    self.flights[k].dst == dst and self.flights[k].dialogue.state in (
-                        State.TRANSFERRED, State.REJECTED, State.TRANSFERRING)
-                    for k in self.by_track.get(m.id, ())):
+                    g.dst == dst and g.dialogue.state in (
+                        State.TRANSFERRED, State.REJECTED, State.TRANSFERRING) for g in mine):
                 return  # not yet; or this boundary is done with for this flight
-            keys = self.by_track.setdefault(m.id, [])
-            key = f"{m.id}>{dst}#{len(keys) + 1}"
+            key = f"{m.callsign}>{dst}@{now:.3f}"
             f = self.flights[key] = Flight(key, m.id, c.src, dst, m.callsign, m.mode3a,
                                            c.cop.name, now + c.seconds, m.fl, last_hit=now)
-            keys.append(key)
+            self.by_track.setdefault(m.id, []).append(key)
             self.counters["dialogues"] += 1
         key = f.key
         f.eto, f.cop = now + self._time_to(m, c.seconds * m.gs_kt, now), c.cop.name  # type: ignore[operator]
