@@ -48,6 +48,7 @@ from gateway.messages import (
     decode,
     decode_batch,
 )
+from gateway.publish.mqtt import client_options
 from gateway.publish.topics import Topics
 from gateway.service.broker import broker_reachable, embedded_broker
 from gateway.service.inputs import Pacer, replay_captures
@@ -286,16 +287,11 @@ class Picture:
 
 async def subscribe(mqtt: MqttConfig, picture: Picture) -> None:
     """Feed the picture from the broker until cancelled, reconnecting when it drops."""
-    broker = mqtt.broker
     while True:
         try:
             async with aiomqtt.Client(
-                    broker.host, broker.port, username=mqtt.username, password=mqtt.password,
+                    **client_options(mqtt),
                     identifier=f"asterix-gateway-demo-view-{os.getpid()}",
-                    protocol=(aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5"
-                              else aiomqtt.ProtocolVersion.V311),
-                    tls_params=(aiomqtt.TLSParameters(ca_certs=mqtt.ca_file)
-                                if broker.tls else None),
                     logger=log) as client:
                 for topic in picture.filters:
                     await client.subscribe(topic, qos=1)

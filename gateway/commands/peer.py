@@ -22,6 +22,7 @@ from gateway.commands.service import broker_config, load_config
 from gateway.config import MqttConfig
 from gateway.handoff.peer import Peer
 from gateway.messages import Aidc, MessageError, decode, encode
+from gateway.publish.mqtt import client_options
 from gateway.service.logs import setup_logging
 
 log = logging.getLogger("gateway.peer")
@@ -47,15 +48,9 @@ async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping:
                  delay: float | None = None) -> None:
     """Play ``peers`` on the broker until ``stopping``; reconnects when the broker drops."""
     by_unit = {p.unit: p for p in peers}
-    broker = mqtt.broker
     while not stopping.is_set():
         try:
-            async with aiomqtt.Client(
-                    broker.host, broker.port, username=mqtt.username, password=mqtt.password,
-                    protocol=(aiomqtt.ProtocolVersion.V5 if mqtt.protocol == "5"
-                              else aiomqtt.ProtocolVersion.V311),
-                    tls_params=(aiomqtt.TLSParameters(ca_certs=mqtt.ca_file)
-                                if broker.tls else None)) as client:
+            async with aiomqtt.Client(**client_options(mqtt)) as client:
                 for unit in by_unit:
                     await client.subscribe(f"{prefix}/aidc/+/{unit}", qos=1)
                 log.info("peer %s answering on %s", ", ".join(by_unit), mqtt.url)

@@ -26,6 +26,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as mqtt
@@ -43,6 +44,19 @@ RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 SESSION_EXPIRY_S = 3600  # how long the broker keeps the session of a gateway that is away
 PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection is gone
+
+
+def client_options(config: MqttConfig) -> dict[str, Any]:
+    """What every client of this project takes from [mqtt]: where, who, which protocol,
+    TLS.  (The sink adds its session, will and flow control; subscribers need no more.)"""
+    broker = config.broker
+    return {
+        "hostname": broker.host, "port": broker.port,
+        "username": config.username, "password": config.password,
+        "protocol": (aiomqtt.ProtocolVersion.V5 if config.protocol == "5"
+                     else aiomqtt.ProtocolVersion.V311),
+        "tls_params": aiomqtt.TLSParameters(ca_certs=config.ca_file) if broker.tls else None,
+    }
 
 
 class MqttSink:
@@ -100,15 +114,11 @@ class MqttSink:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
         client = aiomqtt.Client(
-            self.broker.host, self.broker.port,
+            **client_options(self.config),
             identifier=self.client_id,
-            username=self.config.username, password=self.config.password,
-            protocol=aiomqtt.ProtocolVersion.V5 if self.v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
             keepalive=self.config.keepalive_s,
             timeout=self.publish_timeout_s,
-            tls_params=(aiomqtt.TLSParameters(ca_certs=self.config.ca_file)
-                        if self.broker.tls else None),
             max_inflight_messages=RELIABLE_WINDOW,
             logger=log,
             clean_session=None if self.v5 else not persistent,
