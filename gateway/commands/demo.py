@@ -15,12 +15,11 @@ import dataclasses
 import logging
 import os
 import shlex
-import signal
 import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager, suppress
+from contextlib import AsyncExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +52,7 @@ from gateway.publish.topics import Topics
 from gateway.service.broker import broker_reachable, embedded_broker
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.logs import setup_logging
-from gateway.service.shell import Service
+from gateway.service.shell import Service, stopped_by_signals
 
 log = logging.getLogger(__name__)
 
@@ -115,22 +114,9 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
         pacer = Pacer(args.speed)
         service = Service(config, mqtt=mqtt, pacer=pacer)
         print(introduction(args, mqtt, service.topics, embedded), flush=True)
-        with _stopped_by_signals(service):
+        with stopped_by_signals(service.stopping):
             await replay_with_view(args, service, mqtt, pacer)
     return service
-
-
-@contextmanager
-def _stopped_by_signals(service: Service) -> Iterator[None]:
-    """Ctrl-C and SIGTERM stop the gateway gracefully: what was received is published."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, service.stopping.set)
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 async def replay_with_view(args: argparse.Namespace, service: Service, mqtt: MqttConfig,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from gateway.handoff.peer import Peer
 from gateway.messages import Aidc, MessageError, decode, encode
 from gateway.publish.mqtt import client_options
 from gateway.service.logs import setup_logging
+from gateway.service.shell import stopped_by_signals
 
 log = logging.getLogger("gateway.peer")
 
@@ -118,10 +118,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        await answer(mqtt, peers, mqtt.topic_prefix, stopping, args.delay)
+        with stopped_by_signals(stopping):
+            await answer(mqtt, peers, mqtt.topic_prefix, stopping, args.delay)
 
     asyncio.run(main())
     for peer in peers:

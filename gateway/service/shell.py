@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO
 
 from gateway.config import Config, MqttConfig
@@ -287,30 +289,36 @@ class Service:
                 raise watcher.exception()  # type: ignore[misc]
 
 
+@contextmanager
+def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
+    """Within: SIGTERM and SIGINT (Ctrl-C) set ``stopping`` for a graceful stop (what was
+    received still goes through) instead of killing the process."""
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: int) -> None:
+        if not stopping.is_set():
+            log.info("signal %d: stopping; flushing what was received", sig)
+            stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def serve(service: Service,
           start: Callable[[asyncio.AbstractEventLoop, Service], Sequence[asyncio.Task[None]]]
           ) -> None:
-    """Run the service in a fresh event loop; SIGTERM and SIGINT stop it gracefully.
+    """Run the service in a fresh event loop until its sources end or a signal stops it.
 
     ``start`` opens the inputs and returns the source tasks (none for live feeds).
     """
-    import signal
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, _stop, service, sig)
-        try:
-            await service.run(start(loop, service))
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        with stopped_by_signals(service.stopping):
+            await service.run(start(asyncio.get_running_loop(), service))
 
     asyncio.run(main())
-
-
-def _stop(service: Service, sig: int) -> None:
-    if service.stopping.is_set():
-        return
-    log.info("signal %d: stopping; flushing what was received", sig)
-    service.stopping.set()
