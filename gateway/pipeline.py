@@ -28,6 +28,7 @@ class Pipeline:
         self.normalizer = Normalizer(config)
         self.tracker = tracker_from_config(config)
         self.problems = Problems()
+        self.fed = False  # has any datagram come yet
         self.aidc_counters: Counter[str] = Counter()
         built = handoff_from_config(config)
         self.handoff, self.store = built if built is not None else (None, None)
@@ -35,13 +36,18 @@ class Pipeline:
     def feed(self, payloads: Sequence[bytes], t_capture: Sequence[float | None],
              now: float | None = None) -> list[Published]:
         """One chunk of datagrams; ``now`` stands in for records without capture time."""
+        self.fed = self.fed or bool(payloads)
         batches, problems = self.decoder.decode(payloads, t_capture)
         self.problems.add(problems)
         return self._associate(self.normalizer.feed(batches, now))
 
     def tick(self, now: float) -> list[Published]:
         """The clock moved on with no data: tracks coast and end on time, missing LAMs
-        are sent again."""
+        are sent again.  Before the first datagram there is nothing to coast, and ticking
+        would set the tracker's clock to the receive clock: the first data, stamped a
+        little earlier, would then be taken for late (live output differed from replay)."""
+        if not self.fed:
+            return []
         out = self._picture(self.tracker.tick(now))
         if self.handoff is not None:
             out += self._handed(self.handoff.tick(now))
