@@ -94,6 +94,14 @@ class Flight:
     sent: list[str] = field(default_factory=list)  # message types, in order
 
 
+def envelope(text: AidcText, now: float, track_id: str | None = None,
+             callsign: str | None = None) -> Aidc:
+    """The shared-format message (contract section 4) around one AIDC text."""
+    return Aidc(t=now, msg=text.msg, from_=text.sender, to=text.receiver,  # type: ignore
+                serial=text.serial, ref=None if text.ref is None else text.ref[2],
+                track_id=track_id, callsign=callsign or text.callsign, text=text.text())
+
+
 def _hhmm(t: float) -> str:
     return _time.strftime("%H%M", _time.gmtime(t))
 
@@ -139,10 +147,7 @@ class Handoff:
     def _send(self, flight: Flight | None, text: AidcText, now: float,
               out: list[Any]) -> None:
         link = self.link(text.receiver)
-        message = Aidc(t=now, msg=text.msg, from_=text.sender, to=text.receiver,  # type: ignore
-                       serial=text.serial, ref=None if text.ref is None else text.ref[2],
-                       track_id=flight.track_id if flight else None,
-                       callsign=flight.callsign if flight else text.callsign, text=text.text())
+        message = envelope(text, now, *((flight.track_id, flight.callsign) if flight else ()))
         if text.msg not in ("LAM", "LRM"):
             link.sent(text.serial, message.text, now)
         if flight is not None:
@@ -460,13 +465,10 @@ class Handoff:
         for peer, link in self.links.items():
             again, lost = link.due(now)
             for p in again:
-                me = parse(p.text).sender
                 key = self.by_serial.get((peer, p.serial))
                 flight = self.flights.get(key) if key else None
-                out.append(Aidc(t=now, msg=parse(p.text).msg, from_=me, to=peer,  # type: ignore
-                                serial=p.serial, ref=None,
-                                track_id=flight.track_id if flight else None,
-                                callsign=flight.callsign if flight else None, text=p.text))
+                out.append(envelope(parse(p.text), now, *(
+                    (flight.track_id, flight.callsign) if flight else ())))
                 self.counters["aidc-resent"] += 1
             for p in lost:
                 key = self.by_serial.get((peer, p.serial))

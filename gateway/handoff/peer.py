@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from gateway.handoff.dialogue import C2, Dialogue, Link, ProtocolError
-from gateway.handoff.engine import UNKNOWN_AERODROME, _remark
+from gateway.handoff.engine import UNKNOWN_AERODROME, _remark, envelope
 from gateway.handoff.text import AidcSyntaxError, AidcText, parse
 from gateway.messages import Aidc
 
@@ -45,13 +45,9 @@ class Peer:
     def tick(self, now: float) -> list[Aidc]:
         """Answers not acknowledged in time, sent again under their serials."""
         out = []
-        for to, link in self.links.items():
+        for link in self.links.values():
             again, lost = link.due(now)
-            for p in again:
-                text = parse(p.text)
-                out.append(Aidc(t=now, msg=text.msg, from_=self.unit, to=to,  # type: ignore
-                                serial=p.serial, ref=text.ref[2] if text.ref else None,
-                                track_id=None, callsign=text.callsign, text=p.text))
+            out += [envelope(parse(p.text), now) for p in again]
             self.counters["resent"] += len(again)
             self.counters["lam-timeout"] += len(lost)
         return out
@@ -65,8 +61,7 @@ class Peer:
         self.counters[f"sent-{msg}"] += 1
         if msg not in ("LAM", "LRM"):
             self._link(to).sent(out.serial, out.text(), now)
-        return Aidc(t=now, msg=msg, from_=self.unit, to=to, serial=out.serial,  # type: ignore
-                    ref=ref, track_id=None, callsign=out.callsign, text=out.text())
+        return envelope(out, now)
 
     def receive(self, message: Aidc, now: float) -> list[Aidc]:
         if message.to != self.unit:
