@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 
 from gateway.config import Config
 from gateway.handoff.airspace import Airspace
@@ -16,11 +17,9 @@ def handoff_from_config(config: Config) -> tuple[Handoff, Store | None] | None:
     h = config.handoff
     if h is None:
         return None
-    params = HandoffParameters(
-        units=h.units, peers=h.peers, cpl_to=h.cpl_to, abi_lead_s=h.abi_lead_s,
-        est_lead_s=h.est_lead_s, toc_lead_s=h.toc_lead_s, cdn_level_fl=h.cdn_level_fl,
-        cdn_time_s=h.cdn_time_s, hysteresis=h.hysteresis, lam_timeout_s=h.lam_timeout_s,
-        lam_tries=h.lam_tries)
+    # every parameter the [handoff] section sets, under the same name; the rest default
+    params = HandoffParameters(**{f.name: getattr(h, f.name) for f in fields(HandoffParameters)
+                                  if hasattr(h, f.name)})
     engine = Handoff(Airspace.load(h.airspace), params)
     store = None
     if h.database:
