@@ -17,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from gateway.messages import Aidc, Alert, Fused, Status, encode, encode_batch
+from gateway.messages import Fused, Status, encode, encode_batch
 from gateway.normalize.normalizer import Published
-
-PICTURE = "picture"
-ALERTS = "alerts"
+from gateway.pipeline import AIDC, ALERTS, PICTURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +71,10 @@ class Topics:
             yield Outbound(self.name(PICTURE), encode_batch(messages), received=received)
             yield from self._fused(messages, received)
             return
-        first = messages[0]
-        if isinstance(first, Aidc):
+        if batch.topic == AIDC:  # aidc/{from}/{to}
             for m in messages:
-                yield Outbound(self.name("aidc", m.from_, m.to), encode(m), qos=1)
-        elif isinstance(first, Alert):
+                yield Outbound(self.name(AIDC, m.from_, m.to), encode(m), qos=1)
+        elif batch.topic == ALERTS:
             for m in messages:
                 yield Outbound(self.name(ALERTS), encode(m), qos=1)
         else:  # plots/{sac}-{sic}, tracks/{sac}-{sic}: the normaliser named the batch

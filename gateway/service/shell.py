@@ -24,7 +24,7 @@ from gateway.config import Config, MqttConfig
 from gateway.files import write_messages
 from gateway.ingest import kernel_drops
 from gateway.normalize.normalizer import Published
-from gateway.pipeline import Pipeline
+from gateway.pipeline import AIDC, Pipeline
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
@@ -67,7 +67,7 @@ class Service:
         if mqtt is not None:
             self.outbox = Outbox(mqtt.outbox, mqtt.outbox_reliable)
             handoff = config.handoff
-            subscriptions = tuple(self.topics.name("aidc", peer, unit)
+            subscriptions = tuple(self.topics.name(AIDC, peer, unit)
                                   for peer in handoff.peers for unit in handoff.units
                                   ) if handoff is not None else ()
             self.sink = MqttSink(mqtt, self.outbox,
