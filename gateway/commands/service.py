@@ -4,9 +4,8 @@ running the service and the one-line summary at the end."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import IO
 
 from gateway.commands import UsageError
@@ -37,18 +36,16 @@ def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
 
 @contextmanager
 def output(path: str | None) -> Iterator[IO[bytes] | None]:
+    """The ``--out`` file, if any; one that cannot be opened is bad usage (exit 2)."""
     if path is None:
         yield None
         return
-    try:
-        writer = binary_writer(path)
-        out = writer.__enter__()
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
-    try:
+    with ExitStack() as stack:
+        try:
+            out = stack.enter_context(binary_writer(path))
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror or exc}") from None
         yield out
-    finally:
-        writer.__exit__(*sys.exc_info())
 
 
 def summary(command: str, service: Service, extra: str = "") -> str:
