@@ -17,6 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from test_handoff_scenario import run
 
 from gateway.config import loads
 from gateway.handoff.peer import Peer
@@ -85,8 +86,6 @@ def reference(database: Path) -> dict[tuple[str, str], list[str]]:
     pipeline = Pipeline(config)
     peers = {u: Peer(u) for u in config.handoff.peers}  # type: ignore[union-attr]
     log: list[tuple[str, Any]] = []
-    from test_handoff_scenario import run
-
     run(pipeline, iter(read_datagrams(CAPTURE)), peers, log)
     messages = [json.loads(json.dumps({"from": m.from_, "to": m.to, "serial": m.serial,
                                        "msg": m.msg, "ref": m.ref, "callsign": m.callsign}))

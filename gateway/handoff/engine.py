@@ -38,6 +38,7 @@ from gateway.messages import Aidc, Alert, Fused
 UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
 LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
 STEP_S = 5.0  # time step of the descent prediction
+FORGET_EVERY_S = 60.0
 
 
 def _tas_factor(fl: float) -> float:
@@ -130,6 +131,7 @@ class Handoff:
         self.alerted: set[str] = set()  # tracks already alerted as uncoordinated
         self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
         self.counters: Counter[str] = Counter()
+        self._forgot_at = -np.inf
         self.clock = -np.inf  # the latest data time seen (stored: it survives a restart)
         self.resume_after = -np.inf  # after a restart: the stored clock
         # flight keys changed / forgotten since the store last saved (it clears them)
@@ -441,7 +443,11 @@ class Handoff:
 
     def forget(self, now: float, after_s: float = 3600.0) -> None:
         """Ended dialogues are kept an hour (late answers still find them), then dropped:
-        a gateway that runs for months must not keep every flight it ever handed over."""
+        a gateway that runs for months must not keep every flight it ever handed over.
+        Looked at once a minute: every association cycle would walk all the flights."""
+        if now - self._forgot_at < FORGET_EVERY_S:
+            return
+        self._forgot_at = now
         old = [k for k, f in self.flights.items()
                if f.dialogue.final and now - f.last_sent > after_s]
         for key in old:
