@@ -125,7 +125,8 @@ class Normalizer:
                 kinds = service.columns[type_path][rows]
                 for r, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
                     if kind in closing:
-                        events.append((int(service.record_offset[r]), 1, (key, r, kind)))
+                        events.append((int(service.record_offset[r]), 1,
+                                       (key, r, kind, int(service.datagram[r]))))
                     if service.category == 65:  # SDPS status, as last reported
                         sites[key][1].status = service.record(r)
         if data is not None:
@@ -139,30 +140,34 @@ class Normalizer:
                     events.append((int(data.record_offset[r]), 0, (key, message,
                                                                    int(data.datagram[r]))))
         events.sort(key=lambda e: (e[0], e[1]))
-        last_datagram: dict[Any, int] = {}
-        last_offset: dict[Any, int] = {}
+        # Unframed sources' batches still open: key -> (their datagram, last offset).  Each
+        # closes as soon as the stream moves past its datagram, whatever comes next, so the
+        # batches do not depend on where the stream was cut into decode calls (live, the
+        # calls are small; in a replay, large).
+        unframed: dict[Any, tuple[int, int]] = {}
         for offset, is_service, payload in events:
+            datagram = payload[-1]
+            for key in [k for k, (d, _) in unframed.items() if d != datagram]:
+                sites[key][1].close(out, unframed.pop(key)[1])  # a batch per datagram
             if is_service:
-                key, r, kind = payload
+                key, r, kind, _ = payload
                 source = sites[key][1]
                 source.framed = True
+                unframed.pop(key, None)
                 source.close(out, offset)
                 if kind == NORTH_MARKER and service is not None:
                     self._north(source, service, r)
                 continue
-            key, message, datagram = payload
+            key, message, _ = payload
             source = sites[key][1]
-            if not source.framed and last_datagram.get(key, datagram) != datagram:
-                source.close(out, last_offset[key])  # unframed source: a batch per datagram
-            last_datagram[key] = datagram
-            last_offset[key] = offset
+            if not source.framed:
+                unframed[key] = (datagram, offset)
             source.pending.append(message)
             if len(source.pending) >= MAX_PENDING:
                 self.counters["batch-closed-at-limit"] += 1
                 source.close(out, offset)
-        for key in last_datagram:
-            if not sites[key][1].framed:
-                sites[key][1].close(out, last_offset[key])
+        for key, (_, last) in unframed.items():
+            sites[key][1].close(out, last)
 
     def _keys(self, batch: Batch, sites: dict) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]
