@@ -9,7 +9,7 @@ import sys
 
 import numpy
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -42,5 +42,12 @@ extensions = [
     )
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
+# captures/ is the repository's top-level folder of sample data and also the installed
+# package gateway.captures, so that the demo finds it with importlib.resources from any
+# install (wheel, sdist, plain or editable).
+setup(packages=[*find_packages(include=["gateway", "gateway.*"]), "gateway.captures"],
+      package_dir={"gateway.captures": "captures"},
+      package_data={"gateway.captures": ["border-10min.pcap.gz", "border.toml",
+                                         "border-airspace.geojson", "decoder-sample.pcap"]},
+      ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
       cmdclass={"build_ext": BuildExt})

@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack, ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-import gateway
+from gateway.captures import shipped
 from gateway.commands import UsageError, positive
 from gateway.commands.peer import answer
 from gateway.commands.replay import speed
@@ -56,7 +56,6 @@ from gateway.service.shell import Service, stopped_by_signals
 
 log = logging.getLogger(__name__)
 
-CAPTURES = Path(gateway.__file__).resolve().parent.parent / "captures"
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 MAX_TRACKS = 5000  # fused tracks the view keeps (a flood of ids cannot eat the memory)
 EVENTS = 10  # handoff events listed
@@ -80,16 +79,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="times real time, by the capture's timestamps (default: 5)")
     parser.add_argument("--duration", type=positive("--duration", "seconds"), metavar="S",
                         help="stop after S seconds (default: at the end of the capture)")
-    parser.add_argument("--capture", default=str(CAPTURES / "border-10min.pcap.gz"),
-                        metavar="FILE.pcap", help="default: the shipped border scenario")
-    parser.add_argument("--config", default=str(CAPTURES / "border.toml"),
-                        metavar="FILE.toml", help="default: the border scenario's")
+    parser.add_argument("--capture", metavar="FILE.pcap",
+                        help="default: the shipped border scenario (package data)")
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="default: the border scenario's (package data)")
 
 
 # -- the command -----------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.log_level)
+    with ExitStack() as files:
+        # the shipped files are package data: real paths only while the stack is open
+        if args.capture is None:
+            args.capture = str(files.enter_context(shipped("border-10min.pcap.gz")))
+        if args.config is None:
+            args.config = str(files.enter_context(shipped("border.toml")))
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     for option, path in (("--capture", args.capture), ("--config", args.config)):
         if not Path(path).is_file():
             raise UsageError(f"{option} {path}: no such file")
