@@ -1,6 +1,6 @@
 """The ``asterix-gateway`` command: parses arguments and calls in, nothing more.
 
-Exit status (contract section 1): 0 success, 1 runtime failure, 2 bad usage, bad config or
+Exit status (docs/commands.md): 0 success, 1 runtime failure, 2 bad usage, bad config or
 unreadable input, each with a one-line reason on stderr.
 """
 

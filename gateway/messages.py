@@ -1,11 +1,11 @@
 """The shared format v1: every message the gateway publishes or accepts, as msgspec Structs.
 
-These types are the only definition of the format (contract section 4).  They serialise
-themselves to exactly the contract's JSON (key order kind, v, t, then the contract's order;
-unknown values ``null``, never omitted), they are their own JSON Schema (``schema()``, written
-to docs/messages.schema.json by ``python -m gateway.schema``), and decoding validates against
-the same declarations, so an inbound message from a neighbouring unit is either a well-formed
-v1 message or one ``MessageError``.
+These types are the only definition of the format (docs/messages.md describes it for users).
+They serialise themselves to exactly that JSON (key order kind, v, t, then the fields in
+declaration order; unknown values ``null``, never omitted), they are their own JSON Schema
+(``schema()``, written to docs/messages.schema.json by ``python -m gateway.schema``), and
+decoding validates against the same declarations, so an inbound message from a neighbouring
+unit is either a well-formed v1 message or one ``MessageError``.
 
 Encoding does not validate: the gateway's own code builds these values and the tests hold it
 to the schema.  Decoding always does, because whatever arrives from the network is hostile.
@@ -132,7 +132,7 @@ class _Message(
     msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, forbid_unknown_fields=True,
     omit_defaults=False,
 ):
-    # Unknown fields are refused rather than skipped: the contract changes shape only with a
+    # Unknown fields are refused rather than skipped: the format changes shape only with a
     # version bump, so an extra key means a different version or a forged message.
     v: Literal[1] = VERSION
     t: Time

@@ -1,4 +1,4 @@
-"""Records as people and scripts read them: contract JSON lines, or an annotated text tree.
+"""Records as people and scripts read them: JSON lines, or an annotated text tree.
 
 Both are made at the edge, one record at a time, from the batch's item offsets through the
 reference codec; the labels and units come from the category definitions.
@@ -41,7 +41,7 @@ def _column(batch: Batch, path: str, row: int) -> int | None:
 
 
 def record_object(batch: Batch, row: int) -> dict[str, Any]:
-    """The contract's ``decode --format jsonl`` object for one record."""
+    """The ``decode --format jsonl`` object for one record (docs/commands.md)."""
     t = batch.t_capture[row]
     return {
         "cat": batch.category,

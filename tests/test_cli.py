@@ -21,7 +21,7 @@ def lines(out: bytes) -> list[dict]:
     return [json.loads(line) for line in out.decode().splitlines()]
 
 
-def test_decode_jsonl_contract_shape() -> None:
+def test_decode_jsonl_shape() -> None:
     done = run("decode", str(sample_capture.PATH))
     assert done.returncode == 0, done.stderr
     records = lines(done.stdout)

@@ -113,14 +113,14 @@ def test_base_loads() -> None:
     assert config.normalize.fallback_height_m == 1500.0 and config.normalize.use_i100
 
 
-def test_minimal_and_contract_examples() -> None:
+def test_minimal_and_documented_examples() -> None:
     config = loads('[gateway]\nid = "x"\n')
     assert config == Config(gateway=config.gateway)
     assert config.radars == config.sdps == config.inputs == () and config.mqtt is None
-    contract = re.search(r"## Minimal example.*?```toml\n(.*?)```", REFERENCE.read_text(),
-                         re.DOTALL)
-    assert contract is not None
-    config = loads(contract[1])
+    example = re.search(r"## Minimal example.*?```toml\n(.*?)```", REFERENCE.read_text(),
+                        re.DOTALL)
+    assert example is not None
+    config = loads(example[1])
     assert config.gateway.id == "mty-gw-1" and config.radars[0].name == "Monterrey"
     assert config.sdps[0].srp_lat is None and not config.sdps[0].use_i100
 

@@ -1,4 +1,4 @@
-"""The shared format v1 against the contract: shapes, nulls, schema, and hostile input.
+"""The shared format v1 as docs/messages.md describes it: shapes, nulls, schema, hostile input.
 
 The committed schema is compared with the one the types generate, so it cannot go stale, and
 every encoded message is checked with an independent validator (jsonschema), so the types
@@ -46,8 +46,8 @@ VALIDATE_ANY = Draft202012Validator(COMMITTED)
 VALIDATE_MESSAGE = Draft202012Validator({"$ref": "#/$defs/Message", "$defs": DEFS})
 VALIDATE_BATCH = Draft202012Validator({"$ref": "#/$defs/Batch", "$defs": DEFS})
 
-# Contract section 4, field by field, in the contract's order.
-CONTRACT_FIELDS = {
+# docs/messages.md, field by field, in its order.
+DOCUMENTED_FIELDS = {
     "plot": ["src", "lat", "lon", "rho_nm", "theta_deg", "fl", "mode3a", "icao24", "callsign",
              "track_number", "gs_kt", "hdg_deg", "detection", "flags"],
     "track": ["src", "track_number", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
@@ -132,7 +132,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 
 def test_every_kind_has_an_example() -> None:
-    assert {m.__struct_config__.tag for m in EXAMPLES} == set(KINDS) == set(CONTRACT_FIELDS)
+    assert {m.__struct_config__.tag for m in EXAMPLES} == set(KINDS) == set(DOCUMENTED_FIELDS)
     assert {"ABI", "EST", "CPL", "ACP", "REJ", "CDN", "MAC", "TOC", "AOC", "LAM",
             "LRM"} == set(AIDC_TYPES)
 
@@ -142,7 +142,7 @@ def test_round_trip_and_key_order(msg: Message) -> None:
     data = encode(msg)
     obj = json.loads(data)
     kind = obj["kind"]
-    assert list(obj) == ["kind", "v", "t", *CONTRACT_FIELDS[kind]]
+    assert list(obj) == ["kind", "v", "t", *DOCUMENTED_FIELDS[kind]]
     assert obj["v"] == 1 and obj["t"] == T
     VALIDATE_MESSAGE.validate(obj)
     VALIDATE_ANY.validate(obj)
@@ -163,7 +163,7 @@ def test_unknowns_are_null_not_omitted() -> None:
     assert json.loads(encode(LAM))["ref"] == 17 and json.loads(encode(AIDC))["ref"] is None
 
 
-def test_contract_example_shape() -> None:
+def test_plot_as_documented() -> None:
     """A plot as a subscriber sees it, literally."""
     assert json.loads(encode(PSR_PLOT)) == {
         "kind": "plot", "v": 1, "t": T, "src": {"sac": 1, "sic": 11, "cat": 48},

@@ -13,7 +13,7 @@ __all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", 
            "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable"]
 
 TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
-TRACK_NUMBERS = 1 << 16  # a source's track numbers are 16 bits at most (contract)
+TRACK_NUMBERS = 1 << 16  # a source's track numbers are 16 bits at most (docs/messages.md)
 # columns of an identity: [icao24, discrete code, callsign hash, latest code of any kind]
 ADDRESS, CODE, CALLSIGN, MODE3A = 0, 1, 2, 3
 # columns of the packed level state

@@ -5,8 +5,9 @@ fast path is held against, the encoder the simulator writes through, and the dec
 ``decode --format jsonl``.  It is strict: bad input raises :class:`CodecError` rather than
 guessing, because the fast path, not this, is what copes with hostile traffic.
 
-Decoded values follow the contract: quantities scaled to the specification's units, Mode codes
-as octal strings, addresses as hex, identifications trimmed; spare and FX bits are not shown.
+Decoded values are those of ``decode --format jsonl`` (docs/commands.md): quantities scaled to
+the specification's units, Mode codes as octal strings, addresses as hex, identifications
+trimmed; spare and FX bits are not shown.
 """
 
 from __future__ import annotations
