@@ -64,6 +64,7 @@ def test_malformed_text_is_refused_with_a_reason(text: str, reason: str) -> None
         parse(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_parses_or_is_refused_in_one_line(text: str) -> None:

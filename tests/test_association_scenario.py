@@ -16,6 +16,8 @@ CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
 TRUTH = ROOT / "captures" / "border-10min.truth.jsonl.gz"
 CONFIG = ROOT / "captures" / "border.toml"
 
+pytestmark = pytest.mark.slow  # one replay of the 10-minute capture serves every test
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:

@@ -265,6 +265,7 @@ def generated_blocks(cat: int) -> st.SearchStrategy[bytes]:
         lambda rs: encode_block(cat, rs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cat", [48, 62])
 def test_generated_records_agree(cat: int) -> None:
     compared = []

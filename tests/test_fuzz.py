@@ -259,6 +259,7 @@ def _offsets(batches: dict[int, Any], cat: int) -> list[int]:
     return [] if b is None else [int(o) for o in b.record_offset]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", [0, 2, 3])
 def test_every_single_bit_flip(index: int) -> None:
     whole = DATAGRAMS[index]

@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -37,11 +37,12 @@ def config_text(database: Path) -> str:
 
 
 class Recorder:
-    """Every AIDC message on the broker, in arrival order."""
+    """Every AIDC message on the broker, in arrival order; ``until`` waits for one that
+    makes a condition true (each arrival wakes the waiter)."""
 
     def __init__(self, port: int) -> None:
         self.messages: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.ready = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_connect = lambda c, *a: c.subscribe("surv/v1/aidc/#", qos=1)
@@ -53,10 +54,45 @@ class Recorder:
     def _message(self, client: Any, userdata: Any, message: Any) -> None:
         with self.lock:
             self.messages.append(json.loads(message.payload))
+            self.lock.notify_all()
+
+    def until(self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float) -> bool:
+        """True once ``condition(messages)`` holds, False after ``timeout`` seconds."""
+        with self.lock:
+            return self.lock.wait_for(lambda: condition(self.messages), timeout)
 
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class Announced:
+    """Reads a process's stderr to the end (so that it never blocks on a full pipe) and
+    sets ``seen`` when a line contains ``text``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], text: str) -> None:
+        self.lines: list[str] = []
+        self.seen = threading.Event()
+        self._text = text
+        self._thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if self._text in line:
+                self.seen.set()
+
+    def join(self) -> None:
+        self._thread.join(10)
+
+
+def acknowledged(messages: list[dict[str, Any]]) -> bool:
+    """Every message of either side has had its LAM."""
+    lams = {(m["from"], m["ref"]) for m in messages if m["msg"] == "LAM"}
+    return all((m["to"], m["serial"]) in lams for m in messages
+               if m["msg"] not in ("LAM", "LRM"))
 
 
 def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
@@ -95,6 +131,7 @@ def reference(database: Path) -> dict[tuple[str, str], list[str]]:
 
 @pytest.mark.slow
 def test_kill_9_mid_dialogue_then_restart(mosquitto: Any, tmp_path: Path) -> None:
+    expected = reference(tmp_path / "ref.sqlite")
     database = tmp_path / "handoff.sqlite"
     config = tmp_path / "gw.toml"
     config.write_text(config_text(database))
@@ -102,20 +139,19 @@ def test_kill_9_mid_dialogue_then_restart(mosquitto: Any, tmp_path: Path) -> Non
     assert recorder.ready.wait(10)
     peer = subprocess.Popen([sys.executable, "-m", "gateway.cli", "peer", "--config",
                              str(config), "--unit", "KZAB,KZHU,KZLA", "--broker",
-                             mosquitto.url, "--log-level", "warning", "--lam-timeout", "2"],
+                             mosquitto.url, "--log-level", "info", "--lam-timeout", "2"],
                             stderr=subprocess.PIPE)
+    peer_log = Announced(peer, "answering on")  # logged once its subscriptions are made
     replay = [sys.executable, "-m", "gateway.cli", "replay", str(CAPTURE), "--config",
               str(config), "--broker", mosquitto.url, "--speed", "30"]
     try:
-        time.sleep(1.5)  # the peers are subscribed
+        assert peer_log.seen.wait(30), "the peers did not subscribe"
         first = subprocess.Popen(replay, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # mid-dialogue: offers made, transfers to come
-            with recorder.lock:
-                kinds = [m["msg"] for m in recorder.messages]
-            if kinds.count("EST") >= 12 and kinds.count("TOC") >= 2:
-                break
-            time.sleep(0.05)
+        # mid-dialogue: offers made, transfers to come
+        recorder.until(lambda got: sum(m["msg"] == "EST" for m in got) >= 12
+                       and sum(m["msg"] == "TOC" for m in got) >= 2, 60)
+        with recorder.lock:
+            kinds = [m["msg"] for m in recorder.messages]
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         with recorder.lock:
@@ -123,13 +159,16 @@ def test_kill_9_mid_dialogue_then_restart(mosquitto: Any, tmp_path: Path) -> Non
         assert 0 < before and kinds.count("AOC") < 15  # killed, not finished
         second = subprocess.run(replay, capture_output=True, timeout=300)
         assert second.returncode == 0, second.stderr.decode()[-2000:]
-        time.sleep(2.0)  # the last answers
+        # the last answers: every dialogue at its end and every message acknowledged (the
+        # recorder may lag behind the broker on a busy machine: wait for it, not a time)
+        recorder.until(lambda got: acknowledged(got) and sequences(got) == expected, 60)
     finally:
         peer.send_signal(signal.SIGTERM)
         peer.wait(10)
+        peer_log.join()
         recorder.stop()
     got = recorder.messages
-    assert sequences(got) == reference(tmp_path / "ref.sqlite")
+    assert sequences(got) == expected
     # nothing lost: every message of either side was acknowledged
     lams = {(m["from"], m["ref"]) for m in got if m["msg"] == "LAM"}
     for m in got:

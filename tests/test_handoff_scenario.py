@@ -25,6 +25,7 @@ from gateway.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 MINUTES = 30
+pytestmark = pytest.mark.slow  # half an hour of traffic through the pipeline, once per module
 CONFIG = load(ROOT / "captures" / "border.toml")
 H = CONFIG.handoff
 assert H is not None

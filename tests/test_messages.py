@@ -303,6 +303,7 @@ def test_random_bytes_never_raise_anything_else(data: bytes) -> None:
         assert "\n" not in str(exc)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(EXAMPLES), st.data())
 def test_mutated_messages_never_raise_anything_else(msg: Message, data: st.DataObject) -> None:
@@ -384,6 +385,7 @@ fuseds = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plots | tracks | fuseds)
 def test_random_valid_messages_round_trip(msg: Message) -> None:

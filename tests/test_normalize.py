@@ -13,6 +13,7 @@ import numpy as np
 import pymap3d
 import pytest
 from pyproj import Geod
+from shipped import shipped_simulation
 
 import gateway
 from gateway.asterix import CATEGORIES
@@ -21,7 +22,7 @@ from gateway.config import load, loads
 from gateway.decoder import Decoder
 from gateway.messages import Plot, Track
 from gateway.normalize.normalizer import Normalizer, Published
-from gateway.sim.run import Simulation, simulate
+from gateway.sim.run import Simulation
 from gateway.sim.scenario import BORDER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ MIDNIGHT = 1779926400.0  # 2026-05-28 00:00:00 UTC
 
 @pytest.fixture(scope="module")
 def sim() -> Simulation:
-    return simulate(BORDER, 600.0, 2026)  # the run of the shipped capture
+    return shipped_simulation()  # the run of the shipped capture
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,7 @@ def test_plot_batches_are_sectors(published: list[Published]) -> None:
         assert all(m.src.sac == sac and m.src.sic == sic for m in batch.messages)
 
 
+@pytest.mark.slow
 def test_rotation_period_measured_from_north_markers() -> None:
     normalizer = Normalizer(load(CONFIG))
     normalizer.feed(gateway.decode(CAPTURE).batches)
@@ -218,6 +220,7 @@ def test_primary_plot_without_height_uses_the_fallback() -> None:
     assert (plot.lat, plot.lon) == pytest.approx((lat[0], lon[0]))
 
 
+@pytest.mark.slow
 def test_normalize_command_output_validates_against_the_schema(tmp_path: Path) -> None:
     out = tmp_path / "n.jsonl"
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "normalize", str(CAPTURE),

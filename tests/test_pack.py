@@ -207,6 +207,7 @@ def check_packed(cat: int, records: list[dict[str, Any]], rnd: random.Random) ->
 # --------------------------------------------------------------------------- property tests
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cat", sorted(CATEGORIES))
 def test_random_structures_match_the_reference_codec(cat: int) -> None:
     category = CATEGORIES[cat]

@@ -63,6 +63,7 @@ def check_roundtrip(cat: int, records: list[dict[str, Any]]) -> None:
         assert_columns_equal(got, reference_columns(cat, again), f"CAT{cat:03d} row {row}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cat", sorted(CATEGORIES))
 def test_records_roundtrip(cat: int) -> None:
     @SETTINGS
@@ -123,6 +124,7 @@ def test_each_compound_subitem_roundtrips(cat: int, number: str, sub: str) -> No
     check()
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(
     st.lists(st.tuples(st.sampled_from(sorted(CATEGORIES)), st.integers(1, 3)),

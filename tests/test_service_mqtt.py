@@ -9,6 +9,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -50,20 +51,25 @@ def client(port: int, v5: bool = True, **kw: Any) -> aiomqtt.Client:
                           else aiomqtt.ProtocolVersion.V311, **kw)
 
 
-async def retained(port: int, topic: str, wait: float = 0.5) -> dict[str, bytes]:
-    """What a subscriber arriving now gets at once: the retained messages."""
+async def retained(port: int, topic: str) -> dict[str, bytes]:
+    """What a subscriber arriving now gets at once: the retained messages.  They are all
+    in when a marker it publishes after subscribing comes back, as the broker sends each
+    subscriber its messages in order (no waiting for a silence)."""
+    marker = f"test-marker/{uuid.uuid4().hex}"
     got: dict[str, bytes] = {}
     async with client(port) as sub:
+        await sub.subscribe(marker, qos=1)
         await sub.subscribe(topic, qos=1)
-        try:
-            async with asyncio.timeout(wait):
-                async for m in sub.messages:
-                    got[str(m.topic)] = bytes(m.payload)  # type: ignore[arg-type]
-        except TimeoutError:
-            pass
+        await sub.publish(marker, b"", qos=1)
+        async with asyncio.timeout(10):
+            async for m in sub.messages:
+                if str(m.topic) == marker:
+                    break
+                got[str(m.topic)] = bytes(m.payload)  # type: ignore[arg-type]
     return got
 
 
+@pytest.mark.slow
 def test_replay_publishes_every_message_intact(mosquitto: Any, capture: Path) -> None:
     """Everything the file sink holds reaches a subscriber, batch for batch, and the
     status goes online then offline (retained)."""
@@ -140,9 +146,11 @@ async def run_sink(port: int, body: Callable[[MqttSink, Outbox], Awaitable[None]
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Until the sink's counters say so (they change with no event to wait on); an error
+    after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while not condition():
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the pace of looking again
 
 
 def test_fused_topics_are_retained_expire_and_clear_when_ended(mosquitto: Any) -> None:
@@ -157,7 +165,7 @@ def test_fused_topics_are_retained_expire_and_clear_when_ended(mosquitto: Any) -
         assert decode(got["t/fused/FT-000042"]) == FUSED
         status = await retained(mosquitto.port, "t/status/#")
         assert decode(status["t/status/gw"]).state == "online"  # type: ignore[union-attr]
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(2.5)  # what is tested: 2 s of expiry pass, the broker drops it
         assert await retained(mosquitto.port, "t/fused/#") == {}  # expired
 
     asyncio.run(run_sink(mosquitto.port, body, expiry=2))
@@ -172,7 +180,7 @@ def test_mqtt_311_publishes_retained_without_expiry(mosquitto: Any) -> None:
         outbox.put(topics.outbound(Published("picture", [FUSED])))
         sink.notify()
         await until(lambda: sink.counters["published"] >= 3)
-        await asyncio.sleep(1.5)  # 3.1.1 has no message expiry: still there
+        await asyncio.sleep(1.5)  # what is tested: 3.1.1 has no message expiry, still there
         got = await retained(mosquitto.port, "t/fused/#")
         assert decode(got["t/fused/FT-000042"]) == FUSED
 
@@ -189,30 +197,32 @@ def test_broker_killed_and_restarted_loses_no_qos1_message(mosquitto: Any) -> No
     topics = Topics("t", "gw", 60)
     total = 300
 
-    async def subscriber(stop: asyncio.Event) -> None:
+    async def subscriber(stop: asyncio.Event, subscribed: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 async with client(mosquitto.port) as sub:
                     await sub.subscribe("t/alerts", qos=1)
+                    subscribed.set()
                     async for m in sub.messages:
                         received.add(int(decode(bytes(m.payload)).text.split()[1]))  # type: ignore
             except aiomqtt.MqttError:
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # reconnecting: the pace of trying again
 
     async def body(sink: MqttSink, outbox: Outbox) -> None:
-        stop = asyncio.Event()
-        sub = asyncio.create_task(subscriber(stop))
-        await asyncio.sleep(0.3)
+        stop, subscribed = asyncio.Event(), asyncio.Event()
+        sub = asyncio.create_task(subscriber(stop, subscribed))
+        async with asyncio.timeout(10):
+            await subscribed.wait()
         for serial in range(total):
             outbox.put(topics.outbound(Published("alerts", [alert(serial)])))
             sink.notify()
             if serial == 100:
                 await until(lambda: 90 <= len(received))
                 await asyncio.to_thread(mosquitto.kill)
-            if serial == 150:
-                await asyncio.sleep(0.3)
+            if serial == 150:  # the sink has seen the broker go before it comes back
+                await until(lambda: sink.counters["disconnects"] >= 1)
                 await asyncio.to_thread(mosquitto.start)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # what is tested: alerts keep coming, over time
         await until(lambda: len(received) == total, timeout=30)
         stop.set()
         sub.cancel()
@@ -273,6 +283,7 @@ def make_tls_broker(directory: Path, broker_factory: Callable[..., Any]) -> Any:
         f"password_file {directory / 'passwd'}\n"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("openssl") or not shutil.which("mosquitto_passwd")
                     or not shutil.which("mosquitto"), reason="needs openssl and mosquitto")
 def test_tls_with_password_from_the_environment(tmp_path: Path,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pymap3d
 import pytest
+from shipped import SHIPPED_DURATION, shipped_simulation
 
 import gateway
 from gateway.decoder import Batch
@@ -30,7 +31,6 @@ from gateway.units import NM
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 SHIPPED_PCAP = CAPTURES / "border-10min.pcap.gz"
 SHIPPED_TRUTH = CAPTURES / "border-10min.truth.jsonl.gz"
-SHIPPED_SEED, SHIPPED_DURATION = 2026, 600.0
 
 
 def pcap_bytes(sim: Simulation) -> bytes:
@@ -41,7 +41,7 @@ def pcap_bytes(sim: Simulation) -> bytes:
 
 @pytest.fixture(scope="module")
 def sim() -> Simulation:
-    return simulate(BORDER, SHIPPED_DURATION, SHIPPED_SEED)
+    return shipped_simulation()
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +62,14 @@ def radar_plots(decoded: gateway.Decoded, sac: int, sic: int) -> tuple[Batch, np
     return plots, rows
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
     a, b = simulate(BORDER, 60, 5), simulate(BORDER, 60, 5)
     assert pcap_bytes(a) == pcap_bytes(b)
     assert pcap_bytes(simulate(BORDER, 60, 6)) != pcap_bytes(a)
 
 
+@pytest.mark.slow
 def test_shipped_capture_and_truth_are_regenerated_bit_exactly(sim: Simulation,
                                                                 tmp_path: Path) -> None:
     assert gzip.decompress(SHIPPED_PCAP.read_bytes()) == pcap_bytes(sim)
@@ -86,6 +88,7 @@ def test_every_record_decodes_with_no_problem(decoded: gateway.Decoded, sim: Sim
     assert len(decoded.batches[62]) == sum(len(t.t) for t in sim.tracks.values())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark (Wireshark) not installed")
 def test_tshark_decodes_every_datagram_and_agrees(capture: Path,
                                                  decoded: gateway.Decoded) -> None:
@@ -115,6 +118,7 @@ def test_tshark_decodes_every_datagram_and_agrees(capture: Path,
     assert lon == pytest.approx(decoded.batches[62]["105/LON"].tolist(), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_asterix_decoder_decodes_every_datagram(capture: Path,
                                                 decoded: gateway.Decoded) -> None:
     asterix = pytest.importorskip("asterix")

@@ -23,6 +23,7 @@ def _receive(url: UdpUrl, into: list[bytes], ready: threading.Event,
         into.append(d.payload)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sites", "one-group"])
 def test_live_sends_every_datagram_of_the_capture(tmp_path: Path, mode: str) -> None:
     site = BORDER.radars[5]  # Laredo: the fastest antenna, the most datagrams a second

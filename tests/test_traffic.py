@@ -71,6 +71,7 @@ ARRAYS = ("lat", "lon", "alt_m", "fl", "gs_kt", "track_deg", "roc_fpm")
 # --- determinism ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_same_arrays_bit_for_bit():
     f1, t1 = run()
     f2, t2 = simulate_traffic(BORDER, DURATION, 1)
@@ -85,6 +86,7 @@ def test_same_seed_same_arrays_bit_for_bit():
             assert a == b, name
 
 
+@pytest.mark.slow
 def test_different_seed_different_traffic():
     f1, t1 = run()
     f2, t2 = run(seed=2)
@@ -274,6 +276,7 @@ def test_speeds():
     assert np.nanmedian(gs[cruise]) > 420
 
 
+@pytest.mark.slow
 def test_primary_only_targets_cross_the_border():
     flights, traj = run("primaries", 5400.0, 3)
     active = traj.active()
