@@ -131,7 +131,6 @@ class Handoff:
         next call."""
         return Saved(flights=[self.flights[k] for k in self._changed if k in self.flights],
                      removed=list(self._removed), links=self.links, seen=self.seen,
-                     alerted=[tid for tid, t in self.tracks.items() if t.alerted],
                      clock=self.clock)
 
     def mark_saved(self) -> None:
@@ -147,8 +146,6 @@ class Handoff:
         for f in saved.flights:
             self.flights[f.key] = f
             self._track(f.track_id, saved.clock).flights.append(f.key)
-        for track_id in saved.alerted:
-            self._track(track_id, saved.clock).alerted = True
         self.links = dict(saved.links)
         self.seen = {peer: list(serials) for peer, serials in saved.seen.items()}
         # in the order they were sent: a serial used again after 999 is the later flight's

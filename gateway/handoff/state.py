@@ -64,13 +64,16 @@ class Saved:
 
     Written: ``flights`` holds only the dialogues changed since the last save and
     ``removed`` the ones forgotten since; given back: every stored flight, nothing removed.
-    The per-track prediction counters are not kept (rebuilt within a few updates); which
-    live tracks were alerted is (``alerted``), so a restart does not alert them again.
+
+    No ``Track`` is kept: a restarted tracker numbers its tracks from 1 again, so a stored
+    track id would name another aircraft.  A remembered "already alerted" would then
+    silence the uncoordinated-crossing alert of whichever aircraft got the id; forgetting
+    it costs at most a second alert for a flight that crosses again after the restart.
+    The prediction counters are rebuilt within a few updates.
     """
 
     flights: list[Flight]
     removed: list[str]
     links: dict[str, Link]
     seen: dict[str, list[int]]  # peer -> its recent serials (a message sent again)
-    alerted: list[str]  # track ids
     clock: float  # the latest data time seen

@@ -21,7 +21,7 @@ class StoreError(Exception):
 
 class HandoffStore(Protocol):
     """The handoff's dialogue state: flights, link serials and the messages awaiting LAM,
-    the peers' recent serials, the tracks alerted, the data clock.
+    the peers' recent serials, the data clock (``state.Saved``).
 
     ``save`` is called after every engine call that changed any of it, before what the
     call returned is published, and must be all or nothing: a crash before it leaves the

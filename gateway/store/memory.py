@@ -21,7 +21,6 @@ class MemoryStore:
         self.flights: dict[str, Flight] = {}
         self.links: dict[str, Link] = {}
         self.seen: dict[str, list[int]] = {}
-        self.alerted: list[str] = []
         self.clock = -float("inf")
         self.saves = 0
         self.closed = False
@@ -29,14 +28,14 @@ class MemoryStore:
     def restore(self, engine: Handoff) -> int:
         return engine.restore(copy.deepcopy(Saved(
             flights=list(self.flights.values()), removed=[], links=self.links,
-            seen=self.seen, alerted=self.alerted, clock=self.clock)))
+            seen=self.seen, clock=self.clock)))
 
     def save(self, engine: Handoff) -> None:
         saved = copy.deepcopy(engine.unsaved())
         self.flights.update((f.key, f) for f in saved.flights)
         for key in saved.removed:
             self.flights.pop(key, None)
-        self.links, self.seen, self.alerted = saved.links, saved.seen, saved.alerted
+        self.links, self.seen = saved.links, saved.seen
         self.clock = saved.clock
         self.saves += 1
 

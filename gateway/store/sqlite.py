@@ -2,8 +2,8 @@
 
 What is kept is ``state.Saved``: every flight's dialogue (one row each, its serials in it),
 each link's next serial and the messages still awaiting their LAM, the peers' recent
-serials (to recognise a message sent again), the live tracks already alerted and the data
-clock.  Written in one transaction after every call that changed any of it, before the
+serials (to recognise a message sent again) and the data clock; not the tracks (``Saved``
+says why).  Written in one transaction after every call that changed any of it, before the
 caller publishes what the call returned (``HandoffStore`` says why).
 """
 
@@ -86,7 +86,6 @@ class SqliteStore:
             links[peer] = Link(**link, pending=pending)
         return Saved(flights=list(flights.values()), removed=[], links=links,
                      seen={peer: [int(s) for s in v] for peer, v in state.get("seen", {}).items()},
-                     alerted=[str(t) for t in state.get("alerted", [])],
                      clock=float(state.get("clock", -float("inf"))))
 
     def save(self, engine: Handoff) -> None:
@@ -94,7 +93,6 @@ class SqliteStore:
         state: dict[str, Any] = {
             "links": {peer: asdict(link) for peer, link in saved.links.items()},
             "seen": saved.seen,
-            "alerted": sorted(saved.alerted),
             "clock": max(saved.clock, NO_CLOCK),
         }
         with self.db:
