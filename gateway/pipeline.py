@@ -2,7 +2,8 @@
 
 decode -> normalise -> associate.  Each normalised batch (one antenna sector, one SDPS
 cycle) is one association cycle; its fused updates go out as the cycle's ``picture`` (and
-each as ``fused/{id}``).  The shell around it (replay, run) only moves bytes and time.
+each as ``fused/{id}``).  The shell around it (replay, run) only moves bytes and time,
+and hands it the store the handoff's state is kept in (it opens no file itself).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gateway.decoder import Decoder, Problems
 from gateway.handoff.build import handoff_from_config
 from gateway.messages import Aidc, Alert, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, Published
+from gateway.store import HandoffStore
 
 PICTURE = "picture"
 AIDC = "aidc"
@@ -23,15 +25,21 @@ ALERTS = "alerts"
 
 
 class Pipeline:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, store: HandoffStore | None = None) -> None:
+        """``store``: where the handoff's dialogues are kept across restarts (restored from
+        here, saved after every change); None keeps them in memory only.  The caller
+        opens and closes it.  Unused without a [handoff] section."""
         self.decoder = Decoder([34, 48, 62, 65])
         self.normalizer = Normalizer(config)
         self.tracker = tracker_from_config(config)
         self.problems = Problems()
         self.fed = False  # has any datagram come yet
         self.aidc_counters: Counter[str] = Counter()
-        built = handoff_from_config(config)
-        self.handoff, self.store = built if built is not None else (None, None)
+        self.handoff = handoff_from_config(config)
+        self.store = store if self.handoff is not None else None
+        self.restored = 0  # dialogues found in the store
+        if self.handoff is not None and self.store is not None:
+            self.restored = self.store.restore(self.handoff)
 
     def feed(self, payloads: Sequence[bytes], t_capture: Sequence[float | None],
              now: float | None = None) -> list[Published]:
@@ -96,13 +104,12 @@ class Pipeline:
         return out
 
     def _handed(self, made: list) -> list[Published]:
-        """Store the dialogue state first, then publish (store.py says why)."""
+        """Store the dialogue state first, then publish (``HandoffStore`` says why)."""
         handoff = self.handoff
-        if handoff is not None and (made or handoff.changed or handoff.removed):
+        if handoff is not None and (made or handoff.dirty):
             if self.store is not None:
                 self.store.save(handoff)
-            handoff.changed.clear()
-            handoff.removed.clear()
+            handoff.mark_saved()
         aidc = [m for m in made if isinstance(m, Aidc)]
         alerts = [m for m in made if isinstance(m, Alert)]
         return ([Published(AIDC, aidc)] if aidc else []) + (

@@ -10,8 +10,8 @@ import msgspec
 from gateway.handoff.airspace import Airspace
 from gateway.handoff.engine import Handoff, HandoffParameters
 from gateway.handoff.peer import Peer
-from gateway.handoff.store import Store
 from gateway.messages import Aidc, Alert, Fused
+from gateway.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRSPACE = Airspace.load(ROOT / "captures" / "border-airspace.geojson")
@@ -93,12 +93,12 @@ def test_a_flight_without_transponder_crossing_raises_one_alert() -> None:
 
 def test_the_store_brings_a_dialogue_back(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
-    engine, store, peer = Handoff(AIRSPACE, PARAMS), Store(db), Peer("KZHU")
+    engine, store, peer = Handoff(AIRSPACE, PARAMS), SqliteStore(db), Peer("KZHU")
     fly(engine, peer, 160, start_lat=27.5)
     store.save(engine)
     store.close()
     again = Handoff(AIRSPACE, PARAMS)
-    assert Store(db).restore(again) == len(engine.flights) == 1
+    assert SqliteStore(db).restore(again) == len(engine.flights) == 1
     [(key, f)] = engine.flights.items()
     g = again.flights[key]
     assert (g.dialogue.state, g.sent, g.eto) == (f.dialogue.state, f.sent, f.eto)
@@ -111,11 +111,11 @@ def test_after_a_restart_the_flight_keeps_its_dialogue_under_a_new_track_id(
     """Live, a restarted gateway's tracker numbers its tracks from 1 again: the stored
     dialogue goes on with the flight (same identification), no new ABI or EST."""
     db = tmp_path / "h.sqlite"
-    engine, store, peer = Handoff(AIRSPACE, PARAMS), Store(db), Peer("KZHU")
+    engine, store, peer = Handoff(AIRSPACE, PARAMS), SqliteStore(db), Peer("KZHU")
     before = fly(engine, peer, 160, start_lat=27.5)
     store.save(engine)
     again = Handoff(AIRSPACE, PARAMS)
-    Store(db).restore(again)
+    SqliteStore(db).restore(again)
     again.resume_after = -1e18  # live data comes after the restart anyway
     # another aircraft now has the old id, and our flight has a new one
     t = T0 + 164

@@ -34,7 +34,7 @@ from gateway.captures import shipped
 from gateway.commands import UsageError, positive
 from gateway.commands.peer import answer
 from gateway.commands.replay import speed
-from gateway.commands.service import load_config, summary
+from gateway.commands.service import handoff_store, load_config, summary
 from gateway.config import Config, MqttConfig, parse_mqtt_url
 from gateway.handoff.peer import Peer
 from gateway.ingest import CaptureError, IngestStats
@@ -121,7 +121,8 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
     async with AsyncExitStack() as stack:
         mqtt, embedded = await choose_broker(args, config, stack)
         pacer = Pacer(args.speed)
-        service = Service(config, mqtt=mqtt, pacer=pacer)
+        store = stack.enter_context(handoff_store(config))
+        service = Service(config, mqtt=mqtt, pacer=pacer, store=store)
         print(introduction(args, mqtt, service.topics, embedded), flush=True)
         with stopped_by_signals(service.stopping):
             await replay_with_view(args, service, mqtt, pacer)

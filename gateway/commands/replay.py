@@ -15,7 +15,13 @@ import sys
 from tqdm import tqdm
 
 from gateway.commands import UsageError, positive
-from gateway.commands.service import broker_config, load_config, output, summary
+from gateway.commands.service import (
+    broker_config,
+    handoff_store,
+    load_config,
+    output,
+    summary,
+)
 from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.logs import setup_logging
@@ -41,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"{path}: {exc.strerror}") from None
     stats = IngestStats()
     pacer = Pacer(args.speed)
-    with output(args.out) as out, tqdm(desc="replay", unit=" datagrams", file=sys.stderr,
-                                       disable=None, leave=False) as bar:
-        service = Service(config, mqtt=mqtt, out=out, pacer=pacer)
+    with output(args.out) as out, handoff_store(config) as store, tqdm(
+            desc="replay", unit=" datagrams", file=sys.stderr, disable=None,
+            leave=False) as bar:
+        service = Service(config, mqtt=mqtt, out=out, pacer=pacer, store=store)
 
         def start(loop: asyncio.AbstractEventLoop, s: Service) -> list[asyncio.Task[None]]:
             return [loop.create_task(replay_captures(

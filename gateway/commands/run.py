@@ -8,7 +8,13 @@ import logging
 import sys
 
 from gateway.commands import UsageError
-from gateway.commands.service import broker_config, load_config, output, summary
+from gateway.commands.service import (
+    broker_config,
+    handoff_store,
+    load_config,
+    output,
+    summary,
+)
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
 
@@ -23,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     mqtt = broker_config(config, args.broker)
     if mqtt is None and args.out is None:
         raise UsageError(f"{args.config}: no [mqtt] section and no --out: nowhere to publish")
-    with output(args.out) as out:
-        service = Service(config, mqtt=mqtt, out=out, serve_metrics=True)
+    with output(args.out) as out, handoff_store(config) as store:
+        service = Service(config, mqtt=mqtt, out=out, serve_metrics=True, store=store)
 
         def start(loop: asyncio.AbstractEventLoop, s: Service) -> list[asyncio.Task[None]]:
             try:

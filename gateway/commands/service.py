@@ -1,5 +1,5 @@
 """What ``run``, ``replay`` and ``demo`` share: loading the config, choosing the sinks,
-running the service and the one-line summary at the end."""
+opening the handoff's store, running the service and the one-line summary at the end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import IO
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
 from gateway.files import binary_writer
-from gateway.service.shell import Service
+from gateway.service.shell import Service, open_store
+from gateway.store import HandoffStore, StoreError
 
 
 def load_config(path: str) -> Config:
@@ -46,6 +47,18 @@ def output(path: str | None) -> Iterator[IO[bytes] | None]:
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}") from None
         yield out
+
+
+@contextmanager
+def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
+    """The store of the handoff's dialogues (``[handoff] database``), open while the
+    ``with`` runs and closed however it ends.  One that cannot be opened, or holds
+    something else than the handoff's state, is bad input (exit 2)."""
+    try:
+        with open_store(config) as store:
+            yield store
+    except StoreError as exc:
+        raise UsageError(f"[handoff] database {exc}") from None
 
 
 def summary(command: str, service: Service, extra: str = "") -> str:

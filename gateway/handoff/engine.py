@@ -15,9 +15,11 @@ Inbound text that does not parse, or a message the dialogue does not allow, is a
 with LRM.  A flight without identification (no callsign: no flight plan to coordinate) or
 with no transponder at all that crosses between countries raises ``uncoordinated-crossing``.
 
-The state lives in plain data (``Flight``, ``Link``) so that ``store.Store`` can persist it
-after every call: publish only what a call returned *after* it was stored, and a restart
-neither repeats nor loses a message (an unacknowledged one is sent again, same serial).
+The state lives in plain records (``state.py``: a ``Flight`` per dialogue, a ``Track`` per
+track, a ``Link`` per peer) so that a store (``gateway.store.HandoffStore``, injected by
+the service) can persist it after every call: publish only what a call returned *after*
+it was stored, and a restart neither repeats nor loses a message (an unacknowledged one
+is sent again, same serial).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from __future__ import annotations
 import time as _time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gateway.handoff.airspace import Airspace, Crossing
-from gateway.handoff.dialogue import C1, Dialogue, Link, ProtocolError, State
+from gateway.handoff.dialogue import C1, Link, ProtocolError, State
+from gateway.handoff.state import Flight, Saved, Track
 from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, parse
 from gateway.messages import Aidc, Alert, Fused
 
@@ -73,28 +76,6 @@ class HandoffParameters:
     lam_tries: int = 3
 
 
-@dataclass
-class Flight:
-    """One flight across one boundary, from the transferring unit's side."""
-
-    key: str
-    track_id: str
-    src: str
-    dst: str
-    callsign: str
-    ssr: str | None
-    cop: str
-    eto: float
-    fl: float | None
-    dialogue: Dialogue = field(default_factory=lambda: Dialogue(C1))
-    agreed_eto: float | None = None
-    agreed_fl: float | None = None
-    misses: int = 0
-    last_hit: float = 0.0  # the last prediction that supported it
-    last_sent: float = -1e18
-    sent: list[str] = field(default_factory=list)  # message types, in order
-
-
 def envelope(text: AidcText, now: float, track_id: str | None = None,
              callsign: str | None = None) -> Aidc:
     """The shared-format message (contract section 4) around one AIDC text."""
@@ -121,23 +102,75 @@ class Handoff:
     def __init__(self, airspace: Airspace, params: HandoffParameters) -> None:
         self.airspace = airspace
         self.p = params
-        self.flights: dict[str, Flight] = {}
-        self.links: dict[str, Link] = {}
-        self.by_serial: dict[tuple[str, int], str] = {}  # (peer, our serial) -> flight key
-        self.by_track: dict[str, list[str]] = {}  # track -> its flight keys
-        self.predicted_at: dict[str, float] = {}
-        self.hits: dict[str, tuple[str, int]] = {}  # track -> (dst, predicted updates running)
-        self.last_unit: dict[str, str] = {}  # track -> unit it was last seen in
-        self.alerted: set[str] = set()  # tracks already alerted as uncoordinated
+        self.flights: dict[str, Flight] = {}  # by key: every dialogue
+        self.tracks: dict[str, Track] = {}  # by track id: every live track
+        self.links: dict[str, Link] = {}  # by peer
         self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
+        # (peer, our serial) -> flight key: the index over the flights' serials, added to
+        # by _send, pruned with the flights (_drop), rebuilt by restore
+        self.by_serial: dict[tuple[str, int], str] = {}
         self.counters: Counter[str] = Counter()
         self._forgot_at = -np.inf
         self.clock = -np.inf  # the latest data time seen (stored: it survives a restart)
         self.resume_after = -np.inf  # after a restart: the stored clock
-        # flight keys changed / forgotten since the store last saved (it clears them)
-        self.changed: set[str] = set()
-        self.removed: set[str] = set()
+        # flight keys changed / forgotten since the state was last saved (mark_saved)
+        self._changed: set[str] = set()
+        self._removed: set[str] = set()
         self.countries = {u.id: u.country for u in airspace.units.values()}
+
+    # -- the state a store keeps -------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """Has a dialogue changed (or been forgotten) since the state was last saved."""
+        return bool(self._changed or self._removed)
+
+    def unsaved(self) -> Saved:
+        """What a store writes now: the dialogues changed or forgotten since the last
+        ``mark_saved``, and the link state.  Live objects: write them before the engine's
+        next call."""
+        return Saved(flights=[self.flights[k] for k in self._changed if k in self.flights],
+                     removed=list(self._removed), links=self.links, seen=self.seen,
+                     clock=self.clock)
+
+    def mark_saved(self) -> None:
+        self._changed.clear()
+        self._removed.clear()
+
+    def restore(self, saved: Saved) -> int:
+        """Put stored state into this fresh engine; returns how many dialogues.
+
+        Data no newer than the stored clock decides nothing (``resume_after``): a replay
+        started again from its beginning must not repeat what was already sent."""
+        self.clock = self.resume_after = saved.clock
+        for f in saved.flights:
+            self.flights[f.key] = f
+            self._track(f.track_id, saved.clock).flights.append(f.key)
+        self.links = dict(saved.links)
+        self.seen = {peer: list(serials) for peer, serials in saved.seen.items()}
+        # in the order they were sent: a serial used again after 999 is the later flight's
+        sent = sorted((t, f.dst, serial, f.key) for f in self.flights.values()
+                      for serial, t in f.serials)
+        self.by_serial = {(dst, serial): key for _, dst, serial, key in sent}
+        return len(self.flights)
+
+    def _track(self, track_id: str, now: float) -> Track:
+        """The record of this track, made at its first update; ``now`` it was seen."""
+        track = self.tracks.get(track_id)
+        if track is None:
+            track = self.tracks[track_id] = Track(now)
+        else:
+            track.seen_at = max(track.seen_at, now)
+        return track
+
+    def _drop(self, f: Flight) -> None:
+        """A forgotten flight out of the indexes (serials used again since are not its)."""
+        track = self.tracks.get(f.track_id)
+        if track is not None and f.key in track.flights:
+            track.flights.remove(f.key)
+        for serial, _ in f.serials:
+            if self.by_serial.get((f.dst, serial)) == f.key:
+                del self.by_serial[(f.dst, serial)]
 
     # -- links ------------------------------------------------------------------------------
 
@@ -156,7 +189,8 @@ class Handoff:
             self.by_serial[(flight.dst, text.serial)] = flight.key
             flight.last_sent = now
             flight.sent.append(text.msg)
-            self.changed.add(flight.key)
+            flight.serials.append((text.serial, now))
+            self._changed.add(flight.key)
         self.counters[f"aidc-sent-{text.msg}"] += 1
         out.append(message)
 
@@ -191,21 +225,22 @@ class Handoff:
             return out
         units = self.airspace.unit_at(np.array([m.lat for m in live]),
                                       np.array([m.lon for m in live]))
-        due = []
+        due: list[tuple[Fused, Track]] = []
         for m, unit in zip(live, units, strict=True):
-            self._observe(m, unit, now, out)
+            track = self._track(m.id, now)
+            self._observe(m, track, unit, now, out)
             if (m.state == "confirmed" and unit in self.p.units and m.gs_kt
                     and m.trk_deg is not None
-                    and now - self.predicted_at.get(m.id, -np.inf) >= self.p.predict_every_s):
-                due.append(m)
+                    and now - track.predicted_at >= self.p.predict_every_s):
+                due.append((m, track))
         if due:
             crossings = self.airspace.crossings(
-                np.array([m.lat for m in due]), np.array([m.lon for m in due]),
-                np.array([m.trk_deg for m in due]), np.array([m.gs_kt for m in due]),
+                np.array([m.lat for m, _ in due]), np.array([m.lon for m, _ in due]),
+                np.array([m.trk_deg for m, _ in due]), np.array([m.gs_kt for m, _ in due]),
                 self.p.abi_lead_s + 120.0)
-            for m, c in zip(due, crossings, strict=True):
-                self.predicted_at[m.id] = now
-                self._candidate(m, c, now, out)
+            for (m, track), c in zip(due, crossings, strict=True):
+                track.predicted_at = now
+                self._candidate(m, track, c, now, out)
         for m, unit in zip(live, units, strict=True):
             for f in self._flights_of(m):
                 if not f.dialogue.final:
@@ -217,43 +252,44 @@ class Handoff:
         another aircraft (ids start again at 1): a dialogue whose callsign is not this
         track's is not its own, and is let go (it may be adopted by its flight's new
         track, see ``_adopt``)."""
-        keys = self.by_track.get(m.id)
-        if not keys:
+        track = self.tracks.get(m.id)
+        if track is None or not track.flights:
             return []
-        mine = [self.flights[k] for k in keys if self.flights[k].callsign == m.callsign
+        mine = [self.flights[k] for k in track.flights if self.flights[k].callsign == m.callsign
                 or m.callsign is None]
-        if len(mine) < len(keys):
-            self.by_track[m.id] = [f.key for f in mine]
+        if len(mine) < len(track.flights):
+            track.flights = [f.key for f in mine]
         return mine
 
-    def _adopt(self, m: Fused, dst: str) -> Flight | None:
+    def _adopt(self, m: Fused, track: Track, dst: str) -> Flight | None:
         """After a restart the flights come back under new track ids: an open dialogue
         with the same aircraft identification and boundary is this track's."""
         for f in self.flights.values():
             if f.callsign == m.callsign and f.dst == dst and f.track_id != m.id \
                     and not f.dialogue.final:
-                keys = self.by_track.get(f.track_id, [])
-                if f.key in keys:
-                    keys.remove(f.key)
+                before = self.tracks.get(f.track_id)
+                if before is not None and f.key in before.flights:
+                    before.flights.remove(f.key)
                 f.track_id = m.id
-                self.by_track.setdefault(m.id, []).append(f.key)
-                self.changed.add(f.key)
+                track.flights.append(f.key)
+                self._changed.add(f.key)
                 self.counters["dialogue-adopted"] += 1
                 return f
         return None
 
-    def _observe(self, m: Fused, unit: str | None, now: float, out: list[Any]) -> None:
+    def _observe(self, m: Fused, track: Track, unit: str | None, now: float,
+                 out: list[Any]) -> None:
         """Where the track is: an actual crossing between countries of a flight nobody can
         coordinate is an alert."""
-        before = self.last_unit.get(m.id)
+        before = track.unit
         if unit is None:
             return
-        self.last_unit[m.id] = unit
+        track.unit = unit
         if before is None or before == unit or self.countries[before] == self.countries[unit]:
             return
         if (m.callsign is None or (m.mode3a is None and m.icao24 is None)) \
-                and m.id not in self.alerted:
-            self.alerted.add(m.id)
+                and not track.alerted:
+            track.alerted = True
             what = "no transponder" if m.mode3a is None and m.icao24 is None else (
                 f"Mode-3/A {m.mode3a}" if m.mode3a else f"address {m.icao24}")
             out.append(Alert(t=now, type="uncoordinated-crossing", track_id=m.id,
@@ -262,7 +298,8 @@ class Handoff:
                              f" at {_time.strftime('%H:%M:%S', _time.gmtime(m.t))}Z"))
             self.counters["uncoordinated-crossing"] += 1
 
-    def _candidate(self, m: Fused, c: Crossing | None, now: float, out: list[Any]) -> None:
+    def _candidate(self, m: Fused, track: Track, c: Crossing | None, now: float,
+                   out: list[Any]) -> None:
         """A new prediction for a track in one of our units: count it towards starting a
         dialogue, or against the dialogues it no longer supports."""
         ours = (c is not None and c.src in self.p.units and c.dst in self.p.peers
@@ -276,35 +313,34 @@ class Handoff:
                 f.misses, f.last_hit = 0, now
                 continue
             f.misses += 1
-            self.changed.add(key)
+            self._changed.add(key)
             if f.misses >= self.p.hysteresis and now - f.last_hit >= self.p.cancel_after_s:
                 self._cancel(f, now, out)
         if dst is None or c is None or c.cop is None or m.callsign is None:
-            self.hits.pop(m.id, None)
+            track.heading_for, track.hits = "", 0
             return
-        last, n = self.hits.get(m.id, ("", 0))
-        n = n + 1 if last == dst else 1
-        self.hits[m.id] = (dst, n)
+        track.hits = track.hits + 1 if track.heading_for == dst else 1
+        track.heading_for = dst
         mine = self._flights_of(m)
         f = next((g for g in mine if g.dst == dst and not g.dialogue.final), None)
         if f is None:
-            f = self._adopt(m, dst)
+            f = self._adopt(m, track, dst)
         if f is None:
-            if n < self.p.hysteresis or any(
+            if track.hits < self.p.hysteresis or any(
                     g.dst == dst and g.dialogue.state in (
                         State.TRANSFERRED, State.REJECTED, State.TRANSFERRING) for g in mine):
                 return  # not yet; or this boundary is done with for this flight
             key = f"{m.callsign}>{dst}@{now:.3f}"
             f = self.flights[key] = Flight(key, m.id, c.src, dst, m.callsign, m.mode3a,
                                            c.cop.name, now + c.seconds, m.fl, last_hit=now)
-            self.by_track.setdefault(m.id, []).append(key)
+            track.flights.append(key)
             self.counters["dialogues"] += 1
         key = f.key
         f.eto, f.cop = now + self._time_to(m, c.seconds * m.gs_kt, now), c.cop.name  # type: ignore[operator]
         if m.roc_fpm is None or abs(m.roc_fpm) < LEVEL_FPM:
             f.fl = m.fl  # the level it will cross at: its level once it is level
         f.callsign, f.ssr = m.callsign, m.mode3a
-        self.changed.add(key)
+        self._changed.add(key)
 
     def _time_to(self, m: Fused, distance_kt_s: float, now: float) -> float:
         """Seconds to fly ``distance`` (in knot-seconds) along the predicted path.
@@ -358,17 +394,18 @@ class Handoff:
             f.dialogue.state = State.CANCELLED  # nothing was said: nothing to take back
         elif "MAC" in f.dialogue.allowed(C1):
             self._dialogue_message(f, "MAC", now, out)
-        self.changed.add(f.key)
+        self._changed.add(f.key)
 
     def _lost(self, track_id: str, now: float, out: list[Any]) -> None:
-        """The track ended: its dialogues that have not reached the transfer end in MAC."""
-        for key in self.by_track.pop(track_id, ()):
+        """The track ended: its dialogues that have not reached the transfer end in MAC,
+        and its record goes (its id may come back, for another aircraft)."""
+        track = self.tracks.pop(track_id, None)
+        if track is None:
+            return
+        for key in track.flights:
             f = self.flights[key]
             if not f.dialogue.final and f.dialogue.state is not State.TRANSFERRING:
                 self._cancel(f, now, out)
-        self.hits.pop(track_id, None)
-        self.last_unit.pop(track_id, None)
-        self.predicted_at.pop(track_id, None)
 
     # -- AIDC in -----------------------------------------------------------------------------
 
@@ -414,7 +451,7 @@ class Handoff:
             self._refuse(peer, message.to, text.serial, str(exc), now, out)
             return out
         self._ack(peer, message.to, text.serial, now, out)
-        self.changed.add(flight.key)
+        self._changed.add(flight.key)
         if text.msg == "ACP" and flight.dialogue.state is State.COORDINATED:
             flight.agreed_eto, flight.agreed_fl = flight.eto, flight.fl
         elif text.msg == "CDN":  # the peer proposes other conditions: accept them
@@ -444,6 +481,8 @@ class Handoff:
     def forget(self, now: float, after_s: float = 3600.0) -> None:
         """Ended dialogues are kept an hour (late answers still find them), then dropped:
         a gateway that runs for months must not keep every flight it ever handed over.
+        So is the record of a track not seen for as long and left with no dialogue (one
+        restored after a restart that never came back, or whose end came as stale data).
         Looked at once a minute: every association cycle would walk all the flights."""
         if now - self._forgot_at < FORGET_EVERY_S:
             return
@@ -451,16 +490,12 @@ class Handoff:
         old = [k for k, f in self.flights.items()
                if f.dialogue.final and now - f.last_sent > after_s]
         for key in old:
-            f = self.flights.pop(key)
-            keys = self.by_track.get(f.track_id)
-            if keys is not None and key in keys:
-                keys.remove(key)
-                if not keys:
-                    del self.by_track[f.track_id]
-        if old:
-            gone = set(old)
-            self.by_serial = {k: v for k, v in self.by_serial.items() if v not in gone}
-            self.removed |= gone
+            self._drop(self.flights.pop(key))
+        self._removed.update(old)
+        gone = [tid for tid, t in self.tracks.items()
+                if not t.flights and now - t.seen_at > after_s]
+        for track_id in gone:
+            del self.tracks[track_id]
 
     def tick(self, now: float) -> list[Any]:
         """Missing LAMs: send again (same serial), then give up with an alert."""

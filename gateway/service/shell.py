@@ -6,6 +6,9 @@ published) and the outbox, which the MQTT sink drains concurrently.  When no dat
 has come for ``idle_tick_s`` of the clock, the pipeline is ticked so that tracks coast
 and end on time.  SIGTERM or Ctrl-C (``stopping``): inputs stop, what was received is
 decoded and flushed, the outbox drains (up to a deadline), ``offline`` is published.
+
+The handoff's store (``open_store``) is opened by the command around the service and
+closed when it ends, however it ends; the service only hands it to the pipeline.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from typing import IO
 
 from gateway.config import Config, MqttConfig
@@ -30,6 +33,8 @@ from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
 from gateway.service.inputs import Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
+from gateway.store import HandoffStore
+from gateway.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +48,13 @@ class Service:
     def __init__(self, config: Config, *, mqtt: MqttConfig | None = None,
                  out: IO[bytes] | None = None, pacer: Pacer | None = None,
                  serve_metrics: bool = False,
-                 on_publish: Callable[[list[Published]], None] | None = None) -> None:
+                 on_publish: Callable[[list[Published]], None] | None = None,
+                 store: HandoffStore | None = None) -> None:
         self.config = config
-        self.pipeline = Pipeline(config)
+        self.pipeline = Pipeline(config, store)
+        if self.pipeline.restored:
+            log.info("handoff: %d dialogues restored from %s", self.pipeline.restored,
+                     config.handoff.database if config.handoff else "the store")
         self.intake = Intake(config.service.input_queue)
         # Live, the pipeline's clock is the wall clock; replayed, the capture's own time.
         self.pacer = pacer
@@ -287,6 +296,17 @@ class Service:
             await asyncio.gather(watcher, return_exceptions=True)
             if not watcher.cancelled() and watcher.exception() is not None:
                 raise watcher.exception()  # type: ignore[misc]
+
+
+def open_store(config: Config) -> AbstractContextManager[HandoffStore | None]:
+    """The store of the handoff's state as configured (``[handoff] database``; None
+    without one), closed when the ``with`` ends: at the end of the run, on an exception,
+    and after a signal (which ends the run gracefully).  ``StoreError`` if it cannot be
+    opened."""
+    h = config.handoff
+    if h is None or not h.database:
+        return nullcontext()
+    return closing(SqliteStore(h.database))
 
 
 @contextmanager

@@ -1,0 +1,79 @@
+"""The handoff engine's state as plain records: one per dialogue, one per track.
+
+Each fact has one home.  Everything about one flight's dialogue across one boundary is in
+its ``Flight`` (the row a store writes); everything the engine remembers about one fused
+track is in its ``Track``, and the record goes when the track ends or is forgotten, so a
+track id used again later (ids start again at 1 after a restart) starts with a clean
+slate.  The engine's look-ups (by serial, by track) are indexes over these records, kept
+in step with them.
+
+``Saved`` is what of it outlives the process: the plain data a store
+(``gateway.store.HandoffStore``) writes after every call and gives back after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.handoff.dialogue import C1, Dialogue, Link
+
+
+@dataclass
+class Flight:
+    """One flight across one boundary, from the transferring unit's side."""
+
+    key: str
+    track_id: str
+    src: str
+    dst: str
+    callsign: str
+    ssr: str | None
+    cop: str
+    eto: float
+    fl: float | None
+    dialogue: Dialogue = field(default_factory=lambda: Dialogue(C1))
+    agreed_eto: float | None = None
+    agreed_fl: float | None = None
+    misses: int = 0
+    last_hit: float = 0.0  # the last prediction that supported it
+    last_sent: float = -1e18
+    sent: list[str] = field(default_factory=list)  # message types, in order
+    # (serial, time sent) of each of those messages: the peer's answers refer to the
+    # serial; the time says whose a serial is once the link's 001-999 has wrapped
+    serials: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class Track:
+    """What the engine remembers of one fused track while it lives."""
+
+    seen_at: float  # its last update: a track that stops without ending is forgotten
+    flights: list[str] = field(default_factory=list)  # keys of its dialogues
+    unit: str | None = None  # the unit it was last seen in
+    predicted_at: float = -np.inf
+    heading_for: str = ""  # the peer unit its recent predictions cross into ...
+    hits: int = 0  # ... and how many of them running
+    alerted: bool = False  # uncoordinated crossing reported (once per track)
+
+
+@dataclass
+class Saved:
+    """The engine's state that a restart must not lose.
+
+    Written: ``flights`` holds only the dialogues changed since the last save and
+    ``removed`` the ones forgotten since; given back: every stored flight, nothing removed.
+
+    No ``Track`` is kept: a restarted tracker numbers its tracks from 1 again, so a stored
+    track id would name another aircraft.  A remembered "already alerted" would then
+    silence the uncoordinated-crossing alert of whichever aircraft got the id; forgetting
+    it costs at most a second alert for a flight that crosses again after the restart.
+    The prediction counters are rebuilt within a few updates.
+    """
+
+    flights: list[Flight]
+    removed: list[str]
+    links: dict[str, Link]
+    seen: dict[str, list[int]]  # peer -> its recent serials (a message sent again)
+    clock: float  # the latest data time seen

@@ -1,0 +1,43 @@
+"""The handoff store kept in the process: the interface's reference, for tests.
+
+It keeps copies, never the engine's own objects, so an engine restored from it shares
+nothing with the one that saved (as after a real restart).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from gateway.handoff.dialogue import Link
+from gateway.handoff.engine import Handoff
+from gateway.handoff.state import Flight, Saved
+
+
+class MemoryStore:
+    """``HandoffStore`` in a dict; ``saves`` counts the transactions, ``closed`` is set by
+    ``close`` (tests check both)."""
+
+    def __init__(self) -> None:
+        self.flights: dict[str, Flight] = {}
+        self.links: dict[str, Link] = {}
+        self.seen: dict[str, list[int]] = {}
+        self.clock = -float("inf")
+        self.saves = 0
+        self.closed = False
+
+    def restore(self, engine: Handoff) -> int:
+        return engine.restore(copy.deepcopy(Saved(
+            flights=list(self.flights.values()), removed=[], links=self.links,
+            seen=self.seen, clock=self.clock)))
+
+    def save(self, engine: Handoff) -> None:
+        saved = copy.deepcopy(engine.unsaved())
+        self.flights.update((f.key, f) for f in saved.flights)
+        for key in saved.removed:
+            self.flights.pop(key, None)
+        self.links, self.seen = saved.links, saved.seen
+        self.clock = saved.clock
+        self.saves += 1
+
+    def close(self) -> None:
+        self.closed = True
