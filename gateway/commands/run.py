@@ -11,6 +11,7 @@ from gateway.commands import UsageError
 from gateway.commands.service import broker_config, load_config, output, summary
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
+from gateway.service.tuning import tune_for_service
 
 log = logging.getLogger("gateway.run")
 
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
                      f"MQTT {s.sink.where}" if s.sink else "no broker")
             return []
 
+        tune_for_service()  # the process is the gateway's now: allocator and collector
         try:
             serve(service, start)
         except OSError as exc:
