@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 from test_messages import AIDC, ALERT, FUSED, FUSED_ENDED, MODES_PLOT, PSR_PLOT, TRACK, T
 
+import gateway
 from gateway.messages import decode, decode_batch
+from gateway.normalize.normalizer import SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
@@ -109,3 +113,25 @@ def test_outbox_memory_is_bounded_whatever_comes() -> None:
     assert len(box.stream) <= 1000 and len(box.state) <= 1000 and len(box.reliable) <= 100
     lost = box.counters["dropped-stream"] + box.counters["dropped-state"]
     assert box.counters["queued"] == len(box) + lost + box.counters["dropped-reliable"]
+
+
+def test_core_packages_never_import_publish() -> None:
+    """The normaliser, the tracker and the handoff return plain data; naming topics is the
+    publisher's business (docs: architecture rules)."""
+    root = Path(gateway.__file__).parent
+    offenders = [str(path.relative_to(root)) for package in ("normalize", "associate", "handoff")
+                 for path in (root / package).rglob("*.py")
+                 if "gateway.publish" in path.read_text()]
+    assert offenders == []
+
+
+def test_topic_names_and_the_table_agree() -> None:
+    topics = Topics("p/q", "gw-1")
+    table = dict(topics.table())
+    assert topics.everything == "p/q/#"
+    assert topics.source(Kind.PLOTS, (0, 101)) == "p/q/plots/0-101"
+    assert topics.source(Kind(SourceBatch("tracks", (1, 2), []).kind), (1, 2)) == "p/q/tracks/1-2"
+    assert topics.aidc("+", "KZAB") == "p/q/aidc/+/KZAB" and topics.aidc_filter == "p/q/aidc/#"
+    assert {"p/q/plots/{sac}-{sic}", "p/q/fused/{id}", "p/q/picture", "p/q/alerts",
+            "p/q/status/gw-1"} <= set(table)
+    assert Topics().prefix == Topics.of("gw", None).prefix == "surv/v1"  # [mqtt]'s default
