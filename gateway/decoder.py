@@ -8,9 +8,7 @@ through the reference codec.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,26 +33,6 @@ from gateway.asterix.layout import (
 
 PROBLEM_KINDS: tuple[str, ...] = tuple(_decoder.PROBLEMS)
 _decoder.set_icao_chars(ICAO_CHARS.encode("ascii"))
-
-# Every decode call fills fresh arrays, chunk after chunk.  glibc hands large blocks back to
-# the kernel when they are freed and takes page faults to get them again: measured here, that
-# was half of all decode time.  A gateway decodes for days, so freed memory stays in the heap
-# for the next chunk instead (it is still reused; only returning it to the kernel stops).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_HEAP_KEEP = 256 << 20
-
-
-def _keep_freed_memory() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc only
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, _HEAP_KEEP)
-        mallopt(_M_TRIM_THRESHOLD, 2 * _HEAP_KEEP)
-
-
-_keep_freed_memory()
-
 
 @dataclass
 class Problems:

@@ -16,12 +16,9 @@ from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.handoff.build import handoff_from_config
 from gateway.messages import Aidc, Alert, MessageError, decode
-from gateway.normalize.normalizer import Normalizer, Published
+from gateway.normalize.normalizer import Normalizer, SourceBatch
+from gateway.publish.batch import Kind, Published
 from gateway.store import HandoffStore
-
-PICTURE = "picture"
-AIDC = "aidc"
-ALERTS = "alerts"
 
 
 class Pipeline:
@@ -84,10 +81,12 @@ class Pipeline:
             counts += self.handoff.counters + self.aidc_counters
         return counts
 
-    def _associate(self, published: list[Published]) -> list[Published]:
+    def _associate(self, batches: list[SourceBatch]) -> list[Published]:
+        """Each source's batch is published as it is (the topic table names it from its
+        kind and source) and is one association cycle."""
         out: list[Published] = []
-        for batch in published:
-            out.append(batch)
+        for batch in batches:
+            out.append(Published(Kind(batch.kind), batch.messages, batch.source, batch.at))
             out += self._picture(self.tracker.update(batch.messages))
         return out
 
@@ -96,7 +95,7 @@ class Pipeline:
         replay and live decide alike)."""
         if not fused:
             return []
-        out = [Published(PICTURE, fused)]
+        out = [Published(Kind.PICTURE, fused)]
         if self.handoff is not None:
             t = max(m.t for m in fused)  # the data's own time, never the receive clock
             made = self.handoff.update(fused, t) + self.handoff.tick(t)
@@ -112,5 +111,5 @@ class Pipeline:
             handoff.mark_saved()
         aidc = [m for m in made if isinstance(m, Aidc)]
         alerts = [m for m in made if isinstance(m, Alert)]
-        return ([Published(AIDC, aidc)] if aidc else []) + (
-            [Published(ALERTS, alerts)] if alerts else [])
+        return ([Published(Kind.AIDC, aidc)] if aidc else []) + (
+            [Published(Kind.ALERTS, alerts)] if alerts else [])

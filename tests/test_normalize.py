@@ -21,7 +21,7 @@ from gateway.asterix.codec import RecordCodec, datablock
 from gateway.config import load, loads
 from gateway.decoder import Decoder
 from gateway.messages import Plot, Track
-from gateway.normalize.normalizer import Normalizer, Published
+from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.sim.run import Simulation
 from gateway.sim.scenario import BORDER
 
@@ -38,19 +38,19 @@ def sim() -> Simulation:
 
 
 @pytest.fixture(scope="module")
-def published() -> list[Published]:
+def published() -> list[SourceBatch]:
     normalizer = Normalizer(load(CONFIG))
     decoded = gateway.decode(CAPTURE)
     out = normalizer.feed(decoded.batches)
     return out + normalizer.flush()
 
 
-def messages_of(published: list[Published], kind: type) -> list:
+def messages_of(published: list[SourceBatch], kind: type) -> list:
     return [m for p in published for m in p.messages if isinstance(m, kind)]
 
 
 @pytest.mark.parametrize("site", BORDER.radars, ids=lambda s: s.name)
-def test_plot_positions_against_truth(sim: Simulation, published: list[Published],
+def test_plot_positions_against_truth(sim: Simulation, published: list[SourceBatch],
                                       site) -> None:
     """Median horizontal error of Mode S plots is what the radar's own noise and bias make
     of it, and the conversion itself adds nothing systematic."""
@@ -78,17 +78,17 @@ def test_plot_positions_against_truth(sim: Simulation, published: list[Published
     assert np.median(conversion) < 3.0  # pressure vs geometric height: tens of metres up
 
 
-def test_plot_batches_are_sectors(published: list[Published]) -> None:
+def test_plot_batches_are_sectors(published: list[SourceBatch]) -> None:
     for batch in published:
-        if not batch.topic.startswith("plots/"):
+        if batch.kind != "plots":
             continue
-        sac, sic = map(int, batch.topic.removeprefix("plots/").split("-"))
+        sac, sic = batch.source
         site = next(r for r in BORDER.radars if (r.sac, r.sic) == (sac, sic))
         width = 360 / site.sectors
         theta = np.array([m.theta_deg for m in batch.messages])
         sectors = set((theta // width).astype(int).tolist())
         # measured azimuth noise can push a plot a hair over its sector's edge
-        assert len(sectors) <= 2, (batch.topic, sectors)
+        assert len(sectors) <= 2, (batch.source, sectors)
         assert all(m.src.sac == sac and m.src.sic == sic for m in batch.messages)
 
 
@@ -98,11 +98,10 @@ def test_rotation_period_measured_from_north_markers() -> None:
     normalizer.feed(gateway.decode(CAPTURE).batches)
     measured = normalizer.rotation_periods()
     for site in BORDER.radars:
-        assert measured[f"plots/{site.sac}-{site.sic}"] == pytest.approx(site.period_s,
-                                                                         abs=1 / 128)
+        assert measured[site.sac, site.sic] == pytest.approx(site.period_s, abs=1 / 128)
 
 
-def test_tracks_carry_flight_plans(published: list[Published], sim: Simulation) -> None:
+def test_tracks_carry_flight_plans(published: list[SourceBatch], sim: Simulation) -> None:
     tracks = messages_of(published, Track)
     assert len(tracks) > 1000
     with_plan = [t for t in tracks if t.fpl is not None]
@@ -258,12 +257,11 @@ def test_track_without_number_is_counted_and_left_out() -> None:
     assert normalizer.counters["track-without-number-time-or-position"] == 1
 
 
-def test_batches_leave_in_stream_order_across_categories(published: list[Published]) -> None:
+def test_batches_leave_in_stream_order_across_categories(published: list[SourceBatch]) -> None:
     """Radar sectors and SDPS cycles interleave as they arrived: no source's batch waits
     behind minutes of another category's (the tracker would see its data as late)."""
     first_time = [min(m.t for m in p.messages) for p in published]
-    topics = [p.topic.split("/")[0] for p in published]
-    assert {"plots", "tracks"} <= set(topics)
+    assert {"plots", "tracks"} <= {p.kind for p in published}
     # once past the start, a batch never begins more than a sector period + latency before
     # the previous batch's start
     lag = np.maximum.accumulate(first_time) - np.array(first_time)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 from test_messages import AIDC, ALERT, FUSED, FUSED_ENDED, MODES_PLOT, PSR_PLOT, TRACK, T
 
+import gateway
 from gateway.messages import decode, decode_batch
-from gateway.normalize.normalizer import Published
+from gateway.normalize.normalizer import SourceBatch
+from gateway.publish.batch import Kind, Published
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
 
@@ -18,17 +22,17 @@ def outbound(batch: Published) -> list[Outbound]:
 
 
 def test_plot_and_track_batches_are_one_array_each_qos0() -> None:
-    [plots] = outbound(Published("plots/0-101", [MODES_PLOT, PSR_PLOT]))
+    [plots] = outbound(Published(Kind.PLOTS, [MODES_PLOT, PSR_PLOT], (0, 101)))
     assert (plots.topic, plots.qos, plots.retain, plots.expiry_s) == (
         "surv/v1/plots/0-101", 0, False, None)
     assert decode_batch(plots.payload) == [MODES_PLOT, PSR_PLOT]
     assert plots.received == 123.0
-    [tracks] = outbound(Published("tracks/0-200", [TRACK]))
+    [tracks] = outbound(Published(Kind.TRACKS, [TRACK], (0, 200)))
     assert tracks.topic == "surv/v1/tracks/0-200" and decode_batch(tracks.payload) == [TRACK]
 
 
 def test_picture_then_each_fused_retained_with_expiry_and_ended_cleared() -> None:
-    out = outbound(Published("picture", [FUSED, FUSED_ENDED]))
+    out = outbound(Published(Kind.PICTURE, [FUSED, FUSED_ENDED]))
     assert [(o.topic, o.retain, o.expiry_s) for o in out] == [
         ("surv/v1/picture", False, None),
         ("surv/v1/fused/FT-000042", True, 60),
@@ -42,10 +46,10 @@ def test_picture_then_each_fused_retained_with_expiry_and_ended_cleared() -> Non
 
 
 def test_aidc_and_alerts_are_qos1_on_their_topics() -> None:
-    [aidc] = outbound(Published("aidc", [AIDC]))
+    [aidc] = outbound(Published(Kind.AIDC, [AIDC]))
     assert (aidc.topic, aidc.qos, aidc.retain) == ("surv/v1/aidc/MMTY/KZAB", 1, False)
     assert decode(aidc.payload) == AIDC
-    [alert] = outbound(Published("alerts", [ALERT]))
+    [alert] = outbound(Published(Kind.ALERTS, [ALERT]))
     assert (alert.topic, alert.qos) == ("surv/v1/alerts", 1)
 
 
@@ -109,3 +113,25 @@ def test_outbox_memory_is_bounded_whatever_comes() -> None:
     assert len(box.stream) <= 1000 and len(box.state) <= 1000 and len(box.reliable) <= 100
     lost = box.counters["dropped-stream"] + box.counters["dropped-state"]
     assert box.counters["queued"] == len(box) + lost + box.counters["dropped-reliable"]
+
+
+def test_core_packages_never_import_publish() -> None:
+    """The normaliser, the tracker and the handoff return plain data; naming topics is the
+    publisher's business (docs: architecture rules)."""
+    root = Path(gateway.__file__).parent
+    offenders = [str(path.relative_to(root)) for package in ("normalize", "associate", "handoff")
+                 for path in (root / package).rglob("*.py")
+                 if "gateway.publish" in path.read_text()]
+    assert offenders == []
+
+
+def test_topic_names_and_the_table_agree() -> None:
+    topics = Topics("p/q", "gw-1")
+    table = dict(topics.table())
+    assert topics.everything == "p/q/#"
+    assert topics.source(Kind.PLOTS, (0, 101)) == "p/q/plots/0-101"
+    assert topics.source(Kind(SourceBatch("tracks", (1, 2), []).kind), (1, 2)) == "p/q/tracks/1-2"
+    assert topics.aidc("+", "KZAB") == "p/q/aidc/+/KZAB" and topics.aidc_filter == "p/q/aidc/#"
+    assert {"p/q/plots/{sac}-{sic}", "p/q/fused/{id}", "p/q/picture", "p/q/alerts",
+            "p/q/status/gw-1"} <= set(table)
+    assert Topics().prefix == Topics.of("gw", None).prefix == "surv/v1"  # [mqtt]'s default

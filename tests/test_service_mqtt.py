@@ -24,7 +24,7 @@ from test_messages import FUSED, FUSED_ENDED, MODES_PLOT, T
 from gateway.config import MqttConfig, loads
 from gateway.ingest import IngestStats
 from gateway.messages import Alert, decode, decode_batch
-from gateway.normalize.normalizer import Published
+from gateway.publish.batch import Kind, Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Topics
@@ -157,7 +157,7 @@ def test_fused_topics_are_retained_expire_and_clear_when_ended(mosquitto: Any) -
     topics = Topics("t", "gw", fused_expiry_s=2)
 
     async def body(sink: MqttSink, outbox: Outbox) -> None:
-        outbox.put(topics.outbound(Published("picture", [FUSED, FUSED_ENDED])))
+        outbox.put(topics.outbound(Published(Kind.PICTURE, [FUSED, FUSED_ENDED])))
         sink.notify()
         await until(lambda: sink.counters["published"] >= 5)  # online + 4
         got = await retained(mosquitto.port, "t/fused/#")
@@ -177,7 +177,7 @@ def test_mqtt_311_publishes_retained_without_expiry(mosquitto: Any) -> None:
     topics = Topics("t", "gw", fused_expiry_s=1)
 
     async def body(sink: MqttSink, outbox: Outbox) -> None:
-        outbox.put(topics.outbound(Published("picture", [FUSED])))
+        outbox.put(topics.outbound(Published(Kind.PICTURE, [FUSED])))
         sink.notify()
         await until(lambda: sink.counters["published"] >= 3)
         await asyncio.sleep(1.5)  # what is tested: 3.1.1 has no message expiry, still there
@@ -214,7 +214,7 @@ def test_broker_killed_and_restarted_loses_no_qos1_message(mosquitto: Any) -> No
         async with asyncio.timeout(10):
             await subscribed.wait()
         for serial in range(total):
-            outbox.put(topics.outbound(Published("alerts", [alert(serial)])))
+            outbox.put(topics.outbound(Published(Kind.ALERTS, [alert(serial)])))
             sink.notify()
             if serial == 100:
                 await until(lambda: 90 <= len(received))
@@ -240,7 +240,7 @@ def test_broker_down_outbox_stays_bounded_then_delivers_what_it_kept(
 
     async def body(sink: MqttSink, outbox: Outbox) -> None:
         for i in range(50):
-            outbox.put(topics.outbound(Published("plots/0-101", [_plot(i)])))
+            outbox.put(topics.outbound(Published(Kind.PLOTS, [_plot(i)], (0, 101))))
             sink.notify()
         await until(lambda: sink.counters["connect-failures"] >= 1)
         assert len(outbox) == 20 and outbox.counters["dropped-stream"] == 30

@@ -53,6 +53,7 @@ from gateway.service.broker import broker_reachable, embedded_broker
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, stopped_by_signals
+from gateway.service.tuning import tune_for_service
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
         pacer = Pacer(args.speed)
         store = stack.enter_context(handoff_store(config))
         service = Service(config, mqtt=mqtt, pacer=pacer, store=store)
+        tune_for_service()  # the process is the gateway's now: allocator and collector
         print(introduction(args, mqtt, service.topics, embedded), flush=True)
         with stopped_by_signals(service.stopping):
             await replay_with_view(args, service, mqtt, pacer)
@@ -200,7 +202,7 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
     which = "embedded, amqtt" if embedded else "found"
     pace = "as fast as it goes" if args.speed is None else f"at {args.speed:g}x real time"
     sub = ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port),
-           "-t", topics.name("#"), "-v"]
+           "-t", topics.everything, "-v"]
     if mqtt.username:
         sub[5:5] = ["-u", mqtt.username, "-P", "PASSWORD"]
     if broker.tls:
@@ -211,13 +213,7 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
         "Watch it from another terminal:",
         f"  {shlex.join(sub)}",
         "Topics:",
-        f"  {topics.name('plots/{sac}-{sic}'):<34} radar plots, one array per sector",
-        f"  {topics.name('tracks/{sac}-{sic}'):<34} SDPS tracks, one array per cycle",
-        f"  {topics.name('fused/{id}'):<34} each fused track's latest state (retained)",
-        f"  {topics.name('picture'):<34} each association cycle's fused updates",
-        f"  {topics.name('aidc/{from}/{to}'):<34} border coordination (AIDC) messages",
-        f"  {topics.name('alerts'):<34} alerts for the operator",
-        f"  {topics.status_topic:<34} gateway status (retained; also the last will)",
+        *(f"  {pattern:<34} {what}" for pattern, what in topics.table()),
         "",
     ]
     return "\n".join(lines)
@@ -240,15 +236,15 @@ class Picture:
 
     @property
     def filters(self) -> list[str]:
-        name = self.topics.name
-        return [name("picture"), name("aidc", "#"), name("alerts"), name("status", "#")]
+        topics = self.topics
+        return [topics.picture, topics.aidc_filter, topics.alerts, topics.status_filter]
 
     def take(self, topic: str, payload: object, retained: bool = False) -> None:
         """One MQTT message from the subscription."""
         if not isinstance(payload, (bytes, bytearray, str)):
             payload = b""
         try:
-            if topic == self.topics.name("picture"):
+            if topic == self.topics.picture:
                 for m in decode_batch(payload):
                     self._fused(m)
             else:

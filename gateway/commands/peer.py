@@ -22,6 +22,7 @@ from gateway.config import MqttConfig
 from gateway.handoff.peer import Peer
 from gateway.messages import Aidc, MessageError, decode, encode
 from gateway.publish.mqtt import client_options
+from gateway.publish.topics import Topics
 from gateway.service.logs import setup_logging
 from gateway.service.shell import stopped_by_signals
 
@@ -48,14 +49,15 @@ async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping:
                  delay: float | None = None) -> None:
     """Play ``peers`` on the broker until ``stopping``; reconnects when the broker drops."""
     by_unit = {p.unit: p for p in peers}
+    topics = Topics(prefix)
     while not stopping.is_set():
         try:
             async with aiomqtt.Client(**client_options(mqtt)) as client:
                 for unit in by_unit:
-                    await client.subscribe(f"{prefix}/aidc/+/{unit}", qos=1)
+                    await client.subscribe(topics.aidc("+", unit), qos=1)
                 log.info("peer %s answering on %s", ", ".join(by_unit), mqtt.url)
-                tasks = [asyncio.create_task(_serve(client, by_unit, prefix, delay)),
-                         asyncio.create_task(_resend(client, by_unit, prefix)),
+                tasks = [asyncio.create_task(_serve(client, by_unit, topics, delay)),
+                         asyncio.create_task(_resend(client, by_unit, topics)),
                          asyncio.create_task(stopping.wait())]
                 try:
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -74,7 +76,7 @@ async def answer(mqtt: MqttConfig, peers: Iterable[Peer], prefix: str, stopping:
                 pass
 
 
-async def _serve(client: aiomqtt.Client, by_unit: dict[str, Peer], prefix: str,
+async def _serve(client: aiomqtt.Client, by_unit: dict[str, Peer], topics: Topics,
                  delay: float | None) -> None:
     async for message in client.messages:
         payload = message.payload
@@ -88,18 +90,18 @@ async def _serve(client: aiomqtt.Client, by_unit: dict[str, Peer], prefix: str,
         if delay:
             await asyncio.sleep(delay)
         for reply in by_unit[m.to].receive(m, time.time()):
-            await client.publish(f"{prefix}/aidc/{reply.from_}/{reply.to}", encode(reply),
-                                 qos=1)
+            await client.publish(topics.aidc(reply.from_, reply.to), encode(reply), qos=1)
 
 
-async def _resend(client: aiomqtt.Client, by_unit: dict[str, Peer], prefix: str) -> None:
+async def _resend(client: aiomqtt.Client, by_unit: dict[str, Peer],
+                  topics: Topics) -> None:
     """Once a second: answers whose LAM did not come, sent again."""
     while True:
         await asyncio.sleep(1.0)
         for peer in by_unit.values():
             for reply in peer.tick(time.time()):
-                await client.publish(f"{prefix}/aidc/{reply.from_}/{reply.to}",
-                                     encode(reply), qos=1)
+                await client.publish(topics.aidc(reply.from_, reply.to), encode(reply),
+                                     qos=1)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
+from gateway.service.tuning import tune_for_service
 
 
 def speed(text: str) -> float | None:
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             return [loop.create_task(replay_captures(
                 args.captures, s.intake, pacer, stats, stopping=s.stopping, progress=bar))]
 
+        tune_for_service()  # the process is the gateway's now: allocator and collector
         try:
             serve(service, start)
         except CaptureError as exc:

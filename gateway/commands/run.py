@@ -17,6 +17,7 @@ from gateway.commands.service import (
 )
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
+from gateway.service.tuning import tune_for_service
 
 log = logging.getLogger("gateway.run")
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                      f"MQTT {s.sink.where}" if s.sink else "no broker")
             return []
 
+        tune_for_service()  # the process is the gateway's now: allocator and collector
         try:
             serve(service, start)
         except OSError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,31 +28,37 @@ NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
 END_OF_BATCH = 2  # I065/000
 
 
-@dataclass
-class Published:
-    """One batch of messages for one topic (``plots/0-101``, ``tracks/0-200``).
+@dataclass(slots=True)
+class SourceBatch:
+    """One batch of one source's messages: a radar's sector of plots or an SDPS's cycle of
+    tracks.
 
+    Plain data: what kind of batch (``"plots"`` or ``"tracks"``) and which source (sac,
+    sic) it is.  Where it is published is not the normaliser's business (core packages do
+    not import publish); the pipeline turns it into a published batch.
     ``at``: where in the decode call's datagram stream the batch was closed; batches of
     one call go out in that order, whatever their category, so downstream sees time order.
     """
 
-    topic: str
+    kind: Literal["plots", "tracks"]
+    source: tuple[int, int]
     messages: list[Any]
     at: int = 0
 
 
 @dataclass
 class _Source:
-    topic: str
+    kind: Literal["plots", "tracks"]
+    key: tuple[int, int]  # (sac, sic)
     pending: list[Any] = field(default_factory=list)
     framed: bool = False  # has sent a CAT034 sector message / CAT065 end of batch
     last_north_tod: float | None = None
     rotation_s: float | None = None  # measured between north markers
     status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
 
-    def close(self, out: list[Published], at: int = 0) -> None:
+    def close(self, out: list[SourceBatch], at: int = 0) -> None:
         if self.pending:
-            out.append(Published(self.topic, self.pending, at))
+            out.append(SourceBatch(self.kind, self.key, self.pending, at))
             self.pending = []
 
 
@@ -80,19 +86,19 @@ class Normalizer:
         self.heights = HeightRules(norm.height_offset_m, norm.fallback_height_m)
         self.window = (norm.max_late_s, norm.max_early_s)
         self.radars = {(r.sac, r.sic): (RadarGeometry(r.lat, r.lon, r.alt_m),
-                                         _Source(f"plots/{r.sac}-{r.sic}"))
+                                         _Source("plots", (r.sac, r.sic)))
                        for r in config.radars}
         self.sdps = {}
         for s in config.sdps:
             use_i100 = s.use_i100 if s.use_i100 is not None else norm.use_i100
             plane = (system_plane(s.srp_lat, s.srp_lon)
                      if use_i100 and s.srp_lat is not None and s.srp_lon is not None else None)
-            self.sdps[(s.sac, s.sic)] = (plane, _Source(f"tracks/{s.sac}-{s.sic}"))
+            self.sdps[(s.sac, s.sic)] = (plane, _Source("tracks", (s.sac, s.sic)))
         self.counters: Counter[str] = Counter()
 
-    def feed(self, batches: dict[int, Batch], now: float | None = None) -> list[Published]:
+    def feed(self, batches: dict[int, Batch], now: float | None = None) -> list[SourceBatch]:
         """``now``: the reference clock for records that carry no capture time."""
-        out: list[Published] = []
+        out: list[SourceBatch] = []
         self._frames(batches.get(34), self.radars, "000", (NORTH_MARKER, SECTOR_CROSSING),
                      batches.get(48), self._plots, now, out)
         self._frames(batches.get(65), self.sdps, "000", (END_OF_BATCH,),
@@ -100,22 +106,23 @@ class Normalizer:
         out.sort(key=lambda p: p.at)  # stable: one source's batches keep their order
         return out
 
-    def flush(self) -> list[Published]:
+    def flush(self) -> list[SourceBatch]:
         """End of input: whatever is pending goes out."""
-        out: list[Published] = []
+        out: list[SourceBatch] = []
         for _site, source in (*self.radars.values(), *self.sdps.values()):
             source.close(out)
         return out
 
-    def rotation_periods(self) -> dict[str, float | None]:
-        return {src.topic: src.rotation_s for _g, src in self.radars.values()}
+    def rotation_periods(self) -> dict[tuple[int, int], float | None]:
+        """Each radar's rotation period, by (sac, sic)."""
+        return {key: src.rotation_s for key, (_g, src) in self.radars.items()}
 
     # -- per decode call -------------------------------------------------------------------
 
     def _frames(self, service: Batch | None, sites: dict, type_path: str,
                 closing: tuple[int, ...], data: Batch | None,
                 convert: Callable[..., list[Any]], now: float | None,
-                out: list[Published]) -> None:
+                out: list[SourceBatch]) -> None:
         """Interleave a category's messages with its sources' service messages by position
         in the datagram stream, closing a source's batch at each framing message."""
         events: list[tuple[int, int, Any]] = []  # (offset, order, action)

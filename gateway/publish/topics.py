@@ -14,14 +14,39 @@ Sans-IO: what to send, with which QoS, retain flag and expiry; the MQTT sink onl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from gateway.config import MqttConfig
 from gateway.messages import Fused, Status, encode, encode_batch
-from gateway.normalize.normalizer import Published
-from gateway.pipeline import AIDC, ALERTS, PICTURE
+from gateway.publish.batch import Kind, Published
 
 
+def _declared(key: str) -> Any:
+    """The default of an [mqtt] key, as gateway/config.py declares it: declared once,
+    there, and read here for a service that runs without [mqtt] (file sink only)."""
+    for f in dataclasses.fields(MqttConfig):
+        if f.name == key:
+            return f.default
+    raise LookupError(f"[mqtt] declares no key {key!r}")
+
+
+DEFAULT_PREFIX: str = _declared("topic_prefix")
+DEFAULT_FUSED_EXPIRY_S: int = _declared("fused_expiry_s")
+
+# Every topic under the prefix, with placeholders, and what it carries (for people: the
+# demo prints it).  The methods below build the same names.
+TABLE: tuple[tuple[str, str], ...] = (
+    ("plots/{sac}-{sic}", "radar plots, one array per sector"),
+    ("tracks/{sac}-{sic}", "SDPS tracks, one array per cycle"),
+    ("fused/{id}", "each fused track's latest state (retained)"),
+    ("picture", "each association cycle's fused updates"),
+    ("aidc/{from}/{to}", "border coordination (AIDC) messages"),
+    ("alerts", "alerts for the operator"),
+    ("status/{gateway}", "gateway status (retained; also the last will)"),
+)
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """One MQTT message to send.
@@ -41,19 +66,71 @@ class Outbound:
 
 
 class Topics:
-    """Names under ``prefix`` and the rules for each kind of batch."""
+    """Names under ``prefix`` and the rules for each kind of batch: the only place that
+    knows the topic names (``Topics(prefix)`` alone is enough to name topics)."""
 
-    def __init__(self, prefix: str, gateway: str, fused_expiry_s: int) -> None:
+    def __init__(self, prefix: str = DEFAULT_PREFIX, gateway: str = "",
+                 fused_expiry_s: int = DEFAULT_FUSED_EXPIRY_S) -> None:
         self.prefix = prefix
         self.gateway = gateway
         self.fused_expiry_s = fused_expiry_s
 
-    def name(self, *levels: str) -> str:
+    @classmethod
+    def of(cls, gateway: str, mqtt: MqttConfig | None) -> Topics:
+        """A gateway's topics as its [mqtt] section sets them, else the declared defaults."""
+        if mqtt is None:
+            return cls(DEFAULT_PREFIX, gateway, DEFAULT_FUSED_EXPIRY_S)
+        return cls(mqtt.topic_prefix, gateway, mqtt.fused_expiry_s)
+
+    def _name(self, *levels: str) -> str:
         return "/".join((self.prefix, *levels))
+
+    # -- the names ------------------------------------------------------------------------
+
+    @property
+    def everything(self) -> str:
+        """The filter for every topic of the gateway."""
+        return self._name("#")
+
+    def source(self, kind: Kind, source: tuple[int, int]) -> str:
+        """``plots/{sac}-{sic}`` or ``tracks/{sac}-{sic}``."""
+        return self._name(kind, f"{source[0]}-{source[1]}")
+
+    def fused(self, track_id: str) -> str:
+        return self._name("fused", track_id)
+
+    @property
+    def picture(self) -> str:
+        return self._name(Kind.PICTURE)
+
+    def aidc(self, from_: str, to: str) -> str:
+        """``aidc/{from}/{to}``; ``+`` stands for any unit in a subscription."""
+        return self._name(Kind.AIDC, from_, to)
+
+    @property
+    def aidc_filter(self) -> str:
+        return self._name(Kind.AIDC, "#")
+
+    @property
+    def alerts(self) -> str:
+        return self._name(Kind.ALERTS)
 
     @property
     def status_topic(self) -> str:
-        return self.name("status", self.gateway)
+        return self._name("status", self.gateway)
+
+    @property
+    def status_filter(self) -> str:
+        """Every gateway's status."""
+        return self._name("status", "#")
+
+    def table(self) -> list[tuple[str, str]]:
+        """Every topic with placeholders under this prefix, and what it carries (this
+        gateway's own status topic when it has a name)."""
+        return [(self._name(pattern.replace("{gateway}", self.gateway or "{gateway}")), what)
+                for pattern, what in TABLE]
+
+    # -- the rules --------------------------------------------------------------------------
 
     def status(self, state: str, t: float, counters: Mapping[str, int | float]) -> Outbound:
         """The retained status message; with ``offline`` it is also the last will."""
@@ -67,18 +144,21 @@ class Topics:
         messages = batch.messages
         if not messages:
             return
-        if batch.topic == PICTURE:
-            yield Outbound(self.name(PICTURE), encode_batch(messages), received=received)
+        kind = batch.kind
+        if kind is Kind.PICTURE:
+            yield Outbound(self.picture, encode_batch(messages), received=received)
             yield from self._fused(messages, received)
-            return
-        if batch.topic == AIDC:  # aidc/{from}/{to}
+        elif kind is Kind.AIDC:
             for m in messages:
-                yield Outbound(self.name(AIDC, m.from_, m.to), encode(m), qos=1)
-        elif batch.topic == ALERTS:
+                yield Outbound(self.aidc(m.from_, m.to), encode(m), qos=1)
+        elif kind is Kind.ALERTS:
             for m in messages:
-                yield Outbound(self.name(ALERTS), encode(m), qos=1)
-        else:  # plots/{sac}-{sic}, tracks/{sac}-{sic}: the normaliser named the batch
-            yield Outbound(self.name(batch.topic), encode_batch(messages), received=received)
+                yield Outbound(self.alerts, encode(m), qos=1)
+        elif batch.source is not None:  # plots, tracks: one array per sector or cycle
+            yield Outbound(self.source(kind, batch.source), encode_batch(messages),
+                           received=received)
+        else:
+            raise ValueError(f"a {kind} batch without its source")
 
     def _fused(self, updates: Iterable[Fused], received: float | None) -> Iterator[Outbound]:
         """``fused/{id}``: the latest state, retained with an expiry, so a subscriber that
@@ -86,7 +166,7 @@ class Topics:
         An ended track's last state goes out unretained, then an empty retained payload
         clears the topic (MQTT's way to delete a retained message)."""
         for m in updates:
-            topic = self.name("fused", m.id)
+            topic = self.fused(m.id)
             if m.state == "ended":
                 yield Outbound(topic, encode(m), key=topic, received=received)
                 yield Outbound(topic, b"", retain=True, key=topic, received=received)

@@ -14,7 +14,6 @@ closed when it ends, however it ends; the service only hands it to the pipeline.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import time
@@ -26,8 +25,8 @@ from typing import IO
 from gateway.config import Config, MqttConfig
 from gateway.files import write_messages
 from gateway.ingest import kernel_drops
-from gateway.normalize.normalizer import Published
-from gateway.pipeline import AIDC, Pipeline
+from gateway.pipeline import Pipeline
+from gateway.publish.batch import Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
@@ -68,15 +67,13 @@ class Service:
         self.started = time.time()
         self._kernel_drops_at_start = kernel_drops()
         self.metrics = Metrics(self.snapshot)
-        prefix = mqtt.topic_prefix if mqtt else "surv/v1"
-        self.topics = Topics(prefix, config.gateway.id,
-                             mqtt.fused_expiry_s if mqtt else 60)
+        self.topics = Topics.of(config.gateway.id, mqtt)
         self.outbox: Outbox | None = None
         self.sink: MqttSink | None = None
         if mqtt is not None:
             self.outbox = Outbox(mqtt.outbox, mqtt.outbox_reliable)
             handoff = config.handoff
-            subscriptions = tuple(self.topics.name(AIDC, peer, unit)
+            subscriptions = tuple(self.topics.aidc(peer, unit)
                                   for peer in handoff.peers for unit in handoff.units
                                   ) if handoff is not None else ()
             self.sink = MqttSink(mqtt, self.outbox,
@@ -253,11 +250,6 @@ class Service:
 
         ``sources`` are tasks feeding the intake (replay); live inputs are ``listen``ed.
         """
-        # Everything made so far (modules, tables, the pipeline) lives as long as the
-        # process: move it out of the cyclic collector's sight.  Otherwise each full
-        # collection walks it all, a 20 ms pause measured here, the whole latency budget.
-        gc.collect()
-        gc.freeze()
         metrics = self.config.metrics
         if self.serve_metrics:
             try:
