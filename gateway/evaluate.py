@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 import msgspec
 import numpy as np
@@ -147,10 +147,20 @@ class Comparison:
     single: ErrorStats
 
 
+class TruthSummary(TypedDict):
+    """The truth file's counts as the report (and its JSON) shows them."""
+
+    flights: int
+    flights_by_kind: dict[str, int]
+    samples: int
+    spans: int
+    skipped: dict[str, int]  # lines by reason
+
+
 @dataclass(frozen=True)
 class Report:
     params: Params
-    truth: dict[str, Any]  # flights by kind, samples, spans, skipped lines by reason
+    truth: TruthSummary
     tracks_input: dict[str, int]  # lines by kind, skipped lines by reason
     fused: Figures
     sources: tuple[Figures, ...]
@@ -295,7 +305,7 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             counts[_why(line, _TRUTH_KINDS)] += 1
             continue
-        if type(row) is _TruthLine:
+        if isinstance(row, _TruthLine):
             flight.append(row.flight)
             t.append(row.t)
             lat.append(row.lat)
@@ -402,8 +412,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
         except MessageError:
             counts[_why(line, KINDS)] += 1
             continue
-        kind = type(m)
-        if kind is Fused:
+        if isinstance(m, Fused):
             counts["fused"] += 1
             n = len(t)
             track.append(ids.setdefault(m.id, len(ids)))
@@ -416,8 +425,8 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
                 e_update.append(n)
                 e_src.append(_pack(s.sac, s.sic, s.cat))
                 e_number.append(-1 if s.track_number is None else s.track_number)
-        elif kind is Plot or kind is Track:
-            counts[m.__struct_config__.tag] += 1  # type: ignore[attr-defined]
+        elif isinstance(m, (Plot, Track)):
+            counts[str(m.__struct_config__.tag)] += 1  # msgspec types a tag as str | int
             key = (m.src.sac, m.src.sic, m.src.cat)
             cols = sources.get(key)
             if cols is None:
@@ -689,7 +698,7 @@ def _duplicates(track: np.ndarray, t: np.ndarray, owner: np.ndarray, confirmed: 
     duplicates = 0
     for _f, rows in _groups(owner[iv_track]):
         tracks = iv_track[rows]
-        starts = {}
+        starts: dict[int, float] = {}
         for k, s in zip(tracks.tolist(), iv_from[rows].tolist(), strict=True):
             starts.setdefault(k, s)  # intervals come time-ordered per track
         senior = sorted(starts, key=lambda k: (starts[k], k))
@@ -795,11 +804,11 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
     owned_rows = np.flatnonzero(shown & (u_owner >= 0))
     changes = 0
     for f, r in _groups(u_owner[owned_rows]):
-        iv = coverage.get(f)
-        if iv is None:
+        seen = coverage.get(f)
+        if seen is None:
             continue
         r = owned_rows[r]
-        r = r[_covered(iv, pic.t[r])]
+        r = r[_covered(seen, pic.t[r])]
         changes += _id_changes(pic.t[r], pic.track[r], params.recent_s)
     in_coverage = int(np.count_nonzero(need))
 
@@ -869,7 +878,7 @@ def evaluate_parsed(truth: Truth, tracks: TracksInput, params: Params = Params()
         sources.append(figures)
         comparisons.append(_compare(truth, pic.name, src, fused_samples, samples))
     kinds = Counter(truth.transponder)
-    summary: dict[str, Any] = {
+    summary: TruthSummary = {
         "flights": len(truth.flights),
         "flights_by_kind": {k or "unknown": v for k, v in sorted(kinds.items())},
         "samples": len(truth.t), "spans": len(truth.span_src),

@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Protocol, cast
 
-from gateway.messages import encode
+from gateway.messages import Message, encode
+
+
+class MessageBatch(Protocol):
+    """What the sink needs of a published batch (the normaliser's and pipeline's Published)."""
+
+    @property
+    def messages(self) -> Sequence[Message]: ...
 
 
 @contextmanager
-def binary_writer(path: str | Path) -> Iterator[BinaryIO]:
+def binary_writer(path: str | Path) -> Iterator[IO[bytes]]:
     with open(path, "wb") as raw:
         if not str(path).endswith(".gz"):
             yield raw
             return
         with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=6) as gz:
-            yield gz  # type: ignore[misc]
+            # GzipFile has every method of IO[bytes], but typeshed declares it a
+            # BufferedIOBase only.
+            yield cast(IO[bytes], gz)
 
 
 @contextmanager
@@ -35,7 +44,7 @@ def text_writer(path: str | Path) -> Iterator[IO[str]]:
         text.detach()  # the binary writer closes what it opened
 
 
-def write_messages(out: IO[bytes], published: Iterable[Any]) -> int:
+def write_messages(out: IO[bytes], published: Iterable[MessageBatch]) -> int:
     """The JSON-lines sink: every message of every published batch, one object a line, as
     each is published (a cycle's ``picture`` holds each fused update once)."""
     count = 0

@@ -14,7 +14,7 @@ to the schema.  Decoding always does, because whatever arrives from the network 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
 import msgspec
 from msgspec import Meta
@@ -45,7 +45,7 @@ __all__ = [
     "schema",
 ]
 
-VERSION = 1
+VERSION: Final = 1
 
 # An identifier that becomes one MQTT topic level (fused/{id}, aidc/{from}/{to},
 # status/{gateway}): anything an inbound message or a config puts there must not be able to
@@ -88,7 +88,7 @@ Text = Annotated[str, Meta(max_length=_MAX_TEXT)]
 Detection = Literal["psr", "ssr", "ssr+psr", "modes", "modes+psr"]
 FusedState = Literal["tentative", "confirmed", "coasting", "ended"]
 AidcType = Literal["ABI", "EST", "CPL", "ACP", "REJ", "CDN", "MAC", "TOC", "AOC", "LAM", "LRM"]
-AIDC_TYPES: tuple[str, ...] = AidcType.__args__  # type: ignore[attr-defined]
+AIDC_TYPES: tuple[str, ...] = get_args(AidcType)
 Flag = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
 
@@ -98,7 +98,7 @@ class _Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     pass
 
 
-class Source(_Part):
+class Source(_Part, frozen=True):
     """The data source that produced a plot or a track (SAC/SIC and ASTERIX category)."""
 
     sac: Byte
@@ -106,7 +106,7 @@ class Source(_Part):
     cat: Byte
 
 
-class SourceRef(_Part):
+class SourceRef(_Part, frozen=True):
     """One input to a fused update; ``track_number`` is null for an untracked plot."""
 
     sac: Byte
@@ -115,7 +115,7 @@ class SourceRef(_Part):
     track_number: TrackNumber | None
 
 
-class FlightPlan(_Part):
+class FlightPlan(_Part, frozen=True):
     """Flight plan data an SDPS attached to its track (CAT062 I390); any part may be unknown."""
 
     callsign: Callsign | None
@@ -138,7 +138,7 @@ class _Message(
     t: Time
 
 
-class Plot(_Message, tag="plot", kw_only=True):
+class Plot(_Message, tag="plot", kw_only=True, frozen=True):
     """One CAT048 target report, placed on the earth."""
 
     src: Source
@@ -157,7 +157,7 @@ class Plot(_Message, tag="plot", kw_only=True):
     flags: list[Flag]
 
 
-class Track(_Message, tag="track", kw_only=True):
+class Track(_Message, tag="track", kw_only=True, frozen=True):
     """One CAT062 track update from an SDPS."""
 
     src: Source
@@ -175,7 +175,7 @@ class Track(_Message, tag="track", kw_only=True):
     flags: list[Flag]
 
 
-class Fused(_Message, tag="fused", kw_only=True):
+class Fused(_Message, tag="fused", kw_only=True, frozen=True):
     """One update of a system track made by association; ``id`` is stable for its life."""
 
     id: TopicLevel
@@ -193,7 +193,7 @@ class Fused(_Message, tag="fused", kw_only=True):
     sources: list[SourceRef]
 
 
-class Aidc(_Message, tag="aidc", kw_only=True):
+class Aidc(_Message, tag="aidc", kw_only=True, frozen=True):
     """One border coordination message; ``text`` is the ICAO field-format text."""
 
     msg: AidcType
@@ -206,7 +206,7 @@ class Aidc(_Message, tag="aidc", kw_only=True):
     text: Text
 
 
-class Alert(_Message, tag="alert", kw_only=True):
+class Alert(_Message, tag="alert", kw_only=True, frozen=True):
     """Something an operator must see."""
 
     type: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
@@ -214,7 +214,7 @@ class Alert(_Message, tag="alert", kw_only=True):
     text: Text
 
 
-class Status(_Message, tag="status", kw_only=True):
+class Status(_Message, tag="status", kw_only=True, frozen=True):
     """Gateway health, published retained; also the last will with state ``offline``."""
 
     gateway: TopicLevel
@@ -223,7 +223,7 @@ class Status(_Message, tag="status", kw_only=True):
 
 
 Message = Plot | Track | Fused | Aidc | Alert | Status
-KINDS: tuple[str, ...] = tuple(m.__struct_config__.tag for m in Message.__args__)  # type: ignore
+KINDS: tuple[str, ...] = tuple(m.__struct_config__.tag for m in get_args(Message))
 
 
 # -- wire -----------------------------------------------------------------------------------
@@ -253,7 +253,10 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 3] + "..."
 
 
-def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | bytearray | memoryview | str) -> Any:
+_T = TypeVar("_T")
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], data: bytes | bytearray | memoryview | str) -> _T:
     try:
         return decoder.decode(data)
     except msgspec.DecodeError as exc:  # ValidationError included
@@ -266,14 +269,15 @@ def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | bytearray | memory
 
 def decode(data: bytes | bytearray | memoryview | str) -> Message:
     """One message, validated; anything else raises MessageError."""
-    return _decode(_decoder, data)  # type: ignore[no-any-return]
+    return _decode(_decoder, data)
 
 
 def decode_batch(data: bytes | bytearray | memoryview | str) -> list[Message]:
     """A JSON array of messages, validated as a whole: one bad element rejects the batch."""
-    return _decode(_batch_decoder, data)  # type: ignore[no-any-return]
+    return _decode(_batch_decoder, data)
 
 
+# Any: a JSON Schema document, as msgspec.json.schema_components types it.
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one message or of a batch (an array of messages).
 

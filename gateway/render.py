@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -40,7 +39,7 @@ def _column(batch: Batch, path: str, row: int) -> int | None:
     return int(batch.columns[path][row]) if batch.present[path][row] else None
 
 
-def record_object(batch: Batch, row: int) -> dict[str, Any]:
+def record_object(batch: Batch, row: int) -> dict[str, object]:
     """The ``decode --format jsonl`` object for one record (docs/commands.md)."""
     t = batch.t_capture[row]
     return {
@@ -82,7 +81,7 @@ def _body_units(body: Body) -> dict[str, str]:
     return {}
 
 
-def _show(value: Any, units: dict[str, str], name: str | None) -> str:
+def _show(value: object, units: dict[str, str], name: str | None) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_show(v, units, k)}" for k, v in value.items())
     if isinstance(value, list):

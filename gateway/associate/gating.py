@@ -96,10 +96,13 @@ class Hypotheses:
     @staticmethod
     def join(a: Hypotheses, b: Hypotheses) -> Hypotheses:
         """Pairs of both (verdicts of ``b``)."""
-        return Hypotheses(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in (
-            "track", "meas", "d2", "cost")), b.late, b.conflict, b.duplicate,
-            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in (
-                "dt", "x", "P", "nu", "s_inv")))
+        def both(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            return np.concatenate([x, y])
+
+        return Hypotheses(both(a.track, b.track), both(a.meas, b.meas), both(a.d2, b.d2),
+                          both(a.cost, b.cost), b.late, b.conflict, b.duplicate,
+                          both(a.dt, b.dt), both(a.x, b.x), both(a.P, b.P), both(a.nu, b.nu),
+                          both(a.s_inv, b.s_inv))
 
 
 def strip_pairs(tx: np.ndarray, ty: np.ndarray, mx: np.ndarray, my: np.ndarray,

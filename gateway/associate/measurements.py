@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import cast
 
 import numpy as np
 
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import NON_DISCRETE_CODES
-from gateway.messages import Plot, SourceRef, Track
+from gateway.messages import Plot, Source, SourceRef, Track
 from gateway.units import FT, KT, NM
 
 __all__ = [
@@ -115,7 +115,7 @@ class Sources:
         return self.refs(source)[track_number]
 
 
-class _Refs(dict):  # type: ignore[type-arg]
+class _Refs(dict[int, SourceRef]):
     """track number -> SourceRef of one source, made on first use."""
 
     def __init__(self, sac: int, sic: int, cat: int) -> None:
@@ -235,12 +235,12 @@ _DETECTION_KIND = {"psr": PRIMARY, "ssr": SSR, "ssr+psr": SSR, "modes": MODES,
 T, LAT, LON, FL, SPEED, COURSE, EXTRA1, EXTRA2 = range(8)
 
 
-class _Parsed(dict):  # type: ignore[type-arg]
+class _Parsed(dict[str | None, int]):
     """text -> int, parsed once (addresses, codes, callsign hashes); None -> -1.
 
     Bounded: a hostile feed cycling through values empties it now and then."""
 
-    def __init__(self, parse: Any) -> None:
+    def __init__(self, parse: Callable[[str], int]) -> None:
         super().__init__()
         self.parse = parse
 
@@ -315,7 +315,7 @@ class MeasurementModel:
     def convert(self, messages: Sequence[Plot | Track]) -> list[Measurements]:
         """Columns of every usable message (with a position), one Measurements per source
         in order of first appearance (a batch normally holds one)."""
-        groups: dict[Any, list[int]] = {}
+        groups: dict[Source, list[int]] = {}
         srcs = [m.src for m in messages]
         distinct = set(srcs)
         if len(distinct) == 1:
@@ -333,16 +333,21 @@ class MeasurementModel:
                 continue
             kinds = set(map(type, part))
             index = np.array(rows, dtype=np.int64)
+            # The common cases, one kind per source, are checked once for the whole batch.
             if kinds == {Plot}:
-                out.append(self._plots(part, index, source))
+                out.append(self._plots(cast(Sequence[Plot], part), index, source))
             elif kinds == {Track}:
-                out.append(self._tracks(part, index, source))
+                out.append(self._tracks(cast(Sequence[Track], part), index, source))
             else:  # a source sending both, or something else: each kind alone
-                for kind, convert in ((Plot, self._plots), (Track, self._tracks)):
-                    pick = [i for i, m in enumerate(part) if type(m) is kind]
-                    if pick:
-                        out.append(convert([part[i] for i in pick], index[pick], source))
-                other = len(part) - sum(type(m) in (Plot, Track) for m in part)
+                plots = [(i, m) for i, m in enumerate(part) if isinstance(m, Plot)]
+                tracks = [(i, m) for i, m in enumerate(part) if isinstance(m, Track)]
+                if plots:
+                    out.append(self._plots([m for _, m in plots],
+                                           index[[i for i, _ in plots]], source))
+                if tracks:
+                    out.append(self._tracks([m for _, m in tracks],
+                                            index[[i for i, _ in tracks]], source))
+                other = len(part) - len(plots) - len(tracks)
                 self.counters["measurement-not-plot-or-track"] += other
         return [m for m in out if len(m)]
 
@@ -352,7 +357,7 @@ class MeasurementModel:
                ) -> Measurements:
         num = np.array([_PLOT_NUMBERS(m) for m in messages], dtype=np.float64)
         adr, m3a, cs, det = zip(*map(_PLOT_IDS, messages), strict=True)
-        kind = [_DETECTION_KIND.get(d, -1) for d in det]  # type: ignore[arg-type]
+        kind = [_DETECTION_KIND.get(d, -1) for d in det]
         m = self._finish(num, index, source, adr, m3a, cs, kind, self.plot_velocity_var)
         if len(m):
             self._plot_covariance(m, num)

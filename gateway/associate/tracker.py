@@ -67,7 +67,7 @@ from gateway.associate.tracks import (
     TENTATIVE,
     TrackTable,
 )
-from gateway.messages import TOPIC_LEVEL_PATTERN, Fused, Plot, SourceRef, Track
+from gateway.messages import TOPIC_LEVEL_PATTERN, Fused, FusedState, Plot, SourceRef, Track
 
 __all__ = ["Association", "Tracker"]
 
@@ -75,7 +75,7 @@ FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
 ID_DIGITS = 6
 
 
-class _Text(dict):  # type: ignore[type-arg]
+class _Text(dict[int, str | None]):
     """int -> its text in the shared format, made once (-1 -> None); bounded."""
 
     def __init__(self, form: str) -> None:
@@ -441,7 +441,7 @@ class Tracker:
                 self._memory[address] = (label, float(tr.t[r]), float(tr.x[r, 0]),
                                          float(tr.x[r, 1]))
             else:
-                self._labels_in_use.discard(label)  # type: ignore[arg-type]
+                self._labels_in_use.discard(label)
         if self._memory:  # forget what is too old (about oldest first: insertion order)
             for address in list(self._memory):
                 label, t_last, _x, _y = self._memory[address]
@@ -519,7 +519,7 @@ class Tracker:
                  | (level[:, 0] != level[:, 0]))
         roc[vague] = tr.roc_sdps[rows][vague]
         ident = tr.ident[rows]
-        state = (["ended"] * len(rows) if ended
+        state: list[FusedState] = (["ended"] * len(rows) if ended
                  else [STATE_NAMES[s] for s in tr.state[rows].tolist()])
         labels, texts = tr.label, tr.callsign_text
         rl = rows.tolist()
@@ -529,7 +529,7 @@ class Tracker:
                 gs.tolist(), trk.tolist(), roc.tolist(), ident[:, MODE3A].tolist(),
                 ident[:, ADDRESS].tolist(), pos_sigma.tolist(), strict=True)):
             out.append(Fused(
-                t=tt, id=labels[r], state=state[n], lat=la, lon=lo,  # type: ignore[arg-type]
+                t=tt, id=labels[r], state=state[n], lat=la, lon=lo,
                 fl=None if fl != fl else fl, gs_kt=None if g != g else g,
                 trk_deg=None if g != g else (tk if tk < 360.0 else 0.0),
                 roc_fpm=None if rc != rc else rc,

@@ -8,6 +8,9 @@ tells apart the tracks that held a row.  The table grows by doubling when full.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from gateway.messages import FusedState
 
 __all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", "LEVEL_LAST",
            "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable"]
@@ -18,10 +21,10 @@ TRACK_NUMBERS = 1 << 16  # a source's track numbers are 16 bits at most (docs/me
 ADDRESS, CODE, CALLSIGN, MODE3A = 0, 1, 2, 3
 # columns of the packed level state
 LEVEL_STATE, LEVEL_COV, LEVEL_T, LEVEL_LAST = slice(0, 2), slice(2, 6), 6, 7
-STATE_NAMES = ("tentative", "confirmed", "coasting")
+STATE_NAMES: tuple[FusedState, ...] = ("tentative", "confirmed", "coasting")
 
 # column name -> (trailing shape, dtype, fill for a fresh row)
-_COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
+_COLUMNS: dict[str, tuple[tuple[int, ...], DTypeLike, float]] = {
     "alive": ((), bool, False),
     "uid": ((), np.int64, -1),
     "state": ((), np.int8, TENTATIVE),
@@ -45,6 +48,24 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
 
 class TrackTable:
     """Columns of every track row; ``hits`` keeps the last H update times for M-of-N."""
+
+    # The columns of _COLUMNS (made by _grow), declared for the type checker; checked
+    # against _COLUMNS below.
+    alive: NDArray[np.bool_]
+    uid: NDArray[np.int64]
+    state: NDArray[np.int8]
+    published: NDArray[np.bool_]
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+    t: NDArray[np.float64]
+    t_update: NDArray[np.float64]
+    t_first: NDArray[np.float64]
+    n_updates: NDArray[np.int64]
+    ident: NDArray[np.int64]
+    level: NDArray[np.float64]
+    roc_sdps: NDArray[np.float64]
+    sdps: NDArray[np.bool_]
+    tracked: NDArray[np.bool_]
 
     def __init__(self, capacity: int = 1024, hits: int = 3) -> None:
         self.capacity = 0
@@ -179,3 +200,7 @@ class TrackTable:
 
     def __len__(self) -> int:
         return int(self.alive.sum())
+
+
+if not _COLUMNS.keys() <= TrackTable.__annotations__.keys():
+    raise RuntimeError("every column of _COLUMNS needs its annotation on TrackTable")

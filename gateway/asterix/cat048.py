@@ -13,7 +13,9 @@ from gateway.asterix.spec import (
     C,
     Category,
     E,
+    Element,
     G,
+    Group,
     Hex,
     Icao,
     Item,
@@ -28,12 +30,12 @@ from gateway.asterix.spec import (
 DEG16 = 360 / 2**16
 
 
-def _populated(name: str, bits: int = 1) -> G:
+def _populated(name: str, bits: int = 1) -> Group:
     """The EMS 4.0 extensions of I020: an 'element populated' bit and its value."""
     return G(E("EP", 1), E("VAL", bits), name=name)
 
 
-def _confidence(*names: str) -> tuple:
+def _confidence(*names: str) -> tuple[Element, ...]:
     return tuple(E(n, 1) for n in names)
 
 

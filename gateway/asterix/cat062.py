@@ -32,16 +32,16 @@ DEG16 = 360 / 2**16
 DEG23 = 180 / 2**23
 
 
-def _flags(*names: str) -> tuple:
+def _flags(*names: str) -> tuple[Element, ...]:
     return tuple(E(n, 1) for n in names)
 
 
-def _age(name: str, bits: int = 8) -> tuple:
+def _age(name: str, bits: int = 8) -> tuple[str, Element]:
     """A compound subitem holding an age in quarter seconds (I290, I295)."""
     return (name, Q(name, bits, 0.25, "s"))
 
 
-def _wgs84(bits: int, lsb: float) -> tuple:
+def _wgs84(bits: int, lsb: float) -> tuple[Element, Element]:
     return (Q("LAT", bits, lsb, "deg", signed=True), Q("LON", bits, lsb, "deg", signed=True))
 
 

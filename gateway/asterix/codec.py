@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import Any
+from typing import IO, TYPE_CHECKING, Never, TypeAlias, cast
 
 from construct import (
     Adapter,
@@ -43,7 +43,21 @@ from gateway.asterix.spec import (
     Spare,
 )
 
-Value = Any
+if TYPE_CHECKING:
+    from construct.core import Context  # construct-stubs only: a typed view of a Container
+
+# A decoded item: an element's value, or dicts and lists of them, as the category defines it.
+# (construct's Containers, being dicts, are Values too.)
+Value: TypeAlias = int | float | str | list["Value"] | dict[str, "Value"]
+
+# construct's classes are generic only in its stubs (construct-typing), not at run time.
+if TYPE_CHECKING:
+    _ElementBase = Adapter[int, int, Value, Value]
+    _FixedBase = Adapter[dict[str, Value], dict[str, Value], Value, Value]
+    _ItemBase = Construct[Value, Value]
+else:
+    _ElementBase = _FixedBase = Adapter
+    _ItemBase = Construct
 
 # Annex 10 Vol IV table 3-9.  Code 0 has no character; an all-zero identification is how a
 # transponder says "none", so it reads as padding (as asterix_decoder and Wireshark show it).
@@ -72,7 +86,25 @@ def icao_raw(text: str, chars: int) -> int:
     return raw
 
 
-class ElementAdapter(Adapter):  # type: ignore[misc]
+def text_raw(el: Element, value: object) -> int:
+    """A text element's value (hex, octal, ICAO or ASCII text) -> its raw integer."""
+    if not isinstance(value, str):
+        raise CodecError(f"{el.name}: cannot encode {value!r}: expected text")
+    try:
+        if el.text == "hex":
+            return int(value, 16)
+        if el.text == "octal":
+            return int(value, 8)
+        if el.text == "icao":
+            return icao_raw(value, el.bits // 6)
+        if el.text == "ascii":
+            return int.from_bytes(value.ljust(el.bits // 8).encode("latin-1"), "big")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise CodecError(f"{el.name}: cannot encode {value!r}: {exc}") from None
+    raise CodecError(f"{el.name}: not a text element")
+
+
+class ElementAdapter(_ElementBase):
     """Raw bits <-> the value a user reads, per the element's declared meaning."""
 
     def __init__(self, el: Element) -> None:
@@ -80,7 +112,7 @@ class ElementAdapter(Adapter):  # type: ignore[misc]
         super().__init__(BitsInteger(el.bits, signed=numeric_signed))
         self.el = el
 
-    def _scale(self, context: Any) -> float | None:
+    def _scale(self, context: Context) -> float | None:
         el = self.el
         if el.case is not None:
             selector, choices = el.case
@@ -90,7 +122,7 @@ class ElementAdapter(Adapter):  # type: ignore[misc]
             return None
         return el.scale
 
-    def _decode(self, obj: int, context: Any, path: str) -> Value:
+    def _decode(self, obj: int, context: Context, path: str) -> Value:
         el = self.el
         if el.text == "hex":
             return f"{obj:0{(el.bits + 3) // 4}X}"
@@ -103,25 +135,19 @@ class ElementAdapter(Adapter):  # type: ignore[misc]
         scale = self._scale(context)
         return obj if scale is None else obj * scale
 
-    def _encode(self, obj: Value, context: Any, path: str) -> int:
+    def _encode(self, obj: Value, context: Context, path: str) -> int:
         el = self.el
-        try:
-            if el.text == "hex":
-                return int(obj, 16)
-            if el.text == "octal":
-                return int(obj, 8)
-            if el.text == "icao":
-                return icao_raw(obj, el.bits // 6)
-            if el.text == "ascii":
-                return int.from_bytes(obj.ljust(el.bits // 8).encode("latin-1"), "big")
-        except (TypeError, ValueError, UnicodeEncodeError) as exc:
-            raise CodecError(f"{el.name}: cannot encode {obj!r}: {exc}") from None
+        if el.text is not None:
+            return text_raw(el, obj)
+        if isinstance(obj, (str, list, dict)):
+            raise CodecError(f"{el.name}: cannot encode {obj!r}: expected a number")
         scale = self._scale(context)
         return int(obj) if scale is None else round(obj / scale)
 
 
-def _field_cons(fields: tuple[Field, ...]) -> list[Construct]:
-    cons: list[Construct] = []
+def _field_cons(fields: tuple[Field, ...]) -> list[Construct[object, Never]]:
+    """Subconstructs of a (Bit)Struct, which takes any mix of them."""
+    cons: list[Construct[object, Never]] = []
     for f in fields:
         if isinstance(f, Spare):
             cons.append(Padding(f.bits))
@@ -132,7 +158,7 @@ def _field_cons(fields: tuple[Field, ...]) -> list[Construct]:
     return cons
 
 
-def _plain(obj: Any) -> Any:
+def _plain(obj: Value) -> Value:
     """construct Containers -> plain dicts, without its bookkeeping keys."""
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items() if not k.startswith("_")}
@@ -141,7 +167,7 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-class _Fixed(Adapter):  # type: ignore[misc]
+class _Fixed(_FixedBase):
     """A fixed-length Element or Group: an element shows its value, a group a dict."""
 
     def __init__(self, body: Element | Group) -> None:
@@ -149,10 +175,10 @@ class _Fixed(Adapter):  # type: ignore[misc]
         super().__init__(BitStruct(*_field_cons(self.fields)))
         self.single = body.name if isinstance(body, Element) else None
 
-    def _decode(self, obj: Any, context: Any, path: str) -> Value:
+    def _decode(self, obj: dict[str, Value], context: Context, path: str) -> Value:
         return obj[self.single] if self.single else _plain(obj)
 
-    def _encode(self, obj: Value, context: Any, path: str) -> Any:
+    def _encode(self, obj: Value, context: Context, path: str) -> dict[str, Value]:
         return _complete(self.fields, {self.single: obj} if self.single else obj)
 
 
@@ -161,7 +187,7 @@ def default_value(el: Element) -> Value:
     return {"hex": "0", "octal": "0", "icao": "", "ascii": ""}.get(el.text or "", 0)
 
 
-def _complete(fields: tuple[Field, ...], obj: Any) -> dict[str, Value]:
+def _complete(fields: tuple[Field, ...], obj: Value) -> dict[str, Value]:
     """Absent fields encode as zero, so a value need name only the fields it sets."""
     if not isinstance(obj, dict):
         raise CodecError(f"expected a dict of subfields, got {obj!r}")
@@ -179,7 +205,22 @@ def field_names(fields: tuple[Field, ...]) -> set[str]:
     return {f.name for f in fields if not isinstance(f, Spare) and f.name}
 
 
-class _Extended(Construct):  # type: ignore[misc]
+class _Item(_ItemBase):
+    """An item body construct of ours: parses to a Value and builds from one."""
+
+    # construct returns the built object from _build (Struct stores it in the context), but
+    # construct-stubs declares int: the one override the stubs force us to silence.
+    def _build(  # type: ignore[override]
+        self, obj: Value, stream: IO[bytes], context: Context, path: str
+    ) -> Value:
+        self._write(obj, stream, context, path)
+        return obj
+
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
+        raise NotImplementedError
+
+
+class _Extended(_Item):
     """Parts are read while the previous one's FX bit is set; unknown extensions are skipped."""
 
     def __init__(self, body: Extended) -> None:
@@ -189,7 +230,7 @@ class _Extended(Construct):  # type: ignore[misc]
         self.part_names = [field_names(p) for p in body.parts]
         self.unknown = BitStruct(Padding(7), "FX" / Flag)
 
-    def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _parse(self, stream: IO[bytes], context: Context, path: str) -> Value:
         out: dict[str, Value] = {}
         i = 0
         while True:
@@ -200,7 +241,7 @@ class _Extended(Construct):  # type: ignore[misc]
             if not out.pop("FX"):
                 return out
 
-    def _build(self, obj: Value, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
         if not isinstance(obj, dict):
             raise CodecError(f"expected a dict of subfields, got {obj!r}")
         last = max((i for i, ns in enumerate(self.part_names) if ns & obj.keys()), default=0)
@@ -208,10 +249,9 @@ class _Extended(Construct):  # type: ignore[misc]
             values = _complete(self.fields[i], obj)
             values["FX"] = i < last
             self.parts[i]._build(values, stream, context, path)
-        return obj
 
 
-class _RepetitiveFX(Construct):  # type: ignore[misc]
+class _RepetitiveFX(_Item):
     """Copies each ending in an FX bit that announces another (e.g. I048/030)."""
 
     def __init__(self, body: Element | Group) -> None:
@@ -220,46 +260,44 @@ class _RepetitiveFX(Construct):  # type: ignore[misc]
         self.con = BitStruct(*_field_cons(self.fields), "FX" / Flag)
         self.single = body.name if isinstance(body, Element) else None
 
-    def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:
-        out = []
+    def _parse(self, stream: IO[bytes], context: Context, path: str) -> Value:
+        out: list[Value] = []
         while True:
-            part = _plain(self.con._parsereport(stream, context, path))
-            more = part.pop("FX")
-            out.append(part[self.single] if self.single else part)
-            if not more:
+            part = self.con._parsereport(stream, context, path)
+            values = {k: _plain(v) for k, v in part.items() if not k.startswith("_") and k != "FX"}
+            out.append(values[self.single] if self.single else values)
+            if not part["FX"]:
                 return out
 
-    def _build(self, obj: Value, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
         if not isinstance(obj, list) or not obj:
             raise CodecError(f"expected a non-empty list, got {obj!r}")
         for i, v in enumerate(obj):
             values = _complete(self.fields, {self.single: v} if self.single else v)
             values["FX"] = i < len(obj) - 1
             self.con._build(values, stream, context, path)
-        return obj
 
 
-class _Repetitive(Construct):  # type: ignore[misc]
+class _Repetitive(_Item):
     """A REP octet and that many fixed-length copies."""
 
     def __init__(self, body: Element | Group) -> None:
         super().__init__()
         self.con = _Fixed(body)
 
-    def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _parse(self, stream: IO[bytes], context: Context, path: str) -> Value:
         count = stream_read(stream, 1, path)[0]
         return [self.con._parsereport(stream, context, path) for _ in range(count)]
 
-    def _build(self, obj: Value, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
         if not isinstance(obj, list) or len(obj) > 255:
             raise CodecError(f"expected a list of at most 255 entries, got {obj!r}")
         stream_write(stream, bytes([len(obj)]), 1, path)
         for v in obj:
             self.con._build(v, stream, context, path)
-        return obj
 
 
-def read_fspec(stream: io.IOBase, path: str) -> list[int]:
+def read_fspec(stream: IO[bytes], path: str) -> list[int]:
     """Indices (0-based) of the slots an FSPEC marks present; 7 slots an octet, then FX."""
     present: list[int] = []
     base = 0
@@ -283,15 +321,16 @@ def fspec_bytes(slots: list[int]) -> bytes:
     return bytes(octets)
 
 
-class _Compound(Construct):  # type: ignore[misc]
+class _Compound(_Item):
     """A sub-FSPEC then the subitems it marks, in slot order."""
 
     def __init__(self, body: Compound) -> None:
         super().__init__()
         self.slots = [None if s is None else (s[0], body_construct(s[1])) for s in body.subitems]
         self.index = {s[0]: i for i, s in enumerate(self.slots) if s is not None}
+        self.by_name = {s[0]: s[1] for s in self.slots if s is not None}
 
-    def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _parse(self, stream: IO[bytes], context: Context, path: str) -> Value:
         out: dict[str, Value] = {}
         for i in read_fspec(stream, path):
             slot = self.slots[i] if i < len(self.slots) else None
@@ -300,7 +339,7 @@ class _Compound(Construct):  # type: ignore[misc]
             out[slot[0]] = slot[1]._parsereport(stream, context, path)
         return out
 
-    def _build(self, obj: Value, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
         if not isinstance(obj, dict):
             raise CodecError(f"expected a dict of subfields, got {obj!r}")
         unknown = obj.keys() - self.index.keys()
@@ -308,30 +347,29 @@ class _Compound(Construct):  # type: ignore[misc]
             raise CodecError(f"unknown subfields {sorted(unknown)}")
         slots = sorted(self.index[k] for k in obj)
         stream_write(stream, fspec_bytes(slots), len(fspec_bytes(slots)), path)
-        for i in slots:
-            name, con = self.slots[i]  # type: ignore[misc]
-            con._build(obj[name], stream, context, path)
-        return obj
+        for name in sorted(obj, key=self.index.__getitem__):
+            self.by_name[name]._build(obj[name], stream, context, path)
 
 
-class _Explicit(Construct):  # type: ignore[misc]
+class _Explicit(_Item):
     """SP/RE: a length octet that counts itself, then bytes shown as hex."""
 
-    def _parse(self, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _parse(self, stream: IO[bytes], context: Context, path: str) -> Value:
         length = stream_read(stream, 1, path)[0]
         if length < 1:
             raise CodecError("explicit item with length 0")
         return stream_read(stream, length - 1, path).hex().upper()
 
-    def _build(self, obj: Value, stream: io.IOBase, context: Any, path: str) -> Value:
+    def _write(self, obj: Value, stream: IO[bytes], context: Context, path: str) -> None:
+        if not isinstance(obj, str):
+            raise CodecError(f"expected hex text, got {obj!r}")
         data = bytes.fromhex(obj)
         if len(data) > 254:
             raise CodecError("explicit item longer than 254 bytes")
         stream_write(stream, bytes([len(data) + 1]) + data, len(data) + 1, path)
-        return obj
 
 
-def body_construct(body: Body) -> Construct:
+def body_construct(body: Body) -> Construct[Value, Value]:
     """The construct for one item (or compound subitem) body."""
     if isinstance(body, (Element, Group)):
         return _Fixed(body)
@@ -346,8 +384,10 @@ def body_construct(body: Body) -> Construct:
     raise TypeError(f"not an item body: {body!r}")
 
 
-def _context(parsing: bool) -> Container:
-    return Container(_parsing=parsing, _building=not parsing, _sizing=False, _params=Container())
+def _context(parsing: bool) -> Context:
+    # Context exists only in construct-stubs, as a typed view of the Container construct uses.
+    return cast("Context", Container(_parsing=parsing, _building=not parsing, _sizing=False,
+                                     _params=Container()))
 
 
 class RecordCodec:
@@ -399,8 +439,7 @@ class RecordCodec:
             raise CodecError(f"CAT{self.category.number:03d} has no items {sorted(unknown)}")
         slots = sorted(self.slots[n] for n in items)
         parts = [fspec_bytes(slots)]
-        parts += [self.encode_item(self.category.uap[s], items[self.category.uap[s]])  # type: ignore[index]
-                  for s in slots]
+        parts += [self.encode_item(n, items[n]) for n in sorted(items, key=self.slots.__getitem__)]
         return b"".join(parts)
 
 

@@ -146,8 +146,8 @@ def column(category: Category, path: str) -> ColumnSpec:
     slot = -1
     if isinstance(body, Compound):
         sub = names.pop(0)
-        slot = next(i for i, s in enumerate(body.subitems) if s is not None and s[0] == sub)
-        body = body.subitems[slot][1]  # type: ignore[index]
+        slot, body = next((i, s[1]) for i, s in enumerate(body.subitems)
+                          if s is not None and s[0] == sub)
     offset, el = _in_body(body, names)
     if el.text == "icao":
         kind = ICAO

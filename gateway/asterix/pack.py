@@ -17,18 +17,17 @@ reference codec, which the tests hold this encoder byte-identical to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
-from typing import Any
 
 import numpy as np
 
 from gateway.asterix.codec import (
     CodecError,
-    ElementAdapter,
     default_value,
     field_names,
     fspec_bytes,
+    text_raw,
 )
 from gateway.asterix.spec import (
     Body,
@@ -43,14 +42,17 @@ from gateway.asterix.spec import (
     Spare,
 )
 
-__all__ = ["pack_records", "split"]
+__all__ = ["Columns", "pack_records", "split"]
+
+# What pack_records takes: item number -> its columns (see there); checked as it is walked.
+Columns = Mapping[str, object]
 
 _U64 = np.uint64
 _WORD = 64
 _MISSING = object()
 
 
-def pack_records(category: Category, items: dict[str, Any], n: int) -> np.ndarray:
+def pack_records(category: Category, items: Columns, n: int) -> np.ndarray:
     """n records that share one structure, encoded at once: uint8 array [n, record_length].
 
     ``items`` maps item number -> column values for all n records, in the shapes
@@ -162,7 +164,7 @@ class _Layout:
 # --------------------------------------------------------------------------- bodies
 
 
-def _body(layout: _Layout, body: Body, value: Any, where: str) -> None:
+def _body(layout: _Layout, body: Body, value: object, where: str) -> None:
     if isinstance(body, Element):
         layout.value(_element(body, value, layout.n, where, None), body.bits)
     elif isinstance(body, Group):
@@ -179,13 +181,13 @@ def _body(layout: _Layout, body: Body, value: Any, where: str) -> None:
         raise TypeError(f"not an item body: {body!r}")
 
 
-def _dict(value: Any, where: str) -> dict[str, Any]:
+def _dict(value: object, where: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise CodecError(f"{where}: expected a dict of subfields, got {type(value).__name__}")
     return value
 
 
-def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, Any], where: str, *,
+def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, object], where: str, *,
             check: bool) -> None:
     """A group's fields; absent ones take the reference codec's defaults."""
     if check:
@@ -208,7 +210,7 @@ def _fields(layout: _Layout, fields: tuple[Field, ...], obj: dict[str, Any], whe
                     f"{where}/{f.name}", check=True)
 
 
-def _extended(layout: _Layout, body: Extended, obj: dict[str, Any], where: str) -> None:
+def _extended(layout: _Layout, body: Extended, obj: dict[str, object], where: str) -> None:
     names = [field_names(part) for part in body.parts]
     unknown = obj.keys() - set().union(*names)
     if unknown:
@@ -220,7 +222,7 @@ def _extended(layout: _Layout, body: Extended, obj: dict[str, Any], where: str) 
         layout.constant(int(i < last), 1)
 
 
-def _repetitive(layout: _Layout, body: Repetitive, value: Any, where: str) -> None:
+def _repetitive(layout: _Layout, body: Repetitive, value: object, where: str) -> None:
     if not isinstance(value, (list, tuple)):
         raise CodecError(f"{where}: expected a list of repetitions, got {type(value).__name__}")
     count = len(value)
@@ -236,7 +238,7 @@ def _repetitive(layout: _Layout, body: Repetitive, value: Any, where: str) -> No
             layout.constant(int(i < count - 1), 1)
 
 
-def _compound(layout: _Layout, body: Compound, obj: dict[str, Any], where: str) -> None:
+def _compound(layout: _Layout, body: Compound, obj: dict[str, object], where: str) -> None:
     index = {s[0]: i for i, s in enumerate(body.subitems) if s is not None}
     unknown = obj.keys() - index.keys()
     if unknown:
@@ -246,12 +248,13 @@ def _compound(layout: _Layout, body: Compound, obj: dict[str, Any], where: str) 
         layout.octets(fspec_bytes(slots))
     except CodecError as exc:
         raise CodecError(f"{where}: {exc}") from None
-    for i in slots:
-        name, sub = body.subitems[i]  # type: ignore[misc]
-        _body(layout, sub, obj[name], f"{where}/{name}")
+    for slot in body.subitems:  # in slot order, as the FSPEC marks them
+        if slot is not None and slot[0] in obj:
+            name, sub = slot
+            _body(layout, sub, obj[name], f"{where}/{name}")
 
 
-def _explicit(layout: _Layout, value: Any, where: str) -> None:
+def _explicit(layout: _Layout, value: object, where: str) -> None:
     n = layout.n
     if isinstance(value, np.ndarray) and value.ndim == 2:
         if value.shape[0] != n:
@@ -279,16 +282,20 @@ def _explicit(layout: _Layout, value: Any, where: str) -> None:
         layout.block(data)
 
 
-def _explicit_bytes(value: Any, where: str) -> bytes:
+def _explicit_bytes(value: object, where: str) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
+    if not isinstance(value, str):
+        raise CodecError(f"{where}: cannot encode {value!r}: expected hex text or bytes")
     try:
         return bytes.fromhex(value)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise CodecError(f"{where}: cannot encode {value!r}: {exc}") from None
 
 
-def _sequence(value: Any, n: int, where: str) -> list[Any]:
+def _sequence(value: object, n: int, where: str) -> list[object]:
+    if not isinstance(value, Iterable):
+        raise CodecError(f"{where}: expected {n} values, got {type(value).__name__}")
     values = value.tolist() if isinstance(value, np.ndarray) else list(value)
     if len(values) != n:
         raise CodecError(f"{where}: {len(values)} values for {n} records")
@@ -298,8 +305,8 @@ def _sequence(value: Any, n: int, where: str) -> list[Any]:
 # --------------------------------------------------------------------------- elements
 
 
-def _element(el: Element, value: Any, n: int, where: str,
-             group: tuple[tuple[Field, ...], dict[str, Any]] | None) -> int | np.ndarray:
+def _element(el: Element, value: object, n: int, where: str,
+             group: tuple[tuple[Field, ...], dict[str, object]] | None) -> int | np.ndarray:
     """Raw unsigned values of one element: an int shared by all records, or a uint64 column."""
     if el.bits > _WORD:
         raise CodecError(f"{where}: elements wider than {_WORD} bits are not supported")
@@ -316,7 +323,7 @@ def _element(el: Element, value: Any, n: int, where: str,
     return _numeric(el, column, scale, where)
 
 
-def _column(value: Any, n: int, where: str) -> np.ndarray:
+def _column(value: object, n: int, where: str) -> np.ndarray:
     column = np.asarray(value)
     if column.ndim == 0:
         return column
@@ -325,7 +332,7 @@ def _column(value: Any, n: int, where: str) -> np.ndarray:
     return column
 
 
-def _case_scale(el: Element, group: tuple[tuple[Field, ...], dict[str, Any]] | None
+def _case_scale(el: Element, group: tuple[tuple[Field, ...], dict[str, object]] | None
                 ) -> float | np.ndarray | None:
     """The scale chosen by a sibling's value, per record (as the reference codec's context:
     the sibling's given value or default; no sibling or no matching choice: no scale)."""
@@ -436,20 +443,19 @@ def _twos_complement(raw: np.ndarray, bits: int) -> np.ndarray:
 
 
 @cache
-def _text_encoder(el: Element) -> Callable[[Any, str], int]:
+def _text_encoder(el: Element) -> Callable[[object, str], int]:
     """One text value (or raw integer) -> the raw integer, by the reference codec's rule
     (its element adapter), checked against the element's bits."""
-    encode = ElementAdapter(el)._encode
     lo, hi = _bounds(el)
 
-    def raw_of(value: Any, where: str) -> int:
+    def raw_of(value: object, where: str) -> int:
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             raw = int(value)
         else:
             if isinstance(value, (bytes, np.bytes_)):
                 value = value.decode("latin-1")
             try:
-                raw = encode(value, None, where)
+                raw = text_raw(el, value)
             except CodecError as exc:
                 raise CodecError(f"{where}: {exc}") from None
         if not lo <= raw <= hi:
@@ -460,7 +466,7 @@ def _text_encoder(el: Element) -> Callable[[Any, str], int]:
     return raw_of
 
 
-def _text(el: Element, value: Any, n: int, where: str) -> int | np.ndarray:
+def _text(el: Element, value: object, n: int, where: str) -> int | np.ndarray:
     """Text (or raw integers) -> raw values; each distinct value is encoded once."""
     raw_of = _text_encoder(el)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biu":

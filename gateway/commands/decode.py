@@ -8,19 +8,20 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import IO, Any, TextIO
+from typing import IO, NoReturn, TextIO
 
 from tqdm import tqdm
 
 from gateway.commands import UsageError
-from gateway.decoder import Decoder, Problems, iter_decoded
+from gateway.decoder import Batch, Decoder, Problems, iter_decoded
 from gateway.ingest import CaptureError, Datagram, IngestStats, read_datagrams
 from gateway.ingest.multicast import iter_multicast
 from gateway.ingest.url import parse_udp_url
 from gateway.render import in_order, record_json, record_text
 
 
-def _with_progress(datagrams: Iterable[Datagram], f: IO[bytes], bar: tqdm) -> Iterator[Datagram]:
+def _with_progress(datagrams: Iterable[Datagram], f: IO[bytes], bar: tqdm[NoReturn],
+                   ) -> Iterator[Datagram]:
     """Advance the bar by how far the reader has got into the file (cheaply, every 4096)."""
     for i, d in enumerate(datagrams):
         if not i & 4095:
@@ -35,7 +36,7 @@ class _Output:
         self.records: Counter[int] = Counter()
         self.problems = Problems()
 
-    def write(self, decoded: Iterable[tuple[dict[int, Any], Problems]], flush: bool) -> None:
+    def write(self, decoded: Iterable[tuple[dict[int, Batch], Problems]], flush: bool) -> None:
         for batches, problems in decoded:
             self.problems.add(problems)
             lines = []

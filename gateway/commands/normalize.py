@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
@@ -44,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 datagrams = read_datagrams(source if source != "-" else sys.stdin.buffer,
                                            stats=stats)
-                decoded: Iterator = iter_decoded(datagrams, decoder)
-                for batches, chunk_problems in decoded:
+                for batches, chunk_problems in iter_decoded(datagrams, decoder):
                     problems.add(chunk_problems)
                     written += write_messages(out, normalizer.feed(batches, now))
             except (CaptureError, OSError) as exc:

@@ -58,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
     parts = 1 + len(scenario.radars) + len(scenario.sdps)
     with tqdm(total=parts, desc="simulate", unit="part", leave=False, file=sys.stderr,
               disable=None) as bar:
-        sim = simulate(scenario, float(args.duration), args.seed,
-                       step=lambda what: (bar.set_postfix_str(what), bar.update()))
+
+        def step(what: str) -> None:
+            bar.set_postfix_str(what)
+            bar.update()
+
+        sim = simulate(scenario, float(args.duration), args.seed, step=step)
     try:
         with binary_writer(args.out) as out:
             frames = FrameWriter(sim.sources(), scenario.start_utc).write(out, sim.wires)

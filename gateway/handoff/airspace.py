@@ -19,10 +19,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 
 EARTH_M = 6_371_008.8
 KT = 1852.0 / 3600.0
@@ -61,14 +61,14 @@ class Crossing:
     cop: Cop | None
 
 
-def _need(props: dict[str, Any], key: str, where: str, kind: type = str) -> Any:
+def _need(props: dict[str, object], key: str, where: str) -> str:
     value = props.get(key)
-    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
-        raise AirspaceError(f"{where}: property {key!r} must be a non-empty {kind.__name__}")
+    if not isinstance(value, str) or not value.strip():
+        raise AirspaceError(f"{where}: property {key!r} must be a non-empty str")
     return value
 
 
-def _position(value: Any, where: str) -> tuple[float, float]:
+def _position(value: object, where: str) -> tuple[float, float]:
     if (not isinstance(value, list) or len(value) < 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[:2])
             or not (-180 <= value[0] <= 180 and -90 <= value[1] <= 90)):
@@ -99,7 +99,7 @@ class Airspace:
         return cls.from_geojson(doc, str(path))
 
     @classmethod
-    def from_geojson(cls, doc: Any, name: str = "<airspace>") -> Airspace:
+    def from_geojson(cls, doc: object, name: str = "<airspace>") -> Airspace:
         if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(
                 doc.get("features"), list):
             raise AirspaceError(f"{name}: not a GeoJSON FeatureCollection")
@@ -207,7 +207,8 @@ class Airspace:
         return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
 
 
-def ahead(lat: Any, lon: Any, trk_deg: Any, dist_m: Any) -> tuple[np.ndarray, np.ndarray]:
+def ahead(lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike, dist_m: ArrayLike,
+          ) -> tuple[np.ndarray, np.ndarray]:
     """Points ``dist_m`` along the great circles leaving (lat, lon) on ``trk_deg``
     (numpy broadcasting)."""
     p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)

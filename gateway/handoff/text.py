@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Required, TypedDict
 
 # fields after field 3, per message type (PAN AIDC ICD, as this gateway uses them)
 LAYOUT: dict[str, tuple[str, ...]] = {
@@ -108,6 +109,24 @@ class AidcText:
         return "(" + "-".join(parts) + ")"
 
 
+class _Fields(TypedDict, total=False):
+    """AidcText's fields as parse() collects them: those a message has no field for are left out."""
+
+    msg: Required[str]
+    sender: Required[str]
+    receiver: Required[str]
+    serial: Required[int]
+    ref: tuple[str, str, int]
+    callsign: str
+    ssr: str
+    dep: str
+    dep_time: str
+    estimate: Estimate
+    dst: str
+    amendments: tuple[tuple[int, str], ...]
+    remark: str
+
+
 def _match(pattern: re.Pattern[str], text: str, what: str) -> re.Match[str]:
     m = pattern.fullmatch(text)
     if m is None:
@@ -127,8 +146,8 @@ def parse(text: str) -> AidcText:
     msg = head[1]
     if msg not in LAYOUT:
         raise AidcSyntaxError(f"unknown message type {msg!r}")
-    values: dict[str, object] = {"msg": msg, "sender": head[2], "receiver": head[3],
-                                 "serial": int(head[4])}
+    values: _Fields = {"msg": msg, "sender": head[2], "receiver": head[3],
+                       "serial": int(head[4])}
     if head[5]:
         values["ref"] = (head[5], head[6], int(head[7]))
     layout = LAYOUT[msg]
@@ -157,7 +176,7 @@ def parse(text: str) -> AidcText:
     values["amendments"] = tuple(amendments)
     if msg in ("ACP", "REJ", "AOC", "LAM", "LRM") and "ref" not in values:
         raise AidcSyntaxError(f"{msg} must carry the reference of the message it answers")
-    return AidcText(**values)  # type: ignore[arg-type]
+    return AidcText(**values)
 
 
 def _hhmm(text: str) -> str:

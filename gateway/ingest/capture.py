@@ -27,7 +27,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import IO
 
 from gateway.ingest.datagram import Datagram, IngestStats
 from gateway.ingest.frames import FrameDecoder, FrameFn, Reassembler
@@ -75,7 +75,7 @@ def detect_format(head: bytes) -> str:
 
 
 def read_datagrams(
-    source: str | os.PathLike[str] | BinaryIO,
+    source: str | os.PathLike[str] | IO[bytes],
     *,
     ports: Iterable[int] | None = None,
     groups: Iterable[str] | None = None,
@@ -98,7 +98,8 @@ def read_datagrams(
 
         return iter_multicast(parse_udp_url(source))
     stream, name, owned = _open(source)
-    if isinstance(stream, io.TextIOBase):
+    checked: object = stream  # typed binary, but an untyped caller can hand over a text stream
+    if isinstance(checked, io.TextIOBase):
         raise CaptureError(f"{name}: a text stream; pass a binary one (e.g. sys.stdin.buffer)")
     try:
         read = _reader(stream)
@@ -106,7 +107,7 @@ def read_datagrams(
         fmt = detect_format(head)
         if fmt == "gzip":
             # Streamed, so a decompression bomb costs time, never memory.
-            inner = gzip.GzipFile(fileobj=_Prefixed(head, read), mode="rb")  # type: ignore[arg-type]
+            inner = gzip.GzipFile(fileobj=_Prefixed(head, read), mode="rb")
             try:
                 head = _read_upto(inner.read1, SNIFF)
             except (EOFError, OSError, zlib.error) as e:
@@ -137,7 +138,7 @@ def _decoder(
     return FrameDecoder(stats, ports=ports, groups=groups, reassembler=reassembler)
 
 
-def _open(source: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, str, bool]:
+def _open(source: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], str, bool]:
     """(stream, name for messages, whether we own and must close it)."""
     if isinstance(source, (str, os.PathLike)):
         if source == "-":
@@ -151,7 +152,7 @@ def _open(source: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, str, boo
     return source, str(getattr(source, "name", "<stream>")), False
 
 
-def _reader(stream: BinaryIO) -> Read:
+def _reader(stream: IO[bytes]) -> Read:
     """A read that returns what is available (pipes must not wait for a full MiB)."""
     read1 = getattr(stream, "read1", None)
     return read1 if callable(read1) else stream.read
@@ -206,6 +207,10 @@ class _Prefixed:
             return _read_all(self._read)
         return self._read(n)
 
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Part of the file protocol gzip declares; a streamed input cannot seek."""
+        raise io.UnsupportedOperation("a streamed input cannot seek")
+
 
 def _read_all(read: Read) -> bytes:
     pieces = []
@@ -237,7 +242,7 @@ def _gzip_reader(stream: gzip.GzipFile, stats: IngestStats) -> Read:
     return read
 
 
-def _closing(records: Iterator[Datagram], stream: BinaryIO | None) -> Iterator[Datagram]:
+def _closing(records: Iterator[Datagram], stream: IO[bytes] | None) -> Iterator[Datagram]:
     try:
         yield from records
     finally:

@@ -15,7 +15,6 @@ import ipaddress
 import socket
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from gateway.ingest.datagram import Datagram, IngestStats
 
@@ -44,6 +43,7 @@ _AF_INET_NULL = frozenset({b"\x02\x00\x00\x00", b"\x00\x00\x00\x02"})
 MAX_IP_PAYLOAD = 65535 - 20  # the most a reassembled datagram can carry after a minimal header
 
 FrameFn = Callable[[bytes, int, int, "float | None"], "Datagram | None"]
+FragmentKey = tuple[bytes, bytes, int, int]  # an IPv4 datagram: (src, dst, id, proto)
 
 _IP_FIELDS = struct.Struct("!2xHHHxB2x4s4s")  # total length, id, flags+offset, proto, src, dst
 _UDP_FIELDS = struct.Struct("!HHH")  # source port, destination port, length
@@ -82,7 +82,7 @@ class Reassembler:
         self.max_fragments = max_fragments
         self.max_bytes = max_bytes
         # Insertion order is creation order, so the first entry is the oldest.
-        self._pending: dict[tuple[Any, ...], _Pending] = {}
+        self._pending: dict[FragmentKey, _Pending] = {}
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -93,7 +93,7 @@ class Reassembler:
         return self._bytes
 
     def add(
-        self, key: tuple[Any, ...], offset: int, more: bool, data: bytes, t: float | None
+        self, key: FragmentKey, offset: int, more: bool, data: bytes, t: float | None
     ) -> bytes | None:
         """Take one fragment's IP payload; return the whole IP payload once complete."""
         counts = self.counts
@@ -105,27 +105,33 @@ class Reassembler:
         end = offset + size
         entry = pending.get(key)
         if end > MAX_IP_PAYLOAD:
-            return self._reject(key, entry, "fragments-dropped-too-big")
+            self._reject(key, entry, "fragments-dropped-too-big")
+            return None
         if more and (size == 0 or size % 8):
-            return self._reject(key, entry, "fragments-dropped-invalid")
+            self._reject(key, entry, "fragments-dropped-invalid")
+            return None
         if entry is None:
             if len(pending) >= self.max_pending:
                 self._drop(next(iter(pending)), "fragments-dropped-overflow")
             entry = pending[key] = _Pending(t)
         else:
             if entry.total >= 0 and (end > entry.total or (not more and end != entry.total)):
-                return self._reject(key, entry, "fragments-dropped-overlap")
+                self._reject(key, entry, "fragments-dropped-overlap")
+                return None
             for s, e, d in entry.frags:
                 if offset < e and s < end:
                     if s == offset and e == end and d == data:
                         counts["fragments-duplicate"] += 1
                         return None
-                    return self._reject(key, entry, "fragments-dropped-overlap")
+                    self._reject(key, entry, "fragments-dropped-overlap")
+                    return None
             if len(entry.frags) >= self.max_fragments:
-                return self._reject(key, entry, "fragments-dropped-overflow")
+                self._reject(key, entry, "fragments-dropped-overflow")
+                return None
         if not more:
             if any(e > end for _, e, _ in entry.frags):
-                return self._reject(key, entry, "fragments-dropped-overlap")
+                self._reject(key, entry, "fragments-dropped-overlap")
+                return None
             entry.total = end
         entry.frags.append((offset, end, data))
         entry.have += size
@@ -159,17 +165,16 @@ class Reassembler:
         for key in list(self._pending):
             self._drop(key, "fragments-dropped-incomplete")
 
-    def _drop(self, key: tuple[Any, ...], kind: str) -> None:
+    def _drop(self, key: FragmentKey, kind: str) -> None:
         entry = self._pending.pop(key)
         self._bytes -= entry.have
         self.counts[kind] += len(entry.frags)
 
-    def _reject(self, key: tuple[Any, ...], entry: _Pending | None, kind: str) -> None:
+    def _reject(self, key: FragmentKey, entry: _Pending | None, kind: str) -> None:
         """Count this fragment and everything held for its datagram under ``kind``."""
         self.counts[kind] += 1
         if entry is not None:
             self._drop(key, kind)
-        return None
 
 
 class _Pending:

@@ -19,7 +19,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 import aiomqtt
 
@@ -59,7 +58,7 @@ def _code(rc: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def broker_config() -> dict[str, Any]:
+def broker_config() -> dict[str, object]:
     """amqtt's configuration: one external listener, anonymous clients, nothing else.
 
     Listing ``plugins`` replaces amqtt's defaults, which would publish $SYS topics and log

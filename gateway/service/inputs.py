@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.ingest import CaptureError, IngestStats, UdpUrl, open_multicast, read_datagrams
 
@@ -143,9 +144,15 @@ class Pacer:
         return self._m0 + (t_capture - self._t0) / self.speed - time.monotonic()
 
 
+class Progress(Protocol):
+    """A progress bar (tqdm's, in the replay command): told how many datagrams went in."""
+
+    def update(self, n: int, /) -> object: ...
+
+
 async def replay_captures(paths: Sequence[str], intake: Intake, pacer: Pacer,
                           stats: IngestStats, *, stopping: asyncio.Event,
-                          progress: object | None = None) -> None:
+                          progress: Progress | None = None) -> None:
     """Feed captures into the intake with their own timing; never drops (waits for room).
 
     CaptureError and OSError propagate with the capture's name.
@@ -169,7 +176,7 @@ async def replay_captures(paths: Sequence[str], intake: Intake, pacer: Pacer,
                 n += 1
                 if n % 256 == 0:
                     if progress is not None:
-                        progress.update(256)  # type: ignore[attr-defined]
+                        progress.update(256)
                     await asyncio.sleep(0)  # let the pipeline run between bursts
         except (CaptureError, OSError) as exc:
             raise CaptureError(f"{path}: {exc}") from None

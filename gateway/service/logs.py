@@ -4,6 +4,7 @@ the configuration's password is not in its repr and nothing logs the MQTT creden
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -29,8 +30,8 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
         max(root.level, logging.INFO) if level.lower() != "debug" else logging.DEBUG)
 
 
-def add_arguments(parser: object, default_level: str) -> None:
-    parser.add_argument("--log-format", choices=("text", "json"), default="text",  # type: ignore[attr-defined]
+def add_arguments(parser: argparse.ArgumentParser, default_level: str) -> None:
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="stderr log lines as text or JSON objects")
-    parser.add_argument("--log-level", default=default_level,  # type: ignore[attr-defined]
+    parser.add_argument("--log-level", default=default_level,
                         choices=("debug", "info", "warning", "error"))

@@ -17,7 +17,6 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -35,7 +34,7 @@ class Snapshot:
     counters: dict[str, tuple[str, str, Mapping[str, float]]] = field(default_factory=dict)
     gauges: dict[str, tuple[str, str, Mapping[str, float]]] = field(default_factory=dict)
     healthy: bool = True
-    health: dict[str, Any] = field(default_factory=dict)
+    health: dict[str, object] = field(default_factory=dict)  # served as JSON on /health
 
 
 class _SnapshotCollector(Collector):

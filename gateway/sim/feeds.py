@@ -9,14 +9,14 @@ encoded together by the vectorised packer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
 from gateway.asterix import CATEGORIES
-from gateway.asterix.pack import pack_records
+from gateway.asterix.pack import Columns, pack_records
 from gateway.sim.radar import SEND_LATENCY_S, TYP_PSR, Plots, sector_of, send_time
 from gateway.sim.scenario import RadarSite
 from gateway.sim.traffic import Flights
@@ -39,14 +39,17 @@ def time_of_day(start_utc: float, t: np.ndarray) -> np.ndarray:
     return (start_utc + t) % 86400.0
 
 
-def encode_rows(category: int, keys: list[Any], build: Callable[[np.ndarray, Any], dict],
+K = TypeVar("K", bound=Hashable)
+
+
+def encode_rows(category: int, keys: list[K], build: Callable[[np.ndarray, K], Columns],
                 ) -> list[bytes]:
     """Encode records whose shape is given by ``keys[i]``: each shape packed at once.
 
     ``build(rows, key)`` returns the packer's items for the rows of that shape.
     """
     out: list[bytes] = [b""] * len(keys)
-    by_key: dict[Any, list[int]] = {}
+    by_key: dict[K, list[int]] = {}
     for i, k in enumerate(keys):
         by_key.setdefault(k, []).append(i)
     for key, rows in by_key.items():
@@ -59,7 +62,9 @@ def encode_rows(category: int, keys: list[Any], build: Callable[[np.ndarray, Any
 
 def datablocks(category: int, records: list[bytes]) -> list[bytes]:
     """Records split into datablocks of at most MAX_DATAGRAM bytes, one per datagram."""
-    blocks, current, size = [], [], 3
+    blocks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 3
     for r in records:
         if current and size + len(r) > MAX_DATAGRAM:
             blocks.append(current)
@@ -98,18 +103,18 @@ def radar_records(site: RadarSite, plots: Plots, flights: Flights, start_utc: fl
              bool(plots.track_number[i] >= 0)) for i in range(len(plots.t))]
     tod = time_of_day(start_utc, plots.t)
 
-    def build(rows: np.ndarray, key: tuple[int, bool, bool, bool]) -> dict:
+    def build(rows: np.ndarray, key: tuple[int, bool, bool, bool]) -> Columns:
         typ, is_modes, has_id, tracked = key
         n = len(rows)
         ssr = typ != TYP_PSR
         psr = typ in (1, 3, 7)
-        plot_char: dict[str, Any] = {}
+        plot_char: dict[str, object] = {}
         if ssr:
             plot_char.update(SRL=np.full(n, 0.395), SRR=np.full(n, 8 if is_modes else 12),
                              SAM=np.full(n, -55))
         if psr:
             plot_char.update(PRL=np.full(n, 0.615), PAM=np.full(n, 40))
-        items: dict[str, Any] = {
+        items: dict[str, object] = {
             "010": {"SAC": np.full(n, site.sac), "SIC": np.full(n, site.sic)},
             "140": tod[rows],
             "020": {"TYP": np.full(n, typ)},
@@ -171,10 +176,11 @@ def _service_messages(site: RadarSite, scan_start: np.ndarray, start_utc: float,
     keys = [bool(x == 0) for x in b]
     tod = time_of_day(start_utc, t)
 
-    def build(rows: np.ndarray, north: bool) -> dict:
+    def build(rows: np.ndarray, north: bool) -> Columns:
         n = len(rows)
-        items: dict[str, Any] = {"010": {"SAC": np.full(n, site.sac), "SIC": np.full(n, site.sic)},
-                                 "000": np.full(n, 1 if north else 2), "030": tod[rows]}
+        items: dict[str, object] = {
+            "010": {"SAC": np.full(n, site.sac), "SIC": np.full(n, site.sic)},
+            "000": np.full(n, 1 if north else 2), "030": tod[rows]}
         if north:
             items["041"] = np.full(n, site.period_s)
         else:

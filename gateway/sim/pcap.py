@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import IO
 
 from gateway.sim.feeds import Wire
 
@@ -52,7 +52,7 @@ class FrameWriter:
         eth = multicast_mac(w.group) + src_mac + b"\x08\x00"
         return eth + bytes(ip) + udp + w.payload
 
-    def write(self, out: BinaryIO, wires: Iterable[Wire]) -> int:
+    def write(self, out: IO[bytes], wires: Iterable[Wire]) -> int:
         out.write(PCAP_HEADER)
         count = 0
         for w in wires:

@@ -55,6 +55,19 @@ class TrackSpan:
     t_to: float
 
 
+@dataclass
+class OpenSpan:
+    """A track number still held by a flight: since when, until when so far, how many plots."""
+
+    track_number: int
+    t_from: float
+    t_last: float
+    plots: int = 0
+
+    def closed(self, flight: int) -> TrackSpan:
+        return TrackSpan(self.track_number, flight, self.t_from, self.t_last)
+
+
 SEND_LATENCY_S = 0.010  # from the sector crossing to the plots on the wire
 
 
@@ -174,7 +187,7 @@ def _track_numbers(flight: np.ndarray, t: np.ndarray, drop_rate: float,
     """
     numbers = np.full(len(flight), -1, dtype=np.int64)
     tentative = np.zeros(len(flight), dtype=bool)
-    current: dict[int, list] = {}  # flight -> [number, plots so far, t_from, t_last]
+    current: dict[int, OpenSpan] = {}  # by flight
     spans: list[TrackSpan] = []
     counter = 0
     drops = rng.random(len(flight)) < drop_rate
@@ -183,18 +196,18 @@ def _track_numbers(flight: np.ndarray, t: np.ndarray, drop_rate: float,
         if f < 0:
             continue
         state = current.get(f)
-        if state is not None and (drops[i] or t[i] - state[3] > 60.0):
-            spans.append(TrackSpan(state[0], f, state[2], state[3]))
+        if state is not None and (drops[i] or t[i] - state.t_last > 60.0):
+            spans.append(state.closed(f))
             state = None
         if state is None:
-            held = {s[0] for s in current.values()}
+            held = {s.track_number for s in current.values()}
             counter = counter % 4095 + 1
             while counter in held:
                 counter = counter % 4095 + 1
-            state = current[f] = [counter, 0, float(t[i]), float(t[i])]
-        state[1] += 1
-        state[3] = float(t[i])
-        numbers[i] = state[0]
-        tentative[i] = state[1] <= 2
-    spans.extend(TrackSpan(s[0], f, s[2], s[3]) for f, s in current.items())
+            state = current[f] = OpenSpan(counter, float(t[i]), float(t[i]))
+        state.plots += 1
+        state.t_last = float(t[i])
+        numbers[i] = state.track_number
+        tentative[i] = state.plots <= 2
+    spans.extend(s.closed(f) for f, s in current.items())
     return numbers, tentative, spans

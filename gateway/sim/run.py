@@ -10,7 +10,7 @@ import numpy as np
 from gateway.sim import radar, sdps
 from gateway.sim.feeds import Wire, radar_datagrams
 from gateway.sim.radar import Plots, TrackSpan
-from gateway.sim.scenario import Scenario
+from gateway.sim.scenario import RadarSite, Scenario, SdpsSite
 from gateway.sim.traffic import Flights, Trajectories, simulate_traffic
 
 
@@ -26,10 +26,9 @@ class Simulation:
 
     def sources(self) -> dict[str, tuple[str, bytes]]:
         """Each site's IPv4 source address and MAC on the simulated site network."""
-        out = {}
-        for s in (*self.scenario.radars, *self.scenario.sdps):
-            out[s.name] = (f"10.20.{s.sac}.{s.sic}", bytes([2, 0, 0, 0, s.sac, s.sic]))
-        return out
+        sites: list[RadarSite | SdpsSite] = [*self.scenario.radars, *self.scenario.sdps]
+        return {s.name: (f"10.20.{s.sac}.{s.sic}", bytes([2, 0, 0, 0, s.sac, s.sic]))
+                for s in sites}
 
 
 def simulate(scenario: Scenario, duration: float, seed: int,
@@ -49,13 +48,13 @@ def simulate(scenario: Scenario, duration: float, seed: int,
         spans[(site.sac, site.sic, 48)] = site_spans
         all_plots[site.name] = plots
         step(site.name)
-    for site, stream in zip(scenario.sdps, streams[1 + len(scenario.radars):], strict=True):
-        same_side = [r for r in scenario.radars if r.side == site.side]
-        tracks, site_spans = sdps.track(site, same_side, traj, duration,
+    for centre, stream in zip(scenario.sdps, streams[1 + len(scenario.radars):], strict=True):
+        same_side = [r for r in scenario.radars if r.side == centre.side]
+        tracks, site_spans = sdps.track(centre, same_side, traj, duration,
                                         np.random.default_rng(stream))
-        wires += sdps.sdps_datagrams(site, tracks, flights, scenario.start_utc, duration)
-        spans[(site.sac, site.sic, 62)] = site_spans
-        all_tracks[site.name] = tracks
-        step(site.name)
+        wires += sdps.sdps_datagrams(centre, tracks, flights, scenario.start_utc, duration)
+        spans[(centre.sac, centre.sic, 62)] = site_spans
+        all_tracks[centre.name] = tracks
+        step(centre.name)
     wires.sort(key=lambda w: w.t)  # stable: a source's own order is kept at equal times
     return Simulation(scenario, flights, traj, wires, spans, all_plots, all_tracks)

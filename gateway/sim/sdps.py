@@ -9,15 +9,15 @@ stable while an aircraft stays in coverage and new when it comes back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pymap3d
 from pyproj import Transformer
 
+from gateway.asterix.pack import Columns
 from gateway.normalize.tracks import system_plane_crs
 from gateway.sim.feeds import Wire, datablocks, encode_rows, time_of_day
-from gateway.sim.radar import TrackSpan, _horizon_ok
+from gateway.sim.radar import OpenSpan, TrackSpan, _horizon_ok
 from gateway.sim.scenario import RadarSite, SdpsSite
 from gateway.sim.traffic import Flights, Trajectories, border_latitude
 from gateway.units import FT, KT, NM
@@ -83,21 +83,21 @@ def track(site: SdpsSite, radars: list[RadarSite], traj: Trajectories, duration:
 def _system_numbers(flight: np.ndarray, t: np.ndarray, period: float,
                     ) -> tuple[np.ndarray, list[TrackSpan]]:
     numbers = np.zeros(len(flight), dtype=np.int64)
-    current: dict[int, list] = {}
+    current: dict[int, OpenSpan] = {}  # by flight
     spans: list[TrackSpan] = []
     counter = 0
     for i in range(len(flight)):
         f = int(flight[i])
         s = current.get(f)
-        if s is not None and t[i] - s[2] > 3 * period:  # lost coverage: a new track later
-            spans.append(TrackSpan(s[0], f, s[1], s[2]))
+        if s is not None and t[i] - s.t_last > 3 * period:  # lost coverage: a new track later
+            spans.append(s.closed(f))
             s = None
         if s is None:
             counter = counter % 65535 + 1
-            s = current[f] = [counter, float(t[i]), float(t[i])]
-        s[2] = float(t[i])
-        numbers[i] = s[0]
-    spans.extend(TrackSpan(s[0], f, s[1], s[2]) for f, s in current.items())
+            s = current[f] = OpenSpan(counter, float(t[i]), float(t[i]))
+        s.t_last = float(t[i])
+        numbers[i] = s.track_number
+    spans.extend(s.closed(f) for f, s in current.items())
     return numbers, spans
 
 
@@ -118,11 +118,11 @@ def sdps_datagrams(site: SdpsSite, tracks: Tracks, flights: Flights, start_utc: 
                     flights.mode3a[f, 0], flights.mode3a[f, 1])
     fl_report = np.round(st["fl"] * 4) / 4
 
-    def build(rows: np.ndarray, key: tuple[str, bool]) -> dict:
+    def build(rows: np.ndarray, key: tuple[str, bool]) -> Columns:
         k, has_fpl = key
         n = len(rows)
         zeros = np.zeros(n, dtype=np.int64)
-        items: dict[str, Any] = {
+        items: dict[str, object] = {
             "010": {"SAC": np.full(n, site.sac), "SIC": np.full(n, site.sic)},
             "015": np.ones(n, dtype=np.int64),
             "070": tod[rows],

@@ -148,8 +148,12 @@ def border_side(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
 # --- spherical set-up geometry (radians) ------------------------------------------------
 
 
-def _distance_bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                      lon2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+# The set-up geometry takes a point or arrays of them alike.
+_Floats = float | np.ndarray
+
+
+def _distance_bearing(lat1: _Floats, lon1: _Floats, lat2: _Floats,
+                      lon2: _Floats) -> tuple[np.ndarray, np.ndarray]:
     """Great-circle distance (m) and initial bearing (rad) on the mean sphere."""
     dlon = lon2 - lon1
     c1, c2 = np.cos(lat1), np.cos(lat2)
@@ -159,8 +163,8 @@ def _distance_bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
     return dist, brg
 
 
-def _destination(lat: np.ndarray, lon: np.ndarray, brg: np.ndarray,
-                 dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _destination(lat: _Floats, lon: _Floats, brg: _Floats,
+                 dist: _Floats) -> tuple[np.ndarray, np.ndarray]:
     """The point ``dist`` metres from (lat, lon) along the great circle leaving at ``brg``."""
     d = np.asarray(dist) / EARTH_RADIUS_M
     lat2 = np.arcsin(np.sin(lat) * np.cos(d) + np.cos(lat) * np.sin(d) * np.cos(brg))
@@ -338,7 +342,7 @@ def _turnback_waypoints(a: Airport, b: Airport, dist: float, u: np.ndarray,
     if best is None or best[0] < want:
         return None
     pts = np.array([(la1, lo1), (float(turn_la[0]), float(turn_lo[0])), best[1:], (la1, lo1)])
-    return pts if _stays_on_side(pts, own) else None
+    return pts if _stays_on_side(pts, float(own)) else None
 
 
 def _stays_on_side(pts: np.ndarray, side: float) -> bool:
