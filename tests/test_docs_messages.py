@@ -23,8 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from gateway.messages import KINDS, Fused, Message, MessageError, Status, decode, decode_batch
-from gateway.normalize.normalizer import Published
-from gateway.pipeline import AIDC, ALERTS, PICTURE
+from gateway.publish.batch import Kind, Published
 from gateway.publish.topics import Outbound, Topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +34,8 @@ PREFIX = "surv/v1"  # the default [mqtt] topic_prefix, which the examples use
 FUSED_EXPIRY_S = 60
 REQUIRED = {*KINDS, "ended"}
 # Where the pipeline puts the messages it makes itself; plots and tracks are named by source.
-BATCH_TOPIC = {"fused": PICTURE, "aidc": AIDC, "alert": ALERTS}
+BATCH_KIND = {"fused": Kind.PICTURE, "aidc": Kind.AIDC, "alert": Kind.ALERTS,
+              "plot": Kind.PLOTS, "track": Kind.TRACKS}
 
 _FENCE = re.compile(r"^```json\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _NAMED_TOPIC = re.compile(rf"^`({re.escape(PREFIX)}/[^`]+)`")
@@ -109,15 +109,18 @@ def _fields(message: Message) -> dict[str, Any]:
     return {**fields, **fields.get("src", {})}
 
 
-def _outbound(topic: str, messages: list[Message]) -> list[Outbound]:
+def _outbound(messages: list[Message]) -> list[Outbound]:
     """What the topic table in the code publishes for these messages."""
     first = messages[0]
     if isinstance(first, Status):
         return [Topics(PREFIX, first.gateway, FUSED_EXPIRY_S).status(
             first.state, first.t, first.counters)]
-    kind = first.__struct_config__.tag
-    batch = BATCH_TOPIC.get(str(kind), topic.removeprefix(PREFIX + "/"))
-    return list(Topics(PREFIX, "gateway", FUSED_EXPIRY_S).outbound(Published(batch, messages)))
+    kind = BATCH_KIND[str(first.__struct_config__.tag)]
+    source = None
+    if kind in (Kind.PLOTS, Kind.TRACKS):  # plots/{sac}-{sic}: the source names the topic
+        source = (first.src.sac, first.src.sic)  # type: ignore[union-attr]
+    topics = Topics(PREFIX, "gateway", FUSED_EXPIRY_S)
+    return list(topics.outbound(Published(kind, messages, source)))
 
 
 def _check_topic(example: Example, messages: list[Message], batch: bool,
@@ -143,7 +146,7 @@ def _check_topic(example: Example, messages: list[Message], batch: bool,
                              f"{fields.get(name)!r}")
     if wrong:  # the code is asked only about payloads that fit the row
         return row.pattern, wrong
-    sent = [o for o in _outbound(example.topic, messages) if o.topic == example.topic]
+    sent = [o for o in _outbound(messages) if o.topic == example.topic]
     if not sent:
         wrong.append(f"{where}: the gateway does not publish this payload on this topic")
     for o in sent[:1]:
