@@ -32,6 +32,7 @@ import numpy as np
 
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.dialogue import C1, Dialogue, Link, ProtocolError, State
+from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, parse
 from gateway.messages import Aidc, Alert, Fused
 
@@ -53,24 +54,6 @@ def _approach_speed(fl: float) -> float:
     if fl >= 100:
         return np.inf
     return 150.0 + 100.0 * min(max((fl - 25.0) / 45.0, 0.0), 1.0)
-
-
-@dataclass(frozen=True)
-class HandoffParameters:
-    units: tuple[str, ...]  # the units this gateway coordinates for (as transferring unit)
-    peers: tuple[str, ...]  # the units on the other side it coordinates with
-    cpl_to: tuple[str, ...] = ()  # peers that do not hold flight plans: CPL instead of EST
-    abi_lead_s: float = 900.0
-    est_lead_s: float = 600.0
-    toc_lead_s: float = 0.0
-    cdn_level_fl: float = 10.0  # 1,000 ft
-    cdn_time_s: float = 180.0
-    cdn_interval_s: float = 120.0  # at most one CDN per flight this often
-    hysteresis: int = 3  # predictions running that start or cancel a dialogue
-    cancel_after_s: float = 60.0  # and no supporting prediction for this long to cancel
-    predict_every_s: float = 4.0
-    lam_timeout_s: float = 30.0
-    lam_tries: int = 3
 
 
 @dataclass
