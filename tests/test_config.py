@@ -12,10 +12,13 @@ import re
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.associate.build import tracker_from_config
+from gateway.associate.parameters import TrackerParameters
 from gateway.config import (
     MAX_SIZE,
     Config,
@@ -33,6 +36,7 @@ from gateway.config import (
     section_keys,
     sections,
 )
+from gateway.handoff.parameters import HandoffParameters
 from gateway.ingest.url import UdpUrl
 from gateway.sim.scenario import BORDER
 
@@ -113,14 +117,14 @@ def test_base_loads() -> None:
     assert config.normalize.fallback_height_m == 1500.0 and config.normalize.use_i100
 
 
-def test_minimal_and_documented_examples() -> None:
+def test_minimal_examples() -> None:
     config = loads('[gateway]\nid = "x"\n')
     assert config == Config(gateway=config.gateway)
     assert config.radars == config.sdps == config.inputs == () and config.mqtt is None
-    example = re.search(r"## Minimal example.*?```toml\n(.*?)```", REFERENCE.read_text(),
+    minimal = re.search(r"## Minimal example.*?```toml\n(.*?)```", REFERENCE.read_text(),
                         re.DOTALL)
-    assert example is not None
-    config = loads(example[1])
+    assert minimal is not None
+    config = loads(minimal[1])
     assert config.gateway.id == "mty-gw-1" and config.radars[0].name == "Monterrey"
     assert config.sdps[0].srp_lat is None and not config.sdps[0].use_i100
 
@@ -514,10 +518,35 @@ def test_reference_documents_every_section_and_key() -> None:
         assert documented == set(section_keys(section)), name
 
 
+# Keys whose value is any string: names of files, and the broker's credentials.
+FREE_TEXT = {("mqtt", "username"), ("mqtt", "password"), ("mqtt", "ca_file"),
+             ("handoff", "airspace"), ("handoff", "database")}
+
+
 def test_every_section_key_has_a_check() -> None:
+    """Every number has both bounds (a huge or odd value is refused, not used), every string
+    a pattern, a set of choices or a parse, unless it is free text by nature."""
     for section in sections().values():
-        for f in dataclasses.fields(section.cls):
-            assert callable(f.metadata.get("check")), (section.name, f.name)
+        info = {f.name: f.type for f in msgspec.inspect.type_info(section.cls).fields}
+        for key in section_keys(section):
+            t, parse = info[key], None
+            while isinstance(t, msgspec.inspect.UnionType | msgspec.inspect.Metadata):
+                if isinstance(t, msgspec.inspect.Metadata):
+                    parse = parse or (t.extra or {}).get("parse")
+                    t = t.type
+                else:
+                    t = next(x for x in t.types if not isinstance(x, msgspec.inspect.NoneType))
+            if isinstance(t, msgspec.inspect.VarTupleType):
+                t = t.item_type
+                if isinstance(t, msgspec.inspect.Metadata):
+                    t = t.type
+            where = (section.name, key)
+            if isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+                assert t.ge is not None and t.le is not None, where
+            elif isinstance(t, msgspec.inspect.StrType):
+                assert t.pattern is not None or callable(parse) or where in FREE_TEXT, where
+            else:
+                assert isinstance(t, msgspec.inspect.BoolType | msgspec.inspect.LiteralType), where
 
 
 # -- fuzz: nothing but ConfigError, always one line -------------------------------------------
@@ -603,3 +632,55 @@ def test_handoff_section(extra: str, expected: str | None) -> None:
 ])
 def test_handoff_errors_name_the_key(old: str, new: str, expected: str) -> None:
     assert expected in error(HANDOFF.replace(old, new))
+
+
+def test_handoff_parameters_are_the_engines() -> None:
+    """[handoff] is the engine's parameters plus the airspace and the database: every engine
+    parameter can be set, and a key left out is the engine's own default."""
+    h = loads(HANDOFF + "predict_every_s = 8.0\ncancel_after_s = 90\n", "gw.toml").handoff
+    assert h is not None and (h.predict_every_s, h.cancel_after_s) == (8.0, 90.0)
+    engine = HandoffParameters(units=("MMTY",), peers=("KZHU",))
+    for f in dataclasses.fields(HandoffParameters):
+        if f.name not in ("units", "peers", "predict_every_s", "cancel_after_s"):
+            assert getattr(h, f.name) == getattr(engine, f.name), f.name
+    assert "[handoff] key 'predict_every_s': 0.5 is not in 1..60" in error(
+        HANDOFF + "predict_every_s = 0.5\n")
+    assert "[handoff] key 'units': a unit is listed twice" in error(
+        HANDOFF.replace('units = ["MMTY"]', 'units = ["MMTY", "MMTY"]'))
+    assert error(HANDOFF.replace('peers = ["KZHU"]', 'peers = "KZHU" # <-')).endswith(
+        "[handoff] key 'peers': expected an array of unit ids, got string 'KZHU'")
+
+
+def test_associate_section_sets_the_trackers_parameters() -> None:
+    assert loads(BASE).associate == TrackerParameters()
+    config = loads(BASE + "[associate]\ngate_chi2 = 9.2\nconfirm_updates_position = 4\n"
+                   "default_sigma_range_m = 80\ndefault_sdps_sigma_m = 150.0\n")
+    assert config.associate == TrackerParameters(gate_chi2=9.2, confirm_updates_position=4,
+                                                 default_sigma_range_m=80.0,
+                                                 default_sdps_sigma_m=150.0)
+    tracker = tracker_from_config(config)
+    assert tracker.parameters is config.associate
+    # a radar without its own sigma takes [associate]'s; one with its own keeps it
+    sited = loads(edit("alt_m = 520.0", "alt_m = 520.0\nsigma_range_m = 45.0",
+                       BASE + "[associate]\ndefault_sigma_range_m = 80\n"))
+    noise = tracker_from_config(sited).model.radars
+    assert noise[(0, 101)].sigma_range_m == 45.0 and noise[(1, 11)].sigma_range_m == 80.0
+    assert noise[(1, 11)].sigma_azimuth_deg == TrackerParameters().default_sigma_azimuth_deg
+    assert tracker_from_config(config).model.sdps_sigma_m == 150.0
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("gate_chi2 = -1 # <-", "[associate] key 'gate_chi2': -1 is not in 0.1..1000"),
+    ("coast_after_s = 'long' # <-",
+     "[associate] key 'coast_after_s': expected a number, got string 'long'"),
+    ("confirm_updates_position = 2.5 # <-",
+     "[associate] key 'confirm_updates_position': expected an integer, got float 2.5"),
+    ("frame = {lat_1 = 20} # <-", "unknown key 'frame' in [associate]"),
+    ("non_discrete_codes = [7500] # <-", "unknown key 'non_discrete_codes' in [associate]"),
+    ("default_sigma_range_m = 0.5 # <-",
+     "[associate] key 'default_sigma_range_m': 0.5 is not a range accuracy in m (1..5000)"),
+])
+def test_associate_errors(extra: str, expected: str) -> None:
+    text = BASE + "[associate]\n" + extra + "\n"
+    message = error(text)
+    assert message.startswith(f"gw.toml:{marked_line(text)}: ") and expected in message, message

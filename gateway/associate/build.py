@@ -1,5 +1,6 @@
-"""The tracker a configuration describes: each radar's noise and antenna, the SDPS accuracy,
-and fused ids prefixed so that several gateways' ids never collide on one network."""
+"""The tracker a configuration describes: its parameters ([associate]), each radar's noise
+and antenna, the SDPS accuracy, and fused ids prefixed so that several gateways' ids never
+collide on one network."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from gateway.config import Config
 
 
 def tracker_from_config(config: Config, parameters: TrackerParameters | None = None) -> Tracker:
-    p = parameters or TrackerParameters()
-    radars = {(r.sac, r.sic): RadarNoise(r.sigma_range_m, r.sigma_azimuth_deg,
+    """``parameters`` replaces the configuration's [associate] (tests, experiments)."""
+    p = parameters or config.associate
+
+    def given(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    radars = {(r.sac, r.sic): RadarNoise(given(r.sigma_range_m, p.default_sigma_range_m),
+                                         given(r.sigma_azimuth_deg, p.default_sigma_azimuth_deg),
                                          p.default_bias_range_m, p.default_bias_azimuth_deg,
                                          r.lat, r.lon, r.alt_m)
               for r in config.radars}
     # One SDPS accuracy for the tracker: the least accurate configured, to stay conservative.
-    sdps_sigma = max((s.sigma_m for s in config.sdps), default=100.0)
+    sdps_sigma = max((given(s.sigma_m, p.default_sdps_sigma_m) for s in config.sdps),
+                     default=p.default_sdps_sigma_m)
     return Tracker(p, radars, sdps_sigma, id_prefix=f"{config.gateway.id}-T")

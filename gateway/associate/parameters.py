@@ -1,17 +1,24 @@
-"""Every tunable of the tracker, declared once, with its unit and why it has its default.
+"""Every tunable of the tracker, declared once, with its unit, its range and why it has its
+default.
 
 The defaults are tuned for the border scenario (eight en-route Mode S radars of 4.6-12 s
 rotation, two SDPS, ~370 aircraft airborne); another region changes the frame, another
-radar mix the timeouts.  Parts read the fields they need; nothing else holds a number.
+radar mix the timeouts.  Parts read the fields they need; nothing else holds a number.  The
+ranges (``Meta``) are what the configuration's ``[associate]`` section accepts: that section
+is this class, so a key, its default and its bounds are written here and nowhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from msgspec import Meta
 
 from gateway.associate.frame import FrameParameters
 
-__all__ = ["NON_DISCRETE_CODES", "TrackerParameters"]
+__all__ = ["NON_DISCRETE_CODES", "SdpsSigmaM", "SigmaAzimuthDeg", "SigmaRangeM",
+           "TrackerParameters"]
 
 # Mode-3/A codes that say something about the situation, not who the aircraft is: unlawful
 # interference, radio failure, emergency, VFR / conspicuity codes of both sides of the
@@ -19,112 +26,136 @@ __all__ = ["NON_DISCRETE_CODES", "TrackerParameters"]
 NON_DISCRETE_CODES: frozenset[int] = frozenset(
     int(c, 8) for c in ("7500", "7600", "7700", "1200", "2000", "7000", "7777", "0000"))
 
+# The accuracy of one source, one sigma: the tracker's defaults and each configured site's
+# own key ([[radar]], [[sdps]]) share these bounds.
+SigmaRangeM = Annotated[float, Meta(ge=1.0, le=5000.0, extra={"what": "a range accuracy in m"})]
+SigmaAzimuthDeg = Annotated[float, Meta(ge=0.001, le=5.0,
+                                        extra={"what": "an azimuth accuracy in deg"})]
+SdpsSigmaM = Annotated[float, Meta(ge=1.0, le=10000.0, extra={"what": "a track accuracy in m"})]
+
+# Fields that only code sets: the configuration refuses them as unknown keys.  The frame has
+# no bounds of its own yet, and Mode-3/A codes are octal, which TOML cannot write.
+_CODE_ONLY = {"settable": False}
+
 
 @dataclass(frozen=True)
 class TrackerParameters:
-    """Parameters of the multi-source tracker (units in the names or the comments)."""
+    """The multi-source tracker: how sources are weighed, which measurement goes to which
+    track, and when a track is confirmed, coasts and ends.  Every key is optional; the
+    defaults suit en-route Mode S radars of 4.6-12 s rotation and SDPS of 4-5 s. The
+    conformal frame and the Mode-3/A codes that are not identities are set in code only."""
 
     # -- frame -------------------------------------------------------------------------------
-    frame: FrameParameters = field(default_factory=FrameParameters)
+    frame: FrameParameters = field(default_factory=FrameParameters, metadata=_CODE_ONLY)
     """The conformal plane the filter works in (Lambert conic, standard parallels 27/33 N)."""
 
     # -- filter (predictor/updater) ----------------------------------------------------------
-    q: float = 6.0
+    q: Annotated[float, Meta(ge=0.01, le=1000.0)] = 6.0
     """Acceleration spectral density of the CV model, m^2/s^3 per axis.  Bank-limited
     airliner turns reach ~4.5 m/s^2 sideways; with updates every 1-3 s from several radars
     this keeps a turning aircraft inside its gate without making straight flight noisy."""
-    initial_speed_sigma_mps: float = 200.0
+    initial_speed_sigma_mps: Annotated[float, Meta(ge=1.0, le=1000.0)] = 200.0
     """Velocity sigma of a track started from a position alone (no source velocity)."""
-    plot_velocity_sigma_mps: float = 15.0
+    plot_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=500.0)] = 15.0
     """Trust in a radar tracker's own velocity (CAT048 I200) when starting a track."""
-    sdps_velocity_sigma_mps: float = 10.0
+    sdps_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=500.0)] = 10.0
     """Trust in an SDPS track's velocity when starting a track."""
-    level_q: float = 0.002
+    level_q: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.002
     """Vertical acceleration density of the level filter, FL^2/s^3 (~150 fpm/s manoeuvres)."""
-    level_sigma_fl: float = 0.3
+    level_sigma_fl: Annotated[float, Meta(ge=0.01, le=50.0)] = 0.3
     """Noise of one reported flight level (Mode C steps 100 ft), FL."""
-    late_window_s: float = 2.0
+    late_window_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 2.0
     """A measurement up to this much older than its track's state is used (predicted
     backwards); older ones are counted (``late-measurement-dropped``) and dropped."""
 
-    # -- measurement noise of radars not configured -------------------------------------------
-    default_sigma_range_m: float = 60.0
-    default_sigma_azimuth_deg: float = 0.08
-    default_bias_range_m: float = 30.0
-    """Allowance for an unestimated range bias, added in quadrature (border radars: <= 30 m)."""
-    default_bias_azimuth_deg: float = 0.03
-    """Allowance for an unestimated azimuth bias (border radars: <= 0.03 deg)."""
+    # -- measurement noise of sources that do not give their own ---------------------------------
+    default_sigma_range_m: SigmaRangeM = 60.0
+    """Slant-range noise (one sigma) of a radar whose `[[radar]]` gives no `sigma_range_m`,
+    metres (and of a radar not configured at all)."""
+    default_sigma_azimuth_deg: SigmaAzimuthDeg = 0.08
+    """Azimuth noise (one sigma) of a radar whose `[[radar]]` gives no
+    `sigma_azimuth_deg`, degrees."""
+    default_bias_range_m: Annotated[float, Meta(ge=0.0, le=5000.0)] = 30.0
+    """Allowance for an unestimated range bias, added in quadrature to every radar's range
+    noise (border radars: <= 30 m)."""
+    default_bias_azimuth_deg: Annotated[float, Meta(ge=0.0, le=5.0)] = 0.03
+    """Allowance for an unestimated azimuth bias, likewise (border radars: <= 0.03 deg)."""
+    default_sdps_sigma_m: SdpsSigmaM = 100.0
+    """Position accuracy (one sigma) of an SDPS whose `[[sdps]]` gives no `sigma_m`,
+    metres.  The tracker weighs every SDPS by one accuracy: the least accurate
+    configured."""
 
     # -- gating (hypothesiser) -----------------------------------------------------------------
-    gate_chi2: float = 13.8
+    gate_chi2: Annotated[float, Meta(ge=0.1, le=1000.0)] = 13.8
     """Position-only gate on the Mahalanobis d^2: 99.9 % of true pairs at 2 degrees of
     freedom."""
-    identity_gate_chi2: float = 30.0
+    identity_gate_chi2: Annotated[float, Meta(ge=0.1, le=10000.0)] = 30.0
     """Gate when the identity agrees (code, callsign, or the source's own track number
     continues): the identity already makes a wrong pair unlikely, so manoeuvres the CV
     model did not foresee may pass."""
-    modes_gate_chi2: float = 200.0
+    modes_gate_chi2: Annotated[float, Meta(ge=0.1, le=100000.0)] = 200.0
     """Gate for a Mode S address match: generous, the address is a hard key.  Beyond it the
     address is on a second, distant target (``modes-address-conflict``)."""
-    cap_m: float = 10_000.0
+    cap_m: Annotated[float, Meta(ge=100.0, le=1000000.0)] = 10_000.0
     """Hard cap on the innovation, metres, whatever the covariance says (a track started
     from one plot has an enormous one)."""
-    modes_cap_m: float = 20_000.0
+    modes_cap_m: Annotated[float, Meta(ge=100.0, le=1000000.0)] = 20_000.0
     """Hard cap on the innovation for a Mode S address match."""
-    max_speed_mps: float = 350.0
+    max_speed_mps: Annotated[float, Meta(ge=10.0, le=2000.0)] = 350.0
     """Fastest target considered (~680 kt): bounds the search around a batch spread in time."""
-    non_discrete_codes: frozenset[int] = NON_DISCRETE_CODES
+    non_discrete_codes: frozenset[int] = field(default=NON_DISCRETE_CODES, metadata=_CODE_ONLY)
     """Mode-3/A codes that are not identities (emergency, VFR, conspicuity, test)."""
 
     # -- costs (associator) ---------------------------------------------------------------------
     # cost of a pair = d^2 - bonuses + penalties; a measurement left alone costs miss_cost.
     # The order of the bonuses is the order of trust: address, continuity, callsign, code.
-    modes_bonus: float = 100.0
+    modes_bonus: Annotated[float, Meta(ge=0.0, le=1000.0)] = 100.0
     """Address equal (such a pair also excludes every other track for the measurement)."""
-    continuity_bonus: float = 30.0
+    continuity_bonus: Annotated[float, Meta(ge=0.0, le=1000.0)] = 30.0
     """The source's own track number already feeds this track."""
-    callsign_bonus: float = 20.0
-    callsign_mismatch_penalty: float = 5.0
+    callsign_bonus: Annotated[float, Meta(ge=0.0, le=1000.0)] = 20.0
+    """Both have the same identification (callsign)."""
+    callsign_mismatch_penalty: Annotated[float, Meta(ge=0.0, le=1000.0)] = 5.0
     """Both have an identification and they differ: suspicious, not forbidden (an SDPS's
     flight-plan callsign and a Mode S ident may be written differently)."""
-    code_bonus: float = 20.0
+    code_bonus: Annotated[float, Meta(ge=0.0, le=1000.0)] = 20.0
     """Both have the same discrete Mode-3/A code."""
-    code_mismatch_penalty: float = 20.0
+    code_mismatch_penalty: Annotated[float, Meta(ge=0.0, le=1000.0)] = 20.0
     """Discrete codes differ but the pair is allowed (same address, or the source's track
     number continues): a squawk change.  Chosen so that code_bonus + this penalty exceeds the
     continuity bonus: a re-used radar track number whose code matches another gating track
     goes to that track."""
-    anonymous_track_penalty: float = 15.0
+    anonymous_track_penalty: Annotated[float, Meta(ge=0.0, le=1000.0)] = 15.0
     """A measurement with an identity going to a track without one (position only).  With
     the code bonus it outweighs continuity: a Mode A/C report whose code matches a gating
     track goes there, not to the position-only track its radar number happened to feed
     (a primary plot of the same aircraft before its first reply)."""
-    miss_cost: float = 20.0
+    miss_cost: Annotated[float, Meta(ge=0.0, le=1000.0)] = 20.0
     """Cost of leaving a measurement unassigned (it may start a track)."""
 
     # -- lifecycle (initiator, deleter) -----------------------------------------------------------
-    confirm_updates_identity: int = 2
+    confirm_updates_identity: Annotated[int, Meta(ge=1, le=20)] = 2
     """Updates that confirm a track with an identity (Mode S address, discrete code) or one
     an SDPS reports."""
-    confirm_updates_position: int = 3
+    confirm_updates_position: Annotated[int, Meta(ge=1, le=20)] = 3
     """Updates that confirm a position-only track (M of M-of-N): clutter rarely lines up."""
-    confirm_window_s: float = 30.0
+    confirm_window_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """... and they must fall within this window (N of M-of-N, as time)."""
-    tentative_timeout_s: float = 30.0
+    tentative_timeout_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """A tentative track without an update this long is dropped silently."""
-    coast_after_s: float = 25.0
+    coast_after_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 25.0
     """A confirmed track without an update this long is coasting (~2x the slowest radar)."""
-    end_after_s: float = 60.0
+    end_after_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 60.0
     """A track without an update this long has ended."""
-    reacquire_window_s: float = 1800.0
+    reacquire_window_s: Annotated[float, Meta(ge=0.0, le=86400.0)] = 1800.0
     """A track confirmed with the Mode S address of a track that ended less than this ago,
     within reach of where that one was last seen (max speed x time), takes its id back: an
     aircraft crossing a coverage gap keeps its id (``track-reacquired``).  0: never."""
     publish_tentative: bool = False
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
-    report_velocity_sigma_mps: float = 40.0
+    report_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=1000.0)] = 40.0
     """Ground speed and track are reported (not null) once the velocity uncertainty
     (square root of the trace of its covariance) is below this."""
-    report_roc_sigma_fpm: float = 1000.0
+    report_roc_sigma_fpm: Annotated[float, Meta(ge=1.0, le=100000.0)] = 1000.0
     """Rate of climb is reported once its sigma is below this."""

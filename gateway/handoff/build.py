@@ -10,14 +10,15 @@ from dataclasses import fields
 
 from gateway.config import Config
 from gateway.handoff.airspace import Airspace
-from gateway.handoff.engine import Handoff, HandoffParameters
+from gateway.handoff.engine import Handoff
+from gateway.handoff.parameters import HandoffParameters
 
 
 def handoff_from_config(config: Config) -> Handoff | None:
     h = config.handoff
     if h is None:
         return None
-    # every parameter the [handoff] section sets, under the same name; the rest default
-    params = HandoffParameters(**{f.name: getattr(h, f.name) for f in fields(HandoffParameters)
-                                  if hasattr(h, f.name)})
+    # [handoff] is HandoffParameters plus where the airspace and the store are: the engine
+    # takes the parameters part
+    params = HandoffParameters(**{f.name: getattr(h, f.name) for f in fields(HandoffParameters)})
     return Handoff(Airspace.load(h.airspace), params)

@@ -27,13 +27,13 @@ from __future__ import annotations
 import time as _time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.dialogue import C1, Link, ProtocolError, State
+from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.state import Flight, Saved, Track
 from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, parse
 from gateway.messages import Aidc, Alert, Fused
@@ -58,27 +58,9 @@ def _approach_speed(fl: float) -> float:
     return 150.0 + 100.0 * min(max((fl - 25.0) / 45.0, 0.0), 1.0)
 
 
-@dataclass(frozen=True)
-class HandoffParameters:
-    units: tuple[str, ...]  # the units this gateway coordinates for (as transferring unit)
-    peers: tuple[str, ...]  # the units on the other side it coordinates with
-    cpl_to: tuple[str, ...] = ()  # peers that do not hold flight plans: CPL instead of EST
-    abi_lead_s: float = 900.0
-    est_lead_s: float = 600.0
-    toc_lead_s: float = 0.0
-    cdn_level_fl: float = 10.0  # 1,000 ft
-    cdn_time_s: float = 180.0
-    cdn_interval_s: float = 120.0  # at most one CDN per flight this often
-    hysteresis: int = 3  # predictions running that start or cancel a dialogue
-    cancel_after_s: float = 60.0  # and no supporting prediction for this long to cancel
-    predict_every_s: float = 4.0
-    lam_timeout_s: float = 30.0
-    lam_tries: int = 3
-
-
 def envelope(text: AidcText, now: float, track_id: str | None = None,
              callsign: str | None = None) -> Aidc:
-    """The shared-format message (contract section 4) around one AIDC text."""
+    """The shared-format message (docs/messages.md) around one AIDC text."""
     return Aidc(t=now, msg=text.msg, from_=text.sender, to=text.receiver,  # type: ignore
                 serial=text.serial, ref=None if text.ref is None else text.ref[2],
                 track_id=track_id, callsign=callsign or text.callsign, text=text.text())

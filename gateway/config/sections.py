@@ -1,0 +1,357 @@
+"""The sections of the configuration: one frozen dataclass each, its keys typed and documented.
+
+A key's type says what msgspec accepts (``Annotated`` bounds, a pattern, a
+``parse``); its default is the field's; the docstring under it is what docs/configuration.md
+says about it.  A part that has parameters declares them itself and its section is that
+declaration ([associate] is ``TrackerParameters``, [handoff] extends ``HandoffParameters``),
+so no default is written twice.  ``Config`` lists the sections, each field carrying its TOML
+name and how it is written (``_section``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from gateway.associate.parameters import (
+    SdpsSigmaM,
+    SigmaAzimuthDeg,
+    SigmaRangeM,
+    TrackerParameters,
+)
+from gateway.config.values import (
+    Byte,
+    ClientId,
+    EnvName,
+    IpAddress,
+    Latitude,
+    Longitude,
+    MqttUrl,
+    MqttUrlText,
+    Name,
+    TopicLevel,
+    TopicPrefix,
+    UdpUrlText,
+    parse_mqtt_url,
+)
+from gateway.handoff.parameters import HandoffParameters
+from gateway.ingest.url import UdpUrl, parse_udp_url
+
+_HALF_DAY = 43200.0  # a time of day is ambiguous beyond 12 h either way
+
+
+def shown_default(text: str) -> dict[str, Any]:
+    """Field metadata: the default as the reference shows it, where the value (None) would
+    not say what happens."""
+    return {"default": text}
+
+
+@dataclass(frozen=True)
+class GatewaySection:
+    """Who this gateway is."""
+
+    id: TopicLevel
+    """This gateway's name. It is a level of MQTT topics (`status/{id}`, see
+    docs/messages.md) and appears in the `status` message, so: 1 to 64 characters, none of
+    `/`, `+`, `#` or NUL."""
+
+
+@dataclass(frozen=True)
+class RadarConfig:
+    """A radar head whose CAT048 plots (and CAT034 service messages) the gateway receives.
+    Its position turns range and azimuth into latitude and longitude."""
+
+    sac: Byte
+    """System Area Code of the radar's I010."""
+    sic: Byte
+    """System Identification Code. (`sac`, `sic`) must differ between `[[radar]]` blocks."""
+    name: Name
+    """For people: logs and status. One printable line, at most 100 characters."""
+    lat: Latitude
+    """Antenna latitude, degrees WGS-84."""
+    lon: Longitude
+    """Antenna longitude, degrees WGS-84."""
+    alt_m: Annotated[float, Meta(ge=-1000.0, le=10000.0, extra={"what": "an antenna height in m"})]
+    """Antenna height above the WGS-84 ellipsoid (not above sea level), metres."""
+    sigma_range_m: SigmaRangeM | None = field(
+        default=None, metadata=shown_default("`[associate] default_sigma_range_m`"))
+    """The radar's slant-range noise (one sigma), metres: the association weighs its plots
+    by it (and adds `[associate] default_bias_range_m` for unestimated bias)."""
+    sigma_azimuth_deg: SigmaAzimuthDeg | None = field(
+        default=None, metadata=shown_default("`[associate] default_sigma_azimuth_deg`"))
+    """The radar's azimuth noise (one sigma), degrees (the association adds
+    `[associate] default_bias_azimuth_deg`)."""
+
+
+@dataclass(frozen=True)
+class SdpsConfig:
+    """A surveillance data processor whose CAT062 system tracks (and CAT065 status) the
+    gateway receives."""
+
+    sac: Byte
+    """System Area Code of the SDPS's I010."""
+    sic: Byte
+    """System Identification Code. (`sac`, `sic`) must differ between `[[sdps]]` blocks (a
+    radar and an SDPS may share a pair: they are told apart by category)."""
+    name: Name
+    """For people, as for `[[radar]]`."""
+    srp_lat: Latitude | None = None
+    """Latitude of the system reference point, the origin of the Cartesian position
+    I062/100. Give both `srp_lat` and `srp_lon` or neither."""
+    srp_lon: Longitude | None = None
+    """Longitude of the system reference point."""
+    use_i100: bool = field(default=False, metadata=shown_default(
+        "`[normalize] use_i100`, where `srp_lat`/`srp_lon` are given; else false"))
+    """For a track without the WGS-84 position I062/105: compute its position from I062/100
+    through the system reference point (true), or drop it as unplaceable (false). `true`
+    needs `srp_lat` and `srp_lon`."""
+    # After loading, use_i100 is the effective choice (see load._finish_sdps).
+    sigma_m: SdpsSigmaM | None = field(
+        default=None, metadata=shown_default("`[associate] default_sdps_sigma_m`"))
+    """The accuracy of this SDPS's track positions (one sigma), metres: the association
+    weighs its tracks by it."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """A live feed for `run` (`normalize` and `replay` take their inputs on the command
+    line)."""
+
+    url: UdpUrlText
+    """`udp://GROUP:PORT[?iface=ADDR&source=ADDR]`: the multicast group (or unicast address)
+    and port to listen on; `iface` the IPv4 address of the interface to join on (default:
+    the kernel's choice); `source` the sender for source-specific multicast. IPv4 only. Two
+    inputs may not name the same endpoint."""
+
+    @property
+    def endpoint(self) -> UdpUrl:
+        return parse_udp_url(self.url)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Where `run` publishes (`replay --broker URL` publishes too; `--out FILE.jsonl` needs
+    no broker). `run` needs this section. The topics and messages are described in
+    docs/messages.md."""
+
+    url: MqttUrlText
+    """`mqtt://HOST[:PORT]` (port 1883 by default) or `mqtts://HOST[:PORT]` for TLS (8883).
+    HOST is a name, an IPv4 address or `[IPv6]`. No path, no query, and no credentials in
+    the URL."""
+    topic_prefix: TopicPrefix = "surv/v1"
+    """Prepended to every topic (`surv/v1/plots/0-101`). Levels separated by single `/`, no
+    `+`, `#` or NUL, not starting with `$` or ending with `/`."""
+    username: str | None = None
+    """User name for the broker."""
+    password: str | None = field(default=None, repr=False)
+    """Password for the broker; needs `username`. Prefer `password_env`, which keeps the
+    secret out of the file. Never printed."""
+    password_env: EnvName | None = None
+    """The name of an environment variable holding the password, read when the
+    configuration is loaded; unset or empty is an error. Give `password` or `password_env`,
+    not both."""
+    protocol: Literal["5", "3.1.1"] = "5"
+    """`"5"` (MQTT 5) or `"3.1.1"`. Message expiry on `fused/{id}` needs MQTT 5; with 3.1.1
+    retained track states stay until the track ends."""
+    client_id: ClientId | None = field(
+        default=None, metadata=shown_default('`"asterix-gateway-{gateway id}"`'))
+    """The MQTT client identifier: 1 to 128 printable ASCII characters, no spaces. Two
+    gateways must not share one (the broker would disconnect the first)."""
+    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
+    """MQTT keep-alive: how soon the broker notices a dead gateway and publishes its last
+    will (`status` offline), after 1.5 times this."""
+    ca_file: str | None = None
+    """With `mqtts://`: a PEM file of the certificate authorities to trust for the broker's
+    certificate (default: the system's)."""
+    outbox: Annotated[int, Meta(ge=100, le=10_000_000)] = 20_000
+    """Messages held for the broker while it is slow or away, per lane: QoS 0 batches (the
+    oldest dropped beyond it, counted as `dropped-stream`) and track states (one per
+    `fused/{id}` topic; a newer state replaces an unsent older one, counted as
+    `coalesced`)."""
+    outbox_reliable: Annotated[int, Meta(ge=10, le=1_000_000)] = 10_000
+    """QoS 1 messages (`aidc`, `alerts`) held until the broker acknowledges them; kept
+    across reconnects, dropped (oldest first, counted as `dropped-reliable`) only beyond
+    this."""
+    fused_expiry_s: Annotated[int, Meta(ge=1, le=86_400)] = 60
+    """MQTT 5 message expiry of the retained `fused/{id}` states: the picture of a gateway
+    that died fades by itself."""
+    status_interval_s: Annotated[float, Meta(ge=0.5, le=3600.0)] = 10.0
+    """How often the retained `status/{gateway}` message (with counters) is refreshed."""
+
+    @property
+    def broker(self) -> MqttUrl:
+        return parse_mqtt_url(self.url)
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """How decoded records become `plot` and `track` messages. Every key is optional."""
+
+    fallback_height_m: Annotated[float, Meta(ge=-1000.0, le=30000.0,
+                                             extra={"what": "a height in m"})] = 1500.0
+    """Height above the ellipsoid assumed for a plot with neither a Mode C flight level
+    (I090) nor a measured height (I110), to project its slant range onto the earth. Such a
+    plot's `fl` stays null."""
+    height_offset_m: Annotated[float, Meta(ge=-1000.0, le=1000.0,
+                                           extra={"what": "a height offset in m"})] = 0.0
+    """Added to the pressure altitude (flight level x 30.48 m) to approximate the height
+    above the ellipsoid when projecting a plot: roughly the local geoid height plus the mean
+    difference between pressure and geometric altitude."""
+    max_late_s: Annotated[float, Meta(ge=0.0, le=_HALF_DAY)] = 30.0
+    """How far a record's time of day may be behind the reference clock (the capture time,
+    or the wall clock live) before the record is counted as out of window instead of placed
+    in time."""
+    max_early_s: Annotated[float, Meta(ge=0.0, le=_HALF_DAY)] = 5.0
+    """How far a record's time of day may be ahead of the reference clock, likewise."""
+    use_i100: bool = True
+    """The default of `[[sdps]] use_i100` for every SDPS that has a system reference
+    point."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The live shell around the pipeline (`run`). Every key is optional."""
+
+    rcvbuf_bytes: Annotated[int, Meta(ge=64 << 10, le=1 << 30)] = 8 << 20
+    """SO_RCVBUF asked for each input socket: a radar's scan arrives as a burst, and the
+    default buffer holds about 250 small datagrams. The kernel caps it at
+    `net.core.rmem_max` unless the gateway may force it (CAP_NET_ADMIN); the log says what
+    was granted, and `gateway_kernel_receive_buffer_errors_total` counts what the kernel
+    still dropped."""
+    input_queue: Annotated[int, Meta(ge=100, le=10_000_000)] = 50_000
+    """Datagrams received but not yet through the pipeline. Beyond it a live datagram is
+    dropped and counted (`input-dropped`); replay waits instead."""
+    idle_tick_s: Annotated[float, Meta(ge=0.05, le=60.0)] = 1.0
+    """When no datagram has come for this long (in the clock's time: the wall clock live,
+    the capture's time in replay), the tracker is ticked so that tracks coast and end on
+    time."""
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics (`GET /metrics`) and a health endpoint (`GET /health`: 200 with a
+    JSON body while the broker is connected, 503 otherwise) for `run`. Every key is
+    optional."""
+
+    enabled: bool = True
+    """Serve them at all."""
+    host: IpAddress = "127.0.0.1"
+    """The address to listen on (`"0.0.0.0"` for every interface)."""
+    port: Annotated[int, Meta(ge=0, le=65535)] = 9810
+    """The TCP port; 0 picks a free one (the log says which)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffConfig(HandoffParameters):
+    """Border coordination (AIDC) for `run`, `replay` and `demo`: the units this gateway
+    coordinates for, as the transferring unit, and the neighbouring units it coordinates
+    with. Leave the section out and no AIDC message is sent. `airspace` and `database` are
+    the configuration's own; every other key is a parameter of the handoff engine
+    (gateway/handoff/parameters.py)."""
+
+    airspace: str
+    """A GeoJSON file (relative to this configuration's folder) of the units' polygons
+    (`kind: "unit"`, `id`, `name`, `country`) and the coordination points on their shared
+    boundaries (`kind: "cop"`, `name`, `units`: the two unit ids).
+    `captures/border-airspace.geojson` is the border region's."""
+    # After loading, airspace and database are paths that work from any directory.
+    database: str | None = None
+    """An SQLite file (relative to this configuration's folder) for the dialogue state, so
+    that a restart neither repeats nor loses a message. Without it the state lives in
+    memory."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """How a ``Config`` field is written in TOML.
+
+    ``many``: an array of tables (``[[name]]``).  ``unique``: keys whose values together
+    must differ between the tables of an array.  ``summary``: its line in the reference's
+    table of sections.
+    """
+
+    name: str
+    cls: type
+    summary: str
+    many: bool = False
+    unique: tuple[str, ...] = ()
+
+
+def _section(name: str, cls: type, summary: str, **kw: Any) -> dict[str, Any]:
+    return {"section": Section(name, cls, summary, **kw)}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The gateway reads one TOML file (`--config FILE.toml`; commands `normalize`, `replay`,
+    `run`, `peer`). It is read strictly: a key or section the gateway does not know, a value
+    of the wrong type or out of range, and a duplicate site are errors, never silent
+    defaults. Each error is one line naming the file, the line and the key, and the command
+    exits with status 2:
+
+    ```
+    gw.toml:14: [[radar]] #2 key 'lat': 123.0 is not a latitude (-90..90)
+    gw.toml:7: unknown key 'sicc' in [[radar]] #1 (known: sac, sic, name, lat, lon, alt_m, sigma_range_m, sigma_azimuth_deg)
+    gw.toml: missing key 'id' in [gateway]
+    gw.toml:3: TOML syntax: invalid value (column 7)
+    ```
+
+    `[[name]]` sections are arrays of tables: write one block per site or input; `#n` in an
+    error counts the blocks of that name from 1. Sections may come in any order. Numbers
+    accept integers where a float is expected (`lat = 25`), never strings or booleans;
+    integers (`sac`, `sic`) do not accept floats (`0.0`). `nan` and `inf` are refused
+    everywhere. A file larger than 1 MiB is refused (it is not a configuration).
+
+    Records from a SAC/SIC that has no `[[radar]]` (CAT048, CAT034) or `[[sdps]]` (CAT062,
+    CAT065) cannot be placed on the earth.
+    """  # noqa: E501
+
+    gateway: GatewaySection = field(
+        metadata=_section("gateway", GatewaySection, "who this gateway is"))
+    radars: tuple[RadarConfig, ...] = field(default=(), metadata=_section(
+        "radar", RadarConfig, "one per CAT048/CAT034 source", many=True, unique=("sac", "sic")))
+    sdps: tuple[SdpsConfig, ...] = field(default=(), metadata=_section(
+        "sdps", SdpsConfig, "one per CAT062/CAT065 source", many=True, unique=("sac", "sic")))
+    inputs: tuple[InputConfig, ...] = field(default=(), metadata=_section(
+        "input", InputConfig, "one per live UDP feed (`run`)", many=True, unique=("url",)))
+    mqtt: MqttConfig | None = field(default=None, metadata=_section(
+        "mqtt", MqttConfig, "the broker (`run`; `replay --broker` overrides)"))
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata=_section(
+        "normalize", NormalizeConfig, "how records become plots and tracks"))
+    associate: TrackerParameters = field(default_factory=TrackerParameters, metadata=_section(
+        "associate", TrackerParameters, "how plots and tracks become fused tracks"))
+    service: ServiceConfig = field(default_factory=ServiceConfig, metadata=_section(
+        "service", ServiceConfig, "input buffers and the clock of `run`"))
+    metrics: MetricsConfig = field(default_factory=MetricsConfig, metadata=_section(
+        "metrics", MetricsConfig, "Prometheus metrics and the health endpoint of `run`"))
+    handoff: HandoffConfig | None = field(default=None, metadata=_section(
+        "handoff", HandoffConfig, "border coordination (AIDC)"))
+
+
+def sections() -> dict[str, Section]:
+    """Every section by its TOML name, in the order of ``Config``."""
+    return {f.metadata["section"].name: f.metadata["section"] for f in dataclasses.fields(Config)}
+
+
+def settable(cls: type) -> list[dataclasses.Field[Any]]:
+    """The fields of a section that the configuration may set: the required ones first (a
+    subclass's come after its base's), else in declaration order."""
+    fields = [f for f in dataclasses.fields(cls) if f.init and f.metadata.get("settable", True)]
+    return sorted(fields, key=lambda f: f.default is not dataclasses.MISSING
+                  or f.default_factory is not dataclasses.MISSING)
+
+
+def section_keys(section: Section) -> tuple[str, ...]:
+    """Every key a section accepts."""
+    return tuple(f.name for f in settable(section.cls))
+
+
+def lookup_radar(config: Config, sac: int, sic: int) -> RadarConfig | None:
+    return next((r for r in config.radars if r.sac == sac and r.sic == sic), None)
+
+
+def lookup_sdps(config: Config, sac: int, sic: int) -> SdpsConfig | None:
+    return next((s for s in config.sdps if s.sac == sac and s.sic == sic), None)

@@ -1,0 +1,67 @@
+"""Every tunable of the handoff engine, declared once, with its unit, its range and why.
+
+The ranges are part of the declaration: the configuration's ``[handoff]`` section is this
+class plus the two keys only a configuration has (the airspace file and the database), so
+a value out of range is refused at load with the same bounds the engine was written for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from msgspec import Meta
+
+__all__ = ["HandoffParameters", "UnitId", "UnitIds"]
+
+UnitId = Annotated[str, Meta(pattern=r"^[A-Z]{1,4}$", title="unit id", extra={
+    "refusal": "is not a unit id (1 to 4 capital letters, as MMTY or KZAB)"})]
+"""An ATS unit as AIDC names it: its ICAO location indicator or a short local code."""
+
+UnitIds = Annotated[tuple[UnitId, ...], Meta(min_length=1, extra={
+    "refusal": "must name at least one unit"})]
+
+
+@dataclass(frozen=True)
+class HandoffParameters:
+    """What the engine coordinates (its units and their peers) and its timing: the leads
+    before the estimated time over the COP, the thresholds of a CDN, the hysteresis that
+    keeps jitter near a boundary from starting or cancelling a dialogue, and the LAM
+    link's patience."""
+
+    units: UnitIds
+    """The units (1 to 4 capital letters, defined in the airspace) whose flights this
+    gateway hands over."""
+    peers: UnitIds
+    """The units on the other side it coordinates with; each answers on
+    `aidc/{peer}/{unit}`."""
+    cpl_to: tuple[UnitId, ...] = ()
+    """Peers that may not hold the flight plan: they get CPL instead of EST."""
+    abi_lead_s: Annotated[float, Meta(ge=60.0, le=7200.0)] = 900.0
+    """ABI (advance boundary information) this long before the estimated time over the
+    COP."""
+    est_lead_s: Annotated[float, Meta(ge=30.0, le=7200.0)] = 600.0
+    """EST (or CPL) this long before it; less than `abi_lead_s`."""
+    toc_lead_s: Annotated[float, Meta(ge=0.0, le=600.0)] = 0.0
+    """TOC (transfer of control) this long before it (0: at the crossing); less than
+    `est_lead_s`."""
+    cdn_level_fl: Annotated[float, Meta(ge=1.0, le=100.0)] = 10.0
+    """A coordinated flight whose level (once level) moves this many flight levels from the
+    agreed one gets a CDN (10: 1,000 ft)."""
+    cdn_time_s: Annotated[float, Meta(ge=10.0, le=3600.0)] = 180.0
+    """Likewise for the estimated time over the COP."""
+    cdn_interval_s: Annotated[float, Meta(ge=10.0, le=3600.0)] = 120.0
+    """At most one CDN per flight this often, so a flight that keeps drifting does not
+    flood the peer."""
+    hysteresis: Annotated[int, Meta(ge=1, le=20)] = 3
+    """Predictions in a row (one every `predict_every_s`) that start a dialogue, or that
+    cancel one with MAC: jitter near a boundary neither starts nor cancels anything."""
+    cancel_after_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 60.0
+    """... and a dialogue is cancelled only when no prediction has supported it for this
+    long as well."""
+    predict_every_s: Annotated[float, Meta(ge=1.0, le=60.0)] = 4.0
+    """How often each flight's next boundary crossing is predicted."""
+    lam_timeout_s: Annotated[float, Meta(ge=1.0, le=600.0)] = 30.0
+    """How long to wait for a LAM before sending a message again (same serial)."""
+    lam_tries: Annotated[int, Meta(ge=1, le=10)] = 3
+    """Sends of one message before giving up with a `lam-timeout` alert."""
