@@ -21,6 +21,7 @@ from msgspec import Meta
 
 __all__ = [
     "AIDC_TYPES",
+    "WAKE_CATEGORIES",
     "KINDS",
     "VERSION",
     "AidcType",
@@ -86,6 +87,8 @@ TopicLevel = Annotated[
 Text = Annotated[str, Meta(max_length=_MAX_TEXT)]
 
 Detection = Literal["psr", "ssr", "ssr+psr", "modes", "modes+psr"]
+Wake = Literal["L", "M", "H", "J"]  # ICAO wake turbulence categories (I062/390 WTC)
+WAKE_CATEGORIES: tuple[Wake, ...] = get_args(Wake)
 FusedState = Literal["tentative", "confirmed", "coasting", "ended"]
 AidcType = Literal["ABI", "EST", "CPL", "ACP", "REJ", "CDN", "MAC", "TOC", "AOC", "LAM", "LRM"]
 AIDC_TYPES: tuple[str, ...] = get_args(AidcType)
@@ -123,7 +126,7 @@ class FlightPlan(_Part, frozen=True):
     dst: Annotated[str, Meta(max_length=8)] | None
     cfl: FlightLevel | None
     type: Annotated[str, Meta(max_length=8)] | None
-    wtc: Literal["L", "M", "H", "J"] | None
+    wtc: Wake | None
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from gateway.associate.build import tracker_from_config
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.handoff.build import handoff_from_config
-from gateway.messages import Aidc, Alert, MessageError, decode
+from gateway.messages import Aidc, Alert, Fused, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.store import HandoffStore
@@ -90,7 +90,7 @@ class Pipeline:
             out += self._picture(self.tracker.update(batch.messages))
         return out
 
-    def _picture(self, fused: list) -> list[Published]:
+    def _picture(self, fused: list[Fused]) -> list[Published]:
         """A cycle's fused updates, and what the handoff makes of them (at the data's time:
         replay and live decide alike)."""
         if not fused:
@@ -102,7 +102,7 @@ class Pipeline:
             out += self._handed(made)
         return out
 
-    def _handed(self, made: list) -> list[Published]:
+    def _handed(self, made: list[Aidc | Alert]) -> list[Published]:
         """Store the dialogue state first, then publish (``HandoffStore`` says why)."""
         handoff = self.handoff
         if handoff is not None and (made or handoff.dirty):

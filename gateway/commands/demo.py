@@ -265,7 +265,7 @@ class Picture:
     def _one(self, m: object, retained: bool) -> None:
         if isinstance(m, (Aidc, Alert)):
             self.events.append(m)
-            self.counters[m.__struct_config__.tag] += 1
+            self.counters[str(m.__struct_config__.tag)] += 1
         elif isinstance(m, Status):
             self.status[m.gateway] = m.state
             if m.gateway == self.topics.gateway and m.state == "offline" and not retained:

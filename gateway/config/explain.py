@@ -90,12 +90,14 @@ def explain(t: mi.Type, value: object, cls: type, key: str) -> str:
     t, extra = unwrap(t)
     if isinstance(t, mi.LiteralType) and isinstance(value, str):
         return f"{show(value)} is not one of {', '.join(map(repr, choices(cls, key)))}"
-    fits = {mi.BoolType: lambda v: isinstance(v, bool),
+    fits: Callable[[object], bool] = {
+            mi.BoolType: lambda v: isinstance(v, bool),
             mi.IntType: lambda v: type(v) is int,
             mi.FloatType: lambda v: type(v) in (int, float),
             mi.StrType: lambda v: isinstance(v, str),
             mi.LiteralType: lambda v: isinstance(v, str),
-            mi.VarTupleType: lambda v: isinstance(v, list)}.get(type(t), lambda v: True)
+            mi.VarTupleType: lambda v: isinstance(v, list),
+    }.get(type(t), lambda v: True)
     if not fits(value):
         return f"expected {kind_name(t, extra)}, got {got(value)}"
     if isinstance(t, (mi.IntType, mi.FloatType)):

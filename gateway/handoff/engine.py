@@ -287,17 +287,17 @@ class Handoff:
         ours = (c is not None and c.src in self.p.units and c.dst in self.p.peers
                 and c.cop is not None and m.callsign is not None)
         dst = c.dst if ours and c is not None else None
-        for f in self._flights_of(m):
-            key = f.key
-            if f.dialogue.final or f.dialogue.state is State.TRANSFERRING:
+        for open_ in self._flights_of(m):
+            if open_.dialogue.final or open_.dialogue.state is State.TRANSFERRING:
                 continue
-            if f.dst == dst:
-                f.misses, f.last_hit = 0, now
+            if open_.dst == dst:
+                open_.misses, open_.last_hit = 0, now
                 continue
-            f.misses += 1
-            self._changed.add(key)
-            if f.misses >= self.p.hysteresis and now - f.last_hit >= self.p.cancel_after_s:
-                self._cancel(f, now, out)
+            open_.misses += 1
+            self._changed.add(open_.key)
+            if (open_.misses >= self.p.hysteresis
+                    and now - open_.last_hit >= self.p.cancel_after_s):
+                self._cancel(open_, now, out)
         if dst is None or c is None or c.cop is None or m.callsign is None:
             track.heading_for, track.hits = "", 0
             return

@@ -10,15 +10,16 @@ of sources the configuration does not know are counted, not guessed at.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from pyproj import Transformer
 
 from gateway.config import Config
 from gateway.decoder import Batch
-from gateway.messages import FlightPlan, Plot, Source, Track
+from gateway.messages import WAKE_CATEGORIES, FlightPlan, Plot, Source, Track, Wake
 from gateway.normalize.geometry import RadarGeometry
 from gateway.normalize.plots import DETECTION, FLAG_NAMES, HeightRules, normalise_plots
 from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks, system_plane
@@ -62,8 +63,21 @@ class _Source:
             self.pending = []
 
 
+# each radar's or SDPS's position (an SDPS: its system plane, if I100 is used) and batching
+Sites = Mapping[tuple[int, int], tuple[object, _Source]]
+
+
 def _text(raw: bytes) -> str | None:
     return raw.decode("latin-1") or None
+
+
+def _wake(text: str | None) -> Wake | None:
+    """A wake category only if it is one of ICAO's: an SDPS's odd letter is not passed on
+    as if it were one (the shared format would refuse it downstream)."""
+    for wake in WAKE_CATEGORIES:
+        if text == wake:
+            return wake
+    return None
 
 
 def _octal(code: int) -> str | None:
@@ -88,7 +102,7 @@ class Normalizer:
         self.radars = {(r.sac, r.sic): (RadarGeometry(r.lat, r.lon, r.alt_m),
                                          _Source("plots", (r.sac, r.sic)))
                        for r in config.radars}
-        self.sdps = {}
+        self.sdps: dict[tuple[int, int], tuple[Transformer | None, _Source]] = {}
         for s in config.sdps:
             use_i100 = s.use_i100 if s.use_i100 is not None else norm.use_i100
             plane = (system_plane(s.srp_lat, s.srp_lon)
@@ -119,9 +133,10 @@ class Normalizer:
 
     # -- per decode call -------------------------------------------------------------------
 
-    def _frames(self, service: Batch | None, sites: dict, type_path: str,
+    def _frames(self, service: Batch | None, sites: Sites, type_path: str,
                 closing: tuple[int, ...], data: Batch | None,
-                convert: Callable[..., list[Any]], now: float | None,
+                convert: Callable[..., tuple[Sequence[Plot | Track], np.ndarray]],
+                now: float | None,
                 out: list[SourceBatch]) -> None:
         """Interleave a category's messages with its sources' service messages by position
         in the datagram stream, closing a source's batch at each framing message."""
@@ -176,7 +191,7 @@ class Normalizer:
         for key, (_, last) in unframed.items():
             sites[key][1].close(out, last)
 
-    def _keys(self, batch: Batch, sites: dict) -> list[tuple[int, int]]:
+    def _keys(self, batch: Batch, sites: Sites) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]
         present = batch.present["010/SAC"] & batch.present["010/SIC"]
         self.counters["record-without-source"] += int((~present).sum())
@@ -244,7 +259,8 @@ class Normalizer:
                 plan = FlightPlan(callsign=_text(fpl["390/CS"][i]), dep=_text(fpl["390/DEP"][i]),
                                   dst=_text(fpl["390/DST"][i]),
                                   cfl=_num(float(fpl["390/CFL"][i])),
-                                  type=_text(fpl["390/TAC"][i]), wtc=_text(fpl["390/WTC"][i]))
+                                  type=_text(fpl["390/TAC"][i]),
+                                  wtc=_wake(_text(fpl["390/WTC"][i])))
             messages.append(Track(
                 t=t, src=src, track_number=trn, lat=lat, lon=lon,
                 fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.decoder import Batch
+from gateway.messages import Detection
 from gateway.normalize.clock import absolute_time, in_window
 from gateway.normalize.geometry import RadarGeometry
 from gateway.units import FT, NM
 
 NM_S_TO_KT = 3600.0
-DETECTION = {1: "psr", 2: "ssr", 3: "ssr+psr", 4: "modes", 5: "modes", 6: "modes+psr",
-             7: "modes+psr"}  # I048/020 TYP; 0 (no detection) has no name
+DETECTION: dict[int, Detection] = {  # I048/020 TYP; 0 (no detection) has no name
+    1: "psr", 2: "ssr", 3: "ssr+psr", 4: "modes", 5: "modes", 6: "modes+psr", 7: "modes+psr"}
 EMERGENCY_CODES = (0o7500, 0o7600, 0o7700)
 
 
