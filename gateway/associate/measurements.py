@@ -29,7 +29,7 @@ from typing import cast
 import numpy as np
 
 from gateway.associate.frame import ConformalFrame
-from gateway.associate.parameters import NON_DISCRETE_CODES
+from gateway.associate.parameters import NON_DISCRETE_CODES, TrackerParameters
 from gateway.messages import Plot, Source, SourceRef, Track
 from gateway.units import FT, KT, NM
 
@@ -74,10 +74,11 @@ class RadarNoise:
     range: harmless for an ellipse) and primary plots stay where the normaliser put them.
     """
 
-    sigma_range_m: float = 60.0
-    sigma_azimuth_deg: float = 0.08
-    bias_range_m: float = 30.0
-    bias_azimuth_deg: float = 0.03
+    # the defaults are the tracker's, declared once in parameters.py
+    sigma_range_m: float = TrackerParameters.default_sigma_range_m
+    sigma_azimuth_deg: float = TrackerParameters.default_sigma_azimuth_deg
+    bias_range_m: float = TrackerParameters.default_bias_range_m
+    bias_azimuth_deg: float = TrackerParameters.default_bias_azimuth_deg
     lat: float | None = None
     lon: float | None = None
     alt_m: float = 0.0

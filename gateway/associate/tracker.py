@@ -107,13 +107,14 @@ class Tracker:
     """Track-to-track association of every source into fused system tracks.
 
     ``radars``: the noise model of each radar by (sac, sic); others get the parameters'
-    defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks.
+    defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks (default: the
+    parameters').
     ``id_prefix``: fused ids are the prefix and a six-digit counter (``T000123``).
     """
 
     def __init__(self, parameters: TrackerParameters | None = None,
                  radars: Mapping[tuple[int, int], RadarNoise] | None = None,
-                 sdps_sigma_m: float = 100.0, id_prefix: str = "T", *,
+                 sdps_sigma_m: float | None = None, id_prefix: str = "T", *,
                  frame: ConformalFrame | None = None,
                  gater: IdentityGater | None = None,
                  associator: GlobalNearestNeighbour | None = None,
@@ -131,7 +132,9 @@ class Tracker:
         default = RadarNoise(p.default_sigma_range_m, p.default_sigma_azimuth_deg,
                              p.default_bias_range_m, p.default_bias_azimuth_deg)
         self._codes = code_table(p.non_discrete_codes)
-        self.model = MeasurementModel(self.frame, radars or {}, sdps_sigma_m, self.sources,
+        self.model = MeasurementModel(self.frame, radars or {},
+                                      p.default_sdps_sigma_m if sdps_sigma_m is None
+                                      else sdps_sigma_m, self.sources,
                                       default, p.plot_velocity_sigma_mps,
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
