@@ -1,4 +1,4 @@
-"""The contract's topic table (section 5) as code: a published batch in, MQTT messages out.
+"""The topic table of docs/messages.md as code: a published batch in, MQTT messages out.
 
 Sans-IO: what to send, with which QoS, retain flag and expiry; the MQTT sink only sends it.
 
