@@ -207,6 +207,9 @@ class Aidc(_Message, tag="aidc", kw_only=True, frozen=True):
     track_id: TopicLevel | None
     callsign: Callsign | None
     text: Text
+    session: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$", description=(
+        "the sender's session on the link: it changes when the sender's serials start "
+        "again from 001 with nothing remembered"))] | None = None
 
 
 class Alert(_Message, tag="alert", kw_only=True, frozen=True):

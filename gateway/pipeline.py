@@ -18,6 +18,7 @@ from gateway.handoff.build import handoff_from_config
 from gateway.messages import Aidc, Alert, Fused, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.publish.batch import Kind, Published
+from gateway.publish.topics import Topics
 from gateway.store import HandoffStore
 
 
@@ -32,6 +33,10 @@ class Pipeline:
         self.problems = Problems()
         self.fed = False  # has any datagram come yet
         self.aidc_counters: Counter[str] = Counter()
+        # what made the pipeline unable to go on as it should (name -> one-line reason):
+        # the service reports it (health); set here when the store cannot save
+        self.failures: dict[str, str] = {}
+        self.topics = Topics.of(config.gateway.id, config.mqtt)
         self.handoff = handoff_from_config(config)
         self.store = store if self.handoff is not None else None
         self.restored = 0  # dialogues found in the store
@@ -58,10 +63,20 @@ class Pipeline:
             out += self._handed(self.handoff.tick(now))
         return out
 
-    def receive_aidc(self, payload: bytes, now: float) -> list[Published]:
-        """One inbound MQTT payload from a peer's ``aidc`` topic (hostile until parsed)."""
-        if self.handoff is None:
+    def receive_aidc(self, payload: bytes, now: float, *,
+                     topic: str | None = None) -> list[Published]:
+        """One inbound MQTT payload from a peer's ``aidc`` topic (hostile until parsed).
+
+        ``topic``: the one it came on, whose units must be the envelope's (None: not known,
+        as when a test hands a payload in).  Nothing raised while handling one message gets
+        out of here (it would end the reader of every later one): the engine takes the
+        message back (``Handoff.rollback``), it is counted (``aidc-handler-errors``) and
+        refused with LRM if its sender is a configured peer; a store that cannot save is
+        also recorded in ``failures``."""
+        handoff = self.handoff
+        if handoff is None:
             return []
+        self.aidc_counters["aidc-inbound"] += 1
         try:
             message = decode(payload)
         except MessageError:
@@ -70,7 +85,30 @@ class Pipeline:
         if not isinstance(message, Aidc):
             self.aidc_counters["aidc-undecodable"] += 1
             return []
-        return self._handed(self.handoff.receive(message, now))
+        via = None if topic is None else (self.topics.aidc_units(topic) or ("", ""))
+        try:
+            made = handoff.receive(message, now, via)
+        except Exception as exc:  # a bug on hostile input: the engine rolled it back
+            return self._not_handled(message, f"cannot handle it {type(exc).__name__}", now)
+        try:
+            return self._handed(made)
+        except Exception as exc:  # only the store's save raises there
+            handoff.rollback()
+            self.failures["store"] = f"cannot save the handoff's state: {exc!r}"[:300]
+            return self._not_handled(message, "cannot store it", now)
+
+    def _not_handled(self, message: Aidc, reason: str, now: float) -> list[Published]:
+        """A message whose handling failed: counted, and refused if it can be (the LRM goes
+        out unsaved: it awaits nothing)."""
+        self.aidc_counters["aidc-handler-errors"] += 1
+        if self.handoff is None:
+            return []
+        try:
+            made = self.handoff.refuse(message, reason, now)
+        except Exception:
+            self.aidc_counters["aidc-refusal-errors"] += 1
+            return []
+        return [Published(Kind.AIDC, made)] if made else []
 
     def flush(self) -> list[Published]:
         return self._associate(self.normalizer.flush())

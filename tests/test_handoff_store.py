@@ -218,9 +218,14 @@ def test_the_pipeline_opens_no_file_and_saves_before_it_publishes(tmp_path: Path
         def save(self, engine: Handoff) -> None:
             raise OSError("disk full")
 
+    # not stored: what the engine made is not published, the message is refused instead and
+    # the failure recorded (it must not escape: it would end the reader of every later one)
     pipeline = Pipeline(cfg, Failing())
-    with pytest.raises(OSError, match="disk full"):  # not stored: nothing published
-        pipeline.receive_aidc(inbound("(ACPKZHU/MMTY001-GARBAGE"), T0)
+    [batch] = pipeline.receive_aidc(inbound("(ACPKZHU/MMTY001-GARBAGE"), T0)
+    [lrm] = batch.messages
+    assert lrm.msg == "LRM" and "RMK/CANNOT STORE IT" in lrm.text
+    assert "disk full" in pipeline.failures["store"]
+    assert pipeline.counters()["aidc-handler-errors"] == 1
     assert list(tmp_path.iterdir()) == []
 
 

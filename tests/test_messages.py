@@ -54,7 +54,7 @@ DOCUMENTED_FIELDS = {
               "mode3a", "icao24", "callsign", "fpl", "flags"],
     "fused": ["id", "state", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm", "mode3a",
               "icao24", "callsign", "pos_sigma_m", "sources"],
-    "aidc": ["msg", "from", "to", "serial", "ref", "track_id", "callsign", "text"],
+    "aidc": ["msg", "from", "to", "serial", "ref", "track_id", "callsign", "text", "session"],
     "alert": ["type", "track_id", "text"],
     "status": ["gateway", "state", "counters"],
 }

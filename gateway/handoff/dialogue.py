@@ -13,6 +13,7 @@ level (``Link``), which also numbers messages per link and notices missing LAMs.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -115,18 +116,36 @@ class Pending:
     tries: int = 1
 
 
+def new_session() -> str:
+    """A fresh id for our side of a link: it changes whenever the link's serials start
+    again from 001 with nothing remembered (a new link, a restart that lost its state), so
+    the peer can tell a restart from messages sent again (``Aidc.session``)."""
+    return secrets.token_hex(6)
+
+
 @dataclass
 class Link:
-    """Messages between this unit and one peer: serial numbers (001-999, then 001 again)
-    and the acknowledgements still awaited."""
+    """Messages between this unit and one peer: serial numbers (001-999, then 001 again),
+    the acknowledgements still awaited, and the id of this side's session on the link.
+
+    A serial is never given to a new message while an earlier message under it still awaits
+    its LAM (the peer would take the new one for the old one sent again, and an answer to
+    the old one for an answer to the new one): ``number`` skips the pending serials and,
+    with all 999 pending, gives none (the caller does not send)."""
 
     lam_timeout_s: float = 30.0
     max_tries: int = 3
     next_serial: int = 1
     pending: dict[int, Pending] = field(default_factory=dict)
+    session: str = field(default_factory=new_session)
 
-    def number(self) -> int:
+    def number(self) -> int | None:
+        """The next free serial, or None when every serial awaits its LAM."""
+        if len(self.pending) >= 999:
+            return None
         serial = self.next_serial
+        while serial in self.pending:
+            serial = serial % 999 + 1
         self.next_serial = serial % 999 + 1
         return serial
 
@@ -150,3 +169,84 @@ class Link:
                 p.sent_at = now
                 again.append(p)
         return again, lost
+
+
+MISSING = object()
+
+
+@dataclass
+class Heard:
+    """What this unit remembers of one peer's messages on a link, to know a message sent
+    again from a new one: the peer's session and its recently handled serials.
+
+    A message is identified by (link, sender's session, serial, text digest), not by its
+    serial alone: a peer that restarts and counts from 001 again sends new messages under
+    serials it used before.  A new sender session starts (``restarted``) when
+
+    - the envelope names another session than the one last heard (``Aidc.session``),
+    - a serial handled recently comes again with another text, or
+    - (a peer that sends no session) a serial more than ``RECENT`` behind the last one
+      that is not the 999 -> 001 wrap.
+
+    A duplicate is the same serial with the same text in the same session: answered with
+    LAM again, not handled twice.  Only messages handled are recorded (``record``): a
+    refused one is answered LRM and, sent again, judged again.  Bounded: the last
+    ``RECENT`` serials.
+    """
+
+    RECENT = 100
+
+    session: str | None = None
+    # serial -> text digest (None: recorded before digests were kept), oldest first
+    recent: dict[int, str | None] = field(default_factory=dict)
+    last: int | None = None  # the furthest serial recorded in this session
+
+    def restarted(self, session: str | None, serial: int, digest: str) -> bool:
+        if session is not None and self.session is not None and session != self.session:
+            return True
+        known = self.recent.get(serial, MISSING)
+        if known is not MISSING:
+            return known is not None and known != digest
+        if session is None and self.last is not None:
+            behind = not 0 < (serial - self.last) % 999 <= 499
+            return behind and (self.last - serial) % 999 > self.RECENT
+        return False
+
+    def start(self, session: str | None) -> None:
+        """A new sender session: nothing heard before it counts."""
+        self.session, self.last = session, None
+        self.recent.clear()
+
+    def duplicate(self, serial: int, digest: str) -> bool:
+        known = self.recent.get(serial, MISSING)
+        return known is not MISSING and known in (None, digest)
+
+    def record(self, serial: int, digest: str) -> None:
+        self.recent.pop(serial, None)
+        self.recent[serial] = digest
+        while len(self.recent) > self.RECENT:
+            del self.recent[next(iter(self.recent))]
+        if self.last is None or 0 < (serial - self.last) % 999 <= 499:
+            self.last = serial
+
+    def copy(self) -> Heard:
+        return Heard(self.session, dict(self.recent), self.last)
+
+    # as a store keeps it (JSON)
+
+    def to_json(self) -> dict[str, object]:
+        return {"session": self.session, "last": self.last,
+                "recent": [[serial, digest] for serial, digest in self.recent.items()]}
+
+    @classmethod
+    def from_json(cls, data: object) -> Heard:
+        """Also the plain list of serials stored before sessions and digests were kept."""
+        if isinstance(data, list):
+            serials = [int(s) for s in data][-cls.RECENT:]
+            return cls(None, dict.fromkeys(serials), serials[-1] if serials else None)
+        if not isinstance(data, dict):
+            raise TypeError(f"not a peer's serials: {type(data).__name__}")
+        session, last = data.get("session"), data.get("last")
+        recent = {int(s): None if d is None else str(d) for s, d in data.get("recent", [])}
+        return cls(None if session is None else str(session), recent,
+                   None if last is None else int(last))

@@ -11,9 +11,26 @@ Along the way, by the estimated time over the coordination point (COP):
 
 and the peer answers ACP/REJ, AOC.  Every message is acknowledged by LAM (the link level,
 ``dialogue.Link``): a missing LAM is sent again, then raises a ``lam-timeout`` alert.
-Inbound text that does not parse, or a message the dialogue does not allow, is answered
-with LRM.  A flight without identification (no callsign: no flight plan to coordinate) or
-with no transponder at all that crosses between countries raises ``uncoordinated-crossing``.
+A flight without identification (no callsign: no flight plan to coordinate) or with no
+transponder at all that crosses between countries raises ``uncoordinated-crossing``.
+
+Inbound, every message is hostile until it passes, in this order (each refusal counted by
+its reason; one we can address, on a configured link, answered with LRM):
+
+- who speaks: the MQTT topic's units, the envelope's and the text's field 3 agree, and the
+  pair is a configured link (``aidc-refused-topic``, ``aidc-not-ours``, ``aidc-invalid``
+  for text that does not parse, ``aidc-refused-units``);
+- which message: its identity is (link, sender's session, serial, text digest)
+  (``dialogue.Heard``): the same message sent again gets LAM again, once handled;
+- which dialogue: an answer names our serial (field 3's reference), and is taken only if
+  that serial is the flight's message it answers, field 7 (callsign, SSR code) is the
+  flight's, and the dialogue's state allows it (``aidc-no-dialogue``; ``aidc-mismatch``
+  and ``aidc-out-of-turn`` also raise an ``aidc-mismatch`` alert): an ACP for DAL19 never
+  coordinates AAL7.
+
+Handling one message is all or nothing: if it raises, ``rollback`` puts the engine back
+(the caller refuses the message), and the pipeline calls it too when the store cannot
+save what the message changed.  Alerts about floods are rate-limited (``alerts.py``).
 
 The state lives in plain records (``state.py``: a ``Flight`` per dialogue, a ``Track`` per
 track, a ``Link`` per peer) so that a store (``gateway.store.HandoffStore``, injected by
@@ -24,6 +41,8 @@ is sent again, same serial).
 
 from __future__ import annotations
 
+import dataclasses
+import string
 import time as _time
 from collections import Counter
 from collections.abc import Sequence
@@ -32,16 +51,21 @@ from typing import Any
 import numpy as np
 
 from gateway.handoff.airspace import Airspace, Crossing
-from gateway.handoff.dialogue import C1, Link, ProtocolError, State
+from gateway.handoff.alerts import AlertLimiter
+from gateway.handoff.dialogue import C1, LINK_LEVEL, Heard, Link, ProtocolError, State
 from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.state import Flight, Saved, Track
-from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, parse
+from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, digest, parse, reference
 from gateway.messages import Aidc, Alert, Fused
 
 UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
 LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
 STEP_S = 5.0  # time step of the descent prediction
 FORGET_EVERY_S = 60.0
+# what each answer answers: an ACP or REJ the latest proposal, an AOC the latest TOC
+ANSWERS = {"ACP": frozenset({"EST", "CPL", "CDN"}), "REJ": frozenset({"EST", "CPL", "CDN"}),
+           "AOC": frozenset({"TOC"})}
+_FIELD18 = frozenset(string.ascii_uppercase + string.digits + " /.")
 
 
 def _tas_factor(fl: float) -> float:
@@ -59,11 +83,13 @@ def _approach_speed(fl: float) -> float:
 
 
 def envelope(text: AidcText, now: float, track_id: str | None = None,
-             callsign: str | None = None) -> Aidc:
-    """The shared-format message (docs/messages.md) around one AIDC text."""
+             callsign: str | None = None, session: str | None = None) -> Aidc:
+    """The shared-format message (docs/messages.md) around one AIDC text; ``session``: the
+    sender's session on the link (``Link.session``)."""
     return Aidc(t=now, msg=text.msg, from_=text.sender, to=text.receiver,  # type: ignore
                 serial=text.serial, ref=None if text.ref is None else text.ref[2],
-                track_id=track_id, callsign=callsign or text.callsign, text=text.text())
+                track_id=track_id, callsign=callsign or text.callsign, text=text.text(),
+                session=session)
 
 
 def _hhmm(t: float) -> str:
@@ -75,8 +101,9 @@ def _level(fl: float | None) -> str | None:
 
 
 def _remark(reason: str) -> str:
-    """Field 18 allows capitals, digits, space, / and . only."""
-    text = "".join(c if c.isalnum() or c in " /." else " " for c in reason.upper())
+    """Field 18 allows ASCII capitals, digits, space, / and . only (not ``isalnum``: a
+    Unicode letter would make an LRM our own parser, and the peer's, refuses)."""
+    text = "".join(c if c in _FIELD18 else " " for c in reason.upper())
     return " ".join(text.split())[:200] or "INVALID"
 
 
@@ -87,7 +114,7 @@ class Handoff:
         self.flights: dict[str, Flight] = {}  # by key: every dialogue
         self.tracks: dict[str, Track] = {}  # by track id: every live track
         self.links: dict[str, Link] = {}  # by peer
-        self.seen: dict[str, list[int]] = {}  # peer -> its last serials (duplicates)
+        self.seen: dict[str, Heard] = {}  # peer -> its session and recent serials
         # (peer, our serial) -> flight key: the index over the flights' serials, added to
         # by _send, pruned with the flights (_drop), rebuilt by restore
         self.by_serial: dict[tuple[str, int], str] = {}
@@ -99,6 +126,9 @@ class Handoff:
         self._changed: set[str] = set()
         self._removed: set[str] = set()
         self.countries = {u.id: u.country for u in airspace.units.values()}
+        self.limiter = AlertLimiter()
+        self._full: set[str] = set()  # peers whose link has every serial awaiting LAM
+        self._undo: _Undo | None = None  # how to take back the message being handled
 
     # -- the state a store keeps -------------------------------------------------------------
 
@@ -129,7 +159,7 @@ class Handoff:
             self.flights[f.key] = f
             self._track(f.track_id, saved.clock).flights.append(f.key)
         self.links = dict(saved.links)
-        self.seen = {peer: list(serials) for peer, serials in saved.seen.items()}
+        self.seen = {peer: heard.copy() for peer, heard in saved.seen.items()}
         # in the order they were sent: a serial used again after 999 is the later flight's
         sent = sorted((t, f.dst, serial, f.key) for f in self.flights.values()
                       for serial, t in f.serials)
@@ -161,13 +191,38 @@ class Handoff:
             self.links[peer] = Link(self.p.lam_timeout_s, self.p.lam_tries)
         return self.links[peer]
 
+    def _number(self, peer: str, now: float, out: list[Any]) -> int | None:
+        """The next serial on the link to ``peer``; None when every one of them still awaits
+        its LAM: the message is not sent (counted, and alerted once until one is free)."""
+        serial = self.link(peer).number()
+        if serial is not None:
+            self._full.discard(peer)
+            return serial
+        self.counters["aidc-link-full"] += 1
+        if peer not in self._full:
+            self._full.add(peer)
+            self._alert("link-full", peer, None, f"every serial to {peer} awaits its LAM: "
+                        "nothing more is sent to it until one is acknowledged", now, out)
+        return None
+
+    def _alert(self, type_: str, peer: str, track_id: str | None, text: str, now: float,
+               out: list[Any]) -> None:
+        """An alert about a peer, through the flood limiter."""
+        if self.limiter.admit(type_, peer, now, out):
+            out.append(Alert(t=now, type=type_, track_id=track_id, text=text))
+        else:
+            self.counters["alerts-suppressed"] += 1
+
     def _send(self, flight: Flight | None, text: AidcText, now: float,
               out: list[Any]) -> None:
         link = self.link(text.receiver)
-        message = envelope(text, now, *((flight.track_id, flight.callsign) if flight else ()))
-        if text.msg not in ("LAM", "LRM"):
+        message = envelope(text, now, flight.track_id if flight else None,
+                           flight.callsign if flight else None, session=link.session)
+        if text.msg not in LINK_LEVEL:
             link.sent(text.serial, message.text, now)
         if flight is not None:
+            if self._undo is not None:
+                self._undo.serial(self.by_serial, (flight.dst, text.serial))
             self.by_serial[(flight.dst, text.serial)] = flight.key
             flight.last_sent = now
             flight.sent.append(text.msg)
@@ -177,14 +232,20 @@ class Handoff:
         out.append(message)
 
     def _dialogue_message(self, f: Flight, msg: str, now: float, out: list[Any],
-                          amendment: tuple[tuple[int, str], ...] = ()) -> None:
+                          amendment: tuple[tuple[int, str], ...] = ()) -> bool:
+        """Send ``msg`` in this dialogue; False if the link has no free serial (the
+        dialogue stays as it was, and the timeline asks again)."""
+        serial = self._number(f.dst, now, out)
+        if serial is None:
+            return False
         f.dialogue.send(msg)
         estimate = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)) if msg in (
             "ABI", "EST", "CPL") else None
-        text = AidcText(msg, f.src, f.dst, self.link(f.dst).number(), callsign=f.callsign,
+        text = AidcText(msg, f.src, f.dst, serial, callsign=f.callsign,
                         ssr=f.ssr, dep=UNKNOWN_AERODROME, estimate=estimate,
                         dst=UNKNOWN_AERODROME, amendments=amendment)
         self._send(f, text, now, out)
+        return True
 
     # -- fused tracks in ----------------------------------------------------------------------
 
@@ -355,15 +416,15 @@ class Handoff:
         if state is State.IDLE and self.p.est_lead_s < to_go <= self.p.abi_lead_s:
             self._dialogue_message(f, "ABI", now, out)
         elif state in (State.IDLE, State.NOTIFIED) and to_go <= self.p.est_lead_s:
-            self._dialogue_message(f, "CPL" if f.dst in self.p.cpl_to else "EST", now, out)
-            f.agreed_eto, f.agreed_fl = f.eto, f.fl
+            if self._dialogue_message(f, "CPL" if f.dst in self.p.cpl_to else "EST", now, out):
+                f.agreed_eto, f.agreed_fl = f.eto, f.fl
         elif state is State.COORDINATED and (crossed or to_go <= self.p.toc_lead_s):
             self._dialogue_message(f, "TOC", now, out)
         elif (state is State.COORDINATED and now - f.last_sent >= self.p.cdn_interval_s
               and self._moved(f)):
             amended = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)).text()
-            self._dialogue_message(f, "CDN", now, out, ((14, amended),))
-            f.agreed_eto, f.agreed_fl = f.eto, f.fl
+            if self._dialogue_message(f, "CDN", now, out, ((14, amended),)):
+                f.agreed_eto, f.agreed_fl = f.eto, f.fl
 
     def _moved(self, f: Flight) -> bool:
         level = (f.fl is not None and f.agreed_fl is not None
@@ -391,72 +452,172 @@ class Handoff:
 
     # -- AIDC in -----------------------------------------------------------------------------
 
-    def receive(self, message: Aidc, now: float) -> list[Any]:
-        """One inbound message from a peer (its envelope already validated)."""
+    def receive(self, message: Aidc, now: float,
+                via: tuple[str, str] | None = None) -> list[Any]:
+        """One inbound message from a peer (its envelope already validated); ``via``: the
+        (from, to) units its MQTT topic names (None: not known, as in tests and replays).
+
+        All or nothing: if handling it raises, the engine is put back as it was
+        (``rollback``) and the exception goes to the caller."""
+        self._undo = _Undo(self, message.from_)
+        try:
+            return self._receive(message, now, via)
+        except BaseException:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        """Take back what handling the last inbound message changed (it raised, or the store
+        could not save it): the message is not recorded as seen, its dialogue, serials and
+        link are as before.  Counters keep what happened."""
+        if self._undo is not None:
+            self._undo.apply(self)
+            self._undo = None
+
+    def refuse(self, message: Aidc, reason: str, now: float) -> list[Any]:
+        """LRM for an inbound message that could not be handled, if its sender is a
+        configured link (else nothing: no one to address)."""
         out: list[Any] = []
-        peer = message.from_
-        if peer not in self.p.peers or message.to not in self.p.units:
+        if message.from_ in self.p.peers and message.to in self.p.units:
+            self._refuse(message.from_, message.to, message.serial % 1000, reason, now, out)
+        return out
+
+    def _receive(self, message: Aidc, now: float, via: tuple[str, str] | None) -> list[Any]:
+        out: list[Any] = []
+        peer, me = message.from_, message.to
+        link_ok = peer in self.p.peers and me in self.p.units
+        if via is not None and via != (peer, me):
+            self.counters["aidc-refused-topic"] += 1
+            if link_ok:
+                self._refuse(peer, me, message.serial % 1000,
+                             "TOPIC UNITS DIFFER FROM THE ENVELOPE", now, out)
+            return out
+        if not link_ok:
             self.counters["aidc-not-ours"] += 1
             return out
         try:
             text = parse(message.text)
-            if (text.sender, text.receiver) != (peer, message.to):
-                raise AidcSyntaxError("field 3 units differ from the envelope")
         except AidcSyntaxError as exc:
             self.counters["aidc-invalid"] += 1
-            self._refuse(peer, message.to, message.serial % 1000, str(exc), now, out)
+            self._refuse(peer, me, message.serial % 1000, str(exc), now, out)
+            return out
+        if (text.sender, text.receiver) != (peer, me):
+            self.counters["aidc-refused-units"] += 1
+            self._refuse(peer, me, text.serial, "FIELD 3 UNITS DIFFER FROM THE ENVELOPE", now,
+                         out)
             return out
         self.counters[f"aidc-received-{text.msg}"] += 1
-        if text.msg in ("LAM", "LRM"):
-            pending = self.link(peer).acknowledged(text.ref[2]) if text.ref else None
-            if text.msg == "LRM":
-                out.append(Alert(t=now, type="lrm-received", track_id=None,
-                                 text=f"{peer} refused our message {text.ref}: {text.remark}"))
-            elif pending is None:
-                self.counters["lam-unexpected"] += 1
+        identity = digest(text)
+        heard = self.seen.get(peer)
+        if heard is None:
+            heard = self.seen[peer] = Heard()
+        if heard.restarted(message.session, text.serial, identity):
+            heard.start(message.session)
+            self.counters["aidc-peer-restart"] += 1
+        elif heard.session is None:
+            heard.session = message.session
+        if text.msg in LINK_LEVEL:
+            self._link_level(peer, me, text, now, out)
             return out
-        seen = self.seen.setdefault(peer, [])
-        if text.serial in seen:  # sent again: it did not get our LAM
-            self._ack(peer, message.to, text.serial, now, out)
+        if heard.duplicate(text.serial, identity):  # sent again: it did not get our LAM
+            self._ack(peer, me, text.serial, now, out)
             self.counters["aidc-duplicate"] += 1
             return out
-        seen.append(text.serial)
-        del seen[:-100]
-        key = self.by_serial.get((peer, text.ref[2])) if text.ref else None
+        if self._handle(peer, me, text, now, out):
+            heard.record(text.serial, identity)  # only what was handled: LRM records nothing
+        return out
+
+    def _link_level(self, peer: str, me: str, text: AidcText, now: float,
+                    out: list[Any]) -> None:
+        """LAM or LRM for one of our messages: it is no longer awaited.  Never answered (an
+        LRM for a LAM would start a loop): a LAM for nothing awaited is only counted."""
+        assert text.ref is not None  # parse() requires it of LAM and LRM
+        ours = text.ref[:2] == (me, peer)
+        pending = self.link(peer).acknowledged(text.ref[2]) if ours else None
+        if text.msg == "LRM":
+            self._alert("lrm-received", peer, None, f"{peer} refused our message "
+                        f"{reference(text.ref)}: {text.remark}", now, out)
+        elif pending is None:
+            self.counters["lam-unexpected"] += 1
+
+    def _handle(self, peer: str, me: str, text: AidcText, now: float, out: list[Any]) -> bool:
+        """A peer's answer (or proposal) in one of our dialogues: True if handled (LAM), False
+        if refused (LRM, with the reason)."""
+        key = (self.by_serial.get((peer, text.ref[2]))
+               if text.ref is not None and text.ref[:2] == (me, peer) else None)
         flight = self.flights.get(key) if key else None
         if flight is None:
-            self._refuse(peer, message.to, text.serial, "NO DIALOGUE FOR THIS REFERENCE", now, out)
-            return out
-        try:
-            flight.dialogue.receive(text.msg)
-        except ProtocolError as exc:
-            self._refuse(peer, message.to, text.serial, str(exc), now, out)
-            return out
-        self._ack(peer, message.to, text.serial, now, out)
+            self.counters["aidc-no-dialogue"] += 1
+            self._refuse(peer, me, text.serial, "NO DIALOGUE FOR THIS REFERENCE", now, out)
+            return False
+        assert text.ref is not None
+        reason = self._mismatch(flight, text)
+        if reason is None:
+            if self._undo is not None:
+                self._undo.flight(flight)
+            try:
+                flight.dialogue.receive(text.msg)
+            except ProtocolError as exc:
+                self.counters["aidc-out-of-turn"] += 1
+                reason = str(exc)
+        else:
+            self.counters["aidc-mismatch"] += 1
+        if reason is not None:
+            self._alert("aidc-mismatch", peer, flight.track_id,
+                        f"{peer} {text.msg} {reference((peer, me, text.serial))} for "
+                        f"{reference(text.ref)} ({flight.callsign}) refused: {reason}", now, out)
+            self._refuse(peer, me, text.serial, reason, now, out)
+            return False
+        self._ack(peer, me, text.serial, now, out)
         self._changed.add(flight.key)
         if text.msg == "ACP" and flight.dialogue.state is State.COORDINATED:
             flight.agreed_eto, flight.agreed_fl = flight.eto, flight.fl
         elif text.msg == "CDN":  # the peer proposes other conditions: accept them
-            reply = AidcText("ACP", flight.src, peer, self.link(peer).number(),
-                             ref=(peer, flight.src, text.serial), callsign=flight.callsign,
-                             ssr=flight.ssr, dep=UNKNOWN_AERODROME, dst=UNKNOWN_AERODROME)
-            flight.dialogue.send("ACP")
-            self._send(flight, reply, now, out)
+            serial = self._number(peer, now, out)
+            if serial is not None:
+                reply = AidcText("ACP", flight.src, peer, serial,
+                                 ref=(peer, flight.src, text.serial), callsign=flight.callsign,
+                                 ssr=flight.ssr, dep=UNKNOWN_AERODROME, dst=UNKNOWN_AERODROME)
+                flight.dialogue.send("ACP")
+                self._send(flight, reply, now, out)
         elif text.msg == "REJ" and flight.dialogue.state is State.REJECTED:
             out.append(Alert(t=now, type="coordination-rejected", track_id=flight.track_id,
                              text=f"{peer} rejected {flight.callsign} at {flight.cop}: "
                              "coordinate by voice"))
-        return out
+        return True
+
+    def _mismatch(self, flight: Flight, text: AidcText) -> str | None:
+        """Why this answer is not this flight's (None: it is): field 7, and the message
+        its reference names must be the one it answers."""
+        if text.callsign != flight.callsign:
+            return f"FIELD 7 {text.callsign} IS NOT {flight.callsign}"
+        if text.ssr is not None and flight.ssr is not None and text.ssr != flight.ssr:
+            return f"SSR CODE {text.ssr} IS NOT {flight.ssr}"
+        answers = ANSWERS.get(text.msg)
+        if answers is None or text.ref is None:
+            return None
+        serial = text.ref[2]
+        # the flight's messages and their serials, in the order sent (lists kept in step
+        # by _send; a flight stored before the serials were kept may have fewer serials)
+        if len(flight.sent) != len(flight.serials):
+            return None
+        latest = next((i for i in range(len(flight.sent) - 1, -1, -1)
+                       if flight.sent[i] in answers), None)
+        if latest is None or flight.serials[latest][0] != serial:
+            return f"{text.msg} DOES NOT ANSWER THE LATEST {'/'.join(sorted(answers))}"
+        return None
 
     def _ack(self, peer: str, me: str, serial: int, now: float, out: list[Any]) -> None:
-        text = AidcText("LAM", me, peer, self.link(peer).number(), ref=(peer, me, serial))
-        self._send(None, text, now, out)
+        number = self._number(peer, now, out)
+        if number is not None:
+            self._send(None, AidcText("LAM", me, peer, number, ref=(peer, me, serial)), now, out)
 
     def _refuse(self, peer: str, me: str, serial: int, reason: str, now: float,
                 out: list[Any]) -> None:
-        text = AidcText("LRM", me, peer, self.link(peer).number(), ref=(peer, me, serial),
-                        remark=_remark(reason))
-        self._send(None, text, now, out)
+        number = self._number(peer, now, out)
+        if number is not None:
+            self._send(None, AidcText("LRM", me, peer, number, ref=(peer, me, serial),
+                                      remark=_remark(reason)), now, out)
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -485,20 +646,67 @@ class Handoff:
         if now <= self.resume_after:
             return out
         self.forget(now)
+        out += self.limiter.due(now)
         for peer, link in self.links.items():
             again, lost = link.due(now)
             for p in again:
                 key = self.by_serial.get((peer, p.serial))
                 flight = self.flights.get(key) if key else None
-                out.append(envelope(parse(p.text), now, *(
-                    (flight.track_id, flight.callsign) if flight else ())))
+                out.append(envelope(parse(p.text), now, flight.track_id if flight else None,
+                                    flight.callsign if flight else None, session=link.session))
                 self.counters["aidc-resent"] += 1
             for p in lost:
                 key = self.by_serial.get((peer, p.serial))
                 flight = self.flights.get(key) if key else None
-                out.append(Alert(t=now, type="lam-timeout",
-                                 track_id=flight.track_id if flight else None,
-                                 text=f"{peer} did not acknowledge {p.text} after "
-                                 f"{p.tries} tries"))
+                self._alert("lam-timeout", peer, flight.track_id if flight else None,
+                            f"{peer} did not acknowledge {p.text} after {p.tries} tries",
+                            now, out)
                 self.counters["lam-timeout"] += 1
         return out
+
+
+class _Undo:
+    """What handling one inbound message may change, as it was: the peer's link (next
+    serial, messages awaited), what was heard from the peer, the flight it touched and the
+    serial index entries it wrote.  Cheap: copied up front are only the link's numbers and
+    the bounded ``Heard``; the flight is copied when it is about to change."""
+
+    def __init__(self, engine: Handoff, peer: str) -> None:
+        self.peer = peer
+        link = engine.links.get(peer)
+        self.link = None if link is None else (link.next_serial, dict(link.pending))
+        heard = engine.seen.get(peer)
+        self.heard = None if heard is None else heard.copy()
+        self.full = peer in engine._full
+        self.flights: dict[str, Flight] = {}
+        self.serials: dict[tuple[str, int], str | None] = {}
+
+    def flight(self, f: Flight) -> None:
+        if f.key not in self.flights:
+            self.flights[f.key] = dataclasses.replace(
+                f, dialogue=dataclasses.replace(f.dialogue), sent=list(f.sent),
+                serials=list(f.serials))
+
+    def serial(self, index: dict[tuple[str, int], str], key: tuple[str, int]) -> None:
+        self.serials.setdefault(key, index.get(key))
+
+    def apply(self, engine: Handoff) -> None:
+        if self.link is None:
+            engine.links.pop(self.peer, None)
+        else:
+            link = engine.links[self.peer]
+            link.next_serial, link.pending = self.link[0], self.link[1]
+        if self.heard is None:
+            engine.seen.pop(self.peer, None)
+        else:
+            engine.seen[self.peer] = self.heard
+        if self.full:
+            engine._full.add(self.peer)
+        else:
+            engine._full.discard(self.peer)
+        engine.flights.update(self.flights)
+        for key, value in self.serials.items():
+            if value is None:
+                engine.by_serial.pop(key, None)
+            else:
+                engine.by_serial[key] = value

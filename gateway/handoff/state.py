@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gateway.handoff.dialogue import C1, Dialogue, Link
+from gateway.handoff.dialogue import C1, Dialogue, Heard, Link
 
 
 @dataclass
@@ -75,5 +75,5 @@ class Saved:
     flights: list[Flight]
     removed: list[str]
     links: dict[str, Link]
-    seen: dict[str, list[int]]  # peer -> its recent serials (a message sent again)
+    seen: dict[str, Heard]  # peer -> its session and recent serials (a message sent again)
     clock: float  # the latest data time seen

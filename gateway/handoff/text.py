@@ -14,10 +14,13 @@ A message is ``(`` then fields separated by ``-`` then ``)``:
 
 Which fields each message carries is the ``LAYOUT`` table.  The parser is strict: every
 inbound text is hostile, and whatever it refuses is answered with LRM naming the reason.
+It is ASCII only (``re.ASCII``, ``[0-9]`` rather than ``\\d``): a Unicode digit is no serial,
+and nothing it accepts can be a text that another AIDC system refuses.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Required, TypedDict
@@ -39,15 +42,16 @@ LAYOUT: dict[str, tuple[str, ...]] = {
 MAX_TEXT = 1024  # an ATS message is a few lines; anything longer is refused unread
 
 _UNIT = r"[A-Z]{1,4}"
-_NUMBER = rf"({_UNIT})/({_UNIT})(\d{{3}})"
-_FIELD3 = re.compile(rf"([A-Z]{{3}})(?:{_NUMBER})(?:{_NUMBER})?")
-_FIELD7 = re.compile(r"([A-Z0-9]{2,7})(?:/A([0-7]{4}))?")
-_FIELD13 = re.compile(r"([A-Z]{4})(\d{4})?")
-_LEVEL = r"(?:F\d{3}|A\d{3}|S\d{4}|M\d{4})"
-_FIELD14 = re.compile(rf"([A-Z0-9]{{2,11}})/(\d{{4}})({_LEVEL})?(?:({_LEVEL})([AB]))?")
-_FIELD16 = re.compile(r"([A-Z]{4})")
-_FIELD22 = re.compile(r"(\d{1,2})/([A-Z0-9/ ]{1,120})")
-_FIELD18 = re.compile(r"RMK/([A-Z0-9 /.]{1,200})")
+_NUMBER = rf"({_UNIT})/({_UNIT})([0-9]{{3}})"
+_FIELD3 = re.compile(rf"([A-Z]{{3}})(?:{_NUMBER})(?:{_NUMBER})?", re.ASCII)
+_FIELD7 = re.compile(r"([A-Z0-9]{2,7})(?:/A([0-7]{4}))?", re.ASCII)
+_FIELD13 = re.compile(r"([A-Z]{4})([0-9]{4})?", re.ASCII)
+_LEVEL = r"(?:F[0-9]{3}|A[0-9]{3}|S[0-9]{4}|M[0-9]{4})"
+_FIELD14 = re.compile(rf"([A-Z0-9]{{2,11}})/([0-9]{{4}})({_LEVEL})?(?:({_LEVEL})([AB]))?",
+                      re.ASCII)
+_FIELD16 = re.compile(r"([A-Z]{4})", re.ASCII)
+_FIELD22 = re.compile(r"([0-9]{1,2})/([A-Z0-9/ ]{1,120})", re.ASCII)
+_FIELD18 = re.compile(r"RMK/([A-Z0-9 /.]{1,200})", re.ASCII)
 
 
 class AidcSyntaxError(ValueError):
@@ -107,6 +111,18 @@ class AidcText:
             elif name == "18":
                 parts.append(f"RMK/{self.remark}")
         return "(" + "-".join(parts) + ")"
+
+
+def reference(ref: tuple[str, str, int]) -> str:
+    """A message's number as field 3 writes it: ``P/L027`` (serial 27 from P to L)."""
+    return f"{ref[0]}/{ref[1]}{ref[2] % 1000:03d}"
+
+
+def digest(text: AidcText) -> str:
+    """What identifies a message's content: the same message sent again has the same
+    digest (the canonical text, so spacing and line breaks do not count), another message
+    under the same serial has another."""
+    return hashlib.blake2b(text.text().encode(), digest_size=8).hexdigest()
 
 
 class _Fields(TypedDict, total=False):

@@ -107,6 +107,18 @@ class Topics:
         """``aidc/{from}/{to}``; ``+`` stands for any unit in a subscription."""
         return self._name(Kind.AIDC, from_, to)
 
+    def aidc_units(self, topic: str) -> tuple[str, str] | None:
+        """(from, to) of an ``aidc/{from}/{to}`` topic under this prefix; None if the topic
+        is not one (the inverse of ``aidc``: who a message on it claims to be from and
+        for)."""
+        head = self._name(Kind.AIDC, "")
+        if not topic.startswith(head):
+            return None
+        levels = topic[len(head):].split("/")
+        if len(levels) != 2 or not all(levels):
+            return None
+        return levels[0], levels[1]
+
     @property
     def aidc_filter(self) -> str:
         return self._name(Kind.AIDC, "#")

@@ -155,7 +155,7 @@ class Service:
 
     def inbound(self, topic: str, payload: bytes) -> None:
         """A peer's AIDC message from the broker: through the handoff, answers out."""
-        self._publish(self.pipeline.receive_aidc(payload, self.clock()), None)
+        self._publish(self.pipeline.receive_aidc(payload, self.clock(), topic=topic), None)
 
     # -- status and metrics ------------------------------------------------------------------
 

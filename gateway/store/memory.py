@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from gateway.handoff.dialogue import Link
+from gateway.handoff.dialogue import Heard, Link
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
 
@@ -20,7 +20,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.flights: dict[str, Flight] = {}
         self.links: dict[str, Link] = {}
-        self.seen: dict[str, list[int]] = {}
+        self.seen: dict[str, Heard] = {}
         self.clock = -float("inf")
         self.saves = 0
         self.closed = False

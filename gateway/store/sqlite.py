@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from gateway.handoff.dialogue import Dialogue, Link, Pending, Role, State
+from gateway.handoff.dialogue import Dialogue, Heard, Link, Pending, Role, State
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
 from gateway.store import StoreError
@@ -85,14 +85,14 @@ class SqliteStore:
             pending = {int(k): Pending(**v) for k, v in link.pop("pending").items()}
             links[peer] = Link(**link, pending=pending)
         return Saved(flights=list(flights.values()), removed=[], links=links,
-                     seen={peer: [int(s) for s in v] for peer, v in state.get("seen", {}).items()},
+                     seen={peer: Heard.from_json(v) for peer, v in state.get("seen", {}).items()},
                      clock=float(state.get("clock", -float("inf"))))
 
     def save(self, engine: Handoff) -> None:
         saved = engine.unsaved()
         state: dict[str, Any] = {
             "links": {peer: asdict(link) for peer, link in saved.links.items()},
-            "seen": saved.seen,
+            "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
             "clock": max(saved.clock, NO_CLOCK),
         }
         with self.db:
