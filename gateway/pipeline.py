@@ -8,6 +8,7 @@ and hands it the store the handoff's state is kept in (it opens no file itself).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 
@@ -20,6 +21,8 @@ from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.topics import Topics
 from gateway.store import HandoffStore
+
+log = logging.getLogger(__name__)
 
 
 class Pipeline:
@@ -89,18 +92,24 @@ class Pipeline:
         try:
             made = handoff.receive(message, now, via)
         except Exception as exc:  # a bug on hostile input: the engine rolled it back
-            return self._not_handled(message, f"cannot handle it {type(exc).__name__}", now)
+            return self._not_handled(message, topic, exc, "cannot handle it", now)
         try:
             return self._handed(made)
         except Exception as exc:  # only the store's save raises there
             handoff.rollback()
             self.failures["store"] = f"cannot save the handoff's state: {exc!r}"[:300]
-            return self._not_handled(message, "cannot store it", now)
+            return self._not_handled(message, topic, exc, "cannot store it", now)
 
-    def _not_handled(self, message: Aidc, reason: str, now: float) -> list[Published]:
-        """A message whose handling failed: counted, and refused if it can be (the LRM goes
-        out unsaved: it awaits nothing)."""
+    def _not_handled(self, message: Aidc, topic: str | None, exc: Exception, reason: str,
+                     now: float) -> list[Published]:
+        """A message whose handling failed: counted, logged (the first ten, then every
+        thousandth: a failing store fails every message), and refused if it can be (the
+        LRM goes out unsaved: it awaits nothing)."""
         self.aidc_counters["aidc-handler-errors"] += 1
+        errors = self.aidc_counters["aidc-handler-errors"]
+        if errors <= 10 or errors % 1000 == 0:
+            log.error("AIDC from %s serial %d on %s: %s: %r (%d so far)", message.from_,
+                      message.serial, topic, reason, exc, errors)
         if self.handoff is None:
             return []
         try:

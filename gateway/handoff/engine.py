@@ -483,7 +483,7 @@ class Handoff:
         return out
 
     def _receive(self, message: Aidc, now: float, via: tuple[str, str] | None) -> list[Any]:
-        out: list[Any] = []
+        out: list[Any] = self.limiter.due(now) if self.limiter.windows else []
         peer, me = message.from_, message.to
         link_ok = peer in self.p.peers and me in self.p.units
         if via is not None and via != (peer, me):
