@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, track
 from test_handoff_store import config
 
@@ -330,3 +332,20 @@ def test_a_store_that_cannot_save_takes_the_message_back(tmp_path: Path) -> None
     assert [m.msg for m in batch.messages] == ["LAM"]
     assert next(iter(engine.flights.values())).dialogue.state is State.COORDINATED
     assert store.flights[next(iter(engine.flights))].dialogue.state is State.COORDINATED
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120), st.sampled_from(["ACP", "LAM", "EST"]),
+       st.integers(0, 2**31 - 1))
+def test_any_text_is_answered_with_a_text_we_can_parse(text: str, msg: str,
+                                                       serial: int) -> None:
+    """Whatever a configured peer sends: no exception, one answer, and it parses."""
+    engine = Handoff(AIRSPACE, PARAMS)
+    m = Aidc(t=T0, msg=msg, from_="KZHU", to="MMTY", serial=serial,  # type: ignore[arg-type]
+             ref=None, track_id=None, callsign=None, text=text)
+    out = engine.receive(m, T0)
+    for sent in out:
+        if isinstance(sent, Aidc):
+            parse(sent.text)
+    assert len([x for x in out if isinstance(x, Aidc)]) == 1 or (
+        engine.counters["aidc-received-LAM"] + engine.counters["aidc-received-LRM"] == 1)

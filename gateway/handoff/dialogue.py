@@ -8,7 +8,9 @@ the two can never disagree about what is allowed.  A message the table does not 
 ``ProtocolError`` (ours: a bug; theirs: answered with LRM).
 
 LAM and LRM are not in the table: they acknowledge (or refuse) any message at the link
-level (``Link``), which also numbers messages per link and notices missing LAMs.
+level (``Link``), which also numbers messages per link (never reusing a serial that awaits
+its LAM) and notices missing LAMs; ``Heard`` tells a peer's message sent again from a new
+one (and a restarted peer from either).
 """
 
 from __future__ import annotations
