@@ -252,6 +252,7 @@ class Handoff:
     def update(self, fused: Sequence[Fused], now: float) -> list[Any]:
         """One association cycle's fused updates; what to publish (aidc, alerts)."""
         out: list[Any] = []
+        self._undo = None  # only the last inbound message can be taken back
         if now <= self.resume_after:
             # Data no newer than what the dialogues had seen before a restart (a replay
             # started again from its beginning): deciding again would repeat messages.
@@ -643,6 +644,7 @@ class Handoff:
     def tick(self, now: float) -> list[Any]:
         """Missing LAMs: send again (same serial), then give up with an alert."""
         out: list[Any] = []
+        self._undo = None
         if now <= self.resume_after:
             return out
         self.forget(now)
