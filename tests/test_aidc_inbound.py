@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, track
+from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, fly
 from test_handoff_store import config
 
 from gateway.handoff.dialogue import Heard, Link, Pending, State
@@ -32,19 +32,7 @@ from gateway.store.sqlite import SqliteStore
 
 def drive(engine: Handoff, peer: Peer, t0: float, seconds: float, start_lat: float = 26.5,
           tamper: Callable[[Aidc], Aidc] = lambda m: m, **kw: object) -> list[Any]:
-    """A flight due north from Monterrey, one update every 4 s; ``peer`` answers, its
-    answers passed through ``tamper`` on their way."""
-    out: list[Any] = []
-    for k in range(int(seconds / 4)):
-        t = t0 + 4 * k
-        made = engine.update([track(t, start_lat + 450 * KT_DEG * 4 * k, **kw)], t)
-        made += engine.tick(t)
-        while made:
-            out += made
-            answers = [tamper(r) for m in made if isinstance(m, Aidc) for r in peer.receive(m, t)]
-            out += answers
-            made = [x for a in answers for x in engine.receive(a, t)]
-    return out
+    return fly(engine, peer, seconds, start_lat, t0=t0, tamper=tamper, **kw)
 
 
 def no_session(m: Aidc) -> Aidc:

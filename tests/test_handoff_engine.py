@@ -3,7 +3,9 @@ retries, the store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -29,17 +31,19 @@ def track(t: float, lat: float, **kw: object) -> Fused:
     return Fused(**base)  # type: ignore[arg-type]
 
 
-def fly(engine: Handoff, peer: Peer | None, seconds: float, start_lat: float = 26.5,
-        **kw: object) -> list[object]:
-    """Due north from Monterrey at 450 kt, one update every 4 s; the peer answers."""
-    out: list[object] = []
+def fly(engine: Handoff, peer: Peer | None, seconds: float, start_lat: float = 26.5, *,
+        t0: float = T0, tamper: Callable[[Aidc], Aidc] = lambda m: m,
+        **kw: object) -> list[Any]:
+    """Due north from Monterrey at 450 kt from ``t0``, one update every 4 s; the peer
+    answers, its answers passed through ``tamper`` on their way."""
+    out: list[Any] = []
     for k in range(int(seconds / 4)):
-        t = T0 + 4 * k
+        t = t0 + 4 * k
         made = engine.update([track(t, start_lat + 450 * KT_DEG * 4 * k, **kw)], t)
         made += engine.tick(t)
         while made:
             out += made
-            answers = [r for m in made if isinstance(m, Aidc) and peer is not None
+            answers = [tamper(r) for m in made if isinstance(m, Aidc) and peer is not None
                        for r in peer.receive(m, t)]
             out += answers
             made = [x for a in answers for x in engine.receive(a, t)]

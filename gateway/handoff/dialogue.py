@@ -214,6 +214,17 @@ class Heard:
             return behind and (self.last - serial) % 999 > self.RECENT
         return False
 
+    def heard(self, session: str | None, serial: int, digest: str) -> bool:
+        """A message came (any, LAM and LRM included): True if it starts a new sender
+        session (what was heard before is forgotten).  The first session named is
+        adopted."""
+        if self.restarted(session, serial, digest):
+            self.start(session)
+            return True
+        if self.session is None:
+            self.session = session
+        return False
+
     def start(self, session: str | None) -> None:
         """A new sender session: nothing heard before it counts."""
         self.session, self.last = session, None

@@ -512,11 +512,8 @@ class Handoff:
         heard = self.seen.get(peer)
         if heard is None:
             heard = self.seen[peer] = Heard()
-        if heard.restarted(message.session, text.serial, identity):
-            heard.start(message.session)
+        if heard.heard(message.session, text.serial, identity):
             self.counters["aidc-peer-restart"] += 1
-        elif heard.session is None:
-            heard.session = message.session
         if text.msg in LINK_LEVEL:
             self._link_level(peer, me, text, now, out)
             return out

@@ -86,11 +86,8 @@ class Peer:
         sender = text.sender
         identity = digest(text)
         heard = self.seen.setdefault(sender, Heard())
-        if heard.restarted(message.session, text.serial, identity):
-            heard.start(message.session)
+        if heard.heard(message.session, text.serial, identity):
             self.counters["sender-restart"] += 1
-        elif heard.session is None:
-            heard.session = message.session
         if text.msg in LINK_LEVEL:
             if text.ref is not None:
                 self._link(text.sender).acknowledged(text.ref[2])
