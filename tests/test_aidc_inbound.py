@@ -6,6 +6,7 @@ its own grammar; nothing raised while handling one message gets out of the pipel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable
@@ -134,7 +135,7 @@ def test_what_is_heard_survives_the_store_and_old_lists_still_load(tmp_path: Pat
     SqliteStore(db).save(engine)
     again = Handoff(AIRSPACE, PARAMS)
     SqliteStore(db).restore(again)
-    assert again.seen == engine.seen and again.seen["KZHU"].session == "peer-1"
+    assert again.seen == engine.seen and again.seen["KZHU/MMTY"].session == "peer-1"
     assert [m.msg for m in again.receive(acp(7, est), T0 + 131)] == ["LAM"]
     assert again.counters["aidc-duplicate"] == 1
 
@@ -144,7 +145,7 @@ def test_what_is_heard_survives_the_store_and_old_lists_still_load(tmp_path: Pat
                      (json.dumps({"KZHU": [5, 6, 7]}),))
     old = Handoff(AIRSPACE, PARAMS)
     SqliteStore(db).restore(old)
-    assert old.seen["KZHU"] == Heard(None, {5: None, 6: None, 7: None}, 7)
+    assert old.seen["KZHU/MMTY"] == Heard(None, {5: None, 6: None, 7: None}, 7)
     assert [m.msg for m in old.receive(acp(7, est), T0 + 132)] == ["LAM"]
     assert old.counters["aidc-duplicate"] == 1
 
@@ -287,7 +288,7 @@ def test_a_fault_in_one_message_is_refused_rolled_back_and_the_next_is_handled(
         batch.messages[0].text)
     assert pipeline.counters()["aidc-handler-errors"] == 1 and not pipeline.failures
     assert next(iter(engine.flights.values())).dialogue.state is State.OFFERED  # taken back
-    assert 7 not in engine.seen["KZHU"].recent
+    assert 7 not in engine.seen["KZHU/MMTY"].recent
     monkeypatch.setattr(Handoff, "_handle", handle)
     [batch] = pipeline.receive_aidc(encode(acp(7, est)), T0 + 131)  # sent again: handled
     assert [m.msg for m in batch.messages] == ["LAM"]
@@ -314,7 +315,7 @@ def test_a_store_that_cannot_save_takes_the_message_back(tmp_path: Path) -> None
     assert [m.msg for m in batch.messages] == ["LRM"]  # not the LAM that was not stored
     assert "disk full" in pipeline.failures["store"]
     assert next(iter(engine.flights.values())).dialogue.state is State.OFFERED
-    assert 7 not in engine.seen["KZHU"].recent
+    assert 7 not in engine.seen["KZHU/MMTY"].recent
     store.fail = False
     [batch] = pipeline.receive_aidc(encode(acp(7, est)), T0 + 131)
     assert [m.msg for m in batch.messages] == ["LAM"]
@@ -337,3 +338,18 @@ def test_any_text_is_answered_with_a_text_we_can_parse(text: str, msg: str,
             parse(sent.text)
     assert len([x for x in out if isinstance(x, Aidc)]) == 1 or (
         engine.counters["aidc-received-LAM"] + engine.counters["aidc-received-LRM"] == 1)
+
+
+def test_a_peers_links_to_two_of_our_units_are_heard_apart() -> None:
+    """A peer numbers its messages to each of our units on its own, each link with its own
+    session (as the simulated peer does): alternating between them is no restart, and the
+    same serial on the other link is another message."""
+    engine = Handoff(AIRSPACE, dataclasses.replace(PARAMS, units=("MMTY", "MMZT")))
+    for n in range(1, 4):
+        for me, session in (("MMTY", "link-a"), ("MMZT", "link-b")):
+            text = f"(LAMKZHU/{me}{n:03d}{me}/KZHU001)"
+            engine.receive(Aidc(t=T0, msg="LAM", from_="KZHU", to=me, serial=n, ref=1,
+                                track_id=None, callsign=None, text=text, session=session), T0)
+    assert engine.counters["aidc-peer-restart"] == 0
+    assert {k: h.session for k, h in engine.seen.items()} == {"KZHU/MMTY": "link-a",
+                                                              "KZHU/MMZT": "link-b"}

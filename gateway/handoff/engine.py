@@ -114,7 +114,9 @@ class Handoff:
         self.flights: dict[str, Flight] = {}  # by key: every dialogue
         self.tracks: dict[str, Track] = {}  # by track id: every live track
         self.links: dict[str, Link] = {}  # by peer
-        self.seen: dict[str, Heard] = {}  # peer -> its session and recent serials
+        # link "PEER/UNIT" -> what was heard on it: the peer's session and recent serials
+        # (a peer numbers its messages to each of our units on its own)
+        self.seen: dict[str, Heard] = {}
         # (peer, our serial) -> flight key: the index over the flights' serials, added to
         # by _send, pruned with the flights (_drop), rebuilt by restore
         self.by_serial: dict[tuple[str, int], str] = {}
@@ -159,7 +161,10 @@ class Handoff:
             self.flights[f.key] = f
             self._track(f.track_id, saved.clock).flights.append(f.key)
         self.links = dict(saved.links)
-        self.seen = {peer: heard.copy() for peer, heard in saved.seen.items()}
+        for key, heard in saved.seen.items():
+            # stored before links were told apart: the peer's serials, for each unit
+            for link in [key] if "/" in key else [f"{key}/{unit}" for unit in self.p.units]:
+                self.seen[link] = heard.copy()
         # in the order they were sent: a serial used again after 999 is the later flight's
         sent = sorted((t, f.dst, serial, f.key) for f in self.flights.values()
                       for serial, t in f.serials)
@@ -460,7 +465,7 @@ class Handoff:
 
         All or nothing: if handling it raises, the engine is put back as it was
         (``rollback``) and the exception goes to the caller."""
-        self._undo = _Undo(self, message.from_)
+        self._undo = _Undo(self, message.from_, f"{message.from_}/{message.to}")
         try:
             return self._receive(message, now, via)
         except BaseException:
@@ -509,9 +514,9 @@ class Handoff:
             return out
         self.counters[f"aidc-received-{text.msg}"] += 1
         identity = digest(text)
-        heard = self.seen.get(peer)
+        heard = self.seen.get(f"{peer}/{me}")
         if heard is None:
-            heard = self.seen[peer] = Heard()
+            heard = self.seen[f"{peer}/{me}"] = Heard()
         if heard.heard(message.session, text.serial, identity):
             self.counters["aidc-peer-restart"] += 1
         if text.msg in LINK_LEVEL:
@@ -670,11 +675,11 @@ class _Undo:
     serial index entries it wrote.  Cheap: copied up front are only the link's numbers and
     the bounded ``Heard``; the flight is copied when it is about to change."""
 
-    def __init__(self, engine: Handoff, peer: str) -> None:
-        self.peer = peer
+    def __init__(self, engine: Handoff, peer: str, heard_on: str) -> None:
+        self.peer, self.heard_on = peer, heard_on
         link = engine.links.get(peer)
         self.link = None if link is None else (link.next_serial, dict(link.pending))
-        heard = engine.seen.get(peer)
+        heard = engine.seen.get(heard_on)
         self.heard = None if heard is None else heard.copy()
         self.full = peer in engine._full
         self.flights: dict[str, Flight] = {}
@@ -696,9 +701,9 @@ class _Undo:
             link = engine.links[self.peer]
             link.next_serial, link.pending = self.link[0], self.link[1]
         if self.heard is None:
-            engine.seen.pop(self.peer, None)
+            engine.seen.pop(self.heard_on, None)
         else:
-            engine.seen[self.peer] = self.heard
+            engine.seen[self.heard_on] = self.heard
         if self.full:
             engine._full.add(self.peer)
         else:

@@ -75,5 +75,7 @@ class Saved:
     flights: list[Flight]
     removed: list[str]
     links: dict[str, Link]
-    seen: dict[str, Heard]  # peer -> its session and recent serials (a message sent again)
+    # link "PEER/UNIT" -> the peer's session and recent serials on it (a message sent
+    # again); a key without "/" (stored before links were told apart) is the peer's
+    seen: dict[str, Heard]
     clock: float  # the latest data time seen
