@@ -29,15 +29,43 @@ class Mosquitto:
     """One mosquitto process on 127.0.0.1:port; ``kill`` and ``start`` again at will."""
 
     def __init__(self, directory: Path, port: int | None = None,
-                 listener: str = "allow_anonymous true\n") -> None:
-        """``listener``: more configuration for the listener (TLS files, password file)."""
+                 listener: str = "allow_anonymous true\n", *, persistence: bool = False,
+                 autosave: str = "", max_queued_messages: int = 100_000,
+                 password_file: Path | None = None, acl_file: Path | None = None,
+                 extra: str = "", config: str | None = None) -> None:
+        """``listener``: more configuration for the listener (TLS files, password file).
+        ``persistence``: keep sessions and queued messages in ``store/`` across restarts,
+        saved as ``autosave`` says (e.g. "autosave_interval 1\nautosave_on_changes true\n";
+        Mosquitto's default: every 1800 s).  ``password_file``, ``acl_file``: the
+        listener's, with anonymous clients refused.  ``extra``: more global lines.
+        ``config``: the whole configuration instead, a template with ``{port}``,
+        ``{directory}`` and ``{user}`` (a shipped example, tried as it is)."""
         self.port = port or _free_port()
+        self.directory = directory
+        self.store = directory / "store"
         self.conf = directory / "mosquitto.conf"
         # Started as root, mosquitto drops to the user "mosquitto", who cannot read the
         # test's files (pytest's temporary directories are private): stay who we are.
         user = "user root\n" if os.geteuid() == 0 else ""
-        self.conf.write_text(f"{user}per_listener_settings true\nlistener {self.port} 127.0.0.1\n"
-                             f"{listener}persistence false\nmax_queued_messages 100000\n")
+        if config is not None:
+            self.store.mkdir(exist_ok=True)
+            self.conf.write_text(config.format(port=self.port, directory=directory,
+                                               user=user))
+        else:
+            if password_file is not None or acl_file is not None:
+                listener = "allow_anonymous false\n" if listener.startswith(
+                    "allow_anonymous true") else listener
+            if password_file is not None:
+                listener += f"password_file {password_file}\n"
+            if acl_file is not None:
+                listener += f"acl_file {acl_file}\n"
+            store = "persistence false\n"
+            if persistence:
+                self.store.mkdir(exist_ok=True)
+                store = f"persistence true\npersistence_location {self.store}/\n{autosave}"
+            self.conf.write_text(f"{user}per_listener_settings true\n"
+                                 f"listener {self.port} 127.0.0.1\n{listener}{store}"
+                                 f"max_queued_messages {max_queued_messages}\n{extra}")
         self.log = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -59,6 +87,10 @@ class Mosquitto:
                     break
                 time.sleep(0.02)
         raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-500:]}")
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the clients, as when a broker host dies."""

@@ -132,7 +132,8 @@ async def run_sink(port: int, body: Callable[[MqttSink, Outbox], Awaitable[None]
     """A sink on its own (no pipeline): ``body`` puts messages and checks the broker."""
     topics = Topics("t", "gw", expiry)
     outbox = Outbox(limit=kw.pop("limit", 10_000), reliable_limit=10_000)
-    config = MqttConfig(url=f"mqtt://127.0.0.1:{port}", protocol=protocol)
+    config = MqttConfig(url=f"mqtt://127.0.0.1:{port}", protocol=protocol, topic_prefix="t",
+                        username=kw.pop("username", None), password=kw.pop("password", None))
     sink = MqttSink(config, outbox, client_id="test-gw",
                     status=lambda state: topics.status(state, T, {}), **kw)
     stop = asyncio.Event()
