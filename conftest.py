@@ -7,6 +7,7 @@ they can kill and restart it.  ``.ci/run`` installs the Debian package if it is 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# epoll_wait, epoll_pwait, epoll_pwait2: where an idle Mosquitto (Linux) waits.
+_EPOLL_WAITS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
 
 
 def _free_port() -> int:
@@ -98,6 +102,32 @@ class Mosquitto:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
             self.proc = None
+
+    def kill_between_saves(self) -> None:
+        """SIGKILL at a moment when the broker has saved everything it acknowledged.
+
+        Mosquitto writes a PUBACK as it handles the PUBLISH and saves its store only at
+        the end of that turn of its main loop, so a SIGKILL can fall between the two and
+        lose an acknowledged message (tests/test_broker.py measures that window).  Here
+        the broker is stopped (SIGSTOP) and killed only if it is waiting in epoll, where
+        the previous turn's save is complete; otherwise it goes on (SIGCONT) and we look
+        again.  Messages sent to it meanwhile stay unread, unacknowledged: in flight."""
+        if self.proc is None:
+            return
+        waits = _EPOLL_WAITS.get(platform.machine())
+        if waits is None:
+            pytest.skip(f"epoll_wait's syscall number on {platform.machine()} is not known")
+        pid = self.proc.pid
+        while True:
+            os.kill(pid, signal.SIGSTOP)
+            while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+                time.sleep(0.0005)  # the pace of looking: the stop takes effect at once
+            call = Path(f"/proc/{pid}/syscall").read_text().split()[0]
+            if call.isdigit() and int(call) in waits:
+                self.kill()
+                return
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.001)  # let it finish its turn of the loop
 
     def stop(self) -> None:
         if self.proc is not None:

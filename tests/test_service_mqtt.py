@@ -263,9 +263,8 @@ def _plot(n: int) -> Any:
     return msgspec.structs.replace(MODES_PLOT, track_number=n)
 
 
-def make_tls_broker(directory: Path, broker_factory: Callable[..., Any]) -> Any:
-    """A broker that speaks only TLS (a test CA signs its certificate for 127.0.0.1) and
-    wants a user name and password."""
+def make_certificates(directory: Path) -> None:
+    """``ca.crt`` and a certificate it signs for 127.0.0.1 (``server.crt``, ``server.key``)."""
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
@@ -276,6 +275,12 @@ def make_tls_broker(directory: Path, broker_factory: Callable[..., Any]) -> Any:
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
+
+
+def make_tls_broker(directory: Path, broker_factory: Callable[..., Any]) -> Any:
+    """A broker that speaks only TLS (a test CA signs its certificate for 127.0.0.1) and
+    wants a user name and password."""
+    make_certificates(directory)
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(directory / "passwd"), "gw",
                     "s3cret-pw"], check=True, capture_output=True)
     return broker_factory(listener=(
