@@ -7,6 +7,7 @@ they can kill and restart it.  ``.ci/run`` installs the Debian package if it is 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# epoll_wait, epoll_pwait, epoll_pwait2: where an idle Mosquitto (Linux) waits.
+_EPOLL_WAITS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
 
 
 def _free_port() -> int:
@@ -29,15 +33,43 @@ class Mosquitto:
     """One mosquitto process on 127.0.0.1:port; ``kill`` and ``start`` again at will."""
 
     def __init__(self, directory: Path, port: int | None = None,
-                 listener: str = "allow_anonymous true\n") -> None:
-        """``listener``: more configuration for the listener (TLS files, password file)."""
+                 listener: str = "allow_anonymous true\n", *, persistence: bool = False,
+                 autosave: str = "", max_queued_messages: int = 100_000,
+                 password_file: Path | None = None, acl_file: Path | None = None,
+                 extra: str = "", config: str | None = None) -> None:
+        """``listener``: more configuration for the listener (TLS files, password file).
+        ``persistence``: keep sessions and queued messages in ``store/`` across restarts,
+        saved as ``autosave`` says (e.g. "autosave_interval 1\nautosave_on_changes true\n";
+        Mosquitto's default: every 1800 s).  ``password_file``, ``acl_file``: the
+        listener's, with anonymous clients refused.  ``extra``: more global lines.
+        ``config``: the whole configuration instead, a template with ``{port}``,
+        ``{directory}`` and ``{user}`` (a shipped example, tried as it is)."""
         self.port = port or _free_port()
+        self.directory = directory
+        self.store = directory / "store"
         self.conf = directory / "mosquitto.conf"
         # Started as root, mosquitto drops to the user "mosquitto", who cannot read the
         # test's files (pytest's temporary directories are private): stay who we are.
         user = "user root\n" if os.geteuid() == 0 else ""
-        self.conf.write_text(f"{user}per_listener_settings true\nlistener {self.port} 127.0.0.1\n"
-                             f"{listener}persistence false\nmax_queued_messages 100000\n")
+        if config is not None:
+            self.store.mkdir(exist_ok=True)
+            self.conf.write_text(config.format(port=self.port, directory=directory,
+                                               user=user))
+        else:
+            if password_file is not None or acl_file is not None:
+                listener = "allow_anonymous false\n" if listener.startswith(
+                    "allow_anonymous true") else listener
+            if password_file is not None:
+                listener += f"password_file {password_file}\n"
+            if acl_file is not None:
+                listener += f"acl_file {acl_file}\n"
+            store = "persistence false\n"
+            if persistence:
+                self.store.mkdir(exist_ok=True)
+                store = f"persistence true\npersistence_location {self.store}/\n{autosave}"
+            self.conf.write_text(f"{user}per_listener_settings true\n"
+                                 f"listener {self.port} 127.0.0.1\n{listener}{store}"
+                                 f"max_queued_messages {max_queued_messages}\n{extra}")
         self.log = directory / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -60,12 +92,42 @@ class Mosquitto:
                 time.sleep(0.02)
         raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-500:]}")
 
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
     def kill(self) -> None:
         """SIGKILL: no goodbye to the clients, as when a broker host dies."""
         if self.proc is not None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
             self.proc = None
+
+    def kill_between_saves(self) -> None:
+        """SIGKILL at a moment when the broker has saved everything it acknowledged.
+
+        Mosquitto writes a PUBACK as it handles the PUBLISH and saves its store only at
+        the end of that turn of its main loop, so a SIGKILL can fall between the two and
+        lose an acknowledged message (tests/test_broker.py measures that window).  Here
+        the broker is stopped (SIGSTOP) and killed only if it is waiting in epoll, where
+        the previous turn's save is complete; otherwise it goes on (SIGCONT) and we look
+        again.  Messages sent to it meanwhile stay unread, unacknowledged: in flight."""
+        if self.proc is None:
+            return
+        waits = _EPOLL_WAITS.get(platform.machine())
+        if waits is None:
+            pytest.skip(f"epoll_wait's syscall number on {platform.machine()} is not known")
+        pid = self.proc.pid
+        while True:
+            os.kill(pid, signal.SIGSTOP)
+            while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+                time.sleep(0.0005)  # the pace of looking: the stop takes effect at once
+            call = Path(f"/proc/{pid}/syscall").read_text().split()[0]
+            if call.isdigit() and int(call) in waits:
+                self.kill()
+                return
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.001)  # let it finish its turn of the loop
 
     def stop(self) -> None:
         if self.proc is not None:

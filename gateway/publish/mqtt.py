@@ -8,13 +8,22 @@ fresh session.
 What was taken but not confirmed goes back into the outbox, so a broker restart loses
 nothing that still fits in it (QoS 1 may then arrive twice, as MQTT allows).
 
+The broker's answer to each QoS 1 message is read, not just awaited: aiomqtt's ``publish``
+drops the PUBACK's reason code, so the reliable lane hands its window to paho itself and
+hears the code through paho's ``on_publish``, wrapped (aiomqtt's own callback still runs).
+Code 16, no matching subscribers, on ``aidc`` or ``alerts`` means nobody is listening: a
+warning, once a minute per topic.  A code of 128 or more is the broker refusing that
+message (135: not authorized): sending the same bytes again gets the same answer, so it
+is dropped, counted (``dropped-refused``) and logged, never retried in a loop; for AIDC the
+dialogue's own LAM timeout then resends or alerts.  Every code is counted by topic kind.
+
 Throughput does not hang on one publish at a time.  QoS 1 messages are awaited together,
-a window at a time, through aiomqtt.  QoS 0 has nothing to await but the socket write, and
-aiomqtt's per-publish bookkeeping (an Event and a wait per message) caps it near 28,000
-messages/s here, against 61,000/s for the paho client underneath: an SDPS cycle of 265
-fused states took 10-19 ms to hand over, the whole of the latency budget.  So a QoS 0 batch
-goes straight to aiomqtt's paho client, and the sink waits until paho has written the
-last of it to the socket (flow control: nothing piles up inside paho).
+a window at a time, each answered by its PUBACK.  QoS 0 has nothing to await but the
+socket write, and aiomqtt's per-publish bookkeeping (an Event and a wait per message)
+caps it near 28,000 messages/s here, against 61,000/s for the paho client underneath: an
+SDPS cycle of 265 fused states took 10-19 ms to hand over, the whole of the latency
+budget.  So a QoS 0 batch goes straight to aiomqtt's paho client, and the sink waits until
+paho has written the last of it to the socket (flow control: nothing piles up inside paho).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomqtt
@@ -44,6 +53,9 @@ RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 SESSION_EXPIRY_S = 3600  # how long the broker keeps the session of a gateway that is away
 PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection is gone
+NO_SUBSCRIBERS = 16  # MQTT 5 PUBACK: accepted, but nobody subscribes to the topic
+REFUSED = 128  # MQTT 5 PUBACK codes from here on are errors (135: not authorized)
+WARN_EVERY_S = 60.0  # one log line per topic and reason code per minute, at most
 
 
 def client_options(config: MqttConfig) -> dict[str, Any]:
@@ -87,6 +99,11 @@ class MqttSink:
         self.on_message = on_message
         self.connected = False
         self.counters: Counter[str] = Counter()
+        # PUBACK reason codes by topic kind (aidc, alerts, status, ...) and code
+        self.pubacks: Counter[tuple[str, int]] = Counter()
+        self._prefix_levels = config.topic_prefix.count("/") + 1
+        self._acks: dict[int, asyncio.Future[int]] = {}
+        self._warned: dict[tuple[str, int], tuple[float, int]] = {}
         self.wakeup = asyncio.Event()
         self.reliable_wakeup = asyncio.Event()
         self._expiry: dict[int, Properties] = {}
@@ -128,6 +145,20 @@ class MqttSink:
         )
         # aiomqtt warns on every publish beyond 10 pending; we mean to have BATCH pending.
         client.pending_calls_threshold = BATCH + RELIABLE_WINDOW + 1
+        paho = getattr(client, "_client", None)
+        if isinstance(paho, mqtt.Client):
+            self._acks.clear()  # a fresh session: no PUBACK of the old one will come
+            inner: Callable[..., None] | None = paho.on_publish  # aiomqtt's (paho API 2)
+
+            def on_publish(c: mqtt.Client, userdata: Any, mid: int, reason: Any,
+                           properties: Any) -> None:
+                ack = self._acks.pop(mid, None)
+                if ack is not None and not ack.done():
+                    ack.set_result(_code(reason))
+                if inner is not None:
+                    inner(c, userdata, mid, reason, properties)
+
+            paho.on_publish = on_publish
         return client
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -243,9 +274,11 @@ class MqttSink:
             if reliable:
                 head = outbox.reliable_head(RELIABLE_WINDOW)
                 if head:
-                    await asyncio.gather(*(client.publish(*self._args(m)) for m in head))
-                    outbox.acknowledge(head)
-                    self._sent(head)
+                    codes = await self._publish_reliable(client, head)
+                    outbox.acknowledge(head)  # accepted, or refused for good: dropped
+                    self._sent([m for m, code in zip(head, codes, strict=True)
+                                if code < REFUSED])
+                    self._answered(head, codes)
                     continue
             else:
                 batch = outbox.take(BATCH)
@@ -264,8 +297,13 @@ class MqttSink:
 
     async def _publish_batch(self, client: aiomqtt.Client, batch: list[Outbound]) -> None:
         paho = getattr(client, "_client", None)
-        if not isinstance(paho, mqtt.Client) or any(m.qos for m in batch):
+        if not isinstance(paho, mqtt.Client):
             await asyncio.gather(*(client.publish(*self._args(m)) for m in batch))
+            return
+        if any(m.qos for m in batch):  # a status among the states: hear its PUBACK
+            codes = await self._publish_reliable(client, batch)
+            self._answered(*zip(*((m, c) for m, c in zip(batch, codes, strict=True)
+                                  if m.qos), strict=True))
             return
         last = None
         for m in batch:
@@ -278,6 +316,66 @@ class MqttSink:
                 raise TimeoutError("QoS 0 batch not written to the broker's socket")
             await asyncio.sleep(0.0005)
 
+    async def _publish_reliable(self, client: aiomqtt.Client,
+                                head: list[Outbound]) -> list[int]:
+        """Send a window of QoS 1 messages; their PUBACK reason codes, in order (a QoS 0
+        one among them: 0 once written).  Raises (the connection is gone) when one cannot
+        be sent or is not answered in time.  paho calls ``on_publish`` only from the event
+        loop's socket callbacks (aiomqtt registers them), so never before ``publish``
+        has returned the mid that the answer is filed under."""
+        paho = getattr(client, "_client", None)
+        if not isinstance(paho, mqtt.Client):  # not aiomqtt's paho: no codes to be had
+            await asyncio.gather(*(client.publish(*self._args(m)) for m in head))
+            return [0] * len(head)
+        loop = asyncio.get_running_loop()
+        acks: list[asyncio.Future[int]] = []
+        try:
+            for m in head:
+                info = paho.publish(*self._args(m))
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                ack: asyncio.Future[int] = loop.create_future()
+                self._acks[info.mid] = ack
+                acks.append(ack)
+            async with asyncio.timeout(self.publish_timeout_s):
+                return list(await asyncio.gather(*acks))
+        finally:
+            for ack in acks:
+                ack.cancel()  # no-op once answered; a timed-out one is not waited for
+
+    def _answered(self, head: Sequence[Outbound], codes: Sequence[int]) -> None:
+        """Count each PUBACK's code by topic kind; say when nobody listens or the broker
+        refuses (rate-limited: a refused flood is one line a minute, all of it counted)."""
+        for m, code in zip(head, codes, strict=True):
+            kind = self.kind(m.topic)
+            self.pubacks[kind, code] += 1
+            if code >= REFUSED:
+                self.counters["dropped-refused"] += 1
+                self._say(logging.ERROR, m.topic, code,
+                          "MQTT: the broker refused a QoS 1 message on %s (reason code %d%s); "
+                          "dropped, not retried")
+            elif code == NO_SUBSCRIBERS and kind in ("aidc", "alerts"):
+                self._say(logging.WARNING, m.topic, code,
+                          "MQTT: nobody subscribes to %s (PUBACK reason code %d%s): "
+                          "the broker accepted the message but delivers it to no one")
+
+    def _say(self, level: int, topic: str, code: int, text: str) -> None:
+        now = time.monotonic()
+        last, quiet = self._warned.get((topic, code), (-WARN_EVERY_S, 0))
+        if now - last < WARN_EVERY_S:
+            self._warned[topic, code] = (last, quiet + 1)
+            return
+        if len(self._warned) > 1000:  # topics come from the traffic: keep this bounded
+            self._warned.clear()
+        self._warned[topic, code] = (now, 0)
+        more = f"; {quiet} more since the last report" if quiet else ""
+        log.log(level, text, topic, code, more)
+
+    def kind(self, topic: str) -> str:
+        """The topic's kind, its first level under the prefix (``aidc``, ``alerts``...)."""
+        levels = topic.split("/")
+        return levels[self._prefix_levels] if len(levels) > self._prefix_levels else topic
+
     def _sent(self, messages: list[Outbound]) -> None:
         self.counters["published"] += len(messages)
         if self.latency is not None:
@@ -285,6 +383,12 @@ class MqttSink:
             for m in messages:
                 if m.received is not None:
                     self.latency(now - m.received)
+
+
+def _code(reason: Any) -> int:
+    """paho gives a reason code as a ReasonCode (MQTT 5; 3.1.1 always says 0) or an int."""
+    value = getattr(reason, "value", reason)
+    return value if isinstance(value, int) else 0
 
 
 def _retrieve_disconnect(client: aiomqtt.Client) -> None:

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -27,11 +28,16 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
+# A family's label: one name with values keyed by str, or several names keyed by tuples.
+Labels = str | tuple[str, ...]
+Family = tuple[str, Labels, Mapping[Any, float]]  # keys: str, or tuples of str
+
+
 @dataclass
 class Snapshot:
     """What the service reports: counters by family and label, and gauges."""
 
-    counters: dict[str, tuple[str, str, Mapping[str, float]]] = field(default_factory=dict)
+    counters: dict[str, Family] = field(default_factory=dict)
     gauges: dict[str, tuple[str, str, Mapping[str, float]]] = field(default_factory=dict)
     healthy: bool = True
     health: dict[str, object] = field(default_factory=dict)  # served as JSON on /health
@@ -44,9 +50,12 @@ class _SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot()
         for name, (doc, label, values) in snap.counters.items():
-            family = CounterMetricFamily(name, doc, labels=[label] if label else None)
+            names = list(label) if isinstance(label, tuple) else [label] if label else []
+            family = CounterMetricFamily(name, doc, labels=names or None)
             for key, value in sorted(values.items()):
-                family.add_metric([key] if label else [], value)
+                keys: list[str] = (list(key) if isinstance(key, tuple) else
+                                   [key] if names else [])
+                family.add_metric(keys, value)
             yield family
         for name, (doc, label, values) in snap.gauges.items():
             gauge = GaugeMetricFamily(name, doc, labels=[label] if label else None)

@@ -214,12 +214,18 @@ class Service:
         health["inputs"] = {str(f.url): (None if f.last is None else round(now - f.last, 3))
                             for f in self.inputs}
         if self.outbox is not None and self.sink is not None:
+            outcomes = ("published", "dropped-refused")  # the rest are connection events
             snap.counters["gateway_mqtt_messages"] = (
-                "MQTT messages by outcome: published, queued, coalesced, dropped-*", "outcome",
-                {**self.outbox.counters, "published": self.sink.counters["published"]})
+                "MQTT messages by outcome: published, queued, coalesced, dropped-* "
+                "(dropped-refused: the broker's PUBACK refused it)", "outcome",
+                {**self.outbox.counters, **{k: self.sink.counters[k] for k in outcomes}})
             snap.counters["gateway_mqtt_connections"] = (
                 "MQTT connection events", "event",
-                {k: v for k, v in self.sink.counters.items() if k != "published"})
+                {k: v for k, v in self.sink.counters.items() if k not in outcomes})
+            snap.counters["gateway_mqtt_puback"] = (
+                "QoS 1 messages by topic kind and the broker's PUBACK reason code (MQTT 5: "
+                "0 success, 16 no matching subscribers, 135 not authorized)", ("kind", "code"),
+                {(kind, str(code)): n for (kind, code), n in self.sink.pubacks.items()})
             snap.gauges["gateway_mqtt_outbox"] = ("Messages waiting for the broker", "",
                                                   {"": len(self.outbox)})
             snap.gauges["gateway_mqtt_connected"] = ("1 while connected to the broker", "",
