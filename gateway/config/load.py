@@ -266,7 +266,10 @@ def _finish_handoff(config: Config, doc: dict[str, Any], where: _Where,
         if missing:
             raise refuse(key, f"{', '.join(missing)} not defined in {h.airspace}")
     database = h.database
-    if database and database != ":memory:":
+    if not database.strip():
+        raise refuse("database", 'empty: give an SQLite file, or ":memory:" to keep the '
+                     "dialogues in memory only (a restart loses them)")
+    if database != ":memory:":
         database = os.path.join(base, database)
     return dataclasses.replace(config, handoff=dataclasses.replace(h, airspace=path,
                                                                    database=database))
