@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from typing import IO
@@ -78,6 +79,16 @@ def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
         raise UsageError(f"[handoff] database {exc}") from None
     with closing(store):
         yield store
+
+
+def ended(command: str, service: Service, extra: str = "") -> int:
+    """The summary on stderr, then each failure the run ended with (one line each, as
+    ``handoff-store``: messages made while the store failed were never published); the
+    exit status: 1 when there is one."""
+    print(summary(command, service, extra), file=sys.stderr)
+    for name, reason in service.pipeline.failures.items():
+        print(f"{command}: ended with a failure: {name}: {reason}", file=sys.stderr)
+    return 1 if service.pipeline.failures else 0
 
 
 def summary(command: str, service: Service, extra: str = "") -> str:
