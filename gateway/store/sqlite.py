@@ -84,12 +84,19 @@ class SqliteStore:
             self.db.close()
             raise
         self._inode = self._identity()
+        self._failed = False
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, sqlite3.Error) and "unable to open" in text:
+        if isinstance(exc, sqlite3.Error) and ("unable to open" in text
+                                               or "readonly" in text):
+            # SQLite says the same for a missing folder, a read-only one and a read-only
+            # file (WAL needs its two files beside it): say which
             folder = os.path.dirname(os.path.abspath(self.path))
-            text += f" (does {folder} exist, and may this user write there?)"
+            if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
+                text += " (the file is read-only)"
+            elif not os.access(folder, os.W_OK):
+                text += f" ({folder} is missing or read-only)"
         return f"{self.path}: {text}"
 
     def _identity(self) -> tuple[int, int] | None:
@@ -183,9 +190,27 @@ class SqliteStore:
                 raise StoreError(f"{self.path}: replaced while the gateway ran")
             self._write(engine)
         except FileNotFoundError:
+            self._failing(True)
             raise StoreError(f"{self.path}: removed while the gateway ran") from None
         except (sqlite3.Error, OSError) as exc:
+            self._failing(True)
             raise StoreError(self._reason(exc)) from None
+        except StoreError:
+            self._failing(True)
+            raise
+        self._failing(False)
+
+    def _failing(self, failing: bool) -> None:
+        """Once a save has failed, the next ones (the caller tries again at every call)
+        do not wait for a lock: a locked store would otherwise hold the whole pipeline,
+        the picture too, for ``BUSY_TIMEOUT_S`` at every call."""
+        if failing != self._failed:
+            self._failed = failing
+            try:
+                wait_ms = 0 if failing else int(BUSY_TIMEOUT_S * 1000)
+                self.db.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            except sqlite3.Error:
+                pass  # the next save says what is wrong
 
     def _write(self, engine: Handoff) -> None:
         saved = engine.unsaved()
