@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +21,8 @@ from typing import IO
 import pytest
 from waiting import wait_until
 
-from gateway.store.sqlite import APPLICATION_ID, VERSION, SqliteStore
+from gateway.handoff.state import Flight
+from gateway.store.sqlite import APPLICATION_ID, VERSION, SqliteStore, _flight_json
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
@@ -38,6 +41,21 @@ def write_config(tmp_path: Path, database: str | Path, extra: str = "") -> Path:
     path.write_text(text.replace('airspace = "border-airspace.geojson"',
                                  f'airspace = "{airspace}"\ndatabase = "{database}"\n{extra}'))
     return path
+
+
+def run_config(tmp_path: Path, database: Path, metrics_port: int) -> Path:
+    """The border config for ``run``: its inputs, no broker (``--out`` is the sink)."""
+    path = write_config(tmp_path, database)
+    text = path.read_text().replace('[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n'
+                                    'topic_prefix = "surv/v1"\n', "")
+    path.write_text(text + f"\n[metrics]\nport = {metrics_port}\n")
+    return path
+
+
+def closed(database: Path) -> bool:
+    """SQLite removes the WAL file when the last connection closes (checkpointed): a
+    process that ends without closing its store leaves it behind."""
+    return database.exists() and not Path(f"{database}-wal").exists()
 
 
 def replay_args(config: Path, capture: Path = SMALL) -> list[str]:
@@ -112,16 +130,22 @@ def test_a_store_of_a_newer_layout_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_damaged_store_is_one_line(tmp_path: Path) -> None:
+    """The damage is in an index that reading the state never uses: before, the store
+    opened, was restored and used (exit 0) until a save touched the index."""
     db = tmp_path / "h.sqlite"
     store = SqliteStore(db)
+    flights = [Flight(f"k{n}", f"T{n}", "MMTY", "KZHU", f"AAL{n}", None, "ZZZZZ", 0.0, None)
+               for n in range(200)]
     store.db.executemany("INSERT INTO flights VALUES (?, ?)",
-                         [(f"k{n}", json.dumps({"pad": "x" * 500})) for n in range(200)])
+                         [(f.key, _flight_json(f)) for f in flights])
+    page, = store.db.execute("SELECT rootpage FROM sqlite_master "
+                             "WHERE name = 'sqlite_autoindex_flights_1'").fetchone()
     store.close()
     data = bytearray(db.read_bytes())
-    data[5 * 4096:5 * 4096 + 64] = b"\xff" * 64  # a page of the flights table
+    data[(page - 1) * 4096 + 8:(page - 1) * 4096 + 72] = b"\xff" * 64
     db.write_bytes(bytes(data))
     err = refused(replay(write_config(tmp_path, db)), str(db))
-    assert "damaged" in err or "malformed" in err, err
+    assert "damaged database" in err or "malformed" in err, err
 
 
 def test_the_layout_main_wrote_is_recognised_and_migrated(tmp_path: Path) -> None:
@@ -376,3 +400,37 @@ def test_a_stored_clock_within_the_margin_holds_and_is_reported(tmp_path: Path) 
     assert "handoff-stale-data=" in result.stderr
     published = [json.loads(line) for line in handoff_lines(tmp_path / "out.jsonl")]
     assert published and min(m["t"] for m in published) > T_START + 240
+
+
+# -- closed on every exit path -----------------------------------------------------------------
+
+def test_run_closes_the_store_after_sigterm(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run", "--config",
+                             str(run_config(tmp_path, db, 0)), "--out",
+                             str(tmp_path / "out.jsonl"), "--log-level", "info"],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err = Stderr(proc.stderr)
+    try:
+        assert wait_until(lambda: err.has("running: 10 inputs") or proc.poll() is not None,
+                          60), err.join()
+        assert Path(f"{db}-wal").exists()  # open
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, err.join()[-3000:]
+    finally:
+        proc.kill()
+    assert closed(db), err.join()[-3000:]
+
+
+def test_run_closes_the_store_when_it_fails_to_start(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with socket.socket() as busy:  # the metrics port is taken: run fails after opening
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = subprocess.run([sys.executable, "-m", "gateway.cli", "run", "--config",
+                                 str(run_config(tmp_path, db, busy.getsockname()[1])),
+                                 "--out", str(tmp_path / "out.jsonl")],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "[metrics]" in result.stderr, result.stderr[-3000:]
+    assert closed(db)

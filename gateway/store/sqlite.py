@@ -108,9 +108,11 @@ class SqliteStore:
 
     def _open(self) -> None:
         db = self.db
-        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        problems = [line for (row,) in db.execute("PRAGMA quick_check(5)")
+                    for line in str(row).splitlines() if not line.startswith("***")]
         if problems != ["ok"]:
-            raise StoreError(f"{self.path}: damaged database ({'; '.join(problems)[:160]})")
+            raise StoreError(f"{self.path}: damaged database "
+                             f"({'; '.join(problems[:2])[:160]}; {len(problems)} problems)")
         app, = db.execute("PRAGMA application_id").fetchone()
         version, = db.execute("PRAGMA user_version").fetchone()
         tables = {name: [c[1] for c in db.execute(f"PRAGMA table_info('{name}')")]
