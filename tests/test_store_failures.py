@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import signal
 import socket
@@ -21,7 +22,13 @@ from typing import IO
 import pytest
 from waiting import wait_until
 
+from gateway.config import loads
+from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight
+from gateway.messages import Aidc, encode
+from gateway.pipeline import Pipeline
+from gateway.store import StoreError
+from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import APPLICATION_ID, VERSION, SqliteStore, _flight_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -434,3 +441,39 @@ def test_run_closes_the_store_when_it_fails_to_start(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "[metrics]" in result.stderr, result.stderr[-3000:]
     assert closed(db)
+
+
+# -- the pipeline's side of a failing store, call by call --------------------------------------
+
+def test_the_pipeline_holds_what_it_cannot_store_and_publishes_it_once_stored(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    class Flaky(MemoryStore):
+        failing = True
+
+        def save(self, engine: Handoff) -> None:
+            if self.failing:
+                raise StoreError("h.sqlite: database or disk is full")
+            super().save(engine)
+
+    store = Flaky()
+    config = loads(write_config(tmp_path, tmp_path / "h.sqlite").read_text(),
+                   str(tmp_path / "gw.toml"))
+    pipeline = Pipeline(config, store)
+
+    def garbage(serial: int) -> bytes:  # each is refused: an LRM to publish
+        return encode(Aidc(t=T_START, msg="ACP", from_="KZHU", to="MMTY", serial=serial,
+                           ref=None, track_id=None, callsign=None,
+                           text=f"(ACPKZHU/MMTY{serial:03d}-GARBAGE"))
+
+    caplog.set_level(logging.WARNING)
+    assert pipeline.receive_aidc(garbage(1), T_START) == []
+    assert pipeline.receive_aidc(garbage(2), T_START + 1) == []
+    assert pipeline.failures == {"handoff-store": "h.sqlite: database or disk is full"}
+    assert pipeline.counters()["store-failures"] == 2 and store.saves == 0
+    assert sum("the store cannot save" in r.message for r in caplog.records) == 1
+    store.failing = False
+    [batch] = pipeline.receive_aidc(garbage(3), T_START + 2)
+    assert [m.msg for m in batch.messages] == ["LRM"] * 3  # the two held, then the new one
+    assert [m.serial for m in batch.messages] == [1, 2, 3]
+    assert pipeline.failures == {} and store.saves == 1
+    assert store.links["KZHU"].next_serial == 4  # all three stored before they went out
