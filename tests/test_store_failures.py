@@ -217,41 +217,41 @@ def sh(args: list[str]) -> str:
     return " ".join(f"'{a}'" for a in args)
 
 
+def replay_on_tmpfs(tmp_path: Path, options: str,
+                    then: str = "true") -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``replay`` with its store at ``disk/h.sqlite``, ``disk`` a tmpfs mounted with
+    ``options``; ``then`` (sh, with ``{seed}``: a closed store, and ``{disk}``) prepares it."""
+    seed, disk = tmp_path / "seed.sqlite", tmp_path / "disk"
+    seed_store(seed)
+    disk.mkdir()
+    config = write_config(tmp_path, disk / "h.sqlite")
+    result = in_namespace(f"mount -t tmpfs -o {options} none {disk} && "
+                          f"{then.format(seed=seed, disk=disk)} && "
+                          f"exec {sh(replay_args(config))}")
+    return result, disk
+
+
 @namespaces
 def test_a_read_only_store_is_one_line_at_start(tmp_path: Path) -> None:
     """The file exists and reads well: before, the first save was a traceback."""
-    seed = tmp_path / "seed.sqlite"
-    seed_store(seed)
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    config = write_config(tmp_path, ro / "h.sqlite")
-    result = in_namespace(f"mount -t tmpfs none {ro} && cp {seed} {ro}/h.sqlite && "
-                          f"mount -o remount,ro {ro} && exec {sh(replay_args(config))}")
-    refused(result, f"{ro}/h.sqlite", "the file is read-only")
+    result, disk = replay_on_tmpfs(
+        tmp_path, "rw", "cp {seed} {disk}/h.sqlite && mount -o remount,ro {disk}")
+    refused(result, f"{disk}/h.sqlite", "the file is read-only")
 
 
 @namespaces
 def test_a_store_in_a_read_only_folder_is_one_line_at_start(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    config = write_config(tmp_path, ro / "h.sqlite")
-    result = in_namespace(f"mount -t tmpfs -o ro none {ro} && exec {sh(replay_args(config))}")
-    refused(result, f"{ro}/h.sqlite", "unable to open database file",
-            f"({ro} is missing or read-only)")
+    result, disk = replay_on_tmpfs(tmp_path, "ro")
+    refused(result, f"{disk}/h.sqlite", "unable to open database file",
+            f"({disk} is missing or read-only)")
 
 
 @namespaces
 def test_a_store_on_a_full_disk_is_one_line_at_start(tmp_path: Path) -> None:
-    seed = tmp_path / "seed.sqlite"
-    seed_store(seed)
-    full = tmp_path / "full"
-    full.mkdir()
-    config = write_config(tmp_path, full / "h.sqlite")
-    result = in_namespace(
-        f"mount -t tmpfs -o size=256k none {full} && cp {seed} {full}/h.sqlite && "
-        f"(dd if=/dev/zero of={full}/fill bs=4k 2>/dev/null || true) && "
-        f"exec {sh(replay_args(config))}")
-    refused(result, f"{full}/h.sqlite", "full")
+    result, disk = replay_on_tmpfs(
+        tmp_path, "size=256k",
+        "cp {seed} {disk}/h.sqlite && (dd if=/dev/zero of={disk}/fill bs=4k 2>/dev/null || true)")
+    refused(result, f"{disk}/h.sqlite", "full")
 
 
 # -- failing while running ---------------------------------------------------------------------
