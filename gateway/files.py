@@ -1,4 +1,10 @@
-"""Output files, gzipped when the name ends in .gz.
+"""Files in and out: whole files read with a ceiling, output gzipped when the name ends
+in .gz.
+
+Every file the gateway reads whole (the configuration, the airspace, the broker's CA
+file) is read by ``read_limited`` with the ceiling of its kind below: a path that names
+``/dev/zero``, a log file or a disk image by mistake is a one-line error naming it, never
+memory exhausted.  Captures are streamed and bounded by their own reader.
 
 The gzip header carries no file name and no time, so the same content always makes the
 same bytes: shipped captures are regenerated and compared by the tests.
@@ -8,12 +14,52 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Protocol, cast
 
 from gateway.messages import Message, encode
+
+# The ceilings, one per kind of file read whole; each is far above any real file of its
+# kind and far below what would hurt the process.
+CONFIG_MAX = 1 << 20
+"""A configuration file: a few KiB in practice."""
+AIRSPACE_MAX = 10 << 20
+"""An airspace GeoJSON: the border region's is about 5 KiB; a country's detailed units
+are a few MiB."""
+CA_FILE_MAX = 1 << 20
+"""A PEM bundle of certificate authorities: the system's whole bundle is about 200 KiB."""
+
+
+class InputFileError(ValueError):
+    """A file that cannot be read whole: one line naming it and saying why."""
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n >> 10} KiB"
+
+
+def too_large(name: str, limit: int, kind: str) -> str:
+    return f"{name}: larger than {_size(limit)}; not {kind}"
+
+
+def read_limited(path: str | os.PathLike[str], limit: int, kind: str) -> bytes:
+    """The whole file, if it has at most ``limit`` bytes (``kind``, as "an airspace file",
+    is named in the error).  Only ``limit + 1`` bytes are ever read, so a device or a pipe
+    that never ends costs no more than a real file."""
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise InputFileError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL in the name
+        raise InputFileError(f"{name!r}: not a file name") from None
+    if len(data) > limit:
+        raise InputFileError(too_large(name, limit, kind))
+    return data
 
 
 class MessageBatch(Protocol):

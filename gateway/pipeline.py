@@ -16,13 +16,16 @@ from gateway.associate.build import tracker_from_config
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.handoff.build import handoff_from_config
+from gateway.handoff.engine import utc_text
 from gateway.messages import Aidc, Alert, Fused, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.topics import Topics
-from gateway.store import HandoffStore
+from gateway.store import HandoffStore, StoreError
 
 log = logging.getLogger(__name__)
+
+HELD_MAX = 10_000  # messages held while the store fails (_handed)
 
 
 class Pipeline:
@@ -36,15 +39,20 @@ class Pipeline:
         self.problems = Problems()
         self.fed = False  # has any datagram come yet
         self.aidc_counters: Counter[str] = Counter()
-        # what made the pipeline unable to go on as it should (name -> one-line reason):
-        # the service reports it (health); set here when the store cannot save
+        # what keeps the pipeline from working as it should (name -> one-line reason):
+        # the service reports it (health, log); "handoff-store" while the store fails
         self.failures: dict[str, str] = {}
+        self._held: list[Aidc | Alert] = []  # made while the store failed (_handed)
         self.topics = Topics.of(config.gateway.id, config.mqtt)
         self.handoff = handoff_from_config(config)
         self.store = store if self.handoff is not None else None
         self.restored = 0  # dialogues found in the store
         if self.handoff is not None and self.store is not None:
             self.restored = self.store.restore(self.handoff)
+            if self.handoff.resume_after > -1e299:  # NO_CLOCK: it had seen no data
+                log.info("handoff: the store's clock is %s: older data decides nothing, "
+                         "unless it is more than clock_margin_s (%g s) behind it",
+                         utc_text(self.handoff.resume_after), self.handoff.p.clock_margin_s)
 
     def feed(self, payloads: Sequence[bytes], t_capture: Sequence[float | None],
              now: float | None = None) -> list[Published]:
@@ -74,8 +82,8 @@ class Pipeline:
         as when a test hands a payload in).  Nothing raised while handling one message gets
         out of here (it would end the reader of every later one): the engine takes the
         message back (``Handoff.rollback``), it is counted (``aidc-handler-errors``) and
-        refused with LRM if its sender is a configured peer; a store that cannot save is
-        also recorded in ``failures``."""
+        refused with LRM if its sender is a configured peer.  A store that cannot save
+        suspends the handoff instead (``_handed``)."""
         handoff = self.handoff
         if handoff is None:
             return []
@@ -95,9 +103,9 @@ class Pipeline:
             return self._not_handled(message, topic, exc, "cannot handle it", now)
         try:
             return self._handed(made)
-        except Exception as exc:  # only the store's save raises there
+        except Exception as exc:  # not a StoreError (_handed holds those): a store's bug
             handoff.rollback()
-            self.failures["store"] = f"cannot save the handoff's state: {exc!r}"[:300]
+            self.failures["handoff-store"] = f"{type(exc).__name__}: {exc}"[:300]
             return self._not_handled(message, topic, exc, "cannot store it", now)
 
     def _not_handled(self, message: Aidc, topic: str | None, exc: Exception, reason: str,
@@ -150,11 +158,44 @@ class Pipeline:
         return out
 
     def _handed(self, made: list[Aidc | Alert]) -> list[Published]:
-        """Store the dialogue state first, then publish (``HandoffStore`` says why)."""
+        """Store the dialogue state first, then publish (``HandoffStore`` says why).
+
+        A store that fails (full disk, read-only or removed file, locked database) keeps
+        what it already holds; the handoff is then suspended: the engine goes on deciding,
+        but nothing it makes is published while it cannot be stored.  The failure is
+        logged once, counted (``store-failures``, each failed save) and kept in
+        ``failures["handoff-store"]`` (the gateway is unhealthy).  Every later call tries
+        again; the first save that succeeds writes everything unsaved (the engine keeps
+        it until ``mark_saved``), publishes what was held, in order, and clears the
+        failure.  At most ``HELD_MAX`` messages are held, the oldest dropped beyond it
+        (``store-held-dropped``); the AIDC ones among those are still awaiting their LAM
+        and are sent again by the LAM timer."""
         handoff = self.handoff
-        if handoff is not None and (made or handoff.dirty):
-            if self.store is not None:
+        if handoff is None:
+            return []
+        for text in handoff.notices:  # each once (the engine's _notice)
+            log.warning("handoff: %s", text)
+        handoff.notices.clear()
+        if self.store is not None and (made or handoff.dirty or self._held):
+            try:
                 self.store.save(handoff)
+            except StoreError as exc:
+                self.aidc_counters["store-failures"] += 1
+                if "handoff-store" not in self.failures:
+                    log.error("handoff: the store cannot save (%s): the handoff is suspended, "
+                              "nothing is published until a save succeeds", exc)
+                self.failures["handoff-store"] = str(exc)
+                self._held.extend(made)
+                if len(self._held) > HELD_MAX:
+                    self.aidc_counters["store-held-dropped"] += len(self._held) - HELD_MAX
+                    del self._held[:-HELD_MAX]
+                return []
+            if self._held:
+                log.warning("handoff: the store saves again; %d messages held are published",
+                            len(self._held))
+                made, self._held = self._held + made, []
+            self.failures.pop("handoff-store", None)
+        if made or handoff.dirty:
             handoff.mark_saved()
         aidc = [m for m in made if isinstance(m, Aidc)]
         alerts = [m for m in made if isinstance(m, Alert)]

@@ -296,7 +296,10 @@ def test_a_fault_in_one_message_is_refused_rolled_back_and_the_next_is_handled(
     assert engine.counters["aidc-duplicate"] == 0
 
 
-def test_a_store_that_cannot_save_takes_the_message_back(tmp_path: Path) -> None:
+def test_a_store_that_fails_unexpectedly_takes_the_message_back(tmp_path: Path) -> None:
+    """A store raising something else than StoreError (which suspends the handoff, see
+    test_store_failures): the message is taken back and refused, the failure shown."""
+
     class Flaky(MemoryStore):
         fail = False
 
@@ -313,7 +316,7 @@ def test_a_store_that_cannot_save_takes_the_message_back(tmp_path: Path) -> None
     store.fail = True
     [batch] = pipeline.receive_aidc(encode(acp(7, est)), T0 + 130)
     assert [m.msg for m in batch.messages] == ["LRM"]  # not the LAM that was not stored
-    assert "disk full" in pipeline.failures["store"]
+    assert "disk full" in pipeline.failures["handoff-store"]
     assert next(iter(engine.flights.values())).dialogue.state is State.OFFERED
     assert 7 not in engine.seen["KZHU/MMTY"].recent
     store.fail = False
@@ -321,6 +324,7 @@ def test_a_store_that_cannot_save_takes_the_message_back(tmp_path: Path) -> None
     assert [m.msg for m in batch.messages] == ["LAM"]
     assert next(iter(engine.flights.values())).dialogue.state is State.COORDINATED
     assert store.flights[next(iter(engine.flights))].dialogue.state is State.COORDINATED
+    assert not pipeline.failures  # a save that works clears it
 
 
 @settings(max_examples=300, deadline=None)

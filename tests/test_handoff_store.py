@@ -18,6 +18,7 @@ from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, fly, track
 from test_handoff_restart import config_text
 
 from gateway import cli
+from gateway.commands import service as commands_service
 from gateway.config import loads
 from gateway.handoff.dialogue import Link
 from gateway.handoff.engine import Handoff
@@ -25,7 +26,6 @@ from gateway.handoff.peer import Peer
 from gateway.handoff.state import Flight, Saved
 from gateway.messages import Aidc, Alert, encode
 from gateway.pipeline import Pipeline
-from gateway.service import shell
 from gateway.store import HandoffStore, StoreError
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite import SqliteStore
@@ -224,7 +224,7 @@ def test_the_pipeline_opens_no_file_and_saves_before_it_publishes(tmp_path: Path
     [batch] = pipeline.receive_aidc(inbound("(ACPKZHU/MMTY001-GARBAGE"), T0)
     [lrm] = batch.messages
     assert lrm.msg == "LRM" and "RMK/CANNOT STORE IT" in lrm.text
-    assert "disk full" in pipeline.failures["store"]
+    assert "disk full" in pipeline.failures["handoff-store"]
     assert pipeline.counters()["aidc-handler-errors"] == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -260,7 +260,7 @@ class Recorded(SqliteStore):
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
     Recorded.opened = []
-    monkeypatch.setattr(shell, "SqliteStore", Recorded)
+    monkeypatch.setattr(commands_service, "SqliteStore", Recorded)
     return Recorded.opened
 
 

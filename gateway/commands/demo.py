@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import os
 import shlex
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from gateway.captures import shipped
 from gateway.commands import UsageError, positive
 from gateway.commands.peer import answer
 from gateway.commands.replay import speed
-from gateway.commands.service import handoff_store, load_config, summary
+from gateway.commands.service import ended, handoff_store, load_config
 from gateway.config import Config, MqttConfig, parse_mqtt_url
 from gateway.handoff.peer import Peer
 from gateway.ingest import CaptureError, IngestStats
@@ -113,8 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         service = asyncio.run(main(args, config))
     except CaptureError as exc:
         raise UsageError(str(exc)) from None
-    print(summary("demo", service), file=sys.stderr)
-    return 0
+    return ended("demo", service)
 
 
 async def main(args: argparse.Namespace, config: Config) -> Service:

@@ -17,10 +17,10 @@ from tqdm import tqdm
 from gateway.commands import UsageError, positive
 from gateway.commands.service import (
     broker_config,
+    ended,
     handoff_store,
     load_config,
     output,
-    summary,
 )
 from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
@@ -62,5 +62,4 @@ def run(args: argparse.Namespace) -> int:
             serve(service, start)
         except CaptureError as exc:
             raise UsageError(str(exc)) from None
-    print(summary("replay", service, f"input: {stats.summary()}"), file=sys.stderr)
-    return 0
+    return ended("replay", service, f"input: {stats.summary()}")

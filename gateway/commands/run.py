@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 
 from gateway.commands import UsageError
 from gateway.commands.service import (
     broker_config,
+    ended,
     handoff_store,
     load_config,
     output,
-    summary,
 )
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
@@ -47,5 +46,4 @@ def run(args: argparse.Namespace) -> int:
             serve(service, start)
         except OSError as exc:
             raise UsageError(str(exc)) from None
-    print(summary("run", service), file=sys.stderr)
-    return 0
+    return ended("run", service)

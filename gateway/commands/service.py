@@ -4,15 +4,20 @@ opening the handoff's store, running the service and the one-line summary at the
 from __future__ import annotations
 
 import dataclasses
+import logging
+import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from typing import IO
 
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
 from gateway.files import binary_writer
-from gateway.service.shell import Service, open_store
+from gateway.service.shell import Service
 from gateway.store import HandoffStore, StoreError
+from gateway.store.sqlite import MEMORY, SqliteStore
+
+log = logging.getLogger(__name__)
 
 
 def load_config(path: str) -> Config:
@@ -52,13 +57,38 @@ def output(path: str | None) -> Iterator[IO[bytes] | None]:
 @contextmanager
 def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
     """The store of the handoff's dialogues (``[handoff] database``), open while the
-    ``with`` runs and closed however it ends.  One that cannot be opened, or holds
-    something else than the handoff's state, is bad input (exit 2)."""
+    ``with`` runs and closed however it ends: at the end of the run, on an exception, and
+    after a signal (which ends the run gracefully).  None without a [handoff] section, or
+    with ``database = ":memory:"`` (a warning: a restart loses the dialogues).
+
+    Only opening is bad input (exit 2: corrupt, foreign, newer, unwritable, full).  A
+    failure while running is not: the pipeline records it (``Pipeline.failures``), the
+    gateway turns unhealthy and goes on (``Pipeline._handed`` says how)."""
+    h = config.handoff
+    if h is None:
+        yield None
+        return
+    if h.database == MEMORY:
+        log.warning("handoff: [handoff] database = %r: the dialogues are kept in memory only;"
+                    " a restart loses them (and may repeat or lose AIDC messages)", MEMORY)
+        yield None
+        return
     try:
-        with open_store(config) as store:
-            yield store
+        store = SqliteStore(h.database)
     except StoreError as exc:
         raise UsageError(f"[handoff] database {exc}") from None
+    with closing(store):
+        yield store
+
+
+def ended(command: str, service: Service, extra: str = "") -> int:
+    """The summary on stderr, then each failure the run ended with (one line each, as
+    ``handoff-store``: messages made while the store failed were never published); the
+    exit status: 1 when there is one."""
+    print(summary(command, service, extra), file=sys.stderr)
+    for name, reason in service.pipeline.failures.items():
+        print(f"{command}: ended with a failure: {name}: {reason}", file=sys.stderr)
+    return 1 if service.pipeline.failures else 0
 
 
 def summary(command: str, service: Service, extra: str = "") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
@@ -22,10 +23,12 @@ from gateway.config.explain import child, explain, parsers
 from gateway.config.lines import Path, find_line
 from gateway.config.sections import Config, Section, sections, settable
 from gateway.config.values import show
+from gateway.files import CA_FILE_MAX, CONFIG_MAX, InputFileError, read_limited, too_large
 
 # A configuration is a few kilobytes; anything much larger is the wrong file, and refusing it
 # keeps a mistaken path (a capture, a log) from being parsed into memory.
-MAX_SIZE = 1 << 20
+MAX_SIZE = CONFIG_MAX
+KIND = "a configuration file"
 
 
 class ConfigError(ValueError):
@@ -190,7 +193,21 @@ def _finish_mqtt(config: Config, doc: dict[str, Any], where: _Where,
                                f"{mqtt.password_env!r} is not set or empty")
     if password is not None and mqtt.username is None:
         raise where.refuse(("mqtt", "password"), "a password needs a username too")
+    if mqtt.ca_file is not None:
+        _check_ca_file(mqtt.ca_file, where)
     return dataclasses.replace(config, mqtt=dataclasses.replace(mqtt, password=password))
+
+
+def _check_ca_file(path: str, where: _Where) -> None:
+    """Read (with its ceiling) and parsed at load: a wrong CA file is one line at start,
+    not a TLS failure at every connection attempt."""
+    try:
+        pem = read_limited(path, CA_FILE_MAX, "a CA file").decode("ascii")
+        ssl.create_default_context().load_verify_locations(cadata=pem)
+    except InputFileError as exc:
+        raise where.refuse(("mqtt", "ca_file"), str(exc)) from None
+    except (UnicodeDecodeError, ssl.SSLError, ValueError):
+        raise where.refuse(("mqtt", "ca_file"), f"{path}: not PEM certificates") from None
 
 
 def _finish_sdps(config: Config, doc: dict[str, Any], where: _Where,
@@ -249,7 +266,10 @@ def _finish_handoff(config: Config, doc: dict[str, Any], where: _Where,
         if missing:
             raise refuse(key, f"{', '.join(missing)} not defined in {h.airspace}")
     database = h.database
-    if database and database != ":memory:":
+    if not database.strip():
+        raise refuse("database", 'empty: give an SQLite file, or ":memory:" to keep the '
+                     "dialogues in memory only (a restart loses them)")
+    if database != ":memory:":
         database = os.path.join(base, database)
     return dataclasses.replace(config, handoff=dataclasses.replace(h, airspace=path,
                                                                    database=database))
@@ -287,7 +307,7 @@ _LONG_KEY = re.compile(
 def loads(text: str, name: str = "<string>", *, env: Mapping[str, str] | None = None) -> Config:
     """Parse a configuration; ``env`` (default os.environ) resolves ``password_env``."""
     if len(text) > MAX_SIZE:
-        raise _error(f"{name}: larger than {MAX_SIZE >> 10} KiB; not a configuration file")
+        raise _error(too_large(name, MAX_SIZE, KIND))
     long_key = _LONG_KEY.search(text)
     if long_key:
         line = text.count("\n", 0, long_key.start()) + 1
@@ -304,12 +324,9 @@ def loads(text: str, name: str = "<string>", *, env: Mapping[str, str] | None = 
 def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
     name = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SIZE + 1)
-    except OSError as exc:
-        raise _error(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_SIZE:
-        raise _error(f"{name}: larger than {MAX_SIZE >> 10} KiB; not a configuration file")
+        data = read_limited(path, MAX_SIZE, KIND)
+    except InputFileError as exc:
+        raise _error(str(exc)) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

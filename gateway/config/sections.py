@@ -258,10 +258,12 @@ class HandoffConfig(HandoffParameters):
     boundaries (`kind: "cop"`, `name`, `units`: the two unit ids).
     `captures/border-airspace.geojson` is the border region's."""
     # After loading, airspace and database are paths that work from any directory.
-    database: str | None = None
+    database: str = ":memory:"
     """An SQLite file (relative to this configuration's folder) for the dialogue state, so
-    that a restart neither repeats nor loses a message. Without it the state lives in
-    memory."""
+    that a restart neither repeats nor loses a message. It is checked at start (an intact
+    SQLite file of the gateway's own, of a layout version it knows, writable): anything
+    else is a one-line error and exit 2. `":memory:"` keeps the state in memory only (a
+    warning at start: a restart loses the dialogues); an empty value is an error."""
 
 
 @dataclass(frozen=True)

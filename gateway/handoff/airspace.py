@@ -24,9 +24,10 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
+from gateway.files import AIRSPACE_MAX, InputFileError, read_limited
+
 EARTH_M = 6_371_008.8
 KT = 1852.0 / 3600.0
-MAX_SIZE = 10 << 20
 
 
 class AirspaceError(ValueError):
@@ -87,11 +88,9 @@ class Airspace:
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
         try:
-            raw = Path(path).read_bytes()[:MAX_SIZE + 1]
-        except OSError as exc:
-            raise AirspaceError(f"{path}: {exc.strerror}") from None
-        if len(raw) > MAX_SIZE:
-            raise AirspaceError(f"{path}: larger than {MAX_SIZE >> 20} MiB")
+            raw = read_limited(path, AIRSPACE_MAX, "an airspace file")
+        except InputFileError as exc:
+            raise AirspaceError(str(exc)) from None
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError) as exc:

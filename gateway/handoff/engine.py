@@ -92,6 +92,13 @@ def envelope(text: AidcText, now: float, track_id: str | None = None,
                 session=session)
 
 
+def utc_text(t: float) -> str:
+    try:
+        return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(t))
+    except (OverflowError, OSError, ValueError):  # a stored clock from no real day
+        return f"{t:.0f} s after 1970"
+
+
 def _hhmm(t: float) -> str:
     return _time.strftime("%H%M", _time.gmtime(t))
 
@@ -124,6 +131,8 @@ class Handoff:
         self._forgot_at = -np.inf
         self.clock = -np.inf  # the latest data time seen (stored: it survives a restart)
         self.resume_after = -np.inf  # after a restart: the stored clock
+        self.notices: list[str] = []  # one line each, for the caller to log (_resumed)
+        self._noticed: set[str] = set()
         # flight keys changed / forgotten since the state was last saved (mark_saved)
         self._changed: set[str] = set()
         self._removed: set[str] = set()
@@ -155,7 +164,8 @@ class Handoff:
         """Put stored state into this fresh engine; returns how many dialogues.
 
         Data no newer than the stored clock decides nothing (``resume_after``): a replay
-        started again from its beginning must not repeat what was already sent."""
+        started again from its beginning must not repeat what was already sent; unless it
+        is more than ``clock_margin_s`` behind it (``_resumed``)."""
         self.clock = self.resume_after = saved.clock
         for f in saved.flights:
             self.flights[f.key] = f
@@ -170,6 +180,37 @@ class Handoff:
                       for serial, t in f.serials)
         self.by_serial = {(dst, serial): key for _, dst, serial, key in sent}
         return len(self.flights)
+
+    def _resumed(self, now: float) -> bool:
+        """May data at ``now`` decide, after a restart?  Not while it is no newer than the
+        stored clock (what the dialogues had seen before: a replay started again from its
+        beginning would repeat messages), unless it is more than ``clock_margin_s`` behind
+        it: the stored clock is then wrong, or the data another day's, and waiting for
+        the data to catch up would silence the handoff for that long; the data's time
+        wins from there on.  Each case is one notice, once."""
+        if now > self.resume_after:
+            return True
+        behind = self.resume_after - now
+        stored = utc_text(self.resume_after)
+        if behind <= self.p.clock_margin_s:
+            self._notice("behind", f"data at {utc_text(now)} is {behind:.0f} s behind the stored "
+                         f"clock ({stored}): it decides nothing until it passes it (a replay "
+                         "started again after a restart); the stored clock wins up to "
+                         f"clock_margin_s ({self.p.clock_margin_s:g} s)")
+            return False
+        self._notice("reset", f"data at {utc_text(now)} is {behind:.0f} s behind the stored clock "
+                     f"({stored}), more than clock_margin_s ({self.p.clock_margin_s:g} s): "
+                     "the stored clock is taken for wrong (or the data for another day's); "
+                     "the data's time wins from now on")
+        self.counters["handoff-clock-reset"] += 1
+        self.resume_after = -np.inf
+        self.clock = now
+        return True
+
+    def _notice(self, key: str, text: str) -> None:
+        if key not in self._noticed:
+            self._noticed.add(key)
+            self.notices.append(text)
 
     def _track(self, track_id: str, now: float) -> Track:
         """The record of this track, made at its first update; ``now`` it was seen."""
@@ -258,9 +299,7 @@ class Handoff:
         """One association cycle's fused updates; what to publish (aidc, alerts)."""
         out: list[Any] = []
         self._undo = None  # only the last inbound message can be taken back
-        if now <= self.resume_after:
-            # Data no newer than what the dialogues had seen before a restart (a replay
-            # started again from its beginning): deciding again would repeat messages.
+        if not self._resumed(now):
             self.counters["handoff-stale-data"] += len(fused)
             return out
         self.clock = max(self.clock, now)
@@ -647,7 +686,7 @@ class Handoff:
         """Missing LAMs: send again (same serial), then give up with an alert."""
         out: list[Any] = []
         self._undo = None
-        if now <= self.resume_after:
+        if not self._resumed(now):
             return out
         self.forget(now)
         out += self.limiter.due(now)

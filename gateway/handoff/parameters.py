@@ -65,3 +65,8 @@ class HandoffParameters:
     """How long to wait for a LAM before sending a message again (same serial)."""
     lam_tries: Annotated[int, Meta(ge=1, le=10)] = 3
     """Sends of one message before giving up with a `lam-timeout` alert."""
+    clock_margin_s: Annotated[float, Meta(ge=0.0, le=604_800.0)] = 3600.0
+    """After a restart, data no newer than the stored clock decides nothing (a replay
+    started again must not repeat what was sent), unless it is more than this far behind
+    it: then the stored clock is taken for wrong (a host clock that jumped ahead) or the
+    data for another day's, and the data's own time wins at once. Either is logged once."""

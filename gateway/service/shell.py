@@ -7,8 +7,9 @@ has come for ``idle_tick_s`` of the clock, the pipeline is ticked so that tracks
 and end on time.  SIGTERM or Ctrl-C (``stopping``): inputs stop, what was received is
 decoded and flushed, the outbox drains (up to a deadline), ``offline`` is published.
 
-The handoff's store (``open_store``) is opened by the command around the service and
-closed when it ends, however it ends; the service only hands it to the pipeline.
+The handoff's store (``commands.service.handoff_store``) is opened by the command around
+the service and closed when it ends, however it ends; the service only hands it to the
+pipeline.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import IO
 
 from gateway.config import Config, MqttConfig
@@ -33,7 +34,6 @@ from gateway.publish.topics import Outbound, Topics
 from gateway.service.inputs import Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
 from gateway.store import HandoffStore
-from gateway.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -294,17 +294,6 @@ class Service:
             await asyncio.gather(watcher, return_exceptions=True)
             if not watcher.cancelled() and watcher.exception() is not None:
                 raise watcher.exception()  # type: ignore[misc]
-
-
-def open_store(config: Config) -> AbstractContextManager[HandoffStore | None]:
-    """The store of the handoff's state as configured (``[handoff] database``; None
-    without one), closed when the ``with`` ends: at the end of the run, on an exception,
-    and after a signal (which ends the run gracefully).  ``StoreError`` if it cannot be
-    opened."""
-    h = config.handoff
-    if h is None or not h.database:
-        return nullcontext()
-    return closing(SqliteStore(h.database))
 
 
 @contextmanager

@@ -10,7 +10,9 @@ caller publishes what the call returned (``HandoffStore`` says why).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,23 @@ from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
 from gateway.store import StoreError
 
+# Layout version 1: one row per flight, named JSON state rows.  A file is ours when its
+# application_id says so; a file of version 0 (written before the id and the version were
+# set) is recognised by its exact tables.  A newer version is refused: this gateway would
+# misread it.  MIGRATIONS[n] takes an open transaction from version n to n + 1.
+APPLICATION_ID = int.from_bytes(b"AXGW", "big")
+VERSION = 1
+TABLES = {"flights": ["key", "data"], "state": ["name", "data"]}
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS flights (key TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE flights (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE state (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    # version 0 had the same tables; it only lacked the marks set after each migration
+    0: lambda db: None,
+}
+MEMORY = ":memory:"  # [handoff] database: no file, the dialogues in memory only
+BUSY_TIMEOUT_S = 1.0  # another process writing: each save waits this long at most
 NO_CLOCK = -1e300  # JSON has no -infinity: the clock of an engine that has seen no data
 
 
@@ -43,31 +58,110 @@ def _flight(data: dict[str, Any]) -> Flight:
 
 
 class SqliteStore:
-    """``HandoffStore`` in one SQLite file (WAL: durable across a process crash)."""
+    """``HandoffStore`` in one SQLite file (WAL: durable across a process crash).
+
+    Opening checks, before anything is written, that the file is an intact database
+    (``quick_check``) and ours (``application_id``, or version 0's exact tables) of a
+    version this gateway knows, migrates an older version of ours, and writes once, so
+    that a read-only file, a read-only folder or a full disk fail here, at start, and
+    never extends someone else's database.  Every failure is a ``StoreError`` of one line
+    naming the file.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from None
+            raise StoreError(self._reason(exc)) from None
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a process crash
-            self.db.executescript(SCHEMA)
+            self._open()
+            self._load()  # rows it cannot read fail the start, not the first restore
         except sqlite3.Error as exc:
             self.db.close()
-            raise StoreError(f"{self.path}: {exc}") from None
+            raise StoreError(self._reason(exc)) from None
+        except StoreError:
+            self.db.close()
+            raise
+        self._inode = self._identity()
+        self._failed = False
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, sqlite3.Error) and ("unable to open" in text
+                                               or "readonly" in text):
+            # SQLite says the same for a missing folder, a read-only one and a read-only
+            # file (WAL needs its two files beside it): say which
+            folder = os.path.dirname(os.path.abspath(self.path))
+            if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
+                text += " (the file is read-only)"
+            elif not os.access(folder, os.W_OK):
+                text += f" ({folder} is missing or read-only)"
+        return f"{self.path}: {text}"
+
+    def _identity(self) -> tuple[int, int] | None:
+        """The file's (device, inode): one removed or replaced while open is noticed."""
+        if self.path == MEMORY:
+            return None
+        st = os.stat(self.path)
+        return st.st_dev, st.st_ino
+
+    def _open(self) -> None:
+        db = self.db
+        problems = [line for (row,) in db.execute("PRAGMA quick_check(5)")
+                    for line in str(row).splitlines() if not line.startswith("***")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path}: damaged database "
+                             f"({'; '.join(problems[:2])[:160]}; {len(problems)} problems)")
+        app, = db.execute("PRAGMA application_id").fetchone()
+        version, = db.execute("PRAGMA user_version").fetchone()
+        tables = {name: [c[1] for c in db.execute(f"PRAGMA table_info('{name}')")]
+                  for (name,) in db.execute(
+                      "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app not in (0, APPLICATION_ID):
+            raise StoreError(f"{self.path}: another application's database "
+                             f"(application_id {app:#x}); not the handoff's store")
+        if app == 0:
+            if tables and (tables != TABLES or version != 0):
+                raise StoreError(f"{self.path}: not the handoff's store (it has tables "
+                                 f"{', '.join(sorted(tables))[:120]})")
+            version = 0 if tables else -1  # -1: a new, empty file
+        elif version > VERSION:
+            raise StoreError(f"{self.path}: written by a newer gateway (layout version "
+                             f"{version}; this one knows up to {VERSION})")
+        elif tables != TABLES and version == VERSION:
+            raise StoreError(f"{self.path}: the handoff's store without its tables "
+                             f"({', '.join(sorted(tables)) or 'none'})")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a process crash
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if version < 0:
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    db.execute(statement)  # executescript would commit the transaction
+                version = VERSION
+            while version < VERSION:
+                MIGRATIONS[version](db)
+                version += 1
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {VERSION}")  # one write: unwritable fails now
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
 
     def restore(self, engine: Handoff) -> int:
+        return engine.restore(self._load())
+
+    def _load(self) -> Saved:
         try:
-            saved = self._read()
+            return self._read()
         except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StoreError(f"{self.path}: not the handoff's state ({exc!r})") from None
-        return engine.restore(saved)
+            raise StoreError(f"{self.path}: not the handoff's state ({exc!r})"[:300]) from None
 
     def _read(self) -> Saved:
         rows = [json.loads(text) for (text,) in self.db.execute("SELECT data FROM flights")]
@@ -89,6 +183,38 @@ class SqliteStore:
                      clock=float(state.get("clock", -float("inf"))))
 
     def save(self, engine: Handoff) -> None:
+        """``StoreError`` (one line) when it cannot be written: the transaction is rolled
+        back, so what was stored before stays as it was.  A file removed or replaced
+        while open is such a failure too (SQLite would go on writing to the removed one,
+        and the state would be gone at the next start)."""
+        try:
+            if self._identity() != self._inode:
+                raise StoreError(f"{self.path}: replaced while the gateway ran")
+            self._write(engine)
+        except FileNotFoundError:
+            self._failing(True)
+            raise StoreError(f"{self.path}: removed while the gateway ran") from None
+        except (sqlite3.Error, OSError) as exc:
+            self._failing(True)
+            raise StoreError(self._reason(exc)) from None
+        except StoreError:
+            self._failing(True)
+            raise
+        self._failing(False)
+
+    def _failing(self, failing: bool) -> None:
+        """Once a save has failed, the next ones (the caller tries again at every call)
+        do not wait for a lock: a locked store would otherwise hold the whole pipeline,
+        the picture too, for ``BUSY_TIMEOUT_S`` at every call."""
+        if failing != self._failed:
+            self._failed = failing
+            try:
+                wait_ms = 0 if failing else int(BUSY_TIMEOUT_S * 1000)
+                self.db.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            except sqlite3.Error:
+                pass  # the next save says what is wrong
+
+    def _write(self, engine: Handoff) -> None:
         saved = engine.unsaved()
         state: dict[str, Any] = {
             "links": {peer: asdict(link) for peer, link in saved.links.items()},
