@@ -35,6 +35,7 @@ class Pipeline:
         self.handoff = handoff_from_config(config)
         self.store = store if self.handoff is not None else None
         self.restored = 0  # dialogues found in the store
+        self.failures: dict[str, str] = {}  # what fails (its store, say) -> why, one line
         if self.handoff is not None and self.store is not None:
             self.restored = self.store.restore(self.handoff)
 

@@ -13,6 +13,7 @@ from gateway.commands.service import (
     handoff_store,
     load_config,
     output,
+    stopped,
     summary,
 )
 from gateway.service.logs import setup_logging
@@ -48,4 +49,5 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(str(exc)) from None
     print(summary("run", service), file=sys.stderr)
-    return 0
+    return stopped("run", service)
+

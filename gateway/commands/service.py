@@ -4,6 +4,10 @@ opening the handoff's store, running the service and the one-line summary at the
 from __future__ import annotations
 
 import dataclasses
+import os
+import ssl
+import stat
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO
@@ -23,16 +27,42 @@ def load_config(path: str) -> Config:
 
 
 def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
-    """``--broker URL`` replaces the config's URL (keeping its other [mqtt] settings)."""
-    if broker is None:
-        return config.mqtt
+    """``--broker URL`` replaces the config's URL (keeping its other [mqtt] settings).
+    Its ``ca_file`` is checked here, at the start, not at the first connection."""
+    mqtt = config.mqtt
+    if broker is not None:
+        try:
+            parse_mqtt_url(broker)
+        except ValueError as exc:
+            raise UsageError(f"--broker: {exc}") from None
+        mqtt = (MqttConfig(url=broker) if config.mqtt is None
+                else dataclasses.replace(config.mqtt, url=broker))
+    if mqtt is not None and mqtt.ca_file is not None and mqtt.broker.tls:
+        check_ca_file(mqtt.ca_file)
+    return mqtt
+
+
+CA_FILE_LIMIT = 1 << 20  # a bundle of every public CA is about 200 KiB
+
+
+def check_ca_file(path: str) -> None:
+    """A readable PEM file of certificates, or a one-line UsageError (exit 2) naming it."""
+    where = f"[mqtt] ca_file {path}"
     try:
-        parse_mqtt_url(broker)
-    except ValueError as exc:
-        raise UsageError(f"--broker: {exc}") from None
-    if config.mqtt is None:
-        return MqttConfig(url=broker)
-    return dataclasses.replace(config.mqtt, url=broker)
+        info = os.stat(path)
+    except OSError as exc:
+        raise UsageError(f"{where}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{where}: not a regular file")
+    if info.st_size > CA_FILE_LIMIT:
+        raise UsageError(f"{where}: {info.st_size} bytes, more than a CA file "
+                         f"({CA_FILE_LIMIT} at most)")
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:  # (an OSError too)
+        raise UsageError(f"{where}: no PEM certificate in it ({exc.reason})") from None
+    except OSError as exc:  # unreadable
+        raise UsageError(f"{where}: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -66,3 +96,21 @@ def summary(command: str, service: Service, extra: str = "") -> str:
     counts.pop("uptime-s", None)
     text = " ".join(f"{k}={v}" for k, v in counts.items() if v)
     return f"{command}: {text}{'; ' + extra if extra else ''}"
+
+
+def stopped(command: str, service: Service) -> int:
+    """The exit status of a service that has ended, its reason in one line on stderr: 1 when
+    a task failed and the policy stopped the gateway, 3 when messages were left
+    undelivered (docs/commands.md), else 0."""
+    if service.supervisor.fatal is not None:
+        print(f"asterix-gateway: {command}: {service.supervisor.fatal}", file=sys.stderr)
+        return 1
+    # Live, dropping stale QoS 0 data for a slow broker is the policy; only what was left
+    # at the stop is undelivered.  Replay promises every message.
+    left = service.undelivered_line(dropped=service.lossless)
+    abandoned = service.sink is not None and service.sink.counters["dropped-at-exit"] > 0
+    if left is not None and (service.lossless or abandoned):
+        why = service.gave_up or "the broker did not take them before the stop deadline"
+        print(f"asterix-gateway: {command}: {left} ({why})", file=sys.stderr)
+        return 3
+    return 0
