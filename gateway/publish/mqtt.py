@@ -266,7 +266,7 @@ class MqttSink:
             self._deadline = time.monotonic() + self.drain_timeout_s
         if time.monotonic() < self._deadline:
             return False
-        self._give_up("broker unreachable")
+        self._give_up(f"not drained within {self.drain_timeout_s:g} s")
         return True
 
     def _give_up(self, why: str) -> None:
