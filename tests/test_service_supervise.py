@@ -38,6 +38,7 @@ from gateway.messages import Aidc, encode
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Topics
+from gateway.service.inputs import Inbox
 from gateway.service.shell import Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,6 +247,40 @@ def test_retained_inbound_messages_are_skipped_and_counted(mosquitto: Any) -> No
     asyncio.run(main())
     assert got == [aidc(2)]
     assert sink.counters["inbound-retained"] == 1
+
+
+def test_oversize_inbound_is_dropped_and_counted_with_mqtt_311(mosquitto: Any) -> None:
+    """MQTT 3.1.1 cannot tell the broker the largest packet the gateway takes: a larger
+    message is dropped on arrival, counted; the next one is taken."""
+    topics = Topics("surv/v1", "gw", 60)
+    got: list[bytes] = []
+    sink = MqttSink(MqttConfig(url=mosquitto.url, protocol="3.1.1", max_packet_bytes=1024),
+                    Outbox(100, 100), client_id="gw-311", subscriptions=(AIDC_TOPIC,),
+                    status=lambda state: topics.status(state, T0, {}),
+                    on_message=lambda topic, payload: got.append(payload))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(sink.run(stop))
+        await until(lambda: sink.connected, 20)
+        async with client(mosquitto.port) as peer:
+            await peer.publish(AIDC_TOPIC, aidc(1, size=2000), qos=1)
+            await peer.publish(AIDC_TOPIC, aidc(2), qos=1)
+        await until(lambda: bool(got), 10)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert got == [aidc(2)] and sink.counters["inbound-oversize"] == 1
+
+
+def test_inbox_is_bounded_and_drops_what_arrives_when_full() -> None:
+    inbox = Inbox(3)
+    taken = [inbox.offer(AIDC_TOPIC, aidc(i)) for i in range(5)]
+    assert taken == [True, True, True, False, False]
+    assert inbox.counters["dropped-full"] == 2 and len(inbox) == 3
+    assert [p for _, p in inbox.take(10)] == [aidc(0), aidc(1), aidc(2)]  # oldest kept
+    assert not inbox.arrived.is_set()
 
 
 # -- item 9: ca_file at start, a bounded stop -------------------------------------------------
