@@ -181,6 +181,20 @@ class Service:
                 self.last_inbound_error = f"{topic} serial {serial}: {one_line(exc)}"
         self._note_failures()
 
+    async def _inbound_while_draining(self, sink: asyncio.Task[None]) -> None:
+        """While the outbox drains, a peer's answers are still handled (its last AOC gets
+        its LAM, which the drain then sends), until the connection ends."""
+        while not sink.done():
+            if len(self.inbox):
+                self._handle_inbound()
+                await asyncio.sleep(0)
+                continue
+            arrival = asyncio.ensure_future(self.inbox.arrived.wait())
+            try:
+                await asyncio.wait([sink, arrival], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                arrival.cancel()
+
     def _note_failures(self) -> None:
         """The pipeline's own failures (its store, say) are logged once each; /health
         lists them while they last."""
@@ -438,8 +452,8 @@ class Service:
             sink_stop.set()
             await supervisor.cancel("status")
             mqtt = supervisor.tasks.get("mqtt")
-            if mqtt is not None:
-                await asyncio.wait([mqtt])  # bounded by the sink's own stop deadline
+            if mqtt is not None:  # bounded by the sink's own stop deadline
+                await self._inbound_while_draining(mqtt)
             await self.metrics.stop()
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
