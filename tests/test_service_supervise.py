@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -328,8 +329,10 @@ def test_sigterm_with_a_silent_broker_stops_within_the_drain_deadline(
             assert wait_until(lambda: metric(http(port, "/metrics")[1],
                                              "gateway_mqtt_outbox") >= 1, 20)
             proc.send_signal(signal.SIGTERM)
+            sent = time.monotonic()
             # drain 1 s + grace 2 s, and 9 s for a machine shared by four test runs
             _, err = proc.communicate(timeout=12)
+            print(f"stop with a silent broker: {time.monotonic() - sent:.1f} s")
         finally:
             mosquitto.proc.send_signal(signal.SIGCONT)
     finally:
@@ -453,6 +456,7 @@ def test_replay_without_its_broker_gives_up_after_the_wait_and_exits_3(
             proc.wait()
     text = err.decode()
     last = text.strip().splitlines()[-1]
+    print(last)
     assert proc.returncode == 3, text
     assert last.startswith("asterix-gateway: replay: undelivered: "), text
     assert "no broker at mqtt://127.0.0.1" in last and "for 3 s" in last
