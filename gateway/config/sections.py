@@ -188,9 +188,9 @@ class MqttConfig:
     counted (`dropped-oversize`)."""
     drain_timeout_s: Annotated[float, Meta(ge=0.5, le=3600.0)] = 10.0
     """On SIGTERM or Ctrl-C, how long `run` waits for the broker to take what is still in the
-    outbox. The stop is bounded: the process ends at most 2 s after this even when the broker
-    is connected but silent; what is left is counted and named in one line, and the exit
-    status is 3 (docs/commands.md)."""
+    outbox. The stop is bounded: the process ends about 2 s after this at most, even when
+    the broker is connected but silent; what is left is counted and named in one line, and
+    the exit status is 3 (docs/commands.md)."""
 
     @property
     def broker(self) -> MqttUrl:
