@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 import paho.mqtt.publish as publish
 import pytest
 from test_service_live import http, live_config, metric, wait_listening
-from test_service_mqtt import client, until
+from test_service_mqtt import capture, client, until  # noqa: F401 (capture: a fixture)
 from waiting import wait_until
 
 from gateway.config import MqttConfig, loads
@@ -415,18 +415,9 @@ def test_inbound_burst_stays_bounded_and_every_message_is_accounted_for(
 
 # -- item 11: replay keeps its word -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("capture") / "border-3min.pcap"
-    subprocess.run([sys.executable, "-m", "gateway.cli", "simulate", "--scenario", "border",
-                    "--duration", "180", "--seed", "7", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out
-
-
 @pytest.mark.slow
 def test_replay_without_its_broker_gives_up_after_the_wait_and_exits_3(
-        mosquitto: Any, tmp_path: Path, capture: Path) -> None:
+        mosquitto: Any, tmp_path: Path, capture: Path) -> None:  # noqa: F811 (the fixture)
     """The broker is killed mid-replay (once messages flow): replay waits ``--broker-wait``
     for it, then exits 3 with one line naming what was not delivered, QoS 1 first.  (It
     exited 0 after "stopping with 4781 messages unsent".)"""
