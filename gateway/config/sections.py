@@ -262,8 +262,8 @@ class ServiceConfig:
 @dataclass(frozen=True)
 class MetricsConfig:
     """Prometheus metrics (`GET /metrics`) and a health endpoint (`GET /health`: 200 with a
-    JSON body while the broker is connected, 503 otherwise) for `run`. Every key is
-    optional."""
+    JSON body while the broker is connected and nothing fails, 503 otherwise, the body then
+    listing each failure and its reason) for `run`. Every key is optional."""
 
     enabled: bool = True
     """Serve them at all."""
