@@ -76,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.jsonl", help="the JSON-lines sink (.gz to compress)")
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
                    help="publish over MQTT (default: the config's [mqtt] if no --out)")
+    p.add_argument("--broker-wait", type=replay_command.broker_wait, default=None,
+                   metavar="S", help="give up (exit 3) after S s without the broker "
+                   "(default: [service] replay_broker_wait_s, 300)")
     add_log_arguments(p, "warning")
     p.set_defaults(run=replay_command.run)
 

@@ -3,7 +3,9 @@
 The captures' own timestamps pace it (``--speed 1`` is real time, ``N`` N times faster,
 ``max`` as fast as the pipeline and the sinks take it) and are the pipeline's clock, so
 every speed publishes the same messages, and the same as the live gateway that received
-those datagrams in that order.  Nothing is dropped: replay waits for a slow broker.
+those datagrams in that order.  Nothing is dropped: replay waits for a slow broker, and for
+one that is gone up to ``--broker-wait`` (``[service] replay_broker_wait_s``); if it gives
+up it names what was not delivered, QoS 1 first, and exits 3.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def speed(text: str) -> float | None:
     return None if text == "max" else positive("--speed", "1, N or max", 1e6)(text)
 
 
+def broker_wait(text: str) -> float:
+    """Seconds, as ``[service] replay_broker_wait_s`` takes them."""
+    return positive("--broker-wait", "a number of seconds", 86_400.0)(text)
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     setup_logging(args.log_format, args.log_level)
@@ -51,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     with output(args.out) as out, handoff_store(config) as store, tqdm(
             desc="replay", unit=" datagrams", file=sys.stderr, disable=None,
             leave=False) as bar:
-        service = Service(config, mqtt=mqtt, out=out, pacer=pacer, store=store)
+        service = Service(config, mqtt=mqtt, out=out, pacer=pacer, store=store,
+                          broker_wait_s=args.broker_wait)
 
         def start(loop: asyncio.AbstractEventLoop, s: Service) -> list[asyncio.Task[None]]:
             return [loop.create_task(replay_captures(

@@ -28,7 +28,8 @@ def load_config(path: str) -> Config:
 
 
 def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
-    """``--broker URL`` replaces the config's URL (keeping its other [mqtt] settings)."""
+    """``--broker URL`` replaces the config's URL (keeping its other [mqtt] settings; its
+    ``ca_file`` was checked when the config was loaded)."""
     if broker is None:
         return config.mqtt
     try:
@@ -81,18 +82,36 @@ def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
         yield store
 
 
-def ended(command: str, service: Service, extra: str = "") -> int:
-    """The summary on stderr, then each failure the run ended with (one line each, as
-    ``handoff-store``: messages made while the store failed were never published); the
-    exit status: 1 when there is one."""
-    print(summary(command, service, extra), file=sys.stderr)
-    for name, reason in service.pipeline.failures.items():
-        print(f"{command}: ended with a failure: {name}: {reason}", file=sys.stderr)
-    return 1 if service.pipeline.failures else 0
-
-
 def summary(command: str, service: Service, extra: str = "") -> str:
     counts = service.status_counters()
     counts.pop("uptime-s", None)
     text = " ".join(f"{k}={v}" for k, v in counts.items() if v)
     return f"{command}: {text}{'; ' + extra if extra else ''}"
+
+
+def ended(command: str, service: Service, extra: str = "") -> int:
+    """The summary on stderr, then why the run ended badly, one line each; the exit status
+    (docs/commands.md):
+
+    1: a task failed and the policy stopped the gateway, or a failure was left at the end
+       (as ``handoff-store``: messages made while the store failed were never published);
+    3: messages were left undelivered (replay promises every one; live, dropping stale
+       QoS 0 data for a slow broker is the policy and only what was left at the stop
+       counts);
+    else 0."""
+    print(summary(command, service, extra), file=sys.stderr)
+    status = 0
+    if service.supervisor.fatal is not None:
+        print(f"asterix-gateway: {command}: {service.supervisor.fatal}", file=sys.stderr)
+        status = 1
+    for name, reason in service.pipeline.failures.items():
+        print(f"asterix-gateway: {command}: ended with a failure: {name}: {reason}",
+              file=sys.stderr)
+        status = 1
+    left = service.undelivered_line(dropped=service.lossless)
+    abandoned = service.sink is not None and service.sink.counters["dropped-at-exit"] > 0
+    if status == 0 and left is not None and (service.lossless or abandoned):
+        why = service.gave_up or "the broker did not take them before the stop deadline"
+        print(f"asterix-gateway: {command}: {left} ({why})", file=sys.stderr)
+        status = 3
+    return status

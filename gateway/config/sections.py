@@ -180,6 +180,17 @@ class MqttConfig:
     that died fades by itself."""
     status_interval_s: Annotated[float, Meta(ge=0.5, le=3600.0)] = 10.0
     """How often the retained `status/{gateway}` message (with counters) is refreshed."""
+    max_packet_bytes: Annotated[int, Meta(ge=1024, le=268_435_455)] = 65_536
+    """The largest MQTT packet the gateway accepts from the broker (MQTT 5 Maximum Packet
+    Size, sent when connecting): the broker does not deliver a larger inbound message (an
+    AIDC text is at most 1 KiB), so a hostile 20 MB payload never reaches the gateway. With
+    MQTT 3.1.1 the broker cannot be told: a larger message is dropped on arrival and
+    counted (`dropped-oversize`)."""
+    drain_timeout_s: Annotated[float, Meta(ge=0.5, le=3600.0)] = 10.0
+    """On SIGTERM or Ctrl-C, how long `run` waits for the broker to take what is still in the
+    outbox. The stop is bounded: the process ends about 2 s after this at most, even when
+    the broker is connected but silent; what is left is counted and named in one line, and
+    the exit status is 3 (docs/commands.md)."""
 
     @property
     def broker(self) -> MqttUrl:
@@ -228,13 +239,31 @@ class ServiceConfig:
     """When no datagram has come for this long (in the clock's time: the wall clock live,
     the capture's time in replay), the tracker is ticked so that tracks coast and end on
     time."""
+    inbound_queue: Annotated[int, Meta(ge=10, le=1_000_000)] = 10_000
+    """Inbound AIDC messages received from the broker but not yet handled by the pipeline.
+    Beyond it a newly arriving message is dropped and counted
+    (`gateway_aidc_inbound_total{outcome="dropped-full"}`); its sender repeats it for want of
+    a LAM. So at most this many times `[mqtt] max_packet_bytes` bytes wait."""
+    on_task_failure: Literal["restart", "stop"] = "restart"
+    """What a task of the service (pipeline, MQTT connection, status reporter) that fails
+    with an unforeseen error does: `"restart"` after a backoff (1 s doubling to 30 s), or
+    `"stop"` the gateway with exit status 1 and the reason in one line. Either way the
+    failure is logged with its traceback, listed on `/health` (503 until the task runs
+    again) and counted (`gateway_task_failures_total{task}`)."""
+    task_restart_limit: Annotated[int, Meta(ge=0, le=1_000_000)] = 10
+    """With `on_task_failure = "restart"`: after this many restarts of one task the gateway
+    stops as with `"stop"` (a task that keeps failing will not heal by itself)."""
+    replay_broker_wait_s: Annotated[float, Meta(ge=0.5, le=86_400.0)] = 300.0
+    """How long `replay` waits for a broker that is gone (unreachable, or not taking
+    messages) before it gives up, names what was not delivered and exits 3
+    (`replay --broker-wait S` overrides it). Replay never drops a message otherwise."""
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
     """Prometheus metrics (`GET /metrics`) and a health endpoint (`GET /health`: 200 with a
-    JSON body while the broker is connected, 503 otherwise) for `run`. Every key is
-    optional."""
+    JSON body while the broker is connected and nothing fails, 503 otherwise, the body then
+    listing each failure and its reason) for `run`. Every key is optional."""
 
     enabled: bool = True
     """Serve them at all."""

@@ -17,6 +17,17 @@ message (135: not authorized): sending the same bytes again gets the same answer
 is dropped, counted (``dropped-refused``) and logged, never retried in a loop; for AIDC the
 dialogue's own LAM timeout then resends or alerts.  Every code is counted by topic kind.
 
+Connected means subscribed: "MQTT connected", ``connected`` (hence /health) and the
+``online`` status come only once the broker has acknowledged every subscription, so a
+peer's message sent at that moment is not lost.  Inbound messages are handed over from
+paho's receive callback (no unbounded queue in between): a retained one (a broker's copy
+of an old message, delivered again on every subscription) is skipped and counted, one
+larger than ``max_packet_bytes`` (which MQTT 5 brokers are told when connecting) too.
+
+Stopping is bounded: ``drain_timeout_s`` for the outbox to drain, and at most
+``STOP_GRACE_S`` more for a broker that is connected but silent; then the connection is
+abandoned and what is left counted as ``dropped-at-exit``.
+
 Throughput does not hang on one publish at a time.  QoS 1 messages are awaited together,
 a window at a time, each answered by its PUBACK.  QoS 0 has nothing to await but the
 socket write, and aiomqtt's per-publish bookkeeping (an Event and a wait per message)
@@ -56,6 +67,7 @@ PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection 
 NO_SUBSCRIBERS = 16  # MQTT 5 PUBACK: accepted, but nobody subscribes to the topic
 REFUSED = 128  # MQTT 5 PUBACK codes from here on are errors (135: not authorized)
 WARN_EVERY_S = 60.0  # one log line per topic and reason code per minute, at most
+STOP_GRACE_S = 2.0  # after the drain deadline, how long a silent broker may hold the stop
 
 
 def client_options(config: MqttConfig) -> dict[str, Any]:
@@ -84,7 +96,7 @@ class MqttSink:
                  drain_timeout_s: float = 10.0, backoff_min_s: float = BACKOFF_MIN,
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S,
                  subscriptions: tuple[str, ...] = (),
-                 on_message: Callable[[str, bytes], None] | None = None) -> None:
+                 on_message: Callable[[str, bytes], object] | None = None) -> None:
         self.config = config
         self.broker = config.broker
         self.outbox = outbox
@@ -97,7 +109,9 @@ class MqttSink:
         self.v5 = config.protocol == "5"
         self.subscriptions = subscriptions  # QoS 1: the peers' AIDC answers
         self.on_message = on_message
-        self.connected = False
+        self.connected = False  # and subscribed
+        self.down_since: float | None = time.monotonic()  # not connected since (monotonic)
+        self.problem: str | None = None  # why the broker will not have us, while it will not
         self.counters: Counter[str] = Counter()
         # PUBACK reason codes by topic kind (aidc, alerts, status, ...) and code
         self.pubacks: Counter[tuple[str, int]] = Counter()
@@ -127,9 +141,11 @@ class MqttSink:
         # or restarting, and delivers it when it is back.
         persistent = bool(self.subscriptions)
         properties = None
-        if self.v5 and persistent:
+        if self.v5:
             properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.MaximumPacketSize = self.config.max_packet_bytes
+            if persistent:
+                properties.SessionExpiryInterval = SESSION_EXPIRY_S
         client = aiomqtt.Client(
             **client_options(self.config),
             identifier=self.client_id,
@@ -162,28 +178,53 @@ class MqttSink:
         return client
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Connected, reconnecting, until ``stopping`` and drained, or the stop deadline:
+        ``drain_timeout_s`` + ``STOP_GRACE_S`` after ``stopping`` at most, whatever the
+        broker does (a broker that is connected but silent held a stop for 18 s)."""
+        work = asyncio.ensure_future(self._connection(stopping))
+        try:
+            await _wait(stopping, None, done=work)
+            if not work.done():
+                await asyncio.wait([work], timeout=self.drain_timeout_s + STOP_GRACE_S)
+            if not work.done():
+                while not work.done():  # aiomqtt's goodbye waits for an answer: insist
+                    work.cancel()
+                    await asyncio.wait([work], timeout=0.5)
+                self.connected = False
+                self._give_up("the broker did not take them before the stop deadline")
+            if not work.cancelled():
+                work.result()
+        finally:
+            if not work.done():
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+
+    async def _connection(self, stopping: asyncio.Event) -> None:
         backoff = self.backoff_min_s
         while True:
             client = self._client()
             try:
                 async with client:
+                    await self._subscribe(client)
                     self.connected = True
+                    self.down_since = None
+                    self.problem = None
                     self.counters["connects"] += 1
-                    log.info("MQTT connected to %s as %s (MQTT %s)", self.where,
-                             self.client_id, self.config.protocol)
+                    log.info("MQTT connected to %s as %s (MQTT %s)%s", self.where,
+                             self.client_id, self.config.protocol,
+                             f", subscribed to {len(self.subscriptions)} topics"
+                             if self.subscriptions else "")
                     backoff = self.backoff_min_s
                     self.outbox.put([self.status("online")])
-                    reader = await self._subscribe(client)
-                    try:
-                        await self._pump(client, stopping)
-                    finally:
-                        if reader is not None:
-                            reader.cancel()
+                    self.notify()
+                    await self._pump(client, stopping)
                     await client.publish(*self._args(self.status("offline")))
                     self.connected = False
                     log.info("MQTT: outbox drained, offline status sent, disconnecting")
                     return
             except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
                 if self.connected:
                     self.counters["disconnects"] += 1
                     log.warning("MQTT connection to %s lost: %s", self.where, exc)
@@ -207,23 +248,45 @@ class MqttSink:
                 await _wait(stopping, delay)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _subscribe(self, client: aiomqtt.Client) -> asyncio.Task[None] | None:
-        """Subscribe (again: every session is fresh) and hand inbound messages over."""
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        """Subscribe (again: the broker may have lost the session) and wait for every
+        SUBACK; a refused subscription is a failed connection (retried, and shown on
+        /health), never a gateway that looks connected but hears nothing.  Inbound messages
+        go from paho's receive callback straight to ``on_message``."""
         if not self.subscriptions or self.on_message is None:
-            return None
-        for topic in self.subscriptions:
-            await client.subscribe(topic, qos=1)
-        handler = self.on_message
+            return
+        paho = getattr(client, "_client", None)
+        if not isinstance(paho, mqtt.Client):
+            raise TypeError("aiomqtt no longer has its paho client as _client")
+        paho.on_message = self._received
+        granted = await asyncio.gather(*(client.subscribe(topic, qos=1)
+                                         for topic in self.subscriptions))
+        for topic, codes in zip(self.subscriptions, granted, strict=True):
+            refused = [code for code in map(_code, codes) if code >= 0x80]
+            if refused:
+                self.counters["subscribe-refused"] += 1
+                self.problem = f"broker refused the subscription to {topic} (reason {refused[0]})"
+                raise aiomqtt.MqttError(self.problem)
 
-        async def read() -> None:
-            async for message in client.messages:
-                payload = message.payload
-                if isinstance(payload, (bytes, bytearray)):
-                    self.counters["received"] += 1
-                    handler(str(message.topic), bytes(payload))
-                    self.notify()
-
-        return asyncio.create_task(read(), name="mqtt-in")
+    def _received(self, _client: object, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        """paho's receive callback (in the event loop's reader): never raises into paho,
+        never waits."""
+        try:
+            if message.retain:
+                self.counters["inbound-retained"] += 1
+                return
+            payload = message.payload
+            if len(payload) > self.config.max_packet_bytes:
+                self.counters["inbound-oversize"] += 1
+                return
+            self.counters["received"] += 1
+            if self.on_message is not None:
+                self.on_message(message.topic, bytes(payload))
+            self.notify()
+        except Exception as exc:  # noqa: BLE001 - the connection must go on; say why
+            self.counters["inbound-errors"] += 1
+            log.error("MQTT: inbound message on %r not taken: %r", message.topic, exc,
+                      exc_info=self.counters["inbound-errors"] == 1)
 
     def _out_of_time(self, stopping: asyncio.Event) -> bool:
         """Stopping and past the drain deadline: what is still queued is counted as lost."""
@@ -233,12 +296,15 @@ class MqttSink:
             self._deadline = time.monotonic() + self.drain_timeout_s
         if time.monotonic() < self._deadline:
             return False
-        left = len(self.outbox)
-        if left:
-            self.counters["dropped-at-exit"] += left
-            log.error("MQTT: stopping with %d messages unsent (broker %s unreachable)",
-                      left, self.where)
+        self._give_up(f"not drained within {self.drain_timeout_s:g} s")
         return True
+
+    def _give_up(self, why: str) -> None:
+        """What is still in the outbox will not be sent: counted, and said once."""
+        left = len(self.outbox)
+        if left and not self.counters["dropped-at-exit"]:
+            self.counters["dropped-at-exit"] += left
+            log.error("MQTT: stopping with %d messages unsent (%s: %s)", left, self.where, why)
 
     def _args(self, m: Outbound) -> tuple[str, bytes, int, bool, Properties | None]:
         props = None
@@ -386,7 +452,8 @@ class MqttSink:
 
 
 def _code(reason: Any) -> int:
-    """paho gives a reason code as a ReasonCode (MQTT 5; 3.1.1 always says 0) or an int."""
+    """A PUBACK's or SUBACK's reason code as a number: paho gives a ReasonCode (MQTT 5) or
+    an int (a 3.1.1 SUBACK's granted QoS; a 3.1.1 PUBACK always says 0)."""
     value = getattr(reason, "value", reason)
     return value if isinstance(value, int) else 0
 
@@ -406,11 +473,14 @@ class _Abandon(Exception):
 
 
 async def _wait(stopping: asyncio.Event, timeout: float | None,
-                other: asyncio.Event | None = None) -> None:
-    """Until ``stopping`` (or ``other``) is set, or ``timeout`` passes."""
-    waits = [asyncio.ensure_future(stopping.wait())]
+                other: asyncio.Event | None = None,
+                done: asyncio.Future[None] | None = None) -> None:
+    """Until ``stopping`` (or ``other``) is set, ``done`` is done, or ``timeout`` passes."""
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
     if other is not None:
         waits.append(asyncio.ensure_future(other.wait()))
+    if done is not None:
+        waits.append(asyncio.ensure_future(asyncio.shield(done)))
     try:
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -68,6 +68,41 @@ class Intake:
         return chunk
 
 
+class Inbox:
+    """A bounded queue of inbound MQTT messages (topic, payload): the MQTT connection puts,
+    the pipeline task takes, so inbound AIDC is handled in the pipeline's order and the
+    connection never waits on the handoff or its store.
+
+    When full, the message arriving is dropped (not an older one: the queue keeps the
+    order of what it holds) and counted as ``dropped-full``; an AIDC sender repeats a
+    message that gets no LAM.  ``arrived`` is set whenever one is added.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self.arrived = asyncio.Event()
+        self.counters: Counter[str] = Counter()  # dropped-full, handled, handler-errors
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def offer(self, topic: str, payload: bytes) -> bool:
+        if len(self._queue) >= self.limit:
+            self.counters["dropped-full"] += 1
+            return False
+        self._queue.append((topic, payload))
+        self.arrived.set()
+        return True
+
+    def take(self, n: int) -> list[tuple[str, bytes]]:
+        queue = self._queue
+        out = [queue.popleft() for _ in range(min(n, len(queue)))]
+        if not queue:
+            self.arrived.clear()
+        return out
+
+
 class MulticastInput:
     """One ``[[input]]``: a joined socket read by the event loop when it is readable."""
 

@@ -7,6 +7,15 @@ has come for ``idle_tick_s`` of the clock, the pipeline is ticked so that tracks
 and end on time.  SIGTERM or Ctrl-C (``stopping``): inputs stop, what was received is
 decoded and flushed, the outbox drains (up to a deadline), ``offline`` is published.
 
+Inbound AIDC messages wait in a bounded ``Inbox`` (the MQTT connection puts, the pipeline
+task takes, in its own order); one whose handling raises is logged with its topic and
+serial, counted, and the next is handled.  Every long-lived task runs under the
+``Supervisor``: a failure is never silent (log, /health 503 with the reason, metrics) and
+``[service] on_task_failure`` restarts the task or stops the gateway (``fatal``).
+
+Replay (``lossless``) never drops: it waits for its broker, up to ``broker_wait_s`` without
+one; then it stops, and ``undelivered()`` says what did not get through.
+
 The handoff's store (``commands.service.handoff_store``) is opened by the command around
 the service and closed when it ends, however it ends; the service only hands it to the
 pipeline.
@@ -15,6 +24,7 @@ pipeline.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import time
@@ -31,13 +41,15 @@ from gateway.publish.batch import Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
-from gateway.service.inputs import Intake, MulticastInput, Pacer
+from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
+from gateway.service.supervisor import Supervisor, one_line
 from gateway.store import HandoffStore
 
 log = logging.getLogger(__name__)
 
 CHUNK = 4096  # datagrams per pipeline call at most
+INBOUND_CHUNK = 64  # inbound messages handled before datagrams get a turn
 BACKPRESSURE = 0.5  # lossless sources wait while the outbox is fuller than this
 
 
@@ -48,17 +60,27 @@ class Service:
                  out: IO[bytes] | None = None, pacer: Pacer | None = None,
                  serve_metrics: bool = False,
                  on_publish: Callable[[list[Published]], None] | None = None,
-                 store: HandoffStore | None = None) -> None:
+                 store: HandoffStore | None = None,
+                 broker_wait_s: float | None = None) -> None:
+        """``broker_wait_s``: how long a lossless service (replay) waits for a broker that
+        is gone, and for the outbox to drain at the end (default
+        ``[service] replay_broker_wait_s``); live, the stop waits ``[mqtt]
+        drain_timeout_s``."""
         self.config = config
         self.pipeline = Pipeline(config, store)
         if self.pipeline.restored:
             log.info("handoff: %d dialogues restored from %s", self.pipeline.restored,
                      config.handoff.database if config.handoff else "the store")
         self.intake = Intake(config.service.input_queue)
+        self.inbox = Inbox(config.service.inbound_queue)
+        self.last_inbound_error: str | None = None
         # Live, the pipeline's clock is the wall clock; replayed, the capture's own time.
         self.pacer = pacer
         self.clock: Callable[[], float] = pacer.now if pacer is not None else time.time
         self.lossless = pacer is not None
+        self.broker_wait_s = (broker_wait_s if broker_wait_s is not None
+                              else config.service.replay_broker_wait_s)
+        self.gave_up: str | None = None  # why a lossless service stopped waiting
         self.serve_metrics = serve_metrics and config.metrics.enabled
         self.out = out
         self.on_publish = on_publish
@@ -79,10 +101,15 @@ class Service:
             self.sink = MqttSink(mqtt, self.outbox,
                                  client_id=f"asterix-gateway-{config.gateway.id}",
                                  status=self.status, latency=self.metrics.latency.observe,
-                                 subscriptions=subscriptions, on_message=self.inbound)
+                                 drain_timeout_s=(self.broker_wait_s if self.lossless
+                                                  else mqtt.drain_timeout_s),
+                                 subscriptions=subscriptions, on_message=self.inbox.offer)
         self.metrics_address: tuple[str, int] | None = None
         self.stopping = asyncio.Event()
         self.sources_done = asyncio.Event()
+        self.supervisor = Supervisor(config.service.on_task_failure,
+                                     config.service.task_restart_limit, self.stopping.set)
+        self._failures_logged: set[str] = set()
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -111,16 +138,21 @@ class Service:
         while True:
             if self.stopping.is_set():
                 self.close_inputs()  # stop reading; what was received still goes through
+            if len(self.inbox):
+                self._handle_inbound()
+                await asyncio.sleep(0)
             if len(self.intake):
                 chunk = self.intake.take(CHUNK)
                 self.counters["datagrams"] += len(chunk.payloads)
                 self.counters["bytes"] += sum(map(len, chunk.payloads))
                 published = self.pipeline.feed(chunk.payloads, chunk.t_capture, self.clock())
                 self._publish(published, chunk.received)
-                if self.lossless and self.outbox is not None:
-                    while (self.outbox.fill() > BACKPRESSURE and not self.stopping.is_set()):
-                        await asyncio.sleep(0.002)
+                self._note_failures()
+                if self.lossless:
+                    await self._wait_for_broker()
                 await asyncio.sleep(0)
+                continue
+            if len(self.inbox):
                 continue
             if self.sources_done.is_set() or self.stopping.is_set():
                 break
@@ -128,11 +160,73 @@ class Service:
                 await asyncio.wait_for(self._next_arrival(), idle)
             except TimeoutError:
                 self._publish(self.pipeline.tick(self.clock()), None)
+                self._note_failures()
         self._publish(self.pipeline.flush(), None)
+
+    def _handle_inbound(self) -> None:
+        """A few inbound messages, each on its own: one that raises is logged with its
+        topic and serial and counted, and the next is handled."""
+        counters = self.inbox.counters
+        for topic, payload in self.inbox.take(INBOUND_CHUNK):
+            try:
+                self.inbound(topic, payload)
+                counters["handled"] += 1
+            except Exception as exc:  # noqa: BLE001 - one message must not stop the task
+                counters["handler-errors"] += 1
+                n = counters["handler-errors"]
+                serial = serial_of(payload)
+                if n <= 10 or n % 1000 == 0:  # bounded: a flood of faults is no log flood
+                    log.error("inbound AIDC on %s (serial %s) not handled (%d so far): %s",
+                              topic, serial, n, one_line(exc), exc_info=n == 1)
+                self.last_inbound_error = f"{topic} serial {serial}: {one_line(exc)}"
+        self._note_failures()
+
+    async def _inbound_while_draining(self, sink: asyncio.Task[None]) -> None:
+        """While the outbox drains, a peer's answers are still handled (its last AOC gets
+        its LAM, which the drain then sends), until the connection ends."""
+        while not sink.done():
+            if len(self.inbox):
+                self._handle_inbound()
+                await asyncio.sleep(0)
+                continue
+            arrival = asyncio.ensure_future(self.inbox.arrived.wait())
+            try:
+                await asyncio.wait([sink, arrival], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                arrival.cancel()
+
+    def _note_failures(self) -> None:
+        """The pipeline's own failures (its store, say) are logged once each; /health
+        lists them while they last."""
+        failures = self.pipeline.failures
+        if failures or self._failures_logged:
+            for name, reason in failures.items():
+                if name not in self._failures_logged:
+                    log.error("pipeline: %s failed: %s", name, reason)
+            self._failures_logged = set(failures)
+
+    async def _wait_for_broker(self) -> None:
+        """Replay never drops: while the outbox is fuller than ``BACKPRESSURE`` (any lane),
+        wait; with no broker for ``broker_wait_s``, give up (``gave_up``) and stop."""
+        outbox, sink = self.outbox, self.sink
+        if outbox is None or sink is None:
+            return
+        while (outbox.fill() > BACKPRESSURE
+               or len(outbox.reliable) > outbox.reliable_limit * BACKPRESSURE):
+            if self.stopping.is_set():
+                return
+            down = sink.down_since
+            if down is not None and time.monotonic() - down > self.broker_wait_s:
+                self.gave_up = f"no broker at {sink.where} for {self.broker_wait_s:g} s"
+                log.error("replay: giving up: %s", self.gave_up)
+                self.stopping.set()
+                return
+            await asyncio.sleep(0.002)
 
     async def _next_arrival(self) -> None:
         waits = [asyncio.ensure_future(e.wait())
-                 for e in (self.intake.arrived, self.sources_done, self.stopping)]
+                 for e in (self.intake.arrived, self.inbox.arrived, self.sources_done,
+                           self.stopping)]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -164,6 +258,8 @@ class Service:
         for feed in self.inputs:  # datagrams and bytes per input are in the metrics
             counts["socket-errors"] += feed.counters["socket-errors"]
         counts.update(self.intake.counters)
+        counts.update({f"aidc-inbound-{k}": v for k, v in self.inbox.counters.items()})
+        counts.update({k.replace("/", "-"): v for k, v in self.supervisor.counters.items()})
         counts.update(self.pipeline.counters())
         counts.update(self.counters)
         if self.outbox is not None and self.sink is not None:
@@ -232,9 +328,83 @@ class Service:
                                                      {"": float(self.sink.connected)})
             health["mqtt"] = "connected" if self.sink.connected else "disconnected"
             snap.healthy = self.sink.connected
-        health["status"] = "ok" if snap.healthy else "degraded"
+            inbound = {"received": self.sink.counters["received"],
+                       "skipped-retained": self.sink.counters["inbound-retained"],
+                       "dropped-oversize": self.sink.counters["inbound-oversize"],
+                       "not-taken": self.sink.counters["inbound-errors"],
+                       **self.inbox.counters}
+            snap.counters["gateway_aidc_inbound"] = (
+                "Inbound AIDC messages by outcome: received; then handled, handler-errors, "
+                "dropped-full (inbound queue full), skipped-retained, dropped-oversize, "
+                "not-taken", "outcome", inbound)
+            snap.gauges["gateway_aidc_inbound_queue"] = (
+                "Inbound AIDC messages waiting for the pipeline", "", {"": len(self.inbox)})
+            if self.inbox.counters["handler-errors"]:
+                health["inbound_errors"] = {"count": self.inbox.counters["handler-errors"],
+                                            "last": self.last_inbound_error}
+        failures = self.failures()
+        snap.counters["gateway_task_failures"] = (
+            "Failures of the service's tasks (each logged with its traceback)", "task",
+            {k.partition("/")[2]: v for k, v in self.supervisor.counters.items()
+             if k.startswith("failures/")})
+        snap.counters["gateway_task_restarts"] = (
+            "Restarts of failed tasks ([service] on_task_failure)", "task",
+            {k.partition("/")[2]: v for k, v in self.supervisor.counters.items()
+             if k.startswith("restarts/")})
+        snap.gauges["gateway_failing"] = (
+            "1 while something listed under failures on /health is failing", "",
+            {"": float(bool(failures))})
+        if failures:
+            health["failures"] = failures
+            snap.healthy = False
+        health["status"] = "ok" if snap.healthy else "failing" if failures else "degraded"
         snap.health = health
         return snap
+
+    def failures(self) -> dict[str, str]:
+        """What is failing now, by name: tasks that are down, the pipeline's own failures
+        (its store), a broker that refuses us; /health is 503 while there is any."""
+        out = {f"task {name}": why for name, why in self.supervisor.failures.items()}
+        out.update({f"pipeline {name}": why for name, why in self.pipeline.failures.items()})
+        if self.sink is not None and self.sink.problem is not None:
+            out["mqtt"] = self.sink.problem
+        if self.supervisor.fatal is not None:
+            out["stopping"] = self.supervisor.fatal
+        return out
+
+    def undelivered_line(self, dropped: bool = True) -> str | None:
+        """``undelivered: 12 aidc, 58 alerts (QoS 1); 4711 stream`` (QoS 1 first), or None
+        when the broker got everything."""
+        counts = self.undelivered(dropped)
+        if not counts:
+            return None
+        reliable = [f"{counts.pop(k)} {k}" for k in ("aidc", "alerts", "reliable-dropped")
+                    if k in counts]
+        rest = [f"{n} {k}" for k, n in sorted(counts.items())]
+        return "undelivered: " + "; ".join(
+            part for part in (", ".join(reliable) + " (QoS 1)" if reliable else "",
+                              ", ".join(rest)) if part)
+
+    def undelivered(self, dropped: bool = True) -> Counter[str]:
+        """What the broker did not get, by topic kind ("aidc", "alerts", "status",
+        "fused", "stream"): still in the outbox, and (``dropped``) dropped from it."""
+        out: Counter[str] = Counter()
+        if self.outbox is None:
+            return out
+        prefix = self.topics.prefix + "/"
+        for m in self.outbox.reliable:
+            out[m.topic.removeprefix(prefix).partition("/")[0]] += 1
+        for group in self.outbox.state.values():
+            for m in group:
+                out[m.topic.removeprefix(prefix).partition("/")[0]] += 1
+        out["stream"] += len(self.outbox.stream)
+        if not dropped:
+            return +out
+        counters = self.outbox.counters
+        out["reliable-dropped"] += counters["dropped-reliable"]
+        out["fused"] += counters["dropped-state"]
+        out["stream"] += counters["dropped-stream"]
+        return +out
 
     async def report_status(self) -> None:
         """The retained ``status`` message every ``status_interval_s`` while online."""
@@ -264,11 +434,12 @@ class Service:
                 self.close_inputs()
                 raise OSError(f"[metrics] {metrics.host}:{metrics.port}: "
                               f"{exc.strerror or exc}") from None
-        tasks: list[asyncio.Task[None]] = []
+        supervisor = self.supervisor
         sink_stop = asyncio.Event()
         if self.sink is not None:
-            tasks.append(asyncio.create_task(self.sink.run(sink_stop), name="mqtt"))
-            tasks.append(asyncio.create_task(self.report_status(), name="status"))
+            sink = self.sink
+            supervisor.start("mqtt", lambda: sink.run(sink_stop))
+            supervisor.start("status", self.report_status)
 
         async def sources_finished() -> None:
             try:
@@ -278,22 +449,32 @@ class Service:
 
         watcher = asyncio.create_task(sources_finished(), name="sources") if sources else None
         try:
-            await self.process()
+            await supervisor.start("pipeline", self.process)
         finally:
             self.close_inputs()
             for s in sources:
                 s.cancel()
             self.stopping.set()  # status reporter and sources end
             sink_stop.set()
-            for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True),
-                                    strict=True):
-                if isinstance(result, Exception):
-                    log.error("%s failed: %r", task.get_name(), result)
+            await supervisor.cancel("status")
+            mqtt = supervisor.tasks.get("mqtt")
+            if mqtt is not None:  # bounded by the sink's own stop deadline
+                await self._inbound_while_draining(mqtt)
             await self.metrics.stop()
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
             if not watcher.cancelled() and watcher.exception() is not None:
                 raise watcher.exception()  # type: ignore[misc]
+
+
+def serial_of(payload: bytes) -> str:
+    """The serial of an inbound AIDC payload for a log line, if it has one (hostile input:
+    anything goes, nothing raises)."""
+    try:
+        serial = json.loads(payload[:4096]).get("serial")
+    except (ValueError, AttributeError, RecursionError):
+        return "unknown"
+    return repr(serial)[:20] if serial is not None else "none"
 
 
 @contextmanager
