@@ -338,3 +338,17 @@ def test_tls_with_password_from_the_environment(tmp_path: Path,
         broker.stop()
     assert "s3cret-pw" not in caplog.text and "wrong-pw" not in caplog.text
     assert "mqtts://127.0.0.1" in caplog.text  # it did log where it connected
+
+
+def test_a_quiet_sink_notices_its_broker_die(mosquitto: Any) -> None:
+    """With nothing to send the lanes only wait for work: the loss of the broker must still
+    be noticed (disconnects counted, ``connected`` false, so /health says so) without a
+    publish to fail on.  It stayed "connected" for 30 s and more."""
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        await until(lambda: sink.connected and sink.counters["published"] >= 1)  # online
+        mosquitto.kill()
+        await until(lambda: not sink.connected, timeout=20)
+        assert sink.counters["disconnects"] == 1
+
+    asyncio.run(run_sink(mosquitto.port, body, drain_timeout_s=0.5))

@@ -321,14 +321,17 @@ class MqttSink:
         and both are drained; raises as soon as either fails."""
         lanes = [asyncio.create_task(self._lane(client, stopping, reliable=True)),
                  asyncio.create_task(self._lane(client, stopping, reliable=False))]
+        watch = asyncio.create_task(_disconnection(client))
         try:
-            done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
-            for lane in done:
-                lane.result()
+            waiting = {*lanes, watch}
+            while not all(lane.done() for lane in lanes):
+                done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a lane's error, or the watch's: the connection is gone
         finally:
-            for lane in lanes:
-                lane.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            for task in (*lanes, watch):
+                task.cancel()
+            await asyncio.gather(*lanes, watch, return_exceptions=True)
 
     async def _lane(self, client: aiomqtt.Client, stopping: asyncio.Event,
                     reliable: bool) -> None:
@@ -456,6 +459,19 @@ def _code(reason: Any) -> int:
     an int (a 3.1.1 SUBACK's granted QoS; a 3.1.1 PUBACK always says 0)."""
     value = getattr(reason, "value", reason)
     return value if isinstance(value, int) else 0
+
+
+async def _disconnection(client: aiomqtt.Client) -> None:
+    """Raises once the connection is lost.  With nothing to send, the lanes sit waiting
+    for work and would never notice: a broker killed while the gateway was quiet left it
+    "connected" (and /health ok) until its next publish, 30 s and more.  paho's keepalive
+    does notice, and aiomqtt then settles this future."""
+    disconnected = getattr(client, "_disconnected", None)
+    if not isinstance(disconnected, asyncio.Future):
+        await asyncio.Event().wait()  # not aiomqtt's future: the lanes' errors still tell
+        return
+    await asyncio.shield(disconnected)
+    raise aiomqtt.MqttError("disconnected")
 
 
 def _retrieve_disconnect(client: aiomqtt.Client) -> None:
