@@ -15,7 +15,6 @@ one (and a restarted peer from either).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -118,11 +117,14 @@ class Pending:
     tries: int = 1
 
 
-def new_session() -> str:
-    """A fresh id for our side of a link: it changes whenever the link's serials start
-    again from 001 with nothing remembered (a new link, a restart that lost its state), so
-    the peer can tell a restart from messages sent again (``Aidc.session``)."""
-    return secrets.token_hex(6)
+def new_session(now: float) -> str:
+    """The id of our side of a link that starts at ``now`` (data time): a new one whenever
+    the link's serials start again from 001 with nothing remembered (a new link, a restart
+    that lost its state), so the peer can tell a restart from messages sent again
+    (``Aidc.session``).  Made from the data's time, not drawn at random: the same data give
+    the same messages, live or replayed, and a lost state replayed from the same start
+    sends the same texts again, which the peer rightly takes for duplicates."""
+    return f"{round(now * 1000) & 0xFFFF_FFFF_FFFF:012x}"
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Link:
     max_tries: int = 3
     next_serial: int = 1
     pending: dict[int, Pending] = field(default_factory=dict)
-    session: str = field(default_factory=new_session)
+    session: str = ""  # new_session(); "" for a link stored before sessions were kept
 
     def number(self) -> int | None:
         """The next free serial, or None when every serial awaits its LAM."""

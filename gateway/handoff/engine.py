@@ -52,7 +52,15 @@ import numpy as np
 
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.alerts import AlertLimiter
-from gateway.handoff.dialogue import C1, LINK_LEVEL, Heard, Link, ProtocolError, State
+from gateway.handoff.dialogue import (
+    C1,
+    LINK_LEVEL,
+    Heard,
+    Link,
+    ProtocolError,
+    State,
+    new_session,
+)
 from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.state import Flight, Saved, Track
 from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, digest, parse, reference
@@ -232,15 +240,17 @@ class Handoff:
 
     # -- links ------------------------------------------------------------------------------
 
-    def link(self, peer: str) -> Link:
+    def link(self, peer: str, now: float) -> Link:
+        """Our link to ``peer``, started at ``now`` if there is none yet."""
         if peer not in self.links:
-            self.links[peer] = Link(self.p.lam_timeout_s, self.p.lam_tries)
+            self.links[peer] = Link(self.p.lam_timeout_s, self.p.lam_tries,
+                                    session=new_session(now))
         return self.links[peer]
 
     def _number(self, peer: str, now: float, out: list[Any]) -> int | None:
         """The next serial on the link to ``peer``; None when every one of them still awaits
         its LAM: the message is not sent (counted, and alerted once until one is free)."""
-        serial = self.link(peer).number()
+        serial = self.link(peer, now).number()
         if serial is not None:
             self._full.discard(peer)
             return serial
@@ -261,9 +271,9 @@ class Handoff:
 
     def _send(self, flight: Flight | None, text: AidcText, now: float,
               out: list[Any]) -> None:
-        link = self.link(text.receiver)
+        link = self.link(text.receiver, now)
         message = envelope(text, now, flight.track_id if flight else None,
-                           flight.callsign if flight else None, session=link.session)
+                           flight.callsign if flight else None, session=link.session or None)
         if text.msg not in LINK_LEVEL:
             link.sent(text.serial, message.text, now)
         if flight is not None:
@@ -575,7 +585,7 @@ class Handoff:
         LRM for a LAM would start a loop): a LAM for nothing awaited is only counted."""
         assert text.ref is not None  # parse() requires it of LAM and LRM
         ours = text.ref[:2] == (me, peer)
-        pending = self.link(peer).acknowledged(text.ref[2]) if ours else None
+        pending = self.link(peer, now).acknowledged(text.ref[2]) if ours else None
         if text.msg == "LRM":
             self._alert("lrm-received", peer, None, f"{peer} refused our message "
                         f"{reference(text.ref)}: {text.remark}", now, out)
@@ -696,7 +706,8 @@ class Handoff:
                 key = self.by_serial.get((peer, p.serial))
                 flight = self.flights.get(key) if key else None
                 out.append(envelope(parse(p.text), now, flight.track_id if flight else None,
-                                    flight.callsign if flight else None, session=link.session))
+                                    flight.callsign if flight else None,
+                                    session=link.session or None))
                 self.counters["aidc-resent"] += 1
             for p in lost:
                 key = self.by_serial.get((peer, p.serial))

@@ -18,7 +18,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from gateway.handoff.dialogue import C2, LINK_LEVEL, Dialogue, Heard, Link, ProtocolError
+from gateway.handoff.dialogue import (
+    C2,
+    LINK_LEVEL,
+    Dialogue,
+    Heard,
+    Link,
+    ProtocolError,
+    new_session,
+)
 from gateway.handoff.engine import UNKNOWN_AERODROME, _remark, envelope
 from gateway.handoff.text import AidcSyntaxError, AidcText, digest, parse
 from gateway.messages import Aidc
@@ -39,9 +47,9 @@ class Peer:
     links: dict[str, Link] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
 
-    def _link(self, to: str) -> Link:
+    def _link(self, to: str, now: float) -> Link:
         if to not in self.links:
-            self.links[to] = Link(self.lam_timeout_s, max_tries=5)
+            self.links[to] = Link(self.lam_timeout_s, max_tries=5, session=new_session(now))
         return self.links[to]
 
     def tick(self, now: float) -> list[Aidc]:
@@ -49,7 +57,7 @@ class Peer:
         out = []
         for link in self.links.values():
             again, lost = link.due(now)
-            out += [envelope(parse(p.text), now, session=link.session) for p in again]
+            out += [envelope(parse(p.text), now, session=link.session or None) for p in again]
             self.counters["resent"] += len(again)
             self.counters["lam-timeout"] += len(lost)
         return out
@@ -57,7 +65,7 @@ class Peer:
     def _reply(self, msg: str, to: str, ref: int, now: float, text: AidcText | None = None,
                remark: str | None = None) -> list[Aidc]:
         """The answer, or none when every serial to ``to`` awaits its LAM (counted)."""
-        link = self._link(to)
+        link = self._link(to, now)
         serial = link.number()
         if serial is None:
             self.counters["link-full"] += 1
@@ -69,7 +77,7 @@ class Peer:
         self.counters[f"sent-{msg}"] += 1
         if msg not in LINK_LEVEL:
             link.sent(out.serial, out.text(), now)
-        return [envelope(out, now, session=link.session)]
+        return [envelope(out, now, session=link.session or None)]
 
     def receive(self, message: Aidc, now: float) -> list[Aidc]:
         if message.to != self.unit:
@@ -90,7 +98,7 @@ class Peer:
             self.counters["sender-restart"] += 1
         if text.msg in LINK_LEVEL:
             if text.ref is not None:
-                self._link(text.sender).acknowledged(text.ref[2])
+                self._link(text.sender, now).acknowledged(text.ref[2])
             return []
         if heard.duplicate(text.serial, identity):
             return self._reply("LAM", sender, text.serial, now)
