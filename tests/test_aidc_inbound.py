@@ -165,7 +165,7 @@ def test_a_serial_awaiting_its_lam_is_never_given_again() -> None:
 
 def test_with_every_serial_awaiting_lam_nothing_is_sent_and_it_is_said_once() -> None:
     engine = Handoff(AIRSPACE, PARAMS)
-    link = engine.link("KZHU", T0)
+    link = engine.link("MMTY", "KZHU", T0)
     link.pending = {s: Pending(s, f"(X{s})", T0 + 1e6) for s in range(1, 1000)}  # not due
     out = drive(engine, Peer("KZHU"), T0, 120, start_lat=27.5)
     assert not [m for m in out if isinstance(m, Aidc)]

@@ -149,14 +149,14 @@ def test_a_serial_used_again_after_999_belongs_to_the_later_flight() -> None:
     for order in (1, -1):
         flights = [flight("OLD", [(4, T0), (5, T0 + 1)]), flight("NEW", [(5, T0 + 900)])]
         engine = Handoff(AIRSPACE, PARAMS)
-        engine.restore(Saved(flights[::order], [], {"KZHU": Link()}, {}, T0 + 900))
-        assert engine.by_serial == {("KZHU", 4): "OLD", ("KZHU", 5): "NEW"}
+        engine.restore(Saved(flights[::order], [], {"MMTY/KZHU": Link()}, {}, T0 + 900))
+        assert engine.by_serial == {("MMTY/KZHU", 4): "OLD", ("MMTY/KZHU", 5): "NEW"}
         engine.flights["OLD"].dialogue.state = engine.flights["NEW"].dialogue.state = (
             engine.flights["OLD"].dialogue.state.CANCELLED)
         engine.flights["NEW"].last_sent = T0 + 5000
         engine.flights["OLD"].last_sent = T0
         engine.forget(T0 + 3700)  # the old flight goes, the serial it shared stays
-        assert engine.by_serial == {("KZHU", 5): "NEW"}
+        assert engine.by_serial == {("MMTY/KZHU", 5): "NEW"}
 
 
 def test_a_database_written_before_flights_kept_their_serials(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_the_pipeline_opens_no_file_and_saves_before_it_publishes(tmp_path: Path
     pipeline = Pipeline(cfg, store)
     [batch] = pipeline.receive_aidc(inbound("(ACPKZHU/MMTY001-GARBAGE"), T0)
     assert [m.msg for m in batch.messages] == ["LRM"] and store.saves == 1
-    assert store.links["KZHU"].next_serial == 2  # the LRM's serial is stored as used
+    assert store.links["MMTY/KZHU"].next_serial == 2  # the LRM's serial is stored as used
 
     class Failing(MemoryStore):
         def save(self, engine: Handoff) -> None:

@@ -476,4 +476,4 @@ def test_the_pipeline_holds_what_it_cannot_store_and_publishes_it_once_stored(
     assert [m.msg for m in batch.messages] == ["LRM"] * 3  # the two held, then the new one
     assert [m.serial for m in batch.messages] == [1, 2, 3]
     assert pipeline.failures == {} and store.saves == 1
-    assert store.links["KZHU"].next_serial == 4  # all three stored before they went out
+    assert store.links["MMTY/KZHU"].next_serial == 4  # all three stored before they went out

@@ -127,9 +127,15 @@ def new_session(now: float) -> str:
     return f"{round(now * 1000) & 0xFFFF_FFFF_FFFF:012x}"
 
 
+def pair(sender: str, receiver: str) -> str:
+    """The name of the link from ``sender`` to ``receiver``, "SENDER/RECEIVER": a pair of
+    units numbers its messages on its own (PAN AIDC ICD), each way."""
+    return f"{sender}/{receiver}"
+
+
 @dataclass
 class Link:
-    """Messages between this unit and one peer: serial numbers (001-999, then 001 again),
+    """Messages from one unit to one peer unit: serial numbers (001-999, then 001 again),
     the acknowledgements still awaited, and the id of this side's session on the link.
 
     A serial is never given to a new message while an earlier message under it still awaits

@@ -33,7 +33,7 @@ Handling one message is all or nothing: if it raises, ``rollback`` puts the engi
 save what the message changed.  Alerts about floods are rate-limited (``alerts.py``).
 
 The state lives in plain records (``state.py``: a ``Flight`` per dialogue, a ``Track`` per
-track, a ``Link`` per peer) so that a store (``gateway.store.HandoffStore``, injected by
+track, a ``Link`` per pair of units) so that a store (``gateway.store.HandoffStore``, injected by
 the service) can persist it after every call: publish only what a call returned *after*
 it was stored, and a restart neither repeats nor loses a message (an unacknowledged one
 is sent again, same serial).
@@ -60,6 +60,7 @@ from gateway.handoff.dialogue import (
     ProtocolError,
     State,
     new_session,
+    pair,
 )
 from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.state import Flight, Saved, Track
@@ -128,12 +129,15 @@ class Handoff:
         self.p = params
         self.flights: dict[str, Flight] = {}  # by key: every dialogue
         self.tracks: dict[str, Track] = {}  # by track id: every live track
-        self.links: dict[str, Link] = {}  # by peer
+        # Links are named "SENDER/RECEIVER" (``pair``), both ways: every pair of units
+        # numbers its messages on its own (PAN AIDC ICD), so MMZT's and MMTY's first
+        # messages to KZAB are each 001.
+        # link "UNIT/PEER" -> our serials and the messages awaiting their LAM on it
+        self.links: dict[str, Link] = {}
         # link "PEER/UNIT" -> what was heard on it: the peer's session and recent serials
-        # (a peer numbers its messages to each of our units on its own)
         self.seen: dict[str, Heard] = {}
-        # (peer, our serial) -> flight key: the index over the flights' serials, added to
-        # by _send, pruned with the flights (_drop), rebuilt by restore
+        # (link "UNIT/PEER", our serial) -> flight key: the index over the flights'
+        # serials, added to by _send, pruned with the flights (_drop), rebuilt by restore
         self.by_serial: dict[tuple[str, int], str] = {}
         self.counters: Counter[str] = Counter()
         self._forgot_at = -np.inf
@@ -146,7 +150,7 @@ class Handoff:
         self._removed: set[str] = set()
         self.countries = {u.id: u.country for u in airspace.units.values()}
         self.limiter = AlertLimiter()
-        self._full: set[str] = set()  # peers whose link has every serial awaiting LAM
+        self._full: set[str] = set()  # links with every serial awaiting LAM
         self._undo: _Undo | None = None  # how to take back the message being handled
 
     # -- the state a store keeps -------------------------------------------------------------
@@ -178,16 +182,41 @@ class Handoff:
         for f in saved.flights:
             self.flights[f.key] = f
             self._track(f.track_id, saved.clock).flights.append(f.key)
-        self.links = dict(saved.links)
+        for key, link in saved.links.items():
+            if "/" in key:
+                self.links[key] = link
+            else:  # stored before links were per pair: one link per peer
+                self.links.update(self._split(key, link))
         for key, heard in saved.seen.items():
             # stored before links were told apart: the peer's serials, for each unit
-            for link in [key] if "/" in key else [f"{key}/{unit}" for unit in self.p.units]:
+            for link in [key] if "/" in key else [pair(key, unit) for unit in self.p.units]:
                 self.seen[link] = heard.copy()
         # in the order they were sent: a serial used again after 999 is the later flight's
-        sent = sorted((t, f.dst, serial, f.key) for f in self.flights.values()
+        sent = sorted((t, pair(f.src, f.dst), serial, f.key) for f in self.flights.values()
                       for serial, t in f.serials)
-        self.by_serial = {(dst, serial): key for _, dst, serial, key in sent}
+        self.by_serial = {(link, serial): key for _, link, serial, key in sent}
         return len(self.flights)
+
+    def _split(self, peer: str, link: Link) -> dict[str, Link]:
+        """A link stored when one sequence served all our units with ``peer``, as one link
+        per pair: each pending message goes to the pair its field 3 names, and every pair
+        goes on from the old next serial (``Link.number`` skips its pending ones), so no
+        serial still awaiting its LAM is given again on its pair."""
+        links = {pair(unit, peer): Link(link.lam_timeout_s, link.max_tries, link.next_serial,
+                                        session=link.session) for unit in self.p.units}
+        for serial, pending in link.pending.items():
+            try:
+                sender = parse(pending.text).sender
+            except AidcSyntaxError:
+                sender = None
+            target = links.get(pair(sender, peer)) if sender else None
+            if target is None:  # not ours to send again: said, not kept
+                self.counters["handoff-restore-unsendable"] += 1
+                self._notice(f"split-{peer}-{serial}", f"stored message {serial:03d} to "
+                             f"{peer} names no unit of ours in field 3: not sent again")
+            else:
+                target.pending[serial] = pending
+        return links
 
     def _resumed(self, now: float) -> bool:
         """May data at ``now`` decide, after a restart?  Not while it is no newer than the
@@ -235,30 +264,34 @@ class Handoff:
         if track is not None and f.key in track.flights:
             track.flights.remove(f.key)
         for serial, _ in f.serials:
-            if self.by_serial.get((f.dst, serial)) == f.key:
-                del self.by_serial[(f.dst, serial)]
+            if self.by_serial.get((pair(f.src, f.dst), serial)) == f.key:
+                del self.by_serial[(pair(f.src, f.dst), serial)]
 
     # -- links ------------------------------------------------------------------------------
 
-    def link(self, peer: str, now: float) -> Link:
-        """Our link to ``peer``, started at ``now`` if there is none yet."""
-        if peer not in self.links:
-            self.links[peer] = Link(self.p.lam_timeout_s, self.p.lam_tries,
-                                    session=new_session(now))
-        return self.links[peer]
+    def link(self, me: str, peer: str, now: float) -> Link:
+        """Our link from unit ``me`` to ``peer``, started at ``now`` if there is none yet."""
+        key = pair(me, peer)
+        if key not in self.links:
+            self.links[key] = Link(self.p.lam_timeout_s, self.p.lam_tries,
+                                   session=new_session(now))
+        return self.links[key]
 
-    def _number(self, peer: str, now: float, out: list[Any]) -> int | None:
-        """The next serial on the link to ``peer``; None when every one of them still awaits
-        its LAM: the message is not sent (counted, and alerted once until one is free)."""
-        serial = self.link(peer, now).number()
+    def _number(self, me: str, peer: str, now: float, out: list[Any]) -> int | None:
+        """The next serial on the link from ``me`` to ``peer``; None when every one of them
+        still awaits its LAM: the message is not sent (counted, and alerted once until one
+        is free)."""
+        key = pair(me, peer)
+        serial = self.link(me, peer, now).number()
         if serial is not None:
-            self._full.discard(peer)
+            self._full.discard(key)
             return serial
         self.counters["aidc-link-full"] += 1
-        if peer not in self._full:
-            self._full.add(peer)
-            self._alert("link-full", peer, None, f"every serial to {peer} awaits its LAM: "
-                        "nothing more is sent to it until one is acknowledged", now, out)
+        if key not in self._full:
+            self._full.add(key)
+            self._alert("link-full", peer, None, f"every serial from {me} to {peer} awaits "
+                        "its LAM: nothing more is sent on it until one is acknowledged",
+                        now, out)
         return None
 
     def _alert(self, type_: str, peer: str, track_id: str | None, text: str, now: float,
@@ -271,15 +304,15 @@ class Handoff:
 
     def _send(self, flight: Flight | None, text: AidcText, now: float,
               out: list[Any]) -> None:
-        link = self.link(text.receiver, now)
+        link = self.link(text.sender, text.receiver, now)
         message = envelope(text, now, flight.track_id if flight else None,
                            flight.callsign if flight else None, session=link.session or None)
         if text.msg not in LINK_LEVEL:
             link.sent(text.serial, message.text, now)
         if flight is not None:
             if self._undo is not None:
-                self._undo.serial(self.by_serial, (flight.dst, text.serial))
-            self.by_serial[(flight.dst, text.serial)] = flight.key
+                self._undo.serial(self.by_serial, (pair(flight.src, flight.dst), text.serial))
+            self.by_serial[(pair(flight.src, flight.dst), text.serial)] = flight.key
             flight.last_sent = now
             flight.sent.append(text.msg)
             flight.serials.append((text.serial, now))
@@ -291,7 +324,7 @@ class Handoff:
                           amendment: tuple[tuple[int, str], ...] = ()) -> bool:
         """Send ``msg`` in this dialogue; False if the link has no free serial (the
         dialogue stays as it was, and the timeline asks again)."""
-        serial = self._number(f.dst, now, out)
+        serial = self._number(f.src, f.dst, now, out)
         if serial is None:
             return False
         f.dialogue.send(msg)
@@ -514,7 +547,8 @@ class Handoff:
 
         All or nothing: if handling it raises, the engine is put back as it was
         (``rollback``) and the exception goes to the caller."""
-        self._undo = _Undo(self, message.from_, f"{message.from_}/{message.to}")
+        self._undo = _Undo(self, pair(message.to, message.from_),
+                           pair(message.from_, message.to))
         try:
             return self._receive(message, now, via)
         except BaseException:
@@ -563,9 +597,9 @@ class Handoff:
             return out
         self.counters[f"aidc-received-{text.msg}"] += 1
         identity = digest(text)
-        heard = self.seen.get(f"{peer}/{me}")
+        heard = self.seen.get(pair(peer, me))
         if heard is None:
-            heard = self.seen[f"{peer}/{me}"] = Heard()
+            heard = self.seen[pair(peer, me)] = Heard()
         if heard.heard(message.session, text.serial, identity):
             self.counters["aidc-peer-restart"] += 1
         if text.msg in LINK_LEVEL:
@@ -585,7 +619,7 @@ class Handoff:
         LRM for a LAM would start a loop): a LAM for nothing awaited is only counted."""
         assert text.ref is not None  # parse() requires it of LAM and LRM
         ours = text.ref[:2] == (me, peer)
-        pending = self.link(peer, now).acknowledged(text.ref[2]) if ours else None
+        pending = self.link(me, peer, now).acknowledged(text.ref[2]) if ours else None
         if text.msg == "LRM":
             self._alert("lrm-received", peer, None, f"{peer} refused our message "
                         f"{reference(text.ref)}: {text.remark}", now, out)
@@ -595,7 +629,7 @@ class Handoff:
     def _handle(self, peer: str, me: str, text: AidcText, now: float, out: list[Any]) -> bool:
         """A peer's answer (or proposal) in one of our dialogues: True if handled (LAM), False
         if refused (LRM, with the reason)."""
-        key = (self.by_serial.get((peer, text.ref[2]))
+        key = (self.by_serial.get((pair(me, peer), text.ref[2]))
                if text.ref is not None and text.ref[:2] == (me, peer) else None)
         flight = self.flights.get(key) if key else None
         if flight is None:
@@ -625,7 +659,7 @@ class Handoff:
         if text.msg == "ACP" and flight.dialogue.state is State.COORDINATED:
             flight.agreed_eto, flight.agreed_fl = flight.eto, flight.fl
         elif text.msg == "CDN":  # the peer proposes other conditions: accept them
-            serial = self._number(peer, now, out)
+            serial = self._number(me, peer, now, out)
             if serial is not None:
                 reply = AidcText("ACP", flight.src, peer, serial,
                                  ref=(peer, flight.src, text.serial), callsign=flight.callsign,
@@ -660,13 +694,13 @@ class Handoff:
         return None
 
     def _ack(self, peer: str, me: str, serial: int, now: float, out: list[Any]) -> None:
-        number = self._number(peer, now, out)
+        number = self._number(me, peer, now, out)
         if number is not None:
             self._send(None, AidcText("LAM", me, peer, number, ref=(peer, me, serial)), now, out)
 
     def _refuse(self, peer: str, me: str, serial: int, reason: str, now: float,
                 out: list[Any]) -> None:
-        number = self._number(peer, now, out)
+        number = self._number(me, peer, now, out)
         if number is not None:
             self._send(None, AidcText("LRM", me, peer, number, ref=(peer, me, serial),
                                       remark=_remark(reason)), now, out)
@@ -700,17 +734,18 @@ class Handoff:
             return out
         self.forget(now)
         out += self.limiter.due(now)
-        for peer, link in self.links.items():
+        for name, link in self.links.items():
+            peer = name.partition("/")[2]
             again, lost = link.due(now)
             for p in again:
-                key = self.by_serial.get((peer, p.serial))
+                key = self.by_serial.get((name, p.serial))
                 flight = self.flights.get(key) if key else None
                 out.append(envelope(parse(p.text), now, flight.track_id if flight else None,
                                     flight.callsign if flight else None,
                                     session=link.session or None))
                 self.counters["aidc-resent"] += 1
             for p in lost:
-                key = self.by_serial.get((peer, p.serial))
+                key = self.by_serial.get((name, p.serial))
                 flight = self.flights.get(key) if key else None
                 self._alert("lam-timeout", peer, flight.track_id if flight else None,
                             f"{peer} did not acknowledge {p.text} after {p.tries} tries",
@@ -720,18 +755,18 @@ class Handoff:
 
 
 class _Undo:
-    """What handling one inbound message may change, as it was: the peer's link (next
+    """What handling one inbound message may change, as it was: our link to the peer (next
     serial, messages awaited), what was heard from the peer, the flight it touched and the
     serial index entries it wrote.  Cheap: copied up front are only the link's numbers and
     the bounded ``Heard``; the flight is copied when it is about to change."""
 
-    def __init__(self, engine: Handoff, peer: str, heard_on: str) -> None:
-        self.peer, self.heard_on = peer, heard_on
-        link = engine.links.get(peer)
+    def __init__(self, engine: Handoff, link_to: str, heard_on: str) -> None:
+        self.link_to, self.heard_on = link_to, heard_on
+        link = engine.links.get(link_to)
         self.link = None if link is None else (link.next_serial, dict(link.pending))
         heard = engine.seen.get(heard_on)
         self.heard = None if heard is None else heard.copy()
-        self.full = peer in engine._full
+        self.full = link_to in engine._full
         self.flights: dict[str, Flight] = {}
         self.serials: dict[tuple[str, int], str | None] = {}
 
@@ -746,18 +781,18 @@ class _Undo:
 
     def apply(self, engine: Handoff) -> None:
         if self.link is None:
-            engine.links.pop(self.peer, None)
+            engine.links.pop(self.link_to, None)
         else:
-            link = engine.links[self.peer]
+            link = engine.links[self.link_to]
             link.next_serial, link.pending = self.link[0], self.link[1]
         if self.heard is None:
             engine.seen.pop(self.heard_on, None)
         else:
             engine.seen[self.heard_on] = self.heard
         if self.full:
-            engine._full.add(self.peer)
+            engine._full.add(self.link_to)
         else:
-            engine._full.discard(self.peer)
+            engine._full.discard(self.link_to)
         engine.flights.update(self.flights)
         for key, value in self.serials.items():
             if value is None:

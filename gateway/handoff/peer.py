@@ -26,6 +26,7 @@ from gateway.handoff.dialogue import (
     Link,
     ProtocolError,
     new_session,
+    pair,
 )
 from gateway.handoff.engine import UNKNOWN_AERODROME, _remark, envelope
 from gateway.handoff.text import AidcSyntaxError, AidcText, digest, parse
@@ -48,9 +49,12 @@ class Peer:
     counters: Counter[str] = field(default_factory=Counter)
 
     def _link(self, to: str, now: float) -> Link:
-        if to not in self.links:
-            self.links[to] = Link(self.lam_timeout_s, max_tries=5, session=new_session(now))
-        return self.links[to]
+        """Our link to unit ``to``: serials per pair of units, named as the engine names
+        them ("SENDER/RECEIVER", ``dialogue.pair``), as is what was heard (``seen``)."""
+        key = pair(self.unit, to)
+        if key not in self.links:
+            self.links[key] = Link(self.lam_timeout_s, max_tries=5, session=new_session(now))
+        return self.links[key]
 
     def tick(self, now: float) -> list[Aidc]:
         """Answers not acknowledged in time, sent again under their serials."""
@@ -93,7 +97,7 @@ class Peer:
         self.counters[f"received-{text.msg}"] += 1
         sender = text.sender
         identity = digest(text)
-        heard = self.seen.setdefault(sender, Heard())
+        heard = self.seen.setdefault(pair(sender, self.unit), Heard())
         if heard.heard(message.session, text.serial, identity):
             self.counters["sender-restart"] += 1
         if text.msg in LINK_LEVEL:
