@@ -182,11 +182,11 @@ class Handoff:
         for f in saved.flights:
             self.flights[f.key] = f
             self._track(f.track_id, saved.clock).flights.append(f.key)
-        for key, link in saved.links.items():
+        for key, ours in saved.links.items():
             if "/" in key:
-                self.links[key] = link
+                self.links[key] = ours
             else:  # stored before links were per pair: one link per peer
-                self.links.update(self._split(key, link))
+                self.links.update(self._split(key, ours))
         for key, heard in saved.seen.items():
             # stored before links were told apart: the peer's serials, for each unit
             for link in [key] if "/" in key else [pair(key, unit) for unit in self.p.units]:
