@@ -204,6 +204,7 @@ class Handoff:
         serial still awaiting its LAM is given again on its pair."""
         links = {pair(unit, peer): Link(link.lam_timeout_s, link.max_tries, link.next_serial,
                                         session=link.session) for unit in self.p.units}
+        unsendable = []
         for serial, pending in link.pending.items():
             try:
                 sender = parse(pending.text).sender
@@ -211,11 +212,13 @@ class Handoff:
                 sender = None
             target = links.get(pair(sender, peer)) if sender else None
             if target is None:  # not ours to send again: said, not kept
-                self.counters["handoff-restore-unsendable"] += 1
-                self._notice(f"split-{peer}-{serial}", f"stored message {serial:03d} to "
-                             f"{peer} names no unit of ours in field 3: not sent again")
+                unsendable.append(f"{serial:03d}")
             else:
                 target.pending[serial] = pending
+        if unsendable:
+            self.counters["handoff-restore-unsendable"] += len(unsendable)
+            self._notice(f"split-{peer}", f"stored messages to {peer} awaiting LAM whose field "
+                         f"3 names no unit of ours are not sent again: {' '.join(unsendable)}")
         return links
 
     def _resumed(self, now: float) -> bool:

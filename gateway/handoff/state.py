@@ -74,6 +74,8 @@ class Saved:
 
     flights: list[Flight]
     removed: list[str]
+    # link "UNIT/PEER" -> our serials on it; a key without "/" (stored when one sequence
+    # per peer served all our units) is the peer's, split per pair by ``Handoff.restore``
     links: dict[str, Link]
     # link "PEER/UNIT" -> the peer's session and recent serials on it (a message sent
     # again); a key without "/" (stored before links were told apart) is the peer's
