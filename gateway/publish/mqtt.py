@@ -110,6 +110,7 @@ class MqttSink:
         self.subscriptions = subscriptions  # QoS 1: the peers' AIDC answers
         self.on_message = on_message
         self.connected = False  # and subscribed
+        self.closing = False  # stopping, drained: inbound messages are no longer taken
         self.down_since: float | None = time.monotonic()  # not connected since (monotonic)
         self.problem: str | None = None  # why the broker will not have us, while it will not
         self.counters: Counter[str] = Counter()
@@ -218,6 +219,13 @@ class MqttSink:
                     self.outbox.put([self.status("online")])
                     self.notify()
                     await self._pump(client, stopping)
+                    # From here no inbound message is taken (its answer could not go out,
+                    # and an answer left in the outbox would be counted undelivered): the
+                    # peer sends it again for want of a LAM.  What was handled up to now
+                    # has its answers in the outbox, sent before the goodbye.
+                    self.closing = True
+                    if len(self.outbox):
+                        await self._pump(client, stopping)
                     await client.publish(*self._args(self.status("offline")))
                     self.connected = False
                     log.info("MQTT: outbox drained, offline status sent, disconnecting")
@@ -272,6 +280,9 @@ class MqttSink:
         """paho's receive callback (in the event loop's reader): never raises into paho,
         never waits."""
         try:
+            if self.closing:
+                self.counters["inbound-at-stop"] += 1
+                return
             if message.retain:
                 self.counters["inbound-retained"] += 1
                 return

@@ -183,8 +183,9 @@ class Service:
 
     async def _inbound_while_draining(self, sink: asyncio.Task[None]) -> None:
         """While the outbox drains, a peer's answers are still handled (its last AOC gets
-        its LAM, which the drain then sends), until the connection ends."""
-        while not sink.done():
+        its LAM, which the drain then sends), until the sink has drained and closes
+        (``MqttSink.closing``: an answer made later could not go out)."""
+        while not sink.done() and not (self.sink is not None and self.sink.closing):
             if len(self.inbox):
                 self._handle_inbound()
                 await asyncio.sleep(0)
@@ -332,11 +333,12 @@ class Service:
                        "skipped-retained": self.sink.counters["inbound-retained"],
                        "dropped-oversize": self.sink.counters["inbound-oversize"],
                        "not-taken": self.sink.counters["inbound-errors"],
+                       "refused-at-stop": self.sink.counters["inbound-at-stop"],
                        **self.inbox.counters}
             snap.counters["gateway_aidc_inbound"] = (
                 "Inbound AIDC messages by outcome: received; then handled, handler-errors, "
-                "dropped-full (inbound queue full), skipped-retained, dropped-oversize, "
-                "not-taken", "outcome", inbound)
+                "dropped-full (inbound queue full), left-at-stop; skipped-retained, "
+                "dropped-oversize, not-taken, refused-at-stop", "outcome", inbound)
             snap.gauges["gateway_aidc_inbound_queue"] = (
                 "Inbound AIDC messages waiting for the pipeline", "", {"": len(self.inbox)})
             if self.inbox.counters["handler-errors"]:
@@ -460,6 +462,8 @@ class Service:
             mqtt = supervisor.tasks.get("mqtt")
             if mqtt is not None:  # bounded by the sink's own stop deadline
                 await self._inbound_while_draining(mqtt)
+                # received, never handled: their senders repeat them for want of a LAM
+                self.inbox.counters["left-at-stop"] += len(self.inbox)
             await self.metrics.stop()
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
