@@ -49,6 +49,10 @@ class Pipeline:
         self.restored = 0  # dialogues found in the store
         if self.handoff is not None and self.store is not None:
             self.restored = self.store.restore(self.handoff)
+            try:  # ids never handed out twice within the store (associate.identity)
+                self.tracker.restore_identities(self.store.identities())
+            except ValueError as exc:
+                raise StoreError(f"the fused ids' state cannot be read: {exc}") from None
             if self.handoff.resume_after > -1e299:  # NO_CLOCK: it had seen no data
                 log.info("handoff: the store's clock is %s: older data decides nothing, "
                          "unless it is more than clock_margin_s (%g s) behind it",
@@ -176,8 +180,10 @@ class Pipeline:
         for text in handoff.notices:  # each once (the engine's _notice)
             log.warning("handoff: %s", text)
         handoff.notices.clear()
-        if self.store is not None and (made or handoff.dirty or self._held):
-            try:
+        ids = self.tracker.identities
+        if self.store is not None and (made or handoff.dirty or self._held or ids.unsaved):
+            try:  # the ids' sequence and map go with every save: a new block before its ids
+                self.store.keep_identities(self.tracker.identity_state())
                 self.store.save(handoff)
             except StoreError as exc:
                 self.aidc_counters["store-failures"] += 1
@@ -190,6 +196,7 @@ class Pipeline:
                     self.aidc_counters["store-held-dropped"] += len(self._held) - HELD_MAX
                     del self._held[:-HELD_MAX]
                 return []
+            ids.saved()
             if self._held:
                 log.warning("handoff: the store saves again; %d messages held are published",
                             len(self._held))

@@ -43,6 +43,7 @@ from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
+from gateway.associate.identity import Identities
 from gateway.associate.lifecycle import MofNInitiator, TimeoutDeleter
 from gateway.associate.measurements import (
     KT,
@@ -147,7 +148,8 @@ class Tracker:
         self.tracks = TrackTable(hits=self.initiator.hits)
         self.now = -np.inf
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
-        self._serial = 0
+        # the id sequence and identity map, kept in a store across restarts (identity.py)
+        self.identities = Identities(id_prefix, ID_DIGITS)
         self._labels_in_use: set[str] = set()
         # ended tracks by Mode S address: (label, time of state, x, y), for re-acquisition
         self._memory: dict[int, tuple[str, float, float, float]] = {}
@@ -345,6 +347,7 @@ class Tracker:
                     self._pending.extend(self._messages(
                         np.array([junior]), tr.x[[junior]], tr.P[[junior]],
                         np.array([self.now]), None, ended=True))
+                    self._note(np.array([junior]))
                     self._labels_in_use.discard(tr.label[junior])
                 tr.free(np.array([junior]))
                 gone.append(junior)
@@ -384,6 +387,7 @@ class Tracker:
             if len(shown):
                 out.extend(self._messages(shown, tracks.x[shown], tracks.P[shown],
                                           np.full(len(shown), now), None, ended=True))
+            self._note(shown)
             self._remember(shown, now)
             tracks.free(end)
         if len(drop):
@@ -427,8 +431,10 @@ class Tracker:
             return []
         published = tracks.published
         for r in rows[~published[rows]].tolist():
-            tracks.label[r] = self._reacquired(r) or self._handed_over(r) or self._new_label()
+            tracks.label[r] = (self._reacquired(r) or self._handed_over(r)
+                               or self._recalled(r) or self._new_label())
             published[r] = True
+            self._note(np.array([r]))
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows], grouped)
 
     def _remember(self, rows: np.ndarray, now: float) -> None:
@@ -495,13 +501,44 @@ class Tracker:
         self.counters["track-handover"] += 1
         return label
 
+    def _recalled(self, row: int) -> str | None:
+        """The id this flight (Mode S address, else callsign) had before a restart, from
+        the stored identity map (``Identities.recall``)."""
+        tr = self.tracks
+        label = self.identities.recall(int(tr.ident[row, ADDRESS]), tr.callsign_text[row],
+                                       float(tr.t[row]), self._labels_in_use)
+        if label is not None:
+            self._labels_in_use.add(label)
+            self.counters["track-id-recalled"] += 1
+        return label
+
     def _new_label(self) -> str:
-        while True:
-            self._serial = self._serial % (10 ** ID_DIGITS - 1) + 1
-            label = f"{self.id_prefix}{self._serial:0{ID_DIGITS}d}"
-            if label not in self._labels_in_use:
-                self._labels_in_use.add(label)
-                return label
+        label = self.identities.next_label(self._labels_in_use)
+        self._labels_in_use.add(label)
+        return label
+
+    def _note(self, rows: np.ndarray) -> None:
+        """The identity map learns which flight holds each of these published ids."""
+        tr = self.tracks
+        for r in rows.tolist():
+            label = tr.label[r]
+            if label is not None:
+                self.identities.note(label, int(tr.ident[r, ADDRESS]), tr.callsign_text[r],
+                                     float(tr.t[r]))
+
+    def identity_state(self) -> dict[str, object]:
+        """The id sequence and identity map as the store keeps them (JSON), with every
+        live published track's identity as it is now; entries too old are forgotten."""
+        rows = self.tracks.active()
+        self._note(rows[self.tracks.published[rows]])
+        if np.isfinite(self.now):
+            self.counters["track-id-forgotten"] += self.identities.forget(self.now)
+        return self.identities.to_json()
+
+    def restore_identities(self, data: dict[str, object] | None) -> None:
+        """The stored sequence and map (None: nothing seen): new ids go on after every id
+        the store may have seen handed out; flights in the map get their ids back."""
+        self.identities.load(data)
 
     def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
                   refs: list[list[SourceRef]] | None, ended: bool = False) -> list[Fused]:

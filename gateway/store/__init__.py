@@ -9,7 +9,7 @@ the same state in the process, for tests.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from gateway.handoff.engine import Handoff
@@ -35,6 +35,17 @@ class HandoffStore(Protocol):
 
     def save(self, engine: Handoff) -> None:
         """What changed since the last save (``engine.unsaved()``), in one transaction."""
+        ...
+
+    def identities(self) -> dict[str, Any] | None:
+        """The fused ids' sequence and identity map as last saved (``Identities.to_json``;
+        None: nothing seen).  Kept beside the dialogues so that a restarted gateway never
+        hands out an id twice (``gateway.associate.identity``)."""
+        ...
+
+    def keep_identities(self, data: dict[str, Any]) -> None:
+        """Written with the next ``save``, in its transaction (the pipeline hands it in
+        just before each save)."""
         ...
 
     def close(self) -> None:

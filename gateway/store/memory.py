@@ -7,6 +7,7 @@ nothing with the one that saved (as after a real restart).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from gateway.handoff.dialogue import Heard, Link
 from gateway.handoff.engine import Handoff
@@ -22,6 +23,8 @@ class MemoryStore:
         self.links: dict[str, Link] = {}
         self.seen: dict[str, Heard] = {}
         self.clock = -float("inf")
+        self.ids: dict[str, Any] | None = None
+        self._ids_next: dict[str, Any] | None = None
         self.saves = 0
         self.closed = False
 
@@ -37,7 +40,15 @@ class MemoryStore:
             self.flights.pop(key, None)
         self.links, self.seen = saved.links, saved.seen
         self.clock = saved.clock
+        if self._ids_next is not None:
+            self.ids, self._ids_next = self._ids_next, None
         self.saves += 1
+
+    def identities(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self.ids)
+
+    def keep_identities(self, data: dict[str, Any]) -> None:
+        self._ids_next = copy.deepcopy(data)
 
     def close(self) -> None:
         self.closed = True

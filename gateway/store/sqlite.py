@@ -2,7 +2,9 @@
 
 What is kept is ``state.Saved``: every flight's dialogue (one row each, its serials in it),
 each link's next serial and the messages still awaiting their LAM, the peers' recent
-serials (to recognise a message sent again) and the data clock; not the tracks (``Saved``
+serials (to recognise a message sent again) and the data clock, and the fused ids'
+sequence and identity map (state row ``ids``; a file without it: nothing seen); not the
+tracks (``Saved``
 says why).  Written in one transaction after every call that changed any of it, before the
 caller publishes what the call returned (``HandoffStore`` says why).
 """
@@ -17,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gateway.associate.identity import Identities
 from gateway.handoff.dialogue import Dialogue, Heard, Link, Pending, Role, State
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
@@ -77,6 +80,7 @@ class SqliteStore:
         try:
             self._open()
             self._load()  # rows it cannot read fail the start, not the first restore
+            self.identities()
         except sqlite3.Error as exc:
             self.db.close()
             raise StoreError(self._reason(exc)) from None
@@ -85,6 +89,7 @@ class SqliteStore:
             raise
         self._inode = self._identity()
         self._failed = False
+        self._ids_next: dict[str, Any] | None = None
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -157,6 +162,18 @@ class SqliteStore:
     def restore(self, engine: Handoff) -> int:
         return engine.restore(self._load())
 
+    def identities(self) -> dict[str, Any] | None:
+        try:
+            row = self.db.execute("SELECT data FROM state WHERE name = 'ids'").fetchone()
+            data = None if row is None else json.loads(row[0])
+            Identities("").load(data)  # its shape checked here: a bad row fails the start
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"{self.path}: not the handoff's state ({exc!r})"[:300]) from None
+        return data
+
+    def keep_identities(self, data: dict[str, Any]) -> None:
+        self._ids_next = data
+
     def _load(self) -> Saved:
         try:
             return self._read()
@@ -201,6 +218,7 @@ class SqliteStore:
             self._failing(True)
             raise
         self._failing(False)
+        self._ids_next = None
 
     def _failing(self, failing: bool) -> None:
         """Once a save has failed, the next ones (the caller tries again at every call)
@@ -221,6 +239,8 @@ class SqliteStore:
             "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
             "clock": max(saved.clock, NO_CLOCK),
         }
+        if self._ids_next is not None:
+            state["ids"] = self._ids_next
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO flights (key, data) VALUES (?, ?)",
