@@ -30,6 +30,7 @@ __all__ = [
     "TOPIC_LEVEL_PATTERN",
     "Aidc",
     "Alert",
+    "Coordination",
     "FlightPlan",
     "Fused",
     "Message",
@@ -118,8 +119,25 @@ class SourceRef(_Part, frozen=True):
     track_number: TrackNumber | None
 
 
-class FlightPlan(_Part, frozen=True):
-    """Flight plan data an SDPS attached to its track (CAT062 I390); any part may be unknown."""
+class Coordination(_Part, frozen=True):
+    """The state of the flight's latest border dialogue (AIDC), as this gateway sees it."""
+
+    state: Literal["idle", "notified", "offered", "coordinated", "negotiating",
+                   "transferring", "transferred", "rejected", "cancelled"]
+    from_: TopicLevel = msgspec.field(name="from")  # the transferring unit
+    to: TopicLevel  # the accepting unit
+    cop: Annotated[str, Meta(max_length=11)] | None  # coordination point
+    eto: Time | None  # estimated time over it, agreed or last proposed
+    level: FlightLevel | None  # the level agreed or last proposed
+
+
+class FlightPlan(_Part, frozen=True, omit_defaults=True):
+    """A flight plan: what an SDPS attached to its track (CAT062 I390), or a filed plan
+    (ICAO FPL) correlated with a track; any part may be unknown.
+
+    The first six parts are always written (null when unknown), the others only when known:
+    a plan from I390 has none of them, and a v1 consumer of ``track`` messages sees what it
+    always saw."""
 
     callsign: Callsign | None
     dep: Annotated[str, Meta(max_length=8)] | None
@@ -127,6 +145,16 @@ class FlightPlan(_Part, frozen=True):
     cfl: FlightLevel | None
     type: Annotated[str, Meta(max_length=8)] | None
     wtc: Wake | None
+    ssr: Mode3A | None = None  # field 7: the SSR code assigned
+    rules: Annotated[str, Meta(pattern=r"^[IVYZ][SNGMX]$")] | None = None  # field 8
+    number: Annotated[int, Meta(ge=1, le=99)] | None = None  # field 9: aircraft in formation
+    equipment: Annotated[str, Meta(max_length=64)] | None = None  # field 10
+    eobt: Annotated[str, Meta(pattern=r"^[0-2][0-9][0-5][0-9]$")] | None = None  # field 13
+    route: Annotated[str, Meta(max_length=1024)] | None = None  # field 15, whole
+    eet: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None  # field 16 total EET
+    alternates: Annotated[str, Meta(max_length=32)] | None = None  # field 16, space-separated
+    other: Annotated[str, Meta(max_length=1024)] | None = None  # field 18, whole
+    coordination: Coordination | None = None
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -194,6 +222,7 @@ class Fused(_Message, tag="fused", kw_only=True, frozen=True):
     callsign: Callsign | None
     pos_sigma_m: Annotated[float, Meta(ge=0, description="position error, one sigma, m")] | None
     sources: list[SourceRef]
+    fpl: FlightPlan | None = None  # the plan of the flight the track is correlated with
 
 
 class Aidc(_Message, tag="aidc", kw_only=True, frozen=True):

@@ -53,7 +53,7 @@ DOCUMENTED_FIELDS = {
     "track": ["src", "track_number", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
               "mode3a", "icao24", "callsign", "fpl", "flags"],
     "fused": ["id", "state", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm", "mode3a",
-              "icao24", "callsign", "pos_sigma_m", "sources"],
+              "icao24", "callsign", "pos_sigma_m", "sources", "fpl"],
     "aidc": ["msg", "from", "to", "serial", "ref", "track_id", "callsign", "text", "session"],
     "alert": ["type", "track_id", "text"],
     "status": ["gateway", "state", "counters"],
@@ -365,14 +365,15 @@ plots = st.builds(
     detection=_opt(st.sampled_from(["psr", "ssr", "ssr+psr", "modes", "modes+psr"])),
     flags=_flags,
 )
+_plans = st.builds(FlightPlan, callsign=_callsign, dep=_opt(st.text(max_size=8)),
+                   dst=_opt(st.text(max_size=8)), cfl=_any_float,
+                   type=_opt(st.text(max_size=8)),
+                   wtc=_opt(st.sampled_from(["L", "M", "H", "J"])))
 tracks = st.builds(
     Track, t=_time, src=_source(62), track_number=_track_number, lat=_lat, lon=_lon,
     fl=_any_float, gs_kt=_speed, trk_deg=_angle, roc_fpm=_any_float, mode3a=_mode3a,
     icao24=_icao24, callsign=_callsign,
-    fpl=_opt(st.builds(FlightPlan, callsign=_callsign, dep=_opt(st.text(max_size=8)),
-                       dst=_opt(st.text(max_size=8)), cfl=_any_float,
-                       type=_opt(st.text(max_size=8)),
-                       wtc=_opt(st.sampled_from(["L", "M", "H", "J"])))),
+    fpl=_opt(_plans),
     flags=_flags,
 )
 fuseds = st.builds(
@@ -382,6 +383,7 @@ fuseds = st.builds(
     icao24=_icao24, callsign=_callsign, pos_sigma_m=_opt(_floats(0, 1e6)),
     sources=st.lists(st.builds(SourceRef, sac=_byte, sic=_byte, cat=st.sampled_from([48, 62]),
                                track_number=_opt(_track_number)), max_size=5),
+    fpl=_opt(_plans),
 )
 
 

@@ -25,6 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Required, TypedDict
 
+from gateway.icao.fields import FIELD7 as _FIELD7
+from gateway.icao.fields import FIELD13 as _FIELD13
+from gateway.icao.fields import FIELD14 as _FIELD14
+
 # fields after field 3, per message type (PAN AIDC ICD, as this gateway uses them)
 LAYOUT: dict[str, tuple[str, ...]] = {
     "ABI": ("7", "13", "14", "16", "22*"),
@@ -44,11 +48,6 @@ MAX_TEXT = 1024  # an ATS message is a few lines; anything longer is refused unr
 _UNIT = r"[A-Z]{1,4}"
 _NUMBER = rf"({_UNIT})/({_UNIT})([0-9]{{3}})"
 _FIELD3 = re.compile(rf"([A-Z]{{3}})(?:{_NUMBER})(?:{_NUMBER})?", re.ASCII)
-_FIELD7 = re.compile(r"([A-Z0-9]{2,7})(?:/A([0-7]{4}))?", re.ASCII)
-_FIELD13 = re.compile(r"([A-Z]{4})([0-9]{4})?", re.ASCII)
-_LEVEL = r"(?:F[0-9]{3}|A[0-9]{3}|S[0-9]{4}|M[0-9]{4})"
-_FIELD14 = re.compile(rf"([A-Z0-9]{{2,11}})/([0-9]{{4}})({_LEVEL})?(?:({_LEVEL})([AB]))?",
-                      re.ASCII)
 _FIELD16 = re.compile(r"([A-Z]{4})", re.ASCII)
 _FIELD22 = re.compile(r"([0-9]{1,2})/([A-Z0-9/ ]{1,120})", re.ASCII)
 _FIELD18 = re.compile(r"RMK/([A-Z0-9 /.]{1,200})", re.ASCII)
