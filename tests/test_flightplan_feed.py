@@ -4,6 +4,8 @@ topic over a real Mosquitto, every payload hostile (counted and skipped)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,18 @@ def test_plans_over_mqtt_each_payload_hostile(tmp_path: Path, mosquitto: Any) ->
             counts["fpl-undecodable"]) == (3, 1, 1, 3)
     assert sorted(k[0] for k in plans.book.plans) == ["AMX412", "DAL19"]
     assert service.inbox.counters["handler-errors"] == 0
+
+
+def test_simulate_writes_the_flights_plans(tmp_path: Path) -> None:
+    """``simulate --flight-plans``: every line a message the gateway files."""
+    plans = tmp_path / "plans.txt"
+    subprocess.run([sys.executable, "-m", "gateway.cli", "simulate", "--scenario", "border",
+                    "--duration", "60", "--seed", "3", "--out", str(tmp_path / "b.pcap"),
+                    "--flight-plans", str(plans)], check=True, capture_output=True, timeout=300)
+    lines = plans.read_text().splitlines()
+    assert len(lines) > 300 and lines[0].startswith("(FPL-")
+    pipeline = Pipeline(config(tmp_path, plans.read_text()))
+    counts = pipeline.counters()
+    assert counts["fpl-refused"] == 0
+    assert counts["fpl-filed"] + counts["fpl-changed"] == len(lines)
+    assert counts["fpl-changed"] == sum(line.startswith("(CHG-") for line in lines) > 0
