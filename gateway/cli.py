@@ -122,6 +122,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, metavar="N")
     p.add_argument("--out", required=True, metavar="FILE.pcap")
     p.add_argument("--truth", metavar="FILE.jsonl", help="ground truth (.gz to compress)")
+    p.add_argument("--flight-plans", metavar="FILE", help="the flights' filed plans (ICAO FPL, "
+                   "and CHG for code changes), one message a line, for [flightplans] file")
     p.add_argument("--live", metavar="udp://GROUP:PORT|sites",
                    help="also send the datagrams: all to one group, or each source to its own")
     p.add_argument("--speed", type=float, default=1.0, metavar="N",

@@ -270,8 +270,14 @@ class _MapLine(msgspec.Struct, tag="track-map", tag_field="kind"):
     t_to: _Time
 
 
-_truth_decoder = msgspec.json.Decoder(_TruthLine | _MapLine)
-_TRUTH_KINDS = ("truth", "track-map")
+class _PlanLine(msgspec.Struct, tag="plan", tag_field="kind"):
+    """A flight's filed plan (``simulate``): not scored here, but known (not "unknown kind")."""
+
+    flight: _FlightId
+
+
+_truth_decoder = msgspec.json.Decoder(_TruthLine | _MapLine | _PlanLine)
+_TRUTH_KINDS = ("truth", "track-map", "plan")
 
 
 def _why(line: bytes | str, kinds: Iterable[str]) -> str:
@@ -305,7 +311,9 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             counts[_why(line, _TRUTH_KINDS)] += 1
             continue
-        if isinstance(row, _TruthLine):
+        if isinstance(row, _PlanLine):
+            counts["plan"] += 1
+        elif isinstance(row, _TruthLine):
             flight.append(row.flight)
             t.append(row.t)
             lat.append(row.lat)
@@ -883,7 +891,7 @@ def evaluate_parsed(truth: Truth, tracks: TracksInput, params: Params = Params()
         "flights_by_kind": {k or "unknown": v for k, v in sorted(kinds.items())},
         "samples": len(truth.t), "spans": len(truth.span_src),
         "skipped": {k: v for k, v in sorted((truth_counts or {}).items())
-                    if k not in ("truth", "track-map")},
+                    if k not in _TRUTH_KINDS},
     }
     return Report(params, summary, dict(sorted(tracks.counts.items())), fused, tuple(sources),
                   tuple(comparisons))

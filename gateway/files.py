@@ -31,6 +31,8 @@ AIRSPACE_MAX = 10 << 20
 are a few MiB."""
 CA_FILE_MAX = 1 << 20
 """A PEM bundle of certificate authorities: the system's whole bundle is about 200 KiB."""
+PLAN_FILE_MAX = 16 << 20
+"""A file of filed flight plans: a busy centre's day is some 10,000 plans of 300 bytes."""
 
 
 class InputFileError(ValueError):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from gateway.associate.build import tracker_from_config
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
+from gateway.flightplan.feed import plans_from_config
 from gateway.handoff.build import handoff_from_config
 from gateway.handoff.engine import utc_text
 from gateway.messages import Aidc, Alert, Fused, MessageError, decode
@@ -45,6 +46,7 @@ class Pipeline:
         self._held: list[Aidc | Alert] = []  # made while the store failed (_handed)
         self.topics = Topics.of(config.gateway.id, config.mqtt)
         self.handoff = handoff_from_config(config)
+        self.plans = plans_from_config(config)  # [flightplans]: filed plans for fused tracks
         self.store = store if self.handoff is not None else None
         self.restored = 0  # dialogues found in the store
         if self.handoff is not None and self.store is not None:
@@ -112,6 +114,12 @@ class Pipeline:
             self.failures["handoff-store"] = f"{type(exc).__name__}: {exc}"[:300]
             return self._not_handled(message, topic, exc, "cannot store it", now)
 
+    def receive_plans(self, payload: bytes, now: float, topic: str) -> list[Published]:
+        """One inbound MQTT payload of flight plan messages (hostile: ``PlanFeed``)."""
+        if self.plans is not None:
+            self.plans.receive(payload, now, topic)
+        return []
+
     def _not_handled(self, message: Aidc, topic: str | None, exc: Exception, reason: str,
                      now: float) -> list[Published]:
         """A message whose handling failed: counted, logged (the first ten, then every
@@ -138,6 +146,8 @@ class Pipeline:
         counts = self.normalizer.counters + self.tracker.counters + self.problems.counts
         if self.handoff is not None:
             counts += self.handoff.counters + self.aidc_counters
+        if self.plans is not None:
+            counts += self.plans.all_counters()
         return counts
 
     def _associate(self, batches: list[SourceBatch]) -> list[Published]:
@@ -154,7 +164,12 @@ class Pipeline:
         replay and live decide alike)."""
         if not fused:
             return []
+        alerts: list[Alert] = []
+        if self.plans is not None:  # filed plans for tracks with none (docs/flightplans.md)
+            fused, alerts = self.plans.attach(fused)
         out = [Published(Kind.PICTURE, fused)]
+        if alerts:
+            out.append(Published(Kind.ALERTS, alerts))
         if self.handoff is not None:
             t = max(m.t for m in fused)  # the data's own time, never the receive clock
             made = self.handoff.update(fused, t) + self.handoff.tick(t)

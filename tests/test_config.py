@@ -523,7 +523,7 @@ def test_reference_documents_every_section_and_key() -> None:
 
 # Keys whose value is any string: names of files, and the broker's credentials.
 FREE_TEXT = {("mqtt", "username"), ("mqtt", "password"), ("mqtt", "ca_file"),
-             ("handoff", "airspace"), ("handoff", "database")}
+             ("handoff", "airspace"), ("handoff", "database"), ("flightplans", "file")}
 
 
 def test_every_section_key_has_a_check() -> None:
@@ -687,3 +687,43 @@ def test_associate_errors(extra: str, expected: str) -> None:
     text = BASE + "[associate]\n" + extra + "\n"
     message = error(text)
     assert message.startswith(f"gw.toml:{marked_line(text)}: ") and expected in message, message
+
+
+# -- [flightplans] ------------------------------------------------------------------------------
+
+PLAN = ("(FPL-AMX412/A4121-IS-B738/M-SDE2E3FGHIRWY/LB1-MMMX1230-N0450F350 DCT TIJ"
+        "-KLAX0305 KSAN-DOF/261204)\n")
+
+
+def test_flightplans_section(tmp_path: Path) -> None:
+    (tmp_path / "plans.txt").write_text(PLAN)
+    path = tmp_path / "gw.toml"
+    path.write_text('[gateway]\nid = "gw"\n[flightplans]\nfile = "plans.txt"\n'
+                    'topic = "fdps/fpl"\nwindow_before_s = 600\n')
+    f = load(path).flightplans
+    assert f is not None
+    assert (f.file, f.topic, f.window_before_s, f.window_after_s, f.max_plans) == (
+        str(tmp_path / "plans.txt"), "fdps/fpl", 600.0, 3600.0, 10_000)
+    assert loads('[gateway]\nid = "gw"\n').flightplans is None
+    assert loads('[gateway]\nid = "gw"\n[flightplans]\n').flightplans is not None
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ('file = "/nonexistent/plans.txt"', "[flightplans] key 'file': /nonexistent/plans.txt"),
+    ('topic = "fdps/#"', "[flightplans] key 'topic'"),
+    ('topic = ""', "[flightplans] key 'topic'"),
+    ("window_before_s = -1", "[flightplans] key 'window_before_s'"),
+    ("window_after_s = 1e9", "[flightplans] key 'window_after_s'"),
+    ("max_plans = 0", "[flightplans] key 'max_plans'"),
+    ("plans = 3", "unknown key 'plans' in [flightplans]"),
+])
+def test_flightplans_errors_name_the_key(extra: str, expected: str) -> None:
+    assert expected in error(f'[gateway]\nid = "gw"\n[flightplans]\n{extra}\n')
+
+
+def test_flightplans_file_must_be_ascii_text(tmp_path: Path) -> None:
+    (tmp_path / "plans.txt").write_bytes(PLAN.encode() + "(FPL-Ä)".encode())
+    path = tmp_path / "gw.toml"
+    path.write_text('[gateway]\nid = "gw"\n[flightplans]\nfile = "plans.txt"\n')
+    with pytest.raises(ConfigError, match="not ASCII text"):
+        load(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +21,11 @@ from shipped import SHIPPED_DURATION, shipped_simulation
 import gateway
 from gateway.decoder import Batch
 from gateway.files import text_writer
+from gateway.flightplan.ats import parse
 from gateway.ingest import read_datagrams
 from gateway.sim.pcap import FrameWriter
+from gateway.sim.plans import has_plan as plan_has
+from gateway.sim.plans import plan_text
 from gateway.sim.radar import TYP_PSR
 from gateway.sim.run import Simulation, simulate
 from gateway.sim.scenario import BORDER
@@ -31,6 +35,7 @@ from gateway.units import NM
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 SHIPPED_PCAP = CAPTURES / "border-10min.pcap.gz"
 SHIPPED_TRUTH = CAPTURES / "border-10min.truth.jsonl.gz"
+SHIPPED_PLANS = CAPTURES / "border-10min.plans.txt"
 
 
 def pcap_bytes(sim: Simulation) -> bytes:
@@ -78,6 +83,38 @@ def test_shipped_capture_and_truth_are_regenerated_bit_exactly(sim: Simulation,
         for line in truth_lines(sim.flights, sim.traj, sim.scenario.start_utc, sim.spans):
             text.write(line + "\n")
     assert gzip.decompress(SHIPPED_TRUTH.read_bytes()) == fresh.read_bytes()
+    plans = "".join(line + "\n" for line in plan_text(sim.scenario, sim.flights))
+    assert SHIPPED_PLANS.read_text() == plans
+
+
+def test_flight_plans_say_what_the_truth_says(sim: Simulation) -> None:
+    """One FPL per flight with a plan, in the ATS grammar, equal to its truth ``plan`` line
+    (identification, code, type, wake, departure, destination, level); a CHG of field 7 for
+    each code change in flight, to the code the flight then squawks."""
+    truth = {}
+    for line in truth_lines(sim.flights, sim.traj, sim.scenario.start_utc, {}):
+        if line.startswith('{"kind":"plan"'):
+            row = json.loads(line)
+            truth[row["callsign"]] = row
+    messages = [parse(text) for text in plan_text(sim.scenario, sim.flights)]
+    fpls = [m.plan for m in messages if m.plan is not None]
+    assert len(fpls) == len(truth) == sum(plan_has(sim.flights, i)
+                                          for i in range(len(sim.flights.id)))
+    assert len(truth) > 300
+    for p in fpls:
+        row = truth[p.callsign]
+        plan = p.plan()
+        assert (plan.ssr, plan.type, plan.wtc, plan.dep, plan.dst, plan.cfl) == (
+            row["ssr"], row["type"], row["wtc"], row["dep"], row["dst"], row["cfl"])
+    changes = {m.callsign: m.amendments for m in messages if m.msg == "CHG"}
+    assert changes == {cs: ((7, f"{cs}/A{row['ssr_changed']}"),)
+                       for cs, row in truth.items() if row["ssr_changed"]}
+    assert changes  # the scenario changes some codes
+    by_flight = {sim.flights.id[i]: i for i in range(len(sim.flights.id))}
+    for row in truth.values():  # the code after the change is the one squawked at the end
+        i = by_flight[row["flight"]]
+        if row["ssr_changed"]:
+            assert f"{int(sim.flights.mode3a[i, 1]):04o}" == row["ssr_changed"]
 
 
 def test_every_record_decodes_with_no_problem(decoded: gateway.Decoded, sim: Simulation) -> None:

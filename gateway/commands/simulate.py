@@ -15,6 +15,7 @@ from gateway.files import binary_writer, text_writer
 from gateway.ingest.url import parse_udp_url
 from gateway.sim.live import send_live
 from gateway.sim.pcap import FrameWriter
+from gateway.sim.plans import plan_text
 from gateway.sim.run import simulate
 from gateway.sim.scenario import SCENARIOS
 from gateway.sim.truth import truth_lines
@@ -70,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         if args.truth:
             with text_writer(args.truth) as text:
                 for line in truth_lines(sim.flights, sim.traj, scenario.start_utc, sim.spans):
+                    text.write(line + "\n")
+        if args.flight_plans:
+            with text_writer(args.flight_plans) as text:
+                for line in plan_text(scenario, sim.flights):
                     text.write(line + "\n")
     except OSError as exc:
         raise UsageError(f"{exc.filename}: {exc.strerror}") from None

@@ -23,7 +23,14 @@ from gateway.config.explain import child, explain, parsers
 from gateway.config.lines import Path, find_line
 from gateway.config.sections import Config, Section, sections, settable
 from gateway.config.values import show
-from gateway.files import CA_FILE_MAX, CONFIG_MAX, InputFileError, read_limited, too_large
+from gateway.files import (
+    CA_FILE_MAX,
+    CONFIG_MAX,
+    PLAN_FILE_MAX,
+    InputFileError,
+    read_limited,
+    too_large,
+)
 
 # A configuration is a few kilobytes; anything much larger is the wrong file, and refusing it
 # keeps a mistaken path (a capture, a log) from being parsed into memory.
@@ -275,8 +282,26 @@ def _finish_handoff(config: Config, doc: dict[str, Any], where: _Where,
                                                                    database=database))
 
 
+def _finish_flightplans(config: Config, doc: dict[str, Any], where: _Where,
+                        env: Mapping[str, str]) -> Config:
+    """The plan file is found next to the configuration and must be a file."""
+    f = config.flightplans
+    if f is None or f.file is None:
+        return config
+    base = os.path.dirname(where.name) if os.path.exists(where.name) else ""
+    path = os.path.join(base, f.file)
+    try:  # read whole once here so that a file the gateway cannot use stops the start
+        read_limited(path, PLAN_FILE_MAX, "a flight plan file").decode("ascii")
+    except InputFileError as exc:
+        raise where.refuse(("flightplans", "file"), str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise where.refuse(("flightplans", "file"),
+                           f"{f.file}: not ASCII text (byte {exc.start})") from None
+    return dataclasses.replace(config, flightplans=dataclasses.replace(f, file=path))
+
+
 _FINISH: tuple[Callable[[Config, dict[str, Any], _Where, Mapping[str, str]], Config], ...] = (
-    _finish_mqtt, _finish_sdps, _finish_handoff)
+    _finish_mqtt, _finish_sdps, _finish_handoff, _finish_flightplans)
 
 
 # -- text and files -------------------------------------------------------------------------

@@ -296,6 +296,36 @@ class HandoffConfig(HandoffParameters):
 
 
 @dataclass(frozen=True)
+class FlightplansConfig:
+    """Filed flight plans for a radar-only site (no SDPS sends CAT062 I390): ICAO FPL, CHG,
+    CNL and DLA messages (Doc 4444) from a file read at start and/or an MQTT topic, kept on
+    file and correlated with fused tracks by callsign and SSR code (docs/flightplans.md).
+    A fused track that carries no plan of its own gets the one it correlates with as its
+    `fpl`. Leave the section out and no plan is filed. Every key is optional."""
+
+    file: str | None = None
+    """A text file of plan messages (relative to this configuration's folder), read once
+    at start: each `(` ... `)` is one message; one that does not parse is logged and
+    counted (`fpl-refused`), the others are filed. At most 16 MiB."""
+    # After loading, file is a path that works from any directory.
+    topic: Annotated[str, Meta(pattern=r"^[^+#\x00]{1,256}$",
+                               extra={"what": "an MQTT topic without wildcards"})] | None = None
+    """An MQTT topic (whole, not under `[mqtt] topic_prefix`, no wildcard) the gateway
+    subscribes to for plan messages: each payload is ASCII text of one or more messages.
+    Used when the gateway has a broker (`[mqtt]`, `replay --broker`). Every payload is
+    hostile: one that is not ASCII text or does not parse is counted
+    (`fpl-undecodable`, `fpl-refused`) and skipped."""
+    window_before_s: Annotated[float, Meta(ge=0.0, le=_HALF_DAY)] = 3600.0
+    """A track may be correlated with a plan from this long before the plan's EOBT."""
+    window_after_s: Annotated[float, Meta(ge=0.0, le=_HALF_DAY)] = 3600.0
+    """... until this long after its ETA (EOBT plus the total EET of field 16); then the
+    plan is dropped from file (`fpl-expired`)."""
+    max_plans: Annotated[int, Meta(ge=1, le=1_000_000)] = 10_000
+    """Plans on file at most; beyond it the plan whose window ends first is dropped
+    (`fpl-evicted`)."""
+
+
+@dataclass(frozen=True)
 class Section:
     """How a ``Config`` field is written in TOML.
 
@@ -360,6 +390,8 @@ class Config:
         "metrics", MetricsConfig, "Prometheus metrics and the health endpoint of `run`"))
     handoff: HandoffConfig | None = field(default=None, metadata=_section(
         "handoff", HandoffConfig, "border coordination (AIDC)"))
+    flightplans: FlightplansConfig | None = field(default=None, metadata=_section(
+        "flightplans", FlightplansConfig, "filed flight plans (FPL) for radar-only sites"))
 
 
 def sections() -> dict[str, Section]:

@@ -90,6 +90,7 @@ class Service:
         self._kernel_drops_at_start = kernel_drops()
         self.metrics = Metrics(self.snapshot)
         self.topics = Topics.of(config.gateway.id, mqtt)
+        self.plan_topic = config.flightplans.topic if config.flightplans is not None else None
         self.outbox: Outbox | None = None
         self.sink: MqttSink | None = None
         if mqtt is not None:
@@ -98,6 +99,8 @@ class Service:
             subscriptions = tuple(self.topics.aidc(peer, unit)
                                   for peer in handoff.peers for unit in handoff.units
                                   ) if handoff is not None else ()
+            if self.plan_topic is not None:  # [flightplans] topic: FPL, CHG, CNL, DLA
+                subscriptions += (self.plan_topic,)
             self.sink = MqttSink(mqtt, self.outbox,
                                  client_id=f"asterix-gateway-{config.gateway.id}",
                                  status=self.status, latency=self.metrics.latency.observe,
@@ -249,7 +252,11 @@ class Service:
             self.sink.notify()
 
     def inbound(self, topic: str, payload: bytes) -> None:
-        """A peer's AIDC message from the broker: through the handoff, answers out."""
+        """A peer's AIDC message from the broker: through the handoff, answers out; or
+        flight plan messages, on file."""
+        if topic == self.plan_topic:
+            self.pipeline.receive_plans(payload, self.clock(), topic)
+            return
         self._publish(self.pipeline.receive_aidc(payload, self.clock(), topic=topic), None)
 
     # -- status and metrics ------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 One JSON object per active flight per second (``kind: "truth"``), then one per source track
 number span (``kind: "track-map"``): the mapping from each source's track numbers to the
-flights over time, which is what association is scored against.  ``.gz`` paths are gzipped.
+flights over time, which is what association is scored against; then one per flight that
+files a plan (``kind: "plan"``: identification, SSR code as filed and after a change in
+flight, type, wake, departure, destination, cruise level), which the flight plan messages
+of ``simulate --flight-plans`` carry and coordination messages are checked against.
+``.gz`` paths are gzipped.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from gateway.sim.plans import changed_code, has_plan
 from gateway.sim.radar import TrackSpan
 from gateway.sim.traffic import Flights, Trajectories
 
@@ -50,3 +55,13 @@ def truth_lines(flights: Flights, traj: Trajectories, start_utc: float,
                               "track_number": s.track_number, "flight": flights.id[s.flight],
                               "t_from": round(start_utc + s.t_from, 3),
                               "t_to": round(start_utc + s.t_to, 3)}, separators=(",", ":"))
+    for i in range(len(flights.id)):
+        if not has_plan(flights, i):
+            continue
+        code = int(flights.mode3a[i, 0])
+        cfl = float(flights.cfl[i])
+        yield json.dumps({"kind": "plan", "flight": flights.id[i], "callsign": flights.callsign[i],
+                          "ssr": f"{code:04o}" if code >= 0 else None,
+                          "ssr_changed": changed_code(flights, i), "type": flights.actype[i],
+                          "wtc": flights.wtc[i], "dep": flights.dep[i], "dst": flights.dst[i],
+                          "cfl": None if np.isnan(cfl) else cfl}, separators=(",", ":"))
