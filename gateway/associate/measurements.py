@@ -30,7 +30,7 @@ import numpy as np
 
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import NON_DISCRETE_CODES, TrackerParameters
-from gateway.messages import Plot, Source, SourceRef, Track
+from gateway.messages import FlightPlan, Plot, Source, SourceRef, Track
 from gateway.units import FT, KT, NM
 
 __all__ = [
@@ -172,6 +172,9 @@ class Measurements:
     antenna_m: float = float("nan")
     primaries: bool = False  # some primary plots that can be re-placed
     velocity_var: float = float("nan")  # variance of the source's own velocity (m/s)^2
+    # each report's flight plan (an SDPS track's I390), kept as text like the callsign;
+    # None for plots, which carry none
+    fpl: list[FlightPlan | None] | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -208,8 +211,9 @@ class Measurements:
         """The measurements at ``rows`` (indices)."""
         out = Measurements(**{
             name: (value[rows] if isinstance(value, np.ndarray) else value)
-            for name, value in self.__dict__.items() if name != "callsign_text"},
-            callsign_text=[self.callsign_text[i] for i in np.asarray(rows).tolist()])
+            for name, value in self.__dict__.items() if name not in ("callsign_text", "fpl")},
+            callsign_text=[self.callsign_text[i] for i in np.asarray(rows).tolist()],
+            fpl=None if self.fpl is None else [self.fpl[i] for i in np.asarray(rows).tolist()])
         out.primaries = self.primaries and bool((out.kind == PRIMARY).any())
         return out
 
@@ -400,7 +404,7 @@ class MeasurementModel:
             cs = tuple(c if c is not None else (p.callsign if p is not None else None)
                        for c, p in zip(cs, fpl, strict=True))
         m = self._finish(num, index, source, adr, m3a, cs, [SDPS] * len(num),
-                         self.sdps_velocity_var)
+                         self.sdps_velocity_var, fpl)
         var = self.sdps_sigma_m ** 2 * float(m.k[0]) ** 2 if len(m) else 0.0
         m.R[:, 0, 0] = var
         m.R[:, 1, 1] = var
@@ -411,8 +415,9 @@ class MeasurementModel:
     def _finish(self, num: np.ndarray, index: np.ndarray, source: int,
                 icao24_text: Sequence[str | None], mode3a_text: Sequence[str | None],
                 callsign: Sequence[str | None], kinds: list[int], velocity_var: float,
-                ) -> Measurements:
-        """Columns of the reports with a position, in the plane."""
+                plans: Sequence[FlightPlan | None] | None = None) -> Measurements:
+        """Columns of the reports with a position, in the plane (``plans``: each report's
+        flight plan, SDPS tracks only)."""
         ident = np.array([(_ADDRESS[a], _CODE[c], _CALLSIGN[h], _CODE[c]) for a, c, h in zip(
             icao24_text, mode3a_text, callsign, strict=True)], dtype=np.int64).reshape(-1, 4)
         kind = np.array(kinds, dtype=np.int64)
@@ -421,12 +426,15 @@ class MeasurementModel:
             kind[unknown] = np.where(ident[unknown, 0] >= 0, MODES,
                                      np.where(ident[unknown, 1] >= 0, SSR, PRIMARY))
         callsign = list(callsign)
+        fpl = (list(plans) if plans is not None and any(p is not None for p in plans)
+               else None)
         if not np.isfinite(num[:, LAT:LON + 1]).all():
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())
             keep = ok.nonzero()[0]
             num, index, ident, kind = num[keep], index[keep], ident[keep], kind[keep]
             callsign = [callsign[i] for i in keep.tolist()]
+            fpl = None if fpl is None else [fpl[i] for i in keep.tolist()]
         kind[(kind == MODES) & (ident[:, 0] < 0)] = SSR
         n = len(num)
         lat, lon = num[:, LAT], num[:, LON]
@@ -443,7 +451,7 @@ class MeasurementModel:
             roc=nan if num.shape[1] == 9 else num[:, EXTRA1], speed=num[:, SPEED],
             course=num[:, COURSE], ident=ident, callsign_text=callsign,
             track_number=trn.astype(np.int64), kind=kind, los_x=nan, los_y=nan, slant_m=nan,
-            ground_m=nan, velocity_var=velocity_var)
+            ground_m=nan, velocity_var=velocity_var, fpl=fpl)
 
 
 EARTH_RADIUS_M = 6371000.0

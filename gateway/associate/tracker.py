@@ -24,7 +24,10 @@ reported level; ``gs_kt``/``trk_deg`` from the velocity once it is known
 (sigma < ``report_velocity_sigma_mps``); ``roc_fpm`` from the level filter's rate once its
 sigma is below ``report_roc_sigma_fpm``, else the latest SDPS value; ``pos_sigma_m`` is the
 square root of the larger eigenvalue of the 2x2 position covariance (the semi-major axis of
-the one-sigma ellipse: the worst direction, not an average), in metres on the ground.
+the one-sigma ellipse: the worst direction, not an average), in metres on the ground;
+``fpl`` the latest flight plan an SDPS sent with one of the track's reports (I390), kept
+while the track lives (a plot-only update keeps it, a newer plan replaces it), or one given
+by ``set_plan``.
 An update's ``t`` is the time of the measurement that made it; a ``coasting`` message is
 the track predicted to the moment it started coasting (``t`` then), and the one final
 ``ended`` message carries the last estimate with ``t`` the moment it ended.
@@ -68,7 +71,15 @@ from gateway.associate.tracks import (
     TENTATIVE,
     TrackTable,
 )
-from gateway.messages import TOPIC_LEVEL_PATTERN, Fused, FusedState, Plot, SourceRef, Track
+from gateway.messages import (
+    TOPIC_LEVEL_PATTERN,
+    FlightPlan,
+    Fused,
+    FusedState,
+    Plot,
+    SourceRef,
+    Track,
+)
 
 __all__ = ["Association", "Tracker"]
 
@@ -197,6 +208,20 @@ class Tracker:
         self.now = max(self.now, float(now))
         return self._lifecycle(self.now) if self.now >= self._due else []
 
+    def set_plan(self, track_id: str, plan: FlightPlan | None) -> bool:
+        """Give the live fused track ``track_id`` this flight plan (None: take it away).
+
+        For plans that reach the pipeline by another way than an SDPS track's I390 (a
+        filed-plan feed correlated with the track, at radar-only sites): the track's
+        updates carry it from its next one on, like an I390 plan, and a plan that comes
+        later, an SDPS's I390 or another call of this, replaces it.  False (nothing
+        changed) when no live track has that id."""
+        row = self.tracks.row_of(track_id)
+        if row is None:
+            return False
+        self.tracks.fpl[row] = plan
+        return True
+
     # -- one association cycle (one source's measurements) ---------------------------------
 
     def _cycle(self, m: Measurements) -> tuple[np.ndarray, np.ndarray]:
@@ -289,6 +314,11 @@ class Tracker:
                 labels[r] = text[i]
             moved = rows[changed[:, ADDRESS] | changed[:, CODE]]
         tr.tracked[rows[m.track_number[idx] >= 0]] = True
+        if m.fpl is not None:  # the latest plan an SDPS sent stands until a newer one
+            plans, fpl = m.fpl, tr.fpl
+            for r, i in zip(rows.tolist(), idx.tolist(), strict=True):
+                if plans[i] is not None:
+                    fpl[r] = plans[i]
         if m.sdps:
             tr.sdps[rows] = True
             roc = m.roc[idx]
@@ -342,6 +372,8 @@ class Tracker:
                     number = tr.trn[junior, s]
                     tr.pair(np.array([senior]), s, np.array([number]))
                 tr.n_updates[senior] = max(tr.n_updates[senior], tr.n_updates[junior])
+                if tr.fpl[senior] is None:
+                    tr.fpl[senior] = tr.fpl[junior]
                 self.counters["track-merged"] += 1
                 if tr.published[junior]:
                     self._pending.extend(self._messages(
@@ -431,8 +463,8 @@ class Tracker:
             return []
         published = tracks.published
         for r in rows[~published[rows]].tolist():
-            tracks.label[r] = (self._reacquired(r) or self._handed_over(r)
-                               or self._recalled(r) or self._new_label())
+            tracks.name(r, self._reacquired(r) or self._handed_over(r)
+                        or self._recalled(r) or self._new_label())
             published[r] = True
             self._note(np.array([r]))
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows], grouped)
@@ -561,7 +593,7 @@ class Tracker:
         ident = tr.ident[rows]
         state: list[FusedState] = (["ended"] * len(rows) if ended
                  else [STATE_NAMES[s] for s in tr.state[rows].tolist()])
-        labels, texts = tr.label, tr.callsign_text
+        labels, texts, plans = tr.label, tr.callsign_text, tr.fpl
         rl = rows.tolist()
         out = []
         for n, (r, tt, la, lo, fl, g, tk, rc, m3a, adr, sig) in enumerate(zip(
@@ -575,5 +607,5 @@ class Tracker:
                 roc_fpm=None if rc != rc else rc,
                 mode3a=_OCTAL[m3a], icao24=_HEX[adr],
                 callsign=texts[r], pos_sigma_m=sig,
-                sources=refs[n] if refs is not None else []))
+                sources=refs[n] if refs is not None else [], fpl=plans[r]))
         return out

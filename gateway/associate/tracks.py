@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from gateway.messages import FusedState
+from gateway.messages import FlightPlan, FusedState
 
 __all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", "LEVEL_LAST",
            "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable"]
@@ -75,6 +75,10 @@ class TrackTable:
         self._free: list[int] = []
         self.label: list[str | None] = []
         self.callsign_text: list[str | None] = []
+        # the flight plan of each row (None: none known), kept until a newer one comes
+        self.fpl: list[FlightPlan | None] = []
+        # published id -> its row, for what reaches a track by its id (``Tracker.set_plan``)
+        self.rows_by_label: dict[str, int] = {}
         for name, (shape, dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full((0, *shape), fill, dtype=dtype))
         self.hit_t = np.full((0, hits), np.nan)
@@ -98,6 +102,7 @@ class TrackTable:
         self.trn = trn
         self.label.extend([None] * (capacity - old))
         self.callsign_text.extend([None] * (capacity - old))
+        self.fpl.extend([None] * (capacity - old))
         self._free.extend(range(capacity - 1, old - 1, -1))
         self.capacity = capacity
 
@@ -147,14 +152,30 @@ class TrackTable:
         for r in rows.tolist():
             self.label[r] = None
             self.callsign_text[r] = None
+            self.fpl[r] = None
         self.alive[rows] = True
         self.uid[rows] = np.arange(self._next_uid, self._next_uid + n)
         self._next_uid += n
         return rows
 
+    def name(self, row: int, label: str) -> None:
+        """The row's track is published as ``label`` from now on."""
+        self.label[row] = label
+        self.rows_by_label[label] = row
+
+    def row_of(self, label: str) -> int | None:
+        """The live row published as ``label`` (None: no live track has that id)."""
+        row = self.rows_by_label.get(label)
+        return row if row is not None and self.alive[row] and self.label[row] == label \
+            else None
+
     def free(self, rows: np.ndarray) -> None:
         """The rows' tracks are gone: the rows can be reused."""
         rows = np.asarray(rows, dtype=np.int64)
+        for r in rows.tolist():
+            label = self.label[r]
+            if label is not None and self.rows_by_label.get(label) == r:
+                del self.rows_by_label[label]
         self.alive[rows] = False
         held = self.trn[rows]  # [k, sources]
         r, s = np.nonzero(held >= 0)
