@@ -139,7 +139,8 @@ def test_chg_cnl_dla() -> None:
                   T1230) == "changed"
     entry = b.plans[("AMX412", "MMMX", "KLAX", DOF)]
     assert (entry.plan.ssr, entry.plan.cfl, entry.state) == ("5523", 370.0, "changed")
-    assert b.by_ssr == {"5523": {entry.key}}
+    assert b.by_ssr == {"5523": {entry.key}, "4121": {entry.key}}  # the old code too
+    assert entry.codes == ("5523", "4121")
     assert b.file(parse("(DLA-AMX412-MMMX1430-KLAX)"), T1230) == "delayed"  # no DOF: unique
     assert b.plans[entry.key].eobt_t == T1230 + 7200
     assert b.file(parse("(CNL-AMX412-MMMX-KLAX-DOF/261205)"), T1230) == "unknown"
@@ -152,7 +153,7 @@ def test_chg_cnl_dla() -> None:
 
 def test_several_plans_without_a_dof_in_the_message_are_ambiguous() -> None:
     b = book(fpl(), fpl(dof="261205"))
-    assert b.file(parse("(CNL-AMX412-MMMX-KLAX)"), T1230) == "ambiguous"
+    assert b.file(parse("(CNL-AMX412-MMMX-KLAX)"), T1230) == "not-unique"
     assert len(b.plans) == 2
     assert b.file(parse(fpl(dof="261205")), T1230) == "refiled"
 
@@ -181,3 +182,18 @@ def test_stale_links_are_let_go() -> None:
     c.attach([fused(T1230, id="gw-T000001")])
     (y,), _ = c.attach([fused(T1230 + 301, id="gw-T000002")])
     assert y.fpl is not None and c.links.keys() == {"gw-T000002"}
+
+
+def test_a_plan_is_found_by_the_code_a_chg_replaced() -> None:
+    """The CHG is on file before the flight changes code (a file read at start): the flight
+    squawking its old code still finds its plan, and keeps it after the change."""
+    b = book(fpl(), f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A5523)")
+    c = Correlator(b)
+    (out,), _ = c.attach([fused(T1230, callsign=None, mode3a="4121")])
+    assert out.fpl is not None and out.fpl.ssr == "5523"
+    (out,), _ = c.attach([fused(T1230 + 4, callsign=None, mode3a="5523")])
+    assert out.fpl is not None
+    b.file(parse(f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A6001)"), T1230)
+    b.file(parse(f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A6002)"), T1230)
+    assert b.plans[("AMX412", "MMMX", "KLAX", DOF)].codes == ("6002", "6001", "5523")
+    assert set(b.by_ssr) == {"6002", "6001", "5523"}  # bounded: 4121 is no longer
