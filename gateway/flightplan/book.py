@@ -159,6 +159,8 @@ class Book:
         return None if near is None else nearest(hhmm_s(plan.eobt), near)
 
     def _add(self, entry: OnFile) -> None:
+        if self._remove(entry.key) is not None:  # a CHG re-keyed a plan onto another's key
+            self.counters["fpl-overwritten"] += 1
         if len(self.plans) >= self.max_plans:
             self._remove(min(self.plans, key=lambda k: self._end(self.plans[k])))
             self.counters["fpl-evicted"] += 1
