@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.flightplan.ats import parse
+from gateway.flightplan.ats import AtsSyntaxError, parse
 from gateway.flightplan.book import Book, dof_epoch, nearest
 from gateway.flightplan.correlate import Correlator
 from gateway.messages import Fused
@@ -139,7 +141,8 @@ def test_chg_cnl_dla() -> None:
                   T1230) == "changed"
     entry = b.plans[("AMX412", "MMMX", "KLAX", DOF)]
     assert (entry.plan.ssr, entry.plan.cfl, entry.state) == ("5523", 370.0, "changed")
-    assert b.by_ssr == {"5523": {entry.key}}
+    assert b.by_ssr == {"5523": {entry.key}, "4121": {entry.key}}  # the old code too
+    assert entry.codes == ("5523", "4121")
     assert b.file(parse("(DLA-AMX412-MMMX1430-KLAX)"), T1230) == "delayed"  # no DOF: unique
     assert b.plans[entry.key].eobt_t == T1230 + 7200
     assert b.file(parse("(CNL-AMX412-MMMX-KLAX-DOF/261205)"), T1230) == "unknown"
@@ -152,7 +155,7 @@ def test_chg_cnl_dla() -> None:
 
 def test_several_plans_without_a_dof_in_the_message_are_ambiguous() -> None:
     b = book(fpl(), fpl(dof="261205"))
-    assert b.file(parse("(CNL-AMX412-MMMX-KLAX)"), T1230) == "ambiguous"
+    assert b.file(parse("(CNL-AMX412-MMMX-KLAX)"), T1230) == "not-unique"
     assert len(b.plans) == 2
     assert b.file(parse(fpl(dof="261205")), T1230) == "refiled"
 
@@ -181,3 +184,73 @@ def test_stale_links_are_let_go() -> None:
     c.attach([fused(T1230, id="gw-T000001")])
     (y,), _ = c.attach([fused(T1230 + 301, id="gw-T000002")])
     assert y.fpl is not None and c.links.keys() == {"gw-T000002"}
+
+
+def test_a_plan_is_found_by_the_code_a_chg_replaced() -> None:
+    """The CHG is on file before the flight changes code (a file read at start): the flight
+    squawking its old code still finds its plan, and keeps it after the change."""
+    b = book(fpl(), f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A5523)")
+    c = Correlator(b)
+    (out,), _ = c.attach([fused(T1230, callsign=None, mode3a="4121")])
+    assert out.fpl is not None and out.fpl.ssr == "5523"
+    (out,), _ = c.attach([fused(T1230 + 4, callsign=None, mode3a="5523")])
+    assert out.fpl is not None
+    b.file(parse(f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A6001)"), T1230)
+    b.file(parse(f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-7/AMX412/A6002)"), T1230)
+    assert b.plans[("AMX412", "MMMX", "KLAX", DOF)].codes == ("6002", "6001", "5523")
+    assert set(b.by_ssr) == {"6002", "6001", "5523"}  # bounded: 4121 is no longer
+
+
+_ids = st.sampled_from(["AMX412", "VIV100", "DAL19"])
+_aerodromes = st.sampled_from(["MMMX", "KLAX"])
+_codes = st.sampled_from(["4121", "5523", "6001"])
+_dofs = st.sampled_from([None, DOF, "261205"])
+_messages = st.one_of(
+    st.builds(lambda c, s, d, a, f: fpl(callsign=c, ssr=s, dep=d, dst=a, dof=f),
+              _ids, _codes, _aerodromes, _aerodromes, _dofs),
+    st.builds(lambda c, d, a, f, n, v: f"(CHG-{c}-{d}-{a}{'-DOF/' + f if f else ''}-{n}/{v})",
+              _ids, _aerodromes, _aerodromes, _dofs, st.sampled_from([7, 16, 18, 13]),
+              st.sampled_from(["VIV100/A5523", "AMX412", "KLAX0100", "MMMX", "DOF/261205",
+                               "MMMX1300"])),
+    st.builds(lambda m, c, d, a, f: f"({m}-{c}-{d}{'1400' if m == 'DLA' else ''}-{a}"
+              f"{'-DOF/' + f if f else ''})", st.sampled_from(["CNL", "DLA"]), _ids,
+              _aerodromes, _aerodromes, _dofs))
+
+
+@given(st.lists(st.tuples(_messages, st.floats(-7200, 7200)), max_size=30),
+       st.lists(st.tuples(_ids | st.none(), _codes, st.floats(-7200, 20000)), max_size=10))
+@settings(max_examples=300, deadline=None)
+def test_any_sequence_keeps_the_book_consistent_and_bounded(
+        messages: list[tuple[str, float]], tracks: list[tuple[str | None, str, float]]) -> None:
+    """Whatever is filed, changed, delayed, cancelled, in any order: every plan is indexed
+    by its identification and codes and nothing else is, the book stays within max_plans,
+    and a correlated track carries a plan that is on file with its callsign or code."""
+    b = book(max_plans=4)
+    c = Correlator(b)
+    for text, dt in messages:
+        try:
+            message = parse(text)
+        except AtsSyntaxError:
+            continue  # an amendment that is not its field's grammar: the parser's refusal
+        b.file(message, T1230 + dt)
+        assert len(b.plans) <= 4
+        assert {(cs, k) for cs, keys in b.by_callsign.items() for k in keys} == {
+            (e.filed.callsign, k) for k, e in b.plans.items()}
+        assert {(code, k) for code, keys in b.by_ssr.items() for k in keys} == {
+            (code, k) for k, e in b.plans.items() for code in e.codes}
+        assert all(k == e.key and len(e.codes) <= 3 for k, e in b.plans.items())
+    for n, (callsign, code, dt) in enumerate(tracks):
+        (out,), _ = c.attach([fused(T1230 + dt, id=f"gw-T{n:06d}", callsign=callsign,
+                                    mode3a=code)])
+        if out.fpl is not None:
+            assert callsign in (None, out.fpl.callsign)
+            assert callsign == out.fpl.callsign or code in next(
+                e.codes for e in b.plans.values() if e.plan is out.fpl)
+
+
+def test_a_chg_that_rekeys_a_plan_onto_another_replaces_it_wholly() -> None:
+    b = book(fpl(), fpl(ssr="6001", dof="261205"))
+    assert b.file(parse(f"(CHG-AMX412-MMMX-KLAX-DOF/{DOF}-18/DOF/261205)"), T1230) == "changed"
+    (entry,) = b.plans.values()
+    assert entry.codes == ("4121",) and b.by_ssr == {"4121": {entry.key}}
+    assert b.counters["fpl-overwritten"] == 1

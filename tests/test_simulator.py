@@ -83,7 +83,7 @@ def test_shipped_capture_and_truth_are_regenerated_bit_exactly(sim: Simulation,
         for line in truth_lines(sim.flights, sim.traj, sim.scenario.start_utc, sim.spans):
             text.write(line + "\n")
     assert gzip.decompress(SHIPPED_TRUTH.read_bytes()) == fresh.read_bytes()
-    plans = "".join(line + "\n" for line in plan_text(sim.scenario, sim.flights))
+    plans = "".join(line + "\n" for line in plan_text(sim.scenario, sim.flights, sim.traj))
     assert SHIPPED_PLANS.read_text() == plans
 
 
@@ -96,7 +96,7 @@ def test_flight_plans_say_what_the_truth_says(sim: Simulation) -> None:
         if line.startswith('{"kind":"plan"'):
             row = json.loads(line)
             truth[row["callsign"]] = row
-    messages = [parse(text) for text in plan_text(sim.scenario, sim.flights)]
+    messages = [parse(text) for text in plan_text(sim.scenario, sim.flights, sim.traj)]
     fpls = [m.plan for m in messages if m.plan is not None]
     assert len(fpls) == len(truth) == sum(plan_has(sim.flights, i)
                                           for i in range(len(sim.flights.id)))

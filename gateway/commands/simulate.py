@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                     text.write(line + "\n")
         if args.flight_plans:
             with text_writer(args.flight_plans) as text:
-                for line in plan_text(scenario, sim.flights):
+                for line in plan_text(scenario, sim.flights, sim.traj):
                     text.write(line + "\n")
     except OSError as exc:
         raise UsageError(f"{exc.filename}: {exc.strerror}") from None

@@ -3,7 +3,8 @@
 A plan is keyed as an FDPS keys it: aircraft identification, departure, destination and
 date of flight (field 18 DOF).  A CHG, CNL or DLA names its plan by the same four; one that
 gives no DOF names the plan with the other three if there is exactly one (several: it is
-ambiguous and not applied).  An FPL for a key already on file replaces the plan.
+ambiguous, counted as ``fpl-not-unique`` and not applied).  An FPL for a key already on
+file replaces the plan (``fpl-refiled``).
 
 Each plan has a time window in which a track may be correlated with it: from its EOBT less
 ``window_before_s`` to its EOBT plus the total EET (the ETA) plus ``window_after_s``.  The
@@ -11,6 +12,10 @@ EOBT's day is the DOF; a plan without a DOF flies on the day that puts its EOBT 
 the time it was filed (or, filed before any data time was known, as from a file read at
 start, nearest to the first data time).  A plan whose window has ended is dropped; so is
 the plan whose window ends first when ``max_plans`` are on file and another comes.
+
+A plan is found by its SSR code (field 7) and by the codes CHGs replaced (the last
+``MAX_EARLIER_CODES``): a flight changes code when a controller tells it, and the CHG may be
+on file before the change (a plan file read at start holds every CHG already).
 
 Sans-IO: the book is given every message and the time (the data's time) and keeps no clock.
 Everything it refuses or drops is counted (``counters``, ``fpl-...``).
@@ -26,6 +31,7 @@ from gateway.flightplan.ats import AtsMessage, Filed
 from gateway.messages import FlightPlan
 
 DAY = 86400.0
+MAX_EARLIER_CODES = 2  # codes a plan is still found by after CHGs replaced them
 SWEEP_S = 10.0  # ended windows are looked for at most this often (data time)
 PlanKey = tuple[str, str, str, str | None]  # identification, departure, destination, DOF
 
@@ -56,10 +62,16 @@ class OnFile:
     filed: Filed
     state: str  # "filed" | "changed" | "delayed"
     eobt_t: float | None
+    earlier_codes: tuple[str, ...] = ()  # field 7 codes a CHG replaced, latest first
     plan: FlightPlan = field(init=False)
 
     def __post_init__(self) -> None:
         self.plan = self.filed.plan()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes the plan is found by: its own, then those a CHG replaced."""
+        return ((self.filed.ssr,) if self.filed.ssr else ()) + self.earlier_codes
 
     def window(self, before_s: float, after_s: float) -> tuple[float, float] | None:
         if self.eobt_t is None:
@@ -92,7 +104,7 @@ class Book:
     def file(self, message: AtsMessage, now: float | None) -> str:
         """Apply one message at ``now`` (None: no time known yet); what it did, one word
         (also counted as ``fpl-{word}``): filed, refiled, changed, delayed, cancelled,
-        unknown (no such plan on file) or ambiguous (no DOF and several plans)."""
+        unknown (no such plan on file) or not-unique (no DOF, and several plans)."""
         if now is not None:
             self.clock = now if self.clock is None else max(self.clock, now)
         outcome = self._apply(message, now)
@@ -124,7 +136,8 @@ class Book:
         elif plan.eobt != old.eobt:  # a new EOBT: the one nearest to the old
             eobt_t = nearest(hhmm_s(plan.eobt), eobt_t)
         state = "delayed" if message.msg == "DLA" else "changed"
-        self._add(OnFile(key_of(plan), plan, state, eobt_t))
+        earlier = tuple(c for c in entry.codes if c != plan.ssr)[:MAX_EARLIER_CODES]
+        self._add(OnFile(key_of(plan), plan, state, eobt_t, earlier))
         return state
 
     def _find(self, message: AtsMessage) -> PlanKey | str:
@@ -137,7 +150,7 @@ class Book:
                 if k[1:3] == key[1:3]]
         if not same:
             return "unknown"
-        return same[0] if len(same) == 1 else "ambiguous"
+        return same[0] if len(same) == 1 else "not-unique"
 
     def _eobt(self, plan: Filed, now: float | None) -> float | None:
         if plan.dof is not None:
@@ -146,6 +159,8 @@ class Book:
         return None if near is None else nearest(hhmm_s(plan.eobt), near)
 
     def _add(self, entry: OnFile) -> None:
+        if self._remove(entry.key) is not None:  # a CHG re-keyed a plan onto another's key
+            self.counters["fpl-overwritten"] += 1
         if len(self.plans) >= self.max_plans:
             self._remove(min(self.plans, key=lambda k: self._end(self.plans[k])))
             self.counters["fpl-evicted"] += 1
@@ -153,20 +168,20 @@ class Book:
         if entry.eobt_t is None:
             self.unplaced.add(entry.key)
         self.by_callsign.setdefault(entry.filed.callsign, set()).add(entry.key)
-        if entry.filed.ssr is not None:
-            self.by_ssr.setdefault(entry.filed.ssr, set()).add(entry.key)
+        for code in entry.codes:
+            self.by_ssr.setdefault(code, set()).add(entry.key)
 
     def _remove(self, key: PlanKey) -> OnFile | None:
         entry = self.plans.pop(key, None)
         if entry is None:
             return None
         for index, value in ((self.by_callsign, entry.filed.callsign),
-                             (self.by_ssr, entry.filed.ssr)):
-            keys = index.get(value) if value is not None else None
+                             *((self.by_ssr, code) for code in entry.codes)):
+            keys = index.get(value)
             if keys is not None:
                 keys.discard(key)
                 if not keys:
-                    del index[value]  # type: ignore[arg-type]
+                    del index[value]
         return entry
 
     def _end(self, entry: OnFile) -> float:

@@ -5,7 +5,8 @@ For a fused update at time t, the candidates are the plans whose window holds t
 
 1. by identification: the plans whose aircraft identification (field 7) is the track's
    callsign (Mode S);
-2. else by SSR code: the plans whose field 7 code is the track's Mode 3/A code, leaving out
+2. else by SSR code: the plans whose field 7 code (or one a CHG replaced: ``Book``) is the
+   track's Mode 3/A code, leaving out
    a plan whose identification differs from the track's callsign (that would be another
    flight's plan) and never on a code that is not discrete (``NON_DISCRETE``: conspicuity,
    emergency, VFR codes are shared by many flights).

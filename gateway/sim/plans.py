@@ -5,8 +5,9 @@ Every flight with a plan (``Flights.has_fpl``: those with a transponder) files o
 identification and first Mode 3/A code (field 7), IFR scheduled (8), its type and wake
 category (9), standard equipment for its transponder (10), departure and an EOBT ten minutes
 before its take-off (13), a cruise speed, its cruise level and a direct route (15), its
-destination and an estimated elapsed time from the great-circle distance at its type's
-cruise speed (16), and the DOF (18).  The messages are written by ``gateway.flightplan.ats``
+destination and an estimated elapsed time (16: the time it took to its last simulated
+position, then the great-circle distance to go at its type's cruise speed), and the DOF
+(18).  The messages are written by ``gateway.flightplan.ats``
 (and so parse with it).
 """
 
@@ -16,11 +17,14 @@ import datetime
 import math
 from collections.abc import Iterator
 
+import numpy as np
+
 from gateway.flightplan.ats import AtsMessage, Filed, filed
-from gateway.sim.scenario import Scenario
-from gateway.sim.traffic import Flights
+from gateway.sim.scenario import Airport, Scenario
+from gateway.sim.traffic import Flights, Trajectories
 
 TAXI_S = 600.0  # EOBT to take-off
+APPROACH_S = 600.0  # added to the elapsed time estimated
 EARTH_RADIUS_NM = 3440.065
 
 
@@ -41,7 +45,8 @@ def has_plan(flights: Flights, i: int) -> bool:
         flights.callsign[i], flights.dep[i], flights.dst[i], flights.actype[i], flights.wtc[i])
 
 
-def flight_plan(scenario: Scenario, flights: Flights, i: int) -> Filed | None:
+def flight_plan(scenario: Scenario, flights: Flights, traj: Trajectories,
+                i: int) -> Filed | None:
     """Flight ``i``'s plan as filed; None for a flight without one."""
     if not has_plan(flights, i):
         return None
@@ -50,8 +55,7 @@ def flight_plan(scenario: Scenario, flights: Flights, i: int) -> Filed | None:
     assert callsign and dep and dst and actype and wtc  # has_plan
     airports = {a.icao: a for a in scenario.airports}
     cruise_kt = next((kt for t, _w, kt in scenario.aircraft_types if t == actype), 450.0)
-    a, b = airports[dep], airports[dst]
-    eet_s = _distance_nm(a.lat, a.lon, b.lat, b.lon) / cruise_kt * 3600.0 + 1200.0
+    eet_s = _elapsed_s(traj, i, float(flights.t_off[i]), airports[dst], cruise_kt)
     off = scenario.start_utc + float(flights.t_off[i]) - TAXI_S
     when = datetime.datetime.fromtimestamp(off - off % 60, tz=datetime.UTC)
     cfl = float(flights.cfl[i])
@@ -65,6 +69,17 @@ def flight_plan(scenario: Scenario, flights: Flights, i: int) -> Filed | None:
         dst=dst, eet=_hhmm(eet_s), alternates=None, other=f"DOF/{when.strftime('%y%m%d')}")
 
 
+def _elapsed_s(traj: Trajectories, i: int, t_off: float, dst: Airport,
+               cruise_kt: float) -> float:
+    """The estimated elapsed time an operator would file, well informed: the time the
+    flight took to its last position in the simulation, then the great-circle distance
+    from there to the destination at cruise speed, plus ten minutes of approach."""
+    seen = np.flatnonzero(~np.isnan(traj.lat[i]))
+    last = int(seen[-1])
+    to_go = _distance_nm(float(traj.lat[i, last]), float(traj.lon[i, last]), dst.lat, dst.lon)
+    return float(traj.t[last]) - t_off + to_go / cruise_kt * 3600.0 + APPROACH_S
+
+
 def changed_code(flights: Flights, i: int) -> str | None:
     """The code flight ``i`` changes to in flight, if it does."""
     before, after = (int(c) for c in flights.mode3a[i])
@@ -73,11 +88,12 @@ def changed_code(flights: Flights, i: int) -> str | None:
     return f"{after:04o}"
 
 
-def plan_messages(scenario: Scenario, flights: Flights) -> Iterator[AtsMessage]:
+def plan_messages(scenario: Scenario, flights: Flights,
+                  traj: Trajectories) -> Iterator[AtsMessage]:
     """Each flight's FPL, in flight order, then a CHG of field 7 for each code change."""
     changes: list[AtsMessage] = []
     for i in range(len(flights.id)):
-        plan = flight_plan(scenario, flights, i)
+        plan = flight_plan(scenario, flights, traj, i)
         if plan is None:
             continue
         yield filed(plan)
@@ -88,7 +104,7 @@ def plan_messages(scenario: Scenario, flights: Flights) -> Iterator[AtsMessage]:
     yield from changes
 
 
-def plan_text(scenario: Scenario, flights: Flights) -> Iterator[str]:
+def plan_text(scenario: Scenario, flights: Flights, traj: Trajectories) -> Iterator[str]:
     """The plan file's lines: one message a line."""
-    for message in plan_messages(scenario, flights):
+    for message in plan_messages(scenario, flights, traj):
         yield message.text()
