@@ -167,7 +167,8 @@ class Acceptance:
             f.fl = flight_level(text.estimate.level) if text.estimate.level else f.fl
             f.ssr = text.ssr or f.ssr
             f.dep_ad, f.dest_ad = text.dep or f.dep_ad, text.dst or f.dest_ad
-            self._match(f, now)
+            if not f.track_id:
+                self._match(f, now)
         elif text.msg == "CDN":
             proposed = _amended(text)
             if proposed is not None:  # the proposal, until answered (agreed_* stand)
@@ -207,7 +208,9 @@ class Acceptance:
             f.eto = f.agreed_eto if f.agreed_eto is not None else f.eto
             f.fl = f.agreed_fl
         if reason is not None:
-            f.reason = reason
+            from gateway.handoff.engine import _remark  # field 18's alphabet (no cycle at import)
+
+            f.reason = reason = _remark(reason)
             self.counters["accepting-rejected"] += 1
         text = AidcText(msg, f.dst, f.src, serial, ref=(f.src, f.dst, f.answer_to),
                         callsign=f.callsign, ssr=f.ssr, dep=f.dep_ad or "ZZZZ",
