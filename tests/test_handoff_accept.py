@@ -281,8 +281,9 @@ def test_a_restart_mid_dialogue_completes_under_new_track_ids(tmp_path: Path, ki
     assert store.restore(again) == 1
     again.resume_after = -1e18  # live data comes after the restart anyway
     [f] = c2(again)
-    assert (f.dialogue.state, f.agreed_fl, f.dep_ad, f.heard_at) == (
-        State.COORDINATED, 350.0, "ZZZZ", c2(ours)[0].heard_at)
+    assert dataclasses.asdict(f) == dataclasses.asdict(c2(ours)[0])  # every field round-trips
+    assert (f.dialogue.state, f.agreed_fl, f.track_id) == (State.COORDINATED, 350.0, "gw-T000007")
+    assert again.accepting.index == ours.accepting.index and again.by_serial == ours.by_serial
     # the restarted tracker numbers the flight anew
     log = border(again, theirs, 300, k0=80, id="gw-T000099")
     said = [(who, x.msg) for who, x in log if isinstance(x, Aidc) and x.msg != "LAM"]
