@@ -315,3 +315,15 @@ def test_an_answer_with_no_free_serial_is_owed_and_sent_when_one_frees() -> None
     assert (acp.msg, acp.serial, parse(acp.text).ref) == ("ACP", 7, ("KZHU", "MMTY", 1))
     assert f.dialogue.state is State.COORDINATED
     assert not aidc(ours.update([south(T0 + 6, 1)], T0 + 6))  # answered once
+
+
+def test_our_rej_reaches_the_peer_with_its_reason_and_the_entry_is_unannounced() -> None:
+    ours = Handoff(AIRSPACE, dataclasses.replace(OURS, accept_levels=("MMTY/F200-F300",)))
+    theirs = Handoff(AIRSPACE, THEIRS)
+    log = border(ours, theirs, 600)
+    assert [x.msg for _, x in log if isinstance(x, Aidc) and x.msg != "LAM"] == [
+        "ABI", "EST", "REJ"]
+    said = {(who, x.type): x.text for who, x in log if isinstance(x, Alert)}
+    assert set(said) == {("KZHU", "coordination-rejected"), ("MMTY", "unannounced-entry")}
+    assert "(LEVEL F350 NOT AVAILABLE IN MMTY ONLY F200 TO F300)" in said[
+        ("KZHU", "coordination-rejected")]
