@@ -296,3 +296,34 @@ def test_a_restart_mid_dialogue_completes_under_new_track_ids(tmp_path: Path, ki
 def test_the_estimated_time_is_the_nearest_day() -> None:
     assert absolute("0807", T0) == T0 + 420
     assert absolute("2350", T0 - 8 * 3600 + 600) == T0 - 8 * 3600 - 600  # yesterday's
+
+
+def test_an_answer_with_no_free_serial_is_owed_and_sent_when_one_frees() -> None:
+    ours = Handoff(AIRSPACE, OURS)
+    link = ours.link("MMTY", "KZHU", T0)
+    for serial in range(1, 1000):  # every serial to KZHU awaits its LAM
+        link.sent(serial, f"(TOCMMTY/KZHU{serial:03d}-X{serial}-ZZZZ-ZZZZ)", T0)
+    out = ours.receive(offer("EST", 1, T0), T0)
+    assert not aidc(out) and [a.type for a in alerts(out)] == ["link-full"]
+    [f] = c2(ours)
+    assert f.dialogue.state is State.OFFERED and ours.counters["accepting-answer-owed"] == 1
+    lam = AidcText("LAM", "KZHU", "MMTY", 2, ref=("MMTY", "KZHU", 7))
+    ours.receive(Aidc(t=T0, msg="LAM", from_="KZHU", to="MMTY", serial=2, ref=7, track_id=None,
+                      callsign=None, text=lam.text(), session="0000000000aa"), T0 + 1)
+    out = ours.update([south(T0 + 2, 0)], T0 + 2)
+    [acp] = aidc(out)
+    assert (acp.msg, acp.serial, parse(acp.text).ref) == ("ACP", 7, ("KZHU", "MMTY", 1))
+    assert f.dialogue.state is State.COORDINATED
+    assert not aidc(ours.update([south(T0 + 6, 1)], T0 + 6))  # answered once
+
+
+def test_our_rej_reaches_the_peer_with_its_reason_and_the_entry_is_unannounced() -> None:
+    ours = Handoff(AIRSPACE, dataclasses.replace(OURS, accept_levels=("MMTY/F200-F300",)))
+    theirs = Handoff(AIRSPACE, THEIRS)
+    log = border(ours, theirs, 600)
+    assert [x.msg for _, x in log if isinstance(x, Aidc) and x.msg != "LAM"] == [
+        "ABI", "EST", "REJ"]
+    said = {(who, x.type): x.text for who, x in log if isinstance(x, Alert)}
+    assert set(said) == {("KZHU", "coordination-rejected"), ("MMTY", "unannounced-entry")}
+    assert "(LEVEL F350 NOT AVAILABLE IN MMTY ONLY F200 TO F300)" in said[
+        ("KZHU", "coordination-rejected")]

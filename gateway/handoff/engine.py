@@ -706,8 +706,9 @@ class Handoff:
                 self._send(flight, reply, now, out)
         elif text.msg == "REJ" and flight.dialogue.state is State.REJECTED:
             out.append(Alert(t=now, type="coordination-rejected", track_id=flight.track_id,
-                             text=f"{peer} rejected {flight.callsign} at {flight.cop}: "
-                             "coordinate by voice"))
+                             text=f"{peer} rejected {flight.callsign} at {flight.cop}"
+                             + (f" ({text.remark})" if text.remark else "")
+                             + ": coordinate by voice"))
         return True
 
     def _mismatch(self, flight: Flight, text: AidcText) -> str | None:
