@@ -29,8 +29,10 @@ FIELD13 = re.compile(r"([A-Z]{4})([0-9]{4})?", re.ASCII)
 # condition (A at or above, B at or below)
 FIELD14 = re.compile(rf"([A-Z0-9]{{2,11}})/([0-9]{{4}})({LEVEL})?(?:({LEVEL})([AB]))?",
                      re.ASCII)
-# field 15: cruising speed, cruising level, then the route as space-separated elements
-FIELD15 = re.compile(rf"([NKM][0-9]{{4}})({LEVEL})( [A-Z0-9/]{{1,30}}){{0,200}}", re.ASCII)
+# field 15: cruising speed (N knots or K km/h, four digits; M Mach, three: M082), cruising
+# level, then the route as space-separated elements
+FIELD15 = re.compile(rf"([NK][0-9]{{4}}|M[0-9]{{3}})({LEVEL})( [A-Z0-9/]{{1,30}}){{0,200}}",
+                     re.ASCII)
 # field 16: destination aerodrome and total estimated elapsed time, up to two alternates
 FIELD16 = re.compile(r"([A-Z]{4})([0-9]{4})?((?: [A-Z]{4}){0,2})", re.ASCII)
 # field 18: other information, "0" (none) or INDICATOR/text groups
