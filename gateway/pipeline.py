@@ -12,13 +12,15 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
+import msgspec
+
 from gateway.associate.build import tracker_from_config
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.flightplan.feed import plans_from_config
 from gateway.handoff.build import handoff_from_config
-from gateway.handoff.engine import utc_text
-from gateway.messages import Aidc, Alert, Fused, MessageError, decode
+from gateway.handoff.engine import Handoff, utc_text
+from gateway.messages import Aidc, Alert, FlightPlan, Fused, MessageError, decode
 from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.topics import Topics
@@ -27,6 +29,21 @@ from gateway.store import HandoffStore, StoreError
 log = logging.getLogger(__name__)
 
 HELD_MAX = 10_000  # messages held while the store fails (_handed)
+
+
+def _coordinated(handoff: Handoff, fused: list[Fused]) -> list[Fused]:
+    """The fused updates with their flight's border dialogue, as the handoff sees it after
+    this cycle, in ``fpl.coordination``; a track with a dialogue and no plan gets a plan
+    of its callsign alone to carry it."""
+    out = []
+    for m in fused:
+        c = handoff.coordination(m.id)
+        if c is not None:
+            plan = m.fpl or FlightPlan(callsign=m.callsign, dep=None, dst=None, cfl=None,
+                                       type=None, wtc=None)
+            m = msgspec.structs.replace(m, fpl=msgspec.structs.replace(plan, coordination=c))
+        out.append(m)
+    return out
 
 
 class Pipeline:
@@ -173,6 +190,7 @@ class Pipeline:
         if self.handoff is not None:
             t = max(m.t for m in fused)  # the data's own time, never the receive clock
             made = self.handoff.update(fused, t) + self.handoff.tick(t)
+            out[0] = Published(Kind.PICTURE, _coordinated(self.handoff, fused))
             out += self._handed(made)
         return out
 

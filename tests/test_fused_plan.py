@@ -12,12 +12,16 @@ import numpy as np
 import pytest
 from shipped import shipped_simulation
 from test_associate import SITE_A, T0, Aircraft, Radar, sdps_track, tracker
+from test_handoff_engine import AIRSPACE, PARAMS, fly, track
+from test_handoff_engine import T0 as HANDOFF_T0
 
 from gateway.config import load
 from gateway.decoder import iter_chunks
+from gateway.handoff.engine import Handoff
+from gateway.handoff.peer import Peer
 from gateway.ingest import read_datagrams
 from gateway.messages import FlightPlan, Fused, decode, encode
-from gateway.pipeline import Pipeline
+from gateway.pipeline import Pipeline, _coordinated
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = FlightPlan(callsign="AMX412", dep="MMMX", dst="KDFW", cfl=350.0, type="B738", wtc="M")
@@ -120,3 +124,23 @@ def test_fused_tracks_of_the_shipped_border_capture_carry_their_flight_plans() -
         updates = [f.fpl is not None for f in with_plan if f.id == track_id]
         first = updates.index(True)
         assert all(updates[first:]), track_id
+
+
+def test_the_picture_carries_the_coordination_state_of_each_flight() -> None:
+    """What the pipeline publishes: each fused track with a border dialogue has it in
+    ``fpl.coordination``, as the handoff sees it after the cycle."""
+    engine, t = Handoff(AIRSPACE, PARAMS), HANDOFF_T0 + 700
+    fly(engine, Peer("KZHU"), 700, fpl=PLAN)  # ABI, EST, ACP: coordinated
+    ours, other = track(t, 27.0, fpl=PLAN), track(t, 26.0, id="gw-T000002")
+    [with_plan, without] = _coordinated(engine, [ours, other])
+    assert without == other
+    assert with_plan.fpl is not None and with_plan.fpl.coordination is not None
+    assert msgspec.structs.replace(with_plan.fpl, coordination=None) == PLAN
+    c = with_plan.fpl.coordination
+    assert (c.state, c.from_, c.to, c.cop, c.level) == (
+        "coordinated", "MMTY", "KZHU", "EGLPS", 350.0)
+    assert c.eto is not None and c.eto > t
+    [bare] = _coordinated(engine, [track(t, 27.0)])  # a dialogue but no plan
+    assert bare.fpl is not None and bare.fpl.callsign == "AMX412" and bare.fpl.dep is None
+    assert bare.fpl.coordination == c
+    assert decode(encode(bare)) == bare

@@ -3,6 +3,7 @@ retries, the store."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import msgspec
 
 from gateway.handoff.airspace import Airspace
+from gateway.handoff.dialogue import State
 from gateway.handoff.engine import Handoff, HandoffParameters
 from gateway.handoff.peer import Peer
-from gateway.messages import Aidc, Alert, Fused
+from gateway.handoff.text import AidcText, parse
+from gateway.messages import Aidc, Alert, FlightPlan, Fused
 from gateway.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,3 +147,99 @@ def test_after_a_restart_the_flight_keeps_its_dialogue_under_a_new_track_id(
     sent_after = [m.msg for m in out if isinstance(m, Aidc) and m.msg != "LAM"]
     assert sent_before == ["ABI", "EST"] and sent_after == ["TOC"]
     assert again.counters["dialogue-adopted"] == 1
+
+
+# -- the flight plan in the messages ------------------------------------------------------------
+
+PLAN = FlightPlan(callsign="AMX412", dep="MMMX", dst="KDFW", cfl=350.0, type="B738", wtc="M")
+
+
+def ours(out: list[Any], msg: str) -> list[AidcText]:
+    return [parse(m.text) for m in out if isinstance(m, Aidc) and m.from_ == "MMTY"
+            and m.msg == msg]
+
+
+def test_abi_and_est_carry_the_flight_plan() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    out = fly(engine, Peer("KZHU"), 900, fpl=PLAN)
+    [abi], [est] = ours(out, "ABI"), ours(out, "EST")
+    for m in (abi, est):
+        assert (m.callsign, m.ssr, m.dep, m.dst) == ("AMX412", "2311", "MMMX", "KDFW")
+        assert m.estimate is not None and m.estimate.point == "EGLPS"
+        assert (m.estimate.level, m.estimate.cross_level) == ("F350", None)
+    assert abi.amendments == ((9, "B738/M"),)  # field 9, as the PAN AIDC ICD's ABI has it
+    assert not [m for m in out if isinstance(m, Aidc) and m.from_ == "MMTY"
+                and "ZZZZ" in m.text]
+
+
+def test_field_14_is_the_cleared_level_with_the_climb_or_descent_condition() -> None:
+    """Cleared F370, at F300 climbing 600 ft/min: it crosses the COP at or above the level
+    it will have reached, rounded down; descending to F200, at or below, rounded up."""
+    climb = ours(fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900, fl=300.0, roc_fpm=600.0,
+                     fpl=msgspec.structs.replace(PLAN, cfl=370.0)), "EST")[0].estimate
+    assert climb is not None and (climb.level, climb.cross_condition) == ("F370", "A")
+    assert climb.cross_level is not None and "F310" <= climb.cross_level <= "F330"
+    descent = ours(fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900, fl=300.0,
+                       roc_fpm=-1000.0, fpl=msgspec.structs.replace(PLAN, cfl=200.0)),
+                   "EST")[0].estimate
+    assert descent is not None and (descent.level, descent.cross_condition) == ("F200", "B")
+    assert descent.cross_level is not None and "F250" <= descent.cross_level <= "F280"
+    level = ours(fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900, fl=330.0, roc_fpm=0.0,
+                     fpl=PLAN), "EST")[0].estimate  # level below its cleared level
+    assert level is not None and (level.level, level.cross_level, level.cross_condition) == (
+        "F350", "F330", "A")
+
+
+def test_a_new_cleared_level_after_coordination_gives_cdn_and_the_current_level_does_not(
+        ) -> None:
+    engine, peer = Handoff(AIRSPACE, PARAMS), Peer("KZHU")
+    # climbing through the levels while coordinated: its cleared level is what was agreed
+    out = fly(engine, peer, 700, fpl=PLAN, fl=300.0, roc_fpm=1500.0)
+    assert [f.dialogue.state for f in engine.flights.values()] == [State.COORDINATED]
+    out += fly(engine, peer, 200, start_lat=26.5 + 450 * KT_DEG * 700, t0=T0 + 700,
+               fpl=msgspec.structs.replace(PLAN, cfl=370.0), fl=350.0, roc_fpm=0.0)
+    assert [m.msg for m in out if isinstance(m, Aidc) and m.from_ == "MMTY"
+            and m.msg != "LAM"] == ["ABI", "EST", "CDN", "TOC"]
+    [cdn] = ours(out, "CDN")
+    assert cdn.dep == "MMMX" and cdn.dst == "KDFW"
+    [(field, amended)] = cdn.amendments
+    assert field == 14 and amended.startswith("EGLPS/") and amended[10:14] == "F370"
+    coordination = engine.coordination("gw-T000001")
+    assert coordination is not None and coordination.level == 370.0
+    assert (coordination.state, coordination.from_, coordination.to) == (
+        "transferred", "MMTY", "KZHU")
+    assert engine.coordination("gw-T000999") is None
+    # the same climb to the same cleared level: the level it reaches changes nothing agreed
+    engine, peer = Handoff(AIRSPACE, PARAMS), Peer("KZHU")
+    out = fly(engine, peer, 700, fpl=PLAN, fl=300.0, roc_fpm=1500.0)
+    out += fly(engine, peer, 200, start_lat=26.5 + 450 * KT_DEG * 700, t0=T0 + 700,
+               fpl=PLAN, fl=350.0, roc_fpm=0.0)
+    assert [m.msg for m in out if isinstance(m, Aidc) and m.from_ == "MMTY"
+            and m.msg != "LAM"] == ["ABI", "EST", "TOC"]
+
+
+def test_cpl_carries_the_whole_plan() -> None:
+    filed = msgspec.structs.replace(
+        PLAN, rules="IS", equipment="SDE2E3FGHIJ2J3J4J5M1RWXY/LB1D1", eobt="1230",
+        route="N0450F350 DCT MTY UJ5 ELP", eet="0210", alternates="KAUS", other="PBN/A1B1")
+    params = dataclasses.replace(PARAMS, cpl_to=("KZHU",))
+    out = fly(Handoff(AIRSPACE, params), Peer("KZHU"), 900, fpl=filed)
+    [cpl] = ours(out, "CPL")
+    assert (cpl.rules, cpl.actype, cpl.wtc, cpl.equipment, cpl.dep, cpl.dep_time) == (
+        "IS", "B738", "M", filed.equipment, "MMMX", "1230")
+    assert (cpl.route, cpl.dst, cpl.eet, cpl.alternates, cpl.other) == (
+        filed.route, "KDFW", "0210", "KAUS", "PBN/A1B1")
+    assert cpl.estimate is not None and cpl.estimate.level == "F350"
+    # an I390 plan knows none of fields 8, 10, 15 and 18: ZZZZ there (18: 0), only there
+    [text] = [m.text for m in fly(Handoff(AIRSPACE, params), Peer("KZHU"), 900, fpl=PLAN)
+              if isinstance(m, Aidc) and m.msg == "CPL"]
+    assert text.startswith("(CPLMMTY/KZHU002-AMX412/A2311-ZZZZ-B738/M-ZZZZ-MMMX-EGLPS/")
+    assert text.endswith("F350-ZZZZ-KDFW-0)")
+
+
+def test_without_a_plan_the_unknown_fields_are_zzzz() -> None:
+    out = fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900)
+    [abi], [est] = ours(out, "ABI"), ours(out, "EST")
+    for m in (abi, est):
+        assert (m.dep, m.dst, m.amendments) == ("ZZZZ", "ZZZZ", ())
+        assert m.estimate is not None and m.estimate.level == "F350"  # the level it is at

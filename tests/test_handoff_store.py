@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, fly, track
 from test_handoff_restart import config_text
@@ -24,7 +25,7 @@ from gateway.handoff.dialogue import Link
 from gateway.handoff.engine import Handoff
 from gateway.handoff.peer import Peer
 from gateway.handoff.state import Flight, Saved
-from gateway.messages import Aidc, Alert, encode
+from gateway.messages import Aidc, Alert, FlightPlan, encode
 from gateway.pipeline import Pipeline
 from gateway.store import HandoffStore, StoreError
 from gateway.store.memory import MemoryStore
@@ -139,6 +140,26 @@ def test_both_stores_give_back_what_was_saved_and_forget_what_was_dropped(reopen
     store.save(engine)
     third = Handoff(AIRSPACE, PARAMS)
     assert reopen().restore(third) == 0 and third.by_serial == {}
+
+
+def test_the_flight_plan_and_the_levels_coordinated_survive_a_restart(reopen) -> None:
+    """What the messages say of the flight (its plan, the climb condition, the level
+    agreed) is the dialogue's: a restarted engine goes on with it, and a new cleared level
+    after the restart still gives a CDN."""
+    plan = FlightPlan(callsign="AMX412", dep="MMMX", dst="KDFW", cfl=370.0, type="B738",
+                      wtc="M", rules="IS", route="N0450F370 DCT ELP")
+    engine, peer = Handoff(AIRSPACE, PARAMS), Peer("KZHU")
+    fly(engine, peer, 700, fpl=plan, fl=300.0, roc_fpm=800.0)  # coordinated, climbing
+    reopen().save(engine)
+    again = Handoff(AIRSPACE, PARAMS)
+    reopen().restore(again)
+    [f] = again.flights.values()
+    assert f == engine.flights[f.key]
+    assert f.plan == plan and f.agreed_level == 370.0 and f.cross_fl is not None
+    out = fly(again, peer, 200, start_lat=26.5 + 450 * KT_DEG * 700, t0=T0 + 700,
+              fpl=msgspec.structs.replace(plan, cfl=390.0), fl=370.0, roc_fpm=0.0)
+    assert [m.msg for m in out if isinstance(m, Aidc) and m.from_ == "MMTY"
+            and m.msg != "LAM"] == ["CDN", "TOC"]
 
 
 def test_a_serial_used_again_after_999_belongs_to_the_later_flight() -> None:

@@ -56,12 +56,14 @@ is sent again, same serial).
 from __future__ import annotations
 
 import dataclasses
+import math
 import string
 import time as _time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from gateway.handoff.accepting import STARTED_BY_C1, Acceptance
@@ -81,10 +83,13 @@ from gateway.handoff.dialogue import (
 from gateway.handoff.parameters import HandoffParameters
 from gateway.handoff.state import Flight, Saved, Track
 from gateway.handoff.text import AidcSyntaxError, AidcText, Estimate, digest, parse, reference
-from gateway.messages import Aidc, Alert, Fused
+from gateway.icao.fields import aircraft as fields_aircraft
+from gateway.icao.fields import fl_level
+from gateway.messages import Aidc, Alert, Coordination, FlightPlan, Fused
 
 UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
 LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
+AT_LEVEL_FL = 3.0  # this close to its cleared level (300 ft) a flight is at it
 STEP_S = 5.0  # time step of the descent prediction
 FORGET_EVERY_S = 60.0
 # what each answer answers: an ACP or REJ the latest proposal, an AOC the latest TOC
@@ -130,6 +135,13 @@ def _hhmm(t: float) -> str:
 
 def _level(fl: float | None) -> str | None:
     return None if fl is None else f"F{max(0, min(999, round(fl))):03d}"
+
+
+def _plan_only(plan: FlightPlan) -> FlightPlan:
+    """The plan without the coordination state a picture may carry (that is this engine's
+    own, or a peer's)."""
+    return plan if plan.coordination is None else msgspec.structs.replace(
+        plan, coordination=None)
 
 
 def _remark(reason: str) -> str:
@@ -352,13 +364,84 @@ class Handoff:
         if serial is None:
             return False
         f.dialogue.send(msg)
-        estimate = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)) if msg in (
-            "ABI", "EST", "CPL") else None
-        text = AidcText(msg, f.src, f.dst, serial, callsign=f.callsign,
-                        ssr=f.ssr, dep=UNKNOWN_AERODROME, estimate=estimate,
-                        dst=UNKNOWN_AERODROME, amendments=amendment)
-        self._send(f, text, now, out)
+        self._send(f, self._outbound(f, msg, serial, amendment), now, out)
         return True
+
+    def _outbound(self, f: Flight, msg: str, serial: int,
+                  amendment: tuple[tuple[int, str], ...] = ()) -> AidcText:
+        """The text of our message ``msg`` in this dialogue, from the flight's plan: field 7
+        the identification and SSR code, 13 and 16 the aerodromes, 14 (ABI, EST, CPL) the
+        estimate with the cleared level; an ABI adds the aircraft (field 9) as an
+        amendment, a CPL carries the whole plan.  What the plan does not know, or with no
+        plan at all, is ZZZZ (``text.AidcText``)."""
+        plan = f.plan
+        dep = plan.dep if plan is not None and plan.dep else UNKNOWN_AERODROME
+        dst = plan.dst if plan is not None and plan.dst else UNKNOWN_AERODROME
+        estimate = self._estimate(f) if msg in ("ABI", "EST", "CPL") else None
+        if msg == "ABI" and plan is not None and plan.type is not None:
+            amendment = ((9, fields_aircraft(plan.number, plan.type, plan.wtc)), *amendment)
+        if msg != "CPL" or plan is None:
+            return AidcText(msg, f.src, f.dst, serial, callsign=f.callsign, ssr=f.ssr,
+                            dep=dep, estimate=estimate, dst=dst, amendments=amendment)
+        return AidcText(msg, f.src, f.dst, serial, callsign=f.callsign, ssr=f.ssr,
+                        dep=dep, dep_time=plan.eobt, estimate=estimate, dst=dst,
+                        amendments=amendment, rules=plan.rules, number=plan.number,
+                        actype=plan.type, wtc=plan.wtc, equipment=plan.equipment,
+                        route=plan.route, eet=plan.eet, alternates=plan.alternates,
+                        other=plan.other)
+
+    def _estimate(self, f: Flight) -> Estimate:
+        """Field 14: over the COP at the estimated time, at the cleared level (the plan's;
+        without one, the level the flight is at), and, when the flight will still be
+        climbing or descending there, the level it will cross at: at or above it (A,
+        rounded down to ten flight levels) when climbing, at or below (B, rounded up)
+        when descending: ``ELP/1423F350F310A``."""
+        level = self._field14_level(f)
+        cross, condition = None, None
+        if f.plan is not None and f.plan.cfl is not None and f.cross_fl is not None:
+            climbing = f.plan.cfl > f.cross_fl
+            rounded = 10.0 * (math.floor if climbing else math.ceil)(f.cross_fl / 10.0)
+            if round(rounded) != round(f.plan.cfl):
+                cross, condition = fl_level(rounded), "A" if climbing else "B"
+        return Estimate(f.cop, _hhmm(f.eto), fl_level(level), cross, condition)
+
+    @staticmethod
+    def _field14_level(f: Flight) -> float | None:
+        """The level field 14 coordinates: the plan's cleared level, else (no plan, or no
+        cleared level in it) the level the flight was at when last level."""
+        if f.plan is not None and f.plan.cfl is not None:
+            return f.plan.cfl
+        return f.fl
+
+    @staticmethod
+    def _crossing_fl(m: Fused, cfl: float | None, to_go: float) -> float | None:
+        """The level a flight climbing or descending to ``cfl`` will be at over the COP
+        ``to_go`` seconds ahead, at its present rate and never past ``cfl``; None when it
+        will be at its cleared level there (or either level is unknown)."""
+        if cfl is None or m.fl is None:
+            return None
+        fl = m.fl
+        if m.roc_fpm is not None and abs(m.roc_fpm) >= LEVEL_FPM:
+            fl += m.roc_fpm / 6000.0 * max(to_go, 0.0)
+        fl = min(fl, cfl) if m.fl <= cfl else max(fl, cfl)
+        return None if abs(fl - cfl) < AT_LEVEL_FL else fl
+
+    def coordination(self, track_id: str) -> Coordination | None:
+        """The latest border dialogue of this fused track as this engine sees it (for the
+        track's ``fpl.coordination`` in the picture); None: the track has none."""
+        track = self.tracks.get(track_id)
+        if track is None:
+            return None
+        for key in reversed(track.flights):
+            f = self.flights.get(key)
+            if f is None:
+                continue
+            level = f.agreed_level if f.agreed_level is not None else self._field14_level(f)
+            return Coordination(
+                state=f.dialogue.state.value, from_=f.src, to=f.dst,
+                cop=f.cop, eto=f.agreed_eto if f.agreed_eto is not None else f.eto,
+                level=level)
+        return None
 
     # -- fused tracks in ----------------------------------------------------------------------
 
@@ -499,7 +582,10 @@ class Handoff:
         f.eto, f.cop = now + self._time_to(m, c.seconds * m.gs_kt, now), c.cop.name  # type: ignore[operator]
         if m.roc_fpm is None or abs(m.roc_fpm) < LEVEL_FPM:
             f.fl = m.fl  # the level it will cross at: its level once it is level
-        f.callsign, f.ssr = m.callsign, m.mode3a
+        if m.fpl is not None:  # the latest plan stands (a track's plan can be lost)
+            f.plan = _plan_only(m.fpl)
+        f.callsign, f.ssr = m.callsign, m.mode3a or (f.plan.ssr if f.plan else None)
+        f.cross_fl = self._crossing_fl(m, f.plan.cfl if f.plan else None, f.eto - now)
         self._changed.add(key)
 
     def _time_to(self, m: Fused, distance_kt_s: float, now: float) -> float:
@@ -535,17 +621,28 @@ class Handoff:
         elif state in (State.IDLE, State.NOTIFIED) and to_go <= self.p.est_lead_s:
             if self._dialogue_message(f, "CPL" if f.dst in self.p.cpl_to else "EST", now, out):
                 f.agreed_eto, f.agreed_fl = f.eto, f.fl
+                f.agreed_level = self._field14_level(f)
         elif state is State.COORDINATED and (crossed or to_go <= self.p.toc_lead_s):
             self._dialogue_message(f, "TOC", now, out)
         elif (state is State.COORDINATED and now - f.last_sent >= self.p.cdn_interval_s
               and self._moved(f)):
-            amended = Estimate(f.cop, _hhmm(f.eto), _level(f.fl)).text()
+            amended = self._estimate(f).text()
             if self._dialogue_message(f, "CDN", now, out, ((14, amended),)):
                 f.agreed_eto, f.agreed_fl = f.eto, f.fl
+                f.agreed_level = self._field14_level(f)
 
     def _moved(self, f: Flight) -> bool:
-        level = (f.fl is not None and f.agreed_fl is not None
-                 and abs(f.fl - f.agreed_fl) >= self.p.cdn_level_fl)
+        """Has what was coordinated changed: the level field 14 coordinates (a new cleared
+        level in the plan, any change; without a plan, the level the flight keeps, by
+        ``cdn_level_fl``), or the time over the COP (by ``cdn_time_s``)?"""
+        now = self._field14_level(f)
+        if f.plan is not None and f.plan.cfl is not None:
+            # (a dialogue stored before levels were kept so has none: it compares nothing)
+            level = f.agreed_level is not None and round(f.plan.cfl) != round(f.agreed_level)
+        else:
+            agreed = f.agreed_level if f.agreed_level is not None else f.agreed_fl
+            level = (now is not None and agreed is not None
+                     and abs(now - agreed) >= self.p.cdn_level_fl)
         late = f.agreed_eto is not None and abs(f.eto - f.agreed_eto) > self.p.cdn_time_s
         return level or late
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gateway.handoff.dialogue import C1, Dialogue, Heard, Link, pair
+from gateway.messages import FlightPlan
 
 
 @dataclass
@@ -46,6 +47,15 @@ class Flight:
     # (serial, time sent) of each of those messages: the peer's answers refer to the
     # serial; the time says whose a serial is once the link's 001-999 has wrapped
     serials: list[tuple[int, float]] = field(default_factory=list)
+    # the flight plan its track carries (fused ``fpl``, without the coordination state):
+    # what ABI, EST and CPL say of the flight; None: no plan known (ZZZZ)
+    plan: FlightPlan | None = None
+    # the level predicted over the COP when the flight will not be at its cleared level
+    # there (climbing or descending): field 14's supplementary crossing level
+    cross_fl: float | None = None
+    # field 14's level as last proposed (EST, CPL, CDN) and so agreed: the plan's cleared
+    # level, else the level the flight was at; a CDN follows when it changes
+    agreed_level: float | None = None
     # the accepting side (C2) only:
     icao24: str | None = None  # the matched track's Mode S address
     reason: str = ""  # why we answered REJ

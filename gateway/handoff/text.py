@@ -5,17 +5,31 @@ A message is ``(`` then fields separated by ``-`` then ``)``:
 - field 3, message type, number and reference data: ``ESTP/L027`` is an EST from unit P to
   unit L, serial 027; an answer adds the reference ``D/P036`` (the serial it answers);
 - field 7, aircraft identification and SSR mode and code: ``BAW671/A5631``;
+- field 8 (CPL), flight rules and type of flight: ``IS``;
+- field 9 (CPL), number and type of aircraft and wake turbulence category: ``B738/M``;
+- field 10 (CPL), equipment and capabilities: ``SDE2E3FGHIJ2J3J4J5M1RWXYZ/LB1D1``;
 - field 13, departure aerodrome (and time): ``LFPG``;
 - field 14, estimate data: point / time, cleared level, supplementary crossing level and
   condition (A at or above, B at or below): ``ABB/1548F140F110A``;
-- field 16, destination aerodrome: ``EGLL``;
-- field 22, amendments, each ``-N/content`` giving a new value of field N;
-- field 18: ``RMK/`` and the error (LRM), or the reason for a rejection (REJ, optional).
+- field 15 (CPL), speed, level and route: ``N0450F350 DCT ELP UJ5 ABQ``;
+- field 16, destination aerodrome (CPL: and alternates): ``EGLL``;
+- field 18 (CPL), other information, ``0`` for none; (LRM) ``RMK/`` and the error, (REJ,
+  optional) ``RMK/`` and the reason for the rejection;
+- field 22, amendments, each ``-N/content`` giving a new value of field N (an ABI sends
+  the aircraft this way, ``-9/B738/M``, as the PAN AIDC ICD does: Doc 4444's ABI and EST
+  have no field 9 of their own).
 
-Which fields each message carries is the ``LAYOUT`` table.  The parser is strict: every
-inbound text is hostile, and whatever it refuses is answered with LRM naming the reason.
-It is ASCII only (``re.ASCII``, ``[0-9]`` rather than ``\\d``): a Unicode digit is no serial,
-and nothing it accepts can be a text that another AIDC system refuses.
+Which fields each message carries is the ``LAYOUT`` table.  Each field's grammar is
+``gateway.icao.fields``'s; a field 22 amendment is held to the grammar of the field it
+amends.  Where the plan does not know a field that a CPL must carry, ZZZZ stands for it
+(Doc 4444's "not known" for aerodromes and types; for fields 8, 10 and 15, which have no
+such value, the same four letters, so a receiver sees "not known" rather than an invented
+value); field 18 is then ``0``.
+
+The parser is strict: every inbound text is hostile, and whatever it refuses is answered
+with LRM naming the reason.  It is ASCII only (``re.ASCII``, ``[0-9]`` rather than ``\\d``): a
+Unicode digit is no serial, and nothing it accepts can be a text that another AIDC system
+refuses.
 """
 
 from __future__ import annotations
@@ -26,14 +40,22 @@ from dataclasses import dataclass, field
 from typing import Required, TypedDict
 
 from gateway.icao.fields import FIELD7 as _FIELD7
+from gateway.icao.fields import FIELD8 as _FIELD8
+from gateway.icao.fields import FIELD9 as _FIELD9
+from gateway.icao.fields import FIELD10 as _FIELD10
 from gateway.icao.fields import FIELD13 as _FIELD13
 from gateway.icao.fields import FIELD14 as _FIELD14
+from gateway.icao.fields import FIELD15 as _FIELD15
+from gateway.icao.fields import FIELD16 as _FULL16
+from gateway.icao.fields import FIELD18 as _FULL18
+from gateway.icao.fields import UNKNOWN, aircraft, destination
 
-# fields after field 3, per message type (PAN AIDC ICD, as this gateway uses them)
+# fields after field 3, per message type (PAN AIDC ICD and Doc 4444, as this gateway uses
+# them); "22*": any number of amendments
 LAYOUT: dict[str, tuple[str, ...]] = {
     "ABI": ("7", "13", "14", "16", "22*"),
     "EST": ("7", "13", "14", "16"),
-    "CPL": ("7", "13", "14", "16", "22*"),
+    "CPL": ("7", "8", "9", "10", "13", "14", "15", "16", "18"),
     "CDN": ("7", "13", "16", "22*"),
     "ACP": ("7", "13", "16"),
     "REJ": ("7", "13", "16", "18?"),  # 18: why, when the accepting unit says
@@ -43,13 +65,17 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "LAM": (),
     "LRM": ("18",),
 }
-MAX_TEXT = 1024  # an ATS message is a few lines; anything longer is refused unread
+MAX_TEXT = 4096  # the shared format's bound on a text (a CPL's route and field 18 the longest)
 
 _UNIT = r"[A-Z]{1,4}"
 _NUMBER = rf"({_UNIT})/({_UNIT})([0-9]{{3}})"
 _FIELD3 = re.compile(rf"([A-Z]{{3}})(?:{_NUMBER})(?:{_NUMBER})?", re.ASCII)
 _FIELD16 = re.compile(r"([A-Z]{4})", re.ASCII)
 _FIELD22 = re.compile(r"([0-9]{1,2})/([A-Z0-9/ ]{1,120})", re.ASCII)
+# what an amendment of field N must be (fields without a grammar here: field 22's own)
+_AMENDED: dict[int, re.Pattern[str]] = {
+    7: _FIELD7, 8: _FIELD8, 9: _FIELD9, 10: _FIELD10, 13: _FIELD13, 14: _FIELD14,
+    15: _FIELD15, 16: _FULL16}
 _FIELD18 = re.compile(r"RMK/([A-Z0-9 /.]{1,200})", re.ASCII)
 
 
@@ -90,6 +116,16 @@ class AidcText:
     dst: str | None = None
     amendments: tuple[tuple[int, str], ...] = field(default_factory=tuple)
     remark: str | None = None  # LRM: the reason
+    # CPL's filed-plan fields; None: not known (written ZZZZ, field 18 ``0``)
+    rules: str | None = None  # field 8: IS
+    number: int | None = None  # field 9: aircraft in formation (None: one)
+    actype: str | None = None  # field 9: type designator (ZZZZ: not known)
+    wtc: str | None = None  # field 9: wake turbulence category
+    equipment: str | None = None  # field 10, whole
+    route: str | None = None  # field 15, whole
+    eet: str | None = None  # field 16: total EET (HHMM)
+    alternates: str | None = None  # field 16: alternate aerodromes, space-separated
+    other: str | None = None  # field 18, whole (None: ``0``, no other information)
 
     def text(self) -> str:
         head = f"{self.msg}{self.sender}/{self.receiver}{self.serial % 1000:03d}"
@@ -99,16 +135,25 @@ class AidcText:
         for name in LAYOUT[self.msg]:
             if name == "7":
                 parts.append(f"{self.callsign}" + (f"/A{self.ssr}" if self.ssr else ""))
+            elif name == "8":
+                parts.append(self.rules or UNKNOWN)
+            elif name == "9":
+                parts.append(aircraft(self.number, self.actype, self.wtc))
+            elif name == "10":
+                parts.append(self.equipment or UNKNOWN)
             elif name == "13":
                 parts.append(f"{self.dep}{self.dep_time or ''}")
             elif name == "14":
                 parts.append(self.estimate.text() if self.estimate else "")
+            elif name == "15":
+                parts.append(self.route or UNKNOWN)
             elif name == "16":
-                parts.append(f"{self.dst}")
+                parts.append(destination(self.dst, self.eet, self.alternates)
+                             if self.msg == "CPL" else destination(self.dst))
             elif name == "22*":
                 parts.extend(f"{n}/{content}" for n, content in self.amendments)
             elif name == "18" or (name == "18?" and self.remark):
-                parts.append(f"RMK/{self.remark}")
+                parts.append(self.other or "0" if self.msg == "CPL" else f"RMK/{self.remark}")
         return "(" + "-".join(parts) + ")"
 
 
@@ -140,6 +185,15 @@ class _Fields(TypedDict, total=False):
     dst: str
     amendments: tuple[tuple[int, str], ...]
     remark: str
+    rules: str
+    number: int
+    actype: str
+    wtc: str
+    equipment: str
+    route: str
+    eet: str
+    alternates: str
+    other: str
 
 
 def _match(pattern: re.Pattern[str], text: str, what: str) -> re.Match[str]:
@@ -179,21 +233,57 @@ def parse(text: str) -> AidcText:
         elif name == "13":
             m = _match(_FIELD13, value, "13")
             values["dep"], values["dep_time"] = m[1], m[2]
+        elif name == "8":
+            if value != UNKNOWN:
+                values["rules"] = _match(_FIELD8, value, "8")[0]
+        elif name == "9":
+            m = _match(_FIELD9, value, "9")
+            if m[1]:
+                values["number"] = _number(m[1])
+            values["actype"], values["wtc"] = m[2], m[3]
+        elif name == "10":
+            if value != UNKNOWN:
+                values["equipment"] = _match(_FIELD10, value, "10")[0]
         elif name == "14":
             m = _match(_FIELD14, value, "14")
             values["estimate"] = Estimate(m[1], _hhmm(m[2]), m[3], m[4], m[5])
+        elif name == "15":
+            if value != UNKNOWN:
+                values["route"] = _match(_FIELD15, value, "15")[0]
+        elif name == "16" and msg == "CPL":
+            m = _match(_FULL16, value, "16")
+            values["dst"] = m[1]
+            if m[2]:
+                values["eet"] = m[2]
+            if m[3]:
+                values["alternates"] = m[3].strip()
         elif name == "16":
             values["dst"] = _match(_FIELD16, value, "16")[1]
-        elif name == "18":
+        elif name == "18" and msg in ("LRM", "REJ"):
             values["remark"] = _match(_FIELD18, value, "18")[1]
+        elif name == "18" and value != "0":
+            values["other"] = _match(_FULL18, value, "18")[0]
     amendments = []
     for value in rest[len(fixed):]:
         m = _match(_FIELD22, value, "22")
+        grammar = _AMENDED.get(int(m[1]))
+        if grammar is not None and grammar.fullmatch(m[2]) is None:
+            raise AidcSyntaxError(f"field 22 amends field {int(m[1])} with invalid "
+                                  f"content: {m[2][:40]!r}")
+        if int(m[1]) == 14:
+            _hhmm(_match(_FIELD14, m[2], "14")[2])
         amendments.append((int(m[1]), m[2]))
     values["amendments"] = tuple(amendments)
     if msg in ("ACP", "REJ", "AOC", "LAM", "LRM") and "ref" not in values:
         raise AidcSyntaxError(f"{msg} must carry the reference of the message it answers")
     return AidcText(**values)
+
+
+def _number(text: str) -> int:
+    """Field 9's number of aircraft: written only when more than one."""
+    if int(text) < 2:
+        raise AidcSyntaxError(f"field 9 number of aircraft {text!r} is not 2 or more")
+    return int(text)
 
 
 def _hhmm(text: str) -> str:

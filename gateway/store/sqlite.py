@@ -19,10 +19,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from gateway.associate.identity import Identities
 from gateway.handoff.dialogue import Dialogue, Heard, Link, Pending, Role, State
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
+from gateway.messages import FlightPlan
 from gateway.store import StoreError
 
 # Layout version 1: one row per flight, named JSON state rows.  A file is ours when its
@@ -49,15 +52,19 @@ def _flight_json(f: Flight) -> str:
     data = asdict(f)
     data["dialogue"] = {"role": f.dialogue.role.name, "state": f.dialogue.state.name,
                         "proposer": f.dialogue.proposer.name if f.dialogue.proposer else None}
+    data["plan"] = None if f.plan is None else msgspec.to_builtins(f.plan)
     return json.dumps(data)
 
 
 def _flight(data: dict[str, Any]) -> Flight:
+    """A stored row (one written before flights kept their plan has none: no plan)."""
     d = data.pop("dialogue")
     dialogue = Dialogue(Role[d["role"]], State[d["state"]],
                         Role[d["proposer"]] if d["proposer"] else None)
     serials = [(int(serial), float(t)) for serial, t in data.pop("serials", [])]
-    return Flight(**data, dialogue=dialogue, serials=serials)
+    plan = data.pop("plan", None)
+    return Flight(**data, dialogue=dialogue, serials=serials,
+                  plan=None if plan is None else msgspec.convert(plan, FlightPlan))
 
 
 class SqliteStore:
