@@ -2,7 +2,8 @@
 dialogue.
 
 The corpus is real: the messages of dialogues the simulated peer held with the engine (LAM,
-ACP, REJ, AOC, and our own ABI, EST, TOC, MAC turned round).  Now and then one of the
+ACP, REJ, AOC, and our own ABI, EST, TOC, MAC turned round: offers and transfers from the
+peer, which the engine's accepting side answers).  Now and then one of the
 engine's dialogues is put back into a state that takes answers (as if another flight came),
 so that answers are handled, sent again and refused as the dialogue moves on.  Each
 generated message is one of them mutated, seeded, as an attacker or a broken peer would:
@@ -234,7 +235,7 @@ def test_fuzz_the_inbound_path_briefly(tmp_path: Path) -> None:
     for reason in ("aidc-undecodable", "aidc-not-ours", "aidc-refused-topic", "aidc-invalid",
                    "aidc-refused-units", "aidc-no-dialogue", "aidc-mismatch",
                    "aidc-out-of-turn", "aidc-duplicate", "aidc-peer-restart",
-                   "alerts-suppressed"):
+                   "alerts-suppressed", "aidc-refused-offer", "aidc-sent-ACP", "aidc-sent-AOC"):
         assert c[reason] > 0, reason
 
 

@@ -75,8 +75,11 @@ def test_hostile_inbound_text_gets_lrm_and_changes_nothing() -> None:
     engine = Handoff(AIRSPACE, PARAMS)
     fly(engine, Peer("KZHU"), 120, start_lat=27.5)
     state = {k: f.dialogue.state for k, f in engine.flights.items()}
+    # (an offer from the peer is answered, tests/test_handoff_accept.py; a hostile one not)
     for text in ("(ACPKZHU/MMTY001-GARBAGE", "(AOCKZHU/MMTY009MMTY/KZHU999-AMX412-ZZZZ-ZZZZ)",
-                 "(ESTKZHU/MMTY010-AMX412/A2311-ZZZZ-EGLPS/1200F350-ZZZZ)"):
+                 "(ESTKZHU/MMTY010-AMX412/A2311-ZZZZ-NOWHERE/1200F350-ZZZZ)",
+                 "(ESTKZHU/MMTY011-AMX412/A2311-ZZZZ-EGLPS/1200F990-ZZZZ)",
+                 "(TOCKZHU/MMTY012-VIV100/A2312-ZZZZ-ZZZZ)"):
         m = Aidc(t=T0, msg="ACP", from_="KZHU", to="MMTY", serial=1, ref=None, track_id=None,
                  callsign=None, text=text)
         out = engine.receive(m, T0 + 130)

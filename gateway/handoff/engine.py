@@ -50,10 +50,12 @@ from typing import Any
 
 import numpy as np
 
+from gateway.handoff.accepting import STARTED_BY_C1, Acceptance
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.alerts import AlertLimiter
 from gateway.handoff.dialogue import (
     C1,
+    C2,
     LINK_LEVEL,
     Heard,
     Link,
@@ -152,6 +154,7 @@ class Handoff:
         self.limiter = AlertLimiter()
         self._full: set[str] = set()  # links with every serial awaiting LAM
         self._undo: _Undo | None = None  # how to take back the message being handled
+        self.accepting = Acceptance(self)  # the accepting side (C2): accepting.py
 
     # -- the state a store keeps -------------------------------------------------------------
 
@@ -181,7 +184,9 @@ class Handoff:
         self.clock = self.resume_after = saved.clock
         for f in saved.flights:
             self.flights[f.key] = f
-            self._track(f.track_id, saved.clock).flights.append(f.key)
+            if f.dialogue.role is C1:  # a C2 dialogue goes by its flight, not a track
+                self._track(f.track_id, saved.clock).flights.append(f.key)
+        self.accepting.restore()
         for key, ours in saved.links.items():
             if "/" in key:
                 self.links[key] = ours
@@ -192,7 +197,7 @@ class Handoff:
             for link in [key] if "/" in key else [pair(key, unit) for unit in self.p.units]:
                 self.seen[link] = heard.copy()
         # in the order they were sent: a serial used again after 999 is the later flight's
-        sent = sorted((t, pair(f.src, f.dst), serial, f.key) for f in self.flights.values()
+        sent = sorted((t, f.link, serial, f.key) for f in self.flights.values()
                       for serial, t in f.serials)
         self.by_serial = {(link, serial): key for _, link, serial, key in sent}
         return len(self.flights)
@@ -267,8 +272,10 @@ class Handoff:
         if track is not None and f.key in track.flights:
             track.flights.remove(f.key)
         for serial, _ in f.serials:
-            if self.by_serial.get((pair(f.src, f.dst), serial)) == f.key:
-                del self.by_serial[(pair(f.src, f.dst), serial)]
+            if self.by_serial.get((f.link, serial)) == f.key:
+                del self.by_serial[(f.link, serial)]
+        if f.dialogue.role is C2:
+            self.accepting.drop(f)
 
     # -- links ------------------------------------------------------------------------------
 
@@ -308,14 +315,14 @@ class Handoff:
     def _send(self, flight: Flight | None, text: AidcText, now: float,
               out: list[Any]) -> None:
         link = self.link(text.sender, text.receiver, now)
-        message = envelope(text, now, flight.track_id if flight else None,
+        message = envelope(text, now, flight.track_id or None if flight else None,
                            flight.callsign if flight else None, session=link.session or None)
         if text.msg not in LINK_LEVEL:
             link.sent(text.serial, message.text, now)
         if flight is not None:
             if self._undo is not None:
-                self._undo.serial(self.by_serial, (pair(flight.src, flight.dst), text.serial))
-            self.by_serial[(pair(flight.src, flight.dst), text.serial)] = flight.key
+                self._undo.serial(self.by_serial, (flight.link, text.serial))
+            self.by_serial[(flight.link, text.serial)] = flight.key
             flight.last_sent = now
             flight.sent.append(text.msg)
             flight.serials.append((text.serial, now))
@@ -355,6 +362,8 @@ class Handoff:
                 self._lost(m.id, now, out)
             elif m.lat is not None and m.lon is not None:
                 live.append(m)
+        self.accepting.observe(fused, now)
+        self.accepting.update(now, out)
         if not live:
             return out
         units = self.airspace.unit_at(np.array([m.lat for m in live]),
@@ -362,7 +371,10 @@ class Handoff:
         due: list[tuple[Fused, Track]] = []
         for m, unit in zip(live, units, strict=True):
             track = self._track(m.id, now)
+            before = track.unit
             self._observe(m, track, unit, now, out)
+            if before != unit:
+                self.accepting.entered(m, before, unit, now, out)
             if (m.state == "confirmed" and unit in self.p.units and m.gs_kt
                     and m.trk_deg is not None
                     and now - track.predicted_at >= self.p.predict_every_s):
@@ -635,11 +647,16 @@ class Handoff:
         key = (self.by_serial.get((pair(me, peer), text.ref[2]))
                if text.ref is not None and text.ref[:2] == (me, peer) else None)
         flight = self.flights.get(key) if key else None
+        if flight is None and text.msg in STARTED_BY_C1:  # the peer transfers: we accept
+            found = self.accepting.dialogue(peer, me, text, now)
+            if isinstance(found, str):
+                self._refuse(peer, me, text.serial, found, now, out)
+                return False
+            flight = found
         if flight is None:
             self.counters["aidc-no-dialogue"] += 1
             self._refuse(peer, me, text.serial, "NO DIALOGUE FOR THIS REFERENCE", now, out)
             return False
-        assert text.ref is not None
         reason = self._mismatch(flight, text)
         if reason is None:
             if self._undo is not None:
@@ -652,13 +669,17 @@ class Handoff:
         else:
             self.counters["aidc-mismatch"] += 1
         if reason is not None:
-            self._alert("aidc-mismatch", peer, flight.track_id,
+            about = reference(text.ref) if text.ref is not None else "its dialogue"
+            self._alert("aidc-mismatch", peer, flight.track_id or None,
                         f"{peer} {text.msg} {reference((peer, me, text.serial))} for "
-                        f"{reference(text.ref)} ({flight.callsign}) refused: {reason}", now, out)
+                        f"{about} ({flight.callsign}) refused: {reason}", now, out)
             self._refuse(peer, me, text.serial, reason, now, out)
             return False
         self._ack(peer, me, text.serial, now, out)
         self._changed.add(flight.key)
+        if flight.dialogue.role is C2:
+            self.accepting.handled(flight, text, now, out)
+            return True
         if text.msg == "ACP" and flight.dialogue.state is State.COORDINATED:
             flight.agreed_eto, flight.agreed_fl = flight.eto, flight.fl
         elif text.msg == "CDN":  # the peer proposes other conditions: accept them
@@ -721,6 +742,7 @@ class Handoff:
         self._forgot_at = now
         old = [k for k, f in self.flights.items()
                if f.dialogue.final and now - f.last_sent > after_s]
+        old += self.accepting.forget(now, after_s)
         for key in old:
             self._drop(self.flights.pop(key))
         self._removed.update(old)
@@ -743,18 +765,21 @@ class Handoff:
             for p in again:
                 key = self.by_serial.get((name, p.serial))
                 flight = self.flights.get(key) if key else None
-                out.append(envelope(parse(p.text), now, flight.track_id if flight else None,
+                out.append(envelope(parse(p.text), now, flight.track_id or None if flight else None,
                                     flight.callsign if flight else None,
                                     session=link.session or None))
                 self.counters["aidc-resent"] += 1
             for p in lost:
                 key = self.by_serial.get((name, p.serial))
                 flight = self.flights.get(key) if key else None
-                self._alert("lam-timeout", peer, flight.track_id if flight else None,
+                self._alert("lam-timeout", peer, flight.track_id or None if flight else None,
                             f"{peer} did not acknowledge {p.text} after {p.tries} tries",
                             now, out)
                 self.counters["lam-timeout"] += 1
         return out
+
+
+_MISSING = object()
 
 
 class _Undo:
@@ -772,9 +797,16 @@ class _Undo:
         self.full = link_to in engine._full
         self.flights: dict[str, Flight] = {}
         self.serials: dict[tuple[str, int], str | None] = {}
+        self.created: set[str] = set()  # flights the message made (an offer): removed
+        self.entries: list[tuple[dict[Any, Any], Any, Any]] = []  # (index, key, old value)
+        self.offers = engine.accepting.policy.offers
+
+    def entry(self, index: dict[Any, Any], key: Any) -> None:
+        """An index entry about to change (the accepting side's)."""
+        self.entries.append((index, key, index.get(key, _MISSING)))
 
     def flight(self, f: Flight) -> None:
-        if f.key not in self.flights:
+        if f.key not in self.flights and f.key not in self.created:
             self.flights[f.key] = dataclasses.replace(
                 f, dialogue=dataclasses.replace(f.dialogue), sent=list(f.sent),
                 serials=list(f.serials))
@@ -797,6 +829,14 @@ class _Undo:
         else:
             engine._full.discard(self.link_to)
         engine.flights.update(self.flights)
+        for made in self.created:
+            engine.flights.pop(made, None)
+        for index, entry, old in reversed(self.entries):
+            if old is _MISSING:
+                index.pop(entry, None)
+            else:
+                index[entry] = old
+        engine.accepting.policy.offers = self.offers
         for key, value in self.serials.items():
             if value is None:
                 engine.by_serial.pop(key, None)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from msgspec import Meta
 
-__all__ = ["HandoffParameters", "UnitId", "UnitIds"]
+__all__ = ["HandoffParameters", "LevelBand", "UnitId", "UnitIds"]
 
 UnitId = Annotated[str, Meta(pattern=r"^[A-Z]{1,4}$", title="unit id", extra={
     "refusal": "is not a unit id (1 to 4 capital letters, as MMTY or KZAB)"})]
@@ -20,6 +20,10 @@ UnitId = Annotated[str, Meta(pattern=r"^[A-Z]{1,4}$", title="unit id", extra={
 
 UnitIds = Annotated[tuple[UnitId, ...], Meta(min_length=1, extra={
     "refusal": "must name at least one unit"})]
+
+LevelBand = Annotated[str, Meta(pattern=r"^[A-Z]{1,4}/F[0-9]{3}-F[0-9]{3}$", title="level band",
+                                extra={"refusal": "is not a level band (UNIT/F290-F410)"})]
+"""Flight levels one of our units accepts on an offer: ``MMTY/F290-F410``."""
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,21 @@ class HandoffParameters:
     started again must not repeat what was sent), unless it is more than this far behind
     it: then the stored clock is taken for wrong (a host clock that jumped ahead) or the
     data for another day's, and the data's own time wins at once. Either is logged once."""
+    # the accepting side: offers (ABI, EST, CPL) from the peers for flights entering our units
+    accept_levels: tuple[LevelBand, ...] = ()
+    """Levels each of our units accepts on an offer, as `"UNIT/F290-F410"` bands (several
+    per unit allowed); an offer at another level is answered REJ with the reason. A unit
+    not named accepts every level."""
+    reject_every: Annotated[int, Meta(ge=0, le=1000)] = 0
+    """Answer every Nth offer (EST, CPL) with REJ (0: never), for tests and
+    demonstrations of the transferring unit's side."""
+    match_window_s: Annotated[float, Meta(ge=30.0, le=3600.0)] = 300.0
+    """An offer is matched to a fused track by identification and SSR code, by SSR code
+    alone, or by a track predicted over the COP within this many seconds of the estimated
+    time; an offer still unmatched this long after its estimated time raises a
+    `coordination-unmatched` alert."""
+    match_radius_nm: Annotated[float, Meta(ge=1.0, le=100.0)] = 10.0
+    """... and within this many nautical miles of the COP."""
+    max_accepting: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    """Open dialogues for flights entering our units at most: an offer beyond them is
+    refused with LRM (counted), so a flood of offers cannot grow the state without bound."""

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gateway.handoff.dialogue import C1, Dialogue, Heard, Link
+from gateway.handoff.dialogue import C1, Dialogue, Heard, Link, pair
 
 
 @dataclass
 class Flight:
-    """One flight across one boundary, from the transferring unit's side."""
+    """One flight across one boundary, from either side: ``dialogue.role`` C1 (we transfer
+    it, from our unit ``src`` to the peer ``dst``) or C2 (we accept it, from the peer
+    ``src`` into our unit ``dst``; its ``track_id`` is "" until an offer is matched to a
+    fused track, see ``accepting.py``)."""
 
     key: str
     track_id: str
@@ -43,6 +46,19 @@ class Flight:
     # (serial, time sent) of each of those messages: the peer's answers refer to the
     # serial; the time says whose a serial is once the link's 001-999 has wrapped
     serials: list[tuple[int, float]] = field(default_factory=list)
+    # the accepting side (C2) only:
+    icao24: str | None = None  # the matched track's Mode S address
+    reason: str = ""  # why we answered REJ
+    heard_at: float = 0.0  # the peer's latest message in it: one silent for long expires
+    unmatched: bool = False  # coordination-unmatched raised (once per dialogue)
+    answer_to: int | None = None  # the peer's serial our next answer refers to
+    dep_ad: str = ""  # fields 13 and 16 as the peer sent them: our answers repeat them
+    dest_ad: str = ""
+
+    @property
+    def link(self) -> str:
+        """The link our messages in this dialogue go on ("OURS/PEER", ``dialogue.pair``)."""
+        return pair(self.src, self.dst) if self.dialogue.role is C1 else pair(self.dst, self.src)
 
 
 @dataclass

@@ -10,7 +10,7 @@ A message is ``(`` then fields separated by ``-`` then ``)``:
   condition (A at or above, B at or below): ``ABB/1548F140F110A``;
 - field 16, destination aerodrome: ``EGLL``;
 - field 22, amendments, each ``-N/content`` giving a new value of field N;
-- field 18 (LRM only): ``RMK/`` and the error.
+- field 18: ``RMK/`` and the error (LRM), or the reason for a rejection (REJ, optional).
 
 Which fields each message carries is the ``LAYOUT`` table.  The parser is strict: every
 inbound text is hostile, and whatever it refuses is answered with LRM naming the reason.
@@ -36,7 +36,7 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "CPL": ("7", "13", "14", "16", "22*"),
     "CDN": ("7", "13", "16", "22*"),
     "ACP": ("7", "13", "16"),
-    "REJ": ("7", "13", "16"),
+    "REJ": ("7", "13", "16", "18?"),  # 18: why, when the accepting unit says
     "MAC": ("7", "13", "16"),
     "TOC": ("7", "13", "16"),
     "AOC": ("7", "13", "16"),
@@ -107,7 +107,7 @@ class AidcText:
                 parts.append(f"{self.dst}")
             elif name == "22*":
                 parts.extend(f"{n}/{content}" for n, content in self.amendments)
-            elif name == "18":
+            elif name == "18" or (name == "18?" and self.remark):
                 parts.append(f"RMK/{self.remark}")
         return "(" + "-".join(parts) + ")"
 
@@ -166,8 +166,10 @@ def parse(text: str) -> AidcText:
     if head[5]:
         values["ref"] = (head[5], head[6], int(head[7]))
     layout = LAYOUT[msg]
-    fixed = [f for f in layout if not f.endswith("*")]
+    fixed = [f for f in layout if not f.endswith(("*", "?"))]
     rest = fields[1:]
+    if layout[-1:] == ("18?",) and len(rest) == len(fixed) + 1:
+        fixed.append("18")  # the optional last field is there
     if len(rest) < len(fixed) or (len(rest) > len(fixed) and not layout[-1:] == ("22*",)):
         raise AidcSyntaxError(f"{msg} has {len(fixed)} fields after field 3, not {len(rest)}")
     for name, value in zip(fixed, rest, strict=False):
