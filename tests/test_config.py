@@ -616,6 +616,16 @@ peers = ["KZHU"]
     ('est_lead_s = 1000.0', "[handoff] key 'est_lead_s': 1000 must be less than abi_lead_s"),
     ('cpl_to = ["KZAB"]', "[handoff] key 'cpl_to': names a unit that is not in peers"),
     ('toc_lead_s = 600.0', "[handoff] key 'toc_lead_s': must be less than est_lead_s"),
+    ('accept_levels = ["MMTY/F290-F410", "MMTY/F100-F200"]\nreject_every = 3\n'
+     'match_window_s = 120\nmatch_radius_nm = 5\nmax_accepting = 50', None),
+    ('accept_levels = ["MMTY/F410-F290"]',
+     "[handoff] key 'accept_levels': 'MMTY/F410-F290': the lowest level is above the highest"),
+    ('accept_levels = ["KZHU/F290-F410"]', "[handoff] key 'accept_levels': KZHU is not one of "
+     "units"),
+    ('accept_levels = ["MMTY F290"]', "is not a level band (UNIT/F290-F410)"),
+    ('reject_every = -1', "[handoff] key 'reject_every': -1 is not in 0..1000"),
+    ('match_window_s = 5', "[handoff] key 'match_window_s': 5 is not in 30..3600"),
+    ('max_accepting = 0', "[handoff] key 'max_accepting': 0 is not in 1..100000"),
 ])
 def test_handoff_section(extra: str, expected: str | None) -> None:
     text = HANDOFF + extra + "\n"

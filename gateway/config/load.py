@@ -253,6 +253,15 @@ def _finish_handoff(config: Config, doc: dict[str, Any], where: _Where,
         raise refuse("peers", "a unit cannot be its own peer")
     if not set(h.cpl_to) <= set(h.peers):
         raise refuse("cpl_to", "names a unit that is not in peers")
+    from gateway.handoff.policy import bands
+
+    try:
+        levels = bands(h.accept_levels)
+    except ValueError as exc:
+        raise refuse("accept_levels", str(exc)) from None
+    strangers = sorted(set(levels) - set(h.units))
+    if strangers:
+        raise refuse("accept_levels", f"{', '.join(strangers)} is not one of units")
     base = os.path.dirname(where.name) if os.path.exists(where.name) else ""
     path = os.path.join(base, h.airspace)
     from gateway.handoff.airspace import Airspace, AirspaceError

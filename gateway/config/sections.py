@@ -276,9 +276,10 @@ class MetricsConfig:
 @dataclass(frozen=True, kw_only=True)
 class HandoffConfig(HandoffParameters):
     """Border coordination (AIDC) for `run`, `replay` and `demo`: the units this gateway
-    coordinates for, as the transferring unit, and the neighbouring units it coordinates
-    with. Leave the section out and no AIDC message is sent. `airspace` and `database` are
-    the configuration's own; every other key is a parameter of the handoff engine
+    coordinates for, as the transferring unit (flights leaving them) and as the accepting
+    unit (flights entering them), and the neighbouring units it coordinates with. Leave
+    the section out and no AIDC message is sent. `airspace` and `database` are the
+    configuration's own; every other key is a parameter of the handoff engine
     (gateway/handoff/parameters.py)."""
 
     airspace: str

@@ -38,6 +38,7 @@ import math
 import time as _time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,6 +103,7 @@ class Acceptance:
         self.announced: dict[str, float] = {}  # flight -> when unannounced-entry was raised
         self.counters: Counter[str] = engine.counters
         self._cops = {(c.name, c.units) for c in engine.airspace.cops}
+        self._updated_at = -math.inf
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -167,7 +169,8 @@ class Acceptance:
             f.fl = flight_level(text.estimate.level) if text.estimate.level else f.fl
             f.ssr = text.ssr or f.ssr
             f.dep_ad, f.dest_ad = text.dep or f.dep_ad, text.dst or f.dest_ad
-            self._match(f, now)
+            if not f.track_id:
+                self._match(f, now, self._picture(now))
         elif text.msg == "CDN":
             proposed = _amended(text)
             if proposed is not None:  # the proposal, until answered (agreed_* stand)
@@ -207,7 +210,9 @@ class Acceptance:
             f.eto = f.agreed_eto if f.agreed_eto is not None else f.eto
             f.fl = f.agreed_fl
         if reason is not None:
-            f.reason = reason
+            from gateway.handoff.engine import _remark  # field 18's alphabet (no cycle at import)
+
+            f.reason = reason = _remark(reason)
             self.counters["accepting-rejected"] += 1
         text = AidcText(msg, f.dst, f.src, serial, ref=(f.src, f.dst, f.answer_to),
                         callsign=f.callsign, ssr=f.ssr, dep=f.dep_ad or "ZZZZ",
@@ -227,7 +232,13 @@ class Acceptance:
     def update(self, now: float, out: list[Any]) -> None:
         """After every update: match the open dialogues not matched yet (or whose track
         is gone, as after a restart), raise ``coordination-unmatched`` for those still
-        unmatched past their time, send the answers still owed."""
+        unmatched past their time, send the answers still owed.  At most once every
+        ``predict_every_s``: updates come with every association cycle, and this walks
+        every open dialogue."""
+        if 0.0 <= now - self._updated_at < self.p.predict_every_s:  # (data time may jump back)
+            return
+        self._updated_at = now
+        picture: _Picture | None = None  # made once, if a dialogue needs a match
         for key in list(self.index.values()):
             f = self.engine.flights.get(key)
             if f is None or f.dialogue.state in (State.CANCELLED, State.REJECTED):
@@ -237,7 +248,8 @@ class Acceptance:
                 if f.track_id:
                     f.track_id = ""  # its track is gone (ended, restarted): match again
                     self.engine._changed.add(f.key)
-                self._match(f, now)
+                picture = picture or self._picture(now)
+                self._match(f, now, picture)
             if not f.track_id and not f.unmatched and now > f.eto + self.p.match_window_s:
                 f.unmatched = True
                 self.engine._changed.add(f.key)
@@ -250,26 +262,41 @@ class Acceptance:
             if not f.dialogue.final:
                 self.answer(f, now, out)
 
-    def _match(self, f: Flight, now: float) -> None:
-        """Give the dialogue its track: identification and SSR code, a discrete SSR code
-        alone, or position near the COP around the estimated time; a unique one only."""
+    def _picture(self, now: float) -> _Picture:
+        """The live tracks no open dialogue has taken, by identification and SSR code:
+        matching many offers costs a look-up each, not a pass over every track."""
         taken = {g.track_id for k in self.index.values()
                  if (g := self.engine.flights.get(k)) is not None and g.track_id
-                 and not g.dialogue.final and g is not f}
-        live = [m for m in self.latest.values()
-                if m.id not in taken and now - m.t <= STALE_TRACK_S
-                and m.callsign in (None, f.callsign)]
+                 and not g.dialogue.final}
+        picture = _Picture(taken)
+        for m in self.latest.values():
+            if m.id in taken or now - m.t > STALE_TRACK_S:
+                continue
+            if m.callsign is None:
+                picture.anonymous.append(m)
+            else:
+                picture.by_callsign.setdefault(m.callsign, []).append(m)
+            if m.mode3a is not None:
+                picture.by_ssr.setdefault(m.mode3a, []).append(m)
+        return picture
+
+    def _match(self, f: Flight, now: float, picture: _Picture) -> None:
+        """Give the dialogue its track: identification and SSR code, a discrete SSR code
+        alone, or position near the COP around the estimated time; a unique one only."""
+        free = [m for m in picture.by_callsign.get(f.callsign, []) if m.id not in picture.taken]
         stages: list[tuple[str, list[Fused]]] = [
-            ("callsign", [m for m in live if m.callsign == f.callsign
-                          and (f.ssr is None or m.mode3a == f.ssr)]),
-            ("ssr", [m for m in live if f.ssr is not None and f.ssr not in NON_DISCRETE
-                     and m.mode3a == f.ssr]),
+            ("callsign", [m for m in free if f.ssr is None or m.mode3a == f.ssr]),
+            ("ssr", [] if f.ssr is None or f.ssr in NON_DISCRETE else [
+                m for m in picture.by_ssr.get(f.ssr, [])
+                if m.id not in picture.taken and m.callsign in (None, f.callsign)]),
         ]
         if now >= f.eto - self.p.match_window_s:
-            stages.append(("position", self._near_cop(f, live)))
+            anonymous = [m for m in picture.anonymous if m.id not in picture.taken]
+            stages.append(("position", self._near_cop(f, free + anonymous)))
         for how, found in stages:
             if len(found) == 1:
                 m = found[0]
+                picture.taken.add(m.id)
                 f.track_id, f.icao24 = m.id, m.icao24 or f.icao24
                 self.engine._changed.add(f.key)
                 self.counters[f"accepting-matched-{how}"] += 1
@@ -360,6 +387,16 @@ class Acceptance:
             if ident not in latest or f.heard_at >= latest[ident].heard_at:
                 latest[ident] = f
         self.index = {ident: f.key for ident, f in latest.items()}
+
+
+@dataclass
+class _Picture:
+    """The tracks an offer may be matched to (``Acceptance._picture``)."""
+
+    taken: set[str]  # tracks of other open dialogues
+    by_callsign: dict[str, list[Fused]] = field(default_factory=dict)
+    by_ssr: dict[str, list[Fused]] = field(default_factory=dict)
+    anonymous: list[Fused] = field(default_factory=list)  # no identification
 
 
 def _amended(text: AidcText) -> Estimate | None:

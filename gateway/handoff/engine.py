@@ -1,5 +1,16 @@
 """The handoff engine (sans-IO): fused tracks and inbound AIDC in, AIDC and alerts out.
 
+It runs both ends of the dialogue (``dialogue.TRANSITIONS``): the transferring unit (C1)
+for flights leaving its ``units``, below, and the accepting unit (C2) for flights entering
+them (``accepting.py``): a peer's ABI, EST or CPL is matched to a fused track
+(identification and SSR code, SSR code, position near the COP around the estimated time)
+and answered ACP, or REJ with the reason when ``policy.py`` says so; its TOC gets AOC, its
+CDN ACP (or REJ), its MAC ends the dialogue.  An offer no track matches by its time raises
+``coordination-unmatched``, a cooperative flight entering from a peer's unit without an
+accepted coordination ``unannounced-entry``.  Those dialogues are keyed by the flight
+(identification, the peer's unit, ours), not by a track id, and go through the same
+inbound checks as the transferring side's.  The transferring side:
+
 For every confirmed track in one of this gateway's units (``units``) it predicts the next
 boundary; a crossing into a peer unit that is predicted ``hysteresis`` updates running
 starts a dialogue (one per flight and boundary), and one that is not predicted for as many
@@ -22,7 +33,10 @@ its reason; one we can address, on a configured link, answered with LRM):
   for text that does not parse, ``aidc-refused-units``);
 - which message: its identity is (link, sender's session, serial, text digest)
   (``dialogue.Heard``): the same message sent again gets LAM again, once handled;
-- which dialogue: an answer names our serial (field 3's reference), and is taken only if
+- which dialogue: a message the transferring unit starts (ABI, EST, CPL; TOC, MAC, CDN
+  naming no serial of ours) is the accepting side's dialogue of its flight, or starts one
+  (``aidc-refused-offer``, ``aidc-accepting-full`` when it cannot);
+  an answer names our serial (field 3's reference), and is taken only if
   that serial is the flight's message it answers, field 7 (callsign, SSR code) is the
   flight's, and the dialogue's state allows it (``aidc-no-dialogue``; ``aidc-mismatch``
   and ``aidc-out-of-turn`` also raise an ``aidc-mismatch`` alert): an ACP for DAL19 never
@@ -692,8 +706,9 @@ class Handoff:
                 self._send(flight, reply, now, out)
         elif text.msg == "REJ" and flight.dialogue.state is State.REJECTED:
             out.append(Alert(t=now, type="coordination-rejected", track_id=flight.track_id,
-                             text=f"{peer} rejected {flight.callsign} at {flight.cop}: "
-                             "coordinate by voice"))
+                             text=f"{peer} rejected {flight.callsign} at {flight.cop}"
+                             + (f" ({text.remark})" if text.remark else "")
+                             + ": coordinate by voice"))
         return True
 
     def _mismatch(self, flight: Flight, text: AidcText) -> str | None:

@@ -35,7 +35,7 @@ class HandoffParameters:
 
     units: UnitIds
     """The units (1 to 4 capital letters, defined in the airspace) whose flights this
-    gateway hands over."""
+    gateway hands over, and accepts from the peers."""
     peers: UnitIds
     """The units on the other side it coordinates with; each answers on
     `aidc/{peer}/{unit}`."""

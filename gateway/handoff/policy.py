@@ -48,8 +48,8 @@ class Policy:
             self.offers += 1
         allowed = self.levels.get(unit)
         if allowed and fl is not None and not any(lo <= fl <= hi for lo, hi in allowed):
-            shown = " ".join(f"F{lo:03d}-F{hi:03d}" for lo, hi in allowed)
-            return f"LEVEL F{round(fl):03d} NOT AVAILABLE IN {unit} ({shown})"
+            shown = " ".join(f"F{lo:03d} TO F{hi:03d}" for lo, hi in allowed)
+            return f"LEVEL F{round(fl):03d} NOT AVAILABLE IN {unit} ONLY {shown}"
         if offer and self.reject_every and self.offers % self.reject_every == 0:
             return f"EVERY {self.reject_every} OFFERS REFUSED BY POLICY"
         return None
