@@ -92,9 +92,11 @@ def parser() -> argparse.ArgumentParser:
     add_log_arguments(p, "info")
     p.set_defaults(run=run_command.run)
 
-    p = sub.add_parser("peer", help="a simulated neighbouring unit answering AIDC messages",
-                       description="Play a neighbouring control unit: answer the gateway's "
-                       "AIDC messages over MQTT (LAM, ACP, AOC) as the accepting unit.")
+    p = sub.add_parser("peer", help="the neighbouring units, played by the handoff engine",
+                       description="Play the neighbouring control units with the handoff "
+                       "engine, from the picture the gateway publishes over MQTT and on its "
+                       "data clock: offer the flights leaving them (ABI, EST, TOC) and answer "
+                       "for those entering them (ACP or REJ, AOC).")
     peer_command.add_arguments(p)
     add_log_arguments(p, "info")
     p.set_defaults(run=peer_command.run)

@@ -47,7 +47,7 @@ def assert_clean_end(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_embedded_broker_whole_capture() -> None:
-    done = demo("--embedded", "--speed", "max")
+    done = demo("--embedded", "--speed", "max", timeout=300)  # the peers play in it too
     counts = assert_clean_end(done)
     assert re.search(r"^  mosquitto_sub -h 127\.0\.0\.1 -p \d+ -t 'surv/v1/#' -v$",
                      done.stdout, re.M), done.stdout
@@ -56,6 +56,12 @@ def test_embedded_broker_whole_capture() -> None:
     assert seen and max(tracks for tracks, _ in seen) > 0, done.stdout
     assert seen[-1][1] > 0  # confirmed tracks in the last view, received over MQTT
     assert counts["datagrams"] > 20_000  # the whole capture went through
+    # both directions of the border, as seen over MQTT: the gateway's transfers into the
+    # peers' units, and the peers' (the same engine, fed by the demo's picture) into its own
+    handed = dict(re.findall(r"^demo: handoff .* \(offered by the (gateway|peer)\): .*"
+                             r"AOC=(\d+)", done.stdout, re.M))
+    assert set(handed) == {"gateway", "peer"}, done.stdout
+    assert all(int(aoc) > 0 for aoc in handed.values()), done.stdout
 
 
 def test_broker_that_does_not_answer_is_one_line_and_exit_2() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, T0, fly, track
-from test_handoff_restart import config_text
+from test_peer_process import config_text
 
 from gateway import cli
 from gateway.commands import service as commands_service

@@ -17,7 +17,7 @@ import os
 import shlex
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AsyncExitStack, ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +31,11 @@ from rich.text import Text
 
 from gateway.captures import shipped
 from gateway.commands import UsageError, positive
-from gateway.commands.peer import answer
+from gateway.commands.peer import PeerProcess, neighbour_engine, play
 from gateway.commands.replay import speed
 from gateway.commands.service import ended, handoff_store, load_config
 from gateway.config import Config, MqttConfig, parse_mqtt_url
-from gateway.handoff.peer import Peer
+from gateway.handoff.neighbour import Neighbour
 from gateway.ingest import CaptureError, IngestStats
 from gateway.messages import (
     Aidc,
@@ -132,13 +132,14 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
 async def replay_with_view(args: argparse.Namespace, service: Service, mqtt: MqttConfig,
                            pacer: Pacer) -> None:
     """The capture through the gateway (as ``replay`` does it) while the view runs."""
-    picture = Picture(service.topics)
-    helpers = [asyncio.create_task(view(mqtt, picture, service))]
     handoff = service.config.handoff
-    if handoff is not None:  # the neighbours answer the gateway's AIDC messages
-        peers = [Peer(unit) for unit in handoff.peers]
-        helpers.append(asyncio.create_task(
-            answer(mqtt, peers, mqtt.topic_prefix, asyncio.Event())))
+    picture = Picture(service.topics, handoff.units if handoff is not None else ())
+    helpers = [asyncio.create_task(view(mqtt, picture, service))]
+    if handoff is not None:  # the neighbours: the same engine, fed by the demo's picture
+        engine = neighbour_engine(service.config, list(handoff.peers))
+        peer = PeerProcess(Neighbour(engine), service.topics)
+        helpers.append(asyncio.create_task(play(
+            mqtt, peer, asyncio.Event(), client_id=f"asterix-gateway-demo-peer-{os.getpid()}")))
     with suppress(TimeoutError):  # so that the view misses nothing; it retries anyway
         await asyncio.wait_for(picture.subscribed.wait(), SUBSCRIBE_WAIT_S)
     source = asyncio.create_task(replay_captures(
@@ -149,6 +150,8 @@ async def replay_with_view(args: argparse.Namespace, service: Service, mqtt: Mqt
         await service.run([source])
         with suppress(TimeoutError):  # the view is complete once "offline" came back
             await asyncio.wait_for(picture.offline.wait(), OFFLINE_WAIT_S)
+        for line in picture.directions():
+            print(line, flush=True)
     finally:
         for task in helpers:
             task.cancel()
@@ -223,8 +226,11 @@ class Picture:
     """The air picture as a subscriber sees it: fused tracks by id, the last handoff events,
     the gateways' status.  Hostile or garbled payloads are counted, never fatal."""
 
-    def __init__(self, topics: Topics) -> None:
+    def __init__(self, topics: Topics, units: Iterable[str] = ()) -> None:
         self.topics = topics
+        self.units = frozenset(units)  # the gateway's: the rest are the peers'
+        # AIDC messages seen, by (the offering side, "gateway" or "peer"; message type)
+        self.exchanges: Counter[tuple[str, str]] = Counter()
         self.tracks: dict[str, Fused] = {}
         self.events: deque[Aidc | Alert] = deque(maxlen=EVENTS)
         self.status: dict[str, str] = {}
@@ -264,12 +270,35 @@ class Picture:
         if isinstance(m, (Aidc, Alert)):
             self.events.append(m)
             self.counters[str(m.__struct_config__.tag)] += 1
+            if isinstance(m, Aidc):
+                self.exchanges[(self._offering(m), m.msg)] += 1
         elif isinstance(m, Status):
             self.status[m.gateway] = m.state
             if m.gateway == self.topics.gateway and m.state == "offline" and not retained:
                 self.offline.set()
         else:
             raise MessageError("not an aidc, alert or status message")
+
+    def _offering(self, m: Aidc) -> str:
+        """Which side's transfer a message belongs to: the offering unit's messages (ABI,
+        EST, CPL, CDN, TOC, MAC) are its own side's; the answers (ACP, REJ, AOC) and the
+        refusals (LRM: the receiving side refused a message) the other side's offers.
+        LAM acknowledges both ways and is counted apart."""
+        ours = m.from_ in self.units
+        if m.msg in ("ACP", "REJ", "AOC", "LRM"):
+            ours = not ours
+        return "gateway" if ours else "peer"
+
+    def directions(self) -> list[str]:
+        """One summary line per direction of the border: what was offered, answered and
+        handed over, as received over MQTT."""
+        units = ",".join(sorted(self.units))
+        lines = []
+        for side, what in (("gateway", f"{units} -> peers"), ("peer", f"peers -> {units}")):
+            counts = " ".join(f"{msg}={self.exchanges[(side, msg)]}" for msg in (
+                "ABI", "EST", "CPL", "ACP", "REJ", "TOC", "AOC", "MAC", "LRM"))
+            lines.append(f"demo: handoff {what} (offered by the {side}): {counts}")
+        return lines
 
     def confirmed(self) -> int:
         return sum(1 for m in self.tracks.values() if m.state == "confirmed")
