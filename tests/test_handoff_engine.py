@@ -184,6 +184,12 @@ def test_field_14_is_the_cleared_level_with_the_climb_or_descent_condition() -> 
                    "EST")[0].estimate
     assert descent is not None and (descent.level, descent.cross_condition) == ("F200", "B")
     assert descent.cross_level is not None and "F250" <= descent.cross_level <= "F280"
+    # descending away from the cruise level its plan still gives (to land short of it):
+    # at or below the level it will have reached
+    away = ours(fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900, fl=300.0, roc_fpm=-1000.0,
+                    fpl=PLAN), "EST")[0].estimate
+    assert away is not None and (away.level, away.cross_condition) == ("F350", "B")
+    assert away.cross_level is not None and "F250" <= away.cross_level <= "F280"
     level = ours(fly(Handoff(AIRSPACE, PARAMS), Peer("KZHU"), 900, fl=330.0, roc_fpm=0.0,
                      fpl=PLAN), "EST")[0].estimate  # level below its cleared level
     assert level is not None and (level.level, level.cross_level, level.cross_condition) == (

@@ -19,9 +19,13 @@ from gateway.config import load
 from gateway.decoder import iter_chunks
 from gateway.handoff.airspace import Airspace
 from gateway.handoff.peer import Peer
+from gateway.handoff.text import parse
+from gateway.icao.fields import aircraft, fl_level
 from gateway.ingest import read_datagrams
 from gateway.messages import Aidc, Alert, encode
 from gateway.pipeline import Pipeline
+from gateway.sim.run import simulate
+from gateway.sim.scenario import BORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 MINUTES = 30
@@ -74,6 +78,19 @@ def handoff(scenario: tuple[Path, Path]) -> tuple[list[tuple[str, Any]], Pipelin
     log: list[tuple[str, Any]] = []
     run(pipeline, iter(read_datagrams(scenario[0])), peers, log)
     return log, pipeline
+
+
+@pytest.fixture(scope="module")
+def plans(truth: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str, str, str, float]]:
+    """The simulated flight plan of every flight the SDPS has one for (it sends them in
+    I390), by callsign: (dep, dst, type, wake, cleared level).  The simulation run again,
+    in-process, with the scenario's seed and duration: the same flights."""
+    flights = simulate(BORDER, MINUTES * 60, 2026).flights
+    plans = {cs: (flights.dep[i], flights.dst[i], flights.actype[i], flights.wtc[i],
+                  float(flights.cfl[i]))
+             for i, cs in enumerate(flights.callsign) if cs and flights.has_fpl[i]}
+    assert set(plans) <= {f["callsign"] for f in truth.values()}  # the same flights
+    return plans  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +177,26 @@ def test_every_crossing_flight_is_coordinated_and_handed_over(handoff, truth) ->
     on_time = [cs for cs, est, _ in late if abs(est) <= 30]
     assert len(on_time) >= 0.95 * len(late), late
     assert all(abs(est) <= 60 for _, est, _ in late), late
+
+
+def test_abi_and_est_carry_the_simulated_flight_plan(handoff, plans) -> None:
+    """Fields 7, 9 (the ABI's amendment), 13, 14 (the cleared level) and 16 are the
+    flight's plan, and no ZZZZ stands where the plan is known."""
+    log, _ = handoff
+    checked: set[str] = set()
+    for way, m in log:
+        if way != "out" or m.msg not in ("ABI", "EST") or m.callsign not in plans:
+            continue
+        dep, dst, actype, wtc, cfl = plans[m.callsign]
+        text = parse(m.text)
+        assert (text.callsign, text.dep, text.dst) == (m.callsign, dep, dst), m.text
+        assert text.ssr is not None, m.text
+        assert text.estimate is not None and text.estimate.level == fl_level(cfl), m.text
+        if m.msg == "ABI":
+            assert text.amendments == ((9, aircraft(None, actype, wtc)),), m.text
+        assert "ZZZZ" not in m.text
+        checked.add(m.callsign)
+    assert len(checked) >= 30
 
 
 def test_every_message_is_acknowledged(handoff) -> None:

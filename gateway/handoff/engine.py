@@ -399,10 +399,11 @@ class Handoff:
         level = self._field14_level(f)
         cross, condition = None, None
         if f.plan is not None and f.plan.cfl is not None and f.cross_fl is not None:
-            climbing = f.plan.cfl > f.cross_fl
-            rounded = 10.0 * (math.floor if climbing else math.ceil)(f.cross_fl / 10.0)
+            up = f.cross_fl > 0  # the sign carries the direction (_crossing_fl)
+            at = abs(f.cross_fl)
+            rounded = 10.0 * (math.floor if up else math.ceil)(at / 10.0)
             if round(rounded) != round(f.plan.cfl):
-                cross, condition = fl_level(rounded), "A" if climbing else "B"
+                cross, condition = fl_level(rounded), "A" if up else "B"
         return Estimate(f.cop, _hhmm(f.eto), fl_level(level), cross, condition)
 
     @staticmethod
@@ -415,16 +416,23 @@ class Handoff:
 
     @staticmethod
     def _crossing_fl(m: Fused, cfl: float | None, to_go: float) -> float | None:
-        """The level a flight climbing or descending to ``cfl`` will be at over the COP
-        ``to_go`` seconds ahead, at its present rate and never past ``cfl``; None when it
-        will be at its cleared level there (or either level is unknown)."""
+        """The level a flight will be at over the COP ``to_go`` seconds ahead, at its
+        present rate, never past ``cfl`` when it is heading for it; None when it will be
+        at its cleared level there (or either level is unknown).  Signed with the way it
+        will be going, as field 14's condition says it: positive for a flight climbing (or
+        level below its cleared level: at or above), negative for one descending (or level
+        above it: at or below)."""
         if cfl is None or m.fl is None:
             return None
-        fl = m.fl
+        fl, up = m.fl, m.fl < cfl
         if m.roc_fpm is not None and abs(m.roc_fpm) >= LEVEL_FPM:
-            fl += m.roc_fpm / 6000.0 * max(to_go, 0.0)
-        fl = min(fl, cfl) if m.fl <= cfl else max(fl, cfl)
-        return None if abs(fl - cfl) < AT_LEVEL_FL else fl
+            up = m.roc_fpm > 0
+            fl = max(fl + m.roc_fpm / 6000.0 * max(to_go, 0.0), 0.0)
+            if up == (m.fl < cfl):  # heading for its cleared level: it stops there
+                fl = min(fl, cfl) if up else max(fl, cfl)
+        if abs(fl - cfl) < AT_LEVEL_FL:
+            return None
+        return max(fl, 1e-3) if up else -fl
 
     def coordination(self, track_id: str) -> Coordination | None:
         """The latest border dialogue of this fused track as this engine sees it (for the

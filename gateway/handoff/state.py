@@ -51,7 +51,8 @@ class Flight:
     # what ABI, EST and CPL say of the flight; None: no plan known (ZZZZ)
     plan: FlightPlan | None = None
     # the level predicted over the COP when the flight will not be at its cleared level
-    # there (climbing or descending): field 14's supplementary crossing level
+    # there: field 14's supplementary crossing level, positive when the flight will be
+    # climbing (at or above), negative when descending (at or below)
     cross_fl: float | None = None
     # field 14's level as last proposed (EST, CPL, CDN) and so agreed: the plan's cleared
     # level, else the level the flight was at; a CDN follows when it changes
