@@ -45,6 +45,12 @@ from gateway.store.sqlite import SqliteStore
 
 log = logging.getLogger("gateway.peer")
 
+# The largest message the peer takes: a picture (an association cycle's fused updates; the
+# first cycles of a busy sky hold hundreds of tracks, 85 KB in the border capture) is far
+# larger than the AIDC the gateway's [mqtt] max_packet_bytes is sized for, and a picture
+# the broker does not deliver is a cycle of the sky the peer never sees.
+PICTURE_MAX_BYTES = 16 * 1024 * 1024
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, metavar="FILE.toml")
@@ -114,7 +120,9 @@ class PeerProcess:
         restart; never the gateway's, which the broker would throw off)."""
         name = "-".join(sorted(self.units))
         self.outbox = outbox
-        self.sink = MqttSink(dataclasses.replace(mqtt, client_id=None), outbox,
+        mqtt = dataclasses.replace(mqtt, client_id=None, max_packet_bytes=max(
+            mqtt.max_packet_bytes, PICTURE_MAX_BYTES))
+        self.sink = MqttSink(mqtt, outbox,
                              client_id=client_id or f"asterix-gateway-peer-{name}",
                              status=self.status, subscriptions=self.subscriptions,
                              on_message=self.take)
