@@ -188,7 +188,7 @@ class PeerProcess:
         aidc = [m for m in made if isinstance(m, Aidc)]
         for alert in (m for m in made if isinstance(m, Alert)):
             self.counters[f"alert-{alert.type}"] += 1
-            log.warning("peer: alert %s: %s", alert.type, alert.text)
+            log.info("peer: alert %s: %s", alert.type, alert.text)  # counted, not published
         if aidc and self.outbox is not None and self.sink is not None:
             self.outbox.put(self.topics.outbound(Published(Kind.AIDC, aidc)))
             self.sink.notify()
