@@ -327,3 +327,15 @@ def test_our_rej_reaches_the_peer_with_its_reason_and_the_entry_is_unannounced()
     assert set(said) == {("KZHU", "coordination-rejected"), ("MMTY", "unannounced-entry")}
     assert "(LEVEL F350 NOT AVAILABLE IN MMTY ONLY F200 TO F300)" in said[
         ("KZHU", "coordination-rejected")]
+
+
+def test_a_toc_with_the_flights_new_ssr_code_gets_aoc() -> None:
+    """The transferring unit assigns the code: a flight that changed code between its offer
+    and its TOC is the same flight (field 7's identification), and the dialogue takes the
+    new code; an answer to our own offer still has to carry the code we gave."""
+    ours = Handoff(AIRSPACE, OURS)
+    ours.receive(offer("EST", 1, T0), T0)
+    [f] = c2(ours)
+    out = ours.receive(offer("TOC", 2, T0 + 400, ssr="4577"), T0 + 400)
+    assert [m.msg for m in out] == ["LAM", "AOC"] and "AAL7/A4577" in out[1].text
+    assert (f.dialogue.state, f.ssr) == (State.TRANSFERRED, "4577")

@@ -108,12 +108,12 @@ def acknowledged(messages: list[dict[str, Any]]) -> bool:
                if m["msg"] not in ("LAM", "LRM"))
 
 
-def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
-    """Dialogue messages per (callsign, peer), each serial once (a message sent again is
+def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[str]]:
+    """Dialogue messages per dialogue (``dialogue_key``), each serial once (a message sent again is
     the same message), CDN exchanges apart (their timing may differ by a cycle)."""
     seen: set[tuple[str, str, int]] = set()
     cdn: set[tuple[str, int]] = set()
-    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for m in messages:
         key = (m["from"], m["to"], m["serial"])
         if key in seen or m["msg"] in ("LAM", "LRM") or not m["callsign"]:
@@ -124,9 +124,16 @@ def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]
             continue
         if m["msg"] == "ACP" and (m["to"], m["ref"]) in cdn:
             continue
-        peer = m["to"] if m["from"] in GATEWAY_UNITS else m["from"]
-        out[(m["callsign"], peer)].append(m["msg"])
+        out[dialogue_key(m)].append(m["msg"])
     return dict(out)
+
+
+def dialogue_key(m: dict[str, Any]) -> tuple[str, str, str]:
+    """(callsign, peer unit, transferring unit) of a dialogue message: a flight handed to
+    KZAB and later offered back by KZAB is two dialogues, not one."""
+    peer = m["to"] if m["from"] in GATEWAY_UNITS else m["from"]
+    transferring = m["to"] if m["msg"] in ("ACP", "REJ", "AOC") else m["from"]
+    return (m["callsign"], peer, transferring)
 
 
 pytestmark = pytest.mark.slow
@@ -150,10 +157,10 @@ class Reference:
     """The dialogues of an uninterrupted in-process run (``sequences``), and the data time
     of each one's first and last message."""
 
-    dialogues: dict[tuple[str, str], list[str]]
-    first: dict[tuple[str, str], float]
-    last: dict[tuple[str, str], float]
-    refused: set[tuple[str, str]]  # dialogues with a message refused (LRM)
+    dialogues: dict[tuple[str, str, str], list[str]]
+    first: dict[tuple[str, str, str], float]
+    last: dict[tuple[str, str, str], float]
+    refused: set[tuple[str, str, str]]  # dialogues with a message refused (LRM)
 
     def matches(self, got: list[dict[str, Any]]) -> bool:
         return not self.differences(got)
@@ -213,11 +220,11 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     for payloads, times in iter_chunks(datagrams, 64):
         route(pipeline.feed(payloads, times))
     route(pipeline.flush())
-    first: dict[tuple[str, str], float] = {}
-    last: dict[tuple[str, str], float] = {}
+    first: dict[tuple[str, str, str], float] = {}
+    last: dict[tuple[str, str, str], float] = {}
     for m in log:
         if m["callsign"] and m["msg"] not in ("LAM", "LRM"):
-            key = (m["callsign"], m["to"] if m["from"] in GATEWAY_UNITS else m["from"])
+            key = dialogue_key(m)
             first.setdefault(key, m["t"])
             last[key] = m["t"]
     (folder / "aidc.json").write_text(json.dumps(log))
@@ -236,8 +243,8 @@ def _remark(m: dict[str, Any]) -> str:
     return str(m["text"]).partition("-RMK/")[2].rstrip(")")
 
 
-def refused(log: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """The dialogues (callsign, peer) with a message refused by LRM."""
+def refused(log: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """The dialogues (``dialogue_key``) with a message refused by LRM."""
     out = set()
     for i, lrm in enumerate(log):
         if lrm["msg"] != "LRM":
@@ -245,17 +252,14 @@ def refused(log: list[dict[str, Any]]) -> set[tuple[str, str]]:
         for m in reversed(log[:i]):
             if (m["from"], m["to"], m["serial"]) == (lrm["to"], lrm["from"], lrm["ref"]):
                 if m["callsign"]:
-                    out.add((m["callsign"], m["to"] if m["from"] in GATEWAY_UNITS
-                             else m["from"]))
+                    out.add(dialogue_key(m))
                 break
     return out
 
 
-def _peer_side(key: tuple[str, str], messages: list[dict[str, Any]]) -> bool:
-    """Is this dialogue a transfer from a peer's unit (its first message the peer's)?"""
-    first = next(m for m in messages if m["callsign"] == key[0] and key[1] in (m["from"],
-                                                                               m["to"]))
-    return first["from"] not in GATEWAY_UNITS
+def _peer_side(key: tuple[str, str, str]) -> bool:
+    """Is this dialogue a transfer from a peer's unit?"""
+    return key[2] not in GATEWAY_UNITS
 
 
 def check_exchange(got: list[dict[str, Any]], expected: Reference) -> None:
@@ -275,7 +279,7 @@ def check_exchange(got: list[dict[str, Any]], expected: Reference) -> None:
     # both directions: the peer's transfers into the gateway's units, each in order
     # (ABI, EST or CPL, ACP, TOC, AOC), and the gateway's into the peer's
     for peer_side in (True, False):
-        done = {k: v for k, v in sequences(got).items() if _peer_side(k, got) is peer_side
+        done = {k: v for k, v in sequences(got).items() if _peer_side(k) is peer_side
                 and v[-1] == "AOC"}
         assert len(done) >= 5, (peer_side, done)
         for key, msgs in done.items():
@@ -363,7 +367,7 @@ def test_both_directions_over_mosquitto(mosquitto: Any, tmp_path: Path,
 
 def _mid_dialogue(got: list[dict[str, Any]]) -> bool:
     """Offers made both ways, transfers to come."""
-    by = defaultdict(int)
+    by: defaultdict[tuple[bool, str], int] = defaultdict(int)
     for m in got:
         by[(m["from"] in GATEWAY_UNITS, m["msg"])] += 1
     return by[(True, "EST")] >= 6 and by[(False, "EST")] >= 4 and by[(False, "TOC")] >= 1

@@ -164,10 +164,10 @@ class Acceptance:
         """A peer's message the dialogue took (acknowledged already): what it changes, and
         our answer."""
         f.heard_at = now
+        f.ssr = text.ssr or f.ssr  # the transferring unit assigns the code: it may change
         if text.msg in OFFERS and text.estimate is not None:
             f.cop, f.eto = text.estimate.point, absolute(text.estimate.time, now)
             f.fl = flight_level(text.estimate.level) if text.estimate.level else f.fl
-            f.ssr = text.ssr or f.ssr
             f.dep_ad, f.dest_ad = text.dep or f.dep_ad, text.dst or f.dest_ad
             if not f.track_id:
                 self._match(f, now, self._picture(now))

@@ -821,7 +821,11 @@ class Handoff:
         its reference names must be the one it answers."""
         if text.callsign != flight.callsign:
             return f"FIELD 7 {text.callsign} IS NOT {flight.callsign}"
-        if text.ssr is not None and flight.ssr is not None and text.ssr != flight.ssr:
+        # an answer to our proposal carries the code we gave; the transferring unit's own
+        # messages (our accepting side) may carry a new one: the flight changed code
+        # between its offer and its TOC, and the dialogue takes it (accepting.handled)
+        if (flight.dialogue.role is C1 and text.ssr is not None and flight.ssr is not None
+                and text.ssr != flight.ssr):
             return f"SSR CODE {text.ssr} IS NOT {flight.ssr}"
         answers = ANSWERS.get(text.msg)
         if answers is None or text.ref is None:
