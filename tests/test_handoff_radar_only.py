@@ -17,6 +17,9 @@ also transferred with the SDPS.  The 3 transferred only with the SDPS (DAL8050/K
 UAL24/KZLA, VIV8/KZAB) are Mode A/C flights (no Mode S identification): with the SDPS their
 callsign comes from I390; radar-only they must be correlated with their plan by SSR code
 alone, and they are not (asserted: the difference is only such flights, and at most 3).
+The cause is not yet found: no ``fpl-ambiguous`` alert names their codes (so it is not a plan
+held by another track), their codes are unique in the scenario, all three are airborne from
+the first second with EOBT 07:27-07:35 (the capture starts 08:00).
 ABI/EST of flights with a plan: 111 with the SDPS, 106 radar-only, none differing from the
 plan, no ZZZZ in any message of such a flight.
 """
