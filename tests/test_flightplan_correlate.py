@@ -254,3 +254,13 @@ def test_a_chg_that_rekeys_a_plan_onto_another_replaces_it_wholly() -> None:
     (entry,) = b.plans.values()
     assert entry.codes == ("4121",) and b.by_ssr == {"4121": {entry.key}}
     assert b.counters["fpl-overwritten"] == 1
+
+
+def test_a_mode_ac_track_correlated_by_code_takes_the_plans_identification() -> None:
+    """A track with no identification of its own (Mode A/C) is known by its plan's once
+    correlated: the handoff coordinates flights by identification."""
+    c = Correlator(book(fpl()))
+    (out,), _ = c.attach([fused(T1230, callsign=None, mode3a="4121")])
+    assert out.fpl is not None and out.callsign == "AMX412"
+    (own,), _ = Correlator(book(fpl())).attach([fused(T1230, callsign="AMX412")])
+    assert own.callsign == "AMX412"

@@ -30,18 +30,17 @@ import gzip
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_handoff_scenario import run as deliver
 
 from gateway.config import Config, load
-from gateway.decoder import iter_chunks
 from gateway.handoff.peer import Peer
 from gateway.handoff.text import AidcText, parse
 from gateway.ingest import read_datagrams
-from gateway.messages import Aidc, Alert, encode
+from gateway.messages import Aidc
 from gateway.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,33 +71,14 @@ def radar_only(folder: Path, plans: Path) -> Config:
     return config
 
 
-def exchange(pipeline: Pipeline, peers: dict[str, Peer], published: list, now: float,
-             log: list[tuple[str, Any]]) -> None:
-    """Deliver every AIDC message to its peer and the answers back, until quiet."""
-    queue = list(published)
-    while queue:
-        batch = queue.pop(0)
-        for m in batch.messages:
-            if isinstance(m, Aidc):
-                log.append(("out", m))
-                for reply in peers[m.to].receive(m, now) if m.to in peers else []:
-                    log.append(("in", reply))
-                    queue += pipeline.receive_aidc(encode(reply), now)
-            elif isinstance(m, Alert):
-                log.append(("alert", m))
-
-
 def run(config: Config, capture: Path) -> list[tuple[str, Any]]:
+    """The capture through the pipeline with ``config``, the peers answering in-process
+    (``test_handoff_scenario.run``); the log of what was said."""
     assert config.handoff is not None
     pipeline = Pipeline(config)
-    peers = {u: Peer(u) for u in config.handoff.peers}
     log: list[tuple[str, Any]] = []
-    now = 0.0
-    datagrams: Iterator[Any] = iter(read_datagrams(capture))
-    for payloads, times in iter_chunks(((d.payload, d.t_capture) for d in datagrams), 64):
-        now = times[-1]
-        exchange(pipeline, peers, pipeline.feed(payloads, times), now, log)
-    exchange(pipeline, peers, pipeline.flush(), now, log)
+    deliver(pipeline, iter(read_datagrams(capture)), {u: Peer(u) for u in config.handoff.peers},
+            log)
     return log
 
 

@@ -69,7 +69,11 @@ class Correlator:
                 out.append(m)
                 continue
             entry = self._correlate(m, alerts)
-            out.append(m if entry is None else msgspec.structs.replace(m, fpl=entry.plan))
+            # a Mode A/C track has no identification of its own: the correlated plan's is
+            # the flight's (what code-callsign correlation is for), and what the handoff
+            # coordinates it by
+            out.append(m if entry is None else msgspec.structs.replace(
+                m, fpl=entry.plan, callsign=m.callsign or entry.plan.callsign))
             if m.state == "ended":
                 self._unlink(m.id)
                 self.reported.pop(m.id, None)
