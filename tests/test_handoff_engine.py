@@ -249,3 +249,21 @@ def test_without_a_plan_the_unknown_fields_are_zzzz() -> None:
     for m in (abi, est):
         assert (m.dep, m.dst, m.amendments) == ("ZZZZ", "ZZZZ", ())
         assert m.estimate is not None and m.estimate.level == "F350"  # the level it is at
+
+
+def test_our_acp_to_the_peers_cdn_carries_the_plans_aerodromes() -> None:
+    """The peer proposes other conditions (CDN) in a coordinated dialogue: our ACP carries
+    fields 13 and 16 from the plan, as every message of ours does."""
+    engine = Handoff(AIRSPACE, PARAMS)
+    out = fly(engine, Peer("KZHU"), 640, fpl=PLAN)
+    [f] = engine.flights.values()
+    assert f.dialogue.state is State.COORDINATED
+    [est] = ours(out, "EST")
+    cdn = AidcText("CDN", "KZHU", "MMTY", 90, ref=("MMTY", "KZHU", est.serial),
+                   callsign="AMX412", ssr="2311", dep="MMMX", dst="KDFW",
+                   amendments=((14, "EGLPS/0810F370"),))
+    made = engine.receive(Aidc(t=T0 + 640, msg="CDN", from_="KZHU", to="MMTY", serial=90,
+                               ref=est.serial, track_id=None, callsign="AMX412",
+                               text=cdn.text(), session="0000000000bb"), T0 + 640)
+    [acp] = ours(made, "ACP")
+    assert (acp.dep, acp.dst) == ("MMMX", "KDFW")

@@ -151,6 +151,14 @@ def _remark(reason: str) -> str:
     return " ".join(text.split())[:200] or "INVALID"
 
 
+def _aerodromes(f: Flight) -> tuple[str, str]:
+    """Fields 13 and 16 of our messages in this dialogue: the plan's departure and
+    destination, ZZZZ for what it does not know (or with no plan)."""
+    plan = f.plan
+    return (plan.dep if plan is not None and plan.dep else UNKNOWN_AERODROME,
+            plan.dst if plan is not None and plan.dst else UNKNOWN_AERODROME)
+
+
 class Handoff:
     def __init__(self, airspace: Airspace, params: HandoffParameters) -> None:
         self.airspace = airspace
@@ -375,8 +383,7 @@ class Handoff:
         amendment, a CPL carries the whole plan.  What the plan does not know, or with no
         plan at all, is ZZZZ (``text.AidcText``)."""
         plan = f.plan
-        dep = plan.dep if plan is not None and plan.dep else UNKNOWN_AERODROME
-        dst = plan.dst if plan is not None and plan.dst else UNKNOWN_AERODROME
+        dep, dst = _aerodromes(f)
         estimate = self._estimate(f) if msg in ("ABI", "EST", "CPL") else None
         if msg == "ABI" and plan is not None and plan.type is not None:
             amendment = ((9, fields_aircraft(plan.number, plan.type, plan.wtc)), *amendment)
@@ -804,9 +811,10 @@ class Handoff:
         elif text.msg == "CDN":  # the peer proposes other conditions: accept them
             serial = self._number(me, peer, now, out)
             if serial is not None:
+                dep, dst = _aerodromes(flight)
                 reply = AidcText("ACP", flight.src, peer, serial,
                                  ref=(peer, flight.src, text.serial), callsign=flight.callsign,
-                                 ssr=flight.ssr, dep=UNKNOWN_AERODROME, dst=UNKNOWN_AERODROME)
+                                 ssr=flight.ssr, dep=dep, dst=dst)
                 flight.dialogue.send("ACP")
                 self._send(flight, reply, now, out)
         elif text.msg == "REJ" and flight.dialogue.state is State.REJECTED:
