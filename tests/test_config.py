@@ -149,9 +149,9 @@ MQTT = 'url = "mqtt://127.0.0.1:1883"'
 CASES = [
     ("unknown key", "sic = 101", f"sicc = 101 {MARK}",
      "unknown key 'sicc' in [[radar]] #1 (known: sac, sic, name, lat, lon, alt_m, sigma_range_m, "
-     "sigma_azimuth_deg)"),
-    ("unknown key in second radar", "alt_m = 1250.0", f"alt_m = 1250.0\nrange_nm = 250 {MARK}",
-     "unknown key 'range_nm' in [[radar]] #2"),
+     "sigma_azimuth_deg, cone_deg, range_nm)"),
+    ("unknown key in second radar", "alt_m = 1250.0", f"alt_m = 1250.0\nrange_km = 460 {MARK}",
+     "unknown key 'range_km' in [[radar]] #2"),
     ("unknown quoted key", 'id = "gw-test"', f'id = "gw-test"\n"i d" = 1 {MARK}',
      "unknown key 'i d' in [gateway]"),
     ("unknown section", "[mqtt]", f"[mqttt] {MARK}", "unknown section [mqttt]"),

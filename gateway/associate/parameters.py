@@ -151,6 +151,34 @@ class TrackerParameters:
     """A track confirmed with the Mode S address of a track that ended less than this ago,
     within reach of where that one was last seen (max speed x time), takes its id back: an
     aircraft crossing a coverage gap keeps its id (``track-reacquired``).  0: never."""
+    reacquire_accel_mps2: Annotated[float, Meta(ge=0.0, le=100.0)] = 3.0
+    """A track of a Mode A/C aircraft (no address) confirmed with the discrete Mode-3/A code
+    (and the identification, when both have one) of a track that ended less than
+    ``reacquire_window_s`` ago takes its id back if it is within ``cap_m`` plus
+    half this acceleration times the time since squared of where that track's velocity
+    would have taken it (a code is less sure than an address: the reach is the predicted
+    position's, not anywhere the aircraft could have flown)."""
+    hidden_max_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 300.0
+    """A confirmed track whose predicted position no configured radar sees (a cone of
+    silence, a hole below the radar horizon between radars) but which its velocity brings
+    back into some radar's coverage is hidden: it coasts and does not end for as long as
+    it is hidden, up to this long since its last update; once visible again it ends after
+    ``end_after_s`` of silence as usual.  A 40 degree cone is 29 km across at FL400: two
+    minutes at 450 kt, four at 250 kt.  0: coverage is not modelled."""
+    hidden_review_s: Annotated[float, Meta(ge=0.5, le=600.0)] = 5.0
+    """How often a coasting track's visibility is looked at again (seconds of data)."""
+    hidden_height_m: Annotated[float, Meta(ge=0.0, le=30000.0)] = 600.0
+    """Height assumed for the coverage of a track without a level (primary only), metres:
+    low (2,000 ft, light aircraft and drones), since a track wrongly thought hidden only
+    ends later, while one wrongly thought visible ends in its gap and comes back with a
+    new id."""
+    output_period_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    """Periodic output, as ARTAS does: every this many seconds of data time (on multiples
+    of it), each confirmed track that has had no message for a period is published with
+    its filter's prediction to that time, flagged ``extrapolated``; tracks are still
+    published on every update.  A consumer sees each track at least every two periods,
+    coasting ones included.  0 (the default): only on updates and lifecycle changes.
+    ARTAS publishes every 4-5 s."""
     publish_tentative: bool = False
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
