@@ -122,6 +122,8 @@ class KindFigures:
     flights_in_coverage: int
     completeness: Ratio
     error: ErrorStats
+    id_changes: int
+    merged_updates: int  # its source updates in tracks of a transponder flight (primary-only)
 
 
 @dataclass(frozen=True)
@@ -838,14 +840,15 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
 
     # 2. id changes: the owned tracks' shown updates while the flight was in coverage
     owned_rows = np.flatnonzero(shown & (u_owner >= 0))
-    changes = 0
+    changes_of = np.zeros(len(truth.flights), dtype=np.int64)
     for f, r in _groups(u_owner[owned_rows]):
         seen = coverage.get(f)
         if seen is None:
             continue
         r = owned_rows[r]
         r = r[_covered(seen, pic.t[r])]
-        changes += _id_changes(pic.t[r], pic.track[r], params.recent_s)
+        changes_of[f] = _id_changes(pic.t[r], pic.track[r], params.recent_s)
+    changes = int(changes_of.sum())
     in_coverage = int(np.count_nonzero(need))
 
     # 4. false and duplicate tracks, among confirmed ones
@@ -884,18 +887,22 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
                        for k in sorted(set(flight_kind.tolist()))},
         error_without_truth=int(np.count_nonzero(~with_truth)),
         merges=len(np.unique(s_track[merged])), merged_updates=int(np.count_nonzero(merged)),
-        by_kind={k: _kind_figures(kinds == k, hits, need, err_d, err_flight)
+        by_kind={k: _kind_figures(kinds == k, hits, need, err_d, err_flight, changes_of,
+                                  s_flight[merged])
                  for k in KINDS_REPORTED},
     )
     return figures, _Samples(err_flight, pic.t[err_rows], err_d)
 
 
 def _kind_figures(of_kind: np.ndarray, hits: np.ndarray, need: np.ndarray, err_d: np.ndarray,
-                  err_flight: np.ndarray) -> KindFigures:
+                  err_flight: np.ndarray, changes: np.ndarray,
+                  merged_flight: np.ndarray) -> KindFigures:
     """The figures of the flights ``of_kind`` (bool per flight)."""
     return KindFigures(int(np.count_nonzero(need[of_kind])),
                        Ratio.of(hits[of_kind].sum(), need[of_kind].sum()),
-                       ErrorStats.of(err_d[of_kind[err_flight]]))
+                       ErrorStats.of(err_d[of_kind[err_flight]]),
+                       int(changes[of_kind].sum()),
+                       int(np.count_nonzero(of_kind[merged_flight])))
 
 
 def _compare(truth: Truth, name: str, src: tuple[int, int, int], fused: _Samples,
@@ -1016,13 +1023,14 @@ def _table(r: Report) -> str:
         f"    primary-only          {_err(f.error_primary)}",
         f"  primary-only merges     {f.merges} tracks ({f.merged_updates} source updates)",
         f"  by target kind          {'flights':>7}{'complete':>10}{'RMS m':>8}{'p95 m':>8}"
-        f"{'samples':>9}",
+        f"{'samples':>9}{'id ch':>7}{'merged':>8}",
     ]
     for k, name in KINDS_REPORTED.items():
         g = f.by_kind.get(k)
         if g is not None:
             lines.append(f"    {name:<22}{g.flights_in_coverage:>7}{_pct(g.completeness):>10}"
-                         f"{_m(g.error.rms_m):>8}{_m(g.error.p95_m):>8}{g.error.samples:>9}")
+                         f"{_m(g.error.rms_m):>8}{_m(g.error.p95_m):>8}{g.error.samples:>9}"
+                         f"{g.id_changes:>7}{g.merged_updates:>8}")
     if r.sources:
         head = (f"  {'source':<14}{'tracks':>7}{'correct':>10}{'id ch/100':>10}"
                 f"{'complete':>10}{'false':>7}{'dup':>5}{'RMS m':>8}{'p95 m':>8}{'untracked':>10}")
