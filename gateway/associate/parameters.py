@@ -187,3 +187,51 @@ class TrackerParameters:
     (square root of the trace of its covariance) is below this."""
     report_roc_sigma_fpm: Annotated[float, Meta(ge=1.0, le=100000.0)] = 1000.0
     """Rate of climb is reported once its sigma is below this."""
+
+    # -- radar registration (registration.py) -------------------------------------------------
+    registration: bool = True
+    """Estimate each radar's range bias, range gain, azimuth bias and time-stamp offset from
+    the Mode S aircraft several radars see, and correct its plots with them once
+    established.  Off: plots go to the filter as the radars gave them, with the default
+    bias allowance."""
+    registration_pair_window_s: Annotated[float, Meta(ge=0.1, le=60.0)] = 3.0
+    """Two radars' plots of one address at most this far apart in time form a pair (the
+    earlier is moved to the later's time with the track's velocity: a manoeuvre over a
+    longer time blurs the pair)."""
+    registration_forget_s: Annotated[float, Meta(ge=10.0, le=1e7)] = 3600.0
+    """Time constant of the exponential forgetting of the equations, seconds of data: a
+    bias that drifts is followed within about this long."""
+    registration_solve_every: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
+    """The estimate is solved again after this many accepted pairs."""
+    registration_min_pairs: Annotated[float, Meta(ge=1.0, le=1e7)] = 300.0
+    """A radar's plots are corrected once it has this many (forgotten) pairs."""
+    registration_gate_chi2: Annotated[float, Meta(ge=1.0, le=1e6)] = 20.0
+    """A pair whose difference, less what the estimate explains, exceeds this Mahalanobis
+    d^2 (2 degrees of freedom; 99.995 %) is rejected: another aircraft with the address,
+    a garbled plot, a sharp manoeuvre."""
+    registration_cap_m: Annotated[float, Meta(ge=10.0, le=1e6)] = 2000.0
+    """A pair's difference beyond this is rejected whatever its covariance, metres."""
+    registration_max_addresses: Annotated[int, Meta(ge=10, le=1_000_000)] = 20_000
+    """Addresses remembered at once (the oldest forgotten first)."""
+    registration_accel_mps2: Annotated[float, Meta(ge=0.0, le=100.0)] = 3.0
+    """Manoeuvre allowance when moving a plot in time along the track's velocity."""
+    registration_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=1000.0)] = 30.0
+    """A pair counts only if its track's velocity is known better than this (per axis)."""
+    registration_prior_range_m: Annotated[float, Meta(ge=0.1, le=1e5)] = 100.0
+    """Weak prior (one sigma, zero mean) of a range bias, metres: regularises what the
+    geometry leaves unseen."""
+    registration_prior_gain: Annotated[float, Meta(ge=1e-7, le=1.0)] = 0.001
+    """Prior of a range gain's departure from 1."""
+    registration_prior_azimuth_deg: Annotated[float, Meta(ge=1e-4, le=10.0)] = 0.1
+    """Prior of an azimuth bias, degrees."""
+    registration_prior_time_s: Annotated[float, Meta(ge=1e-3, le=100.0)] = 0.5
+    """Prior of a time-stamp offset, seconds (an offset common to every radar cannot be
+    seen from pairs: the prior keeps it at zero)."""
+    registration_min_allowance_m: Annotated[float, Meta(ge=0.0, le=1000.0)] = 5.0
+    """Least range bias allowance of a corrected radar (the estimate's sigma is optimistic:
+    successive pairs share plots)."""
+    registration_min_allowance_deg: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.005
+    """Least azimuth bias allowance of a corrected radar, degrees."""
+    registration_output_period_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 60.0
+    """Each radar's estimate is published (``registration`` message) this often, seconds of
+    data time."""

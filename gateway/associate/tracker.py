@@ -57,6 +57,7 @@ from gateway.associate.measurements import (
     Sources,
 )
 from gateway.associate.parameters import TrackerParameters
+from gateway.associate.registration import Registration
 from gateway.associate.tracks import (
     ADDRESS,
     CALLSIGN,
@@ -152,6 +153,7 @@ class Tracker:
                                       default, p.plot_velocity_sigma_mps,
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
+        self.registration = Registration(p, self.model) if p.registration else None
         self.filter = filter or ConstantVelocity(p.q, p.initial_speed_sigma_mps)
         self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
         self.gater = gater or IdentityGater(p)
@@ -186,15 +188,19 @@ class Tracker:
         """One published batch in; the fused updates of the tracks it touched, then any
         lifecycle transitions due by the batch's latest time."""
         parts = self.model.convert(messages)
+        reg = self.registration
+        raw = reg.before(parts) if reg is not None else None  # plots corrected, raw kept
         out: list[Fused] = []
         if parts and self.parameters.output_period_s > 0:  # output times before the batch
             out = self._periodic(min(float(m.t.min()) for m in parts))
         rows_, index_, refs_ = [], [], []
-        for m in parts:
+        for n, m in enumerate(parts):
             self.tracks.ensure_sources(len(self.sources.keys))
             self.counters["measurements"] += len(m)
             self.now = max(self.now, float(m.t.max()))
             rows, idx = self._cycle(m)
+            if reg is not None and raw is not None:  # learns from the raw plots
+                reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
             index_.append(m.index[idx])
             refs = self.sources.refs(m.source)
