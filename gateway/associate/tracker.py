@@ -43,7 +43,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.associate.assignment import GlobalNearestNeighbour
-from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
+from gateway.associate.filter import (
+    ConstantVelocity,
+    InteractingMultipleModel,
+    LevelFilter,
+    max_eigen2,
+)
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
 from gateway.associate.identity import Identities
@@ -81,7 +86,7 @@ from gateway.messages import (
     Track,
 )
 
-__all__ = ["Association", "Tracker"]
+__all__ = ["Association", "Tracker", "motion_filter"]
 
 FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
 ID_DIGITS = 6
@@ -102,6 +107,20 @@ class _Text(dict[int, str | None]):
 
 
 _OCTAL, _HEX = _Text("04o"), _Text("06X")
+
+
+def motion_filter(p: TrackerParameters) -> ConstantVelocity:
+    """The kinematic filter the parameters choose (``filter_model``)."""
+    if p.filter_model == "cv":
+        return ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+    w = float(np.radians(p.imm_turn_rate_deg_s))
+    turn = (1.0 - p.imm_straight_probability) / 2.0
+    return InteractingMultipleModel(
+        q=max(p.imm_q_straight, p.imm_q_turn),
+        initial_speed_sigma_mps=p.initial_speed_sigma_mps, turn_rates=(0.0, w, -w),
+        model_q=(p.imm_q_straight, p.imm_q_turn, p.imm_q_turn),
+        sojourn_s=(p.imm_straight_sojourn_s, p.imm_turn_sojourn_s, p.imm_turn_sojourn_s),
+        initial=(p.imm_straight_probability, turn, turn))
 
 
 @dataclass(frozen=True)
@@ -150,13 +169,13 @@ class Tracker:
                                       default, p.plot_velocity_sigma_mps,
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
-        self.filter = filter or ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+        self.filter = filter or motion_filter(p)
         self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
         self.initiator = initiator or MofNInitiator(p, self.frame)
         self.deleter = deleter or TimeoutDeleter(p)
-        self.tracks = TrackTable(hits=self.initiator.hits)
+        self.tracks = TrackTable(hits=self.initiator.hits, models=self.filter.models)
         self.now = -np.inf
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
         # the id sequence and identity map, kept in a store across restarts (identity.py)
@@ -268,22 +287,16 @@ class Tracker:
 
     def _kinematics(self, chosen: Hypotheses, m: Measurements) -> None:
         """Filter update of each chosen track from the prediction its hypothesis carries."""
-        tracks, f = self.tracks, self.filter
+        tracks = self.tracks
         rows, dt = chosen.track, chosen.dt
-        if m.sdps:
-            x, P = f.intersect(chosen.x, chosen.P, chosen.x[:, :2] + chosen.nu,
-                               m.R[chosen.meas])
-        else:
-            x, P = f.update_innovation(chosen.x, chosen.P, chosen.nu, chosen.s_inv)
-        t = tracks.t[rows] + dt
-        back = (dt < 0).nonzero()[0]
-        if len(back):  # out of sequence: updated in the past, brought back to the present
-            x[back], P[back] = f.predict(x[back], P[back], -dt[back])
-            t[back] -= dt[back]
-            self.counters["late-measurement-used"] += len(back)
-        tracks.x[rows] = x
-        tracks.P[rows] = P
-        tracks.t[rows] = t
+        self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
+                                  chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
+                                  chosen.s_inv, m.sdps, chosen.models)
+        # out of sequence: updated in the past, brought back to the present by the filter
+        back = int((dt < 0).sum())
+        if back:
+            self.counters["late-measurement-used"] += back
+        tracks.t[rows] = np.fmax(tracks.t[rows], tracks.t[rows] + dt)
 
     def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
         """Times, counts, identity and level of tracks updated (or started) by m[idx];
@@ -411,7 +424,7 @@ class Tracker:
             shown = coast[tracks.published[coast]]
             if len(shown):
                 dt = now - tracks.t[shown]
-                x, P = self.filter.predict(tracks.x[shown], tracks.P[shown], dt)
+                x, P, _ = self.filter.predict_tracks(tracks, shown, dt)
                 out.extend(self._messages(shown, x, P, np.full(len(shown), now), None))
         if len(end):
             self.counters["track-ended"] += len(end)
