@@ -8,7 +8,7 @@ import pytest
 from test_associate import T0, Aircraft, Radar, distance_m, fly, tracker
 
 from gateway.associate import TrackerParameters
-from gateway.associate.filter import ConstantVelocity, InteractingMultipleModel
+from gateway.associate.filter import ConstantVelocity, InteractingMultipleModel, LevelFilter
 from gateway.associate.tracker import motion_filter
 from gateway.associate.tracks import TrackTable
 
@@ -166,3 +166,27 @@ def test_tracker_uses_the_filter_the_parameters_choose() -> None:
     assert isinstance(tracker([]).filter, InteractingMultipleModel)
     cv = tracker([], filter_model="cv").filter
     assert type(cv) is ConstantVelocity and cv.q == TrackerParameters().q
+
+
+# -- the level filter -----------------------------------------------------------------------------
+
+def test_level_filter_late_report_leaves_the_state_at_the_latest_time() -> None:
+    """A climb at 3000 ft/min reported by two radars, the second's reports 3 s old when
+    they arrive (1 s older than the state): each is used at its time and the state
+    brought forward again, so level and rate match the climb (left in the past, the state
+    lagged by a second of climb after each, and the next prediction started from there)."""
+    lf = LevelFilter()
+    s = np.full((1, 2), np.nan)
+    P = np.zeros((1, 2, 2))
+    rate = 3000.0 / 6000.0  # FL/s
+    t_state = 0.0
+    for k in range(61):
+        t = 2.0 * k
+        late = k % 2 == 1
+        t_report = t - 3.0 if late else t
+        dt = t_report - t_state if k else 0.0
+        lf.step(s, P, np.array([dt]), np.array([100.0 + rate * t_report]))
+        t_state = max(t_state, t_report)
+        assert np.allclose(P[0], P[0].T)
+    assert s[0, 0] == pytest.approx(100.0 + rate * t_state, abs=0.3)
+    assert s[0, 1] * 6000.0 == pytest.approx(3000.0, abs=100.0)

@@ -1,4 +1,5 @@
-"""Predictor and updaters: a constant-velocity Kalman filter, vectorised over tracks.
+"""Predictors and updaters: a constant-velocity Kalman filter and an IMM built on it,
+vectorised over tracks.
 
 State ``[x, y, vx, vy]`` in the conformal plane (metres, m/s), covariance 4x4, for many
 tracks at once: arrays ``x [n, 4]``, ``P [n, 4, 4]``, ``dt [n]``.
@@ -7,8 +8,10 @@ Why constant velocity: airliners fly straight most of the time, and when they tu
 turn at a modest rate (standard rate 3 deg/s at low speed, bank-limited to about 1 deg/s at
 cruise: at most ~4.5 m/s^2 sideways).  White-acceleration process noise of spectral density
 ``q`` (m^2/s^3) covers that: over the few seconds between updates of several radars the
-unmodelled manoeuvre stays within the gate.  An IMM (a second, high-q or turning model)
-would track turns better; this one is the small, predictable part the rest is built on.
+unmodelled manoeuvre stays within the gate.  But one q is a compromise: large enough for
+turns, it lets straight flight follow the plots' noise.  ``InteractingMultipleModel``
+(the tracker's default) runs a quiet CV and coordinated turns side by side instead, on
+the same state, and weighs them by how well each predicted the plots.
 
 Three ways a measurement enters the track:
 
@@ -496,7 +499,30 @@ class LevelFilter:
     def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
         """Predict by dt and update with reported levels z (all finite), in place on the
         states s [n, 2] and covariances P [n, 2, 2] (views are fine); tracks without a
-        level (nan) start at their report, at rest."""
+        level (nan) start at their report, at rest.
+
+        A report older than the state (dt < 0: another radar's, a sector late) is used at
+        its time and the state brought forward again, so the state stays at the latest
+        report's time (which the tracker keeps): left in the past, a climbing track would
+        lag by its rate times the delay from then on.  The update keeps P symmetric (see
+        ConstantVelocity.update_innovation)."""
+        self._predict(s, P, dt)
+        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
+        s += K * (z - s[:, 0])[:, None]
+        P -= K[:, :, None] * P[:, None, 0, :]
+        P[:, 0, 1] = P[:, 1, 0] = 0.5 * (P[:, 0, 1] + P[:, 1, 0])
+        back = (dt < 0).nonzero()[0]
+        if len(back):
+            sb, Pb = s[back], P[back]
+            self._predict(sb, Pb, -dt[back])
+            s[back], P[back] = sb, Pb
+        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
+        if len(fresh):
+            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
+            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])
+
+    def _predict(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray) -> None:
+        """States and covariances dt later (earlier, if negative), in place."""
         a = np.abs(dt)
         s[:, 0] += dt * s[:, 1]
         P[:, 0, :] += dt[:, None] * P[:, 1, :]
@@ -506,10 +532,3 @@ class LevelFilter:
         P[:, 0, 1] += qa * dt / 2.0
         P[:, 1, 0] = P[:, 0, 1]
         P[:, 1, 1] += qa
-        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
-        s += K * (z - s[:, 0])[:, None]
-        P -= K[:, :, None] * P[:, None, 0, :]
-        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
-        if len(fresh):
-            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
-            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])

@@ -15,8 +15,9 @@ SDPS's update cycle of tracks, as the normaliser publishes them.  In it the trac
 and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
 transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
 
-Every part is a constructor argument with a default, so an IMM filter, another gate or a
-different initiation rule replaces one object and leaves the rest as it is.  Time is only
+Every part is a constructor argument with a default, so another filter (the parameters
+choose the IMM or the CV one: ``motion_filter``), another gate or a different initiation
+rule replaces one object and leaves the rest as it is.  Time is only
 what the messages and ``tick`` say: replaying a capture gives the same tracks as live.
 
 Fused output: ``lat``/``lon`` from the filter, back through the frame; ``fl`` the latest
@@ -345,7 +346,7 @@ class Tracker:
             dt[dt != dt] = 0.0
             self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
             L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
-            L[:, LEVEL_LAST] = z
+            L[:, LEVEL_LAST] = np.where(dt >= 0, z, L[:, LEVEL_LAST])  # not an older one
             tr.level[r] = L
         return moved
 
