@@ -348,8 +348,8 @@ class InteractingMultipleModel(ConstantVelocity):
         """Markov transition matrices [k, M, M] over |dt| (rows: from, columns: to)."""
         ev, V, Vi = self._eig
         e = np.exp(np.abs(dt)[:, None] * ev[None, :])
-        T = np.einsum("ij,kj,jl->kil", V, e, Vi)
-        T = np.clip(T, 0.0, None)
+        T = (V[None, :, :] * e[:, None, :]) @ Vi
+        np.clip(T, 0.0, None, out=T)
         return T / T.sum(axis=2, keepdims=True)
 
     def predict_models(self, xm: np.ndarray, Pm: np.ndarray, dt: np.ndarray,
@@ -365,16 +365,18 @@ class InteractingMultipleModel(ConstantVelocity):
         a = np.where(turning, sn / safe, d)
         b = np.where(turning, (1.0 - cs) / safe, 0.0)
         k, M = d.shape
-        F = np.zeros((k, M, 4, 4))
-        F[..., 0, 0] = F[..., 1, 1] = 1.0
-        F[..., 0, 2] = F[..., 1, 3] = a
-        F[..., 0, 3] = -b
-        F[..., 1, 2] = b
-        F[..., 2, 2] = F[..., 3, 3] = cs
-        F[..., 2, 3] = -sn
-        F[..., 3, 2] = sn
-        x = np.einsum("kmij,kmj->kmi", F, xm)
-        P = F @ Pm @ F.transpose(0, 1, 3, 2)
+        # F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] applied to rows,
+        # then to columns, by its few terms (cheaper than [k, M] small matrix products)
+        vx, vy = xm[..., 2], xm[..., 3]
+        x = np.stack([xm[..., 0] + a * vx - b * vy, xm[..., 1] + b * vx + a * vy,
+                      cs * vx - sn * vy, sn * vx + cs * vy], axis=2)
+        a4, b4, c4, s4 = (v[..., None] for v in (a, b, cs, sn))
+        r0, r1, r2, r3 = Pm[..., 0, :], Pm[..., 1, :], Pm[..., 2, :], Pm[..., 3, :]
+        FP = np.stack([r0 + a4 * r2 - b4 * r3, r1 + b4 * r2 + a4 * r3,
+                       c4 * r2 - s4 * r3, s4 * r2 + c4 * r3], axis=2)
+        c0, c1, c2, c3 = FP[..., 0], FP[..., 1], FP[..., 2], FP[..., 3]
+        P = np.stack([c0 + a4 * c2 - b4 * c3, c1 + b4 * c2 + a4 * c3,
+                      c4 * c2 - s4 * c3, s4 * c2 + c4 * c3], axis=3)
         ad = np.abs(d)
         qa = self._q[None, :] * ad
         coeff = np.stack([qa * ad * ad / 3.0, qa * d / 2.0, qa], axis=2)
@@ -385,9 +387,11 @@ class InteractingMultipleModel(ConstantVelocity):
     def combine(mu: np.ndarray, xm: np.ndarray, Pm: np.ndarray,
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Moment matching: the mixture's mean [k, 4] and covariance [k, 4, 4]."""
-        x = np.einsum("km,kmi->ki", mu, xm)
+        k, M = mu.shape
+        w = mu[:, None, :]
+        x = (w @ xm)[:, 0]
         e = xm - x[:, None, :]
-        P = np.einsum("km,kmij->kij", mu, Pm + e[..., :, None] * e[..., None, :])
+        P = (w @ (Pm + e[..., :, None] * e[..., None, :]).reshape(k, M, 16)).reshape(k, 4, 4)
         return x, P
 
     def _states(self, tracks: TrackTable, rows: np.ndarray,
