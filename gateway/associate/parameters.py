@@ -11,7 +11,7 @@ is this class, so a key, its default and its bounds are written here and nowhere
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -51,9 +51,34 @@ class TrackerParameters:
 
     # -- filter (predictor/updater) ----------------------------------------------------------
     q: Annotated[float, Meta(ge=0.01, le=1000.0)] = 6.0
-    """Acceleration spectral density of the CV model, m^2/s^3 per axis.  Bank-limited
+    """Acceleration spectral density of the CV model (``filter_model = "cv"``), m^2/s^3
+    per axis.  Bank-limited
     airliner turns reach ~4.5 m/s^2 sideways; with updates every 1-3 s from several radars
     this keeps a turning aircraft inside its gate without making straight flight noisy."""
+    filter_model: Literal["imm", "cv"] = "imm"
+    """The kinematic filter: ``imm``, an interacting multiple model of a quiet constant
+    velocity and coordinated turns left and right (the ``imm_*`` keys); ``cv``, one
+    constant-velocity model of density ``q``.  Radar-only on the border capture the IMM
+    smooths straight flight much harder and still follows turns (see the README)."""
+    imm_q_straight: Annotated[float, Meta(ge=0.001, le=1000.0)] = 0.5
+    """Acceleration density of the IMM's straight (CV) model, m^2/s^3: small, since
+    turns are the turning models' business; speed changes (climb, descent, wind) stay in
+    it (0.2-1.0 gave the same radar-only RMS within 3 m on the border capture)."""
+    imm_q_turn: Annotated[float, Meta(ge=0.001, le=1000.0)] = 1.5
+    """Acceleration density of the IMM's turning models: a turn at another rate than
+    ``imm_turn_rate_deg_s``, its roll-in and roll-out."""
+    imm_turn_rate_deg_s: Annotated[float, Meta(ge=0.1, le=20.0)] = 3.0
+    """Turn rate of the IMM's coordinated-turn models (one left, one right): standard
+    rate; bank-limited airliners at cruise turn slower, which the turn noise covers."""
+    imm_straight_sojourn_s: Annotated[float, Meta(ge=1.0, le=100000.0)] = 300.0
+    """Mean time an aircraft flies straight before it turns (the Markov chain's rate out
+    of the straight model): en-route legs last minutes."""
+    imm_turn_sojourn_s: Annotated[float, Meta(ge=1.0, le=100000.0)] = 60.0
+    """Mean time a turn lasts: a 90-degree turn at a bank-limited 1.5 deg/s, half a
+    holding pattern at 3 deg/s."""
+    imm_straight_probability: Annotated[float, Meta(ge=0.01, le=0.99)] = 0.8
+    """Probability of the straight model when a track starts (the rest split between
+    the turns)."""
     initial_speed_sigma_mps: Annotated[float, Meta(ge=1.0, le=1000.0)] = 200.0
     """Velocity sigma of a track started from a position alone (no source velocity)."""
     plot_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=500.0)] = 15.0

@@ -15,8 +15,9 @@ SDPS's update cycle of tracks, as the normaliser publishes them.  In it the trac
 and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
 transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
 
-Every part is a constructor argument with a default, so an IMM filter, another gate or a
-different initiation rule replaces one object and leaves the rest as it is.  Time is only
+Every part is a constructor argument with a default, so another filter (the parameters
+choose the IMM or the CV one: ``motion_filter``), another gate or a different initiation
+rule replaces one object and leaves the rest as it is.  Time is only
 what the messages and ``tick`` say: replaying a capture gives the same tracks as live.
 
 Fused output: ``lat``/``lon`` from the filter, back through the frame; ``fl`` the latest
@@ -44,7 +45,12 @@ import numpy as np
 
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
-from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
+from gateway.associate.filter import (
+    ConstantVelocity,
+    InteractingMultipleModel,
+    LevelFilter,
+    max_eigen2,
+)
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
 from gateway.associate.identity import Identities
@@ -83,7 +89,7 @@ from gateway.messages import (
     Track,
 )
 
-__all__ = ["Association", "Tracker"]
+__all__ = ["Association", "Tracker", "motion_filter"]
 
 FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
 ID_DIGITS = 6
@@ -104,6 +110,20 @@ class _Text(dict[int, str | None]):
 
 
 _OCTAL, _HEX = _Text("04o"), _Text("06X")
+
+
+def motion_filter(p: TrackerParameters) -> ConstantVelocity:
+    """The kinematic filter the parameters choose (``filter_model``)."""
+    if p.filter_model == "cv":
+        return ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+    w = float(np.radians(p.imm_turn_rate_deg_s))
+    turn = (1.0 - p.imm_straight_probability) / 2.0
+    return InteractingMultipleModel(
+        q=max(p.imm_q_straight, p.imm_q_turn),
+        initial_speed_sigma_mps=p.initial_speed_sigma_mps, turn_rates=(0.0, w, -w),
+        model_q=(p.imm_q_straight, p.imm_q_turn, p.imm_q_turn),
+        sojourn_s=(p.imm_straight_sojourn_s, p.imm_turn_sojourn_s, p.imm_turn_sojourn_s),
+        initial=(p.imm_straight_probability, turn, turn))
 
 
 @dataclass(frozen=True)
@@ -154,7 +174,7 @@ class Tracker:
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
         self.registration = Registration(p, self.model) if p.registration else None
-        self.filter = filter or ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+        self.filter = filter or motion_filter(p)
         self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
@@ -167,7 +187,7 @@ class Tracker:
         self.deleter = deleter or TimeoutDeleter(p, coverage)
         if isinstance(self.deleter, TimeoutDeleter):
             self.deleter.counters = self.counters
-        self.tracks = TrackTable(hits=self.initiator.hits)
+        self.tracks = TrackTable(hits=self.initiator.hits, models=self.filter.models)
         self.now = -np.inf
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
         # the id sequence and identity map, kept in a store across restarts (identity.py)
@@ -294,22 +314,16 @@ class Tracker:
 
     def _kinematics(self, chosen: Hypotheses, m: Measurements) -> None:
         """Filter update of each chosen track from the prediction its hypothesis carries."""
-        tracks, f = self.tracks, self.filter
+        tracks = self.tracks
         rows, dt = chosen.track, chosen.dt
-        if m.sdps:
-            x, P = f.intersect(chosen.x, chosen.P, chosen.x[:, :2] + chosen.nu,
-                               m.R[chosen.meas])
-        else:
-            x, P = f.update_innovation(chosen.x, chosen.P, chosen.nu, chosen.s_inv)
-        t = tracks.t[rows] + dt
-        back = (dt < 0).nonzero()[0]
-        if len(back):  # out of sequence: updated in the past, brought back to the present
-            x[back], P[back] = f.predict(x[back], P[back], -dt[back])
-            t[back] -= dt[back]
-            self.counters["late-measurement-used"] += len(back)
-        tracks.x[rows] = x
-        tracks.P[rows] = P
-        tracks.t[rows] = t
+        self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
+                                  chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
+                                  chosen.s_inv, m.sdps, chosen.models)
+        # out of sequence: updated in the past, brought back to the present by the filter
+        back = int((dt < 0).sum())
+        if back:
+            self.counters["late-measurement-used"] += back
+        tracks.t[rows] = np.fmax(tracks.t[rows], tracks.t[rows] + dt)
 
     def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
         """Times, counts, identity and level of tracks updated (or started) by m[idx];
@@ -358,7 +372,7 @@ class Tracker:
             dt[dt != dt] = 0.0
             self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
             L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
-            L[:, LEVEL_LAST] = z
+            L[:, LEVEL_LAST] = np.where(dt >= 0, z, L[:, LEVEL_LAST])  # not an older one
             tr.level[r] = L
         return moved
 
@@ -437,7 +451,7 @@ class Tracker:
             shown = coast[tracks.published[coast]]
             if len(shown):
                 dt = now - tracks.t[shown]
-                x, P = self.filter.predict(tracks.x[shown], tracks.P[shown], dt)
+                x, P, _ = self.filter.predict_tracks(tracks, shown, dt)
                 out.extend(self._messages(shown, x, P, np.full(len(shown), now), None))
         if len(end):
             self.counters["track-ended"] += len(end)
