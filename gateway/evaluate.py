@@ -135,6 +135,9 @@ class Figures:
     error_without_truth: int  # updates of owned tracks at a time their flight has no truth
     merges: int  # tracks of a transponder flight fed by a primary-only flight
     merged_updates: int  # the primary-only flight's source updates in those tracks
+    # the updates that were predictions at a periodic output time (``extrapolated``),
+    # already counted in ``error``: what they cost
+    error_extrapolated: ErrorStats = ErrorStats(0, None, None)
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,7 @@ class Picture:
     entry_number: np.ndarray
     source: tuple[int, int, int] | None = None  # set for a single source's picture
     untracked: int = 0  # single source: its updates without a track number (in no track)
+    extrapolated: np.ndarray | None = None  # bool per update: a periodic prediction
 
     @classmethod
     def empty(cls, name: str) -> Picture:
@@ -408,6 +412,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
     lat: list[float] = []
     lon: list[float] = []
     state: list[int] = []
+    extrapolated: list[bool] = []
     e_update: list[int] = []
     e_src: list[int] = []
     e_number: list[int] = []
@@ -429,6 +434,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
             lat.append(la)
             lon.append(lo)
             state.append(_STATES[m.state])
+            extrapolated.append(m.extrapolated)
             for s in m.sources:
                 e_update.append(n)
                 e_src.append(_pack(s.sac, s.sic, s.cat))
@@ -452,7 +458,8 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
         lon=np.array(lon, dtype=np.float64), state=np.array(state, dtype=np.int8),
         entry_update=np.array(e_update, dtype=np.int64),
         entry_src=np.array(e_src, dtype=np.int64),
-        entry_number=np.array(e_number, dtype=np.int64))
+        entry_number=np.array(e_number, dtype=np.int64),
+        extrapolated=np.array(extrapolated, dtype=bool))
     singles = {k: SourceUpdates(np.array(c.t, dtype=np.float64),
                                 np.array(c.number, dtype=np.int64),
                                 np.array(c.lat, dtype=np.float64),
@@ -856,6 +863,8 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
                        for k in sorted(set(flight_kind.tolist()))},
         error_without_truth=int(np.count_nonzero(~with_truth)),
         merges=len(np.unique(s_track[merged])), merged_updates=int(np.count_nonzero(merged)),
+        error_extrapolated=ErrorStats.of(err_d[pic.extrapolated[err_rows]]
+                                         if pic.extrapolated is not None else err_d[:0]),
     )
     return figures, _Samples(err_flight, pic.t[err_rows], err_d)
 
@@ -976,6 +985,8 @@ def _table(r: Report) -> str:
         f"  horizontal error        {_err(f.error)}",
         f"    transponder           {_err(f.error_transponder)}",
         f"    primary-only          {_err(f.error_primary)}",
+        *([f"    extrapolated          {_err(f.error_extrapolated)}"]
+          if f.error_extrapolated.samples else []),
         f"  primary-only merges     {f.merges} tracks ({f.merged_updates} source updates)",
     ]
     if r.sources:

@@ -322,3 +322,32 @@ url = "mqtt://127.0.0.1:1883"
     scans, _gap = overflight()
     out = feed(trk, scans)
     assert (len({m.id for m in out}) == 1) is hidden
+
+
+def test_evaluate_scores_extrapolated_output_for_completeness_and_accuracy() -> None:
+    """The overflight scored against its truth: the predictions through the cone keep the
+    flight complete, and they are scored for accuracy like any update (on their own line
+    too)."""
+    from gateway.evaluate import Span, build_truth, evaluate_parsed, parse_tracks
+
+    scans, (a, b) = overflight()
+    scans = [[msgspec.structs.replace(p, track_number=42) for p in s] for s in scans]
+    t_end = max(p.t for s in scans for p in s)
+    ts = np.arange(T0, t_end + 1.0)
+    pos = [offset(SITE[0], SITE[1], -60_000.0 + SPEED * (t - T0), 0.0) for t in ts]
+    truth = build_truth(["F1"] * len(ts), ts, [p[0] for p in pos], [p[1] for p in pos],
+                        {"F1": "modeac"}, [Span((1, 7, 48), 42, "F1", T0, t_end)])
+    figures = {}
+    for period in (0.0, 4.0):
+        out = feed(tracker(output_period_s=period), scans)
+        lines = [encode(m) for m in out]
+        figures[period] = evaluate_parsed(truth, parse_tracks(lines)).fused
+    off, on = figures[0.0], figures[4.0]
+    assert off.id_changes == on.id_changes == 0
+    assert off.error_extrapolated.samples == 0
+    assert on.error_extrapolated.samples > 20  # the gap alone is 110 s: 27 output times
+    assert on.error_extrapolated.rms_m is not None and on.error_extrapolated.rms_m < 500.0
+    assert on.error.samples == off.error.samples + on.error_extrapolated.samples
+    # off: the ~100 s in the cone beyond the 12 s a last update counts for are missed
+    assert off.completeness.share is not None and off.completeness.share < 0.85
+    assert on.completeness.share is not None and on.completeness.share > 0.98
