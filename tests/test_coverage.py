@@ -227,18 +227,46 @@ def test_code_reacquisition_needs_the_same_identification() -> None:
 
 def test_code_reacquisition_needs_the_predicted_position() -> None:
     """The same code far from where the ended track was heading is another aircraft."""
-    scans, (a, b) = overflight()
-    moved = []
-    for s in scans:
-        if s and s[0].t > b:  # after the gap the plots come 60 km north of the line
-            p = s[0]
-            lat, lon = offset(p.lat or 0.0, p.lon or 0.0, 0.0, 60_000.0)
-            s = [msgspec.structs.replace(p, lat=lat, lon=lon)]
-        moved.append(s)
+    scans, _gap = shifted_after_gap(60_000.0)
     trk = tracker(hidden_max_s=0.0)
-    out = feed(trk, moved)
+    out = feed(trk, scans)
     assert len({m.id for m in out}) == 2
     assert trk.counters["track-reacquired-code"] == 0
+
+
+def shifted_after_gap(north_m: float) -> tuple[list[list[Plot]], tuple[float, float]]:
+    """The overflight, its plots after the cone ``north_m`` off the line (a turn inside)."""
+    scans, (a, b) = overflight()
+    out = []
+    for s in scans:
+        if s and s[0].t > b:
+            p = s[0]
+            lat, lon = offset(p.lat or 0.0, p.lon or 0.0, 0.0, north_m)
+            s = [msgspec.structs.replace(p, lat=lat, lon=lon)]
+        out.append(s)
+    return out, (a, b)
+
+
+def test_a_hidden_track_hands_its_id_on_when_the_aircraft_comes_out_beyond_its_gate() -> None:
+    """12 km off the prediction after a 115 s silence: no gate takes the plots, a new
+    track starts; it is the hidden one's continuation by code and position."""
+    scans, (_a, b) = shifted_after_gap(12_000.0)
+    trk = tracker()
+    out = feed(trk, scans)
+    assert len({m.id for m in out}) == 1
+    assert trk.counters["track-handover"] == 1
+    assert [m for m in out if m.state == "ended"] == []
+
+
+def test_a_hidden_track_keeps_its_id_from_the_same_code_far_away() -> None:
+    """The same code 60 km off is another aircraft: it gets its own id, and the hidden
+    track ends on time."""
+    scans, _gap = shifted_after_gap(60_000.0)
+    trk = tracker()
+    out = feed(trk, scans)
+    assert len({m.id for m in out}) == 2
+    assert trk.counters["track-handover"] == 0
+    assert len([m for m in out if m.state == "ended"]) == 1
 
 
 # -- periodic output ----------------------------------------------------------------------------

@@ -585,27 +585,39 @@ class Tracker:
         if kept is None:
             return None
         label, t_last, x, callsign = kept
-        ident = int(tr.ident[row, CALLSIGN])
-        if callsign >= 0 and ident >= 0 and callsign != ident:
-            return None
-        elapsed = max(float(tr.t[row]) - t_last, 0.0)
-        reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
-                    p.cap_m + p.max_speed_mps * elapsed)
-        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * elapsed),
-                        tr.x[row, 1] - (x[1] + x[3] * elapsed))
-        if elapsed > p.reacquire_window_s + p.end_after_s or miss > reach:
+        if (float(tr.t[row]) - t_last > p.reacquire_window_s + p.end_after_s
+                or not self._continues(row, x, t_last, callsign)):
             return None
         del self._code_memory[code]
         self.counters["track-reacquired-code"] += 1
         return label
 
+    def _continues(self, row: int, x: np.ndarray, t: float, callsign: int) -> bool:
+        """Whether track ``row`` may be the aircraft of an older Mode A/C track (state x
+        at time t, callsign hash) with its code: the identifications agree where both
+        have one, and it is near where the old velocity leads (``reacquire_accel_mps2``:
+        the reach grows with the time since, as a gate grows with coasting)."""
+        tr, p = self.tracks, self.parameters
+        ident = int(tr.ident[row, CALLSIGN])
+        if callsign >= 0 and ident >= 0 and callsign != ident:
+            return False
+        elapsed = abs(float(tr.t[row]) - t)
+        reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
+                    p.cap_m + p.max_speed_mps * elapsed)
+        dt = float(tr.t[row]) - t
+        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
+        return bool(miss <= reach)
+
     def _handed_over(self, row: int) -> str | None:
         """The id of a published track of the same identity (Mode S address; without one,
         discrete Mode-3/A code) that has had no report since this track began: every
         report since came here, so the old track lost the aircraft (its filter went
-        astray: a missed turn, a bad start) and this one is its continuation.  The old
+        astray: a missed turn, a bad start; or it was hidden in a coverage gap and the
+        aircraft came out beyond its gate) and this one is its continuation.  The old
         track is dropped without an ``ended`` message; its id goes on here.  (An address
-        really on two targets at once keeps both tracks busy, and both ids.)"""
+        really on two targets at once keeps both tracks busy, and both ids.)  By code, the
+        identifications must agree and the new track be near the old one's prediction
+        (``_continues``)."""
         tr = self.tracks
         address, code = int(tr.ident[row, ADDRESS]), int(tr.ident[row, CODE])
         if address >= 0:
@@ -618,6 +630,9 @@ class Tracker:
         if len(old) == 0:
             return None
         r = int(old[np.argmax(tr.t_update[old])])
+        if address < 0 and not self._continues(row, tr.x[r], float(tr.t[r]),
+                                               int(tr.ident[r, CALLSIGN])):
+            return None  # a code, unlike an address, may be another aircraft's
         label = tr.label[r]
         tr.free(np.array([r]))
         self.counters["track-handover"] += 1
