@@ -379,3 +379,40 @@ def test_evaluate_scores_extrapolated_output_for_completeness_and_accuracy() -> 
     # off: the ~100 s in the cone beyond the 12 s a last update counts for are missed
     assert off.completeness.share is not None and off.completeness.share < 0.85
     assert on.completeness.share is not None and on.completeness.share > 0.98
+
+
+def test_coverage_agrees_with_the_simulators_radars() -> None:
+    """The tracker's geometry is the simulator's rule (gateway.sim.radar: pymap3d elevation
+    on the ellipsoid under the cone, slant range, 4/3 earth horizon), seen from the other
+    side: over random points around a border radar they agree but within a whisker of an
+    edge (sphere against ellipsoid)."""
+    import pymap3d
+
+    from gateway.sim.radar import _horizon_ok
+    from gateway.sim.scenario import BORDER
+
+    site = BORDER.radars[0]
+    rng = np.random.default_rng(7)
+    n = 4000
+    east = rng.uniform(-520_000, 520_000, n)
+    north = rng.uniform(-520_000, 520_000, n)
+    near = rng.random(n) < 0.3  # a good share near the cone
+    east[near] /= 30.0
+    north[near] /= 30.0
+    alt = rng.uniform(50.0, 13_000.0, n)
+    x0, y0 = FRAME.to_xy(np.array([site.lat]), np.array([site.lon]))
+    lat, lon = FRAME.to_latlon(x0 + east, y0 + north)
+    _az, el, slant = pymap3d.geodetic2aer(lat, lon, alt, site.lat, site.lon, site.alt_m)
+    ground = slant * np.cos(np.radians(el))
+    sim = ((el < site.cone_deg) & (slant <= site.range_nm * NM)
+           & _horizon_ok(ground, site.alt_m, alt))
+    mine = Coverage(FRAME, [RadarCoverage(site.lat, site.lon, site.alt_m, site.cone_deg,
+                                          site.range_nm)]).seen(x0 + east, y0 + north, alt)
+    assert 0.2 < sim.mean() < 0.8  # both sides of every edge are sampled
+    assert (sim == mine).mean() > 0.995
+    # where they differ, the point is on an edge: elevation, range or horizon within 1 %
+    reach = (np.sqrt(2 * 4 / 3 * 6_371_000 * site.alt_m)
+             + np.sqrt(2 * 4 / 3 * 6_371_000 * alt))
+    edge = ((np.abs(el - site.cone_deg) < 0.5) | (np.abs(slant / (site.range_nm * NM) - 1) < 0.01)
+            | (np.abs(ground / reach - 1) < 0.01))
+    assert edge[sim != mine].all()
