@@ -14,6 +14,12 @@ SDPS's update cycle of tracks, as the normaliser publishes them.  In it the trac
 
 and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
 transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
+With ``output_period_s``, each of them first publishes the periodic output due (ARTAS
+fashion): every confirmed track that had no message for a period, predicted to the output
+time and flagged ``extrapolated``.  A track in a gap of the radars' coverage (``coverage``:
+a cone of silence no other radar covers) coasts instead of ending, and a Mode A/C aircraft
+coming back from one keeps its id by code, identification and position, as a Mode S one
+does by address.
 
 Every part is a constructor argument with a default, so an IMM filter, another gate or a
 different initiation rule replaces one object and leaves the rest as it is.  Time is only
@@ -124,6 +130,8 @@ class Tracker:
     defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks (default: the
     parameters').
     ``id_prefix``: fused ids are the prefix and a six-digit counter (``T000123``).
+    ``coverage``: where the radars see (default: the ``radars`` with a known antenna, each
+    with the default cone of silence and range; no radar: no gaps are modelled).
     """
 
     def __init__(self, parameters: TrackerParameters | None = None,
@@ -184,8 +192,9 @@ class Tracker:
     # -- the two entry points ---------------------------------------------------------------
 
     def update(self, messages: Sequence[Plot | Track]) -> list[Fused]:
-        """One published batch in; the fused updates of the tracks it touched, then any
-        lifecycle transitions due by the batch's latest time."""
+        """One published batch in; the periodic output due before its earliest time, the
+        fused updates of the tracks it touched, then any lifecycle transitions due by the
+        batch's latest time."""
         parts = self.model.convert(messages)
         out: list[Fused] = []
         if parts and self.parameters.output_period_s > 0:  # output times before the batch
