@@ -156,6 +156,9 @@ class Figures:
     merges: int  # tracks of a transponder flight fed by a primary-only flight
     merged_updates: int  # the primary-only flight's source updates in those tracks
     by_kind: dict[str, KindFigures] = field(default_factory=dict)  # every KINDS_REPORTED key
+    # the updates that were predictions at a periodic output time (``extrapolated``),
+    # already counted in ``error``: what they cost
+    error_extrapolated: ErrorStats = ErrorStats(0, None, None)
 
 
 @dataclass(frozen=True)
@@ -388,6 +391,7 @@ class Picture:
     entry_number: np.ndarray
     source: tuple[int, int, int] | None = None  # set for a single source's picture
     untracked: int = 0  # single source: its updates without a track number (in no track)
+    extrapolated: np.ndarray | None = None  # bool per update: a periodic prediction
 
     @classmethod
     def empty(cls, name: str) -> Picture:
@@ -438,6 +442,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
     lat: list[float] = []
     lon: list[float] = []
     state: list[int] = []
+    extrapolated: list[bool] = []
     e_update: list[int] = []
     e_src: list[int] = []
     e_number: list[int] = []
@@ -459,6 +464,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
             lat.append(la)
             lon.append(lo)
             state.append(_STATES[m.state])
+            extrapolated.append(m.extrapolated)
             for s in m.sources:
                 e_update.append(n)
                 e_src.append(_pack(s.sac, s.sic, s.cat))
@@ -482,7 +488,8 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
         lon=np.array(lon, dtype=np.float64), state=np.array(state, dtype=np.int8),
         entry_update=np.array(e_update, dtype=np.int64),
         entry_src=np.array(e_src, dtype=np.int64),
-        entry_number=np.array(e_number, dtype=np.int64))
+        entry_number=np.array(e_number, dtype=np.int64),
+        extrapolated=np.array(extrapolated, dtype=bool))
     singles = {k: SourceUpdates(np.array(c.t, dtype=np.float64),
                                 np.array(c.number, dtype=np.int64),
                                 np.array(c.lat, dtype=np.float64),
@@ -890,6 +897,8 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
         by_kind={k: _kind_figures(kinds == k, hits, need, err_d, err_flight, changes_of,
                                   s_flight[merged])
                  for k in KINDS_REPORTED},
+        error_extrapolated=ErrorStats.of(err_d[pic.extrapolated[err_rows]]
+                                         if pic.extrapolated is not None else err_d[:0]),
     )
     return figures, _Samples(err_flight, pic.t[err_rows], err_d)
 
@@ -1021,6 +1030,8 @@ def _table(r: Report) -> str:
         f"  horizontal error        {_err(f.error)}",
         f"    transponder           {_err(f.error_transponder)}",
         f"    primary-only          {_err(f.error_primary)}",
+        *([f"    extrapolated          {_err(f.error_extrapolated)}"]
+          if f.error_extrapolated.samples else []),
         f"  primary-only merges     {f.merges} tracks ({f.merged_updates} source updates)",
         f"  by target kind          {'flights':>7}{'complete':>10}{'RMS m':>8}{'p95 m':>8}"
         f"{'samples':>9}{'id ch':>7}{'merged':>8}",

@@ -41,7 +41,7 @@ from gateway.associate.filter import ConstantVelocity
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, TENTATIVE, TrackTable
+from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
 from gateway.units import FT
 
 __all__ = ["MofNInitiator", "TimeoutDeleter"]
@@ -138,14 +138,19 @@ class TimeoutDeleter:
     def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
                 ahead_s: np.ndarray) -> np.ndarray:
         """Which of these tracks' straight-line predictions at ``now`` are hidden (seen by
-        no radar, seen again within ``ahead_s``), at their latest level."""
+        no radar, seen again within ``ahead_s``), from their latest level on at the level
+        filter's rate of climb."""
         assert self.coverage is not None
         x = tracks.x[rows]
         dt = now - tracks.t[rows]
-        fl = tracks.level[rows, LEVEL_LAST]
-        h = np.where(fl == fl, fl * 100.0 * FT, self.p.hidden_height_m)
+        level = tracks.level[rows]
+        fl = level[:, LEVEL_LAST]
+        rate = np.nan_to_num(level[:, 1]) * 100.0 * FT  # m/s
+        since = np.nan_to_num(now - level[:, LEVEL_T])
+        h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
+                     self.p.hidden_height_m)
         return self.coverage.hidden(x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt,
-                                    x[:, 2], x[:, 3], h, ahead_s)
+                                    x[:, 2], x[:, 3], h, ahead_s, vz=rate)
 
     def due(self, tracks: TrackTable, rows: np.ndarray) -> float:
         """The earliest time at which ``review`` could change one of these rows (if none
