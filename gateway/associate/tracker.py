@@ -155,6 +155,7 @@ class Tracker:
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
         self.initiator = initiator or MofNInitiator(p, self.frame)
+        self.initiator.counters = self.counters
         self.deleter = deleter or TimeoutDeleter(p)
         self.tracks = TrackTable(hits=self.initiator.hits)
         self.now = -np.inf
@@ -424,6 +425,7 @@ class Tracker:
             tracks.free(end)
         if len(drop):
             self.counters["tentative-dropped"] += len(drop)
+            self.initiator.dropped(tracks, drop, now)  # the clutter map learns
             tracks.free(drop)
         self._due = self.deleter.due(tracks, tracks.active())
         return out
