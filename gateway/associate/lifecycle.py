@@ -13,7 +13,9 @@ address, a discrete Mode-3/A code) or from an SDPS (a track another system confi
 ``confirm_updates_identity`` (2) updates; a position-only track needs
 ``confirm_updates_position`` (3) within ``confirm_window_s``: PSR clutter (a few false plots
 per scan, spread over the coverage) starts tentative tracks all the time but almost never
-lines up three times.  A tentative track is never published as confirmed.
+lines up three times; ``confirm_updates_tracked`` (2) when its plots carry a radar's own
+track number in a clean cell of the clutter map (the radar's tracker saw them line up).
+A tentative track is never published as confirmed.
 
 Position-only tracks (primary plots: clutter, or an aircraft without a transponder) must
 also pass two gates of plausibility before they are confirmed (``InitiationGate``): the
@@ -113,13 +115,13 @@ class ClutterMap:
         if not known.any():
             return
         self._ensure(int(source[known].max()))
-        for s, c, tt, n in zip(source[known].tolist(), cell[known].tolist(),
-                               t[known].tolist(), plots[known].tolist(), strict=True):
-            if not self.start[s] <= tt:  # nan: the first plot this map learns
-                self.start[s] = tt
-            age = max(tt - self.t[s, c], 0.0)
-            self.density[s, c] = self.density[s, c] * np.exp(-age / self.p.clutter_memory_s) + n
-            self.t[s, c] = max(tt, self.t[s, c])
+        s, c, t, n = source[known], cell[known], t[known], plots[known]
+        np.fmin.at(self.start, s, t)  # nan until a map learns its first plots
+        tau = self.p.clutter_memory_s
+        now = float(t.max())  # every touched cell is brought to the latest of these times
+        self.density[s, c] *= np.exp(-np.fmax(now - self.t[s, c], 0.0) / tau)
+        self.t[s, c] = now
+        np.add.at(self.density, (s, c), n * np.exp(-np.fmax(now - t, 0.0) / tau))
 
 
 class MofNInitiator:
@@ -194,10 +196,12 @@ class MofNInitiator:
         identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
                     | tracks.sdps[tentative])
         extra = np.where(identity, 0, self._extra[tentative])
-        need = np.where(identity, p.confirm_updates_identity,
-                        p.confirm_updates_position + extra)
+        plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
+                              min(p.confirm_updates_tracked, p.confirm_updates_position),
+                              p.confirm_updates_position + extra)
+        need = np.where(identity, p.confirm_updates_identity, plain_need)
         window = p.confirm_window_s * np.where(
-            identity, 1.0, need / p.confirm_updates_position)
+            identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
         oldest = tracks.hit_t[tentative, tracks.hits - need]
         ok = (tracks.n_updates[tentative] >= need) & (
             tracks.t_update[tentative] - oldest <= window)

@@ -139,6 +139,11 @@ class TrackerParameters:
     an SDPS reports."""
     confirm_updates_position: Annotated[int, Meta(ge=1, le=20)] = 3
     """Updates that confirm a position-only track (M of M-of-N): clutter rarely lines up."""
+    confirm_updates_tracked: Annotated[int, Meta(ge=1, le=20)] = 2
+    """Updates that confirm a position-only track fed by a radar's own track (its plots
+    carry the radar's track number: its tracker saw them line up already), in a cell the
+    clutter map finds clean; it must still pass the speed and manoeuvre gates.  A primary
+    target seen by one slow radar is published a scan sooner."""
     confirm_window_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """... and they must fall within this window (N of M-of-N, as time)."""
     min_speed_mps: Annotated[float, Meta(ge=0.0, le=500.0)] = 10.0
