@@ -188,6 +188,7 @@ class Tracker:
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
         self.initiator = initiator or MofNInitiator(p, self.frame)
+        self.initiator.counters = self.counters
         if coverage is None:  # the radars whose antenna is known, with default limits
             coverage = Coverage(self.frame, [
                 RadarCoverage(r.lat, r.lon, r.alt_m) for _k, r in sorted((radars or {}).items())
@@ -474,6 +475,7 @@ class Tracker:
             tracks.free(end)
         if len(drop):
             self.counters["tentative-dropped"] += len(drop)
+            self.initiator.dropped(tracks, drop, now)  # the clutter map learns
             tracks.free(drop)
         self._due = self.deleter.due(tracks, tracks.active())
         return out
