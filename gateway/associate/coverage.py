@@ -97,7 +97,7 @@ class Coverage:
 
     def seen(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
         """bool [n]: some radar sees the point."""
-        return self.seen_by(x, y, h_m).any(axis=1)
+        return np.asarray(self.seen_by(x, y, h_m).any(axis=1), dtype=bool)
 
     def seen_latlon(self, lat: np.ndarray, lon: np.ndarray, h_m: np.ndarray) -> np.ndarray:
         """``seen`` for WGS-84 positions."""
