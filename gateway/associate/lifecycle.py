@@ -154,7 +154,7 @@ class MofNInitiator:
         if capacity > old:
             grow = capacity - old
             self._x0 = np.vstack([self._x0, np.zeros((grow, 2))])
-            self._r0 = np.concatenate([self._r0, np.zeros(grow)])
+            self._r0 = np.concatenate([self._r0, np.full(grow, np.nan)])  # nan: not ours
             self._source = np.concatenate([self._source, np.full(grow, -1, np.int64)])
             self._cell = np.concatenate([self._cell, np.full(grow, -1, np.int64)])
             self._extra = np.concatenate([self._extra, np.zeros(grow, np.int64)])
@@ -192,6 +192,7 @@ class MofNInitiator:
         tentative = rows[tracks.state[rows] == TENTATIVE]
         if len(tentative) == 0:
             return tentative
+        self._room(tracks.capacity)  # rows another part made: no start of their own
         p = self.p
         identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
                     | tracks.sdps[tentative])
@@ -225,7 +226,9 @@ class MofNInitiator:
         speed = np.hypot(v[:, 0], v[:, 1])
         ok = (speed - k * v_sig <= p.max_speed_primary_mps) & (speed + k * v_sig >= p.min_speed_mps)
         dt = tracks.t[rows] - tracks.t_first[rows]
-        long = dt > 1.0  # plots of one instant (several radars at once) say no speed
+        # plots of one instant (several radars at once) say no speed; nor does a row this
+        # initiator did not start
+        long = (dt > 1.0) & np.isfinite(self._r0[rows])
         if long.any():
             r, d = rows[long], dt[long]
             chord = (x[long, :2] - self._x0[r]) / d[:, None]
