@@ -566,8 +566,8 @@ class Handoff:
         """A track with no transponder: each crossing between countries is an alert, once
         its confirmed updates have been in the new country ``crossing_updates`` times
         running (a track jittering along the border is one crossing, or none)."""
-        if m.state != "confirmed":  # a coasting track's position is a prediction
-            return
+        if m.state != "confirmed" or getattr(m, "extrapolated", False):
+            return  # a coasting track's position, or an extrapolated one, is a prediction
         if track.settled is None:
             track.settled = unit
             return
