@@ -159,9 +159,14 @@ class TrackerParameters:
     """Cost of leaving a measurement unassigned (it may start a track)."""
 
     # -- lifecycle (initiator, deleter) -----------------------------------------------------------
+    confirm_updates_modes: Annotated[int, Meta(ge=1, le=20)] = 1
+    """Updates that confirm a track with a Mode S address or one an SDPS reports: the
+    address is a 24-bit key under parity and an SDPS track is confirmed already, so the
+    first report is published (a flight entering coverage is seen at once: at one update
+    of a 12 s radar a second confirming one cost 0.7 % of completeness radar-only)."""
     confirm_updates_identity: Annotated[int, Meta(ge=1, le=20)] = 2
-    """Updates that confirm a track with an identity (Mode S address, discrete code) or one
-    an SDPS reports."""
+    """Updates that confirm a track with a discrete Mode-3/A code (replies can be garbled
+    or reflected: one is not enough)."""
     confirm_updates_position: Annotated[int, Meta(ge=1, le=20)] = 3
     """Updates that confirm a position-only track (M of M-of-N): clutter rarely lines up."""
     confirm_updates_tracked: Annotated[int, Meta(ge=1, le=20)] = 2
@@ -243,6 +248,10 @@ class TrackerParameters:
     published on every update.  A consumer sees each track at least every two periods,
     coasting ones included.  0 (the default): only on updates and lifecycle changes.
     ARTAS publishes every 4-5 s."""
+    output_max_sigma_m: Annotated[float, Meta(ge=1.0, le=1000000.0)] = 1000.0
+    """A periodic prediction is published only while its position sigma is below this,
+    metres: beyond it (a track hidden for minutes, a primary target's poor velocity) the
+    track stays alive but silent until its next plot (``extrapolation-withheld``)."""
     publish_tentative: bool = False
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
