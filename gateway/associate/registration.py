@@ -52,6 +52,8 @@ import numpy as np
 
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
+from gateway.messages import RadarRef
+from gateway.messages import Registration as Registration_
 
 __all__ = ["Estimate", "Registration", "REFERENCE_M", "REFERENCE_MPS"]
 
@@ -108,6 +110,37 @@ class Registration:
         self.accepted = 0
         self.solves = 0
         self._last: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
+        # pairs not yet in the equations: (plot i records, plot j records, source j,
+        # source i, velocity, velocity variance), ``_waiting`` pairs in all
+        self._pending: list[tuple[np.ndarray, ...]] = []
+        self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
+        self._waiting = 0
+        self._next_output = -np.inf  # data time of the next periodic publication
+        self.now = -np.inf  # latest plot time seen
+
+    def due(self, now: float) -> list[Registration_]:
+        """The ``registration`` message of every radar with pairs, when a publication is
+        due at data time ``now`` (every ``registration_output_period_s``, on multiples of
+        it); else nothing."""
+        period = self.p.registration_output_period_s
+        if not now >= self._next_output:
+            return []
+        first = not np.isfinite(self._next_output)
+        self._next_output = (np.floor(now / period) + 1) * period
+        if first:
+            return []
+        return self.messages(now)
+
+    def messages(self, t: float) -> list[Registration_]:
+        """Every radar's estimate now, as shared-format messages stamped ``t``."""
+        return [Registration_(
+            t=t, src=RadarRef(sac=e.sac, sic=e.sic), range_bias_m=e.range_bias_m,
+            range_gain=e.range_gain, azimuth_bias_deg=e.azimuth_bias_deg,
+            time_offset_s=e.time_offset_s, range_bias_sigma_m=e.range_bias_sigma_m,
+            range_gain_sigma=e.range_gain_sigma,
+            azimuth_bias_sigma_deg=e.azimuth_bias_sigma_deg,
+            time_offset_sigma_s=e.time_offset_sigma_s, pairs=e.pairs,
+            established=e.established) for e in self.estimates()]
 
     def keys(self, source: int) -> SourceKey:
         return self.model.sources.keys[source]
@@ -166,6 +199,11 @@ class Registration:
             self.t_forget = t
 
     def solve(self) -> None:
+        """The estimate and its covariance from every pair seen so far."""
+        self._flush()
+        self._solve()
+
+    def _solve(self) -> None:
         """The estimate and its covariance from the equations and the prior."""
         if self.n == 0:
             return
@@ -199,6 +237,13 @@ class Registration:
                & np.isfinite(m.los_x[idx]) & np.isfinite(m.los_y[idx]))
         if not sel.any():
             return
+        self._rate += 0.05 * (int(sel.sum()) - self._rate)
+        share = p.registration_plots_per_cycle / self._rate
+        if share < 1.0:  # dense traffic: the same share of addresses, for every radar
+            hashed = (m.icao24[idx] * 2654435761) & 0xFFFFFFFF
+            sel &= hashed < share * 2.0 ** 32
+            if not sel.any():
+                return
         j = idx[sel]
         vel, vvar = velocity[sel], velocity_var[sel]
         rec = self._records(m, xy[j], t[j], j)
@@ -226,8 +271,23 @@ class Registration:
         if not mine:
             return
         self._grow(max(other) + 1)
-        self._learn(rec[mine], np.array(theirs), np.array(other), source, vel[mine],
-                    vvar[mine])
+        self._pending.append((rec[mine], np.array(theirs), np.array(other),
+                              np.full(len(mine), source), vel[mine], vvar[mine]))
+        self._waiting += len(mine)
+        if self._waiting >= p.registration_learn_batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Learn from the pairs waiting (in one go: numpy's cost is per call, not per
+        pair), then solve if enough came since the last solution."""
+        if not self._pending:
+            return
+        parts = list(zip(*self._pending, strict=True))
+        self._pending, self._waiting = [], 0
+        ri, rj, sj, si, v, vvar = (np.concatenate(x) for x in parts)
+        self._learn(ri, rj, sj, si, v, vvar)
+        if self.since_solve >= self.p.registration_solve_every:
+            self._solve()
 
     def _records(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
                  ) -> np.ndarray:
@@ -262,7 +322,7 @@ class Registration:
                 break
             del last[address]
 
-    def _learn(self, ri: np.ndarray, rj: np.ndarray, sj: np.ndarray, si: int,
+    def _learn(self, ri: np.ndarray, rj: np.ndarray, sj: np.ndarray, si: np.ndarray,
                v: np.ndarray, vvar: np.ndarray) -> None:
         """Gate the pairs against the current estimate, then add the accepted ones to the
         normal equations."""
@@ -281,7 +341,7 @@ class Registration:
         S[:, 0, 1] = S[:, 1, 0] = ri[:, 10] + rj[:, 10]
         S[:, 1, 1] = ri[:, 11] + rj[:, 11] + extra
         cols = np.empty((len(dt), 2 * NP), dtype=np.int64)
-        cols[:, :NP] = si * NP + np.arange(NP)
+        cols[:, :NP] = si[:, None] * NP + np.arange(NP)
         cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
         theta = self.theta[cols]  # [p, 8]
         Psub = self.P[cols[:, :, None], cols[:, None, :]]  # [p, 8, 8]
@@ -297,7 +357,7 @@ class Registration:
         self.rejected += int((~ok).sum())
         if not ok.any():
             return
-        J, S, d, cols, sj = J[ok], S[ok], d[ok], cols[ok], sj[ok]
+        J, S, d, cols, sj, si = J[ok], S[ok], d[ok], cols[ok], sj[ok], si[ok]
         self._forget(float(ri[:, _T].max()))
         det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
         W = np.empty_like(S)
@@ -306,17 +366,12 @@ class Registration:
         JW = np.einsum("pki,pkl->pil", J, W)  # J^T W: [p, 8, 2]
         JWJ = np.einsum("pil,plj->pij", JW, J)
         JWd = np.einsum("pil,pl->pi", JW, d)
-        for s in np.unique(sj).tolist():  # one cycle is one source: group by the other
-            g = sj == s
-            c = cols[g][0]
-            self.N[np.ix_(c, c)] += JWJ[g].sum(axis=0)
-            self.b[c] += JWd[g].sum(axis=0)
-            self.pairs[s] += int(g.sum())
-        self.pairs[si] += len(d)
+        np.add.at(self.N, (cols[:, :, None], cols[:, None, :]), JWJ)
+        np.add.at(self.b, cols, JWd)
+        np.add.at(self.pairs, si, 1.0)
+        np.add.at(self.pairs, sj, 1.0)
         self.accepted += len(d)
         self.since_solve += len(d)
-        if self.since_solve >= p.registration_solve_every:
-            self.solve()
 
     # -- applying ------------------------------------------------------------------------
 
