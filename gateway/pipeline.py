@@ -16,6 +16,7 @@ import msgspec
 import numpy as np
 
 from gateway.associate.build import tracker_from_config
+from gateway.associate.registration import Estimate
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.flightplan.feed import plans_from_config
@@ -167,6 +168,11 @@ class Pipeline:
         if self.plans is not None:
             counts += self.plans.all_counters()
         return counts
+
+    def registration(self) -> list[Estimate]:
+        """Each radar's registration as estimated now (none without registration)."""
+        reg = self.tracker.registration
+        return reg.estimates() if reg is not None else []
 
     def _associate(self, batches: list[SourceBatch]) -> list[Published]:
         """Each source's batch is published as it is (the topic table names it from its

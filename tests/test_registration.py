@@ -361,3 +361,34 @@ def test_dense_traffic_learns_from_a_share_of_the_addresses() -> None:
     share.feed(batches)
     assert 0 < share.reg.accepted < 0.5 * full.reg.accepted
     assert_close(share.estimates(), SITES, time_s=0.05, gain=8e-5)
+
+
+def test_service_status_metrics_and_health_show_the_estimates() -> None:
+    """The service's ``status`` counters, /metrics gauges and /health carry each radar's
+    estimate and its uncertainty."""
+    import io
+
+    from gateway.config import loads
+    from gateway.service.shell import Service
+
+    radars_toml = "".join(
+        f"[[radar]]\nsac = {s.sac}\nsic = {s.sic}\nname = \"R{s.sic}\"\nlat = {s.lat}\n"
+        f"lon = {s.lon}\nalt_m = 0.0\nsigma_range_m = {s.sigma_range_m}\n"
+        f"sigma_azimuth_deg = {s.sigma_azimuth_deg}\n\n" for s in SITES)
+    config = loads("[gateway]\nid = \"gw\"\n\n" + radars_toml)
+    service = Service(config, out=io.BytesIO())
+    frame = service.pipeline.tracker.frame
+    for plots, _truth in scans(Sky(frame, 60, seed=3), SITES, 0.0, 600.0, seed=1):
+        service.pipeline.tracker.update(plots)
+    counters = service.status_counters()
+    est = {e.sic: e for e in service.pipeline.registration()}
+    assert counters["registration-0-1-range-bias-m"] == round(est[1].range_bias_m, 2)
+    assert abs(counters["registration-0-1-range-bias-m"] - 25.0) < 20.0
+    assert 0 < counters["registration-0-1-range-bias-sigma-m"] < 10.0
+    assert counters["registration-0-2-established"] == 1
+    snap = service.snapshot()
+    doc, label, values = snap.gauges["gateway_registration_azimuth_bias_deg"]
+    assert label == "radar" and abs(values["0-2"] + 0.02) < 0.01
+    assert "0-3" in snap.gauges["gateway_registration_time_offset_sigma_s"][2]
+    health = snap.health["registration"]
+    assert isinstance(health, dict) and set(health) == {"0-1", "0-2", "0-3"}

@@ -205,9 +205,9 @@ class TrackerParameters:
     bias that drifts is followed within about this long."""
     registration_solve_every: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
     """The estimate is solved again after this many accepted pairs."""
-    registration_learn_batch: Annotated[int, Meta(ge=1, le=100_000)] = 128
-    """Pairs are added to the equations this many at a time (numpy's cost is per call:
-    one cycle of a busy radar makes a handful of pairs)."""
+    registration_learn_batch: Annotated[int, Meta(ge=1, le=100_000)] = 256
+    """Mode S plots are paired and learnt from this many at a time (numpy's cost is per
+    call, and one cycle holds a handful of plots); the estimate lags by as much."""
     registration_plots_per_cycle: Annotated[float, Meta(ge=1.0, le=100_000.0)] = 16.0
     """Mode S plots an association cycle learns from, on average: in denser traffic only a
     share of the addresses is learnt from (the same share for every radar, chosen by a

@@ -109,14 +109,14 @@ class Registration:
         self.rejected = 0
         self.accepted = 0
         self.solves = 0
-        self._last: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
-        # pairs not yet in the equations: (plot i records, plot j records, source j,
-        # source i, velocity, velocity variance), ``_waiting`` pairs in all
-        self._pending: list[tuple[np.ndarray, ...]] = []
+        # per address: each radar's last plot (time, record)
+        self._last: OrderedDict[int, dict[int, tuple[float, np.ndarray]]] = OrderedDict()
+        # Mode S plots not yet worked on (observe): (source, addresses, columns,
+        # velocities, velocity variances), ``_plot_count`` plots in all
+        self._plots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._plot_count = 0
         self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
-        self._waiting = 0
         self._next_output = -np.inf  # data time of the next periodic publication
-        self.now = -np.inf  # latest plot time seen
 
     def due(self, now: float) -> list[Registration_]:
         """The ``registration`` message of every radar with pairs, when a publication is
@@ -199,8 +199,8 @@ class Registration:
             self.t_forget = t
 
     def solve(self) -> None:
-        """The estimate and its covariance from every pair seen so far."""
-        self._flush()
+        """The estimate and its covariance from every plot seen so far."""
+        self._work()
         self._solve()
 
     def _solve(self) -> None:
@@ -227,85 +227,96 @@ class Registration:
                 velocity: np.ndarray, velocity_var: np.ndarray) -> None:
         """Learn from the raw plots ``xy[idx]`` at ``t[idx]`` (before correction) of one
         association cycle, whose tracks have ``velocity`` [n, 2] (plane m/s) with variance
-        ``velocity_var`` [n] (per axis, m^2/s^2)."""
+        ``velocity_var`` [n] (per axis, m^2/s^2).  The Mode S plots are kept, and worked
+        on ``registration_learn_batch`` at a time (numpy's cost is per call: one cycle
+        holds a handful of plots)."""
         if m.sdps or len(idx) == 0:
             return
         p = self.p
-        sel = ((m.kind[idx] == MODES) & np.isfinite(m.slant_m[idx]) & (m.slant_m[idx] > 0)
-               & np.isfinite(m.ground_m[idx]) & (m.ground_m[idx] > 0)
-               & np.isfinite(xy[idx]).all(axis=1) & np.isfinite(t[idx])
-               & np.isfinite(m.los_x[idx]) & np.isfinite(m.los_y[idx]))
-        if not sel.any():
+        sel = m.kind[idx] == MODES
+        n = int(sel.sum())
+        if n == 0:
             return
-        self._rate += 0.05 * (int(sel.sum()) - self._rate)
+        self._rate += 0.05 * (n - self._rate)
         share = p.registration_plots_per_cycle / self._rate
         if share < 1.0:  # dense traffic: the same share of addresses, for every radar
             hashed = (m.icao24[idx] * 2654435761) & 0xFFFFFFFF
             sel &= hashed < share * 2.0 ** 32
-            if not sel.any():
-                return
         j = idx[sel]
-        vel, vvar = velocity[sel], velocity_var[sel]
-        rec = self._records(m, xy[j], t[j], j)
-        source = m.source
-        self._grow(source + 1)
+        if len(j) == 0:
+            return
+        var_r, var_az = self.noise(m.source)
+        cols = np.column_stack((t, xy, m.los_x, m.los_y, m.slant_m, m.ground_m, m.k,
+                                np.full(len(t), var_r), np.full(len(t), var_az)))[j]
+        self._plots.append((m.source, m.icao24[j], cols, velocity[sel], velocity_var[sel]))
+        self._plot_count += len(j)
+        if self._plot_count >= p.registration_learn_batch:
+            self._work()
+
+    def _work(self) -> None:
+        """Pair the plots kept with each address's last plot of every other radar (in the
+        order they came), then learn from the pairs and solve if enough came."""
+        if not self._plots:
+            return
+        p = self.p
+        parts = self._plots
+        self._plots, self._plot_count = [], 0
+        source = np.concatenate([np.full(len(a), s) for s, a, _c, _v, _w in parts])
+        address = np.concatenate([a for _s, a, _c, _v, _w in parts])
+        cols = np.concatenate([c for _s, _a, c, _v, _w in parts])
+        vel = np.concatenate([v for _s, _a, _c, v, _w in parts])
+        vvar = np.concatenate([w for _s, _a, _c, _v, w in parts])
+        ok = np.isfinite(cols).all(axis=1) & (cols[:, 5] > 0) & (cols[:, 6] > 0)
+        if not ok.all():
+            source, address, cols, vel, vvar = (
+                source[ok], address[ok], cols[ok], vel[ok], vvar[ok])
+        if len(cols) == 0:
+            return
+        rec = self._records(cols)
+        self._grow(int(source.max()) + 1)
         window = p.registration_pair_window_s
         mine: list[int] = []
         theirs: list[np.ndarray] = []
         other: list[int] = []
         last = self._last
-        for n, address in enumerate(m.icao24[j].tolist()):
-            seen = last.get(address)
-            r = rec[n]
+        for n, (a, s, tn) in enumerate(zip(address.tolist(), source.tolist(),
+                                           rec[:, _T].tolist(), strict=True)):
+            seen = last.get(a)
             if seen is None:
-                seen = last[address] = {}
+                seen = last[a] = {}
             else:
-                last.move_to_end(address)
-                for s, q in seen.items():
-                    if s != source and abs(r[_T] - q[_T]) <= window:
+                last.move_to_end(a)
+                for o, (tq, q) in seen.items():
+                    if o != s and abs(tn - tq) <= window:
                         mine.append(n)
                         theirs.append(q)
-                        other.append(s)
-            seen[source] = r
-        self._age(float(np.max(t[j])))
-        if not mine:
-            return
-        self._grow(max(other) + 1)
-        self._pending.append((rec[mine], np.array(theirs), np.array(other),
-                              np.full(len(mine), source), vel[mine], vvar[mine]))
-        self._waiting += len(mine)
-        if self._waiting >= p.registration_learn_batch:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Learn from the pairs waiting (in one go: numpy's cost is per call, not per
-        pair), then solve if enough came since the last solution."""
-        if not self._pending:
-            return
-        parts = list(zip(*self._pending, strict=True))
-        self._pending, self._waiting = [], 0
-        ri, rj, sj, si, v, vvar = (np.concatenate(x) for x in parts)
-        self._learn(ri, rj, sj, si, v, vvar)
-        if self.since_solve >= self.p.registration_solve_every:
+                        other.append(o)
+            seen[s] = (tn, rec[n])
+        self._age(float(rec[:, _T].max()))
+        if mine:
+            self._learn(rec[mine], np.array(theirs), np.array(other), source[mine],
+                        vel[mine], vvar[mine])
+        if self.since_solve >= p.registration_solve_every:
             self._solve()
 
-    def _records(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
-                 ) -> np.ndarray:
-        """What is kept of each plot: time, raw position, H's geometric columns, noise."""
-        var_r, var_az = self.noise(m.source)
-        k = m.k[j]
-        u = np.stack([m.los_x[j], m.los_y[j]], axis=1)
+    @staticmethod
+    def _records(cols: np.ndarray) -> np.ndarray:
+        """What is kept of each plot: time, raw position, H's geometric columns, noise;
+        from the columns ``observe`` keeps (t, x, y, line of sight x, y, slant range,
+        ground range, plane scale, range and azimuth noise variances)."""
+        k = cols[:, 7]
+        u = cols[:, 3:5]
         w = np.stack([u[:, 1], -u[:, 0]], axis=1)  # clockwise: where azimuth grows
-        slant, ground = m.slant_m[j], m.ground_m[j] * k  # ground in plane metres
+        slant, ground = cols[:, 5], cols[:, 6] * k  # ground in plane metres
         f = np.fmax(slant * k / ground, 1.0)
-        rec = np.empty((len(j), _RECORD))
-        rec[:, _T], rec[:, _X], rec[:, _Y] = t, xy[:, 0], xy[:, 1]
-        h = rec[:, _H].reshape(-1, 2, 3)
+        rec = np.empty((len(cols), _RECORD))
+        rec[:, :3] = cols[:, :3]
+        h = np.empty((len(cols), 2, 3))
         h[:, :, 0] = (f * k)[:, None] * u
         h[:, :, 1] = (f * k * slant / REFERENCE_M)[:, None] * u
         h[:, :, 2] = (ground / REFERENCE_M)[:, None] * w
         rec[:, _H] = h.reshape(-1, 6)
-        along, across = var_r * (f * k) ** 2, var_az * ground ** 2
+        along, across = cols[:, 8] * (f * k) ** 2, cols[:, 9] * ground ** 2
         rec[:, 9] = along * u[:, 0] ** 2 + across * w[:, 0] ** 2
         rec[:, 10] = along * u[:, 0] * u[:, 1] + across * w[:, 0] * w[:, 1]
         rec[:, 11] = along * u[:, 1] ** 2 + across * w[:, 1] ** 2
@@ -318,7 +329,7 @@ class Registration:
         while last:
             address, seen = next(iter(last.items()))
             if len(last) <= self.p.registration_max_addresses and max(
-                    q[_T] for q in seen.values()) >= horizon:
+                    tq for tq, _q in seen.values()) >= horizon:
                 break
             del last[address]
 
