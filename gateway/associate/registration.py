@@ -155,8 +155,12 @@ class Registration:
             if m.sdps:
                 raw.append(None)
                 continue
-            raw.append((m.xy.copy(), m.t.copy()))
-            self.correct(m)
+            s = m.source
+            if s < self.n and self.established[s]:  # corrected: the raw plots are kept
+                raw.append((m.xy.copy(), m.t.copy()))
+                self.correct(m)
+            else:
+                raw.append((m.xy, m.t))
         return raw
 
     def after(self, m: Measurements, raw: tuple[np.ndarray, np.ndarray] | None,
@@ -356,8 +360,9 @@ class Registration:
         cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
         theta = self.theta[cols]  # [p, 8]
         Psub = self.P[cols[:, :, None], cols[:, None, :]]  # [p, 8, 8]
-        e = d - np.einsum("pij,pj->pi", J, theta)
-        G = S + np.einsum("pik,pkl,pjl->pij", J, Psub, J)
+        Jt = J.transpose(0, 2, 1)
+        e = d - (J @ theta[:, :, None])[:, :, 0]
+        G = S + J @ Psub @ Jt
         det = G[:, 0, 0] * G[:, 1, 1] - G[:, 0, 1] ** 2
         chi2 = (G[:, 1, 1] * e[:, 0] ** 2 - 2 * G[:, 0, 1] * e[:, 0] * e[:, 1]
                 + G[:, 0, 0] * e[:, 1] ** 2) / det
@@ -368,19 +373,20 @@ class Registration:
         self.rejected += int((~ok).sum())
         if not ok.any():
             return
-        J, S, d, cols, sj, si = J[ok], S[ok], d[ok], cols[ok], sj[ok], si[ok]
+        J, Jt, S, d, cols, sj, si = J[ok], Jt[ok], S[ok], d[ok], cols[ok], sj[ok], si[ok]
         self._forget(float(ri[:, _T].max()))
         det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
         W = np.empty_like(S)
         W[:, 0, 0], W[:, 1, 1] = S[:, 1, 1] / det, S[:, 0, 0] / det
         W[:, 0, 1] = W[:, 1, 0] = -S[:, 0, 1] / det
-        JW = np.einsum("pki,pkl->pil", J, W)  # J^T W: [p, 8, 2]
-        JWJ = np.einsum("pil,plj->pij", JW, J)
-        JWd = np.einsum("pil,pl->pi", JW, d)
-        np.add.at(self.N, (cols[:, :, None], cols[:, None, :]), JWJ)
-        np.add.at(self.b, cols, JWd)
-        np.add.at(self.pairs, si, 1.0)
-        np.add.at(self.pairs, sj, 1.0)
+        JW = Jt @ W  # J^T W: [p, 8, 2]
+        JWJ = JW @ J
+        JWd = (JW @ d[:, :, None])[:, :, 0]
+        size = len(self.b)
+        flat = (cols[:, :, None] * size + cols[:, None, :]).ravel()
+        self.N += np.bincount(flat, JWJ.ravel(), size * size).reshape(size, size)
+        self.b += np.bincount(cols.ravel(), JWd.ravel(), size)
+        self.pairs += np.bincount(np.r_[si, sj], minlength=self.n)
         self.accepted += len(d)
         self.since_solve += len(d)
 
