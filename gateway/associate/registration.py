@@ -111,9 +111,10 @@ class Registration:
         self.solves = 0
         # per address: each radar's last plot (time, record)
         self._last: OrderedDict[int, dict[int, tuple[float, np.ndarray]]] = OrderedDict()
-        # Mode S plots not yet worked on (observe): (source, addresses, columns,
-        # velocities, velocity variances), ``_plot_count`` plots in all
-        self._plots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # Mode S plots not yet worked on (observe): (source, their rows, the cycle's
+        # columns, velocities, velocity variances), ``_plot_count`` plots in all
+        self._plots: list[tuple[int, np.ndarray, tuple[np.ndarray, ...], np.ndarray,
+                                np.ndarray]] = []
         self._plot_count = 0
         self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
         self._next_output = -np.inf  # data time of the next periodic publication
@@ -249,10 +250,11 @@ class Registration:
         j = idx[sel]
         if len(j) == 0:
             return
-        var_r, var_az = self.noise(m.source)
-        cols = np.column_stack((t, xy, m.los_x, m.los_y, m.slant_m, m.ground_m, m.k,
-                                np.full(len(t), var_r), np.full(len(t), var_az)))[j]
-        self._plots.append((m.source, m.icao24[j], cols, velocity[sel], velocity_var[sel]))
+        # the columns are gathered when worked on (_work): here only kept (none of them
+        # changes after its cycle: a correction makes new arrays, before the cycle)
+        self._plots.append((m.source, j, (t, xy[:, 0], xy[:, 1], m.los_x, m.los_y, m.slant_m,
+                                          m.ground_m, m.k, m.icao24),
+                            velocity[sel], velocity_var[sel]))
         self._plot_count += len(j)
         if self._plot_count >= p.registration_learn_batch:
             self._work()
@@ -265,18 +267,25 @@ class Registration:
         p = self.p
         parts = self._plots
         self._plots, self._plot_count = [], 0
-        source = np.concatenate([np.full(len(a), s) for s, a, _c, _v, _w in parts])
-        address = np.concatenate([a for _s, a, _c, _v, _w in parts])
-        cols = np.concatenate([c for _s, _a, c, _v, _w in parts])
-        vel = np.concatenate([v for _s, _a, _c, v, _w in parts])
-        vvar = np.concatenate([w for _s, _a, _c, _v, w in parts])
+        source = np.concatenate([np.full(len(j), s) for s, j, _c, _v, _w in parts])
+        sizes = [len(c[0]) for _s, _j, c, _v, _w in parts]
+        start = np.cumsum([0, *sizes[:-1]])
+        rows = np.concatenate([j + a for (_s, j, _c, _v, _w), a in zip(
+            parts, start.tolist(), strict=True)])
+        gathered = [np.concatenate(column)[rows] for column in zip(
+            *(c for _s, _j, c, _v, _w in parts), strict=True)]
+        address = gathered.pop()
+        cols = np.stack(gathered, axis=1)
+        vel = np.concatenate([v for _s, _j, _c, v, _w in parts])
+        vvar = np.concatenate([w for _s, _j, _c, _v, w in parts])
         ok = np.isfinite(cols).all(axis=1) & (cols[:, 5] > 0) & (cols[:, 6] > 0)
         if not ok.all():
             source, address, cols, vel, vvar = (
                 source[ok], address[ok], cols[ok], vel[ok], vvar[ok])
         if len(cols) == 0:
             return
-        rec = self._records(cols)
+        noise = np.array([self.noise(s) for s in range(int(source.max()) + 1)])
+        rec = self._records(cols, noise[source])
         self._grow(int(source.max()) + 1)
         window = p.registration_pair_window_s
         mine: list[int] = []
@@ -304,10 +313,10 @@ class Registration:
             self._solve()
 
     @staticmethod
-    def _records(cols: np.ndarray) -> np.ndarray:
+    def _records(cols: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """What is kept of each plot: time, raw position, H's geometric columns, noise;
         from the columns ``observe`` keeps (t, x, y, line of sight x, y, slant range,
-        ground range, plane scale, range and azimuth noise variances)."""
+        ground range, plane scale) and the radar's (range, azimuth) noise variances."""
         k = cols[:, 7]
         u = cols[:, 3:5]
         w = np.stack([u[:, 1], -u[:, 0]], axis=1)  # clockwise: where azimuth grows
@@ -320,7 +329,7 @@ class Registration:
         h[:, :, 1] = (f * k * slant / REFERENCE_M)[:, None] * u
         h[:, :, 2] = (ground / REFERENCE_M)[:, None] * w
         rec[:, _H] = h.reshape(-1, 6)
-        along, across = cols[:, 8] * (f * k) ** 2, cols[:, 9] * ground ** 2
+        along, across = noise[:, 0] * (f * k) ** 2, noise[:, 1] * ground ** 2
         rec[:, 9] = along * u[:, 0] ** 2 + across * w[:, 0] ** 2
         rec[:, 10] = along * u[:, 0] * u[:, 1] + across * w[:, 0] * w[:, 1]
         rec[:, 11] = along * u[:, 1] ** 2 + across * w[:, 1] ** 2
@@ -398,20 +407,21 @@ class Registration:
         s = m.source
         if m.sdps or s >= self.n or not self.established[s] or len(m) == 0:
             return False
-        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP]
-        ok = (np.isfinite(m.slant_m) & np.isfinite(m.ground_m) & np.isfinite(m.los_x)
-              & (m.ground_m > 0))
-        if ok.any():
-            k, slant, ground = m.k[ok], m.slant_m[ok], m.ground_m[ok]
-            f = np.fmax(slant / ground, 1.0)
-            dslant = rb + gain * slant / REFERENCE_M  # metres of slant range
-            along = f * dslant  # metres on the ground
-            across = ground * az / REFERENCE_M
-            ux, uy = m.los_x[ok], m.los_y[ok]
-            m.xy[ok, 0] -= k * (along * ux + across * uy)
-            m.xy[ok, 1] -= k * (along * uy - across * ux)
-            m.slant_m[ok] = slant - dslant
-            m.ground_m[ok] = ground - along
+        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP].tolist()
+        # nan where a plot's geometry is unknown (no antenna, no range): left as it is
+        slant, ground = m.slant_m, m.ground_m
+        dslant = rb + (gain / REFERENCE_M) * slant  # metres of slant range
+        along = np.fmax(slant / ground, 1.0) * dslant  # metres on the ground
+        across = (az / REFERENCE_M) * ground
+        ka, kc = along * m.k, across * m.k
+        dx = ka * m.los_x + kc * m.los_y
+        dy = ka * m.los_y - kc * m.los_x
+        if np.isnan(dx.sum() + dy.sum()):
+            dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)
+        m.xy[:, 0] -= dx
+        m.xy[:, 1] -= dy
+        m.slant_m = slant - dslant
+        m.ground_m = ground - along
         m.t -= tau / REFERENCE_MPS
         return True
 
