@@ -227,18 +227,46 @@ def test_code_reacquisition_needs_the_same_identification() -> None:
 
 def test_code_reacquisition_needs_the_predicted_position() -> None:
     """The same code far from where the ended track was heading is another aircraft."""
-    scans, (a, b) = overflight()
-    moved = []
-    for s in scans:
-        if s and s[0].t > b:  # after the gap the plots come 60 km north of the line
-            p = s[0]
-            lat, lon = offset(p.lat or 0.0, p.lon or 0.0, 0.0, 60_000.0)
-            s = [msgspec.structs.replace(p, lat=lat, lon=lon)]
-        moved.append(s)
+    scans, _gap = shifted_after_gap(60_000.0)
     trk = tracker(hidden_max_s=0.0)
-    out = feed(trk, moved)
+    out = feed(trk, scans)
     assert len({m.id for m in out}) == 2
     assert trk.counters["track-reacquired-code"] == 0
+
+
+def shifted_after_gap(north_m: float) -> tuple[list[list[Plot]], tuple[float, float]]:
+    """The overflight, its plots after the cone ``north_m`` off the line (a turn inside)."""
+    scans, (a, b) = overflight()
+    out = []
+    for s in scans:
+        if s and s[0].t > b:
+            p = s[0]
+            lat, lon = offset(p.lat or 0.0, p.lon or 0.0, 0.0, north_m)
+            s = [msgspec.structs.replace(p, lat=lat, lon=lon)]
+        out.append(s)
+    return out, (a, b)
+
+
+def test_a_hidden_track_hands_its_id_on_when_the_aircraft_comes_out_beyond_its_gate() -> None:
+    """12 km off the prediction after a 115 s silence: no gate takes the plots, a new
+    track starts; it is the hidden one's continuation by code and position."""
+    scans, (_a, b) = shifted_after_gap(12_000.0)
+    trk = tracker()
+    out = feed(trk, scans)
+    assert len({m.id for m in out}) == 1
+    assert trk.counters["track-handover"] == 1
+    assert [m for m in out if m.state == "ended"] == []
+
+
+def test_a_hidden_track_keeps_its_id_from_the_same_code_far_away() -> None:
+    """The same code 60 km off is another aircraft: it gets its own id, and the hidden
+    track ends on time."""
+    scans, _gap = shifted_after_gap(60_000.0)
+    trk = tracker()
+    out = feed(trk, scans)
+    assert len({m.id for m in out}) == 2
+    assert trk.counters["track-handover"] == 0
+    assert len([m for m in out if m.state == "ended"]) == 1
 
 
 # -- periodic output ----------------------------------------------------------------------------
@@ -322,3 +350,69 @@ url = "mqtt://127.0.0.1:1883"
     scans, _gap = overflight()
     out = feed(trk, scans)
     assert (len({m.id for m in out}) == 1) is hidden
+
+
+def test_evaluate_scores_extrapolated_output_for_completeness_and_accuracy() -> None:
+    """The overflight scored against its truth: the predictions through the cone keep the
+    flight complete, and they are scored for accuracy like any update (on their own line
+    too)."""
+    from gateway.evaluate import Span, build_truth, evaluate_parsed, parse_tracks
+
+    scans, (a, b) = overflight()
+    scans = [[msgspec.structs.replace(p, track_number=42) for p in s] for s in scans]
+    t_end = max(p.t for s in scans for p in s)
+    ts = np.arange(T0, t_end + 1.0)
+    pos = [offset(SITE[0], SITE[1], -60_000.0 + SPEED * (t - T0), 0.0) for t in ts]
+    truth = build_truth(["F1"] * len(ts), ts, [p[0] for p in pos], [p[1] for p in pos],
+                        {"F1": "modeac"}, [Span((1, 7, 48), 42, "F1", T0, t_end)])
+    figures = {}
+    for period in (0.0, 4.0):
+        out = feed(tracker(output_period_s=period), scans)
+        lines = [encode(m) for m in out]
+        figures[period] = evaluate_parsed(truth, parse_tracks(lines)).fused
+    off, on = figures[0.0], figures[4.0]
+    assert off.id_changes == on.id_changes == 0
+    assert off.error_extrapolated.samples == 0
+    assert on.error_extrapolated.samples > 20  # the gap alone is 110 s: 27 output times
+    assert on.error_extrapolated.rms_m is not None and on.error_extrapolated.rms_m < 500.0
+    assert on.error.samples == off.error.samples + on.error_extrapolated.samples
+    # off: the ~100 s in the cone beyond the 12 s a last update counts for are missed
+    assert off.completeness.share is not None and off.completeness.share < 0.85
+    assert on.completeness.share is not None and on.completeness.share > 0.98
+
+
+def test_coverage_agrees_with_the_simulators_radars() -> None:
+    """The tracker's geometry is the simulator's rule (gateway.sim.radar: pymap3d elevation
+    on the ellipsoid under the cone, slant range, 4/3 earth horizon), seen from the other
+    side: over random points around a border radar they agree but within a whisker of an
+    edge (sphere against ellipsoid)."""
+    import pymap3d
+
+    from gateway.sim.radar import _horizon_ok
+    from gateway.sim.scenario import BORDER
+
+    site = BORDER.radars[0]
+    rng = np.random.default_rng(7)
+    n = 4000
+    east = rng.uniform(-520_000, 520_000, n)
+    north = rng.uniform(-520_000, 520_000, n)
+    near = rng.random(n) < 0.3  # a good share near the cone
+    east[near] /= 30.0
+    north[near] /= 30.0
+    alt = rng.uniform(50.0, 13_000.0, n)
+    x0, y0 = FRAME.to_xy(np.array([site.lat]), np.array([site.lon]))
+    lat, lon = FRAME.to_latlon(x0 + east, y0 + north)
+    _az, el, slant = pymap3d.geodetic2aer(lat, lon, alt, site.lat, site.lon, site.alt_m)
+    ground = slant * np.cos(np.radians(el))
+    sim = ((el < site.cone_deg) & (slant <= site.range_nm * NM)
+           & _horizon_ok(ground, site.alt_m, alt))
+    mine = Coverage(FRAME, [RadarCoverage(site.lat, site.lon, site.alt_m, site.cone_deg,
+                                          site.range_nm)]).seen(x0 + east, y0 + north, alt)
+    assert 0.2 < sim.mean() < 0.8  # both sides of every edge are sampled
+    assert (sim == mine).mean() > 0.995
+    # where they differ, the point is on an edge: elevation, range or horizon within 1 %
+    reach = (np.sqrt(2 * 4 / 3 * 6_371_000 * site.alt_m)
+             + np.sqrt(2 * 4 / 3 * 6_371_000 * alt))
+    edge = ((np.abs(el - site.cone_deg) < 0.5) | (np.abs(slant / (site.range_nm * NM) - 1) < 0.01)
+            | (np.abs(ground / reach - 1) < 0.01))
+    assert edge[sim != mine].all()

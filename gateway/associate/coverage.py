@@ -93,11 +93,11 @@ class Coverage:
         in_range = slant2 <= self.range_m * self.range_m
         reach = self.horizon_antenna + np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M
                                                * np.maximum(h[:, None], 1.0))
-        return below_cone & in_range & (ground <= reach)
+        return np.asarray(below_cone & in_range & (ground <= reach), dtype=bool)
 
     def seen(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
         """bool [n]: some radar sees the point."""
-        return self.seen_by(x, y, h_m).any(axis=1)
+        return np.asarray(self.seen_by(x, y, h_m).any(axis=1), dtype=bool)
 
     def seen_latlon(self, lat: np.ndarray, lon: np.ndarray, h_m: np.ndarray) -> np.ndarray:
         """``seen`` for WGS-84 positions."""
@@ -106,13 +106,19 @@ class Coverage:
         return self.seen(x, y, h_m)
 
     def hidden(self, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray,
-               h_m: np.ndarray, ahead_s: np.ndarray, steps: int = 12) -> np.ndarray:
+               h_m: np.ndarray, ahead_s: np.ndarray, steps: int = 12,
+               vz: np.ndarray | None = None) -> np.ndarray:
         """bool [n]: seen by no radar now, but seen somewhere along the straight line
-        (velocity vx, vy in plane m/s) within ``ahead_s`` seconds, sampled ``steps`` times:
-        in a gap the aircraft comes out of.  Without radars nothing is hidden."""
+        (velocity vx, vy in plane m/s; climbing at ``vz`` m/s, not below the ground)
+        within ``ahead_s`` seconds, sampled ``steps`` times: in a gap the aircraft comes
+        out of.  (A descent below the horizon towards an airport does not come out: the
+        climb rate is what tells it from a level flight across a hole.)  Without radars
+        nothing is hidden."""
         x, y, vx, vy, h = (np.asarray(a, dtype=np.float64).reshape(-1)
                            for a in (x, y, vx, vy, h_m))
         n = len(x)
+        rate = np.zeros(n) if vz is None else np.nan_to_num(
+            np.asarray(vz, dtype=np.float64).reshape(-1))
         if n == 0 or len(self.sites) == 0:
             return np.zeros(n, dtype=bool)
         ahead = np.broadcast_to(np.asarray(ahead_s, dtype=np.float64), (n,))
@@ -120,5 +126,6 @@ class Coverage:
         dt = np.fmax(ahead, 0.0)[:, None] * frac  # [n, steps + 1]
         seen = self.seen((x[:, None] + vx[:, None] * dt).ravel(),
                          (y[:, None] + vy[:, None] * dt).ravel(),
-                         np.repeat(h, steps + 1)).reshape(n, steps + 1)
+                         np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
+                         ).reshape(n, steps + 1)
         return ~seen[:, 0] & seen[:, 1:].any(axis=1) & (ahead > 0)

@@ -1,4 +1,5 @@
-"""Predictor and updaters: a constant-velocity Kalman filter, vectorised over tracks.
+"""Predictors and updaters: a constant-velocity Kalman filter and an IMM built on it,
+vectorised over tracks.
 
 State ``[x, y, vx, vy]`` in the conformal plane (metres, m/s), covariance 4x4, for many
 tracks at once: arrays ``x [n, 4]``, ``P [n, 4, 4]``, ``dt [n]``.
@@ -7,8 +8,10 @@ Why constant velocity: airliners fly straight most of the time, and when they tu
 turn at a modest rate (standard rate 3 deg/s at low speed, bank-limited to about 1 deg/s at
 cruise: at most ~4.5 m/s^2 sideways).  White-acceleration process noise of spectral density
 ``q`` (m^2/s^3) covers that: over the few seconds between updates of several radars the
-unmodelled manoeuvre stays within the gate.  An IMM (a second, high-q or turning model)
-would track turns better; this one is the small, predictable part the rest is built on.
+unmodelled manoeuvre stays within the gate.  But one q is a compromise: large enough for
+turns, it lets straight flight follow the plots' noise.  ``InteractingMultipleModel``
+(the tracker's default) runs a quiet CV and coordinated turns side by side instead, on
+the same state, and weighs them by how well each predicted the plots.
 
 Three ways a measurement enters the track:
 
@@ -32,11 +35,16 @@ Three ways a measurement enters the track:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["ConstantVelocity", "LevelFilter", "inverse2", "max_eigen2"]
+if TYPE_CHECKING:
+    from gateway.associate.tracks import TrackTable
+
+__all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "inverse2",
+           "max_eigen2"]
 
 # Q(dt) = q (|dt|^3/3 _Q_BASIS[0] + dt|dt|/2 _Q_BASIS[1] + |dt| _Q_BASIS[2]), flattened
 _Q_BASIS = np.array([
@@ -220,6 +228,263 @@ class ConstantVelocity:
         P[:, 2, 2] = P[:, 3, 3] = var
         return x, P
 
+    # -- on the track table (the interface the gater and the tracker use) -------------------
+
+    @property
+    def models(self) -> int:
+        """Per-model states the table keeps for this filter: none, the track's state is
+        the filter's."""
+        return 0
+
+    def predict_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The tracks' states predicted by dt (what the gate judges a measurement on), and
+        what else the update will need of that prediction (a multiple-model filter's
+        models; None here)."""
+        x, P = self.predict(tracks.x[rows], tracks.P[rows], dt)
+        return x, P, None
+
+    def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                      x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
+                      s_inv: np.ndarray, sdps: bool, models: np.ndarray | None = None,
+                      ) -> None:
+        """Update the tracks ``rows`` with measurements z, R taken dt after their state
+        time, from the prediction x, P (and S^-1, and ``models``: what ``predict_tracks``
+        gave besides) their hypotheses carry: Kalman update for plots, covariance
+        intersection for SDPS tracks; a late measurement (dt < 0) is used at its time and
+        the state brought back to the present.  Writes the table's x and P (the tracker
+        keeps the time)."""
+        if sdps:
+            x, P = self.intersect(x, P, z, R)
+        else:
+            x, P = self.update_innovation(x, P, z - x[:, :2], s_inv)
+        back = (dt < 0).nonzero()[0]
+        if len(back):
+            x[back], P[back] = self.predict(x[back], P[back], -dt[back])
+        tracks.x[rows] = x
+        tracks.P[rows] = P
+
+
+@dataclass(frozen=True)
+class InteractingMultipleModel(ConstantVelocity):
+    """An IMM of linear models on the same state ``[x, y, vx, vy]``, vectorised over tracks.
+
+    Each model is a turn rate ``w`` (rad/s, 0: constant velocity) and a white-acceleration
+    density ``q``: a coordinated turn at a known rate is linear in this state, so every
+    model is a Kalman filter and the IMM is exact up to its mixing.  The default set is a
+    quiet CV (straight flight smoothed hard: most of an airliner's life) and coordinated
+    turns at +w and -w (standard rate, 3 deg/s; a turn at another rate is covered by their
+    noise and by their mixing with the CV).  Mode switching is a continuous-time Markov
+    chain: the models' mean sojourns ``sojourn_s`` (the CV's, each turn's) give the rates;
+    a jump from CV goes to either turn alike, a turn ends in CV.  Over an interval dt the
+    transition matrix is ``expm(G dt)`` (G the rate matrix, diagonalised once), so updates
+    of several radars at irregular intervals switch as much as one every 10 s would.
+
+    One cycle for a track (Bar-Shalom & Li): mixing (each model restarts from the
+    probability-weighted mix of all models, by the chance it was each just before),
+    prediction of each model, the gate on the combined prediction (moment matching),
+    then the update of every model, its mode probability scaled by its likelihood, and the
+    combined estimate by moment matching.  The combined state and covariance are what the
+    table's ``x``/``P`` hold (gating, output, merges read them); per-model states live in
+    the table's ``xm``/``Pm``/``mu`` (``models`` of them).
+
+    It is a ConstantVelocity too, with ``q`` the largest of the models' (the tracker
+    builds it so): the Kalman and CI algebra are shared, and where only a combined state
+    is at hand and nothing is updated (a merge's check, a coasting message) its CV
+    prediction stands in for the mixture's.
+
+    An SDPS track enters each model by covariance intersection (as in ConstantVelocity);
+    its likelihood under each model still weighs the modes.  A late measurement (dt < 0)
+    is used at its time, like the CV filter's, and each model is brought back to the
+    present.
+    """
+
+    turn_rates: tuple[float, ...] = (0.0, float(np.radians(3.0)), -float(np.radians(3.0)))
+    model_q: tuple[float, ...] = (0.3, 1.5, 1.5)
+    sojourn_s: tuple[float, ...] = (120.0, 20.0, 20.0)
+    initial: tuple[float, ...] = (0.8, 0.1, 0.1)
+    # derived in __post_init__: the rate matrix's eigen-decomposition, turn rates,
+    # densities and initial probabilities as arrays
+    _eig: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False,
+                                                           compare=False)
+    _w: np.ndarray = field(init=False, repr=False, compare=False)
+    _q: np.ndarray = field(init=False, repr=False, compare=False)
+    _mu0: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        m = len(self.turn_rates)
+        if not (len(self.model_q) == len(self.sojourn_s) == len(self.initial) == m >= 1):
+            raise ValueError("every model needs a turn rate, a q, a sojourn and a probability")
+        # rate matrix: leaving model i at 1/sojourn_i; from a straight model (w = 0) to
+        # each turning one alike, from a turning model to the straight ones alike (all
+        # others alike if the set has no straight or no turning model)
+        w = np.asarray(self.turn_rates, float)
+        straight = w == 0
+        G = np.zeros((m, m))
+        for i in range(m):
+            to = (~straight if straight[i] else straight).copy()
+            to[i] = False
+            if not to.any():
+                to = np.ones(m, bool)
+                to[i] = False
+            if to.any():
+                G[i, to] = 1.0 / self.sojourn_s[i] / to.sum()
+                G[i, i] = -1.0 / self.sojourn_s[i]
+        ev, V = np.linalg.eig(G)
+        object.__setattr__(self, "_eig", (ev.real, V.real, np.linalg.inv(V).real))
+        object.__setattr__(self, "_w", w)
+        object.__setattr__(self, "_q", np.asarray(self.model_q, float))
+        object.__setattr__(self, "_mu0", np.asarray(self.initial, float)
+                           / float(np.sum(self.initial)))
+
+    @property
+    def models(self) -> int:
+        """How many models (the table keeps a state of each per track)."""
+        return len(self.turn_rates)
+
+    # -- the pieces -------------------------------------------------------------------------
+
+    def transition(self, dt: np.ndarray) -> np.ndarray:
+        """Markov transition matrices [k, M, M] over |dt| (rows: from, columns: to)."""
+        ev, V, Vi = self._eig
+        e = np.exp(np.abs(dt)[:, None] * ev[None, :])
+        T = (V[None, :, :] * e[:, None, :]) @ Vi
+        np.clip(T, 0.0, None, out=T)
+        return T / T.sum(axis=2, keepdims=True)
+
+    def predict_models(self, xm: np.ndarray, Pm: np.ndarray, dt: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Each model's state [k, M, 4] and covariance [k, M, 4, 4] predicted by dt
+        (negative: backwards, with the noise of |dt|)."""
+        w = self._w[None, :]
+        d = dt[:, None] * np.ones_like(w)
+        wt = w * d
+        turning = w != 0
+        safe = np.where(turning, w, 1.0)
+        sn, cs = np.sin(wt), np.cos(wt)
+        a = np.where(turning, sn / safe, d)
+        b = np.where(turning, (1.0 - cs) / safe, 0.0)
+        k, M = d.shape
+        # F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] applied to rows,
+        # then to columns, by its few terms (cheaper than [k, M] small matrix products)
+        vx, vy = xm[..., 2], xm[..., 3]
+        x = np.stack([xm[..., 0] + a * vx - b * vy, xm[..., 1] + b * vx + a * vy,
+                      cs * vx - sn * vy, sn * vx + cs * vy], axis=2)
+        a4, b4, c4, s4 = (v[..., None] for v in (a, b, cs, sn))
+        r0, r1, r2, r3 = Pm[..., 0, :], Pm[..., 1, :], Pm[..., 2, :], Pm[..., 3, :]
+        FP = np.stack([r0 + a4 * r2 - b4 * r3, r1 + b4 * r2 + a4 * r3,
+                       c4 * r2 - s4 * r3, s4 * r2 + c4 * r3], axis=2)
+        c0, c1, c2, c3 = FP[..., 0], FP[..., 1], FP[..., 2], FP[..., 3]
+        P = np.stack([c0 + a4 * c2 - b4 * c3, c1 + b4 * c2 + a4 * c3,
+                      c4 * c2 - s4 * c3, s4 * c2 + c4 * c3], axis=3)
+        ad = np.abs(d)
+        qa = self._q[None, :] * ad
+        coeff = np.stack([qa * ad * ad / 3.0, qa * d / 2.0, qa], axis=2)
+        P += (coeff @ _Q_BASIS).reshape(k, M, 4, 4)
+        return x, P
+
+    @staticmethod
+    def combine(mu: np.ndarray, xm: np.ndarray, Pm: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Moment matching: the mixture's mean [k, 4] and covariance [k, 4, 4]."""
+        k, M = mu.shape
+        w = mu[:, None, :]
+        x = (w @ xm)[:, 0]
+        e = xm - x[:, None, :]
+        P = (w @ (Pm + e[..., :, None] * e[..., None, :]).reshape(k, M, 16)).reshape(k, 4, 4)
+        return x, P
+
+    def _states(self, tracks: TrackTable, rows: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-model states of the rows; a row without them yet (a new track: the
+        initiator writes only x and P) starts every model there, at the initial
+        probabilities."""
+        mu = tracks.mu[rows]
+        fresh = np.isnan(mu[:, 0])
+        xm, Pm = tracks.xm[rows], tracks.Pm[rows]
+        if fresh.any():
+            f = fresh.nonzero()[0]
+            r = rows[f]
+            xm[f] = tracks.x[r][:, None, :]
+            Pm[f] = tracks.P[r][:, None, :, :]
+            mu[f] = self._mu0
+        return mu, xm, Pm
+
+    def _mix_predict(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mixing and per-model prediction: predicted mode probabilities [k, M], states
+        and covariances of each model.
+
+        Model j restarts from x0_j = sum_i w_ij x_i, P0_j = sum_i w_ij (P_i + e e'),
+        e = x_i - x0_j; computed as sum_i w_ij (P_i + y_i y_i') - y0_j y0_j' with y the
+        states less their mean (small numbers: no cancellation), one product of the mixing
+        weights with every model's [16] at once."""
+        mu, xm, Pm = self._states(tracks, rows)
+        T = self.transition(dt)
+        joint = T * mu[:, :, None]  # [k, from, to]
+        c = joint.sum(axis=1)
+        wmix = joint / np.where(c > 0, c, 1.0)[:, None, :]
+        k, M = mu.shape
+        y = xm - xm.mean(axis=1, keepdims=True)
+        second = (Pm + y[..., :, None] * y[..., None, :]).reshape(k, M, 16)
+        wt = wmix.transpose(0, 2, 1)  # [k, to, from]
+        y0 = wt @ y
+        P0 = (wt @ second).reshape(k, M, 4, 4) - y0[..., :, None] * y0[..., None, :]
+        x0 = y0 + xm.mean(axis=1, keepdims=True)
+        x, P = self.predict_models(x0, P0, dt)
+        return c, x, P
+
+    # -- on the track table -------------------------------------------------------------------
+
+    def predict_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The combined prediction by dt (what the gate judges a measurement on), and the
+        models' own predictions packed [k, M * 21] (probability, state, covariance) for
+        the update."""
+        c, x, P = self._mix_predict(tracks, rows, dt)
+        k, M = c.shape
+        packed = np.concatenate([c[..., None], x, P.reshape(k, M, 16)], axis=2)
+        return (*self.combine(c, x, P), packed.reshape(k, M * 21))
+
+    def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                      x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
+                      s_inv: np.ndarray, sdps: bool, models: np.ndarray | None = None,
+                      ) -> None:
+        """Every model updated by z, R (taken dt after the state time), the mode
+        probabilities by the models' likelihoods, the combined estimate into the table's
+        x and P.  The models' predictions come from ``models`` (what ``predict_tracks``
+        packed for the gate), else are made again; the combined x, P, s_inv are not
+        needed."""
+        k, M = len(rows), self.models
+        if models is None:
+            c, xm, Pm = self._mix_predict(tracks, rows, dt)
+        else:
+            packed = models.reshape(k, M, 21)
+            c, xm, Pm = packed[..., 0], packed[..., 1:5], packed[..., 5:].reshape(k, M, 4, 4)
+        zf = np.repeat(z, M, axis=0)
+        Rf = np.repeat(R, M, axis=0)
+        xf, Pf = xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4)
+        nu, si, d2 = self.innovation(xf, Pf, zf, Rf)
+        det_s_inv = si[:, 0, 0] * si[:, 1, 1] - si[:, 0, 1] * si[:, 1, 0]
+        loglik = (-0.5 * d2 + 0.5 * np.log(np.maximum(det_s_inv, 1e-300))).reshape(k, M)
+        if sdps:
+            xf, Pf = self.intersect(xf, Pf, zf, Rf)
+        else:
+            xf, Pf = self.update_innovation(xf, Pf, nu, si)
+        xm, Pm = xf.reshape(k, M, 4), Pf.reshape(k, M, 4, 4)
+        like = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+        mu = c * like
+        total = mu.sum(axis=1, keepdims=True)
+        mu = np.where(total > 0, mu / np.where(total > 0, total, 1.0), c)
+        back = (dt < 0).nonzero()[0]
+        if len(back):  # out of sequence: each model brought back to the present
+            xb, Pb = self.predict_models(xm[back], Pm[back], -dt[back])
+            xm[back], Pm[back] = xb, Pb
+        tracks.xm[rows], tracks.Pm[rows], tracks.mu[rows] = xm, Pm, mu
+        x, P = self.combine(mu, xm, Pm)
+        tracks.x[rows] = x
+        tracks.P[rows] = 0.5 * (P + P.transpose(0, 2, 1))
+
 
 @dataclass(frozen=True)
 class LevelFilter:
@@ -238,7 +503,30 @@ class LevelFilter:
     def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
         """Predict by dt and update with reported levels z (all finite), in place on the
         states s [n, 2] and covariances P [n, 2, 2] (views are fine); tracks without a
-        level (nan) start at their report, at rest."""
+        level (nan) start at their report, at rest.
+
+        A report older than the state (dt < 0: another radar's, a sector late) is used at
+        its time and the state brought forward again, so the state stays at the latest
+        report's time (which the tracker keeps): left in the past, a climbing track would
+        lag by its rate times the delay from then on.  The update keeps P symmetric (see
+        ConstantVelocity.update_innovation)."""
+        self._predict(s, P, dt)
+        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
+        s += K * (z - s[:, 0])[:, None]
+        P -= K[:, :, None] * P[:, None, 0, :]
+        P[:, 0, 1] = P[:, 1, 0] = 0.5 * (P[:, 0, 1] + P[:, 1, 0])
+        back = (dt < 0).nonzero()[0]
+        if len(back):
+            sb, Pb = s[back], P[back]
+            self._predict(sb, Pb, -dt[back])
+            s[back], P[back] = sb, Pb
+        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
+        if len(fresh):
+            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
+            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])
+
+    def _predict(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray) -> None:
+        """States and covariances dt later (earlier, if negative), in place."""
         a = np.abs(dt)
         s[:, 0] += dt * s[:, 1]
         P[:, 0, :] += dt[:, None] * P[:, 1, :]
@@ -248,10 +536,3 @@ class LevelFilter:
         P[:, 0, 1] += qa * dt / 2.0
         P[:, 1, 0] = P[:, 0, 1]
         P[:, 1, 1] += qa
-        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
-        s += K * (z - s[:, 0])[:, None]
-        P -= K[:, :, None] * P[:, None, 0, :]
-        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
-        if len(fresh):
-            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
-            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])

@@ -77,6 +77,9 @@ class Hypotheses:
     # [n] its source number and code say it continues a track it no longer fits (an SDPS
     # track that merged two aircraft, a radar's track that jumped): never starts a track
     diverged: np.ndarray | None = None
+    # [k, ...] what a multiple-model filter predicted for each pair besides the combined
+    # x and P (its models' states, packed by the filter); None for a single-model filter
+    models: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n: int, late: np.ndarray | None = None) -> Hypotheses:
@@ -91,7 +94,8 @@ class Hypotheses:
             return self
         return Hypotheses(self.track[k], self.meas[k], self.d2[k], self.cost[k], self.late,
                           self.conflict, self.duplicate, self.dt[k], self.x[k], self.P[k],
-                          self.nu[k], self.s_inv[k])
+                          self.nu[k], self.s_inv[k],
+                          models=None if self.models is None else self.models[k])
 
     @staticmethod
     def join(a: Hypotheses, b: Hypotheses) -> Hypotheses:
@@ -102,7 +106,18 @@ class Hypotheses:
         return Hypotheses(both(a.track, b.track), both(a.meas, b.meas), both(a.d2, b.d2),
                           both(a.cost, b.cost), b.late, b.conflict, b.duplicate,
                           both(a.dt, b.dt), both(a.x, b.x), both(a.P, b.P), both(a.nu, b.nu),
-                          both(a.s_inv, b.s_inv))
+                          both(a.s_inv, b.s_inv), models=_join_models(a, b))
+
+
+def _join_models(a: Hypotheses, b: Hypotheses) -> np.ndarray | None:
+    """The filter's per-pair predictions of both (a side without pairs may have none)."""
+    if a.models is not None and b.models is not None:
+        return np.concatenate([a.models, b.models])
+    if a.models is not None and len(b.track) == 0:
+        return a.models
+    if b.models is not None and len(a.track) == 0:
+        return b.models
+    return None
 
 
 def strip_pairs(tx: np.ndarray, ty: np.ndarray, mx: np.ndarray, my: np.ndarray,
@@ -188,7 +203,7 @@ class IdentityGater:
             return Hypotheses.empty(n), settled
         cand, r, adr = cand[agree], r[agree], adr[agree]
         dt = m.t[cand] - tracks.t[r]
-        x, P = model.predict(tracks.x[r], tracks.P[r], dt)
+        x, P, models = model.predict_tracks(tracks, r, dt)
         nu, s_inv, d2 = model.innovation(x, P, m.xy[cand], m.R[cand])
         gate = p.identity_gate_chi2 + (p.modes_gate_chi2 - p.identity_gate_chi2) * adr
         cap2 = p.cap_m ** 2 + (p.modes_cap_m ** 2 - p.cap_m ** 2) * adr
@@ -204,7 +219,7 @@ class IdentityGater:
         bonus = p.continuity_bonus + p.code_bonus + (p.modes_bonus - p.code_bonus) * adr[k]
         return Hypotheses(r[k], cand[k], d2[k], d2[k] - bonus, late, np.zeros(n, dtype=bool),
                           np.zeros(n, dtype=bool), dt[k], x[k], P[k], nu[k], s_inv[k],
-                          diverged), settled
+                          diverged, None if models is None else models[k]), settled
 
     def _search(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
                 model: ConstantVelocity, which: np.ndarray, late: np.ndarray) -> Hypotheses:
@@ -238,7 +253,7 @@ class IdentityGater:
 
         # Kinematics of each pair, the track predicted to the measurement's own time.
         dt = m.t[j] - tracks.t[ti]
-        x, P = model.predict(X[ti], tracks.P[ti], dt)
+        x, P, models = model.predict_tracks(tracks, ti, dt)
         z = m.xy[j]
         if m.primaries:  # primary plots re-placed at the candidate track's level
             hx, hy = height_correction(m, j, tracks.fl[ti])
@@ -290,7 +305,8 @@ class IdentityGater:
                 + self.w_differ[2] * d[:, 2] - p.continuity_bonus * cont[k]
                 + p.anonymous_track_penalty * anonymous[k])
         return Hypotheses(ti[k], j[k], d2[k], cost, late, conflict, duplicate, dt[k], x[k],
-                          P[k], nu[k], s_inv[k])
+                          P[k], nu[k], s_inv[k],
+                          models=None if models is None else models[k])
 
     @staticmethod
     def _conflicts(tracks: TrackTable, rows: np.ndarray, m: Measurements, which: np.ndarray,

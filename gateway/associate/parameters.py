@@ -11,7 +11,7 @@ is this class, so a key, its default and its bounds are written here and nowhere
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -51,9 +51,34 @@ class TrackerParameters:
 
     # -- filter (predictor/updater) ----------------------------------------------------------
     q: Annotated[float, Meta(ge=0.01, le=1000.0)] = 6.0
-    """Acceleration spectral density of the CV model, m^2/s^3 per axis.  Bank-limited
+    """Acceleration spectral density of the CV model (``filter_model = "cv"``), m^2/s^3
+    per axis.  Bank-limited
     airliner turns reach ~4.5 m/s^2 sideways; with updates every 1-3 s from several radars
     this keeps a turning aircraft inside its gate without making straight flight noisy."""
+    filter_model: Literal["imm", "cv"] = "imm"
+    """The kinematic filter: ``imm``, an interacting multiple model of a quiet constant
+    velocity and coordinated turns left and right (the ``imm_*`` keys); ``cv``, one
+    constant-velocity model of density ``q``.  Radar-only on the border capture the IMM
+    smooths straight flight much harder and still follows turns (see the README)."""
+    imm_q_straight: Annotated[float, Meta(ge=0.001, le=1000.0)] = 0.5
+    """Acceleration density of the IMM's straight (CV) model, m^2/s^3: small, since
+    turns are the turning models' business; speed changes (climb, descent, wind) stay in
+    it (0.2-1.0 gave the same radar-only RMS within 3 m on the border capture)."""
+    imm_q_turn: Annotated[float, Meta(ge=0.001, le=1000.0)] = 1.5
+    """Acceleration density of the IMM's turning models: a turn at another rate than
+    ``imm_turn_rate_deg_s``, its roll-in and roll-out."""
+    imm_turn_rate_deg_s: Annotated[float, Meta(ge=0.1, le=20.0)] = 3.0
+    """Turn rate of the IMM's coordinated-turn models (one left, one right): standard
+    rate; bank-limited airliners at cruise turn slower, which the turn noise covers."""
+    imm_straight_sojourn_s: Annotated[float, Meta(ge=1.0, le=100000.0)] = 300.0
+    """Mean time an aircraft flies straight before it turns (the Markov chain's rate out
+    of the straight model): en-route legs last minutes."""
+    imm_turn_sojourn_s: Annotated[float, Meta(ge=1.0, le=100000.0)] = 60.0
+    """Mean time a turn lasts: a 90-degree turn at a bank-limited 1.5 deg/s, half a
+    holding pattern at 3 deg/s."""
+    imm_straight_probability: Annotated[float, Meta(ge=0.01, le=0.99)] = 0.8
+    """Probability of the straight model when a track starts (the rest split between
+    the turns)."""
     initial_speed_sigma_mps: Annotated[float, Meta(ge=1.0, le=1000.0)] = 200.0
     """Velocity sigma of a track started from a position alone (no source velocity)."""
     plot_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=500.0)] = 15.0
@@ -139,8 +164,47 @@ class TrackerParameters:
     an SDPS reports."""
     confirm_updates_position: Annotated[int, Meta(ge=1, le=20)] = 3
     """Updates that confirm a position-only track (M of M-of-N): clutter rarely lines up."""
+    confirm_updates_tracked: Annotated[int, Meta(ge=1, le=20)] = 2
+    """Updates that confirm a position-only track fed by a radar's own track (its plots
+    carry the radar's track number: its tracker saw them line up already), in a cell the
+    clutter map finds clean; it must still pass the speed and manoeuvre gates.  A primary
+    target seen by one slow radar is published a scan sooner."""
     confirm_window_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """... and they must fall within this window (N of M-of-N, as time)."""
+    min_speed_mps: Annotated[float, Meta(ge=0.0, le=500.0)] = 10.0
+    """Speed gate, floor: a position-only track whose plots imply it is slower than this
+    (~20 kt; drones and light aircraft fly 40-150 kt) is not confirmed: ground clutter and
+    weather stand still."""
+    max_speed_primary_mps: Annotated[float, Meta(ge=10.0, le=2000.0)] = 160.0
+    """Speed gate, ceiling, of a position-only track (~310 kt): aircraft without a
+    transponder are drones, light aircraft and turboprops (40-250 kt); clutter that lines
+    up by chance mostly implies more.  (A fast aircraft's primary plots before its first
+    reply are not lost: its SSR replies start a track of their own.)"""
+    max_accel_mps2: Annotated[float, Meta(ge=1.0, le=1000.0)] = 30.0
+    """Manoeuvre gate: a position-only track whose velocity differs from the mean velocity
+    of its plots by more than this acceleration (3 g, beyond what an aircraft sustains)
+    over their time is not confirmed: plots of clutter that happened to gate each other."""
+    initiation_gate_sigmas: Annotated[float, Meta(ge=0.0, le=10.0)] = 2.5
+    """Allowance of the speed and manoeuvre gates for the noise of the plots, in sigmas:
+    only a track clearly too slow, too fast or too agile is held back."""
+    clutter_cell_range_m: Annotated[float, Meta(ge=500.0, le=100000.0)] = 10_000.0
+    """Clutter map: the range size of one cell of a radar's map (range x azimuth cells)."""
+    clutter_cell_azimuth_deg: Annotated[float, Meta(ge=0.5, le=90.0)] = 10.0
+    """Clutter map: the azimuth size of one cell."""
+    clutter_max_range_m: Annotated[float, Meta(ge=10000.0, le=1000000.0)] = 500_000.0
+    """Clutter map: cells cover this range (farther plots count in the last ring); with the
+    cell sizes this bounds the memory (50 x 36 cells of each radar by default)."""
+    clutter_memory_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 600.0
+    """Clutter map: time constant of the exponential decay of a cell's density (a cell's
+    value is the number of plots that never joined a confirmed track, seen in about this
+    much time)."""
+    clutter_plots_per_extra_hit: Annotated[float, Meta(ge=0.01, le=10000.0)] = 0.5
+    """Clutter map: a position-only track started in a cell of this density (false plots
+    per ``clutter_memory_s``; 20 false plots per scan of a 6 s radar make ~1) needs one more
+    update to be confirmed (two at twice it, ...), its window stretched in proportion: where
+    false plots are many, a chance alignment needs to last longer."""
+    clutter_max_extra_hits: Annotated[int, Meta(ge=0, le=10)] = 2
+    """Clutter map: at most this many more updates, however dense the cell."""
     tentative_timeout_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """A tentative track without an update this long is dropped silently."""
     coast_after_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 25.0

@@ -14,9 +14,16 @@ SDPS's update cycle of tracks, as the normaliser publishes them.  In it the trac
 
 and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
 transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
+With ``output_period_s``, each of them first publishes the periodic output due (ARTAS
+fashion): every confirmed track that had no message for a period, predicted to the output
+time and flagged ``extrapolated``.  A track in a gap of the radars' coverage (``coverage``:
+a cone of silence no other radar covers) coasts instead of ending, and a Mode A/C aircraft
+coming back from one keeps its id by code, identification and position, as a Mode S one
+does by address.
 
-Every part is a constructor argument with a default, so an IMM filter, another gate or a
-different initiation rule replaces one object and leaves the rest as it is.  Time is only
+Every part is a constructor argument with a default, so another filter (the parameters
+choose the IMM or the CV one: ``motion_filter``), another gate or a different initiation
+rule replaces one object and leaves the rest as it is.  Time is only
 what the messages and ``tick`` say: replaying a capture gives the same tracks as live.
 
 Fused output: ``lat``/``lon`` from the filter, back through the frame; ``fl`` the latest
@@ -40,11 +47,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
-from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
+from gateway.associate.filter import (
+    ConstantVelocity,
+    InteractingMultipleModel,
+    LevelFilter,
+    max_eigen2,
+)
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
 from gateway.associate.identity import Identities
@@ -83,7 +96,7 @@ from gateway.messages import (
     Track,
 )
 
-__all__ = ["Association", "Tracker"]
+__all__ = ["Association", "Tracker", "motion_filter"]
 
 FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
 ID_DIGITS = 6
@@ -106,6 +119,20 @@ class _Text(dict[int, str | None]):
 _OCTAL, _HEX = _Text("04o"), _Text("06X")
 
 
+def motion_filter(p: TrackerParameters) -> ConstantVelocity:
+    """The kinematic filter the parameters choose (``filter_model``)."""
+    if p.filter_model == "cv":
+        return ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+    w = float(np.radians(p.imm_turn_rate_deg_s))
+    turn = (1.0 - p.imm_straight_probability) / 2.0
+    return InteractingMultipleModel(
+        q=max(p.imm_q_straight, p.imm_q_turn),
+        initial_speed_sigma_mps=p.initial_speed_sigma_mps, turn_rates=(0.0, w, -w),
+        model_q=(p.imm_q_straight, p.imm_q_turn, p.imm_q_turn),
+        sojourn_s=(p.imm_straight_sojourn_s, p.imm_turn_sojourn_s, p.imm_turn_sojourn_s),
+        initial=(p.imm_straight_probability, turn, turn))
+
+
 @dataclass(frozen=True)
 class Association:
     """Where each message of the last ``update`` went (for evaluation and debugging):
@@ -124,6 +151,8 @@ class Tracker:
     defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks (default: the
     parameters').
     ``id_prefix``: fused ids are the prefix and a six-digit counter (``T000123``).
+    ``coverage``: where the radars see (default: the ``radars`` with a known antenna, each
+    with the default cone of silence and range; no radar: no gaps are modelled).
     """
 
     def __init__(self, parameters: TrackerParameters | None = None,
@@ -154,11 +183,12 @@ class Tracker:
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
         self.registration = Registration(p, self.model) if p.registration else None
-        self.filter = filter or ConstantVelocity(p.q, p.initial_speed_sigma_mps)
+        self.filter = filter or motion_filter(p)
         self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
         self.initiator = initiator or MofNInitiator(p, self.frame)
+        self.initiator.counters = self.counters
         if coverage is None:  # the radars whose antenna is known, with default limits
             coverage = Coverage(self.frame, [
                 RadarCoverage(r.lat, r.lon, r.alt_m) for _k, r in sorted((radars or {}).items())
@@ -167,7 +197,7 @@ class Tracker:
         self.deleter = deleter or TimeoutDeleter(p, coverage)
         if isinstance(self.deleter, TimeoutDeleter):
             self.deleter.counters = self.counters
-        self.tracks = TrackTable(hits=self.initiator.hits)
+        self.tracks = TrackTable(hits=self.initiator.hits, models=self.filter.models)
         self.now = -np.inf
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
         # the id sequence and identity map, kept in a store across restarts (identity.py)
@@ -185,8 +215,9 @@ class Tracker:
     # -- the two entry points ---------------------------------------------------------------
 
     def update(self, messages: Sequence[Plot | Track]) -> list[Fused]:
-        """One published batch in; the fused updates of the tracks it touched, then any
-        lifecycle transitions due by the batch's latest time."""
+        """One published batch in; the periodic output due before its earliest time, the
+        fused updates of the tracks it touched, then any lifecycle transitions due by the
+        batch's latest time."""
         parts = self.model.convert(messages)
         reg = self.registration
         raw = reg.before(parts) if reg is not None else None  # plots corrected, raw kept
@@ -294,22 +325,16 @@ class Tracker:
 
     def _kinematics(self, chosen: Hypotheses, m: Measurements) -> None:
         """Filter update of each chosen track from the prediction its hypothesis carries."""
-        tracks, f = self.tracks, self.filter
+        tracks = self.tracks
         rows, dt = chosen.track, chosen.dt
-        if m.sdps:
-            x, P = f.intersect(chosen.x, chosen.P, chosen.x[:, :2] + chosen.nu,
-                               m.R[chosen.meas])
-        else:
-            x, P = f.update_innovation(chosen.x, chosen.P, chosen.nu, chosen.s_inv)
-        t = tracks.t[rows] + dt
-        back = (dt < 0).nonzero()[0]
-        if len(back):  # out of sequence: updated in the past, brought back to the present
-            x[back], P[back] = f.predict(x[back], P[back], -dt[back])
-            t[back] -= dt[back]
-            self.counters["late-measurement-used"] += len(back)
-        tracks.x[rows] = x
-        tracks.P[rows] = P
-        tracks.t[rows] = t
+        self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
+                                  chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
+                                  chosen.s_inv, m.sdps, chosen.models)
+        # out of sequence: updated in the past, brought back to the present by the filter
+        back = int((dt < 0).sum())
+        if back:
+            self.counters["late-measurement-used"] += back
+        tracks.t[rows] = np.fmax(tracks.t[rows], tracks.t[rows] + dt)
 
     def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
         """Times, counts, identity and level of tracks updated (or started) by m[idx];
@@ -358,7 +383,7 @@ class Tracker:
             dt[dt != dt] = 0.0
             self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
             L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
-            L[:, LEVEL_LAST] = z
+            L[:, LEVEL_LAST] = np.where(dt >= 0, z, L[:, LEVEL_LAST])  # not an older one
             tr.level[r] = L
         return moved
 
@@ -437,7 +462,7 @@ class Tracker:
             shown = coast[tracks.published[coast]]
             if len(shown):
                 dt = now - tracks.t[shown]
-                x, P = self.filter.predict(tracks.x[shown], tracks.P[shown], dt)
+                x, P, _ = self.filter.predict_tracks(tracks, shown, dt)
                 out.extend(self._messages(shown, x, P, np.full(len(shown), now), None))
         if len(end):
             self.counters["track-ended"] += len(end)
@@ -450,6 +475,7 @@ class Tracker:
             tracks.free(end)
         if len(drop):
             self.counters["tentative-dropped"] += len(drop)
+            self.initiator.dropped(tracks, drop, now)  # the clutter map learns
             tracks.free(drop)
         self._due = self.deleter.due(tracks, tracks.active())
         return out
@@ -591,27 +617,39 @@ class Tracker:
         if kept is None:
             return None
         label, t_last, x, callsign = kept
-        ident = int(tr.ident[row, CALLSIGN])
-        if callsign >= 0 and ident >= 0 and callsign != ident:
-            return None
-        elapsed = max(float(tr.t[row]) - t_last, 0.0)
-        reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
-                    p.cap_m + p.max_speed_mps * elapsed)
-        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * elapsed),
-                        tr.x[row, 1] - (x[1] + x[3] * elapsed))
-        if elapsed > p.reacquire_window_s + p.end_after_s or miss > reach:
+        if (float(tr.t[row]) - t_last > p.reacquire_window_s + p.end_after_s
+                or not self._continues(row, x, t_last, callsign)):
             return None
         del self._code_memory[code]
         self.counters["track-reacquired-code"] += 1
         return label
 
+    def _continues(self, row: int, x: np.ndarray, t: float, callsign: int) -> bool:
+        """Whether track ``row`` may be the aircraft of an older Mode A/C track (state x
+        at time t, callsign hash) with its code: the identifications agree where both
+        have one, and it is near where the old velocity leads (``reacquire_accel_mps2``:
+        the reach grows with the time since, as a gate grows with coasting)."""
+        tr, p = self.tracks, self.parameters
+        ident = int(tr.ident[row, CALLSIGN])
+        if callsign >= 0 and ident >= 0 and callsign != ident:
+            return False
+        elapsed = abs(float(tr.t[row]) - t)
+        reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
+                    p.cap_m + p.max_speed_mps * elapsed)
+        dt = float(tr.t[row]) - t
+        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
+        return bool(miss <= reach)
+
     def _handed_over(self, row: int) -> str | None:
         """The id of a published track of the same identity (Mode S address; without one,
         discrete Mode-3/A code) that has had no report since this track began: every
         report since came here, so the old track lost the aircraft (its filter went
-        astray: a missed turn, a bad start) and this one is its continuation.  The old
+        astray: a missed turn, a bad start; or it was hidden in a coverage gap and the
+        aircraft came out beyond its gate) and this one is its continuation.  The old
         track is dropped without an ``ended`` message; its id goes on here.  (An address
-        really on two targets at once keeps both tracks busy, and both ids.)"""
+        really on two targets at once keeps both tracks busy, and both ids.)  By code, the
+        identifications must agree and the new track be near the old one's prediction
+        (``_continues``)."""
         tr = self.tracks
         address, code = int(tr.ident[row, ADDRESS]), int(tr.ident[row, CODE])
         if address >= 0:
@@ -624,6 +662,9 @@ class Tracker:
         if len(old) == 0:
             return None
         r = int(old[np.argmax(tr.t_update[old])])
+        if address < 0 and not self._continues(row, tr.x[r], float(tr.t[r]),
+                                               int(tr.ident[r, CALLSIGN])):
+            return None  # a code, unlike an address, may be another aircraft's
         label = tr.label[r]
         tr.free(np.array([r]))
         self.counters["track-handover"] += 1
@@ -705,6 +746,7 @@ class Tracker:
                 roc_fpm=None if rc != rc else rc,
                 mode3a=_OCTAL[m3a], icao24=_HEX[adr],
                 callsign=texts[r], pos_sigma_m=sig,
-                sources=refs[n] if refs is not None else [], fpl=plans[r],
-                extrapolated=extrapolated))
+                sources=refs[n] if refs is not None else [], fpl=plans[r]))
+        if extrapolated:  # (a keyword more on every Fused costs 10 % of an SDPS cycle)
+            out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
         return out

@@ -71,9 +71,10 @@ class TrackTable:
     t_hidden: NDArray[np.float64]
     t_out: NDArray[np.float64]
 
-    def __init__(self, capacity: int = 1024, hits: int = 3) -> None:
+    def __init__(self, capacity: int = 1024, hits: int = 3, models: int = 0) -> None:
         self.capacity = 0
         self.hits = hits
+        self.models = models
         self.n_sources = 0
         self._next_uid = 0
         self._free: list[int] = []
@@ -86,6 +87,11 @@ class TrackTable:
         for name, (shape, dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full((0, *shape), fill, dtype=dtype))
         self.hit_t = np.full((0, hits), np.nan)
+        # per-model states of a multiple-model filter (``models`` of them; none for CV):
+        # states, covariances and mode probabilities (nan: not started, see the filter)
+        self.xm = np.zeros((0, models, 4))
+        self.Pm = np.zeros((0, models, 4, 4))
+        self.mu = np.full((0, models), np.nan)
         self.trn = np.full((0, 0), -1, dtype=np.int64)  # [row, source]: paired track number
         self.owner = np.full((0, TRACK_NUMBERS), -1, dtype=np.int64)  # [source, number]: row
         self._grow(capacity)
@@ -101,6 +107,11 @@ class TrackTable:
         hit_t = np.full((capacity, self.hits), np.nan)
         hit_t[:old] = self.hit_t
         self.hit_t = hit_t
+        M = self.models
+        xm, Pm, mu = (np.zeros((capacity, M, 4)), np.zeros((capacity, M, 4, 4)),
+                      np.full((capacity, M), np.nan))
+        xm[:old], Pm[:old], mu[:old] = self.xm, self.Pm, self.mu
+        self.xm, self.Pm, self.mu = xm, Pm, mu
         trn = np.full((capacity, self.n_sources), -1, dtype=np.int64)
         trn[:old] = self.trn
         self.trn = trn
@@ -152,6 +163,7 @@ class TrackTable:
         for name, (_shape, _dtype, fill) in _COLUMNS.items():
             getattr(self, name)[rows] = fill
         self.hit_t[rows] = np.nan
+        self.mu[rows] = np.nan
         self.trn[rows] = -1
         for r in rows.tolist():
             self.label[r] = None
