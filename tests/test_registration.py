@@ -392,3 +392,36 @@ def test_service_status_metrics_and_health_show_the_estimates() -> None:
     assert "0-3" in snap.gauges["gateway_registration_time_offset_sigma_s"][2]
     health = snap.health["registration"]
     assert isinstance(health, dict) and set(health) == {"0-1", "0-2", "0-3"}
+
+
+def test_pipeline_publishes_registration_every_minute_of_data() -> None:
+    """The pipeline hands out a ``registration`` batch (one message per radar with pairs)
+    once per ``registration_output_period_s`` of data time, on the topic table's
+    ``registration/{sac}-{sic}``, retained; with registration off, none."""
+    from gateway.config import loads
+    from gateway.pipeline import Pipeline
+    from gateway.publish.batch import Kind
+    from gateway.publish.topics import Topics
+
+    radars_toml = "".join(
+        f"[[radar]]\nsac = {s.sac}\nsic = {s.sic}\nname = \"R{s.sic}\"\nlat = {s.lat}\n"
+        f"lon = {s.lon}\nalt_m = 0.0\n\n" for s in SITES)
+    made: dict[bool, list] = {}
+    for on in (True, False):
+        config = loads("[gateway]\nid = \"gw\"\n\n" + radars_toml
+                       + f"[associate]\nregistration = {'true' if on else 'false'}\n")
+        pipeline = Pipeline(config)
+        sky = Sky(pipeline.tracker.frame, 60, seed=3)
+        made[on] = []
+        for plots, _truth in scans(sky, SITES, 0.0, 300.0, seed=1):
+            pipeline.tracker.update(plots)
+            made[on] += pipeline._registration()
+    assert made[False] == []
+    batches = made[True]
+    assert all(b.kind is Kind.REGISTRATION for b in batches)
+    assert 4 <= len(batches) <= 5  # 300 s of data: every 60 s, none at the first look
+    last = batches[-1].messages
+    assert sorted(m.src.sic for m in last) == [1, 2, 3]
+    out = list(Topics("surv/v1", "gw").outbound(batches[-1]))
+    assert [o.topic for o in out] == [f"surv/v1/registration/0-{m.src.sic}" for m in last]
+    assert all(o.retain and o.qos == 1 for o in out)
