@@ -400,13 +400,13 @@ def test_pipeline_publishes_registration_every_minute_of_data() -> None:
     ``registration/{sac}-{sic}``, retained; with registration off, none."""
     from gateway.config import loads
     from gateway.pipeline import Pipeline
-    from gateway.publish.batch import Kind
+    from gateway.publish.batch import Kind, Published
     from gateway.publish.topics import Topics
 
     radars_toml = "".join(
         f"[[radar]]\nsac = {s.sac}\nsic = {s.sic}\nname = \"R{s.sic}\"\nlat = {s.lat}\n"
         f"lon = {s.lon}\nalt_m = 0.0\n\n" for s in SITES)
-    made: dict[bool, list] = {}
+    made: dict[bool, list[Published]] = {}
     for on in (True, False):
         config = loads("[gateway]\nid = \"gw\"\n\n" + radars_toml
                        + f"[associate]\nregistration = {'true' if on else 'false'}\n")
