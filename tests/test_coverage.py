@@ -129,7 +129,10 @@ def overflight(mode3a: str = "2345", callsign: str | None = None, *,
             gap = [min(gap[0], t), max(gap[1], t)]
             scans.append([])
             continue
-        lat, lon = offset(lat0, lon0, east + rng.normal(0, 60), rng.normal(0, 60))
+        # the radar's noise: 60 m in range (east, along the line of sight), 0.06 deg in
+        # azimuth (north, across it: a few metres near the antenna, 60 m at 60 km)
+        across = np.hypot(east, h - alt) * np.radians(0.06)
+        lat, lon = offset(lat0, lon0, east + rng.normal(0, 60), rng.normal(0, across))
         cs = callsign_after if callsign_after is not None and gap[1] > -np.inf else callsign
         scans.append([Plot(
             t=t, src=Source(sac=1, sic=7, cat=48), lat=lat, lon=lon,
