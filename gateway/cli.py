@@ -119,7 +119,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="synthetic multi-radar traffic with ground truth",
                        description="Simulate radars and SDPS of a scenario: a pcap of their "
                        "ASTERIX datagrams, ground truth, optionally sent live.")
-    p.add_argument("--scenario", required=True, metavar="NAME", help="e.g. border")
+    p.add_argument("--scenario", required=True, metavar="NAME",
+                   help="border, or border-radars (for a radar-only gateway: clutter, drones, "
+                   "sharp manoeuvres, cone-of-silence overflights, range gains, clock offsets)")
     p.add_argument("--duration", type=float, default=600.0, metavar="S", help="seconds")
     p.add_argument("--seed", type=int, default=1, metavar="N")
     p.add_argument("--out", required=True, metavar="FILE.pcap")

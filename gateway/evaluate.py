@@ -33,12 +33,16 @@ from pyproj import Geod
 from gateway.messages import KINDS, Fused, MessageError, Plot, Track, decode
 
 __all__ = [
+    "DRONE",
+    "KINDS_REPORTED",
     "PRIMARY",
+    "PRIMARY_ONLY",
     "TRANSPONDER",
     "Comparison",
     "ErrorStats",
     "EvaluationError",
     "Figures",
+    "KindFigures",
     "Params",
     "Picture",
     "Ratio",
@@ -58,6 +62,11 @@ __all__ = [
 
 TRANSPONDER = frozenset({"modes", "modeac"})  # truth `transponder` values of equipped flights
 PRIMARY = "psr"  # primary-only: no transponder
+DRONE = "drone"  # no transponder either: a drone (40-150 kt, below 2,000 ft)
+PRIMARY_ONLY = frozenset({PRIMARY, DRONE})  # what the primary-only figures count
+# The target kinds reported on their own (Figures.by_kind), and their names in the table.
+KINDS_REPORTED = {"modes": "Mode S", "modeac": "Mode A/C", PRIMARY: "primary-only aircraft",
+                  DRONE: "drones"}
 
 # fused states as small integers in the columns; single-source updates count as confirmed
 TENTATIVE, CONFIRMED, COASTING, ENDED = 0, 1, 2, 3
@@ -107,6 +116,17 @@ class ErrorStats:
 
 
 @dataclass(frozen=True)
+class KindFigures:
+    """Completeness and error of the flights of one target kind (truth ``transponder``)."""
+
+    flights_in_coverage: int
+    completeness: Ratio
+    error: ErrorStats
+    id_changes: int
+    merged_updates: int  # its source updates in tracks of a transponder flight (primary-only)
+
+
+@dataclass(frozen=True)
 class Figures:
     """The figures of one picture: the fused tracks, or one source's own tracks."""
 
@@ -135,6 +155,10 @@ class Figures:
     error_without_truth: int  # updates of owned tracks at a time their flight has no truth
     merges: int  # tracks of a transponder flight fed by a primary-only flight
     merged_updates: int  # the primary-only flight's source updates in those tracks
+    by_kind: dict[str, KindFigures] = field(default_factory=dict)  # every KINDS_REPORTED key
+    # the updates that were predictions at a periodic output time (``extrapolated``),
+    # already counted in ``error``: what they cost
+    error_extrapolated: ErrorStats = ErrorStats(0, None, None)
 
 
 @dataclass(frozen=True)
@@ -276,8 +300,15 @@ class _PlanLine(msgspec.Struct, tag="plan", tag_field="kind"):
     flight: _FlightId
 
 
-_truth_decoder = msgspec.json.Decoder(_TruthLine | _MapLine | _PlanLine)
-_TRUTH_KINDS = ("truth", "track-map", "plan")
+class _RadarLine(msgspec.Struct, tag="radar", tag_field="kind"):
+    """A radar site and its true errors (``simulate``): known, counted, not scored here."""
+
+    sac: _Byte
+    sic: _Byte
+
+
+_truth_decoder = msgspec.json.Decoder(_TruthLine | _MapLine | _PlanLine | _RadarLine)
+_TRUTH_KINDS = ("truth", "track-map", "plan", "radar")
 
 
 def _why(line: bytes | str, kinds: Iterable[str]) -> str:
@@ -313,6 +344,8 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
             continue
         if isinstance(row, _PlanLine):
             counts["plan"] += 1
+        elif isinstance(row, _RadarLine):
+            counts["radar"] += 1
         elif isinstance(row, _TruthLine):
             flight.append(row.flight)
             t.append(row.t)
@@ -358,6 +391,7 @@ class Picture:
     entry_number: np.ndarray
     source: tuple[int, int, int] | None = None  # set for a single source's picture
     untracked: int = 0  # single source: its updates without a track number (in no track)
+    extrapolated: np.ndarray | None = None  # bool per update: a periodic prediction
 
     @classmethod
     def empty(cls, name: str) -> Picture:
@@ -408,6 +442,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
     lat: list[float] = []
     lon: list[float] = []
     state: list[int] = []
+    extrapolated: list[bool] = []
     e_update: list[int] = []
     e_src: list[int] = []
     e_number: list[int] = []
@@ -429,6 +464,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
             lat.append(la)
             lon.append(lo)
             state.append(_STATES[m.state])
+            extrapolated.append(m.extrapolated)
             for s in m.sources:
                 e_update.append(n)
                 e_src.append(_pack(s.sac, s.sic, s.cat))
@@ -452,7 +488,8 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
         lon=np.array(lon, dtype=np.float64), state=np.array(state, dtype=np.int8),
         entry_update=np.array(e_update, dtype=np.int64),
         entry_src=np.array(e_src, dtype=np.int64),
-        entry_number=np.array(e_number, dtype=np.int64))
+        entry_number=np.array(e_number, dtype=np.int64),
+        extrapolated=np.array(extrapolated, dtype=bool))
     singles = {k: SourceUpdates(np.array(c.t, dtype=np.float64),
                                 np.array(c.number, dtype=np.int64),
                                 np.array(c.lat, dtype=np.float64),
@@ -734,7 +771,7 @@ class _Samples:
 def _kind_groups(truth: Truth) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     kinds = np.array(truth.transponder, dtype=object)
     is_tx = np.array([k in TRANSPONDER for k in truth.transponder], dtype=bool)
-    is_psr = np.array([k == PRIMARY for k in truth.transponder], dtype=bool)
+    is_psr = np.array([k in PRIMARY_ONLY for k in truth.transponder], dtype=bool)
     return kinds, is_tx, is_psr
 
 
@@ -810,14 +847,15 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
 
     # 2. id changes: the owned tracks' shown updates while the flight was in coverage
     owned_rows = np.flatnonzero(shown & (u_owner >= 0))
-    changes = 0
+    changes_of = np.zeros(len(truth.flights), dtype=np.int64)
     for f, r in _groups(u_owner[owned_rows]):
         seen = coverage.get(f)
         if seen is None:
             continue
         r = owned_rows[r]
         r = r[_covered(seen, pic.t[r])]
-        changes += _id_changes(pic.t[r], pic.track[r], params.recent_s)
+        changes_of[f] = _id_changes(pic.t[r], pic.track[r], params.recent_s)
+    changes = int(changes_of.sum())
     in_coverage = int(np.count_nonzero(need))
 
     # 4. false and duplicate tracks, among confirmed ones
@@ -856,8 +894,24 @@ def _score(truth: Truth, pic: Picture, params: Params) -> tuple[Figures, _Sample
                        for k in sorted(set(flight_kind.tolist()))},
         error_without_truth=int(np.count_nonzero(~with_truth)),
         merges=len(np.unique(s_track[merged])), merged_updates=int(np.count_nonzero(merged)),
+        by_kind={k: _kind_figures(kinds == k, hits, need, err_d, err_flight, changes_of,
+                                  s_flight[merged])
+                 for k in KINDS_REPORTED},
+        error_extrapolated=ErrorStats.of(err_d[pic.extrapolated[err_rows]]
+                                         if pic.extrapolated is not None else err_d[:0]),
     )
     return figures, _Samples(err_flight, pic.t[err_rows], err_d)
+
+
+def _kind_figures(of_kind: np.ndarray, hits: np.ndarray, need: np.ndarray, err_d: np.ndarray,
+                  err_flight: np.ndarray, changes: np.ndarray,
+                  merged_flight: np.ndarray) -> KindFigures:
+    """The figures of the flights ``of_kind`` (bool per flight)."""
+    return KindFigures(int(np.count_nonzero(need[of_kind])),
+                       Ratio.of(hits[of_kind].sum(), need[of_kind].sum()),
+                       ErrorStats.of(err_d[of_kind[err_flight]]),
+                       int(changes[of_kind].sum()),
+                       int(np.count_nonzero(of_kind[merged_flight])))
 
 
 def _compare(truth: Truth, name: str, src: tuple[int, int, int], fused: _Samples,
@@ -976,8 +1030,18 @@ def _table(r: Report) -> str:
         f"  horizontal error        {_err(f.error)}",
         f"    transponder           {_err(f.error_transponder)}",
         f"    primary-only          {_err(f.error_primary)}",
+        *([f"    extrapolated          {_err(f.error_extrapolated)}"]
+          if f.error_extrapolated.samples else []),
         f"  primary-only merges     {f.merges} tracks ({f.merged_updates} source updates)",
+        f"  by target kind          {'flights':>7}{'complete':>10}{'RMS m':>8}{'p95 m':>8}"
+        f"{'samples':>9}{'id ch':>7}{'merged':>8}",
     ]
+    for k, name in KINDS_REPORTED.items():
+        g = f.by_kind.get(k)
+        if g is not None:
+            lines.append(f"    {name:<22}{g.flights_in_coverage:>7}{_pct(g.completeness):>10}"
+                         f"{_m(g.error.rms_m):>8}{_m(g.error.p95_m):>8}{g.error.samples:>9}"
+                         f"{g.id_changes:>7}{g.merged_updates:>8}")
     if r.sources:
         head = (f"  {'source':<14}{'tracks':>7}{'correct':>10}{'id ch/100':>10}"
                 f"{'complete':>10}{'false':>7}{'dup':>5}{'RMS m':>8}{'p95 m':>8}{'untracked':>10}")

@@ -223,6 +223,8 @@ class Fused(_Message, tag="fused", kw_only=True, frozen=True):
     pos_sigma_m: Annotated[float, Meta(ge=0, description="position error, one sigma, m")] | None
     sources: list[SourceRef]
     fpl: FlightPlan | None = None  # the plan of the flight the track is correlated with
+    # the filter's prediction at a periodic output time, not a fresh update
+    extrapolated: bool = False
 
 
 class Aidc(_Message, tag="aidc", kw_only=True, frozen=True):

@@ -390,9 +390,15 @@ def test_position_only_track_needs_three_updates_within_the_window() -> None:
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 60.0, 0.0, fl=None, psr_only=True)]
     trk = tracker([radar])
-    states = [[f.state for f in trk.update(radar.scan(sky, T0 + 6.0 * k, rng))]
+    states = [[f.state for f in trk.update([radar.plot(sky[0], 0, T0 + 6.0 * k, rng,
+                                                       track_number=None)])]
               for k in range(4)]
     assert states == [[], [], ["confirmed"], ["confirmed"]]
+    # plots the radar's own tracker numbered: two (confirm_updates_tracked)
+    trk = tracker([radar])
+    states = [[f.state for f in trk.update(radar.scan(sky, T0 + 6.0 * k, rng))]
+              for k in range(3)]
+    assert states == [[], ["confirmed"], ["confirmed"]]
 
 
 def test_clutter_that_does_not_line_up_is_never_published() -> None:

@@ -38,10 +38,11 @@ from gateway.config import (
 )
 from gateway.handoff.parameters import HandoffParameters
 from gateway.ingest.url import UdpUrl
-from gateway.sim.scenario import BORDER
+from gateway.sim.scenario import BORDER, BORDER_RADARS
 
 ROOT = Path(__file__).resolve().parent.parent
 BORDER_TOML = ROOT / "captures" / "border.toml"
+BORDER_RADARS_TOML = ROOT / "captures" / "border-radars.toml"
 REFERENCE = ROOT / "docs" / "configuration.md"
 MARK = "# <-"
 
@@ -149,9 +150,9 @@ MQTT = 'url = "mqtt://127.0.0.1:1883"'
 CASES = [
     ("unknown key", "sic = 101", f"sicc = 101 {MARK}",
      "unknown key 'sicc' in [[radar]] #1 (known: sac, sic, name, lat, lon, alt_m, sigma_range_m, "
-     "sigma_azimuth_deg)"),
-    ("unknown key in second radar", "alt_m = 1250.0", f"alt_m = 1250.0\nrange_nm = 250 {MARK}",
-     "unknown key 'range_nm' in [[radar]] #2"),
+     "sigma_azimuth_deg, cone_deg, range_nm)"),
+    ("unknown key in second radar", "alt_m = 1250.0", f"alt_m = 1250.0\nrange_km = 460 {MARK}",
+     "unknown key 'range_km' in [[radar]] #2"),
     ("unknown quoted key", 'id = "gw-test"', f'id = "gw-test"\n"i d" = 1 {MARK}',
      "unknown key 'i d' in [gateway]"),
     ("unknown section", "[mqtt]", f"[mqttt] {MARK}", "unknown section [mqttt]"),
@@ -501,6 +502,22 @@ def test_border_config_matches_the_scenario() -> None:
     for site in sites:
         found = (lookup_radar if site in BORDER.radars else lookup_sdps)(config, site.sac, site.sic)
         assert found is not None and found.name == site.name
+
+
+def test_border_radars_config_is_the_radars_only() -> None:
+    """captures/border-radars.toml: the border-radars scenario's eight radars and their
+    inputs, no SDPS; otherwise (handoff, normalize, broker) the border configuration."""
+    config = load(BORDER_RADARS_TOML)
+    assert [(r.sac, r.sic, r.name, r.lat, r.lon, r.alt_m) for r in config.radars] == [
+        (r.sac, r.sic, r.name, r.lat, r.lon, r.alt_m) for r in BORDER_RADARS.radars]
+    assert not config.sdps
+    assert [i.endpoint for i in config.inputs] == [
+        UdpUrl(r.group, r.port, "127.0.0.1") for r in BORDER_RADARS.radars]
+    border = load(BORDER_TOML)
+    assert config.handoff is not None and border.handoff is not None
+    assert config.handoff.units == border.handoff.units
+    assert config.handoff.airspace == border.handoff.airspace  # resolved next to the file
+    assert config.normalize == border.normalize and config.mqtt == border.mqtt
 
 
 def test_reference_shows_the_border_config() -> None:

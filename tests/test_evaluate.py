@@ -338,3 +338,49 @@ def test_shipped_truth_perfect_picture_scores_perfectly(tmp_path: Path) -> None:
     assert f.error.rms_m < 0.5 and f.error.samples == len(out)
     assert not report.truth["skipped"] and report.tracks_input == {"fused": len(out)}
     assert np.isfinite(f.error.p95_m)
+
+
+def test_figures_by_target_kind_with_drones_as_primary_only(tmp_path: Path) -> None:
+    """A fourth flight, a drone, 0.03 deg (3.3 km) south of its track for the first half
+    and tracked on truth after, under a new id after 14 s without update; its plots also feed
+    F1's track for 20 s: it counts as primary-only and has its own line; the truth's radar
+    line is known, not skipped."""
+    rows = truth_lines()
+    for k in range(DURATION + 1):
+        rows.append({**rows[0], "t": T0 + k, "flight": "F4", "lat": 29.5,
+                     "lon": position("F1", T0 + k)[1], "transponder": "drone"})
+    rows.append({"kind": "track-map", "src": {"sac": 0, "sic": 1, "cat": 48},
+                 "track_number": 7, "flight": "F4", "t_from": T0, "t_to": T0 + DURATION})
+    rows.append({"kind": "radar", "sac": 0, "sic": 1, "name": "R", "bias_range_m": 18.0,
+                 "range_gain": 1.0003, "bias_azimuth_deg": 0.02, "time_offset_s": 0.08})
+    truth = write(tmp_path / "truth.jsonl", rows)
+    drone_src = {"sac": 0, "sic": 1, "cat": 48, "track_number": 7}
+    drone = [fused("A4" if k <= 138 else "A5", T0 + k, 29.5 - (0.03 if k < 100 else 0.0),
+                   position("F1", T0 + k)[1], [drone_src])
+             for k in range(0, DURATION + 1, 2) if not 138 < k < 152]
+    pictured = perfect()
+    for m in pictured:
+        if m["id"] == "A1" and m["t"] < T0 + 20:
+            m["sources"] = [*m["sources"], drone_src]
+    report = evaluate(truth, write(tmp_path / "tracks.jsonl", pictured + drone))
+    f = report.fused
+    assert report.truth["skipped"] == {} and report.truth["flights_by_kind"]["drone"] == 1
+    assert list(f.by_kind) == ["modes", "modeac", "psr", "drone"]
+    for kind in ("modes", "modeac", "psr"):
+        assert f.by_kind[kind].completeness.share == 1.0
+        assert f.by_kind[kind].flights_in_coverage == 1
+        assert f.by_kind[kind].error.rms_m is not None and f.by_kind[kind].error.rms_m < 0.01
+    assert [f.by_kind[k].id_changes for k in f.by_kind] == [0, 0, 0, 1] and f.id_changes == 1
+    assert [f.by_kind[k].merged_updates for k in f.by_kind] == [0, 0, 0, 10]
+    assert f.merges == 1 and f.merged_updates == 10
+    d = f.by_kind["drone"]
+    assert d.flights_in_coverage == 1 and d.error.samples == 101 - 6
+    assert d.completeness.total == 201 and 0.45 < d.completeness.share < 0.55  # the 2nd half
+    assert 2200 < d.error.rms_m < 2500 and d.error.p95_m > 3300  # 3.3 km for half the samples
+    # drones are primary-only targets in the existing figures too
+    assert f.completeness_primary.total == 192 + 201
+    assert f.error_primary.samples == 101 + 101 - 6
+    assert f.error_transponder.samples == 2 * 101
+    table = report.table()
+    assert "    drones                      1" in table and "primary-only aircraft" in table
+    assert json.loads(report.to_json())["fused"]["by_kind"]["drone"]["id_changes"] == 1

@@ -1,9 +1,11 @@
-"""The tracker a configuration describes: its parameters ([associate]), each radar's noise
-and antenna, the SDPS accuracy, and fused ids prefixed so that several gateways' ids never
-collide on one network."""
+"""The tracker a configuration describes: its parameters ([associate]), each radar's noise,
+antenna and coverage (cone of silence, range, horizon), the SDPS accuracy, and fused ids
+prefixed so that several gateways' ids never collide on one network."""
 
 from __future__ import annotations
 
+from gateway.associate.coverage import Coverage, RadarCoverage
+from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import RadarNoise
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracker import Tracker
@@ -25,4 +27,8 @@ def tracker_from_config(config: Config, parameters: TrackerParameters | None = N
     # One SDPS accuracy for the tracker: the least accurate configured, to stay conservative.
     sdps_sigma = max((given(s.sigma_m, p.default_sdps_sigma_m) for s in config.sdps),
                      default=p.default_sdps_sigma_m)
-    return Tracker(p, radars, sdps_sigma, id_prefix=f"{config.gateway.id}-T")
+    frame = ConformalFrame(p.frame)
+    coverage = Coverage(frame, [RadarCoverage(r.lat, r.lon, r.alt_m, r.cone_deg, r.range_nm)
+                                for r in sorted(config.radars, key=lambda r: (r.sac, r.sic))])
+    return Tracker(p, radars, sdps_sigma, id_prefix=f"{config.gateway.id}-T", frame=frame,
+                   coverage=coverage)

@@ -13,42 +13,167 @@ address, a discrete Mode-3/A code) or from an SDPS (a track another system confi
 ``confirm_updates_identity`` (2) updates; a position-only track needs
 ``confirm_updates_position`` (3) within ``confirm_window_s``: PSR clutter (a few false plots
 per scan, spread over the coverage) starts tentative tracks all the time but almost never
-lines up three times.  A tentative track is never published as confirmed.
+lines up three times; ``confirm_updates_tracked`` (2) when its plots carry a radar's own
+track number in a clean cell of the clutter map (the radar's tracker saw them line up).
+A tentative track is never published as confirmed.
+
+Position-only tracks (primary plots: clutter, or an aircraft without a transponder) must
+also pass two gates of plausibility before they are confirmed (``MofNInitiator.plausible``):
+the speed their plots imply (from the first plot to now) and the filter's speed lie between
+``min_speed_mps`` and ``max_speed_primary_mps``, and the filter's velocity differs from
+that mean velocity by no more than ``max_accel_mps2`` over the time (no impossible
+manoeuvre); each with an allowance of ``initiation_gate_sigmas`` for the plots' noise (so
+the floor only holds back what is clearly slow: a point that stands still looks like a
+20 kt target for the first few scans).  A track that fails stays tentative: it may pass
+later, once its plots say more.  Measured on the border scenario with 20 false plots per
+radar per scan: these gates are what stops the few clutter plots that line up (at 600 kt).
+
+Where false plots are many, more updates are asked: each radar has a clutter map
+(``ClutterMap``, range x azimuth cells) learnt from the plots that never joined a confirmed
+track; a position-only track started in a dense cell needs up to ``clutter_max_extra_hits``
+more updates, within a window stretched in proportion.  Against clutter concentrated in
+one place (a rain cell: 10 false plots a scan in 10 x 10 km) it cuts the confirmed false
+tracks about five-fold; against clutter spread evenly it costs primary-only targets a
+little completeness (the whole map is a little dense) and changes nothing else.
 
 Death is by silence.  A confirmed track that no source has updated for ``coast_after_s`` is
 coasting (about twice the slowest antenna: one missed scan of every radar is not news);
-after ``end_after_s`` it has ended.  A tentative track dies sooner, silently.
+after ``end_after_s`` it has ended.  A tentative track dies sooner, silently.  Silence is
+not news either where no radar can see: with a coverage model (``coverage.py``) a coasting
+track whose predicted position is hidden (a cone of silence no other radar covers) is
+looked at every ``hidden_review_s`` and does not end while it is hidden (up to
+``hidden_max_s`` since its last update); the ``end_after_s`` of silence then counts from
+the last time it was hidden, so that it is re-associated when plots come back.
 
 Ids are the tracker's: given at confirmation (so clutter never uses up numbers), taken back
-by a Mode S aircraft that returns from a coverage gap (``reacquire_window_s``), and handed
-on from a track that lost its aircraft to the track that picked it up.
+by an aircraft that returns from a coverage gap (``reacquire_window_s``: by Mode S address,
+else by discrete code and identification near the predicted position), and handed on from a
+track that lost its aircraft to the track that picked it up.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
-from gateway.associate.filter import ConstantVelocity
+from gateway.associate.coverage import Coverage
+from gateway.associate.filter import ConstantVelocity, max_eigen2
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import CONFIRMED, TENTATIVE, TrackTable
+from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.units import FT
 
-__all__ = ["MofNInitiator", "TimeoutDeleter"]
+__all__ = ["ClutterMap", "MofNInitiator", "TimeoutDeleter"]
+
+
+class ClutterMap:
+    """The density of false plots of each radar, by range x azimuth cell, learnt online.
+
+    A cell's value is the number of plots in it that never joined a confirmed track,
+    decaying exponentially with ``clutter_memory_s``: a count over about that much recent
+    time, so that the map follows weather and ground clutter as they come and go.  Cells
+    are fixed polar cells of each radar (its range rings and azimuth sectors), so the
+    memory is bounded: sources x cells, whatever the traffic.  Sources without a known
+    antenna position (SDPS, an unconfigured radar) have no cell: they never learn or pay.
+    """
+
+    def __init__(self, parameters: TrackerParameters) -> None:
+        p = self.p = parameters
+        self.n_range = max(1, int(np.ceil(p.clutter_max_range_m / p.clutter_cell_range_m)))
+        self.n_azimuth = max(1, int(np.ceil(360.0 / p.clutter_cell_azimuth_deg)))
+        self.density = np.zeros((0, self.n_range * self.n_azimuth))
+        self.t = np.zeros((0, self.n_range * self.n_azimuth))
+        self.start = np.zeros(0)  # when each source's map began to learn
+
+    # a map younger than this is read as if this old: its first plots are not a rate yet
+    WARM_S = 60.0
+
+    def cells(self, m: Measurements) -> np.ndarray:
+        """The cell of each measurement in its radar's map (-1: none, no known geometry)."""
+        ground = m.ground_m
+        ok = np.isfinite(ground) & np.isfinite(m.los_x) & np.isfinite(m.los_y)
+        ring = np.minimum(np.nan_to_num(ground, nan=0.0) // self.p.clutter_cell_range_m,
+                          self.n_range - 1).astype(np.int64)
+        az = np.degrees(np.arctan2(np.nan_to_num(m.los_x), np.nan_to_num(m.los_y))) % 360.0
+        sector = np.minimum(az // self.p.clutter_cell_azimuth_deg,
+                            self.n_azimuth - 1).astype(np.int64)
+        return np.where(ok, ring * self.n_azimuth + sector, -1)
+
+    def _ensure(self, source: int) -> None:
+        if source >= len(self.density):
+            n = source + 1
+            self.density = np.vstack([self.density,
+                                      np.zeros((n - len(self.density), self.density.shape[1]))])
+            self.t = np.vstack([self.t, np.zeros((n - len(self.t), self.t.shape[1]))])
+            self.start = np.concatenate([self.start, np.full(n - len(self.start), np.nan)])
+
+    def at(self, source: np.ndarray, cell: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The density of each (source, cell) at times t (0 where no cell): the decayed
+        count, divided by what the decay has let accumulate since the map began (a young
+        map reads the rate it has seen, not a count still building up)."""
+        out = np.zeros(len(cell))
+        known = (cell >= 0) & (source < len(self.density))
+        if known.any():
+            s, c, tk = source[known], cell[known], t[known]
+            tau = self.p.clutter_memory_s
+            age = np.fmax(tk - self.t[s, c], 0.0)
+            since = np.fmax(np.nan_to_num(tk - self.start[s], nan=0.0), self.WARM_S)
+            out[known] = (self.density[s, c] * np.exp(-age / tau)
+                          / -np.expm1(-since / tau))
+        return out
+
+    def learn(self, source: np.ndarray, cell: np.ndarray, t: np.ndarray,
+              plots: np.ndarray) -> None:
+        """``plots`` false plots more in each (source, cell), as of times t."""
+        known = (cell >= 0) & (source >= 0)
+        if not known.any():
+            return
+        self._ensure(int(source[known].max()))
+        s, c, t, n = source[known], cell[known], t[known], plots[known]
+        np.fmin.at(self.start, s, t)  # nan until a map learns its first plots
+        tau = self.p.clutter_memory_s
+        now = float(t.max())  # every touched cell is brought to the latest of these times
+        self.density[s, c] *= np.exp(-np.fmax(now - self.t[s, c], 0.0) / tau)
+        self.t[s, c] = now
+        np.add.at(self.density, (s, c), n * np.exp(-np.fmax(now - t, 0.0) / tau))
 
 
 class MofNInitiator:
-    """Starts tentative tracks from single measurements; confirms them M-of-N."""
+    """Starts tentative tracks from single measurements; confirms them M-of-N, position-only
+    ones after the speed and manoeuvre gates, with more updates in cluttered cells."""
 
     def __init__(self, parameters: TrackerParameters,
                  frame: ConformalFrame | None = None) -> None:
         self.p = parameters
         self.frame = frame or ConformalFrame(parameters.frame)
+        self.clutter = ClutterMap(parameters)
+        self.counters: Counter[str] = Counter()  # the tracker's, once it has one
+        # per track row, from the measurement that started it: where it began (plane),
+        # that plot's position variance (larger axis), its radar and clutter cell, and how
+        # many more updates than M its cell asked for
+        self._x0 = np.zeros((0, 2))
+        self._r0 = np.zeros(0)
+        self._source = np.zeros(0, dtype=np.int64)
+        self._cell = np.zeros(0, dtype=np.int64)
+        self._extra = np.zeros(0, dtype=np.int64)
 
     @property
     def hits(self) -> int:
         """How many update times a track must remember for the rule."""
-        return max(self.p.confirm_updates_identity, self.p.confirm_updates_position)
+        return max(self.p.confirm_updates_identity,
+                   self.p.confirm_updates_position + self.p.clutter_max_extra_hits)
+
+    def _room(self, capacity: int) -> None:
+        old = len(self._r0)
+        if capacity > old:
+            grow = capacity - old
+            self._x0 = np.vstack([self._x0, np.zeros((grow, 2))])
+            self._r0 = np.concatenate([self._r0, np.full(grow, np.nan)])  # nan: not ours
+            self._source = np.concatenate([self._source, np.full(grow, -1, np.int64)])
+            self._cell = np.concatenate([self._cell, np.full(grow, -1, np.int64)])
+            self._extra = np.concatenate([self._extra, np.zeros(grow, np.int64)])
 
     def initiate(self, tracks: TrackTable, m: Measurements,
                  model: ConstantVelocity) -> np.ndarray:
@@ -64,6 +189,18 @@ class MofNInitiator:
         tracks.t[rows] = m.t
         tracks.t_first[rows] = m.t
         tracks.state[rows] = TENTATIVE
+        self._room(tracks.capacity)
+        p = self.p
+        self._x0[rows] = m.xy
+        self._r0[rows] = max_eigen2(m.R[:, 0, 0], m.R[:, 0, 1], m.R[:, 1, 1])
+        cell = self.clutter.cells(m)
+        source = np.full(len(m), m.source, dtype=np.int64)
+        self._source[rows] = source
+        self._cell[rows] = cell
+        density = self.clutter.at(source, cell, m.t)
+        extra = self._extra[rows] = np.minimum(density // p.clutter_plots_per_extra_hit,
+                                               p.clutter_max_extra_hits).astype(np.int64)
+        self.counters["track-started-in-clutter"] += int(np.count_nonzero(extra))
         return rows
 
     def confirm(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
@@ -71,49 +208,141 @@ class MofNInitiator:
         tentative = rows[tracks.state[rows] == TENTATIVE]
         if len(tentative) == 0:
             return tentative
+        self._room(tracks.capacity)  # rows another part made: no start of their own
+        p = self.p
         identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
                     | tracks.sdps[tentative])
-        need = np.where(identity, self.p.confirm_updates_identity,
-                        self.p.confirm_updates_position)
+        extra = np.where(identity, 0, self._extra[tentative])
+        plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
+                              min(p.confirm_updates_tracked, p.confirm_updates_position),
+                              p.confirm_updates_position + extra)
+        need = np.where(identity, p.confirm_updates_identity, plain_need)
+        window = p.confirm_window_s * np.where(
+            identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
         oldest = tracks.hit_t[tentative, tracks.hits - need]
         ok = (tracks.n_updates[tentative] >= need) & (
-            tracks.t_update[tentative] - oldest <= self.p.confirm_window_s)
+            tracks.t_update[tentative] - oldest <= window)
+        plain = (ok & ~identity).nonzero()[0]
+        if len(plain):
+            passed = self.plausible(tracks, tentative[plain])
+            ok[plain] = passed
+            self.counters["initiation-gated"] += int(np.count_nonzero(~passed))
         done = tentative[ok]
         tracks.state[done] = CONFIRMED
         return done
 
+    def plausible(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
+        """The speed and manoeuvre gates of position-only tracks (bool per row): the mean
+        velocity from the first plot to the track's state, and the filter's velocity, are
+        those of an aircraft, within ``initiation_gate_sigmas`` of the noise."""
+        p, k = self.p, self.p.initiation_gate_sigmas
+        x, P = tracks.x[rows], tracks.P[rows]
+        v = x[:, 2:4]
+        v_sig = np.sqrt(P[:, 2, 2] + P[:, 3, 3])
+        speed = np.hypot(v[:, 0], v[:, 1])
+        ok = (speed - k * v_sig <= p.max_speed_primary_mps) & (speed + k * v_sig >= p.min_speed_mps)
+        dt = tracks.t[rows] - tracks.t_first[rows]
+        # plots of one instant (several radars at once) say no speed; nor does a row this
+        # initiator did not start
+        long = (dt > 1.0) & np.isfinite(self._r0[rows])
+        if long.any():
+            r, d = rows[long], dt[long]
+            chord = (x[long, :2] - self._x0[r]) / d[:, None]
+            c_sig = np.sqrt(self._r0[r] + max_eigen2(P[long, 0, 0], P[long, 0, 1],
+                                                     P[long, 1, 1])) / d
+            c_speed = np.hypot(chord[:, 0], chord[:, 1])
+            dv = np.hypot(*(v[long] - chord).T)
+            dv_sig = np.hypot(v_sig[long], c_sig)
+            ok[long] &= ((c_speed - k * c_sig <= p.max_speed_primary_mps)
+                         & (c_speed + k * c_sig >= p.min_speed_mps)
+                         & (2.0 * (dv - k * dv_sig) / d <= p.max_accel_mps2))
+        return ok
+
+    def dropped(self, tracks: TrackTable, rows: np.ndarray, now: float) -> None:
+        """Tentative tracks given up: their plots never joined a confirmed track.  Those of
+        position-only tracks are clutter the map learns, in the cell where each began."""
+        if len(rows) == 0 or len(self._r0) == 0:
+            return
+        plain = rows[(tracks.icao24[rows] < 0) & (tracks.code[rows] < 0)
+                     & ~tracks.sdps[rows] & ~tracks.tracked[rows]]
+        if len(plain):
+            self.clutter.learn(self._source[plain], self._cell[plain], tracks.t_update[plain],
+                               tracks.n_updates[plain].astype(np.float64))
+
 
 class TimeoutDeleter:
-    """Coasting and ending by time since the last update."""
+    """Coasting and ending by time since the last update, and by coverage (``coverage``:
+    None or no radar, or ``hidden_max_s`` 0: by time alone)."""
 
-    def __init__(self, parameters: TrackerParameters) -> None:
+    def __init__(self, parameters: TrackerParameters,
+                 coverage: Coverage | None = None) -> None:
         self.p = parameters
+        self.coverage = coverage if coverage is not None and len(coverage) else None
+        self.counters: Counter[str] = Counter()  # the tracker shares its own
+        self._recheck = float("inf")  # next time a coasting track's coverage is looked at
+
+    @property
+    def modelled(self) -> bool:
+        """Whether coverage gaps keep tracks alive."""
+        return self.coverage is not None and self.p.hidden_max_s > 0
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows to coast, confirmed rows that ended, tentative rows to drop) at ``now``."""
+        p = self.p
         age = now - tracks.t_update[rows]
         state = tracks.state[rows]
         tentative = state == TENTATIVE
-        drop = rows[tentative & (age > self.p.tentative_timeout_s)]
-        end = rows[~tentative & (age > self.p.end_after_s)]
-        coast = rows[(state == CONFIRMED) & (age > self.p.coast_after_s)
-                     & (age <= self.p.end_after_s)]
+        drop = rows[tentative & (age > p.tentative_timeout_s)]
+        silent = now - np.fmax(tracks.t_update[rows], tracks.t_hidden[rows])
+        self._recheck = float("inf")
+        if self.modelled:
+            look = (~tentative & (age > p.coast_after_s) & (age <= p.hidden_max_s)).nonzero()[0]
+            if len(look):
+                r = rows[look]
+                hidden = self._hidden(tracks, r, now, p.hidden_max_s - age[look])
+                if hidden.any():
+                    newly = r[hidden & ~(tracks.t_hidden[r] >= tracks.t_update[r])]
+                    self.counters["track-hidden"] += len(newly)
+                    tracks.t_hidden[r[hidden]] = now
+                    silent[look[hidden]] = 0.0
+                self._recheck = now + p.hidden_review_s
+        over = ~tentative & (silent > p.end_after_s)
+        end = rows[over]
+        coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
         return coast, end, drop
+
+    def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
+                ahead_s: np.ndarray) -> np.ndarray:
+        """Which of these tracks' straight-line predictions at ``now`` are hidden (seen by
+        no radar, seen again within ``ahead_s``), from their latest level on at the level
+        filter's rate of climb."""
+        assert self.coverage is not None
+        x = tracks.x[rows]
+        dt = now - tracks.t[rows]
+        level = tracks.level[rows]
+        fl = level[:, LEVEL_LAST]
+        rate = np.nan_to_num(level[:, 1]) * 100.0 * FT  # m/s
+        since = np.nan_to_num(now - level[:, LEVEL_T])
+        h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
+                     self.p.hidden_height_m)
+        return self.coverage.hidden(x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt,
+                                    x[:, 2], x[:, 3], h, ahead_s, vz=rate)
 
     def due(self, tracks: TrackTable, rows: np.ndarray) -> float:
         """The earliest time at which ``review`` could change one of these rows (if none
         of them is updated before): the tracker need not review before."""
         if len(rows) == 0:
             return float("inf")
+        p = self.p
         state = tracks.state[rows]
-        limit = np.where(state == TENTATIVE, self.p.tentative_timeout_s,
-                         np.where(state == CONFIRMED, self.p.coast_after_s,
-                                  self.p.end_after_s))
-        return float((tracks.t_update[rows] + limit).min())
+        since = np.where(state == TENTATIVE, tracks.t_update[rows],
+                         np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
+        limit = np.where(state == TENTATIVE, p.tentative_timeout_s,
+                         np.where(state == CONFIRMED, p.coast_after_s, p.end_after_s))
+        return min(float((since + limit).min()), self._recheck)
 
     @property
     def shortest(self) -> float:
         """The shortest silence that changes a track's state."""
         return min(self.p.tentative_timeout_s, self.p.coast_after_s, self.p.end_after_s)
-

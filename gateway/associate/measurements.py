@@ -301,6 +301,25 @@ class MeasurementModel:
         self.counters: Counter[str] = Counter()
         # per source: (sigma_r^2 + bias_r^2, sigma_az^2 + bias_az^2 (rad^2), x, y, alt)
         self._noise: dict[int, tuple[float, float, float, float, float]] = {}
+        # per source: (range m, azimuth deg) standing for the radar's bias allowance once
+        # registration corrects its plots (``set_bias``)
+        self._bias: dict[int, tuple[float, float]] = {}
+
+    def set_bias(self, source: int, allowance: tuple[float, float] | None) -> None:
+        """The bias allowance of a radar whose plots are corrected: the correction's own
+        uncertainty (range m, azimuth deg); None: the configured allowance again."""
+        if allowance is None:
+            if self._bias.pop(source, None) is not None:
+                self._noise.pop(source, None)
+        elif self._bias.get(source) != allowance:
+            self._bias[source] = allowance
+            self._noise.pop(source, None)
+
+    def radar_noise(self, source: int) -> tuple[float, float]:
+        """(range m^2, azimuth rad^2) variance of a radar's noise alone, no bias."""
+        sac, sic, _cat = self.sources.keys[source]
+        r = self.radars.get((sac, sic), self.default_radar)
+        return r.sigma_range_m ** 2, float(np.radians(r.sigma_azimuth_deg) ** 2)
 
     def _radar(self, source: int) -> tuple[float, float, float, float, float]:
         noise = self._noise.get(source)
@@ -311,10 +330,11 @@ class MeasurementModel:
             if r.lat is not None and r.lon is not None:
                 px, py = self.frame.to_xy(np.array([r.lat]), np.array([r.lon]))
                 xr, yr, alt = float(px[0]), float(py[0]), float(r.alt_m)
+            bias_r, bias_az = self._bias.get(source, (r.bias_range_m, r.bias_azimuth_deg))
             noise = self._noise[source] = (
-                r.sigma_range_m ** 2 + r.bias_range_m ** 2,
+                r.sigma_range_m ** 2 + bias_r ** 2,
                 float(np.radians(r.sigma_azimuth_deg) ** 2
-                      + np.radians(r.bias_azimuth_deg) ** 2), xr, yr, alt)
+                      + np.radians(bias_az) ** 2), xr, yr, alt)
         return noise
 
     def convert(self, messages: Sequence[Plot | Track]) -> list[Measurements]:

@@ -164,8 +164,47 @@ class TrackerParameters:
     an SDPS reports."""
     confirm_updates_position: Annotated[int, Meta(ge=1, le=20)] = 3
     """Updates that confirm a position-only track (M of M-of-N): clutter rarely lines up."""
+    confirm_updates_tracked: Annotated[int, Meta(ge=1, le=20)] = 2
+    """Updates that confirm a position-only track fed by a radar's own track (its plots
+    carry the radar's track number: its tracker saw them line up already), in a cell the
+    clutter map finds clean; it must still pass the speed and manoeuvre gates.  A primary
+    target seen by one slow radar is published a scan sooner."""
     confirm_window_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """... and they must fall within this window (N of M-of-N, as time)."""
+    min_speed_mps: Annotated[float, Meta(ge=0.0, le=500.0)] = 10.0
+    """Speed gate, floor: a position-only track whose plots imply it is slower than this
+    (~20 kt; drones and light aircraft fly 40-150 kt) is not confirmed: ground clutter and
+    weather stand still."""
+    max_speed_primary_mps: Annotated[float, Meta(ge=10.0, le=2000.0)] = 160.0
+    """Speed gate, ceiling, of a position-only track (~310 kt): aircraft without a
+    transponder are drones, light aircraft and turboprops (40-250 kt); clutter that lines
+    up by chance mostly implies more.  (A fast aircraft's primary plots before its first
+    reply are not lost: its SSR replies start a track of their own.)"""
+    max_accel_mps2: Annotated[float, Meta(ge=1.0, le=1000.0)] = 30.0
+    """Manoeuvre gate: a position-only track whose velocity differs from the mean velocity
+    of its plots by more than this acceleration (3 g, beyond what an aircraft sustains)
+    over their time is not confirmed: plots of clutter that happened to gate each other."""
+    initiation_gate_sigmas: Annotated[float, Meta(ge=0.0, le=10.0)] = 2.5
+    """Allowance of the speed and manoeuvre gates for the noise of the plots, in sigmas:
+    only a track clearly too slow, too fast or too agile is held back."""
+    clutter_cell_range_m: Annotated[float, Meta(ge=500.0, le=100000.0)] = 10_000.0
+    """Clutter map: the range size of one cell of a radar's map (range x azimuth cells)."""
+    clutter_cell_azimuth_deg: Annotated[float, Meta(ge=0.5, le=90.0)] = 10.0
+    """Clutter map: the azimuth size of one cell."""
+    clutter_max_range_m: Annotated[float, Meta(ge=10000.0, le=1000000.0)] = 500_000.0
+    """Clutter map: cells cover this range (farther plots count in the last ring); with the
+    cell sizes this bounds the memory (50 x 36 cells of each radar by default)."""
+    clutter_memory_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 600.0
+    """Clutter map: time constant of the exponential decay of a cell's density (a cell's
+    value is the number of plots that never joined a confirmed track, seen in about this
+    much time)."""
+    clutter_plots_per_extra_hit: Annotated[float, Meta(ge=0.01, le=10000.0)] = 0.5
+    """Clutter map: a position-only track started in a cell of this density (false plots
+    per ``clutter_memory_s``; 20 false plots per scan of a 6 s radar make ~1) needs one more
+    update to be confirmed (two at twice it, ...), its window stretched in proportion: where
+    false plots are many, a chance alignment needs to last longer."""
+    clutter_max_extra_hits: Annotated[int, Meta(ge=0, le=10)] = 2
+    """Clutter map: at most this many more updates, however dense the cell."""
     tentative_timeout_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 30.0
     """A tentative track without an update this long is dropped silently."""
     coast_after_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 25.0
@@ -176,6 +215,34 @@ class TrackerParameters:
     """A track confirmed with the Mode S address of a track that ended less than this ago,
     within reach of where that one was last seen (max speed x time), takes its id back: an
     aircraft crossing a coverage gap keeps its id (``track-reacquired``).  0: never."""
+    reacquire_accel_mps2: Annotated[float, Meta(ge=0.0, le=100.0)] = 3.0
+    """A track of a Mode A/C aircraft (no address) confirmed with the discrete Mode-3/A code
+    (and the identification, when both have one) of a track that ended less than
+    ``reacquire_window_s`` ago takes its id back if it is within ``cap_m`` plus
+    half this acceleration times the time since squared of where that track's velocity
+    would have taken it (a code is less sure than an address: the reach is the predicted
+    position's, not anywhere the aircraft could have flown)."""
+    hidden_max_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 300.0
+    """A confirmed track whose predicted position no configured radar sees (a cone of
+    silence, a hole below the radar horizon between radars) but which its velocity brings
+    back into some radar's coverage is hidden: it coasts and does not end for as long as
+    it is hidden, up to this long since its last update; once visible again it ends after
+    ``end_after_s`` of silence as usual.  A 40 degree cone is 29 km across at FL400: two
+    minutes at 450 kt, four at 250 kt.  0: coverage is not modelled."""
+    hidden_review_s: Annotated[float, Meta(ge=0.5, le=600.0)] = 5.0
+    """How often a coasting track's visibility is looked at again (seconds of data)."""
+    hidden_height_m: Annotated[float, Meta(ge=0.0, le=30000.0)] = 600.0
+    """Height assumed for the coverage of a track without a level (primary only), metres:
+    low (2,000 ft, light aircraft and drones), since a track wrongly thought hidden only
+    ends later, while one wrongly thought visible ends in its gap and comes back with a
+    new id."""
+    output_period_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    """Periodic output, as ARTAS does: every this many seconds of data time (on multiples
+    of it), each confirmed track that has had no message for a period is published with
+    its filter's prediction to that time, flagged ``extrapolated``; tracks are still
+    published on every update.  A consumer sees each track at least every two periods,
+    coasting ones included.  0 (the default): only on updates and lifecycle changes.
+    ARTAS publishes every 4-5 s."""
     publish_tentative: bool = False
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
@@ -184,3 +251,51 @@ class TrackerParameters:
     (square root of the trace of its covariance) is below this."""
     report_roc_sigma_fpm: Annotated[float, Meta(ge=1.0, le=100000.0)] = 1000.0
     """Rate of climb is reported once its sigma is below this."""
+
+    # -- radar registration (registration.py) -------------------------------------------------
+    registration: bool = True
+    """Estimate each radar's range bias, range gain, azimuth bias and time-stamp offset from
+    the Mode S aircraft several radars see, and correct its plots with them once
+    established.  Off: plots go to the filter as the radars gave them, with the default
+    bias allowance."""
+    registration_pair_window_s: Annotated[float, Meta(ge=0.1, le=60.0)] = 3.0
+    """Two radars' plots of one address at most this far apart in time form a pair (the
+    earlier is moved to the later's time with the track's velocity: a manoeuvre over a
+    longer time blurs the pair)."""
+    registration_forget_s: Annotated[float, Meta(ge=10.0, le=1e7)] = 3600.0
+    """Time constant of the exponential forgetting of the equations, seconds of data: a
+    bias that drifts is followed within about this long."""
+    registration_solve_every: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
+    """The estimate is solved again after this many accepted pairs."""
+    registration_min_pairs: Annotated[float, Meta(ge=1.0, le=1e7)] = 300.0
+    """A radar's plots are corrected once it has this many (forgotten) pairs."""
+    registration_gate_chi2: Annotated[float, Meta(ge=1.0, le=1e6)] = 20.0
+    """A pair whose difference, less what the estimate explains, exceeds this Mahalanobis
+    d^2 (2 degrees of freedom; 99.995 %) is rejected: another aircraft with the address,
+    a garbled plot, a sharp manoeuvre."""
+    registration_cap_m: Annotated[float, Meta(ge=10.0, le=1e6)] = 2000.0
+    """A pair's difference beyond this is rejected whatever its covariance, metres."""
+    registration_max_addresses: Annotated[int, Meta(ge=10, le=1_000_000)] = 20_000
+    """Addresses remembered at once (the oldest forgotten first)."""
+    registration_accel_mps2: Annotated[float, Meta(ge=0.0, le=100.0)] = 3.0
+    """Manoeuvre allowance when moving a plot in time along the track's velocity."""
+    registration_velocity_sigma_mps: Annotated[float, Meta(ge=0.1, le=1000.0)] = 30.0
+    """A pair counts only if its track's velocity is known better than this (per axis)."""
+    registration_prior_range_m: Annotated[float, Meta(ge=0.1, le=1e5)] = 100.0
+    """Weak prior (one sigma, zero mean) of a range bias, metres: regularises what the
+    geometry leaves unseen."""
+    registration_prior_gain: Annotated[float, Meta(ge=1e-7, le=1.0)] = 0.001
+    """Prior of a range gain's departure from 1."""
+    registration_prior_azimuth_deg: Annotated[float, Meta(ge=1e-4, le=10.0)] = 0.1
+    """Prior of an azimuth bias, degrees."""
+    registration_prior_time_s: Annotated[float, Meta(ge=1e-3, le=100.0)] = 0.5
+    """Prior of a time-stamp offset, seconds (an offset common to every radar cannot be
+    seen from pairs: the prior keeps it at zero)."""
+    registration_min_allowance_m: Annotated[float, Meta(ge=0.0, le=1000.0)] = 5.0
+    """Least range bias allowance of a corrected radar (the estimate's sigma is optimistic:
+    successive pairs share plots)."""
+    registration_min_allowance_deg: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.005
+    """Least azimuth bias allowance of a corrected radar, degrees."""
+    registration_output_period_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 60.0
+    """Each radar's estimate is published (``registration`` message) this often, seconds of
+    data time."""

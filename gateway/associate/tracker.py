@@ -14,6 +14,12 @@ SDPS's update cycle of tracks, as the normaliser publishes them.  In it the trac
 
 and returns one ``Fused`` per track it touched (once confirmed) and one per lifecycle
 transition.  ``tick(now)`` runs step 6 alone, for a clock that advances without data.
+With ``output_period_s``, each of them first publishes the periodic output due (ARTAS
+fashion): every confirmed track that had no message for a period, predicted to the output
+time and flagged ``extrapolated``.  A track in a gap of the radars' coverage (``coverage``:
+a cone of silence no other radar covers) coasts instead of ending, and a Mode A/C aircraft
+coming back from one keeps its id by code, identification and position, as a Mode S one
+does by address.
 
 Every part is a constructor argument with a default, so another filter (the parameters
 choose the IMM or the CV one: ``motion_filter``), another gate or a different initiation
@@ -41,9 +47,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from gateway.associate.assignment import GlobalNearestNeighbour
+from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.filter import (
     ConstantVelocity,
     InteractingMultipleModel,
@@ -62,6 +70,7 @@ from gateway.associate.measurements import (
     Sources,
 )
 from gateway.associate.parameters import TrackerParameters
+from gateway.associate.registration import Registration
 from gateway.associate.tracks import (
     ADDRESS,
     CALLSIGN,
@@ -142,6 +151,8 @@ class Tracker:
     defaults.  ``sdps_sigma_m``: the one-sigma position error of SDPS tracks (default: the
     parameters').
     ``id_prefix``: fused ids are the prefix and a six-digit counter (``T000123``).
+    ``coverage``: where the radars see (default: the ``radars`` with a known antenna, each
+    with the default cone of silence and range; no radar: no gaps are modelled).
     """
 
     def __init__(self, parameters: TrackerParameters | None = None,
@@ -153,7 +164,8 @@ class Tracker:
                  filter: ConstantVelocity | None = None,
                  level_filter: LevelFilter | None = None,
                  initiator: MofNInitiator | None = None,
-                 deleter: TimeoutDeleter | None = None) -> None:
+                 deleter: TimeoutDeleter | None = None,
+                 coverage: Coverage | None = None) -> None:
         p = self.parameters = parameters or TrackerParameters()
         if not re.match(TOPIC_LEVEL_PATTERN, f"{id_prefix}{0:0{ID_DIGITS}d}"):
             raise ValueError(f"id prefix {id_prefix!r} cannot be part of a topic level")
@@ -170,12 +182,21 @@ class Tracker:
                                       default, p.plot_velocity_sigma_mps,
                                       p.sdps_velocity_sigma_mps, self._codes)
         self.model.counters = self.counters
+        self.registration = Registration(p, self.model) if p.registration else None
         self.filter = filter or motion_filter(p)
         self.level = level_filter or LevelFilter(p.level_q, p.level_sigma_fl)
         self.gater = gater or IdentityGater(p)
         self.associator = associator or GlobalNearestNeighbour(p.miss_cost)
         self.initiator = initiator or MofNInitiator(p, self.frame)
-        self.deleter = deleter or TimeoutDeleter(p)
+        self.initiator.counters = self.counters
+        if coverage is None:  # the radars whose antenna is known, with default limits
+            coverage = Coverage(self.frame, [
+                RadarCoverage(r.lat, r.lon, r.alt_m) for _k, r in sorted((radars or {}).items())
+                if r.lat is not None and r.lon is not None])
+        self.coverage = coverage
+        self.deleter = deleter or TimeoutDeleter(p, coverage)
+        if isinstance(self.deleter, TimeoutDeleter):
+            self.deleter.counters = self.counters
         self.tracks = TrackTable(hits=self.initiator.hits, models=self.filter.models)
         self.now = -np.inf
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
@@ -184,21 +205,33 @@ class Tracker:
         self._labels_in_use: set[str] = set()
         # ended tracks by Mode S address: (label, time of state, x, y), for re-acquisition
         self._memory: dict[int, tuple[str, float, float, float]] = {}
+        # ended Mode A/C tracks by discrete code: (label, time of state, state x [4],
+        # callsign hash or -1), for re-acquisition by code and identification
+        self._code_memory: dict[int, tuple[str, float, np.ndarray, int]] = {}
+        self._next_output = -np.inf  # next periodic output time (output_period_s)
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
 
     # -- the two entry points ---------------------------------------------------------------
 
     def update(self, messages: Sequence[Plot | Track]) -> list[Fused]:
-        """One published batch in; the fused updates of the tracks it touched, then any
-        lifecycle transitions due by the batch's latest time."""
+        """One published batch in; the periodic output due before its earliest time, the
+        fused updates of the tracks it touched, then any lifecycle transitions due by the
+        batch's latest time."""
         parts = self.model.convert(messages)
+        reg = self.registration
+        raw = reg.before(parts) if reg is not None else None  # plots corrected, raw kept
+        out: list[Fused] = []
+        if parts and self.parameters.output_period_s > 0:  # output times before the batch
+            out = self._periodic(min(float(m.t.min()) for m in parts))
         rows_, index_, refs_ = [], [], []
-        for m in parts:
+        for n, m in enumerate(parts):
             self.tracks.ensure_sources(len(self.sources.keys))
             self.counters["measurements"] += len(m)
             self.now = max(self.now, float(m.t.max()))
             rows, idx = self._cycle(m)
+            if reg is not None and raw is not None:  # learns from the raw plots
+                reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
             index_.append(m.index[idx])
             refs = self.sources.refs(m.source)
@@ -212,7 +245,7 @@ class Tracker:
         if not alive.all():  # merged away later in the same batch
             keep = alive.nonzero()[0]
             rows, index, refs_ = rows[keep], index[keep], [refs_[i] for i in keep.tolist()]
-        out = self._publish(rows, refs_, unique=len(parts) == 1)
+        out.extend(self._publish(rows, refs_, unique=len(parts) == 1))
         if self._pending:
             out.extend(self._pending)
             self._pending = []
@@ -224,9 +257,13 @@ class Tracker:
         return out
 
     def tick(self, now: float) -> list[Fused]:
-        """The clock moved on to ``now`` without data: coasting and ended tracks."""
+        """The clock moved on to ``now`` without data: coasting and ended tracks, and the
+        periodic output due."""
         self.now = max(self.now, float(now))
-        return self._lifecycle(self.now) if self.now >= self._due else []
+        out = self._lifecycle(self.now) if self.now >= self._due else []
+        if self.now >= self._next_output:
+            out.extend(self._periodic(self.now))
+        return out
 
     def set_plan(self, track_id: str, plan: FlightPlan | None) -> bool:
         """Give the live fused track ``track_id`` this flight plan (None: take it away).
@@ -438,9 +475,47 @@ class Tracker:
             tracks.free(end)
         if len(drop):
             self.counters["tentative-dropped"] += len(drop)
+            self.initiator.dropped(tracks, drop, now)  # the clutter map learns
             tracks.free(drop)
         self._due = self.deleter.due(tracks, tracks.active())
         return out
+
+    def _periodic(self, until: float) -> list[Fused]:
+        """Periodic output (``output_period_s``) at each multiple T of the period up to
+        ``until`` not yet done (called before a batch with the batch's earliest time, so
+        that T's output is what was known at T, and by ``tick``).  More than ten periods
+        at once (a jump of the clock) are not made up: the latest stands for them."""
+        period = self.parameters.output_period_s
+        if period <= 0:
+            self._next_output = np.inf
+            return []
+        last = int(np.floor(until / period))
+        if not np.isfinite(self._next_output):  # a first look at the clock
+            self._next_output = (last + 1) * period
+            return []
+        first = int(round(self._next_output / period))
+        if last < first:
+            return []
+        self._next_output = (last + 1) * period
+        out: list[Fused] = []
+        for k in range(max(first, last - 10), last + 1):
+            out.extend(self._output_at(k * period, period))
+        return out
+
+    def _output_at(self, at: float, period: float) -> list[Fused]:
+        """Each published, confirmed or coasting track without a message since
+        ``at - period`` (and none after ``at``), predicted to ``at``, ``extrapolated``."""
+        tr = self.tracks
+        rows = tr.active()
+        if len(rows) == 0:
+            return []
+        rows = rows[tr.published[rows] & (tr.state[rows] != TENTATIVE)
+                    & ~(tr.t_out[rows] > at - period) & (tr.t[rows] <= at)]
+        if len(rows) == 0:
+            return []
+        x, P = self.filter.predict(tr.x[rows], tr.P[rows], at - tr.t[rows])
+        self.counters["extrapolated"] += len(rows)
+        return self._messages(rows, x, P, np.full(len(rows), at), None, extrapolated=True)
 
     def _publish(self, rows: np.ndarray, refs: list[SourceRef], unique: bool,
                  ) -> list[Fused]:
@@ -489,20 +564,27 @@ class Tracker:
         tr, window = self.tracks, self.parameters.reacquire_window_s
         for r in rows.tolist():
             label, address = tr.label[r], int(tr.ident[r, ADDRESS])
+            code = int(tr.ident[r, CODE])
             if window > 0 and address >= 0 and label is not None:
                 old = self._memory.pop(address, None)
                 if old is not None:
                     self._labels_in_use.discard(old[0])
                 self._memory[address] = (label, float(tr.t[r]), float(tr.x[r, 0]),
                                          float(tr.x[r, 1]))
+            elif window > 0 and code >= 0 and label is not None:  # Mode A/C: by its code
+                kept = self._code_memory.pop(code, None)
+                if kept is not None:
+                    self._labels_in_use.discard(kept[0])
+                self._code_memory[code] = (label, float(tr.t[r]), tr.x[r].copy(),
+                                           int(tr.ident[r, CALLSIGN]))
             else:
                 self._labels_in_use.discard(label)
-        if self._memory:  # forget what is too old (about oldest first: insertion order)
-            for address in list(self._memory):
-                label, t_last, _x, _y = self._memory[address]
+        for memory in (self._memory, self._code_memory):
+            for key in list(memory):  # forget what is too old (about oldest first)
+                label, t_last = memory[key][:2]
                 if now - t_last <= window + self.parameters.end_after_s:
                     break
-                del self._memory[address]
+                del memory[key]
                 self._labels_in_use.discard(label)
 
     def _reacquired(self, row: int) -> str | None:
@@ -510,7 +592,9 @@ class Tracker:
         ended recently and near enough to where the aircraft is now."""
         tr, p = self.tracks, self.parameters
         address = int(tr.ident[row, ADDRESS])
-        kept = self._memory.get(address) if address >= 0 else None
+        if address < 0:
+            return self._reacquired_code(row)
+        kept = self._memory.get(address)
         if kept is None:
             return None
         label, t_last, x, y = kept
@@ -523,13 +607,49 @@ class Tracker:
         self.counters["track-reacquired"] += 1
         return label
 
+    def _reacquired_code(self, row: int) -> str | None:
+        """The id a Mode A/C track (no address) with this discrete Mode-3/A code had before
+        its coverage gap: the same identification when both have one, ended recently, and
+        near where its velocity would have taken it (``reacquire_accel_mps2``)."""
+        tr, p = self.tracks, self.parameters
+        code = int(tr.ident[row, CODE])
+        kept = self._code_memory.get(code) if code >= 0 else None
+        if kept is None:
+            return None
+        label, t_last, x, callsign = kept
+        if (float(tr.t[row]) - t_last > p.reacquire_window_s + p.end_after_s
+                or not self._continues(row, x, t_last, callsign)):
+            return None
+        del self._code_memory[code]
+        self.counters["track-reacquired-code"] += 1
+        return label
+
+    def _continues(self, row: int, x: np.ndarray, t: float, callsign: int) -> bool:
+        """Whether track ``row`` may be the aircraft of an older Mode A/C track (state x
+        at time t, callsign hash) with its code: the identifications agree where both
+        have one, and it is near where the old velocity leads (``reacquire_accel_mps2``:
+        the reach grows with the time since, as a gate grows with coasting)."""
+        tr, p = self.tracks, self.parameters
+        ident = int(tr.ident[row, CALLSIGN])
+        if callsign >= 0 and ident >= 0 and callsign != ident:
+            return False
+        elapsed = abs(float(tr.t[row]) - t)
+        reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
+                    p.cap_m + p.max_speed_mps * elapsed)
+        dt = float(tr.t[row]) - t
+        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
+        return bool(miss <= reach)
+
     def _handed_over(self, row: int) -> str | None:
         """The id of a published track of the same identity (Mode S address; without one,
         discrete Mode-3/A code) that has had no report since this track began: every
         report since came here, so the old track lost the aircraft (its filter went
-        astray: a missed turn, a bad start) and this one is its continuation.  The old
+        astray: a missed turn, a bad start; or it was hidden in a coverage gap and the
+        aircraft came out beyond its gate) and this one is its continuation.  The old
         track is dropped without an ``ended`` message; its id goes on here.  (An address
-        really on two targets at once keeps both tracks busy, and both ids.)"""
+        really on two targets at once keeps both tracks busy, and both ids.)  By code, the
+        identifications must agree and the new track be near the old one's prediction
+        (``_continues``)."""
         tr = self.tracks
         address, code = int(tr.ident[row, ADDRESS]), int(tr.ident[row, CODE])
         if address >= 0:
@@ -542,6 +662,9 @@ class Tracker:
         if len(old) == 0:
             return None
         r = int(old[np.argmax(tr.t_update[old])])
+        if address < 0 and not self._continues(row, tr.x[r], float(tr.t[r]),
+                                               int(tr.ident[r, CALLSIGN])):
+            return None  # a code, unlike an address, may be another aircraft's
         label = tr.label[r]
         tr.free(np.array([r]))
         self.counters["track-handover"] += 1
@@ -587,10 +710,12 @@ class Tracker:
         self.identities.load(data)
 
     def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
-                  refs: list[list[SourceRef]] | None, ended: bool = False) -> list[Fused]:
+                  refs: list[list[SourceRef]] | None, ended: bool = False,
+                  extrapolated: bool = False) -> list[Fused]:
         """Fused messages for track rows with states x, P at times t (vectorised, then one
-        struct per track)."""
+        struct per track); ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
+        tr.t_out[rows] = np.fmax(tr.t_out[rows], t)
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
         k = self.frame.scale(lat)
         vx, vy = x[:, 2], x[:, 3]
@@ -622,4 +747,6 @@ class Tracker:
                 mode3a=_OCTAL[m3a], icao24=_HEX[adr],
                 callsign=texts[r], pos_sigma_m=sig,
                 sources=refs[n] if refs is not None else [], fpl=plans[r]))
+        if extrapolated:  # (a keyword more on every Fused costs 10 % of an SDPS cycle)
+            out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
         return out

@@ -43,6 +43,8 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], DTypeLike, float]] = {
     "roc_sdps": ((), np.float64, np.nan),  # latest SDPS rate of climb (fpm)
     "sdps": ((), bool, False),  # an SDPS has reported it
     "tracked": ((), bool, False),  # a report with its source's track number has fed it
+    "t_hidden": ((), np.float64, np.nan),  # latest time coverage said it was hidden
+    "t_out": ((), np.float64, np.nan),  # time of the latest message published of it
 }
 
 
@@ -66,6 +68,8 @@ class TrackTable:
     roc_sdps: NDArray[np.float64]
     sdps: NDArray[np.bool_]
     tracked: NDArray[np.bool_]
+    t_hidden: NDArray[np.float64]
+    t_out: NDArray[np.float64]
 
     def __init__(self, capacity: int = 1024, hits: int = 3, models: int = 0) -> None:
         self.capacity = 0

@@ -1,7 +1,8 @@
 """``asterix-gateway evaluate``: association and accuracy figures against ground truth.
 
-Prints a table on stdout; ``--json FILE`` also writes every figure as JSON.  The definitions
-are in docs/evaluation.md.
+Prints a table on stdout; ``--json FILE`` also writes every figure as JSON, ``--picture
+FILE.png`` draws one flight (``--flight``, or the one with the longest radar silence) through
+the gateway: truth, plots and fused track.  The definitions are in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import sys
 import time
 
 from gateway.commands import UsageError
-from gateway.evaluate import EvaluationError, evaluate
+from gateway.evaluate import EvaluationError, Params, evaluate
 from gateway.files import text_writer
+from gateway.trace import draw, trace_files
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="shared-format messages: fused updates, and plots/tracks for the "
                    "single-source baselines (.gz read as gzip)")
     p.add_argument("--json", metavar="FILE.json", help="also write the figures as JSON")
+    p.add_argument("--picture", metavar="FILE.png",
+                   help="also draw one flight's truth, plots and fused track(s) and its error "
+                   "against time (.png, .svg or .pdf; needs matplotlib: the [plot] extra)")
+    p.add_argument("--flight", metavar="ID",
+                   help="the flight --picture draws (default: the one with the longest "
+                   "silence of every radar in mid-flight, e.g. a cone-of-silence overflight)")
     p.add_argument("--recent", type=float, default=12.0, metavar="S",
                    help="completeness: a matching update at most S seconds old (default 12)")
     p.add_argument("--max-distance", type=float, default=2000.0, metavar="M",
@@ -40,6 +48,22 @@ def _check(name: str, value: float, *, positive: bool = False) -> float:
         need = "positive" if positive else "zero or more"
         raise UsageError(f"{name} must be {need}, not {value}")
     return value
+
+
+def _picture(args: argparse.Namespace, params: Params) -> None:
+    """Trace one flight and draw it; every failure is a one-line usage error."""
+    try:
+        tr = trace_files(args.truth, args.tracks, args.flight, params)
+        draw(tr, args.picture)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or args.picture}: {exc.strerror or exc}") from None
+    except (EvaluationError, ValueError) as exc:
+        raise UsageError(f"--picture: {exc}") from None
+    print(f"evaluate: {args.picture}: flight {tr.flight}, {len(tr.fused)} fused id(s), "
+          f"{sum(len(s.t) for s in tr.plots.values())} plots, "
+          f"{sum(b - a for a, b in tr.gaps):.0f} s without a radar plot", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.json}: {exc.strerror or exc}") from None
     sys.stdout.write(report.table())
     sys.stdout.flush()
+    if args.picture:
+        _picture(args, Params(recent, distance, duplicate, tolerance))
     print(f"evaluate: {report.fused.updates} fused updates, {len(report.sources)} single "
           f"sources, {elapsed:.1f} s", file=sys.stderr)
     return 0

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
             frames = FrameWriter(sim.sources(), scenario.start_utc).write(out, sim.wires)
         if args.truth:
             with text_writer(args.truth) as text:
-                for line in truth_lines(sim.flights, sim.traj, scenario.start_utc, sim.spans):
+                for line in truth_lines(sim.flights, sim.traj, scenario.start_utc, sim.spans,
+                                        scenario.radars):
                     text.write(line + "\n")
         if args.flight_plans:
             with text_writer(args.flight_plans) as text:

@@ -84,6 +84,13 @@ class RadarConfig:
         default=None, metadata=shown_default("`[associate] default_sigma_azimuth_deg`"))
     """The radar's azimuth noise (one sigma), degrees (the association adds
     `[associate] default_bias_azimuth_deg`)."""
+    cone_deg: Annotated[float, Meta(ge=1.0, le=90.0, extra={"what": "an elevation in deg"})] = 40.0
+    """The radar's cone of silence: it sees nothing above this elevation, degrees.  With
+    `range_nm` and the radar horizon (4/3 earth, from `alt_m` and the target's level) it
+    tells the association where the radar cannot see: a track in a gap no radar covers
+    coasts instead of ending (`[associate] hidden_max_s`)."""
+    range_nm: Annotated[float, Meta(ge=1.0, le=1000.0, extra={"what": "a range in NM"})] = 250.0
+    """The radar's instrumented range (slant), nautical miles (see `cone_deg`)."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ Along the way, by the estimated time over the coordination point (COP):
 
 and the peer answers ACP/REJ, AOC.  Every message is acknowledged by LAM (the link level,
 ``dialogue.Link``): a missing LAM is sent again, then raises a ``lam-timeout`` alert.
-A flight without identification (no callsign: no flight plan to coordinate) or with no
-transponder at all that crosses between countries raises ``uncoordinated-crossing``.
+A flight without identification (no callsign: no flight plan to coordinate) that crosses
+between countries raises ``uncoordinated-crossing`` once; one with no transponder at all (a
+primary-only target: a drone, a light aircraft) raises it at every crossing, once it has been
+seen on the other side for ``crossing_updates`` confirmed updates running.
 
 Inbound, every message is hostile until it passes, in this order (each refusal counted by
 its reason; one we can address, on a configured link, answered with LRM):
@@ -543,6 +545,9 @@ class Handoff:
         if unit is None:
             return
         track.unit = unit
+        if m.mode3a is None and m.icao24 is None:
+            self._dark_crossing(m, track, unit, now, out)
+            return
         if before is None or before == unit or self.countries[before] == self.countries[unit]:
             return
         if (m.callsign is None or (m.mode3a is None and m.icao24 is None)) \
@@ -555,6 +560,34 @@ class Handoff:
                              f"{unit} at {m.lat:.4f} {m.lon:.4f} {_level(m.fl) or 'level unknown'}"
                              f" at {_time.strftime('%H:%M:%S', _time.gmtime(m.t))}Z"))
             self.counters["uncoordinated-crossing"] += 1
+
+    def _dark_crossing(self, m: Fused, track: Track, unit: str, now: float,
+                       out: list[Any]) -> None:
+        """A track with no transponder: each crossing between countries is an alert, once
+        its confirmed updates have been in the new country ``crossing_updates`` times
+        running (a track jittering along the border is one crossing, or none)."""
+        if m.state != "confirmed" or getattr(m, "extrapolated", False):
+            return  # a coasting track's position, or an extrapolated one, is a prediction
+        if track.settled is None:
+            track.settled = unit
+            return
+        country = self.countries[unit]
+        if country == self.countries[track.settled]:
+            track.entering, track.entering_n = None, 0
+            return
+        if track.entering is None or self.countries[track.entering] != country:
+            track.entering, track.entering_n = unit, 0
+        track.entering_n += 1
+        if track.entering_n < self.p.crossing_updates:
+            return
+        before, track.settled = track.settled, unit
+        track.entering, track.entering_n = None, 0
+        out.append(Alert(t=now, type="uncoordinated-crossing", track_id=m.id,
+                         text=f"{m.id} (no transponder, no flight plan) crossed from {before} "
+                         f"into {unit} at {m.lat:.4f} {m.lon:.4f} "
+                         f"{_level(m.fl) or 'level unknown'}"
+                         f" at {_time.strftime('%H:%M:%S', _time.gmtime(m.t))}Z"))
+        self.counters["uncoordinated-crossing"] += 1
 
     def _candidate(self, m: Fused, track: Track, c: Crossing | None, now: float,
                    out: list[Any]) -> None:

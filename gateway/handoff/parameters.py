@@ -60,6 +60,11 @@ class HandoffParameters:
     hysteresis: Annotated[int, Meta(ge=1, le=20)] = 3
     """Predictions in a row (one every `predict_every_s`) that start a dialogue, or that
     cancel one with MAC: jitter near a boundary neither starts nor cancels anything."""
+    crossing_updates: Annotated[int, Meta(ge=1, le=20)] = 2
+    """Confirmed updates in a row in another country that make a crossing of a track
+    without transponder (one `uncoordinated-crossing` alert each time it crosses): a
+    track flying along the border, its position jittering across it, is not alerted at
+    every update."""
     cancel_after_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 60.0
     """... and a dialogue is cancelled only when no prediction has supported it for this
     long as well."""

@@ -83,6 +83,12 @@ class Track:
     heading_for: str = ""  # the peer unit its recent predictions cross into ...
     hits: int = 0  # ... and how many of them running
     alerted: bool = False  # uncoordinated crossing reported (once per track)
+    # a track without transponder, alerted at each crossing: the unit of the country it is
+    # settled in, and the unit of another country it has been seen in for ``entering``
+    # confirmed updates running (``crossing_updates`` of them settle it there)
+    settled: str | None = None
+    entering: str | None = None
+    entering_n: int = 0
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 
 from gateway.asterix import CATEGORIES
 from gateway.asterix.pack import Columns, pack_records
-from gateway.sim.radar import SEND_LATENCY_S, TYP_PSR, Plots, sector_of, send_time
+from gateway.sim.radar import SEND_LATENCY_S, TYP_PSR, Plots, sector_of, send_time, stamp_time
 from gateway.sim.scenario import RadarSite
 from gateway.sim.traffic import Flights
 
@@ -101,7 +101,7 @@ def radar_records(site: RadarSite, plots: Plots, flights: Flights, start_utc: fl
     modes = (plots.flight >= 0) & (kind == "modes") & (plots.typ != TYP_PSR)
     keys = [(int(plots.typ[i]), bool(modes[i]), bool(callsign[i]) and bool(modes[i]),
              bool(plots.track_number[i] >= 0)) for i in range(len(plots.t))]
-    tod = time_of_day(start_utc, plots.t)
+    tod = time_of_day(start_utc, stamp_time(site, plots.t))
 
     def build(rows: np.ndarray, key: tuple[int, bool, bool, bool]) -> Columns:
         typ, is_modes, has_id, tracked = key

@@ -3,8 +3,9 @@
 The antenna sweeps at a fixed period; an aircraft is detected when the beam crosses it, if
 it is within instrumented range, above the radar horizon (4/3 earth) and below the cone of
 silence, with a probability by kind of reply.  The measurement is slant range and azimuth
-with a fixed bias and Gaussian noise.  Local track numbers are the radar tracker's: kept per
-aircraft, sometimes dropped and re-assigned.  Plus PSR clutter.  All vectorised over every
+with a fixed bias, a range gain and Gaussian noise; its time stamps may run late by a fixed
+offset.  Local track numbers are the radar tracker's: kept per aircraft, sometimes dropped and
+re-assigned.  Plus PSR clutter.  All vectorised over every
 (scan, aircraft) pair of one radar.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 import pymap3d
 
 from gateway.sim.scenario import RadarSite
-from gateway.sim.traffic import Flights, Trajectories
+from gateway.sim.traffic import NO_TRANSPONDER, Flights, Trajectories
 from gateway.units import NM
 
 EARTH_RADIUS_M = 6371000.0
@@ -83,6 +84,12 @@ def send_time(site: RadarSite, scan_start: np.ndarray, t: np.ndarray) -> np.ndar
             + SEND_LATENCY_S)
 
 
+def stamp_time(site: RadarSite, t: np.ndarray) -> np.ndarray:
+    """The time a radar stamps on plots detected at ``t`` (I140): late by its clock's
+    offset, which a multi-radar tracker must estimate (registration) as it does biases."""
+    return t + site.time_offset_s
+
+
 def _horizon_ok(ground_m: np.ndarray, h_radar: float, h_target: np.ndarray) -> np.ndarray:
     reach = np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M * max(h_radar, 1.0)) + np.sqrt(
         2 * K_FACTOR * EARTH_RADIUS_M * np.maximum(h_target, 1.0))
@@ -121,7 +128,7 @@ def observe(site: RadarSite, flights: Flights, traj: Trajectories, duration: flo
                & (el < site.cone_deg) & _horizon_ok(ground, site.alt_m, state["alt_m"]))
 
     kind = np.asarray(flights.kind)[flight_idx]
-    has_ssr = kind != "psr"
+    has_ssr = ~np.isin(kind, NO_TRANSPONDER)
     pd_ssr = np.where(kind == "modes", site.pd_modes, site.pd_ssr)
     ssr = visible & has_ssr & (slant <= site.range_nm * NM) & (rng.random(len(slant)) < pd_ssr)
     psr_pd = site.pd_psr * np.clip(1 - (slant / (site.psr_range_nm * NM)) ** 4, 0, 1)
@@ -134,7 +141,8 @@ def observe(site: RadarSite, flights: Flights, traj: Trajectories, duration: flo
     keep = np.flatnonzero(seen)
     t = t_guess[keep]
     fi = flight_idx[keep]
-    rho = (slant[keep] + site.bias_range_m + rng.normal(0, site.sigma_range_m, len(keep))) / NM
+    rho = (site.range_gain * slant[keep] + site.bias_range_m
+           + rng.normal(0, site.sigma_range_m, len(keep))) / NM
     theta = (az[keep] + site.bias_azimuth_deg
              + rng.normal(0, site.sigma_azimuth_deg, len(keep))) % 360.0
     ssr_k = ssr[keep]

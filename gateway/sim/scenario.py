@@ -7,7 +7,7 @@ function of these values and a seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class RadarSite:
     sigma_azimuth_deg: float = 0.065
     bias_range_m: float = 0.0  # fixed systematic error
     bias_azimuth_deg: float = 0.0
+    range_gain: float = 1.0  # measured slant range = range_gain * true + bias_range_m + noise
+    time_offset_s: float = 0.0  # how late its time stamps (I140) are against true detection
     pd_modes: float = 0.98  # detection probability by kind of reply
     pd_ssr: float = 0.96
     pd_psr: float = 0.90  # at short range; falls off towards psr_range_nm
@@ -67,6 +69,19 @@ class Airport:
 
 
 @dataclass(frozen=True)
+class Overflight:
+    """A flight routed straight over a radar at a level, passing over it at a fraction of the
+    run: it crosses that radar's cone of silence, where (low enough) no other radar sees it."""
+
+    radar: str  # RadarSite.name
+    fl: float  # flight level it stays at
+    course_deg: float  # direction it crosses the radar in
+    at: float  # fraction of the run's duration at which it is overhead
+    gs_kt: float  # its speed: slow and low makes a long gap
+    transponder: str = "modes"  # "modes" | "modeac"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     radars: tuple[RadarSite, ...]
@@ -83,6 +98,11 @@ class Scenario:
     turnback_share: float = 0.04  # flights that approach the border and turn back
     squawk_change_share: float = 0.1
     extras: dict[str, float] = field(default_factory=dict)
+    # What the radar-only tracker must cope with (all off by default, and off in `border`,
+    # whose shipped capture must stay what it is).  Drawn from their own random stream.
+    drones_per_hour: float = 0.0  # slow (40-150 kt) low (< 2,000 ft AGL) primary-only targets
+    manoeuvring_flights: int = 0  # transponder flights with 3 deg/s turns, holds, fast climbs
+    overflights: tuple[Overflight, ...] = ()  # routed straight over a radar's cone of silence
 
 
 BORDER = Scenario(
@@ -147,4 +167,35 @@ BORDER = Scenario(
     flights_per_hour=300.0,
 )
 
-SCENARIOS: dict[str, Scenario] = {BORDER.name: BORDER}
+
+def _radar_errors(site: RadarSite) -> RadarSite:
+    """Border-radars: 20 clutter plots a scan everywhere; range gains of a few parts in ten
+    thousand (tens of metres at 100 km) and time stamps late by tens to 200 ms on some radars,
+    besides the range and azimuth biases they all have."""
+    gain, offset = {
+        "Monterrey": (1.0003, 0.080), "Chihuahua": (1.0, 0.150), "Hermosillo": (1.0005, 0.0),
+        "Tijuana": (1.0002, 0.040), "El Paso": (0.9997, 0.0), "Laredo": (1.0, 0.200),
+        "Tucson": (1.0004, 0.120), "San Diego": (1.0, 0.0),
+    }[site.name]
+    return replace(site, false_plots_per_scan=20.0, range_gain=gain, time_offset_s=offset)
+
+
+# The border, as a multi-radar tracker without SDPS has to take it: the same sites and traffic,
+# plus clutter, drones, sharp manoeuvres, cone-of-silence overflights and radars whose range
+# gain and clock are off.  captures/border-radars.toml is its radar-only configuration.
+BORDER_RADARS = replace(
+    BORDER, name="border-radars", radars=tuple(_radar_errors(r) for r in BORDER.radars),
+    drones_per_hour=24.0, manoeuvring_flights=6,
+    overflights=(
+        # Low and slow over Hermosillo: no other radar sees that low there (Tucson's horizon
+        # ends short of it), so nothing sees them for about a minute.
+        Overflight("Hermosillo", 80.0, 20.0, 0.35, 160.0, "modeac"),
+        Overflight("Hermosillo", 60.0, 110.0, 0.6, 140.0, "modes"),
+        # High over Monterrey, El Paso and Tucson: Laredo, Chihuahua and Hermosillo see them.
+        Overflight("Monterrey", 250.0, 300.0, 0.45, 430.0, "modes"),
+        Overflight("El Paso", 200.0, 70.0, 0.55, 380.0, "modeac"),
+        Overflight("Tucson", 330.0, 190.0, 0.7, 450.0, "modeac"),
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {BORDER.name: BORDER, BORDER_RADARS.name: BORDER_RADARS}

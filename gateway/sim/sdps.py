@@ -19,7 +19,7 @@ from gateway.normalize.tracks import system_plane_crs
 from gateway.sim.feeds import Wire, datablocks, encode_rows, time_of_day
 from gateway.sim.radar import OpenSpan, TrackSpan, _horizon_ok
 from gateway.sim.scenario import RadarSite, SdpsSite
-from gateway.sim.traffic import Flights, Trajectories, border_latitude
+from gateway.sim.traffic import NO_TRANSPONDER, Flights, Trajectories, border_latitude
 from gateway.units import FT, KT, NM
 
 
@@ -106,6 +106,7 @@ def sdps_datagrams(site: SdpsSite, tracks: Tracks, flights: Flights, start_utc: 
     """Each update batch as CAT062 datablocks, then a CAT065 end-of-batch."""
     f = tracks.flight
     kind = np.asarray(flights.kind)[f]
+    kind = np.where(np.isin(kind, NO_TRANSPONDER), "psr", kind)  # a drone's track: primary
     callsign = np.asarray([c or "" for c in flights.callsign], dtype=object)[f]
     fpl = flights.has_fpl[f] & (callsign != "")
     keys = [(str(kind[i]), bool(fpl[i])) for i in range(len(f))]

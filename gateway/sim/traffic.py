@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.sim.scenario import Airport, Scenario
+from gateway.sim.scenario import Airport, Overflight, Scenario
 from gateway.units import FT, KT, NM
 
 G = 9.80665
@@ -60,6 +60,7 @@ _TERRAIN_FT = np.array([150, 1000, 20, 50, 400, 1150, 1250, 1300, 1150, 800, 700
 
 MODES_BLOCKS = {"MX": (0x0D0000, 0x0D7FFF), "US": (0xA00000, 0xADF7C7)}  # inclusive
 SPECIAL_CODES = (0o7500, 0o7600, 0o7700, 0o1200, 0o2000, 0o7000, 0o7777)
+NO_TRANSPONDER = ("psr", "drone")  # kinds only a primary radar sees: no code, no plan
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Flights:
     id: tuple[str, ...]  # "F0001"
     callsign: tuple[str | None, ...]  # "AMX412"; None for primary-only targets
     icao24: np.ndarray  # int64 Mode S address, -1 where no Mode S transponder
-    kind: tuple[str, ...]  # "modes" | "modeac" | "psr" (no transponder)
+    kind: tuple[str, ...]  # "modes" | "modeac" | "psr" | "drone" (the last two: none)
     mode3a: np.ndarray  # int64 [F, 2] code before / after the change (same if none), -1 psr
     squawk_change_t: np.ndarray  # float64 seconds from scenario start, nan if none
     dep: tuple[str | None, ...]
@@ -78,7 +79,8 @@ class Flights:
     wtc: tuple[str | None, ...]
     cfl: np.ndarray  # float64 cleared/cruise flight level, nan if none
     has_fpl: np.ndarray  # bool: an SDPS holds a flight plan
-    behaviour: tuple[str, ...]  # "route" | "turnback" | "primary-crossing"
+    behaviour: tuple[str, ...]  # "route" | "turnback" | "primary-crossing" | "drone" |
+    # "manoeuvre" (holds, 3 deg/s turns, 3,000 ft/min climbs) | "overflight" (over a radar)
     t_off: np.ndarray  # float64 take-off (or appearance) time, s from start; may be < 0
 
 
@@ -132,6 +134,12 @@ def altitude_offset_m(lat_deg: np.ndarray) -> np.ndarray:
     height of a flight always differ by a few tens of metres, as they do in real data.
     """
     return 20.0 + 2.0 * (np.asarray(lat_deg) - 25.0)
+
+
+def ground_ft(lon_deg: np.ndarray) -> np.ndarray:
+    """The crude ground elevation (feet) under a longitude that low primary-only targets and
+    drones keep their height above."""
+    return np.interp(np.radians(lon_deg), _TERRAIN_LON, _TERRAIN_FT)
 
 
 def border_latitude(lon_deg: np.ndarray) -> np.ndarray:
@@ -247,7 +255,7 @@ class _Candidate:
 
     t_off: int
     behaviour: str
-    transponder: str  # "modes" | "modeac" | "psr"
+    transponder: str  # "modes" | "modeac" | "psr" | "drone"
     airline: str | None
     country: str | None  # of the operator, for the Mode S address block
     dep: str | None
@@ -447,12 +455,144 @@ def _primary_candidates(scenario: Scenario, rng: np.random.Generator,
     return out
 
 
+def _drone_candidates(scenario: Scenario, rng: np.random.Generator,
+                      duration: float) -> list[_Candidate]:
+    """Drones: 40-150 kt, 150-1,900 ft above the ground, 10-45 km legs near the land border;
+    most cross it, the others come up to it and go back."""
+    lo = -(90e3 / (40.0 * KT) + 600.0)
+    times = _poisson_times(rng, scenario.drones_per_hour, lo, duration)
+    land = (_BORDER_PTS[1] >= np.radians(_BORDER_LON[1])) & (_BORDER_PTS[1] <= np.radians(
+        _BORDER_LON[-2]))
+    blat, blon = _BORDER_PTS[0][land], _BORDER_PTS[1][land]
+    out = []
+    for t in times:
+        while True:  # a draw whose ends are not on the sides it wants: draw again
+            u = rng.random(10)
+            j = min(int(u[0] * len(blat)), len(blat) - 1)
+            heading = np.radians((0.0 if u[1] < 0.5 else 180.0) + 60.0 * (u[2] - 0.5))
+            la0, lo0 = _destination(blat[j], blon[j], heading + np.pi / 2, 10e3 * (u[3] - 0.5))
+            sla, slo = _destination(la0, lo0, heading + np.pi, 10e3 + 35e3 * u[4])
+            crossing = u[9] < 0.7
+            if crossing:
+                ela, elo = _destination(la0, lo0, heading, 10e3 + 35e3 * u[5])
+                pts = np.array([(sla, slo), (la0, lo0), (ela, elo)], dtype=np.float64)
+            else:  # up to 2-8 km short of the border, and back the way it came, offset
+                nla, nlo = _destination(la0, lo0, heading + np.pi, 2e3 + 6e3 * u[5])
+                ela, elo = _destination(sla, slo, heading + np.pi / 2, 5e3)
+                pts = np.array([(sla, slo), (nla, nlo), (ela, elo)], dtype=np.float64)
+            sides = _side_rad(pts[:, 0], pts[:, 1])
+            if crossing and sides[0] != sides[2] and sides[0] != 0 and sides[2] != 0:
+                break
+            if not crossing and sides[0] != 0 and np.all(sides == sides[0]):
+                break
+        v = 40.0 + 110.0 * u[6]
+        route = float(np.sum(_distance_bearing(pts[:-1, 0], pts[:-1, 1], pts[1:, 0],
+                                               pts[1:, 1])[0]))
+        if t + route / (v * KT) + 600.0 < 0:
+            continue
+        agl = 150.0 + 1450.0 * u[7]
+        amp, period = rng.uniform(0.0, min(300.0, 1850.0 - agl)), rng.uniform(240.0, 900.0)
+        out.append(_Candidate(
+            t_off=int(t), behaviour="drone", transponder="drone", airline=None, country=None,
+            dep=None, dst=None, actype=None, wtc=None, cfl=np.nan, waypoints=pts,
+            params=dict(
+                elev_dep=0.0, elev_dst=0.0, cfl=0.0, climb=0.0, slope=0.0, v1=v, v2=v,
+                t_spd=np.inf, psr=1.0, agl=agl, amp=amp, omega=2 * np.pi / period,
+                phase=2 * np.pi * u[8],
+            ),
+        ))
+    return out
+
+
+def _airborne(scenario: Scenario, rng: np.random.Generator, transponder: str, behaviour: str,
+              t_off: float, fl: float, v: float, waypoints: list[tuple[float, float]],
+              **params: float) -> _Candidate:
+    """A transponder flight met already in the air at ``fl`` (no departure, no plan): it
+    keeps its level and speed unless ``params`` say otherwise, and never descends."""
+    airline, country = scenario.airlines[int(rng.integers(len(scenario.airlines)))]
+    actype, wtc, _ = scenario.aircraft_types[int(rng.integers(len(scenario.aircraft_types)))]
+    base = dict(elev_dep=0.0, elev_dst=0.0, cfl=fl * 100.0, climb=1500.0, slope=1e6, v1=v,
+                v2=v, t_spd=np.inf, psr=0.0, agl=0.0, amp=0.0, omega=0.0, phase=0.0,
+                h0=fl * 100.0)
+    return _Candidate(
+        t_off=int(np.floor(t_off)), behaviour=behaviour, transponder=transponder,
+        airline=airline, country=country, dep=None, dst=None, actype=actype, wtc=wtc, cfl=fl,
+        waypoints=np.array(waypoints, dtype=np.float64), params={**base, **params})
+
+
+def _manoeuvring_candidates(scenario: Scenario, rng: np.random.Generator,
+                            duration: float) -> list[_Candidate]:
+    """Flights that turn at 3 deg/s (their bank limit is 45 degrees, not the airliners' 25):
+    each flies 60 km to a fix 30-120 km from a radar, holds there for two laps of a right-hand
+    square, climbs 8,000-12,000 ft at 3,000 ft/min from the second lap on, and leaves at right
+    angles.  Spread so that they reach their fix between 5 % and 50 % of the run."""
+    n = scenario.manoeuvring_flights
+    out = []
+    for i in range(n):
+        u = rng.random(9)
+        site = scenario.radars[int(rng.integers(len(scenario.radars)))]
+        fix = _destination(np.radians(site.lat), np.radians(site.lon), 2 * np.pi * u[0],
+                           30e3 + 90e3 * u[1])
+        fla, flo = float(fix[0]), float(fix[1])
+        course = 2 * np.pi * u[2]
+        fl = float(np.round(100.0 + 50.0 * u[3], -1))
+        v = 200.0 + 70.0 * u[4]
+        side = 8e3 + 2e3 * u[5]
+
+        def point(la: float, lo: float, brg: float, dist: float) -> tuple[float, float]:
+            la2, lo2 = _destination(la, lo, brg, dist)
+            return float(la2), float(lo2)
+
+        c1 = point(fla, flo, course + np.pi / 2, side)
+        lap = [(fla, flo), c1, point(*c1, course + np.pi, side),
+               point(fla, flo, course + np.pi, side)]
+        pts = [point(fla, flo, course + np.pi, 60e3), *lap, *lap, (fla, flo),
+               point(fla, flo, course + np.pi / 2, 80e3)]
+        # the turn radius at 3 deg/s; a lap is four quarter turns and four shortened legs
+        radius = v * KT / STANDARD_RATE
+        to_fix = 60e3 / (v * KT)
+        lap_s = 4 * (np.pi / 2) / STANDARD_RATE + 4 * max(side - 2 * radius, 0.0) / (v * KT)
+        at = (0.05 + 0.45 * i / max(n - 1, 1)) * duration
+        out.append(_airborne(
+            scenario, rng, "modeac" if i % 3 == 1 else "modes", "manoeuvre", at - to_fix, fl,
+            v, pts, tan_bank=1.0, climb=3000.0,
+            cfl2=(fl + 80.0 + 40.0 * u[6]) * 100.0, t_cfl=to_fix + lap_s))
+    return out
+
+
+def _overflight_candidates(scenario: Scenario, rng: np.random.Generator,
+                           duration: float) -> list[_Candidate]:
+    """Level flights along a great circle through a radar (scenario.overflights), 200 km
+    either side, overhead at their fraction of the run."""
+    sites = {r.name: r for r in scenario.radars}
+    out = []
+    for o in scenario.overflights:
+        out.append(_overflight(scenario, rng, o, sites[o.radar].lat, sites[o.radar].lon,
+                               duration))
+    return out
+
+
+def _overflight(scenario: Scenario, rng: np.random.Generator, o: Overflight, lat: float,
+                lon: float, duration: float) -> _Candidate:
+    la, lo = np.radians(lat), np.radians(lon)
+    course = np.radians(o.course_deg)
+    start = _destination(la, lo, course + np.pi, 200e3)
+    end = _destination(la, lo, course, 200e3)
+    pts = [(float(start[0]), float(start[1])), (float(la), float(lo)),
+           (float(end[0]), float(end[1]))]
+    return _airborne(scenario, rng, o.transponder, "overflight",
+                     o.at * duration - 200e3 / (o.gs_kt * KT), o.fl, o.gs_kt, pts)
+
+
 # --- integration ----------------------------------------------------------------------------
 
 _PARAMS = ("elev_dep", "elev_dst", "cfl", "cfl_span", "climb", "slope", "v1", "v2", "t_spd",
-           "psr", "agl", "amp", "omega", "phase", "tau_max")
+           "psr", "agl", "amp", "omega", "phase", "tau_max", "tan_bank", "h0", "cfl2", "t_cfl")
 (P_ELEV_DEP, P_ELEV_DST, P_CFL, P_CFL_SPAN, P_CLIMB, P_SLOPE, P_V1, P_V2, P_T_SPD, P_PSR,
- P_AGL, P_AMP, P_OMEGA, P_PHASE, P_TAU_MAX) = range(len(_PARAMS))
+ P_AGL, P_AMP, P_OMEGA, P_PHASE, P_TAU_MAX, P_TAN_BANK, P_H0, P_CFL2, P_T_CFL) = range(len(_PARAMS))
+# What a flight that does not say otherwise has: the airliner's bank limit, a take-off (no
+# height to start at), one cruise level.
+_DEFAULTS = {"tan_bank": float(np.tan(MAX_BANK)), "h0": np.nan, "t_cfl": np.inf}
 S_LAT, S_LON, S_H, S_GS, S_PSI, S_ROC = range(6)  # state rows: rad, rad, ft, kt, rad, fpm
 W_LAT, W_LON, W_SIN, W_COS, W_REM, W_NEXT = range(6)  # current waypoint rows
 
@@ -476,7 +616,7 @@ def _waypoint_table(cands: list[_Candidate]) -> tuple[np.ndarray, np.ndarray]:
 def _params(cands: list[_Candidate], table: np.ndarray) -> np.ndarray:
     p = np.zeros((len(_PARAMS), len(cands)))
     for f, c in enumerate(cands):
-        row = dict(c.params)
+        row = {**_DEFAULTS, "cfl2": c.params["cfl"], **c.params}
         row["cfl_span"] = max(row["cfl"] / 100.0 - 100.0, 10.0)
         speed = min(row["v1"], row["v2"], 250.0) * KT
         row["tau_max"] = 1.5 * table[W_REM, f, 0] / speed + 3600.0  # a safety net only
@@ -490,8 +630,10 @@ def _initial_state(cands: list[_Candidate], table: np.ndarray, p: np.ndarray) ->
     _, s[S_PSI] = _distance_bearing(s[S_LAT], s[S_LON], table[W_LAT, :, 1],
                                     table[W_LON, :, 1])
     psr = p[P_PSR] > 0
-    s[S_H] = np.where(psr, _psr_target_ft(p, s[S_LON], np.zeros(len(cands))), p[P_ELEV_DEP])
-    s[S_GS] = np.where(psr, p[P_V1], 150.0)  # lift-off speed
+    airborne = np.isfinite(p[P_H0])  # starts in flight at h0 and its speed
+    s[S_H] = np.where(psr, _psr_target_ft(p, s[S_LON], np.zeros(len(cands))),
+                      np.where(airborne, p[P_H0], p[P_ELEV_DEP]))
+    s[S_GS] = np.where(psr | airborne, p[P_V1], 150.0)  # else lift-off speed
     return s
 
 
@@ -577,7 +719,7 @@ def _step(s: np.ndarray, p: np.ndarray, wp: np.ndarray, table: np.ndarray, rows:
     reached its last point, or ran out of time).  ``psr``: indices of primary-only ones."""
     gs, psi, h, roc = s[S_GS], s[S_PSI], s[S_H], s[S_ROC]
     v = gs * KT
-    omega = np.minimum(STANDARD_RATE, (G * np.tan(MAX_BANK)) / v)
+    omega = np.minimum(STANDARD_RATE, (G * p[P_TAN_BANK]) / v)
     radius = v / omega
     v_dt = v * dt
     dist, brg = _to_waypoint(s, wp)
@@ -607,6 +749,7 @@ def _step(s: np.ndarray, p: np.ndarray, wp: np.ndarray, table: np.ndarray, rows:
     target = np.minimum(250.0 + (cruise - 250.0) * frac,
                         140.0 + 110.0 / 15.0 * np.maximum(dtg_nm - 5.0, 0.0))
     target[psr] = p[P_V1, psr]
+    target = np.where(np.isfinite(p[P_H0]), cruise, target)  # met in the air: keeps its speed
     max_dv = SPEED_ACCEL_KT_S * dt
     gs1 = gs + np.minimum(np.maximum(target - gs, -max_dv), max_dv)
 
@@ -615,8 +758,9 @@ def _step(s: np.ndarray, p: np.ndarray, wp: np.ndarray, table: np.ndarray, rows:
     desc |= above >= p[P_SLOPE] * dtg_nm
     desc[psr] = False
     need = above * (gs / 60.0) / np.maximum(dtg_nm, 0.05)
+    level = np.where(tau < p[P_T_CFL], p[P_CFL], p[P_CFL2])  # a second level after t_cfl
     roc_t = np.where(desc, -np.minimum(need, MAX_DESCENT_FPM),
-                     np.minimum(np.maximum(CAPTURE_PER_MIN * (p[P_CFL] - h), -1500.0),
+                     np.minimum(np.maximum(CAPTURE_PER_MIN * (level - h), -1500.0),
                                 p[P_CLIMB]))
     if len(psr):
         hold = CAPTURE_PER_MIN * (_psr_target_ft(p[:, psr], s[S_LON, psr], tau[psr]) - h[psr])
@@ -668,7 +812,7 @@ def _squawk_changes(rng: np.random.Generator, share: float, kind: list[str], lat
     """When a code changes: near the border crossing (a transfer between countries' units)
     when the flight crosses it while active, else at a random time while active."""
     t_change = np.full(len(kind), np.nan)
-    chosen = (rng.random(len(kind)) < share) & (np.asarray(kind) != "psr")
+    chosen = (rng.random(len(kind)) < share) & ~np.isin(np.asarray(kind), NO_TRANSPONDER)
     jitter = rng.uniform(-90.0, 90.0, len(kind))
     where = rng.uniform(0.1, 0.9, len(kind))
     for f in np.flatnonzero(chosen & (last - first >= 60)):
@@ -691,7 +835,7 @@ def _assign_codes(rng: np.random.Generator, kind: list[str], first: np.ndarray,
     mode3a = np.full((len(kind), 2), -1, dtype=np.int64)
     requests = []  # (from, to, flight, slot)
     for f in range(len(kind)):
-        if kind[f] == "psr":
+        if kind[f] in NO_TRANSPONDER:
             continue
         if np.isnan(t_change[f]):
             requests.append((float(first[f]), float(last[f]), f, -1))
@@ -754,6 +898,12 @@ def simulate_traffic(scenario: Scenario, duration_s: float,
     n_t = int(np.floor(duration_s)) + 1
     cands = (_airline_candidates(scenario, rng, float(n_t))
              + _primary_candidates(scenario, rng, float(n_t)))
+    if scenario.drones_per_hour > 0 or scenario.manoeuvring_flights or scenario.overflights:
+        # A stream of their own: scenarios without them draw exactly as before.
+        extra = np.random.default_rng([seed, 15])
+        cands += (_drone_candidates(scenario, extra, float(n_t))
+                  + _manoeuvring_candidates(scenario, extra, float(n_t))
+                  + _overflight_candidates(scenario, extra, float(n_t)))
     cands.sort(key=lambda c: c.t_off)  # stable: ties keep their drawing order
     if cands:
         out, seen = _integrate(cands, n_t, scenario.region)
@@ -787,7 +937,7 @@ def simulate_traffic(scenario: Scenario, duration_s: float,
         dep=tuple(c.dep for c in kept), dst=tuple(c.dst for c in kept),
         actype=tuple(c.actype for c in kept), wtc=tuple(c.wtc for c in kept),
         cfl=np.array([c.cfl for c in kept], dtype=np.float64),
-        has_fpl=np.array([c.transponder != "psr" for c in kept], dtype=bool),
+        has_fpl=np.array([c.transponder not in NO_TRANSPONDER for c in kept], dtype=bool),
         behaviour=tuple(c.behaviour for c in kept),
         t_off=np.array([c.t_off for c in kept], dtype=np.float64),
     )

@@ -5,19 +5,22 @@ number span (``kind: "track-map"``): the mapping from each source's track number
 flights over time, which is what association is scored against; then one per flight that
 files a plan (``kind: "plan"``: identification, SSR code as filed and after a change in
 flight, type, wake, departure, destination, cruise level), which the flight plan messages
-of ``simulate --flight-plans`` carry and coordination messages are checked against.
+of ``simulate --flight-plans`` carry and coordination messages are checked against; then one
+per radar site (``kind: "radar"``: its range bias and gain, azimuth bias and time offset).
+Drones are ``"transponder": "drone"``: no transponder, like ``"psr"``.
 ``.gz`` paths are gzipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from gateway.sim.plans import changed_code, has_plan
 from gateway.sim.radar import TrackSpan
+from gateway.sim.scenario import RadarSite
 from gateway.sim.traffic import Flights, Trajectories
 
 
@@ -25,10 +28,20 @@ def _json(value: str | None) -> str:
     return "null" if value is None else json.dumps(value)
 
 
+def radar_line(site: RadarSite) -> str:
+    """What a radar site really is and how it errs: what registration is scored against."""
+    return json.dumps({"kind": "radar", "sac": site.sac, "sic": site.sic, "name": site.name,
+                       "bias_range_m": site.bias_range_m, "range_gain": site.range_gain,
+                       "bias_azimuth_deg": site.bias_azimuth_deg,
+                       "time_offset_s": site.time_offset_s}, separators=(",", ":"))
+
+
 def truth_lines(flights: Flights, traj: Trajectories, start_utc: float,
-                spans: dict[tuple[int, int, int], list[TrackSpan]]) -> Iterator[str]:
+                spans: dict[tuple[int, int, int], list[TrackSpan]],
+                radars: Sequence[RadarSite] = ()) -> Iterator[str]:
     """Truth lines in time order; formatted from gathered columns, not one dict a line
-    (an hour of the border scenario is over a million of them)."""
+    (an hour of the border scenario is over a million of them).  The ``radars`` lines come
+    last, so a truth file written before they existed is the start of the same file now."""
     k, f = np.nonzero(traj.active().T)  # time-major: every flight of second 0, then 1, ...
     t = traj.t[k]
     changed = t >= np.nan_to_num(flights.squawk_change_t[f], nan=np.inf)
@@ -65,3 +78,5 @@ def truth_lines(flights: Flights, traj: Trajectories, start_utc: float,
                           "ssr_changed": changed_code(flights, i), "type": flights.actype[i],
                           "wtc": flights.wtc[i], "dep": flights.dep[i], "dst": flights.dst[i],
                           "cfl": None if np.isnan(cfl) else cfl}, separators=(",", ":"))
+    for site in radars:
+        yield radar_line(site)

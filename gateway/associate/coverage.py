@@ -1,0 +1,131 @@
+"""Where each radar can see: its cone of silence, instrumented range and radar horizon.
+
+A track that no plot updates is not always a track that has gone: an aircraft overflying a
+radar is inside its cone of silence (the antenna does not look above ~40 degrees of
+elevation), and if no other radar covers that spot nobody sees it for a minute or two.  The
+tracker should then coast the track on its prediction, not end it (and give the aircraft a
+new id when it comes out).  To know that, it needs the same geometry the radars obey; this
+module is that geometry, sans-IO and vectorised over points and radars at once.
+
+A point (x, y in the filter plane, height h above the ellipsoid) is seen by a radar when
+
+* its elevation from the antenna is below the radar's cone (``cone_deg``),
+* its slant range is within the instrumented range (``range_nm``), and
+* it is above the radar horizon of a 4/3 earth (standard refraction): ground distance
+  <= sqrt(2 k R h_antenna) + sqrt(2 k R h_target), the simulator's rule.
+
+Elevation and slant range are computed on a spherical earth (central angle from the ground
+distance), which is what matters at long range; near the antenna, where the cone does its
+work, the earth is flat to a few metres.
+
+A point is *hidden* (``Coverage.hidden``) when no radar sees it now but some radar sees the
+straight-line prediction of it later, within a look-ahead: a gap inside the coverage the
+aircraft will come out of (a cone overflight, a low-level hole between two radars), not an
+aircraft leaving the covered area for good, which should end on the ordinary timeouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateway.associate.frame import ConformalFrame
+from gateway.units import NM
+
+__all__ = ["EARTH_RADIUS_M", "K_FACTOR", "Coverage", "RadarCoverage"]
+
+EARTH_RADIUS_M = 6371000.0
+K_FACTOR = 4.0 / 3.0  # standard refraction: the radar horizon of a 4/3 earth
+
+
+@dataclass(frozen=True)
+class RadarCoverage:
+    """One radar's antenna and the limits of what it sees.  Defaults are the simulator's
+    (``gateway.sim.scenario.RadarSite``) and a common en-route Mode S radar's."""
+
+    lat: float  # antenna, degrees WGS-84
+    lon: float
+    alt_m: float = 0.0  # antenna height above the ellipsoid
+    cone_deg: float = 40.0  # no detection above this elevation
+    range_nm: float = 250.0  # instrumented range (slant)
+
+
+class Coverage:
+    """The union of the coverages of some radars, in the tracker's plane."""
+
+    def __init__(self, frame: ConformalFrame, sites: Sequence[RadarCoverage]) -> None:
+        self.frame = frame
+        self.sites = tuple(sites)
+        lat = np.array([s.lat for s in self.sites], dtype=np.float64)
+        lon = np.array([s.lon for s in self.sites], dtype=np.float64)
+        x, y = frame.to_xy(lat, lon) if len(lat) else (lat, lon)
+        self.x, self.y = np.asarray(x), np.asarray(y)
+        self.k = frame.scale(lat) if len(lat) else lat  # plane metres per ground metre
+        self.alt = np.array([s.alt_m for s in self.sites], dtype=np.float64)
+        self.tan_cone = np.tan(np.radians([s.cone_deg for s in self.sites]))
+        self.range_m = np.array([s.range_nm * NM for s in self.sites], dtype=np.float64)
+        self.horizon_antenna = np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M
+                                       * np.maximum(self.alt, 1.0))
+
+    @classmethod
+    def of(cls, frame: ConformalFrame,
+           radars: Mapping[tuple[int, int], RadarCoverage]) -> Coverage:
+        """Coverage of radars keyed by (sac, sic), in key order."""
+        return cls(frame, [radars[k] for k in sorted(radars)])
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+    def seen_by(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
+        """bool [n, radars]: which radar sees each point (plane x, y; height h_m)."""
+        x, y, h = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (x, y, h_m))
+        if len(self.sites) == 0:
+            return np.zeros((len(x), 0), dtype=bool)
+        ground = np.hypot(x[:, None] - self.x, y[:, None] - self.y) / self.k
+        a = ground / EARTH_RADIUS_M  # central angle
+        rt = EARTH_RADIUS_M + h[:, None]
+        horiz = rt * np.sin(a)
+        vert = rt * np.cos(a) - (EARTH_RADIUS_M + self.alt)
+        slant2 = horiz * horiz + vert * vert
+        below_cone = vert < horiz * self.tan_cone  # elevation < cone, without an arctan
+        in_range = slant2 <= self.range_m * self.range_m
+        reach = self.horizon_antenna + np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M
+                                               * np.maximum(h[:, None], 1.0))
+        return np.asarray(below_cone & in_range & (ground <= reach), dtype=bool)
+
+    def seen(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
+        """bool [n]: some radar sees the point."""
+        return np.asarray(self.seen_by(x, y, h_m).any(axis=1), dtype=bool)
+
+    def seen_latlon(self, lat: np.ndarray, lon: np.ndarray, h_m: np.ndarray) -> np.ndarray:
+        """``seen`` for WGS-84 positions."""
+        x, y = self.frame.to_xy(np.asarray(lat, dtype=np.float64),
+                                np.asarray(lon, dtype=np.float64))
+        return self.seen(x, y, h_m)
+
+    def hidden(self, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray,
+               h_m: np.ndarray, ahead_s: np.ndarray, steps: int = 12,
+               vz: np.ndarray | None = None) -> np.ndarray:
+        """bool [n]: seen by no radar now, but seen somewhere along the straight line
+        (velocity vx, vy in plane m/s; climbing at ``vz`` m/s, not below the ground)
+        within ``ahead_s`` seconds, sampled ``steps`` times: in a gap the aircraft comes
+        out of.  (A descent below the horizon towards an airport does not come out: the
+        climb rate is what tells it from a level flight across a hole.)  Without radars
+        nothing is hidden."""
+        x, y, vx, vy, h = (np.asarray(a, dtype=np.float64).reshape(-1)
+                           for a in (x, y, vx, vy, h_m))
+        n = len(x)
+        rate = np.zeros(n) if vz is None else np.nan_to_num(
+            np.asarray(vz, dtype=np.float64).reshape(-1))
+        if n == 0 or len(self.sites) == 0:
+            return np.zeros(n, dtype=bool)
+        ahead = np.broadcast_to(np.asarray(ahead_s, dtype=np.float64), (n,))
+        frac = np.arange(steps + 1, dtype=np.float64) / steps  # 0 (now), ..., 1
+        dt = np.fmax(ahead, 0.0)[:, None] * frac  # [n, steps + 1]
+        seen = self.seen((x[:, None] + vx[:, None] * dt).ravel(),
+                         (y[:, None] + vy[:, None] * dt).ravel(),
+                         np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
+                         ).reshape(n, steps + 1)
+        return ~seen[:, 0] & seen[:, 1:].any(axis=1) & (ahead > 0)

@@ -1,0 +1,376 @@
+"""Radar registration: each radar's range bias, range gain, azimuth bias and time-stamp
+offset, estimated online from the aircraft several radars see (sans-IO).
+
+Why: every radar has a systematic error (tens of metres in range, hundredths of a degree in
+azimuth: 35 m across at 100 km per 0.02 degree) and sees each aircraft from its own side, so
+uncorrected biases go straight into the picture and smear the fusion.  ARTAS and SASS-C
+estimate them from the traffic itself; so does this.
+
+How.  A Mode S address makes the pairing of two radars' plots certain.  For each Mode S
+plot the tracker associated, the estimator keeps, per address, the last *raw* (uncorrected)
+plot of each radar.  When radar i reports an address that radar j reported less than
+``registration_pair_window_s`` ago, j's plot is moved to i's time with the track's velocity
+and the difference ``d = p_i - p_j`` is, to first order, linear in the two radars' bias
+vectors ``beta = (range bias, range gain - 1, azimuth bias, time offset)``:
+
+    p_measured - p_true = H beta,   H = [f k u, f k rho u, g k w, -v]
+
+with ``u`` the line of sight in the plane (unit), ``w`` its clockwise perpendicular (the
+direction azimuth grows), ``rho`` the slant range, ``g k`` the plot's ground distance in the
+plane, ``k`` the plane's scale, ``f`` = slant/ground (a slant-range error moves the plot
+that much more on the ground) and ``v`` the velocity (a stamp ``tau`` late puts the plot
+where the aircraft was ``tau`` before).  So ``d = H_i beta_i - H_j beta_j + noise`` with the
+noise ``R_i + R_j`` (the radars' own polar noise, no bias allowance) plus the velocity's
+uncertainty and a manoeuvre allowance over the time moved.  The normal equations of all
+radars are accumulated jointly, forgotten exponentially in data time
+(``registration_forget_s``: a drifting bias is followed, old geometry fades) and solved with
+a weak zero-mean prior every ``registration_solve_every`` pairs (the prior also pins what
+pairs cannot see: a time offset common to all radars).  A pair whose residual against the
+current estimate fails a chi-square gate, or whose difference exceeds a hard cap, is
+rejected (a second aircraft squawking the same address, a garbled plot).
+
+The unknowns are scaled to metres (gain and azimuth at ``REFERENCE_M``, time at
+``REFERENCE_MPS``) so that the normal matrix is well conditioned.
+
+Corrections: once a radar has ``registration_min_pairs`` (forgotten) pairs, its plots are
+corrected before association (``correct``): moved back along and across their line of sight
+and their time moved back by the offset; the tracker's plot covariance then carries the
+estimate's uncertainty instead of the default bias allowance.  Learning always uses the raw
+plots, so the correction does not feed back into the estimate.
+
+Bounded: the per-address memory holds at most ``registration_max_addresses`` addresses and
+forgets plots older than the pairing window; the normal equations are 4 unknowns per
+source the tracker has (at most ``Sources.limit``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
+from gateway.associate.parameters import TrackerParameters
+
+__all__ = ["Estimate", "Registration", "REFERENCE_M", "REFERENCE_MPS"]
+
+REFERENCE_M = 100_000.0  # gain and azimuth unknowns are the error at this range, metres
+REFERENCE_MPS = 250.0  # the time offset unknown is the error at this speed, metres
+NP = 4  # unknowns per radar: range bias, gain - 1, azimuth bias, time offset
+# one stored plot: t, x, y, H's three geometric columns (2 x 3), R (xx, xy, yy)
+_T, _X, _Y, _H, _R = 0, 1, 2, slice(3, 9), slice(9, 12)
+_RECORD = 12
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One radar's registration, in the shared format's units, one sigma for each."""
+
+    sac: int
+    sic: int
+    range_bias_m: float
+    range_gain: float
+    azimuth_bias_deg: float
+    time_offset_s: float
+    range_bias_sigma_m: float
+    range_gain_sigma: float
+    azimuth_bias_sigma_deg: float
+    time_offset_sigma_s: float
+    pairs: int  # pairs used, forgotten as the equations are (rounded)
+    established: bool  # enough pairs: its plots are corrected
+
+
+class Registration:
+    """The online estimator of the radars ``model`` reads (its source indices, its radars'
+    noise).  The tracker calls ``before`` with each batch's measurements (corrects them,
+    keeps the raw plots) and ``after`` with each association cycle's outcome (learns); the
+    parts (``correct``, ``observe``, ``solve``) work alone too."""
+
+    def __init__(self, parameters: TrackerParameters, model: MeasurementModel) -> None:
+        self.p = p = parameters
+        self.model = model
+        self.noise = model.radar_noise
+        self.prior = np.array([p.registration_prior_range_m,
+                               p.registration_prior_gain * REFERENCE_M,
+                               np.radians(p.registration_prior_azimuth_deg) * REFERENCE_M,
+                               p.registration_prior_time_s * REFERENCE_MPS]) ** -2.0
+        self.n = 0  # sources covered by the equations
+        self.N = np.zeros((0, 0))
+        self.b = np.zeros(0)
+        self.pairs = np.zeros(0)  # forgotten pair count per source
+        self.theta = np.zeros(0)  # the estimate (scaled unknowns)
+        self.P = np.zeros((0, 0))  # its covariance
+        self.established = np.zeros(0, dtype=bool)
+        self.t_forget = -np.inf  # data time the equations were last forgotten to
+        self.since_solve = 0
+        self.rejected = 0
+        self.accepted = 0
+        self.solves = 0
+        self._last: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
+
+    def keys(self, source: int) -> SourceKey:
+        return self.model.sources.keys[source]
+
+    # -- the tracker's two hooks ---------------------------------------------------------
+
+    def before(self, parts: list[Measurements]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Correct each part of a batch; the raw positions and times of the plot parts
+        (None for SDPS tracks) for ``after``."""
+        raw: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for m in parts:
+            if m.sdps:
+                raw.append(None)
+                continue
+            raw.append((m.xy.copy(), m.t.copy()))
+            self.correct(m)
+        return raw
+
+    def after(self, m: Measurements, raw: tuple[np.ndarray, np.ndarray] | None,
+              rows: np.ndarray, idx: np.ndarray, x: np.ndarray, P: np.ndarray) -> None:
+        """Learn from one cycle: measurements m[idx] went to the tracks whose states are
+        ``x[rows]``, ``P[rows]`` (the track table's)."""
+        if raw is None or len(idx) == 0:
+            return
+        solves = self.solves
+        v = x[rows, 2:4]
+        vvar = np.fmax(P[rows, 2, 2], P[rows, 3, 3])
+        self.observe(m, raw[0], raw[1], idx, v, vvar)
+        if self.solves != solves:  # new estimate: the plots' bias allowance follows it
+            for s in range(self.n):
+                self.model.set_bias(s, self.allowance(s))
+
+    # -- the equations -------------------------------------------------------------------
+
+    def _grow(self, sources: int) -> None:
+        """Room for ``sources`` radars (new ones start at the prior)."""
+        if sources <= self.n:
+            return
+        m, k = self.n * NP, sources * NP
+        N, b, P = np.zeros((k, k)), np.zeros(k), np.zeros((k, k))
+        N[:m, :m], b[:m], P[:m, :m] = self.N, self.b, self.P
+        P[m:, m:] = np.diag(1.0 / np.tile(self.prior, sources - self.n))
+        self.N, self.b, self.P = N, b, P
+        self.theta = np.r_[self.theta, np.zeros(k - m)]
+        self.pairs = np.r_[self.pairs, np.zeros(sources - self.n)]
+        self.established = np.r_[self.established, np.zeros(sources - self.n, dtype=bool)]
+        self.n = sources
+
+    def _forget(self, t: float) -> None:
+        if t > self.t_forget:
+            if np.isfinite(self.t_forget):
+                lam = float(np.exp(-(t - self.t_forget) / self.p.registration_forget_s))
+                self.N *= lam
+                self.b *= lam
+                self.pairs *= lam
+            self.t_forget = t
+
+    def solve(self) -> None:
+        """The estimate and its covariance from the equations and the prior."""
+        if self.n == 0:
+            return
+        A = self.N + np.diag(np.tile(self.prior, self.n))
+        try:
+            P = np.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            return
+        theta = P @ self.b
+        if not np.isfinite(theta).all():
+            return
+        self.P = 0.5 * (P + P.T)
+        self.theta = theta
+        self.established = self.pairs >= self.p.registration_min_pairs
+        self.since_solve = 0
+        self.solves += 1
+
+    # -- learning ------------------------------------------------------------------------
+
+    def observe(self, m: Measurements, xy: np.ndarray, t: np.ndarray, idx: np.ndarray,
+                velocity: np.ndarray, velocity_var: np.ndarray) -> None:
+        """Learn from the raw plots ``xy[idx]`` at ``t[idx]`` (before correction) of one
+        association cycle, whose tracks have ``velocity`` [n, 2] (plane m/s) with variance
+        ``velocity_var`` [n] (per axis, m^2/s^2)."""
+        if m.sdps or len(idx) == 0:
+            return
+        p = self.p
+        sel = ((m.kind[idx] == MODES) & np.isfinite(m.slant_m[idx]) & (m.slant_m[idx] > 0)
+               & np.isfinite(m.ground_m[idx]) & (m.ground_m[idx] > 0)
+               & np.isfinite(xy[idx]).all(axis=1) & np.isfinite(t[idx])
+               & np.isfinite(m.los_x[idx]) & np.isfinite(m.los_y[idx]))
+        if not sel.any():
+            return
+        j = idx[sel]
+        vel, vvar = velocity[sel], velocity_var[sel]
+        rec = self._records(m, xy[j], t[j], j)
+        source = m.source
+        self._grow(source + 1)
+        window = p.registration_pair_window_s
+        mine: list[int] = []
+        theirs: list[np.ndarray] = []
+        other: list[int] = []
+        last = self._last
+        for n, address in enumerate(m.icao24[j].tolist()):
+            seen = last.get(address)
+            r = rec[n]
+            if seen is None:
+                seen = last[address] = {}
+            else:
+                last.move_to_end(address)
+                for s, q in seen.items():
+                    if s != source and abs(r[_T] - q[_T]) <= window:
+                        mine.append(n)
+                        theirs.append(q)
+                        other.append(s)
+            seen[source] = r
+        self._age(float(np.max(t[j])))
+        if not mine:
+            return
+        self._grow(max(other) + 1)
+        self._learn(rec[mine], np.array(theirs), np.array(other), source, vel[mine],
+                    vvar[mine])
+
+    def _records(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
+                 ) -> np.ndarray:
+        """What is kept of each plot: time, raw position, H's geometric columns, noise."""
+        var_r, var_az = self.noise(m.source)
+        k = m.k[j]
+        u = np.stack([m.los_x[j], m.los_y[j]], axis=1)
+        w = np.stack([u[:, 1], -u[:, 0]], axis=1)  # clockwise: where azimuth grows
+        slant, ground = m.slant_m[j], m.ground_m[j] * k  # ground in plane metres
+        f = np.fmax(slant * k / ground, 1.0)
+        rec = np.empty((len(j), _RECORD))
+        rec[:, _T], rec[:, _X], rec[:, _Y] = t, xy[:, 0], xy[:, 1]
+        h = rec[:, _H].reshape(-1, 2, 3)
+        h[:, :, 0] = (f * k)[:, None] * u
+        h[:, :, 1] = (f * k * slant / REFERENCE_M)[:, None] * u
+        h[:, :, 2] = (ground / REFERENCE_M)[:, None] * w
+        rec[:, _H] = h.reshape(-1, 6)
+        along, across = var_r * (f * k) ** 2, var_az * ground ** 2
+        rec[:, 9] = along * u[:, 0] ** 2 + across * w[:, 0] ** 2
+        rec[:, 10] = along * u[:, 0] * u[:, 1] + across * w[:, 0] * w[:, 1]
+        rec[:, 11] = along * u[:, 1] ** 2 + across * w[:, 1] ** 2
+        return rec
+
+    def _age(self, now: float) -> None:
+        """Forget addresses not heard for longer than the window, and the oldest beyond
+        the bound (about oldest first: the order is of last report)."""
+        last, horizon = self._last, now - 2 * self.p.registration_pair_window_s
+        while last:
+            address, seen = next(iter(last.items()))
+            if len(last) <= self.p.registration_max_addresses and max(
+                    q[_T] for q in seen.values()) >= horizon:
+                break
+            del last[address]
+
+    def _learn(self, ri: np.ndarray, rj: np.ndarray, sj: np.ndarray, si: int,
+               v: np.ndarray, vvar: np.ndarray) -> None:
+        """Gate the pairs against the current estimate, then add the accepted ones to the
+        normal equations."""
+        p = self.p
+        dt = ri[:, _T] - rj[:, _T]
+        d = ri[:, _X:_Y + 1] - (rj[:, _X:_Y + 1] + v * dt[:, None])
+        # J = [H_i, -H_j]: 2 x 8 per pair
+        J = np.empty((len(dt), 2, 2 * NP))
+        J[:, :, 0:3] = ri[:, _H].reshape(-1, 2, 3)
+        J[:, :, 3] = -v / REFERENCE_MPS
+        J[:, :, 4:7] = -rj[:, _H].reshape(-1, 2, 3)
+        J[:, :, 7] = v / REFERENCE_MPS
+        extra = vvar * dt ** 2 + (0.5 * p.registration_accel_mps2 * dt ** 2) ** 2
+        S = np.empty((len(dt), 2, 2))
+        S[:, 0, 0] = ri[:, 9] + rj[:, 9] + extra
+        S[:, 0, 1] = S[:, 1, 0] = ri[:, 10] + rj[:, 10]
+        S[:, 1, 1] = ri[:, 11] + rj[:, 11] + extra
+        cols = np.empty((len(dt), 2 * NP), dtype=np.int64)
+        cols[:, :NP] = si * NP + np.arange(NP)
+        cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
+        theta = self.theta[cols]  # [p, 8]
+        Psub = self.P[cols[:, :, None], cols[:, None, :]]  # [p, 8, 8]
+        e = d - np.einsum("pij,pj->pi", J, theta)
+        G = S + np.einsum("pik,pkl,pjl->pij", J, Psub, J)
+        det = G[:, 0, 0] * G[:, 1, 1] - G[:, 0, 1] ** 2
+        chi2 = (G[:, 1, 1] * e[:, 0] ** 2 - 2 * G[:, 0, 1] * e[:, 0] * e[:, 1]
+                + G[:, 0, 0] * e[:, 1] ** 2) / det
+        ok = ((chi2 < p.registration_gate_chi2) & (np.hypot(d[:, 0], d[:, 1])
+                                                   < p.registration_cap_m)
+              & np.isfinite(chi2) & (det > 0) & np.isfinite(v).all(axis=1)
+              & (vvar < p.registration_velocity_sigma_mps ** 2))
+        self.rejected += int((~ok).sum())
+        if not ok.any():
+            return
+        J, S, d, cols, sj = J[ok], S[ok], d[ok], cols[ok], sj[ok]
+        self._forget(float(ri[:, _T].max()))
+        det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
+        W = np.empty_like(S)
+        W[:, 0, 0], W[:, 1, 1] = S[:, 1, 1] / det, S[:, 0, 0] / det
+        W[:, 0, 1] = W[:, 1, 0] = -S[:, 0, 1] / det
+        JW = np.einsum("pki,pkl->pil", J, W)  # J^T W: [p, 8, 2]
+        JWJ = np.einsum("pil,plj->pij", JW, J)
+        JWd = np.einsum("pil,pl->pi", JW, d)
+        for s in np.unique(sj).tolist():  # one cycle is one source: group by the other
+            g = sj == s
+            c = cols[g][0]
+            self.N[np.ix_(c, c)] += JWJ[g].sum(axis=0)
+            self.b[c] += JWd[g].sum(axis=0)
+            self.pairs[s] += int(g.sum())
+        self.pairs[si] += len(d)
+        self.accepted += len(d)
+        self.since_solve += len(d)
+        if self.since_solve >= p.registration_solve_every:
+            self.solve()
+
+    # -- applying ------------------------------------------------------------------------
+
+    def correct(self, m: Measurements) -> bool:
+        """Correct the plots of an established radar in place (position, slant and ground
+        range, time); True if it did."""
+        s = m.source
+        if m.sdps or s >= self.n or not self.established[s] or len(m) == 0:
+            return False
+        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP]
+        ok = (np.isfinite(m.slant_m) & np.isfinite(m.ground_m) & np.isfinite(m.los_x)
+              & (m.ground_m > 0))
+        if ok.any():
+            k, slant, ground = m.k[ok], m.slant_m[ok], m.ground_m[ok]
+            f = np.fmax(slant / ground, 1.0)
+            dslant = rb + gain * slant / REFERENCE_M  # metres of slant range
+            along = f * dslant  # metres on the ground
+            across = ground * az / REFERENCE_M
+            ux, uy = m.los_x[ok], m.los_y[ok]
+            m.xy[ok, 0] -= k * (along * ux + across * uy)
+            m.xy[ok, 1] -= k * (along * uy - across * ux)
+            m.slant_m[ok] = slant - dslant
+            m.ground_m[ok] = ground - along
+        m.t -= tau / REFERENCE_MPS
+        return True
+
+    def allowance(self, source: int) -> tuple[float, float] | None:
+        """(range m, azimuth deg): the uncertainty of an established radar's correction, to
+        stand for the default bias allowance in its plots' covariance; None before."""
+        if source >= self.n or not self.established[source]:
+            return None
+        i = source * NP
+        var_r = self.P[i, i] + self.P[i + 1, i + 1]  # range bias, gain at the reference
+        var_az = self.P[i + 2, i + 2] / REFERENCE_M ** 2
+        return (max(float(np.sqrt(var_r)), self.p.registration_min_allowance_m),
+                max(float(np.degrees(np.sqrt(var_az))),
+                    self.p.registration_min_allowance_deg))
+
+    def estimates(self) -> list[Estimate]:
+        """Every radar with pairs, in source order."""
+        out = []
+        for s in range(self.n):
+            if self.pairs[s] <= 0:
+                continue
+            sac, sic, _cat = self.keys(s)
+            i = s * NP
+            th, sd = self.theta[i:i + NP], np.sqrt(np.fmax(np.diag(self.P)[i:i + NP], 0.0))
+            out.append(Estimate(
+                sac=sac, sic=sic, range_bias_m=float(th[0]),
+                range_gain=1.0 + float(th[1]) / REFERENCE_M,
+                azimuth_bias_deg=float(np.degrees(th[2] / REFERENCE_M)),
+                time_offset_s=float(th[3]) / REFERENCE_MPS,
+                range_bias_sigma_m=float(sd[0]), range_gain_sigma=float(sd[1]) / REFERENCE_M,
+                azimuth_bias_sigma_deg=float(np.degrees(sd[2] / REFERENCE_M)),
+                time_offset_sigma_s=float(sd[3]) / REFERENCE_MPS,
+                pairs=int(round(self.pairs[s])), established=bool(self.established[s])))
+        return out
