@@ -21,7 +21,7 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, TypedDict
 
@@ -30,7 +30,7 @@ import numpy as np
 from msgspec import Meta
 from pyproj import Geod
 
-from gateway.messages import KINDS, Fused, MessageError, Plot, Track, decode
+from gateway.messages import KINDS, Fused, MessageError, Plot, Registration, Track, decode
 
 __all__ = [
     "DRONE",
@@ -189,6 +189,7 @@ class Report:
     fused: Figures
     sources: tuple[Figures, ...]
     comparisons: tuple[Comparison, ...]
+    registration: tuple[RegistrationRow, ...] = ()
 
     def to_json(self) -> str:
         return msgspec.json.format(msgspec.json.encode(self).decode(), indent=2) + "\n"
@@ -211,6 +212,52 @@ class Span:
 
 
 @dataclass(frozen=True)
+class RadarTruth:
+    """One radar's true systematic errors, as the simulator applied them."""
+
+    name: str
+    bias_range_m: float
+    range_gain: float
+    bias_azimuth_deg: float
+    time_offset_s: float
+
+
+@dataclass(frozen=True)
+class RegistrationRow:
+    """One radar's last published registration (``registration`` message) against the
+    truth's (None: the truth has no ``radar`` line for it)."""
+
+    radar: str  # sac-sic
+    name: str | None
+    pairs: int
+    range_bias_m: float
+    range_gain: float
+    azimuth_bias_deg: float
+    time_offset_s: float
+    range_bias_sigma_m: float
+    azimuth_bias_sigma_deg: float
+    true_range_bias_m: float | None
+    true_range_gain: float | None
+    true_azimuth_bias_deg: float | None
+    true_time_offset_s: float | None
+
+
+def registration_rows(truth: Truth, last: Mapping[tuple[int, int], Registration],
+                      ) -> tuple[RegistrationRow, ...]:
+    """Estimated against true biases, per radar with a published estimate."""
+    rows = []
+    for (sac, sic), m in sorted(last.items()):
+        r = truth.radars.get((sac, sic))
+        rows.append(RegistrationRow(
+            f"{sac}-{sic}", r.name if r else None, m.pairs, m.range_bias_m, m.range_gain,
+            m.azimuth_bias_deg, m.time_offset_s, m.range_bias_sigma_m,
+            m.azimuth_bias_sigma_deg, r.bias_range_m if r else None,
+            r.range_gain if r else None, r.bias_azimuth_deg if r else None,
+            r.time_offset_s if r else None))
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
 class Truth:
     """Ground truth as columns.  Samples are grouped by flight (flight i owns
     ``offsets[i]:offsets[i+1]``), time-ordered, longitudes unwrapped along each flight."""
@@ -226,6 +273,8 @@ class Truth:
     span_flight: np.ndarray  # index into flights
     span_from: np.ndarray
     span_to: np.ndarray
+    # each radar site's true systematic errors (the truth's "radar" lines), by (sac, sic)
+    radars: Mapping[tuple[int, int], RadarTruth] = field(default_factory=dict)
 
     def index(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.flights)}
@@ -301,10 +350,15 @@ class _PlanLine(msgspec.Struct, tag="plan", tag_field="kind"):
 
 
 class _RadarLine(msgspec.Struct, tag="radar", tag_field="kind"):
-    """A radar site and its true errors (``simulate``): known, counted, not scored here."""
+    """A radar site's true systematic errors (``simulate``, one line per site)."""
 
     sac: _Byte
     sic: _Byte
+    name: Annotated[str, Meta(max_length=64)] = ""
+    bias_range_m: float = 0.0
+    range_gain: float = 1.0
+    bias_azimuth_deg: float = 0.0
+    time_offset_s: float = 0.0
 
 
 _truth_decoder = msgspec.json.Decoder(_TruthLine | _MapLine | _PlanLine | _RadarLine)
@@ -334,6 +388,7 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
     lon: list[float] = []
     kinds: dict[str, str] = {}
     spans: list[Span] = []
+    radars: dict[tuple[int, int], RadarTruth] = {}
     for line in lines:
         if not line.strip():
             continue
@@ -346,6 +401,8 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
             counts["plan"] += 1
         elif isinstance(row, _RadarLine):
             counts["radar"] += 1
+            radars[(row.sac, row.sic)] = RadarTruth(row.name, row.bias_range_m, row.range_gain,
+                                                    row.bias_azimuth_deg, row.time_offset_s)
         elif isinstance(row, _TruthLine):
             flight.append(row.flight)
             t.append(row.t)
@@ -363,7 +420,10 @@ def parse_truth(lines: Iterable[bytes | str]) -> tuple[Truth, Counter[str]]:
                               row.t_from, row.t_to))
     counts["truth"] = len(t)
     counts["track-map"] = len(spans)
-    return build_truth(flight, t, lat, lon, kinds, spans), counts
+    truth = build_truth(flight, t, lat, lon, kinds, spans)
+    if radars:
+        truth = replace(truth, radars=radars)
+    return truth, counts
 
 
 # -- pictures -------------------------------------------------------------------------------
@@ -414,6 +474,8 @@ class TracksInput:
     fused: Picture
     sources: dict[tuple[int, int, int], SourceUpdates]
     counts: Counter[str] = field(default_factory=Counter)
+    # the last ``registration`` message of each radar, by (sac, sic)
+    registration: dict[tuple[int, int], Registration] = field(default_factory=dict)
 
 
 class _SourceColumns:
@@ -447,6 +509,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
     e_src: list[int] = []
     e_number: list[int] = []
     sources: dict[tuple[int, int, int], _SourceColumns] = {}
+    registration: dict[tuple[int, int], Registration] = {}
     for line in lines:
         if not line.strip():
             continue
@@ -480,6 +543,9 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
             la, lo = _position(m)
             cols.lat.append(la)
             cols.lon.append(lo)
+        elif isinstance(m, Registration):
+            counts["registration"] += 1
+            registration[(m.src.sac, m.src.sic)] = m
         else:
             counts["other kinds"] += 1
     fused = Picture(
@@ -495,7 +561,7 @@ def parse_tracks(lines: Iterable[bytes | str]) -> TracksInput:
                                 np.array(c.lat, dtype=np.float64),
                                 np.array(c.lon, dtype=np.float64))
                for k, c in sorted(sources.items())}
-    return TracksInput(fused, singles, counts)
+    return TracksInput(fused, singles, counts, registration)
 
 
 def _source_name(src: tuple[int, int, int]) -> str:
@@ -948,7 +1014,7 @@ def evaluate_parsed(truth: Truth, tracks: TracksInput, params: Params = Params()
                     if k not in _TRUTH_KINDS},
     }
     return Report(params, summary, dict(sorted(tracks.counts.items())), fused, tuple(sources),
-                  tuple(comparisons))
+                  tuple(comparisons), registration_rows(truth, tracks.registration))
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -1003,7 +1069,7 @@ def _counts(counts: Mapping[str, int]) -> str:
 def _table(r: Report) -> str:
     f = r.fused
     skipped = {k: v for k, v in r.tracks_input.items()
-               if k not in ("fused", "plot", "track", "other kinds")}
+               if k not in ("fused", "plot", "track", "registration", "other kinds")}
     read = {k: v for k, v in r.tracks_input.items() if k not in skipped}
     p = r.params
     lines = [
@@ -1060,4 +1126,34 @@ def _table(r: Report) -> str:
             lines.append(f"  {c.source:<14}{c.flights:>8}{_m(c.fused.rms_m):>13}"
                          f"{_m(c.single.rms_m):>14}{_m(c.fused.p95_m):>13}"
                          f"{_m(c.single.p95_m):>14}")
+    if r.registration:
+        lines += _registration_table(r.registration)
     return "\n".join(lines) + "\n"
+
+
+def _registration_table(rows: Sequence[RegistrationRow]) -> list[str]:
+    """Each radar's last estimate, the truth and the error (estimate - truth)."""
+    def f(x: float | None, form: str) -> str:
+        return "n/a" if x is None else format(x, form)
+
+    def err(a: float, b: float | None, form: str) -> str:
+        return "n/a" if b is None else format(a - b, form)
+
+    out = ["", "radar registration: last estimate, truth, error (estimate - truth)",
+           f"  {'radar':<8}{'pairs':>7}{'range bias m':>24}{'gain ppm':>20}"
+           f"{'azimuth bias deg':>30}{'time offset s':>24}",
+           f"  {'':<15}{'est':>8}{'true':>8}{'error':>8}{'est':>7}{'true':>7}{'error':>6}"
+           f"{'est':>10}{'true':>10}{'error':>10}{'est':>8}{'true':>8}{'error':>8}"]
+    for r in rows:
+        g = (r.range_gain - 1) * 1e6
+        tg = None if r.true_range_gain is None else (r.true_range_gain - 1) * 1e6
+        out.append(
+            f"  {r.radar:<8}{r.pairs:>7}"
+            f"{r.range_bias_m:>8.1f}{f(r.true_range_bias_m, '8.1f')}"
+            f"{err(r.range_bias_m, r.true_range_bias_m, '+8.1f')}"
+            f"{g:>7.0f}{f(tg, '7.0f')}{err(g, tg, '+6.0f')}"
+            f"{r.azimuth_bias_deg:>10.4f}{f(r.true_azimuth_bias_deg, '10.4f')}"
+            f"{err(r.azimuth_bias_deg, r.true_azimuth_bias_deg, '+10.4f')}"
+            f"{r.time_offset_s:>8.3f}{f(r.true_time_offset_s, '8.3f')}"
+            f"{err(r.time_offset_s, r.true_time_offset_s, '+8.3f')}")
+    return out

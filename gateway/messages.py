@@ -36,6 +36,8 @@ __all__ = [
     "Message",
     "MessageError",
     "Plot",
+    "RadarRef",
+    "Registration",
     "Source",
     "SourceRef",
     "Status",
@@ -108,6 +110,13 @@ class Source(_Part, frozen=True):
     sac: Byte
     sic: Byte
     cat: Byte
+
+
+class RadarRef(_Part, frozen=True):
+    """A radar, by its SAC/SIC (the sensor a ``registration`` message is about)."""
+
+    sac: Byte
+    sic: Byte
 
 
 class SourceRef(_Part, frozen=True):
@@ -259,7 +268,29 @@ class Status(_Message, tag="status", kw_only=True, frozen=True):
     counters: dict[str, int | float]
 
 
-Message = Plot | Track | Fused | Aidc | Alert | Status
+class Registration(_Message, tag="registration", kw_only=True, frozen=True):
+    """One radar's systematic errors as the tracker estimates them from the traffic (its
+    registration; the items of ASTERIX CAT063 sensor status: I063/070 time stamping bias,
+    I063/080 range gain and bias, I063/081 azimuth bias), with one sigma each.  The
+    radar's plots are corrected with them: range ``(measured - bias) / gain``, azimuth
+    ``measured - bias``, time ``stamped - offset``."""
+
+    src: RadarRef
+    range_bias_m: Annotated[float, Meta(description="slant range bias, m")]
+    range_gain: Annotated[float, Meta(description="range gain: measured = gain x true + bias")]
+    azimuth_bias_deg: Annotated[float, Meta(description="azimuth bias, degrees clockwise")]
+    time_offset_s: Annotated[float, Meta(description="how late the radar's time stamps are, s")]
+    range_bias_sigma_m: Annotated[float, Meta(ge=0)]
+    range_gain_sigma: Annotated[float, Meta(ge=0)]
+    azimuth_bias_sigma_deg: Annotated[float, Meta(ge=0)]
+    time_offset_sigma_s: Annotated[float, Meta(ge=0)]
+    pairs: Annotated[int, Meta(ge=0, description=(
+        "pairs of plots (this radar and another, one Mode S address) behind the estimate, "
+        "old ones counting less"))]
+    established: bool  # enough pairs: the radar's plots are corrected
+
+
+Message = Plot | Track | Fused | Aidc | Alert | Status | Registration
 KINDS: tuple[str, ...] = tuple(m.__struct_config__.tag for m in get_args(Message))
 
 

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 import msgspec
+import numpy as np
 
 from gateway.associate.build import tracker_from_config
+from gateway.associate.registration import Estimate
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.flightplan.feed import plans_from_config
@@ -167,6 +169,11 @@ class Pipeline:
             counts += self.plans.all_counters()
         return counts
 
+    def registration(self) -> list[Estimate]:
+        """Each radar's registration as estimated now (none without registration)."""
+        reg = self.tracker.registration
+        return reg.estimates() if reg is not None else []
+
     def _associate(self, batches: list[SourceBatch]) -> list[Published]:
         """Each source's batch is published as it is (the topic table names it from its
         kind and source) and is one association cycle."""
@@ -174,7 +181,16 @@ class Pipeline:
         for batch in batches:
             out.append(Published(Kind(batch.kind), batch.messages, batch.source, batch.at))
             out += self._picture(self.tracker.update(batch.messages))
-        return out
+        return out + self._registration()
+
+    def _registration(self) -> list[Published]:
+        """Each radar's estimated biases, every ``registration_output_period_s`` of data
+        time (none without registration)."""
+        reg = self.tracker.registration
+        if reg is None or not np.isfinite(self.tracker.now):
+            return []
+        made = reg.due(self.tracker.now)
+        return [Published(Kind.REGISTRATION, list(made))] if made else []
 
     def _picture(self, fused: list[Fused]) -> list[Published]:
         """A cycle's fused updates, and what the handoff makes of them (at the data's time:

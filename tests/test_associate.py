@@ -369,12 +369,25 @@ def test_assignment_leaves_a_measurement_rather_than_pay_more_than_a_miss() -> N
 
 # -- lifecycle (initiator, deleter) ------------------------------------------------------------
 
+def test_modes_track_confirms_on_its_first_update_by_default() -> None:
+    """The address is a hard key: a flight entering coverage is published at once."""
+    rng = np.random.default_rng(5)
+    radar = Radar(*SITE_A, sic=1)
+    sky = [Aircraft(30.5, -103.5, 200.0, 50.0, icao24="A1B2C3", mode3a="2341")]
+    trk = tracker([radar])
+    assert [f.state for f in trk.update(radar.scan(sky, T0, rng))] == ["confirmed"]
+    code_only = [Aircraft(30.5, -103.5, 200.0, 50.0, mode3a="2342")]
+    trk = tracker([radar])
+    assert trk.update(radar.scan(code_only, T0, rng)) == []  # a code alone: two replies
+    assert [f.state for f in trk.update(radar.scan(code_only, T0 + 4.0, rng))] == ["confirmed"]
+
+
 def test_modes_track_confirms_on_the_second_update_and_is_never_published_before() -> None:
     rng = np.random.default_rng(5)
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 200.0, 50.0, icao24="A1B2C3", mode3a="2341",
                     callsign="AMX401")]
-    trk = tracker([radar])
+    trk = tracker([radar], confirm_updates_modes=2)
     assert trk.update(radar.scan(sky, T0, rng)) == []  # tentative: not published
     out = trk.update(radar.scan(sky, T0 + 4.0, rng))
     assert [f.state for f in out] == ["confirmed"]

@@ -35,7 +35,7 @@ FUSED_EXPIRY_S = 60
 REQUIRED = {*KINDS, "ended"}
 # Where the pipeline puts the messages it makes itself; plots and tracks are named by source.
 BATCH_KIND = {"fused": Kind.PICTURE, "aidc": Kind.AIDC, "alert": Kind.ALERTS,
-              "plot": Kind.PLOTS, "track": Kind.TRACKS}
+              "plot": Kind.PLOTS, "track": Kind.TRACKS, "registration": Kind.REGISTRATION}
 
 _FENCE = re.compile(r"^```json\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _NAMED_TOPIC = re.compile(rf"^`({re.escape(PREFIX)}/[^`]+)`")
@@ -210,7 +210,8 @@ def test_every_example_is_valid_and_nothing_is_missing() -> None:
 def test_the_page_has_what_it_promises() -> None:
     rows = topic_rows(DOC_TEXT)
     assert set(rows) == {"plots/{sac}-{sic}", "tracks/{sac}-{sic}", "fused/{id}", "picture",
-                         "aidc/{from}/{to}", "alerts", "status/{gateway}"}
+                         "aidc/{from}/{to}", "alerts", "status/{gateway}",
+                         "registration/{sac}-{sic}"}
     found = examples(DOC_TEXT)
     assert len(found) >= len(REQUIRED) + len(rows)
     assert {e.topic for e in found if e.topic} >= {

@@ -28,6 +28,8 @@ from gateway.messages import (
     Message,
     MessageError,
     Plot,
+    RadarRef,
+    Registration,
     Source,
     SourceRef,
     Status,
@@ -57,6 +59,9 @@ DOCUMENTED_FIELDS = {
     "aidc": ["msg", "from", "to", "serial", "ref", "track_id", "callsign", "text", "session"],
     "alert": ["type", "track_id", "text"],
     "status": ["gateway", "state", "counters"],
+    "registration": ["src", "range_bias_m", "range_gain", "azimuth_bias_deg", "time_offset_s",
+                     "range_bias_sigma_m", "range_gain_sigma", "azimuth_bias_sigma_deg",
+                     "time_offset_sigma_s", "pairs", "established"],
 }
 
 T = 1779868812.345
@@ -107,8 +112,14 @@ ALERT = Alert(t=T, type="uncoordinated-crossing", track_id="FT-000042",
 STATUS = Status(t=T, gateway="border-gw-1", state="online",
                 counters={"datagrams": 1200, "records": 45000, "lag_s": 0.25})
 
+REGISTRATION = Registration(
+    t=T, src=RadarRef(sac=0, sic=101), range_bias_m=16.6, range_gain=1.0000067,
+    azimuth_bias_deg=0.0192, time_offset_s=-0.012, range_bias_sigma_m=3.4,
+    range_gain_sigma=1.2e-05, azimuth_bias_sigma_deg=0.00075, time_offset_sigma_s=0.18,
+    pairs=14894, established=True)
+
 EXAMPLES: list[Message] = [MODES_PLOT, PSR_PLOT, TRACK, TRACK_NO_FPL, FUSED, FUSED_ENDED, AIDC,
-                           LAM, ALERT, STATUS]
+                           LAM, ALERT, STATUS, REGISTRATION]
 
 
 def test_committed_schema_is_current() -> None:

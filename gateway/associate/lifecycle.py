@@ -8,9 +8,10 @@ track fed only by untracked primary plots looks like clutter: a report with an i
 with its source's own track number does not join it (the gater sees to that), so clutter
 never lends a new aircraft a made-up velocity.
 
-Confirmation is M-of-N, with N as a time window.  A report with an identity (Mode S
-address, a discrete Mode-3/A code) or from an SDPS (a track another system confirmed) needs
-``confirm_updates_identity`` (2) updates; a position-only track needs
+Confirmation is M-of-N, with N as a time window.  A report with a Mode S address or from an
+SDPS (a track another system confirmed) needs ``confirm_updates_modes`` (1): the first
+report is published; one with a discrete Mode-3/A code ``confirm_updates_identity`` (2)
+updates; a position-only track needs
 ``confirm_updates_position`` (3) within ``confirm_window_s``: PSR clutter (a few false plots
 per scan, spread over the coverage) starts tentative tracks all the time but almost never
 lines up three times; ``confirm_updates_tracked`` (2) when its plots carry a radar's own
@@ -162,7 +163,7 @@ class MofNInitiator:
     @property
     def hits(self) -> int:
         """How many update times a track must remember for the rule."""
-        return max(self.p.confirm_updates_identity,
+        return max(self.p.confirm_updates_identity, self.p.confirm_updates_modes,
                    self.p.confirm_updates_position + self.p.clutter_max_extra_hits)
 
     def _room(self, capacity: int) -> None:
@@ -216,7 +217,15 @@ class MofNInitiator:
         plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
                               min(p.confirm_updates_tracked, p.confirm_updates_position),
                               p.confirm_updates_position + extra)
-        need = np.where(identity, p.confirm_updates_identity, plain_need)
+        # the address is a key only while it is unique: a second target replying with the
+        # address of a confirmed track (a duplicate, a garbled reply) waits like a code
+        address = tracks.icao24[tentative]
+        live = tracks.active()
+        taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
+        keyed = (((address >= 0) & ~np.isin(address, taken[taken >= 0]))
+                 | tracks.sdps[tentative])
+        need = np.where(keyed, p.confirm_updates_modes,
+                        np.where(identity, p.confirm_updates_identity, plain_need))
         window = p.confirm_window_s * np.where(
             identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
         oldest = tracks.hit_t[tentative, tracks.hits - need]

@@ -309,11 +309,19 @@ class MeasurementModel:
         """The bias allowance of a radar whose plots are corrected: the correction's own
         uncertainty (range m, azimuth deg); None: the configured allowance again."""
         if allowance is None:
-            if self._bias.pop(source, None) is not None:
-                self._noise.pop(source, None)
+            if self._bias.pop(source, None) is None:
+                return
         elif self._bias.get(source) != allowance:
             self._bias[source] = allowance
-            self._noise.pop(source, None)
+        else:
+            return
+        noise = self._noise.get(source)
+        if noise is not None:  # the variances again; the antenna stays (a projection)
+            sac, sic, _cat = self.sources.keys[source]
+            r = self.radars.get((sac, sic), self.default_radar)
+            bias_r, bias_az = self._bias.get(source, (r.bias_range_m, r.bias_azimuth_deg))
+            self._noise[source] = (r.sigma_range_m ** 2 + bias_r ** 2, float(
+                np.radians(r.sigma_azimuth_deg) ** 2 + np.radians(bias_az) ** 2), *noise[2:])
 
     def radar_noise(self, source: int) -> tuple[float, float]:
         """(range m^2, azimuth rad^2) variance of a radar's noise alone, no bias."""

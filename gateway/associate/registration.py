@@ -52,6 +52,8 @@ import numpy as np
 
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
+from gateway.messages import RadarRef
+from gateway.messages import Registration as Registration_
 
 __all__ = ["Estimate", "Registration", "REFERENCE_M", "REFERENCE_MPS"]
 
@@ -107,7 +109,39 @@ class Registration:
         self.rejected = 0
         self.accepted = 0
         self.solves = 0
-        self._last: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
+        # per address: each radar's last plot (time, record)
+        self._last: OrderedDict[int, dict[int, tuple[float, np.ndarray]]] = OrderedDict()
+        # Mode S plots not yet worked on (observe): (source, their rows, the cycle's
+        # columns, velocities, velocity variances), ``_plot_count`` plots in all
+        self._plots: list[tuple[int, np.ndarray, tuple[np.ndarray, ...], np.ndarray,
+                                np.ndarray]] = []
+        self._plot_count = 0
+        self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
+        self._next_output = -np.inf  # data time of the next periodic publication
+
+    def due(self, now: float) -> list[Registration_]:
+        """The ``registration`` message of every radar with pairs, when a publication is
+        due at data time ``now`` (every ``registration_output_period_s``, on multiples of
+        it); else nothing."""
+        period = self.p.registration_output_period_s
+        if not now >= self._next_output:
+            return []
+        first = not np.isfinite(self._next_output)
+        self._next_output = (np.floor(now / period) + 1) * period
+        if first:
+            return []
+        return self.messages(now)
+
+    def messages(self, t: float) -> list[Registration_]:
+        """Every radar's estimate now, as shared-format messages stamped ``t``."""
+        return [Registration_(
+            t=t, src=RadarRef(sac=e.sac, sic=e.sic), range_bias_m=e.range_bias_m,
+            range_gain=e.range_gain, azimuth_bias_deg=e.azimuth_bias_deg,
+            time_offset_s=e.time_offset_s, range_bias_sigma_m=e.range_bias_sigma_m,
+            range_gain_sigma=e.range_gain_sigma,
+            azimuth_bias_sigma_deg=e.azimuth_bias_sigma_deg,
+            time_offset_sigma_s=e.time_offset_sigma_s, pairs=e.pairs,
+            established=e.established) for e in self.estimates()]
 
     def keys(self, source: int) -> SourceKey:
         return self.model.sources.keys[source]
@@ -122,8 +156,12 @@ class Registration:
             if m.sdps:
                 raw.append(None)
                 continue
-            raw.append((m.xy.copy(), m.t.copy()))
-            self.correct(m)
+            s = m.source
+            if s < self.n and self.established[s]:  # corrected: the raw plots are kept
+                raw.append((m.xy.copy(), m.t.copy()))
+                self.correct(m)
+            else:
+                raw.append((m.xy, m.t))
         return raw
 
     def after(self, m: Measurements, raw: tuple[np.ndarray, np.ndarray] | None,
@@ -166,6 +204,11 @@ class Registration:
             self.t_forget = t
 
     def solve(self) -> None:
+        """The estimate and its covariance from every plot seen so far."""
+        self._work()
+        self._solve()
+
+    def _solve(self) -> None:
         """The estimate and its covariance from the equations and the prior."""
         if self.n == 0:
             return
@@ -189,63 +232,104 @@ class Registration:
                 velocity: np.ndarray, velocity_var: np.ndarray) -> None:
         """Learn from the raw plots ``xy[idx]`` at ``t[idx]`` (before correction) of one
         association cycle, whose tracks have ``velocity`` [n, 2] (plane m/s) with variance
-        ``velocity_var`` [n] (per axis, m^2/s^2)."""
+        ``velocity_var`` [n] (per axis, m^2/s^2).  The Mode S plots are kept, and worked
+        on ``registration_learn_batch`` at a time (numpy's cost is per call: one cycle
+        holds a handful of plots)."""
         if m.sdps or len(idx) == 0:
             return
         p = self.p
-        sel = ((m.kind[idx] == MODES) & np.isfinite(m.slant_m[idx]) & (m.slant_m[idx] > 0)
-               & np.isfinite(m.ground_m[idx]) & (m.ground_m[idx] > 0)
-               & np.isfinite(xy[idx]).all(axis=1) & np.isfinite(t[idx])
-               & np.isfinite(m.los_x[idx]) & np.isfinite(m.los_y[idx]))
-        if not sel.any():
+        sel = m.kind[idx] == MODES
+        n = int(sel.sum())
+        if n == 0:
             return
+        self._rate += 0.05 * (n - self._rate)
+        share = p.registration_plots_per_cycle / self._rate
+        if share < 1.0:  # dense traffic: the same share of addresses, for every radar
+            hashed = (m.icao24[idx] * 2654435761) & 0xFFFFFFFF
+            sel &= hashed < share * 2.0 ** 32
         j = idx[sel]
-        vel, vvar = velocity[sel], velocity_var[sel]
-        rec = self._records(m, xy[j], t[j], j)
-        source = m.source
-        self._grow(source + 1)
+        if len(j) == 0:
+            return
+        # the columns are gathered when worked on (_work): here only kept (none of them
+        # changes after its cycle: a correction makes new arrays, before the cycle)
+        self._plots.append((m.source, j, (t, xy[:, 0], xy[:, 1], m.los_x, m.los_y, m.slant_m,
+                                          m.ground_m, m.k, m.icao24),
+                            velocity[sel], velocity_var[sel]))
+        self._plot_count += len(j)
+        if self._plot_count >= p.registration_learn_batch:
+            self._work()
+
+    def _work(self) -> None:
+        """Pair the plots kept with each address's last plot of every other radar (in the
+        order they came), then learn from the pairs and solve if enough came."""
+        if not self._plots:
+            return
+        p = self.p
+        parts = self._plots
+        self._plots, self._plot_count = [], 0
+        source = np.concatenate([np.full(len(j), s) for s, j, _c, _v, _w in parts])
+        sizes = [len(c[0]) for _s, _j, c, _v, _w in parts]
+        start = np.cumsum([0, *sizes[:-1]])
+        rows = np.concatenate([j + a for (_s, j, _c, _v, _w), a in zip(
+            parts, start.tolist(), strict=True)])
+        gathered = [np.concatenate(column)[rows] for column in zip(
+            *(c for _s, _j, c, _v, _w in parts), strict=True)]
+        address = gathered.pop()
+        cols = np.stack(gathered, axis=1)
+        vel = np.concatenate([v for _s, _j, _c, v, _w in parts])
+        vvar = np.concatenate([w for _s, _j, _c, _v, w in parts])
+        ok = np.isfinite(cols).all(axis=1) & (cols[:, 5] > 0) & (cols[:, 6] > 0)
+        if not ok.all():
+            source, address, cols, vel, vvar = (
+                source[ok], address[ok], cols[ok], vel[ok], vvar[ok])
+        if len(cols) == 0:
+            return
+        noise = np.array([self.noise(s) for s in range(int(source.max()) + 1)])
+        rec = self._records(cols, noise[source])
+        self._grow(int(source.max()) + 1)
         window = p.registration_pair_window_s
         mine: list[int] = []
         theirs: list[np.ndarray] = []
         other: list[int] = []
         last = self._last
-        for n, address in enumerate(m.icao24[j].tolist()):
-            seen = last.get(address)
-            r = rec[n]
+        for n, (a, s, tn) in enumerate(zip(address.tolist(), source.tolist(),
+                                           rec[:, _T].tolist(), strict=True)):
+            seen = last.get(a)
             if seen is None:
-                seen = last[address] = {}
+                seen = last[a] = {}
             else:
-                last.move_to_end(address)
-                for s, q in seen.items():
-                    if s != source and abs(r[_T] - q[_T]) <= window:
+                last.move_to_end(a)
+                for o, (tq, q) in seen.items():
+                    if o != s and abs(tn - tq) <= window:
                         mine.append(n)
                         theirs.append(q)
-                        other.append(s)
-            seen[source] = r
-        self._age(float(np.max(t[j])))
-        if not mine:
-            return
-        self._grow(max(other) + 1)
-        self._learn(rec[mine], np.array(theirs), np.array(other), source, vel[mine],
-                    vvar[mine])
+                        other.append(o)
+            seen[s] = (tn, rec[n])
+        self._age(float(rec[:, _T].max()))
+        if mine:
+            self._learn(rec[mine], np.array(theirs), np.array(other), source[mine],
+                        vel[mine], vvar[mine])
+        if self.since_solve >= p.registration_solve_every:
+            self._solve()
 
-    def _records(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
-                 ) -> np.ndarray:
-        """What is kept of each plot: time, raw position, H's geometric columns, noise."""
-        var_r, var_az = self.noise(m.source)
-        k = m.k[j]
-        u = np.stack([m.los_x[j], m.los_y[j]], axis=1)
+    @staticmethod
+    def _records(cols: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """What is kept of each plot: time, raw position, H's geometric columns, noise;
+        from the columns ``observe`` keeps (t, x, y, line of sight x, y, slant range,
+        ground range, plane scale) and the radar's (range, azimuth) noise variances."""
+        k = cols[:, 7]
+        u = cols[:, 3:5]
         w = np.stack([u[:, 1], -u[:, 0]], axis=1)  # clockwise: where azimuth grows
-        slant, ground = m.slant_m[j], m.ground_m[j] * k  # ground in plane metres
+        slant, ground = cols[:, 5], cols[:, 6] * k  # ground in plane metres
         f = np.fmax(slant * k / ground, 1.0)
-        rec = np.empty((len(j), _RECORD))
-        rec[:, _T], rec[:, _X], rec[:, _Y] = t, xy[:, 0], xy[:, 1]
-        h = rec[:, _H].reshape(-1, 2, 3)
+        rec = np.empty((len(cols), _RECORD))
+        rec[:, :3] = cols[:, :3]
+        h = np.empty((len(cols), 2, 3))
         h[:, :, 0] = (f * k)[:, None] * u
         h[:, :, 1] = (f * k * slant / REFERENCE_M)[:, None] * u
         h[:, :, 2] = (ground / REFERENCE_M)[:, None] * w
         rec[:, _H] = h.reshape(-1, 6)
-        along, across = var_r * (f * k) ** 2, var_az * ground ** 2
+        along, across = noise[:, 0] * (f * k) ** 2, noise[:, 1] * ground ** 2
         rec[:, 9] = along * u[:, 0] ** 2 + across * w[:, 0] ** 2
         rec[:, 10] = along * u[:, 0] * u[:, 1] + across * w[:, 0] * w[:, 1]
         rec[:, 11] = along * u[:, 1] ** 2 + across * w[:, 1] ** 2
@@ -258,11 +342,11 @@ class Registration:
         while last:
             address, seen = next(iter(last.items()))
             if len(last) <= self.p.registration_max_addresses and max(
-                    q[_T] for q in seen.values()) >= horizon:
+                    tq for tq, _q in seen.values()) >= horizon:
                 break
             del last[address]
 
-    def _learn(self, ri: np.ndarray, rj: np.ndarray, sj: np.ndarray, si: int,
+    def _learn(self, ri: np.ndarray, rj: np.ndarray, sj: np.ndarray, si: np.ndarray,
                v: np.ndarray, vvar: np.ndarray) -> None:
         """Gate the pairs against the current estimate, then add the accepted ones to the
         normal equations."""
@@ -281,12 +365,13 @@ class Registration:
         S[:, 0, 1] = S[:, 1, 0] = ri[:, 10] + rj[:, 10]
         S[:, 1, 1] = ri[:, 11] + rj[:, 11] + extra
         cols = np.empty((len(dt), 2 * NP), dtype=np.int64)
-        cols[:, :NP] = si * NP + np.arange(NP)
+        cols[:, :NP] = si[:, None] * NP + np.arange(NP)
         cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
         theta = self.theta[cols]  # [p, 8]
         Psub = self.P[cols[:, :, None], cols[:, None, :]]  # [p, 8, 8]
-        e = d - np.einsum("pij,pj->pi", J, theta)
-        G = S + np.einsum("pik,pkl,pjl->pij", J, Psub, J)
+        Jt = J.transpose(0, 2, 1)
+        e = d - (J @ theta[:, :, None])[:, :, 0]
+        G = S + J @ Psub @ Jt
         det = G[:, 0, 0] * G[:, 1, 1] - G[:, 0, 1] ** 2
         chi2 = (G[:, 1, 1] * e[:, 0] ** 2 - 2 * G[:, 0, 1] * e[:, 0] * e[:, 1]
                 + G[:, 0, 0] * e[:, 1] ** 2) / det
@@ -297,26 +382,22 @@ class Registration:
         self.rejected += int((~ok).sum())
         if not ok.any():
             return
-        J, S, d, cols, sj = J[ok], S[ok], d[ok], cols[ok], sj[ok]
+        J, Jt, S, d, cols, sj, si = J[ok], Jt[ok], S[ok], d[ok], cols[ok], sj[ok], si[ok]
         self._forget(float(ri[:, _T].max()))
         det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
         W = np.empty_like(S)
         W[:, 0, 0], W[:, 1, 1] = S[:, 1, 1] / det, S[:, 0, 0] / det
         W[:, 0, 1] = W[:, 1, 0] = -S[:, 0, 1] / det
-        JW = np.einsum("pki,pkl->pil", J, W)  # J^T W: [p, 8, 2]
-        JWJ = np.einsum("pil,plj->pij", JW, J)
-        JWd = np.einsum("pil,pl->pi", JW, d)
-        for s in np.unique(sj).tolist():  # one cycle is one source: group by the other
-            g = sj == s
-            c = cols[g][0]
-            self.N[np.ix_(c, c)] += JWJ[g].sum(axis=0)
-            self.b[c] += JWd[g].sum(axis=0)
-            self.pairs[s] += int(g.sum())
-        self.pairs[si] += len(d)
+        JW = Jt @ W  # J^T W: [p, 8, 2]
+        JWJ = JW @ J
+        JWd = (JW @ d[:, :, None])[:, :, 0]
+        size = len(self.b)
+        flat = (cols[:, :, None] * size + cols[:, None, :]).ravel()
+        self.N += np.bincount(flat, JWJ.ravel(), size * size).reshape(size, size)
+        self.b += np.bincount(cols.ravel(), JWd.ravel(), size)
+        self.pairs += np.bincount(np.r_[si, sj], minlength=self.n)
         self.accepted += len(d)
         self.since_solve += len(d)
-        if self.since_solve >= p.registration_solve_every:
-            self.solve()
 
     # -- applying ------------------------------------------------------------------------
 
@@ -326,20 +407,21 @@ class Registration:
         s = m.source
         if m.sdps or s >= self.n or not self.established[s] or len(m) == 0:
             return False
-        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP]
-        ok = (np.isfinite(m.slant_m) & np.isfinite(m.ground_m) & np.isfinite(m.los_x)
-              & (m.ground_m > 0))
-        if ok.any():
-            k, slant, ground = m.k[ok], m.slant_m[ok], m.ground_m[ok]
-            f = np.fmax(slant / ground, 1.0)
-            dslant = rb + gain * slant / REFERENCE_M  # metres of slant range
-            along = f * dslant  # metres on the ground
-            across = ground * az / REFERENCE_M
-            ux, uy = m.los_x[ok], m.los_y[ok]
-            m.xy[ok, 0] -= k * (along * ux + across * uy)
-            m.xy[ok, 1] -= k * (along * uy - across * ux)
-            m.slant_m[ok] = slant - dslant
-            m.ground_m[ok] = ground - along
+        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP].tolist()
+        # nan where a plot's geometry is unknown (no antenna, no range): left as it is
+        slant, ground = m.slant_m, m.ground_m
+        dslant = rb + (gain / REFERENCE_M) * slant  # metres of slant range
+        along = np.fmax(slant / ground, 1.0) * dslant  # metres on the ground
+        across = (az / REFERENCE_M) * ground
+        ka, kc = along * m.k, across * m.k
+        dx = ka * m.los_x + kc * m.los_y
+        dy = ka * m.los_y - kc * m.los_x
+        if np.isnan(dx.sum() + dy.sum()):
+            dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)
+        m.xy[:, 0] -= dx
+        m.xy[:, 1] -= dy
+        m.slant_m = slant - dslant
+        m.ground_m = ground - along
         m.t -= tau / REFERENCE_MPS
         return True
 

@@ -514,6 +514,13 @@ class Tracker:
         if len(rows) == 0:
             return []
         x, P = self.filter.predict(tr.x[rows], tr.P[rows], at - tr.t[rows])
+        # a prediction vaguer than the cap says nothing a consumer can use (a track hidden
+        # for minutes, a primary target's poor velocity): the track waits for its next plot
+        k = self.frame.scale(self.frame.to_latlon(x[:, 0], x[:, 1])[0])
+        cap = self.parameters.output_max_sigma_m
+        sharp = max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1]) <= (cap * k) ** 2
+        self.counters["extrapolation-withheld"] += int(len(rows) - np.count_nonzero(sharp))
+        rows, x, P = rows[sharp], x[sharp], P[sharp]
         self.counters["extrapolated"] += len(rows)
         return self._messages(rows, x, P, np.full(len(rows), at), None, extrapolated=True)
 

@@ -85,7 +85,13 @@ def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
 def summary(command: str, service: Service, extra: str = "") -> str:
     counts = service.status_counters()
     counts.pop("uptime-s", None)
-    text = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+    text = " ".join(f"{k}={v}" for k, v in counts.items()
+                    if v and not k.startswith("registration-"))  # a line of its own below
+    estimates = service.pipeline.registration()
+    if estimates:
+        text += "; registration (range bias m, azimuth bias deg): " + " ".join(
+            f"{e.sac}-{e.sic}={e.range_bias_m:.1f},{e.azimuth_bias_deg:.4f}"
+            for e in sorted(estimates, key=lambda e: (e.sac, e.sic)))
     return f"{command}: {text}{'; ' + extra if extra else ''}"
 
 

@@ -23,6 +23,7 @@ class Kind(StrEnum):
     PICTURE = "picture"  # one association cycle's fused updates
     AIDC = "aidc"  # border coordination messages
     ALERTS = "alerts"  # alerts for the operator
+    REGISTRATION = "registration"  # each radar's estimated biases (associate.registration)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ Sans-IO: what to send, with which QoS, retain flag and expiry; the MQTT sink onl
 | aidc/{from}/{to} | one aidc message | 1 / no |
 | alerts | one alert message | 1 / no |
 | status/{gateway} | one status message; also the last will | 1 / yes |
+| registration/{sac}-{sic} | one registration message (a radar's biases) | 1 / yes |
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ TABLE: tuple[tuple[str, str], ...] = (
     ("aidc/{from}/{to}", "border coordination (AIDC) messages"),
     ("alerts", "alerts for the operator"),
     ("status/{gateway}", "gateway status (retained; also the last will)"),
+    ("registration/{sac}-{sic}", "each radar's estimated biases (retained)"),
 )
 @dataclass(frozen=True, slots=True)
 class Outbound:
@@ -123,6 +125,10 @@ class Topics:
     def aidc_filter(self) -> str:
         return self._name(Kind.AIDC, "#")
 
+    def registration(self, sac: int, sic: int) -> str:
+        """``registration/{sac}-{sic}``."""
+        return self._name(Kind.REGISTRATION, f"{sac}-{sic}")
+
     @property
     def alerts(self) -> str:
         return self._name(Kind.ALERTS)
@@ -166,6 +172,10 @@ class Topics:
         elif kind is Kind.ALERTS:
             for m in messages:
                 yield Outbound(self.alerts, encode(m), qos=1)
+        elif kind is Kind.REGISTRATION:  # the latest estimate of each radar, retained
+            for m in messages:
+                topic = self.registration(m.src.sac, m.src.sic)
+                yield Outbound(topic, encode(m), qos=1, retain=True, key=topic)
         elif batch.source is not None:  # plots, tracks: one array per sector or cycle
             yield Outbound(self.source(kind, batch.source), encode_batch(messages),
                            received=received)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO
 
+from gateway.associate.registration import Estimate
 from gateway.config import Config, MqttConfig
 from gateway.files import write_messages
 from gateway.ingest import kernel_drops
@@ -278,6 +279,9 @@ class Service:
         if drops is not None:
             counts["kernel-drops"] = drops
         out: dict[str, int | float] = dict(sorted(counts.items()))
+        for radar, values in _registration(self.pipeline.registration()).items():
+            out.update({f"registration-{radar}-{k.replace('_', '-')}": v
+                        for k, v in values.items()})
         out["uptime-s"] = round(time.time() - self.started, 1)
         return out
 
@@ -312,11 +316,17 @@ class Service:
             "kind", dict(self.pipeline.counters()))
         snap.gauges["gateway_intake_queue"] = ("Datagrams waiting for the pipeline", "",
                                                {"": len(self.intake)})
+        registration = _registration(self.pipeline.registration())
+        for key, doc in _REGISTRATION_GAUGES.items():
+            snap.gauges[f"gateway_registration_{key}"] = (
+                doc, "radar", {radar: float(v[key]) for radar, v in registration.items()})
         health: dict[str, object] = {"gateway": self.config.gateway.id,
                                      "uptime_s": round(time.time() - self.started, 1)}
         now = time.time()
         health["inputs"] = {str(f.url): (None if f.last is None else round(now - f.last, 3))
                             for f in self.inputs}
+        if registration:
+            health["registration"] = registration
         if self.outbox is not None and self.sink is not None:
             outcomes = ("published", "dropped-refused")  # the rest are connection events
             snap.counters["gateway_mqtt_messages"] = (
@@ -521,3 +531,33 @@ def serve(service: Service,
             await service.run(start(asyncio.get_running_loop(), service))
 
     asyncio.run(main())
+
+
+_REGISTRATION_GAUGES = {
+    "range_bias_m": "Estimated slant range bias of each radar, m (registration)",
+    "range_gain": "Estimated range gain of each radar (registration)",
+    "azimuth_bias_deg": "Estimated azimuth bias of each radar, degrees (registration)",
+    "time_offset_s": "Estimated time-stamp offset of each radar, s (registration)",
+    "range_bias_sigma_m": "One sigma of the range bias estimate, m",
+    "range_gain_sigma": "One sigma of the range gain estimate",
+    "azimuth_bias_sigma_deg": "One sigma of the azimuth bias estimate, degrees",
+    "time_offset_sigma_s": "One sigma of the time offset estimate, s",
+    "pairs": "Plot pairs behind each radar's registration (old ones counting less)",
+    "established": "1 when the radar's plots are corrected with its registration",
+}
+
+
+def _registration(estimates: list[Estimate]) -> dict[str, dict[str, float]]:
+    """Each radar's registration by ``sac-sic``, rounded for people (status, /health)."""
+    out: dict[str, dict[str, float]] = {}
+    for e in estimates:
+        out[f"{e.sac}-{e.sic}"] = {
+            "range_bias_m": round(e.range_bias_m, 2), "range_gain": round(e.range_gain, 8),
+            "azimuth_bias_deg": round(e.azimuth_bias_deg, 5),
+            "time_offset_s": round(e.time_offset_s, 4),
+            "range_bias_sigma_m": round(e.range_bias_sigma_m, 2),
+            "range_gain_sigma": round(e.range_gain_sigma, 8),
+            "azimuth_bias_sigma_deg": round(e.azimuth_bias_sigma_deg, 5),
+            "time_offset_sigma_s": round(e.time_offset_sigma_s, 4),
+            "pairs": e.pairs, "established": int(e.established)}
+    return out
