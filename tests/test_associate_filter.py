@@ -190,3 +190,21 @@ def test_level_filter_late_report_leaves_the_state_at_the_latest_time() -> None:
         assert np.allclose(P[0], P[0].T)
     assert s[0, 0] == pytest.approx(100.0 + rate * t_state, abs=0.3)
     assert s[0, 1] * 6000.0 == pytest.approx(3000.0, abs=100.0)
+
+
+def test_imm_model_far_off_keeps_a_probability_and_a_state() -> None:
+    """A plot that one model explains and the others cannot by hundreds of sigmas (their
+    likelihood underflows): every model keeps a probability, and a second plot at the same
+    time (dt = 0: another radar) still finds every model's state near the track."""
+    f = motion_filter(TrackerParameters())
+    table = _table(f, np.array([[0.0, 0.0, 200.0, 0.0]]),
+                   np.diag([30.0 ** 2, 30.0 ** 2, 1.0, 1.0])[None])
+    rows, R = np.array([0]), np.diag([5.0 ** 2, 5.0 ** 2])[None]
+    for dt_, z in ((60.0, [[12000.0, 3000.0]]), (0.0, [[12000.0, 3000.0]])):
+        dt = np.array([dt_])
+        x, P, models = f.predict_tracks(table, rows, dt)
+        _, s_inv, _ = f.innovation(x, P, np.array(z), R)
+        f.update_tracks(table, rows, dt, x, P, np.array(z), R, s_inv, False, models)
+        assert (table.mu[0] > 0).all() and table.mu[0].sum() == pytest.approx(1.0)
+        assert np.isfinite(table.x[0]).all()
+    assert np.hypot(*(table.xm[0, :, :2] - [12000.0, 3000.0]).T).max() < 500.0

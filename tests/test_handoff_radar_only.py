@@ -119,9 +119,12 @@ def plans(scenario: tuple[Path, Path, Path]) -> dict[str, dict[str, Any]]:
 
 def transferred(log: list[tuple[str, Any]]) -> set[tuple[str, str]]:
     """(callsign, peer) of every flight whose TOC the peer answered with AOC."""
-    tocs = {(m.to, m.serial): m.callsign for way, m in log if way == "out" and m.msg == "TOC"}
-    return {(tocs[(m.from_, m.ref)], m.from_) for way, m in log
-            if way == "in" and m.msg == "AOC" and (m.from_, m.ref) in tocs}
+    # serials are per pair of units: two of our units (MMZT, MMTY) may each send the same
+    # serial to one peer, so a TOC is known by sender, receiver and serial
+    tocs = {(m.from_, m.to, m.serial): m.callsign for way, m in log
+            if way == "out" and m.msg == "TOC"}
+    return {(tocs[(m.to, m.from_, m.ref)], m.from_) for way, m in log
+            if way == "in" and m.msg == "AOC" and (m.to, m.from_, m.ref) in tocs}
 
 
 def offers(log: list[tuple[str, Any]]) -> list[tuple[Aidc, AidcText]]:

@@ -52,6 +52,7 @@ _Q_BASIS = np.array([
     np.array([[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]], float).ravel(),
     np.diag([0.0, 0.0, 1.0, 1.0]).ravel()])
 _ADJUGATE_SIGN = np.array([[1.0, -1.0], [-1.0, 1.0]])
+MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
 
 
 def inverse2(a: np.ndarray, b: np.ndarray, d: np.ndarray,
@@ -473,9 +474,10 @@ class InteractingMultipleModel(ConstantVelocity):
             xf, Pf = self.update_innovation(xf, Pf, nu, si)
         xm, Pm = xf.reshape(k, M, 4), Pf.reshape(k, M, 4, 4)
         like = np.exp(loglik - loglik.max(axis=1, keepdims=True))
-        mu = c * like
-        total = mu.sum(axis=1, keepdims=True)
-        mu = np.where(total > 0, mu / np.where(total > 0, total, 1.0), c)
+        # a floor: a model whose probability underflowed to 0 would mix from nothing (its
+        # state zero) at the next update with dt = 0 (two sources at one time)
+        mu = np.maximum(c * like, MODE_FLOOR)
+        mu /= mu.sum(axis=1, keepdims=True)
         back = (dt < 0).nonzero()[0]
         if len(back):  # out of sequence: each model brought back to the present
             xb, Pb = self.predict_models(xm[back], Pm[back], -dt[back])

@@ -513,7 +513,7 @@ class Tracker:
                     & ~(tr.t_out[rows] > at - period) & (tr.t[rows] <= at)]
         if len(rows) == 0:
             return []
-        x, P = self.filter.predict(tr.x[rows], tr.P[rows], at - tr.t[rows])
+        x, P, _ = self.filter.predict_tracks(tr, rows, at - tr.t[rows])  # (IMM: mixture)
         # a prediction vaguer than the cap says nothing a consumer can use (a track hidden
         # for minutes, a primary target's poor velocity): the track waits for its next plot
         k = self.frame.scale(self.frame.to_latlon(x[:, 0], x[:, 1])[0])
