@@ -248,10 +248,6 @@ class TrackerParameters:
     published on every update.  A consumer sees each track at least every two periods,
     coasting ones included.  0 (the default): only on updates and lifecycle changes.
     ARTAS publishes every 4-5 s."""
-    output_max_sigma_m: Annotated[float, Meta(ge=1.0, le=1000000.0)] = 1000.0
-    """A periodic prediction is published only while its position sigma is below this,
-    metres: beyond it (a track hidden for minutes, a primary target's poor velocity) the
-    track stays alive but silent until its next plot (``extrapolation-withheld``)."""
     publish_tentative: bool = False
     """Publish tentative tracks too (state ``tentative``); off: a consumer sees a track only
     once it is confirmed, and never sees clutter that did not line up."""
