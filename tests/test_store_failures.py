@@ -168,7 +168,10 @@ def test_the_layout_main_wrote_is_recognised_and_migrated(tmp_path: Path) -> Non
     c = sqlite3.connect(db)
     assert c.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
     assert c.execute("PRAGMA user_version").fetchone() == (VERSION,)
-    assert c.execute("SELECT data FROM state WHERE name = 'clock'").fetchone() == ("1.5",)
+    # the stored clock survived the migration (the replay may have moved it on since: a
+    # Mode S track is confirmed at its first plot, so the sample's tracks reach the engine)
+    clock, = c.execute("SELECT data FROM state WHERE name = 'clock'").fetchone()
+    assert float(clock) >= 1.5
     c.close()
     SqliteStore(db).close()  # and opened again as the current version
 
