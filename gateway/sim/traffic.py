@@ -241,6 +241,12 @@ def _poisson_times(rng: np.random.Generator, per_hour: float, lo: float,
     return np.floor(np.sort(rng.uniform(lo, hi, n))).astype(np.int64)
 
 
+def _route_m(pts: np.ndarray) -> float:
+    """Length of a polyline of (lat, lon) rows, metres."""
+    return float(np.sum(_distance_bearing(pts[:-1, 0], pts[:-1, 1], pts[1:, 0],
+                                          pts[1:, 1])[0]))
+
+
 def _time_bound_s(route_m: float) -> float:
     """Generous upper bound of the time a route takes: decides who may still fly at t=0."""
     return route_m / (250.0 * KT) + 1800.0
@@ -437,9 +443,7 @@ def _primary_candidates(scenario: Scenario, rng: np.random.Generator,
             if sides[0] != sides[2] and sides[0] != 0 and sides[2] != 0:
                 break
         v = 90.0 + 50.0 * u[6]
-        route = float(np.sum(_distance_bearing(pts[:-1, 0], pts[:-1, 1], pts[1:, 0],
-                                               pts[1:, 1])[0]))
-        if t + route / (v * KT) + 600.0 < 0:
+        if t + _route_m(pts) / (v * KT) + 600.0 < 0:  # gone before the scenario starts
             continue
         amp, period = rng.uniform(0.0, 300.0), rng.uniform(240.0, 900.0)
         out.append(_Candidate(
@@ -486,9 +490,7 @@ def _drone_candidates(scenario: Scenario, rng: np.random.Generator,
             if not crossing and sides[0] != 0 and np.all(sides == sides[0]):
                 break
         v = 40.0 + 110.0 * u[6]
-        route = float(np.sum(_distance_bearing(pts[:-1, 0], pts[:-1, 1], pts[1:, 0],
-                                               pts[1:, 1])[0]))
-        if t + route / (v * KT) + 600.0 < 0:
+        if t + _route_m(pts) / (v * KT) + 600.0 < 0:  # gone before the scenario starts
             continue
         agl = 150.0 + 1450.0 * u[7]
         amp, period = rng.uniform(0.0, min(300.0, 1850.0 - agl)), rng.uniform(240.0, 900.0)
