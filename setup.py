@@ -48,6 +48,7 @@ extensions = [
 setup(packages=[*find_packages(include=["gateway", "gateway.*"]), "gateway.captures"],
       package_dir={"gateway.captures": "captures"},
       package_data={"gateway.captures": ["border-10min.pcap.gz", "border.toml",
-                                         "border-airspace.geojson", "decoder-sample.pcap"]},
+                                         "border-radars.toml", "border-airspace.geojson",
+                                         "decoder-sample.pcap"]},
       ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
       cmdclass={"build_ext": BuildExt})
