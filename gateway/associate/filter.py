@@ -372,7 +372,7 @@ class InteractingMultipleModel(ConstantVelocity):
         slow on many 4-long rows; a cycle's SDPS batch predicts ~2,000 models at once).
         Q is added to its eight non-zero entries alone."""
         k, M = xm.shape[:2]
-        d = np.broadcast_to(dt[:, None], (k, M))
+        d = dt[:, None]
         wt = self._w * d
         sn, cs = np.sin(wt), np.cos(wt)
         turning, safe = self._turning, self._safe
@@ -405,10 +405,10 @@ class InteractingMultipleModel(ConstantVelocity):
         PP += FP[:, 3, None, :] * g1
         # + Q(|dt|) (see _Q_BASIS), entry by entry
         ad = np.abs(d)
-        qa = (self._q * ad).ravel()
-        ad = ad.ravel()
-        third = qa * ad * ad / 3.0
-        cross = qa * d.ravel() / 2.0
+        qa = self._q * ad
+        third = (qa * ad * ad / 3.0).ravel()
+        cross = (qa * d / 2.0).ravel()
+        qa = qa.ravel()
         PP[0, 0] += third
         PP[1, 1] += third
         PP[0, 2] += cross
