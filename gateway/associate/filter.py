@@ -53,6 +53,9 @@ _Q_BASIS = np.array([
     np.diag([0.0, 0.0, 1.0, 1.0]).ravel()])
 _ADJUGATE_SIGN = np.array([[1.0, -1.0], [-1.0, 1.0]])
 MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
+# the CV/CT transition F [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] as
+# indices into its values [0, 1, a, -b, b, c, -s, s]
+_F_FROM_VALUES = np.array([1, 0, 2, 3, 0, 1, 4, 2, 0, 0, 5, 6, 0, 0, 7, 5])
 
 
 def inverse2(a: np.ndarray, b: np.ndarray, d: np.ndarray,
@@ -300,6 +303,9 @@ class InteractingMultipleModel(ConstantVelocity):
     present.
     """
 
+    # predict_models: up to this many models at once by stacked products, more entry-major
+    SMALL_BATCH = 300
+
     turn_rates: tuple[float, ...] = (0.0, float(np.radians(3.0)), -float(np.radians(3.0)))
     model_q: tuple[float, ...] = (0.3, 1.5, 1.5)
     sojourn_s: tuple[float, ...] = (120.0, 20.0, 20.0)
@@ -364,65 +370,87 @@ class InteractingMultipleModel(ConstantVelocity):
         (negative: backwards, with the noise of |dt|); into ``out`` [k, M, >= 20] (state
         in its columns -20:-16, covariance in -16:) if given.
 
-        F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] is applied to rows,
-        then to columns, by its two non-trivial columns: ``F P = P' + F[:, 2] P[2] +
-        F[:, 3] P[3]`` with P' = P less its rows 2 and 3 (the same sums in the same order
-        as term by term: the same rounding), on the models' matrices laid out entry-major
-        [4, 4, k M]: a dozen calls, each over all models with a long inner loop (numpy is
-        slow on many 4-long rows; a cycle's SDPS batch predicts ~2,000 models at once).
-        Q is added to its eight non-zero entries alone."""
+        ``F P F' + Q`` with F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]].
+        Numpy's cost per call dominates on a radar sector's few tracks, its cost per
+        element on an SDPS batch's ~2,000 models, so two ways: a few models by stacked
+        products with F; many on the models' matrices laid out entry-major [4, 4, k M],
+        F applied by its two non-trivial columns (``F P = P' + F[:, 2] P[2] + F[:, 3]
+        P[3]``, P' = P less its rows 2 and 3), each call over all models.  Q is added to
+        its eight non-zero entries alone."""
         k, M = xm.shape[:2]
+        n = k * M
         d = dt[:, None]
         wt = self._w * d
-        sn, cs = np.sin(wt), np.cos(wt)
         turning, safe = self._turning, self._safe
-        a = np.where(turning, sn / safe, d)
-        b = np.where(turning, (1.0 - cs) / safe, 0.0)
-        n = k * M
-        # model by model along the last axis: every operation below runs over all n
-        # models at once, not over 4-long rows (numpy's inner loops are slow on those)
-        g = np.empty((2, 4, n))  # F's columns 2 and 3
-        g[0, 0] = g[1, 1] = a.ravel()
-        g[0, 1] = b.ravel()
-        np.negative(g[0, 1], out=g[1, 0])
-        g[0, 2] = g[1, 3] = cs.ravel()
-        g[0, 3] = sn.ravel()
-        np.negative(g[0, 3], out=g[1, 2])
-        g0, g1 = g[0], g[1]
-        xt = xm.reshape(n, 4).T
-        X = xt.copy()
-        X[2:] = 0.0
-        X += g0 * xt[2]
-        X += g1 * xt[3]
-        Pt = np.ascontiguousarray(Pm.reshape(n, 16).T).reshape(4, 4, n)
-        FP = Pt.copy()
-        FP[2:] = 0.0
-        FP += g0[:, None, :] * Pt[2]
-        FP += g1[:, None, :] * Pt[3]
-        PP = FP.copy()
-        PP[:, 2:] = 0.0
-        PP += FP[:, 2, None, :] * g0
-        PP += FP[:, 3, None, :] * g1
-        # + Q(|dt|) (see _Q_BASIS), entry by entry
+        # Q(|dt|) (see _Q_BASIS), added to its non-zero entries alone
         ad = np.abs(d)
         qa = self._q * ad
-        third = (qa * ad * ad / 3.0).ravel()
-        cross = (qa * d / 2.0).ravel()
-        qa = qa.ravel()
-        PP[0, 0] += third
-        PP[1, 1] += third
-        PP[0, 2] += cross
-        PP[1, 3] += cross
-        PP[2, 0] += cross
-        PP[3, 1] += cross
-        PP[2, 2] += qa
-        PP[3, 3] += qa
+        third = qa * ad * ad / 3.0
+        cross = qa * d / 2.0
         if out is None:
             out = np.empty((k, M, 20))
         x = out[..., -20:-16]
-        x[...] = X.T.reshape(k, M, 4)
-        out[..., -16:] = PP.reshape(16, n).T.reshape(k, M, 16)
-        P = out[..., -16:].reshape(k, M, 4, 4)
+        P16 = out[..., -16:]
+        P = P16.reshape(k, M, 4, 4)
+        if n <= self.SMALL_BATCH:
+            # few models: F built whole (one gather from its eight distinct values) and
+            # applied by three stacked products, the fewest numpy calls
+            v = np.empty((k, M, 8))  # 0, 1, a, -b, b, c, -s, s
+            v[..., 0] = 0.0
+            v[..., 1] = 1.0
+            sn = np.sin(wt, out=v[..., 7])
+            cs = np.cos(wt, out=v[..., 5])
+            np.negative(sn, out=v[..., 6])
+            v[..., 2] = np.where(turning, sn / safe, d)
+            v[..., 4] = np.where(turning, (1.0 - cs) / safe, 0.0)
+            np.negative(v[..., 4], out=v[..., 3])
+            F = v[..., _F_FROM_VALUES].reshape(k, M, 4, 4)
+            x[...] = (F @ xm[..., None])[..., 0]
+            P[...] = F @ Pm @ F.swapaxes(2, 3)
+            P16[..., 0:6:5] += third[..., None]  # flat 0, 5; 2, 7; 8, 13; 10, 15
+            cross = cross[..., None]
+            P16[..., 2:8:5] += cross
+            P16[..., 8:14:5] += cross
+            P16[..., 10:16:5] += qa[..., None]
+        else:
+            # many models: entry-major [4, 4, k M], every call over all models with a
+            # long inner loop (numpy is slow on many 4-long rows)
+            sn, cs = np.sin(wt), np.cos(wt)
+            a = np.where(turning, sn / safe, d)
+            b = np.where(turning, (1.0 - cs) / safe, 0.0)
+            g = np.empty((2, 4, n))  # F's columns 2 and 3
+            g[0, 0] = g[1, 1] = a.ravel()
+            g[0, 1] = b.ravel()
+            np.negative(g[0, 1], out=g[1, 0])
+            g[0, 2] = g[1, 3] = cs.ravel()
+            g[0, 3] = sn.ravel()
+            np.negative(g[0, 3], out=g[1, 2])
+            g0, g1 = g[0], g[1]
+            xt = xm.reshape(n, 4).T
+            X = xt.copy()
+            X[2:] = 0.0
+            X += g0 * xt[2]
+            X += g1 * xt[3]
+            Pt = np.ascontiguousarray(Pm.reshape(n, 16).T).reshape(4, 4, n)
+            FP = Pt.copy()
+            FP[2:] = 0.0
+            FP += g0[:, None, :] * Pt[2]
+            FP += g1[:, None, :] * Pt[3]
+            PP = FP.copy()
+            PP[:, 2:] = 0.0
+            PP += FP[:, 2, None, :] * g0
+            PP += FP[:, 3, None, :] * g1
+            third, cross, qa = third.ravel(), cross.ravel(), qa.ravel()
+            PP[0, 0] += third
+            PP[1, 1] += third
+            PP[0, 2] += cross
+            PP[1, 3] += cross
+            PP[2, 0] += cross
+            PP[3, 1] += cross
+            PP[2, 2] += qa
+            PP[3, 3] += qa
+            x[...] = X.T.reshape(k, M, 4)
+            P16[...] = PP.reshape(16, n).T.reshape(k, M, 16)
         return x, P
 
     @staticmethod
