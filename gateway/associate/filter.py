@@ -358,8 +358,8 @@ class InteractingMultipleModel(ConstantVelocity):
     def transition(self, dt: np.ndarray) -> np.ndarray:
         """Markov transition matrices [k, M, M] over |dt| (rows: from, columns: to)."""
         ev, V, Vi = self._eig
-        e = np.exp(np.abs(dt)[:, None] * ev[None, :])
-        T = (V[None, :, :] * e[:, None, :]) @ Vi
+        e = np.exp(np.abs(dt)[:, None] * ev)
+        T = (V * e[:, None, :]) @ Vi
         np.clip(T, 0.0, None, out=T)
         return T / T.sum(axis=2, keepdims=True)
 
@@ -498,7 +498,7 @@ class InteractingMultipleModel(ConstantVelocity):
         c = joint.sum(axis=1)
         wmix = joint / np.where(c > 0, c, 1.0)[:, None, :]
         k, M = mu.shape
-        mean = xm.mean(axis=1, keepdims=True)
+        mean = xm.sum(axis=1, keepdims=True) / M  # (np.mean's arithmetic, not its cost)
         y = xm - mean
         second = y[..., :, None] * y[..., None, :]
         second += Pm
@@ -538,8 +538,8 @@ class InteractingMultipleModel(ConstantVelocity):
         else:
             packed = models.reshape(k, M, 21)
             c, xm, Pm = packed[..., 0], packed[..., 1:5], packed[..., 5:].reshape(k, M, 4, 4)
-        zf = np.repeat(z, M, axis=0)
-        Rf = np.repeat(R, M, axis=0)
+        zf = z.repeat(M, axis=0)
+        Rf = R.repeat(M, axis=0)
         xf, Pf = xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4)
         nu, si, d2 = self.innovation(xf, Pf, zf, Rf)
         det_s_inv = si[:, 0, 0] * si[:, 1, 1] - si[:, 0, 1] * si[:, 1, 0]
