@@ -53,6 +53,9 @@ _Q_BASIS = np.array([
     np.diag([0.0, 0.0, 1.0, 1.0]).ravel()])
 _ADJUGATE_SIGN = np.array([[1.0, -1.0], [-1.0, 1.0]])
 MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
+# the CV/CT transition F [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] as
+# indices into its values [0, 1, a, -b, b, c, -s, s]
+_F_FROM_VALUES = np.array([1, 0, 2, 3, 0, 1, 4, 2, 0, 0, 5, 6, 0, 0, 7, 5])
 
 
 def inverse2(a: np.ndarray, b: np.ndarray, d: np.ndarray,
@@ -300,6 +303,9 @@ class InteractingMultipleModel(ConstantVelocity):
     present.
     """
 
+    # predict_models: up to this many models at once by stacked products, more entry-major
+    SMALL_BATCH = 300
+
     turn_rates: tuple[float, ...] = (0.0, float(np.radians(3.0)), -float(np.radians(3.0)))
     model_q: tuple[float, ...] = (0.3, 1.5, 1.5)
     sojourn_s: tuple[float, ...] = (120.0, 20.0, 20.0)
@@ -311,6 +317,8 @@ class InteractingMultipleModel(ConstantVelocity):
     _w: np.ndarray = field(init=False, repr=False, compare=False)
     _q: np.ndarray = field(init=False, repr=False, compare=False)
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
+    _turning: np.ndarray = field(init=False, repr=False, compare=False)
+    _safe: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         m = len(self.turn_rates)
@@ -334,6 +342,8 @@ class InteractingMultipleModel(ConstantVelocity):
         ev, V = np.linalg.eig(G)
         object.__setattr__(self, "_eig", (ev.real, V.real, np.linalg.inv(V).real))
         object.__setattr__(self, "_w", w)
+        object.__setattr__(self, "_turning", w != 0)
+        object.__setattr__(self, "_safe", np.where(w != 0, w, 1.0))
         object.__setattr__(self, "_q", np.asarray(self.model_q, float))
         object.__setattr__(self, "_mu0", np.asarray(self.initial, float)
                            / float(np.sum(self.initial)))
@@ -348,40 +358,99 @@ class InteractingMultipleModel(ConstantVelocity):
     def transition(self, dt: np.ndarray) -> np.ndarray:
         """Markov transition matrices [k, M, M] over |dt| (rows: from, columns: to)."""
         ev, V, Vi = self._eig
-        e = np.exp(np.abs(dt)[:, None] * ev[None, :])
-        T = (V[None, :, :] * e[:, None, :]) @ Vi
+        e = np.exp(np.abs(dt)[:, None] * ev)
+        T = (V * e[:, None, :]) @ Vi
         np.clip(T, 0.0, None, out=T)
         return T / T.sum(axis=2, keepdims=True)
 
     def predict_models(self, xm: np.ndarray, Pm: np.ndarray, dt: np.ndarray,
+                       out: np.ndarray | None = None,
                        ) -> tuple[np.ndarray, np.ndarray]:
         """Each model's state [k, M, 4] and covariance [k, M, 4, 4] predicted by dt
-        (negative: backwards, with the noise of |dt|)."""
-        w = self._w[None, :]
-        d = dt[:, None] * np.ones_like(w)
-        wt = w * d
-        turning = w != 0
-        safe = np.where(turning, w, 1.0)
-        sn, cs = np.sin(wt), np.cos(wt)
-        a = np.where(turning, sn / safe, d)
-        b = np.where(turning, (1.0 - cs) / safe, 0.0)
-        k, M = d.shape
-        # F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] applied to rows,
-        # then to columns, by its few terms (cheaper than [k, M] small matrix products)
-        vx, vy = xm[..., 2], xm[..., 3]
-        x = np.stack([xm[..., 0] + a * vx - b * vy, xm[..., 1] + b * vx + a * vy,
-                      cs * vx - sn * vy, sn * vx + cs * vy], axis=2)
-        a4, b4, c4, s4 = (v[..., None] for v in (a, b, cs, sn))
-        r0, r1, r2, r3 = Pm[..., 0, :], Pm[..., 1, :], Pm[..., 2, :], Pm[..., 3, :]
-        FP = np.stack([r0 + a4 * r2 - b4 * r3, r1 + b4 * r2 + a4 * r3,
-                       c4 * r2 - s4 * r3, s4 * r2 + c4 * r3], axis=2)
-        c0, c1, c2, c3 = FP[..., 0], FP[..., 1], FP[..., 2], FP[..., 3]
-        P = np.stack([c0 + a4 * c2 - b4 * c3, c1 + b4 * c2 + a4 * c3,
-                      c4 * c2 - s4 * c3, s4 * c2 + c4 * c3], axis=3)
+        (negative: backwards, with the noise of |dt|); into ``out`` [k, M, >= 20] (state
+        in its columns -20:-16, covariance in -16:) if given.
+
+        ``F P F' + Q`` with F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]].
+        Numpy's cost per call dominates on a radar sector's few tracks, its cost per
+        element on an SDPS batch's ~2,000 models, so two ways: a few models by stacked
+        products with F; many on the models' matrices laid out entry-major [4, 4, k M],
+        F applied by its two non-trivial columns (``F P = P' + F[:, 2] P[2] + F[:, 3]
+        P[3]``, P' = P less its rows 2 and 3), each call over all models.  Q is added to
+        its eight non-zero entries alone."""
+        k, M = xm.shape[:2]
+        n = k * M
+        d = dt[:, None]
+        wt = self._w * d
+        turning, safe = self._turning, self._safe
+        # Q(|dt|) (see _Q_BASIS), added to its non-zero entries alone
         ad = np.abs(d)
-        qa = self._q[None, :] * ad
-        coeff = np.stack([qa * ad * ad / 3.0, qa * d / 2.0, qa], axis=2)
-        P += (coeff @ _Q_BASIS).reshape(k, M, 4, 4)
+        qa = self._q * ad
+        third = qa * ad * ad / 3.0
+        cross = qa * d / 2.0
+        if out is None:
+            out = np.empty((k, M, 20))
+        x = out[..., -20:-16]
+        P16 = out[..., -16:]
+        P = P16.reshape(k, M, 4, 4)
+        if n <= self.SMALL_BATCH:
+            # few models: F built whole (one gather from its eight distinct values) and
+            # applied by three stacked products, the fewest numpy calls
+            v = np.empty((k, M, 8))  # 0, 1, a, -b, b, c, -s, s
+            v[..., 0] = 0.0
+            v[..., 1] = 1.0
+            sn = np.sin(wt, out=v[..., 7])
+            cs = np.cos(wt, out=v[..., 5])
+            np.negative(sn, out=v[..., 6])
+            v[..., 2] = np.where(turning, sn / safe, d)
+            v[..., 4] = np.where(turning, (1.0 - cs) / safe, 0.0)
+            np.negative(v[..., 4], out=v[..., 3])
+            F = v[..., _F_FROM_VALUES].reshape(k, M, 4, 4)
+            x[...] = (F @ xm[..., None])[..., 0]
+            P[...] = F @ Pm @ F.swapaxes(2, 3)
+            P16[..., 0:6:5] += third[..., None]  # flat 0, 5; 2, 7; 8, 13; 10, 15
+            cross = cross[..., None]
+            P16[..., 2:8:5] += cross
+            P16[..., 8:14:5] += cross
+            P16[..., 10:16:5] += qa[..., None]
+        else:
+            # many models: entry-major [4, 4, k M], every call over all models with a
+            # long inner loop (numpy is slow on many 4-long rows)
+            sn, cs = np.sin(wt), np.cos(wt)
+            a = np.where(turning, sn / safe, d)
+            b = np.where(turning, (1.0 - cs) / safe, 0.0)
+            g = np.empty((2, 4, n))  # F's columns 2 and 3
+            g[0, 0] = g[1, 1] = a.ravel()
+            g[0, 1] = b.ravel()
+            np.negative(g[0, 1], out=g[1, 0])
+            g[0, 2] = g[1, 3] = cs.ravel()
+            g[0, 3] = sn.ravel()
+            np.negative(g[0, 3], out=g[1, 2])
+            g0, g1 = g[0], g[1]
+            xt = xm.reshape(n, 4).T
+            X = xt.copy()
+            X[2:] = 0.0
+            X += g0 * xt[2]
+            X += g1 * xt[3]
+            Pt = np.ascontiguousarray(Pm.reshape(n, 16).T).reshape(4, 4, n)
+            FP = Pt.copy()
+            FP[2:] = 0.0
+            FP += g0[:, None, :] * Pt[2]
+            FP += g1[:, None, :] * Pt[3]
+            PP = FP.copy()
+            PP[:, 2:] = 0.0
+            PP += FP[:, 2, None, :] * g0
+            PP += FP[:, 3, None, :] * g1
+            third, cross, qa = third.ravel(), cross.ravel(), qa.ravel()
+            PP[0, 0] += third
+            PP[1, 1] += third
+            PP[0, 2] += cross
+            PP[1, 3] += cross
+            PP[2, 0] += cross
+            PP[3, 1] += cross
+            PP[2, 2] += qa
+            PP[3, 3] += qa
+            x[...] = X.T.reshape(k, M, 4)
+            P16[...] = PP.reshape(16, n).T.reshape(k, M, 16)
         return x, P
 
     @staticmethod
@@ -392,7 +461,9 @@ class InteractingMultipleModel(ConstantVelocity):
         w = mu[:, None, :]
         x = (w @ xm)[:, 0]
         e = xm - x[:, None, :]
-        P = (w @ (Pm + e[..., :, None] * e[..., None, :]).reshape(k, M, 16)).reshape(k, 4, 4)
+        second = e[..., :, None] * e[..., None, :]
+        second += Pm
+        P = (w @ second.reshape(k, M, 16)).reshape(k, 4, 4)
         return x, P
 
     def _states(self, tracks: TrackTable, rows: np.ndarray,
@@ -412,6 +483,7 @@ class InteractingMultipleModel(ConstantVelocity):
         return mu, xm, Pm
 
     def _mix_predict(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     out: np.ndarray | None = None,
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mixing and per-model prediction: predicted mode probabilities [k, M], states
         and covariances of each model.
@@ -419,20 +491,23 @@ class InteractingMultipleModel(ConstantVelocity):
         Model j restarts from x0_j = sum_i w_ij x_i, P0_j = sum_i w_ij (P_i + e e'),
         e = x_i - x0_j; computed as sum_i w_ij (P_i + y_i y_i') - y0_j y0_j' with y the
         states less their mean (small numbers: no cancellation), one product of the mixing
-        weights with every model's [16] at once."""
+        weights with every model's [16] at once.  ``out``: see ``predict_models``."""
         mu, xm, Pm = self._states(tracks, rows)
         T = self.transition(dt)
         joint = T * mu[:, :, None]  # [k, from, to]
         c = joint.sum(axis=1)
         wmix = joint / np.where(c > 0, c, 1.0)[:, None, :]
         k, M = mu.shape
-        y = xm - xm.mean(axis=1, keepdims=True)
-        second = (Pm + y[..., :, None] * y[..., None, :]).reshape(k, M, 16)
+        mean = xm.sum(axis=1, keepdims=True) / M  # (np.mean's arithmetic, not its cost)
+        y = xm - mean
+        second = y[..., :, None] * y[..., None, :]
+        second += Pm
         wt = wmix.transpose(0, 2, 1)  # [k, to, from]
         y0 = wt @ y
-        P0 = (wt @ second).reshape(k, M, 4, 4) - y0[..., :, None] * y0[..., None, :]
-        x0 = y0 + xm.mean(axis=1, keepdims=True)
-        x, P = self.predict_models(x0, P0, dt)
+        P0 = (wt @ second.reshape(k, M, 16)).reshape(k, M, 4, 4)
+        P0 -= y0[..., :, None] * y0[..., None, :]
+        y0 += mean
+        x, P = self.predict_models(y0, P0, dt, out)
         return c, x, P
 
     # -- on the track table -------------------------------------------------------------------
@@ -442,9 +517,10 @@ class InteractingMultipleModel(ConstantVelocity):
         """The combined prediction by dt (what the gate judges a measurement on), and the
         models' own predictions packed [k, M * 21] (probability, state, covariance) for
         the update."""
-        c, x, P = self._mix_predict(tracks, rows, dt)
-        k, M = c.shape
-        packed = np.concatenate([c[..., None], x, P.reshape(k, M, 16)], axis=2)
+        k, M = len(rows), self.models
+        packed = np.empty((k, M, 21))  # the models predicted straight into their slots
+        c, x, P = self._mix_predict(tracks, rows, dt, packed)
+        packed[..., 0] = c
         return (*self.combine(c, x, P), packed.reshape(k, M * 21))
 
     def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
@@ -462,8 +538,8 @@ class InteractingMultipleModel(ConstantVelocity):
         else:
             packed = models.reshape(k, M, 21)
             c, xm, Pm = packed[..., 0], packed[..., 1:5], packed[..., 5:].reshape(k, M, 4, 4)
-        zf = np.repeat(z, M, axis=0)
-        Rf = np.repeat(R, M, axis=0)
+        zf = z.repeat(M, axis=0)
+        Rf = R.repeat(M, axis=0)
         xf, Pf = xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4)
         nu, si, d2 = self.innovation(xf, Pf, zf, Rf)
         det_s_inv = si[:, 0, 0] * si[:, 1, 1] - si[:, 0, 1] * si[:, 1, 0]
