@@ -59,8 +59,12 @@ def test_association_ids_and_completeness(report: Report) -> None:
     f = report.fused
     assert f.correctness.share is not None and f.correctness.share >= 0.995
     assert f.completeness.share is not None and f.completeness.share >= 0.995
-    # the cone-of-silence overflights included
-    assert f.id_changes == 0
+    # every cooperative flight keeps its id, the cone-of-silence overflights included
+    assert f.by_kind["modes"].id_changes == f.by_kind["modeac"].id_changes == 0
+    # Not 0 overall: a primary-only light aircraft seen by one 12 s radar missed five scans
+    # in a row and its track ended (end_after_s = 60) 15 ms before its next plot.  75 s
+    # keeps it, but over an hour the longer-lived tracks took 561 plots of other aircraft.
+    assert f.id_changes <= 1
 
 
 def test_clutter_makes_no_false_track(report: Report) -> None:
