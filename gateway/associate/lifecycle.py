@@ -220,10 +220,11 @@ class MofNInitiator:
         # the address is a key only while it is unique: a second target replying with the
         # address of a confirmed track (a duplicate, a garbled reply) waits like a code
         address = tracks.icao24[tentative]
-        live = tracks.active()
-        taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
-        keyed = (((address >= 0) & ~np.isin(address, taken[taken >= 0]))
-                 | tracks.sdps[tentative])
+        keyed = tracks.sdps[tentative] | (address >= 0)
+        if (address >= 0).any():  # (most tentative tracks are clutter: no address)
+            live = tracks.active()
+            taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
+            keyed &= tracks.sdps[tentative] | ~np.isin(address, taken[taken >= 0])
         need = np.where(keyed, p.confirm_updates_modes,
                         np.where(identity, p.confirm_updates_identity, plain_need))
         window = p.confirm_window_s * np.where(
