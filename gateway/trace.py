@@ -85,14 +85,26 @@ def _gaps(times: np.ndarray, start: float, end: float, min_s: float) -> list[tup
     return [(float(edges[i]), float(edges[i + 1])) for i in np.flatnonzero(d > min_s)]
 
 
+def _flight_of(truth: Truth, src: np.ndarray, number: np.ndarray, t: np.ndarray,
+               tol: float) -> np.ndarray:
+    """The flight (index) each (packed source, track number, time) stood for by the
+    track-map, -1 where none."""
+    span = _lookup(truth, src, number, t, tol)
+    return np.where(span >= 0, truth.span_flight[np.maximum(span, 0)], -1)
+
+
+def _source_flights(truth: Truth, src: tuple[int, int, int], t: np.ndarray,
+                    number: np.ndarray, tol: float) -> np.ndarray:
+    """``_flight_of`` for the updates of one source."""
+    return _flight_of(truth, np.full(len(t), _pack(*src), dtype=np.int64), number, t, tol)
+
+
 def _flight_plot_times(truth: Truth, tracks: TracksInput, f: int,
                        tol: float) -> dict[tuple[int, int, int], np.ndarray]:
     """Per source, the rows of its updates the track-map attributes to flight f."""
     out = {}
     for src, u in tracks.sources.items():
-        span = _lookup(truth, np.full(len(u.t), _pack(*src), dtype=np.int64), u.number, u.t,
-                       tol)
-        rows = np.flatnonzero((span >= 0) & (truth.span_flight[np.maximum(span, 0)] == f))
+        rows = np.flatnonzero(_source_flights(truth, src, u.t, u.number, tol) == f)
         if len(rows):
             out[src] = rows
     return out
@@ -116,8 +128,7 @@ def trace(truth: Truth, tracks: TracksInput, flight: str, params: Params = _DEFA
                                                 u.lon[rows], tol)
     fp = tracks.fused
     upd = fp.entry_update
-    span = _lookup(truth, fp.entry_src, fp.entry_number, fp.t[upd], tol)
-    mine = (span >= 0) & (truth.span_flight[np.maximum(span, 0)] == f)
+    mine = _flight_of(truth, fp.entry_src, fp.entry_number, fp.t[upd], tol) == f
     held = np.unique(fp.track[upd[mine]])
     if len(tt):
         lo, hi = tt[0] - params.recent_s, tt[-1] + params.recent_s
@@ -141,12 +152,9 @@ def longest_gap_flight(truth: Truth, tracks: TracksInput, params: Params = _DEFA
     for src, u in tracks.sources.items():
         if src[2] != 48:
             continue
-        span = _lookup(truth, np.full(len(u.t), _pack(*src), dtype=np.int64), u.number, u.t,
-                       tol)
-        ok = span >= 0
-        fl = truth.span_flight[span[ok]]
-        for g in np.unique(fl).tolist():
-            times.setdefault(g, []).append(u.t[ok][fl == g])
+        fl = _source_flights(truth, src, u.t, u.number, tol)
+        for g in np.unique(fl[fl >= 0]).tolist():
+            times.setdefault(g, []).append(u.t[fl == g])
     best, best_gap = None, GAP_S
     for g, parts in times.items():
         t = np.sort(np.concatenate(parts))
