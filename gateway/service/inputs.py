@@ -23,6 +23,11 @@ from gateway.ingest import CaptureError, IngestStats, UdpUrl, open_multicast, re
 log = logging.getLogger(__name__)
 
 READS_PER_WAKE = 512  # datagrams read from one socket before other work gets a turn
+# How far replay reads ahead of the pipeline, in datagrams: two of its chunks (the service
+# takes 4096 at a time), so it never waits for the reader.  Reading further gains nothing
+# and holds memory: while the pipeline waited for a slow broker, the reader filled half of
+# the intake (25,000 datagrams of the 50,000 default) and kept it full for the whole replay.
+READ_AHEAD = 2048
 
 
 @dataclass
@@ -188,11 +193,12 @@ class Progress(Protocol):
 async def replay_captures(paths: Sequence[str], intake: Intake, pacer: Pacer,
                           stats: IngestStats, *, stopping: asyncio.Event,
                           progress: Progress | None = None) -> None:
-    """Feed captures into the intake with their own timing; never drops (waits for room).
+    """Feed captures into the intake with their own timing; never drops (waits for room,
+    reading at most ``READ_AHEAD`` datagrams, or half the intake, ahead of the pipeline).
 
     CaptureError and OSError propagate with the capture's name.
     """
-    fill_to = intake.limit // 2
+    fill_to = min(intake.limit // 2, READ_AHEAD)
     for path in paths:
         try:
             datagrams = read_datagrams(path, stats=stats)

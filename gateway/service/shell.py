@@ -49,9 +49,14 @@ from gateway.store import HandoffStore
 
 log = logging.getLogger(__name__)
 
-CHUNK = 4096  # datagrams per pipeline call at most
+CHUNK = 1024  # datagrams per pipeline call at most
 INBOUND_CHUNK = 64  # inbound messages handled before datagrams get a turn
 BACKPRESSURE = 0.5  # lossless sources wait while the outbox is fuller than this
+# Replay (lossless) waits while more than this many QoS 0 messages (stream and states) wait
+# for the broker: eight of the sink's batches (publish.mqtt.BATCH), enough to keep it busy.
+# Waiting only at BACKPRESSURE kept 10,000 messages queued for the whole replay, ~60 MB of
+# payloads growing with the traffic (one-hour border replay, issue 16).
+REPLAY_BACKLOG = 2048
 
 
 class Service:
@@ -211,12 +216,14 @@ class Service:
             self._failures_logged = set(failures)
 
     async def _wait_for_broker(self) -> None:
-        """Replay never drops: while the outbox is fuller than ``BACKPRESSURE`` (any lane),
-        wait; with no broker for ``broker_wait_s``, give up (``gave_up``) and stop."""
+        """Replay never drops: while more than ``REPLAY_BACKLOG`` QoS 0 messages (or half
+        of a lane's limit, if smaller) or half of the QoS 1 lane's limit wait, wait; with no
+        broker for ``broker_wait_s``, give up (``gave_up``) and stop."""
         outbox, sink = self.outbox, self.sink
         if outbox is None or sink is None:
             return
-        while (outbox.fill() > BACKPRESSURE
+        backlog = min(REPLAY_BACKLOG, outbox.limit * BACKPRESSURE)
+        while (len(outbox) - len(outbox.reliable) > backlog
                or len(outbox.reliable) > outbox.reliable_limit * BACKPRESSURE):
             if self.stopping.is_set():
                 return
