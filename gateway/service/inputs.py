@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 READS_PER_WAKE = 512  # datagrams read from one socket before other work gets a turn
 # How far replay reads ahead of the pipeline, in datagrams: two of its chunks (the service
-# takes 4096 at a time), so it never waits for the reader.  Reading further gains nothing
-# and holds memory: while the pipeline waited for a slow broker, the reader filled half of
-# the intake (25,000 datagrams of the 50,000 default) and kept it full for the whole replay.
+# takes 1024 at a time, shell.CHUNK), so it never waits for the reader.  Reading further
+# gains nothing and holds memory: while the pipeline waited for a slow broker, the reader
+# filled half of the intake (25,000 datagrams of the 50,000 default) and kept it full.
 READ_AHEAD = 2048
 
 
