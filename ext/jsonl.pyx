@@ -15,6 +15,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 from libc.math cimport isinf, isnan, signbit
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free
 
@@ -218,6 +219,36 @@ cdef int put_float(Out* o, double v) except -1:
     finally:
         PyMem_Free(s)
     return 0
+
+
+# The buffer of the last Lines freed, for the next render to write into: a decode writes
+# chunk after chunk of about the same size, and fresh pages of that size cost more to fault
+# in and zero than the formatting itself.
+cdef char* spare_p = NULL
+cdef Py_ssize_t spare_cap = 0
+
+
+cdef class Lines:
+    """The JSON lines of one render: a read-only bytes-like buffer (write it, or bytes())."""
+    cdef Out o
+
+    def __dealloc__(self):
+        global spare_p, spare_cap
+        if self.o.p != NULL:
+            if spare_p == NULL:
+                spare_p, spare_cap = self.o.p, self.o.cap
+            else:
+                free(self.o.p)
+            self.o.p = NULL
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        PyBuffer_FillInfo(view, self, self.o.p, self.o.n, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __len__(self):
+        return self.o.n
 
 
 def format_float(double v):
@@ -566,7 +597,7 @@ cdef inline int put_optional(Out* o, const int32_t* values, Py_ssize_t vstride,
 
 def render(const uint8_t[::1] data, list batches, const int32_t[::1] which,
            const int64_t[::1] rows):
-    """JSON lines of records ``rows[i]`` of ``batches[which[i]]``, in that order, as bytes.
+    """JSON lines of records ``rows[i]`` of ``batches[which[i]]``, in that order (Lines).
 
     Each batch is (Program, rec_offset, rec_length, t_capture, item_start, item_length,
     sac, sac_present, sic, sic_present), its arrays those of a gateway.decoder.Batch
@@ -575,7 +606,8 @@ def render(const uint8_t[::1] data, list batches, const int32_t[::1] which,
     """
     cdef Py_ssize_t nb = len(batches), i, f, row, size, length, nrec = which.shape[0]
     cdef Py_ssize_t start, item_len, item_start
-    cdef Out o
+    cdef Lines lines = Lines()
+    cdef Out* op = &lines.o
     cdef Rows* rs
     cdef Program prog
     cdef list progs = []
@@ -593,12 +625,14 @@ def render(const uint8_t[::1] data, list batches, const int32_t[::1] which,
     cdef char head[16]
     if rows.shape[0] != nrec:
         raise ValueError("which and rows differ in length")
+    global spare_p, spare_cap
     rs = <Rows*>malloc(max(nb, 1) * sizeof(Rows))
     if rs == NULL:
         raise MemoryError()
-    o.p = NULL
-    o.n = o.cap = 0
+    op.p, op.cap, op.n = spare_p, spare_cap, 0
+    spare_p, spare_cap = NULL, 0
     try:
+        reserve(op, 1)
         for b in range(nb):
             (prog, a_off, a_len, a_t, a_start, a_ilen, a_sac, a_sacp, a_sic,
              a_sicp) = batches[b]
@@ -639,32 +673,32 @@ def render(const uint8_t[::1] data, list batches, const int32_t[::1] which,
             length = rs[b].rec_length[row]
             if start < 0 or length < 0 or start + length > data.shape[0]:
                 raise ValueError("record outside the data")
-            put(&o, b'{"cat": ', 8)
-            put_int(&o, prog.category)
-            put(&o, b', "sac": ', 9)
-            put_optional(&o, rs[b].sac, rs[b].sac_stride, rs[b].sac_present,
+            put(op, b'{"cat": ', 8)
+            put_int(op, prog.category)
+            put(op, b', "sac": ', 9)
+            put_optional(op, rs[b].sac, rs[b].sac_stride, rs[b].sac_present,
                          rs[b].sacp_stride, row)
-            put(&o, b', "sic": ', 9)
-            put_optional(&o, rs[b].sic, rs[b].sic_stride, rs[b].sic_present,
+            put(op, b', "sic": ', 9)
+            put_optional(op, rs[b].sic, rs[b].sic_stride, rs[b].sic_present,
                          rs[b].sicp_stride, row)
-            put(&o, b', "t_capture": ', 15)
+            put(op, b', "t_capture": ', 15)
             t = rs[b].t_capture[row]
             if isnan(t):
-                put(&o, b"null", 4)
+                put(op, b"null", 4)
             elif last_t_at >= 0 and t == last_t:
                 # records of one datagram share its time: copy its text from the last line
-                reserve(&o, last_t_len)
-                memcpy(o.p + o.n, o.p + last_t_at, last_t_len)
-                last_t_at = o.n
-                o.n += last_t_len
+                reserve(op, last_t_len)
+                memcpy(op.p + op.n, op.p + last_t_at, last_t_len)
+                last_t_at = op.n
+                op.n += last_t_len
             else:
-                last_t_at = o.n
-                put_float(&o, t)
-                last_t_len = o.n - last_t_at
+                last_t_at = op.n
+                put_float(op, t)
+                last_t_len = op.n - last_t_at
                 last_t = t
-            put(&o, b', "len": ', 9)
-            put_int(&o, length)
-            put(&o, b', "items": {', 12)
+            put(op, b', "len": ', 9)
+            put_int(op, length)
+            put(op, b', "items": {', 12)
             first = 1
             for f in range(prog.nuap):
                 item_start = rs[b].item_start[row * rs[b].nfrn + f]
@@ -676,15 +710,14 @@ def render(const uint8_t[::1] data, list batches, const int32_t[::1] which,
                 if item_start + item_len > length:
                     raise ValueError("item outside its record")
                 if not first:
-                    put(&o, b", ", 2)
+                    put(op, b", ", 2)
                 first = 0
-                prog.lit(&o, prog.item_key[f])
-                size = prog.body(&o, prog.frn_node[f], base + start + item_start, item_len)
+                prog.lit(op, prog.item_key[f])
+                size = prog.body(op, prog.frn_node[f], base + start + item_start, item_len)
                 if size != item_len:
                     raise ValueError(f"CAT{prog.category:03d} FRN {f + 1}: {item_len} bytes "
                                      f"walked, {size} formatted")
-            put(&o, b"}}\n", 3)
-        return PyBytes_FromStringAndSize(o.p, o.n)
+            put(op, b"}}\n", 3)
+        return lines
     finally:
-        free(o.p)
         free(rs)

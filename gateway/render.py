@@ -281,6 +281,12 @@ def _optional(batch: Batch, path: str) -> tuple[np.ndarray, np.ndarray]:
 def jsonl_lines(batches: dict[int, Batch]) -> bytes:
     """The ``decode --format jsonl`` lines of one decode call's batches, in received order:
     exactly ``record_json`` of each record, each followed by a newline."""
+    return bytes(jsonl_buffer(batches))
+
+
+def jsonl_buffer(batches: dict[int, Batch]) -> _jsonl.Lines | bytes:
+    """:func:`jsonl_lines` without the copy into a bytes object: a buffer to write out.
+    (Its memory goes back to the writer when it is freed, for the next call to reuse.)"""
     if not batches:
         return b""
     listed = list(batches.values())

@@ -17,7 +17,7 @@ from gateway.decoder import Batch, Decoder, Problems, iter_decoded
 from gateway.ingest import CaptureError, Datagram, IngestStats, read_datagrams
 from gateway.ingest.multicast import iter_multicast
 from gateway.ingest.url import parse_udp_url
-from gateway.render import in_order, jsonl_lines, record_text
+from gateway.render import in_order, jsonl_buffer, record_text
 
 
 def _with_progress(datagrams: Iterable[Datagram], f: IO[bytes], bar: tqdm[NoReturn],
@@ -49,8 +49,8 @@ class _Output:
             if self.fmt == "jsonl":
                 for batch in batches.values():
                     self.records[batch.category] += len(batch)
-                data = jsonl_lines(batches)
-                if data:
+                data = jsonl_buffer(batches)
+                if len(data):
                     self.out.buffer.write(data)
                     if flush:
                         self.out.buffer.flush()
