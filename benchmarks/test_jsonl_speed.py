@@ -3,7 +3,8 @@ same capture, in one run (issue 16): the C++ ``asterix`` CLI of asterix_decoder 
 JSON lines from a pcap) built from its sdist, and asterix_decoder's ``parse`` + ``json.dumps``.
 
 Both commands are timed as whole processes (start-up, reading the pcap, writing to
-/dev/null); ``parse`` + ``json.dumps`` in this process, its import not counted.  Wall time is
+/dev/null); ``parse`` (datagram by datagram) + ``json.dumps`` in this process, its import and
+the pcap reading not counted.  Wall time is
 the best of the rounds; the commands' CPU time (user + system, from rusage) is recorded too,
 as it is steadier on a shared machine.  Rates and ratios go to extra_info and are printed.
 
@@ -158,9 +159,13 @@ def test_jsonl_against_the_cli_and_asterix_decoder(benchmark, tmp_path: Path) ->
     asterix = pytest.importorskip("asterix")
 
     def parse_and_dump() -> int:
-        parsed = asterix.parse(b"".join(payloads))
-        "\n".join(json.dumps(r) for r in parsed)
-        return len(parsed)
+        # datagram by datagram: faster here than one parse of the whole capture
+        count = 0
+        for payload in payloads:
+            parsed = asterix.parse(payload)
+            "\n".join(json.dumps(r) for r in parsed)
+            count += len(parsed)
+        return count
 
     wall, _cpu, parsed = _timed(parse_and_dump, rounds)
     assert parsed == records

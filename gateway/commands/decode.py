@@ -8,9 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import IO, NoReturn, TextIO
-
-from tqdm import tqdm
+from typing import IO, TYPE_CHECKING, NoReturn, TextIO
 
 from gateway.commands import UsageError
 from gateway.decoder import Batch, Decoder, Problems, iter_decoded
@@ -18,6 +16,9 @@ from gateway.ingest import CaptureError, Datagram, IngestStats, read_datagrams
 from gateway.ingest.multicast import iter_multicast
 from gateway.ingest.url import parse_udp_url
 from gateway.render import in_order, jsonl_buffer, record_text
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def _with_progress(datagrams: Iterable[Datagram], f: IO[bytes], bar: tqdm[NoReturn],
@@ -95,13 +96,16 @@ def run(args: argparse.Namespace) -> int:
             with ExitStack() as stack:
                 f = _open(source, stack)
                 size = os.fstat(f.fileno()).st_size if f is not sys.stdin.buffer else 0
-                disable = {"auto": None, "always": False, "never": True}[args.progress]
-                bar = stack.enter_context(tqdm(total=size or None, unit="B", unit_scale=True,
-                                               desc=os.path.basename(source), leave=False,
-                                               disable=disable if size else True,
-                                               file=sys.stderr))
                 datagrams = read_datagrams(f, ports=ports, stats=stats)
-                if size:
+                # tqdm is imported only for a bar that shows (auto: on a terminal), as
+                # decode is often a pipeline's first stage, where start-up time counts
+                if size and (args.progress == "always" or (args.progress == "auto"
+                                                           and sys.stderr.isatty())):
+                    from tqdm import tqdm
+
+                    bar = stack.enter_context(tqdm(total=size, unit="B", unit_scale=True,
+                                                   desc=os.path.basename(source), leave=False,
+                                                   file=sys.stderr))
                     datagrams = _with_progress(datagrams, f, bar)
                 output.write(iter_decoded(datagrams, decoder), False)
     except CaptureError as exc:
