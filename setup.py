@@ -39,7 +39,8 @@ extensions = [
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    Extension("gateway._jsonl", ["ext/jsonl.pyx"], extra_compile_args=["-O3"]),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

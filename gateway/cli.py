@@ -11,15 +11,6 @@ import sys
 from collections.abc import Sequence
 
 from gateway.commands import UsageError
-from gateway.commands import decode as decode_command
-from gateway.commands import demo as demo_command
-from gateway.commands import evaluate as evaluate_command
-from gateway.commands import normalize as normalize_command
-from gateway.commands import peer as peer_command
-from gateway.commands import replay as replay_command
-from gateway.commands import run as run_command
-from gateway.commands import simulate as simulate_command
-from gateway.service.logs import add_arguments as add_log_arguments
 
 
 def _categories(text: str) -> list[int]:
@@ -39,7 +30,12 @@ def _ports(text: str) -> list[int]:
     return ports
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only_decode: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; with ``only_decode`` just ``decode``, which then starts
+    without importing what the other commands need (the service, tracker and SciPy stack:
+    most of a second, which counts where ``decode`` is a pipeline's first stage)."""
+    from gateway.commands import decode as decode_command
+
     top = argparse.ArgumentParser(prog="asterix-gateway", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -55,6 +51,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.set_defaults(run=decode_command.run)
+    if only_decode:
+        return top
+
+    from gateway.commands import demo as demo_command
+    from gateway.commands import evaluate as evaluate_command
+    from gateway.commands import normalize as normalize_command
+    from gateway.commands import peer as peer_command
+    from gateway.commands import replay as replay_command
+    from gateway.commands import run as run_command
+    from gateway.commands import simulate as simulate_command
+    from gateway.service.logs import add_arguments as add_log_arguments
 
     p = sub.add_parser("normalize", help="plots and source tracks in the shared format",
                        description="Plots (CAT048) and SDPS tracks (CAT062) of captures or raw "
@@ -140,7 +147,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(only_decode=argv[:1] == ["decode"]).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:
