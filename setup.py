@@ -39,7 +39,14 @@ extensions = [
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    # the tracker's filter algebra per batch (gateway/associate/filter.py calls it)
+    Extension(
+        "gateway._tracking",
+        ["ext/tracking.pyx"],
+        extra_compile_args=["-O3"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed
