@@ -430,3 +430,70 @@ def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1
                 tmu[r, b] = mu[i, b]
             _combine(M, &mu[i, 0], &xm[i, 0, 0], 4, &Pm[i, 0, 0, 0], 16, True, &tx[r, 0],
                      &tP[r, 0, 0])
+
+
+cdef inline void _level_predict(double* s, double* P, double dt, double q) noexcept nogil:
+    """[level, rate] and its 2x2 covariance dt later (earlier, if negative), in place."""
+    cdef double a = fabs(dt), qa
+    s[0] += dt * s[1]
+    P[0] += dt * P[2]
+    P[1] += dt * P[3]
+    P[0] += dt * P[1]
+    P[2] += dt * P[3]
+    qa = q * a
+    P[0] += qa * a * a / 3.0
+    P[1] += qa * dt / 2.0
+    P[2] = P[1]
+    P[3] += qa
+
+
+def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const double[::1] z,
+               double q, double sigma, double rate_sigma):
+    """LevelFilter.step in place on s [n, 2] and P [n, 2, 2] (views are fine): predict by
+    dt, Kalman update by the reported level z, a late report's state brought forward
+    again, a track without a level (nan) started at its report at rest."""
+    cdef Py_ssize_t n = s.shape[0], i
+    if s.shape[1] != 2 or P.shape[0] != n or P.shape[1] != 2 or P.shape[2] != 2 \
+            or dt.shape[0] != n or z.shape[0] != n:
+        raise ValueError("level_step: shapes do not agree")
+    cdef double st[2]
+    cdef double Pt[4]
+    cdef double k0, k1, nu, r2 = sigma * sigma, p00, p01, m
+    with nogil:
+        for i in range(n):
+            st[0] = s[i, 0]
+            st[1] = s[i, 1]
+            Pt[0] = P[i, 0, 0]
+            Pt[1] = P[i, 0, 1]
+            Pt[2] = P[i, 1, 0]
+            Pt[3] = P[i, 1, 1]
+            _level_predict(st, Pt, dt[i], q)
+            k0 = Pt[0] / (Pt[0] + r2)
+            k1 = Pt[2] / (Pt[0] + r2)
+            nu = z[i] - st[0]
+            st[0] += k0 * nu
+            st[1] += k1 * nu
+            p00 = Pt[0]
+            p01 = Pt[1]
+            Pt[0] -= k0 * p00
+            Pt[1] -= k0 * p01
+            Pt[2] -= k1 * p00
+            Pt[3] -= k1 * p01
+            m = 0.5 * (Pt[1] + Pt[2])
+            Pt[1] = m
+            Pt[2] = m
+            if dt[i] < 0:
+                _level_predict(st, Pt, -dt[i], q)
+            if st[0] != st[0]:
+                st[0] = z[i]
+                st[1] = 0.0
+                Pt[0] = r2
+                Pt[1] = 0.0
+                Pt[2] = 0.0
+                Pt[3] = rate_sigma * rate_sigma
+            s[i, 0] = st[0]
+            s[i, 1] = st[1]
+            P[i, 0, 0] = Pt[0]
+            P[i, 0, 1] = Pt[1]
+            P[i, 1, 0] = Pt[2]
+            P[i, 1, 1] = Pt[3]

@@ -13,7 +13,12 @@ from scipy.linalg import expm
 
 from gateway import _tracking
 from gateway.associate import TrackerParameters
-from gateway.associate.filter import MODE_FLOOR, ConstantVelocity, InteractingMultipleModel
+from gateway.associate.filter import (
+    MODE_FLOOR,
+    ConstantVelocity,
+    InteractingMultipleModel,
+    LevelFilter,
+)
 from gateway.associate.tracker import motion_filter
 from gateway.associate.tracks import TrackTable
 
@@ -243,3 +248,43 @@ def test_kernel_refuses_shapes_that_do_not_agree() -> None:
     table.new(1)
     with pytest.raises(ValueError):
         f.predict_tracks(table, np.array([table.capacity]), np.zeros(1))
+
+
+def test_level_filter_equals_the_reference() -> None:
+    """LevelFilter.step on strided views of a wider array (as the tracker passes them)
+    against a textbook two-state Kalman filter, late reports and new tracks included."""
+    rng = np.random.default_rng(6)
+    f = LevelFilter()
+    n = 12
+    L = np.zeros((n, 7))  # [t, fl, rate, P (4)] as the tracker lays its level out
+    L[:, 1] = rng.uniform(100, 400, n)
+    L[:, 2] = rng.normal(0, 0.3, n)
+    L[:, 3:] = [random_cov(rng, 2, scale).ravel() for scale in np.resize(SCALES, n)]
+    L[::4, 1] = np.nan  # no level yet
+    dt = np.resize(np.array(DTS), n)
+    z = rng.uniform(100, 400, n)
+    before = L.copy()
+    f.step(L[:, 1:3], L[:, 3:].reshape(-1, 2, 2), dt, z)
+    r2 = f.sigma_fl ** 2
+    for i in range(n):
+        if np.isnan(before[i, 1]):
+            close(L[i, 1:3], np.array([z[i], 0.0]))
+            close(L[i, 3:], np.array([r2, 0, 0, f.initial_rate_sigma ** 2]))
+            continue
+        s, P = before[i, 1:3], before[i, 3:].reshape(2, 2)
+
+        def predict(s: np.ndarray, P: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray]:
+            F = np.array([[1.0, d], [0.0, 1.0]])
+            a = abs(d)
+            Q = f.q * np.array([[a ** 3 / 3, d * a / 2], [d * a / 2, a]])
+            return F @ s, F @ P @ F.T + Q
+
+        s, P = predict(s, P, dt[i])
+        K = P[:, 0] / (P[0, 0] + r2)
+        s = s + K * (z[i] - s[0])
+        P = P - np.outer(K, P[0])
+        P = 0.5 * (P + P.T)
+        if dt[i] < 0:
+            s, P = predict(s, P, -dt[i])
+        close(L[i, 1:3], s)
+        close(L[i, 3:], P.ravel())

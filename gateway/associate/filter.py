@@ -426,29 +426,5 @@ class LevelFilter:
         report's time (which the tracker keeps): left in the past, a climbing track would
         lag by its rate times the delay from then on.  The update keeps P symmetric (see
         ConstantVelocity.update_innovation)."""
-        self._predict(s, P, dt)
-        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
-        s += K * (z - s[:, 0])[:, None]
-        P -= K[:, :, None] * P[:, None, 0, :]
-        P[:, 0, 1] = P[:, 1, 0] = 0.5 * (P[:, 0, 1] + P[:, 1, 0])
-        back = (dt < 0).nonzero()[0]
-        if len(back):
-            sb, Pb = s[back], P[back]
-            self._predict(sb, Pb, -dt[back])
-            s[back], P[back] = sb, Pb
-        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
-        if len(fresh):
-            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
-            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])
-
-    def _predict(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray) -> None:
-        """States and covariances dt later (earlier, if negative), in place."""
-        a = np.abs(dt)
-        s[:, 0] += dt * s[:, 1]
-        P[:, 0, :] += dt[:, None] * P[:, 1, :]
-        P[:, :, 0] += dt[:, None] * P[:, :, 1]
-        qa = self.q * a
-        P[:, 0, 0] += qa * a * a / 3.0
-        P[:, 0, 1] += qa * dt / 2.0
-        P[:, 1, 0] = P[:, 0, 1]
-        P[:, 1, 1] += qa
+        _tracking.level_step(s, P, _c(dt), _c(z), self.q, self.sigma_fl,
+                             self.initial_rate_sigma)
