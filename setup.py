@@ -41,6 +41,13 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension("gateway._jsonl", ["ext/jsonl.pyx"], extra_compile_args=["-O3"]),
+    # the tracker's filter algebra per batch (gateway/associate/filter.py calls it)
+    Extension(
+        "gateway._tracking",
+        ["ext/tracking.pyx"],
+        extra_compile_args=["-O3"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

@@ -208,3 +208,22 @@ def test_imm_model_far_off_keeps_a_probability_and_a_state() -> None:
         assert (table.mu[0] > 0).all() and table.mu[0].sum() == pytest.approx(1.0)
         assert np.isfinite(table.x[0]).all()
     assert np.hypot(*(table.xm[0, :, :2] - [12000.0, 3000.0]).T).max() < 500.0
+
+
+def test_imm_turning_models_turn_for_a_bounded_time_over_a_gap() -> None:
+    """Over a 100 s gap a turning model turns for ``turn_limit_s`` only, straight before:
+    its heading changes by the turn rate times the limit, not 300 degrees, and the
+    mixture stays near the straight flight (it fell 1.5 km behind before)."""
+    f = motion_filter(TrackerParameters())
+    assert isinstance(f, InteractingMultipleModel)
+    table = _table(f, np.array([[0.0, 0.0, 200.0, 0.0]]),
+                   np.diag([30.0 ** 2, 30.0 ** 2, 1.0, 1.0])[None])
+    x, _, models = f.predict_tracks(table, np.array([0]), np.array([100.0]))
+    assert models is not None
+    xm = models.reshape(1, f.models, 21)[0, :, 1:5]
+    heading = np.degrees(np.arctan2(xm[:, 3], xm[:, 2]))
+    expected = np.degrees(np.asarray(f.turn_rates)) * f.turn_limit_s
+    assert heading == pytest.approx(expected, abs=1e-6)
+    # straight for 100 - tau s, then the turn: 20 km along, the turn's arc at the end
+    assert xm[0, 0] == pytest.approx(20_000.0)
+    assert abs(x[0, 0] - 20_000.0) < 100.0 and abs(x[0, 1]) < 1.0

@@ -31,6 +31,12 @@ Three ways a measurement enters the track:
   (the exact retrodiction of Bar-Shalom's algorithm A1 would); over the late window of a
   couple of seconds the difference is far below the measurement noise.  Older measurements
   are not the filter's business: the tracker drops and counts them.
+
+The per-track algebra (prediction, innovation, Kalman update, the IMM's mixing, model
+likelihoods and moment matching) runs in the Cython kernel ``gateway._tracking``
+(ext/tracking.pyx), one call per batch: a radar sector brings ~18 plots, and numpy's cost
+per call, not per element, dominated.  This module keeps the models' parameters, the
+table bookkeeping and covariance intersection.
 """
 
 from __future__ import annotations
@@ -40,22 +46,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gateway import _tracking
+
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
 
 __all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "inverse2",
            "max_eigen2"]
 
-# Q(dt) = q (|dt|^3/3 _Q_BASIS[0] + dt|dt|/2 _Q_BASIS[1] + |dt| _Q_BASIS[2]), flattened
-_Q_BASIS = np.array([
-    np.diag([1.0, 1.0, 0.0, 0.0]).ravel(),
-    np.array([[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]], float).ravel(),
-    np.diag([0.0, 0.0, 1.0, 1.0]).ravel()])
-_ADJUGATE_SIGN = np.array([[1.0, -1.0], [-1.0, 1.0]])
 MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
-# the CV/CT transition F [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]] as
-# indices into its values [0, 1, a, -b, b, c, -s, s]
-_F_FROM_VALUES = np.array([1, 0, 2, 3, 0, 1, 4, 2, 0, 0, 5, 6, 0, 0, 7, 5])
+
+
+def _c(a: np.ndarray) -> np.ndarray:
+    """float64, C-contiguous (the kernel's memoryviews); no copy if it already is."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def inverse2(a: np.ndarray, b: np.ndarray, d: np.ndarray,
@@ -81,29 +85,25 @@ class ConstantVelocity:
 
     q: float = 6.0
     initial_speed_sigma_mps: float = 200.0
+    # (turn rate 0, q, no turn limit) as the kernel's model arrays
+    _cv: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False,
+                                                          compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cv", (np.zeros(1), np.array([float(self.q)]),
+                                         np.array([np.inf])))
 
     # -- predict ---------------------------------------------------------------------------
 
     def predict(self, x: np.ndarray, P: np.ndarray, dt: np.ndarray,
                 ) -> tuple[np.ndarray, np.ndarray]:
         """States and covariances ``dt`` seconds later (earlier, if negative):
-        ``x' = F x``, ``P' = F P F' + Q(|dt|)`` with F = [[I, dt I], [0, I]] applied by
-        blocks (rows, then columns) and Q the white-acceleration noise
-        ``q [[|dt|^3/3 I, dt|dt|/2 I], [dt|dt|/2 I, |dt| I]]``.  New arrays."""
-        a = np.abs(dt)
-        x = x.copy()
-        x[:, :2] += dt[:, None] * x[:, 2:]
-        d = dt[:, None, None]
-        P = P.copy()
-        P[:, :2, :] += d * P[:, 2:, :]
-        P[:, :, :2] += d * P[:, :, 2:]
-        qa = self.q * a
-        coeff = np.empty((len(dt), 3))
-        coeff[:, 0] = qa * a * a / 3.0
-        coeff[:, 1] = qa * dt / 2.0
-        coeff[:, 2] = qa
-        P += (coeff @ _Q_BASIS).reshape(-1, 4, 4)
-        return x, P
+        ``x' = F x``, ``P' = F P F' + Q(|dt|)`` with F = [[I, dt I], [0, I]] and Q the
+        white-acceleration noise ``q [[|dt|^3/3 I, dt|dt|/2 I], [dt|dt|/2 I, |dt| I]]``.
+        New arrays."""
+        w, q, limit = self._cv
+        xm, Pm = _tracking.predict(_c(x)[:, None], _c(P)[:, None], _c(dt), w, q, limit)
+        return xm[:, 0], Pm[:, 0]
 
     def predict_position(self, x: np.ndarray, P: np.ndarray, dt: np.ndarray,
                          ) -> tuple[np.ndarray, ...]:
@@ -124,12 +124,7 @@ class ConstantVelocity:
         S = H P H' + R, and the Mahalanobis distance nu' S^-1 nu [n] of position
         measurements z against predicted states: what gating needs, and what the update
         needs again (so a hypothesis carries them)."""
-        S = P[:, :2, :2] + R
-        det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] * S[:, 1, 0]
-        s_inv = S[:, ::-1, ::-1] * (_ADJUGATE_SIGN / det[:, None, None])
-        nu = z - x[:, :2]
-        d2 = np.einsum("ni,nij,nj->n", nu, s_inv, nu)
-        return nu, s_inv, d2
+        return _tracking.innovation(_c(x), _c(P), _c(z), _c(R))
 
     @staticmethod
     def update_innovation(x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
@@ -143,10 +138,7 @@ class ConstantVelocity:
         x4 per update of a track fed by one radar every 10 s, from 1e-16 to a covariance
         with a negative eigenvalue after ~30 updates, and a track that then follows its
         noise kilometres off.  Averaging P with its transpose removes it at every update."""
-        K = P[:, :, :2] @ s_inv
-        x = x + (K @ nu[:, :, None])[:, :, 0]
-        P = P - K @ P[:, :2, :]
-        return x, 0.5 * (P + P.transpose(0, 2, 1))
+        return _tracking.kalman_update(_c(x), _c(P), _c(nu), _c(s_inv))
 
     def update(self, x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +276,18 @@ class InteractingMultipleModel(ConstantVelocity):
     transition matrix is ``expm(G dt)`` (G the rate matrix, diagonalised once), so updates
     of several radars at irregular intervals switch as much as one every 10 s would.
 
+    A turning model turns for at most ``turn_limit_s`` of an interval, flying straight
+    before that (a turn at the end of a gap, not through it).  The IMM holds each model's
+    mode over the whole interval, which between plots (a few seconds, a radar's
+    rotation) is what it is built for; over a gap (a coasting message, the periodic
+    output, 100 s in a cone of silence) a turning model would circle (300 degrees), and
+    the mixture of the two turns fell 1.5 km behind a hidden straight flight.  Which way
+    an aircraft turned in a gap, if it did, the plots cannot tell: the turning models'
+    probabilities and noise carry that.  The limit, the slowest radar's rotation (12 s):
+    no interval between plots of a track that is seen is longer, so only a gap is
+    affected.  (Their sojourn, 60 s by default, would still turn 180 degrees: 940 m
+    behind the hidden flight; 12 s, 99 m; the combined state carried straight on, 89 m.)
+
     One cycle for a track (Bar-Shalom & Li): mixing (each model restarts from the
     probability-weighted mix of all models, by the chance it was each just before),
     prediction of each model, the gate on the combined prediction (moment matching),
@@ -294,8 +298,8 @@ class InteractingMultipleModel(ConstantVelocity):
 
     It is a ConstantVelocity too, with ``q`` the largest of the models' (the tracker
     builds it so): the Kalman and CI algebra are shared, and where only a combined state
-    is at hand and nothing is updated (a merge's check, a coasting message) its CV
-    prediction stands in for the mixture's.
+    is at hand and nothing is updated (a merge's check) its CV prediction stands in for
+    the mixture's.
 
     An SDPS track enters each model by covariance intersection (as in ConstantVelocity);
     its likelihood under each model still weighs the modes.  A late measurement (dt < 0)
@@ -303,13 +307,11 @@ class InteractingMultipleModel(ConstantVelocity):
     present.
     """
 
-    # predict_models: up to this many models at once by stacked products, more entry-major
-    SMALL_BATCH = 300
-
     turn_rates: tuple[float, ...] = (0.0, float(np.radians(3.0)), -float(np.radians(3.0)))
     model_q: tuple[float, ...] = (0.3, 1.5, 1.5)
     sojourn_s: tuple[float, ...] = (120.0, 20.0, 20.0)
     initial: tuple[float, ...] = (0.8, 0.1, 0.1)
+    turn_limit_s: float = 12.0  # the longest a turning model turns in one prediction
     # derived in __post_init__: the rate matrix's eigen-decomposition, turn rates,
     # densities and initial probabilities as arrays
     _eig: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False,
@@ -317,13 +319,15 @@ class InteractingMultipleModel(ConstantVelocity):
     _w: np.ndarray = field(init=False, repr=False, compare=False)
     _q: np.ndarray = field(init=False, repr=False, compare=False)
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
-    _turning: np.ndarray = field(init=False, repr=False, compare=False)
-    _safe: np.ndarray = field(init=False, repr=False, compare=False)
+    _limit: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         m = len(self.turn_rates)
         if not (len(self.model_q) == len(self.sojourn_s) == len(self.initial) == m >= 1):
             raise ValueError("every model needs a turn rate, a q, a sojourn and a probability")
+        if not self.turn_limit_s > 0:
+            raise ValueError("turn_limit_s must be positive")
         # rate matrix: leaving model i at 1/sojourn_i; from a straight model (w = 0) to
         # each turning one alike, from a turning model to the straight ones alike (all
         # others alike if the set has no straight or no turning model)
@@ -340,10 +344,9 @@ class InteractingMultipleModel(ConstantVelocity):
                 G[i, to] = 1.0 / self.sojourn_s[i] / to.sum()
                 G[i, i] = -1.0 / self.sojourn_s[i]
         ev, V = np.linalg.eig(G)
-        object.__setattr__(self, "_eig", (ev.real, V.real, np.linalg.inv(V).real))
+        object.__setattr__(self, "_eig", (_c(ev.real), _c(V.real), _c(np.linalg.inv(V).real)))
         object.__setattr__(self, "_w", w)
-        object.__setattr__(self, "_turning", w != 0)
-        object.__setattr__(self, "_safe", np.where(w != 0, w, 1.0))
+        object.__setattr__(self, "_limit", np.where(w != 0, self.turn_limit_s, np.inf))
         object.__setattr__(self, "_q", np.asarray(self.model_q, float))
         object.__setattr__(self, "_mu0", np.asarray(self.initial, float)
                            / float(np.sum(self.initial)))
@@ -353,215 +356,50 @@ class InteractingMultipleModel(ConstantVelocity):
         """How many models (the table keeps a state of each per track)."""
         return len(self.turn_rates)
 
-    # -- the pieces -------------------------------------------------------------------------
-
-    def transition(self, dt: np.ndarray) -> np.ndarray:
-        """Markov transition matrices [k, M, M] over |dt| (rows: from, columns: to)."""
-        ev, V, Vi = self._eig
-        e = np.exp(np.abs(dt)[:, None] * ev)
-        T = (V * e[:, None, :]) @ Vi
-        np.clip(T, 0.0, None, out=T)
-        return T / T.sum(axis=2, keepdims=True)
-
-    def predict_models(self, xm: np.ndarray, Pm: np.ndarray, dt: np.ndarray,
-                       out: np.ndarray | None = None,
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Each model's state [k, M, 4] and covariance [k, M, 4, 4] predicted by dt
-        (negative: backwards, with the noise of |dt|); into ``out`` [k, M, >= 20] (state
-        in its columns -20:-16, covariance in -16:) if given.
-
-        ``F P F' + Q`` with F = [[1, 0, a, -b], [0, 1, b, a], [0, 0, c, -s], [0, 0, s, c]].
-        Numpy's cost per call dominates on a radar sector's few tracks, its cost per
-        element on an SDPS batch's ~2,000 models, so two ways: a few models by stacked
-        products with F; many on the models' matrices laid out entry-major [4, 4, k M],
-        F applied by its two non-trivial columns (``F P = P' + F[:, 2] P[2] + F[:, 3]
-        P[3]``, P' = P less its rows 2 and 3), each call over all models.  Q is added to
-        its eight non-zero entries alone."""
-        k, M = xm.shape[:2]
-        n = k * M
-        d = dt[:, None]
-        wt = self._w * d
-        turning, safe = self._turning, self._safe
-        # Q(|dt|) (see _Q_BASIS), added to its non-zero entries alone
-        ad = np.abs(d)
-        qa = self._q * ad
-        third = qa * ad * ad / 3.0
-        cross = qa * d / 2.0
-        if out is None:
-            out = np.empty((k, M, 20))
-        x = out[..., -20:-16]
-        P16 = out[..., -16:]
-        P = P16.reshape(k, M, 4, 4)
-        if n <= self.SMALL_BATCH:
-            # few models: F built whole (one gather from its eight distinct values) and
-            # applied by three stacked products, the fewest numpy calls
-            v = np.empty((k, M, 8))  # 0, 1, a, -b, b, c, -s, s
-            v[..., 0] = 0.0
-            v[..., 1] = 1.0
-            sn = np.sin(wt, out=v[..., 7])
-            cs = np.cos(wt, out=v[..., 5])
-            np.negative(sn, out=v[..., 6])
-            v[..., 2] = np.where(turning, sn / safe, d)
-            v[..., 4] = np.where(turning, (1.0 - cs) / safe, 0.0)
-            np.negative(v[..., 4], out=v[..., 3])
-            F = v[..., _F_FROM_VALUES].reshape(k, M, 4, 4)
-            x[...] = (F @ xm[..., None])[..., 0]
-            P[...] = F @ Pm @ F.swapaxes(2, 3)
-            P16[..., 0:6:5] += third[..., None]  # flat 0, 5; 2, 7; 8, 13; 10, 15
-            cross = cross[..., None]
-            P16[..., 2:8:5] += cross
-            P16[..., 8:14:5] += cross
-            P16[..., 10:16:5] += qa[..., None]
-        else:
-            # many models: entry-major [4, 4, k M], every call over all models with a
-            # long inner loop (numpy is slow on many 4-long rows)
-            sn, cs = np.sin(wt), np.cos(wt)
-            a = np.where(turning, sn / safe, d)
-            b = np.where(turning, (1.0 - cs) / safe, 0.0)
-            g = np.empty((2, 4, n))  # F's columns 2 and 3
-            g[0, 0] = g[1, 1] = a.ravel()
-            g[0, 1] = b.ravel()
-            np.negative(g[0, 1], out=g[1, 0])
-            g[0, 2] = g[1, 3] = cs.ravel()
-            g[0, 3] = sn.ravel()
-            np.negative(g[0, 3], out=g[1, 2])
-            g0, g1 = g[0], g[1]
-            xt = xm.reshape(n, 4).T
-            X = xt.copy()
-            X[2:] = 0.0
-            X += g0 * xt[2]
-            X += g1 * xt[3]
-            Pt = np.ascontiguousarray(Pm.reshape(n, 16).T).reshape(4, 4, n)
-            FP = Pt.copy()
-            FP[2:] = 0.0
-            FP += g0[:, None, :] * Pt[2]
-            FP += g1[:, None, :] * Pt[3]
-            PP = FP.copy()
-            PP[:, 2:] = 0.0
-            PP += FP[:, 2, None, :] * g0
-            PP += FP[:, 3, None, :] * g1
-            third, cross, qa = third.ravel(), cross.ravel(), qa.ravel()
-            PP[0, 0] += third
-            PP[1, 1] += third
-            PP[0, 2] += cross
-            PP[1, 3] += cross
-            PP[2, 0] += cross
-            PP[3, 1] += cross
-            PP[2, 2] += qa
-            PP[3, 3] += qa
-            x[...] = X.T.reshape(k, M, 4)
-            P16[...] = PP.reshape(16, n).T.reshape(k, M, 16)
-        return x, P
-
-    @staticmethod
-    def combine(mu: np.ndarray, xm: np.ndarray, Pm: np.ndarray,
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Moment matching: the mixture's mean [k, 4] and covariance [k, 4, 4]."""
-        k, M = mu.shape
-        w = mu[:, None, :]
-        x = (w @ xm)[:, 0]
-        e = xm - x[:, None, :]
-        second = e[..., :, None] * e[..., None, :]
-        second += Pm
-        P = (w @ second.reshape(k, M, 16)).reshape(k, 4, 4)
-        return x, P
-
-    def _states(self, tracks: TrackTable, rows: np.ndarray,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-model states of the rows; a row without them yet (a new track: the
-        initiator writes only x and P) starts every model there, at the initial
-        probabilities."""
-        mu = tracks.mu[rows]
-        fresh = np.isnan(mu[:, 0])
-        xm, Pm = tracks.xm[rows], tracks.Pm[rows]
-        if fresh.any():
-            f = fresh.nonzero()[0]
-            r = rows[f]
-            xm[f] = tracks.x[r][:, None, :]
-            Pm[f] = tracks.P[r][:, None, :, :]
-            mu[f] = self._mu0
-        return mu, xm, Pm
-
-    def _mix_predict(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
-                     out: np.ndarray | None = None,
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mixing and per-model prediction: predicted mode probabilities [k, M], states
-        and covariances of each model.
-
-        Model j restarts from x0_j = sum_i w_ij x_i, P0_j = sum_i w_ij (P_i + e e'),
-        e = x_i - x0_j; computed as sum_i w_ij (P_i + y_i y_i') - y0_j y0_j' with y the
-        states less their mean (small numbers: no cancellation), one product of the mixing
-        weights with every model's [16] at once.  ``out``: see ``predict_models``."""
-        mu, xm, Pm = self._states(tracks, rows)
-        T = self.transition(dt)
-        joint = T * mu[:, :, None]  # [k, from, to]
-        c = joint.sum(axis=1)
-        wmix = joint / np.where(c > 0, c, 1.0)[:, None, :]
-        k, M = mu.shape
-        mean = xm.sum(axis=1, keepdims=True) / M  # (np.mean's arithmetic, not its cost)
-        y = xm - mean
-        second = y[..., :, None] * y[..., None, :]
-        second += Pm
-        wt = wmix.transpose(0, 2, 1)  # [k, to, from]
-        y0 = wt @ y
-        P0 = (wt @ second.reshape(k, M, 16)).reshape(k, M, 4, 4)
-        P0 -= y0[..., :, None] * y0[..., None, :]
-        y0 += mean
-        x, P = self.predict_models(y0, P0, dt, out)
-        return c, x, P
-
     # -- on the track table -------------------------------------------------------------------
 
     def predict_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The combined prediction by dt (what the gate judges a measurement on), and the
         models' own predictions packed [k, M * 21] (probability, state, covariance) for
-        the update."""
-        k, M = len(rows), self.models
-        packed = np.empty((k, M, 21))  # the models predicted straight into their slots
-        c, x, P = self._mix_predict(tracks, rows, dt, packed)
-        packed[..., 0] = c
-        return (*self.combine(c, x, P), packed.reshape(k, M * 21))
+        the update.
+
+        Mixing (Bar-Shalom & Li): model j restarts from x0_j = sum_i w_ij x_i,
+        P0_j = sum_i w_ij (P_i + e e'), e = x_i - x0_j, with w_ij the chance the track was
+        in model i given it is in j after the Markov transition over |dt|; computed from
+        the states less their mean (small numbers: no cancellation).  Then each model is
+        predicted (a turn limited to ``turn_limit_s``) and the mixture's moments matched.
+        A row without per-model states yet (a new track: the initiator writes only x and
+        P) starts every model there, at the initial probabilities."""
+        ev, V, Vi = self._eig
+        return _tracking.imm_predict(tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu,
+                                     np.ascontiguousarray(rows, dtype=np.int64), _c(dt),
+                                     self._mu0, self._w, self._q, self._limit, ev, V, Vi)
 
     def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                       x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                       s_inv: np.ndarray, sdps: bool, models: np.ndarray | None = None,
                       ) -> None:
         """Every model updated by z, R (taken dt after the state time), the mode
-        probabilities by the models' likelihoods, the combined estimate into the table's
-        x and P.  The models' predictions come from ``models`` (what ``predict_tracks``
-        packed for the gate), else are made again; the combined x, P, s_inv are not
-        needed."""
-        k, M = len(rows), self.models
+        probabilities by the models' likelihoods (each kept above MODE_FLOOR: a model
+        whose probability underflowed to 0 would mix from nothing at the next update with
+        dt = 0, two sources at one time), the combined estimate into the table's x and P.
+        The models' predictions come from ``models`` (what ``predict_tracks`` packed for
+        the gate), else are made again; the combined x, P, s_inv are not needed.  A late
+        measurement's models are brought back to the present."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        dt, z, R = _c(dt), _c(z), _c(R)
         if models is None:
-            c, xm, Pm = self._mix_predict(tracks, rows, dt)
-        else:
-            packed = models.reshape(k, M, 21)
-            c, xm, Pm = packed[..., 0], packed[..., 1:5], packed[..., 5:].reshape(k, M, 4, 4)
-        zf = z.repeat(M, axis=0)
-        Rf = R.repeat(M, axis=0)
-        xf, Pf = xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4)
-        nu, si, d2 = self.innovation(xf, Pf, zf, Rf)
-        det_s_inv = si[:, 0, 0] * si[:, 1, 1] - si[:, 0, 1] * si[:, 1, 0]
-        loglik = (-0.5 * d2 + 0.5 * np.log(np.maximum(det_s_inv, 1e-300))).reshape(k, M)
+            models = self.predict_tracks(tracks, rows, dt)[2]
+        assert models is not None
+        mu, xm, Pm = _tracking.imm_update(_c(models), z, R, MODE_FLOOR, not sdps)
         if sdps:
-            xf, Pf = self.intersect(xf, Pf, zf, Rf)
-        else:
-            xf, Pf = self.update_innovation(xf, Pf, nu, si)
-        xm, Pm = xf.reshape(k, M, 4), Pf.reshape(k, M, 4, 4)
-        like = np.exp(loglik - loglik.max(axis=1, keepdims=True))
-        # a floor: a model whose probability underflowed to 0 would mix from nothing (its
-        # state zero) at the next update with dt = 0 (two sources at one time)
-        mu = np.maximum(c * like, MODE_FLOOR)
-        mu /= mu.sum(axis=1, keepdims=True)
-        back = (dt < 0).nonzero()[0]
-        if len(back):  # out of sequence: each model brought back to the present
-            xb, Pb = self.predict_models(xm[back], Pm[back], -dt[back])
-            xm[back], Pm[back] = xb, Pb
-        tracks.xm[rows], tracks.Pm[rows], tracks.mu[rows] = xm, Pm, mu
-        x, P = self.combine(mu, xm, Pm)
-        tracks.x[rows] = x
-        tracks.P[rows] = 0.5 * (P + P.transpose(0, 2, 1))
+            k, M = mu.shape
+            xf, Pf = self.intersect(xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4),
+                                    z.repeat(M, axis=0), R.repeat(M, axis=0))
+            xm, Pm = _c(xf).reshape(k, M, 4), _c(Pf).reshape(k, M, 4, 4)
+        _tracking.imm_store(mu, xm, Pm, dt, self._w, self._q, self._limit, tracks.x,
+                            tracks.P, tracks.xm, tracks.Pm, tracks.mu, rows)
 
 
 @dataclass(frozen=True)
@@ -588,29 +426,5 @@ class LevelFilter:
         report's time (which the tracker keeps): left in the past, a climbing track would
         lag by its rate times the delay from then on.  The update keeps P symmetric (see
         ConstantVelocity.update_innovation)."""
-        self._predict(s, P, dt)
-        K = P[:, :, 0] / (P[:, 0, 0] + self.sigma_fl ** 2)[:, None]
-        s += K * (z - s[:, 0])[:, None]
-        P -= K[:, :, None] * P[:, None, 0, :]
-        P[:, 0, 1] = P[:, 1, 0] = 0.5 * (P[:, 0, 1] + P[:, 1, 0])
-        back = (dt < 0).nonzero()[0]
-        if len(back):
-            sb, Pb = s[back], P[back]
-            self._predict(sb, Pb, -dt[back])
-            s[back], P[back] = sb, Pb
-        fresh = (s[:, 0] != s[:, 0]).nonzero()[0]
-        if len(fresh):
-            s[fresh, 0], s[fresh, 1] = z[fresh], 0.0
-            P[fresh] = np.diag([self.sigma_fl ** 2, self.initial_rate_sigma ** 2])
-
-    def _predict(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray) -> None:
-        """States and covariances dt later (earlier, if negative), in place."""
-        a = np.abs(dt)
-        s[:, 0] += dt * s[:, 1]
-        P[:, 0, :] += dt[:, None] * P[:, 1, :]
-        P[:, :, 0] += dt[:, None] * P[:, :, 1]
-        qa = self.q * a
-        P[:, 0, 0] += qa * a * a / 3.0
-        P[:, 0, 1] += qa * dt / 2.0
-        P[:, 1, 0] = P[:, 0, 1]
-        P[:, 1, 1] += qa
+        _tracking.level_step(s, P, _c(dt), _c(z), self.q, self.sigma_fl,
+                             self.initial_rate_sigma)

@@ -513,11 +513,9 @@ class Tracker:
                     & ~(tr.t_out[rows] > at - period) & (tr.t[rows] <= at)]
         if len(rows) == 0:
             return []
-        # The combined state carried straight on, not the IMM's mixture: each turning model
-        # would turn through the whole interval (300 degrees in a 100 s cone of silence),
-        # and their mixture falls kilometres behind a straight flight (a hidden track's
-        # prediction went 1.5 km RMS off in tests/test_coverage.py; this, 50 m)
-        x, P = self.filter.predict(tr.x[rows], tr.P[rows], at - tr.t[rows])
+        # the filter's own prediction, as for a coasting message (an IMM's turning models
+        # turn for at most their sojourn over a long gap: see InteractingMultipleModel)
+        x, P, _ = self.filter.predict_tracks(tr, rows, at - tr.t[rows])
         self.counters["extrapolated"] += len(rows)
         return self._messages(rows, x, P, np.full(len(rows), at), None, extrapolated=True)
 

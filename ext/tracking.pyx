@@ -1,0 +1,499 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The tracker's per-batch filter algebra, one track at a time in C.
+
+A radar sector brings ~18 plots: numpy's cost per call, not per element, dominated the
+vectorised filter (a dozen small calls per step).  Here each function is one call per
+batch with fixed 4x4 / 2x2 algebra in plain loops.  The maths is gateway/associate/
+filter.py's (its docstrings say why); tests/test_tracking_kernel.py checks it against a
+textbook per-track numpy reference.
+
+State ``[x, y, vx, vy]``, covariance 4x4 row-major.  A model is a turn rate ``w`` (0:
+constant velocity), a white-acceleration density ``q`` and ``limit``, the longest it
+turns in one prediction (straight before that).  IMM models' predictions are packed
+[k, M * 21] per track: per model its predicted probability, state [4], covariance [16].
+
+Every function checks the shapes it is given (ValueError), never reads out of bounds.
+"""
+
+from libc.math cimport cos, exp, fabs, log, sin
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+
+cdef inline void _predict(const double* x0, const double* P0, double dt, double w, double q,
+                          double limit, double* x, double* P) noexcept nogil:
+    """x = F x0, P = F P0 F' + Q(|dt|): a turn for tau = dt clipped to +-limit after a
+    straight flight for dt - tau (w = 0: constant velocity)."""
+    cdef double tau = dt, a, b, c, s, ad, qa, third, cross
+    cdef double F[16]
+    cdef double FP[16]
+    cdef int i, j, k
+    if tau > limit:
+        tau = limit
+    elif tau < -limit:
+        tau = -limit
+    if w != 0.0:
+        s = sin(w * tau)
+        c = cos(w * tau)
+        a = s / w + (dt - tau)
+        b = (1.0 - c) / w
+    else:
+        s = 0.0
+        c = 1.0
+        a = dt
+        b = 0.0
+    F[0] = 1.0; F[1] = 0.0; F[2] = a; F[3] = -b
+    F[4] = 0.0; F[5] = 1.0; F[6] = b; F[7] = a
+    F[8] = 0.0; F[9] = 0.0; F[10] = c; F[11] = -s
+    F[12] = 0.0; F[13] = 0.0; F[14] = s; F[15] = c
+    for i in range(4):
+        x[i] = F[4 * i] * x0[0] + F[4 * i + 1] * x0[1] + F[4 * i + 2] * x0[2] \
+            + F[4 * i + 3] * x0[3]
+        for j in range(4):
+            FP[4 * i + j] = (F[4 * i] * P0[j] + F[4 * i + 1] * P0[4 + j]
+                             + F[4 * i + 2] * P0[8 + j] + F[4 * i + 3] * P0[12 + j])
+    for i in range(4):
+        for j in range(4):
+            P[4 * i + j] = (FP[4 * i] * F[4 * j] + FP[4 * i + 1] * F[4 * j + 1]
+                            + FP[4 * i + 2] * F[4 * j + 2] + FP[4 * i + 3] * F[4 * j + 3])
+    ad = fabs(dt)
+    qa = q * ad
+    third = qa * ad * ad / 3.0
+    cross = qa * dt / 2.0
+    P[0] += third
+    P[5] += third
+    P[2] += cross
+    P[7] += cross
+    P[8] += cross
+    P[13] += cross
+    P[10] += qa
+    P[15] += qa
+
+
+cdef inline double _innovate(const double* x, const double* P, const double* z,
+                             const double* R, double* nu, double* si) noexcept nogil:
+    """Innovation nu = z - H x, S^-1 (by the adjugate of S = H P H' + R), returns the
+    Mahalanobis distance nu' S^-1 nu."""
+    cdef double s00 = P[0] + R[0], s01 = P[1] + R[1], s10 = P[4] + R[2], s11 = P[5] + R[3]
+    cdef double det = s00 * s11 - s01 * s10
+    si[0] = s11 / det
+    si[1] = -s10 / det
+    si[2] = -s01 / det
+    si[3] = s00 / det
+    nu[0] = z[0] - x[0]
+    nu[1] = z[1] - x[1]
+    return (nu[0] * (si[0] * nu[0] + si[1] * nu[1])
+            + nu[1] * (si[2] * nu[0] + si[3] * nu[1]))
+
+
+cdef inline void _kalman(const double* x0, const double* P0, const double* nu,
+                         const double* si, double* x, double* P) noexcept nogil:
+    """K = P H' S^-1, x = x0 + K nu, P = P0 - K H P0 made exactly symmetric (see
+    ConstantVelocity.update_innovation: the rounding's antisymmetric part grows)."""
+    cdef double K[8]
+    cdef double Pn[16]
+    cdef int i, j
+    for i in range(4):
+        K[2 * i] = P0[4 * i] * si[0] + P0[4 * i + 1] * si[2]
+        K[2 * i + 1] = P0[4 * i] * si[1] + P0[4 * i + 1] * si[3]
+    for i in range(4):
+        x[i] = x0[i] + K[2 * i] * nu[0] + K[2 * i + 1] * nu[1]
+        for j in range(4):
+            Pn[4 * i + j] = P0[4 * i + j] - (K[2 * i] * P0[j] + K[2 * i + 1] * P0[4 + j])
+    for i in range(4):
+        for j in range(4):
+            P[4 * i + j] = 0.5 * (Pn[4 * i + j] + Pn[4 * j + i])
+
+
+cdef inline void _combine(int M, const double* mu, const double* xs, int xstride,
+                          const double* Ps, int Pstride, bint symmetric,
+                          double* x, double* P) noexcept nogil:
+    """Moment matching of M models (state b at xs + b xstride, covariance at Ps + b
+    Pstride): x = sum mu_b x_b, P = sum mu_b (P_b + e e'), e = x_b - x."""
+    cdef int b, i, j
+    cdef double e[4]
+    cdef double m, t
+    for i in range(4):
+        x[i] = 0.0
+    for i in range(16):
+        P[i] = 0.0
+    for b in range(M):
+        m = mu[b]
+        for i in range(4):
+            x[i] += m * xs[b * xstride + i]
+    for b in range(M):
+        m = mu[b]
+        for i in range(4):
+            e[i] = xs[b * xstride + i] - x[i]
+        for i in range(4):
+            for j in range(4):
+                P[4 * i + j] += m * (e[i] * e[j] + Ps[b * Pstride + 4 * i + j])
+    if symmetric:
+        for i in range(4):
+            for j in range(i + 1, 4):
+                t = 0.5 * (P[4 * i + j] + P[4 * j + i])
+                P[4 * i + j] = t
+                P[4 * j + i] = t
+
+
+def _models(const double[::1] w, const double[::1] q, const double[::1] limit) -> int:
+    if not (w.shape[0] == q.shape[0] == limit.shape[0] >= 1):
+        raise ValueError("every model needs a turn rate, a q and a limit")
+    return w.shape[0]
+
+
+def predict(const double[:, :, ::1] xm, const double[:, :, :, ::1] Pm, const double[::1] dt,
+            const double[::1] w, const double[::1] q, const double[::1] limit):
+    """Each model's state [k, M, 4] and covariance [k, M, 4, 4] predicted by dt [k]
+    (negative: backwards with the noise of |dt|).  New arrays."""
+    cdef Py_ssize_t k = xm.shape[0], i
+    cdef int M = _models(w, q, limit), b
+    if xm.shape[1] != M or xm.shape[2] != 4 or Pm.shape[0] != k or Pm.shape[1] != M \
+            or Pm.shape[2] != 4 or Pm.shape[3] != 4 or dt.shape[0] != k:
+        raise ValueError("predict: shapes do not agree")
+    x_out = np.empty((k, M, 4))
+    P_out = np.empty((k, M, 4, 4))
+    cdef double[:, :, ::1] xo = x_out
+    cdef double[:, :, :, ::1] Po = P_out
+    with nogil:
+        for i in range(k):
+            for b in range(M):
+                _predict(&xm[i, b, 0], &Pm[i, b, 0, 0], dt[i], w[b], q[b], limit[b],
+                         &xo[i, b, 0], &Po[i, b, 0, 0])
+    return x_out, P_out
+
+
+def innovation(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
+               const double[:, :, ::1] R):
+    """Innovations nu [n, 2], S^-1 [n, 2, 2] and Mahalanobis distances [n] of position
+    measurements z, R against predicted states x, P."""
+    cdef Py_ssize_t n = x.shape[0], i
+    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
+            or z.shape[0] != n or z.shape[1] != 2 or R.shape[0] != n or R.shape[1] != 2 \
+            or R.shape[2] != 2:
+        raise ValueError("innovation: shapes do not agree")
+    nu_out = np.empty((n, 2))
+    si_out = np.empty((n, 2, 2))
+    d2_out = np.empty(n)
+    cdef double[:, ::1] nu = nu_out
+    cdef double[:, :, ::1] si = si_out
+    cdef double[::1] d2 = d2_out
+    with nogil:
+        for i in range(n):
+            d2[i] = _innovate(&x[i, 0], &P[i, 0, 0], &z[i, 0], &R[i, 0, 0], &nu[i, 0],
+                              &si[i, 0, 0])
+    return nu_out, si_out, d2_out
+
+
+def kalman_update(const double[:, ::1] x, const double[:, :, ::1] P,
+                  const double[:, ::1] nu, const double[:, :, ::1] s_inv):
+    """Kalman update of predicted states by their innovations and S^-1.  New arrays."""
+    cdef Py_ssize_t n = x.shape[0], i
+    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
+            or nu.shape[0] != n or nu.shape[1] != 2 or s_inv.shape[0] != n \
+            or s_inv.shape[1] != 2 or s_inv.shape[2] != 2:
+        raise ValueError("kalman_update: shapes do not agree")
+    x_out = np.empty((n, 4))
+    P_out = np.empty((n, 4, 4))
+    cdef double[:, ::1] xo = x_out
+    cdef double[:, :, ::1] Po = P_out
+    with nogil:
+        for i in range(n):
+            _kalman(&x[i, 0], &P[i, 0, 0], &nu[i, 0], &s_inv[i, 0, 0], &xo[i, 0],
+                    &Po[i, 0, 0])
+    return x_out, P_out
+
+
+def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
+                const double[:, :, ::1] txm, const double[:, :, :, ::1] tPm,
+                const double[:, ::1] tmu, const int64_t[::1] rows, const double[::1] dt,
+                const double[::1] mu0, const double[::1] w, const double[::1] q,
+                const double[::1] limit, const double[::1] ev, const double[:, ::1] V,
+                const double[:, ::1] Vi):
+    """IMM mixing and prediction of the table's ``rows`` by dt: the combined prediction
+    x [k, 4], P [k, 4, 4] (what the gate judges on) and every model's, packed [k, M * 21].
+
+    Table arrays: x [N, 4], P [N, 4, 4], per-model xm [N, M, 4], Pm [N, M, 4, 4], mu
+    [N, M]; a row whose mu is nan (a new track) starts every model at its x, P with the
+    probabilities mu0.  The Markov transition over |dt| is ``V diag(exp(|dt| ev)) Vi``
+    (the rate matrix diagonalised), clipped at 0 and its rows normalised.  Mixing as in
+    InteractingMultipleModel._mix_predict: from the states less their mean (no
+    cancellation)."""
+    cdef int M = _models(w, q, limit)
+    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
+    cdef int a, b, l, j
+    if tx.shape[1] != 4 or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
+            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
+            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
+            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M \
+            or dt.shape[0] != k or mu0.shape[0] != M or ev.shape[0] != M \
+            or V.shape[0] != M or V.shape[1] != M or Vi.shape[0] != M or Vi.shape[1] != M:
+        raise ValueError("imm_predict: shapes do not agree")
+    for i in range(k):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError("imm_predict: row out of the table")
+    x_out = np.empty((k, 4))
+    P_out = np.empty((k, 4, 4))
+    packed_out = np.empty((k, M * 21))
+    cdef double[:, ::1] xo = x_out
+    cdef double[:, :, ::1] Po = P_out
+    cdef double[:, ::1] pk = packed_out
+    cdef double* scratch = <double*> malloc(sizeof(double) * (M * M + M * 3 + M * 4 * 2
+                                                              + M * 16 * 2 + 4))
+    if scratch == NULL:
+        raise MemoryError()
+    cdef double* T = scratch
+    cdef double* mu = T + M * M
+    cdef double* c = mu + M
+    cdef double* y = c + M
+    cdef double* y0 = y + 4 * M
+    cdef double* second = y0 + 4 * M
+    cdef double* P0 = second + 16 * M
+    cdef double* mean = P0 + 16 * M
+    cdef double* e = mean + 4
+    cdef double ad, tot, wab, cb
+    cdef const double* xa
+    cdef const double* Pa
+    cdef double* slot
+    cdef bint fresh
+    cdef int64_t r
+    try:
+        with nogil:
+            for i in range(k):
+                r = rows[i]
+                ad = fabs(dt[i])
+                # transition over |dt|, rows from, columns to
+                for l in range(M):
+                    e[l] = exp(ad * ev[l])
+                for a in range(M):
+                    tot = 0.0
+                    for b in range(M):
+                        wab = 0.0
+                        for l in range(M):
+                            wab = wab + V[a, l] * e[l] * Vi[l, b]
+                        if wab < 0.0:
+                            wab = 0.0
+                        T[a * M + b] = wab
+                        tot = tot + wab
+                    for b in range(M):
+                        T[a * M + b] = T[a * M + b] / tot
+                fresh = tmu[r, 0] != tmu[r, 0]
+                for a in range(M):
+                    mu[a] = mu0[a] if fresh else tmu[r, a]
+                for b in range(M):
+                    cb = 0.0
+                    for a in range(M):
+                        cb = cb + T[a * M + b] * mu[a]
+                    c[b] = cb
+                # states less their mean, their second moments
+                for j in range(4):
+                    mean[j] = 0.0
+                    for a in range(M):
+                        mean[j] += tx[r, j] if fresh else txm[r, a, j]
+                    mean[j] = mean[j] / M
+                for a in range(M):
+                    xa = &tx[r, 0] if fresh else &txm[r, a, 0]
+                    Pa = &tP[r, 0, 0] if fresh else &tPm[r, a, 0, 0]
+                    for j in range(4):
+                        y[4 * a + j] = xa[j] - mean[j]
+                    for j in range(16):
+                        second[16 * a + j] = y[4 * a + j // 4] * y[4 * a + j % 4] + Pa[j]
+                # each model restarts from the mix, then is predicted
+                for b in range(M):
+                    cb = c[b] if c[b] > 0.0 else 1.0
+                    for j in range(4):
+                        y0[4 * b + j] = 0.0
+                    for j in range(16):
+                        P0[16 * b + j] = 0.0
+                    for a in range(M):
+                        wab = T[a * M + b] * mu[a] / cb
+                        for j in range(4):
+                            y0[4 * b + j] += wab * y[4 * a + j]
+                        for j in range(16):
+                            P0[16 * b + j] += wab * second[16 * a + j]
+                    for j in range(16):
+                        P0[16 * b + j] -= y0[4 * b + j // 4] * y0[4 * b + j % 4]
+                    for j in range(4):
+                        y0[4 * b + j] += mean[j]
+                    slot = &pk[i, 21 * b]
+                    slot[0] = c[b]
+                    _predict(&y0[4 * b], &P0[16 * b], dt[i], w[b], q[b], limit[b], slot + 1,
+                             slot + 5)
+                _combine(M, c, &pk[i, 1], 21, &pk[i, 5], 21, False, &xo[i, 0], &Po[i, 0, 0])
+    finally:
+        free(scratch)
+    return x_out, P_out, packed_out
+
+
+def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double[:, :, ::1] R,
+               double floor, bint kalman):
+    """Every model of the packed predictions [k, M * 21] weighed by its likelihood of the
+    position measurement z, R (and Kalman-updated by it if ``kalman``; an SDPS track is
+    intersected by the caller instead): mode probabilities mu [k, M] (each at least
+    ``floor``, then normalised), states [k, M, 4], covariances [k, M, 4, 4]."""
+    cdef Py_ssize_t k = packed.shape[0], i
+    if packed.shape[1] % 21 != 0 or packed.shape[1] == 0:
+        raise ValueError("imm_update: packed rows are M * 21 wide")
+    cdef int M = packed.shape[1] // 21, b
+    if z.shape[0] != k or z.shape[1] != 2 or R.shape[0] != k or R.shape[1] != 2 \
+            or R.shape[2] != 2:
+        raise ValueError("imm_update: shapes do not agree")
+    mu_out = np.empty((k, M))
+    x_out = np.empty((k, M, 4))
+    P_out = np.empty((k, M, 4, 4))
+    cdef double[:, ::1] mu = mu_out
+    cdef double[:, :, ::1] xo = x_out
+    cdef double[:, :, :, ::1] Po = P_out
+    cdef double* loglik = <double*> malloc(sizeof(double) * M)
+    if loglik == NULL:
+        raise MemoryError()
+    cdef double nu[2]
+    cdef double si[4]
+    cdef double d2, det, top, tot
+    cdef int j
+    cdef const double* slot
+    try:
+        with nogil:
+            for i in range(k):
+                for b in range(M):
+                    slot = &packed[i, 21 * b]
+                    d2 = _innovate(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0], nu, si)
+                    det = si[0] * si[3] - si[1] * si[2]
+                    loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
+                    if kalman:
+                        _kalman(slot + 1, slot + 5, nu, si, &xo[i, b, 0], &Po[i, b, 0, 0])
+                    else:
+                        for j in range(4):
+                            xo[i, b, j] = slot[1 + j]
+                        for j in range(16):
+                            Po[i, b, j // 4, j % 4] = slot[5 + j]
+                top = loglik[0]
+                for b in range(1, M):
+                    if loglik[b] > top:
+                        top = loglik[b]
+                tot = 0.0
+                for b in range(M):
+                    mu[i, b] = packed[i, 21 * b] * exp(loglik[b] - top)
+                    if not mu[i, b] >= floor:
+                        mu[i, b] = floor
+                    tot = tot + mu[i, b]
+                for b in range(M):
+                    mu[i, b] = mu[i, b] / tot
+    finally:
+        free(loglik)
+    return mu_out, x_out, P_out
+
+
+def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1] Pm,
+              const double[::1] dt, const double[::1] w, const double[::1] q,
+              const double[::1] limit, double[:, ::1] tx, double[:, :, ::1] tP,
+              double[:, :, ::1] txm, double[:, :, :, ::1] tPm, double[:, ::1] tmu,
+              const int64_t[::1] rows):
+    """Updated models mu [k, M], xm [k, M, 4], Pm [k, M, 4, 4] into the table's rows: a
+    model updated at a late measurement's time (dt < 0) brought back to the present first
+    (xm, Pm in place), the combined estimate by moment matching made exactly symmetric."""
+    cdef int M = _models(w, q, limit), b
+    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
+    cdef int j
+    cdef double xb[4]
+    cdef double Pb[16]
+    if mu.shape[0] != k or mu.shape[1] != M or xm.shape[0] != k or xm.shape[1] != M \
+            or xm.shape[2] != 4 or Pm.shape[0] != k or Pm.shape[1] != M or Pm.shape[2] != 4 \
+            or Pm.shape[3] != 4 or dt.shape[0] != k or tx.shape[1] != 4 \
+            or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
+            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
+            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
+            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M:
+        raise ValueError("imm_store: shapes do not agree")
+    for i in range(k):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError("imm_store: row out of the table")
+    cdef int64_t r
+    with nogil:
+        for i in range(k):
+            r = rows[i]
+            for b in range(M):
+                if dt[i] < 0:
+                    _predict(&xm[i, b, 0], &Pm[i, b, 0, 0], -dt[i], w[b], q[b], limit[b],
+                             xb, Pb)
+                    for j in range(4):
+                        xm[i, b, j] = xb[j]
+                    for j in range(16):
+                        Pm[i, b, j // 4, j % 4] = Pb[j]
+                for j in range(4):
+                    txm[r, b, j] = xm[i, b, j]
+                for j in range(16):
+                    tPm[r, b, j // 4, j % 4] = Pm[i, b, j // 4, j % 4]
+                tmu[r, b] = mu[i, b]
+            _combine(M, &mu[i, 0], &xm[i, 0, 0], 4, &Pm[i, 0, 0, 0], 16, True, &tx[r, 0],
+                     &tP[r, 0, 0])
+
+
+cdef inline void _level_predict(double* s, double* P, double dt, double q) noexcept nogil:
+    """[level, rate] and its 2x2 covariance dt later (earlier, if negative), in place."""
+    cdef double a = fabs(dt), qa
+    s[0] += dt * s[1]
+    P[0] += dt * P[2]
+    P[1] += dt * P[3]
+    P[0] += dt * P[1]
+    P[2] += dt * P[3]
+    qa = q * a
+    P[0] += qa * a * a / 3.0
+    P[1] += qa * dt / 2.0
+    P[2] = P[1]
+    P[3] += qa
+
+
+def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const double[::1] z,
+               double q, double sigma, double rate_sigma):
+    """LevelFilter.step in place on s [n, 2] and P [n, 2, 2] (views are fine): predict by
+    dt, Kalman update by the reported level z, a late report's state brought forward
+    again, a track without a level (nan) started at its report at rest."""
+    cdef Py_ssize_t n = s.shape[0], i
+    if s.shape[1] != 2 or P.shape[0] != n or P.shape[1] != 2 or P.shape[2] != 2 \
+            or dt.shape[0] != n or z.shape[0] != n:
+        raise ValueError("level_step: shapes do not agree")
+    cdef double st[2]
+    cdef double Pt[4]
+    cdef double k0, k1, nu, r2 = sigma * sigma, p00, p01, m
+    with nogil:
+        for i in range(n):
+            st[0] = s[i, 0]
+            st[1] = s[i, 1]
+            Pt[0] = P[i, 0, 0]
+            Pt[1] = P[i, 0, 1]
+            Pt[2] = P[i, 1, 0]
+            Pt[3] = P[i, 1, 1]
+            _level_predict(st, Pt, dt[i], q)
+            k0 = Pt[0] / (Pt[0] + r2)
+            k1 = Pt[2] / (Pt[0] + r2)
+            nu = z[i] - st[0]
+            st[0] += k0 * nu
+            st[1] += k1 * nu
+            p00 = Pt[0]
+            p01 = Pt[1]
+            Pt[0] -= k0 * p00
+            Pt[1] -= k0 * p01
+            Pt[2] -= k1 * p00
+            Pt[3] -= k1 * p01
+            m = 0.5 * (Pt[1] + Pt[2])
+            Pt[1] = m
+            Pt[2] = m
+            if dt[i] < 0:
+                _level_predict(st, Pt, -dt[i], q)
+            if st[0] != st[0]:
+                st[0] = z[i]
+                st[1] = 0.0
+                Pt[0] = r2
+                Pt[1] = 0.0
+                Pt[2] = 0.0
+                Pt[3] = rate_sigma * rate_sigma
+            s[i, 0] = st[0]
+            s[i, 1] = st[1]
+            P[i, 0, 0] = Pt[0]
+            P[i, 0, 1] = Pt[1]
+            P[i, 1, 0] = Pt[2]
+            P[i, 1, 1] = Pt[3]
