@@ -434,7 +434,9 @@ def test_coasting_and_ended_at_the_right_times() -> None:
     rng = np.random.default_rng(8)
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 200.0, 0.0, icao24="A00001")]
-    trk = tracker([radar])  # coast after 25 s, end after 60 s
+    # coast after 25 s, end after 60 s: the timeout rule alone (a 4 s radar's nine missed
+    # scans end it sooner by end_probability: tests/test_lifecycle_deletion.py)
+    trk = tracker([radar], end_probability=0.0)
     out, _ = fly(trk, [radar], sky, 20.0, rng)
     label = out[-1].id
     t_last = T0 + 16.0  # last scan
@@ -452,7 +454,7 @@ def test_coasting_track_resumes() -> None:
     rng = np.random.default_rng(9)
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 200.0, 0.0, icao24="A00002")]
-    trk = tracker([radar])
+    trk = tracker([radar], end_probability=0.0)  # 36 s silent: 8 missed 4 s scans
     out, _ = fly(trk, [radar], sky, 12.0, rng)
     label = out[-1].id
     assert [f.state for f in trk.tick(T0 + 8.0 + 30.0)] == ["coasting"]

@@ -191,7 +191,8 @@ class Tracker:
         self.initiator.counters = self.counters
         if coverage is None:  # the radars whose antenna is known, with default limits
             coverage = Coverage(self.frame, [
-                RadarCoverage(r.lat, r.lon, r.alt_m) for _k, r in sorted((radars or {}).items())
+                RadarCoverage(r.lat, r.lon, r.alt_m, key=k)
+                for k, r in sorted((radars or {}).items())
                 if r.lat is not None and r.lon is not None])
         self.coverage = coverage
         self.deleter = deleter or TimeoutDeleter(p, coverage)
@@ -314,6 +315,9 @@ class Tracker:
         if len(rows) == 0:
             return rows, idx
         self._due = min(self._due, float(m.t.min()) + self.deleter.shortest)
+        if isinstance(self.deleter, TimeoutDeleter) and m.source >= 0:  # learns scan periods
+            sac, sic, _cat = self.sources.keys[m.source]
+            self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
         changed = self._absorb(rows, m, idx)
         self._pair(rows, m, idx)
         if len(changed):
