@@ -263,6 +263,22 @@ class TrackerParameters:
     half this acceleration times the time since squared of where that track's velocity
     would have taken it (a code is less sure than an address: the reach is the predicted
     position's, not anywhere the aircraft could have flown)."""
+    reacquire_straight_window_s: Annotated[float, Meta(ge=0.0, le=86400.0)] = 3600.0
+    """Beyond ``reacquire_window_s`` and up to this long, a Mode A/C track takes back the
+    id of the track that ended with its discrete code only on stronger evidence: the
+    identifications agree where both have one, both report the same level (within
+    ``reacquire_level_fl``: a cruise the gap did not change) and it is within ``cap_m``
+    plus ``reacquire_drift_mps`` times the time since of where the old track's velocity
+    leads in a straight line.  On the border-radars hour a flight at FL320 crossed 465 km
+    outside every radar's range in 35 minutes and came back 4.5 km from that straight
+    line, with a code no other flight used: one leg, one aircraft.  (A code that came
+    back elsewhere, or at another level, is a new id.)  0, or not above
+    ``reacquire_window_s``: never."""
+    reacquire_drift_mps: Annotated[float, Meta(ge=0.0, le=100.0)] = 5.0
+    """The straight-line re-acquisition's allowance for what the old velocity does not
+    say (wind, a small change of heading or speed), m/s: 10 km more per 2,000 s."""
+    reacquire_level_fl: Annotated[float, Meta(ge=0.0, le=100.0)] = 5.0
+    """The straight-line re-acquisition's level agreement, FL (Mode C is 100 ft steps)."""
     hidden_max_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 300.0
     """A confirmed track whose predicted position no configured radar sees (a cone of
     silence, a hole below the radar horizon between radars) but which its velocity brings
