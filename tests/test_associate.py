@@ -434,7 +434,9 @@ def test_coasting_and_ended_at_the_right_times() -> None:
     rng = np.random.default_rng(8)
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 200.0, 0.0, icao24="A00001")]
-    trk = tracker([radar])  # coast after 25 s, end after 60 s
+    # coast after 25 s, end after 60 s: the timeout rule alone (a 4 s radar's nine missed
+    # scans end it sooner by end_probability: tests/test_lifecycle_deletion.py)
+    trk = tracker([radar], end_probability=0.0)
     out, _ = fly(trk, [radar], sky, 20.0, rng)
     label = out[-1].id
     t_last = T0 + 16.0  # last scan
@@ -452,7 +454,7 @@ def test_coasting_track_resumes() -> None:
     rng = np.random.default_rng(9)
     radar = Radar(*SITE_A, sic=1)
     sky = [Aircraft(30.5, -103.5, 200.0, 0.0, icao24="A00002")]
-    trk = tracker([radar])
+    trk = tracker([radar], end_probability=0.0)  # 36 s silent: 8 missed 4 s scans
     out, _ = fly(trk, [radar], sky, 12.0, rng)
     label = out[-1].id
     assert [f.state for f in trk.tick(T0 + 8.0 + 30.0)] == ["coasting"]
@@ -664,6 +666,33 @@ def test_reacquired_after_a_coverage_gap_keeps_the_id() -> None:
     assert ids_of(where2, 0) == ids_of(where, 0)
     assert trk.counters["track-reacquired"] == 1
     assert distance_m(more[-1], sky[0]) < 150.0
+
+
+@pytest.mark.parametrize(("change", "same_id"), [
+    ({}, True),  # same code, level and straight line: one leg, one aircraft
+    ({"fl": 330.0}, False),  # another level: the code alone proves nothing
+    ({"lat": 30.6 + 0.36}, False),  # 40 km off the straight line
+], ids=["straight", "other-level", "off-the-line"])
+def test_mode_ac_back_after_35_minutes_on_its_straight_line(change: dict[str, float],
+                                                           same_id: bool) -> None:
+    """A Mode A/C flight out of every radar's sight for 35 minutes, past
+    reacquire_window_s (the border-radars hour's F0425 at FL320): its code, its level and
+    the old track's straight line give its id back (reacquire_straight_window_s); a code
+    back at another level or elsewhere is a new id."""
+    rng = np.random.default_rng(24)
+    radars = [Radar(*SITE_A, sic=1)]
+    a = Aircraft(30.6, -103.5, 200.0, 0.0, mode3a="1504")
+    trk = tracker(radars)
+    out, where = fly(trk, radars, [a], 40.0, rng)
+    label = out[-1].id
+    gap = 2100.0
+    assert gap > trk.parameters.reacquire_window_s + trk.parameters.end_after_s
+    out += trk.tick(T0 + gap)
+    assert [m.state for m in out if m.id == label][-1] == "ended"
+    back = dataclasses.replace(a, **change)
+    _more, where2 = fly(trk, radars, [back], gap + 40.0, rng, start=gap)
+    assert (ids_of(where2, 0) == [label]) is same_id
+    assert trk.counters["track-reacquired-straight"] == int(same_id)
 
 
 @pytest.mark.parametrize("address", ["ABE001", None], ids=["mode-s", "mode-ac"])

@@ -179,7 +179,9 @@ def test_a_track_in_a_cone_of_silence_coasts_and_keeps_its_id() -> None:
 
 def test_a_track_that_leaves_the_gap_ends_on_the_usual_timeout() -> None:
     """The plots stop for good right after the cone: once the prediction is visible again
-    the ordinary end_after_s counts from the last time it was hidden."""
+    the silence counts from the last time it was hidden, and the radar that sees it (5 s
+    scans) missing six of them in a row (0.1^6 <= end_probability) ends it, sooner than
+    end_after_s."""
     scans, (a, b) = overflight()
     scans = [s if s and s[0].t < a else [] for s in scans]
     trk = tracker()
@@ -187,8 +189,10 @@ def test_a_track_that_leaves_the_gap_ends_on_the_usual_timeout() -> None:
     ended = [m for m in out if m.state == "ended"]
     assert len(ended) == 1
     p = TrackerParameters()
-    # hidden until about the cone's far edge (b), then end_after_s, give or take a review
-    assert b - 10 + p.end_after_s <= ended[0].t <= b + p.end_after_s + 2 * p.hidden_review_s
+    # hidden until about the cone's far edge (b), then six missed scans and a half,
+    # give or take a review; never sooner than end_min_s
+    assert b - 10 + max(p.end_min_s, 6.5 * 5.0) <= ended[0].t
+    assert ended[0].t <= b + 6.5 * 5.0 + 2 * p.hidden_review_s < b + p.end_after_s
 
 
 def test_hidden_is_bounded_by_hidden_max_s() -> None:

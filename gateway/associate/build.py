@@ -28,7 +28,8 @@ def tracker_from_config(config: Config, parameters: TrackerParameters | None = N
     sdps_sigma = max((given(s.sigma_m, p.default_sdps_sigma_m) for s in config.sdps),
                      default=p.default_sdps_sigma_m)
     frame = ConformalFrame(p.frame)
-    coverage = Coverage(frame, [RadarCoverage(r.lat, r.lon, r.alt_m, r.cone_deg, r.range_nm)
+    coverage = Coverage(frame, [RadarCoverage(r.lat, r.lon, r.alt_m, r.cone_deg, r.range_nm,
+                                              key=(r.sac, r.sic))
                                 for r in sorted(config.radars, key=lambda r: (r.sac, r.sic))])
     return Tracker(p, radars, sdps_sigma, id_prefix=f"{config.gateway.id}-T", frame=frame,
                    coverage=coverage)

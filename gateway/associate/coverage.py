@@ -50,6 +50,10 @@ class RadarCoverage:
     alt_m: float = 0.0  # antenna height above the ellipsoid
     cone_deg: float = 40.0  # no detection above this elevation
     range_nm: float = 250.0  # instrumented range (slant)
+    # which source's plots are this radar's (sac, sic): the deleter learns its scan period
+    # from them and counts the scans a silent track should have been seen on
+    key: tuple[int, int] | None = None
+    period_s: float | None = None  # scan period, if known (None: learnt from the plots)
 
 
 class Coverage:

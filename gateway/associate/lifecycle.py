@@ -37,14 +37,24 @@ one place (a rain cell: 10 false plots a scan in 10 x 10 km) it cuts the confirm
 tracks about five-fold; against clutter spread evenly it costs primary-only targets a
 little completeness (the whole map is a little dense) and changes nothing else.
 
-Death is by silence.  A confirmed track that no source has updated for ``coast_after_s`` is
-coasting (about twice the slowest antenna: one missed scan of every radar is not news);
-after ``end_after_s`` it has ended.  A tentative track dies sooner, silently.  Silence is
-not news either where no radar can see: with a coverage model (``coverage.py``) a coasting
-track whose predicted position is hidden (a cone of silence no other radar covers) is
-looked at every ``hidden_review_s`` and does not end while it is hidden (up to
-``hidden_max_s`` since its last update); the ``end_after_s`` of silence then counts from
-the last time it was hidden, so that it is re-associated when plots come back.
+Death is by missed scans, ARTAS-like.  A confirmed track that no source has updated for
+``coast_after_s`` is coasting (about twice the slowest antenna: one missed scan of every
+radar is not news).  Whether it has ended depends on who should have seen it: the radars
+whose coverage (``coverage.py``) holds its prediction made k scans since its last update
+(each radar's scan period learnt from its plots, ``TimeoutDeleter.observe``), and it ends
+once k misses in a row are less likely than ``end_probability``, at a detection
+probability of its kind (``detection_probability``, ``detection_probability_primary``),
+never before ``end_min_s`` and at the latest after ``end_max_s``.  Under one 12 s radar a
+track outlives five missed scans (a run that happens over thousands of tracks); under
+four radars of 4.6-6 s it ends at ``end_min_s``, before it takes other aircraft's plots.
+A tentative track dies sooner (``tentative_end_probability``, at most
+``tentative_timeout_s``), silently.  Where no radar is expected to see (leaving the
+coverage, no scan period known yet) it ends after ``end_after_s``.  Silence is not news
+where no radar can see but one will: a coasting track whose predicted position is hidden
+(a cone of silence no other radar covers) is looked at every ``hidden_review_s`` and does
+not end while it is hidden (up to ``hidden_max_s`` since its last update); the silence
+then counts from the last time it was hidden, so that it is re-associated when plots come
+back.
 
 Ids are the tracker's: given at confirmation (so clutter never uses up numbers), taken back
 by an aircraft that returns from a coverage gap (``reacquire_window_s``: by Mode S address,
@@ -281,8 +291,15 @@ class MofNInitiator:
 
 
 class TimeoutDeleter:
-    """Coasting and ending by time since the last update, and by coverage (``coverage``:
-    None or no radar, or ``hidden_max_s`` 0: by time alone)."""
+    """Coasting and ending by time since the last update, by coverage (``coverage``: None
+    or no radar, or ``hidden_max_s`` 0: no hidden tracks) and by the scans missed of the
+    radars that should have seen the track (``end_probability``; see ``missed``)."""
+
+    # intervals between a track's plots of one radar longer than this say nothing of its
+    # period (a gap in its coverage); shorter than MIN_PERIOD_S: a split plot
+    MAX_PERIOD_S = 60.0
+    MIN_PERIOD_S = 1.0
+    PERIOD_GAIN = 0.05  # weight of one batch's intervals in a radar's learnt period
 
     def __init__(self, parameters: TrackerParameters,
                  coverage: Coverage | None = None) -> None:
@@ -290,11 +307,60 @@ class TimeoutDeleter:
         self.coverage = coverage if coverage is not None and len(coverage) else None
         self.counters: Counter[str] = Counter()  # the tracker shares its own
         self._recheck = float("inf")  # next time a coasting track's coverage is looked at
+        self._reviewed = -float("inf")  # time of the latest review
+        sites = self.coverage.sites if self.coverage is not None else ()
+        # each radar's scan period (nan: not known yet), and which are given, not learnt
+        self.period = np.array([np.nan if s.period_s is None else s.period_s for s in sites],
+                               dtype=np.float64)
+        self._given = np.isfinite(self.period)
+        self._site: dict[tuple[int, int], int] = {
+            s.key: i for i, s in enumerate(sites) if s.key is not None}
+        # per track row: the uid it belonged to, and the time of its latest plot of each radar
+        self._uid = np.zeros(0, dtype=np.int64)
+        self._last = np.zeros((0, len(sites)))
 
     @property
     def modelled(self) -> bool:
         """Whether coverage gaps keep tracks alive."""
         return self.coverage is not None and self.p.hidden_max_s > 0
+
+    @property
+    def counting(self) -> bool:
+        """Whether the radars' missed scans end tracks (``end_probability``)."""
+        return self.coverage is not None and self.p.end_probability > 0
+
+    def observe(self, tracks: TrackTable, rows: np.ndarray, key: tuple[int, int],
+                t: np.ndarray) -> None:
+        """Plots of radar ``key`` (sac, sic) at times ``t`` updated or started these rows.
+        The radar's scan period is learnt from the time between one track's successive
+        plots of it: the median of a batch's intervals, each divided by the number of
+        scans it spans at the period known so far (a missed scan doubles an interval),
+        smoothed over batches."""
+        site = self._site.get(key)
+        if site is None or len(rows) == 0:
+            return
+        if len(self._uid) < tracks.capacity:
+            grow = tracks.capacity - len(self._uid)
+            self._uid = np.concatenate([self._uid, np.full(grow, -1, np.int64)])
+            self._last = np.vstack([self._last, np.full((grow, self._last.shape[1]), np.nan)])
+        uid = tracks.uid[rows]
+        fresh = self._uid[rows] != uid  # a row another track had before
+        if fresh.any():
+            self._last[rows[fresh]] = np.nan
+            self._uid[rows[fresh]] = uid[fresh]
+        dt = t - self._last[rows, site]
+        self._last[rows, site] = np.fmax(t, self._last[rows, site])
+        if self._given[site]:
+            return
+        dt = dt[(dt >= self.MIN_PERIOD_S) & (dt <= self.MAX_PERIOD_S)]
+        if len(dt) == 0:
+            return
+        known = self.period[site]
+        if not np.isfinite(known):
+            self.period[site] = float(np.median(dt))
+            return
+        scans = np.fmax(np.rint(dt / known), 1.0)
+        self.period[site] = known + self.PERIOD_GAIN * (float(np.median(dt / scans)) - known)
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -303,9 +369,10 @@ class TimeoutDeleter:
         age = now - tracks.t_update[rows]
         state = tracks.state[rows]
         tentative = state == TENTATIVE
-        drop = rows[tentative & (age > p.tentative_timeout_s)]
+        drop = tentative & (age > p.tentative_timeout_s)
         silent = now - np.fmax(tracks.t_update[rows], tracks.t_hidden[rows])
         self._recheck = float("inf")
+        self._reviewed = now
         if self.modelled:
             look = (~tentative & (age > p.coast_after_s) & (age <= p.hidden_max_s)).nonzero()[0]
             if len(look):
@@ -318,16 +385,62 @@ class TimeoutDeleter:
                     silent[look[hidden]] = 0.0
                 self._recheck = now + p.hidden_review_s
         over = ~tentative & (silent > p.end_after_s)
+        first = self._first_miss()
+        if self.counting and first < np.inf:
+            look = (((tentative & ~drop & (silent >= first))
+                     | (~tentative & (silent >= p.end_min_s))).nonzero()[0])
+            if len(look):
+                r, s, tent = rows[look], silent[look], tentative[look]
+                k, covered = self.missed(tracks, r, now, s)
+                gone = k >= self.misses_to_end(tracks, r)
+                self.counters["track-ended-by-misses"] += int(np.count_nonzero(
+                    gone & ~tent & (s <= p.end_after_s)))
+                over[look] = np.where(covered, ~tent & (gone | (s > p.end_max_s)), over[look])
+                drop[look] |= tent & gone
+                self._recheck = min(self._recheck, now + p.hidden_review_s)
         end = rows[over]
         coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
-        return coast, end, drop
+        return coast, end, rows[drop]
 
-    def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
-                ahead_s: np.ndarray) -> np.ndarray:
-        """Which of these tracks' straight-line predictions at ``now`` are hidden (seen by
-        no radar, seen again within ``ahead_s``), from their latest level on at the level
-        filter's rate of climb."""
+    def _first_miss(self) -> float:
+        """The shortest silence in which a radar can have missed a scan (inf: no period
+        known)."""
+        known = self.period[np.isfinite(self.period)]
+        return 1.5 * float(known.min()) if len(known) else float("inf")
+
+    def misses_to_end(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
+        """The scans missed in a row that end each track: the least k whose chance
+        (1 - Pd)^k is at most the end probability of its state, Pd that of its kind
+        (transponder or primary only)."""
+        p = self.p
+        transponder = (tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0)
+        pd = np.where(transponder, p.detection_probability, p.detection_probability_primary)
+        prob = np.where(tracks.state[rows] == TENTATIVE, p.tentative_end_probability,
+                        p.end_probability)
+        with np.errstate(divide="ignore"):
+            k = np.log(prob) / np.log1p(-pd)  # inf where prob is 0: never
+        return np.ceil(k * (1.0 - 1e-9))
+
+    def missed(self, tracks: TrackTable, rows: np.ndarray, now: float,
+               silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(k, covered) per row: the scans the radars that see each track's prediction at
+        ``now`` made in its ``silent`` seconds, none of which detected it (each radar's
+        whole scans since, less half a scan: the plot of the latest may be on its way, or
+        its beam may cross the aircraft a little later than a period after the last); and
+        whether any radar sees it.  A radar whose period is not known yet counts none."""
         assert self.coverage is not None
+        x, y, _vx, _vy, h, _rate = self._predicted(tracks, rows, now)
+        seen = self.coverage.seen_by(x, y, h)
+        with np.errstate(invalid="ignore"):
+            scans = np.floor(silent[:, None] / self.period[None, :] - 0.5)
+        k = np.where(seen & np.isfinite(scans), np.fmax(scans, 0.0), 0.0).sum(axis=1)
+        return k, np.asarray(seen.any(axis=1), dtype=bool)
+
+    def _predicted(self, tracks: TrackTable, rows: np.ndarray, now: float,
+                   ) -> tuple[np.ndarray, ...]:
+        """Each track's straight-line prediction at ``now`` (x, y, vx, vy in the plane), its
+        height (from its latest level on at the level filter's rate of climb; primary only:
+        ``hidden_height_m``) and rate of climb (m/s)."""
         x = tracks.x[rows]
         dt = now - tracks.t[rows]
         level = tracks.level[rows]
@@ -336,23 +449,43 @@ class TimeoutDeleter:
         since = np.nan_to_num(now - level[:, LEVEL_T])
         h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
                      self.p.hidden_height_m)
-        return self.coverage.hidden(x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt,
-                                    x[:, 2], x[:, 3], h, ahead_s, vz=rate)
+        return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
+
+    def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
+                ahead_s: np.ndarray) -> np.ndarray:
+        """Which of these tracks' straight-line predictions at ``now`` are hidden (seen by
+        no radar, seen again within ``ahead_s``), from their latest level on at the level
+        filter's rate of climb."""
+        assert self.coverage is not None
+        x, y, vx, vy, h, rate = self._predicted(tracks, rows, now)
+        return self.coverage.hidden(x, y, vx, vy, h, ahead_s, vz=rate)
 
     def due(self, tracks: TrackTable, rows: np.ndarray) -> float:
         """The earliest time at which ``review`` could change one of these rows (if none
-        of them is updated before): the tracker need not review before."""
+        of them is updated before): the tracker need not review before.  Times before
+        the latest review were looked at then; what the missed scans may change later is
+        looked at again at the recheck."""
         if len(rows) == 0:
             return float("inf")
         p = self.p
         state = tracks.state[rows]
-        since = np.where(state == TENTATIVE, tracks.t_update[rows],
+        tentative = state == TENTATIVE
+        since = np.where(tentative, tracks.t_update[rows],
                          np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
-        limit = np.where(state == TENTATIVE, p.tentative_timeout_s,
+        limit = np.where(tentative, p.tentative_timeout_s,
                          np.where(state == CONFIRMED, p.coast_after_s, p.end_after_s))
-        return min(float((since + limit).min()), self._recheck)
+        events = [since + limit]
+        if self.counting:
+            first = self._first_miss()
+            events.append(since + np.where(tentative, first, p.end_min_s))
+            events.append(since + np.where(tentative, np.inf, p.end_after_s))
+        at = np.concatenate(events)
+        at = at[at >= self._reviewed]
+        return min(float(at.min()) if len(at) else float("inf"), self._recheck)
 
     @property
     def shortest(self) -> float:
         """The shortest silence that changes a track's state."""
-        return min(self.p.tentative_timeout_s, self.p.coast_after_s, self.p.end_after_s)
+        p = self.p
+        return min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                   p.end_min_s if self.counting else float("inf"), self._first_miss())

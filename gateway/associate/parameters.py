@@ -215,7 +215,43 @@ class TrackerParameters:
     coast_after_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 25.0
     """A confirmed track without an update this long is coasting (~2x the slowest radar)."""
     end_after_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 60.0
-    """A track without an update this long has ended."""
+    """A confirmed track without an update this long has ended, where no radar is
+    expected to see it (leaving the coverage, a radar's scan period not learnt yet, no
+    coverage model, ``end_probability`` 0); where radars are, the misses decide
+    (``end_probability``), between ``end_min_s`` and ``end_max_s``."""
+    detection_probability: Annotated[float, Meta(ge=0.01, le=0.999)] = 0.9
+    """Chance that one scan of a radar covering a track with a transponder (a code or an
+    address) detects it, as the deleter counts misses.  Below what en-route SSR / Mode S
+    achieve (0.96-0.98, the simulator's too): a fade, a garbled reply, a reflection make
+    misses come in runs, which an assumed independence would under-rate."""
+    detection_probability_primary: Annotated[float, Meta(ge=0.01, le=0.999)] = 0.5
+    """The same for a position-only track (primary plots): a primary radar's detection
+    falls with range to nothing at its (shorter, unmodelled) primary range (the
+    simulator's 0.9 at short range is 0.6 at 150 NM of 200), and a light aircraft's echo is
+    small, so its misses say little: such a track in one radar's coverage ends at
+    ``end_max_s``, in dense coverage sooner."""
+    end_probability: Annotated[float, Meta(ge=0.0, le=0.5)] = 1e-6
+    """ARTAS-like deletion: a confirmed track that the radars whose coverage its prediction
+    is in should have detected k times since its last update (k summed over those radars:
+    the scans that passed since, from each one's scan period, learnt from its plots, less
+    half a scan for the plot still on its way) has ended once the chance of k misses in a
+    row, (1 - Pd)^k, is below this: one 12 s radar at Pd 0.9 misses 6 scans (~78 s), four
+    radars of 4.6-6 s the same in ~13 s (then ``end_min_s``).  Over thousands of tracks a
+    run of 5 misses of one radar happens (a primary-only aircraft on the border capture);
+    in dense coverage a few silent seconds mean the aircraft is gone, and a longer-lived
+    track only takes other aircraft's plots.  0: ``end_after_s`` alone."""
+    tentative_end_probability: Annotated[float, Meta(ge=0.0, le=0.5)] = 0.01
+    """The same for a tentative track, dropped sooner (at most ``tentative_timeout_s``):
+    clutter that lined up once is not seen again, and a real aircraft's track that is
+    dropped starts again at its next plot."""
+    end_min_s: Annotated[float, Meta(ge=1.0, le=3600.0)] = 20.0
+    """Floor of the miss-counting rule for a confirmed track: however many radars should
+    have seen it, a track ends no sooner (a manoeuvre outside every gate, a coverage model
+    wrong by some terrain, radars' misses that are not independent)."""
+    end_max_s: Annotated[float, Meta(ge=1.0, le=86400.0)] = 90.0
+    """Ceiling of the miss-counting rule: a confirmed track in some radar's coverage ends
+    after this much silence whatever its radars' periods and detection (a primary-only
+    track seen by one slow radar)."""
     reacquire_window_s: Annotated[float, Meta(ge=0.0, le=86400.0)] = 1800.0
     """A track confirmed with the Mode S address of a track that ended less than this ago,
     within reach of where that one was last seen (max speed x time), takes its id back: an
@@ -227,6 +263,22 @@ class TrackerParameters:
     half this acceleration times the time since squared of where that track's velocity
     would have taken it (a code is less sure than an address: the reach is the predicted
     position's, not anywhere the aircraft could have flown)."""
+    reacquire_straight_window_s: Annotated[float, Meta(ge=0.0, le=86400.0)] = 3600.0
+    """Beyond ``reacquire_window_s`` and up to this long, a Mode A/C track takes back the
+    id of the track that ended with its discrete code only on stronger evidence: the
+    identifications agree where both have one, both report the same level (within
+    ``reacquire_level_fl``: a cruise the gap did not change) and it is within ``cap_m``
+    plus ``reacquire_drift_mps`` times the time since of where the old track's velocity
+    leads in a straight line.  On the border-radars hour a flight at FL320 crossed 465 km
+    outside every radar's range in 35 minutes and came back 4.5 km from that straight
+    line, with a code no other flight used: one leg, one aircraft.  (A code that came
+    back elsewhere, or at another level, is a new id.)  0, or not above
+    ``reacquire_window_s``: never."""
+    reacquire_drift_mps: Annotated[float, Meta(ge=0.0, le=100.0)] = 5.0
+    """The straight-line re-acquisition's allowance for what the old velocity does not
+    say (wind, a small change of heading or speed), m/s: 10 km more per 2,000 s."""
+    reacquire_level_fl: Annotated[float, Meta(ge=0.0, le=100.0)] = 5.0
+    """The straight-line re-acquisition's level agreement, FL (Mode C is 100 ft steps)."""
     hidden_max_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 300.0
     """A confirmed track whose predicted position no configured radar sees (a cone of
     silence, a hole below the radar horizon between radars) but which its velocity brings

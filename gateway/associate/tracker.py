@@ -191,7 +191,8 @@ class Tracker:
         self.initiator.counters = self.counters
         if coverage is None:  # the radars whose antenna is known, with default limits
             coverage = Coverage(self.frame, [
-                RadarCoverage(r.lat, r.lon, r.alt_m) for _k, r in sorted((radars or {}).items())
+                RadarCoverage(r.lat, r.lon, r.alt_m, key=k)
+                for k, r in sorted((radars or {}).items())
                 if r.lat is not None and r.lon is not None])
         self.coverage = coverage
         self.deleter = deleter or TimeoutDeleter(p, coverage)
@@ -206,8 +207,9 @@ class Tracker:
         # ended tracks by Mode S address: (label, time of state, x, y), for re-acquisition
         self._memory: dict[int, tuple[str, float, float, float]] = {}
         # ended Mode A/C tracks by discrete code: (label, time of state, state x [4],
-        # callsign hash or -1), for re-acquisition by code and identification
-        self._code_memory: dict[int, tuple[str, float, np.ndarray, int]] = {}
+        # callsign hash or -1, latest level FL or nan), for re-acquisition by code and
+        # identification
+        self._code_memory: dict[int, tuple[str, float, np.ndarray, int, float]] = {}
         self._next_output = -np.inf  # next periodic output time (output_period_s)
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
@@ -314,6 +316,9 @@ class Tracker:
         if len(rows) == 0:
             return rows, idx
         self._due = min(self._due, float(m.t.min()) + self.deleter.shortest)
+        if isinstance(self.deleter, TimeoutDeleter) and m.source >= 0:  # learns scan periods
+            sac, sic, _cat = self.sources.keys[m.source]
+            self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
         changed = self._absorb(rows, m, idx)
         self._pair(rows, m, idx)
         if len(changed):
@@ -578,13 +583,15 @@ class Tracker:
                 if kept is not None:
                     self._labels_in_use.discard(kept[0])
                 self._code_memory[code] = (label, float(tr.t[r]), tr.x[r].copy(),
-                                           int(tr.ident[r, CALLSIGN]))
+                                           int(tr.ident[r, CALLSIGN]), float(tr.fl_last[r]))
             else:
                 self._labels_in_use.discard(label)
-        for memory in (self._memory, self._code_memory):
+        p = self.parameters
+        code_window = max(window, p.reacquire_straight_window_s) if window > 0 else 0.0
+        for memory, kept_s in ((self._memory, window), (self._code_memory, code_window)):
             for key in list(memory):  # forget what is too old (about oldest first)
                 label, t_last = memory[key][:2]
-                if now - t_last <= window + self.parameters.end_after_s:
+                if now - t_last <= kept_s + p.end_after_s:
                     break
                 del memory[key]
                 self._labels_in_use.discard(label)
@@ -618,13 +625,36 @@ class Tracker:
         kept = self._code_memory.get(code) if code >= 0 else None
         if kept is None:
             return None
-        label, t_last, x, callsign = kept
-        if (float(tr.t[row]) - t_last > p.reacquire_window_s + p.end_after_s
-                or not self._continues(row, x, t_last, callsign)):
+        label, t_last, x, callsign, level = kept
+        elapsed = float(tr.t[row]) - t_last
+        if elapsed <= p.reacquire_window_s + p.end_after_s:
+            if not self._continues(row, x, t_last, callsign):
+                return None
+        elif (elapsed > p.reacquire_straight_window_s + p.end_after_s
+              or not self._straight_on(row, x, t_last, callsign, level)):
             return None
+        else:
+            self.counters["track-reacquired-straight"] += 1
         del self._code_memory[code]
         self.counters["track-reacquired-code"] += 1
         return label
+
+    def _straight_on(self, row: int, x: np.ndarray, t: float, callsign: int,
+                     level: float) -> bool:
+        """Whether track ``row`` is, after a longer gap than ``reacquire_window_s``, the
+        aircraft of an older Mode A/C track with its code (state x at time t, callsign
+        hash, level FL): identifications that agree where both have one, the same level,
+        and near the old track's straight line (``reacquire_straight_window_s``)."""
+        tr, p = self.tracks, self.parameters
+        ident = int(tr.ident[row, CALLSIGN])
+        if callsign >= 0 and ident >= 0 and callsign != ident:
+            return False
+        now_fl = float(tr.fl_last[row])
+        if not (abs(now_fl - level) <= p.reacquire_level_fl):  # nan: no level, no match
+            return False
+        dt = float(tr.t[row]) - t
+        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
+        return bool(miss <= p.cap_m + p.reacquire_drift_mps * dt)
 
     def _continues(self, row: int, x: np.ndarray, t: float, callsign: int) -> bool:
         """Whether track ``row`` may be the aircraft of an older Mode A/C track (state x
