@@ -21,9 +21,8 @@ sent AIJ620's TOC on its 25 s coasting prediction, and the SDPS run AIJ40's, its
 (Before a Mode A/C track took its correlated plan's identification as its
 callsign, three Mode A/C flights were transferred only with the SDPS: the handoff
 coordinates by identification, which such a track has only from a plan.)  ABI/EST of
-flights with a plan: 109 with the SDPS, 108 radar-only (111 and 110 while a lost track's
-coasting prediction could send them), none differing from the plan, no
-ZZZZ in any message of such a flight.
+flights with a plan: 109 with the SDPS, 108 radar-only (as before that rule), none
+differing from the plan, no ZZZZ in any message of such a flight.
 """
 
 from __future__ import annotations
