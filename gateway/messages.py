@@ -234,6 +234,9 @@ class Fused(_Message, tag="fused", kw_only=True, frozen=True):
     fpl: FlightPlan | None = None  # the plan of the flight the track is correlated with
     # the filter's prediction at a periodic output time, not a fresh update
     extrapolated: bool = False
+    # coasting because no radar can see where it is predicted (a coverage gap it comes out
+    # of), not because the radars that should see it lost it: the handoff still transfers it
+    hidden: bool = False
 
 
 class Aidc(_Message, tag="aidc", kw_only=True, frozen=True):

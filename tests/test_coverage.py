@@ -171,8 +171,10 @@ def test_a_track_in_a_cone_of_silence_coasts_and_keeps_its_id() -> None:
     assert [m for m in out if m.state == "ended"] == []
     in_gap = [m for m in out if a <= m.t <= b]
     assert [m.state for m in in_gap] == ["coasting"]  # coasting, then nothing until plots
+    assert in_gap[0].hidden  # in a gap, not lost: the handoff still transfers it
     after = [m for m in out if m.t > b]
     assert after and all(m.state == "confirmed" and m.sources for m in after)
+    assert not any(m.hidden for m in out if m is not in_gap[0])
     assert trk.counters["track-hidden"] == 1
     assert trk.counters["track-reacquired-code"] == 0  # re-associated, never ended
 
@@ -200,7 +202,7 @@ def test_hidden_is_bounded_by_hidden_max_s() -> None:
     trk = tracker(hidden_max_s=70.0, reacquire_window_s=0.0)
     out = feed(trk, scans)
     ended = [m for m in out if m.state == "ended"]
-    assert len(ended) == 1
+    assert len(ended) == 1 and not ended[0].hidden
     last_plot = a - 5.0
     assert ended[0].t <= last_plot + 70.0 + 60.0 + 5.0
     assert len({m.id for m in out}) == 2
@@ -212,6 +214,8 @@ def test_without_coverage_or_reacquisition_the_overflight_gets_a_new_id() -> Non
     out = feed(tracker(hidden_max_s=0.0, reacquire_window_s=0.0), scans)
     assert len([m for m in out if m.state == "ended"]) == 1
     assert len({m.id for m in out}) == 2
+    # it coasted, lost as far as the tracker knows: not flagged hidden
+    assert [m for m in out if m.state == "coasting"] and not any(m.hidden for m in out)
 
 
 def test_without_coverage_the_code_brings_the_id_back() -> None:

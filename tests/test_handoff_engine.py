@@ -267,3 +267,60 @@ def test_our_acp_to_the_peers_cdn_carries_the_plans_aerodromes() -> None:
                                text=cdn.text(), session="0000000000bb"), T0 + 640)
     [acp] = ours(made, "ACP")
     assert (acp.dep, acp.dst) == ("MMMX", "KDFW")
+
+
+def coordinated(engine: Handoff) -> tuple[float, float, Any]:
+    """AMX412 flown north until its dialogue is coordinated (EST answered ACP), well before
+    its TOC: (time and latitude of its last update, the dialogue)."""
+    peer, k = Peer("KZHU"), 0
+    while not engine.flights or next(iter(engine.flights.values())).dialogue.state \
+            is not State.COORDINATED:
+        assert k < 225  # 900 s
+        fly(engine, peer, 4, 26.5 + 450 * KT_DEG * 4 * k, t0=T0 + 4 * k)
+        k += 1
+    k -= 1
+    [f] = engine.flights.values()
+    assert f.eto - (T0 + 4 * k) > 30  # its TOC is at least half a minute away
+    return T0 + 4 * k, 26.5 + 450 * KT_DEG * 4 * k, f
+
+
+def silence(engine: Handoff, t0: float, until: float, lat: float, **coasting: object
+            ) -> list[Any]:
+    """The track's coasting message 25 s after ``t0`` (``coasting``: its fields), then the
+    clock going on to ``until`` with other traffic's cycles (no message of this track)."""
+    out = engine.update([track(t0 + 25, lat + 450 * KT_DEG * 25, state="coasting",
+                               **coasting)], t0 + 25)
+    t = t0 + 25
+    while t < until:
+        t += 4
+        out += engine.update([], t) + engine.tick(t)
+    return out
+
+
+def test_a_track_hidden_in_a_coverage_gap_gets_its_toc_on_time() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    t0, lat, f = coordinated(engine)
+    out = silence(engine, t0, f.eto + 20, lat, hidden=True)
+    tocs = [m for m in out if isinstance(m, Aidc) and m.msg == "TOC"]
+    assert len({m.serial for m in tocs}) == 1  # one TOC (sent again: no peer to answer)
+    assert f.eto - 4 <= tocs[0].t <= f.eto + 4  # on the estimate made while it was seen
+    assert f.dialogue.state is State.TRANSFERRING
+
+
+def test_a_track_lost_where_radars_see_or_ended_is_not_transferred() -> None:
+    engine = Handoff(AIRSPACE, PARAMS)
+    t0, lat, f = coordinated(engine)
+    out = silence(engine, t0, f.eto + 20, lat)  # coasting, not hidden: lost, not in a gap
+    assert not [m for m in out if isinstance(m, Aidc) and m.msg == "TOC"]
+    assert f.dialogue.state is State.COORDINATED  # waiting for the track to come back
+    ended = engine.update([track(f.eto + 24, lat, state="ended")], f.eto + 24)
+    assert [m.msg for m in ended if isinstance(m, Aidc)] == ["MAC"]
+    # a hidden track that then ends before its TOC is due: MAC, and no TOC after it
+    engine = Handoff(AIRSPACE, PARAMS)
+    t0, lat, f = coordinated(engine)
+    out = silence(engine, t0, t0 + 29, lat, hidden=True)
+    out += engine.update([track(t0 + 30, lat, state="ended")], t0 + 30)
+    out += silence(engine, t0 + 30, f.eto + 20, lat, id="gw-T000002", callsign="AMX999")
+    # (the MAC sent again: no peer here to acknowledge it)
+    assert {(m.msg, m.serial) for m in out if isinstance(m, Aidc)
+            and m.callsign == "AMX412"} == {("MAC", f.serials[-1][0])}

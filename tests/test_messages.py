@@ -55,7 +55,7 @@ DOCUMENTED_FIELDS = {
     "track": ["src", "track_number", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
               "mode3a", "icao24", "callsign", "fpl", "flags"],
     "fused": ["id", "state", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm", "mode3a",
-              "icao24", "callsign", "pos_sigma_m", "sources", "fpl", "extrapolated"],
+              "icao24", "callsign", "pos_sigma_m", "sources", "fpl", "extrapolated", "hidden"],
     "aidc": ["msg", "from", "to", "serial", "ref", "track_id", "callsign", "text", "session"],
     "alert": ["type", "track_id", "text"],
     "status": ["gateway", "state", "counters"],

@@ -4,13 +4,16 @@ its data clock, late answers, silence, hostile input, and its store."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from test_handoff_engine import AIRSPACE, KT_DEG, T0, track
 
+from gateway.commands.peer import PeerProcess
 from gateway.handoff.engine import Handoff, HandoffParameters
 from gateway.handoff.neighbour import Neighbour
 from gateway.handoff.peer import Peer
-from gateway.messages import Aidc, Fused
+from gateway.messages import Aidc, Alert, Fused
+from gateway.publish.topics import Topics
 from gateway.store.sqlite import SqliteStore
 
 # the other side of test_handoff_engine's border: KZHU's flights south into MMTY
@@ -169,3 +172,31 @@ def test_a_restart_from_the_store_finishes_the_dialogue(tmp_path: Path) -> None:
     assert engine.counters["aidc-received-ACP"] == 1
     assert engine.counters["aidc-received-AOC"] == 1
     store.close()
+
+
+def test_the_peer_process_publishes_its_aidc_and_not_its_alerts() -> None:
+    """The demo's alerts topic carries each uncoordinated crossing once: the gateway's
+    engine raises it, and so does the peer's (the same picture, the same engine); the
+    peer's is counted, not published (commit 550ac29 took it off the demo's stderr)."""
+    class Box:
+        def __init__(self) -> None:
+            self.topics: list[str] = []
+
+        def put(self, messages: Any) -> None:
+            self.topics += [o.topic for o in messages]
+
+    class Sink:
+        def notify(self) -> None:
+            pass
+
+    process = PeerProcess(Neighbour(Handoff(AIRSPACE, PARAMS)), Topics("surv/v1", "gw"))
+    box = Box()
+    process.outbox, process.sink = box, Sink()  # type: ignore[assignment]
+    alert = Alert(t=T0, type="uncoordinated-crossing", track_id="gw-T000001", text="crossed")
+    process._publish([alert])
+    assert box.topics == [] and process.counters["alert-uncoordinated-crossing"] == 1
+    aidc = Aidc(t=T0, msg="LAM", from_="KZHU", to="MMTY", serial=1, ref=1,
+                track_id=None, callsign=None, text="(LAMKZHU/MMTY001MMTY/KZHU001)",
+                session=None)
+    process._publish([alert, aidc])
+    assert box.topics and not any("alert" in t for t in box.topics)

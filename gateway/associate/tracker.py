@@ -781,4 +781,9 @@ class Tracker:
                 sources=refs[n] if refs is not None else [], fpl=plans[r]))
         if extrapolated:  # (a keyword more on every Fused costs 10 % of an SDPS cycle)
             out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
+        if not ended:  # coasting, held by the coverage model since its last update
+            hidden = ((tr.state[rows] == COASTING)
+                      & (tr.t_hidden[rows] >= tr.t_update[rows])).nonzero()[0]
+            for n in hidden.tolist():
+                out[n] = msgspec.structs.replace(out[n], hidden=True)
         return out

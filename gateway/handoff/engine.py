@@ -20,7 +20,11 @@ Along the way, by the estimated time over the coordination point (COP):
     ABI at abi_lead_s before it, EST (CPL to a peer without flight plans) at est_lead_s,
     CDN when the level or the time moves away from what was agreed, TOC at toc_lead_s,
 
-and the peer answers ACP/REJ, AOC.  Every message is acknowledged by LAM (the link level,
+and the peer answers ACP/REJ, AOC.  A dialogue goes on with its track's confirmed updates; a
+track coasting in a gap of the radars' coverage (fused ``hidden``) is still the flight, and
+its dialogue goes on by the clock (its TOC at its estimate); one coasting where the radars
+should see it has been lost, and nothing is said on its prediction (``_followed``).
+Every message is acknowledged by LAM (the link level,
 ``dialogue.Link``): a missing LAM is sent again, then raises a ``lam-timeout`` alert.
 A flight without identification (no callsign: no flight plan to coordinate) that crosses
 between countries raises ``uncoordinated-crossing`` once; one with no transponder at all (a
@@ -191,6 +195,10 @@ class Handoff:
         self._full: set[str] = set()  # links with every serial awaiting LAM
         self._undo: _Undo | None = None  # how to take back the message being handled
         self.accepting = Acceptance(self)  # the accepting side (C2): accepting.py
+        # tracks coasting in a gap of the radars' coverage (fused ``hidden``): their
+        # dialogues go on by the clock until the track is updated or ends (not stored: after
+        # a restart a hidden track's dialogue waits for its next message)
+        self.hidden: set[str] = set()
 
     # -- the state a store keeps -------------------------------------------------------------
 
@@ -479,6 +487,7 @@ class Handoff:
         self.accepting.observe(fused, now)
         self.accepting.update(now, out)
         if not live:
+            self._advance_hidden(set(), now, out)
             return out
         units = self.airspace.unit_at(np.array([m.lat for m in live]),
                                       np.array([m.lon for m in live]))
@@ -502,10 +511,41 @@ class Handoff:
                 track.predicted_at = now
                 self._candidate(m, track, c, now, out)
         for m, unit in zip(live, units, strict=True):
+            if not self._followed(m):
+                continue
             for f in self._flights_of(m):
                 if not f.dialogue.final:
-                    self._advance(f, m, now, out, crossed=unit == f.dst)
+                    self._advance(f, now, out, crossed=unit == f.dst)
+        self._advance_hidden({m.id for m in live}, now, out)
         return out
+
+    def _followed(self, m: Fused) -> bool:
+        """Do this track's dialogues go on with this message?  A confirmed track's do; so do
+        those of a track coasting in a gap of the radars' coverage (``hidden``: no radar can
+        see where it is predicted, it is still the flight, as an SDPS keeps a flight
+        through a cone of silence), from now on by the clock (``_advance_hidden``).  A
+        track coasting where the radars should see it has been lost: nothing is said on
+        its prediction (no TOC for a flight that may have landed or gone), its dialogue
+        waits for its next update, or ends in MAC when the track ends."""
+        if m.state == "coasting" and m.hidden:
+            self.hidden.add(m.id)
+            return True
+        self.hidden.discard(m.id)
+        return m.state == "confirmed"
+
+    def _advance_hidden(self, updated: set[str], now: float, out: list[Any]) -> None:
+        """The dialogues of the tracks held hidden, not updated in this call, on the clock:
+        the estimate over the COP made while the track was seen stands (the flight flies
+        on through the gap), so the TOC goes at its time."""
+        for track_id in sorted(self.hidden - updated):
+            track = self.tracks.get(track_id)
+            if track is None:
+                self.hidden.discard(track_id)
+                continue
+            for key in track.flights:
+                f = self.flights.get(key)
+                if f is not None and not f.dialogue.final:
+                    self._advance(f, now, out, crossed=False)
 
     def _flights_of(self, m: Fused) -> list[Flight]:
         """The dialogues of this track.  A track id can come back after a restart for
@@ -661,7 +701,7 @@ class Handoff:
             fl = max(fl + m.roc_fpm / 100 / 60 * STEP_S, 0.0)
         return t
 
-    def _advance(self, f: Flight, m: Fused, now: float, out: list[Any], crossed: bool) -> None:
+    def _advance(self, f: Flight, now: float, out: list[Any], crossed: bool) -> None:
         """What the timeline asks of this dialogue now."""
         state, to_go = f.dialogue.state, f.eto - now
         if state is State.IDLE and self.p.est_lead_s < to_go <= self.p.abi_lead_s:
@@ -704,6 +744,7 @@ class Handoff:
     def _lost(self, track_id: str, now: float, out: list[Any]) -> None:
         """The track ended: its dialogues that have not reached the transfer end in MAC,
         and its record goes (its id may come back, for another aircraft)."""
+        self.hidden.discard(track_id)
         track = self.tracks.pop(track_id, None)
         if track is None:
             return
