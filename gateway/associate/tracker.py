@@ -519,7 +519,7 @@ class Tracker:
         if len(rows) == 0:
             return []
         # the filter's own prediction, as for a coasting message (an IMM's turning models
-        # turn for at most their sojourn over a long gap: see InteractingMultipleModel)
+        # turn for at most turn_limit_s of a long gap: see InteractingMultipleModel)
         x, P, _ = self.filter.predict_tracks(tr, rows, at - tr.t[rows])
         self.counters["extrapolated"] += len(rows)
         return self._messages(rows, x, P, np.full(len(rows), at), None, extrapolated=True)
@@ -646,15 +646,11 @@ class Tracker:
         hash, level FL): identifications that agree where both have one, the same level,
         and near the old track's straight line (``reacquire_straight_window_s``)."""
         tr, p = self.tracks, self.parameters
-        ident = int(tr.ident[row, CALLSIGN])
-        if callsign >= 0 and ident >= 0 and callsign != ident:
-            return False
         now_fl = float(tr.fl_last[row])
         if not (abs(now_fl - level) <= p.reacquire_level_fl):  # nan: no level, no match
             return False
         dt = float(tr.t[row]) - t
-        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
-        return bool(miss <= p.cap_m + p.reacquire_drift_mps * dt)
+        return self._off_the_line(row, x, t, callsign) <= p.cap_m + p.reacquire_drift_mps * dt
 
     def _continues(self, row: int, x: np.ndarray, t: float, callsign: int) -> bool:
         """Whether track ``row`` may be the aircraft of an older Mode A/C track (state x
@@ -662,15 +658,22 @@ class Tracker:
         have one, and it is near where the old velocity leads (``reacquire_accel_mps2``:
         the reach grows with the time since, as a gate grows with coasting)."""
         tr, p = self.tracks, self.parameters
-        ident = int(tr.ident[row, CALLSIGN])
-        if callsign >= 0 and ident >= 0 and callsign != ident:
-            return False
         elapsed = abs(float(tr.t[row]) - t)
         reach = min(p.cap_m + 0.5 * p.reacquire_accel_mps2 * elapsed * elapsed,
                     p.cap_m + p.max_speed_mps * elapsed)
+        return self._off_the_line(row, x, t, callsign) <= reach
+
+    def _off_the_line(self, row: int, x: np.ndarray, t: float, callsign: int) -> float:
+        """How far track ``row`` is from where an older track (state x at time t, callsign
+        hash) flying straight on would be now; inf where their identifications disagree
+        (both known and different): the one test of both re-acquisition rules."""
+        tr = self.tracks
+        ident = int(tr.ident[row, CALLSIGN])
+        if callsign >= 0 and ident >= 0 and callsign != ident:
+            return float("inf")
         dt = float(tr.t[row]) - t
-        miss = np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt), tr.x[row, 1] - (x[1] + x[3] * dt))
-        return bool(miss <= reach)
+        return float(np.hypot(tr.x[row, 0] - (x[0] + x[2] * dt),
+                              tr.x[row, 1] - (x[1] + x[3] * dt)))
 
     def _handed_over(self, row: int) -> str | None:
         """The id of a published track of the same identity (Mode S address; without one,
