@@ -240,6 +240,16 @@ def test_memory_is_bounded() -> None:
     assert len(b.reg._last) <= 10
 
 
+def test_last_plots_hold_only_their_own_record() -> None:
+    """Each remembered plot owns its record: a view into the batch it came in would keep
+    that whole batch alive (the replay's slow climb in memory)."""
+    b = Bench(SITES)
+    b.feed(scans(b.sky, SITES, 0.0, 30.0, seed=1))
+    records = [q for seen in b.reg._last.values() for _t, q in seen.values()]
+    assert records
+    assert all(q.base is None and q.ndim == 1 for q in records)
+
+
 # The same radars with three times the range and azimuth biases: the systematic error
 # then dominates the noise, as it does for en-route radars seen at long range.
 BIG = tuple(replace(s, bias_range_m=3 * s.bias_range_m, bias_azimuth_deg=3 * s.bias_azimuth_deg)

@@ -304,7 +304,9 @@ class Registration:
                         mine.append(n)
                         theirs.append(q)
                         other.append(o)
-            seen[s] = (tn, rec[n])
+            # a copy: a view would hold the whole batch's array for as long as the
+            # address is remembered (up to registration_max_addresses of them)
+            seen[s] = (tn, rec[n].copy())
         self._age(float(rec[:, _T].max()))
         if mine:
             self._learn(rec[mine], np.array(theirs), np.array(other), source[mine],
