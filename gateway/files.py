@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Protocol, cast
 
-from gateway.messages import Message, encode
+from gateway.messages import Message, encode_lines
 
 # The ceilings, one per kind of file read whole; each is far above any real file of its
 # kind and far below what would hurt the process.
@@ -97,7 +97,7 @@ def write_messages(out: IO[bytes], published: Iterable[MessageBatch]) -> int:
     each is published (a cycle's ``picture`` holds each fused update once)."""
     count = 0
     for batch in published:
-        for message in batch.messages:
-            out.write(encode(message) + b"\n")
-            count += 1
+        if batch.messages:
+            out.write(encode_lines(batch.messages))
+            count += len(batch.messages)
     return count

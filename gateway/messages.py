@@ -13,7 +13,7 @@ to the schema.  Decoding always does, because whatever arrives from the network 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
 import msgspec
@@ -311,6 +311,11 @@ _MAX_ERROR = 200
 
 def encode(msg: Message) -> bytes:
     return _encoder.encode(msg)
+
+
+def encode_lines(msgs: Sequence[Message]) -> bytes:
+    """JSON lines, one message a line, in one call: the file sink's format."""
+    return _encoder.encode_lines(msgs)
 
 
 def encode_batch(msgs: Iterable[Message]) -> bytes:
