@@ -99,6 +99,7 @@ def test_replay_hour_into_file_memory(benchmark: Any, tmp_path: Path) -> None:
     assert written == result["plots"] > 0
     if not benchmark.disabled:
         benchmark.extra_info.update(curve(result["samples"]), plots=result["plots"])
+        print(f"\n{benchmark.name}: {benchmark.extra_info}")
 
 
 def test_replay_hour_into_mosquitto_memory(benchmark: Any, tmp_path: Path,
@@ -118,3 +119,4 @@ def test_replay_hour_into_mosquitto_memory(benchmark: Any, tmp_path: Path,
     assert got["plots"] == result["plots"] > 0  # every plot reached the subscriber
     if not benchmark.disabled:
         benchmark.extra_info.update(curve(result["samples"]), plots=result["plots"])
+        print(f"\n{benchmark.name}: {benchmark.extra_info}")
