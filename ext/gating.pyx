@@ -74,15 +74,17 @@ cdef inline double _f(flag b) noexcept nogil:
 # -- continuing tracks ------------------------------------------------------------------------
 
 def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:, :] mident,
-               const int64_t[:, :] tident):
+               const int64_t[:, :] tident, const double[:] mt, const double[:] tt,
+               const double[:, :] mxy, const double[:, :, :] mR):
     """The measurements whose source number feeds a track (``owner[number]``, -1: none)
     with an agreeing identity: the same address, or no address on either and the same
     code.  Returns (measurement index, track row, same address [bool]) of each,
-    measurements ascending.  A number outside ``owner`` feeds no track."""
+    measurements ascending, and what the filter needs of each pair (``_measured``).  A
+    number outside ``owner`` feeds no track."""
     cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], i, c = 0
     cdef int64_t trn, r
-    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2,
-          "continuing: shapes do not match")
+    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
+          and mt.shape[0] == n and tt.shape[0] == T, "continuing: shapes do not match")
     cand_out = np.empty(n, dtype=np.int64)
     row_out = np.empty(n, dtype=np.int64)
     adr_out = np.empty(n, dtype=bool)
@@ -106,18 +108,18 @@ def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:,
             row[c] = r
             adr[c] = a
             c += 1
-    return cand_out[:c], row_out[:c], adr_out[:c]
+    cand_out, row_out = cand_out[:c], row_out[:c]
+    return (cand_out, row_out, adr_out[:c], *_measured(cand_out, row_out, mt, tt, mxy, mR))
 
 
-def measured(const int64_t[:] meas, const int64_t[:] track, const double[:] mt,
-             const double[:] tt, const double[:, :] mxy, const double[:, :, :] mR):
-    """What the filter needs of each pair (measurement ``meas``, track row ``track``):
-    (dt = measurement time - track time, z [k, 2], R [k, 2, 2])."""
+cdef tuple _measured(const int64_t[:] meas, const int64_t[:] track, const double[:] mt,
+                     const double[:] tt, const double[:, :] mxy, const double[:, :, :] mR):
+    """What the filter needs of each pair (measurement ``meas``, track row ``track``, both
+    within range): (dt = measurement time - track time, z [k, 2], R [k, 2, 2])."""
     cdef Py_ssize_t k = meas.shape[0], n = mt.shape[0], i, m
     cdef int64_t r
-    _need(track.shape[0] == k and mxy.shape[0] == n and mR.shape[0] == n
-          and mxy.shape[1] == 2 and mR.shape[1] == 2 and mR.shape[2] == 2,
-          "measured: shapes do not match")
+    _need(mxy.shape[0] == n and mR.shape[0] == n and mxy.shape[1] == 2
+          and mR.shape[1] == 2 and mR.shape[2] == 2, "measured: shapes do not match")
     dt_out = np.empty(k, dtype=np.float64)
     z_out = np.empty((k, 2), dtype=np.float64)
     R_out = np.empty((k, 2, 2), dtype=np.float64)
@@ -126,8 +128,6 @@ def measured(const int64_t[:] meas, const int64_t[:] track, const double[:] mt,
     cdef double[:, :, ::1] R = R_out
     for i in range(k):
         m, r = meas[i], track[i]
-        if m < 0 or m >= n or r < 0 or r >= tt.shape[0]:
-            raise IndexError("measured: a pair outside the tracks or the batch")
         dt[i] = mt[m] - tt[r]
         z[i, 0] = mxy[m, 0]
         z[i, 1] = mxy[m, 1]
@@ -229,9 +229,10 @@ cdef void _merge_sort(int64_t* idx, int64_t* tmp, const double* key, Py_ssize_t 
 
 
 def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
-               const double[:] mt, const double[:, :] mxy, const int64_t[:] which,
-               double reach, double max_speed, Py_ssize_t dense):
-    """(track rows, measurement indices) of the pairs near enough to test: the live
+               const double[:] mt, const double[:, :] mxy, const double[:, :, :] mR,
+               const int64_t[:] which, double reach, double max_speed, Py_ssize_t dense):
+    """(track rows, measurement indices, and ``_measured``'s dt, z, R) of the pairs near
+    enough to test: the live
     tracks (states ``x`` at times ``t``) predicted to the latest time of the measurements
     ``which``, inside the box around them grown by ``reach`` + max_speed * their time
     span, then within that radius of the measurement in x and y.  Up to ``dense`` pairs in
@@ -244,7 +245,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
           == mxy.shape[0] and mxy.shape[1] == 2, "candidates: shapes do not match")
     z = np.zeros(0, dtype=np.int64)
     if w == 0 or N == 0:
-        return z, z
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
     for j in range(w):
         if which[j] < 0 or which[j] >= mt.shape[0]:
             raise IndexError(f"candidates: measurement {which[j]} outside the batch")
@@ -265,7 +266,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
         y_lo = v if v < y_lo else y_lo
         y_hi = v if v > y_hi else y_hi
     if nan:  # a NaN box holds no track
-        return z, z
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
     radius = reach + max_speed * (t_max - t_min)
     cx = 0.5 * (x_lo + x_hi)
     hx = 0.5 * (x_hi - x_lo) + radius
@@ -287,7 +288,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
             box[nb] = i
             nb += 1
     if nb == 0:
-        return z, z
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
     cdef int64_t* pi
     cdef int64_t* pj
     cdef int64_t* tmp
@@ -304,7 +305,8 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
                     pi[np_] = box[i]
                     pj[np_] = which[j]
                     np_ += 1
-        return ti_out[:np_], j_out[:np_]
+        ti_out, j_out = ti_out[:np_], j_out[:np_]
+        return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
     # the strip: tracks sorted by x, each measurement's window by binary search
     order_out = np.empty(nb, dtype=np.int64)
     cdef int64_t[::1] order = order_out
@@ -349,7 +351,8 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
                 pi[np_] = order[i]
                 pj[np_] = which[j]
                 np_ += 1
-    return ti_out[:np_], j_out[:np_]
+    ti_out, j_out = ti_out[:np_], j_out[:np_]
+    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
 
 
 cdef int _compare(const void* a, const void* b) noexcept nogil:

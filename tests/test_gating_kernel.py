@@ -72,7 +72,12 @@ def ref_strip_pairs(tx, ty, mx, my, radius):
     return i[near], j[near]
 
 
-def ref_candidates(X, t, alive, mt_all, mxy, which, reach, max_speed, dense):
+def ref_candidates(X, t, alive, mt_all, mxy, mR, which, reach, max_speed, dense):
+    ti, j = ref_pairs(X, t, alive, mt_all, mxy, which, reach, max_speed, dense)
+    return ti, j, mt_all[j] - t[ti], mxy[j], mR[j]
+
+
+def ref_pairs(X, t, alive, mt_all, mxy, which, reach, max_speed, dense):
     z = np.zeros(0, dtype=np.int64)
     if len(which) == 0 or len(t) == 0:
         return z, z
@@ -207,8 +212,9 @@ def test_continuing_as_numpy(seed: int) -> None:
     if seed % 4 == 0:
         mt, mxy = _hostile(rng, mt), _hostile(rng, mxy)
     want = ref_continuing(owner, number, mident, tident, mt, tt, mxy, mR)
-    cand, r, adr = _gating.continuing(owner, number, mident, tident)
-    _equal((cand, r, adr, *_gating.measured(cand, r, mt, tt, mxy, mR)), want)
+    got = _gating.continuing(owner, number, mident, tident, mt, tt, mxy, mR)
+    _equal(got, want)
+    cand, _, adr = got[:3]
 
     p = PARAMETERS[seed % 2]
     c = len(cand)
@@ -228,7 +234,7 @@ def test_candidates_as_numpy(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n, T = int(rng.integers(0, 60)), int(rng.integers(0, 300))
     x, t, alive = _table(rng, T)
-    mt, mxy, _ = _batch(rng, n)
+    mt, mxy, mR = _batch(rng, n)
     which = np.sort(rng.choice(n, int(rng.integers(0, n + 1)), replace=False)).astype(np.int64)
     if seed % 5 == 1:
         x = _hostile(rng, x, 0.05)
@@ -240,8 +246,8 @@ def test_candidates_as_numpy(seed: int) -> None:
         x[: T // 2] = x[0]
     reach = float(rng.choice([0.0, 2_000.0, 20_000.0, 1e9]))
     for dense in (0, 100, 20_000):  # the strip, either, all against all
-        got = _gating.candidates(x, t, alive, mt, mxy, which, reach, 350.0, dense)
-        _equal(got, ref_candidates(x, t, alive, mt, mxy, which, reach, 350.0, dense))
+        got = _gating.candidates(x, t, alive, mt, mxy, mR, which, reach, 350.0, dense)
+        _equal(got, ref_candidates(x, t, alive, mt, mxy, mR, which, reach, 350.0, dense))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -329,17 +335,15 @@ def test_alone_as_numpy(seed: int) -> None:
 def test_out_of_range_indices_raise() -> None:
     i1, f1 = np.array([5], np.int64), np.zeros(1)
     ident = np.zeros((1, 4), np.int64)
-    with pytest.raises(IndexError):
-        _gating.measured(i1, np.array([0], np.int64), f1, f1, np.zeros((1, 2)),
-                         np.zeros((1, 2, 2)))
     with pytest.raises(IndexError):  # the owner names a row the table does not have
-        _gating.continuing(np.array([3], np.int64), np.array([0], np.int64), ident, ident)
+        _gating.continuing(np.array([3], np.int64), np.array([0], np.int64), ident, ident,
+                           f1, f1, np.zeros((1, 2)), np.zeros((1, 2, 2)))
     with pytest.raises(IndexError):
         _gating.continuing_verdict(i1, np.ones(1, bool), f1, np.zeros((1, 2)), f1, 1, True,
                                    IdentityGater(TrackerParameters())._continuing_p)
     with pytest.raises(IndexError):
         _gating.candidates(np.zeros((1, 4)), f1, np.ones(1, bool), f1, np.zeros((1, 2)),
-                           i1, 1.0, 1.0, 10)
+                           np.zeros((1, 2, 2)), i1, 1.0, 1.0, 10)
     with pytest.raises(IndexError):
         _gating.search_verdict(np.array([1], np.int64), np.array([0], np.int64), f1,
                                np.zeros((1, 2)), f1, ident, np.zeros(1, np.int64), ident,
@@ -356,9 +360,10 @@ def test_out_of_range_indices_raise() -> None:
 
 def test_numbers_outside_the_owner_table_feed_no_track() -> None:
     ident = np.zeros((2, 4), np.int64)
-    cand, r, adr = _gating.continuing(np.array([0], np.int64),
-                                      np.array([1 << 40, -5], np.int64), ident, ident)
-    assert len(cand) == len(r) == len(adr) == 0
+    got = _gating.continuing(np.array([0], np.int64), np.array([1 << 40, -5], np.int64),
+                             ident, ident, np.zeros(2), np.zeros(2), np.zeros((2, 2)),
+                             np.zeros((2, 2, 2)))
+    assert all(len(a) == 0 for a in got)
 
 
 def test_shapes_that_do_not_match_raise() -> None:
@@ -367,10 +372,11 @@ def test_shapes_that_do_not_match_raise() -> None:
         _gating.continuing_verdict(i1, np.ones(1, bool), f1, np.zeros((1, 2)), f1, 1, False,
                                    np.zeros(3))
     with pytest.raises(ValueError):
-        _gating.measured(i1, i1, f1, f1, np.zeros((1, 3)), np.zeros((1, 2, 2)))
+        _gating.continuing(i1, i1, np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64),
+                           f1, f1, np.zeros((1, 3)), np.zeros((1, 2, 2)))
     with pytest.raises(ValueError):
-        _gating.candidates(np.zeros((2, 4)), f1, np.ones(2, bool), f1, np.zeros((1, 2)), i1,
-                           1.0, 1.0, 10)
+        _gating.candidates(np.zeros((2, 4)), f1, np.ones(2, bool), f1, np.zeros((1, 2)),
+                           np.zeros((1, 2, 2)), i1, 1.0, 1.0, 10)
     with pytest.raises(ValueError):
         _gating.join((i1, f1), (i1, np.zeros(1, np.int64)))
     with pytest.raises(ValueError):
@@ -380,10 +386,12 @@ def test_shapes_that_do_not_match_raise() -> None:
 def test_no_tracks_and_empty_batches() -> None:
     empty_t = np.zeros(0)
     got = _gating.candidates(np.zeros((0, 4)), empty_t, np.zeros(0, bool), np.zeros(3),
-                             np.zeros((3, 2)), np.arange(3), 1e4, 300.0, 20_000)
+                             np.zeros((3, 2)), np.zeros((3, 2, 2)), np.arange(3), 1e4, 300.0,
+                             20_000)
     assert all(len(a) == 0 for a in got)
     got = _gating.candidates(np.zeros((4, 4)), np.zeros(4), np.ones(4, bool), empty_t,
-                             np.zeros((0, 2)), np.zeros(0, np.int64), 1e4, 300.0, 20_000)
+                             np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros(0, np.int64), 1e4,
+                             300.0, 20_000)
     assert all(len(a) == 0 for a in got)
     k, cost, slow, late, diverged = _gating.continuing_verdict(
         np.zeros(0, np.int64), np.zeros(0, bool), empty_t, np.zeros((0, 2)), empty_t, 0, True,

@@ -168,11 +168,11 @@ class IdentityGater:
         agrees (same address; or no address on either and the same code) and it gates;
         and the measurements that leaves to search for (ascending)."""
         n = len(m)
-        cand, r, adr = _gating.continuing(tracks.owner[m.source], m.track_number, m.ident,
-                                          tracks.ident)
+        cand, r, adr, dt, z, R = _gating.continuing(
+            tracks.owner[m.source], m.track_number, m.ident, tracks.ident, m.t, tracks.t,
+            m.xy, m.R)
         if len(cand) == 0:
             return Hypotheses.empty(n), np.arange(n)
-        dt, z, R = _gating.measured(cand, r, m.t, tracks.t, m.xy, m.R)
         x, P, models = model.predict_tracks(tracks, r, dt)
         nu, s_inv, d2 = model.innovation(x, P, z, R)
         k, cost, slow, late, diverged = _gating.continuing_verdict(
@@ -192,10 +192,10 @@ class IdentityGater:
         around the measurements, then within the widest cap (grown by the batch's time
         span at the highest speed) of one of them."""
         p = self.p
-        ti, j = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy, which,
-                                   self.radius, p.max_speed_mps, self.DENSE)
+        ti, j, dt, z, R = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy,
+                                             m.R, which, self.radius, p.max_speed_mps,
+                                             self.DENSE)
         # Kinematics of each pair, the track predicted to the measurement's own time.
-        dt, z, R = _gating.measured(j, ti, m.t, tracks.t, m.xy, m.R)
         if len(ti):
             x, P, models = model.predict_tracks(tracks, ti, dt)
             if m.primaries:  # primary plots re-placed at the candidate track's level
