@@ -587,3 +587,49 @@ def alone(const int64_t[:] track, const int64_t[:] meas, const double[:] cost,
             nrest += 1
     free(count)
     return take_out[:ntake], rest_out[:nrest]
+
+
+# -- what the assignment leaves ------------------------------------------------------------------
+
+def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
+             const flag[:] duplicate, const flag[:] conflict, object diverged):
+    """The measurements of a batch of n that start tracks: neither chosen (``chosen``,
+    their indices) nor late, nor a duplicate of a gating track of their identity, nor
+    (``diverged``, or None) a report that no longer fits the track its number feeds; an
+    address conflict does start one.  Returns (their indices ascending, and None when no
+    measurement was late, duplicate, conflict or diverged, else the counts (late,
+    conflict, duplicate left, diverged left): each drop counted once, in that order)."""
+    cdef const flag[:] div
+    cdef bint has_div = diverged is not None
+    cdef Py_ssize_t i, nl = 0, nc = 0, nd = 0, nv = 0, nn = 0
+    cdef bint any_drop = False
+    _need(late.shape[0] == n and duplicate.shape[0] == n and conflict.shape[0] == n,
+          "leftover: shapes do not match")
+    if has_div:
+        div = diverged
+        _need(div.shape[0] == n, "leftover: shapes do not match")
+    left_out = np.ones(n, dtype=bool)
+    new_out = np.empty(n, dtype=np.int64)
+    cdef flag[::1] left = left_out
+    cdef int64_t[::1] new = new_out
+    for i in range(chosen.shape[0]):
+        if chosen[i] < 0 or chosen[i] >= n:
+            raise IndexError(f"leftover: measurement {chosen[i]} outside [0, {n})")
+        left[chosen[i]] = 0
+    for i in range(n):
+        if late[i] or duplicate[i] or conflict[i] or (has_div and div[i]):
+            any_drop = True
+        if late[i]:
+            nl += 1
+            left[i] = 0
+        nc += conflict[i] != 0
+        if left[i] and duplicate[i]:
+            nd += 1
+            left[i] = 0
+        if has_div and left[i] and div[i]:
+            nv += 1
+            left[i] = 0
+        if left[i]:
+            new[nn] = i
+            nn += 1
+    return new_out[:nn], (nl, nc, nd, nv) if any_drop else None

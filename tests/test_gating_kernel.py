@@ -144,6 +144,25 @@ def ref_search_verdict(p: TrackerParameters, ti, j, d2, nu, dt, mident, number, 
     return k, cost, conflict, duplicate
 
 
+def ref_leftover(n, idx, late, duplicate, conflict, diverged):
+    left = np.ones(n, dtype=bool)
+    left[idx] = False
+    dropped = late | duplicate | conflict
+    if diverged is not None:
+        dropped = dropped | diverged
+    counts = None
+    if dropped.any():
+        n_late, n_conflict, n_div = int(late.sum()), int(conflict.sum()), 0
+        left &= ~late
+        n_dup = int((left & duplicate).sum())
+        left &= ~duplicate
+        if diverged is not None:
+            n_div = int((left & diverged).sum())
+            left &= ~diverged
+        counts = (n_late, n_conflict, n_dup, n_div)
+    return left.nonzero()[0], counts
+
+
 def ref_alone(track, meas, cost, miss_cost):
     alone = (np.bincount(track)[track] == 1) & (np.bincount(meas)[meas] == 1)
     return (alone & (cost < miss_cost)).nonzero()[0], (~alone).nonzero()[0]
@@ -330,6 +349,20 @@ def test_alone_as_numpy(seed: int) -> None:
     assert len(np.unique(track[chosen])) == len(chosen) == len(np.unique(meas[chosen]))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_leftover_as_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    idx = np.sort(rng.choice(n, int(rng.integers(0, n + 1)), replace=False)).astype(np.int64)
+    share = float(rng.choice([0.0, 0.05, 0.3]))
+    late, duplicate, conflict, diverged = (rng.random((4, n)) < share)
+    for div in (None, diverged):
+        got = _gating.leftover(n, idx, late, duplicate, conflict, div)
+        want = ref_leftover(n, idx, late, duplicate, conflict, div)
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[0].dtype == want[0].dtype and got[1] == want[1]
+
+
 # -- hostile inputs -----------------------------------------------------------------------------
 
 def test_out_of_range_indices_raise() -> None:
@@ -356,6 +389,11 @@ def test_out_of_range_indices_raise() -> None:
         _gating.take(np.array([3], np.int64), (np.arange(3),))
     with pytest.raises(ValueError):
         _gating.alone(np.array([-1], np.int64), np.array([0], np.int64), f1, 1.0)
+    flags = np.zeros(1, bool)
+    with pytest.raises(IndexError):
+        _gating.leftover(1, i1, flags, flags, flags, None)
+    with pytest.raises(ValueError):
+        _gating.leftover(2, i1[:0], flags, flags, flags, flags)
 
 
 def test_numbers_outside_the_owner_table_feed_no_track() -> None:
