@@ -48,6 +48,16 @@ extensions = [
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # the gate's candidate search, identity verdicts and the assignment's first step
+    # (gateway/associate/gating.py and assignment.py call it); no fused multiply-add, so
+    # its distances and costs are numpy's to the bit
+    Extension(
+        "gateway._gating",
+        ["ext/gating.pyx"],
+        include_dirs=[numpy.get_include()],
+        extra_compile_args=["-O3", "-ffp-contract=off"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

@@ -10,14 +10,17 @@ cycle, so the one-to-one solution is the rule "at most one measurement per track
 from the same source".
 
 Most pairs are alone (a measurement with one candidate track that has no other candidate):
-they are decided in bulk, and only the entangled rest goes to the solver, whose answer on
-a block-diagonal problem is the same as on the whole.
+they are decided in bulk (in the gating kernel, ext/gating.pyx, one call per batch), and
+only the entangled rest goes to the solver, whose answer on a block-diagonal problem is the
+same as on the whole.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from gateway import _gating
 
 __all__ = ["GlobalNearestNeighbour"]
 
@@ -36,22 +39,17 @@ class GlobalNearestNeighbour:
         indices, costs)."""
         if len(track) == 0:
             return np.zeros(0, dtype=np.int64)
-        alone = (np.bincount(track)[track] == 1) & (np.bincount(meas)[meas] == 1)
-        take = alone & (cost < self.miss_cost)
-        if alone.all():
-            return take.nonzero()[0]
-        chosen = [take.nonzero()[0]]
-        rest = (~alone).nonzero()[0]
-        if len(rest):
-            rt, tc = np.unique(track[rest], return_inverse=True)
-            rm, mr = np.unique(meas[rest], return_inverse=True)
-            nm = len(rm)
-            matrix = np.full((nm, len(rt) + nm), FORBIDDEN)
-            matrix[mr, tc] = cost[rest]
-            matrix[np.arange(nm), len(rt) + np.arange(nm)] = self.miss_cost
-            pair = np.full(matrix.shape, -1, dtype=np.int64)
-            pair[mr, tc] = rest
-            r, c = linear_sum_assignment(matrix)
-            real = (c < len(rt)) & (matrix[r, c] < FORBIDDEN)
-            chosen.append(pair[r[real], c[real]])
-        return np.concatenate(chosen)
+        take, rest = _gating.alone(track, meas, cost, self.miss_cost)
+        if len(rest) == 0:
+            return take
+        rt, tc = np.unique(track[rest], return_inverse=True)
+        rm, mr = np.unique(meas[rest], return_inverse=True)
+        nm = len(rm)
+        matrix = np.full((nm, len(rt) + nm), FORBIDDEN)
+        matrix[mr, tc] = cost[rest]
+        matrix[np.arange(nm), len(rt) + np.arange(nm)] = self.miss_cost
+        pair = np.full(matrix.shape, -1, dtype=np.int64)
+        pair[mr, tc] = rest
+        r, c = linear_sum_assignment(matrix)
+        real = (c < len(rt)) & (matrix[r, c] < FORBIDDEN)
+        return np.concatenate([take, pair[r[real], c[real]]])

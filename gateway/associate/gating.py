@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gateway import _gating
 from gateway.associate.filter import ConstantVelocity
 from gateway.associate.measurements import (
     Measurements,
@@ -47,9 +48,9 @@ from gateway.associate.measurements import (
     height_correction,
 )
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import ADDRESS, CODE, TENTATIVE, TrackTable
+from gateway.associate.tracks import TENTATIVE, TrackTable
 
-__all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes", "strip_pairs"]
+__all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
 
 
 @dataclass
@@ -92,57 +93,30 @@ class Hypotheses:
         """The pairs ``k`` (per-measurement verdicts unchanged)."""
         if len(k) == len(self.track):  # all of them (indices are distinct)
             return self
-        return Hypotheses(self.track[k], self.meas[k], self.d2[k], self.cost[k], self.late,
-                          self.conflict, self.duplicate, self.dt[k], self.x[k], self.P[k],
-                          self.nu[k], self.s_inv[k],
-                          models=None if self.models is None else self.models[k])
+        return self._pairs(*_gating.take(k, self._columns()))
 
     @staticmethod
     def join(a: Hypotheses, b: Hypotheses) -> Hypotheses:
-        """Pairs of both (verdicts of ``b``)."""
-        def both(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            return np.concatenate([x, y])
+        """Pairs of both (verdicts of ``b``; the filter's per-pair predictions where both
+        have them, or where the side without them has no pairs)."""
+        return b._pairs(*_gating.join(a._columns(), b._columns()))
 
-        return Hypotheses(both(a.track, b.track), both(a.meas, b.meas), both(a.d2, b.d2),
-                          both(a.cost, b.cost), b.late, b.conflict, b.duplicate,
-                          both(a.dt, b.dt), both(a.x, b.x), both(a.P, b.P), both(a.nu, b.nu),
-                          both(a.s_inv, b.s_inv), models=_join_models(a, b))
+    def _columns(self) -> tuple[np.ndarray | None, ...]:
+        """The per-pair arrays, in ``_pairs``'s order."""
+        return (self.track, self.meas, self.d2, self.cost, self.dt, self.x, self.P, self.nu,
+                self.s_inv, self.models)
 
-
-def _join_models(a: Hypotheses, b: Hypotheses) -> np.ndarray | None:
-    """The filter's per-pair predictions of both (a side without pairs may have none)."""
-    if a.models is not None and b.models is not None:
-        return np.concatenate([a.models, b.models])
-    if a.models is not None and len(b.track) == 0:
-        return a.models
-    if b.models is not None and len(a.track) == 0:
-        return b.models
-    return None
-
-
-def strip_pairs(tx: np.ndarray, ty: np.ndarray, mx: np.ndarray, my: np.ndarray,
-                radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """All (i, j) with |tx[i] - mx[j]| <= radius and |ty[i] - my[j]| <= radius: tracks
-    sorted by x, each measurement's window found by binary search, windows expanded into
-    pairs without a Python loop."""
-    order = np.argsort(tx, kind="stable")
-    xs = tx[order]
-    lo = np.searchsorted(xs, mx - radius, side="left")
-    hi = np.searchsorted(xs, mx + radius, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    j = np.repeat(np.arange(len(mx)), counts)
-    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    i = order[starts + np.arange(total)]
-    near = np.abs(ty[i] - my[j]) <= radius
-    return i[near], j[near]
+    def _pairs(self, track: np.ndarray, meas: np.ndarray, d2: np.ndarray, cost: np.ndarray,
+               dt: np.ndarray, x: np.ndarray, P: np.ndarray, nu: np.ndarray,
+               s_inv: np.ndarray, models: np.ndarray | None) -> Hypotheses:
+        """These pairs with this one's per-measurement verdicts."""
+        return Hypotheses(track, meas, d2, cost, self.late, self.conflict, self.duplicate,
+                          dt, x, P, nu, s_inv, models=models)
 
 
 class IdentityGater:
-    """Kinematic gate plus the identity rules (module docstring), vectorised over pairs."""
+    """Kinematic gate plus the identity rules (module docstring), per batch in the gating
+    kernel (ext/gating.pyx) around the filter's prediction and innovation."""
 
     DENSE = 20_000  # up to this many (track, measurement) pairs in the box: test them all
 
@@ -150,10 +124,20 @@ class IdentityGater:
         p = self.p = parameters
         self.codes = code_table(parameters.non_discrete_codes)
         self.radius = max(p.cap_m, p.modes_cap_m)
-        # cost = d2 + weights of the identities that agree (w_equal) and differ (w_differ)
-        # + continuity and anonymous terms; identity columns: address, code, callsign
-        self.w_equal = np.array([-p.modes_bonus, -p.code_bonus, -p.callsign_bonus])
-        self.w_differ = np.array([0.0, p.code_mismatch_penalty, p.callsign_mismatch_penalty])
+        cap2, modes_cap2 = p.cap_m ** 2, p.modes_cap_m ** 2
+        # the kernel's parameters (ext/gating.pyx names their order): gates and caps as a
+        # base plus what an address (or another identity) adds; costs are d2 plus the
+        # weights of the identities that agree and differ, continuity and anonymous terms
+        self._continuing_p = np.array([
+            p.identity_gate_chi2, p.modes_gate_chi2 - p.identity_gate_chi2, cap2,
+            modes_cap2 - cap2, p.late_window_s, p.continuity_bonus + p.code_bonus,
+            p.modes_bonus - p.code_bonus])
+        self._search_p = np.array([
+            p.gate_chi2, p.identity_gate_chi2 - p.gate_chi2,
+            p.modes_gate_chi2 - p.identity_gate_chi2, cap2, modes_cap2 - cap2,
+            p.late_window_s, -p.modes_bonus, -p.code_bonus, -p.callsign_bonus,
+            p.code_mismatch_penalty, p.callsign_mismatch_penalty, p.continuity_bonus,
+            p.anonymous_track_penalty, TENTATIVE])
 
     def hypothesise(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
                     model: ConstantVelocity) -> Hypotheses:
@@ -170,11 +154,10 @@ class IdentityGater:
         n = len(m)
         if n == 0 or len(rows) == 0:
             return Hypotheses.empty(n)
-        fast, settled = self._continuing(tracks, m, model)
-        slow = (settled < 1).nonzero()[0]
+        fast, slow = self._continuing(tracks, m, model)
         if len(slow) == 0:
             return fast
-        found = self._search(tracks, rows, m, model, slow, fast.late)
+        found = self._search(tracks, m, model, slow, fast.late)
         out = Hypotheses.join(fast, found) if len(fast.track) else found
         out.diverged = fast.diverged
         return out
@@ -183,140 +166,51 @@ class IdentityGater:
                     ) -> tuple[Hypotheses, np.ndarray]:
         """Pairs of measurements with the track their source number feeds, where identity
         agrees (same address; or no address on either and the same code) and it gates;
-        and which measurements that settles (int8 [n], 1: settled)."""
-        p = self.p
+        and the measurements that leaves to search for (ascending)."""
         n = len(m)
-        settled = np.zeros(n, dtype=np.int8)
-        trn = m.track_number
-        row = tracks.owner[m.source][trn]
-        row[trn < 0] = -1
-        cand = (row >= 0).nonzero()[0]
+        cand, r, adr, dt, z, R = _gating.continuing(
+            tracks.owner[m.source], m.track_number, m.ident, tracks.ident, m.t, tracks.t,
+            m.xy, m.R)
         if len(cand) == 0:
-            return Hypotheses.empty(n), settled
-        r = row[cand]
-        mi, tk = m.ident[cand], tracks.ident[r]
-        adr = (mi[:, ADDRESS] == tk[:, ADDRESS]) & (mi[:, ADDRESS] >= 0)
-        code = ((mi[:, CODE] == tk[:, CODE]) & (mi[:, CODE] >= 0) & (mi[:, ADDRESS] < 0)
-                & (tk[:, ADDRESS] < 0))
-        agree = (adr | code).nonzero()[0]
-        if len(agree) == 0:
-            return Hypotheses.empty(n), settled
-        cand, r, adr = cand[agree], r[agree], adr[agree]
-        dt = m.t[cand] - tracks.t[r]
+            return Hypotheses.empty(n), np.arange(n)
         x, P, models = model.predict_tracks(tracks, r, dt)
-        nu, s_inv, d2 = model.innovation(x, P, m.xy[cand], m.R[cand])
-        gate = p.identity_gate_chi2 + (p.modes_gate_chi2 - p.identity_gate_chi2) * adr
-        cap2 = p.cap_m ** 2 + (p.modes_cap_m ** 2 - p.cap_m ** 2) * adr
-        ok = (d2 <= gate) & ((nu * nu).sum(axis=1) <= cap2)
-        settled[cand[ok]] = 1
-        diverged = np.zeros(n, dtype=bool)
-        if m.sdps:  # a system track that no longer fits its own track: merged, jumped
-            diverged[cand[~ok & ~adr]] = True  # (Mode S: rule 1 decides, a conflict)
-        late = np.zeros(n, dtype=bool)
-        is_late = ok & (dt < -p.late_window_s)
-        late[cand[is_late]] = True
-        k = (ok > is_late).nonzero()[0]
-        bonus = p.continuity_bonus + p.code_bonus + (p.modes_bonus - p.code_bonus) * adr[k]
-        return Hypotheses(r[k], cand[k], d2[k], d2[k] - bonus, late, np.zeros(n, dtype=bool),
-                          np.zeros(n, dtype=bool), dt[k], x[k], P[k], nu[k], s_inv[k],
-                          diverged, None if models is None else models[k]), settled
+        nu, s_inv, d2 = model.innovation(x, P, z, R)
+        k, cost, slow, late, diverged = _gating.continuing_verdict(
+            cand, adr, d2, nu, dt, n, m.sdps, self._continuing_p)
+        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+            k, (r, cand, d2, dt, x, P, nu, s_inv, models))
+        return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
+                          np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
+                          models), slow
 
-    def _search(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
-                model: ConstantVelocity, which: np.ndarray, late: np.ndarray) -> Hypotheses:
+    def _search(self, tracks: TrackTable, m: Measurements, model: ConstantVelocity,
+                which: np.ndarray, late: np.ndarray) -> Hypotheses:
         """Pairs of the measurements ``which`` with every track near enough, under all the
-        rules (``late`` is updated in place)."""
+        rules (``late`` is updated in place).
+
+        Candidates: the live tracks predicted to the batch's latest time, inside the box
+        around the measurements, then within the widest cap (grown by the batch's time
+        span at the highest speed) of one of them."""
         p = self.p
-        n = len(m)
-        mt, mx, my = m.t[which], m.xy[which, 0], m.xy[which, 1]
-        # Candidates: tracks predicted to the batch's latest time, inside the box around
-        # the measurements, then within the widest cap of one of them.
-        t_max, t_min = mt.max(), mt.min()
-        radius = self.radius + p.max_speed_mps * float(t_max - t_min)
-        X = tracks.x
-        lead = t_max - tracks.t
-        tx = X[:, 0] + X[:, 2] * lead
-        ty = X[:, 1] + X[:, 3] * lead
-        x_lo, x_hi, y_lo, y_hi = mx.min(), mx.max(), my.min(), my.max()
-        box = ((np.abs(tx - 0.5 * (x_lo + x_hi)) <= 0.5 * (x_hi - x_lo) + radius)
-                             & (np.abs(ty - 0.5 * (y_lo + y_hi)) <= 0.5 * (y_hi - y_lo)
-                                + radius) & tracks.alive).nonzero()[0]
-        if len(box) * len(which) <= self.DENSE:
-            i, j = np.nonzero((np.abs(tx[box][:, None] - mx) <= radius)
-                              & (np.abs(ty[box][:, None] - my) <= radius))
-        else:
-            i, j = strip_pairs(tx[box], ty[box], mx, my, radius)
-        if len(i) == 0:
-            empty = Hypotheses.empty(n, late)
-            empty.conflict = self._conflicts(tracks, rows, m, which, np.zeros(n, dtype=bool))
-            return empty
-        ti, j = box[i], which[j]
-
+        ti, j, dt, z, R = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy,
+                                             m.R, which, self.radius, p.max_speed_mps,
+                                             self.DENSE)
         # Kinematics of each pair, the track predicted to the measurement's own time.
-        dt = m.t[j] - tracks.t[ti]
-        x, P, models = model.predict_tracks(tracks, ti, dt)
-        z = m.xy[j]
-        if m.primaries:  # primary plots re-placed at the candidate track's level
-            hx, hy = height_correction(m, j, tracks.fl[ti])
-            z[:, 0] += hx
-            z[:, 1] += hy
-        nu, s_inv, d2 = model.innovation(x, P, z, m.R[j])
-
-        # Identity relations of each pair, all three identities at once.
-        mi, tk = m.ident[j, :3], tracks.ident[ti, :3]
-        known = mi >= 0
-        equal = (mi == tk) & known
-        differ = (mi != tk) & known & (tk >= 0)
-        adr_eq = equal[:, ADDRESS]
-        trn = m.track_number[j]
-        cont = (tracks.trn[ti, m.source] == trn) & (trn >= 0)
-        anonymous = (tk[:, ADDRESS] < 0) & (tk[:, CODE] < 0) & (known[:, ADDRESS]
-                                                                | known[:, CODE])
-        vouched = equal.any(axis=1) | cont
-        gate = (p.gate_chi2 + (p.identity_gate_chi2 - p.gate_chi2) * vouched
-                + (p.modes_gate_chi2 - p.identity_gate_chi2) * adr_eq)
-        cap2 = p.cap_m ** 2 + (p.modes_cap_m ** 2 - p.cap_m ** 2) * adr_eq
-        # A tentative track fed only by untracked primary plots looks like clutter: a
-        # report with an identity, or with its source's own track behind it, starts a
-        # track of its own rather than take over its made-up velocity.
-        clutter = (tracks.state[ti] == TENTATIVE) & ~tracks.tracked[ti]
-        ok = ((d2 <= gate) & ((nu * nu).sum(axis=1) <= cap2) & ~differ[:, ADDRESS]
-              & ~(differ[:, CODE] & ~(adr_eq | cont))
-              & ~(clutter & (anonymous | (trn >= 0))))
-
-        # Rule 1: an address that gates its own track goes nowhere else; an address whose
-        # tracks all fail to gate is on another target: it goes nowhere at all.
-        owned = np.zeros(n, dtype=bool)
-        owned[j[ok & adr_eq]] = True
-        ok &= owned[j] <= adr_eq
-        conflict = self._conflicts(tracks, rows, m, which, owned)
-        if conflict.any():
-            ok &= ~conflict[j]
-
-        # Too old for a track it gates: used within the late window, else dropped.
-        late[j[ok & (dt < -p.late_window_s)]] = True
-        ok &= ~late[j]
-        duplicate = np.zeros(n, dtype=bool)
-        duplicate[j[ok & (adr_eq | equal[:, CODE])]] = True
-
-        k = ok.nonzero()[0]
-        e, d = equal[k], differ[k]
-        cost = (d2[k] + self.w_equal[0] * e[:, 0] + self.w_equal[1] * e[:, 1]
-                + self.w_equal[2] * e[:, 2] + self.w_differ[1] * d[:, 1]
-                + self.w_differ[2] * d[:, 2] - p.continuity_bonus * cont[k]
-                + p.anonymous_track_penalty * anonymous[k])
-        return Hypotheses(ti[k], j[k], d2[k], cost, late, conflict, duplicate, dt[k], x[k],
-                          P[k], nu[k], s_inv[k],
-                          models=None if models is None else models[k])
-
-    @staticmethod
-    def _conflicts(tracks: TrackTable, rows: np.ndarray, m: Measurements, which: np.ndarray,
-                   owned: np.ndarray) -> np.ndarray:
-        """bool [n]: measurements (among ``which``) whose Mode S address gates no track of
-        that address, although one exists: the address is on another target."""
-        conflict = np.zeros(len(m), dtype=bool)
-        orphans = which[owned[which] < (m.ident[which, ADDRESS] >= 0)]
-        if len(orphans):
-            addresses = np.sort(tracks.ident[rows, ADDRESS])
-            at = np.minimum(np.searchsorted(addresses, m.icao24[orphans]), len(addresses) - 1)
-            conflict[orphans] = addresses[at] == m.icao24[orphans]
-        return conflict
+        if len(ti):
+            x, P, models = model.predict_tracks(tracks, ti, dt)
+            if m.primaries:  # primary plots re-placed at the candidate track's level
+                hx, hy = height_correction(m, j, tracks.fl[ti])
+                z[:, 0] += hx
+                z[:, 1] += hy
+            nu, s_inv, d2 = model.innovation(x, P, z, R)
+        else:
+            x, P, models = np.zeros((0, 4)), np.zeros((0, 4, 4)), None
+            nu, s_inv, d2 = np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros(0)
+        k, cost, conflict, duplicate = _gating.search_verdict(
+            ti, j, d2, nu, dt, m.ident, m.track_number, tracks.ident,
+            tracks.trn[:, m.source], tracks.state, tracks.tracked, tracks.alive, which, late,
+            self._search_p)
+        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+            k, (ti, j, d2, dt, x, P, nu, s_inv, models))
+        return Hypotheses(track, meas, d2, cost, late, conflict, duplicate, dt, x, P, nu,
+                          s_inv, models=models)

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
+from gateway import _gating
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.filter import (
@@ -292,22 +293,16 @@ class Tracker:
         counters["associated"] += len(rows)
         if len(rows):
             self._kinematics(chosen, m)
-        left = np.ones(len(m), dtype=bool)
-        left[idx] = False
-        dropped = hyp.late | hyp.duplicate | hyp.conflict
-        if hyp.diverged is not None:
-            dropped = dropped | hyp.diverged
-        if dropped.any():
-            late, conflict = int(hyp.late.sum()), int(hyp.conflict.sum())
+        # what is left starts tracks: not the late, duplicate or diverged reports
+        new_idx, dropped = _gating.leftover(len(m), idx, hyp.late, hyp.duplicate,
+                                            hyp.conflict, hyp.diverged)
+        if dropped is not None:
+            late, conflict, duplicate, diverged = dropped
             counters["late-measurement-dropped"] += late
             counters["modes-address-conflict"] += conflict
-            left &= ~hyp.late
-            counters["duplicate-report"] += int((left & hyp.duplicate).sum())
-            left &= ~hyp.duplicate
+            counters["duplicate-report"] += duplicate
             if hyp.diverged is not None:
-                counters["diverged-report"] += int((left & hyp.diverged).sum())
-                left &= ~hyp.diverged
-        new_idx = left.nonzero()[0]
+                counters["diverged-report"] += diverged
         if len(new_idx):
             new_rows = self.initiator.initiate(tracks, m.take(new_idx), self.filter)
             counters["track-started"] += len(new_rows)

@@ -1,0 +1,635 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The gate's per-batch bookkeeping in C: which (track, measurement) pairs to test, the
+verdict of the identity rules on each, and the first step of the assignment.
+
+A radar sector brings ~18 plots: the vectorised gate made a hundred numpy calls per batch,
+each costing more than its elements.  Here each step is one call per batch with plain
+loops; the rules themselves are gateway/associate/gating.py's (its docstrings say why),
+and the filter's prediction and innovation stay with the filter (ext/tracking.pyx).
+tests/test_gating_kernel.py checks every function against the previous numpy code.
+
+Floats are computed in numpy's order, one operation at a time (built with
+``-ffp-contract=off``: no fused multiply-add), so every distance, gate and cost is the same
+to the bit.  Bool arrays are read and written as bytes.  Every function checks the shapes
+it is given (ValueError) and the indices it follows (IndexError): nothing is read out of
+bounds, whatever the values.
+"""
+
+cimport numpy as cnp
+from libc.math cimport fabs
+from libc.stdint cimport int8_t, int64_t
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcpy
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef unsigned char flag
+
+# identity columns (gateway/associate/tracks.py)
+cdef enum:
+    ADDRESS = 0
+    CODE = 1
+    CALLSIGN = 2
+
+# ``continuing_verdict``'s parameters (``IdentityGater`` packs them in this order)
+cdef enum:
+    C_GATE = 0  # identity_gate_chi2
+    C_GATE_MODES = 1  # modes_gate_chi2 - identity_gate_chi2 (added for an address)
+    C_CAP2 = 2  # cap_m ** 2
+    C_CAP2_MODES = 3  # modes_cap_m ** 2 - cap_m ** 2
+    C_LATE = 4  # late_window_s
+    C_BONUS = 5  # continuity_bonus + code_bonus
+    C_BONUS_MODES = 6  # modes_bonus - code_bonus
+    C_N = 7
+
+# ``search_verdict``'s parameters
+cdef enum:
+    S_GATE = 0  # gate_chi2
+    S_GATE_VOUCHED = 1  # identity_gate_chi2 - gate_chi2
+    S_GATE_MODES = 2  # modes_gate_chi2 - identity_gate_chi2
+    S_CAP2 = 3
+    S_CAP2_MODES = 4
+    S_LATE = 5
+    S_EQUAL = 6  # -modes_bonus, -code_bonus, -callsign_bonus (6, 7, 8)
+    S_DIFFER = 9  # code_mismatch_penalty, callsign_mismatch_penalty (9, 10)
+    S_CONTINUITY = 11  # continuity_bonus
+    S_ANONYMOUS = 12  # anonymous_track_penalty
+    S_TENTATIVE = 13  # the tentative state's number
+    S_N = 14
+
+
+cdef inline void _need(bint ok, str what) except *:
+    if not ok:
+        raise ValueError(what)
+
+
+cdef inline double _f(flag b) noexcept nogil:
+    """A bool as numpy multiplies it into a float."""
+    return 1.0 if b else 0.0
+
+
+# -- continuing tracks ------------------------------------------------------------------------
+
+def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:, :] mident,
+               const int64_t[:, :] tident, const double[:] mt, const double[:] tt,
+               const double[:, :] mxy, const double[:, :, :] mR):
+    """The measurements whose source number feeds a track (``owner[number]``, -1: none)
+    with an agreeing identity: the same address, or no address on either and the same
+    code.  Returns (measurement index, track row, same address [bool]) of each,
+    measurements ascending, and what the filter needs of each pair (``_measured``).  A
+    number outside ``owner`` feeds no track."""
+    cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], i, c = 0
+    cdef int64_t trn, r
+    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
+          and mt.shape[0] == n and tt.shape[0] == T, "continuing: shapes do not match")
+    cand_out = np.empty(n, dtype=np.int64)
+    row_out = np.empty(n, dtype=np.int64)
+    adr_out = np.empty(n, dtype=bool)
+    cdef int64_t[::1] cand = cand_out
+    cdef int64_t[::1] row = row_out
+    cdef flag[::1] adr = adr_out
+    cdef bint a
+    for i in range(n):
+        trn = number[i]
+        if trn < 0 or trn >= owner.shape[0]:
+            continue
+        r = owner[trn]
+        if r < 0:
+            continue
+        if r >= T:
+            raise IndexError(f"continuing: track row {r} outside the table")
+        a = mident[i, ADDRESS] == tident[r, ADDRESS] and mident[i, ADDRESS] >= 0
+        if a or (mident[i, CODE] == tident[r, CODE] and mident[i, CODE] >= 0
+                 and mident[i, ADDRESS] < 0 and tident[r, ADDRESS] < 0):
+            cand[c] = i
+            row[c] = r
+            adr[c] = a
+            c += 1
+    cand_out, row_out = cand_out[:c], row_out[:c]
+    return (cand_out, row_out, adr_out[:c], *_measured(cand_out, row_out, mt, tt, mxy, mR))
+
+
+cdef tuple _measured(const int64_t[:] meas, const int64_t[:] track, const double[:] mt,
+                     const double[:] tt, const double[:, :] mxy, const double[:, :, :] mR):
+    """What the filter needs of each pair (measurement ``meas``, track row ``track``, both
+    within range): (dt = measurement time - track time, z [k, 2], R [k, 2, 2])."""
+    cdef Py_ssize_t k = meas.shape[0], n = mt.shape[0], i, m
+    cdef int64_t r
+    _need(mxy.shape[0] == n and mR.shape[0] == n and mxy.shape[1] == 2
+          and mR.shape[1] == 2 and mR.shape[2] == 2, "measured: shapes do not match")
+    dt_out = np.empty(k, dtype=np.float64)
+    z_out = np.empty((k, 2), dtype=np.float64)
+    R_out = np.empty((k, 2, 2), dtype=np.float64)
+    cdef double[::1] dt = dt_out
+    cdef double[:, ::1] z = z_out
+    cdef double[:, :, ::1] R = R_out
+    for i in range(k):
+        m, r = meas[i], track[i]
+        dt[i] = mt[m] - tt[r]
+        z[i, 0] = mxy[m, 0]
+        z[i, 1] = mxy[m, 1]
+        R[i, 0, 0] = mR[m, 0, 0]
+        R[i, 0, 1] = mR[m, 0, 1]
+        R[i, 1, 0] = mR[m, 1, 0]
+        R[i, 1, 1] = mR[m, 1, 1]
+    return dt_out, z_out, R_out
+
+
+def continuing_verdict(const int64_t[:] cand, const flag[:] adr, const double[:] d2,
+                       const double[:, :] nu, const double[:] dt, Py_ssize_t n, bint sdps,
+                       const double[::1] p):
+    """Which continuing pairs (``continuing``'s, predicted and measured by the filter)
+    gate: within the identity gate (the Mode S gate for an address) and the cap.  Returns
+    (the pairs kept, their costs = d2 - the continuity and identity bonuses, the
+    measurements still to search for [ascending], late [n], diverged [n]).  A gating pair
+    too old (dt < -late_window_s) is not kept but marks its measurement late; a pair that
+    does not gate without an address marks it diverged when ``sdps`` (a system track that
+    no longer fits its own track)."""
+    cdef Py_ssize_t c = cand.shape[0], i, nk = 0, ns = 0
+    cdef double gate, cap2
+    cdef bint ok
+    _need(adr.shape[0] == c and d2.shape[0] == c and nu.shape[0] == c and dt.shape[0] == c
+          and nu.shape[1] == 2 and p.shape[0] == C_N and n >= 0,
+          "continuing_verdict: shapes do not match")
+    keep_out = np.empty(c, dtype=np.int64)
+    cost_out = np.empty(c, dtype=np.float64)
+    late_out = np.zeros(n, dtype=bool)
+    diverged_out = np.zeros(n, dtype=bool)
+    settled = np.zeros(n, dtype=bool)
+    cdef int64_t[::1] keep = keep_out
+    cdef double[::1] cost = cost_out
+    cdef flag[::1] late = late_out
+    cdef flag[::1] diverged = diverged_out
+    cdef flag[::1] done = settled
+    for i in range(c):
+        if cand[i] < 0 or cand[i] >= n:
+            raise IndexError(f"continuing_verdict: measurement {cand[i]} outside [0, {n})")
+        gate = p[C_GATE] + p[C_GATE_MODES] * _f(adr[i])
+        cap2 = p[C_CAP2] + p[C_CAP2_MODES] * _f(adr[i])
+        ok = d2[i] <= gate and nu[i, 0] * nu[i, 0] + nu[i, 1] * nu[i, 1] <= cap2
+        if ok:
+            done[cand[i]] = 1
+            if dt[i] < -p[C_LATE]:
+                late[cand[i]] = 1
+            else:
+                keep[nk] = i
+                cost[nk] = d2[i] - (p[C_BONUS] + p[C_BONUS_MODES] * _f(adr[i]))
+                nk += 1
+        elif sdps and not adr[i]:
+            diverged[cand[i]] = 1
+    slow_out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] slow = slow_out
+    for i in range(n):
+        if not done[i]:
+            slow[ns] = i
+            ns += 1
+    return keep_out[:nk], cost_out[:nk], slow_out[:ns], late_out, diverged_out
+
+
+# -- the search over all tracks ----------------------------------------------------------------
+
+cdef void _merge_sort(int64_t* idx, int64_t* tmp, const double* key, Py_ssize_t n) noexcept nogil:
+    """Sort idx by key, equal keys in their order (numpy's stable argsort); no NaN keys."""
+    cdef Py_ssize_t width = 1, lo, mid, hi, a, b, o
+    cdef int64_t* src = idx
+    cdef int64_t* dst = tmp
+    cdef int64_t* swap
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            a, b, o = lo, mid, lo
+            while a < mid and b < hi:
+                if key[src[b]] < key[src[a]]:
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < hi:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+            lo = hi
+        swap = src
+        src = dst
+        dst = swap
+        width *= 2
+    if src != idx:
+        memcpy(idx, src, n * sizeof(int64_t))
+
+
+def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
+               const double[:] mt, const double[:, :] mxy, const double[:, :, :] mR,
+               const int64_t[:] which, double reach, double max_speed, Py_ssize_t dense):
+    """(track rows, measurement indices, and ``_measured``'s dt, z, R) of the pairs near
+    enough to test: the live
+    tracks (states ``x`` at times ``t``) predicted to the latest time of the measurements
+    ``which``, inside the box around them grown by ``reach`` + max_speed * their time
+    span, then within that radius of the measurement in x and y.  Up to ``dense`` pairs in
+    the box are tested all against all (pairs by track row, then measurement); more are
+    swept in x order (by measurement, then the tracks' x), as gating.py always did."""
+    cdef Py_ssize_t N = x.shape[0], w = which.shape[0], i, j, nb = 0, np_ = 0, lo, hi, mid, cap
+    cdef double t_max, t_min, radius, lead, x_lo, x_hi, y_lo, y_hi, cx, cy, hx, hy, v
+    cdef bint nan = False
+    _need(t.shape[0] == N and alive.shape[0] == N and x.shape[1] >= 4 and mt.shape[0]
+          == mxy.shape[0] and mxy.shape[1] == 2, "candidates: shapes do not match")
+    z = np.zeros(0, dtype=np.int64)
+    if w == 0 or N == 0:
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
+    for j in range(w):
+        if which[j] < 0 or which[j] >= mt.shape[0]:
+            raise IndexError(f"candidates: measurement {which[j]} outside the batch")
+    t_max = t_min = mt[which[0]]
+    x_lo = x_hi = mxy[which[0], 0]
+    y_lo = y_hi = mxy[which[0], 1]
+    for j in range(w):  # numpy's min and max: any NaN makes them NaN
+        v = mt[which[j]]
+        nan = nan or v != v
+        t_max = v if v > t_max else t_max
+        t_min = v if v < t_min else t_min
+        v = mxy[which[j], 0]
+        nan = nan or v != v
+        x_lo = v if v < x_lo else x_lo
+        x_hi = v if v > x_hi else x_hi
+        v = mxy[which[j], 1]
+        nan = nan or v != v
+        y_lo = v if v < y_lo else y_lo
+        y_hi = v if v > y_hi else y_hi
+    if nan:  # a NaN box holds no track
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
+    radius = reach + max_speed * (t_max - t_min)
+    cx = 0.5 * (x_lo + x_hi)
+    hx = 0.5 * (x_hi - x_lo) + radius
+    cy = 0.5 * (y_lo + y_hi)
+    hy = 0.5 * (y_hi - y_lo) + radius
+    tx_out = np.empty(N, dtype=np.float64)
+    ty_out = np.empty(N, dtype=np.float64)
+    box_out = np.empty(N, dtype=np.int64)
+    cdef double[::1] tx = tx_out
+    cdef double[::1] ty = ty_out
+    cdef int64_t[::1] box = box_out
+    for i in range(N):
+        if not alive[i]:
+            continue
+        lead = t_max - t[i]
+        tx[i] = x[i, 0] + x[i, 2] * lead
+        ty[i] = x[i, 1] + x[i, 3] * lead
+        if fabs(tx[i] - cx) <= hx and fabs(ty[i] - cy) <= hy:
+            box[nb] = i
+            nb += 1
+    if nb == 0:
+        return z, z, *_measured(z, z, mt, t, mxy, mR)
+    cdef int64_t* pi
+    cdef int64_t* pj
+    cdef int64_t* tmp
+    if nb * w <= dense:
+        cap = nb * w
+        ti_out = np.empty(cap, dtype=np.int64)
+        j_out = np.empty(cap, dtype=np.int64)
+        pi = <int64_t*> cnp.PyArray_DATA(ti_out)
+        pj = <int64_t*> cnp.PyArray_DATA(j_out)
+        for i in range(nb):
+            for j in range(w):
+                if (fabs(tx[box[i]] - mxy[which[j], 0]) <= radius
+                        and fabs(ty[box[i]] - mxy[which[j], 1]) <= radius):
+                    pi[np_] = box[i]
+                    pj[np_] = which[j]
+                    np_ += 1
+        ti_out, j_out = ti_out[:np_], j_out[:np_]
+        return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+    # the strip: tracks sorted by x, each measurement's window by binary search
+    order_out = np.empty(nb, dtype=np.int64)
+    cdef int64_t[::1] order = order_out
+    tmp = <int64_t*> malloc(nb * sizeof(int64_t))
+    if tmp == NULL:
+        raise MemoryError()
+    memcpy(&order[0], &box[0], nb * sizeof(int64_t))
+    _merge_sort(&order[0], tmp, &tx[0], nb)
+    free(tmp)
+    cap = 0
+    los = np.empty(w, dtype=np.int64)
+    his = np.empty(w, dtype=np.int64)
+    cdef int64_t[::1] lo_ = los
+    cdef int64_t[::1] hi_ = his
+    for j in range(w):
+        v = mxy[which[j], 0] - radius  # first x >= v (searchsorted, left)
+        lo, hi = 0, nb
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tx[order[mid]] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        lo_[j] = lo
+        v = mxy[which[j], 0] + radius  # first x > v (searchsorted, right)
+        hi = nb
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tx[order[mid]] <= v:
+                lo = mid + 1
+            else:
+                hi = mid
+        hi_[j] = lo
+        cap += hi_[j] - lo_[j]
+    ti_out = np.empty(cap, dtype=np.int64)
+    j_out = np.empty(cap, dtype=np.int64)
+    pi = <int64_t*> cnp.PyArray_DATA(ti_out)
+    pj = <int64_t*> cnp.PyArray_DATA(j_out)
+    for j in range(w):
+        for i in range(lo_[j], hi_[j]):
+            if fabs(ty[order[i]] - mxy[which[j], 1]) <= radius:
+                pi[np_] = order[i]
+                pj[np_] = which[j]
+                np_ += 1
+    ti_out, j_out = ti_out[:np_], j_out[:np_]
+    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+
+
+cdef int _compare(const void* a, const void* b) noexcept nogil:
+    cdef int64_t x = (<const int64_t*> a)[0], y = (<const int64_t*> b)[0]
+    return (x > y) - (x < y)
+
+
+def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
+                   const double[:, :] nu, const double[:] dt, const int64_t[:, :] mident,
+                   const int64_t[:] number, const int64_t[:, :] tident,
+                   const int64_t[:] tnumber, const int8_t[:] state, const flag[:] tracked,
+                   const flag[:] alive, const int64_t[:] which, flag[:] late,
+                   const double[::1] p):
+    """The identity rules (gating.py's module docstring) on the candidate pairs (track
+    rows ``ti``, measurement indices ``j``, d2, nu and dt from the filter): returns (the
+    pairs that may be chosen, their costs, conflict [n], duplicate [n]) and marks ``late``
+    [n] the measurements too old for a track they gate.  ``number`` is each measurement's
+    source track number, ``tnumber`` each track's number from that source; a measurement
+    (among ``which``) whose address gates no track of that address, although a live track
+    has it, is a conflict and pairs with nothing."""
+    cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, m
+    cdef Py_ssize_t nk = 0, nlive = 0
+    cdef int64_t r, a
+    cdef bint e0, e1, e2, d0, d1, d2_, cont, anon, adr_eq, ok, clutter
+    cdef double gate, cap2, c
+    _need(j.shape[0] == k and d2.shape[0] == k and nu.shape[0] == k and dt.shape[0] == k
+          and nu.shape[1] == 2 and mident.shape[1] >= 3 and tident.shape[1] >= 3
+          and number.shape[0] == n and late.shape[0] == n and tnumber.shape[0] == T
+          and state.shape[0] == T and tracked.shape[0] == T and alive.shape[0] == T
+          and p.shape[0] == S_N, "search_verdict: shapes do not match")
+    for i in range(k):
+        if ti[i] < 0 or ti[i] >= T or j[i] < 0 or j[i] >= n:
+            raise IndexError("search_verdict: a pair outside the tracks or the batch")
+    for i in range(which.shape[0]):
+        if which[i] < 0 or which[i] >= n:
+            raise IndexError("search_verdict: a measurement outside the batch")
+    good_out = np.empty(k, dtype=bool)
+    adr_out = np.empty(k, dtype=bool)
+    dup_out = np.empty(k, dtype=bool)
+    keep_out = np.empty(k, dtype=np.int64)
+    cost_out = np.empty(k, dtype=np.float64)
+    owned_out = np.zeros(n, dtype=bool)
+    conflict_out = np.zeros(n, dtype=bool)
+    duplicate_out = np.zeros(n, dtype=bool)
+    cdef flag[::1] good = good_out
+    cdef flag[::1] adr = adr_out
+    cdef flag[::1] dup = dup_out
+    cdef int64_t[::1] keep = keep_out
+    cdef double[::1] cost = cost_out
+    cdef flag[::1] owned = owned_out
+    cdef flag[::1] conflict = conflict_out
+    cdef flag[::1] duplicate = duplicate_out
+    for i in range(k):  # the kinematic gate and the identity relations of each pair
+        r, m = ti[i], j[i]
+        e0 = mident[m, ADDRESS] >= 0 and mident[m, ADDRESS] == tident[r, ADDRESS]
+        e1 = mident[m, CODE] >= 0 and mident[m, CODE] == tident[r, CODE]
+        e2 = mident[m, CALLSIGN] >= 0 and mident[m, CALLSIGN] == tident[r, CALLSIGN]
+        d0 = mident[m, ADDRESS] >= 0 and tident[r, ADDRESS] >= 0 and not e0
+        d1 = mident[m, CODE] >= 0 and tident[r, CODE] >= 0 and not e1
+        d2_ = mident[m, CALLSIGN] >= 0 and tident[r, CALLSIGN] >= 0 and not e2
+        cont = number[m] >= 0 and tnumber[r] == number[m]
+        anon = (tident[r, ADDRESS] < 0 and tident[r, CODE] < 0
+                and (mident[m, ADDRESS] >= 0 or mident[m, CODE] >= 0))
+        adr_eq = e0
+        gate = (p[S_GATE] + p[S_GATE_VOUCHED] * _f(e0 or e1 or e2 or cont)
+                + p[S_GATE_MODES] * _f(adr_eq))
+        cap2 = p[S_CAP2] + p[S_CAP2_MODES] * _f(adr_eq)
+        # a tentative track fed only by untracked primary plots looks like clutter
+        clutter = state[r] == <int8_t> p[S_TENTATIVE] and not tracked[r]
+        ok = (d2[i] <= gate and nu[i, 0] * nu[i, 0] + nu[i, 1] * nu[i, 1] <= cap2
+              and not d0 and not (d1 and not (adr_eq or cont))
+              and not (clutter and (anon or number[m] >= 0)))
+        good[i] = ok
+        adr[i] = adr_eq
+        dup[i] = adr_eq or e1
+        if ok and adr_eq:
+            owned[m] = 1
+        c = d2[i] + p[S_EQUAL] * _f(e0)
+        c = c + p[S_EQUAL + 1] * _f(e1)
+        c = c + p[S_EQUAL + 2] * _f(e2)
+        c = c + p[S_DIFFER] * _f(d1)
+        c = c + p[S_DIFFER + 1] * _f(d2_)
+        c = c - p[S_CONTINUITY] * _f(cont)
+        cost[i] = c + p[S_ANONYMOUS] * _f(anon)
+    # rule 1: an address that gates its own track goes nowhere else; one whose tracks all
+    # fail to gate is on another target (a conflict): it goes nowhere at all
+    cdef int64_t* addresses = NULL
+    cdef int64_t* found
+    for i in range(which.shape[0]):
+        m = which[i]
+        if owned[m] or mident[m, ADDRESS] < 0:
+            continue
+        if addresses == NULL:
+            addresses = <int64_t*> malloc((T + 1) * sizeof(int64_t))
+            if addresses == NULL:
+                raise MemoryError()
+            for r in range(T):
+                if alive[r]:
+                    addresses[nlive] = tident[r, ADDRESS]
+                    nlive += 1
+            qsort(addresses, nlive, sizeof(int64_t), _compare)
+        a = mident[m, ADDRESS]
+        found = <int64_t*> bsearch_(&a, addresses, nlive)
+        conflict[m] = found != NULL
+    free(addresses)
+    for i in range(k):  # too old for a track it gates: used within the window, else dropped
+        m = j[i]
+        good[i] = good[i] and (adr[i] or not owned[m]) and not conflict[m]
+        if good[i] and dt[i] < -p[S_LATE]:
+            late[m] = 1
+    for i in range(k):
+        m = j[i]
+        if good[i] and not late[m]:
+            keep[nk] = i
+            cost[nk] = cost[i]
+            nk += 1
+            if dup[i]:
+                duplicate[m] = 1
+    return keep_out[:nk], cost_out[:nk], conflict_out, duplicate_out
+
+
+cdef inline const int64_t* bsearch_(const int64_t* key, const int64_t* a,
+                                    Py_ssize_t n) noexcept nogil:
+    """The element equal to *key in the ascending a[n], or NULL."""
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < key[0]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return a + lo if lo < n and a[lo] == key[0] else NULL
+
+
+# -- hypotheses: gathering and joining pairs -----------------------------------------------------
+
+cdef cnp.ndarray _rows(object a, str name):
+    """a as a C-contiguous array of at least one dimension (rows are memcpy'd)."""
+    cdef cnp.ndarray out = np.ascontiguousarray(a)
+    if out.ndim == 0:
+        raise ValueError(f"{name}: an array without rows")
+    return out
+
+
+def take(const int64_t[:] k, tuple arrays):
+    """Rows ``k`` of each array (None stays None), as numpy's ``a[k]`` gives them: the
+    pairs a hypothesis keeps, all its columns in one call."""
+    cdef Py_ssize_t nk = k.shape[0], i, size
+    cdef cnp.ndarray a, out
+    cdef char* src
+    cdef char* dst
+    result = []
+    for item in arrays:
+        if item is None:
+            result.append(None)
+            continue
+        a = _rows(item, "take")
+        size = a.itemsize * (a.size // a.shape[0]) if a.shape[0] > 0 else 0
+        for i in range(nk):
+            if k[i] < 0 or k[i] >= a.shape[0]:
+                raise IndexError(f"take: row {k[i]} outside [0, {a.shape[0]})")
+        out = np.empty((nk,) + item.shape[1:], dtype=a.dtype)
+        src = <char*> cnp.PyArray_DATA(a)
+        dst = <char*> cnp.PyArray_DATA(out)
+        for i in range(nk):
+            memcpy(dst + i * size, src + k[i] * size, size)
+        result.append(out)
+    return tuple(result)
+
+
+def join(tuple a, tuple b):
+    """Each array of ``a`` followed by its row of ``b`` (numpy's concatenate) for the
+    pairs of two hypotheses; where one side has None, the other side's array if the None
+    side has no rows (its first array's length), else None."""
+    cdef Py_ssize_t na, nb, sa, sb
+    cdef cnp.ndarray x, y, out
+    _need(len(a) == len(b) and len(a) > 0 and a[0] is not None and b[0] is not None,
+          "join: the two sides differ")
+    na, nb = len(a[0]), len(b[0])
+    result = []
+    for u, v in zip(a, b):
+        if u is None or v is None:
+            result.append(v if u is None and v is not None and na == 0
+                          else u if v is None and u is not None and nb == 0 else None)
+            continue
+        x, y = _rows(u, "join"), _rows(v, "join")
+        _need(x.dtype == y.dtype and u.shape[1:] == v.shape[1:] and x.shape[0] == na
+              and y.shape[0] == nb, "join: the two sides' arrays differ")
+        out = np.empty((na + nb,) + u.shape[1:], dtype=x.dtype)
+        sa = x.nbytes
+        sb = y.nbytes
+        memcpy(<char*> cnp.PyArray_DATA(out), <char*> cnp.PyArray_DATA(x), sa)
+        memcpy(<char*> cnp.PyArray_DATA(out) + sa, <char*> cnp.PyArray_DATA(y), sb)
+        result.append(out)
+    return tuple(result)
+
+
+# -- the assignment's first step ---------------------------------------------------------------
+
+def alone(const int64_t[:] track, const int64_t[:] meas, const double[:] cost,
+          double miss_cost):
+    """Split candidate pairs: (the lone pairs worth taking, the entangled rest), indices
+    ascending.  A pair is alone when its track and its measurement are in no other pair:
+    it is taken when it costs less than a miss; the rest go to the solver."""
+    cdef Py_ssize_t k = track.shape[0], i, nt = 0, nm = 0, ntake = 0, nrest = 0
+    _need(meas.shape[0] == k and cost.shape[0] == k, "alone: shapes do not match")
+    for i in range(k):
+        if track[i] < 0 or meas[i] < 0:
+            raise ValueError("alone: negative track or measurement")
+        nt = max(nt, track[i] + 1)
+        nm = max(nm, meas[i] + 1)
+    cdef int64_t* count = <int64_t*> malloc((nt + nm + 1) * sizeof(int64_t))
+    if count == NULL:
+        raise MemoryError()
+    cdef int64_t* mcount = count + nt
+    take_out = np.empty(k, dtype=np.int64)
+    rest_out = np.empty(k, dtype=np.int64)
+    cdef int64_t[::1] took = take_out
+    cdef int64_t[::1] rest = rest_out
+    for i in range(nt + nm):
+        count[i] = 0
+    for i in range(k):
+        count[track[i]] += 1
+        mcount[meas[i]] += 1
+    for i in range(k):
+        if count[track[i]] == 1 and mcount[meas[i]] == 1:
+            if cost[i] < miss_cost:
+                took[ntake] = i
+                ntake += 1
+        else:
+            rest[nrest] = i
+            nrest += 1
+    free(count)
+    return take_out[:ntake], rest_out[:nrest]
+
+
+# -- what the assignment leaves ------------------------------------------------------------------
+
+def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
+             const flag[:] duplicate, const flag[:] conflict, object diverged):
+    """The measurements of a batch of n that start tracks: neither chosen (``chosen``,
+    their indices) nor late, nor a duplicate of a gating track of their identity, nor
+    (``diverged``, or None) a report that no longer fits the track its number feeds; an
+    address conflict does start one.  Returns (their indices ascending, and None when no
+    measurement was late, duplicate, conflict or diverged, else the counts (late,
+    conflict, duplicate left, diverged left): each drop counted once, in that order)."""
+    cdef const flag[:] div
+    cdef bint has_div = diverged is not None
+    cdef Py_ssize_t i, nl = 0, nc = 0, nd = 0, nv = 0, nn = 0
+    cdef bint any_drop = False
+    _need(late.shape[0] == n and duplicate.shape[0] == n and conflict.shape[0] == n,
+          "leftover: shapes do not match")
+    if has_div:
+        div = diverged
+        _need(div.shape[0] == n, "leftover: shapes do not match")
+    left_out = np.ones(n, dtype=bool)
+    new_out = np.empty(n, dtype=np.int64)
+    cdef flag[::1] left = left_out
+    cdef int64_t[::1] new = new_out
+    for i in range(chosen.shape[0]):
+        if chosen[i] < 0 or chosen[i] >= n:
+            raise IndexError(f"leftover: measurement {chosen[i]} outside [0, {n})")
+        left[chosen[i]] = 0
+    for i in range(n):
+        if late[i] or duplicate[i] or conflict[i] or (has_div and div[i]):
+            any_drop = True
+        if late[i]:
+            nl += 1
+            left[i] = 0
+        nc += conflict[i] != 0
+        if left[i] and duplicate[i]:
+            nd += 1
+            left[i] = 0
+        if has_div and left[i] and div[i]:
+            nv += 1
+            left[i] = 0
+        if left[i]:
+            new[nn] = i
+            nn += 1
+    return new_out[:nn], (nl, nc, nd, nv) if any_drop else None
