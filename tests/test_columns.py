@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway._columns import plot_columns, plot_noise, track_columns
+from gateway._columns import correct_plots, plot_columns, plot_noise, track_columns
 from gateway.associate import ConformalFrame, RadarNoise
 from gateway.associate.measurements import (
     MODES,
@@ -202,3 +202,52 @@ def test_plot_noise_is_the_numpy_formula_to_the_bit() -> None:
         assert np.array_equal(got.view(np.int64), want.view(np.int64))
     with pytest.raises(ValueError):
         plot_noise(xy, slant[:-1], k, 0.0, 0.0, 1.0, 1.0, 1.0, R)
+
+
+def _numpy_correction(xy: np.ndarray, t: np.ndarray, slant: np.ndarray, ground: np.ndarray,
+                      k: np.ndarray, los_x: np.ndarray, los_y: np.ndarray, rb: float,
+                      gain: float, az: float, delay: float,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The registration's correction as numpy wrote it before the kernel (the reference)."""
+    dslant = rb + gain * slant
+    along = np.fmax(slant / ground, 1.0) * dslant
+    across = az * ground
+    ka, kc = along * k, across * k
+    dx = ka * los_x + kc * los_y
+    dy = ka * los_y - kc * los_x
+    if np.isnan(dx.sum() + dy.sum()):
+        dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)
+    xy = xy.copy()
+    xy[:, 0] -= dx
+    xy[:, 1] -= dy
+    return xy, t - delay, slant - dslant, ground - along
+
+
+@pytest.mark.parametrize("unknown", [False, True])
+def test_correct_plots_is_the_numpy_formula_to_the_bit(unknown: bool) -> None:
+    rng = np.random.default_rng(4)
+    n = 5_000
+    xy = rng.uniform(-1e6, 1e6, (n, 2))
+    t = rng.uniform(0, 1e9, (n, 3))[:, 0]  # a column of a wider table, as Measurements.t
+    slant = rng.uniform(1e3, 4e5, n)
+    ground = slant * rng.uniform(0.97, 1.01, n)
+    if unknown:  # plots of unknown geometry stay where they are
+        slant[::5] = np.nan
+        ground[::7] = np.nan
+    k = rng.uniform(0.998, 1.003, n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    los_x, los_y = np.sin(angle), np.cos(angle)
+    terms = (35.0, 2.5e-4 / 1e5, 0.09 / 1e5, 0.7 / 250.0)
+    with np.errstate(invalid="ignore"):
+        want = _numpy_correction(xy, t, slant, ground, k, los_x, los_y, *terms)
+    got_xy, table = xy.copy(), np.empty((n, 3))
+    table[:, 0] = t
+    got_t = table[:, 0]  # strided, as Measurements.t
+    got = (got_xy, got_t, *correct_plots(got_xy, got_t, slant, ground, k, los_x, los_y,
+                                         *terms))
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g.view(np.int64), w.view(np.int64))
+    if unknown:
+        assert np.array_equal(got_xy[::35], xy[::35])
+    with pytest.raises(ValueError):
+        correct_plots(xy, t[:-1], slant, ground, k, los_x, los_y, *terms)
