@@ -58,6 +58,15 @@ extensions = [
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # the tracker's input side: messages to columns, the frame's projection, plot noise
+    # (gateway/associate/measurements.py and frame.py call it); no fused multiply-add, so
+    # that its numbers are numpy's and PROJ's to the bit
+    Extension(
+        "gateway._columns",
+        ["ext/columns.pyx"],
+        extra_compile_args=["-O3", "-ffp-contract=off"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

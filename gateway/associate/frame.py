@@ -15,7 +15,10 @@ cone's apex, by ``n * (lon - lon_0)`` (n = the cone constant, about 0.5 here, so
 degrees at the region's edges).  Azimuths, headings and tracks (all true) are turned by that
 angle on the way in and back on the way out.
 
-Everything is vectorised; PROJ (through pyproj) does the projection itself.
+Everything is vectorised.  The forward projection, on the tracker's input path for every
+plot, is PROJ's own formulas compiled into gateway._columns (``Conic``): the same numbers
+as pyproj to the bit (tests/test_frame.py holds it to pyproj) without pyproj's cost per
+call; PROJ (through pyproj) does the rest: the inverse, and the scale table.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from pyproj import CRS, Proj, Transformer
+
+from gateway._columns import Conic
 
 __all__ = ["ConformalFrame", "FrameParameters"]
 
@@ -48,6 +53,7 @@ class ConformalFrame:
             f"+proj=lcc +lat_1={p.lat_1} +lat_2={p.lat_2} +lat_0={p.lat_0} "
             f"+lon_0={p.lon_0} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
         self._fwd = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        self._conic = Conic(p.lat_1, p.lat_2, p.lat_0, p.lon_0)  # = self._fwd, compiled
         self._inv = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
         # The cone constant, measured rather than derived: the grid bearing of true north
         # one degree east of the central meridian.
@@ -62,9 +68,11 @@ class ConformalFrame:
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates (m, east and north of the origin) of WGS-84 positions."""
-        x, y = self._fwd.transform(np.asarray(lon, dtype=np.float64),
-                                   np.asarray(lat, dtype=np.float64))
-        return np.asarray(x), np.asarray(y)
+        return self._conic.forward(lat, lon)
+
+    def to_plane(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Plane positions [n, 2] (x, y as ``to_xy``) of latitudes and longitudes [n]."""
+        return self._conic.plane(lat, lon)
 
     def to_latlon(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 latitude and longitude (degrees) of plane coordinates."""

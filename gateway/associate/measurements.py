@@ -19,7 +19,6 @@ already, of known quality: isotropic, ``sdps_sigma_m``.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import cast
 
 import numpy as np
 
+from gateway._columns import plot_columns, plot_noise, track_columns
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import NON_DISCRETE_CODES, TrackerParameters
 from gateway.messages import FlightPlan, Plot, Source, SourceRef, Track
@@ -175,6 +175,9 @@ class Measurements:
     # each report's flight plan (an SDPS track's I390), kept as text like the callsign;
     # None for plots, which carry none
     fpl: list[FlightPlan | None] | None = None
+    # SDPS tracks (and at least one): asked of every part of a batch at every stage, so
+    # kept rather than read from ``kind`` each time
+    sdps: bool = False
 
     def __len__(self) -> int:
         return len(self.t)
@@ -203,9 +206,6 @@ class Measurements:
     def callsign(self) -> np.ndarray:
         return self.ident[:, 2]
 
-    @property
-    def sdps(self) -> bool:
-        return bool(len(self.kind)) and int(self.kind[0]) == SDPS
 
     def take(self, rows: np.ndarray) -> Measurements:
         """The measurements at ``rows`` (indices)."""
@@ -215,6 +215,7 @@ class Measurements:
             callsign_text=[self.callsign_text[i] for i in np.asarray(rows).tolist()],
             fpl=None if self.fpl is None else [self.fpl[i] for i in np.asarray(rows).tolist()])
         out.primaries = self.primaries and bool((out.kind == PRIMARY).any())
+        out.sdps = self.sdps and len(out) > 0
         return out
 
     def velocity(self, frame: ConformalFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -228,16 +229,13 @@ class Measurements:
         return v, np.where(known, self.velocity_var, np.nan)
 
 
-_PLOT_NUMBERS = operator.attrgetter("t", "lat", "lon", "fl", "gs_kt", "hdg_deg", "rho_nm",
-                                    "theta_deg", "track_number")
-_PLOT_IDS = operator.attrgetter("icao24", "mode3a", "callsign", "detection")
-_TRACK_NUMBERS = operator.attrgetter("t", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
-                                     "track_number")
-_TRACK_IDS = operator.attrgetter("icao24", "mode3a", "callsign", "fpl")
 _DETECTION_KIND = {"psr": PRIMARY, "ssr": SSR, "ssr+psr": SSR, "modes": MODES,
                    "modes+psr": MODES}
-# numeric columns, in this order, of both kinds of report (the last is the track number)
-T, LAT, LON, FL, SPEED, COURSE, EXTRA1, EXTRA2 = range(8)
+# numeric columns of both kinds of report (gateway._columns reads them), in this order;
+# then a plot's slant range (NM) and azimuth, a track's rate of climb
+T, LAT, LON, FL, SPEED, COURSE = range(6)
+RHO, THETA = 6, 7
+ROC = 6
 
 
 class _Parsed(dict[str | None, int]):
@@ -298,6 +296,8 @@ class MeasurementModel:
         self.plot_velocity_var = plot_velocity_sigma_mps ** 2
         self.sdps_velocity_var = sdps_velocity_sigma_mps ** 2
         self.code_table = codes if codes is not None else code_table(NON_DISCRETE_CODES)
+        # the same flags as bytes, for the column reader (a view: one table)
+        self._non_discrete = np.ascontiguousarray(self.code_table, dtype=bool).view(np.uint8)
         self.counters: Counter[str] = Counter()
         # per source: (sigma_r^2 + bias_r^2, sigma_az^2 + bias_az^2 (rad^2), x, y, alt)
         self._noise: dict[int, tuple[float, float, float, float, float]] = {}
@@ -348,29 +348,32 @@ class MeasurementModel:
     def convert(self, messages: Sequence[Plot | Track]) -> list[Measurements]:
         """Columns of every usable message (with a position), one Measurements per source
         in order of first appearance (a batch normally holds one)."""
-        groups: dict[Source, list[int]] = {}
+        groups: dict[Source, list[int] | None] = {}  # None: every message
         srcs = [m.src for m in messages]
         distinct = set(srcs)
         if len(distinct) == 1:
             (src,) = distinct
-            groups[src] = list(range(len(messages)))
+            groups[src] = None
         else:
+            lists: dict[Source, list[int]] = {}
             for i, src in enumerate(srcs):
-                groups.setdefault(src, []).append(i)
+                lists.setdefault(src, []).append(i)
+            groups.update(lists)
         out = []
         for src, rows in groups.items():
-            part = messages if len(groups) == 1 else [messages[i] for i in rows]
+            part = (list(messages) if rows is None else [messages[i] for i in rows])
             source = self.sources.lookup((src.sac, src.sic, src.cat))
             if source < 0:
                 self.counters["source-limit-exceeded"] += len(part)
                 continue
             kinds = set(map(type, part))
-            index = np.array(rows, dtype=np.int64)
+            index = (np.arange(len(part), dtype=np.int64) if rows is None
+                     else np.array(rows, dtype=np.int64))
             # The common cases, one kind per source, are checked once for the whole batch.
             if kinds == {Plot}:
-                out.append(self._plots(cast(Sequence[Plot], part), index, source))
+                out.append(self._plots(cast(list[Plot], part), index, source))
             elif kinds == {Track}:
-                out.append(self._tracks(cast(Sequence[Track], part), index, source))
+                out.append(self._tracks(cast(list[Track], part), index, source))
             else:  # a source sending both, or something else: each kind alone
                 plots = [(i, m) for i, m in enumerate(part) if isinstance(m, Plot)]
                 tracks = [(i, m) for i, m in enumerate(part) if isinstance(m, Track)]
@@ -386,34 +389,31 @@ class MeasurementModel:
 
     # -- plots -----------------------------------------------------------------------------
 
-    def _plots(self, messages: Sequence[Plot], index: np.ndarray, source: int,
-               ) -> Measurements:
-        num = np.array([_PLOT_NUMBERS(m) for m in messages], dtype=np.float64)
-        adr, m3a, cs, det = zip(*map(_PLOT_IDS, messages), strict=True)
-        kind = [_DETECTION_KIND.get(d, -1) for d in det]
-        m = self._finish(num, index, source, adr, m3a, cs, kind, self.plot_velocity_var)
+    def _plots(self, messages: list[Plot], index: np.ndarray, source: int) -> Measurements:
+        num, ident, kind, number, callsign, complete = plot_columns(
+            messages, _ADDRESS, _CODE, _CALLSIGN, _DETECTION_KIND, self._non_discrete)
+        m, num = self._finish(num, index, source, ident, kind, number, callsign, complete,
+                              self.plot_velocity_var, num[:, RHO] * NM)
         if len(m):
-            self._plot_covariance(m, num)
+            self._plot_covariance(m, num[:, THETA])
         return m
 
-    def _plot_covariance(self, m: Measurements, num: np.ndarray) -> None:
+    def _plot_covariance(self, m: Measurements, theta_deg: np.ndarray) -> None:
         """Polar noise of the radar, rotated to each plot's line of sight in the plane."""
         var_r, var_az, xr, yr, alt = self._radar(m.source)
         k2 = float(m.k[0]) ** 2  # within 0.3 % across a batch: one value will do
-        slant = num[:, EXTRA1] * NM
         if xr == xr:  # antenna known: the line of sight from it
-            dx, dy = m.x - xr, m.y - yr
-            ground = np.hypot(dx, dy)
-            s, c = dx / ground, dy / ground
-            m.slant_m, m.ground_m, m.antenna_m = slant, ground / m.k, alt
+            m.ground_m, m.los_x, m.los_y = plot_noise(
+                m.xy, m.slant_m, m.k, xr, yr, var_r, var_az, k2, m.R)
+            m.antenna_m = alt
             m.primaries = PRIMARY in m.kind.tolist()
-            rho = np.fmax(slant, 0.0)
-            rho[~np.isfinite(slant)] = ground[~np.isfinite(slant)]
-        else:  # the azimuth, turned by the convergence
-            bearing = np.radians(num[:, EXTRA2]) + self.frame.north(m.lon)
-            m.slant_m = np.full(len(m), np.nan)
-            s, c = np.sin(bearing), np.cos(bearing)
-            rho = np.where(np.isfinite(slant), slant, 150 * NM)  # unknown: long, cautious
+            return
+        # the azimuth, turned by the convergence
+        slant = m.slant_m
+        bearing = np.radians(theta_deg) + self.frame.north(m.lon)
+        m.slant_m = np.full(len(m), np.nan)
+        s, c = np.sin(bearing), np.cos(bearing)
+        rho = np.where(np.isfinite(slant), slant, 150 * NM)  # unknown: long, cautious
         m.los_x, m.los_y = s, c
         cross = rho * rho * var_az
         ss, cc, sc = s * s * k2, c * c * k2, s * c * k2
@@ -424,15 +424,13 @@ class MeasurementModel:
 
     # -- tracks ----------------------------------------------------------------------------
 
-    def _tracks(self, messages: Sequence[Track], index: np.ndarray, source: int,
-                ) -> Measurements:
-        num = np.array([_TRACK_NUMBERS(m) for m in messages], dtype=np.float64)
-        adr, m3a, cs, fpl = zip(*map(_TRACK_IDS, messages), strict=True)
-        if None in cs:
-            cs = tuple(c if c is not None else (p.callsign if p is not None else None)
-                       for c, p in zip(cs, fpl, strict=True))
-        m = self._finish(num, index, source, adr, m3a, cs, [SDPS] * len(num),
-                         self.sdps_velocity_var, fpl)
+    def _tracks(self, messages: list[Track], index: np.ndarray, source: int) -> Measurements:
+        num, ident, number, callsign, plans, complete = track_columns(
+            messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)
+        kind = np.full(len(num), SDPS, dtype=np.int64)
+        m, num = self._finish(num, index, source, ident, kind, number, callsign, complete,
+                              self.sdps_velocity_var, None, num[:, ROC], plans)
+        m.sdps = len(m) > 0
         var = self.sdps_sigma_m ** 2 * float(m.k[0]) ** 2 if len(m) else 0.0
         m.R[:, 0, 0] = var
         m.R[:, 1, 1] = var
@@ -440,46 +438,38 @@ class MeasurementModel:
 
     # -- common ----------------------------------------------------------------------------
 
-    def _finish(self, num: np.ndarray, index: np.ndarray, source: int,
-                icao24_text: Sequence[str | None], mode3a_text: Sequence[str | None],
-                callsign: Sequence[str | None], kinds: list[int], velocity_var: float,
-                plans: Sequence[FlightPlan | None] | None = None) -> Measurements:
-        """Columns of the reports with a position, in the plane (``plans``: each report's
-        flight plan, SDPS tracks only)."""
-        ident = np.array([(_ADDRESS[a], _CODE[c], _CALLSIGN[h], _CODE[c]) for a, c, h in zip(
-            icao24_text, mode3a_text, callsign, strict=True)], dtype=np.int64).reshape(-1, 4)
-        kind = np.array(kinds, dtype=np.int64)
-        if -1 in kinds:  # no detection type: what its contents say it is
-            unknown = kind < 0
-            kind[unknown] = np.where(ident[unknown, 0] >= 0, MODES,
-                                     np.where(ident[unknown, 1] >= 0, SSR, PRIMARY))
-        callsign = list(callsign)
-        fpl = (list(plans) if plans is not None and any(p is not None for p in plans)
-               else None)
-        if not np.isfinite(num[:, LAT:LON + 1]).all():
+    def _finish(self, num: np.ndarray, index: np.ndarray, source: int, ident: np.ndarray,
+                kind: np.ndarray, number: np.ndarray, callsign: list[str | None],
+                complete: bool, velocity_var: float, slant: np.ndarray | None,
+                roc: np.ndarray | None = None,
+                plans: list[FlightPlan | None] | None = None,
+                ) -> tuple[Measurements, np.ndarray]:
+        """Measurements of the reports with a position, in the plane, from their columns
+        (``slant``: plots' slant range, m; ``roc``, ``plans``: SDPS tracks' rate of climb
+        and flight plans), and the numbers of the reports kept."""
+        fpl = plans if plans is not None and any(p is not None for p in plans) else None
+        if not complete:
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())
-            keep = ok.nonzero()[0]
-            num, index, ident, kind = num[keep], index[keep], ident[keep], kind[keep]
-            callsign = [callsign[i] for i in keep.tolist()]
-            fpl = None if fpl is None else [fpl[i] for i in keep.tolist()]
-        kind[(kind == MODES) & (ident[:, 0] < 0)] = SSR
+            rows = ok.nonzero()[0]
+            num, index, ident, kind, number = (
+                num[rows], index[rows], ident[rows], kind[rows], number[rows])
+            slant = None if slant is None else slant[rows]
+            roc = None if roc is None else roc[rows]
+            keep = rows.tolist()
+            callsign = [callsign[i] for i in keep]
+            fpl = None if fpl is None else [fpl[i] for i in keep]
         n = len(num)
         lat, lon = num[:, LAT], num[:, LON]
-        xy = np.empty((n, 2))
-        xy[:, 0], xy[:, 1] = self.frame.to_xy(lat, lon)
-        ident[self.code_table[ident[:, 3] & 0o7777], 1] = -1  # not an identity
         nan = np.empty(n)
         nan.fill(np.nan)
-        trn = num[:, -1]
-        trn[trn != trn] = -1
         return Measurements(
-            source=source, index=index, t=num[:, T], xy=xy, lat=lat, lon=lon,
-            k=self.frame.scale(lat), R=np.zeros((n, 2, 2)), fl=num[:, FL],
-            roc=nan if num.shape[1] == 9 else num[:, EXTRA1], speed=num[:, SPEED],
-            course=num[:, COURSE], ident=ident, callsign_text=callsign,
-            track_number=trn.astype(np.int64), kind=kind, los_x=nan, los_y=nan, slant_m=nan,
-            ground_m=nan, velocity_var=velocity_var, fpl=fpl)
+            source=source, index=index, t=num[:, T], xy=self.frame.to_plane(lat, lon),
+            lat=lat, lon=lon, k=self.frame.scale(lat), R=np.zeros((n, 2, 2)),
+            fl=num[:, FL], roc=nan if roc is None else roc, speed=num[:, SPEED],
+            course=num[:, COURSE], ident=ident, callsign_text=callsign, track_number=number,
+            kind=kind, los_x=nan, los_y=nan, slant_m=nan if slant is None else slant,
+            ground_m=nan, velocity_var=velocity_var, fpl=fpl), num
 
 
 EARTH_RADIUS_M = 6371000.0

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway._columns import correct_plots
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
 from gateway.messages import RadarRef
@@ -410,21 +411,14 @@ class Registration:
         if m.sdps or s >= self.n or not self.established[s] or len(m) == 0:
             return False
         rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP].tolist()
-        # nan where a plot's geometry is unknown (no antenna, no range): left as it is
-        slant, ground = m.slant_m, m.ground_m
-        dslant = rb + (gain / REFERENCE_M) * slant  # metres of slant range
-        along = np.fmax(slant / ground, 1.0) * dslant  # metres on the ground
-        across = (az / REFERENCE_M) * ground
-        ka, kc = along * m.k, across * m.k
-        dx = ka * m.los_x + kc * m.los_y
-        dy = ka * m.los_y - kc * m.los_x
-        if np.isnan(dx.sum() + dy.sum()):
-            dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)
-        m.xy[:, 0] -= dx
-        m.xy[:, 1] -= dy
-        m.slant_m = slant - dslant
-        m.ground_m = ground - along
-        m.t -= tau / REFERENCE_MPS
+        # Each plot moves back along its line of sight by the range error at its slant
+        # range (rb + gain * slant, on the ground by slant/ground at least 1) and across it
+        # by the azimuth error at its ground range, in plane metres (times the scale k);
+        # its time by the offset.  Where the geometry is unknown (no antenna, no range:
+        # nan) it stays put.  One pass in C (gateway._columns).
+        m.slant_m, m.ground_m = correct_plots(
+            m.xy, m.t, m.slant_m, m.ground_m, m.k, m.los_x, m.los_y, rb, gain / REFERENCE_M,
+            az / REFERENCE_M, tau / REFERENCE_MPS)
         return True
 
     def allowance(self, source: int) -> tuple[float, float] | None:

@@ -1,0 +1,393 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The tracker's input side in C: Plot/Track messages to columns, the frame's projection,
+and a plot's noise in the plane.
+
+A radar sector brings ~18 plots.  Read field by field into Python tuples, turned into
+arrays by numpy and projected by pyproj, the columns cost more per batch than the
+association itself: a dozen calls whose cost is per call, not per plot.  Here the list of
+messages is walked once, each field read straight into its column (None -> nan, -1 for
+identities), and the plane position and covariance computed in the same pass of C.
+
+The numbers are the same, bit for bit, as the numpy/pyproj code they replace (the module
+is compiled with ``-ffp-contract=off``: no fused multiply-add, each operation rounded as
+numpy and PROJ round it, with the same libm):
+
+- ``Conic`` is PROJ's ellipsoidal Lambert conformal conic (src/projections/lcc.cpp,
+  pj_tsfn, pj_msfn, and the pipeline's unit conversion and central meridian as pj_fwd
+  applies them), constants derived the way PROJ derives them from the same text
+  parameters; tests/test_frame.py checks it against pyproj.
+- ``plot_noise`` is gateway/associate/measurements.py's polar noise rotated to the line of
+  sight from a known antenna, in the same order of operations.
+
+Identities are parsed by the caller's tables (dicts, filled on a miss by their
+``__missing__``), so an address, code or callsign hash is the same number either way.
+"""
+
+from libc.math cimport atanh, cos, exp, fabs, floor, fmax, hypot, isfinite, log, pow, sin
+from libc.math cimport sqrt, HUGE_VAL, M_PI, M_PI_2, M_PI_4, NAN
+from libc.float cimport DBL_MAX
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+cdef double DEG_TO_RAD = .017453292519943296  # PROJ's (proj_internal.h, units.cpp)
+cdef double EPS10 = 1.e-10
+cdef double PJ_EPS_LAT = 1e-12
+cdef double M_TWOPI = 6.28318530717958647693
+
+
+# -- PROJ's Lambert conformal conic ---------------------------------------------------------
+
+cdef inline double _tsfn(double phi, double sinphi, double e) noexcept nogil:
+    """pj_tsfn: exp(-isometric latitude)."""
+    cdef double cosphi = cos(phi)
+    return exp(e * atanh(e * sinphi)) * (
+        cosphi / (1 + sinphi) if sinphi > 0 else (1 - sinphi) / cosphi)
+
+
+cdef inline double _msfn(double sinphi, double cosphi, double es) noexcept nogil:
+    """pj_msfn."""
+    return cosphi / sqrt(1. - es * sinphi * sinphi)
+
+
+cdef inline double _adjlon(double lon) noexcept nogil:
+    """adjlon: longitude into -pi..pi (slight overshoot allowed)."""
+    if fabs(lon) < M_PI + 1e-12:
+        return lon
+    lon += M_PI
+    lon -= M_TWOPI * floor(lon / M_TWOPI)
+    lon -= M_PI
+    return lon
+
+
+cdef class Conic:
+    """The ellipsoidal Lambert conformal conic of ``+proj=lcc +lat_1 +lat_2 +lat_0 +lon_0
+    +x_0=0 +y_0=0`` on an ellipsoid of semi-major axis ``a`` and inverse flattening ``rf``
+    (degrees in, metres out), as PROJ computes it."""
+
+    cdef double a, e, es, n, c, rho0, lam0, x0, y0
+
+    def __init__(self, double lat_1, double lat_2, double lat_0, double lon_0,
+                 double a=6378137.0, double rf=298.257223563) -> None:
+        cdef double f = 1 / rf
+        cdef double phi1, phi2, phi0, sinphi, cosphi, m1, ml1, ml2
+        # PROJ's dmstor reads "-106.5" as -(106.5 * DEG_TO_RAD): the same double as below
+        phi1 = lat_1 * DEG_TO_RAD
+        phi2 = lat_2 * DEG_TO_RAD
+        phi0 = lat_0 * DEG_TO_RAD
+        self.lam0 = lon_0 * DEG_TO_RAD
+        self.a = a
+        self.x0 = self.y0 = 0.0  # false easting and northing: PROJ adds them (-0 -> +0)
+        self.es = 2 * f - f * f
+        self.e = sqrt(self.es)
+        if fabs(phi1 + phi2) < EPS10 or fabs(cos(phi1)) < EPS10 or fabs(cos(phi2)) < EPS10:
+            raise ValueError("lat_1 and lat_2 must be within (-90, 90) and not opposite")
+        sinphi = sin(phi1)
+        cosphi = cos(phi1)
+        self.n = sinphi
+        m1 = _msfn(sinphi, cosphi, self.es)
+        ml1 = _tsfn(phi1, sinphi, self.e)
+        if fabs(phi1 - phi2) >= EPS10:  # secant cone
+            sinphi = sin(phi2)
+            self.n = log(m1 / _msfn(sinphi, cos(phi2), self.es))
+            ml2 = _tsfn(phi2, sinphi, self.e)
+            self.n /= log(ml1 / ml2)
+        self.rho0 = m1 * pow(ml1, -self.n) / self.n
+        self.c = self.rho0
+        self.rho0 *= 0. if fabs(fabs(phi0) - M_PI_2) < EPS10 else pow(
+            _tsfn(phi0, sin(phi0), self.e), self.n)
+
+    cdef inline void point(self, double lat, double lon, double* x, double* y) noexcept nogil:
+        """One position (degrees) to the plane (m); inf where PROJ refuses it (latitude
+        beyond 90, longitude beyond 10 radians, the pole the cone opens to), nan in, nan
+        out."""
+        cdef double phi = lat * DEG_TO_RAD, lam = lon * DEG_TO_RAD, rho
+        if (fabs(phi) - M_PI_2 > PJ_EPS_LAT) or lam > 10 or lam < -10:
+            x[0] = HUGE_VAL
+            y[0] = HUGE_VAL
+            return
+        if phi > M_PI_2:
+            phi = M_PI_2
+        if phi < -M_PI_2:
+            phi = -M_PI_2
+        lam = _adjlon(_adjlon(lam) - self.lam0)
+        if fabs(fabs(phi) - M_PI_2) < EPS10:
+            if phi * self.n <= 0.:
+                x[0] = HUGE_VAL
+                y[0] = HUGE_VAL
+                return
+            rho = 0.
+        else:
+            rho = self.c * pow(_tsfn(phi, sin(phi), self.e), self.n)
+        lam *= self.n
+        x[0] = (rho * sin(lam)) * self.a + self.x0
+        y[0] = (self.rho0 - rho * cos(lam)) * self.a + self.y0
+
+    def forward(self, lat: object, lon: object) -> tuple[object, object]:
+        """Plane x, y (m) of latitudes and longitudes (degrees, any shape)."""
+        cdef double[::1] la = np.ascontiguousarray(lat, dtype=np.float64).ravel()
+        cdef double[::1] lo = np.ascontiguousarray(lon, dtype=np.float64).ravel()
+        cdef Py_ssize_t i, n = la.shape[0]
+        if lo.shape[0] != n:
+            raise ValueError("lat and lon differ in length")
+        x = np.empty(n)
+        y = np.empty(n)
+        cdef double[::1] xv = x, yv = y
+        with nogil:
+            for i in range(n):
+                self.point(la[i], lo[i], &xv[i], &yv[i])
+        shape = np.shape(lat)
+        return x.reshape(shape), y.reshape(shape)
+
+    def plane(self, double[:] lat, double[:] lon) -> object:
+        """Plane positions [n, 2] (x, y: m) of latitudes and longitudes [n] (degrees)."""
+        cdef Py_ssize_t i, n = lat.shape[0]
+        if lon.shape[0] != n:
+            raise ValueError("lat and lon differ in length")
+        xy = np.empty((n, 2))
+        cdef double[:, ::1] v = xy
+        with nogil:
+            for i in range(n):
+                self.point(lat[i], lon[i], &v[i, 0], &v[i, 1])
+        return xy
+
+
+# -- messages to columns --------------------------------------------------------------------
+
+cdef enum:  # Kind (gateway/associate/measurements.py)
+    PRIMARY = 0
+    SSR = 1
+    MODES = 2
+
+
+cdef inline double _number(object value) except? -1.0:
+    """A field as a double: None -> nan; a float as it is; anything else as float() reads it
+    (numpy's float64 conversion reads the same)."""
+    if value is None:
+        return NAN
+    if type(value) is float:
+        return <double>value
+    return float(value)
+
+
+cdef inline int64_t _track_number(object value) except? -2:
+    """A track number: -1 unknown (None, nan, inf), else its integer part."""
+    cdef double v
+    if value is None:
+        return -1
+    if type(value) is int:
+        return <int64_t>value
+    v = _number(value)
+    return <int64_t>v if isfinite(v) else -1
+
+
+cdef inline void _identity(int64_t[:, ::1] iv, Py_ssize_t i, object addresses, object codes,
+                           object callsigns, object icao24, object mode3a,
+                           object callsign) except *:
+    iv[i, 0] = addresses[icao24]
+    iv[i, 1] = iv[i, 3] = codes[mode3a]
+    iv[i, 2] = callsigns[callsign]
+
+
+cdef inline void _discrete(int64_t[:, ::1] iv, const unsigned char[::1] table) noexcept nogil:
+    """Column 1 keeps a code only where it identifies an aircraft (``table``: which of the
+    4096 codes do not)."""
+    cdef Py_ssize_t i
+    for i in range(iv.shape[0]):
+        if table[iv[i, 3] & 0o7777]:
+            iv[i, 1] = -1
+
+
+def plot_columns(list messages, object addresses, object codes, object callsigns,
+                 dict detections, const unsigned char[::1] non_discrete,
+                 ) -> tuple[object, object, object, object, list, bint]:
+    """Plots to columns: numbers [n, 8] (t, lat, lon, fl, gs_kt, hdg_deg, rho_nm,
+    theta_deg; nan unknown), ident [n, 4] (address, discrete code, callsign hash, code: the
+    tables' values, -1 unknown), kind [n], track numbers [n] (-1 unknown), the callsigns'
+    text, and whether every plot has a position.
+
+    The kind is ``detections``' value of the plot's detection; without one (or one not
+    listed), what its contents say: Mode S with an address, else SSR with a code, else
+    primary.  Mode S without an address counts as SSR."""
+    cdef Py_ssize_t i, n = len(messages)
+    if non_discrete.shape[0] != 0o10000:
+        raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
+    num = np.empty((n, 8))
+    ident = np.empty((n, 4), dtype=np.int64)
+    kind = np.empty(n, dtype=np.int64)
+    number = np.empty(n, dtype=np.int64)
+    cdef double[:, ::1] nv = num
+    cdef int64_t[:, ::1] iv = ident
+    cdef int64_t[::1] kv = kind, tv = number
+    cdef list text = [None] * n
+    cdef object m, cs, det
+    cdef bint complete = True
+    cdef int64_t k
+    for i in range(n):
+        m = messages[i]
+        nv[i, 0] = _number(m.t)
+        nv[i, 1] = _number(m.lat)
+        nv[i, 2] = _number(m.lon)
+        nv[i, 3] = _number(m.fl)
+        nv[i, 4] = _number(m.gs_kt)
+        nv[i, 5] = _number(m.hdg_deg)
+        nv[i, 6] = _number(m.rho_nm)
+        nv[i, 7] = _number(m.theta_deg)
+        complete = complete and isfinite(nv[i, 1]) and isfinite(nv[i, 2])
+        tv[i] = _track_number(m.track_number)
+        cs = m.callsign
+        text[i] = cs
+        _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
+        det = detections.get(m.detection)
+        if det is None:
+            k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
+        else:
+            k = det
+        if k == MODES and iv[i, 0] < 0:
+            k = SSR
+        kv[i] = k
+    _discrete(iv, non_discrete)
+    return num, ident, kind, number, text, complete
+
+
+def track_columns(list messages, object addresses, object codes, object callsigns,
+                  const unsigned char[::1] non_discrete,
+                  ) -> tuple[object, object, object, list, list, bint]:
+    """SDPS tracks to columns: numbers [n, 7] (t, lat, lon, fl, gs_kt, trk_deg,
+    roc_fpm), ident [n, 4] and track numbers [n] as ``plot_columns``, the callsigns' text
+    (the flight plan's where the track gives none), the flight plans, and whether every
+    track has a position."""
+    cdef Py_ssize_t i, n = len(messages)
+    if non_discrete.shape[0] != 0o10000:
+        raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
+    num = np.empty((n, 7))
+    ident = np.empty((n, 4), dtype=np.int64)
+    number = np.empty(n, dtype=np.int64)
+    cdef double[:, ::1] nv = num
+    cdef int64_t[:, ::1] iv = ident
+    cdef int64_t[::1] tv = number
+    cdef list text = [None] * n
+    cdef list plans = [None] * n
+    cdef object m, cs, fpl
+    cdef bint complete = True
+    for i in range(n):
+        m = messages[i]
+        nv[i, 0] = _number(m.t)
+        nv[i, 1] = _number(m.lat)
+        nv[i, 2] = _number(m.lon)
+        nv[i, 3] = _number(m.fl)
+        nv[i, 4] = _number(m.gs_kt)
+        nv[i, 5] = _number(m.trk_deg)
+        nv[i, 6] = _number(m.roc_fpm)
+        complete = complete and isfinite(nv[i, 1]) and isfinite(nv[i, 2])
+        tv[i] = _track_number(m.track_number)
+        cs = m.callsign
+        fpl = m.fpl
+        plans[i] = fpl
+        if cs is None and fpl is not None:
+            cs = fpl.callsign
+        text[i] = cs
+        _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
+    _discrete(iv, non_discrete)
+    return num, ident, number, text, plans, complete
+
+
+# -- a plot's noise -------------------------------------------------------------------------
+
+def plot_noise(double[:, ::1] xy, double[::1] slant, double[::1] k, double xr, double yr,
+               double var_r, double var_az, double k2, double[:, :, ::1] R,
+               ) -> tuple[object, object, object]:
+    """The polar noise (range variance ``var_r`` m^2, azimuth ``var_az`` rad^2) of plots
+    at ``xy`` seen from the antenna at (xr, yr), rotated to each line of sight, times the
+    plane's scale squared ``k2``, into ``R`` [n, 2, 2].  Returns the ground distance from
+    the antenna (m on the ground: the plane's divided by the scale ``k``) and the line of
+    sight (unit vector in the plane).  The range in the noise is the slant range (m),
+    where unknown (nan) the ground distance."""
+    cdef Py_ssize_t i, n = xy.shape[0]
+    if xy.shape[1] != 2 or slant.shape[0] != n or k.shape[0] != n or R.shape[0] != n \
+            or R.shape[1] != 2 or R.shape[2] != 2:
+        raise ValueError("plot_noise: arrays differ in shape")
+    ground_a = np.empty(n)
+    s_a = np.empty(n)
+    c_a = np.empty(n)
+    cdef double[::1] ground_m = ground_a, los_x = s_a, los_y = c_a
+    cdef double dx, dy, ground, s, c, rho, cross, ss, cc, sc
+    with nogil:
+        for i in range(n):
+            dx = xy[i, 0] - xr
+            dy = xy[i, 1] - yr
+            ground = hypot(dx, dy)
+            s = dx / ground
+            c = dy / ground
+            ground_m[i] = ground / k[i]
+            los_x[i] = s
+            los_y[i] = c
+            rho = fmax(slant[i], 0.0) if isfinite(slant[i]) else ground
+            cross = rho * rho * var_az
+            ss = s * s * k2
+            cc = c * c * k2
+            sc = s * c * k2
+            R[i, 0, 0] = var_r * ss + cross * cc
+            R[i, 1, 1] = var_r * cc + cross * ss
+            R[i, 0, 1] = (var_r - cross) * sc
+            R[i, 1, 0] = R[i, 0, 1]
+    return ground_a, s_a, c_a
+
+
+# -- a radar's registration applied ---------------------------------------------------------
+
+cdef inline double _finite(double v) noexcept nogil:
+    """numpy's nan_to_num of one value: nan 0, infinities the largest finite."""
+    if v != v:
+        return 0.0
+    if v == HUGE_VAL:
+        return DBL_MAX
+    if v == -HUGE_VAL:
+        return -DBL_MAX
+    return v
+
+
+def correct_plots(double[:, ::1] xy, double[:] t, double[::1] slant, double[::1] ground,
+                  double[::1] k, double[::1] los_x, double[::1] los_y, double range_bias,
+                  double gain, double azimuth, double delay) -> tuple[object, object]:
+    """Move plots by their radar's registration (gateway/associate/registration.py
+    ``Registration.correct`` says what the terms are): ``xy`` and ``t`` in place; returns
+    the corrected slant and ground ranges.  ``gain`` and ``azimuth`` are per metre of range
+    (the unknowns divided by their reference range), ``delay`` in seconds.
+
+    Where a plot's geometry is unknown (nan) its shift is nan: if any is, every nan shift
+    is none and an infinite one the largest finite (numpy's nan_to_num, as the numpy code
+    did), so a plot of unknown geometry stays where it is."""
+    cdef Py_ssize_t i, n = xy.shape[0]
+    if xy.shape[1] != 2 or t.shape[0] != n or slant.shape[0] != n or ground.shape[0] != n \
+            or k.shape[0] != n or los_x.shape[0] != n or los_y.shape[0] != n:
+        raise ValueError("correct_plots: arrays differ in shape")
+    slant_a = np.empty(n)
+    ground_a = np.empty(n)
+    d_a = np.empty((n, 2))
+    cdef double[::1] slant_out = slant_a, ground_out = ground_a
+    cdef double[:, ::1] d = d_a
+    cdef double dslant, along, across, ka, kc
+    cdef bint nan = False, plus = False, minus = False
+    with nogil:
+        for i in range(n):
+            dslant = range_bias + gain * slant[i]
+            along = fmax(slant[i] / ground[i], 1.0) * dslant
+            across = azimuth * ground[i]
+            ka = along * k[i]
+            kc = across * k[i]
+            d[i, 0] = ka * los_x[i] + kc * los_y[i]
+            d[i, 1] = ka * los_y[i] - kc * los_x[i]
+            slant_out[i] = slant[i] - dslant
+            ground_out[i] = ground[i] - along
+            nan = nan or d[i, 0] != d[i, 0] or d[i, 1] != d[i, 1]
+            plus = plus or d[i, 0] == HUGE_VAL or d[i, 1] == HUGE_VAL
+            minus = minus or d[i, 0] == -HUGE_VAL or d[i, 1] == -HUGE_VAL
+        nan = nan or (plus and minus)  # the sum numpy tested was nan
+        for i in range(n):
+            xy[i, 0] -= _finite(d[i, 0]) if nan else d[i, 0]
+            xy[i, 1] -= _finite(d[i, 1]) if nan else d[i, 1]
+            t[i] -= delay
+    return slant_a, ground_a
+

@@ -1,0 +1,36 @@
+"""The typed face of the tracker's input kernel (ext/columns.pyx), so its callers are
+checked.
+
+gateway/associate/measurements.py and frame.py call it; keep this file in step with the
+``def`` functions of ext/columns.pyx.  Arrays are float64 (identities int64), C-contiguous.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gateway.messages import FlightPlan, Plot, Track
+
+F = NDArray[np.float64]
+I = NDArray[np.int64]  # noqa: E741
+
+class Conic:
+    def __init__(self, lat_1: float, lat_2: float, lat_0: float, lon_0: float,
+                 a: float = 6378137.0, rf: float = 298.257223563) -> None: ...
+    def forward(self, lat: F, lon: F) -> tuple[F, F]: ...
+    def plane(self, lat: F, lon: F) -> F: ...
+
+def plot_columns(messages: list[Plot], addresses: Mapping[str | None, int],
+                 codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
+                 detections: dict[str, int], non_discrete: NDArray[np.uint8],
+                 ) -> tuple[F, I, I, I, list[str | None], bool]: ...
+def track_columns(messages: list[Track], addresses: Mapping[str | None, int],
+                  codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
+                  non_discrete: NDArray[np.uint8],
+                  ) -> tuple[F, I, I, list[str | None], list[FlightPlan | None], bool]: ...
+def plot_noise(xy: F, slant: F, k: F, xr: float, yr: float, var_r: float, var_az: float,
+               k2: float, R: F) -> tuple[F, F, F]: ...
+def correct_plots(xy: F, t: F, slant: F, ground: F, k: F, los_x: F, los_y: F,
+                  range_bias: float, gain: float, azimuth: float, delay: float,
+                  ) -> tuple[F, F]: ...
