@@ -199,6 +199,19 @@ cdef inline void _discrete(int64_t[:, ::1] iv, const unsigned char[::1] table) n
             iv[i, 1] = -1
 
 
+cdef inline bint _located(double[:, ::1] nv, int64_t[::1] tv, Py_ssize_t i,
+                          object m) except -1:
+    """The fields plots and SDPS tracks share (columns 0-4 of the numbers: t, lat, lon, fl,
+    gs_kt; the track number), read once for both; whether the message has a position."""
+    nv[i, 0] = _number(m.t)
+    nv[i, 1] = _number(m.lat)
+    nv[i, 2] = _number(m.lon)
+    nv[i, 3] = _number(m.fl)
+    nv[i, 4] = _number(m.gs_kt)
+    tv[i] = _track_number(m.track_number)
+    return isfinite(nv[i, 1]) and isfinite(nv[i, 2])
+
+
 def plot_columns(list messages, object addresses, object codes, object callsigns,
                  dict detections, const unsigned char[::1] non_discrete,
                  ) -> tuple[object, object, object, object, list, bint]:
@@ -226,16 +239,10 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
     cdef int64_t k
     for i in range(n):
         m = messages[i]
-        nv[i, 0] = _number(m.t)
-        nv[i, 1] = _number(m.lat)
-        nv[i, 2] = _number(m.lon)
-        nv[i, 3] = _number(m.fl)
-        nv[i, 4] = _number(m.gs_kt)
+        complete = _located(nv, tv, i, m) and complete
         nv[i, 5] = _number(m.hdg_deg)
         nv[i, 6] = _number(m.rho_nm)
         nv[i, 7] = _number(m.theta_deg)
-        complete = complete and isfinite(nv[i, 1]) and isfinite(nv[i, 2])
-        tv[i] = _track_number(m.track_number)
         cs = m.callsign
         text[i] = cs
         _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
@@ -273,15 +280,9 @@ def track_columns(list messages, object addresses, object codes, object callsign
     cdef bint complete = True
     for i in range(n):
         m = messages[i]
-        nv[i, 0] = _number(m.t)
-        nv[i, 1] = _number(m.lat)
-        nv[i, 2] = _number(m.lon)
-        nv[i, 3] = _number(m.fl)
-        nv[i, 4] = _number(m.gs_kt)
+        complete = _located(nv, tv, i, m) and complete
         nv[i, 5] = _number(m.trk_deg)
         nv[i, 6] = _number(m.roc_fpm)
-        complete = complete and isfinite(nv[i, 1]) and isfinite(nv[i, 2])
-        tv[i] = _track_number(m.track_number)
         cs = m.callsign
         fpl = m.fpl
         plans[i] = fpl
