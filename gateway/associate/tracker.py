@@ -382,7 +382,10 @@ class Tracker:
         fl = m.fl[idx]
         has_fl = (fl == fl).nonzero()[0]
         if len(has_fl):
-            r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
+            if len(has_fl) == len(fl):  # every report has a level (SDPS, Mode S): no copies
+                r, z, t = rows, fl, tm
+            else:
+                r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
             L = tr.level[r]
             dt = t - L[:, LEVEL_T]
             dt[dt != dt] = 0.0
