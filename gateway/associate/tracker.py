@@ -555,7 +555,7 @@ class Tracker:
         if not self.parameters.publish_tentative:
             show = (state != TENTATIVE).nonzero()[0]
             if len(show) < len(rows):
-                if starts is None:  # one source per row: its span is itself
+                if starts is None or ends is None:  # one source per row: its span is itself
                     starts = np.arange(len(rows))
                     ends = starts + 1
                 rows, starts, ends = rows[show], starts[show], ends[show]
