@@ -73,7 +73,14 @@ from gateway.associate.filter import ConstantVelocity, max_eigen2
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.associate.tracks import (
+    COASTING,
+    CONFIRMED,
+    LEVEL_LAST,
+    LEVEL_T,
+    TENTATIVE,
+    TrackTable,
+)
 from gateway.units import FT
 
 __all__ = ["ClutterMap", "MofNInitiator", "TimeoutDeleter"]
@@ -321,6 +328,11 @@ class TimeoutDeleter:
         self.coverage = coverage if coverage is not None and len(coverage) else None
         self.counters: Counter[str] = Counter()  # the tracker shares its own
         self._recheck = float("inf")  # next time a coasting track's coverage is looked at
+        # due's silences indexed by state (TENTATIVE, CONFIRMED, COASTING)
+        p = parameters
+        assert (TENTATIVE, CONFIRMED, COASTING) == (0, 1, 2)
+        self._limit_by_state = np.array([p.tentative_timeout_s, p.coast_after_s, p.end_after_s])
+        self._end_by_state = np.array([np.inf, p.end_after_s, p.end_after_s])
         self._reviewed = -float("inf")  # time of the latest review
         sites = self.coverage.sites if self.coverage is not None else ()
         # each radar's scan period (nan: not known yet), and which are given, not learnt
@@ -494,12 +506,12 @@ class TimeoutDeleter:
         tentative = state == TENTATIVE
         since = np.where(tentative, tracks.t_update[rows],
                          np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
-        # silences by state (TENTATIVE, CONFIRMED, COASTING), read by index
-        events = [since + np.array([p.tentative_timeout_s, p.coast_after_s, p.end_after_s])[state]]
+        # silences by state, read by index (take: a fancy index of int8 costs twice)
+        events = [since + self._limit_by_state.take(state)]
         if self.counting:
-            first = self._first_miss()
-            events.append(since + np.array([first, p.end_min_s, p.end_min_s])[state])
-            events.append(since + np.array([np.inf, p.end_after_s, p.end_after_s])[state])
+            first = self._first_miss()  # learnt: changes as the periods do
+            events.append(since + np.array([first, p.end_min_s, p.end_min_s]).take(state))
+            events.append(since + self._end_by_state.take(state))
         at = np.concatenate(events)
         at = at[at >= self._reviewed]
         return min(float(at.min()) if len(at) else float("inf"), self._recheck)
