@@ -67,6 +67,9 @@ extensions = [
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # the tracker's output side: Fused message structs from the track table's columns
+    # (gateway/associate/tracker.py calls it)
+    Extension("gateway._fused", ["ext/fused.pyx"], extra_compile_args=["-O3"]),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

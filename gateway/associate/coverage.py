@@ -38,6 +38,7 @@ __all__ = ["EARTH_RADIUS_M", "K_FACTOR", "Coverage", "RadarCoverage"]
 
 EARTH_RADIUS_M = 6371000.0
 K_FACTOR = 4.0 / 3.0  # standard refraction: the radar horizon of a 4/3 earth
+_HORIZON_K = 2 * K_FACTOR * EARTH_RADIUS_M  # horizon distance = sqrt(this x height)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,10 @@ class Coverage:
         self.alt = np.array([s.alt_m for s in self.sites], dtype=np.float64)
         self.tan_cone = np.tan(np.radians([s.cone_deg for s in self.sites]))
         self.range_m = np.array([s.range_nm * NM for s in self.sites], dtype=np.float64)
-        self.horizon_antenna = np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M
-                                       * np.maximum(self.alt, 1.0))
+        self.horizon_antenna = np.sqrt(_HORIZON_K * np.maximum(self.alt, 1.0))
+        # seen_by's per-radar constants, made once (it runs on every review)
+        self._antenna_r = EARTH_RADIUS_M + self.alt
+        self._range2 = self.range_m * self.range_m
 
     @classmethod
     def of(cls, frame: ConformalFrame,
@@ -91,12 +94,11 @@ class Coverage:
         a = ground / EARTH_RADIUS_M  # central angle
         rt = EARTH_RADIUS_M + h[:, None]
         horiz = rt * np.sin(a)
-        vert = rt * np.cos(a) - (EARTH_RADIUS_M + self.alt)
+        vert = rt * np.cos(a) - self._antenna_r
         slant2 = horiz * horiz + vert * vert
         below_cone = vert < horiz * self.tan_cone  # elevation < cone, without an arctan
-        in_range = slant2 <= self.range_m * self.range_m
-        reach = self.horizon_antenna + np.sqrt(2 * K_FACTOR * EARTH_RADIUS_M
-                                               * np.maximum(h[:, None], 1.0))
+        in_range = slant2 <= self._range2
+        reach = self.horizon_antenna + np.sqrt(_HORIZON_K * np.maximum(h[:, None], 1.0))
         return np.asarray(below_cone & in_range & (ground <= reach), dtype=bool)
 
     def seen(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:

@@ -73,7 +73,14 @@ from gateway.associate.filter import ConstantVelocity, max_eigen2
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.associate.tracks import (
+    COASTING,
+    CONFIRMED,
+    LEVEL_LAST,
+    LEVEL_T,
+    TENTATIVE,
+    TrackTable,
+)
 from gateway.units import FT
 
 __all__ = ["ClutterMap", "MofNInitiator", "TimeoutDeleter"]
@@ -105,9 +112,11 @@ class ClutterMap:
         """The cell of each measurement in its radar's map (-1: none, no known geometry)."""
         ground = m.ground_m
         ok = np.isfinite(ground) & np.isfinite(m.los_x) & np.isfinite(m.los_y)
-        ring = np.minimum(np.nan_to_num(ground, nan=0.0) // self.p.clutter_cell_range_m,
+        # where not ok the cell is -1 whatever it computes: zeros keep the casts quiet
+        ring = np.minimum(np.where(ok, ground, 0.0) // self.p.clutter_cell_range_m,
                           self.n_range - 1).astype(np.int64)
-        az = np.degrees(np.arctan2(np.nan_to_num(m.los_x), np.nan_to_num(m.los_y))) % 360.0
+        az = np.degrees(np.arctan2(np.where(ok, m.los_x, 0.0), np.where(ok, m.los_y, 0.0))
+                        ) % 360.0
         sector = np.minimum(az // self.p.clutter_cell_azimuth_deg,
                             self.n_azimuth - 1).astype(np.int64)
         return np.where(ok, ring * self.n_azimuth + sector, -1)
@@ -130,7 +139,7 @@ class ClutterMap:
             s, c, tk = source[known], cell[known], t[known]
             tau = self.p.clutter_memory_s
             age = np.fmax(tk - self.t[s, c], 0.0)
-            since = np.fmax(np.nan_to_num(tk - self.start[s], nan=0.0), self.WARM_S)
+            since = np.fmax(tk - self.start[s], self.WARM_S)  # nan (not begun): WARM_S
             out[known] = (self.density[s, c] * np.exp(-age / tau)
                           / -np.expm1(-since / tau))
         return out
@@ -290,6 +299,18 @@ class MofNInitiator:
                                tracks.n_updates[plain].astype(np.float64))
 
 
+def _median(values: np.ndarray) -> float:
+    """np.median of a 1-d float array, sorting it in place (the caller's scratch copy):
+    np.median's partition, copy and mean cost more than the sort of a batch's intervals.
+    Same number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
+    values.sort()
+    n = len(values)
+    half = n // 2
+    if n % 2:
+        return float(values[half])
+    return float((values[half - 1] + values[half]) / 2.0)
+
+
 class TimeoutDeleter:
     """Coasting and ending by time since the last update, by coverage (``coverage``: None
     or no radar, or ``hidden_max_s`` 0: no hidden tracks) and by the scans missed of the
@@ -307,6 +328,11 @@ class TimeoutDeleter:
         self.coverage = coverage if coverage is not None and len(coverage) else None
         self.counters: Counter[str] = Counter()  # the tracker shares its own
         self._recheck = float("inf")  # next time a coasting track's coverage is looked at
+        # due's silences indexed by state (TENTATIVE, CONFIRMED, COASTING)
+        p = parameters
+        assert (TENTATIVE, CONFIRMED, COASTING) == (0, 1, 2)
+        self._limit_by_state = np.array([p.tentative_timeout_s, p.coast_after_s, p.end_after_s])
+        self._end_by_state = np.array([np.inf, p.end_after_s, p.end_after_s])
         self._reviewed = -float("inf")  # time of the latest review
         sites = self.coverage.sites if self.coverage is not None else ()
         # each radar's scan period (nan: not known yet), and which are given, not learnt
@@ -357,16 +383,21 @@ class TimeoutDeleter:
             return
         known = self.period[site]
         if not np.isfinite(known):
-            self.period[site] = float(np.median(dt))
+            self.period[site] = _median(dt)
             return
         scans = np.fmax(np.rint(dt / known), 1.0)
-        self.period[site] = known + self.PERIOD_GAIN * (float(np.median(dt / scans)) - known)
+        self.period[site] = known + self.PERIOD_GAIN * (_median(dt / scans) - known)
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows to coast, confirmed rows that ended, tentative rows to drop) at ``now``."""
         p = self.p
         age = now - tracks.t_update[rows]
+        # a row silent for less than the shortest rule's silence changes in none of them
+        # (each rule's silence is at least as long as its age since the latest update)
+        old = age >= self.shortest
+        if not old.all():
+            rows, age = rows[old], age[old]
         state = tracks.state[rows]
         tentative = state == TENTATIVE
         drop = tentative & (age > p.tentative_timeout_s)
@@ -445,8 +476,11 @@ class TimeoutDeleter:
         dt = now - tracks.t[rows]
         level = tracks.level[rows]
         fl = level[:, LEVEL_LAST]
-        rate = np.nan_to_num(level[:, 1]) * 100.0 * FT  # m/s
-        since = np.nan_to_num(now - level[:, LEVEL_T])
+        # nan -> 0 (the level filter's numbers are finite or nan, never infinite)
+        rate = level[:, 1]
+        rate = np.where(rate == rate, rate, 0.0) * 100.0 * FT  # m/s
+        since = now - level[:, LEVEL_T]
+        since = np.where(since == since, since, 0.0)
         h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
                      self.p.hidden_height_m)
         return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
@@ -472,13 +506,12 @@ class TimeoutDeleter:
         tentative = state == TENTATIVE
         since = np.where(tentative, tracks.t_update[rows],
                          np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
-        limit = np.where(tentative, p.tentative_timeout_s,
-                         np.where(state == CONFIRMED, p.coast_after_s, p.end_after_s))
-        events = [since + limit]
+        # silences by state, read by index (take: a fancy index of int8 costs twice)
+        events = [since + self._limit_by_state.take(state)]
         if self.counting:
-            first = self._first_miss()
-            events.append(since + np.where(tentative, first, p.end_min_s))
-            events.append(since + np.where(tentative, np.inf, p.end_after_s))
+            first = self._first_miss()  # learnt: changes as the periods do
+            events.append(since + np.array([first, p.end_min_s, p.end_min_s]).take(state))
+            events.append(since + self._end_by_state.take(state))
         at = np.concatenate(events)
         at = at[at >= self._reviewed]
         return min(float(at.min()) if len(at) else float("inf"), self._recheck)

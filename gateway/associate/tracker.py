@@ -47,10 +47,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import msgspec
 import numpy as np
 
-from gateway import _gating
+from gateway import _fused, _gating
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.filter import (
@@ -118,6 +117,12 @@ class _Text(dict[int, str | None]):
 
 
 _OCTAL, _HEX = _Text("04o"), _Text("06X")
+_STATES: tuple[FusedState, ...] = (*STATE_NAMES, "ended")
+_ENDED = len(STATE_NAMES)
+# the sources of the messages of a batch (gateway._fused.fused_messages): the flat list of
+# the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
+# message's span in that order (None: one each)
+_Sources = tuple[list[SourceRef], "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
 
 
 def motion_filter(p: TrackerParameters) -> ConstantVelocity:
@@ -377,7 +382,10 @@ class Tracker:
         fl = m.fl[idx]
         has_fl = (fl == fl).nonzero()[0]
         if len(has_fl):
-            r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
+            if len(has_fl) == len(fl):  # every report has a level (SDPS, Mode S): no copies
+                r, z, t = rows, fl, tm
+            else:
+                r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
             L = tr.level[r]
             dt = t - L[:, LEVEL_T]
             dt[dt != dt] = 0.0
@@ -526,16 +534,15 @@ class Tracker:
         if len(rows) == 0:
             return []
         tracks = self.tracks
+        order: np.ndarray | None = None
+        starts: np.ndarray | None = None
+        ends: np.ndarray | None = None
         if not unique:  # several sources in one batch: one message per track
             order = np.argsort(rows, kind="stable")
             rows = rows[order]
-            refs = [refs[i] for i in order.tolist()]
             first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
-            bounds = first.tolist() + [len(rows)]
-            grouped = [refs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            starts, ends = first, np.r_[first[1:], len(rows)]
             rows = rows[first]
-        else:
-            grouped = [[r] for r in refs]
         state = tracks.state[rows]
         if TENTATIVE in state.tolist():
             confirmed = self.initiator.confirm(tracks, rows)
@@ -548,8 +555,10 @@ class Tracker:
         if not self.parameters.publish_tentative:
             show = (state != TENTATIVE).nonzero()[0]
             if len(show) < len(rows):
-                rows = rows[show]
-                grouped = [grouped[i] for i in show.tolist()]
+                if starts is None or ends is None:  # one source per row: its span is itself
+                    starts = np.arange(len(rows))
+                    ends = starts + 1
+                rows, starts, ends = rows[show], starts[show], ends[show]
         if len(rows) == 0:
             return []
         published = tracks.published
@@ -558,7 +567,8 @@ class Tracker:
                         or self._recalled(r) or self._new_label())
             published[r] = True
             self._note(np.array([r]))
-        return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows], grouped)
+        return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows],
+                              (refs, order, starts, ends))
 
     def _remember(self, rows: np.ndarray, now: float) -> None:
         """Published tracks ending: their ids are kept for their Mode S address a while
@@ -740,10 +750,11 @@ class Tracker:
         self.identities.load(data)
 
     def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
-                  refs: list[list[SourceRef]] | None, ended: bool = False,
+                  sources: _Sources | None, ended: bool = False,
                   extrapolated: bool = False) -> list[Fused]:
-        """Fused messages for track rows with states x, P at times t (vectorised, then one
-        struct per track); ``extrapolated``: predictions of the periodic output."""
+        """Fused messages for track rows with states x, P at times t (vectorised, then the
+        structs in gateway._fused); ``sources`` (see ``_Sources``; None: none);
+        ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
         tr.t_out[rows] = np.fmax(tr.t_out[rows], t)
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
@@ -760,28 +771,19 @@ class Tracker:
                  | (level[:, 0] != level[:, 0]))
         roc[vague] = tr.roc_sdps[rows][vague]
         ident = tr.ident[rows]
-        state: list[FusedState] = (["ended"] * len(rows) if ended
-                 else [STATE_NAMES[s] for s in tr.state[rows].tolist()])
-        labels, texts, plans = tr.label, tr.callsign_text, tr.fpl
-        rl = rows.tolist()
-        out = []
-        for n, (r, tt, la, lo, fl, g, tk, rc, m3a, adr, sig) in enumerate(zip(
-                rl, t.tolist(), lat.tolist(), lon.tolist(), level[:, LEVEL_LAST].tolist(),
-                gs.tolist(), trk.tolist(), roc.tolist(), ident[:, MODE3A].tolist(),
-                ident[:, ADDRESS].tolist(), pos_sigma.tolist(), strict=True)):
-            out.append(Fused(
-                t=tt, id=labels[r], state=state[n], lat=la, lon=lo,
-                fl=None if fl != fl else fl, gs_kt=None if g != g else g,
-                trk_deg=None if g != g else (tk if tk < 360.0 else 0.0),
-                roc_fpm=None if rc != rc else rc,
-                mode3a=_OCTAL[m3a], icao24=_HEX[adr],
-                callsign=texts[r], pos_sigma_m=sig,
-                sources=refs[n] if refs is not None else [], fpl=plans[r]))
-        if extrapolated:  # (a keyword more on every Fused costs 10 % of an SDPS cycle)
-            out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
-        if not ended:  # coasting, held by the coverage model since its last update
-            hidden = ((tr.state[rows] == COASTING)
-                      & (tr.t_hidden[rows] >= tr.t_update[rows])).nonzero()[0]
-            for n in hidden.tolist():
-                out[n] = msgspec.structs.replace(out[n], hidden=True)
-        return out
+        if ended:
+            state = np.full(len(rows), _ENDED, dtype=np.int64)
+            hidden = None
+        else:
+            state = tr.state[rows].astype(np.int64)
+            # coasting, held by the coverage model since its last update
+            hidden = ((state == COASTING) & (tr.t_hidden[rows] >= tr.t_update[rows])
+                      ).view(np.uint8)
+        refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
+        return _fused.fused_messages(
+            Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon,
+            np.ascontiguousarray(level[:, LEVEL_LAST]), gs, trk, roc, pos_sigma,
+            np.ascontiguousarray(ident[:, MODE3A]), np.ascontiguousarray(ident[:, ADDRESS]),
+            np.ascontiguousarray(rows, dtype=np.int64), state, _STATES, tr.label,
+            tr.callsign_text, tr.fpl, _OCTAL, _HEX, refs, order, starts, ends,
+            extrapolated, hidden)

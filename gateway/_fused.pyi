@@ -1,0 +1,24 @@
+"""The typed face of the tracker's output kernel (ext/fused.pyx), so its callers are checked.
+
+Only gateway/associate/tracker.py calls it; keep this file in step with the ``def``
+function of ext/fused.pyx.  Arrays are C-contiguous: float64, indexes int64, flags uint8.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gateway.messages import FlightPlan, Fused, SourceRef
+
+F = NDArray[np.float64]
+I = NDArray[np.int64]  # noqa: E741
+
+def fused_messages(cls: type[Fused], t: F, lat: F, lon: F, fl: F, gs: F, trk: F, roc: F,
+                   pos_sigma: F, mode3a: I, address: I, rows: I, state: I,
+                   state_names: tuple[str, ...], labels: list[str | None],
+                   callsigns: list[str | None], plans: list[FlightPlan | None],
+                   octal: Mapping[int, str | None], hexes: Mapping[int, str | None],
+                   refs: list[SourceRef] | None, order: I | None, starts: I | None,
+                   ends: I | None, extrapolated: bool = False,
+                   hidden: NDArray[np.uint8] | None = None) -> list[Fused]: ...

@@ -1,0 +1,167 @@
+"""gateway._fused: the Fused structs it builds are those the tracker's Python construction
+made (values, None for nan and unknown identities, track 360 -> 0, flags, sources), and a
+bad index is refused rather than read."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+
+from gateway._fused import fused_messages
+from gateway.associate.tracker import _HEX, _OCTAL, _STATES
+from gateway.messages import FlightPlan, Fused, SourceRef
+
+NAN = np.nan
+
+
+def _plan(callsign: str) -> FlightPlan:
+    return FlightPlan(callsign=callsign, dep="KELP", dst="MMMX", cfl=350.0, type="B738",
+                      wtc="M")
+
+
+def _table(n_rows: int) -> tuple[list[str | None], list[str | None], list[FlightPlan | None]]:
+    labels = [f"T{r:06d}" if r % 4 else None for r in range(n_rows)]
+    callsigns = [f"ABC{r}" if r % 3 else None for r in range(n_rows)]
+    plans = [_plan(f"ABC{r}") if r % 5 == 0 else None for r in range(n_rows)]
+    return labels, callsigns, plans
+
+
+def _columns() -> dict[str, np.ndarray]:
+    """Rows with every kind of missing value: no level, no speed (then no track either),
+    a track of exactly 360 (rounded up), no rate of climb, no code or address."""
+    return {
+        "t": np.array([10.0, 11.5, 12.25, 13.0, 14.0, 15.0]),
+        "lat": np.array([30.1, 31.2, 29.5, 28.0, 32.0, 30.0]),
+        "lon": np.array([-100.0, -101.5, -99.25, -105.0, -110.0, -98.0]),
+        "fl": np.array([350.0, NAN, 120.5, 0.0, NAN, 410.0]),
+        "gs": np.array([420.5, 380.0, NAN, 250.0, 0.0, 300.0]),
+        "trk": np.array([90.0, 360.0, 45.0, 359.999999, NAN, 0.0]),
+        "roc": np.array([0.0, NAN, -1500.0, 2000.0, NAN, NAN]),
+        "pos_sigma": np.array([55.0, 120.0, 80.0, 1000.0, 35.5, 60.0]),
+        "mode3a": np.array([0o1234, -1, 0o7000, 0, -1, 0o4321], dtype=np.int64),
+        "address": np.array([0xABCDEF, 0x000001, -1, -1, 0x123456, 0xFFFFFF], dtype=np.int64),
+        "rows": np.array([3, 0, 7, 5, 1, 2], dtype=np.int64),
+        "state": np.array([1, 2, 0, 1, 3, 2], dtype=np.int64),
+    }
+
+
+def _reference(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: list,
+               groups: list[list[SourceRef]] | None, extrapolated: bool,
+               hidden: np.ndarray | None) -> list[Fused]:
+    """The Python construction the tracker had before the kernel (tracker._messages)."""
+    out = []
+    for n, (r, tt, la, lo, fl, g, tk, rc, m3a, adr, sig) in enumerate(zip(
+            c["rows"].tolist(), c["t"].tolist(), c["lat"].tolist(), c["lon"].tolist(),
+            c["fl"].tolist(), c["gs"].tolist(), c["trk"].tolist(), c["roc"].tolist(),
+            c["mode3a"].tolist(), c["address"].tolist(), c["pos_sigma"].tolist(),
+            strict=True)):
+        out.append(Fused(
+            t=tt, id=labels[r], state=_STATES[int(c["state"][n])], lat=la, lon=lo,
+            fl=None if fl != fl else fl, gs_kt=None if g != g else g,
+            trk_deg=None if g != g else (tk if tk < 360.0 else 0.0),
+            roc_fpm=None if rc != rc else rc,
+            mode3a=_OCTAL[m3a], icao24=_HEX[adr], callsign=callsigns[r], pos_sigma_m=sig,
+            sources=groups[n] if groups is not None else [], fpl=plans[r]))
+    if extrapolated:
+        out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
+    if hidden is not None:
+        for n in hidden.nonzero()[0].tolist():
+            out[n] = msgspec.structs.replace(out[n], hidden=True)
+    return out
+
+
+def _call(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: list,
+          refs: list[SourceRef] | None = None, order: np.ndarray | None = None,
+          starts: np.ndarray | None = None, ends: np.ndarray | None = None,
+          extrapolated: bool = False, hidden: np.ndarray | None = None) -> list[Fused]:
+    return fused_messages(Fused, c["t"], c["lat"], c["lon"], c["fl"], c["gs"], c["trk"],
+                          c["roc"], c["pos_sigma"], c["mode3a"], c["address"], c["rows"],
+                          c["state"], _STATES, labels, callsigns, plans, _OCTAL, _HEX, refs,
+                          order, starts, ends, extrapolated, hidden)
+
+
+def _same(got: list[Fused], expected: list[Fused]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g == e
+        # byte-identical on the wire (field order, float repr, None)
+        assert msgspec.json.encode(g) == msgspec.json.encode(e)
+
+
+def test_no_sources_matches_reference() -> None:
+    c = _columns()
+    labels, callsigns, plans = _table(8)
+    got = _call(c, labels, callsigns, plans)
+    _same(got, _reference(c, labels, callsigns, plans, None, False, None))
+    assert got[1].fl is None and got[1].trk_deg == 0.0 and got[1].roc_fpm is None
+    assert got[2].gs_kt is None and got[2].trk_deg is None and got[2].icao24 is None
+    assert got[1].mode3a is None and got[0].mode3a == "1234" and got[0].icao24 == "ABCDEF"
+    assert got[4].state == "ended" and got[1].id is None and got[0].callsign is None
+    assert got[3].fpl is not None and got[3].fpl.callsign == "ABC5"
+    assert got[0].sources == [] and got[0].sources is not got[1].sources
+
+
+def test_one_source_each_and_flags_match_reference() -> None:
+    c = _columns()
+    labels, callsigns, plans = _table(8)
+    refs = [SourceRef(sac=1, sic=i, cat=48, track_number=i if i % 2 else None)
+            for i in range(6)]
+    hidden = np.array([0, 1, 0, 0, 1, 0], dtype=np.uint8)
+    got = _call(c, labels, callsigns, plans, refs, hidden=hidden)
+    _same(got, _reference(c, labels, callsigns, plans, [[r] for r in refs], False, hidden))
+    assert [m.hidden for m in got] == [False, True, False, False, True, False]
+    got = _call(c, labels, callsigns, plans, refs, extrapolated=True)
+    _same(got, _reference(c, labels, callsigns, plans, [[r] for r in refs], True, None))
+    assert all(m.extrapolated for m in got)
+
+
+def test_grouped_sources_match_reference() -> None:
+    """Several sources per row, sorted by an order and cut into spans in the kernel (as
+    the tracker does for a batch of several sources), some rows with none."""
+    c = _columns()
+    labels, callsigns, plans = _table(8)
+    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=100 + i) for i in range(9)]
+    order = np.array([4, 0, 8, 2, 1, 7, 3, 6, 5], dtype=np.int64)
+    starts = np.array([0, 2, 3, 3, 6, 8], dtype=np.int64)
+    ends = np.array([2, 3, 3, 6, 8, 9], dtype=np.int64)
+    groups = [[refs[k] for k in order[a:b].tolist()]
+              for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    got = _call(c, labels, callsigns, plans, refs, order, starts, ends)
+    _same(got, _reference(c, labels, callsigns, plans, groups, False, None))
+    assert got[2].sources == [] and [s.sic for s in got[0].sources] == [4, 0]
+
+
+def test_empty() -> None:
+    c = {k: v[:0] for k, v in _columns().items()}
+    assert _call(c, [], [], []) == []
+
+
+@pytest.mark.parametrize("bad", [
+    {"state": np.array([1, 2, 0, 1, 4, 2], dtype=np.int64)},  # past "ended"
+    {"state": np.array([1, -1, 0, 1, 3, 2], dtype=np.int64)},
+    {"rows": np.array([3, 0, 7, 8, 1, 2], dtype=np.int64)},  # the table has 8 rows
+    {"rows": np.array([3, 0, -1, 5, 1, 2], dtype=np.int64)},
+    {"fl": np.zeros(5)},  # a column of another length
+])
+def test_bad_index_refused(bad: dict[str, np.ndarray]) -> None:
+    c = {**_columns(), **bad}
+    labels, callsigns, plans = _table(8)
+    with pytest.raises(ValueError):
+        _call(c, labels, callsigns, plans)
+
+
+def test_bad_source_span_refused() -> None:
+    c = _columns()
+    labels, callsigns, plans = _table(8)
+    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=None) for i in range(6)]
+    starts = np.arange(6, dtype=np.int64)
+    with pytest.raises(ValueError):  # past the end of the sources
+        _call(c, labels, callsigns, plans, refs, None, starts, starts + 2)
+    with pytest.raises(ValueError):  # an order pointing outside the sources
+        _call(c, labels, callsigns, plans, refs, np.array([0, 1, 2, 3, 4, 6]), starts,
+              starts + 1)
+    with pytest.raises(ValueError):  # one source each, but too few
+        _call(c, labels, callsigns, plans, refs[:5])
+    with pytest.raises(ValueError):  # hidden of another length
+        _call(c, labels, callsigns, plans, hidden=np.zeros(4, dtype=np.uint8))
