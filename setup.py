@@ -41,11 +41,13 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension("gateway._jsonl", ["ext/jsonl.pyx"], extra_compile_args=["-O3"]),
-    # the tracker's filter algebra per batch (gateway/associate/filter.py calls it)
+    # the tracker's filter algebra per batch (gateway/associate/filter.py calls it); no
+    # fused multiply-add but its explicit fma() calls (where OpenBLAS fuses), so that its
+    # covariance intersection is numpy's to the bit
     Extension(
         "gateway._tracking",
         ["ext/tracking.pyx"],
-        extra_compile_args=["-O3"],
+        extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # the gate's candidate search, identity verdicts and the assignment's first step

@@ -16,7 +16,7 @@ turns in one prediction (straight before that).  IMM models' predictions are pac
 Every function checks the shapes it is given (ValueError), never reads out of bounds.
 """
 
-from libc.math cimport cos, exp, fabs, log, sin
+from libc.math cimport INFINITY, NAN, cos, exp, fabs, fma, isfinite, log, sin, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -139,6 +139,139 @@ cdef inline void _combine(int M, const double* mu, const double* xs, int xstride
                 P[4 * j + i] = t
 
 
+cdef inline bint _inverse2(double a, double b, double d, double* inv) noexcept nogil:
+    """Inverse of the symmetric 2x2 [[a, b], [b, d]] into inv (a', b', d'), False (inv
+    untouched) unless it is positive definite and finite: covariance intersection has no
+    answer for a degenerate covariance."""
+    cdef double det = a * d - b * b
+    if not (det > 0.0 and a > 0.0 and isfinite(det) and isfinite(a) and isfinite(b)
+            and isfinite(d)):
+        return False
+    inv[0] = d / det
+    inv[1] = -b / det
+    inv[2] = a / det
+    return True
+
+
+cdef inline double _ci_candidate(double w, double p, double q, double r, double s,
+                                 double u) noexcept nogil:
+    """trace of the fused covariance at weight w, +inf where w is outside [0, 1] (or nan)
+    or the trace is not a finite positive number."""
+    cdef double f
+    if not (w >= 0.0 and w <= 1.0):
+        return INFINITY
+    f = (p + q * w) / (r + s * w + u * w * w)
+    if isfinite(f) and f > 0.0:
+        return f
+    return INFINITY
+
+
+cdef inline double _ci_weight(const double* a, const double* b) noexcept nogil:
+    """Covariance intersection weight of the measurement (ConstantVelocity.ci_weight says
+    why the closed form), from the inverses a = A^-1, b = B^-1 as (11, 12, 22).  The
+    operations and their order are numpy's in the former vectorised version, so that the
+    weight is the same to the bit: candidates 0, 1 and the roots of the derivative, the
+    first of the smallest trace wins."""
+    cdef double d11 = b[0] - a[0], d12 = b[1] - a[1], d22 = b[2] - a[2]
+    cdef double p = a[0] + a[2], q = d11 + d22
+    cdef double r = a[0] * a[2] - a[1] * a[1]
+    cdef double s = a[0] * d22 + a[2] * d11 - 2.0 * a[1] * d12
+    cdef double u = d11 * d22 - d12 * d12
+    cdef double A = q * u, B = 2.0 * p * u, C = p * s - q * r
+    cdef double disc2 = B * B - 4.0 * A * C
+    cdef double disc = sqrt(disc2) if disc2 >= 0.0 else NAN
+    cdef double r1, r2, w = 0.0, f, best
+    if fabs(A) < 1e-30 * (fabs(B) + fabs(C) + 1e-300):
+        r1 = -C / B
+        r2 = NAN
+    else:
+        r1 = (-B + disc) / (2.0 * A)
+        r2 = (-B - disc) / (2.0 * A)
+    best = _ci_candidate(0.0, p, q, r, s, u)
+    f = _ci_candidate(1.0, p, q, r, s, u)
+    if f < best:
+        best = f
+        w = 1.0
+    f = _ci_candidate(r1, p, q, r, s, u)
+    if f < best:
+        best = f
+        w = r1
+    f = _ci_candidate(r2, p, q, r, s, u)
+    if f < best:
+        w = r2
+    return w
+
+
+cdef inline bint _intersect(const double* x0, const double* P0, const double* z,
+                              const double* R, double* x, double* P) noexcept nogil:
+    """Covariance intersection of the state x0, P0's position with the estimate z, R
+    (ConstantVelocity.intersect says why the velocity follows by regression); False,
+    with x, P a copy of x0, P0, where either position covariance is not positive definite
+    (nothing to intersect).
+
+    Bit for bit what the former numpy version gave: its element-wise steps are unfused;
+    its three matrix products went to OpenBLAS, whose small-matrix kernel accumulates
+    with fused multiply-adds (the first product rounded, the second fused), so those
+    are fma() here, and the extension is built with -ffp-contract=off so that gcc fuses
+    nothing else."""
+    cdef double a[3]
+    cdef double b[3]
+    cdef double f[3]
+    cdef double L[8]
+    cdef double T[8]
+    cdef double sh[4]
+    cdef double w, v, ax, ay, gx, gy, d0, d1, pij
+    cdef int i, j
+    if not (_inverse2(P0[0], P0[1], P0[5], a) and _inverse2(R[0], R[1], R[3], b)):
+        for i in range(4):
+            x[i] = x0[i]
+        for i in range(16):
+            P[i] = P0[i]
+        return False
+    w = _ci_weight(a, b)
+    v = 1.0 - w
+    # inverse2 of the fused information; positive definite as a convex sum of two
+    f[2] = v * a[0] + w * b[0]
+    f[1] = v * a[1] + w * b[1]
+    f[0] = v * a[2] + w * b[2]
+    d0 = f[2] * f[0] - f[1] * f[1]
+    f[0] = f[0] / d0
+    f[1] = -f[1] / d0
+    f[2] = f[2] / d0
+    ax = x0[0]
+    ay = x0[1]
+    gx = v * (a[0] * ax + a[1] * ay) + w * (b[0] * z[0] + b[1] * z[1])
+    gy = v * (a[1] * ax + a[2] * ay) + w * (b[1] * z[0] + b[2] * z[1])
+    d0 = f[0] * gx + f[1] * gy - ax
+    d1 = f[1] * gx + f[2] * gy - ay
+    # L = P H' A^-1 [4, 2] (numpy: matmul, OpenBLAS)
+    for i in range(4):
+        L[2 * i] = fma(P0[4 * i + 1], a[1], P0[4 * i] * a[0])
+        L[2 * i + 1] = fma(P0[4 * i + 1], a[2], P0[4 * i] * a[1])
+    # A - Af
+    sh[0] = P0[0] - f[0]
+    sh[1] = P0[1] - f[1]
+    sh[2] = P0[4] - f[1]
+    sh[3] = P0[5] - f[2]
+    # T = L (A - Af) [4, 2] (OpenBLAS)
+    for i in range(4):
+        T[2 * i] = fma(L[2 * i + 1], sh[2], L[2 * i] * sh[0])
+        T[2 * i + 1] = fma(L[2 * i + 1], sh[3], L[2 * i] * sh[1])
+    for i in range(4):
+        # numpy: einsum, unfused
+        x[i] = x0[i] + (L[2 * i] * d0 + L[2 * i + 1] * d1)
+        for j in range(4):
+            # P - T L' (OpenBLAS)
+            P[4 * i + j] = P0[4 * i + j] - fma(T[2 * i + 1], L[2 * j + 1], T[2 * i] * L[2 * j])
+    for i in range(4):
+        P[5 * i] = 0.5 * (P[5 * i] + P[5 * i])
+        for j in range(i + 1, 4):
+            pij = 0.5 * (P[4 * i + j] + P[4 * j + i])
+            P[4 * i + j] = pij
+            P[4 * j + i] = pij
+    return True
+
+
 def _models(const double[::1] w, const double[::1] q, const double[::1] limit) -> int:
     if not (w.shape[0] == q.shape[0] == limit.shape[0] >= 1):
         raise ValueError("every model needs a turn rate, a q and a limit")
@@ -205,6 +338,50 @@ def kalman_update(const double[:, ::1] x, const double[:, :, ::1] P,
             _kalman(&x[i, 0], &P[i, 0, 0], &nu[i, 0], &s_inv[i, 0, 0], &xo[i, 0],
                     &Po[i, 0, 0])
     return x_out, P_out
+
+
+def ci_weight(const double[:, :, ::1] P, const double[:, :, ::1] R):
+    """Covariance intersection weights [n] of position estimates R [n, 2, 2] against the
+    states' covariances P [n, 4, 4] (their position blocks): in [0, 1], nan where either
+    is not positive definite."""
+    cdef Py_ssize_t n = P.shape[0], i
+    if P.shape[1] != 4 or P.shape[2] != 4 or R.shape[0] != n or R.shape[1] != 2 \
+            or R.shape[2] != 2:
+        raise ValueError("ci_weight: shapes do not agree")
+    w_out = np.empty(n)
+    cdef double[::1] w = w_out
+    cdef double a[3]
+    cdef double b[3]
+    with nogil:
+        for i in range(n):
+            if _inverse2(P[i, 0, 0], P[i, 0, 1], P[i, 1, 1], a) \
+                    and _inverse2(R[i, 0, 0], R[i, 0, 1], R[i, 1, 1], b):
+                w[i] = _ci_weight(a, b)
+            else:
+                w[i] = NAN
+    return w_out
+
+
+def intersect(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
+              const double[:, :, ::1] R):
+    """Covariance intersection of states x [n, 4], P [n, 4, 4] with position estimates
+    z [n, 2], R [n, 2, 2]: new x, P, and how many rows were left as they were because a
+    position covariance was not positive definite."""
+    cdef Py_ssize_t n = x.shape[0], i, bad = 0
+    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
+            or z.shape[0] != n or z.shape[1] != 2 or R.shape[0] != n or R.shape[1] != 2 \
+            or R.shape[2] != 2:
+        raise ValueError("intersect: shapes do not agree")
+    x_out = np.empty((n, 4))
+    P_out = np.empty((n, 4, 4))
+    cdef double[:, ::1] xo = x_out
+    cdef double[:, :, ::1] Po = P_out
+    with nogil:
+        for i in range(n):
+            if not _intersect(&x[i, 0], &P[i, 0, 0], &z[i, 0], &R[i, 0, 0], &xo[i, 0],
+                          &Po[i, 0, 0]):
+                bad += 1
+    return x_out, P_out, bad
 
 
 def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
@@ -331,9 +508,11 @@ def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
 def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double[:, :, ::1] R,
                double floor, bint kalman):
     """Every model of the packed predictions [k, M * 21] weighed by its likelihood of the
-    position measurement z, R (and Kalman-updated by it if ``kalman``; an SDPS track is
-    intersected by the caller instead): mode probabilities mu [k, M] (each at least
-    ``floor``, then normalised), states [k, M, 4], covariances [k, M, 4, 4]."""
+    position measurement z, R, and updated by it: Kalman if ``kalman``, else (an SDPS
+    track) covariance intersection.  Mode probabilities mu [k, M] (each at least
+    ``floor``, then normalised), states [k, M, 4], covariances [k, M, 4, 4], and how many
+    models were left as predicted because a position covariance was not positive definite
+    (intersection only)."""
     cdef Py_ssize_t k = packed.shape[0], i
     if packed.shape[1] % 21 != 0 or packed.shape[1] == 0:
         raise ValueError("imm_update: packed rows are M * 21 wide")
@@ -353,7 +532,7 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
     cdef double nu[2]
     cdef double si[4]
     cdef double d2, det, top, tot
-    cdef int j
+    cdef Py_ssize_t bad = 0
     cdef const double* slot
     try:
         with nogil:
@@ -365,11 +544,9 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
                     loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
                     if kalman:
                         _kalman(slot + 1, slot + 5, nu, si, &xo[i, b, 0], &Po[i, b, 0, 0])
-                    else:
-                        for j in range(4):
-                            xo[i, b, j] = slot[1 + j]
-                        for j in range(16):
-                            Po[i, b, j // 4, j % 4] = slot[5 + j]
+                    elif not _intersect(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0],
+                                        &xo[i, b, 0], &Po[i, b, 0, 0]):
+                        bad += 1
                 top = loglik[0]
                 for b in range(1, M):
                     if loglik[b] > top:
@@ -384,7 +561,7 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
                     mu[i, b] = mu[i, b] / tot
     finally:
         free(loglik)
-    return mu_out, x_out, P_out
+    return mu_out, x_out, P_out, bad
 
 
 def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1] Pm,

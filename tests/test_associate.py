@@ -236,7 +236,8 @@ def test_covariance_intersection_never_worse_than_the_larger_input() -> None:
         w = f.ci_weight(P[None], R[None])[0]
         assert 0.0 <= w <= 1.0
         x = rng.normal(size=(1, 4)) * 100
-        _, Pf = f.intersect(x, P[None], rng.normal(size=(1, 2)) * 100, R[None])
+        _, Pf, skipped = f.intersect(x, P[None], rng.normal(size=(1, 2)) * 100, R[None])
+        assert skipped == 0
         fused = np.trace(Pf[0, :2, :2])
         assert fused <= max(np.trace(P[:2, :2]), np.trace(R)) * (1 + 1e-9)
         assert fused <= min(np.trace(P[:2, :2]), np.trace(R)) * (1 + 1e-9)  # CI's optimum
@@ -248,7 +249,7 @@ def test_covariance_intersection_keeps_the_velocity() -> None:
     f = ConstantVelocity()
     x = np.array([[0.0, 0.0, 200.0, 0.0]])
     P = np.diag([300.0 ** 2, 300.0 ** 2, 4.0, 4.0])[None]
-    x1, P1 = f.intersect(x, P, np.array([[100.0, 0.0]]), np.diag([10.0, 10.0])[None] ** 2)
+    x1, P1, _ = f.intersect(x, P, np.array([[100.0, 0.0]]), np.diag([10.0, 10.0])[None] ** 2)
     assert x1[0, 0] == pytest.approx(100.0, abs=5.0)
     assert P1[0, 2, 2] <= 4.0 + 1e-9 and x1[0, 2] == pytest.approx(200.0)
 

@@ -1,7 +1,8 @@
 """The Cython filter kernel (ext/tracking.pyx, through gateway/associate/filter.py) against a
-textbook reference written here track by track in plain numpy: the CV Kalman filter and
+textbook reference written here track by track in plain numpy: the CV Kalman filter,
 one IMM cycle (Bar-Shalom & Li: transition by expm of the rate matrix, mixing, model
-prediction, combination; model update, likelihood, mode probabilities), on random
+prediction, combination; model update, likelihood, mode probabilities) and covariance
+intersection (against the former numpy closed form of its weight), on random
 inputs including dt = 0, negative dt, long gaps, fresh tracks and covariances from 1e-6
 to 1e10."""
 
@@ -248,6 +249,155 @@ def test_kernel_refuses_shapes_that_do_not_agree() -> None:
     table.new(1)
     with pytest.raises(ValueError):
         f.predict_tracks(table, np.array([table.capacity]), np.zeros(1))
+
+
+# -- covariance intersection -------------------------------------------------------------------
+
+def numpy_ci_weight(P: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """The former vectorised numpy weight (closed form: the candidates 0, 1 and the roots
+    of the derivative of the fused trace), kept here as the kernel's reference."""
+    def inv2(a, b, d):
+        det = a * d - b * b
+        return d / det, -b / det, a / det
+    a11, a12, a22 = inv2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])
+    b11, b12, b22 = inv2(R[:, 0, 0], R[:, 0, 1], R[:, 1, 1])
+    d11, d12, d22 = b11 - a11, b12 - a12, b22 - a22
+    p, q = a11 + a22, d11 + d22
+    r = a11 * a22 - a12 * a12
+    s = a11 * d22 + a22 * d11 - 2 * a12 * d12
+    u = d11 * d22 - d12 * d12
+    A, B, C = q * u, 2 * p * u, p * s - q * r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = np.sqrt(np.where(B * B - 4 * A * C >= 0, B * B - 4 * A * C, np.nan))
+        linear = np.abs(A) < 1e-30 * (np.abs(B) + np.abs(C) + 1e-300)
+        r1 = np.where(linear, -C / B, (-B + disc) / (2 * A))
+        r2 = np.where(linear, np.nan, (-B - disc) / (2 * A))
+        w = np.stack([np.zeros_like(p), np.ones_like(p), r1, r2], axis=1)
+        w = np.where((w >= 0) & (w <= 1), w, np.nan)
+        f = (p[:, None] + q[:, None] * w) / (r[:, None] + s[:, None] * w
+                                             + u[:, None] * w * w)
+    f = np.where(np.isfinite(f) & (f > 0), f, np.inf)
+    return w[np.arange(len(p)), np.argmin(f, axis=1)]
+
+
+def numpy_intersect(x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Textbook CI per track with np.linalg: fused position information
+    (1 - w) A^-1 + w B^-1, the velocity by the track's regression L = P H' A^-1."""
+    w = numpy_ci_weight(P, R)
+    xs, Ps = np.empty_like(x), np.empty_like(P)
+    for i in range(len(x)):
+        Ai, Bi = np.linalg.inv(P[i, :2, :2]), np.linalg.inv(R[i])
+        Af = np.linalg.inv((1 - w[i]) * Ai + w[i] * Bi)
+        af = Af @ ((1 - w[i]) * Ai @ x[i, :2] + w[i] * Bi @ z[i])
+        L = P[i, :, :2] @ Ai
+        xs[i] = x[i] + L @ (af - x[i, :2])
+        Pn = P[i] - L @ (P[i, :2, :2] - Af) @ L.T
+        Ps[i] = 0.5 * (Pn + Pn.T)
+    return xs, Ps
+
+
+def random_ci(rng: np.random.Generator, n: int, scale: float,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x = rng.normal(size=(n, 4)) * np.sqrt(scale) * 10
+    P = np.stack([random_cov(rng, 4, scale * rng.uniform(0.01, 100)) for _ in range(n)])
+    R = np.stack([random_cov(rng, 2, scale * rng.uniform(0.01, 100)) for _ in range(n)])
+    z = x[:, :2] + rng.normal(size=(n, 2)) * np.sqrt(scale)
+    return x, P, z, R
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_covariance_intersection_equals_the_numpy_reference(scale: float) -> None:
+    """The kernel's weight is the closed form's (to the bit: the same operations), its
+    fused state the textbook CI's; the weight in [0, 1], P exactly symmetric."""
+    rng = np.random.default_rng(11)
+    x, P, z, R = random_ci(rng, 300, scale)
+    w = _tracking.ci_weight(P, R)
+    assert np.array_equal(w, numpy_ci_weight(P, R))
+    assert np.all((w >= 0) & (w <= 1)) and w.min() < 0.5 < w.max()
+    xs, Ps, skipped = ConstantVelocity().intersect(x, P, z, R)
+    assert skipped == 0
+    xr, Pr = numpy_intersect(x, P, z, R)
+    for i in range(len(x)):
+        close(xs[i], xr[i])
+        close(Ps[i], Pr[i])
+    assert np.array_equal(Ps, Ps.transpose(0, 2, 1))
+
+
+def test_covariance_intersection_weight_minimises_the_fused_trace() -> None:
+    """No weight on a fine grid gives a smaller fused position trace than the kernel's."""
+    rng = np.random.default_rng(12)
+    x, P, z, R = random_ci(rng, 50, 1e4)
+    w = _tracking.ci_weight(P, R)
+    grid = np.linspace(0, 1, 1001)
+    for i in range(len(x)):
+        Ai, Bi = np.linalg.inv(P[i, :2, :2]), np.linalg.inv(R[i])
+        tr = [np.trace(np.linalg.inv((1 - g) * Ai + g * Bi)) for g in (w[i], *grid)]
+        assert tr[0] <= min(tr[1:]) * (1 + 1e-12)
+
+
+def test_covariance_intersection_leaves_a_degenerate_row_as_it_was() -> None:
+    """A position covariance that is singular, indefinite or not finite (the track's or
+    the estimate's) has no intersection: that row is left unchanged and counted, its
+    weight nan; the other rows of the batch are fused as if alone."""
+    rng = np.random.default_rng(13)
+    x, P, z, R = random_ci(rng, 6, 1e4)
+    R[1] = 0.0                                      # an estimate claiming no error
+    R[2] = [[1e4, 2e4], [2e4, 1e4]]                 # indefinite
+    R[3, 0, 0] = np.nan
+    P[4, :2, :2] = [[1e4, 1e4], [1e4, 1e4]]         # the track's position singular
+    P[5, 1, 1] = np.inf
+    w = _tracking.ci_weight(P, R)
+    assert np.isfinite(w[0]) and np.all(np.isnan(w[1:]))
+    xs, Ps, skipped = ConstantVelocity().intersect(x, P, z, R)
+    assert skipped == 5
+    assert np.array_equal(xs[1:], x[1:]) and np.array_equal(Ps[1:], P[1:])
+    x0, P0, _ = ConstantVelocity().intersect(x[:1], P[:1], z[:1], R[:1])
+    assert np.array_equal(xs[:1], x0) and np.array_equal(Ps[:1], P0)
+    assert not np.array_equal(x0, x[:1])
+
+
+def test_imm_sdps_update_intersects_every_model_in_the_kernel() -> None:
+    """imm_update for an SDPS track: each model's state is the CI of its prediction, the
+    mode probabilities those of the Kalman update (the likelihoods do not depend on
+    how the state is updated); a degenerate estimate leaves the models as predicted and
+    is counted (update_tracks returns it for the tracker)."""
+    rng = np.random.default_rng(14)
+    f = motion_filter(TrackerParameters())
+    assert isinstance(f, InteractingMultipleModel)
+    k, M = 7, f.models
+    table = TrackTable(capacity=k, models=M)
+    rows = table.new(k)
+    table.x[rows] = rng.normal(size=(k, 4)) * 1e3
+    table.P[rows] = np.stack([random_cov(rng, 4, 1e4) for _ in range(k)])
+    dt = rng.uniform(0.5, 5.0, k)
+    x, P, models = f.predict_tracks(table, rows, dt)
+    z = x[:, :2] + rng.normal(size=(k, 2)) * 100
+    R = np.stack([np.eye(2) * 1e4 for _ in range(k)])
+    mu, xm, Pm, skipped = _tracking.imm_update(models, z, R, MODE_FLOOR, False)
+    mu_k, _, _, _ = _tracking.imm_update(models, z, R, MODE_FLOOR, True)
+    assert skipped == 0 and np.array_equal(mu, mu_k)
+    packed = models.reshape(k, M, 21)
+    xi, Pi, _ = f.intersect(packed[:, :, 1:5].reshape(k * M, 4),
+                            packed[:, :, 5:].reshape(k * M, 4, 4), z.repeat(M, axis=0),
+                            R.repeat(M, axis=0))
+    assert np.array_equal(xm.reshape(k * M, 4), xi)
+    assert np.array_equal(Pm.reshape(k * M, 4, 4), Pi)
+    R[2] = 0.0
+    assert f.update_tracks(table, rows, dt, x, P, z, R, np.zeros((k, 2, 2)), True,
+                           models) == M
+    assert np.all(np.isfinite(table.x[rows])) and np.all(np.isfinite(table.P[rows]))
+
+
+def test_covariance_intersection_refuses_shapes_that_do_not_agree() -> None:
+    with pytest.raises(ValueError):
+        _tracking.ci_weight(np.zeros((2, 4, 4)), np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError):
+        _tracking.intersect(np.zeros((2, 4)), np.zeros((2, 4, 4)), np.zeros((2, 3)),
+                            np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError):
+        _tracking.intersect(np.zeros((2, 4)), np.zeros((2, 2, 2)), np.zeros((2, 2)),
+                            np.zeros((2, 2, 2)))
 
 
 def test_level_filter_equals_the_reference() -> None:

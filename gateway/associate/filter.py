@@ -35,8 +35,9 @@ Three ways a measurement enters the track:
 The per-track algebra (prediction, innovation, Kalman update, the IMM's mixing, model
 likelihoods and moment matching) runs in the Cython kernel ``gateway._tracking``
 (ext/tracking.pyx), one call per batch: a radar sector brings ~18 plots, and numpy's cost
-per call, not per element, dominated.  This module keeps the models' parameters, the
-table bookkeeping and covariance intersection.
+per call, not per element, dominated; covariance intersection too, inside the IMM's
+update for every model.  This module keeps the models' parameters and the table
+bookkeeping.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ from gateway import _tracking
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
 
-__all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "inverse2",
-           "max_eigen2"]
+__all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "max_eigen2"]
 
 MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
 
@@ -60,13 +60,6 @@ MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
 def _c(a: np.ndarray) -> np.ndarray:
     """float64, C-contiguous (the kernel's memoryviews); no copy if it already is."""
     return np.ascontiguousarray(a, dtype=np.float64)
-
-
-def inverse2(a: np.ndarray, b: np.ndarray, d: np.ndarray,
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of symmetric 2x2 matrices [[a, b], [b, d]]: (a', b', d', det)."""
-    det = a * d - b * b
-    return d / det, -b / det, a / det, det
 
 
 def max_eigen2(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -150,35 +143,21 @@ class ConstantVelocity:
     def ci_weight(P: np.ndarray, R: np.ndarray) -> np.ndarray:
         """Covariance intersection weight of the measurement, omega in [0, 1], minimising
         trace(((1 - omega) A^-1 + omega B^-1)^-1) with A the track's position covariance and
-        B the measurement's.
+        B the measurement's; nan where A or B is not positive definite (no intersection).
 
         With M(w) = A^-1 + w D (D = B^-1 - A^-1), trace(M^-1) = tr M / det M =
         (p + q w) / (r + s w + u w^2), whose derivative vanishes where
-        q u w^2 + 2 p u w + (p s - q r) = 0.  The minimum is at a root in [0, 1] or an end.
+        q u w^2 + 2 p u w + (p s - q r) = 0.  The minimum is at a root in [0, 1] or an end
+        (the kernel ``gateway._tracking`` evaluates the four candidates per track).
         """
-        a11, a12, a22, _ = inverse2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])
-        b11, b12, b22, _ = inverse2(R[:, 0, 0], R[:, 0, 1], R[:, 1, 1])
-        d11, d12, d22 = b11 - a11, b12 - a12, b22 - a22
-        p, q = a11 + a22, d11 + d22
-        r = a11 * a22 - a12 * a12
-        s = a11 * d22 + a22 * d11 - 2 * a12 * d12
-        u = d11 * d22 - d12 * d12
-        A, B, C = q * u, 2 * p * u, p * s - q * r
-        with np.errstate(divide="ignore", invalid="ignore"):
-            disc = np.sqrt(np.where(B * B - 4 * A * C >= 0, B * B - 4 * A * C, np.nan))
-            linear = np.abs(A) < 1e-30 * (np.abs(B) + np.abs(C) + 1e-300)
-            r1 = np.where(linear, -C / B, (-B + disc) / (2 * A))
-            r2 = np.where(linear, np.nan, (-B - disc) / (2 * A))
-            w = np.stack([np.zeros_like(p), np.ones_like(p), r1, r2], axis=1)
-            w = np.where((w >= 0) & (w <= 1), w, np.nan)
-            f = (p[:, None] + q[:, None] * w) / (r[:, None] + s[:, None] * w
-                                                 + u[:, None] * w * w)
-        f = np.where(np.isfinite(f) & (f > 0), f, np.inf)
-        return w[np.arange(len(p)), np.argmin(f, axis=1)]
+        return _tracking.ci_weight(_c(P), _c(R))
 
     def intersect(self, x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Covariance intersection of the tracks' positions with position estimates z, R.
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Covariance intersection of the tracks' positions with position estimates z, R:
+        new x, P, and how many rows were left unchanged because a position covariance (the
+        track's or the estimate's) was not positive definite: CI has no answer then, and
+        an estimate that claims no error must not pull a track onto itself.
 
         CI fuses the position (A = P's position block, B = R):
         ``Af = ((1 - w) A^-1 + w B^-1)^-1``, ``af = Af ((1 - w) A^-1 a + w B^-1 z)``.  The
@@ -186,28 +165,10 @@ class ConstantVelocity:
         position, ``L = P H' A^-1``: ``x += L (af - a)``, ``P -= L (A - Af) L'``, which is
         the Kalman update by the one measurement noise that would give exactly Af.  (Applying
         CI's inflation ``P / (1 - w)`` to the whole state instead would throw the velocity
-        away whenever w nears 1: the SDPS says nothing about velocity.)
+        away whenever w nears 1: the SDPS says nothing about velocity.)  P comes out
+        exactly symmetric.
         """
-        w = self.ci_weight(P, R)
-        a11, a12, a22, _ = inverse2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])
-        b11, b12, b22, _ = inverse2(R[:, 0, 0], R[:, 0, 1], R[:, 1, 1])
-        v = 1 - w
-        f11, f12, f22, _ = inverse2(v * a11 + w * b11, v * a12 + w * b12, v * a22 + w * b22)
-        ax, ay = x[:, 0], x[:, 1]
-        zx, zy = z[:, 0], z[:, 1]
-        gx = v * (a11 * ax + a12 * ay) + w * (b11 * zx + b12 * zy)
-        gy = v * (a12 * ax + a22 * ay) + w * (b12 * zx + b22 * zy)
-        delta = np.stack([f11 * gx + f12 * gy - ax, f12 * gx + f22 * gy - ay], axis=1)
-        Ai = np.stack([np.stack([a11, a12], axis=1), np.stack([a12, a22], axis=1)], axis=1)
-        L = P[:, :, :2] @ Ai  # [n, 4, 2]; its position rows are the identity
-        shrink = P[:, :2, :2].copy()
-        shrink[:, 0, 0] -= f11
-        shrink[:, 0, 1] -= f12
-        shrink[:, 1, 0] -= f12
-        shrink[:, 1, 1] -= f22
-        x = x + np.einsum("nij,nj->ni", L, delta)
-        P = P - L @ shrink @ L.transpose(0, 2, 1)
-        return x, 0.5 * (P + P.transpose(0, 2, 1))
+        return _tracking.intersect(_c(x), _c(P), _c(z), _c(R))
 
     def initiate(self, z: np.ndarray, R: np.ndarray, v: np.ndarray, v_var: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -243,15 +204,17 @@ class ConstantVelocity:
     def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                       x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                       s_inv: np.ndarray, sdps: bool, models: np.ndarray | None = None,
-                      ) -> None:
+                      ) -> int:
         """Update the tracks ``rows`` with measurements z, R taken dt after their state
         time, from the prediction x, P (and S^-1, and ``models``: what ``predict_tracks``
         gave besides) their hypotheses carry: Kalman update for plots, covariance
         intersection for SDPS tracks; a late measurement (dt < 0) is used at its time and
         the state brought back to the present.  Writes the table's x and P (the tracker
-        keeps the time)."""
+        keeps the time).  Returns how many SDPS updates were not made (a covariance not
+        positive definite: see ``intersect``), for the tracker to count."""
+        skipped = 0
         if sdps:
-            x, P = self.intersect(x, P, z, R)
+            x, P, skipped = self.intersect(x, P, z, R)
         else:
             x, P = self.update_innovation(x, P, z - x[:, :2], s_inv)
         back = (dt < 0).nonzero()[0]
@@ -259,6 +222,7 @@ class ConstantVelocity:
             x[back], P[back] = self.predict(x[back], P[back], -dt[back])
         tracks.x[rows] = x
         tracks.P[rows] = P
+        return skipped
 
 
 @dataclass(frozen=True)
@@ -301,10 +265,10 @@ class InteractingMultipleModel(ConstantVelocity):
     is at hand and nothing is updated (a merge's check) its CV prediction stands in for
     the mixture's.
 
-    An SDPS track enters each model by covariance intersection (as in ConstantVelocity);
-    its likelihood under each model still weighs the modes.  A late measurement (dt < 0)
-    is used at its time, like the CV filter's, and each model is brought back to the
-    present.
+    An SDPS track enters each model by covariance intersection (as in ConstantVelocity,
+    inside the kernel's update); its likelihood under each model still weighs the modes.
+    A late measurement (dt < 0) is used at its time, like the CV filter's, and each model
+    is brought back to the present.
     """
 
     turn_rates: tuple[float, ...] = (0.0, float(np.radians(3.0)), -float(np.radians(3.0)))
@@ -379,27 +343,25 @@ class InteractingMultipleModel(ConstantVelocity):
     def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                       x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                       s_inv: np.ndarray, sdps: bool, models: np.ndarray | None = None,
-                      ) -> None:
-        """Every model updated by z, R (taken dt after the state time), the mode
+                      ) -> int:
+        """Every model updated by z, R (taken dt after the state time; an SDPS track's by
+        covariance intersection), the mode
         probabilities by the models' likelihoods (each kept above MODE_FLOOR: a model
         whose probability underflowed to 0 would mix from nothing at the next update with
         dt = 0, two sources at one time), the combined estimate into the table's x and P.
         The models' predictions come from ``models`` (what ``predict_tracks`` packed for
         the gate), else are made again; the combined x, P, s_inv are not needed.  A late
-        measurement's models are brought back to the present."""
+        measurement's models are brought back to the present.  Returns how many SDPS
+        updates of a model were not made (see ``intersect``)."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         dt, z, R = _c(dt), _c(z), _c(R)
         if models is None:
             models = self.predict_tracks(tracks, rows, dt)[2]
         assert models is not None
-        mu, xm, Pm = _tracking.imm_update(_c(models), z, R, MODE_FLOOR, not sdps)
-        if sdps:
-            k, M = mu.shape
-            xf, Pf = self.intersect(xm.reshape(k * M, 4), Pm.reshape(k * M, 4, 4),
-                                    z.repeat(M, axis=0), R.repeat(M, axis=0))
-            xm, Pm = _c(xf).reshape(k, M, 4), _c(Pf).reshape(k, M, 4, 4)
+        mu, xm, Pm, skipped = _tracking.imm_update(_c(models), z, R, MODE_FLOOR, not sdps)
         _tracking.imm_store(mu, xm, Pm, dt, self._w, self._q, self._limit, tracks.x,
                             tracks.P, tracks.xm, tracks.Pm, tracks.mu, rows)
+        return int(skipped)
 
 
 @dataclass(frozen=True)

@@ -332,9 +332,11 @@ class Tracker:
         """Filter update of each chosen track from the prediction its hypothesis carries."""
         tracks = self.tracks
         rows, dt = chosen.track, chosen.dt
-        self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
-                                  chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
-                                  chosen.s_inv, m.sdps, chosen.models)
+        skipped = self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
+                                            chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
+                                            chosen.s_inv, m.sdps, chosen.models)
+        if skipped:  # a covariance not positive definite: nothing to intersect
+            self.counters["sdps-not-intersected"] += skipped
         # out of sequence: updated in the past, brought back to the present by the filter
         back = int((dt < 0).sum())
         if back:
