@@ -37,14 +37,19 @@ class SourceBatch:
     Plain data: what kind of batch (``"plots"`` or ``"tracks"``) and which source (sac,
     sic) it is.  Where it is published is not the normaliser's business (core packages do
     not import publish); the pipeline turns it into a published batch.
-    ``at``: where in the decode call's datagram stream the batch was closed; batches of
-    one call go out in that order, whatever their category, so downstream sees time order.
+    ``at``: where in the decode call's datagram stream the batch was closed (the closing
+    record's byte offset); batches of one call go out in that order, whatever their
+    category, so downstream sees time order.  ``datagram``: the index, in the decode
+    call's datagrams, of the one that released the batch (None: no datagram did, as at
+    the end of input): a byte offset is no datagram index, and latency is measured from
+    that datagram's receipt.
     """
 
     kind: Literal["plots", "tracks"]
     source: tuple[int, int]
     messages: list[Any]
     at: int = 0
+    datagram: int | None = None
 
 
 @dataclass
@@ -57,9 +62,9 @@ class _Source:
     rotation_s: float | None = None  # measured between north markers
     status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
 
-    def close(self, out: list[SourceBatch], at: int = 0) -> None:
+    def close(self, out: list[SourceBatch], at: int = 0, datagram: int | None = None) -> None:
         if self.pending:
-            out.append(SourceBatch(self.kind, self.key, self.pending, at))
+            out.append(SourceBatch(self.kind, self.key, self.pending, at, datagram))
             self.pending = []
 
 
@@ -170,13 +175,14 @@ class Normalizer:
         for offset, is_service, payload in events:
             datagram = payload[-1]
             for key in [k for k, (d, _) in unframed.items() if d != datagram]:
-                sites[key][1].close(out, unframed.pop(key)[1])  # a batch per datagram
+                d, last = unframed.pop(key)
+                sites[key][1].close(out, last, d)  # a batch per datagram
             if is_service:
                 key, r, kind, _ = payload
                 source = sites[key][1]
                 source.framed = True
                 unframed.pop(key, None)
-                source.close(out, offset)
+                source.close(out, offset, datagram)
                 if kind == NORTH_MARKER and service is not None:
                     self._north(source, service, r)
                 continue
@@ -187,9 +193,9 @@ class Normalizer:
             source.pending.append(message)
             if len(source.pending) >= MAX_PENDING:
                 self.counters["batch-closed-at-limit"] += 1
-                source.close(out, offset)
-        for key, (_, last) in unframed.items():
-            sites[key][1].close(out, last)
+                source.close(out, offset, datagram)
+        for key, (d, last) in unframed.items():
+            sites[key][1].close(out, last, d)
 
     def _keys(self, batch: Batch, sites: Sites) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]

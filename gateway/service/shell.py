@@ -259,8 +259,7 @@ class Service:
             self.on_publish(published)
         if self.outbox is not None and self.sink is not None:
             for batch in published:
-                at = received[batch.at] if received and batch.at < len(received) else None
-                self.outbox.put(self.topics.outbound(batch, at))
+                self.outbox.put(self.topics.outbound(batch, _received_at(batch, received)))
             self.sink.notify()
 
     def inbound(self, topic: str, payload: bytes) -> None:
@@ -556,6 +555,16 @@ _REGISTRATION_GAUGES = {
     "pairs": "Plot pairs behind each radar's registration (old ones counting less)",
     "established": "1 when the radar's plots are corrected with its registration",
 }
+
+
+def _received_at(batch: Published, received: Sequence[float] | None) -> float | None:
+    """When the datagram that released the batch came in; None when no datagram of the
+    call released it (a tick, the end of input, an inbound message) or its receipt time is
+    not known."""
+    i = batch.datagram
+    if i is None or not received or not 0 <= i < len(received):
+        return None
+    return received[i]
 
 
 def _registration(estimates: list[Estimate]) -> dict[str, dict[str, float]]:
