@@ -23,6 +23,8 @@ peer's message sent at that moment is not lost.  Inbound messages are handed ove
 paho's receive callback (no unbounded queue in between): a retained one (a broker's copy
 of an old message, delivered again on every subscription) is skipped and counted, one
 larger than ``max_packet_bytes`` (which MQTT 5 brokers are told when connecting) too.
+One with the DUP flag (QoS 1 sent again, its PUBACK not seen) is taken and also counted
+``redelivered``: a burst's received count may exceed what its sender sent by that many.
 
 Stopping is bounded: ``drain_timeout_s`` for the outbox to drain, and at most
 ``STOP_GRACE_S`` more for a broker that is connected but silent; then the connection is
@@ -291,6 +293,8 @@ class MqttSink:
                 self.counters["inbound-oversize"] += 1
                 return
             self.counters["received"] += 1
+            if message.dup:  # the broker sending it again: the first copy may have come
+                self.counters["redelivered"] += 1  # (handled again: AIDC knows its serials)
             if self.on_message is not None:
                 self.on_message(message.topic, bytes(payload))
             self.notify()

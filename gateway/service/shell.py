@@ -357,13 +357,15 @@ class Service:
             health["mqtt"] = "connected" if self.sink.connected else "disconnected"
             snap.healthy = self.sink.connected
             inbound = {"received": self.sink.counters["received"],
+                       "redelivered": self.sink.counters["redelivered"],
                        "skipped-retained": self.sink.counters["inbound-retained"],
                        "dropped-oversize": self.sink.counters["inbound-oversize"],
                        "not-taken": self.sink.counters["inbound-errors"],
                        "refused-at-stop": self.sink.counters["inbound-at-stop"],
                        **self.inbox.counters}
             snap.counters["gateway_aidc_inbound"] = (
-                "Inbound AIDC messages by outcome: received; then handled, handler-errors, "
+                "Inbound AIDC messages by outcome: received (of them redelivered: MQTT DUP); "
+                "then handled, handler-errors, "
                 "dropped-full (inbound queue full), left-at-stop; skipped-retained, "
                 "dropped-oversize, not-taken, refused-at-stop", "outcome", inbound)
             snap.gauges["gateway_aidc_inbound_queue"] = (
