@@ -176,11 +176,16 @@ class Pipeline:
 
     def _associate(self, batches: list[SourceBatch]) -> list[Published]:
         """Each source's batch is published as it is (the topic table names it from its
-        kind and source) and is one association cycle."""
+        kind and source) and is one association cycle.  What the cycle makes (its picture,
+        alerts, AIDC) was released by the same datagram as the batch."""
         out: list[Published] = []
         for batch in batches:
-            out.append(Published(Kind(batch.kind), batch.messages, batch.source, batch.at))
-            out += self._picture(self.tracker.update(batch.messages))
+            out.append(Published(Kind(batch.kind), batch.messages, batch.source, batch.at,
+                                 batch.datagram))
+            made = self._picture(self.tracker.update(batch.messages))
+            for published in made:
+                published.datagram = batch.datagram
+            out += made
         return out + self._registration()
 
     def _registration(self) -> list[Published]:

@@ -266,3 +266,63 @@ def test_batches_leave_in_stream_order_across_categories(published: list[SourceB
     # the previous batch's start
     lag = np.maximum.accumulate(first_time) - np.array(first_time)
     assert np.percentile(lag, 99.9) < 13.0
+
+
+def _sdps_track(number: int, tod: float) -> bytes:
+    return RecordCodec(CATEGORIES[62]).encode_record({
+        "010": {"SAC": 0, "SIC": 200}, "070": tod, "040": number,
+        "105": {"LAT": 28.0, "LON": -104.0 + number / 100}})
+
+
+def _end_of_batch(tod: float) -> bytes:
+    return datablock(65, [RecordCodec(CATEGORIES[65]).encode_record(
+        {"010": {"SAC": 0, "SIC": 200}, "000": 2, "015": 1, "030": tod})])
+
+
+def _fed_one_by_one(normalizer: Normalizer, payloads: list[bytes], tods: list[float]
+                    ) -> list[list[SourceBatch]]:
+    """Each datagram its own decode call, as live: what each call released."""
+    out = []
+    for payload, tod in zip(payloads, tods, strict=True):
+        batches, _ = Decoder().decode([payload], [MIDNIGHT + tod])
+        out.append(normalizer.feed(batches))
+    return out
+
+
+def test_sdps_first_cycle_is_held_for_its_end_of_batch() -> None:
+    """Before its first CAT065 an SDPS's tracks wait for it (within FIRST_CYCLE_HOLD_S of
+    data time): the first cycle is one batch, released by the end of batch, not a batch
+    per datagram."""
+    tods = [100.0, 100.1, 100.2, 100.3]
+    payloads = [datablock(62, [_sdps_track(3 * i + k, tod) for k in range(3)])
+                for i, tod in enumerate(tods)] + [_end_of_batch(100.35)]
+    released = _fed_one_by_one(Normalizer(loads(SMALL)), payloads, [*tods, 100.35])
+    assert released[:4] == [[], [], [], []]
+    (cycle,) = released[4]
+    assert cycle.kind == "tracks" and len(cycle.messages) == 12 and cycle.datagram == 0
+
+
+def test_sdps_first_cycle_hold_runs_out() -> None:
+    """No end of batch within the hold: what was held goes out with the first track past
+    it, and the SDPS is batched per datagram from then on (counted)."""
+    tods = [100.0, 100.2, 100.4, 100.6, 100.8]
+    payloads = [datablock(62, [_sdps_track(2 * i + k, tod) for k in range(2)])
+                for i, tod in enumerate(tods)]
+    normalizer = Normalizer(loads(SMALL))
+    released = _fed_one_by_one(normalizer, payloads, tods)
+    assert released[:3] == [[], [], []]
+    assert [len(b.messages) for b in released[3]] == [6, 2]  # the held ones, then its own
+    assert [len(b.messages) for b in released[4]] == [2]
+    assert normalizer.counters["first-cycle-hold-expired"] == 1
+    assert normalizer.flush() == []
+
+
+def test_first_cycle_hold_is_per_sdps_and_not_for_radars() -> None:
+    """A radar's plots are not held (its sectors have their own framing), and a held SDPS
+    cycle does not hold back another source's batches."""
+    normalizer = Normalizer(loads(SMALL))
+    payloads = [datablock(48, [_plot(100.0)]), datablock(62, [_sdps_track(1, 100.0)]),
+                datablock(48, [_plot(100.1)])]
+    released = _fed_one_by_one(normalizer, payloads, [100.0, 100.0, 100.1])
+    assert [[b.kind for b in r] for r in released] == [["plots"], [], ["plots"]]
+    assert [b.kind for b in normalizer.flush()] == ["tracks"]

@@ -84,6 +84,10 @@ class Airspace:
         self.ids = [u.id for u in units]
         for u in units:
             shapely.prepare(u.polygon)
+        # one column of polygons, in ``ids`` order: ``codes`` tests every point against
+        # every unit in one vectorised call
+        self._polygons = np.array([self.units[uid].polygon for uid in self.ids],
+                                  dtype=object)[:, None]
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -141,13 +145,17 @@ class Airspace:
         return cls(units, cops)
 
     def codes(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """The index (in ``ids``) of the unit each point is in, -1 outside every unit."""
-        lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
-        out = np.full(lat.shape, -1, dtype=np.int64)
-        for k, uid in enumerate(self.ids):
-            inside = shapely.contains_xy(self.units[uid].polygon, lon, lat)
-            out[(out < 0) & inside] = k
-        return out
+        """The index (in ``ids``) of the unit each point is in, -1 outside every unit (the
+        first in ``ids`` order where units overlap).  One ``contains_xy`` call over every
+        unit and point: the handoff asks this for every flight and its path ahead each
+        cycle, and a call per unit cost a fixed overhead each."""
+        lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
+                                       np.asarray(lon, dtype=np.float64))
+        if not self.ids or lat.size == 0:
+            return np.full(lat.shape, -1, dtype=np.int64)
+        inside = shapely.contains_xy(self._polygons, lon.reshape(1, -1), lat.reshape(1, -1))
+        first = inside.argmax(axis=0)
+        return np.where(inside.any(axis=0), first, -1).astype(np.int64).reshape(lat.shape)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""

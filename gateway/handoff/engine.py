@@ -97,6 +97,7 @@ UNKNOWN_AERODROME = "ZZZZ"  # ICAO: no location indicator
 LEVEL_FPM = 500.0  # below this climb or descent rate a flight is taken as level
 AT_LEVEL_FL = 3.0  # this close to its cleared level (300 ft) a flight is at it
 STEP_S = 5.0  # time step of the descent prediction
+APPROACH_FL = 100.0  # below it a descending flight slows to the approach schedule
 FORGET_EVERY_S = 60.0
 # what each answer answers: an ACP or REJ the latest proposal, an AOC the latest TOC
 ANSWERS = {"ACP": frozenset({"EST", "CPL", "CDN"}), "REJ": frozenset({"EST", "CPL", "CDN"}),
@@ -113,7 +114,7 @@ def _tas_factor(fl: float) -> float:
 def _approach_speed(fl: float) -> float:
     """The speed a descending flight slows to by flight level ``fl``: 250 kt below FL100
     (the usual limit below 10,000 ft), down to 150 kt by FL25 on final approach."""
-    if fl >= 100:
+    if fl >= APPROACH_FL:
         return np.inf
     return 150.0 + 100.0 * min(max((fl - 25.0) / 45.0, 0.0), 1.0)
 
@@ -688,17 +689,23 @@ class Handoff:
         v = float(m.gs_kt)  # type: ignore[arg-type]
         if m.roc_fpm is None or m.fl is None or abs(m.roc_fpm) < LEVEL_FPM:
             return distance_kt_s / v
-        fl0 = fl = float(m.fl)
+        fl = float(m.fl)
+        # what does not change along the path, worked out once (the same arithmetic, so
+        # the same figures): this runs for every flight near a boundary, every cycle
+        tas0 = _tas_factor(fl)
+        climb = m.roc_fpm / 100 / 60 * STEP_S  # flight levels per step
+        descending = m.roc_fpm < 0
         t, left = 0.0, distance_kt_s
         while t < 7200:
-            speed = v * _tas_factor(fl) / _tas_factor(fl0)
-            if m.roc_fpm < 0:
+            speed = v * _tas_factor(fl) / tas0
+            if descending and fl < APPROACH_FL:
                 speed = min(speed, _approach_speed(fl))
-            if left <= speed * STEP_S:
+            step = speed * STEP_S
+            if left <= step:
                 return t + left / speed
-            left -= speed * STEP_S
+            left -= step
             t += STEP_S
-            fl = max(fl + m.roc_fpm / 100 / 60 * STEP_S, 0.0)
+            fl = max(fl + climb, 0.0)
         return t
 
     def _advance(self, f: Flight, now: float, out: list[Any], crossed: bool) -> None:

@@ -5,6 +5,13 @@ published plot batch is one sector, closed by the radar's CAT034 message), its m
 rotation period, each SDPS's tracks since its last end-of-batch (CAT065) and its status.
 A source that never sends those service messages is batched per datagram.  Plots or tracks
 of sources the configuration does not know are counted, not guessed at.
+
+An SDPS's first cycle is held until its first end of batch, for at most
+``FIRST_CYCLE_HOLD_S`` of data time.  Batched per datagram, a cycle of several hundred
+tracks arriving at start-up was some fifteen association cycles (the border capture:
+15 tracks a datagram, 204 and 229 in the first cycles), each with its fixed cost
+and the whole handoff pass, one after the other: the datagrams behind them waited
+(issue 16: the first seconds' latency).  Held, it is one cycle, as every later one.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from gateway.normalize.plots import DETECTION, FLAG_NAMES, HeightRules, normalis
 from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks, system_plane
 
 MAX_PENDING = 20_000  # messages held for one source before its batch is closed anyway
+# An SDPS's tracks before its first end of batch (CAT065) are held for it, for at most this
+# long in data time; after that, a source that has sent none is batched per datagram.
+FIRST_CYCLE_HOLD_S = 0.5
 NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
 END_OF_BATCH = 2  # I065/000
 
@@ -37,14 +47,19 @@ class SourceBatch:
     Plain data: what kind of batch (``"plots"`` or ``"tracks"``) and which source (sac,
     sic) it is.  Where it is published is not the normaliser's business (core packages do
     not import publish); the pipeline turns it into a published batch.
-    ``at``: where in the decode call's datagram stream the batch was closed; batches of
-    one call go out in that order, whatever their category, so downstream sees time order.
+    ``at``: where in the decode call's datagram stream the batch was closed (the closing
+    record's byte offset); batches of one call go out in that order, whatever their
+    category, so downstream sees time order.  ``datagram``: the index, in the decode
+    call's datagrams, of the one that released the batch (None: no datagram did, as at
+    the end of input): a byte offset is no datagram index, and latency is measured from
+    that datagram's receipt.
     """
 
     kind: Literal["plots", "tracks"]
     source: tuple[int, int]
     messages: list[Any]
     at: int = 0
+    datagram: int | None = None
 
 
 @dataclass
@@ -56,10 +71,12 @@ class _Source:
     last_north_tod: float | None = None
     rotation_s: float | None = None  # measured between north markers
     status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
+    hold_s: float = 0.0  # data time its first cycle may wait for its first framing message
+    held_since: float | None = None  # data time of the first message held
 
-    def close(self, out: list[SourceBatch], at: int = 0) -> None:
+    def close(self, out: list[SourceBatch], at: int = 0, datagram: int | None = None) -> None:
         if self.pending:
-            out.append(SourceBatch(self.kind, self.key, self.pending, at))
+            out.append(SourceBatch(self.kind, self.key, self.pending, at, datagram))
             self.pending = []
 
 
@@ -107,7 +124,8 @@ class Normalizer:
             use_i100 = s.use_i100 if s.use_i100 is not None else norm.use_i100
             plane = (system_plane(s.srp_lat, s.srp_lon)
                      if use_i100 and s.srp_lat is not None and s.srp_lon is not None else None)
-            self.sdps[(s.sac, s.sic)] = (plane, _Source("tracks", (s.sac, s.sic)))
+            self.sdps[(s.sac, s.sic)] = (plane, _Source("tracks", (s.sac, s.sic),
+                                                        hold_s=FIRST_CYCLE_HOLD_S))
         self.counters: Counter[str] = Counter()
 
     def feed(self, batches: dict[int, Batch], now: float | None = None) -> list[SourceBatch]:
@@ -170,26 +188,47 @@ class Normalizer:
         for offset, is_service, payload in events:
             datagram = payload[-1]
             for key in [k for k, (d, _) in unframed.items() if d != datagram]:
-                sites[key][1].close(out, unframed.pop(key)[1])  # a batch per datagram
+                d, last = unframed.pop(key)
+                sites[key][1].close(out, last, d)  # a batch per datagram
             if is_service:
                 key, r, kind, _ = payload
                 source = sites[key][1]
                 source.framed = True
+                source.hold_s = 0.0
                 unframed.pop(key, None)
-                source.close(out, offset)
+                source.close(out, offset, datagram)
                 if kind == NORTH_MARKER and service is not None:
                     self._north(source, service, r)
                 continue
             key, message, _ = payload
             source = sites[key][1]
-            if not source.framed:
+            if not source.framed and not self._held(source, message, out, offset, datagram):
                 unframed[key] = (datagram, offset)
             source.pending.append(message)
             if len(source.pending) >= MAX_PENDING:
                 self.counters["batch-closed-at-limit"] += 1
-                source.close(out, offset)
-        for key, (_, last) in unframed.items():
-            sites[key][1].close(out, last)
+                source.close(out, offset, datagram)
+        for key, (d, last) in unframed.items():
+            sites[key][1].close(out, last, d)
+
+    def _held(self, source: _Source, message: Plot | Track, out: list[SourceBatch],
+              offset: int, datagram: int) -> bool:
+        """Is this message of a source not framed yet held for its first cycle?  When the
+        hold runs out (``hold_s`` of data time past the first held message with no framing
+        message), what was held goes out, released by this datagram, and the source is
+        batched per datagram from then on."""
+        if not source.hold_s:
+            return False
+        t = message.t
+        if source.held_since is None:
+            source.held_since = t if t == t else None  # a NaN time starts no hold
+            return True
+        if not t - source.held_since > source.hold_s:
+            return True
+        source.hold_s = 0.0
+        self.counters["first-cycle-hold-expired"] += 1
+        source.close(out, offset, datagram)
+        return False
 
     def _keys(self, batch: Batch, sites: Sites) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]

@@ -31,11 +31,14 @@ class Published:
     """One batch to publish.
 
     ``source``: (sac, sic) of the radar or SDPS for ``PLOTS`` and ``TRACKS``, else None.
-    ``at``: where in the decode call's datagram stream the batch was closed (batches of one
-    call go out in that order); the service looks up the datagram's receive time with it.
+    ``at``: where in the decode call's datagram stream the batch was closed (a byte offset:
+    batches of one call go out in that order).  ``datagram``: the index, in the decode
+    call's datagrams, of the one that released the batch; the service looks up its receive
+    time with it, for latency (None: no datagram of the call released it).
     """
 
     kind: Kind
     messages: list[Any]
     source: tuple[int, int] | None = None
     at: int = 0
+    datagram: int | None = None

@@ -23,6 +23,8 @@ peer's message sent at that moment is not lost.  Inbound messages are handed ove
 paho's receive callback (no unbounded queue in between): a retained one (a broker's copy
 of an old message, delivered again on every subscription) is skipped and counted, one
 larger than ``max_packet_bytes`` (which MQTT 5 brokers are told when connecting) too.
+One with the DUP flag (QoS 1 sent again, its PUBACK not seen) is taken and also counted
+``redelivered``: a burst's received count may exceed what its sender sent by that many.
 
 Stopping is bounded: ``drain_timeout_s`` for the outbox to drain, and at most
 ``STOP_GRACE_S`` more for a broker that is connected but silent; then the connection is
@@ -34,7 +36,9 @@ socket write, and aiomqtt's per-publish bookkeeping (an Event and a wait per mes
 caps it near 28,000 messages/s here, against 61,000/s for the paho client underneath: an
 SDPS cycle of 265 fused states took 10-19 ms to hand over, the whole of the latency
 budget.  So a QoS 0 batch goes straight to aiomqtt's paho client, and the sink waits until
-paho has written the last of it to the socket (flow control: nothing piles up inside paho).
+paho has written the last of it to the socket (flow control: nothing piles up inside paho):
+``SINK_TURNS`` turns of the loop, in which aiomqtt's socket writer runs, then, if the
+socket is still full, until paho's ``on_publish`` says the last one is written.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ from gateway.publish.topics import Outbound
 log = logging.getLogger(__name__)
 
 BATCH = 256  # QoS 0 messages handed to paho before waiting for the socket write
+# Loop turns (``sleep(0)``, no timer) a QoS 0 chunk is given to reach the socket before the
+# sink waits for paho's ``on_publish`` instead.  A 0.5 ms timer per chunk let the pipeline
+# run its next chunk in between: a cycle's burst waited behind it (issue 16).
+SINK_TURNS = 8
 RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 SESSION_EXPIRY_S = 3600  # how long the broker keeps the session of a gateway that is away
@@ -118,6 +126,7 @@ class MqttSink:
         self.pubacks: Counter[tuple[str, int]] = Counter()
         self._prefix_levels = config.topic_prefix.count("/") + 1
         self._acks: dict[int, asyncio.Future[int]] = {}
+        self._written: dict[int, asyncio.Future[int]] = {}  # QoS 0 chunks' last messages
         self._warned: dict[tuple[str, int], tuple[float, int]] = {}
         self.wakeup = asyncio.Event()
         self.reliable_wakeup = asyncio.Event()
@@ -165,13 +174,15 @@ class MqttSink:
         paho = getattr(client, "_client", None)
         if isinstance(paho, mqtt.Client):
             self._acks.clear()  # a fresh session: no PUBACK of the old one will come
+            self._written.clear()
             inner: Callable[..., None] | None = paho.on_publish  # aiomqtt's (paho API 2)
 
             def on_publish(c: mqtt.Client, userdata: Any, mid: int, reason: Any,
                            properties: Any) -> None:
-                ack = self._acks.pop(mid, None)
-                if ack is not None and not ack.done():
-                    ack.set_result(_code(reason))
+                for waiting in (self._acks, self._written):
+                    ack = waiting.pop(mid, None)
+                    if ack is not None and not ack.done():
+                        ack.set_result(_code(reason))
                 if inner is not None:
                     inner(c, userdata, mid, reason, properties)
 
@@ -291,6 +302,8 @@ class MqttSink:
                 self.counters["inbound-oversize"] += 1
                 return
             self.counters["received"] += 1
+            if message.dup:  # the broker sending it again: the first copy may have come
+                self.counters["redelivered"] += 1  # (handled again: AIDC knows its serials)
             if self.on_message is not None:
                 self.on_message(message.topic, bytes(payload))
             self.notify()
@@ -390,11 +403,23 @@ class MqttSink:
             last = paho.publish(*self._args(m))
             if last.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise aiomqtt.MqttCodeError(last.rc, "Could not publish message")
-        deadline = time.monotonic() + self.publish_timeout_s
-        while last is not None and not last.is_published():
-            if time.monotonic() > deadline:
-                raise TimeoutError("QoS 0 batch not written to the broker's socket")
-            await asyncio.sleep(0.0005)
+        if last is None or last.is_published():
+            return
+        written: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._written[last.mid] = written  # settled by on_publish once it is on the socket
+        try:
+            for _ in range(SINK_TURNS):  # aiomqtt's writer runs within a turn or two
+                await asyncio.sleep(0)
+                if last.is_published():
+                    return
+            try:
+                async with asyncio.timeout(self.publish_timeout_s):
+                    await written
+            except TimeoutError:
+                raise TimeoutError("QoS 0 batch not written to the broker's socket") from None
+        finally:
+            self._written.pop(last.mid, None)
+            written.cancel()
 
     async def _publish_reliable(self, client: aiomqtt.Client,
                                 head: list[Outbound]) -> list[int]:

@@ -259,8 +259,7 @@ class Service:
             self.on_publish(published)
         if self.outbox is not None and self.sink is not None:
             for batch in published:
-                at = received[batch.at] if received and batch.at < len(received) else None
-                self.outbox.put(self.topics.outbound(batch, at))
+                self.outbox.put(self.topics.outbound(batch, _received_at(batch, received)))
             self.sink.notify()
 
     def inbound(self, topic: str, payload: bytes) -> None:
@@ -358,13 +357,15 @@ class Service:
             health["mqtt"] = "connected" if self.sink.connected else "disconnected"
             snap.healthy = self.sink.connected
             inbound = {"received": self.sink.counters["received"],
+                       "redelivered": self.sink.counters["redelivered"],
                        "skipped-retained": self.sink.counters["inbound-retained"],
                        "dropped-oversize": self.sink.counters["inbound-oversize"],
                        "not-taken": self.sink.counters["inbound-errors"],
                        "refused-at-stop": self.sink.counters["inbound-at-stop"],
                        **self.inbox.counters}
             snap.counters["gateway_aidc_inbound"] = (
-                "Inbound AIDC messages by outcome: received; then handled, handler-errors, "
+                "Inbound AIDC messages by outcome: received (of them redelivered: MQTT DUP); "
+                "then handled, handler-errors, "
                 "dropped-full (inbound queue full), left-at-stop; skipped-retained, "
                 "dropped-oversize, not-taken, refused-at-stop", "outcome", inbound)
             snap.gauges["gateway_aidc_inbound_queue"] = (
@@ -556,6 +557,16 @@ _REGISTRATION_GAUGES = {
     "pairs": "Plot pairs behind each radar's registration (old ones counting less)",
     "established": "1 when the radar's plots are corrected with its registration",
 }
+
+
+def _received_at(batch: Published, received: Sequence[float] | None) -> float | None:
+    """When the datagram that released the batch came in; None when no datagram of the
+    call released it (a tick, the end of input, an inbound message) or its receipt time is
+    not known."""
+    i = batch.datagram
+    if i is None or not received or not 0 <= i < len(received):
+        return None
+    return received[i]
 
 
 def _registration(estimates: list[Estimate]) -> dict[str, dict[str, float]]:
