@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -46,3 +48,17 @@ def sector_datagrams(records: list[bytes], per_block: int = 25) -> list[bytes]:
 def cat048_traffic() -> tuple[list[bytes], int]:
     records = cat048_records(20_000)
     return sector_datagrams(records), len(records)
+
+
+def _against_the_peer(benchmark: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """A row's figures against the field's peer, measured in the same run (issue 16):
+    printed (``-s`` shows them with the table), and returned for the benchmark's
+    ``extra_info``."""
+    print(f"\n{benchmark.name}: {info}")
+    return info
+
+
+@pytest.fixture(scope="session")
+def against_the_peer() -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+    """How a benchmark reports itself against the peer (``_against_the_peer``)."""
+    return _against_the_peer

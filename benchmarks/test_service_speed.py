@@ -132,7 +132,7 @@ def start_up(tmp_path_factory: Any) -> tuple[float, float]:
 _FILE_SINK: dict[str, float] = {}  # the file sink's rate, for the Mosquitto row's ratio
 
 
-def _against_the_peer(benchmark: Any, service: Service, wall: float, cpu: float,
+def _against_the_peer(report: Any, benchmark: Any, service: Service, wall: float, cpu: float,
                       start_up: tuple[float, float], peer: dict[str, float]) -> dict[str, Any]:
     """The replay's rate with the start-up excluded, the peer's, and their ratio."""
     records = associated_of(service)
@@ -148,12 +148,11 @@ def _against_the_peer(benchmark: Any, service: Service, wall: float, cpu: float,
             "cpu_ratio_to_peer": round(cpu_rate / peer_cpu_rate, 2)}
     if "rate" in _FILE_SINK:
         info["ratio_to_file_sink"] = round(rate / _FILE_SINK["rate"], 2)
-    print(f"\n{benchmark.name}: {info}")
-    return info
+    return report(benchmark, info)
 
 
 def test_replay_max_into_file(benchmark: Any, tmp_path: Path, peer_decode: dict[str, float],
-                              start_up: tuple[float, float]) -> None:
+                              start_up: tuple[float, float], against_the_peer: Any) -> None:
     out = tmp_path / "replay.jsonl"
     wall, cpu, service = benchmark.pedantic(_timed, args=(lambda: replay(None, out),),
                                             rounds=1, iterations=1)
@@ -165,13 +164,15 @@ def test_replay_max_into_file(benchmark: Any, tmp_path: Path, peer_decode: dict[
             plots=plots, plots_per_s=round(plots / wall),
             messages=service.counters["messages-written"],
             messages_per_s=round(service.counters["messages-written"] / wall),
-            **_against_the_peer(benchmark, service, wall, cpu, start_up, peer_decode))
+            **_against_the_peer(against_the_peer, benchmark, service, wall, cpu, start_up,
+                                peer_decode))
         _FILE_SINK["rate"] = benchmark.extra_info["plots_and_tracks_per_s"]
 
 
 def test_replay_max_into_mosquitto(benchmark: Any, mosquitto: Any,
                                    peer_decode: dict[str, float],
-                                   start_up: tuple[float, float]) -> None:
+                                   start_up: tuple[float, float],
+                                   against_the_peer: Any) -> None:
     sub = subprocess.Popen([sys.executable, "-c", SUBSCRIBER, str(mosquitto.port)],
                            stdout=subprocess.PIPE, text=True)
     try:
@@ -194,7 +195,8 @@ def test_replay_max_into_mosquitto(benchmark: Any, mosquitto: Any,
             mqtt_messages=service.sink.counters["published"],
             mqtt_messages_per_s=round(service.sink.counters["published"] / wall),
             fused_states_coalesced=service.outbox.counters["coalesced"],
-            **_against_the_peer(benchmark, service, wall, cpu, start_up, peer_decode))
+            **_against_the_peer(against_the_peer, benchmark, service, wall, cpu, start_up,
+                                peer_decode))
 
 
 SINK_MESSAGES = 50_000
