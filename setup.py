@@ -70,8 +70,10 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # the tracker's output side: Fused message structs from the track table's columns
-    # (gateway/associate/tracker.py calls it)
-    Extension("gateway._fused", ["ext/fused.pyx"], extra_compile_args=["-O3"]),
+    # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
+    # it computes are numpy's to the bit
+    Extension("gateway._fused", ["ext/fused.pyx"],
+              extra_compile_args=["-O3", "-ffp-contract=off"]),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

@@ -16,7 +16,9 @@ numpy and PROJ round it, with the same libm):
 - ``Conic`` is PROJ's ellipsoidal Lambert conformal conic (src/projections/lcc.cpp,
   pj_tsfn, pj_msfn, and the pipeline's unit conversion and central meridian as pj_fwd
   applies them), constants derived the way PROJ derives them from the same text
-  parameters; tests/test_frame.py checks it against pyproj.
+  parameters; and its inverse (lcc_e_inverse, pj_phi2 by pj_sinhpsi2tanphi's Newton
+  steps, as pj_inv and the unit conversion apply them; nan in gives nan, PROJ's error
+  value inf gives inf, as pyproj does); tests/test_frame.py checks both against pyproj.
 - ``plot_noise`` is gateway/associate/measurements.py's polar noise rotated to the line of
   sight from a known antenna, in the same order of operations.
 
@@ -24,7 +26,8 @@ Identities are parsed by the caller's tables (dicts, filled on a miss by their
 ``__missing__``), so an address, code or callsign hash is the same number either way.
 """
 
-from libc.math cimport atanh, cos, exp, fabs, floor, fmax, hypot, isfinite, log, pow, sin
+from libc.math cimport atan, atan2, atanh, cos, exp, fabs, floor, fmax, hypot, isfinite, log
+from libc.math cimport pow, sin, sinh
 from libc.math cimport sqrt, HUGE_VAL, M_PI, M_PI_2, M_PI_4, NAN
 from libc.float cimport DBL_MAX
 from libc.stdint cimport int64_t
@@ -35,6 +38,10 @@ cdef double DEG_TO_RAD = .017453292519943296  # PROJ's (proj_internal.h, units.c
 cdef double EPS10 = 1.e-10
 cdef double PJ_EPS_LAT = 1e-12
 cdef double M_TWOPI = 6.28318530717958647693
+# the pipeline's unitconvert from radians to degrees: xy_factor = 1 (rad) / DEG_TO_RAD,
+# one multiplication per coordinate (src/conversions/unitconvert.cpp)
+cdef double RAD_TO_DEG_FACTOR = 1.0 / .017453292519943296
+cdef double ROOTEPS = 1.490116119384765625e-8  # sqrt(DBL_EPSILON): pj_sinhpsi2tanphi
 
 
 # -- PROJ's Lambert conformal conic ---------------------------------------------------------
@@ -61,12 +68,36 @@ cdef inline double _adjlon(double lon) noexcept nogil:
     return lon
 
 
+cdef inline double _sinhpsi2tanphi(double taup, double e) noexcept nogil:
+    """pj_sinhpsi2tanphi (src/phi2.cpp): tan(phi) from sinh(isometric latitude), Newton's
+    method as PROJ runs it (at most 5 steps, the same tolerance and first guess)."""
+    cdef double tol = ROOTEPS / 10, tmax = 2 / ROOTEPS
+    cdef double e2m = 1 - e * e
+    cdef double stol = tol * fmax(1.0, fabs(taup))
+    cdef double tau = taup * exp(e * atanh(e)) if fabs(taup) > 70 else taup / e2m
+    cdef double tau1, sig, taupa, dtau
+    cdef int i = 5
+    if not (fabs(tau) < tmax):  # +-inf, nan
+        return tau
+    while i:
+        tau1 = sqrt(1 + tau * tau)
+        sig = sinh(e * atanh(e * tau / tau1))
+        taupa = sqrt(1 + sig * sig) * tau - sig * tau1
+        dtau = ((taup - taupa) * (1 + e2m * (tau * tau))
+                / (e2m * tau1 * sqrt(1 + taupa * taupa)))
+        tau += dtau
+        if not (fabs(dtau) >= stol):
+            break
+        i -= 1
+    return tau
+
+
 cdef class Conic:
     """The ellipsoidal Lambert conformal conic of ``+proj=lcc +lat_1 +lat_2 +lat_0 +lon_0
     +x_0=0 +y_0=0`` on an ellipsoid of semi-major axis ``a`` and inverse flattening ``rf``
     (degrees in, metres out), as PROJ computes it."""
 
-    cdef double a, e, es, n, c, rho0, lam0, x0, y0
+    cdef double a, ra, e, es, n, c, rho0, lam0, x0, y0
 
     def __init__(self, double lat_1, double lat_2, double lat_0, double lon_0,
                  double a=6378137.0, double rf=298.257223563) -> None:
@@ -78,6 +109,7 @@ cdef class Conic:
         phi0 = lat_0 * DEG_TO_RAD
         self.lam0 = lon_0 * DEG_TO_RAD
         self.a = a
+        self.ra = 1. / a
         self.x0 = self.y0 = 0.0  # false easting and northing: PROJ adds them (-0 -> +0)
         self.es = 2 * f - f * f
         self.e = sqrt(self.es)
@@ -123,6 +155,54 @@ cdef class Conic:
         lam *= self.n
         x[0] = (rho * sin(lam)) * self.a + self.x0
         y[0] = (self.rho0 - rho * cos(lam)) * self.a + self.y0
+
+    cdef inline void unpoint(self, double x, double y, double* lat,
+                             double* lon) noexcept nogil:
+        """One plane position (m) back to degrees, as pj_inv runs lcc_e_inverse: offsets
+        and 1/a, the inverse, the central meridian and adjlon, then the unit conversion."""
+        cdef double rho, ts, phi, lam
+        if x != x or y != y:  # nan in, nan out (before the inf test: as pyproj gives)
+            lat[0] = NAN
+            lon[0] = NAN
+            return
+        if x == HUGE_VAL or y == HUGE_VAL:  # PROJ's error value in: error out (inf)
+            lat[0] = HUGE_VAL
+            lon[0] = HUGE_VAL
+            return
+        x = (x - self.x0) * self.ra
+        y = (y - self.y0) * self.ra
+        y = self.rho0 - y
+        rho = hypot(x, y)
+        if rho != 0.:
+            if self.n < 0.:
+                rho = -rho
+                x = -x
+                y = -y
+            ts = pow(rho / self.c, 1. / self.n)
+            phi = atan(_sinhpsi2tanphi((1 / ts - ts) / 2, self.e))
+            lam = atan2(x, y) / self.n
+        else:
+            lam = 0.
+            phi = M_PI_2 if self.n > 0. else -M_PI_2
+        lam = _adjlon(lam + 0. + self.lam0)
+        lat[0] = phi * RAD_TO_DEG_FACTOR
+        lon[0] = lam * RAD_TO_DEG_FACTOR
+
+    def inverse(self, x: object, y: object) -> tuple[object, object]:
+        """Latitudes and longitudes (degrees) of plane x, y (m; any shape, the same)."""
+        cdef double[::1] xs = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        cdef double[::1] ys = np.ascontiguousarray(y, dtype=np.float64).ravel()
+        cdef Py_ssize_t i, n = xs.shape[0]
+        if ys.shape[0] != n:
+            raise ValueError("x and y differ in length")
+        lat = np.empty(n)
+        lon = np.empty(n)
+        cdef double[::1] la = lat, lo = lon
+        with nogil:
+            for i in range(n):
+                self.unpoint(xs[i], ys[i], &la[i], &lo[i])
+        shape = np.shape(x)
+        return lat.reshape(shape), lon.reshape(shape)
 
     def forward(self, lat: object, lon: object) -> tuple[object, object]:
         """Plane x, y (m) of latitudes and longitudes (degrees, any shape)."""

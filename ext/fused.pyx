@@ -16,7 +16,10 @@ one is a ValueError, never a read out of bounds.
 """
 
 from cpython.ref cimport PyObject
+from libc.math cimport NAN, hypot, sqrt
 from libc.stdint cimport int64_t, uint8_t
+
+import numpy as np
 
 
 cdef extern from "Python.h":
@@ -33,6 +36,68 @@ cdef Py_ssize_t _N = 15
 
 cdef inline object _float_or_none(double v):
     return None if v != v else PyFloat_FromDouble(v)
+
+
+def track_figures(const double[:, :] x, const double[:, :, :] P, const double[::1] k,
+                  const double[:, :] level, const double[:] roc_sdps,
+                  const int64_t[::1] rows, double kt, double velocity_sigma,
+                  double fpm_per_fl_s, double roc_var_limit) -> tuple:
+    """What a message reports of each row's state (x [n, >=4], P [n, >=4, >=4] in the
+    plane, k the point scale at each): ground speed (knots, nan while the velocity's
+    variance, the trace, is at or above ``velocity_sigma`` m/s squared), the position's
+    one-sigma (the 2x2 covariance's larger eigenvalue, rooted), the rate of climb (fpm;
+    the row's SDPS rate where the level filter's rate is vague: its variance at or above
+    ``roc_var_limit`` fpm^2, or no level yet) and the latest level, of the track table's
+    ``level`` and ``roc_sdps`` at ``rows``.
+
+    These were a dozen numpy calls per message batch (gateway/associate/tracker.py's
+    ``_messages``); each figure here is computed in numpy's order of operations, one
+    rounding each (compiled without fused multiply-add), so the numbers are the same to
+    the bit (tests/test_fused_kernel.py).  A row outside the table is a ValueError."""
+    cdef Py_ssize_t n = rows.shape[0], i
+    cdef Py_ssize_t capacity = level.shape[0]
+    cdef int64_t r
+    cdef double a, b, d, q, half, v_var, s, fpm2 = fpm_per_fl_s * fpm_per_fl_s
+    if x.shape[0] != n or P.shape[0] != n or k.shape[0] != n:
+        raise ValueError("track_figures: x, P, k and rows differ in length")
+    if n and (x.shape[1] < 4 or P.shape[1] < 4 or P.shape[2] < 4 or level.shape[1] < 8):
+        raise ValueError("track_figures: x, P or level too narrow")
+    if roc_sdps.shape[0] != capacity:
+        raise ValueError("track_figures: level and roc_sdps differ in length")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= capacity:
+            raise ValueError(f"track_figures: row {rows[i]} outside the table ({capacity})")
+    gs = np.empty(n)
+    sigma = np.empty(n)
+    roc = np.empty(n)
+    fl = np.empty(n)
+    cdef double[::1] gs_ = gs, sigma_ = sigma, roc_ = roc, fl_ = fl
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            # ground speed: hypot / (k * KT); nan where the trace >= (sigma * k) ** 2
+            v_var = P[i, 2, 2] + P[i, 3, 3]
+            s = velocity_sigma * k[i]
+            if v_var >= s * s:
+                gs_[i] = NAN
+            else:
+                gs_[i] = hypot(x[i, 2], x[i, 3]) / (k[i] * kt)
+            # filter.max_eigen2, rooted, over k
+            a = P[i, 0, 0]
+            b = P[i, 0, 1]
+            d = P[i, 1, 1]
+            half = 0.5 * (a + d)
+            q = 0.25 * ((a - d) * (a - d)) + b * b
+            if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan stays nan
+                q = 0.0
+            sigma_[i] = sqrt(half + sqrt(q)) / k[i]
+            # rate of climb: the filter's, else the SDPS's
+            if level[r, 5] * fpm2 >= roc_var_limit or level[r, 0] != level[r, 0]:
+                roc_[i] = roc_sdps[r]
+            else:
+                roc_[i] = level[r, 1] * fpm_per_fl_s
+            fl_[i] = level[r, 7]
+    return gs, sigma, roc, fl
 
 
 def fused_messages(object cls, const double[::1] t, const double[::1] lat,

@@ -1,9 +1,9 @@
 """The frame's compiled projection (gateway._columns.Conic) against PROJ through pyproj.
 
-ConformalFrame.to_xy runs PROJ's Lambert conformal conic formulas compiled into the
-gateway; pyproj stays the reference: the same plane coordinates, bit for bit, on the frame's
-own conic and on others, over the region, over the whole globe and on the values PROJ
-refuses (inf) or cannot read (nan).
+ConformalFrame.to_xy and to_latlon run PROJ's Lambert conformal conic formulas, forward and
+inverse, compiled into the gateway; pyproj stays the reference: the same numbers, bit for
+bit, on the frame's own conic and on others, over the region, over the whole globe and on
+the values PROJ refuses (inf) or cannot read (nan).
 """
 
 from __future__ import annotations
@@ -79,3 +79,56 @@ def test_conic_refuses_what_proj_refuses() -> None:
         Conic(30.0, -30.0, 0.0, 0.0)  # opposite parallels: no cone
     with pytest.raises(ValueError):
         Conic(90.0, 80.0, 85.0, 0.0)
+
+
+def _pyproj_inverse(frame: ConformalFrame, x: np.ndarray, y: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    reference = Transformer.from_crs(frame.crs, "EPSG:4326", always_xy=True)
+    lon, lat = reference.transform(x, y)
+    return np.asarray(lat), np.asarray(lon)
+
+
+@pytest.mark.parametrize("parameters", [
+    FrameParameters(),
+    FrameParameters(lat_1=45.0, lat_2=55.0, lat_0=50.0, lon_0=10.0),
+    FrameParameters(lat_1=-20.0, lat_2=-35.0, lat_0=-27.5, lon_0=135.0),  # n < 0
+    FrameParameters(lat_1=40.0, lat_2=40.0, lat_0=40.0, lon_0=-3.7),
+])
+def test_inverse_is_pyprojs_to_the_bit(parameters: FrameParameters) -> None:
+    frame = ConformalFrame(parameters)
+    rng = np.random.default_rng(17)
+    for reach in (1e6, 2e7):  # the region, and far beyond the globe's image
+        x, y = rng.uniform(-reach, reach, 100_000), rng.uniform(-reach, reach, 100_000)
+        lat, lon = frame.to_latlon(x, y)
+        rlat, rlon = _pyproj_inverse(frame, x, y)
+        _same(lat, rlat)
+        _same(lon, rlon)
+    lat, lon = frame.to_latlon(*frame.to_xy(rng.uniform(-80, 80, 1000),
+                                            rng.uniform(-180, 180, 1000)))
+    assert np.isfinite(lat).all() and np.isfinite(lon).all()
+
+
+def test_inverse_edges_and_hostile_values_as_pyproj() -> None:
+    frame = ConformalFrame()
+    apex = float(frame.to_xy(np.array([90.0]), np.array([-106.5]))[1][0])  # rho = 0
+    x = np.array([0.0, -0.0, 0.0, 1.0, np.nan, 0.0, np.nan, np.inf, 0.0, np.inf, -np.inf,
+                  5e5, -1e308, 1e308, 1e-300])
+    y = np.array([0.0, 0.0, apex, apex, 0.0, np.nan, np.inf, 0.0, np.inf, np.inf, -np.inf,
+                  np.inf, 1e308, -1e308, 0.0])
+    lat, lon = frame.to_latlon(x, y)
+    rlat, rlon = _pyproj_inverse(frame, x, y)
+    _same(lat, rlat)
+    _same(lon, rlon)
+    assert lat[2] == 90.0 and np.isnan(lat[6]) and np.isinf(lat[7]) and lat[10] == -90.0
+
+
+def test_inverse_shapes_kept() -> None:
+    frame = ConformalFrame()
+    lat, lon = frame.to_latlon(np.array(1e5), np.array(-2e5))
+    assert lat.shape == lon.shape == ()
+    lat, lon = frame.to_latlon(np.zeros((3, 2)), np.zeros((3, 2)))
+    assert lat.shape == (3, 2) and np.allclose(lat, 29.5) and np.allclose(lon, -106.5)
+    lat, _ = frame.to_latlon(np.zeros(0), np.zeros(0))
+    assert lat.shape == (0,)
+    with pytest.raises(ValueError):
+        frame.to_latlon(np.zeros(2), np.zeros(3))

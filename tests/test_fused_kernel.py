@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from gateway._fused import fused_messages
+from gateway._fused import fused_messages, track_figures
 from gateway.associate.tracker import _HEX, _OCTAL, _STATES
 from gateway.messages import FlightPlan, Fused, SourceRef
 
@@ -165,3 +165,84 @@ def test_bad_source_span_refused() -> None:
         _call(c, labels, callsigns, plans, refs[:5])
     with pytest.raises(ValueError):  # hidden of another length
         _call(c, labels, callsigns, plans, hidden=np.zeros(4, dtype=np.uint8))
+
+
+# -- track_figures: the numbers a message reports, against the numpy they replaced ------------
+
+def _states(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Random states and level rows of a table, with the edges: a vague velocity (at the
+    limit exactly too), a vague or missing level rate, a nan covariance, zero speed."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 200.0, (n, 4))
+    x[:, :2] *= 1e3
+    A = rng.normal(0.0, 1.0, (n, 4, 4))
+    P = A @ A.transpose(0, 2, 1) * rng.uniform(1.0, 2000.0, (n, 1, 1))
+    P[0, 0, 0] = np.nan  # a broken covariance: nan figures, as numpy gives
+    P[1, 2, 2] = P[1, 3, 3] = 0.0
+    x[1, 2:] = 0.0  # standing still
+    k = rng.uniform(0.998, 1.003, n)
+    P[2, 2, 2], P[2, 3, 3] = (40.0 * k[2]) ** 2, 0.0  # the default velocity limit exactly
+    P[3, 0, 0] = P[3, 1, 1] = 100.0  # a round ellipse: the eigenvalue's root of 0
+    P[3, 0, 1] = P[3, 1, 0] = 0.0
+    capacity = n + 5
+    level = rng.normal(300.0, 50.0, (capacity, 8))
+    level[:, 5] = rng.uniform(0.0, 1e-3, capacity)  # rate variance (FL/s)^2
+    level[::4, 0] = np.nan  # no level yet
+    level[::7, 7] = np.nan
+    roc_sdps = rng.normal(0.0, 1000.0, capacity)
+    roc_sdps[::3] = np.nan
+    rows = rng.permutation(capacity)[:n].astype(np.int64)
+    return {"x": x, "P": P, "k": k, "level": level, "roc_sdps": roc_sdps, "rows": rows}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_track_figures_are_numpys_to_the_bit(seed: int) -> None:
+    from gateway.associate.parameters import TrackerParameters
+    from gateway.associate.tracker import FPM_PER_FL_S, KT, _reported_figures
+
+    p = TrackerParameters()
+    s = _states(2000, seed)
+    got = track_figures(s["x"], s["P"], s["k"], s["level"], s["roc_sdps"], s["rows"], KT,
+                        p.report_velocity_sigma_mps, FPM_PER_FL_S,
+                        p.report_roc_sigma_fpm ** 2)
+    want = _reported_figures(s["x"], s["P"], s["k"], s["level"][s["rows"]],
+                             s["roc_sdps"][s["rows"]], p)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype == np.float64
+        assert np.array_equal(g.view(np.int64), w.view(np.int64))
+    gs, sigma, roc, fl = got
+    assert np.isnan(sigma[0]) and gs[1] == 0.0 and np.isnan(gs[2])
+    assert sigma[3] == 10.0 / s["k"][3]
+    assert np.isnan(gs).sum() < len(gs) and np.isnan(roc).any() and np.isfinite(roc).any()
+
+
+def test_track_figures_read_strided_states() -> None:
+    """A prediction's x and P may be views: the same figures as from copies."""
+    from gateway.associate.tracker import FPM_PER_FL_S, KT
+
+    s = _states(50, 4)
+    wide_x = np.zeros((50, 6))
+    wide_x[:, 1:5] = s["x"]
+    args = (s["k"], s["level"], s["roc_sdps"], s["rows"], KT, 25.0, FPM_PER_FL_S, 1e6)
+    a = track_figures(wide_x[:, 1:5], s["P"][:, :, :], *args)
+    b = track_figures(s["x"].copy(), s["P"].copy(), *args)
+    for u, v in zip(a, b, strict=True):
+        assert np.array_equal(u, v, equal_nan=True)
+
+
+def test_track_figures_refuse_bad_rows_and_shapes() -> None:
+    s = _states(10, 5)
+    x, P, k, level, roc_sdps, rows = (s[n] for n in ("x", "P", "k", "level", "roc_sdps",
+                                                     "rows"))
+    for bad in (rows + len(level), np.where(np.arange(10) == 3, -1, rows)):
+        with pytest.raises(ValueError, match="outside the table"):
+            track_figures(x, P, k, level, roc_sdps, bad.astype(np.int64), 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        track_figures(x[:9], P, k, level, roc_sdps, rows, 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        track_figures(x, P, k, level, roc_sdps[:-1], rows, 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="too narrow"):
+        track_figures(x[:, :3], P, k, level, roc_sdps, rows, 1.0, 1.0, 1.0, 1.0)
+    empty = track_figures(np.zeros((0, 4)), np.zeros((0, 4, 4)), np.zeros(0), level,
+                          roc_sdps, np.zeros(0, np.int64), 1.0, 1.0, 1.0, 1.0)
+    assert all(len(a) == 0 for a in empty)

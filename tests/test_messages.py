@@ -161,6 +161,18 @@ def test_round_trip_and_key_order(msg: Message) -> None:
     assert decode(data.decode()) == msg  # str payloads too
 
 
+def test_fused_is_not_tracked_by_the_garbage_collector() -> None:
+    """The tracker makes thousands of Fused a second; untracked (``gc=False``) they do
+    not count towards collections.  A Fused holding a list and a plan, decoded or made,
+    stays untracked, and encodes as before."""
+    import gc
+
+    assert FUSED.sources and not gc.is_tracked(FUSED)
+    decoded = decode(encode(FUSED))
+    assert isinstance(decoded, Fused) and not gc.is_tracked(decoded)
+    assert encode(decoded) == encode(FUSED)
+
+
 def test_unknowns_are_null_not_omitted() -> None:
     obj = json.loads(encode(PSR_PLOT))
     for key in ("fl", "mode3a", "icao24", "callsign", "track_number", "gs_kt", "hdg_deg"):

@@ -150,6 +150,24 @@ class Association:
     label: list[str | None]
 
 
+def _reported_figures(x: np.ndarray, P: np.ndarray, k: np.ndarray, level: np.ndarray,
+                      roc_sdps: np.ndarray, p: TrackerParameters,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """gateway._fused.track_figures in numpy (its reference, tests/test_fused_kernel.py):
+    ground speed (kt; nan while vague), position sigma (m), rate of climb (fpm) and level
+    of states x, P at point scales k, ``level`` and ``roc_sdps`` the table's rows."""
+    vx, vy = x[:, 2], x[:, 3]
+    v_var = P[:, 2, 2] + P[:, 3, 3]
+    gs = np.hypot(vx, vy) / (k * KT)
+    gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
+    pos_sigma = np.sqrt(max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])) / k
+    roc = level[:, 1] * FPM_PER_FL_S
+    vague = ((level[:, 5] * FPM_PER_FL_S ** 2 >= p.report_roc_sigma_fpm ** 2)
+             | (level[:, 0] != level[:, 0]))
+    roc[vague] = roc_sdps[vague]
+    return gs, pos_sigma, roc, np.ascontiguousarray(level[:, LEVEL_LAST])
+
+
 class Tracker:
     """Track-to-track association of every source into fused system tracks.
 
@@ -758,20 +776,18 @@ class Tracker:
         structs in gateway._fused); ``sources`` (see ``_Sources``; None: none);
         ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
         tr.t_out[rows] = np.fmax(tr.t_out[rows], t)
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
         k = self.frame.scale(lat)
-        vx, vy = x[:, 2], x[:, 3]
-        v_var = P[:, 2, 2] + P[:, 3, 3]  # trace: the larger axis is within a factor 2
-        gs = np.hypot(vx, vy) / (k * KT)
-        gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
-        trk = np.degrees(np.arctan2(vx, vy) - self.frame.north(lon)) % 360.0
-        pos_sigma = np.sqrt(max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])) / k
-        level = tr.level[rows]
-        roc = level[:, 1] * FPM_PER_FL_S
-        vague = ((level[:, 5] * FPM_PER_FL_S ** 2 >= p.report_roc_sigma_fpm ** 2)
-                 | (level[:, 0] != level[:, 0]))
-        roc[vague] = tr.roc_sdps[rows][vague]
+        # speed (the velocity's trace against the limit: the larger axis is within a
+        # factor 2), position sigma, rate of climb and level in one kernel call
+        # (_reported_figures is the same in numpy)
+        gs, pos_sigma, roc, fl = _fused.track_figures(
+            x, P, k, tr.level, tr.roc_sdps, rows, KT, p.report_velocity_sigma_mps,
+            FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
+        # arctan2 stays numpy's: its SIMD arctan2 is not libm's to the bit
+        trk = np.degrees(np.arctan2(x[:, 2], x[:, 3]) - self.frame.north(lon)) % 360.0
         ident = tr.ident[rows]
         if ended:
             state = np.full(len(rows), _ENDED, dtype=np.int64)
@@ -783,9 +799,8 @@ class Tracker:
                       ).view(np.uint8)
         refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
         return _fused.fused_messages(
-            Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon,
-            np.ascontiguousarray(level[:, LEVEL_LAST]), gs, trk, roc, pos_sigma,
-            np.ascontiguousarray(ident[:, MODE3A]), np.ascontiguousarray(ident[:, ADDRESS]),
-            np.ascontiguousarray(rows, dtype=np.int64), state, _STATES, tr.label,
+            Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon, fl, gs, trk, roc,
+            pos_sigma, np.ascontiguousarray(ident[:, MODE3A]),
+            np.ascontiguousarray(ident[:, ADDRESS]), rows, state, _STATES, tr.label,
             tr.callsign_text, tr.fpl, _OCTAL, _HEX, refs, order, starts, ends,
             extrapolated, hidden)
