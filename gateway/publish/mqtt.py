@@ -39,6 +39,8 @@ budget.  So a QoS 0 batch goes straight to aiomqtt's paho client, and the sink w
 paho has written the last of it to the socket (flow control: nothing piles up inside paho):
 ``SINK_TURNS`` turns of the loop, in which aiomqtt's socket writer runs, then, if the
 socket is still full, until paho's ``on_publish`` says the last one is written.
+Before that the chunk's packets are joined into one socket write (``coalesce_queued``):
+one ``send()`` per message was 24 us of CPU a message, joined it is 7 us.
 """
 
 from __future__ import annotations
@@ -512,7 +514,7 @@ def coalesce_queued(paho: mqtt.Client, infos: Sequence[mqtt.MQTTMessageInfo]) ->
     and paho keeps no other state for them).  Anything unexpected (the packets not at the
     queue's tail in order and untouched, one not a QoS 0 PUBLISH, the queue not a deque of
     dicts) leaves the queue as it was: paho then writes them one by one, as before.
-    tests/test_publish.py fails if paho's queue changes underneath."""
+    tests/test_mqtt_coalesce.py fails if paho's queue changes underneath."""
     queue = getattr(paho, "_out_packet", None)
     count = len(infos)
     if count < 2 or not isinstance(queue, deque) or len(queue) < count:
