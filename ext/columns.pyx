@@ -188,37 +188,34 @@ cdef class Conic:
         lat[0] = phi * RAD_TO_DEG_FACTOR
         lon[0] = lam * RAD_TO_DEG_FACTOR
 
+    cdef tuple _map(self, object a, object b, bint inverse, str names):
+        """Every pair (a, b) of the same shape through ``point``, or ``unpoint`` when
+        ``inverse``: the one loop both directions share."""
+        cdef double[::1] av = np.ascontiguousarray(a, dtype=np.float64).ravel()
+        cdef double[::1] bv = np.ascontiguousarray(b, dtype=np.float64).ravel()
+        cdef Py_ssize_t i, n = av.shape[0]
+        if bv.shape[0] != n:
+            raise ValueError(f"{names} differ in length")
+        first = np.empty(n)
+        second = np.empty(n)
+        cdef double[::1] fv = first, sv = second
+        with nogil:
+            if inverse:
+                for i in range(n):
+                    self.unpoint(av[i], bv[i], &fv[i], &sv[i])
+            else:
+                for i in range(n):
+                    self.point(av[i], bv[i], &fv[i], &sv[i])
+        shape = np.shape(a)
+        return first.reshape(shape), second.reshape(shape)
+
     def inverse(self, x: object, y: object) -> tuple[object, object]:
         """Latitudes and longitudes (degrees) of plane x, y (m; any shape, the same)."""
-        cdef double[::1] xs = np.ascontiguousarray(x, dtype=np.float64).ravel()
-        cdef double[::1] ys = np.ascontiguousarray(y, dtype=np.float64).ravel()
-        cdef Py_ssize_t i, n = xs.shape[0]
-        if ys.shape[0] != n:
-            raise ValueError("x and y differ in length")
-        lat = np.empty(n)
-        lon = np.empty(n)
-        cdef double[::1] la = lat, lo = lon
-        with nogil:
-            for i in range(n):
-                self.unpoint(xs[i], ys[i], &la[i], &lo[i])
-        shape = np.shape(x)
-        return lat.reshape(shape), lon.reshape(shape)
+        return self._map(x, y, True, "x and y")
 
     def forward(self, lat: object, lon: object) -> tuple[object, object]:
         """Plane x, y (m) of latitudes and longitudes (degrees, any shape)."""
-        cdef double[::1] la = np.ascontiguousarray(lat, dtype=np.float64).ravel()
-        cdef double[::1] lo = np.ascontiguousarray(lon, dtype=np.float64).ravel()
-        cdef Py_ssize_t i, n = la.shape[0]
-        if lo.shape[0] != n:
-            raise ValueError("lat and lon differ in length")
-        x = np.empty(n)
-        y = np.empty(n)
-        cdef double[::1] xv = x, yv = y
-        with nogil:
-            for i in range(n):
-                self.point(la[i], lo[i], &xv[i], &yv[i])
-        shape = np.shape(lat)
-        return x.reshape(shape), y.reshape(shape)
+        return self._map(lat, lon, False, "lat and lon")
 
     def plane(self, double[:] lat, double[:] lon) -> object:
         """Plane positions [n, 2] (x, y: m) of latitudes and longitudes [n] (degrees)."""
