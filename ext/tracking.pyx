@@ -321,16 +321,24 @@ def innovation(const double[:, ::1] x, const double[:, :, ::1] P, const double[:
     return nu_out, si_out, d2_out
 
 
+cdef tuple _new_states(const double[:, ::1] x, const double[:, :, ::1] P,
+                       const double[:, ::1] v, const double[:, :, ::1] M, str name):
+    """Empty x [n, 4] and P [n, 4, 4] for states updated by a position vector v [n, 2] and
+    its 2x2 matrix M [n, 2, 2], once their shapes agree: the Kalman update and the
+    covariance intersection take the same four arrays."""
+    cdef Py_ssize_t n = x.shape[0]
+    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
+            or v.shape[0] != n or v.shape[1] != 2 or M.shape[0] != n or M.shape[1] != 2 \
+            or M.shape[2] != 2:
+        raise ValueError(f"{name}: shapes do not agree")
+    return np.empty((n, 4)), np.empty((n, 4, 4))
+
+
 def kalman_update(const double[:, ::1] x, const double[:, :, ::1] P,
                   const double[:, ::1] nu, const double[:, :, ::1] s_inv):
     """Kalman update of predicted states by their innovations and S^-1.  New arrays."""
     cdef Py_ssize_t n = x.shape[0], i
-    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
-            or nu.shape[0] != n or nu.shape[1] != 2 or s_inv.shape[0] != n \
-            or s_inv.shape[1] != 2 or s_inv.shape[2] != 2:
-        raise ValueError("kalman_update: shapes do not agree")
-    x_out = np.empty((n, 4))
-    P_out = np.empty((n, 4, 4))
+    x_out, P_out = _new_states(x, P, nu, s_inv, "kalman_update")
     cdef double[:, ::1] xo = x_out
     cdef double[:, :, ::1] Po = P_out
     with nogil:
@@ -368,12 +376,7 @@ def intersect(const double[:, ::1] x, const double[:, :, ::1] P, const double[:,
     z [n, 2], R [n, 2, 2]: new x, P, and how many rows were left as they were because a
     position covariance was not positive definite."""
     cdef Py_ssize_t n = x.shape[0], i, bad = 0
-    if x.shape[1] != 4 or P.shape[0] != n or P.shape[1] != 4 or P.shape[2] != 4 \
-            or z.shape[0] != n or z.shape[1] != 2 or R.shape[0] != n or R.shape[1] != 2 \
-            or R.shape[2] != 2:
-        raise ValueError("intersect: shapes do not agree")
-    x_out = np.empty((n, 4))
-    P_out = np.empty((n, 4, 4))
+    x_out, P_out = _new_states(x, P, z, R, "intersect")
     cdef double[:, ::1] xo = x_out
     cdef double[:, :, ::1] Po = P_out
     with nogil:
