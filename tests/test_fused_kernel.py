@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from gateway._fused import fused_messages, track_figures
-from gateway.associate.tracker import _HEX, _OCTAL, _STATES
+from gateway.associate.filter import max_eigen2
+from gateway.associate.parameters import TrackerParameters
+from gateway.associate.tracker import _HEX, _OCTAL, _STATES, FPM_PER_FL_S, KT
+from gateway.associate.tracks import LEVEL_LAST
 from gateway.messages import FlightPlan, Fused, SourceRef
 
 NAN = np.nan
@@ -195,17 +198,32 @@ def _states(n: int, seed: int) -> dict[str, np.ndarray]:
     return {"x": x, "P": P, "k": k, "level": level, "roc_sdps": roc_sdps, "rows": rows}
 
 
+def reported_figures(x: np.ndarray, P: np.ndarray, k: np.ndarray, level: np.ndarray,
+                      roc_sdps: np.ndarray, p: TrackerParameters,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """gateway._fused.track_figures in numpy, as the tracker computed them before it:
+    ground speed (kt; nan while vague), position sigma (m), rate of climb (fpm) and level
+    of states x, P at point scales k, ``level`` and ``roc_sdps`` the table's rows."""
+    vx, vy = x[:, 2], x[:, 3]
+    v_var = P[:, 2, 2] + P[:, 3, 3]
+    gs = np.hypot(vx, vy) / (k * KT)
+    gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
+    pos_sigma = np.sqrt(max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])) / k
+    roc = level[:, 1] * FPM_PER_FL_S
+    vague = ((level[:, 5] * FPM_PER_FL_S ** 2 >= p.report_roc_sigma_fpm ** 2)
+             | (level[:, 0] != level[:, 0]))
+    roc[vague] = roc_sdps[vague]
+    return gs, pos_sigma, roc, np.ascontiguousarray(level[:, LEVEL_LAST])
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_track_figures_are_numpys_to_the_bit(seed: int) -> None:
-    from gateway.associate.parameters import TrackerParameters
-    from gateway.associate.tracker import FPM_PER_FL_S, KT, _reported_figures
-
     p = TrackerParameters()
     s = _states(2000, seed)
     got = track_figures(s["x"], s["P"], s["k"], s["level"], s["roc_sdps"], s["rows"], KT,
                         p.report_velocity_sigma_mps, FPM_PER_FL_S,
                         p.report_roc_sigma_fpm ** 2)
-    want = _reported_figures(s["x"], s["P"], s["k"], s["level"][s["rows"]],
+    want = reported_figures(s["x"], s["P"], s["k"], s["level"][s["rows"]],
                              s["roc_sdps"][s["rows"]], p)
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype == np.float64

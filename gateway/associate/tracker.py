@@ -56,7 +56,6 @@ from gateway.associate.filter import (
     ConstantVelocity,
     InteractingMultipleModel,
     LevelFilter,
-    max_eigen2,
 )
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
@@ -148,24 +147,6 @@ class Association:
     index: np.ndarray
     uid: np.ndarray
     label: list[str | None]
-
-
-def _reported_figures(x: np.ndarray, P: np.ndarray, k: np.ndarray, level: np.ndarray,
-                      roc_sdps: np.ndarray, p: TrackerParameters,
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """gateway._fused.track_figures in numpy (its reference, tests/test_fused_kernel.py):
-    ground speed (kt; nan while vague), position sigma (m), rate of climb (fpm) and level
-    of states x, P at point scales k, ``level`` and ``roc_sdps`` the table's rows."""
-    vx, vy = x[:, 2], x[:, 3]
-    v_var = P[:, 2, 2] + P[:, 3, 3]
-    gs = np.hypot(vx, vy) / (k * KT)
-    gs[v_var >= (p.report_velocity_sigma_mps * k) ** 2] = np.nan
-    pos_sigma = np.sqrt(max_eigen2(P[:, 0, 0], P[:, 0, 1], P[:, 1, 1])) / k
-    roc = level[:, 1] * FPM_PER_FL_S
-    vague = ((level[:, 5] * FPM_PER_FL_S ** 2 >= p.report_roc_sigma_fpm ** 2)
-             | (level[:, 0] != level[:, 0]))
-    roc[vague] = roc_sdps[vague]
-    return gs, pos_sigma, roc, np.ascontiguousarray(level[:, LEVEL_LAST])
 
 
 class Tracker:
@@ -782,7 +763,7 @@ class Tracker:
         k = self.frame.scale(lat)
         # speed (the velocity's trace against the limit: the larger axis is within a
         # factor 2), position sigma, rate of climb and level in one kernel call
-        # (_reported_figures is the same in numpy)
+        # (tests/test_fused_kernel.py holds it to the numpy it replaced)
         gs, pos_sigma, roc, fl = _fused.track_figures(
             x, P, k, tr.level, tr.roc_sdps, rows, KT, p.report_velocity_sigma_mps,
             FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
