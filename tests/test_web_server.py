@@ -185,3 +185,34 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on() -> None:
         slow.close()
 
     with_server(test, picture, updates=False, client_queue=2)
+
+
+def test_the_service_reports_the_map_on_health_and_metrics() -> None:
+    """/health has a "web" part and /metrics the map's families; a picture that fails
+    is logged, counted and listed as a failure, and the pipeline goes on."""
+    import dataclasses
+
+    from gateway.service.shell import Service
+
+    config = load("captures/border.toml")
+    config = dataclasses.replace(config, web=dataclasses.replace(config.web, enabled=True))
+    service = Service(config)
+    assert service.picture is not None and service.web is not None
+    service._publish([Published(Kind.PICTURE, [fused("T1")])], None)
+    snap = service.snapshot()
+    assert snap.health["web"] == {"url": None, "clients": 0, "clients_dropped": 0,
+                                  "events_sent": 0, "tracks": 1}
+    text = service.metrics.exposition().decode()
+    assert "gateway_web_clients_dropped_total 0.0" in text
+    assert "gateway_web_tracks 1.0" in text
+    assert service.status_counters().get("web-clients-dropped", 0) == 0
+
+    class Broken(list[Any]):
+        def __iter__(self) -> Any:
+            raise RuntimeError("a bug in the picture")
+
+    service._publish(Broken([Published(Kind.PICTURE, [])]), None)
+    assert service.counters["web-picture-errors"] == 1
+    assert "web picture" in service.failures()
+    service._publish([Published(Kind.PICTURE, [fused("T2")])], None)
+    assert "web picture" not in service.failures() and len(service.picture.tracks) == 2
