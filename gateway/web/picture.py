@@ -23,10 +23,11 @@ repeats one.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -63,8 +64,9 @@ class Limits:
     alert_log: int = 200
 
 
-@dataclass(frozen=True, slots=True)
-class _PlotEntry:
+class _PlotEntry(NamedTuple):
+    """A plot as kept: a tuple (a third of a Plot's size and quick to make)."""
+
     seq: int
     t: float
     lat: float
@@ -74,29 +76,36 @@ class _PlotEntry:
     icao24: str | None
 
 
-class _LiveTrack:
-    """One live track: its last fused update, and its trail as a ring of (t, lat, lon)."""
+_EMPTY_RING = bytes(8 * 3 * TRAIL_LONG)
 
-    __slots__ = ("last", "ring", "head", "count")
+
+class _LiveTrack:
+    """One live track: its last fused update, and its trail as a fixed ring of
+    (t, lat, lon) doubles (an array, not objects: 7 KiB whatever it holds)."""
+
+    __slots__ = ("last", "ring", "head", "count", "last_t")
 
     def __init__(self, last: Fused) -> None:
         self.last = last
-        self.ring = np.empty((TRAIL_LONG, 3))
+        self.ring = array("d", _EMPTY_RING)
         self.head = 0  # where the next position goes
         self.count = 0
+        self.last_t = -math.inf  # of the newest position
 
     def add(self, t: float, lat: float, lon: float) -> None:
-        if self.count and t < self.ring[(self.head - 1) % TRAIL_LONG, 0] + TRAIL_STEP_S:
+        if t < self.last_t + TRAIL_STEP_S:
             return
-        self.ring[self.head] = (t, lat, lon)
+        i = 3 * self.head
+        self.ring[i:i + 3] = array("d", (t, lat, lon))
         self.head = (self.head + 1) % TRAIL_LONG
         self.count = min(self.count + 1, TRAIL_LONG)
+        self.last_t = t
 
     def trail(self, n: int) -> np.ndarray:
         """The last ``n`` positions (t, lat, lon), oldest first."""
         n = min(n, self.count)
-        idx = (np.arange(self.head - n, self.head)) % TRAIL_LONG
-        return self.ring[idx]
+        ring = np.frombuffer(self.ring, dtype=np.float64).reshape(TRAIL_LONG, 3)
+        return ring[np.arange(self.head - n, self.head) % TRAIL_LONG]
 
 
 def _r(x: float | None, digits: int) -> float | None:
@@ -175,9 +184,14 @@ class AirPicture:
         """Batches the pipeline published, in order."""
         for batch in published:
             if batch.kind is Kind.PICTURE:
+                latest = None
                 for m in batch.messages:
                     if isinstance(m, Fused):
                         self._fused(m)
+                        latest = m.t if latest is None or m.t > latest else latest
+                if latest is not None:
+                    self.counters["fused"] += len(batch.messages)
+                    self._time(latest)
             elif batch.kind is Kind.PLOTS:
                 self._plots(batch)
             elif batch.kind is Kind.TRACKS:
@@ -221,25 +235,27 @@ class AirPicture:
         self._time(t)
 
     def _fused(self, m: Fused) -> None:
-        self.counters["fused"] += 1
-        self._time(m.t)
-        live = self.tracks.pop(m.id, None)
+        tracks = self.tracks
+        live = tracks.get(m.id)
         if m.state == "ended":
             self._changed.discard(m.id)
             if live is not None:
+                del tracks[m.id]
                 self._went(m.id)
             return
         if live is None:
             live = _LiveTrack(m)
-            if len(self.tracks) >= self.limits.max_tracks:
-                oldest, _ = self.tracks.popitem(last=False)
+            if len(tracks) >= self.limits.max_tracks:
+                oldest, _ = tracks.popitem(last=False)
                 self.counters["tracks-dropped"] += 1
                 self._changed.discard(oldest)
                 self._went(oldest)
-        live.last = m
+            tracks[m.id] = live
+        else:
+            tracks.move_to_end(m.id)  # last: the most recently updated
+            live.last = m
         if m.lat is not None and m.lon is not None:
             live.add(m.t, m.lat, m.lon)
-        self.tracks[m.id] = live  # last: the most recently updated
         self._changed.add(m.id)
 
     def _went(self, track_id: str) -> None:
