@@ -216,3 +216,23 @@ def test_the_service_reports_the_map_on_health_and_metrics() -> None:
     assert "web picture" in service.failures()
     service._publish([Published(Kind.PICTURE, [fused("T2")])], None)
     assert "web picture" not in service.failures() and len(service.picture.tracks) == 2
+
+
+def test_the_web_option() -> None:
+    import argparse
+
+    import pytest
+
+    from gateway.commands.service import web_address, with_web
+
+    assert web_address("off") is None
+    assert web_address("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert web_address("[::1]:0") == ("::1", 0)
+    for bad in ("localhost:80", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:x", ":80", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            web_address(bad)
+    config = load("captures/border.toml")
+    assert with_web(config, False) is config and not config.web.enabled
+    on = with_web(config, ("0.0.0.0", 9000))
+    assert (on.web.enabled, on.web.host, on.web.port) == (True, "0.0.0.0", 9000)
+    assert not with_web(on, None).web.enabled

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from typing import IO
+from typing import IO, Literal
 
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
@@ -40,14 +40,13 @@ def web_address(text: str) -> tuple[str, int] | None:
     return host, number
 
 
-def with_web(config: Config, web: tuple[str, int] | None | bool) -> Config:
+def with_web(config: Config, web: tuple[str, int] | None | Literal[False]) -> Config:
     """The config with ``--web``'s choice: an address turns the map on there, ``None``
     (``--web off``) turns it off, ``False`` (not given) leaves [web] as it is."""
     if web is False:
         return config
-    if web is None or web is True:
-        return dataclasses.replace(config, web=dataclasses.replace(
-            config.web, enabled=web is True))
+    if web is None:
+        return dataclasses.replace(config, web=dataclasses.replace(config.web, enabled=False))
     host, port = web
     return dataclasses.replace(config, web=dataclasses.replace(
         config.web, enabled=True, host=host, port=port))
