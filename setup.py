@@ -83,6 +83,8 @@ setup(packages=[*find_packages(include=["gateway", "gateway.*"]), "gateway.captu
       package_dir={"gateway.captures": "captures"},
       package_data={"gateway.captures": ["border-10min.pcap.gz", "border.toml",
                                          "border-radars.toml", "border-airspace.geojson",
-                                         "decoder-sample.pcap"]},
+                                         "decoder-sample.pcap"],
+                    # the web map's page (gateway/web/static: index.html, app.js, ...)
+                    "gateway.web": ["static/*", "static/**/*"]},
       ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
       cmdclass={"build_ext": BuildExt})

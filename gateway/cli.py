@@ -61,6 +61,7 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     from gateway.commands import replay as replay_command
     from gateway.commands import run as run_command
     from gateway.commands import simulate as simulate_command
+    from gateway.commands.service import add_web_argument
     from gateway.service.logs import add_arguments as add_log_arguments
 
     p = sub.add_parser("normalize", help="plots and source tracks in the shared format",
@@ -86,6 +87,7 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--broker-wait", type=replay_command.broker_wait, default=None,
                    metavar="S", help="give up (exit 3) after S s without the broker "
                    "(default: [service] replay_broker_wait_s, 300)")
+    add_web_argument(p, "[web] enabled, off")
     add_log_arguments(p, "warning")
     p.set_defaults(run=replay_command.run)
 
@@ -96,6 +98,7 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.jsonl",
                    help="also write every published message to this file")
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
+    add_web_argument(p, "[web] enabled, off")
     add_log_arguments(p, "info")
     p.set_defaults(run=run_command.run)
 
@@ -114,6 +117,7 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
                        "gateway into an MQTT broker (one found at 127.0.0.1:1883, or an "
                        "embedded one) and show the fused picture as it comes back.")
     demo_command.add_arguments(p)
+    add_web_argument(p, "127.0.0.1:8080, or a free port if it is busy")
     add_log_arguments(p, "warning")
     p.set_defaults(run=demo_command.run)
 

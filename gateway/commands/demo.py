@@ -33,7 +33,7 @@ from gateway.captures import shipped
 from gateway.commands import UsageError, positive
 from gateway.commands.peer import PeerProcess, neighbour_engine, play
 from gateway.commands.replay import speed
-from gateway.commands.service import ended, handoff_store, load_config
+from gateway.commands.service import ended, handoff_store, load_config, with_web
 from gateway.config import Config, MqttConfig, parse_mqtt_url
 from gateway.handoff.neighbour import Neighbour
 from gateway.ingest import CaptureError, IngestStats
@@ -57,6 +57,7 @@ from gateway.service.tuning import tune_for_service
 log = logging.getLogger(__name__)
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+DEFAULT_WEB = ("127.0.0.1", 8080)  # the map, unless --web says otherwise
 MAX_TRACKS = 5000  # fused tracks the view keeps (a flood of ids cannot eat the memory)
 EVENTS = 10  # handoff events listed
 REFRESH_S = 0.5  # terminal view
@@ -102,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     for option, path in (("--capture", args.capture), ("--config", args.config)):
         if not Path(path).is_file():
             raise UsageError(f"{option} {path}: no such file")
-    config = load_config(args.config)
+    config = with_web(load_config(args.config), DEFAULT_WEB if args.web is False else args.web)
     if args.broker is not None:
         try:
             parse_mqtt_url(args.broker)
@@ -121,9 +122,13 @@ async def main(args: argparse.Namespace, config: Config) -> Service:
         mqtt, embedded = await choose_broker(args, config, stack)
         pacer = Pacer(args.speed)
         store = stack.enter_context(handoff_store(config))
-        service = Service(config, mqtt=mqtt, pacer=pacer, store=store)
+        service = Service(config, mqtt=mqtt, pacer=pacer, store=store, mode="demo")
+        try:  # the default port may be taken: then a free one, said so
+            url = await service.start_web(any_port_if_busy=args.web is False)
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
         tune_for_service()  # the process is the gateway's now: allocator and collector
-        print(introduction(args, mqtt, service.topics, embedded), flush=True)
+        print(introduction(args, mqtt, service.topics, embedded, url), flush=True)
         with stopped_by_signals(service.stopping):
             await replay_with_view(args, service, mqtt, pacer)
     return service
@@ -197,7 +202,7 @@ async def _answers(mqtt: MqttConfig, protocol: str) -> bool:
 
 
 def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
-                 embedded: bool) -> str:
+                 embedded: bool, web: str | None = None) -> str:
     """How to watch the demo from elsewhere, and what is published where."""
     broker = mqtt.broker
     which = "embedded, amqtt" if embedded else "found"
@@ -211,6 +216,7 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
     lines = [
         f"asterix-gateway demo: replaying {args.capture} {pace}",
         f"MQTT broker: {mqtt.url} ({which}, MQTT {mqtt.protocol})",
+        *([f"Web map: {web}  (open it in a browser)"] if web else []),
         "Watch it from another terminal:",
         f"  {shlex.join(sub)}",
         "Topics:",

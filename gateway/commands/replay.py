@@ -23,6 +23,7 @@ from gateway.commands.service import (
     handoff_store,
     load_config,
     output,
+    with_web,
 )
 from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
@@ -42,7 +43,7 @@ def broker_wait(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = with_web(load_config(args.config), args.web)
     setup_logging(args.log_format, args.log_level)
     mqtt = broker_config(config, args.broker) if (args.broker or not args.out) else None
     if mqtt is None and args.out is None:
@@ -69,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             serve(service, start)
         except CaptureError as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:  # [web]: its port cannot be had
             raise UsageError(str(exc)) from None
     return ended("replay", service, f"input: {stats.summary()}")

@@ -13,6 +13,7 @@ from gateway.commands.service import (
     handoff_store,
     load_config,
     output,
+    with_web,
 )
 from gateway.service.logs import setup_logging
 from gateway.service.shell import Service, serve
@@ -22,7 +23,7 @@ log = logging.getLogger("gateway.run")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = with_web(load_config(args.config), args.web)
     setup_logging(args.log_format, args.log_level)
     if not config.inputs:
         raise UsageError(f"{args.config}: no [[input]]: nothing to listen to")

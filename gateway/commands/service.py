@@ -3,12 +3,14 @@ opening the handoff's store, running the service and the one-line summary at the
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import ipaddress
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from typing import IO
+from typing import IO, Literal
 
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
@@ -18,6 +20,42 @@ from gateway.store import HandoffStore, StoreError
 from gateway.store.sqlite import MEMORY, SqliteStore
 
 log = logging.getLogger(__name__)
+
+
+def web_address(text: str) -> tuple[str, int] | None:
+    """An argparse type for ``--web``: ``HOST:PORT`` (``[IPv6]:PORT``; port 0: a free one)
+    or ``off``."""
+    if text == "off":
+        return None
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        number = int(port)
+        ipaddress.ip_address(host)
+    except ValueError:
+        number = -1
+    if not sep or not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"--web is HOST:PORT (an IP address and a port) or off, not {text!r}")
+    return host, number
+
+
+def with_web(config: Config, web: tuple[str, int] | None | Literal[False]) -> Config:
+    """The config with ``--web``'s choice: an address turns the map on there, ``None``
+    (``--web off``) turns it off, ``False`` (not given) leaves [web] as it is."""
+    if web is False:
+        return config
+    if web is None:
+        return dataclasses.replace(config, web=dataclasses.replace(config.web, enabled=False))
+    host, port = web
+    return dataclasses.replace(config, web=dataclasses.replace(
+        config.web, enabled=True, host=host, port=port))
+
+
+def add_web_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--web", type=web_address, default=False, metavar="HOST:PORT|off",
+                        help=f"serve the live web map there, or not (default: {default}; "
+                        "docs/web.md)")
 
 
 def load_config(path: str) -> Config:

@@ -280,6 +280,42 @@ class MetricsConfig:
     """The TCP port; 0 picks a free one (the log says which)."""
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """The live web map (docs/web.md): a page with the fused tracks, the radars' plots,
+    the units and COPs, the handoff states, the AIDC log and the alerts, served by `run`,
+    `replay` and `demo` (`--web HOST:PORT` or `--web off` override `enabled`, `host` and
+    `port`; `demo` serves it unless told `--web off`). Every key is optional; each bound
+    keeps a flood of tracks or a slow browser from costing the gateway memory or time."""
+
+    enabled: bool = False
+    """Serve the map (`run`, `replay`)."""
+    host: IpAddress = "127.0.0.1"
+    """The address to listen on (`"0.0.0.0"` for every interface: the map has no login)."""
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    """The TCP port; 0 picks a free one (the URL is printed)."""
+    update_s: Annotated[float, Meta(ge=0.1, le=60.0)] = 1.0
+    """How often each browser gets an update (wall clock seconds)."""
+    client_queue: Annotated[int, Meta(ge=2, le=10_000)] = 16
+    """Updates waiting for one browser at most. A browser that falls this far behind is
+    disconnected (logged, counted: `gateway_web_clients_dropped_total`); it reconnects by
+    itself for a fresh snapshot. The gateway never waits for a browser."""
+    max_clients: Annotated[int, Meta(ge=1, le=1000)] = 20
+    """Browsers connected at once at most; one more gets 503."""
+    max_tracks: Annotated[int, Meta(ge=10, le=100_000)] = 5000
+    """Live tracks the map keeps at most (each with a trail of up to 300 positions, about
+    7 KiB); beyond it the track silent longest is dropped from the map (counted)."""
+    max_plots: Annotated[int, Meta(ge=100, le=1_000_000)] = 20_000
+    """Plots kept per radar (those of the last 60 s at most), for the plot layer and for
+    the plots behind a track."""
+    plots_per_event: Annotated[int, Meta(ge=10, le=100_000)] = 2000
+    """Plots per radar in one event at most (the newest are kept)."""
+    aidc_log: Annotated[int, Meta(ge=10, le=100_000)] = 500
+    """AIDC messages the map's log keeps."""
+    alert_log: Annotated[int, Meta(ge=10, le=100_000)] = 200
+    """Alerts the map's list keeps."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class HandoffConfig(HandoffParameters):
     """Border coordination (AIDC) for `run`, `replay` and `demo`: the units this gateway
@@ -396,6 +432,8 @@ class Config:
         "service", ServiceConfig, "input buffers and the clock of `run`"))
     metrics: MetricsConfig = field(default_factory=MetricsConfig, metadata=_section(
         "metrics", MetricsConfig, "Prometheus metrics and the health endpoint of `run`"))
+    web: WebConfig = field(default_factory=WebConfig, metadata=_section(
+        "web", WebConfig, "the live web map of `run`, `replay` and `demo`"))
     handoff: HandoffConfig | None = field(default=None, metadata=_section(
         "handoff", HandoffConfig, "border coordination (AIDC)"))
     flightplans: FlightplansConfig | None = field(default=None, metadata=_section(

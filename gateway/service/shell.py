@@ -27,11 +27,12 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from gateway.associate.registration import Estimate
 from gateway.config import Config, MqttConfig
@@ -46,6 +47,10 @@ from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
 from gateway.service.supervisor import Supervisor, one_line
 from gateway.store import HandoffStore
+from gateway.web.picture import AirPicture
+
+if TYPE_CHECKING:
+    from gateway.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +76,12 @@ class Service:
                  serve_metrics: bool = False,
                  on_publish: Callable[[list[Published]], None] | None = None,
                  store: HandoffStore | None = None,
-                 broker_wait_s: float | None = None) -> None:
+                 broker_wait_s: float | None = None, mode: str | None = None) -> None:
         """``broker_wait_s``: how long a lossless service (replay) waits for a broker that
         is gone, and for the outbox to drain at the end (default
         ``[service] replay_broker_wait_s``); live, the stop waits ``[mqtt]
-        drain_timeout_s``."""
+        drain_timeout_s``.  ``mode``: what the web map says it shows (live, replay,
+        demo; default live, or replay with a pacer)."""
         self.config = config
         self.pipeline = Pipeline(config, store)
         if self.pipeline.restored:
@@ -123,6 +129,64 @@ class Service:
         self.supervisor = Supervisor(config.service.on_task_failure,
                                      config.service.task_restart_limit, self.stopping.set)
         self._failures_logged: set[str] = set()
+        self.picture: AirPicture | None = None  # the web map's, with [web] enabled
+        self.web: WebServer | None = None
+        self.web_error: str | None = None  # the picture's last failure
+        if config.web.enabled:
+            self._make_web(mode or ("replay" if self.lossless else "live"))
+
+    # -- the web map -------------------------------------------------------------------------
+
+    def _make_web(self, mode: str) -> None:
+        """The map's picture (fed in ``_publish``) and server (started in ``start_web``);
+        aiohttp is only imported when the map is on."""
+        from gateway.web.picture import Limits
+        from gateway.web.server import WebServer, layout
+
+        w = self.config.web
+        self.picture = AirPicture(Limits(
+            max_tracks=w.max_tracks, max_plots=w.max_plots, plots_per_event=w.plots_per_event,
+            aidc_log=w.aidc_log, alert_log=w.alert_log))
+        self.web = WebServer(
+            self.picture, layout(self.config, mode, w.update_s), update_s=w.update_s,
+            client_queue=w.client_queue, max_clients=w.max_clients,
+            speed=self.pacer.speed if self.pacer is not None else None,
+            clock=self.clock, inputs=self._input_ages)
+
+    def _input_ages(self) -> dict[str, float | None]:
+        now = time.time()
+        return {str(f.url): (None if f.last is None else round(now - f.last, 1))
+                for f in self.inputs}
+
+    async def start_web(self, *, any_port_if_busy: bool = False) -> str | None:
+        """Listen for browsers (once; ``run`` calls it); the URL goes to stderr.  A port
+        that cannot be had is an OSError naming [web]."""
+        web, w = self.web, self.config.web
+        if web is None or web.url is not None:
+            return web.url if web is not None else None
+        try:
+            url = await web.start(w.host, w.port, any_port_if_busy=any_port_if_busy)
+        except OSError as exc:
+            raise OSError(f"[web] {w.host}:{w.port}: {exc.strerror or exc}") from None
+        print(f"asterix-gateway: web map at {url}", file=sys.stderr, flush=True)
+        return url
+
+    def _feed_picture(self, published: list[Published]) -> None:
+        """The map never stops the gateway: a failure of its picture is logged (the first
+        ten, then every thousandth), counted and listed on /health while it lasts."""
+        if self.picture is None:
+            return
+        try:
+            self.picture.take(published)
+        except Exception as exc:  # noqa: BLE001 - the map's bug must not stop the pipeline
+            self.counters["web-picture-errors"] += 1
+            n = self.counters["web-picture-errors"]
+            if n <= 10 or n % 1000 == 0:
+                log.error("web: the picture failed on a batch (%d so far): %s", n,
+                          one_line(exc), exc_info=n == 1)
+            self.web_error = one_line(exc)
+        else:
+            self.web_error = None
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -257,6 +321,7 @@ class Service:
             self.counters["messages-written"] += write_messages(self.out, published)
         if self.on_publish is not None:
             self.on_publish(published)
+        self._feed_picture(published)
         if self.outbox is not None and self.sink is not None:
             for batch in published:
                 self.outbox.put(self.topics.outbound(batch, _received_at(batch, received)))
@@ -288,6 +353,10 @@ class Service:
         drops = self.kernel_drops()
         if drops is not None:
             counts["kernel-drops"] = drops
+        if self.web is not None and self.picture is not None:
+            counts.update({f"web-{k}": v for k, v in self.web.counters.items()})
+            counts.update({f"web-{k}": v for k, v in self.picture.counters.items()
+                           if k.endswith("dropped")})
         out: dict[str, int | float] = dict(sorted(counts.items()))
         for radar, values in _registration(self.pipeline.registration()).items():
             out.update({f"registration-{radar}-{k.replace('_', '-')}": v
@@ -373,6 +442,28 @@ class Service:
             if self.inbox.counters["handler-errors"]:
                 health["inbound_errors"] = {"count": self.inbox.counters["handler-errors"],
                                             "last": self.last_inbound_error}
+        if self.web is not None and self.picture is not None:
+            web = self.web.counters
+            snap.counters["gateway_web_clients_dropped"] = (
+                "Web map clients disconnected because they fell [web] client_queue updates "
+                "behind", "", {"": web["clients-dropped"]})
+            snap.counters["gateway_web_clients_refused"] = (
+                "Web map event streams refused (503): [web] max_clients reached", "",
+                {"": web["clients-refused"]})
+            snap.counters["gateway_web_events_sent"] = (
+                "Server-sent events written to web map clients", "", {"": web["events-sent"]})
+            snap.counters["gateway_web_picture_dropped"] = (
+                "What the web map's bounded picture let go: tracks (max_tracks), plots "
+                "(max_plots), log entries, sources, gone ids", "what",
+                {k: v for k, v in self.picture.counters.items() if k.endswith("dropped")})
+            snap.gauges["gateway_web_clients"] = ("Web map clients connected", "",
+                                                  {"": float(len(self.web.clients))})
+            snap.gauges["gateway_web_tracks"] = ("Live tracks on the web map", "",
+                                                 {"": float(len(self.picture.tracks))})
+            health["web"] = {"url": self.web.url, "clients": len(self.web.clients),
+                             "clients_dropped": web["clients-dropped"],
+                             "events_sent": web["events-sent"],
+                             "tracks": len(self.picture.tracks)}
         failures = self.failures()
         snap.counters["gateway_task_failures"] = (
             "Failures of the service's tasks (each logged with its traceback)", "task",
@@ -401,6 +492,8 @@ class Service:
             out["mqtt"] = self.sink.problem
         if self.supervisor.fatal is not None:
             out["stopping"] = self.supervisor.fatal
+        if self.web_error is not None:
+            out["web picture"] = self.web_error
         return out
 
     def undelivered_line(self, dropped: bool = True) -> str | None:
@@ -465,8 +558,17 @@ class Service:
                 self.close_inputs()
                 raise OSError(f"[metrics] {metrics.host}:{metrics.port}: "
                               f"{exc.strerror or exc}") from None
+        if self.web is not None:
+            try:
+                await self.start_web()
+            except OSError:
+                self.close_inputs()
+                await self.metrics.stop()
+                raise
         supervisor = self.supervisor
         sink_stop = asyncio.Event()
+        if self.web is not None:
+            supervisor.start("web", self.web.run)
         if self.sink is not None:
             sink = self.sink
             supervisor.start("mqtt", lambda: sink.run(sink_stop))
@@ -488,6 +590,9 @@ class Service:
             self.stopping.set()  # status reporter and sources end
             sink_stop.set()
             await supervisor.cancel("status")
+            await supervisor.cancel("web")
+            if self.web is not None:
+                await self.web.stop()
             mqtt = supervisor.tasks.get("mqtt")
             if mqtt is not None:  # bounded by the sink's own stop deadline
                 await self._inbound_while_draining(mqtt)
