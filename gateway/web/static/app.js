@@ -32,6 +32,7 @@
   const ALERT_FLASH_MS = 15000;  // an alert flashes this long, then stays listed
   const LIST_ROWS = 400;         // rows drawn in the track list at most (search narrows it)
   const APPLY_TIMES_CAP = 1000;  // applyTimes kept (ms, newest last)
+  const LABEL_ALL_MAX = 150;     // tracks in view up to which every track is labelled
   const NM = 1852;
 
   // ---- state -----------------------------------------------------------------------
@@ -59,6 +60,8 @@
     return new Date(t * 1000).toISOString().substring(11, 19);
   }
   function fmtFl(fl) { return finite(fl) ? String(Math.round(fl)).padStart(3, "0") : "---"; }
+  // "border-gw-1-T000355" -> "T000355": the gateway's prefix is the same on every track
+  function shortId(id) { const i = id.lastIndexOf("-"); return i >= 0 ? id.slice(i + 1) : id; }
   function climbArrow(roc) {
     if (!finite(roc)) return "";
     if (roc > 300) return "\u2191";
@@ -84,7 +87,7 @@
   // ---- the map ---------------------------------------------------------------------
   const renderer = L.canvas({ padding: 0.3 });
   const map = L.map("map", { preferCanvas: true, renderer, zoomControl: true,
-    attributionControl: true, worldCopyJump: false }).setView([28, -102], 6);
+    attributionControl: true, worldCopyJump: false, zoomSnap: 0.25 }).setView([28, -102], 6);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution(
     "Leaflet | Natural Earth (world-atlas, us-atlas)");
@@ -148,8 +151,9 @@
           }
         },
       }).addTo(map);
-      try { bounds.push(air.getBounds().getNorthWest(), air.getBounds().getSouthEast()); }
-      catch (e) { /* an airspace with no geometry has no bounds */ }
+      // the airspace is the region the gateway works in: the view starts on it
+      const b = air.getBounds();
+      if (b.isValid()) bounds.splice(0, bounds.length, b.getNorthWest(), b.getSouthEast());
     }
     if (bounds.length) map.fitBounds(L.latLngBounds(bounds), { padding: [10, 10] });
     buildPlotToggles();
@@ -233,32 +237,42 @@
       ctx.stroke();
     }
     ctx.globalAlpha = 1;
-    // symbols and labels
+    // symbols and labels: every label while few tracks are in view; when many, only
+    // those of tracks in a handoff, alerted or selected (the rest would be unreadable)
     ctx.font = "11px monospace";
     ctx.textBaseline = "top";
     const blink = Math.floor(now / 400) % 2 === 0;
+    const inView = [];
     for (const tr of tracks.values()) {
       const pt = map.latLngToContainerPoint([tr.lat, tr.lon]);
       tr._x = pt.x; tr._y = pt.y;
       if (pt.x < -60 || pt.y < -40 || pt.x > size.x + 20 || pt.y > size.y + 20) continue;
+      inView.push(tr);
+    }
+    const labelAll = inView.length <= LABEL_ALL_MAX;
+    for (const tr of inView) {
+      const x = tr._x; const y = tr._y;
       const col = colourOf(tr.handoff);
       ctx.globalAlpha = tr.state === "coasting" ? 0.55 : 1;
-      symbol(tr, pt.x, pt.y, col);
+      symbol(tr, x, y, col);
       const flashUntil = alertTracks.get(tr.id);
-      if (flashUntil && flashUntil > now && blink) {
+      const flashing = flashUntil && flashUntil > now;
+      if (flashing && blink) {
         ctx.strokeStyle = "#ff4040"; ctx.lineWidth = 2;
-        ctx.beginPath(); ctx.arc(pt.x, pt.y, 11, 0, 2 * Math.PI); ctx.stroke();
+        ctx.beginPath(); ctx.arc(x, y, 11, 0, 2 * Math.PI); ctx.stroke();
       }
       if (tr.id === selectedId) {
         ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 1;
-        ctx.strokeRect(pt.x - 9, pt.y - 9, 18, 18);
+        ctx.strokeRect(x - 9, y - 9, 18, 18);
       }
+      if (!labelAll && !flashing && tr.id !== selectedId &&
+        (!tr.handoff || tr.handoff === "none")) continue;
       ctx.fillStyle = col;
-      const l1 = tr.callsign ? `${tr.callsign}` : tr.id;
+      const sid = shortId(tr.id);
       const l2 = `${fmtFl(tr.fl)}${climbArrow(tr.roc_fpm)} ${finite(tr.gs_kt) ?
         Math.round(tr.gs_kt) : ""}`;
-      ctx.fillText(l1, pt.x + 8, pt.y - 12);
-      ctx.fillText(tr.callsign ? `${l2} ${tr.id}` : l2, pt.x + 8, pt.y + 0);
+      ctx.fillText(tr.callsign ? `${tr.callsign} ${sid}` : sid, x + 8, y - 12);
+      ctx.fillText(l2, x + 8, y);
     }
     ctx.globalAlpha = 1;
     if (alertTracks.size) queueDrawWhileFlashing(now);
@@ -447,7 +461,9 @@
       total++;
       if (shown.length < LIST_ROWS) shown.push(tr);
     }
-    shown.sort((a, b) => (a.callsign || "~" + a.id).localeCompare(b.callsign || "~" + b.id));
+    // flights with a callsign first, by callsign; then the rest by id
+    const key = (t) => (t.callsign ? "0" + t.callsign : "1" + t.id);
+    shown.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     let html = "";
     for (const tr of shown) {
       html += `<tr data-id="${esc(tr.id)}" data-handoff="${esc(tr.handoff || "none")}"` +
