@@ -101,6 +101,12 @@ class StandIn:
         return web.json_response({"track": t, "fpl": None, "plots": plots})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._events(request)
+        except ConnectionResetError:  # the browser closed: the stand-in's stream ends
+            return web.StreamResponse()
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
         self.connections += 1
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
