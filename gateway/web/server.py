@@ -85,8 +85,10 @@ class WebServer:
     async def start(self, host: str, port: int, *, any_port_if_busy: bool = False) -> str:
         """Listen; with ``any_port_if_busy`` a busy port is said and a free one taken.
         Returns the URL."""
+        # handler_cancellation: a browser that goes away ends its stream's handler at
+        # once, so it stops counting against max_clients before the next update
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+                                     shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         try:
             site = web.TCPSite(self._runner, host, port)
