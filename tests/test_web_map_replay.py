@@ -14,7 +14,6 @@ demo runs a neighbour beside the gateway, so the "transferred" colour is checked
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.browser import artifacts_dir, chromium_page
-from tests.test_web_replay import free_port
+from tests.test_web_replay import free_port, fused_callsigns
 
 CAPTURE = Path("captures/border-10min.pcap.gz")
 CONFIG = Path("captures/border.toml")
@@ -57,19 +56,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-
-
-def _callsigns(out: Path) -> set[str]:
-    found = set()
-    with open(out, "rb") as f:
-        for line in f:
-            try:
-                m = json.loads(line)
-            except ValueError:
-                continue  # the last line may be half written
-            if m.get("kind") == "fused" and m.get("callsign"):
-                found.add(m["callsign"])
-    return found
 
 
 @pytest.mark.slow
@@ -118,7 +104,7 @@ def test_the_map_of_a_replay(tmp_path: Path) -> None:
                 "#tracklist tbody tr[data-id] td:nth-child(2)",
                 "cells => cells.map(c => c.textContent).filter(t => t)"))
             assert len(listed) >= 5
-            assert listed <= _callsigns(out)
+            assert listed <= fused_callsigns(out, states=())
             # a click on a row shows its details and the plots behind it
             page.click("#tracklist tbody tr[data-id]")
             page.wait_for_function(
