@@ -1,0 +1,152 @@
+"""The reference: each fused track as the other radars made it, and a radar's local geometry.
+
+Why the fused picture: a feed is judged against what the network already sees.  Every fused
+update says which source's plots made it (``sources``); a radar under assessment is compared
+only with the updates other radars made, so its own plots do not vouch for themselves.
+Bounded: ``HISTORY`` updates per track, tracks silent for ``FORGET_S`` are forgotten.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from gateway.messages import Fused
+
+HISTORY = 48  # fused updates kept per track
+FORGET_S = 180.0  # a track silent this long is forgotten
+EARTH_RADIUS_M = 6371000.0
+K_FACTOR = 4.0 / 3.0
+NM = 1852.0
+FT = 0.3048
+
+Key = tuple[int, int]
+
+
+@dataclass(slots=True)
+class RefTrack:
+    """One fused track: its updates (t, lat, lon, fl, the radar that made it), what kind of
+    transponder it has shown, its latest velocity, code and identification."""
+
+    updates: deque[tuple[float, float, float, float, Key | None]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY))
+    modes: bool = False
+    modeac: bool = False
+    vx: float = math.nan  # m/s east
+    vy: float = math.nan  # m/s north
+    mode3a: str | None = None
+    callsign: str | None = None
+    last_t: float = -math.inf
+
+    @property
+    def kind(self) -> str:
+        return "modes" if self.modes else ("modeac" if self.modeac else "psr")
+
+    def at(self, t: float, exclude: Key, bracket_s: float) -> tuple[float, float, float] | None:
+        """(lat, lon, fl) at ``t``, interpolated between the two updates of other radars
+        than ``exclude`` that bracket it at most ``bracket_s`` apart; None without them."""
+        before = after = None
+        for u in self.updates:  # oldest first
+            if u[4] is None or u[4] == exclude:
+                continue
+            if u[0] <= t:
+                before = u
+            else:
+                after = u
+                break
+        if before is None or after is None or after[0] - before[0] > bracket_s:
+            return None
+        w = (t - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 0.0
+        fl = before[3] + w * (after[3] - before[3])
+        return (before[1] + w * (after[1] - before[1]), before[2] + w * (after[2] - before[2]),
+                fl)
+
+
+class Reference:
+    """Every fused track by id, from the fused updates as the tracker publishes them."""
+
+    def __init__(self) -> None:
+        self.tracks: dict[str, RefTrack] = {}
+        self.now = -math.inf
+        self._pruned = -math.inf
+
+    def update(self, m: Fused) -> None:
+        if m.state == "ended":
+            return
+        tr = self.tracks.get(m.id)
+        if tr is None:
+            tr = self.tracks[m.id] = RefTrack()
+        if m.icao24 is not None:
+            tr.modes = True
+        if m.mode3a is not None:
+            tr.modeac = True
+            tr.mode3a = m.mode3a
+        if m.callsign is not None:
+            tr.callsign = m.callsign
+        if m.gs_kt is not None and m.trk_deg is not None:
+            v = m.gs_kt * NM / 3600.0
+            tr.vx, tr.vy = v * math.sin(math.radians(m.trk_deg)), v * math.cos(
+                math.radians(m.trk_deg))
+        tr.last_t = max(tr.last_t, m.t)
+        self.now = max(self.now, m.t)
+        if m.extrapolated or m.lat is None or m.lon is None:
+            return
+        src = next(((s.sac, s.sic) for s in m.sources if s.cat == 48), None)
+        if src is None:
+            return
+        tr.updates.append((m.t, m.lat, m.lon, math.nan if m.fl is None else m.fl, src))
+
+    def prune(self) -> None:
+        """Forget tracks silent for FORGET_S (every 30 s of data time)."""
+        if self.now - self._pruned < 30.0:
+            return
+        self._pruned = self.now
+        horizon = self.now - FORGET_S
+        for k in [k for k, tr in self.tracks.items() if tr.last_t < horizon]:
+            del self.tracks[k]
+
+
+@dataclass(frozen=True)
+class Site:
+    """A radar's antenna and what it is said to cover ([[radar]]), with a local plane."""
+
+    key: Key
+    name: str
+    lat: float
+    lon: float
+    alt_m: float
+    cone_deg: float
+    range_nm: float
+
+    def plane(self, lat: float, lon: float) -> tuple[float, float]:
+        """East and north of the antenna, metres (equirectangular: within 0.1 % at 250 NM,
+        and only differences over seconds are taken)."""
+        k = math.pi / 180.0 * EARTH_RADIUS_M
+        return ((lon - self.lon) * k * math.cos(math.radians(self.lat)), (lat - self.lat) * k)
+
+    def polar(self, lat: float, lon: float, fl: float) -> tuple[float, float, float, float]:
+        """(slant range m, azimuth deg, elevation deg, ground range m) of a point at flight
+        level ``fl`` (nan: no level, elevation nan)."""
+        x, y = self.plane(lat, lon)
+        g = math.hypot(x, y)
+        az = math.degrees(math.atan2(x, y)) % 360.0
+        if not math.isfinite(fl):
+            return g, az, math.nan, g
+        dh = fl * 100.0 * FT - self.alt_m - g * g / (2 * EARTH_RADIUS_M)
+        return math.hypot(g, dh), az, math.degrees(math.atan2(dh, g)), g
+
+    def covers(self, lat: float, lon: float, fl: float, margins: tuple[float, float, float],
+               ) -> bool:
+        """Inside the radar's declared coverage by the margins (range NM, elevation deg,
+        horizon m): beyond instrumented range, in the cone of silence or below the 4/3-earth
+        horizon, a miss is no fault of the radar's."""
+        if not math.isfinite(fl):
+            return False
+        slant, _az, el, g = self.polar(lat, lon, fl)
+        r_margin, el_margin, h_margin = margins
+        h = max(fl * 100.0 * FT, 1.0)
+        reach = math.sqrt(2 * K_FACTOR * EARTH_RADIUS_M * max(self.alt_m, 1.0)) + math.sqrt(
+            2 * K_FACTOR * EARTH_RADIUS_M * h)
+        return (r_margin * NM <= slant <= (self.range_nm - r_margin) * NM
+                and el <= self.cone_deg - el_margin and g <= reach - h_margin)
