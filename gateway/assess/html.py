@@ -22,6 +22,7 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}
 .pass{background:#d9f2d9}.fail{background:#f7d4d4;font-weight:bold}.na{background:#eee;color:#777}
+.cols{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}
 .note{color:#555;font-size:.9em}figure{margin:.5em 0}svg{max-width:100%;height:auto}
 """
 
@@ -149,22 +150,22 @@ def _radar(r: dict[str, Any], pictures: bool) -> str:
              f"<span class={_cls(r['overall'])}>{_e(r['overall'])}</span></h2>"]
     figs = "".join(f"<tr><th class=l>{_e(k)}</th><td class={_cls(v[k])}>{_e(v[k])}</td></tr>"
                    for k in FIGURES if k in v)
-    parts.append(f"<h3>Verdict</h3><table>{figs}</table>")
-    parts.append("<h3>Registration (against the other radars; one sigma)</h3>" + _table([
+    parts.append(f"<div class=cols><div><h3>Verdict</h3><table>{figs}</table></div>")
+    parts.append("<div><h3>Registration (against the other radars; one sigma)</h3>" + _table([
         ("range bias, m", r["range_bias_m"]), ("± sigma", r["range_bias_m_sigma"]),
         ("range gain", r["range_gain"]), ("± sigma", r["range_gain_sigma"]),
         ("azimuth bias, deg", r["azimuth_bias_deg"]), ("± sigma", r["azimuth_bias_deg_sigma"]),
         ("time offset, s (relative)", r["time_offset_s"]), ("± sigma", r["time_offset_s_sigma"]),
-        ("pairs", r["registration_pairs"])]))
+        ("pairs", r["registration_pairs"])]) + "</div>")
     pd, n = r["pd"], r["pd_opportunities"]
-    parts.append("<h3>Detection</h3>" + _table([
+    parts.append("<div><h3>Detection</h3>" + _table([
         ("Pd Mode S", pd["modes"]), ("opportunities", n["modes"]),
         ("Pd Mode A/C", pd["modeac"]), ("opportunities", n["modeac"]),
         ("Pd primary (within psr_range_nm)", pd["psr"]), ("opportunities", n["psr"]),
         ("false plots per scan", r["false_plots_per_scan"]),
         ("highest elevation of a plot, deg", acc["max_elevation_deg"]),
-        ("shortest range of a plot, NM", acc["min_range_nm"])]))
-    parts.append("<h3>Accuracy and consistency</h3>" + _table([
+        ("shortest range of a plot, NM", acc["min_range_nm"])]) + "</div>")
+    parts.append("<div><h3>Accuracy and consistency</h3>" + _table([
         ("range noise, m", r["range_noise_m"]), ("azimuth noise, deg", r["azimuth_noise_deg"]),
         ("second differences", acc["noise_samples"]),
         ("Mode S level - picture, mean ft", acc["level_vs_reference_ft"]["modes"]["mean"]),
@@ -174,15 +175,16 @@ def _radar(r: dict[str, Any], pictures: bool) -> str:
         ("code changes on one track", acc["code_changes"]),
         ("identifications checked / differing",
          f"{acc['identifications_checked']} / {acc['identification_mismatches']}"),
-        ("Mode S address twice in a scan", acc["duplicate_addresses"])]))
+        ("Mode S address twice in a scan", acc["duplicate_addresses"])]) + "</div>")
     d = t["delay_s"]
-    parts.append("<h3>Timing</h3>" + _table([
+    parts.append("<div><h3>Timing</h3>" + _table([
         ("rotation period, s", t["rotation_period_s"]), ("its jitter, s", t["rotation_jitter_s"]),
         ("measured from", t["rotation_from"]), ("north markers", t["north_markers"]),
         ("sector messages", t["sector_messages"]), ("missing sectors", t["missing_sectors"]),
         ("delay detection to arrival, median s", d["median"]), ("p95 s", d["p95"]),
         ("max s", d["max"]), ("datagrams", t["datagrams"]),
-        ("out of order", t["out_of_order_datagrams"]), ("time jumps", t["time_jumps"])]))
+        ("out of order", t["out_of_order_datagrams"]), ("time jumps", t["time_jumps"])])
+        + "</div></div>")
     rows = []
     for cat, c in r["content"].items():
         items = ", ".join(f"{k}: {n}" for k, n in c["items"].items())
