@@ -82,8 +82,10 @@ def sound(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def degraded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("degraded")
-    config = d / "gw.toml"
+    config = d / "gw.toml"  # the shipped one, its airspace beside it, and the acceptance
     config.write_text(CONFIG.read_text() + ACCEPTANCE)
+    airspace = CONFIG.parent / "border-airspace.geojson"
+    (d / airspace.name).write_bytes(airspace.read_bytes())
     return _assess(d, 600, config, "--degrade", DEGRADED)
 
 
