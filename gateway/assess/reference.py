@@ -9,6 +9,7 @@ Bounded: ``HISTORY`` updates per track, tracks silent for ``FORGET_S`` are forgo
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class RefTrack:
 
     updates: deque[tuple[float, float, float, float, Key | None]] = field(
         default_factory=lambda: deque(maxlen=HISTORY))
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))  # updates'
     modes: bool = False
     modeac: bool = False
     vx: float = math.nan  # m/s east
@@ -46,16 +48,26 @@ class RefTrack:
     def at(self, t: float, exclude: Key, bracket_s: float) -> tuple[float, float, float] | None:
         """(lat, lon, fl) at ``t``, interpolated between the two updates of other radars
         than ``exclude`` that bracket it at most ``bracket_s`` apart; None without them."""
+        updates = self.updates
+        i = bisect_right(self.times, t)  # times are in order: the tracker's data clock
         before = after = None
-        for u in self.updates:  # oldest first
-            if u[4] is None or u[4] == exclude:
-                continue
-            if u[0] <= t:
+        for j in range(i - 1, -1, -1):
+            u = updates[j]
+            if u[4] is not None and u[4] != exclude:
                 before = u
-            else:
+                break
+            if t - u[0] > bracket_s:
+                return None
+        if before is None:
+            return None
+        for j in range(i, len(updates)):
+            u = updates[j]
+            if u[4] is not None and u[4] != exclude:
                 after = u
                 break
-        if before is None or after is None or after[0] - before[0] > bracket_s:
+            if u[0] - t > bracket_s:
+                return None
+        if after is None or after[0] - before[0] > bracket_s:
             return None
         w = (t - before[0]) / (after[0] - before[0]) if after[0] > before[0] else 0.0
         fl = before[3] + w * (after[3] - before[3])
@@ -95,7 +107,10 @@ class Reference:
         src = next(((s.sac, s.sic) for s in m.sources if s.cat == 48), None)
         if src is None:
             return
+        if tr.times and m.t < tr.times[-1]:  # out of time order: kept out (bisect)
+            return
         tr.updates.append((m.t, m.lat, m.lon, math.nan if m.fl is None else m.fl, src))
+        tr.times.append(m.t)
 
     def prune(self) -> None:
         """Forget tracks silent for FORGET_S (every 30 s of data time)."""
