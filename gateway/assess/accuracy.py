@@ -127,6 +127,7 @@ class Accuracy:
             r = self.radars[key]
             pos = tr.at(t, key, self.bracket_s) if tr is not None else None
             if pos is None or not math.isfinite(pos[2]):
+                self.counters["residual-without-reference"] += 1
                 continue
             rs, raz, _el, _g = r.site.polar(*pos)
             band, sector = cell(rs, raz)
@@ -146,7 +147,10 @@ class Accuracy:
 
     def plot(self, key: Key, label: str | None, p: Plot, period: float) -> None:
         r = self.radars.get(key)
-        if r is None or p.rho_nm is None or p.theta_deg is None:
+        if r is None:
+            return
+        if p.rho_nm is None or p.theta_deg is None:
+            self.counters["plot-without-polar-position"] += 1
             return
         slant = p.rho_nm * NM
         az = p.theta_deg

@@ -130,6 +130,9 @@ class Assessor:
             "decode_problems": dict(sorted(self.content.problems.counts.items())),
             "pipeline_counters": dict(sorted(
                 (self.normalizer.counters + self.tracker.counters).items())),
+            "assess_counters": dict(sorted((
+                self.reference.counters + self.accuracy.counters + self.detection.counters
+                + self.content.unknown_sources).items())),
             "thresholds": {k: getattr(self.th, k) for k in SOURCES},
             "threshold_sources": SOURCES,
             "radars": radars,

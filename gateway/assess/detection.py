@@ -91,6 +91,8 @@ class Detection:
         if r._north is not None and 0 < t - r._north < 120.0:
             r._pending.append((r._north, t))
             r.scans_seen += 1
+        elif r._north is not None:  # backwards, or a gap of two minutes: no scan to judge
+            self.counters["north-interval-refused"] += 1
         r._north = t
 
     def plot(self, key: Key, label: str | None, uid: int, t: float, detection: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from gateway.messages import Fused
@@ -80,6 +80,7 @@ class Reference:
 
     def __init__(self) -> None:
         self.tracks: dict[str, RefTrack] = {}
+        self.counters: Counter[str] = Counter()  # what was left out, and why
         self.now = -math.inf
         self._pruned = -math.inf
 
@@ -105,9 +106,11 @@ class Reference:
         if m.extrapolated or m.lat is None or m.lon is None:
             return
         src = next(((s.sac, s.sic) for s in m.sources if s.cat == 48), None)
-        if src is None:
+        if src is None:  # an SDPS's update: not a radar's, so no reference for a radar
+            self.counters["reference-update-not-a-radar"] += 1
             return
         if tr.times and m.t < tr.times[-1]:  # out of time order: kept out (bisect)
+            self.counters["reference-update-out-of-order"] += 1
             return
         tr.updates.append((m.t, m.lat, m.lon, math.nan if m.fl is None else m.fl, src))
         tr.times.append(m.t)
