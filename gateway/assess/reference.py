@@ -125,6 +125,18 @@ class Reference:
             del self.tracks[k]
 
 
+WGS84_A = 6378137.0
+WGS84_E2 = 6.69437999014e-3
+
+
+def _ecef(lat: float, lon: float, h: float) -> tuple[float, float, float]:
+    la, lo = math.radians(lat), math.radians(lon)
+    sl = math.sin(la)
+    n = WGS84_A / math.sqrt(1.0 - WGS84_E2 * sl * sl)
+    return ((n + h) * math.cos(la) * math.cos(lo), (n + h) * math.cos(la) * math.sin(lo),
+            (n * (1.0 - WGS84_E2) + h) * sl)
+
+
 @dataclass(frozen=True)
 class Site:
     """A radar's antenna and what it is said to cover ([[radar]]), with a local plane."""
@@ -145,14 +157,24 @@ class Site:
 
     def polar(self, lat: float, lon: float, fl: float) -> tuple[float, float, float, float]:
         """(slant range m, azimuth deg, elevation deg, ground range m) of a point at flight
-        level ``fl`` (nan: no level, elevation nan)."""
-        x, y = self.plane(lat, lon)
-        g = math.hypot(x, y)
-        az = math.degrees(math.atan2(x, y)) % 360.0
-        if not math.isfinite(fl):
-            return g, az, math.nan, g
-        dh = fl * 100.0 * FT - self.alt_m - g * g / (2 * EARTH_RADIUS_M)
-        return math.hypot(g, dh), az, math.degrees(math.atan2(dh, g)), g
+        level ``fl`` (pressure altitude taken as height above the ellipsoid, as the
+        normaliser's default does; nan: no level, at the antenna's height, elevation nan).
+        Exact on WGS-84 (east-north-up at the antenna): a flat plane's azimuth is a degree
+        off at 200 km and 30 deg of latitude, more than the biases it must show."""
+        h = fl * 100.0 * FT if math.isfinite(fl) else self.alt_m
+        x, y, z = _ecef(lat, lon, h)
+        sx, sy, sz = _ecef(self.lat, self.lon, self.alt_m)
+        dx, dy, dz = x - sx, y - sy, z - sz
+        la, lo = math.radians(self.lat), math.radians(self.lon)
+        sl, cl, so, co = math.sin(la), math.cos(la), math.sin(lo), math.cos(lo)
+        east = -so * dx + co * dy
+        north = -sl * co * dx - sl * so * dy + cl * dz
+        up = cl * co * dx + cl * so * dy + sl * dz
+        g = math.hypot(east, north)
+        slant = math.sqrt(g * g + up * up)
+        az = math.degrees(math.atan2(east, north)) % 360.0
+        el = math.degrees(math.atan2(up, g)) if math.isfinite(fl) else math.nan
+        return slant, az, el, g
 
     def covers(self, lat: float, lon: float, fl: float, margins: tuple[float, float, float],
                ) -> bool:
