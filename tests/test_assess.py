@@ -209,3 +209,34 @@ def test_robust_sigma_reads_the_gaussian_core_despite_outliers() -> None:
     assert values.std() > 140.0  # 2 % of outliers: a plain standard deviation is lost
     assert abs(robust_sigma(h) / 100.0 - 1) < 0.03  # the MAD moves by about 2 %
     assert math.isnan(robust_sigma(Histogram(0, 1, 10)))
+
+
+def test_hostile_datagrams_are_counted_not_fatal(tmp_path: Path) -> None:
+    """Garbage, truncated records and a radar nobody configured, mixed into a real feed:
+    the assessment goes on, the problems are counted in the report."""
+    import numpy as np
+
+    from gateway.assess.core import Assessor
+    from gateway.config import load
+    from gateway.ingest import read_datagrams
+
+    done = _run("simulate", "--scenario", "border-radars", "--duration", "60", "--seed", "4",
+                "--out", str(tmp_path / "c.pcap"))
+    assert done.returncode == 0, done.stderr
+    rng = np.random.default_rng(7)
+    real = [(d.payload, d.t_capture) for d in read_datagrams(tmp_path / "c.pcap")]
+    a = Assessor(load(CONFIG), radars=[(1, 11)])
+    for n, (payload, t) in enumerate(real):
+        junk = [payload, payload[: max(3, len(payload) // 2)],
+                bytes(rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8)),
+                bytes([48, 0, 11, 0x80, 7, 99, 48, 0, 8]),  # CAT048 from 7/99, cut short
+                b"\x30\xff\xff"]
+        a.feed(junk if n % 7 == 0 else [payload], [t] * (len(junk) if n % 7 == 0 else 1))
+    a.feed([b"", b"\x00"], [None, float("nan")])
+    a.finish()
+    report = a.report()
+    assert sum(report["decode_problems"].values()) > 0
+    (r,) = report["radars"]
+    assert r["name"] == "El Paso" and r["timing"]["north_markers"] > 0
+    json.dumps(report)  # all of it serialisable, no nan
+    assert "NaN" not in json.dumps(report)

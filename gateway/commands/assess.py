@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -74,19 +73,15 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     stats = IngestStats()
     disable = {"auto": None, "always": False, "never": True}[args.progress]
-    total = sum(os.path.getsize(p) for p in args.captures)
-    with tqdm(total=total, desc="assess", unit="B", unit_scale=True, file=sys.stderr,
-              disable=disable, leave=False) as bar:
+    with tqdm(desc="assess", unit=" datagrams", file=sys.stderr, disable=disable,
+              leave=False) as bar:
         for path in args.captures:
             try:
                 datagrams = read_datagrams(path, stats=stats)
-                done = 0
                 for payloads, times in iter_chunks(
                         ((d.payload, d.t_capture) for d in datagrams), CHUNK_BYTES):
                     assessor.feed(payloads, times)
-                    size = sum(map(len, payloads))
-                    done += size
-                    bar.update(min(size, max(0, os.path.getsize(path) - done + size)))
+                    bar.update(len(payloads))
             except (CaptureError, OSError) as exc:
                 raise UsageError(f"{path}: {exc}") from None
     assessor.finish()
