@@ -147,7 +147,8 @@ class Detection:
             mid = tr.at(0.5 * (a + b), key, self.bracket_s + period)
             if mid is None:
                 continue
-            _s, az, _el, _g = site.polar(*mid)
+            x, y = site.plane(mid[0], mid[1])  # within a degree: a 360th of a scan
+            az = math.degrees(math.atan2(x, y)) % 360.0
             t_beam = a + az / 360.0 * period
             pos = tr.at(t_beam, key, self.bracket_s)
             if pos is None:
@@ -156,9 +157,10 @@ class Detection:
             if not math.isfinite(fl):
                 r.no_level += 1
                 continue
-            if not site.covers(lat, lon, fl, self.margins):
+            polar = site.covers(lat, lon, fl, self.margins)
+            if polar is None:
                 continue
-            slant, az, _el, _g = site.polar(lat, lon, fl)
+            slant, az, _el, _g = polar
             band, sector = cell(slant, az)
             bits = 0
             q = r.recent.get(label)

@@ -12,6 +12,7 @@ import math
 from bisect import bisect_right
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from gateway.messages import Fused
 
@@ -163,10 +164,8 @@ class Site:
         off at 200 km and 30 deg of latitude, more than the biases it must show."""
         h = fl * 100.0 * FT if math.isfinite(fl) else self.alt_m
         x, y, z = _ecef(lat, lon, h)
-        sx, sy, sz = _ecef(self.lat, self.lon, self.alt_m)
+        sx, sy, sz, sl, cl, so, co = self._enu
         dx, dy, dz = x - sx, y - sy, z - sz
-        la, lo = math.radians(self.lat), math.radians(self.lon)
-        sl, cl, so, co = math.sin(la), math.cos(la), math.sin(lo), math.cos(lo)
         east = -so * dx + co * dy
         north = -sl * co * dx - sl * so * dy + cl * dz
         up = cl * co * dx + cl * so * dy + sl * dz
@@ -176,17 +175,27 @@ class Site:
         el = math.degrees(math.atan2(up, g)) if math.isfinite(fl) else math.nan
         return slant, az, el, g
 
+    @cached_property
+    def _enu(self) -> tuple[float, ...]:
+        """The antenna in ECEF and the sines and cosines of its latitude and longitude."""
+        la, lo = math.radians(self.lat), math.radians(self.lon)
+        return (*_ecef(self.lat, self.lon, self.alt_m), math.sin(la), math.cos(la),
+                math.sin(lo), math.cos(lo))
+
     def covers(self, lat: float, lon: float, fl: float, margins: tuple[float, float, float],
-               ) -> bool:
-        """Inside the radar's declared coverage by the margins (range NM, elevation deg,
-        horizon m): beyond instrumented range, in the cone of silence or below the 4/3-earth
-        horizon, a miss is no fault of the radar's."""
+               ) -> tuple[float, float, float, float] | None:
+        """The point's ``polar`` if it is inside the radar's declared coverage by the
+        margins (range NM, elevation deg, horizon m), else None: beyond instrumented range,
+        in the cone of silence or below the 4/3-earth horizon, a miss is no fault of the
+        radar's."""
         if not math.isfinite(fl):
-            return False
-        slant, _az, el, g = self.polar(lat, lon, fl)
+            return None
+        polar = self.polar(lat, lon, fl)
+        slant, _az, el, g = polar
         r_margin, el_margin, h_margin = margins
         h = max(fl * 100.0 * FT, 1.0)
         reach = math.sqrt(2 * K_FACTOR * EARTH_RADIUS_M * max(self.alt_m, 1.0)) + math.sqrt(
             2 * K_FACTOR * EARTH_RADIUS_M * h)
-        return (r_margin * NM <= slant <= (self.range_nm - r_margin) * NM
-                and el <= self.cone_deg - el_margin and g <= reach - h_margin)
+        inside = (r_margin * NM <= slant <= (self.range_nm - r_margin) * NM
+                  and el <= self.cone_deg - el_margin and g <= reach - h_margin)
+        return polar if inside else None
