@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gateway.assess.detection import RANGE_BAND_NM, RANGE_BANDS, SECTORS, cell
+from gateway.assess.detection import RANGE_BANDS, SECTORS, cell
 from gateway.assess.reference import NM, Key, Reference, Site
 from gateway.assess.stats import Histogram, Moments, robust_sigma, rounded
 from gateway.messages import Plot
@@ -237,5 +237,3 @@ class Accuracy:
                     r.last.pop(label, None)
                     r.codes.pop(label, None)
 
-
-RANGE_BAND = RANGE_BAND_NM

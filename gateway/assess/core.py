@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from gateway.assess.accuracy import Accuracy
+from gateway.assess.accuracy import Accuracy, RadarAccuracy
 from gateway.assess.content import Content
-from gateway.assess.detection import KINDS, Detection
+from gateway.assess.detection import KINDS, RANGE_BAND_NM, SECTORS, Detection, RadarDetection
 from gateway.assess.reference import Key, Reference, Site
 from gateway.assess.stats import rounded
 from gateway.assess.timing import Timing
@@ -180,9 +180,7 @@ class Assessor:
         radar["overall"] = overall(v)
         return radar
 
-    def _detection(self, det: object) -> dict[str, object]:
-        from gateway.assess.detection import RANGE_BAND_NM, SECTORS, RadarDetection
-        assert isinstance(det, RadarDetection)
+    def _detection(self, det: RadarDetection) -> dict[str, object]:
         return {
             "range_band_nm": RANGE_BAND_NM, "sectors": SECTORS,
             "opportunities": {k: det.opportunities[k].tolist() for k in KINDS},
@@ -192,9 +190,7 @@ class Assessor:
             "false_plots": det.false_plots, "false_plot_cells": det.false_cells.tolist(),
         }
 
-    def _accuracy(self, acc: object) -> dict[str, object]:
-        from gateway.assess.accuracy import RadarAccuracy
-        assert isinstance(acc, RadarAccuracy)
+    def _accuracy(self, acc: RadarAccuracy) -> dict[str, object]:
         with_n = acc.res_n > 0
         mean_r = (acc.res_range / acc.res_n.clip(1)).round(1)
         mean_a = (acc.res_az / acc.res_n.clip(1)).round(4)
