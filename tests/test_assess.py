@@ -184,6 +184,8 @@ def test_report_keys_html_and_usage(tmp_path: Path) -> None:
     assert set(r["pd"]) == {"modes", "modeac", "psr"}
     assert (r["sac"], r["sic"], r["name"]) == (1, 11, "El Paso")
     assert set(r["verdict"].values()) <= {"pass", "fail", "n/a"}
+    assert r["pd_opportunities"]["modeac"] < 200 and r["verdict"]["pd_modeac"] == "n/a"
+    assert r["overall"] in ("pass", "fail", "incomplete")
     assert r["content"]["cat048"]["items"]["220"] > 0
     page = (tmp_path / "out" / "index.html").read_text()
     assert "El Paso" in page and "<svg" in page
@@ -240,3 +242,12 @@ def test_hostile_datagrams_are_counted_not_fatal(tmp_path: Path) -> None:
     assert r["name"] == "El Paso" and r["timing"]["north_markers"] > 0
     json.dumps(report)  # all of it serialisable, no nan
     assert "NaN" not in json.dumps(report)
+
+
+def test_overall_needs_every_core_figure() -> None:
+    from gateway.assess.verdict import CORE, overall
+
+    sound = dict.fromkeys(CORE, "pass") | {"pd_modeac": "n/a"}
+    assert overall(sound) == "pass"  # no Mode A/C traffic is no fault
+    assert overall(sound | {"range_noise_m": "n/a"}) == "incomplete"
+    assert overall(sound | {"range_noise_m": "n/a", "time_jumps": "fail"}) == "fail"

@@ -165,6 +165,7 @@ class Assessor:
             "rotation_period_s": tim.figures()["rotation_period_s"],
             **reg,
             "registration_pairs": getattr(e, "pairs", 0) if e is not None else 0,
+            "registration_established": bool(getattr(e, "established", False)),
             "pd": pd, "pd_opportunities": n,
             "range_noise_m": rounded(range_noise, 2),
             "azimuth_noise_deg": rounded(az_noise, 5),

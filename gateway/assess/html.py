@@ -46,7 +46,7 @@ def _fmt(x: object) -> str:
 
 
 def _cls(v: str) -> str:
-    return {"pass": "pass", "fail": "fail"}.get(v, "na")
+    return {"pass": "pass", "fail": "fail"}.get(v, "na")  # n/a, incomplete
 
 
 def _table(rows: list[tuple[str, object]]) -> str:

@@ -138,6 +138,7 @@ def verdict(radar: dict[str, object], th: Thresholds) -> dict[str, str]:
     level, level_ok = share("level_mismatches", "levels_checked")
     dup, dup_ok = share("duplicate_addresses", "modes_plots")
     delay = timing.get("delay_s")
+    registered = bool(radar.get("registration_established"))
     return {
         "pd_modes": _at_least(num(pd, "modes"), th.pd_modes_min,
                               (num(n, "modes") or 0) >= th.min_opportunities),
@@ -145,9 +146,11 @@ def verdict(radar: dict[str, object], th: Thresholds) -> dict[str, str]:
                                (num(n, "modeac") or 0) >= th.min_opportunities),
         "pd_psr": _at_least(num(pd, "psr"), th.pd_psr_min,
                             (num(n, "psr") or 0) >= th.min_opportunities),
-        "range_bias_m": _at_most(num(radar, "range_bias_m"), th.range_bias_max_m),
-        "azimuth_bias_deg": _at_most(num(radar, "azimuth_bias_deg"), th.azimuth_bias_max_deg),
-        "time_offset_s": _at_most(num(radar, "time_offset_s"), th.time_offset_max_s),
+        "range_bias_m": _at_most(num(radar, "range_bias_m"), th.range_bias_max_m, registered),
+        "azimuth_bias_deg": _at_most(num(radar, "azimuth_bias_deg"), th.azimuth_bias_max_deg,
+                                     registered),
+        "time_offset_s": _at_most(num(radar, "time_offset_s"), th.time_offset_max_s,
+                                  registered),
         "range_noise_m": _at_most(num(radar, "range_noise_m"), th.range_noise_max_m,
                                   (num(acc, "noise_samples") or 0) >= th.min_samples),
         "azimuth_noise_deg": _at_most(num(radar, "azimuth_noise_deg"),
@@ -169,8 +172,14 @@ def verdict(radar: dict[str, object], th: Thresholds) -> dict[str, str]:
     }
 
 
+# Without these a radar cannot be said to pass, however well the rest went.
+CORE = ("pd_modes", "range_bias_m", "azimuth_bias_deg", "range_noise_m", "azimuth_noise_deg")
+
+
 def overall(v: dict[str, str]) -> str:
-    """fail if any figure fails; pass if none does and at least one passed."""
+    """``fail`` if any figure fails; ``incomplete`` if none fails but a core figure
+    (``CORE``) could not be judged (too short a capture, too few shared targets); else
+    ``pass``."""
     if "fail" in v.values():
         return "fail"
-    return "pass" if "pass" in v.values() else "n/a"
+    return "incomplete" if any(v.get(k) != "pass" for k in CORE) else "pass"
