@@ -54,6 +54,7 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     if only_decode:
         return top
 
+    from gateway.commands import assess as assess_command
     from gateway.commands import demo as demo_command
     from gateway.commands import evaluate as evaluate_command
     from gateway.commands import normalize as normalize_command
@@ -127,6 +128,14 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     evaluate_command.add_arguments(p)
     p.set_defaults(run=evaluate_command.run)
 
+    p = sub.add_parser("assess", help="is each radar's feed good enough to join the network",
+                       description="Assess each radar of captures against the fused picture "
+                       "of the others: timing, registration, detection, accuracy, content and "
+                       "a verdict; writes DIR/report.json and DIR/index.html "
+                       "(docs/assess.md).")
+    assess_command.add_arguments(p)
+    p.set_defaults(run=assess_command.run)
+
     p = sub.add_parser("simulate", help="synthetic multi-radar traffic with ground truth",
                        description="Simulate radars and SDPS of a scenario: a pcap of their "
                        "ASTERIX datagrams, ground truth, optionally sent live.")
@@ -143,6 +152,10 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
                    help="also send the datagrams: all to one group, or each source to its own")
     p.add_argument("--speed", type=float, default=1.0, metavar="N",
                    help="live sending speed, times real time")
+    p.add_argument("--degrade", action="append", metavar="RADAR",
+                   help="make this radar (by name, e.g. Tucson) unfit to join a network: clock "
+                   "0.5 s late, azimuth bias 0.2 deg, Pd 0.7, 150 clutter plots a scan in "
+                   "90-112.5 deg (for `assess`; may be repeated)")
     p.add_argument("--start", metavar="now|EPOCH",
                    help="UTC start of the simulated time (default: the scenario's fixed "
                    "start; now with --live)")

@@ -17,7 +17,7 @@ from gateway.sim.live import send_live
 from gateway.sim.pcap import FrameWriter
 from gateway.sim.plans import plan_text
 from gateway.sim.run import simulate
-from gateway.sim.scenario import SCENARIOS
+from gateway.sim.scenario import SCENARIOS, degrade
 from gateway.sim.truth import truth_lines
 
 
@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     scenario = SCENARIOS.get(args.scenario)
     if scenario is None:
         raise UsageError(f"unknown scenario {args.scenario!r}; have {sorted(SCENARIOS)}")
+    for name in args.degrade or ():
+        try:
+            scenario = degrade(scenario, name)
+        except ValueError as exc:
+            raise UsageError(f"--degrade: {exc}") from None
     if not 0 < args.duration <= 24 * 3600:
         raise UsageError(f"--duration must be in (0, 86400] seconds, not {args.duration}")
     if args.speed <= 0:

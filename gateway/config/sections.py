@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
+from gateway.assess.verdict import Thresholds
 from gateway.associate.parameters import (
     SdpsSigmaM,
     SigmaAzimuthDeg,
@@ -438,6 +439,8 @@ class Config:
         "handoff", HandoffConfig, "border coordination (AIDC)"))
     flightplans: FlightplansConfig | None = field(default=None, metadata=_section(
         "flightplans", FlightplansConfig, "filed flight plans (FPL) for radar-only sites"))
+    assess: Thresholds = field(default_factory=Thresholds, metadata=_section(
+        "assess", Thresholds, "the thresholds `assess` holds each radar to"))
 
 
 def sections() -> dict[str, Section]:

@@ -162,6 +162,17 @@ def observe(site: RadarSite, flights: Flights, traj: Trajectories, duration: flo
     fin = (ft >= 0) & (send_time(site, scan_start[fscan], ft) < duration)
     fscan, faz, ft = fscan[fin], faz[fin], ft[fin]
     frho = rng.uniform(5, site.psr_range_nm, len(ft))
+    if site.clutter_sector_per_scan > 0:  # heavy clutter in one sector (sim.scenario.degrade)
+        lo, hi = site.clutter_sector_deg
+        nsec = rng.poisson(site.clutter_sector_per_scan, nscan)
+        sscan = np.repeat(np.arange(nscan), nsec)
+        saz = rng.uniform(lo, hi, len(sscan)) % 360.0
+        st = scan_start[sscan] + saz / 360 * period
+        sin_ = (st >= 0) & (send_time(site, scan_start[sscan], st) < duration)
+        fscan = np.concatenate([fscan, sscan[sin_]])
+        faz = np.concatenate([faz, saz[sin_]])
+        ft = np.concatenate([ft, st[sin_]])
+        frho = np.concatenate([frho, rng.uniform(5, site.psr_range_nm, int(sin_.sum()))])
 
     all_t = np.concatenate([t, ft])
     order = np.argsort(all_t, kind="stable")

@@ -39,6 +39,10 @@ class RadarSite:
     min_range_nm: float = 0.5  # blind zone around the antenna (transmit pulse, ground clutter)
     sectors: int = 16  # CAT034 sector crossings per scan
     false_plots_per_scan: float = 4.0  # PSR clutter
+    # heavy clutter in one azimuth sector (degrees from, to; plots a scan there): off by
+    # default, so the shipped captures' random streams are untouched
+    clutter_sector_deg: tuple[float, float] = (0.0, 0.0)
+    clutter_sector_per_scan: float = 0.0
     track_drop_rate: float = 0.002  # chance per plot that the local track is re-initialised
 
 
@@ -197,5 +201,30 @@ BORDER_RADARS = replace(
         Overflight("Tucson", 330.0, 190.0, 0.7, 450.0, "modeac"),
     ),
 )
+
+# What ``degrade`` does to a radar: the faults a feed assessment must find (issue 18).
+DEGRADED_TIME_OFFSET_S = 0.5
+DEGRADED_AZIMUTH_BIAS_DEG = 0.2
+DEGRADED_PD = 0.7
+DEGRADED_CLUTTER_SECTOR_DEG = (90.0, 112.5)
+DEGRADED_CLUTTER_PER_SCAN = 150.0
+
+
+def degrade(scenario: Scenario, name: str) -> Scenario:
+    """The scenario with radar ``name`` made unfit to join a network: its clock 0.5 s late,
+    its azimuth 0.2 deg off, a probability of detection of 0.7 for every kind of reply and
+    150 clutter plots a scan in one sector.  Why: ``assess`` must find and name such a
+    radar among sound ones (tests/test_assess.py); everything else stays as it was."""
+    names = [r.name for r in scenario.radars]
+    if name not in names:
+        raise ValueError(f"no radar {name!r} in scenario {scenario.name!r}; have {names}")
+    radars = tuple(replace(
+        r, time_offset_s=DEGRADED_TIME_OFFSET_S, bias_azimuth_deg=DEGRADED_AZIMUTH_BIAS_DEG,
+        pd_modes=DEGRADED_PD, pd_ssr=DEGRADED_PD, pd_psr=DEGRADED_PD,
+        clutter_sector_deg=DEGRADED_CLUTTER_SECTOR_DEG,
+        clutter_sector_per_scan=DEGRADED_CLUTTER_PER_SCAN) if r.name == name else r
+        for r in scenario.radars)
+    return replace(scenario, radars=radars)
+
 
 SCENARIOS: dict[str, Scenario] = {BORDER.name: BORDER, BORDER_RADARS.name: BORDER_RADARS}
