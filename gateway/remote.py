@@ -15,6 +15,7 @@ Sans-IO: the caller passes the wall clock in; nothing here reads a clock or a so
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -132,3 +133,53 @@ class DataClock:
         if self.latest is None:
             return None
         return self.latest + max(0.0, wall - self._wall_at_latest)
+
+
+class Reorder:
+    """Batches from several sites, put back in the data's time order before association.
+
+    Each site's batches come in order, but two sites' streams interleave as the network
+    and their machines deliver them; one process would have associated them in the
+    order of their data.  A batch is held until the data clock (the newest time taken
+    from any site) is ``hold_s`` past its newest time, then released in time order (ties
+    in arrival order), so a site up to ``hold_s`` behind another costs nothing.  It costs
+    ``hold_s`` of delay (in the data's time).  At most ``limit`` batches are held: beyond
+    it the oldest is released early (counted ``released-early``), never dropped.
+    """
+
+    def __init__(self, hold_s: float, limit: int) -> None:
+        self.hold_s = hold_s
+        self.limit = limit
+        self._heap: list[tuple[float, int, SourceBatch]] = []
+        self._seq = 0
+        self.counters: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def put(self, batch: SourceBatch, t: float) -> list[SourceBatch]:
+        """Hold ``batch`` (newest time ``t``); what must go now if the hold is full."""
+        heapq.heappush(self._heap, (t, self._seq, batch))
+        self._seq += 1
+        out = []
+        while len(self._heap) > self.limit:
+            self.counters["released-early"] += 1
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def due(self, now: float | None) -> list[SourceBatch]:
+        """The batches whose time is ``hold_s`` or more before ``now`` (the data clock),
+        oldest first."""
+        out: list[SourceBatch] = []
+        if now is None:
+            return out
+        heap = self._heap
+        while heap and heap[0][0] <= now - self.hold_s:
+            out.append(heapq.heappop(heap)[2])
+        return out
+
+    def flush(self) -> list[SourceBatch]:
+        """Everything held, oldest first (the end of the run)."""
+        out = [b for _t, _n, b in sorted(self._heap)]
+        self._heap.clear()
+        return out

@@ -282,6 +282,11 @@ class ServiceConfig:
     task_restart_limit: Annotated[int, Meta(ge=0, le=1_000_000)] = 10
     """With `on_task_failure = "restart"`: after this many restarts of one task the gateway
     stops as with `"stop"` (a task that keeps failing will not heal by itself)."""
+    remote_hold_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 2.0
+    """With `mqtt://` inputs (a centre): how long, in the data's time, a site's batch is
+    held so that batches of all sites reach association in the order of their data, as in
+    one process (one site may be this far behind another at no cost). The centre's
+    picture is this much later. At most `inbound_queue` batches are held."""
     replay_broker_wait_s: Annotated[float, Meta(ge=0.5, le=86_400.0)] = 300.0
     """How long `replay` waits for a broker that is gone (unreachable, or not taking
     messages) before it gives up, names what was not delivered and exits 3

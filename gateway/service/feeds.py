@@ -1,7 +1,10 @@
 """``mqtt://`` inputs: other gateways' plot and track batches from a broker, into a bounded
 inbox the pipeline task drains (``gateway.remote`` checks each payload there).
 
-One connection per input, kept up for ever: connect, subscribe, hand every message to the
+One connection per broker, for every input's filter on it (one TCP stream keeps the
+broker's order: with a connection per filter, a centre that falls behind drained one
+connection's backlog before the other's, and plots came a hundred seconds of data ahead
+of tracks), kept up for ever: connect, subscribe, hand every message to the
 inbox from paho's receive callback (no queue in between but the bounded inbox), and when
 the broker goes away, back off (0.5 s doubling to 30 s, +-20 % jitter) and connect again.
 The session is clean: plots that were missed while away are not worth more than the ones
@@ -43,12 +46,16 @@ KEEPALIVE_S = 30
 
 
 class MqttFeed:
-    """One ``mqtt://HOST:PORT/FILTER`` input.  ``mqtt``: the gateway's [mqtt] section, for
-    credentials, protocol and CA file (None: anonymous MQTT 5, the system's CAs)."""
+    """The ``mqtt://HOST:PORT/FILTER`` inputs on one broker (``urls``: the same broker).
+    ``mqtt``: the gateway's [mqtt] section, for credentials, protocol and CA file (None:
+    anonymous MQTT 5, the system's CAs)."""
 
-    def __init__(self, url: MqttInputUrl, inbox: Inbox, mqtt_config: MqttConfig | None, *,
-                 client_id: str, backoff_min_s: float = BACKOFF_MIN) -> None:
-        self.url = url
+    def __init__(self, urls: list[MqttInputUrl], inbox: Inbox,
+                 mqtt_config: MqttConfig | None, *, client_id: str,
+                 backoff_min_s: float = BACKOFF_MIN) -> None:
+        self.urls = urls
+        self.url = urls[0].broker
+        self.filters = [u.filter for u in urls]
         self.inbox = inbox
         self.config = mqtt_config
         self.client_id = f"{client_id}-{os.getpid()}"  # clean sessions: never shared
@@ -60,10 +67,10 @@ class MqttFeed:
         self.problem: str | None = None  # why we are not connected, while we are not
 
     def __str__(self) -> str:
-        return str(self.url)
+        return " ".join(map(str, self.urls))
 
     def _client(self) -> aiomqtt.Client:
-        c, broker = self.config, self.url.broker
+        c, broker = self.config, self.url
         v5 = c is None or c.protocol == "5"
         properties = None
         if v5:
@@ -89,16 +96,16 @@ class MqttFeed:
                     if not isinstance(paho, mqtt.Client):
                         raise TypeError("aiomqtt no longer has its paho client as _client")
                     paho.on_message = self._received
-                    codes = await client.subscribe(self.url.filter, qos=0)
-                    refused = [code for code in map(_code, codes) if code >= 0x80]
+                    granted = await client.subscribe([(f, 0) for f in self.filters])
+                    refused = [code for code in map(_code, granted) if code >= 0x80]
                     if refused:
                         self.counters["subscribe-refused"] += 1
-                        raise aiomqtt.MqttError(f"broker refused the subscription to "
-                                                f"{self.url.filter} (reason {refused[0]})")
+                        raise aiomqtt.MqttError(f"broker refused a subscription of "
+                                                f"{self} (reason {refused[0]})")
                     self.connected, self.down_since, self.problem = True, None, None
                     self.counters["connects"] += 1
                     backoff = self.backoff_min_s
-                    log.info("input %s: connected and subscribed", self.url)
+                    log.info("input %s: connected and subscribed", self)
                     lost = asyncio.ensure_future(_disconnection(client))
                     await _wait(stopping, None, done=lost)
                     if not lost.done():
@@ -111,11 +118,11 @@ class MqttFeed:
                     self.down_since = time.monotonic()
                 if self.connected:
                     self.counters["disconnects"] += 1
-                    log.warning("input %s: connection lost: %s", self.url, exc)
+                    log.warning("input %s: connection lost: %s", self, exc)
                 else:
                     self.counters["connect-failures"] += 1
                     log.warning("input %s: cannot connect: %s; retrying in %.1f s",
-                                self.url, exc, backoff)
+                                self, exc, backoff)
                 self.connected = False
                 self.problem = f"not connected: {exc}"[:300]
                 _retrieve_disconnect(client)
@@ -142,5 +149,5 @@ class MqttFeed:
             self.inbox.offer(message.topic, bytes(payload))
         except Exception as exc:  # noqa: BLE001 - the connection must go on; say why
             self.counters["not-taken"] += 1
-            log.error("input %s: message on %r not taken: %r", self.url, message.topic, exc,
+            log.error("input %s: message on %r not taken: %r", self, message.topic, exc,
                       exc_info=self.counters["not-taken"] == 1)

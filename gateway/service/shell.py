@@ -250,8 +250,12 @@ class Service:
             try:
                 await asyncio.wait_for(self._next_arrival(), idle)
             except TimeoutError:
+                for batch in self.remote.due():  # held for ordering, now due
+                    self._publish(self.pipeline.receive_batch(batch), None)
                 self._publish(self.pipeline.tick(self.clock()), None)
                 self._note_failures()
+        for batch in self.remote.flush():
+            self._publish(self.pipeline.receive_batch(batch), None)
         self._publish(self.pipeline.flush(), None)
 
     def _handle_inbound(self) -> None:
