@@ -33,7 +33,7 @@ CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
 AIRSPACE = ROOT / "captures" / "border-airspace.geojson"
 SLICE_S = 180.0  # of the capture's 600 s: enough for tracks to confirm, coast and end
 SPEED = 20  # the sites' replay speed: the centre must run on the data's clock at it
-HOLD_S = 30.0  # data seconds: 1.5 s of wall time at 20x, for sites on a loaded machine
+HOLD_S = 10.0  # data seconds: 0.5 s of wall time at 20x, for a loaded machine
 START_S = 4.0  # wall seconds from starting the sites to their first datagram's time
 
 
