@@ -30,8 +30,9 @@ REMOTE_CHUNK = 64  # inbound batches handled before other work gets a turn
 class RemoteInputs:
     """Every ``mqtt://`` input of one gateway (none: ``bool(self)`` is False)."""
 
-    def __init__(self, config: Config, mqtt: MqttConfig | None,
+    def __init__(self, config: Config, mqtt: MqttConfig | None, *, live: bool = True,
                  wall: Callable[[], float] = time.time) -> None:
+        """``live``: False for replay, which takes its captures, not the inputs."""
         self.wall = wall
         self.inbox = Inbox(config.service.inbound_queue)
         self.batches = RemoteBatches([(r.sac, r.sic) for r in config.radars],
@@ -41,7 +42,7 @@ class RemoteInputs:
         self.reorder = Reorder(config.service.remote_hold_s, config.service.inbound_queue)
         self.worst_lag_s = 0.0  # the most a batch arrived behind the newest data
         by_broker: dict[str, list[MqttInputUrl]] = {}  # one connection per broker
-        for i in config.inputs:
+        for i in config.inputs if live else ():
             url = i.where
             if isinstance(url, MqttInputUrl):
                 by_broker.setdefault(str(url).removesuffix(url.filter), []).append(url)

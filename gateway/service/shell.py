@@ -96,7 +96,8 @@ class Service:
         self.pacer = pacer
         self.clock: Callable[[], float] = pacer.now if pacer is not None else time.time
         # mqtt:// inputs (a centre): the clock is the data's (service/centre.py)
-        self.remote = RemoteInputs(config, mqtt if mqtt is not None else config.mqtt)
+        self.remote = RemoteInputs(config, mqtt if mqtt is not None else config.mqtt,
+                                   live=pacer is None)
         if self.remote:
             self.clock = self.remote.now
         self.lossless = pacer is not None
