@@ -226,3 +226,39 @@ def test_feed_reconnects_after_the_broker_goes_away(mosquitto: Any) -> None:
     assert feed.counters["connects"] == 2 and feed.counters["disconnects"] == 1
     assert len(inbox) == 5 and inbox.counters["dropped-full"] == 2
     assert feed.counters["skipped-retained"] == 1
+
+
+def test_a_centre_given_one_processs_batches_in_its_order_makes_its_picture() -> None:
+    """The seam: ``receive_batch`` is association exactly as ``feed`` runs it, so a
+    centre's picture differs from one process's only by the order batches reach it
+    (docs/deployment.md)."""
+    import itertools
+
+    from gateway.config import load
+    from gateway.ingest import read_datagrams
+    from gateway.pipeline import Pipeline
+    from gateway.publish.batch import Kind
+
+    root = Path(__file__).resolve().parent.parent
+    config = load(root / "captures" / "border.toml")
+    one = Pipeline(config)
+    batches: list[SourceBatch] = []
+    picture: list[Any] = []
+    datagrams = list(itertools.islice(read_datagrams(root / "captures" /
+                                                     "border-10min.pcap.gz"), 4000))
+    for n in range(0, len(datagrams), 1024):
+        chunk = datagrams[n:n + 1024]
+        for pub in one.feed([d.payload for d in chunk], [d.t_capture for d in chunk]):
+            if pub.kind in (Kind.PLOTS, Kind.TRACKS):
+                assert pub.source is not None
+                batches.append(SourceBatch(pub.kind.value, pub.source, pub.messages))  # type: ignore[arg-type]
+            elif pub.kind is Kind.PICTURE:
+                picture.extend(pub.messages)
+    centre = Pipeline(config)
+    theirs = [m for b in batches for pub in centre.receive_batch(b)
+              if pub.kind is Kind.PICTURE for m in pub.messages]
+    assert len(picture) > 1000
+    assert theirs == picture
+    again = Pipeline(config)
+    assert all(pub.kind not in (Kind.PLOTS, Kind.TRACKS)  # not published again
+               for b in batches[:50] for pub in again.receive_batch(b))
