@@ -262,3 +262,21 @@ def test_a_centre_given_one_processs_batches_in_its_order_makes_its_picture() ->
     again = Pipeline(config)
     assert all(pub.kind not in (Kind.PLOTS, Kind.TRACKS)  # not published again
                for b in batches[:50] for pub in again.receive_batch(b))
+
+
+def test_replay_at_needs_a_speed_and_a_time() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    base = [sys.executable, "-m", "gateway.cli", "replay", str(root / "captures" /
+            "border-10min.pcap.gz"), "--config", str(root / "captures" / "border.toml"),
+            "--out", os.devnull]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for extra, says in ((["--at", "1780000000"], b"--at needs --speed N"),
+                        (["--speed", "20", "--at", "-5"], b"--at must be positive"),
+                        (["--speed", "20", "--at", "soon"], b"--at is a UTC epoch time")):
+        done = subprocess.run([*base, *extra], capture_output=True, env=env, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr, done.stderr
