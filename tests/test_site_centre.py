@@ -242,7 +242,10 @@ def test_two_sites_and_a_centre_give_the_picture_of_one_process(
     text = log.text()
     print(text.splitlines()[-1][:3000])
     assert log.count("remote batch skipped") == 2, text[-3000:]
-    assert re.search(r"remote-batches-accepted=(\d+)", text).group(1) == str(published)  # type: ignore[union-attr]
+    counts = dict(re.findall(r"\b(remote-[a-z-]+)=(\d+)", text.splitlines()[-1]))
+    assert counts["remote-batches-accepted"] == str(published)
+    # nothing but the sites' batches and the two hostile ones: never its own publications
+    assert counts["remote-received"] == str(published + 2), counts
 
     ours, theirs = flights(read_fused(centre_out)), flights(read_fused(reference))
     assert len(theirs) > 100
