@@ -82,6 +82,10 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, metavar="FILE.toml")
     p.add_argument("--speed", default=None, type=replay_command.speed, metavar="1|N|max",
                    help="times real time, by the captures' timestamps (default: max)")
+    p.add_argument("--at", default=None, type=replay_command.start_at, metavar="EPOCH",
+                   help="with --speed N: the capture's first datagram is due at this wall "
+                   "clock time (UTC epoch seconds), so that replays started with one --at "
+                   "keep in step (site gateways feeding a centre)")
     p.add_argument("--out", metavar="FILE.jsonl", help="the JSON-lines sink (.gz to compress)")
     p.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
                    help="publish over MQTT (default: the config's [mqtt] if no --out)")

@@ -2,8 +2,11 @@
 
 decode -> normalise -> associate.  Each normalised batch (one antenna sector, one SDPS
 cycle) is one association cycle; its fused updates go out as the cycle's ``picture`` (and
-each as ``fused/{id}``).  The shell around it (replay, run) only moves bytes and time,
-and hands it the store the handoff's state is kept in (it opens no file itself).
+each as ``fused/{id}``).  A site gateway (``[associate] enabled = false``) stops after
+normalising; a centre enters at association with the batches sites published
+(``receive_batch``), skipping decode and normalisation (docs/deployment.md).  The shell
+around it (replay, run) only moves bytes and time, and hands it the store the handoff's
+state is kept in (it opens no file itself).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Pipeline:
         self.decoder = Decoder([34, 48, 62, 65])
         self.normalizer = Normalizer(config)
         self.tracker = tracker_from_config(config)
+        self.associating = config.associate.enabled
         self.problems = Problems()
         self.fed = False  # has any datagram come yet
         self.aidc_counters: Counter[str] = Counter()
@@ -92,7 +96,7 @@ class Pipeline:
         are sent again.  Before the first datagram there is nothing to coast, and ticking
         would set the tracker's clock to the receive clock: the first data, stamped a
         little earlier, would then be taken for late (live output differed from replay)."""
-        if not self.fed:
+        if not self.fed or not self.associating:
             return []
         out = self._picture(self.tracker.tick(now))
         if self.handoff is not None:
@@ -161,6 +165,13 @@ class Pipeline:
     def flush(self) -> list[Published]:
         return self._associate(self.normalizer.flush())
 
+    def receive_batch(self, batch: SourceBatch) -> list[Published]:
+        """One batch another gateway normalised and published (checked by
+        ``gateway.remote.RemoteBatches``): one association cycle, as if this pipeline's
+        normaliser had made it.  The batch itself is not published again (its site did)."""
+        self.fed = True
+        return self._associate([batch], republish=False)
+
     def counters(self) -> Counter[str]:
         counts = self.normalizer.counters + self.tracker.counters + self.problems.counts
         if self.handoff is not None:
@@ -174,14 +185,18 @@ class Pipeline:
         reg = self.tracker.registration
         return reg.estimates() if reg is not None else []
 
-    def _associate(self, batches: list[SourceBatch]) -> list[Published]:
+    def _associate(self, batches: list[SourceBatch], *,
+                   republish: bool = True) -> list[Published]:
         """Each source's batch is published as it is (the topic table names it from its
         kind and source) and is one association cycle.  What the cycle makes (its picture,
         alerts, AIDC) was released by the same datagram as the batch."""
         out: list[Published] = []
         for batch in batches:
-            out.append(Published(Kind(batch.kind), batch.messages, batch.source, batch.at,
-                                 batch.datagram))
+            if republish:
+                out.append(Published(Kind(batch.kind), batch.messages, batch.source,
+                                     batch.at, batch.datagram))
+            if not self.associating:
+                continue
             made = self._picture(self.tracker.update(batch.messages))
             for published in made:
                 published.datagram = batch.datagram

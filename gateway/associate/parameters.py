@@ -45,6 +45,11 @@ class TrackerParameters:
     defaults suit en-route Mode S radars of 4.6-12 s rotation and SDPS of 4-5 s. The
     conformal frame and the Mode-3/A codes that are not identities are set in code only."""
 
+    enabled: bool = True
+    """Associate at all. `false` makes a site gateway (docs/deployment.md): it decodes and
+    normalises, publishes `plot` and `track` batches, and leaves association (and
+    `[handoff]`, which needs it) to a centre that takes them with an `mqtt://` input."""
+
     # -- frame -------------------------------------------------------------------------------
     frame: FrameParameters = field(default_factory=FrameParameters, metadata=_CODE_ONLY)
     """The conformal plane the filter works in (Lambert conic, standard parallels 27/33 N)."""

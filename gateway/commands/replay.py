@@ -37,6 +37,11 @@ def speed(text: str) -> float | None:
     return None if text == "max" else positive("--speed", "1, N or max", 1e6)(text)
 
 
+def start_at(text: str) -> float:
+    """A UTC epoch time, seconds (``--at``)."""
+    return positive("--at", "a UTC epoch time in seconds", 1e11)(text)
+
+
 def broker_wait(text: str) -> float:
     """Seconds, as ``[service] replay_broker_wait_s`` takes them."""
     return positive("--broker-wait", "a number of seconds", 86_400.0)(text)
@@ -55,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise UsageError(f"{path}: {exc.strerror}") from None
     stats = IngestStats()
-    pacer = Pacer(args.speed)
+    if args.at is not None and args.speed is None:
+        raise UsageError("--at needs --speed N: as fast as can be has no schedule")
+    pacer = Pacer(args.speed, start_at=args.at)
     with output(args.out) as out, handoff_store(config) as store, tqdm(
             desc="replay", unit=" datagrams", file=sys.stderr, disable=None,
             leave=False) as bar:

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                 s.listen(loop)
             except OSError as exc:
                 raise UsageError(str(exc)) from None
-            log.info("gateway %s running: %d inputs, %s", config.gateway.id, len(s.inputs),
+            log.info("gateway %s running: %d inputs, %s", config.gateway.id, len(config.inputs),
                      f"MQTT {s.sink.where}" if s.sink else "no broker")
             return []
 

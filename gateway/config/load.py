@@ -309,8 +309,42 @@ def _finish_flightplans(config: Config, doc: dict[str, Any], where: _Where,
     return dataclasses.replace(config, flightplans=dataclasses.replace(f, file=path))
 
 
+def _finish_inputs(config: Config, doc: dict[str, Any], where: _Where,
+                   env: Mapping[str, str]) -> Config:
+    """A centre's MQTT inputs: never its own topics (it would read back what it publishes:
+    plots and tracks publish under the prefix too), never mixed with UDP inputs (the two
+    run on different clocks), and only with association on (nothing else uses them).
+    A site without association has no handoff (it has no fused tracks to hand off)."""
+    from gateway.config.values import MqttInputUrl, topic_matches
+    from gateway.publish.topics import DEFAULT_PREFIX
+
+    if not config.associate.enabled and config.handoff is not None:
+        raise where.refuse(("associate", "enabled"), "false leaves [handoff] nothing to "
+                           "coordinate: remove [handoff], or associate (docs/deployment.md)")
+    mqtt_inputs = [(n, i.where) for n, i in enumerate(config.inputs) if i.is_mqtt]
+    if not mqtt_inputs:
+        return config
+    if len(mqtt_inputs) != len(config.inputs):
+        raise where.refuse(("input", mqtt_inputs[0][0], "url"), "a gateway's inputs are all "
+                           "udp:// or all mqtt:// (a site decodes, a centre associates)")
+    if not config.associate.enabled:
+        raise where.refuse(("associate", "enabled"), "false with mqtt:// inputs: a centre "
+                           "that does not associate has nothing to do")
+    prefix = config.mqtt.topic_prefix if config.mqtt is not None else DEFAULT_PREFIX
+    own = [f"{prefix}/{level}" for level in ("plots/0-0", "tracks/0-0", "picture",
+                                             "fused/x", "alerts", "status/x")]
+    for n, url in mqtt_inputs:
+        assert isinstance(url, MqttInputUrl)
+        mine = [t for t in own if topic_matches(url.filter, t)]
+        if mine:
+            raise where.refuse(("input", n, "url"), f"the filter {url.filter!r} matches this "
+                               f"gateway's own topics ({mine[0]}): give [mqtt] topic_prefix "
+                               "a prefix of the centre's own")
+    return config
+
+
 _FINISH: tuple[Callable[[Config, dict[str, Any], _Where, Mapping[str, str]], Config], ...] = (
-    _finish_mqtt, _finish_sdps, _finish_handoff, _finish_flightplans)
+    _finish_mqtt, _finish_sdps, _finish_handoff, _finish_flightplans, _finish_inputs)
 
 
 # -- text and files -------------------------------------------------------------------------

@@ -27,19 +27,21 @@ from gateway.config.values import (
     Byte,
     ClientId,
     EnvName,
+    InputUrlText,
     IpAddress,
     Latitude,
     Longitude,
+    MqttInputUrl,
     MqttUrl,
     MqttUrlText,
     Name,
     TopicLevel,
     TopicPrefix,
-    UdpUrlText,
+    parse_input_url,
     parse_mqtt_url,
 )
 from gateway.handoff.parameters import HandoffParameters
-from gateway.ingest.url import UdpUrl, parse_udp_url
+from gateway.ingest.url import UdpUrl
 
 _HALF_DAY = 43200.0  # a time of day is ambiguous beyond 12 h either way
 
@@ -128,15 +130,35 @@ class InputConfig:
     """A live feed for `run` (`normalize` and `replay` take their inputs on the command
     line)."""
 
-    url: UdpUrlText
+    url: InputUrlText
     """`udp://GROUP:PORT[?iface=ADDR&source=ADDR]`: the multicast group (or unicast address)
     and port to listen on; `iface` the IPv4 address of the interface to join on (default:
     the kernel's choice); `source` the sender for source-specific multicast. IPv4 only. Two
-    inputs may not name the same endpoint."""
+    inputs may not name the same endpoint.
+
+    Or `mqtt://HOST[:PORT]/TOPIC-FILTER` (`mqtts://` for TLS): the `plot` and `track`
+    batches other gateways (sites) publish, for a centre that associates what they
+    normalised (docs/deployment.md), for example `mqtt://broker:1883/site/v1/plots/#`.
+    The filter may not match this gateway's own topics (`[mqtt] topic_prefix`), and a
+    gateway's inputs are all `udp://` or all `mqtt://`. Credentials, protocol and
+    `ca_file` are `[mqtt]`'s. Every payload is hostile: one that is not a batch of this
+    format, of a `[[radar]]`/`[[sdps]]` the configuration knows, from the source its topic
+    names, is counted and skipped (`gateway_remote_batches_total`)."""
+
+    @property
+    def where(self) -> UdpUrl | MqttInputUrl:
+        return parse_input_url(self.url)
+
+    @property
+    def is_mqtt(self) -> bool:
+        return isinstance(self.where, MqttInputUrl)
 
     @property
     def endpoint(self) -> UdpUrl:
-        return parse_udp_url(self.url)
+        where = self.where
+        if not isinstance(where, UdpUrl):
+            raise TypeError(f"{self.url} is not a UDP input")
+        return where
 
 
 @dataclass(frozen=True)
@@ -261,6 +283,11 @@ class ServiceConfig:
     task_restart_limit: Annotated[int, Meta(ge=0, le=1_000_000)] = 10
     """With `on_task_failure = "restart"`: after this many restarts of one task the gateway
     stops as with `"stop"` (a task that keeps failing will not heal by itself)."""
+    remote_hold_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 2.0
+    """With `mqtt://` inputs (a centre): how long, in the data's time, a site's batch is
+    held so that batches of all sites reach association in the order of their data, as in
+    one process (one site may be this far behind another at no cost). The centre's
+    picture is this much later. At most `inbound_queue` batches are held."""
     replay_broker_wait_s: Annotated[float, Meta(ge=0.5, le=86_400.0)] = 300.0
     """How long `replay` waits for a broker that is gone (unreachable, or not taking
     messages) before it gives up, names what was not delivered and exits 3
@@ -422,7 +449,7 @@ class Config:
     sdps: tuple[SdpsConfig, ...] = field(default=(), metadata=_section(
         "sdps", SdpsConfig, "one per CAT062/CAT065 source", many=True, unique=("sac", "sic")))
     inputs: tuple[InputConfig, ...] = field(default=(), metadata=_section(
-        "input", InputConfig, "one per live UDP feed (`run`)", many=True, unique=("url",)))
+        "input", InputConfig, "one per live feed, UDP or MQTT (`run`)", many=True, unique=("url",)))
     mqtt: MqttConfig | None = field(default=None, metadata=_section(
         "mqtt", MqttConfig, "the broker (`run`; `replay --broker` overrides)"))
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata=_section(

@@ -18,12 +18,13 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from gateway.ingest.url import parse_udp_url
+from gateway.ingest.url import UdpUrl, parse_udp_url
 from gateway.messages import TOPIC_LEVEL_PATTERN
 
 __all__ = [
     "Byte", "ClientId", "EnvName", "IpAddress", "Latitude", "Longitude", "MqttUrl",
     "MqttUrlText", "Name", "TopicLevel", "TopicPrefix", "UdpUrlText", "got", "parse_mqtt_url",
+    "InputUrlText", "MqttInputUrl", "parse_input_url", "topic_matches",
     "show",
 ]
 
@@ -110,6 +111,8 @@ Name = Annotated[str, Meta(extra={"parse": _name})]
 # one endpoint compare equal.
 UdpUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_udp_url(text))})]
 MqttUrlText = Annotated[str, Meta(extra={"parse": _mqtt_url})]
+# An [[input]]: udp://... (canonical form, as UdpUrlText) or mqtt://HOST:PORT/FILTER.
+InputUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_input_url(text))})]
 IpAddress = Annotated[str, Meta(extra={"parse": _ip_address})]  # kept in canonical form
 
 
@@ -170,3 +173,60 @@ def parse_mqtt_url(text: str) -> MqttUrl:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"{text!r}: port {port_text!r} is not a number in 1..65535")
     return MqttUrl(tls, host, int(port_text))
+
+
+# -- MQTT inputs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MqttInputUrl:
+    """``mqtt://HOST[:PORT]/TOPIC-FILTER``: the broker and the filter an ``[[input]]``
+    subscribes to for other gateways' ``plot`` and ``track`` batches."""
+
+    broker: MqttUrl
+    filter: str
+
+    def __str__(self) -> str:
+        scheme = "mqtts" if self.broker.tls else "mqtt"
+        host = f"[{self.broker.host}]" if ":" in self.broker.host else self.broker.host
+        return f"{scheme}://{host}:{self.broker.port}/{self.filter}"
+
+
+def _check_filter(text: str, url: str) -> None:
+    """An MQTT topic filter as the standard defines it (``+`` a whole level, ``#`` the
+    whole last level), no ``$`` topics, no NUL, at most 256 characters."""
+    if not text or len(text) > 256 or "\x00" in text or not text.isprintable():
+        raise ValueError(f"{url!r}: the topic filter must be 1 to 256 printable characters")
+    if text.startswith("$"):
+        raise ValueError(f"{url!r}: a filter starting with $ names the broker's own topics")
+    levels = text.split("/")
+    for n, level in enumerate(levels):
+        if ("+" in level and level != "+") or ("#" in level and level != "#"):
+            raise ValueError(f"{url!r}: + and # must be whole topic levels")
+        if level == "#" and n != len(levels) - 1:
+            raise ValueError(f"{url!r}: # must be the last topic level")
+
+
+def parse_input_url(text: str) -> UdpUrl | MqttInputUrl:
+    """An ``[[input]]``'s URL: ``udp://...`` or ``mqtt[s]://HOST[:PORT]/TOPIC-FILTER``."""
+    scheme = text.partition("://")[0].lower()
+    if scheme not in ("mqtt", "mqtts"):
+        return parse_udp_url(text)
+    rest = text.partition("://")[2]
+    hostport, slash, filter_ = rest.partition("/")
+    if not slash or not filter_:
+        raise ValueError(f"{text!r}: expected mqtt://HOST[:PORT]/TOPIC-FILTER "
+                         "(for example mqtt://broker:1883/surv/v1/plots/#)")
+    _check_filter(filter_, text)
+    return MqttInputUrl(parse_mqtt_url(f"{scheme}://{hostport}"), filter_)
+
+
+def topic_matches(filter_: str, topic: str) -> bool:
+    """Whether an MQTT topic filter matches a topic name (``+`` one level, ``#`` the rest,
+    including none)."""
+    f_levels, t_levels = filter_.split("/"), topic.split("/")
+    for n, level in enumerate(f_levels):
+        if level == "#":
+            return True
+        if n >= len(t_levels) or (level != "+" and level != t_levels[n]):
+            return False
+    return len(f_levels) == len(t_levels)

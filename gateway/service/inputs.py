@@ -159,8 +159,11 @@ class Pacer:
     ``now()`` is the replay's clock in capture time, what the pipeline takes as "now".
     """
 
-    def __init__(self, speed: float | None) -> None:
+    def __init__(self, speed: float | None, start_at: float | None = None) -> None:
+        """``start_at``: the wall clock time (epoch) the first datagram is due at (None:
+        when it is read); replays given one keep in step with each other."""
         self.speed = speed
+        self.start_at = start_at
         self._t0: float | None = None  # first capture time
         self._m0 = 0.0
         self.latest: float | None = None
@@ -178,6 +181,8 @@ class Pacer:
             return 0.0
         if self._t0 is None:
             self._t0, self._m0 = t_capture, time.monotonic()
+            if self.start_at is not None:  # the wall clock's epoch, on the monotonic clock
+                self._m0 += self.start_at - time.time()
         self.latest = t_capture if self.latest is None else max(self.latest, t_capture)
         if self.speed is None:
             return 0.0

@@ -24,6 +24,7 @@ pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -43,6 +44,7 @@ from gateway.publish.batch import Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
+from gateway.service.centre import RemoteInputs
 from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
 from gateway.service.supervisor import Supervisor, one_line
@@ -93,6 +95,11 @@ class Service:
         # Live, the pipeline's clock is the wall clock; replayed, the capture's own time.
         self.pacer = pacer
         self.clock: Callable[[], float] = pacer.now if pacer is not None else time.time
+        # mqtt:// inputs (a centre): the clock is the data's (service/centre.py)
+        self.remote = RemoteInputs(config, mqtt if mqtt is not None else config.mqtt,
+                                   live=pacer is None)
+        if self.remote:
+            self.clock = self.remote.now
         self.lossless = pacer is not None
         self.broker_wait_s = (broker_wait_s if broker_wait_s is not None
                               else config.service.replay_broker_wait_s)
@@ -193,6 +200,8 @@ class Service:
     def listen(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open every configured ``[[input]]``; an unusable one fails the start-up."""
         for spec in self.config.inputs:
+            if spec.is_mqtt:  # started with the service's tasks (run)
+                continue
             feed = MulticastInput(spec.endpoint, self.intake, self.config.service.rcvbuf_bytes)
             try:
                 feed.start(loop)
@@ -218,6 +227,12 @@ class Service:
             if len(self.inbox):
                 self._handle_inbound()
                 await asyncio.sleep(0)
+            if len(self.remote.inbox):
+                for batch in self.remote.take():
+                    self._publish(self.pipeline.receive_batch(batch), None)
+                self._note_failures()
+                await asyncio.sleep(0)
+                continue
             if len(self.intake):
                 chunk = self.intake.take(CHUNK)
                 self.counters["datagrams"] += len(chunk.payloads)
@@ -236,8 +251,12 @@ class Service:
             try:
                 await asyncio.wait_for(self._next_arrival(), idle)
             except TimeoutError:
+                for batch in self.remote.due():  # held for ordering, now due
+                    self._publish(self.pipeline.receive_batch(batch), None)
                 self._publish(self.pipeline.tick(self.clock()), None)
                 self._note_failures()
+        for batch in self.remote.flush():
+            self._publish(self.pipeline.receive_batch(batch), None)
         self._publish(self.pipeline.flush(), None)
 
     def _handle_inbound(self) -> None:
@@ -306,7 +325,7 @@ class Service:
     async def _next_arrival(self) -> None:
         waits = [asyncio.ensure_future(e.wait())
                  for e in (self.intake.arrived, self.inbox.arrived, self.sources_done,
-                           self.stopping)]
+                           self.stopping, self.remote.inbox.arrived)]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -346,6 +365,7 @@ class Service:
         counts.update({k.replace("/", "-"): v for k, v in self.supervisor.counters.items()})
         counts.update(self.pipeline.counters())
         counts.update(self.counters)
+        counts.update(self.remote.status_counters())
         if self.outbox is not None and self.sink is not None:
             counts.update({f"mqtt-{k}": v for k, v in self.outbox.counters.items()})
             counts.update({f"mqtt-{k}": v for k, v in self.sink.counters.items()})
@@ -464,6 +484,8 @@ class Service:
                              "clients_dropped": web["clients-dropped"],
                              "events_sent": web["events-sent"],
                              "tracks": len(self.picture.tracks)}
+        if self.remote:
+            self.remote.add_metrics(snap, health)
         failures = self.failures()
         snap.counters["gateway_task_failures"] = (
             "Failures of the service's tasks (each logged with its traceback)", "task",
@@ -494,6 +516,7 @@ class Service:
             out["stopping"] = self.supervisor.fatal
         if self.web_error is not None:
             out["web picture"] = self.web_error
+        out.update(self.remote.failures())
         return out
 
     def undelivered_line(self, dropped: bool = True) -> str | None:
@@ -573,6 +596,8 @@ class Service:
             sink = self.sink
             supervisor.start("mqtt", lambda: sink.run(sink_stop))
             supervisor.start("status", self.report_status)
+        for n, feed in enumerate(self.remote.feeds):
+            supervisor.start(f"input{n}", functools.partial(feed.run, self.stopping))
 
         async def sources_finished() -> None:
             try:
