@@ -29,6 +29,8 @@ import paho.mqtt.publish as publish
 import pytest
 from waiting import wait_until
 
+from gateway.config.reference import toml_value
+
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
 AIRSPACE = ROOT / "captures" / "border-airspace.geojson"
@@ -55,19 +57,9 @@ def slice_capture(out: Path, seconds: float) -> None:
             w.write(record + body)
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return repr(v)
-
-
 def _table(name: str, values: dict[str, Any], many: bool = False) -> str:
     head = f"[[{name}]]" if many else f"[{name}]"
-    return "\n".join([head, *(f"{k} = {_toml_value(v)}" for k, v in values.items())]) + "\n\n"
+    return "\n".join([head, *(f"{k} = {toml_value(v)}" for k, v in values.items())]) + "\n\n"
 
 
 def write_config(path: Path, gateway: str, *, sacs: set[int] | None, extra: str = "") -> None:

@@ -92,13 +92,14 @@ def _type(cls: type, f: dataclasses.Field[Any], t: mi.Type) -> str:
     return kind_name(t).removeprefix("an ").removeprefix("a ")
 
 
-def _toml(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A value as TOML writes it (the values configurations hold: no tables)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -111,7 +112,7 @@ def _default(f: dataclasses.Field[Any]) -> str:
         value = f.default_factory()
     else:
         return "required"
-    return "none" if value is None else f"`{_toml(value)}`"
+    return "none" if value is None else f"`{toml_value(value)}`"
 
 
 def _section(section: Section) -> str:
