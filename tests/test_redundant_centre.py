@@ -176,6 +176,7 @@ def test_a_frozen_active_is_fenced_after_the_takeover_and_steps_down(
     a = p.procs[0]
     assert a is not None
     took = _take_over(p, heard, 0, signal.SIGSTOP)
+    print(f"\ntakeover after SIGSTOP: {took:.2f} s")
     assert took < 5.0
     written = a.out.stat().st_size  # type: ignore[attr-defined]
     thawed = time.monotonic()

@@ -58,7 +58,7 @@ from gateway.service.centre import RemoteInputs
 from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
 from gateway.service.supervisor import Supervisor, one_line
-from gateway.store import HandoffStore
+from gateway.store import HandoffStore, StoreError
 from gateway.store.postgres import PostgresStore
 from gateway.web.picture import AirPicture
 
@@ -100,6 +100,11 @@ class Service:
         self.shared = store if isinstance(store, PostgresStore) else None
         self.was_active = False
         self.pipeline = Pipeline(config, store if self.shared is None else None)
+        if self.shared is not None:  # flights the active one has seen keep their ids
+            try:
+                self.pipeline.tracker.restore_identities(self.shared.identities())
+            except ValueError as exc:
+                raise StoreError(f"the fused ids' state cannot be read: {exc}") from None
         if self.pipeline.restored:
             log.info("handoff: %d dialogues restored from %s", self.pipeline.restored,
                      config.handoff.database if config.handoff else "the store")
