@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from test_handoff_engine import AIRSPACE, PARAMS, fly
 
+from gateway.config import ConfigError, loads
 from gateway.handoff.engine import Handoff
 from gateway.handoff.peer import Peer
 from gateway.store import StoreError
@@ -122,3 +123,26 @@ def test_a_database_that_is_not_there_is_one_line(free_port: Any) -> None:
     with pytest.raises(StoreError) as err:
         PostgresStore(f"postgresql://u:secret@127.0.0.1:{free_port()}/x", "centre")
     assert "secret" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_lease_given_up_at_close_is_taken_at_the_next_try(postgres: Any) -> None:
+    a = _leader(postgres.url)
+    b = PostgresStore(postgres.url, "centre")
+    try:
+        b.renew_once()
+        assert not b.active()
+        a.close()  # a graceful stop: no waiting lease_s for it to lapse
+        b.renew_once()
+        assert b.active() and b.epoch() == 2
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("text, error", [
+    ('url = "mysql://x"', "[store] key 'url'"),
+    ('url = "postgresql://x"\nrenew_s = 1.5', "less than half of lease_s"),
+])
+def test_a_bad_store_section_is_one_line(text: str, error: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        loads(f'[gateway]\nid = "c"\n[store]\n{text}\n', "gw.toml")
+    assert error in str(err.value) and "\n" not in str(err.value)

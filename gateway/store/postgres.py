@@ -65,6 +65,11 @@ SELECT epoch FROM gateway_lease WHERE gateway = %s AND holder = %s AND epoch = %
 AND expires_at > clock_timestamp() FOR SHARE
 """
 
+RELEASE = """
+UPDATE gateway_lease SET expires_at = clock_timestamp()
+WHERE gateway = %s AND holder = %s AND epoch = %s
+"""
+
 
 class Fenced(StoreError):
     """A write refused: this process does not hold the live lease of its epoch."""
@@ -250,9 +255,16 @@ class PostgresStore:
         self._ids_next = None
 
     def close(self) -> None:
+        """Stop renewing; a lease still held is given up (lapsed now), so that the standby
+        takes over at its next try rather than ``lease_s`` later (a graceful stop)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.active():
+            try:
+                self.db.execute(RELEASE, (self.gateway, self.holder, self.epoch()))
+            except psycopg.Error as exc:
+                log.warning("lease: not given up (it lapses by itself): %s", _line(exc))
         for db in (self.db, self._lease_db):
             if db is not None:
                 db.close()
