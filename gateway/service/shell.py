@@ -353,13 +353,14 @@ class Service:
                 w.cancel()
 
     def is_active(self) -> bool:
-        """Not one of a redundant pair, or the one that holds the lease."""
-        return self.shared is None or self.shared.active()
+        """Not one of a redundant pair, or the one that holds the lease and has taken over
+        (its handoff restored from the store: until then what it made is the standby's)."""
+        return self.shared is None or (self.was_active and self.shared.active())
 
     def _publish(self, published: list[Published], received: Sequence[float] | None) -> None:
         if not published:
             return
-        if self.shared is not None and not self.shared.active():
+        if not self.is_active():
             self.counters["standby-withheld"] += len(published)  # the active one publishes
             self._feed_picture(published)
             return
