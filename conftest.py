@@ -1,4 +1,5 @@
-"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port.
+"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port, and a
+private PostgreSQL (``postgres``) for the shared store of a redundant pair.
 
 Tests never use the machine's broker on 1883: each gets its own, started here, so that
 they can kill and restart it.  ``.ci/run`` installs the Debian package if it is missing.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import os
 import platform
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -172,3 +175,56 @@ def mosquitto(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
     broker = broker_factory()
     broker.start()
     return broker
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class Postgres:
+    """A private PostgreSQL cluster on 127.0.0.1:port, run as the ``postgres`` user (it
+    refuses to run as root) from a data folder of its own; ``url`` reaches it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = self.dir / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _as_postgres(self, *argv: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True,
+                       capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres",
+                          "--auth=trust", "--no-sync", "-E", "UTF8")
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-s",
+                          "-l", str(self.dir / "log"), "-o",
+                          f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off",
+                          "start")
+
+    def stop(self) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
+                        str(self.data), "-m", "immediate", "-s", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    """A running PostgreSQL of this test's own (Debian's postgresql 15; ``.ci/run``
+    installs it), on a free port, removed afterwards."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}; apt-get install postgresql)")
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("a private PostgreSQL needs root (to run it as the postgres user)")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres user (apt-get install postgresql)")
+    server = Postgres(_free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

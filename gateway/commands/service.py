@@ -103,6 +103,20 @@ def handoff_store(config: Config) -> Iterator[HandoffStore | None]:
     Only opening is bad input (exit 2: corrupt, foreign, newer, unwritable, full).  A
     failure while running is not: the pipeline records it (``Pipeline.failures``), the
     gateway turns unhealthy and goes on (``Pipeline._handed`` says how)."""
+    url = config.store.url
+    if url is not None:  # a redundant pair: PostgreSQL, with the lease
+        from gateway.store.postgres import PostgresStore
+
+        s = config.store
+        try:
+            shared = PostgresStore(url, config.gateway.id, lease_s=s.lease_s,
+                                   renew_s=s.renew_s,
+                                   statement_timeout_ms=s.statement_timeout_ms)
+        except StoreError as exc:
+            raise UsageError(f"[store] url {exc}") from None
+        with closing(shared):
+            yield shared
+        return
     h = config.handoff
     if h is None:
         yield None

@@ -343,8 +343,20 @@ def _finish_inputs(config: Config, doc: dict[str, Any], where: _Where,
     return config
 
 
+def _finish_store(config: Config, doc: dict[str, Any], where: _Where,
+                  env: Mapping[str, str]) -> Config:
+    """A lease renewed less than twice within its life lapses at the first slow renewal."""
+    s = config.store
+    if s.url is not None and s.renew_s * 2 >= s.lease_s:
+        raise where.refuse(("store", "renew_s"), f"{s.renew_s:g} must be less than half of "
+                           f"lease_s ({s.lease_s:g}): the lease would lapse at the first slow "
+                           "renewal")
+    return config
+
+
 _FINISH: tuple[Callable[[Config, dict[str, Any], _Where, Mapping[str, str]], Config], ...] = (
-    _finish_mqtt, _finish_sdps, _finish_handoff, _finish_flightplans, _finish_inputs)
+    _finish_mqtt, _finish_sdps, _finish_handoff, _finish_flightplans, _finish_inputs,
+    _finish_store)
 
 
 # -- text and files -------------------------------------------------------------------------

@@ -368,6 +368,30 @@ class HandoffConfig(HandoffParameters):
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """Where a redundant pair of `run` processes keeps what they share: leave it out for
+    one process (the handoff's state then goes to `[handoff] database`, SQLite). With
+    `url`, two processes with the same `[gateway] id` form a pair: a lease in the
+    database decides which one is active (publishes and coordinates); the other, standby,
+    computes the same picture and publishes nothing until the lease lapses, then takes
+    over (docs/deployment.md)."""
+
+    url: Annotated[str, Meta(pattern=r"^postgres(ql)?://",
+                             extra={"what": "a postgresql:// URL"})] | None = None
+    """A PostgreSQL connection URL (`postgresql://user:password@host:port/database`)
+    shared by the pair: the handoff's state and the lease (it replaces `[handoff]
+    database`)."""
+    lease_s: Annotated[float, Meta(ge=0.5, le=60.0)] = 3.0
+    """The lease lapses this long after the active process last renewed it; the standby
+    then takes over. It must be more than twice `renew_s`."""
+    renew_s: Annotated[float, Meta(ge=0.1, le=20.0)] = 1.0
+    """The active process renews the lease this often."""
+    statement_timeout_ms: Annotated[int, Meta(ge=100, le=60_000)] = 2000
+    """Every statement on the database waits this long at most (and connecting, in whole
+    seconds, at least 1)."""
+
+
+@dataclass(frozen=True)
 class FlightplansConfig:
     """Filed flight plans for a radar-only site (no SDPS sends CAT062 I390): ICAO FPL, CHG,
     CNL and DLA messages (Doc 4444) from a file read at start and/or an MQTT topic, kept on
@@ -464,6 +488,8 @@ class Config:
         "web", WebConfig, "the live web map of `run`, `replay` and `demo`"))
     handoff: HandoffConfig | None = field(default=None, metadata=_section(
         "handoff", HandoffConfig, "border coordination (AIDC)"))
+    store: StoreConfig = field(default_factory=StoreConfig, metadata=_section(
+        "store", StoreConfig, "the database a redundant pair shares (`run`)"))
     flightplans: FlightplansConfig | None = field(default=None, metadata=_section(
         "flightplans", FlightplansConfig, "filed flight plans (FPL) for radar-only sites"))
     assess: Thresholds = field(default_factory=Thresholds, metadata=_section(

@@ -107,8 +107,13 @@ class MqttSink:
                  drain_timeout_s: float = 10.0, backoff_min_s: float = BACKOFF_MIN,
                  publish_timeout_s: float = PUBLISH_TIMEOUT_S,
                  subscriptions: tuple[str, ...] = (),
-                 on_message: Callable[[str, bytes], object] | None = None) -> None:
+                 on_message: Callable[[str, bytes], object] | None = None,
+                 gate: Callable[[], bool] | None = None) -> None:
+        """``gate``: while it says False, no connection is made (a redundant pair's
+        process that is not active: it shares the client id with the active one, and
+        connecting would take the broker's session from it)."""
         self.config = config
+        self.gate = gate
         self.broker = config.broker
         self.outbox = outbox
         self.client_id = config.client_id or client_id
@@ -217,6 +222,10 @@ class MqttSink:
     async def _connection(self, stopping: asyncio.Event) -> None:
         backoff = self.backoff_min_s
         while True:
+            if self.gate is not None and not self.gate():
+                self.counters["connect-gated"] += 1
+                log.warning("MQTT: not connecting: this process is no longer active")
+                return
             client = self._client()
             try:
                 async with client:

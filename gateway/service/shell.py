@@ -19,6 +19,15 @@ one; then it stops, and ``undelivered()`` says what did not get through.
 The handoff's store (``commands.service.handoff_store``) is opened by the command around
 the service and closed when it ends, however it ends; the service only hands it to the
 pipeline.
+
+A redundant pair (``[store] url``, ``store.postgres``): both processes run the pipeline on
+the same inputs; only the one holding the lease (active) publishes, connects to the broker
+and writes the store.  The standby computes and withholds; when it takes the lease it
+restores the handoff's dialogues from the store and connects (same client id: the broker
+drops a stale leader's session).  An active process that finds its lease lost (lapsed
+while frozen, or taken) exits at once, status 4, publishing nothing more: fail-stop, so
+that it can never act on a picture it no longer owns; its supervisor starts it again as
+the standby.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -48,7 +58,8 @@ from gateway.service.centre import RemoteInputs
 from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
 from gateway.service.supervisor import Supervisor, one_line
-from gateway.store import HandoffStore
+from gateway.store import HandoffStore, StoreError
+from gateway.store.postgres import PostgresStore
 from gateway.web.picture import AirPicture
 
 if TYPE_CHECKING:
@@ -85,7 +96,15 @@ class Service:
         drain_timeout_s``.  ``mode``: what the web map says it shows (live, replay,
         demo; default live, or replay with a pacer)."""
         self.config = config
-        self.pipeline = Pipeline(config, store)
+        # a redundant pair: the standby's handoff writes nothing; restored on takeover
+        self.shared = store if isinstance(store, PostgresStore) else None
+        self.was_active = False
+        self.pipeline = Pipeline(config, store if self.shared is None else None)
+        if self.shared is not None:  # flights the active one has seen keep their ids
+            try:
+                self.pipeline.tracker.restore_identities(self.shared.identities())
+            except ValueError as exc:
+                raise StoreError(f"the fused ids' state cannot be read: {exc}") from None
         if self.pipeline.restored:
             log.info("handoff: %d dialogues restored from %s", self.pipeline.restored,
                      config.handoff.database if config.handoff else "the store")
@@ -129,7 +148,8 @@ class Service:
                                  status=self.status, latency=self.metrics.latency.observe,
                                  drain_timeout_s=(self.broker_wait_s if self.lossless
                                                   else mqtt.drain_timeout_s),
-                                 subscriptions=subscriptions, on_message=self.inbox.offer)
+                                 subscriptions=subscriptions, on_message=self.inbox.offer,
+                                 gate=self.is_active if self.shared is not None else None)
         self.metrics_address: tuple[str, int] | None = None
         self.stopping = asyncio.Event()
         self.sources_done = asyncio.Event()
@@ -332,8 +352,17 @@ class Service:
             for w in waits:
                 w.cancel()
 
+    def is_active(self) -> bool:
+        """Not one of a redundant pair, or the one that holds the lease and has taken over
+        (its handoff restored from the store: until then what it made is the standby's)."""
+        return self.shared is None or (self.was_active and self.shared.active())
+
     def _publish(self, published: list[Published], received: Sequence[float] | None) -> None:
         if not published:
+            return
+        if not self.is_active():
+            self.counters["standby-withheld"] += len(published)  # the active one publishes
+            self._feed_picture(published)
             return
         self.counters["batches"] += len(published)
         if self.out is not None:
@@ -382,6 +411,9 @@ class Service:
             out.update({f"registration-{radar}-{k.replace('_', '-')}": v
                         for k, v in values.items()})
         out["uptime-s"] = round(time.time() - self.started, 1)
+        if self.shared is not None:
+            out["lease-active"] = int(self.shared.active())
+            out["lease-epoch"] = self.shared.epoch()
         return out
 
     def kernel_drops(self) -> int | None:
@@ -486,6 +518,19 @@ class Service:
                              "tracks": len(self.picture.tracks)}
         if self.remote:
             self.remote.add_metrics(snap, health)
+        if self.shared is not None:
+            active = self.shared.active()
+            health["role"] = "active" if active else "standby"
+            health["epoch"] = self.shared.epoch()
+            snap.gauges["gateway_lease_active"] = (
+                "1 while this process of a redundant pair holds the lease (publishes)", "",
+                {"": float(active)})
+            snap.gauges["gateway_lease_epoch"] = (
+                "The lease's epoch this process holds or last held (0: never)", "",
+                {"": float(self.shared.epoch())})
+            if not active and self.sink is not None:  # not connected by design
+                health["mqtt"] = "not connected (standby)"
+                snap.healthy = True
         failures = self.failures()
         snap.counters["gateway_task_failures"] = (
             "Failures of the service's tasks (each logged with its traceback)", "task",
@@ -553,6 +598,53 @@ class Service:
         out["stream"] += counters["dropped-stream"]
         return +out
 
+    def _start_sink(self) -> None:
+        if self.sink is not None:
+            sink, stop = self.sink, self._sink_stop
+            self.supervisor.start("mqtt", lambda: sink.run(stop))
+            self.supervisor.start("status", self.report_status)
+
+    async def _leadership(self) -> None:
+        """A redundant pair's roles: take over when the lease is ours, exit when it is no
+        longer (``Service`` says why fail-stop)."""
+        shared = self.shared
+        assert shared is not None
+        while not self.stopping.is_set():
+            if self.was_active:
+                lost = shared.check()
+                if lost is not None:
+                    log.critical("lease: %s: this process was active and steps down: exiting "
+                                 "now (status 4) without publishing anything more", lost)
+                    for handler in logging.getLogger().handlers:
+                        handler.flush()
+                    sys.stderr.flush()
+                    os._exit(4)
+            elif shared.active():
+                self._take_over(shared)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 0.05)
+            except TimeoutError:
+                pass
+
+    def _take_over(self, shared: PostgresStore) -> None:
+        """Active: the handoff's dialogues as the store has them (the standby's own were
+        never published), the broker connection, the status."""
+        self.was_active = True
+        pipeline = self.pipeline
+        if pipeline.handoff is not None:
+            from gateway.handoff.build import handoff_from_config
+
+            engine = handoff_from_config(self.config)
+            assert engine is not None
+            restored = shared.restore(engine)
+            pipeline.handoff, pipeline.store = engine, shared
+        else:
+            restored = 0
+        self.counters["lease-takeovers"] += 1
+        log.warning("lease: active (epoch %d); %d dialogues restored from the store",
+                    shared.epoch(), restored)
+        self._start_sink()
+
     async def report_status(self) -> None:
         """The retained ``status`` message every ``status_interval_s`` while online."""
         if self.sink is None or self.outbox is None:
@@ -589,13 +681,14 @@ class Service:
                 await self.metrics.stop()
                 raise
         supervisor = self.supervisor
-        sink_stop = asyncio.Event()
+        sink_stop = self._sink_stop = asyncio.Event()
         if self.web is not None:
             supervisor.start("web", self.web.run)
-        if self.sink is not None:
-            sink = self.sink
-            supervisor.start("mqtt", lambda: sink.run(sink_stop))
-            supervisor.start("status", self.report_status)
+        if self.shared is not None:
+            self.shared.start_lease()
+            supervisor.start("lease", self._leadership)
+        else:
+            self._start_sink()
         for n, feed in enumerate(self.remote.feeds):
             supervisor.start(f"input{n}", functools.partial(feed.run, self.stopping))
 

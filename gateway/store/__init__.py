@@ -3,8 +3,9 @@
 The core (the pipeline, the handoff engine) is handed a store and writes through this
 interface only; it never opens a file or imports an implementation.  The service shell
 chooses one (``sqlite.SqliteStore``, the embedded default, from ``[handoff] database``),
-opens it, passes it in and closes it however the run ends.  ``memory.MemoryStore`` keeps
-the same state in the process, for tests.
+opens it, passes it in and closes it however the run ends.  ``postgres.PostgresStore``
+(``[store] url``) is shared by a redundant pair and holds its lease (``lease.Lease``).
+``memory.MemoryStore`` keeps the same state in the process, for tests.
 """
 
 from __future__ import annotations
