@@ -33,6 +33,7 @@ from gateway.config.values import (
     Longitude,
     MqttInputUrl,
     MqttUrl,
+    MqttUrlsText,
     MqttUrlText,
     Name,
     TopicLevel,
@@ -167,10 +168,16 @@ class MqttConfig:
     no broker). `run` needs this section. The topics and messages are described in
     docs/messages.md."""
 
-    url: MqttUrlText
+    url: MqttUrlText | None = field(
+        default=None, metadata=shown_default("none: give `url` or `urls`"))
     """`mqtt://HOST[:PORT]` (port 1883 by default) or `mqtts://HOST[:PORT]` for TLS (8883).
     HOST is a name, an IPv4 address or `[IPv6]`. No path, no query, and no credentials in
-    the URL."""
+    the URL. Give `url` or `urls`, not both."""
+    urls: MqttUrlsText = ()
+    """The nodes of a clustered broker, 1 to 16 such URLs (docs/deployment.md, "Broker
+    cluster"): the gateway connects to the first that answers and, when its connection
+    drops, fails over to the next, round robin, with the same backoff; QoS 1 messages not
+    yet acknowledged are sent again there, subscriptions made again."""
     topic_prefix: TopicPrefix = "surv/v1"
     """Prepended to every topic (`surv/v1/plots/0-101`). Levels separated by single `/`, no
     `+`, `#` or NUL, not starting with `$` or ending with `/`."""
@@ -223,8 +230,18 @@ class MqttConfig:
     the exit status is 3 (docs/commands.md)."""
 
     @property
+    def nodes(self) -> tuple[str, ...]:
+        """The broker's URLs, in the order they are tried (one for a single broker)."""
+        return self.urls or ((self.url,) if self.url is not None else ())
+
+    @property
+    def brokers(self) -> tuple[MqttUrl, ...]:
+        return tuple(parse_mqtt_url(u) for u in self.nodes)
+
+    @property
     def broker(self) -> MqttUrl:
-        return parse_mqtt_url(self.url)
+        """The first node (the only one for a single broker)."""
+        return self.brokers[0]
 
 
 @dataclass(frozen=True)
