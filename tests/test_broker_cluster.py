@@ -223,3 +223,54 @@ def measure(runs: int, directory: Path) -> list[float]:
     print(f"failover: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
           f"best {min(times):.2f} s over {len(times)} runs")
     return times
+
+
+@pytest.mark.slow
+def test_nats_inbound_subscription_follows_the_gateway_to_the_next_node(
+        nats_cluster: NatsCluster) -> None:
+    """The peers' AIDC reach the gateway through its persistent session (subscriptions
+    made again on each connection): a peer on the last node sends QoS 1 messages before,
+    across and after the SIGKILL of the gateway's node; the gateway, failed over, has
+    every one the cluster kept for it while it was away, which is all but, at times, one
+    sent in the instant of the node's death (NATS's doing, not the gateway's: it was
+    away, and the peer had its PUBACK)."""
+    inbound: list[bytes] = []
+    while_away: set[bytes] = set()  # sent after the kill, before the gateway was back
+    total = 60
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        await until(lambda: sink.connected, 20)
+        sent = 0
+        killed = False
+        while sent < total:  # the peer: like the gateway, it sends again what was not
+            try:             # acknowledged when the election drops its connection too
+                async with aiomqtt.Client("127.0.0.1", nats_cluster.mqtt_ports[-1],
+                                          identifier="peer", timeout=20,
+                                          protocol=aiomqtt.ProtocolVersion.V311) as peer:
+                    while sent < total:
+                        if sent == total // 3 and not killed:
+                            await until(lambda: len(set(inbound)) >= total // 6, 20)
+                            await asyncio.to_thread(nats_cluster.kill, sink.node)
+                            killed = True
+                        if killed and not sink.connected:
+                            while_away.add(f"aidc {sent}".encode())
+                        await peer.publish("t/aidc/in/MMTY", f"aidc {sent}".encode(), qos=1)
+                        sent += 1
+                        await asyncio.sleep(0.05)  # what is tested: messages keep coming
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)  # the pace of reconnecting
+        try:  # on failure the assertion below names what is missing
+            await until(lambda: sink.counters["failovers"] >= 1
+                        and len(set(inbound)) >= sent, 30)
+        except TimeoutError:
+            pass
+
+    sink = asyncio.run(run_sink(
+        nats_cluster.urls, body, protocol="3.1.1", subscriptions=("t/aidc/in/#",),
+        on_message=lambda topic, payload: inbound.append(payload)))
+    missing = {f"aidc {i}".encode() for i in range(total)} - set(inbound)
+    # Measured: 1 run in 10 lost one message, the peer's first after the kill, while the
+    # gateway was away (its session's node dead), acknowledged to the peer all the same;
+    # every other run lost none.  AIDC's LAM timeout resends or alerts (docs/broker.md).
+    assert len(missing) <= 1 and missing <= while_away, (sorted(missing), sink.counters)
+    assert sink.counters["failovers"] >= 1

@@ -192,7 +192,9 @@ class MqttConfig:
     not both."""
     protocol: Literal["5", "3.1.1"] = "5"
     """`"5"` (MQTT 5) or `"3.1.1"`. Message expiry on `fused/{id}` needs MQTT 5; with 3.1.1
-    retained track states stay until the track ends."""
+    (NATS's MQTT listener, for one) a retained track state stays until the next update
+    supersedes it or the track ends: subscribers judge freshness by its `t` and by the
+    gateway's `status` (docs/deployment.md, "Broker cluster")."""
     client_id: ClientId | None = field(
         default=None, metadata=shown_default('`"asterix-gateway-{gateway id}"`'))
     """The MQTT client identifier: 1 to 128 printable ASCII characters, no spaces. Two
