@@ -19,7 +19,9 @@ import pytest
 from nats_cluster import NatsCluster
 from test_broker import traffic
 from test_messages import T
+from test_service_live import http, live_config, start_run, stop, wait_listening
 from test_service_mqtt import until
+from waiting import wait_until
 
 from gateway.config import MqttConfig
 from gateway.publish.mqtt import MqttSink
@@ -113,6 +115,36 @@ def test_sink_fails_over_to_the_next_node_and_resends_what_was_not_acknowledged(
     assert got_a | got_b == sent
     assert got_a and got_b - got_a  # both nodes took part
     assert sink.counters["failovers"] == 1 and sink.where == b.url
+
+
+def test_run_with_broker_list_fails_over_and_says_so_on_health_and_metrics(
+        broker_factory: Callable[..., Any], tmp_path: Path,
+        free_port: Callable[[], int]) -> None:
+    """`run --broker A,B`: connected to A; A SIGKILLed; /health names B and one failover,
+    /metrics the node connected to and the failover counted."""
+    a, b = broker_factory(), broker_factory()
+    a.start()
+    b.start()
+    config, port = live_config(tmp_path / "gw.toml", free_port())
+    proc = start_run(config, f"{a.url},{b.url}", tmp_path / "out.jsonl")
+    try:
+        wait_listening(proc, port)
+        health = http(port, "/health")[1]
+        assert (health["mqtt_node"], health["mqtt_failovers"]) == (a.url, 0)
+        a.kill()
+
+        def on_b() -> bool:
+            health = http(port, "/health")[1]
+            return bool(health["mqtt"] == "connected" and health["mqtt_node"] == b.url)
+
+        assert wait_until(on_b, 30, interval=0.1), http(port, "/health")[1]
+        assert http(port, "/health")[1]["mqtt_failovers"] == 1
+        metrics = http(port, "/metrics")[1]
+        assert f'gateway_mqtt_node{{node="{b.url}"}} 1' in metrics
+        assert 'gateway_mqtt_connections_total{event="failovers"} 1' in metrics
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
 
 
 # -- a real clustered broker ------------------------------------------------------------------
