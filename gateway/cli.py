@@ -87,8 +87,9 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
                    "clock time (UTC epoch seconds), so that replays started with one --at "
                    "keep in step (site gateways feeding a centre)")
     p.add_argument("--out", metavar="FILE.jsonl", help="the JSON-lines sink (.gz to compress)")
-    p.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
-                   help="publish over MQTT (default: the config's [mqtt] if no --out)")
+    p.add_argument("--broker", metavar="mqtt://HOST[:PORT][,...]",
+                   help="publish over MQTT (default: the config's [mqtt] if no --out); "
+                   "several, comma-separated: the nodes of a broker cluster")
     p.add_argument("--broker-wait", type=replay_command.broker_wait, default=None,
                    metavar="S", help="give up (exit 3) after S s without the broker "
                    "(default: [service] replay_broker_wait_s, 300)")
@@ -102,7 +103,8 @@ def parser(only_decode: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, metavar="FILE.toml")
     p.add_argument("--out", metavar="FILE.jsonl",
                    help="also write every published message to this file")
-    p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
+    p.add_argument("--broker", metavar="mqtt://HOST[:PORT][,...]",
+                   help="instead of [mqtt] url; several: the nodes of a broker cluster")
     add_web_argument(p, "[web] enabled, off")
     add_log_arguments(p, "info")
     p.set_defaults(run=run_command.run)

@@ -754,3 +754,39 @@ def test_flightplans_file_must_be_ascii_text(tmp_path: Path) -> None:
     path.write_text('[gateway]\nid = "gw"\n[flightplans]\nfile = "plans.txt"\n')
     with pytest.raises(ConfigError, match="not ASCII text"):
         load(path)
+
+
+def test_mqtt_urls_name_the_nodes_of_a_cluster_and_exclude_url() -> None:
+    """`urls` is a cluster's nodes, in the order tried; `url` or `urls`, one of them,
+    never both, never none, never the same node twice."""
+    head = '[gateway]\nid = "gw"\n[mqtt]\n'
+    config = loads(head + 'urls = ["mqtt://a:1884", "mqtts://[::1]", "mqtt://c"]\n')
+    assert config.mqtt is not None and config.mqtt.url is None
+    assert config.mqtt.brokers == (MqttUrl(False, "a", 1884), MqttUrl(True, "::1", 8883),
+                                   MqttUrl(False, "c", 1883))
+    assert config.mqtt.broker == MqttUrl(False, "a", 1884)
+    single = loads(head + 'url = "mqtt://a"\n').mqtt
+    assert single is not None and single.nodes == ("mqtt://a",)
+    either = r"url \(one broker\) or urls"
+    for bad, why in (('url = "mqtt://a"\nurls = ["mqtt://b"]\n', either),
+                     ('topic_prefix = "x"\n', either), ('urls = []\n', either),
+                     ('urls = ["mqtt://a"' + "".join(f', "mqtt://n{i}"' for i in range(16)) + "]",
+                      "key 'urls'"),
+                     ('urls = ["mqtt://a", "mqtt://a:1883"]\n', "named twice"),
+                     ('urls = ["mqtt://a/x"]\n', "no path")):
+        with pytest.raises(ConfigError, match=why):
+            loads(head + bad)
+
+
+def test_broker_option_takes_a_comma_separated_list_of_nodes() -> None:
+    from gateway.commands import UsageError
+    from gateway.commands.service import broker_config
+    config = loads('[gateway]\nid = "gw"\n[mqtt]\nurl = "mqtt://a"\ntopic_prefix = "p"\n')
+    many = broker_config(config, "mqtt://b:1, mqtt://c:2")
+    assert many is not None and many.nodes == ("mqtt://b:1", "mqtt://c:2")
+    assert many.url is None and many.topic_prefix == "p"
+    one = broker_config(config, "mqtt://b")
+    assert one is not None and one.url == "mqtt://b" and one.urls == ()
+    for bad in ("mqtt://b,mqtt://b", "mqtt://b,", "http://b"):
+        with pytest.raises(UsageError, match="--broker"):
+            broker_config(config, bad)

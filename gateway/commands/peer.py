@@ -56,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, metavar="FILE.toml")
     p.add_argument("--unit", required=True, metavar="ID[,ID...]",
                    help="the unit (or units) to play, e.g. KZAB")
-    p.add_argument("--broker", metavar="mqtt://HOST[:PORT]", help="instead of [mqtt] url")
+    p.add_argument("--broker", metavar="mqtt://HOST[:PORT][,...]",
+                   help="instead of [mqtt] url; several: the nodes of a broker cluster")
     p.add_argument("--store", metavar="FILE.sqlite",
                    help="keep the dialogues in this file (default: in memory only)")
     p.add_argument("--reject-every", type=int, default=0, metavar="N",
@@ -209,7 +210,8 @@ async def play(mqtt: MqttConfig, process: PeerProcess, stopping: asyncio.Event,
     """Play the units on the broker until ``stopping`` (or a store failure); the sink
     reconnects whenever the broker drops."""
     sink = process.sink_for(mqtt, Outbox(mqtt.outbox, mqtt.outbox_reliable), client_id)
-    log.info("peer %s playing on %s", ", ".join(sorted(process.units)), mqtt.url)
+    log.info("peer %s playing on %s", ", ".join(sorted(process.units)),
+             ", ".join(mqtt.nodes))
     watch = asyncio.create_task(process.stopping.wait())
     done = asyncio.create_task(stopping.wait())
     stop = asyncio.Event()

@@ -65,18 +65,27 @@ def load_config(path: str) -> Config:
         raise UsageError(str(exc)) from None
 
 
+MAX_NODES = 16  # --broker: the nodes of one broker cluster, as [mqtt] urls
+
+
 def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
-    """``--broker URL`` replaces the config's URL (keeping its other [mqtt] settings; its
-    ``ca_file`` was checked when the config was loaded)."""
+    """``--broker URL[,URL...]`` replaces the config's URL or URLs (keeping its other [mqtt]
+    settings; its ``ca_file`` was checked when the config was loaded).  Several URLs are the
+    nodes of one clustered broker, failed over between in that order."""
     if broker is None:
         return config.mqtt
+    nodes = tuple(part.strip() for part in broker.split(","))
     try:
-        parse_mqtt_url(broker)
+        for node in nodes:
+            parse_mqtt_url(node)
     except ValueError as exc:
         raise UsageError(f"--broker: {exc}") from None
+    if len(nodes) > MAX_NODES or len(set(map(parse_mqtt_url, nodes))) != len(nodes):
+        raise UsageError(f"--broker: 1 to {MAX_NODES} distinct broker URLs, comma-separated")
+    url, urls = (nodes[0], ()) if len(nodes) == 1 else (None, nodes)
     if config.mqtt is None:
-        return MqttConfig(url=broker)
-    return dataclasses.replace(config.mqtt, url=broker)
+        return MqttConfig(url=url, urls=urls)
+    return dataclasses.replace(config.mqtt, url=url, urls=urls)
 
 
 @contextmanager

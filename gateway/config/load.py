@@ -190,6 +190,9 @@ def _finish_mqtt(config: Config, doc: dict[str, Any], where: _Where,
     mqtt = config.mqtt
     if mqtt is None:
         return config
+    if (mqtt.url is None) == (not mqtt.urls):
+        raise where.refuse(("mqtt", "url"), "give url (one broker) or urls (the nodes of a "
+                           "cluster), one of them")
     password = mqtt.password
     if mqtt.password_env is not None:
         if password is not None:

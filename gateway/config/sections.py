@@ -33,6 +33,7 @@ from gateway.config.values import (
     Longitude,
     MqttInputUrl,
     MqttUrl,
+    MqttUrlsText,
     MqttUrlText,
     Name,
     TopicLevel,
@@ -167,10 +168,16 @@ class MqttConfig:
     no broker). `run` needs this section. The topics and messages are described in
     docs/messages.md."""
 
-    url: MqttUrlText
+    url: MqttUrlText | None = field(
+        default=None, metadata=shown_default("none: give `url` or `urls`"))
     """`mqtt://HOST[:PORT]` (port 1883 by default) or `mqtts://HOST[:PORT]` for TLS (8883).
     HOST is a name, an IPv4 address or `[IPv6]`. No path, no query, and no credentials in
-    the URL."""
+    the URL. Give `url` or `urls`, not both."""
+    urls: MqttUrlsText = ()
+    """The nodes of a clustered broker, 1 to 16 such URLs (docs/deployment.md, "Broker
+    cluster"): the gateway connects to the first that answers and, when its connection
+    drops, fails over to the next, round robin, with the same backoff; QoS 1 messages not
+    yet acknowledged are sent again there, subscriptions made again."""
     topic_prefix: TopicPrefix = "surv/v1"
     """Prepended to every topic (`surv/v1/plots/0-101`). Levels separated by single `/`, no
     `+`, `#` or NUL, not starting with `$` or ending with `/`."""
@@ -185,7 +192,9 @@ class MqttConfig:
     not both."""
     protocol: Literal["5", "3.1.1"] = "5"
     """`"5"` (MQTT 5) or `"3.1.1"`. Message expiry on `fused/{id}` needs MQTT 5; with 3.1.1
-    retained track states stay until the track ends."""
+    (NATS's MQTT listener, for one) a retained track state stays until the next update
+    supersedes it or the track ends: subscribers judge freshness by its `t` and by the
+    gateway's `status` (docs/deployment.md, "Broker cluster")."""
     client_id: ClientId | None = field(
         default=None, metadata=shown_default('`"asterix-gateway-{gateway id}"`'))
     """The MQTT client identifier: 1 to 128 printable ASCII characters, no spaces. Two
@@ -223,8 +232,18 @@ class MqttConfig:
     the exit status is 3 (docs/commands.md)."""
 
     @property
+    def nodes(self) -> tuple[str, ...]:
+        """The broker's URLs, in the order they are tried (one for a single broker)."""
+        return self.urls or ((self.url,) if self.url is not None else ())
+
+    @property
+    def brokers(self) -> tuple[MqttUrl, ...]:
+        return tuple(parse_mqtt_url(u) for u in self.nodes)
+
+    @property
     def broker(self) -> MqttUrl:
-        return parse_mqtt_url(self.url)
+        """The first node (the only one for a single broker)."""
+        return self.brokers[0]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from gateway.messages import TOPIC_LEVEL_PATTERN
 
 __all__ = [
     "Byte", "ClientId", "EnvName", "IpAddress", "Latitude", "Longitude", "MqttUrl",
-    "MqttUrlText", "Name", "TopicLevel", "TopicPrefix", "UdpUrlText", "got", "parse_mqtt_url",
+    "MqttUrlText", "MqttUrlsText", "Name", "TopicLevel", "TopicPrefix", "UdpUrlText", "got",
+    "parse_mqtt_url",
     "InputUrlText", "MqttInputUrl", "parse_input_url", "topic_matches",
     "show",
 ]
@@ -98,6 +99,15 @@ def _mqtt_url(text: str) -> str:
     return text
 
 
+def _mqtt_urls(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """A cluster's nodes: each a broker URL, none twice (the same node under two spellings
+    counts twice: ``mqtt://a`` and ``mqtt://a:1883``)."""
+    nodes = [parse_mqtt_url(text) for text in texts]
+    if len(set(nodes)) != len(nodes):
+        raise ValueError("the same broker node is named twice")
+    return texts
+
+
 def _ip_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
@@ -111,6 +121,9 @@ Name = Annotated[str, Meta(extra={"parse": _name})]
 # one endpoint compare equal.
 UdpUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_udp_url(text))})]
 MqttUrlText = Annotated[str, Meta(extra={"parse": _mqtt_url})]
+# [mqtt] urls: the nodes of one broker cluster, distinct.
+MqttUrlsText = Annotated[tuple[str, ...],
+                         Meta(max_length=16, extra={"parse": _mqtt_urls})]
 # An [[input]]: udp://... (canonical form, as UdpUrlText) or mqtt://HOST:PORT/FILTER.
 InputUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_input_url(text))})]
 IpAddress = Annotated[str, Meta(extra={"parse": _ip_address})]  # kept in canonical form

@@ -60,7 +60,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.config import MqttConfig
+from gateway.config import MqttConfig, MqttUrl
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound
 
@@ -81,10 +81,11 @@ WARN_EVERY_S = 60.0  # one log line per topic and reason code per minute, at mos
 STOP_GRACE_S = 2.0  # after the drain deadline, how long a silent broker may hold the stop
 
 
-def client_options(config: MqttConfig) -> dict[str, Any]:
-    """What every client of this project takes from [mqtt]: where, who, which protocol,
-    TLS.  (The sink adds its session, will and flow control; subscribers need no more.)"""
-    broker = config.broker
+def client_options(config: MqttConfig, broker: MqttUrl | None = None) -> dict[str, Any]:
+    """What every client of this project takes from [mqtt]: where (``broker``, one of a
+    cluster's nodes; by default the first), who, which protocol, TLS.  (The sink adds its
+    session, will and flow control; subscribers need no more.)"""
+    broker = broker or config.broker
     return {
         "hostname": broker.host, "port": broker.port,
         "username": config.username, "password": config.password,
@@ -114,7 +115,13 @@ class MqttSink:
         connecting would take the broker's session from it)."""
         self.config = config
         self.gate = gate
-        self.broker = config.broker
+        # The nodes of the broker (one, or a cluster's): connected to one at a time, the
+        # next one round robin whenever a connection fails or drops (``failovers`` counts
+        # the connections made to a node other than the last one connected to).
+        self.brokers = config.brokers
+        self.node = 0
+        self.broker = self.brokers[0]
+        self._last_node: int | None = None
         self.outbox = outbox
         self.client_id = config.client_id or client_id
         self.status = status
@@ -165,7 +172,7 @@ class MqttSink:
             if persistent:
                 properties.SessionExpiryInterval = SESSION_EXPIRY_S
         client = aiomqtt.Client(
-            **client_options(self.config),
+            **client_options(self.config, self.broker),
             identifier=self.client_id,
             will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
             keepalive=self.config.keepalive_s,
@@ -234,6 +241,13 @@ class MqttSink:
                     self.down_since = None
                     self.problem = None
                     self.counters["connects"] += 1
+                    if self._last_node is not None and self._last_node != self.node:
+                        self.counters["failovers"] += 1
+                        log.warning("MQTT failed over to %s (node %d of %d); %d QoS 1 "
+                                    "messages waiting, the unacknowledged ones first",
+                                    self.where, self.node + 1, len(self.brokers),
+                                    len(self.outbox.reliable))
+                    self._last_node = self.node
                     log.info("MQTT connected to %s as %s (MQTT %s)%s", self.where,
                              self.client_id, self.config.protocol,
                              f", subscribed to {len(self.subscriptions)} topics"
@@ -265,6 +279,7 @@ class MqttSink:
                                 self.where, exc, backoff)
                 self.connected = False
                 _retrieve_disconnect(client)
+                self._next_node()
             except _Abandon:
                 self.connected = False
                 return
@@ -278,6 +293,16 @@ class MqttSink:
             else:
                 await _wait(stopping, delay)
             backoff = min(backoff * 2, BACKOFF_MAX)
+
+    def _next_node(self) -> None:
+        """After a failed or dropped connection: the next of a cluster's nodes.  What the
+        dead node had not acknowledged is still in the outbox's QoS 1 lane (acknowledged
+        only on PUBACK), so it goes to the next node first; subscriptions are made again
+        there (``_subscribe``), and with a persistent session the cluster's shared session
+        store still has what arrived for us meanwhile."""
+        if len(self.brokers) > 1:
+            self.node = (self.node + 1) % len(self.brokers)
+            self.broker = self.brokers[self.node]
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         """Subscribe (again: the broker may have lost the session) and wait for every

@@ -476,6 +476,12 @@ class Service:
             snap.gauges["gateway_mqtt_connected"] = ("1 while connected to the broker", "",
                                                      {"": float(self.sink.connected)})
             health["mqtt"] = "connected" if self.sink.connected else "disconnected"
+            # which node of the broker (the one being tried while disconnected)
+            health["mqtt_node"] = self.sink.where
+            health["mqtt_failovers"] = self.sink.counters["failovers"]
+            snap.gauges["gateway_mqtt_node"] = (
+                "1 for the broker node connected to (one of [mqtt] urls)", "node",
+                {self.sink.where: float(self.sink.connected)})
             snap.healthy = self.sink.connected
             inbound = {"received": self.sink.counters["received"],
                        "redelivered": self.sink.counters["redelivered"],

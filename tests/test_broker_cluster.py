@@ -1,0 +1,308 @@
+"""`[mqtt] urls`: the sink fails over between the nodes of a broker, round robin, and sends
+what the dead node had not acknowledged to the next one.  Against two Mosquittos (quick:
+the failover itself) and a real three-node NATS cluster with JetStream (slow: a clustered
+broker, a node SIGKILLed under the gateway, nothing sent at QoS 1 lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from nats_cluster import NatsCluster
+from test_broker import traffic
+from test_messages import T
+from test_service_live import http, live_config, start_run, stop, wait_listening
+from test_service_mqtt import until
+from waiting import wait_until
+
+from gateway.config import MqttConfig
+from gateway.publish.mqtt import MqttSink
+from gateway.publish.outbox import Outbox
+from gateway.publish.topics import Topics
+
+NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server"
+                                       if os.path.exists("/usr/sbin/nats-server") else None)
+
+
+async def run_sink(urls: list[str], body: Callable[[MqttSink, Outbox], Awaitable[None]], *,
+                   protocol: str = "5", **kw: Any) -> MqttSink:
+    """A sink on its own, on the nodes ``urls``: ``body`` puts messages and checks."""
+    topics = Topics("t", "gw", 60)
+    outbox = Outbox(limit=10_000, reliable_limit=10_000)
+    config = MqttConfig(urls=tuple(urls), protocol=protocol,  # type: ignore[arg-type]
+                        topic_prefix="t")
+    sink = MqttSink(config, outbox, client_id="test-gw",
+                    status=lambda state: topics.status(state, T, {}), **kw)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    try:
+        await body(sink, outbox)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    return sink
+
+
+async def count(port: int, received: set[bytes], ready: asyncio.Event, *, v5: bool,
+                identifier: str, persistent: bool = False) -> None:
+    """A QoS 1 subscriber to `aidc` and `alerts` on one node, reconnecting (to the same
+    node: with a persistent session, what arrived meanwhile is kept for it) until
+    cancelled."""
+    kw: dict[str, Any] = {"clean_session": not persistent} if not v5 else {}
+    while True:
+        try:
+            async with aiomqtt.Client(
+                    "127.0.0.1", port, identifier=identifier, keepalive=5,
+                    protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+                    **kw) as sub:
+                await sub.subscribe("t/aidc/#", qos=1)
+                await sub.subscribe("t/alerts", qos=1)
+                ready.set()
+                async for m in sub.messages:
+                    received.add(bytes(m.payload))  # type: ignore[arg-type]
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.2)  # the node is electing or gone: the pace of retrying
+
+
+def test_sink_fails_over_to_the_next_node_and_resends_what_was_not_acknowledged(
+        broker_factory: Callable[..., Any]) -> None:
+    """Two independent brokers as two nodes: the first is SIGKILLed mid-stream; the sink
+    goes to the second (one failover, /health's node is the second) and every QoS 1
+    message reaches one of them: what the first had not acknowledged went to the second.
+    (Independent brokers do not share sessions: that is the NATS cluster's test.)"""
+    a, b = broker_factory(), broker_factory()
+    a.start()
+    b.start()
+    topics = Topics("t", "gw", 60)
+    messages = traffic(400, topics)
+    got_a: set[bytes] = set()
+    got_b: set[bytes] = set()
+    sent: set[bytes] = set()
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        ready_a, ready_b = asyncio.Event(), asyncio.Event()
+        subs = [asyncio.create_task(count(a.port, got_a, ready_a, v5=True, identifier="sa")),
+                asyncio.create_task(count(b.port, got_b, ready_b, v5=True, identifier="sb"))]
+        async with asyncio.timeout(10):
+            await ready_a.wait()
+            await ready_b.wait()
+        await until(lambda: sink.connected)
+        assert sink.where == a.url
+        for i, group in enumerate(messages):
+            outbox.put(group)
+            sent.update(m.payload for m in group)
+            sink.notify()
+            if i == 150:
+                await until(lambda: len(got_a) >= 100)
+                await asyncio.to_thread(a.kill)
+            await asyncio.sleep(0.003)  # what is tested: messages keep coming, over time
+        await until(lambda: len(outbox) == 0 and sink.connected, 30)
+        await until(lambda: got_a | got_b >= sent, 10)
+        for task in subs:
+            task.cancel()
+        await asyncio.gather(*subs, return_exceptions=True)
+
+    sink = asyncio.run(run_sink([a.url, b.url], body, backoff_min_s=0.2,
+                                publish_timeout_s=1.0))
+    assert got_a | got_b == sent
+    assert got_a and got_b - got_a  # both nodes took part
+    assert sink.counters["failovers"] == 1 and sink.where == b.url
+
+
+def test_run_with_broker_list_fails_over_and_says_so_on_health_and_metrics(
+        broker_factory: Callable[..., Any], tmp_path: Path,
+        free_port: Callable[[], int]) -> None:
+    """`run --broker A,B`: connected to A; A SIGKILLed; /health names B and one failover,
+    /metrics the node connected to and the failover counted."""
+    a, b = broker_factory(), broker_factory()
+    a.start()
+    b.start()
+    config, port = live_config(tmp_path / "gw.toml", free_port())
+    proc = start_run(config, f"{a.url},{b.url}", tmp_path / "out.jsonl")
+    try:
+        wait_listening(proc, port)
+        health = http(port, "/health")[1]
+        assert (health["mqtt_node"], health["mqtt_failovers"]) == (a.url, 0)
+        a.kill()
+
+        def on_b() -> bool:
+            health = http(port, "/health")[1]
+            return bool(health["mqtt"] == "connected" and health["mqtt_node"] == b.url)
+
+        assert wait_until(on_b, 30, interval=0.1), http(port, "/health")[1]
+        assert http(port, "/health")[1]["mqtt_failovers"] == 1
+        metrics = http(port, "/metrics")[1]
+        assert f'gateway_mqtt_node{{node="{b.url}"}} 1' in metrics
+        assert 'gateway_mqtt_connections_total{event="failovers"} 1' in metrics
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+
+
+# -- a real clustered broker ------------------------------------------------------------------
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A running three-node NATS cluster (JetStream, MQTT on each node) of this test's own."""
+    if NATS is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server)")
+    cluster = NatsCluster(tmp_path, binary=NATS)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200
+                           ) -> tuple[set[bytes], set[bytes], float, MqttSink]:
+    """The gateway (MQTT 3.1.1) streams ``total`` QoS 1 messages, `aidc` and `alerts`,
+    about 250 a second, to the cluster's first node; a subscriber with a persistent session
+    counts them on the last node.  After ``kill_at`` the node the gateway is connected to
+    is SIGKILLed.  What was sent, what was received, the failover time (from the kill to
+    the first QoS 1 message acknowledged by another node), and the sink."""
+    topics = Topics("t", "gw", 60)
+    messages = traffic(total, topics)
+    sent: set[bytes] = set()
+    received: set[bytes] = set()
+    failover_s = float("nan")
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        nonlocal failover_s
+        ready = asyncio.Event()
+        sub = asyncio.create_task(count(cluster.mqtt_ports[-1], received, ready, v5=False,
+                                        identifier="operator", persistent=True))
+        async with asyncio.timeout(20):
+            await ready.wait()
+        await until(lambda: sink.connected, 20)
+        killed_at: float | None = None
+        published_at_kill = 0
+
+        async def watch() -> None:
+            """The first PUBACK from the new node: ``published`` grows after a failover."""
+            nonlocal failover_s
+            while killed_at is None:
+                await asyncio.sleep(0.005)
+            while not (sink.counters["failovers"] and
+                       sink.counters["published"] > published_at_kill):
+                await asyncio.sleep(0.005)  # the resolution of the measure
+            failover_s = time.monotonic() - killed_at
+
+        watching = asyncio.create_task(watch())
+        for i, group in enumerate(messages):
+            outbox.put(group)
+            sent.update(m.payload for m in group)
+            sink.notify()
+            if i == kill_at:
+                await until(lambda: len(received) >= kill_at // 2, 30)
+                victim = sink.node
+                published_at_kill = sink.counters["published"]
+                killed_at = time.monotonic()
+                await asyncio.to_thread(cluster.kill, victim)
+            await asyncio.sleep(0.004)  # what is tested: messages keep coming, over time
+        async with asyncio.timeout(60):
+            await watching
+        await until(lambda: len(outbox) == 0 and sink.connected, 60)
+        await until(lambda: received >= sent, 60)
+        sub.cancel()
+        await asyncio.gather(sub, return_exceptions=True)
+
+    sink = asyncio.run(run_sink(cluster.urls, body, protocol="3.1.1"))
+    return sent, received, failover_s, sink
+
+
+@pytest.mark.slow
+def test_nats_node_killed_under_the_gateway_loses_no_qos1_message(
+        nats_cluster: NatsCluster) -> None:
+    """SIGKILL the node the gateway publishes to, mid-stream: it fails over to the next
+    node (default backoff and publish timeout), sends again what was not acknowledged, and
+    the subscriber on another node gets every `aidc` and `alerts` message at least once."""
+    sent, received, failover_s, sink = kill_under_the_gateway(nats_cluster)
+    assert received == sent
+    assert sink.counters["failovers"] >= 1 and sink.counters["disconnects"] >= 1
+    assert sink.where != nats_cluster.urls[0]
+    print(f"failover {failover_s:.2f} s; {len(sent)} messages, "
+          f"{sink.counters['failovers']} failovers")
+
+
+def measure(runs: int, directory: Path) -> list[float]:
+    """``python -c 'from test_broker_cluster import measure; ...'``: the failover time over
+    ``runs`` fresh clusters (docs/deployment.md's figures)."""
+    assert NATS is not None
+    times = []
+    for n in range(runs):
+        run_dir = directory / f"run{n}"
+        run_dir.mkdir()
+        cluster = NatsCluster(run_dir, binary=NATS)
+        try:
+            ready_s = cluster.start()
+            sent, received, failover_s, sink = kill_under_the_gateway(cluster)
+            lost = len(sent - received)
+            times.append(failover_s)
+            print(f"run {n}: ready in {ready_s:.1f} s, failover {failover_s:.2f} s, "
+                  f"{len(sent)} sent, {lost} lost, failovers {sink.counters['failovers']}",
+                  flush=True)
+        finally:
+            cluster.stop()
+    print(f"failover: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
+          f"best {min(times):.2f} s over {len(times)} runs")
+    return times
+
+
+@pytest.mark.slow
+def test_nats_inbound_subscription_follows_the_gateway_to_the_next_node(
+        nats_cluster: NatsCluster) -> None:
+    """The peers' AIDC reach the gateway through its persistent session (subscriptions
+    made again on each connection): a peer on the last node sends QoS 1 messages before,
+    across and after the SIGKILL of the gateway's node; the gateway, failed over, has
+    every one the cluster kept for it while it was away, which is all but, at times, one
+    sent in the instant of the node's death (NATS's doing, not the gateway's: it was
+    away, and the peer had its PUBACK)."""
+    inbound: list[bytes] = []
+    while_away: set[bytes] = set()  # sent after the kill, before the gateway was back
+    total = 60
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        await until(lambda: sink.connected, 20)
+        sent = 0
+        killed = False
+        while sent < total:  # the peer: like the gateway, it sends again what was not
+            try:             # acknowledged when the election drops its connection too
+                async with aiomqtt.Client("127.0.0.1", nats_cluster.mqtt_ports[-1],
+                                          identifier="peer", timeout=20,
+                                          protocol=aiomqtt.ProtocolVersion.V311) as peer:
+                    while sent < total:
+                        if sent == total // 3 and not killed:
+                            await until(lambda: len(set(inbound)) >= total // 6, 20)
+                            await asyncio.to_thread(nats_cluster.kill, sink.node)
+                            killed = True
+                        if killed and not sink.connected:
+                            while_away.add(f"aidc {sent}".encode())
+                        await peer.publish("t/aidc/in/MMTY", f"aidc {sent}".encode(), qos=1)
+                        sent += 1
+                        await asyncio.sleep(0.05)  # what is tested: messages keep coming
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)  # the pace of reconnecting
+        try:  # on failure the assertion below names what is missing
+            await until(lambda: sink.counters["failovers"] >= 1
+                        and len(set(inbound)) >= sent, 30)
+        except TimeoutError:
+            pass
+
+    sink = asyncio.run(run_sink(
+        nats_cluster.urls, body, protocol="3.1.1", subscriptions=("t/aidc/in/#",),
+        on_message=lambda topic, payload: inbound.append(payload)))
+    missing = {f"aidc {i}".encode() for i in range(total)} - set(inbound)
+    # Measured: 1 run in 10 lost one message, the peer's first after the kill, while the
+    # gateway was away (its session's node dead), acknowledged to the peer all the same;
+    # every other run lost none.  AIDC's LAM timeout resends or alerts (docs/broker.md).
+    assert len(missing) <= 1 and missing <= while_away, (sorted(missing), sink.counters)
+    assert sink.counters["failovers"] >= 1
