@@ -23,7 +23,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import psycopg
@@ -34,7 +33,7 @@ from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Saved
 from gateway.store import StoreError
 from gateway.store.lease import Lease
-from gateway.store.sqlite import NO_CLOCK, _flight, _flight_json
+from gateway.store.sqlite import _flight, _flight_json, state_row
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +221,7 @@ class PostgresStore:
         """In one transaction that first checks the lease (``Fenced`` if not ours);
         ``StoreError`` (one line) when it cannot be written: nothing of it is kept."""
         saved = engine.unsaved()
-        state: dict[str, Any] = {
-            "links": {peer: asdict(link) for peer, link in saved.links.items()},
-            "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
-            "clock": max(saved.clock, NO_CLOCK),
-        }
-        if self._ids_next is not None:
-            state["ids"] = self._ids_next
+        state = state_row(saved, self._ids_next)
         epoch = self.epoch()
         try:
             if self.db.closed:

@@ -56,6 +56,19 @@ def _flight_json(f: Flight) -> str:
     return json.dumps(data)
 
 
+def state_row(saved: Saved, ids_next: Any) -> dict[str, Any]:
+    """The engine's state beside its flights (links, what was heard, the clock) and the
+    fused ids' sequence, as every store keeps it."""
+    state: dict[str, Any] = {
+        "links": {peer: asdict(link) for peer, link in saved.links.items()},
+        "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
+        "clock": max(saved.clock, NO_CLOCK),
+    }
+    if ids_next is not None:
+        state["ids"] = ids_next
+    return state
+
+
 def _flight(data: dict[str, Any]) -> Flight:
     """A stored row (one written before flights kept their plan has none: no plan)."""
     d = data.pop("dialogue")
@@ -241,13 +254,7 @@ class SqliteStore:
 
     def _write(self, engine: Handoff) -> None:
         saved = engine.unsaved()
-        state: dict[str, Any] = {
-            "links": {peer: asdict(link) for peer, link in saved.links.items()},
-            "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
-            "clock": max(saved.clock, NO_CLOCK),
-        }
-        if self._ids_next is not None:
-            state["ids"] = self._ids_next
+        state = state_row(saved, self._ids_next)
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO flights (key, data) VALUES (?, ?)",
