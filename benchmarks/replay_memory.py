@@ -42,8 +42,8 @@ _services: list[Service] = []
 class _SampledPacer(Pacer):
     """The replay's own pacer, remembered where the sampler can read its clock."""
 
-    def __init__(self, speed: float | None) -> None:
-        super().__init__(speed)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         _pacers.append(self)
 
 
