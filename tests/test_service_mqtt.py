@@ -127,13 +127,17 @@ def test_replay_publishes_every_message_intact(mosquitto: Any, capture: Path) ->
         assert last == b"" if final["state"] == "ended" else json.loads(last) == final
 
 
-async def run_sink(port: int, body: Callable[[MqttSink, Outbox], Awaitable[None]], *,
-                   protocol: str = "5", expiry: int = 60, **kw: Any) -> MqttSink:
-    """A sink on its own (no pipeline): ``body`` puts messages and checks the broker."""
+async def run_sink(where: int | list[str], body: Callable[[MqttSink, Outbox], Awaitable[None]],
+                   *, protocol: str = "5", expiry: int = 60, **kw: Any) -> MqttSink:
+    """A sink on its own (no pipeline), on a local broker's port or on the nodes of a
+    cluster (their URLs): ``body`` puts messages and checks the broker."""
     topics = Topics("t", "gw", expiry)
     outbox = Outbox(limit=kw.pop("limit", 10_000), reliable_limit=10_000)
-    config = MqttConfig(url=f"mqtt://127.0.0.1:{port}", protocol=protocol, topic_prefix="t",
-                        username=kw.pop("username", None), password=kw.pop("password", None))
+    nodes = {"url": f"mqtt://127.0.0.1:{where}"} if isinstance(where, int) \
+        else {"urls": tuple(where)}
+    config = MqttConfig(protocol=protocol, topic_prefix="t",  # type: ignore[arg-type]
+                        username=kw.pop("username", None), password=kw.pop("password", None),
+                        **nodes)
     sink = MqttSink(config, outbox, client_id="test-gw",
                     status=lambda state: topics.status(state, T, {}), **kw)
     stop = asyncio.Event()
