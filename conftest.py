@@ -1,5 +1,6 @@
-"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port, and a
-private PostgreSQL (``postgres``) for the shared store of a redundant pair.
+"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port, a
+real three-node NATS cluster (``nats_cluster``), and a private PostgreSQL (``postgres``)
+for the shared store of a redundant pair.
 
 Tests never use the machine's broker on 1883: each gets its own, started here, so that
 they can kill and restart it.  ``.ci/run`` installs the Debian package if it is missing.
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.nats_cluster import NATS, NatsCluster
 
 # epoll_wait, epoll_pwait, epoll_pwait2: where an idle Mosquitto (Linux) waits.
 _EPOLL_WAITS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
@@ -175,6 +178,20 @@ def mosquitto(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
     broker = broker_factory()
     broker.start()
     return broker
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A running three-node NATS cluster (JetStream, MQTT on each node) of this test's own
+    (tests/nats_cluster.py)."""
+    if NATS is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server)")
+    cluster = NatsCluster(tmp_path, binary=NATS)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -11,6 +11,8 @@ waits for that by connecting with MQTT and having a QoS 1 message acknowledged, 
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +22,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 READY_TIMEOUT_S = 60.0  # a 3-node cluster was ready in 2-15 s here
+# Debian installs it in /usr/sbin, which a user's PATH may not have.
+NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server"
+                                       if os.path.exists("/usr/sbin/nats-server") else None)
 
 
 def free_port() -> int:
