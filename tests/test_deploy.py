@@ -324,3 +324,25 @@ def test_a_site_from_the_example_feeds_a_centre_from_the_example(
     assert proc.returncode == 0, log.text()[-3000:]
     assert log.count("remote batch skipped") == 0, log.text()[-3000:]
     print(f"site batches {published}, fused tracks confirmed at the subscriber {view.count()}")
+
+
+def test_the_diagram_draws_every_tier_with_the_documented_figures(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "deployment.svg"
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "diagrams" / "deployment.py"),
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    svg = out.read_text()
+    for label in ("site gateway A", "broker-a", "broker-b", "broker-c", "centre (active)",
+                  "centre (standby)", "PostgreSQL", "peers (AIDC)", "web map"):
+        assert label in svg, label
+    doc = (ROOT / "docs" / "deployment.md").read_text()
+    assert "](deployment.svg)" in doc and (ROOT / "docs" / "deployment.svg").exists()
+    # the capacity the boxes show is the table's
+    script = (ROOT / "docs" / "diagrams" / "deployment.py").read_text()
+    radars = re.findall(r"(\d+) radars of 100 plots/s", script)
+    assert len(radars) == 2
+    for n in radars:
+        assert f"**{n} radars**" in doc, n
+    messages = re.search(r"([\d,]+) messages/s through it", script).group(1)  # type: ignore[union-attr]
+    assert f"**{messages}**" in doc, messages
