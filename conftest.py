@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,11 @@ from typing import Any
 
 import pytest
 
-from tests.nats_cluster import NATS, NatsCluster
+# tests/ holds the cluster's helper (tests import it as ``nats_cluster``, pytest putting
+# tests/ on the path for them); the fixture below serves benchmarks/ too, so the path is
+# made sure of here: one module, whatever other package named ``tests`` is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from nats_cluster import NATS, NatsCluster  # noqa: E402
 
 # epoll_wait, epoll_pwait, epoll_pwait2: where an idle Mosquitto (Linux) waits.
 _EPOLL_WAITS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
