@@ -88,7 +88,7 @@ def draw(out: Path) -> None:
         CENTRE, size=8.5)
     box(ax, 9.3, 3.0, 2.0, 1.3, "centre (standby)\ncomputes the same,\npublishes nothing",
         CENTRE, size=8.5, dashed=True)
-    ax.text(10.3, 2.6, "52 radars of 100 plots/s\nat half a core", ha="center", va="top",
+    ax.text(10.3, 2.6, "53 radars of 100 plots/s\nat half a core", ha="center", va="top",
             fontsize=7.5, style="italic")
     arrow(ax, (7.35, 5.35), (9.3, 5.35), "site/v1/# in,\ncentre/v1/# out", both=True,
           offset=(0.0, -0.5))
