@@ -1,5 +1,6 @@
-"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port, and a
-private PostgreSQL (``postgres``) for the shared store of a redundant pair.
+"""Fixtures shared by tests/ and benchmarks/: a real Mosquitto broker on a free port, a
+real three-node NATS cluster (``nats_cluster``), and a private PostgreSQL (``postgres``)
+for the shared store of a redundant pair.
 
 Tests never use the machine's broker on 1883: each gets its own, started here, so that
 they can kill and restart it.  ``.ci/run`` installs the Debian package if it is missing.
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# tests/ holds the cluster's helper (tests import it as ``nats_cluster``, pytest putting
+# tests/ on the path for them); the fixture below serves benchmarks/ too, so the path is
+# made sure of here: one module, whatever other package named ``tests`` is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from nats_cluster import NATS, NatsCluster  # noqa: E402
 
 # epoll_wait, epoll_pwait, epoll_pwait2: where an idle Mosquitto (Linux) waits.
 _EPOLL_WAITS = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
@@ -175,6 +183,20 @@ def mosquitto(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
     broker = broker_factory()
     broker.start()
     return broker
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A running three-node NATS cluster (JetStream, MQTT on each node) of this test's own
+    (tests/nats_cluster.py)."""
+    if NATS is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server)")
+    cluster = NatsCluster(tmp_path, binary=NATS)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import struct
 import subprocess
 import sys
 import threading
@@ -27,23 +26,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from service_replay import (
+    CAPTURE,
+    CONFIG,
+    associated_of,
+    plots_of,
+    replay,
+    sink_throughput,
+    timed,
+)
+from service_replay import start_up as replay_start_up
 
-from gateway.config import MqttConfig, load
-from gateway.ingest import IngestStats, read_datagrams
+from gateway.config import MqttConfig
+from gateway.ingest import read_datagrams
 from gateway.ingest.url import parse_udp_url
-from gateway.publish.mqtt import MqttSink
-from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Outbound, Topics
-from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.shell import Service
 from gateway.service.tuning import tune_for_service
 from gateway.sim.live import send_live
 from gateway.sim.run import simulate
 from gateway.sim.scenario import BORDER
-
-ROOT = Path(__file__).resolve().parent.parent
-CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
-CONFIG = load(ROOT / "captures" / "border.toml")
 
 # Counts what a subscriber gets until the gateway says offline; prints it as JSON.
 SUBSCRIBER = """
@@ -70,36 +71,6 @@ c.loop_forever()
 """
 
 
-def replay(mqtt: MqttConfig | None, out: Path | None, capture: Path = CAPTURE) -> Service:
-    async def main() -> Service:
-        pacer = Pacer(None)
-        with open(out, "wb") if out else open("/dev/null", "wb") as sink:
-            service = Service(CONFIG, mqtt=mqtt, out=sink if out else None, pacer=pacer)
-            source = asyncio.create_task(replay_captures(
-                [str(capture)], service.intake, pacer, IngestStats(), stopping=service.stopping))
-            await service.run([source])
-        return service
-
-    return asyncio.run(main())
-
-
-def plots_of(service: Service) -> int:
-    return service.pipeline.counters()["plots"]
-
-
-def associated_of(service: Service) -> int:
-    """Plots and SDPS tracks through the pipeline: the records the replay works on."""
-    counters = service.pipeline.counters()
-    return counters["plots"] + counters["tracks"]
-
-
-def _timed(run: Any) -> tuple[float, float, Any]:
-    """Wall and CPU (this process) seconds of one call, and what it returned."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    got = run()
-    return time.perf_counter() - wall, time.process_time() - cpu, got
-
-
 @pytest.fixture(scope="module")
 def peer_decode(request: Any) -> dict[str, float]:
     """asterix_decoder ``parse`` on every datagram of the capture, decode only: the best
@@ -112,7 +83,7 @@ def peer_decode(request: Any) -> dict[str, float]:
     def run() -> int:
         return sum(len(asterix.parse(d)) for d in datagrams)
 
-    passes = [_timed(run) for _ in range(3 if enabled else 1)]
+    passes = [timed(run) for _ in range(3 if enabled else 1)]
     records = passes[0][2]
     assert records > (130_000 if enabled else 1000)
     return {"records": records, "wall_s": min(p[0] for p in passes),
@@ -122,11 +93,7 @@ def peer_decode(request: Any) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def start_up(tmp_path_factory: Any) -> tuple[float, float]:
     """Wall and CPU seconds of the same replay on a capture with no datagrams."""
-    empty = tmp_path_factory.mktemp("empty") / "empty.pcap"
-    empty.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    wall, cpu, service = _timed(lambda: replay(None, empty.with_suffix(".jsonl"), empty))
-    assert service.counters["datagrams"] == 0
-    return wall, cpu
+    return replay_start_up(tmp_path_factory.mktemp("empty"))
 
 
 _FILE_SINK: dict[str, float] = {}  # the file sink's rate, for the Mosquitto row's ratio
@@ -154,7 +121,7 @@ def _against_the_peer(report: Any, benchmark: Any, service: Service, wall: float
 def test_replay_max_into_file(benchmark: Any, tmp_path: Path, peer_decode: dict[str, float],
                               start_up: tuple[float, float], against_the_peer: Any) -> None:
     out = tmp_path / "replay.jsonl"
-    wall, cpu, service = benchmark.pedantic(_timed, args=(lambda: replay(None, out),),
+    wall, cpu, service = benchmark.pedantic(timed, args=(lambda: replay(None, out),),
                                             rounds=1, iterations=1)
     plots = plots_of(service)
     written = sum(1 for line in out.open("rb") if b'"kind":"plot"' in line)
@@ -178,7 +145,7 @@ def test_replay_max_into_mosquitto(benchmark: Any, mosquitto: Any,
     try:
         assert sub.stdout is not None and sub.stdout.readline().strip() == "ready"
         wall, cpu, service = benchmark.pedantic(
-            _timed, args=(lambda: replay(MqttConfig(url=mosquitto.url), None),),
+            timed, args=(lambda: replay(MqttConfig(url=mosquitto.url), None),),
             rounds=1, iterations=1)
         got = json.loads(sub.stdout.readline())
     finally:
@@ -205,35 +172,8 @@ SINK_MESSAGES = 50_000
 def test_sink_qos0_throughput(benchmark: Any, mosquitto: Any) -> None:
     """The MQTT sink alone: 50,000 QoS 0 messages (one plot each) from a full outbox into
     Mosquitto, timed from the outbox filled to the last handed to the broker."""
-    topics = Topics("bench", "gw")
-    payload = b'[{"kind":"plot"}]'
-
-    def run() -> float:
-        async def main() -> float:
-            outbox = Outbox(limit=SINK_MESSAGES + 1, reliable_limit=100)
-            sink = MqttSink(MqttConfig(url=mosquitto.url), outbox, client_id="bench-gw",
-                            status=lambda state: topics.status(state, 0.0, {}))
-            stop = asyncio.Event()
-            task = asyncio.create_task(sink.run(stop))
-            async with asyncio.timeout(30):
-                while sink.counters["published"] < 1:  # connected, "online" sent
-                    await asyncio.sleep(0.01)
-            outbox.put(Outbound(f"bench/plots/0-{i % 8}", payload)
-                       for i in range(SINK_MESSAGES))
-            started = time.perf_counter()
-            sink.notify()
-            async with asyncio.timeout(120):
-                while sink.counters["published"] < SINK_MESSAGES + 1:
-                    await asyncio.sleep(0.001)
-            seconds = time.perf_counter() - started
-            stop.set()
-            await task
-            assert not outbox.counters["dropped-stream"]
-            return seconds
-
-        return asyncio.run(main())
-
-    seconds = benchmark.pedantic(run, rounds=3, iterations=1)
+    seconds = benchmark.pedantic(sink_throughput, args=(MqttConfig(url=mosquitto.url),
+                                                        SINK_MESSAGES), rounds=3, iterations=1)
     assert seconds > 0
     if benchmark.stats:
         benchmark.extra_info["messages_per_s"] = round(SINK_MESSAGES

@@ -11,15 +11,21 @@ waits for that by connecting with MQTT and having a QoS 1 message acknowledged, 
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 READY_TIMEOUT_S = 60.0  # a 3-node cluster was ready in 2-15 s here
+# Debian installs it in /usr/sbin, which a user's PATH may not have.
+NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server"
+                                       if os.path.exists("/usr/sbin/nats-server") else None)
 
 
 def free_port() -> int:
@@ -31,25 +37,43 @@ def free_port() -> int:
 class NatsCluster:
     """Three nats-server processes; ``kill(i)`` SIGKILLs node ``i``, ``stop`` ends all."""
 
-    def __init__(self, directory: Path, nodes: int = 3, binary: str = "nats-server") -> None:
+    def __init__(self, directory: Path, nodes: int = 3, binary: str = "nats-server", *,
+                 conf: Callable[[NatsCluster, int], str] | None = None,
+                 env: Callable[[int], dict[str, str]] | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
+        """``conf``: node ``i``'s configuration instead of this module's (a shipped file
+        with its addresses rewritten: the ports are the attributes below); ``env``: more
+        environment for node ``i``'s process; ``credentials``: the MQTT user and password
+        the readiness probe connects with."""
         self.directory = directory
         self.binary = binary
         self.client_ports = [free_port() for _ in range(nodes)]
         self.route_ports = [free_port() for _ in range(nodes)]
         self.mqtt_ports = [free_port() for _ in range(nodes)]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
-        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
+        self.env = env
+        self.credentials = credentials
         self.confs = []
         for i in range(nodes):
-            conf = directory / f"n{i}.conf"
-            conf.write_text(
-                f"server_name: n{i}\n"
+            path = directory / f"n{i}.conf"
+            path.write_text(conf(self, i) if conf is not None else self._conf(i))
+            self.confs.append(path)
+
+    @property
+    def routes(self) -> list[str]:
+        return [f"nats-route://127.0.0.1:{p}" for p in self.route_ports]
+
+    def store(self, i: int) -> Path:
+        return self.directory / f"store{i}"
+
+    def _conf(self, i: int) -> str:
+        return (f"server_name: n{i}\n"
                 f"listen: 127.0.0.1:{self.client_ports[i]}\n"
-                f'jetstream {{ store_dir: "{directory / f"store{i}"}" }}\n'
+                f'jetstream {{ store_dir: "{self.store(i)}" }}\n'
                 f"cluster {{ name: gw-test, listen: 127.0.0.1:{self.route_ports[i]}, "
-                f"routes: [{routes}] }}\n"
-                f"mqtt {{ listen: 127.0.0.1:{self.mqtt_ports[i]}, stream_replicas: {nodes} }}\n")
-            self.confs.append(conf)
+                f"routes: [{', '.join(self.routes)}] }}\n"
+                f"mqtt {{ listen: 127.0.0.1:{self.mqtt_ports[i]}, "
+                f"stream_replicas: {len(self.route_ports)} }}\n")
 
     @property
     def urls(self) -> list[str]:
@@ -63,7 +87,8 @@ class NatsCluster:
         began = time.monotonic()
         for i, conf in enumerate(self.confs):
             with open(self.log(i), "ab") as log:
-                self.procs[i] = subprocess.Popen([self.binary, "-c", str(conf)],
+                env = {**os.environ, **self.env(i)} if self.env is not None else None
+                self.procs[i] = subprocess.Popen([self.binary, "-c", str(conf)], env=env,
                                                  stdout=log, stderr=subprocess.STDOUT)
         for i in range(len(self.confs)):
             self.wait_ready(i, began + READY_TIMEOUT_S)
@@ -75,7 +100,7 @@ class NatsCluster:
             if proc is None or proc.poll() is not None:
                 raise RuntimeError(f"nats-server node {i} exited: "
                                    f"{self.log(i).read_text()[-800:]}")
-            if _takes_qos1(self.mqtt_ports[i]):
+            if _takes_qos1(self.mqtt_ports[i], self.credentials):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nats-server node {i} not ready for MQTT in "
@@ -102,10 +127,12 @@ class NatsCluster:
                 self.procs[i] = None
 
 
-def _takes_qos1(port: int) -> bool:
+def _takes_qos1(port: int, credentials: tuple[str, str] | None = None) -> bool:
     """One MQTT 3.1.1 connection that gets a QoS 1 message acknowledged within 3 s."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ready-{port}",
                          protocol=mqtt.MQTTv311)
+    if credentials is not None:
+        client.username_pw_set(*credentials)
     try:
         client.connect("127.0.0.1", port, keepalive=10)
     except OSError:

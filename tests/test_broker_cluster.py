@@ -6,17 +6,15 @@ broker, a node SIGKILLed under the gateway, nothing sent at QoS 1 lost)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
-from nats_cluster import NatsCluster
+from nats_cluster import NATS, NatsCluster
 from test_broker import traffic
 from test_service_live import http, live_config, start_run, stop, wait_listening
 from test_service_mqtt import run_sink, until
@@ -25,9 +23,6 @@ from waiting import wait_until
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Topics
-
-NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server"
-                                       if os.path.exists("/usr/sbin/nats-server") else None)
 
 
 async def count(port: int, received: set[bytes], ready: asyncio.Event, *, v5: bool,
@@ -127,19 +122,6 @@ def test_run_with_broker_list_fails_over_and_says_so_on_health_and_metrics(
 
 
 # -- a real clustered broker ------------------------------------------------------------------
-
-@pytest.fixture
-def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """A running three-node NATS cluster (JetStream, MQTT on each node) of this test's own."""
-    if NATS is None:
-        pytest.skip("nats-server is not installed (apt-get install nats-server)")
-    cluster = NatsCluster(tmp_path, binary=NATS)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
 
 def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200
                            ) -> tuple[set[bytes], set[bytes], float, MqttSink]:
