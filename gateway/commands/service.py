@@ -14,6 +14,7 @@ from typing import IO, Literal
 
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
+from gateway.config.values import MAX_NODES
 from gateway.files import binary_writer
 from gateway.service.shell import Service
 from gateway.store import HandoffStore, StoreError
@@ -63,9 +64,6 @@ def load_config(path: str) -> Config:
         return load(path)
     except (ConfigError, OSError) as exc:
         raise UsageError(str(exc)) from None
-
-
-MAX_NODES = 16  # --broker: the nodes of one broker cluster, as [mqtt] urls
 
 
 def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
