@@ -22,9 +22,13 @@ from test_service_live import http, live_config, start_run, stop, wait_listening
 from test_service_mqtt import run_sink, until
 from waiting import wait_until
 
+from gateway.config import MqttConfig
+from gateway.config.values import MqttInputUrl, parse_input_url
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Topics
+from gateway.publish.topics import Outbound, Topics
+from gateway.service.feeds import MqttFeed
+from gateway.service.inputs import Inbox
 
 NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server"
                                        if os.path.exists("/usr/sbin/nats-server") else None)
@@ -286,3 +290,100 @@ def test_nats_inbound_subscription_follows_the_gateway_to_the_next_node(
     # every other run lost none.  AIDC's LAM timeout resends or alerts (docs/broker.md).
     assert len(missing) <= 1 and missing <= while_away, (sorted(missing), sink.counters)
     assert sink.counters["failovers"] >= 1
+
+
+# -- a centre's mqtt:// input on a cluster ------------------------------------------------------
+
+class Heard(Inbox):
+    """The centre's inbox, noting when each payload (a site's sequence number) came."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=1_000_000)
+        self.at: dict[int, float] = {}
+
+    def offer(self, topic: str, payload: bytes) -> bool:
+        self.at.setdefault(int(payload), time.monotonic())
+        return super().offer(topic, payload)
+
+
+def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int = 300,
+                                after: int = 300) -> dict[str, Any]:
+    """A site publishes numbered plot batches at ``qos``, about 100 a second, into node A
+    (its [mqtt] urls: A, then C); a centre's input names B, C, A and is connected to B.
+    Once the centre has heard ``before`` of them (every one so far: nothing in flight), B
+    is SIGKILLed, the site going on.  The input fails over (once or more, as the cluster
+    elects) and the site stops once the centre has heard ``after`` sent after its last
+    connection.  What was sent and heard, and when."""
+    a, b, c = cluster.mqtt_ports
+    url = parse_input_url(f"mqtt://127.0.0.1:{b},127.0.0.1:{c},127.0.0.1:{a}/site/v1/plots/#")
+    assert isinstance(url, MqttInputUrl)
+    heard = Heard()
+    feed = MqttFeed([url], heard, MqttConfig(urls=tuple(cluster.urls), protocol="3.1.1"),
+                    client_id="centre")
+    out: dict[str, Any] = {"feed": feed, "heard": heard}
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        stopping = asyncio.Event()
+        centre = asyncio.create_task(feed.run(stopping))
+        await until(lambda: feed.connected and sink.connected, 30)
+        sent = 0
+        connects = feed.counters["connects"]
+        first_after: int | None = None  # the first number sent after the last connection
+        put_at: dict[int, float] = {}
+        killed_at = 0.0
+
+        def put() -> None:
+            nonlocal sent
+            outbox.put([Outbound("site/v1/plots/0-101", str(sent).encode(), qos=qos)])
+            put_at[sent] = time.monotonic()
+            sent += 1
+            sink.notify()
+
+        async with asyncio.timeout(120):
+            while sent < before:
+                put()
+                await asyncio.sleep(0.01)  # what is tested: batches keep coming, over time
+            await until(lambda: len(heard.at) >= sent, 30)  # nothing in flight
+            out["killed_at_sent"] = sent
+            killed_at = time.monotonic()
+            await asyncio.to_thread(cluster.kill, 1)
+            while True:
+                if feed.counters["connects"] != connects:  # (again): count from here
+                    connects, first_after = feed.counters["connects"], sent
+                if (first_after is not None and feed.counters["failovers"]
+                        and sum(1 for n in heard.at if n >= first_after) >= after):
+                    break
+                put()
+                await asyncio.sleep(0.01)
+            await until(lambda: len(outbox) == 0, 30)
+            await until(lambda: len(heard.at) >= sent
+                        or all(n in heard.at for n in range(first_after, sent)), 30)
+        stopping.set()
+        await centre
+        out.update(sent=sent, killed_at=killed_at, put_at=put_at, first_after=first_after)
+
+    out["site"] = asyncio.run(run_sink([cluster.urls[0], cluster.urls[2]], body,
+                                       protocol="3.1.1"))
+    return out
+
+
+@pytest.mark.slow
+def test_nats_centre_input_fails_over_when_its_node_dies(nats_cluster: NatsCluster) -> None:
+    """The centre's input is on node B, B is SIGKILLed: the input moves to another node
+    and the centre keeps receiving.  Its session is clean (docs/deployment.md): what the
+    site sends from the kill until the input is subscribed on the next node may be lost
+    to it, whatever the QoS; what was sent before the kill, and everything sent after
+    the centre hears again, arrives.  The site (QoS 1, on node A) loses nothing: the
+    cluster's pause holds its PUBACKs, its outbox keeps what waits for them."""
+    run = centre_through_a_node_death(nats_cluster)
+    feed, heard, site = run["feed"], run["heard"], run["site"]
+    assert feed.counters["failovers"] >= 1 and feed.where != nats_cluster.urls[1]
+    assert not {k: v for k, v in site.outbox.counters.items() if k.startswith("dropped")}
+    sent, kill, first_after = run["sent"], run["killed_at_sent"], run["first_after"]
+    lost = set(range(sent)) - set(heard.at)
+    assert all(n in heard.at for n in range(kill))  # before the kill: all
+    assert all(n in heard.at for n in range(first_after, sent))  # after the reconnection
+    back = min(t for n, t in heard.at.items() if n >= kill) - run["killed_at"]
+    print(f"input failed over in {back:.2f} s (kill to first batch heard again), "
+          f"{feed.counters['failovers']} failovers; {len(lost)} of {sent} lost, all sent "
+          f"between the kill (#{kill}) and the last reconnection (#{first_after})")

@@ -40,11 +40,18 @@ def test_a_single_broker_is_retried_and_never_fails_over() -> None:
     assert nodes.connected() is False and nodes.failovers == 0
 
 
-def test_backoff_doubles_to_its_maximum_and_starts_again_once_connected() -> None:
-    nodes = Nodes([A, B], backoff_min_s=0.5, backoff_max_s=3.0, uniform=no_jitter)
-    assert [nodes.failed() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+def test_backoff_doubles_after_each_round_of_failures_and_starts_again_once_connected(
+        ) -> None:
+    """A dead node (or one paused by an election) does not hold the next one back: the
+    backoff doubles only once every node has failed in a row."""
+    nodes = Nodes([A, B, C], backoff_min_s=0.5, backoff_max_s=3.0, uniform=no_jitter)
+    assert [nodes.failed() for _ in range(12)] == [0.5] * 3 + [1.0] * 3 + [2.0] * 3 + [3.0] * 3
     nodes.connected()
-    assert nodes.failed() == 0.5
+    assert [nodes.failed() for _ in range(4)] == [0.5, 0.5, 0.5, 1.0]
+    one = Nodes([A], backoff_min_s=0.5, backoff_max_s=3.0, uniform=no_jitter)
+    assert [one.failed() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]  # as ever
+    one.connected()
+    assert one.failed() == 0.5
 
 
 def test_jitter_is_plus_or_minus_a_fifth() -> None:

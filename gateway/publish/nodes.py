@@ -4,9 +4,12 @@ Every MQTT client of the gateway that stays connected (the sink with its inbound
 subscriptions, ``peer``'s, a centre's ``mqtt://`` inputs, the demo's view) holds one
 connection at a time to one node of a broker: the only one of a single broker, or one of
 a cluster's.  When a connection fails or drops, the next node is tried, round robin, after
-a backoff (0.5 s doubling to 30 s, +-20 % jitter, so that the gateways a node dropped do
-not all come back in the same instant; reset once connected).  A *failover* is a
-connection made to a node other than the last one connected to: counted, and said.
+a backoff (0.5 s, +-20 % jitter, so that the gateways a node dropped do not all come back
+in the same instant; reset once connected).  The backoff doubles, up to 30 s, each time
+every node has failed in a row (a whole round), not at each node: a cluster's node that
+died, or one paused while the cluster elects, does not make the gateway wait longer for
+the next node, which may well answer.  A *failover* is a connection made to a node other
+than the last one connected to: counted, and said.
 
 Sans-IO: no socket and no clock; the caller connects, and sleeps for the delay
 ``failed`` returns.  The jitter is drawn from ``uniform`` (``random.uniform`` unless a
@@ -38,6 +41,7 @@ class Nodes:
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self.backoff_s = backoff_min_s  # the next delay, before jitter
+        self.failures = 0  # in a row, since the last connection
         self._uniform = uniform
         self._last: int | None = None  # the node of the last connection made
 
@@ -59,15 +63,19 @@ class Nodes:
         failover = self._last is not None and self._last != self.index
         self._last = self.index
         self.backoff_s = self.backoff_min_s
+        self.failures = 0
         if failover:
             self.failovers += 1
         return failover
 
     def failed(self) -> float:
         """A connection to ``current`` failed or dropped: move to the next node.  Seconds
-        to wait before connecting to it (the backoff, with jitter; it doubles for the next
-        time, up to its maximum)."""
+        to wait before connecting to it: the backoff, with jitter.  The backoff doubles
+        (up to its maximum) for the next time when this failure ends a round of every
+        node failing in a row."""
         self.index = (self.index + 1) % len(self.brokers)
         delay = self.backoff_s * self._uniform(1 - JITTER, 1 + JITTER)
-        self.backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
+        self.failures += 1
+        if self.failures % len(self.brokers) == 0:
+            self.backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
         return delay
