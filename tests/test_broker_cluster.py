@@ -331,6 +331,7 @@ def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int 
         first_after: int | None = None  # the first number sent after the last connection
         put_at: dict[int, float] = {}
         killed_at = 0.0
+        reconnected: list[float] = []  # when the input connected again, after the kill
 
         def put() -> None:
             nonlocal sent
@@ -350,6 +351,7 @@ def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int 
             while True:
                 if feed.counters["connects"] != connects:  # (again): count from here
                     connects, first_after = feed.counters["connects"], sent
+                    reconnected.append(time.monotonic() - killed_at)
                 if (first_after is not None and feed.counters["failovers"]
                         and sum(1 for n in heard.at if n >= first_after) >= after):
                     break
@@ -360,7 +362,8 @@ def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int 
                         or all(n in heard.at for n in range(first_after, sent)), 30)
         stopping.set()
         await centre
-        out.update(sent=sent, killed_at=killed_at, put_at=put_at, first_after=first_after)
+        out.update(sent=sent, killed_at=killed_at, put_at=put_at, first_after=first_after,
+                   reconnected=reconnected)
 
     out["site"] = asyncio.run(run_sink([cluster.urls[0], cluster.urls[2]], body,
                                        protocol="3.1.1"))
@@ -380,10 +383,37 @@ def test_nats_centre_input_fails_over_when_its_node_dies(nats_cluster: NatsClust
     assert feed.counters["failovers"] >= 1 and feed.where != nats_cluster.urls[1]
     assert not {k: v for k, v in site.outbox.counters.items() if k.startswith("dropped")}
     sent, kill, first_after = run["sent"], run["killed_at_sent"], run["first_after"]
-    lost = set(range(sent)) - set(heard.at)
     assert all(n in heard.at for n in range(kill))  # before the kill: all
     assert all(n in heard.at for n in range(first_after, sent))  # after the reconnection
+    print(describe(run))
+
+
+def describe(run: dict[str, Any]) -> str:
+    """One line of figures: the input's failover time (from the kill to its connection to
+    another node, subscribed), when the centre heard the site again, what was lost."""
+    heard, kill, sent = run["heard"], run["killed_at_sent"], run["sent"]
     back = min(t for n, t in heard.at.items() if n >= kill) - run["killed_at"]
-    print(f"input failed over in {back:.2f} s (kill to first batch heard again), "
-          f"{feed.counters['failovers']} failovers; {len(lost)} of {sent} lost, all sent "
-          f"between the kill (#{kill}) and the last reconnection (#{first_after})")
+    lost = set(range(sent)) - set(heard.at)
+    return (f"input on another node {run['reconnected'][0]:.2f} s after the kill "
+            f"({run['feed'].counters['failovers']} failovers), heard the site again after "
+            f"{back:.2f} s (the site's failovers: {run['site'].counters['failovers']}); "
+            f"{len(lost)} of {sent} lost, all sent between the kill (#{kill}) and the last "
+            f"reconnection (#{run['first_after']})")
+
+
+def measure_centre(runs: int, directory: Path) -> list[str]:
+    """``python -c 'from test_broker_cluster import measure_centre; ...'``: the centre's
+    input over ``runs`` fresh clusters (docs/deployment.md's figures)."""
+    assert NATS is not None
+    lines = []
+    for n in range(runs):
+        run_dir = directory / f"centre{n}"
+        run_dir.mkdir()
+        cluster = NatsCluster(run_dir, binary=NATS)
+        try:
+            cluster.start()
+            lines.append(f"run {n}: {describe(centre_through_a_node_death(cluster))}")
+            print(lines[-1], flush=True)
+        finally:
+            cluster.stop()
+    return lines
