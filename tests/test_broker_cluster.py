@@ -23,6 +23,7 @@ from test_service_mqtt import run_sink, until
 from waiting import wait_until
 
 from gateway.config import MqttConfig
+from gateway.config.sections import CONNECT_TIMEOUT_S
 from gateway.config.values import MqttInputUrl, parse_input_url
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
@@ -145,7 +146,8 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
         cluster.stop()
 
 
-def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200
+def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200,
+                           connect_timeout_s: float = CONNECT_TIMEOUT_S
                            ) -> tuple[set[bytes], set[bytes], float, MqttSink]:
     """The gateway (MQTT 3.1.1) streams ``total`` QoS 1 messages, `aidc` and `alerts`,
     about 250 a second, to the cluster's first node; a subscriber with a persistent session
@@ -198,7 +200,8 @@ def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int 
         sub.cancel()
         await asyncio.gather(sub, return_exceptions=True)
 
-    sink = asyncio.run(run_sink(cluster.urls, body, protocol="3.1.1"))
+    sink = asyncio.run(run_sink(cluster.urls, body, protocol="3.1.1",
+                                connect_timeout_s=connect_timeout_s))
     return sent, received, failover_s, sink
 
 
@@ -216,7 +219,8 @@ def test_nats_node_killed_under_the_gateway_loses_no_qos1_message(
           f"{sink.counters['failovers']} failovers")
 
 
-def measure(runs: int, directory: Path) -> list[float]:
+def measure(runs: int, directory: Path,
+            connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[float]:
     """``python -c 'from test_broker_cluster import measure; ...'``: the failover time over
     ``runs`` fresh clusters (docs/deployment.md's figures)."""
     assert NATS is not None
@@ -227,7 +231,8 @@ def measure(runs: int, directory: Path) -> list[float]:
         cluster = NatsCluster(run_dir, binary=NATS)
         try:
             ready_s = cluster.start()
-            sent, received, failover_s, sink = kill_under_the_gateway(cluster)
+            sent, received, failover_s, sink = kill_under_the_gateway(
+                cluster, connect_timeout_s=connect_timeout_s)
             lost = len(sent - received)
             times.append(failover_s)
             print(f"run {n}: ready in {ready_s:.1f} s, failover {failover_s:.2f} s, "
