@@ -422,3 +422,41 @@ def measure_centre(runs: int, directory: Path) -> list[str]:
         finally:
             cluster.stop()
     return lines
+
+
+def probe_election(directory: Path, every_s: float = 0.25, probes: int = 40
+                   ) -> list[tuple[float, float, str]]:
+    """``python -c 'from test_broker_cluster import probe_election; ...'``: SIGKILL a node
+    of a fresh cluster, then CONNECT to each surviving node every ``every_s``, each given
+    30 s: when each was sent and answered (seconds after the kill), and how it ended.  It
+    showed that a CONNECT sent during the election is never answered (hence
+    ``connect_timeout_s``: docs/deployment.md, "When a node dies")."""
+    assert NATS is not None
+    cluster = NatsCluster(directory, binary=NATS)
+
+    async def one(port: int, n: int, t0: float, out: list[tuple[float, float, str]]) -> None:
+        sent = time.monotonic() - t0
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{port}-{n}",
+                                      timeout=30, protocol=aiomqtt.ProtocolVersion.V311):
+                out.append((sent, time.monotonic() - t0, "answered"))
+        except aiomqtt.MqttError as exc:
+            out.append((sent, time.monotonic() - t0, str(exc)))
+
+    async def main() -> list[tuple[float, float, str]]:
+        out: list[tuple[float, float, str]] = []
+        t0 = time.monotonic()
+        await asyncio.to_thread(cluster.kill, 1)
+        tasks = []
+        for n in range(probes):
+            tasks += [asyncio.create_task(one(port, n, t0, out))
+                      for port in (cluster.mqtt_ports[0], cluster.mqtt_ports[2])]
+            await asyncio.sleep(every_s)  # the pace of probing
+        await asyncio.gather(*tasks)
+        return sorted(out)
+
+    try:
+        cluster.start()
+        return asyncio.run(main())
+    finally:
+        cluster.stop()
