@@ -366,3 +366,40 @@ def test_replay_at_needs_a_speed_and_a_time() -> None:
         done = subprocess.run([*base, *extra], capture_output=True, env=env, timeout=60)
         assert done.returncode == 2, done.stderr
         assert says in done.stderr, done.stderr
+
+
+def test_health_and_metrics_name_each_inputs_node_and_failovers() -> None:
+    """/health's remote_inputs and /metrics say which node each input is on (connected or
+    being tried) and how many failovers it made; inputs on one cluster share a feed."""
+    from gateway.service.centre import RemoteInputs
+    from gateway.service.metrics import Metrics, Snapshot
+
+    text = CENTRE.replace("mqtt://127.0.0.1:1883/", "mqtt://a:1883,b:1883/") + (
+        '[[input]]\nurl = "mqtt://a:1883,b:1883/site/v1/tracks/#"\n')
+    config = loads(text)
+    remote = RemoteInputs(config, config.mqtt)
+    [feed] = remote.feeds  # both inputs: one connection
+    name = "mqtt://a:1883,b:1883/site/v1/plots/# mqtt://a:1883,b:1883/site/v1/tracks/#"
+    assert str(feed) == name
+    feed.nodes.connected()  # on a, then a drops: b is tried
+    feed.nodes.failed()
+
+    def report() -> tuple[dict[str, Any], str]:
+        snap, health = Snapshot(), {}  # type: ignore[var-annotated]
+        remote.add_metrics(snap, health)
+        return health["remote_inputs"][name], Metrics(lambda: snap).exposition().decode()
+
+    health, metrics = report()
+    assert (health["connected"], health["node"], health["failovers"]) == (
+        False, "mqtt://b:1883", 0)
+    assert f'gateway_remote_node{{input="{name}",node="mqtt://b:1883"}} 0.0' in metrics
+    assert remote.failures() == {f"input {name}": "not connected yet"}
+    feed.connected = True  # as run() does on b's CONNACK and SUBACKs
+    feed.counters["failovers"] += feed.nodes.connected()
+    health, metrics = report()
+    assert (health["connected"], health["node"], health["failovers"]) == (
+        True, "mqtt://b:1883", 1)
+    assert f'gateway_remote_node{{input="{name}",node="mqtt://b:1883"}} 1.0' in metrics
+    assert (f'gateway_remote_connections_total{{event="failovers",input="{name}"}} 1.0'
+            in metrics)
+    assert remote.failures() == {}
