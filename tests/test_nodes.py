@@ -29,6 +29,8 @@ def test_round_robin_and_failovers_counted_only_on_another_node() -> None:
     nodes.failed()
     assert nodes.current == C
     assert nodes.connected() is False and nodes.failovers == 1  # back on the same node
+    nodes.failed()
+    assert nodes.next_attempt == "trying mqtt://a:1883"
 
 
 def test_a_single_broker_is_retried_and_never_fails_over() -> None:
@@ -36,7 +38,7 @@ def test_a_single_broker_is_retried_and_never_fails_over() -> None:
     nodes.connected()
     for _ in range(5):
         nodes.failed()
-        assert nodes.current == A
+        assert nodes.current == A and nodes.next_attempt == "retrying"
     assert nodes.connected() is False and nodes.failovers == 0
 
 

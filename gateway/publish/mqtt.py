@@ -282,11 +282,11 @@ class MqttSink:
                 if self.connected:
                     self.counters["disconnects"] += 1
                     log.warning("MQTT connection to %s lost: %s; %s in %.1f s", failed,
-                                _why(exc), self._next(), delay)
+                                _why(exc), self.nodes.next_attempt, delay)
                 else:
                     self.counters["connect-failures"] += 1
                     log.warning("MQTT cannot connect to %s: %s; %s in %.1f s", failed,
-                                _why(exc), self._next(), delay)
+                                _why(exc), self.nodes.next_attempt, delay)
                 self.connected = False
                 _retrieve_disconnect(client)
             except _Abandon:
@@ -300,9 +300,6 @@ class MqttSink:
                 await asyncio.sleep(delay)  # still trying to drain, until the deadline
             else:
                 await _wait(stopping, delay)
-
-    def _next(self) -> str:
-        return f"trying {self.where}" if len(self.nodes) > 1 else "retrying"
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         """Subscribe (again: the broker may have lost the session) and wait for every

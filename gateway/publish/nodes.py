@@ -57,6 +57,11 @@ class Nodes:
         """The current node's URL, as /health, /metrics and the log name it."""
         return str(self.current)
 
+    @property
+    def next_attempt(self) -> str:
+        """What comes after a failure, for the log line (``failed`` has moved on)."""
+        return f"trying {self.where}" if len(self.brokers) > 1 else "retrying"
+
     def connected(self) -> bool:
         """A connection to ``current`` was made: the backoff starts again from its minimum.
         True when it is a failover (the last connection was to another node)."""

@@ -129,7 +129,7 @@ class MqttFeed:
                     lost.result()  # raises: the connection is gone
             except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
                 failed, delay = self.where, self.nodes.failed()
-                nxt = f"trying {self.where}" if len(self.nodes) > 1 else "retrying"
+                nxt = self.nodes.next_attempt
                 if self.down_since is None:
                     self.down_since = time.monotonic()
                 if self.connected:
