@@ -584,7 +584,7 @@ async def session(client: aiomqtt.Client, connect_timeout_s: float,
     and sends no CONNACK: both are bounded here by ``connect_timeout_s``, then
     ``timeout_s`` is the client's for the rest of the session.  A connection attempt that
     fails has its socket closed: aiomqtt leaves it open, and a CONNACK arriving later on it
-    would give that abandoned connection the client id (and the session) on its node,
+    could give that abandoned connection the client id (and the session) on its node,
     taking them from the connection made meanwhile to the next node.  When the session
     ends in an error, the goodbye (a DISCONNECT, and the wait for the socket to close) is
     bounded by ``connect_timeout_s`` too: a node that stopped answering does not hold the
