@@ -312,7 +312,8 @@ class Heard(Inbox):
 
 
 def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int = 200,
-                                after: int = 200) -> dict[str, Any]:
+                                after: int = 200, connect_timeout_s: float = CONNECT_TIMEOUT_S
+                                ) -> dict[str, Any]:
     """A site publishes numbered plot batches at ``qos``, about 50 a second, into node A
     (its [mqtt] urls: A, then C); a centre's input names B, C, A and is connected to B.
     Once the centre has heard ``before`` of them (every one so far: nothing in flight), B
@@ -323,7 +324,8 @@ def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int 
     url = parse_input_url(f"mqtt://127.0.0.1:{b},127.0.0.1:{c},127.0.0.1:{a}/site/v1/plots/#")
     assert isinstance(url, MqttInputUrl)
     heard = Heard()
-    feed = MqttFeed([url], heard, MqttConfig(urls=tuple(cluster.urls), protocol="3.1.1"),
+    feed = MqttFeed([url], heard, MqttConfig(urls=tuple(cluster.urls), protocol="3.1.1",
+                                             connect_timeout_s=connect_timeout_s),
                     client_id="centre")
     out: dict[str, Any] = {"feed": feed, "heard": heard}
 
@@ -371,7 +373,7 @@ def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int 
                    reconnected=reconnected)
 
     out["site"] = asyncio.run(run_sink([cluster.urls[0], cluster.urls[2]], body,
-                                       protocol="3.1.1"))
+                                       protocol="3.1.1", connect_timeout_s=connect_timeout_s))
     return out
 
 
@@ -406,7 +408,8 @@ def describe(run: dict[str, Any]) -> str:
             f"reconnection (#{run['first_after']})")
 
 
-def measure_centre(runs: int, directory: Path) -> list[str]:
+def measure_centre(runs: int, directory: Path,
+                   connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[str]:
     """``python -c 'from test_broker_cluster import measure_centre; ...'``: the centre's
     input over ``runs`` fresh clusters (docs/deployment.md's figures)."""
     assert NATS is not None
@@ -417,7 +420,8 @@ def measure_centre(runs: int, directory: Path) -> list[str]:
         cluster = NatsCluster(run_dir, binary=NATS)
         try:
             cluster.start()
-            lines.append(f"run {n}: {describe(centre_through_a_node_death(cluster))}")
+            run = centre_through_a_node_death(cluster, connect_timeout_s=connect_timeout_s)
+            lines.append(f"run {n}: {describe(run)}")
             print(lines[-1], flush=True)
         finally:
             cluster.stop()
