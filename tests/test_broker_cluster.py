@@ -401,11 +401,14 @@ def describe(run: dict[str, Any]) -> str:
     heard, kill, sent = run["heard"], run["killed_at_sent"], run["sent"]
     back = min(t for n, t in heard.at.items() if n >= kill) - run["killed_at"]
     lost = set(range(sent)) - set(heard.at)
+    dropped = sum(v for k, v in run["site"].outbox.counters.items() if k.startswith("dropped"))
     return (f"input on another node {run['reconnected'][0]:.2f} s after the kill "
             f"({run['feed'].counters['failovers']} failovers), heard the site again after "
             f"{back:.2f} s (the site's failovers: {run['site'].counters['failovers']}); "
-            f"{len(lost)} of {sent} lost, all sent between the kill (#{kill}) and the last "
-            f"reconnection (#{run['first_after']})")
+            f"{len(lost)} of {sent} lost"
+            + (f" (#{min(lost)} to #{max(lost)})" if lost else "")
+            + f"; the kill after #{kill - 1}, the last reconnection before "
+            f"#{run['first_after']}; the site dropped {dropped}")
 
 
 def measure_centre(runs: int, directory: Path,
