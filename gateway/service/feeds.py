@@ -119,7 +119,7 @@ class MqttFeed:
                         self.counters["failovers"] += 1
                         log.warning("input %s: failed over to %s (node %d of %d)", self,
                                     self.where, self.nodes.index + 1, len(self.nodes))
-                    log.info("input %s: connected to %s and subscribed", self, self.where)
+                    log.info("input %s: connected and subscribed, on %s", self, self.where)
                     lost = asyncio.ensure_future(_disconnection(client))
                     await _wait(stopping, None, done=lost)
                     if not lost.done():
