@@ -20,9 +20,14 @@ from test_service_live import http, live_config, start_run, stop, wait_listening
 from test_service_mqtt import run_sink, until
 from waiting import wait_until
 
+from gateway.config import MqttConfig
+from gateway.config.sections import CONNECT_TIMEOUT_S
+from gateway.config.values import MqttInputUrl, parse_input_url
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Topics
+from gateway.publish.topics import Outbound, Topics
+from gateway.service.feeds import MqttFeed
+from gateway.service.inputs import Inbox
 
 
 async def count(port: int, received: set[bytes], ready: asyncio.Event, *, v5: bool,
@@ -123,7 +128,8 @@ def test_run_with_broker_list_fails_over_and_says_so_on_health_and_metrics(
 
 # -- a real clustered broker ------------------------------------------------------------------
 
-def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200
+def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int = 200,
+                           connect_timeout_s: float = CONNECT_TIMEOUT_S
                            ) -> tuple[set[bytes], set[bytes], float, MqttSink]:
     """The gateway (MQTT 3.1.1) streams ``total`` QoS 1 messages, `aidc` and `alerts`,
     about 250 a second, to the cluster's first node; a subscriber with a persistent session
@@ -176,7 +182,8 @@ def kill_under_the_gateway(cluster: NatsCluster, total: int = 600, kill_at: int 
         sub.cancel()
         await asyncio.gather(sub, return_exceptions=True)
 
-    sink = asyncio.run(run_sink(cluster.urls, body, protocol="3.1.1"))
+    sink = asyncio.run(run_sink(cluster.urls, body, protocol="3.1.1",
+                                connect_timeout_s=connect_timeout_s))
     return sent, received, failover_s, sink
 
 
@@ -194,7 +201,8 @@ def test_nats_node_killed_under_the_gateway_loses_no_qos1_message(
           f"{sink.counters['failovers']} failovers")
 
 
-def measure(runs: int, directory: Path) -> list[float]:
+def measure(runs: int, directory: Path,
+            connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[float]:
     """``python -c 'from test_broker_cluster import measure; ...'``: the failover time over
     ``runs`` fresh clusters (docs/deployment.md's figures)."""
     assert NATS is not None
@@ -205,7 +213,8 @@ def measure(runs: int, directory: Path) -> list[float]:
         cluster = NatsCluster(run_dir, binary=NATS)
         try:
             ready_s = cluster.start()
-            sent, received, failover_s, sink = kill_under_the_gateway(cluster)
+            sent, received, failover_s, sink = kill_under_the_gateway(
+                cluster, connect_timeout_s=connect_timeout_s)
             lost = len(sent - received)
             times.append(failover_s)
             print(f"run {n}: ready in {ready_s:.1f} s, failover {failover_s:.2f} s, "
@@ -268,3 +277,175 @@ def test_nats_inbound_subscription_follows_the_gateway_to_the_next_node(
     # every other run lost none.  AIDC's LAM timeout resends or alerts (docs/broker.md).
     assert len(missing) <= 1 and missing <= while_away, (sorted(missing), sink.counters)
     assert sink.counters["failovers"] >= 1
+
+
+# -- a centre's mqtt:// input on a cluster ------------------------------------------------------
+
+class Heard(Inbox):
+    """The centre's inbox, noting when each payload (a site's sequence number) came."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=1_000_000)
+        self.at: dict[int, float] = {}
+
+    def offer(self, topic: str, payload: bytes) -> bool:
+        self.at.setdefault(int(payload), time.monotonic())
+        return super().offer(topic, payload)
+
+
+def centre_through_a_node_death(cluster: NatsCluster, qos: int = 1, before: int = 200,
+                                after: int = 200, connect_timeout_s: float = CONNECT_TIMEOUT_S
+                                ) -> dict[str, Any]:
+    """A site publishes numbered plot batches at ``qos``, about 50 a second, into node A
+    (its [mqtt] urls: A, then C); a centre's input names B, C, A and is connected to B.
+    Once the centre has heard ``before`` of them (every one so far: nothing in flight), B
+    is SIGKILLed, the site going on.  The input fails over (once or more, as the cluster
+    elects) and the site stops once the centre has heard ``after`` sent after its last
+    connection.  What was sent and heard, and when."""
+    a, b, c = cluster.mqtt_ports
+    url = parse_input_url(f"mqtt://127.0.0.1:{b},127.0.0.1:{c},127.0.0.1:{a}/site/v1/plots/#")
+    assert isinstance(url, MqttInputUrl)
+    heard = Heard()
+    feed = MqttFeed([url], heard, MqttConfig(urls=tuple(cluster.urls), protocol="3.1.1",
+                                             connect_timeout_s=connect_timeout_s),
+                    client_id="centre")
+    out: dict[str, Any] = {"feed": feed, "heard": heard}
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        stopping = asyncio.Event()
+        centre = asyncio.create_task(feed.run(stopping))
+        await until(lambda: feed.connected and sink.connected, 30)
+        sent = 0
+        connects = feed.counters["connects"]
+        first_after: int | None = None  # the first number sent after the last connection
+        put_at: dict[int, float] = {}
+        killed_at = 0.0
+        reconnected: list[float] = []  # when the input connected again, after the kill
+
+        def put() -> None:
+            nonlocal sent
+            outbox.put([Outbound("site/v1/plots/0-101", str(sent).encode(), qos=qos)])
+            put_at[sent] = time.monotonic()
+            sent += 1
+            sink.notify()
+
+        async with asyncio.timeout(300):  # a cluster that lost a node acknowledges slower
+            while sent < before:
+                put()
+                await asyncio.sleep(0.02)  # what is tested: batches keep coming, over time
+            await until(lambda: len(heard.at) >= sent, 30)  # nothing in flight
+            out["killed_at_sent"] = sent
+            killed_at = time.monotonic()
+            await asyncio.to_thread(cluster.kill, 1)
+            while True:
+                if feed.counters["connects"] != connects:  # (again): count from here
+                    connects, first_after = feed.counters["connects"], sent
+                    reconnected.append(time.monotonic() - killed_at)
+                if (first_after is not None and feed.counters["failovers"]
+                        and sum(1 for n in heard.at if n >= first_after) >= after):
+                    break
+                put()
+                await asyncio.sleep(0.02)
+            await until(lambda: len(outbox) == 0, 120)
+            await until(lambda: len(heard.at) >= sent
+                        or all(n in heard.at for n in range(first_after, sent)), 60)
+        stopping.set()
+        await centre
+        out.update(sent=sent, killed_at=killed_at, put_at=put_at, first_after=first_after,
+                   reconnected=reconnected)
+
+    out["site"] = asyncio.run(run_sink([cluster.urls[0], cluster.urls[2]], body,
+                                       protocol="3.1.1", connect_timeout_s=connect_timeout_s))
+    return out
+
+
+@pytest.mark.slow
+def test_nats_centre_input_fails_over_when_its_node_dies(nats_cluster: NatsCluster) -> None:
+    """The centre's input is on node B, B is SIGKILLed: the input moves to another node
+    and the centre keeps receiving.  Its session is clean (docs/deployment.md): what the
+    site sends from the kill until the input is subscribed on the next node may be lost
+    to it, whatever the QoS; what was sent before the kill, and everything sent after
+    the centre hears again, arrives.  The site (QoS 1, on node A) loses nothing: the
+    cluster's pause holds its PUBACKs, its outbox keeps what waits for them."""
+    run = centre_through_a_node_death(nats_cluster)
+    feed, heard, site = run["feed"], run["heard"], run["site"]
+    assert feed.counters["failovers"] >= 1 and feed.where != nats_cluster.urls[1]
+    assert not {k: v for k, v in site.outbox.counters.items() if k.startswith("dropped")}
+    sent, kill, first_after = run["sent"], run["killed_at_sent"], run["first_after"]
+    assert all(n in heard.at for n in range(kill))  # before the kill: all
+    assert all(n in heard.at for n in range(first_after, sent))  # after the reconnection
+    print(describe(run))
+
+
+def describe(run: dict[str, Any]) -> str:
+    """One line of figures: the input's failover time (from the kill to its connection to
+    another node, subscribed), when the centre heard the site again, what was lost."""
+    heard, kill, sent = run["heard"], run["killed_at_sent"], run["sent"]
+    back = min(t for n, t in heard.at.items() if n >= kill) - run["killed_at"]
+    lost = set(range(sent)) - set(heard.at)
+    dropped = sum(v for k, v in run["site"].outbox.counters.items() if k.startswith("dropped"))
+    return (f"input on another node {run['reconnected'][0]:.2f} s after the kill "
+            f"({run['feed'].counters['failovers']} failovers), heard the site again after "
+            f"{back:.2f} s (the site's failovers: {run['site'].counters['failovers']}); "
+            f"{len(lost)} of {sent} lost"
+            + (f" (#{min(lost)} to #{max(lost)})" if lost else "")
+            + f"; the kill after #{kill - 1}, the last reconnection before "
+            f"#{run['first_after']}; the site dropped {dropped}")
+
+
+def measure_centre(runs: int, directory: Path,
+                   connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[str]:
+    """``python -c 'from test_broker_cluster import measure_centre; ...'``: the centre's
+    input over ``runs`` fresh clusters (docs/deployment.md's figures)."""
+    assert NATS is not None
+    lines = []
+    for n in range(runs):
+        run_dir = directory / f"centre{n}"
+        run_dir.mkdir()
+        cluster = NatsCluster(run_dir, binary=NATS)
+        try:
+            cluster.start()
+            run = centre_through_a_node_death(cluster, connect_timeout_s=connect_timeout_s)
+            lines.append(f"run {n}: {describe(run)}")
+            print(lines[-1], flush=True)
+        finally:
+            cluster.stop()
+    return lines
+
+
+def probe_election(directory: Path, every_s: float = 0.25, probes: int = 40
+                   ) -> list[tuple[float, float, str]]:
+    """``python -c 'from test_broker_cluster import probe_election; ...'``: SIGKILL a node
+    of a fresh cluster, then CONNECT to each surviving node every ``every_s``, each given
+    30 s: when each was sent and answered (seconds after the kill), and how it ended.  It
+    showed that a CONNECT sent during the election is never answered (hence
+    ``connect_timeout_s``: docs/deployment.md, "When a node dies")."""
+    assert NATS is not None
+    cluster = NatsCluster(directory, binary=NATS)
+
+    async def one(port: int, n: int, t0: float, out: list[tuple[float, float, str]]) -> None:
+        sent = time.monotonic() - t0
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{port}-{n}",
+                                      timeout=30, protocol=aiomqtt.ProtocolVersion.V311):
+                out.append((sent, time.monotonic() - t0, "answered"))
+        except aiomqtt.MqttError as exc:
+            out.append((sent, time.monotonic() - t0, str(exc)))
+
+    async def main() -> list[tuple[float, float, str]]:
+        out: list[tuple[float, float, str]] = []
+        t0 = time.monotonic()
+        await asyncio.to_thread(cluster.kill, 1)
+        tasks = []
+        for n in range(probes):
+            tasks += [asyncio.create_task(one(port, n, t0, out))
+                      for port in (cluster.mqtt_ports[0], cluster.mqtt_ports[2])]
+            await asyncio.sleep(every_s)  # the pace of probing
+        await asyncio.gather(*tasks)
+        return sorted(out)
+
+    try:
+        cluster.start()
+        return asyncio.run(main())
+    finally:
+        cluster.stop()

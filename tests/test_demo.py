@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -103,6 +104,35 @@ def test_found_broker_gets_mqtt5_and_duration_stops_it(mosquitto: Any) -> None:
     assert_clean_end(done)
     assert f"{mosquitto.url} (found, MQTT 5)" in done.stdout
     assert any(tracks for tracks, _ in view_lines(done.stdout)), done.stdout
+
+
+def test_broker_list_is_a_cluster_the_first_node_that_answers_used(mosquitto: Any) -> None:
+    """`--broker A,B`: A does not answer, B does; the demo runs on B (the gateway, the
+    view and the peers fail over from A, as for any cluster)."""
+    done = demo("--broker", f"mqtt://127.0.0.1:1,{mosquitto.url}", "--speed", "10",
+                "--duration", "3", timeout=60)
+    assert_clean_end(done)
+    assert f"mqtt://127.0.0.1:1, {mosquitto.url} (found, MQTT 5)" in done.stdout
+    assert any(tracks for tracks, _ in view_lines(done.stdout)), done.stdout
+    bad = demo("--broker", "mqtt://127.0.0.1:1,mqtt://127.0.0.1:1", timeout=30)
+    assert bad.returncode == 2 and "distinct broker URLs" in bad.stderr
+
+
+def test_embedded_takes_the_place_of_a_configs_urls(tmp_path: Path) -> None:
+    """A config whose [mqtt] names a cluster's nodes: `--embedded` publishes to the
+    embedded broker, not to them (its URL replaces the config's url or urls)."""
+    root = Path(__file__).resolve().parent.parent / "captures"
+    text = (root / "border.toml").read_text().replace(
+        'url = "mqtt://127.0.0.1:1883"', 'urls = ["mqtt://127.0.0.1:1", "mqtt://127.0.0.1:2"]')
+    assert "urls = [" in text
+    (tmp_path / "border-airspace.geojson").write_bytes(
+        (root / "border-airspace.geojson").read_bytes())
+    (tmp_path / "border.toml").write_text(text)
+    done = demo("--embedded", "--config", str(tmp_path / "border.toml"), "--speed", "10",
+                "--duration", "3", timeout=60)
+    assert_clean_end(done)
+    assert "(embedded, amqtt, MQTT 3.1.1)" in done.stdout
+    assert "127.0.0.1:1," not in done.stdout
 
 
 def test_view_counts_and_skips_what_it_cannot_use() -> None:

@@ -92,12 +92,12 @@ def test_the_site_publishes_where_the_centre_reads_and_the_centre_elsewhere(
         for entry in mine:
             assert by_code[(entry.sac, entry.sic)] == entry
 
-    # one broker cluster: both publish to its nodes, the centre's inputs read from one of
-    # them, the nodes are the cluster's routes, and the users are the cluster's
+    # one broker cluster: both publish to its nodes, the centre's inputs fail over between
+    # the same nodes, the nodes are the cluster's routes, and the users are the cluster's
     assert site.mqtt.urls == centre.mqtt.urls and len(site.mqtt.urls) == 3
     assert site.mqtt.protocol == centre.mqtt.protocol == "3.1.1"  # NATS's MQTT
     nodes = {parse_mqtt_url(u) for u in site.mqtt.urls}
-    assert all(f.broker in nodes for f in filters)  # type: ignore[union-attr]
+    assert all(set(f.brokers) == nodes for f in filters)  # type: ignore[union-attr]
     routes = re.findall(r"nats-route://([^:\s]+):\d+", nats_conf())
     assert sorted(routes) == sorted(n.host for n in nodes)
     mqtt_port = int(re.search(r"mqtt \{[^}]*listen: [^:]+:(\d+)", nats_conf()).group(1))  # type: ignore[union-attr]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
 
-from gateway.config import ConfigError, loads
+from gateway.config import ConfigError, MqttConfig, loads
 from gateway.config.values import MqttInputUrl, parse_input_url, topic_matches
 from gateway.ingest.url import UdpUrl
 from gateway.messages import Fused, Plot, Source, Track, encode, encode_batch
@@ -137,6 +138,25 @@ def test_input_urls() -> None:
                 "mqtt://b/a+/c", "mqtt://b/$SYS/#", "mqtt://u:p@b/x", "mqtt://b:0/x"):
         with pytest.raises(ValueError):
             parse_input_url(bad)
+    nodes = parse_input_url("mqtt://a:1884,[::1],c.example:1885/site/v1/#")
+    assert isinstance(nodes, MqttInputUrl)
+    assert [str(b) for b in nodes.brokers] == ["mqtt://a:1884", "mqtt://[::1]:1883",
+                                               "mqtt://c.example:1885"]
+    assert nodes.broker.host == "a" and nodes.filter == "site/v1/#"
+    assert str(nodes) == "mqtt://a:1884,[::1]:1883,c.example:1885/site/v1/#"
+    for bad, why in (("mqtt://a,,b/x", "an empty broker node"),
+                     ("mqtt://a,/x", "an empty broker node"),
+                     ("mqtt://a,mqtt://b/x", "the scheme is given once"),
+                     ("mqtt://a,mqtts://b:1/x", "the scheme is given once"),
+                     ("mqtt://a,a:1883/x", "named twice"),
+                     ("mqtt://a,b:0/x", "node 'b:0': port '0'"),
+                     ("mqtt://a,u:p@b/x", "node 'u:p@b': credentials"),
+                     ("mqtt://a,b_c/x", "node 'b_c': 'b_c' is not a host name"),
+                     ("mqtt://" + ",".join(f"n{i}" for i in range(17)) + "/x",
+                      "at most 16 broker nodes")):
+        with pytest.raises(ValueError, match=why):
+            parse_input_url(bad)
+    assert str(parse_input_url("mqtt://a,mqtt:1/x")) == "mqtt://a:1883,mqtt:1/x"  # a host
     assert topic_matches("a/+/c", "a/b/c") and topic_matches("a/#", "a")
     assert topic_matches("#", "a/b") and not topic_matches("a/+", "a/b/c")
     assert not topic_matches("a/b", "a/b/c")
@@ -173,6 +193,17 @@ def test_configuration_rules() -> None:
         loads(mixed)
     with pytest.raises(ConfigError, match="nothing to do"):
         loads(CENTRE + "[associate]\nenabled = false\n")
+    cluster = CENTRE.replace("mqtt://127.0.0.1:1883/", "mqtt://a:1883,b:1883/")
+    two = cluster + '[[input]]\nurl = "mqtt://a:1883,b:1883/site/v1/tracks/#"\n'
+    assert len({i.where.brokers for i in loads(two).inputs}) == 1  # type: ignore[union-attr]
+    for other in ("mqtt://b:1883,a:1883", "mqtt://a:1883", "mqtt://a:1883,b:1883,c:1883"):
+        with pytest.raises(ConfigError, match="the same nodes in the same order"):
+            loads(cluster + f'[[input]]\nurl = "{other}/site/v1/tracks/#"\n')
+    apart = loads(cluster + '[[input]]\nurl = "mqtt://c:1883/site/v1/tracks/#"\n')
+    assert len(apart.inputs) == 2  # another broker: its own connection
+    with pytest.raises(ConfigError, match="connect_timeout_s"):
+        loads(CENTRE + "connect_timeout_s = 0.1\n")
+    assert loads(CENTRE + "connect_timeout_s = 1.5\n").mqtt.connect_timeout_s == 1.5  # type: ignore[union-attr]
     site = CENTRE.replace('url = "mqtt://127.0.0.1:1883/site/v1/plots/#"',
                           'url = "udp://232.1.1.1:21000"')
     assert not loads(site + "[associate]\nenabled = false\n").associate.enabled
@@ -228,6 +259,61 @@ def test_feed_reconnects_after_the_broker_goes_away(mosquitto: Any) -> None:
     assert feed.counters["skipped-retained"] == 1
 
 
+def test_feed_fails_over_past_a_silent_node_and_closes_what_it_gave_up(
+        broker_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+    """An input on three nodes: a Mosquitto, a node that takes the TCP connection and never
+    answers (as a cluster's node does while JetStream elects leaders), another Mosquitto.
+    The first is killed: the input gives the silent one up after ``connect_timeout_s``
+    (its socket closed, not left to take the session later), connects to the third, one
+    failover, and takes what is published there."""
+    a, c = broker_factory(), broker_factory()
+    a.start()
+    c.start()
+    accepted: list[asyncio.StreamReader] = []
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(reader)
+        await reader.read()  # whatever the client sends; returns at its close
+        closed.set()
+        writer.close()
+
+    async def publish(port: int) -> None:
+        async with aiomqtt.Client("127.0.0.1", port) as pub:
+            await pub.publish("site/v1/plots/0-101", b"[1]")
+
+    async def main() -> MqttFeed:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        url = parse_input_url(f"mqtt://127.0.0.1:{a.port},127.0.0.1:{port},"
+                              f"127.0.0.1:{c.port}/site/v1/plots/#")
+        assert isinstance(url, MqttInputUrl)
+        config = MqttConfig(url="mqtt://127.0.0.1", connect_timeout_s=0.5)
+        feed = MqttFeed([url], Inbox(limit=10), config, client_id="test", backoff_min_s=0.1)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(feed.run(stopping))
+        async with asyncio.timeout(30):
+            while not feed.connected:
+                await asyncio.sleep(0.02)  # the pace of looking, not a guess
+            assert feed.where == a.url
+            await asyncio.to_thread(a.kill)
+            while not (feed.connected and feed.where == c.url):
+                await asyncio.sleep(0.02)
+            await closed.wait()  # the attempt on the silent node: closed by the input
+            while feed.counters["received"] < 1:
+                await publish(c.port)
+                await asyncio.sleep(0.1)  # the pace of publishing again
+        stopping.set()
+        await task
+        server.close()
+        return feed
+
+    feed = asyncio.run(main())
+    assert feed.counters["failovers"] == 1 and feed.counters["disconnects"] == 1
+    assert feed.counters["connect-failures"] == 1 and len(accepted) == 1
+    assert "timed out; trying" in caplog.text  # the silent node, given up
+
+
 def test_a_centre_given_one_processs_batches_in_its_order_makes_its_picture() -> None:
     """The seam: ``receive_batch`` is association exactly as ``feed`` runs it, so a
     centre's picture differs from one process's only by the order batches reach it
@@ -280,3 +366,40 @@ def test_replay_at_needs_a_speed_and_a_time() -> None:
         done = subprocess.run([*base, *extra], capture_output=True, env=env, timeout=60)
         assert done.returncode == 2, done.stderr
         assert says in done.stderr, done.stderr
+
+
+def test_health_and_metrics_name_each_inputs_node_and_failovers() -> None:
+    """/health's remote_inputs and /metrics say which node each input is on (connected or
+    being tried) and how many failovers it made; inputs on one cluster share a feed."""
+    from gateway.service.centre import RemoteInputs
+    from gateway.service.metrics import Metrics, Snapshot
+
+    text = CENTRE.replace("mqtt://127.0.0.1:1883/", "mqtt://a:1883,b:1883/") + (
+        '[[input]]\nurl = "mqtt://a:1883,b:1883/site/v1/tracks/#"\n')
+    config = loads(text)
+    remote = RemoteInputs(config, config.mqtt)
+    [feed] = remote.feeds  # both inputs: one connection
+    name = "mqtt://a:1883,b:1883/site/v1/plots/# mqtt://a:1883,b:1883/site/v1/tracks/#"
+    assert str(feed) == name
+    feed.nodes.connected()  # on a, then a drops: b is tried
+    feed.nodes.failed()
+
+    def report() -> tuple[dict[str, Any], str]:
+        snap, health = Snapshot(), {}  # type: ignore[var-annotated]
+        remote.add_metrics(snap, health)
+        return health["remote_inputs"][name], Metrics(lambda: snap).exposition().decode()
+
+    health, metrics = report()
+    assert (health["connected"], health["node"], health["failovers"]) == (
+        False, "mqtt://b:1883", 0)
+    assert f'gateway_remote_node{{input="{name}",node="mqtt://b:1883"}} 0.0' in metrics
+    assert remote.failures() == {f"input {name}": "not connected yet"}
+    feed.connected = True  # as run() does on b's CONNACK and SUBACKs
+    feed.counters["failovers"] += feed.nodes.connected()
+    health, metrics = report()
+    assert (health["connected"], health["node"], health["failovers"]) == (
+        True, "mqtt://b:1883", 1)
+    assert f'gateway_remote_node{{input="{name}",node="mqtt://b:1883"}} 1.0' in metrics
+    assert (f'gateway_remote_connections_total{{event="failovers",input="{name}"}} 1.0'
+            in metrics)
+    assert remote.failures() == {}

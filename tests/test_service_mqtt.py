@@ -22,6 +22,7 @@ import pytest
 from test_messages import FUSED, FUSED_ENDED, MODES_PLOT, T
 
 from gateway.config import MqttConfig, loads
+from gateway.config.sections import CONNECT_TIMEOUT_S
 from gateway.ingest import IngestStats
 from gateway.messages import Alert, decode, decode_batch
 from gateway.publish.batch import Kind, Published
@@ -137,6 +138,7 @@ async def run_sink(where: int | list[str], body: Callable[[MqttSink, Outbox], Aw
         else {"urls": tuple(where)}
     config = MqttConfig(protocol=protocol, topic_prefix="t",  # type: ignore[arg-type]
                         username=kw.pop("username", None), password=kw.pop("password", None),
+                        connect_timeout_s=kw.pop("connect_timeout_s", CONNECT_TIMEOUT_S),
                         **nodes)
     sink = MqttSink(config, outbox, client_id="test-gw",
                     status=lambda state: topics.status(state, T, {}), **kw)

@@ -33,8 +33,8 @@ from gateway.captures import shipped
 from gateway.commands import UsageError, positive
 from gateway.commands.peer import PeerProcess, neighbour_engine, play
 from gateway.commands.replay import speed
-from gateway.commands.service import ended, handoff_store, load_config, with_web
-from gateway.config import Config, MqttConfig, parse_mqtt_url
+from gateway.commands.service import ended, handoff_store, load_config, with_nodes, with_web
+from gateway.config import Config, MqttConfig, MqttUrl
 from gateway.handoff.neighbour import Neighbour
 from gateway.ingest import CaptureError, IngestStats
 from gateway.messages import (
@@ -47,6 +47,7 @@ from gateway.messages import (
     decode_batch,
 )
 from gateway.publish.mqtt import client_options
+from gateway.publish.nodes import Nodes
 from gateway.publish.topics import Topics
 from gateway.service.broker import broker_reachable, embedded_broker
 from gateway.service.inputs import Pacer, replay_captures
@@ -65,15 +66,17 @@ PLAIN_EVERY_S = 2.0  # one summary line when stdout is not a terminal
 TABLE_FRAME = 5  # lines of a table that are not rows: borders, heading, caption
 SUBSCRIBE_WAIT_S = 5.0  # at the start, for the view to be subscribed
 OFFLINE_WAIT_S = 2.0  # at the end, for the gateway's offline status to come back
+VIEW_RETRY_S = 1.0  # the view connecting again (the next node of a cluster's)
 
 
 # -- arguments -------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--broker", metavar="mqtt://HOST[:PORT]",
+    where.add_argument("--broker", metavar="mqtt://HOST[:PORT][,...]",
                        help="publish to this broker (default: 127.0.0.1:1883 if a broker "
-                       "answers there, else an embedded one)")
+                       "answers there, else an embedded one); several, comma-separated: "
+                       "the nodes of a broker cluster")
     where.add_argument("--embedded", action="store_true",
                        help="always start the embedded broker (amqtt, MQTT 3.1.1, free port)")
     parser.add_argument("--speed", type=speed, default=5.0, metavar="N|max",
@@ -105,10 +108,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"{option} {path}: no such file")
     config = with_web(load_config(args.config), DEFAULT_WEB if args.web is False else args.web)
     if args.broker is not None:
-        try:
-            parse_mqtt_url(args.broker)
-        except ValueError as exc:
-            raise UsageError(f"--broker: {exc}") from None
+        with_nodes(None, args.broker)  # bad usage before anything starts
     try:
         service = asyncio.run(main(args, config))
     except CaptureError as exc:
@@ -174,31 +174,34 @@ async def choose_broker(args: argparse.Namespace, config: Config,
                         stack: AsyncExitStack) -> tuple[MqttConfig, bool]:
     """The [mqtt] settings for the broker to use, and whether it is the embedded one.
 
-    A broker given with --broker must answer; the default one may not, and then the demo
-    starts its own.  The gateway connects under its own client id so that a gateway
-    already publishing to the same broker is not thrown off it.
+    A broker given with --broker must answer (one of its nodes, for a cluster's: the
+    gateway fails over between them, and so does the view); the default one may not, and
+    then the demo starts its own.  The config's [mqtt] url or urls are not used (the
+    demo's broker is the one it finds or starts), its other settings are.  The gateway
+    connects under its own client id so that a gateway already publishing to the same
+    broker is not thrown off it.
     """
     base = config.mqtt or MqttConfig(url=DEFAULT_BROKER)
     base = dataclasses.replace(base, client_id=base.client_id
                                or f"asterix-gateway-demo-{os.getpid()}")
     if not args.embedded:
-        url = args.broker or DEFAULT_BROKER
-        found = dataclasses.replace(base, url=url)
-        if await _answers(found, "3.1.1"):
-            # MQTT 5 as configured, unless the broker only speaks 3.1.1
-            v5 = found.protocol == "5" and await _answers(found, "5")
-            return dataclasses.replace(found, protocol="5" if v5 else "3.1.1"), False
+        found = with_nodes(base, args.broker or DEFAULT_BROKER)
+        for node in found.brokers:  # the first node that answers
+            if await _answers(node, found, "3.1.1"):
+                # MQTT 5 as configured, unless the broker only speaks 3.1.1
+                v5 = found.protocol == "5" and await _answers(node, found, "5")
+                return dataclasses.replace(found, protocol="5" if v5 else "3.1.1"), False
         if args.broker is not None:
-            raise UsageError(f"--broker {url}: no MQTT broker answers there")
+            raise UsageError(f"--broker {args.broker}: no MQTT broker answers there")
     host, port = await stack.enter_async_context(embedded_broker())
     url = f"mqtt://[{host}]:{port}" if ":" in host else f"mqtt://{host}:{port}"
-    return dataclasses.replace(base, url=url, protocol="3.1.1"), True  # amqtt: 3.1.1 only
+    # amqtt: 3.1.1 only
+    return dataclasses.replace(base, url=url, urls=(), protocol="3.1.1"), True
 
 
-async def _answers(mqtt: MqttConfig, protocol: str) -> bool:
-    broker = mqtt.broker
-    return await broker_reachable(broker.host, broker.port, protocol=protocol,
-                                  tls=broker.tls, ca_file=mqtt.ca_file)
+async def _answers(node: MqttUrl, mqtt: MqttConfig, protocol: str) -> bool:
+    return await broker_reachable(node.host, node.port, protocol=protocol, tls=node.tls,
+                                  ca_file=mqtt.ca_file)
 
 
 def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
@@ -215,7 +218,7 @@ def introduction(args: argparse.Namespace, mqtt: MqttConfig, topics: Topics,
         sub[5:5] = ["--cafile", mqtt.ca_file or "CA.pem"]
     lines = [
         f"asterix-gateway demo: replaying {args.capture} {pace}",
-        f"MQTT broker: {mqtt.url} ({which}, MQTT {mqtt.protocol})",
+        f"MQTT broker: {', '.join(mqtt.nodes)} ({which}, MQTT {mqtt.protocol})",
         *([f"Web map: {web}  (open it in a browser)"] if web else []),
         "Watch it from another terminal:",
         f"  {shlex.join(sub)}",
@@ -311,15 +314,18 @@ class Picture:
 
 
 async def subscribe(mqtt: MqttConfig, picture: Picture) -> None:
-    """Feed the picture from the broker until cancelled, reconnecting when it drops."""
+    """Feed the picture from the broker until cancelled, reconnecting when it drops (to
+    the next node of a cluster's, as the gateway does)."""
+    nodes = Nodes(mqtt.brokers, backoff_min_s=VIEW_RETRY_S, backoff_max_s=VIEW_RETRY_S)
     while True:
         try:
             async with aiomqtt.Client(
-                    **client_options(mqtt),
+                    **client_options(mqtt, nodes.current),
                     identifier=f"asterix-gateway-demo-view-{os.getpid()}",
                     logger=log) as client:
                 for topic in picture.filters:
                     await client.subscribe(topic, qos=1)
+                nodes.connected()
                 picture.subscribed.set()
                 async for message in client.messages:
                     picture.take(str(message.topic), message.payload, message.retain)
@@ -329,7 +335,7 @@ async def subscribe(mqtt: MqttConfig, picture: Picture) -> None:
             else:
                 log.info("view: cannot subscribe: %s", exc)
         picture.subscribed.clear()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(nodes.failed())
 
 
 # -- showing it ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import IO, Literal
 
 from gateway.commands import UsageError
 from gateway.config import Config, ConfigError, MqttConfig, load, parse_mqtt_url
+from gateway.config.values import MAX_NODES
 from gateway.files import binary_writer
 from gateway.service.shell import Service
 from gateway.store import HandoffStore, StoreError
@@ -65,15 +66,19 @@ def load_config(path: str) -> Config:
         raise UsageError(str(exc)) from None
 
 
-MAX_NODES = 16  # --broker: the nodes of one broker cluster, as [mqtt] urls
-
-
 def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
     """``--broker URL[,URL...]`` replaces the config's URL or URLs (keeping its other [mqtt]
     settings; its ``ca_file`` was checked when the config was loaded).  Several URLs are the
     nodes of one clustered broker, failed over between in that order."""
     if broker is None:
         return config.mqtt
+    return with_nodes(config.mqtt, broker)
+
+
+def with_nodes(mqtt: MqttConfig | None, broker: str) -> MqttConfig:
+    """``mqtt`` (None: the defaults) with the broker ``URL[,URL...]`` instead of its own
+    (``url`` for one, ``urls`` for several); bad usage if they are not 1 to 16 distinct
+    broker URLs."""
     nodes = tuple(part.strip() for part in broker.split(","))
     try:
         for node in nodes:
@@ -83,9 +88,9 @@ def broker_config(config: Config, broker: str | None) -> MqttConfig | None:
     if len(nodes) > MAX_NODES or len(set(map(parse_mqtt_url, nodes))) != len(nodes):
         raise UsageError(f"--broker: 1 to {MAX_NODES} distinct broker URLs, comma-separated")
     url, urls = (nodes[0], ()) if len(nodes) == 1 else (None, nodes)
-    if config.mqtt is None:
+    if mqtt is None:
         return MqttConfig(url=url, urls=urls)
-    return dataclasses.replace(config.mqtt, url=url, urls=urls)
+    return dataclasses.replace(mqtt, url=url, urls=urls)
 
 
 @contextmanager

@@ -318,7 +318,7 @@ def _finish_inputs(config: Config, doc: dict[str, Any], where: _Where,
     plots and tracks publish under the prefix too), never mixed with UDP inputs (the two
     run on different clocks), and only with association on (nothing else uses them).
     A site without association has no handoff (it has no fused tracks to hand off)."""
-    from gateway.config.values import MqttInputUrl, topic_matches
+    from gateway.config.values import MqttInputUrl, MqttUrl, topic_matches
     from gateway.publish.topics import DEFAULT_PREFIX
 
     if not config.associate.enabled and config.handoff is not None:
@@ -336,6 +336,7 @@ def _finish_inputs(config: Config, doc: dict[str, Any], where: _Where,
     prefix = config.mqtt.topic_prefix if config.mqtt is not None else DEFAULT_PREFIX
     own = [f"{prefix}/{level}" for level in ("plots/0-0", "tracks/0-0", "picture",
                                              "fused/x", "alerts", "status/x")]
+    lists: dict[MqttUrl, tuple[MqttUrl, ...]] = {}  # each node: the list that names it
     for n, url in mqtt_inputs:
         assert isinstance(url, MqttInputUrl)
         mine = [t for t in own if topic_matches(url.filter, t)]
@@ -343,6 +344,11 @@ def _finish_inputs(config: Config, doc: dict[str, Any], where: _Where,
             raise where.refuse(("input", n, "url"), f"the filter {url.filter!r} matches this "
                                f"gateway's own topics ({mine[0]}): give [mqtt] topic_prefix "
                                "a prefix of the centre's own")
+        for node in url.brokers:  # one connection per broker: one list of its nodes
+            if lists.setdefault(node, url.brokers) != url.brokers:
+                raise where.refuse(("input", n, "url"), f"names {node} as another input does "
+                                   "but a different list of nodes: inputs on one broker "
+                                   "name the same nodes in the same order")
     return config
 
 

@@ -45,6 +45,9 @@ from gateway.handoff.parameters import HandoffParameters
 from gateway.ingest.url import UdpUrl
 
 _HALF_DAY = 43200.0  # a time of day is ambiguous beyond 12 h either way
+# A connection attempt (TCP, then CONNACK) given up after this: [mqtt] connect_timeout_s, and
+# the mqtt:// inputs of a gateway with no [mqtt] section.
+CONNECT_TIMEOUT_S = 3.0
 
 
 def shown_default(text: str) -> dict[str, Any]:
@@ -140,6 +143,11 @@ class InputConfig:
     Or `mqtt://HOST[:PORT]/TOPIC-FILTER` (`mqtts://` for TLS): the `plot` and `track`
     batches other gateways (sites) publish, for a centre that associates what they
     normalised (docs/deployment.md), for example `mqtt://broker:1883/site/v1/plots/#`.
+    The nodes of a broker cluster, comma-separated, one scheme for all, up to 16
+    (`mqtt://broker-a:1883,broker-b:1883/site/v1/plots/#`): the input fails over between
+    them in that order, as the `[mqtt]` sink does between `[mqtt] urls` (an input names its
+    nodes itself: it need not be on the broker the gateway publishes to). Inputs that share
+    a node must name the same nodes in the same order (they share one connection).
     The filter may not match this gateway's own topics (`[mqtt] topic_prefix`), and a
     gateway's inputs are all `udp://` or all `mqtt://`. Credentials, protocol and
     `ca_file` are `[mqtt]`'s. Every payload is hostile: one that is not a batch of this
@@ -202,6 +210,12 @@ class MqttConfig:
     keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
     """MQTT keep-alive: how soon the broker notices a dead gateway and publishes its last
     will (`status` offline), after 1.5 times this."""
+    connect_timeout_s: Annotated[float, Meta(ge=0.5, le=60.0)] = CONNECT_TIMEOUT_S
+    """How long a connection attempt may take, the TCP connect and then the broker's
+    CONNACK, each: a node that is dead (no answer) or paused (a cluster electing leaders)
+    is given up after this and the next node tried (docs/deployment.md, "Broker cluster").
+    The same bound applies to the goodbye sent to a node that stopped answering. The
+    `mqtt://` inputs take it too."""
     ca_file: str | None = None
     """With `mqtts://`: a PEM file of the certificate authorities to trust for the broker's
     certificate (default: the system's)."""

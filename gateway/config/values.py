@@ -25,7 +25,7 @@ __all__ = [
     "Byte", "ClientId", "EnvName", "IpAddress", "Latitude", "Longitude", "MqttUrl",
     "MqttUrlText", "MqttUrlsText", "Name", "TopicLevel", "TopicPrefix", "UdpUrlText", "got",
     "parse_mqtt_url",
-    "InputUrlText", "MqttInputUrl", "parse_input_url", "topic_matches",
+    "InputUrlText", "MAX_NODES", "MqttInputUrl", "parse_input_url", "topic_matches",
     "show",
 ]
 
@@ -94,6 +94,9 @@ def _name(text: str) -> str:
     return text
 
 
+MAX_NODES = 16  # the nodes of one broker cluster ([mqtt] urls, --broker, an input's)
+
+
 def _mqtt_url(text: str) -> str:
     parse_mqtt_url(text)
     return text
@@ -123,7 +126,7 @@ UdpUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_udp_url(
 MqttUrlText = Annotated[str, Meta(extra={"parse": _mqtt_url})]
 # [mqtt] urls: the nodes of one broker cluster, distinct.
 MqttUrlsText = Annotated[tuple[str, ...],
-                         Meta(max_length=16, extra={"parse": _mqtt_urls})]
+                         Meta(max_length=MAX_NODES, extra={"parse": _mqtt_urls})]
 # An [[input]]: udp://... (canonical form, as UdpUrlText) or mqtt://HOST:PORT/FILTER.
 InputUrlText = Annotated[str, Meta(extra={"parse": lambda text: str(parse_input_url(text))})]
 IpAddress = Annotated[str, Meta(extra={"parse": _ip_address})]  # kept in canonical form
@@ -144,6 +147,16 @@ class MqttUrl:
     tls: bool
     host: str
     port: int
+
+    def __str__(self) -> str:
+        """``mqtt://HOST:PORT`` (``[IPv6]``), the one spelling logs, /health and /metrics
+        use."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.hostport}"
+
+    @property
+    def hostport(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
 
 def parse_mqtt_url(text: str) -> MqttUrl:
@@ -192,16 +205,26 @@ def parse_mqtt_url(text: str) -> MqttUrl:
 
 @dataclass(frozen=True)
 class MqttInputUrl:
-    """``mqtt://HOST[:PORT]/TOPIC-FILTER``: the broker and the filter an ``[[input]]``
+    """``mqtt://HOST[:PORT][,HOST[:PORT]...]/TOPIC-FILTER``: the broker (one, or the nodes
+    of a cluster, failed over between in that order) and the filter an ``[[input]]``
     subscribes to for other gateways' ``plot`` and ``track`` batches."""
 
-    broker: MqttUrl
+    brokers: tuple[MqttUrl, ...]
     filter: str
 
+    @property
+    def broker(self) -> MqttUrl:
+        """The first node (the only one of a single broker)."""
+        return self.brokers[0]
+
+    @property
+    def nodes(self) -> str:
+        """``mqtt://HOST:PORT[,HOST:PORT...]``: the URL without its filter."""
+        return f"{'mqtts' if self.broker.tls else 'mqtt'}://" + ",".join(
+            b.hostport for b in self.brokers)
+
     def __str__(self) -> str:
-        scheme = "mqtts" if self.broker.tls else "mqtt"
-        host = f"[{self.broker.host}]" if ":" in self.broker.host else self.broker.host
-        return f"{scheme}://{host}:{self.broker.port}/{self.filter}"
+        return f"{self.nodes}/{self.filter}"
 
 
 def _check_filter(text: str, url: str) -> None:
@@ -220,17 +243,37 @@ def _check_filter(text: str, url: str) -> None:
 
 
 def parse_input_url(text: str) -> UdpUrl | MqttInputUrl:
-    """An ``[[input]]``'s URL: ``udp://...`` or ``mqtt[s]://HOST[:PORT]/TOPIC-FILTER``."""
+    """An ``[[input]]``'s URL: ``udp://...`` or ``mqtt[s]://HOST[:PORT][,...]/TOPIC-FILTER``:
+    several HOST[:PORT], comma-separated, are the nodes of one broker cluster (one scheme
+    for all, at most ``MAX_NODES``, none twice)."""
     scheme = text.partition("://")[0].lower()
     if scheme not in ("mqtt", "mqtts"):
         return parse_udp_url(text)
     rest = text.partition("://")[2]
-    hostport, slash, filter_ = rest.partition("/")
+    hostports, slash, filter_ = rest.partition("/")
     if not slash or not filter_:
-        raise ValueError(f"{text!r}: expected mqtt://HOST[:PORT]/TOPIC-FILTER "
+        raise ValueError(f"{text!r}: expected mqtt://HOST[:PORT][,HOST[:PORT]...]/TOPIC-FILTER "
                          "(for example mqtt://broker:1883/surv/v1/plots/#)")
     _check_filter(filter_, text)
-    return MqttInputUrl(parse_mqtt_url(f"{scheme}://{hostport}"), filter_)
+    parts = hostports.split(",")
+    if len(parts) > MAX_NODES:
+        raise ValueError(f"{text!r}: at most {MAX_NODES} broker nodes")
+    brokers = []
+    for part in parts:
+        if not part:
+            raise ValueError(f"{text!r}: an empty broker node (nodes are HOST[:PORT], "
+                             "comma-separated, one scheme for all)")
+        if part.lower() in ("mqtt:", "mqtts:"):  # mqtt://a,mqtt://b/...: split at the //
+            raise ValueError(f"{text!r}: the scheme is given once, before the first node "
+                             "(mqtt://a:1883,b:1883/FILTER)")
+        try:
+            brokers.append(parse_mqtt_url(f"{scheme}://{part}"))
+        except ValueError as exc:
+            raise ValueError(f"{text!r}: node {part[:60]!r}: "
+                             f"{str(exc).partition(': ')[2] or exc}") from None
+    if len(set(brokers)) != len(brokers):
+        raise ValueError(f"{text!r}: the same broker node is named twice")
+    return MqttInputUrl(tuple(brokers), filter_)
 
 
 def topic_matches(filter_: str, topic: str) -> bool:

@@ -3,8 +3,9 @@
 The reconnect loop is written out, as aiomqtt's documentation recommends, rather than
 hidden: connect (with a last will saying ``offline``), announce ``online``, send QoS 1
 messages first and acknowledge each only once the broker has it, then QoS 0 batches; when
-anything fails, back off (0.5 s doubling to 30 s, +-20 % jitter) and connect again with a
-fresh session.
+anything fails, back off (0.5 s doubling to 30 s, +-20 % jitter) and connect again, to the
+next of a cluster's nodes (``publish.nodes``).  A connection attempt is bounded by ``[mqtt]
+connect_timeout_s`` (``session``): a dead or paused node is given up, not waited on.
 What was taken but not confirmed goes back into the outbox, so a broker restart loses
 nothing that still fits in it (QoS 1 may then arrive twice, as MQTT allows).
 
@@ -47,11 +48,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from itertools import islice
 from typing import Any
 
@@ -61,6 +62,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config import MqttConfig, MqttUrl
+from gateway.publish.nodes import BACKOFF_MIN, Nodes
 from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound
 
@@ -72,7 +74,6 @@ BATCH = 256  # QoS 0 messages handed to paho before waiting for the socket write
 # run its next chunk in between: a cycle's burst waited behind it (issue 16).
 SINK_TURNS = 8
 RELIABLE_WINDOW = 32  # QoS 1 messages in flight at once
-BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 SESSION_EXPIRY_S = 3600  # how long the broker keeps the session of a gateway that is away
 PUBLISH_TIMEOUT_S = 5.0  # a publish not confirmed by then means the connection is gone
 NO_SUBSCRIBERS = 16  # MQTT 5 PUBACK: accepted, but nobody subscribes to the topic
@@ -118,16 +119,12 @@ class MqttSink:
         # The nodes of the broker (one, or a cluster's): connected to one at a time, the
         # next one round robin whenever a connection fails or drops (``failovers`` counts
         # the connections made to a node other than the last one connected to).
-        self.brokers = config.brokers
-        self.node = 0
-        self.broker = self.brokers[0]
-        self._last_node: int | None = None
+        self.nodes = Nodes(config.brokers, backoff_min_s=backoff_min_s)
         self.outbox = outbox
         self.client_id = config.client_id or client_id
         self.status = status
         self.latency = latency
         self.drain_timeout_s = drain_timeout_s
-        self.backoff_min_s = backoff_min_s
         self.publish_timeout_s = publish_timeout_s
         self.v5 = config.protocol == "5"
         self.subscriptions = subscriptions  # QoS 1: the peers' AIDC answers
@@ -154,10 +151,17 @@ class MqttSink:
         self.reliable_wakeup.set()
 
     @property
+    def node(self) -> int:
+        """The node connected to, or being tried (an index into ``[mqtt] urls``)."""
+        return self.nodes.index
+
+    @property
+    def broker(self) -> MqttUrl:
+        return self.nodes.current
+
+    @property
     def where(self) -> str:
-        scheme = "mqtts" if self.broker.tls else "mqtt"
-        host = f"[{self.broker.host}]" if ":" in self.broker.host else self.broker.host
-        return f"{scheme}://{host}:{self.broker.port}"
+        return self.nodes.where
 
     def _client(self) -> aiomqtt.Client:
         will = self.status("offline")
@@ -227,7 +231,6 @@ class MqttSink:
                 await asyncio.gather(work, return_exceptions=True)
 
     async def _connection(self, stopping: asyncio.Event) -> None:
-        backoff = self.backoff_min_s
         while True:
             if self.gate is not None and not self.gate():
                 self.counters["connect-gated"] += 1
@@ -235,24 +238,23 @@ class MqttSink:
                 return
             client = self._client()
             try:
-                async with client:
+                async with session(client, self.config.connect_timeout_s,
+                                   self.publish_timeout_s):
                     await self._subscribe(client)
                     self.connected = True
                     self.down_since = None
                     self.problem = None
                     self.counters["connects"] += 1
-                    if self._last_node is not None and self._last_node != self.node:
+                    if self.nodes.connected():
                         self.counters["failovers"] += 1
                         log.warning("MQTT failed over to %s (node %d of %d); %d QoS 1 "
                                     "messages waiting, the unacknowledged ones first",
-                                    self.where, self.node + 1, len(self.brokers),
+                                    self.where, self.node + 1, len(self.nodes),
                                     len(self.outbox.reliable))
-                    self._last_node = self.node
                     log.info("MQTT connected to %s as %s (MQTT %s)%s", self.where,
                              self.client_id, self.config.protocol,
                              f", subscribed to {len(self.subscriptions)} topics"
                              if self.subscriptions else "")
-                    backoff = self.backoff_min_s
                     self.outbox.put([self.status("online")])
                     self.notify()
                     await self._pump(client, stopping)
@@ -268,41 +270,36 @@ class MqttSink:
                     log.info("MQTT: outbox drained, offline status sent, disconnecting")
                     return
             except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
+                # After a failed or dropped connection: the next of a cluster's nodes.  What
+                # the dead node had not acknowledged is still in the outbox's QoS 1 lane
+                # (acknowledged only on PUBACK), so it goes to the next node first;
+                # subscriptions are made again there (``_subscribe``), and with a persistent
+                # session the cluster's shared session store still has what arrived for us
+                # meanwhile.
+                failed, delay = self.where, self.nodes.failed()
                 if self.down_since is None:
                     self.down_since = time.monotonic()
                 if self.connected:
                     self.counters["disconnects"] += 1
-                    log.warning("MQTT connection to %s lost: %s", self.where, exc)
+                    log.warning("MQTT connection to %s lost: %s; %s in %.1f s", failed,
+                                _why(exc), self.nodes.next_attempt, delay)
                 else:
                     self.counters["connect-failures"] += 1
-                    log.warning("MQTT cannot connect to %s: %s; retrying in %.1f s",
-                                self.where, exc, backoff)
+                    log.warning("MQTT cannot connect to %s: %s; %s in %.1f s", failed,
+                                _why(exc), self.nodes.next_attempt, delay)
                 self.connected = False
                 _retrieve_disconnect(client)
-                self._next_node()
             except _Abandon:
                 self.connected = False
                 return
             if self._out_of_time(stopping):
                 return
-            delay = backoff if self._deadline is None else min(
-                backoff, max(self._deadline - time.monotonic(), 0.0))
-            delay *= random.uniform(0.8, 1.2)  # gateways that lost one broker do not
-            if stopping.is_set():                # all come back in the same instant
+            if self._deadline is not None:
+                delay = min(delay, max(self._deadline - time.monotonic(), 0.0))
+            if stopping.is_set():
                 await asyncio.sleep(delay)  # still trying to drain, until the deadline
             else:
                 await _wait(stopping, delay)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-
-    def _next_node(self) -> None:
-        """After a failed or dropped connection: the next of a cluster's nodes.  What the
-        dead node had not acknowledged is still in the outbox's QoS 1 lane (acknowledged
-        only on PUBACK), so it goes to the next node first; subscriptions are made again
-        there (``_subscribe``), and with a persistent session the cluster's shared session
-        store still has what arrived for us meanwhile."""
-        if len(self.brokers) > 1:
-            self.node = (self.node + 1) % len(self.brokers)
-            self.broker = self.brokers[self.node]
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         """Subscribe (again: the broker may have lost the session) and wait for every
@@ -573,6 +570,59 @@ def _code(reason: Any) -> int:
     an int (a 3.1.1 SUBACK's granted QoS; a 3.1.1 PUBACK always says 0)."""
     value = getattr(reason, "value", reason)
     return value if isinstance(value, int) else 0
+
+
+@asynccontextmanager
+async def session(client: aiomqtt.Client, connect_timeout_s: float,
+                  timeout_s: float) -> AsyncIterator[aiomqtt.Client]:
+    """``async with client``, with the connection attempt bounded by ``connect_timeout_s``.
+
+    aiomqtt connects in two steps, each with its own wait: paho's TCP connect in an
+    executor thread (paho's ``connect_timeout``, 5 s by default) and then the CONNACK
+    (aiomqtt's ``timeout``, which is also how long each later request may take).  A node
+    of a cluster that is paused while JetStream elects leaders accepts the TCP connection
+    and sends no CONNACK: both are bounded here by ``connect_timeout_s``, then
+    ``timeout_s`` is the client's for the rest of the session.  A connection attempt that
+    fails has its socket closed: aiomqtt leaves it open, and a CONNACK arriving later on it
+    could give that abandoned connection the client id (and the session) on its node,
+    taking them from the connection made meanwhile to the next node.  When the session
+    ends in an error, the goodbye (a DISCONNECT, and the wait for the socket to close) is
+    bounded by ``connect_timeout_s`` too: a node that stopped answering does not hold the
+    failover for another ``timeout_s``."""
+    paho = getattr(client, "_client", None)
+    if isinstance(paho, mqtt.Client):
+        paho.connect_timeout = connect_timeout_s
+    client.timeout = connect_timeout_s
+    try:
+        await client.__aenter__()
+    except BaseException:
+        _close_socket(paho)
+        raise
+    client.timeout = timeout_s
+    try:
+        yield client
+    except BaseException as exc:
+        client.timeout = connect_timeout_s
+        try:  # what ended the session is what the caller hears, not the goodbye's failure
+            with suppress(aiomqtt.MqttError, TimeoutError, OSError):
+                await client.__aexit__(type(exc), exc, exc.__traceback__)
+        finally:
+            _close_socket(paho)
+        raise
+    await client.__aexit__(None, None, None)
+
+
+def _close_socket(paho: object) -> None:
+    """Close paho's socket, if it has one open (through paho, so that aiomqtt's
+    ``on_socket_close`` unregisters it from the event loop and ends its misc task)."""
+    close = getattr(paho, "_sock_close", None)
+    if getattr(paho, "_sock", None) is not None and callable(close):
+        close()
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as a log line says it (a bare TimeoutError has no text)."""
+    return str(exc) or type(exc).__name__
 
 
 async def _disconnection(client: aiomqtt.Client) -> None:

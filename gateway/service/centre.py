@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from gateway.config import Config, MqttConfig
+from gateway.config import Config, MqttConfig, MqttUrl
 from gateway.config.values import MqttInputUrl
 from gateway.normalize.normalizer import SourceBatch
 from gateway.remote import OUTCOMES, DataClock, RemoteBatches, Reorder
@@ -41,11 +41,13 @@ class RemoteInputs:
         self.clock = DataClock()
         self.reorder = Reorder(config.service.remote_hold_s, config.service.inbound_queue)
         self.worst_lag_s = 0.0  # the most a batch arrived behind the newest data
-        by_broker: dict[str, list[MqttInputUrl]] = {}  # one connection per broker
+        # One connection per broker (its nodes: the configuration has inputs that share a
+        # node name the same list)
+        by_broker: dict[tuple[MqttUrl, ...], list[MqttInputUrl]] = {}
         for i in config.inputs if live else ():
             url = i.where
             if isinstance(url, MqttInputUrl):
-                by_broker.setdefault(str(url).removesuffix(url.filter), []).append(url)
+                by_broker.setdefault(url.brokers, []).append(url)
         self.feeds = [MqttFeed(urls, self.inbox, mqtt, client_id=(
             f"asterix-gateway-{config.gateway.id}-in{n}"))
             for n, urls in enumerate(by_broker.values())]
@@ -120,12 +122,17 @@ class RemoteInputs:
             {(str(f), k): f.counters[k] for f in self.feeds
              for k in ("received", "skipped-retained", "dropped-oversize", "not-taken")})
         snap.counters["gateway_remote_connections"] = (
-            "Connection events of each mqtt:// input", ("input", "event"),
+            "Connection events of each mqtt:// input (failovers: a connection made to a node "
+            "other than the last one)", ("input", "event"),
             {(str(f), k): f.counters[k] for f in self.feeds
-             for k in ("connects", "disconnects", "connect-failures", "subscribe-refused")})
+             for k in ("connects", "disconnects", "connect-failures", "subscribe-refused",
+                       "failovers")})
         snap.gauges["gateway_remote_connected"] = (
             "1 while the mqtt:// input is connected and subscribed", "input",
             {str(f): float(f.connected) for f in self.feeds})
+        snap.gauges["gateway_remote_node"] = (
+            "The node each mqtt:// input is on (1 while connected to it; 0: being tried)",
+            ("input", "node"), {(str(f), f.where): float(f.connected) for f in self.feeds})
         snap.gauges["gateway_remote_queue"] = (
             "Inbound batches waiting for the pipeline", "", {"": float(len(self.inbox))})
         snap.gauges["gateway_remote_held"] = (
@@ -143,8 +150,9 @@ class RemoteInputs:
             "", {"": self.reorder.counters["released-early"]})
         wall = self.wall()
         health["remote_inputs"] = {
-            str(f): {"connected": f.connected,
-                         "last_message_s": None if f.last is None else round(wall - f.last, 3)}
+            str(f): {"connected": f.connected, "node": f.where,
+                     "failovers": f.counters["failovers"],
+                     "last_message_s": None if f.last is None else round(wall - f.last, 3)}
             for f in self.feeds}
         skipped = {k: v for k, v in self.batches.counters.items() if k != "accepted"}
         health["remote_batches"] = {"accepted": self.batches.counters["accepted"],

@@ -38,7 +38,7 @@ class Snapshot:
     """What the service reports: counters by family and label, and gauges."""
 
     counters: dict[str, Family] = field(default_factory=dict)
-    gauges: dict[str, tuple[str, str, Mapping[str, float]]] = field(default_factory=dict)
+    gauges: dict[str, Family] = field(default_factory=dict)
     healthy: bool = True
     health: dict[str, object] = field(default_factory=dict)  # served as JSON on /health
 
@@ -49,19 +49,16 @@ class _SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot()
-        for name, (doc, label, values) in snap.counters.items():
-            names = list(label) if isinstance(label, tuple) else [label] if label else []
-            family = CounterMetricFamily(name, doc, labels=names or None)
-            for key, value in sorted(values.items()):
-                keys: list[str] = (list(key) if isinstance(key, tuple) else
-                                   [key] if names else [])
-                family.add_metric(keys, value)
-            yield family
-        for name, (doc, label, values) in snap.gauges.items():
-            gauge = GaugeMetricFamily(name, doc, labels=[label] if label else None)
-            for key, value in sorted(values.items()):
-                gauge.add_metric([key] if label else [], value)
-            yield gauge
+        for kind, families in ((CounterMetricFamily, snap.counters),
+                               (GaugeMetricFamily, snap.gauges)):
+            for name, (doc, label, values) in families.items():
+                names = list(label) if isinstance(label, tuple) else [label] if label else []
+                family = kind(name, doc, labels=names or None)
+                for key, value in sorted(values.items()):
+                    keys: list[str] = (list(key) if isinstance(key, tuple) else
+                                       [key] if names else [])
+                    family.add_metric(keys, value)
+                yield family
 
 
 class Metrics:
