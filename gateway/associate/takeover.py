@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FORGET_S", "POSITION_M", "RECENT_S", "Matched", "TrackState", "match"]
+__all__ = ["FORGET_S", "POSITION_M", "RECENT_S", "Matched", "TrackState", "match", "states",
+           "states_json"]
 
 POSITION_M = 2000.0  # code + position: how far from the saved state's prediction
 RECENT_S = 60.0  # a saved state older than this matches by address only
@@ -173,3 +174,17 @@ def match(saved: Sequence[TrackState], own: Sequence[TrackState], now: float, *,
     out.missing = sorted(sid for sid in live if sid not in taken)
     out.dropped.sort()
     return out
+
+
+def states_json(tracks: Sequence[TrackState]) -> dict[str, Any]:
+    """Live tracks as a store's state row keeps them."""
+    return {"states": [s.to_json() for s in tracks]}
+
+
+def states(data: Any) -> list[TrackState]:
+    """The stored row (None: nothing stored); ``ValueError`` if it is not of that shape."""
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("states"), list):
+        raise ValueError("tracks: not an object with a list of states")
+    return [TrackState.from_json(v) for v in data["states"]]
