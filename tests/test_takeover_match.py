@@ -64,6 +64,24 @@ def test_the_saved_position_is_carried_on_by_its_velocity() -> None:
     assert match([saved], [moved], T + 20).ids == {"x": "T1"}
 
 
+def test_tracks_without_identity_match_by_position_alone() -> None:
+    saved = [st("T1", lat=27.0), st("T2", lat=27.0 + 10 * KM_LAT)]
+    own = [st("b", lat=27.0 + 10.4 * KM_LAT), st("a", lat=27.0 + 0.3 * KM_LAT),
+           st("far", lat=27.0 + 5 * KM_LAT)]
+    m = match(saved, own, T)
+    assert m.ids == {"a": "T1", "b": "T2"} and m.by["a"] == "position"
+    assert m.unmatched == ["far"]
+
+
+def test_a_track_with_an_identity_never_matches_one_without_by_position() -> None:
+    m = match([st("T1")], [st("x", code=0o1234), st("y", callsign="AMX1")], T)
+    assert m.ids == {} and m.missing == ["T1"]
+
+
+def test_a_primary_track_older_than_a_minute_does_not_match() -> None:
+    assert match([st("T1", t=T - 61)], [st("x")], T).ids == {}
+
+
 def test_an_own_track_without_anything_in_common_is_unmatched() -> None:
     m = match([st("T1", address=7)], [st("x", code=0o1000)], T)
     assert m.ids == {} and m.unmatched == ["x"] and m.missing == ["T1"]

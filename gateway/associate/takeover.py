@@ -14,7 +14,9 @@ The matching, one-to-one and deterministic:
 1. the same Mode S address;
 2. else the same callsign, where the addresses do not disagree (both known, different);
 3. else the same Mode-3/A code, within ``position_m`` of where the saved state's velocity
-   puts it at the track's time, where neither addresses nor callsigns disagree.
+   puts it at the track's time, where neither addresses nor callsigns disagree;
+4. else, for tracks with no identity at all on either side (primary radar only), the
+   position alone, within ``position_m`` likewise.
 
 A saved state more than ``recent_s`` older than ``now`` matches by address only (a callsign
 or a code is reused; an address is the airframe's), and one more than ``forget_s`` away
@@ -37,8 +39,8 @@ POSITION_M = 2000.0  # code + position: how far from the saved state's predictio
 RECENT_S = 60.0  # a saved state older than this matches by address only
 FORGET_S = 3600.0  # ... and older than this (or this far in the future), not at all
 _EARTH_M = 6371008.8  # mean radius: distances of a few km, where the ellipsoid is moot
-ADDRESS, CALLSIGN, CODE = 0, 1, 2  # the rules, best first
-RULES = ("address", "callsign", "code")
+ADDRESS, CALLSIGN, CODE, POSITION = 0, 1, 2, 3  # the rules, best first
+RULES = ("address", "callsign", "code", "position")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,22 @@ def _rule(saved: TrackState, own: TrackState, recent: bool, gap: float,
         return None  # two flights
     if saved.code >= 0 and saved.code == own.code and gap <= position_m:
         return CODE
+    if _anonymous(saved) and _anonymous(own) and gap <= position_m:
+        return POSITION
     return None
+
+
+def _anonymous(s: TrackState) -> bool:
+    """No identity at all: a primary radar's track."""
+    return s.address < 0 and s.callsign is None and s.code < 0
+
+
+def _keys(s: TrackState) -> list[tuple[int, object]]:
+    """What a track may be matched by (``match``'s look-up)."""
+    if _anonymous(s):
+        return [(POSITION, None)]
+    return [key for key in ((ADDRESS, s.address), (CALLSIGN, s.callsign), (CODE, s.code))
+            if key[1] not in (-1, None)]
 
 
 def match(saved: Sequence[TrackState], own: Sequence[TrackState], now: float, *,
@@ -146,17 +163,16 @@ def match(saved: Sequence[TrackState], own: Sequence[TrackState], now: float, *,
     mine: dict[str, TrackState] = {}
     for o in own:
         mine.setdefault(o.id, o)
-    # only pairs sharing an address, a callsign or a code can match: look those up
+    # only pairs sharing an address, a callsign or a code, or two tracks without any,
+    # can match: look those up
     index: dict[tuple[int, object], list[TrackState]] = {}
     for o in mine.values():
-        for key in ((ADDRESS, o.address), (CALLSIGN, o.callsign), (CODE, o.code)):
-            if key[1] not in (-1, None):
-                index.setdefault(key, []).append(o)
+        for key in _keys(o):
+            index.setdefault(key, []).append(o)
     candidates: list[tuple[int, float, str, str]] = []
     for s in live.values():
         recent = now - s.t <= recent_s
-        near = {o.id: o for key in ((ADDRESS, s.address), (CALLSIGN, s.callsign),
-                                    (CODE, s.code)) for o in index.get(key, ())}
+        near = {o.id: o for key in _keys(s) for o in index.get(key, ())}
         for o in near.values():
             gap = distance_m(s, o)
             rule = _rule(s, o, recent, gap, position_m)

@@ -688,6 +688,11 @@ class Service:
                     "%d of its tracks not here, %d too old", len(matched.ids),
                     ", ".join(f"{n} by {k}" for k, n in by.items()) or "none",
                     len(matched.unmatched), len(matched.missing), len(matched.dropped))
+        if matched.unmatched or matched.missing:
+            log.info("lease: takeover: own tracks now under new ids: %s; the old active's "
+                     "ids not here (given back if their aircraft comes: the identity map): "
+                     "%s", " ".join(matched.unmatched[:20]) or "none",
+                     " ".join(matched.missing[:20]) or "none")
 
     async def report_status(self) -> None:
         """The retained ``status`` message every ``status_interval_s`` while online."""
