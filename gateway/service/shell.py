@@ -689,7 +689,8 @@ class Service:
                     ", ".join(f"{n} by {k}" for k, n in by.items()) or "none",
                     len(matched.unmatched), len(matched.missing), len(matched.dropped))
         if matched.unmatched or matched.missing:
-            log.info("lease: takeover: own tracks now under new ids: %s; the old active's "
+            log.info("lease: takeover: tracks given new ids (their ids as the standby): %s; "
+                     "the old active's "
                      "ids not here (given back if their aircraft comes: the identity map): "
                      "%s", " ".join(matched.unmatched[:20]) or "none",
                      " ".join(matched.missing[:20]) or "none")
