@@ -124,16 +124,16 @@ def test_a_takeover_mid_dialogue_completes_every_dialogue_once_and_keeps_the_ids
     got = aidc(heard)
     (pair.tmp / "aidc.json").write_text(json.dumps(got))  # for a failure to be looked into
     lams = {(m["from"], m["ref"]) for m in got if m["msg"] in ("LAM", "LRM")}
-    assert done, ({k: v for k, v in sequences(got).items()
-                   if k in open_at_kills and v[-1] not in FINAL},
-                  [(m["from"], m["to"], m["serial"], m["msg"], m["callsign"]) for m in got
-                   if m["msg"] not in ("LAM", "LRM") and (m["to"], m["serial"]) not in lams])
     print(f"\ntakeover after SIGKILL mid-dialogue, {len(times)} runs: median "
           f"{statistics.median(times):.2f} s, worst {max(times):.2f} s: "
           + " ".join(f"{t:.2f}" for t in times)
           + f"\ndialogues open at each kill: {opened}; aircraft before and after each "
           f"takeover keeping their fused id: {kept} (changed: {len(changed)})"
           + f"\ntakeover_ids: {takeover_ids}")
+    assert done, ({k: v for k, v in sequences(got).items()
+                   if k in open_at_kills and v[-1] not in FINAL},
+                  [(m["from"], m["to"], m["serial"], m["msg"], m["callsign"]) for m in got
+                   if m["msg"] not in ("LAM", "LRM") and (m["to"], m["serial"]) not in lams])
     assert max(times) < 5.0
     assert not changed, changed  # every aircraft kept its fused id
     assert all(t["renamed"] > 10 for t in takeover_ids), takeover_ids

@@ -128,3 +128,54 @@ def test_sqlite_keeps_the_live_tracks_and_refuses_a_bad_row(tmp_path: Path) -> N
     with pytest.raises(StoreError, match="not the handoff's state"):
         bad.live_tracks()
     bad.close()
+
+
+def _open_dialogue() -> tuple[MemoryStore, float]:
+    """A store holding a flight's dialogue coordinated (ABI, EST, ACP), its TOC to come."""
+    from test_handoff_engine import AIRSPACE, PARAMS, T0, fly
+
+    from gateway.handoff.engine import Handoff
+    from gateway.handoff.peer import Peer
+
+    engine, store = Handoff(AIRSPACE, PARAMS), MemoryStore()
+    out = fly(engine, Peer("KZHU"), 700)
+    assert [m.msg for m in out if getattr(m, "msg", "") != "LAM"] == ["ABI", "EST", "ACP"]
+    store.save(engine)
+    return store, T0 + 700
+
+
+def test_after_a_takeover_a_dialogue_whose_track_is_not_tracked_ends_in_mac() -> None:
+    from test_handoff_engine import AIRSPACE, PARAMS, track
+
+    from gateway.handoff.engine import Handoff
+
+    store, now = _open_dialogue()
+    engine = Handoff(AIRSPACE, PARAMS)
+    assert store.restore(engine) == 1
+    assert engine.expect(set(), now, 60.0) == 1
+    other = dict(id="gw-T000002", icao24="0D0002", callsign="AMX999", mode3a="2312")
+    assert not [m for m in engine.update([track(now + 30, 26.0, **other)], now + 30)
+                if getattr(m, "msg", "") == "MAC"]
+    made = engine.update([track(now + 61, 26.0, **other)], now + 61)
+    assert [m.msg for m in made if getattr(m, "msg", "") == "MAC"] == ["MAC"]
+    assert engine.counters["takeover-track-lost"] == 1
+
+
+def test_after_a_takeover_a_dialogue_whose_track_comes_goes_on() -> None:
+    from test_handoff_engine import AIRSPACE, KT_DEG, PARAMS, track
+
+    from gateway.handoff.engine import Handoff
+
+    store, now = _open_dialogue()
+    engine = Handoff(AIRSPACE, PARAMS)
+    store.restore(engine)
+    assert engine.expect({"gw-T000009"}, now, 60.0) == 1
+    lat = 26.5 + 450 * KT_DEG * 700  # where fly's track is by now
+    engine.update([track(now + 20, lat)], now + 20)  # its track (gw-T000001) comes
+    made = engine.update([track(now + 90, lat + 450 * KT_DEG * 70)], now + 90)
+    assert not [m for m in made if getattr(m, "msg", "") == "MAC"]
+    assert not engine.expected and engine.counters["takeover-track-lost"] == 0
+    # a live track is not awaited at all
+    again = Handoff(AIRSPACE, PARAMS)
+    store.restore(again)
+    assert again.expect({"gw-T000001"}, now, 60.0) == 0

@@ -45,6 +45,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
+import numpy as np
+
 from gateway.associate.registration import Estimate
 from gateway.associate.takeover import states
 from gateway.config import Config, MqttConfig
@@ -80,6 +82,9 @@ BACKPRESSURE = 0.5  # lossless sources wait while the outbox is fuller than this
 # payloads growing with the traffic; 2,048 still let the broker path's RSS climb 8.9 %
 # between minutes 10 and 60 of a one-hour replay (issue 16).
 REPLAY_BACKLOG = 256
+# After a takeover, a restored dialogue's track the new active process does not track ends
+# its dialogue (MAC) unless it comes within this much data time (``Handoff.expect``).
+TRACK_AWAITED_S = 60.0
 
 
 class Service:
@@ -659,6 +664,14 @@ class Service:
             assert engine is not None
             restored = shared.restore(engine)
             self._take_ids(shared)
+            tracker = pipeline.tracker
+            if restored and np.isfinite(tracker.now):
+                awaited = engine.expect({s.id for s in tracker.live_states()}, tracker.now,
+                                        TRACK_AWAITED_S)
+                if awaited:
+                    log.warning("lease: takeover: %d tracks of open dialogues are not tracked "
+                                "here: their dialogues end (MAC) unless they come within "
+                                "%g s", awaited, TRACK_AWAITED_S)
             pipeline.handoff, pipeline.store = engine, shared
         else:
             restored = 0
