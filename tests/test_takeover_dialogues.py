@@ -40,9 +40,21 @@ def aidc(heard: Heard) -> list[dict[str, Any]]:
     return [json.loads(p) for _, t, p in heard.since(0.0) if t.startswith(AIDC)]
 
 
+def link_key(m: dict[str, Any]) -> tuple[str, str, str]:
+    """(callsign, transferring unit, accepting unit) of a dialogue message: a peer may offer
+    one flight to both of the gateway's units, two dialogues."""
+    answer = m["msg"] in ("ACP", "REJ", "AOC")
+    return (m["callsign"], m["to"] if answer else m["from"], m["from"] if answer else m["to"])
+
+
+def dialogues(messages: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[str]]:
+    """Dialogue messages per dialogue (``link_key``), each serial once."""
+    return sequences(messages, link_key)
+
+
 def open_dialogues(messages: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """Dialogues (``test_peer_process.dialogue_key``) begun and not ended."""
-    return {k for k, msgs in sequences(messages).items() if msgs[-1] not in FINAL}
+    """Dialogues (``link_key``) begun and not ended."""
+    return {k for k, msgs in dialogues(messages).items() if msgs[-1] not in FINAL}
 
 
 @pytest.fixture
@@ -98,7 +110,7 @@ def test_a_takeover_mid_dialogue_completes_every_dialogue_once_and_keeps_the_ids
         assert wait_until(lambda s=standby: warm(pair.configs[s][1]), 120, interval=0.5)
         # mid-dialogue: at least two dialogues open
         assert wait_until(lambda: len(open_dialogues(aidc(heard))) >= 2, 300, interval=0.2), \
-            sequences(aidc(heard))
+            dialogues(aidc(heard))
         took, killed, resumed = _take_over(pair, heard, active, signal.SIGKILL)
         kills.append(killed)
         now_open = open_dialogues([m for w, t, p in heard.since(0.0) if w < killed
@@ -130,7 +142,7 @@ def test_a_takeover_mid_dialogue_completes_every_dialogue_once_and_keeps_the_ids
           + f"\ndialogues open at each kill: {opened}; aircraft before and after each "
           f"takeover keeping their fused id: {kept} (changed: {len(changed)})"
           + f"\ntakeover_ids: {takeover_ids}")
-    assert done, ({k: v for k, v in sequences(got).items()
+    assert done, ({k: v for k, v in dialogues(got).items()
                    if k in open_at_kills and v[-1] not in FINAL},
                   [(m["from"], m["to"], m["serial"], m["msg"], m["callsign"]) for m in got
                    if m["msg"] not in ("LAM", "LRM") and (m["to"], m["serial"]) not in lams])
@@ -138,10 +150,10 @@ def test_a_takeover_mid_dialogue_completes_every_dialogue_once_and_keeps_the_ids
     assert not changed, changed  # every aircraft kept its fused id
     assert all(t["renamed"] > 10 for t in takeover_ids), takeover_ids
     assert not [m for m in got if m["msg"] == "LRM"]  # nothing refused
-    dialogues = sequences(got)  # each serial once: a message sent again is the same one
+    done_ = dialogues(got)  # each serial once: a message sent again is the same one
     for key in open_at_kills:  # each completed once: no message twice, none missing
-        msgs = dialogues[key]
-        assert msgs[-1] in FINAL and len(msgs) == len(set(msgs)), (key, dialogues[key])
+        msgs = done_[key]
+        assert msgs[-1] in FINAL and len(msgs) == len(set(msgs)), (key, msgs)
         if msgs[-1] == "AOC":
             assert [m for m in msgs if m != "ABI"] in (["EST", "ACP", "TOC", "AOC"],
                                                        ["CPL", "ACP", "TOC", "AOC"]), (key, msgs)
