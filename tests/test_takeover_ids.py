@@ -179,3 +179,42 @@ def test_after_a_takeover_a_dialogue_whose_track_comes_goes_on() -> None:
     again = Handoff(AIRSPACE, PARAMS)
     store.restore(again)
     assert again.expect({"gw-T000001"}, now, 60.0) == 0
+
+
+def test_a_restored_engine_shown_the_whole_picture_raises_no_false_unmatched() -> None:
+    """An accepted, transferred dialogue restored at a takeover: its track is not in the
+    first association cycle; shown the picture first, the engine keeps its match."""
+    from test_handoff_accept import OURS, THEIRS, border, eto, south
+    from test_handoff_engine import AIRSPACE, T0, track
+
+    from gateway.handoff.engine import Handoff
+
+    ours, theirs = Handoff(AIRSPACE, OURS), Handoff(AIRSPACE, THEIRS)
+    border(ours, theirs, 600)
+    store = MemoryStore()
+    store.save(ours)
+    k = 200
+    t = T0 + 4 * k
+    assert t > eto() + OURS.match_window_s
+    unrelated = track(t, 25.0, id="gw-T000001", callsign="VIV9", mode3a="1234",
+                      icao24="0D0009")
+    for shown in (False, True):
+        again = Handoff(AIRSPACE, OURS)
+        store.restore(again)
+        if shown:
+            again.show([south(t, k), unrelated], t)
+        made = again.update([unrelated], t)
+        unmatched = [m for m in made if getattr(m, "type", "") == "coordination-unmatched"]
+        assert len(unmatched) == (0 if shown else 1), (shown, made)
+
+
+def test_the_trackers_picture_changes_nothing_it_publishes() -> None:
+    rng = np.random.default_rng(6)
+    one, two = tracker(RADARS, output_period_s=4.0), tracker(RADARS, output_period_s=4.0)
+    fly(one, RADARS, SKY, 40.0, np.random.default_rng(6))
+    fly(two, RADARS, SKY, 40.0, rng)
+    shown = two.picture()
+    assert len(shown) >= 3 and {m.id for m in shown} <= {s.id for s in two.live_states()}
+    a, _ = fly(one, RADARS, SKY, 60.0, np.random.default_rng(7), start=40.0)
+    b, _ = fly(two, RADARS, SKY, 60.0, np.random.default_rng(7), start=40.0)
+    assert a == b

@@ -773,6 +773,20 @@ class Tracker:
                            float(ve[i]), float(vn[i]))
                 for i, r in enumerate(rows.tolist())]
 
+    def picture(self) -> list[Fused]:
+        """Every live published, confirmed or coasting track as last estimated (what a
+        handoff engine restored at a takeover is shown first: ``Handoff.show``).  Nothing
+        is published of it, and the periodic output's timing is left as it was."""
+        tr = self.tracks
+        rows = tr.active()
+        rows = rows[tr.published[rows] & (tr.state[rows] != TENTATIVE)]
+        if len(rows) == 0:
+            return []
+        t_out = tr.t_out[rows].copy()
+        out = self._messages(rows, tr.x[rows], tr.P[rows], tr.t[rows], None)
+        tr.t_out[rows] = t_out
+        return out
+
     def take_over(self, saved: Sequence[TrackState],
                   identities: dict[str, object] | None) -> Matched:
         """This process takes over from the active one of a redundant pair, before it

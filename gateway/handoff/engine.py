@@ -753,6 +753,14 @@ class Handoff:
             self._dialogue_message(f, "MAC", now, out)
         self._changed.add(f.key)
 
+    def show(self, fused: Sequence[Fused], now: float) -> None:
+        """The whole picture, once, without deciding anything: a restored engine taking
+        over (a redundant pair) knows every live track before its first update, which
+        holds only one association cycle's part of the sky.  Without it the accepted
+        dialogues whose tracks were not in that cycle were matched again against it, and
+        those past their time raised ``coordination-unmatched`` though they had a track."""
+        self.accepting.observe(fused, now)
+
     def expect(self, live: set[str], now: float, within_s: float) -> int:
         """After a takeover: the restored dialogues whose track is none of the ``live`` ids
         of the tracker taking over (the old active one's track had ended, or coasted out

@@ -666,6 +666,7 @@ class Service:
             self._take_ids(shared)
             tracker = pipeline.tracker
             if restored and np.isfinite(tracker.now):
+                engine.show(tracker.picture(), tracker.now)
                 awaited = engine.expect({s.id for s in tracker.live_states()}, tracker.now,
                                         TRACK_AWAITED_S)
                 if awaited:
