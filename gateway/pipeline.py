@@ -20,6 +20,7 @@ import numpy as np
 
 from gateway.associate.build import tracker_from_config
 from gateway.associate.registration import Estimate
+from gateway.associate.takeover import states_json
 from gateway.config import Config
 from gateway.decoder import Decoder, Problems
 from gateway.flightplan.feed import plans_from_config
@@ -34,6 +35,10 @@ from gateway.store import HandoffStore, StoreError
 log = logging.getLogger(__name__)
 
 HELD_MAX = 10_000  # messages held while the store fails (_handed)
+# The live tracks go to the store with the next save after a track is given an id, and at
+# least this often (data time): a redundant pair's process taking over gives its tracks the
+# ids they were published with (``Tracker.take_over``).
+TRACKS_SAVE_S = 1.0
 
 
 def _coordinated(handoff: Handoff, fused: list[Fused]) -> list[Fused]:
@@ -72,6 +77,7 @@ class Pipeline:
         self.plans = plans_from_config(config)  # [flightplans]: filed plans for fused tracks
         self.store = store if self.handoff is not None else None
         self.restored = 0  # dialogues found in the store
+        self._tracks_saved = (-1, -np.inf)  # (tracker.named, tracker.now) at the last save
         if self.handoff is not None and self.store is not None:
             self.restored = self.store.restore(self.handoff)
             try:  # ids never handed out twice within the store (associate.identity)
@@ -249,10 +255,15 @@ class Pipeline:
         for text in handoff.notices:  # each once (the engine's _notice)
             log.warning("handoff: %s", text)
         handoff.notices.clear()
-        ids = self.tracker.identities
-        if self.store is not None and (made or handoff.dirty or self._held or ids.unsaved):
+        tracker = self.tracker
+        ids = tracker.identities
+        tracks_due = (tracker.named != self._tracks_saved[0]
+                      or tracker.now - self._tracks_saved[1] >= TRACKS_SAVE_S)
+        if self.store is not None and (made or handoff.dirty or self._held or ids.unsaved
+                                       or tracks_due):
             try:  # the ids' sequence and map go with every save: a new block before its ids
-                self.store.keep_identities(self.tracker.identity_state())
+                self.store.keep_identities(tracker.identity_state())
+                self.store.keep_tracks(states_json(tracker.live_states()))
                 self.store.save(handoff)
             except StoreError as exc:
                 self.aidc_counters["store-failures"] += 1
@@ -266,6 +277,7 @@ class Pipeline:
                     del self._held[:-HELD_MAX]
                 return []
             ids.saved()
+            self._tracks_saved = (tracker.named, tracker.now)
             if self._held:
                 log.warning("handoff: the store saves again; %d messages held are published",
                             len(self._held))

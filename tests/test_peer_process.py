@@ -108,9 +108,13 @@ def acknowledged(messages: list[dict[str, Any]]) -> bool:
                if m["msg"] not in ("LAM", "LRM"))
 
 
-def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[str]]:
-    """Dialogue messages per dialogue (``dialogue_key``), each serial once (a message sent again is
-    the same message), CDN exchanges apart (their timing may differ by a cycle)."""
+def sequences(messages: list[dict[str, Any]],
+              key: Callable[[dict[str, Any]], tuple[str, str, str]] | None = None,
+              ) -> dict[tuple[str, str, str], list[str]]:
+    """Dialogue messages per dialogue (``key``, default ``dialogue_key``), each serial once
+    (a message sent again is the same message), CDN exchanges apart (their timing may
+    differ by a cycle)."""
+    key_of = key or dialogue_key
     seen: set[tuple[str, str, int]] = set()
     cdn: set[tuple[str, int]] = set()
     out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
@@ -124,7 +128,7 @@ def sequences(messages: list[dict[str, Any]]) -> dict[tuple[str, str, str], list
             continue
         if m["msg"] == "ACP" and (m["to"], m["ref"]) in cdn:
             continue
-        out[dialogue_key(m)].append(m["msg"])
+        out[key_of(m)].append(m["msg"])
     return dict(out)
 
 

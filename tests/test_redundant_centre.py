@@ -28,17 +28,20 @@ from waiting import wait_until
 
 GROUP = "udp://239.255.77.9:23991?iface=127.0.0.1"
 STATUS = "surv/v1/status/border-gw-1"
+PICTURE = "surv/v1/picture"
 
 
 class Heard:
-    """Every message on ``surv/v1/#``, with when it came (monotonic)."""
+    """Every message on ``surv/v1/#`` (or on ``topics``, each with its QoS), with when it
+    came (monotonic)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int,
+                 topics: tuple[tuple[str, int], ...] = (("surv/v1/#", 0),)) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[float, str, bytes]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="listener")
         self.client.on_message = self._on
-        self.client.on_connect = lambda c, *a: c.subscribe("surv/v1/#")
+        self.client.on_connect = lambda c, *a: c.subscribe(list(topics))
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -131,9 +134,11 @@ def pair(tmp_path: Path, mosquitto: Any, postgres: Any,
         pair.stop()
 
 
-def _take_over(pair: Pair, heard: Heard, dead: int, stop: signal.Signals) -> float:
+def _take_over(pair: Pair, heard: Heard, dead: int, stop: signal.Signals,
+               ) -> tuple[float, float, float]:
     """Signal the active process ``dead``; the seconds until the other's first 'online'
-    status with a newer epoch reached the broker's subscriber."""
+    status with a newer epoch reached the broker's subscriber, when the signal was sent and
+    when the new active's first picture came (monotonic)."""
     alive = 1 - dead
     proc = pair.procs[dead]
     assert proc is not None
@@ -146,9 +151,55 @@ def _take_over(pair: Pair, heard: Heard, dead: int, stop: signal.Signals) -> flo
     assert pair.role(alive) == "active"
     # and it publishes the picture, not only its status
     t1 = time.monotonic()
-    assert wait_until(lambda: any("/fused/" in t or "/tracks/" in t
+    assert wait_until(lambda: any("/fused/" in t or "/tracks/" in t or t == PICTURE
                                   for _, t, _ in heard.since(t1)), 10, interval=0.05)
-    return took
+    resumed = min(w for w, t, _ in heard.since(t0) if t == PICTURE)
+    return took, t0, resumed
+
+
+def warm(port: int) -> bool:
+    """Has this process confirmed tracks (a standby must track the sky to take it over, and
+    an active one to show whether the aircraft keep their ids)."""
+    try:
+        text = http(port, "/metrics")[1]
+    except OSError:
+        return False
+    line = 'gateway_pipeline_events_total{kind="track-confirmed"} '
+    return sum(float(x.rsplit(" ", 1)[1]) for x in str(text).splitlines()
+               if x.startswith(line)) >= 20
+
+
+def aircraft_ids(heard: Heard, since: float, until: float) -> dict[str, list[str]]:
+    """Each aircraft's fused ids in the pictures heard between ``since`` and ``until``, in
+    order, repeats collapsed; an aircraft is its Mode S address, else its callsign, else
+    its Mode-3/A code."""
+    out: dict[str, list[str]] = {}
+    for when, topic, payload in heard.since(since):
+        if topic != PICTURE or when >= until:
+            continue
+        for m in json.loads(payload):
+            key = (f"A{m['icao24']}" if m.get("icao24") else f"C{m['callsign']}"
+                   if m.get("callsign") else f"M{m['mode3a']}" if m.get("mode3a") else None)
+            if key is None or m.get("state") == "ended":
+                continue
+            ids = out.setdefault(key, [])
+            if not ids or ids[-1] != m["id"]:
+                ids.append(m["id"])
+    return out
+
+
+def ids_across(heard: Heard, killed: float, resumed: float, window: float = 10.0,
+               ) -> tuple[int, list[str]]:
+    """How many aircraft of the last ``window`` s of pictures before the kill were in the
+    first ``window`` s after the takeover (the caller waits for those to pass), and which
+    of them came back under another fused id.  A code seen under two ids before the kill
+    (two aircraft squawking it) names no aircraft."""
+    before = aircraft_ids(heard, killed - window, killed)
+    after = aircraft_ids(heard, resumed, resumed + window)
+    both = sorted(k for k in before.keys() & after.keys()
+                  if k[0] == "A" or len(set(before[k])) == 1)
+    return len(both), [f"{k}: {before[k][-1]} -> {after[k][0]}" for k in both
+                       if before[k][-1] != after[k][0]]
 
 
 @pytest.mark.slow
@@ -157,8 +208,16 @@ def test_sigkill_the_active_and_the_standby_takes_over_within_5_s(
     p, heard = pair
     times = []
     active = 0
+    changed: list[str] = []
     for _ in range(int(os.environ.get("GATEWAY_TAKEOVERS", "2"))):
-        times.append(_take_over(p, heard, active, signal.SIGKILL))
+        assert all(wait_until(lambda i=i: warm(p.configs[i][1]), 120, interval=0.5)
+                   for i in (0, 1))
+        took, killed, resumed = _take_over(p, heard, active, signal.SIGKILL)
+        times.append(took)
+        wait_until(lambda r=resumed: time.monotonic() > r + 10.0, 15)  # the window to look at
+        both, moved = ids_across(heard, killed, resumed)
+        assert both > 10, "too few aircraft before and after to tell"
+        changed += moved
         p.procs[active].wait(10)  # type: ignore[union-attr]
         p.start(active)  # restarted: the standby now
         assert wait_until(lambda a=active: p.role(a) == "standby", 30, interval=0.1)
@@ -167,6 +226,7 @@ def test_sigkill_the_active_and_the_standby_takes_over_within_5_s(
           f"{statistics.median(times):.2f} s, worst {max(times):.2f} s: "
           + " ".join(f"{t:.2f}" for t in times))
     assert max(times) < 5.0
+    assert not changed, changed  # every aircraft kept its fused id
 
 
 @pytest.mark.slow
@@ -175,7 +235,7 @@ def test_a_frozen_active_is_fenced_after_the_takeover_and_steps_down(
     p, heard = pair
     a = p.procs[0]
     assert a is not None
-    took = _take_over(p, heard, 0, signal.SIGSTOP)
+    took, _, _ = _take_over(p, heard, 0, signal.SIGSTOP)
     print(f"\ntakeover after SIGSTOP: {took:.2f} s")
     assert took < 5.0
     written = a.out.stat().st_size  # type: ignore[attr-defined]

@@ -61,6 +61,9 @@ def test_no_answer_retries_soon_and_the_belief_ends_on_time() -> None:
 # -- a real PostgreSQL -------------------------------------------------------------------------
 
 
+TRACKS = {"states": [["T000004", 0xABC123, "AMX402", 0o4567, 27.5, -106.1, 1.7e9, 1.5, 200.0]]}
+
+
 def _leader(url: str, **kw: Any) -> PostgresStore:
     store = PostgresStore(url, "centre", **kw)
     store.renew_once()
@@ -74,6 +77,7 @@ def test_what_the_leader_saved_comes_back_as_from_sqlite(postgres: Any) -> None:
         engine, peer = Handoff(AIRSPACE, PARAMS), Peer("KZHU")
         fly(engine, peer, 900)  # ABI, EST, ACP, TOC, AOC: a finished dialogue
         store.keep_identities({"next": 7, "ids": {}})
+        store.keep_tracks(TRACKS)
         store.save(engine)
         memory = MemoryStore()
         memory.save(engine)
@@ -85,6 +89,7 @@ def test_what_the_leader_saved_comes_back_as_from_sqlite(postgres: Any) -> None:
     try:
         assert reader.restore(again) == memory.restore(reference) == 1
         assert reader.identities() == {"next": 7, "ids": {}}
+        assert reader.live_tracks() == TRACKS
         assert PostgresStore(postgres.url, "other").restore(Handoff(AIRSPACE, PARAMS)) == 0
     finally:
         reader.close()

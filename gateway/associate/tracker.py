@@ -70,6 +70,7 @@ from gateway.associate.measurements import (
 )
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.registration import Registration
+from gateway.associate.takeover import Matched, TrackState, match
 from gateway.associate.tracks import (
     ADDRESS,
     CALLSIGN,
@@ -218,6 +219,7 @@ class Tracker:
         self._next_output = -np.inf  # next periodic output time (output_period_s)
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
+        self.named = 0  # tracks given an id so far (a store saves the live ones after each)
 
     # -- the two entry points ---------------------------------------------------------------
 
@@ -567,6 +569,7 @@ class Tracker:
             tracks.name(r, self._reacquired(r) or self._handed_over(r)
                         or self._recalled(r) or self._new_label())
             published[r] = True
+            self.named += 1
             self._note(np.array([r]))
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows],
                               (refs, order, starts, ends))
@@ -749,6 +752,77 @@ class Tracker:
         """The stored sequence and map (None: nothing seen): new ids go on after every id
         the store may have seen handed out; flights in the map get their ids back."""
         self.identities.load(data)
+
+    def live_states(self) -> list[TrackState]:
+        """Every live published track as a redundant pair's store keeps it (what the
+        process taking over matches its own tracks to: ``gateway.associate.takeover``)."""
+        tr = self.tracks
+        rows = tr.active()
+        rows = rows[tr.published[rows]]
+        if len(rows) == 0:
+            return []
+        x = tr.x[rows]
+        lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
+        # the plane's velocity as a true one: bearing less grid north, speed over the scale
+        bearing = np.arctan2(x[:, 2], x[:, 3]) - self.frame.north(lon)
+        speed = np.hypot(x[:, 2], x[:, 3]) / self.frame.scale(lat)
+        ve, vn = speed * np.sin(bearing), speed * np.cos(bearing)
+        ident, t = tr.ident[rows], tr.t[rows]
+        return [TrackState(str(tr.label[r]), int(ident[i, ADDRESS]), tr.callsign_text[r],
+                           int(ident[i, MODE3A]), float(lat[i]), float(lon[i]), float(t[i]),
+                           float(ve[i]), float(vn[i]))
+                for i, r in enumerate(rows.tolist())]
+
+    def picture(self) -> list[Fused]:
+        """Every live published, confirmed or coasting track as last estimated (what a
+        handoff engine restored at a takeover is shown first: ``Handoff.show``).  Nothing
+        is published of it, and the periodic output's timing is left as it was."""
+        tr = self.tracks
+        rows = tr.active()
+        rows = rows[tr.published[rows] & (tr.state[rows] != TENTATIVE)]
+        if len(rows) == 0:
+            return []
+        t_out = tr.t_out[rows].copy()
+        out = self._messages(rows, tr.x[rows], tr.P[rows], tr.t[rows], None)
+        tr.t_out[rows] = t_out
+        return out
+
+    def take_over(self, saved: Sequence[TrackState],
+                  identities: dict[str, object] | None) -> Matched:
+        """This process takes over from the active one of a redundant pair, before it
+        publishes anything: its live tracks take the ids the old one published for the
+        same aircraft (``saved``, matched by ``takeover.match``), the others new ids after
+        the old sequence's end (``identities``, as the store holds it, with the identity
+        map by which aircraft not tracked here now get their old ids back).  The ids this
+        process gave while it was the standby were never published: none is kept, nor
+        remembered for re-acquisition.  Counted: ``takeover-renamed``, ``-unmatched``,
+        ``-missing``, ``-dropped``."""
+        tr = self.tracks
+        own = self.live_states()
+        # no data yet: the saved states' own time (nothing is dropped for age)
+        now = self.now if np.isfinite(self.now) else max((s.t for s in saved), default=0.0)
+        matched = match(saved, own, now)
+        rows = {o.id: tr.row_of(o.id) for o in own}
+        self.identities = Identities(self.id_prefix, ID_DIGITS)
+        self.identities.load(identities)
+        self._memory.clear()
+        self._code_memory.clear()
+        tr.rows_by_label.clear()
+        self._labels_in_use = set(matched.ids.values())
+        for own_id, label in sorted(matched.ids.items()):
+            row = rows[own_id]
+            assert row is not None
+            tr.name(row, label)
+        for own_id in matched.unmatched:  # an aircraft seen before may get its id back
+            row = rows[own_id]
+            assert row is not None  # every live published track has its row
+            tr.name(row, self._recalled(row) or self._new_label())
+        self.named += len(own)
+        self._note(np.array([r for r in rows.values() if r is not None], dtype=np.int64))
+        for what, n in (("renamed", len(matched.ids)), ("unmatched", len(matched.unmatched)),
+                        ("missing", len(matched.missing)), ("dropped", len(matched.dropped))):
+            self.counters[f"takeover-{what}"] += n
+        return matched
 
     def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
                   sources: _Sources | None, ended: bool = False,

@@ -200,6 +200,9 @@ class Handoff:
         # dialogues go on by the clock until the track is updated or ends (not stored: after
         # a restart a hidden track's dialogue waits for its next message)
         self.hidden: set[str] = set()
+        # after a takeover (``expect``): the restored dialogues' tracks the new tracker does
+        # not have, each with the data time by which an update must come (not stored)
+        self.expected: dict[str, float] = {}
 
     # -- the state a store keeps -------------------------------------------------------------
 
@@ -485,6 +488,8 @@ class Handoff:
                 self._lost(m.id, now, out)
             elif m.lat is not None and m.lon is not None:
                 live.append(m)
+        if self.expected:
+            self._overdue(fused, now, out)
         self.accepting.observe(fused, now)
         self.accepting.update(now, out)
         if not live:
@@ -747,6 +752,36 @@ class Handoff:
         elif "MAC" in f.dialogue.allowed(C1):
             self._dialogue_message(f, "MAC", now, out)
         self._changed.add(f.key)
+
+    def show(self, fused: Sequence[Fused], now: float) -> None:
+        """The whole picture, once, without deciding anything: a restored engine taking
+        over (a redundant pair) knows every live track before its first update, which
+        holds only one association cycle's part of the sky.  Without it the accepted
+        dialogues whose tracks were not in that cycle were matched again against it, and
+        those past their time raised ``coordination-unmatched`` though they had a track."""
+        self.accepting.observe(fused, now)
+
+    def expect(self, live: set[str], now: float, within_s: float) -> int:
+        """After a takeover: the restored dialogues whose track is none of the ``live`` ids
+        of the tracker taking over (the old active one's track had ended, or coasted out
+        where the new one never saw it) end as at the track's end (MAC) unless an update
+        of it comes within ``within_s`` of data time (a track not yet confirmed gets its
+        old id back when it is).  Without it they would wait for a track that never comes.
+        Returns how many tracks are awaited."""
+        for track_id, track in self.tracks.items():
+            if track_id not in live and any(not self.flights[k].dialogue.final
+                                            for k in track.flights):
+                self.expected[track_id] = now + within_s
+        return len(self.expected)
+
+    def _overdue(self, fused: Sequence[Fused], now: float, out: list[Any]) -> None:
+        for m in fused:
+            self.expected.pop(m.id, None)
+        for track_id, due in list(self.expected.items()):
+            if now >= due:
+                del self.expected[track_id]
+                self.counters["takeover-track-lost"] += 1
+                self._lost(track_id, now, out)
 
     def _lost(self, track_id: str, now: float, out: list[Any]) -> None:
         """The track ended: its dialogues that have not reached the transfer end in MAC,

@@ -45,7 +45,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
+import numpy as np
+
 from gateway.associate.registration import Estimate
+from gateway.associate.takeover import states
 from gateway.config import Config, MqttConfig
 from gateway.files import write_messages
 from gateway.ingest import kernel_drops
@@ -79,6 +82,9 @@ BACKPRESSURE = 0.5  # lossless sources wait while the outbox is fuller than this
 # payloads growing with the traffic; 2,048 still let the broker path's RSS climb 8.9 %
 # between minutes 10 and 60 of a one-hour replay (issue 16).
 REPLAY_BACKLOG = 256
+# After a takeover, a restored dialogue's track the new active process does not track ends
+# its dialogue (MAC) unless it comes within this much data time (``Handoff.expect``).
+TRACK_AWAITED_S = 60.0
 
 
 class Service:
@@ -99,6 +105,7 @@ class Service:
         # a redundant pair: the standby's handoff writes nothing; restored on takeover
         self.shared = store if isinstance(store, PostgresStore) else None
         self.was_active = False
+        self.takeover_ids: dict[str, object] | None = None  # what the takeover did to ids
         self.pipeline = Pipeline(config, store if self.shared is None else None)
         if self.shared is not None:  # flights the active one has seen keep their ids
             try:
@@ -381,7 +388,18 @@ class Service:
         if topic == self.plan_topic:
             self.pipeline.receive_plans(payload, self.clock(), topic)
             return
-        self._publish(self.pipeline.receive_aidc(payload, self.clock(), topic=topic), None)
+        self._publish(self.pipeline.receive_aidc(payload, self._aidc_clock(), topic=topic),
+                      None)
+
+    def _aidc_clock(self) -> float:
+        """The time an inbound AIDC message is handled at: the clock, or the handoff's data
+        clock where that is ahead (data faster than the wall clock, as from ``simulate
+        --speed 5``).  The handoff times its LAMs on the data's time: an answer stamped by a
+        wall clock minutes behind was taken for long unacknowledged at the next picture and
+        sent again at once."""
+        now = self.clock()
+        handoff = self.pipeline.handoff
+        return max(now, handoff.clock) if handoff is not None else now
 
     # -- status and metrics ------------------------------------------------------------------
 
@@ -528,6 +546,8 @@ class Service:
             active = self.shared.active()
             health["role"] = "active" if active else "standby"
             health["epoch"] = self.shared.epoch()
+            if self.takeover_ids is not None:
+                health["takeover_ids"] = self.takeover_ids
             snap.gauges["gateway_lease_active"] = (
                 "1 while this process of a redundant pair holds the lease (publishes)", "",
                 {"": float(active)})
@@ -643,6 +663,16 @@ class Service:
             engine = handoff_from_config(self.config)
             assert engine is not None
             restored = shared.restore(engine)
+            self._take_ids(shared)
+            tracker = pipeline.tracker
+            if restored and np.isfinite(tracker.now):
+                engine.show(tracker.picture(), tracker.now)
+                awaited = engine.expect({s.id for s in tracker.live_states()}, tracker.now,
+                                        TRACK_AWAITED_S)
+                if awaited:
+                    log.warning("lease: takeover: %d tracks of open dialogues are not tracked "
+                                "here: their dialogues end (MAC) unless they come within "
+                                "%g s", awaited, TRACK_AWAITED_S)
             pipeline.handoff, pipeline.store = engine, shared
         else:
             restored = 0
@@ -650,6 +680,34 @@ class Service:
         log.warning("lease: active (epoch %d); %d dialogues restored from the store",
                     shared.epoch(), restored)
         self._start_sink()
+
+    def _take_ids(self, shared: PostgresStore) -> None:
+        """The old active's fused ids for this process's tracks, before anything is
+        published (``Tracker.take_over``; the restored dialogues name those ids).  A store
+        whose tracks cannot be read leaves every track unmatched (new ids), said and
+        counted: the takeover goes on."""
+        try:
+            saved, ids = states(shared.live_tracks()), shared.identities()
+        except (StoreError, ValueError) as exc:
+            log.error("lease: the old active's tracks cannot be read: %s", exc)
+            self.counters["takeover-unreadable"] += 1
+            saved, ids = [], None
+        matched = self.pipeline.tracker.take_over(saved, ids)
+        by = dict(sorted(Counter(matched.by.values()).items()))
+        self.takeover_ids = {"epoch": shared.epoch(), "renamed": len(matched.ids),
+                             "unmatched": len(matched.unmatched),
+                             "missing": len(matched.missing), "dropped": len(matched.dropped),
+                             "by": by}
+        log.warning("lease: takeover: %d tracks took the old active's ids (%s), %d new ids; "
+                    "%d of its tracks not here, %d too old", len(matched.ids),
+                    ", ".join(f"{n} by {k}" for k, n in by.items()) or "none",
+                    len(matched.unmatched), len(matched.missing), len(matched.dropped))
+        if matched.unmatched or matched.missing:
+            log.info("lease: takeover: tracks given new ids (their ids as the standby): %s; "
+                     "the old active's "
+                     "ids not here (given back if their aircraft comes: the identity map): "
+                     "%s", " ".join(matched.unmatched[:20]) or "none",
+                     " ".join(matched.missing[:20]) or "none")
 
     async def report_status(self) -> None:
         """The retained ``status`` message every ``status_interval_s`` while online."""

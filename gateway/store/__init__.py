@@ -49,5 +49,14 @@ class HandoffStore(Protocol):
         just before each save)."""
         ...
 
+    def live_tracks(self) -> dict[str, Any] | None:
+        """The live tracks the active process last saved (``takeover.states_json``; None:
+        none): a redundant pair's process taking over gives its tracks their ids."""
+        ...
+
+    def keep_tracks(self, data: dict[str, Any]) -> None:
+        """Written with the next ``save``, in its transaction, like ``keep_identities``."""
+        ...
+
     def close(self) -> None:
         ...

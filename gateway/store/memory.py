@@ -25,6 +25,8 @@ class MemoryStore:
         self.clock = -float("inf")
         self.ids: dict[str, Any] | None = None
         self._ids_next: dict[str, Any] | None = None
+        self.tracks: dict[str, Any] | None = None
+        self._tracks_next: dict[str, Any] | None = None
         self.saves = 0
         self.closed = False
 
@@ -42,6 +44,8 @@ class MemoryStore:
         self.clock = saved.clock
         if self._ids_next is not None:
             self.ids, self._ids_next = self._ids_next, None
+        if self._tracks_next is not None:
+            self.tracks, self._tracks_next = self._tracks_next, None
         self.saves += 1
 
     def identities(self) -> dict[str, Any] | None:
@@ -49,6 +53,12 @@ class MemoryStore:
 
     def keep_identities(self, data: dict[str, Any]) -> None:
         self._ids_next = copy.deepcopy(data)
+
+    def live_tracks(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self.tracks)
+
+    def keep_tracks(self, data: dict[str, Any]) -> None:
+        self._tracks_next = copy.deepcopy(data)
 
     def close(self) -> None:
         self.closed = True

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from gateway.associate.identity import Identities
+from gateway.associate.takeover import states
 from gateway.handoff.dialogue import Heard, Link, Pending
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Saved
@@ -125,6 +126,7 @@ class PostgresStore:
             self.db.close()
             raise StoreError(f"{self.where}: {_line(exc)}") from None
         self._ids_next: dict[str, Any] | None = None
+        self._tracks_next: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lease_db: psycopg.Connection[Any] | None = None
@@ -200,6 +202,19 @@ class PostgresStore:
     def keep_identities(self, data: dict[str, Any]) -> None:
         self._ids_next = data
 
+    def live_tracks(self) -> dict[str, Any] | None:
+        try:
+            row = self.db.execute("SELECT data FROM gateway_state WHERE gateway = %s AND "
+                                  "name = 'tracks'", (self.gateway,)).fetchone()
+            data = None if row is None else json.loads(row[0])
+            states(data)
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(f"{self.where}: not the handoff's state ({_line(exc)})") from None
+        return data
+
+    def keep_tracks(self, data: dict[str, Any]) -> None:
+        self._tracks_next = data
+
     def _load(self) -> Saved:
         try:
             rows = [json.loads(text) for (text,) in self.db.execute(
@@ -221,7 +236,7 @@ class PostgresStore:
         """In one transaction that first checks the lease (``Fenced`` if not ours);
         ``StoreError`` (one line) when it cannot be written: nothing of it is kept."""
         saved = engine.unsaved()
-        state = state_row(saved, self._ids_next)
+        state = state_row(saved, self._ids_next, self._tracks_next)
         epoch = self.epoch()
         try:
             if self.db.closed:
@@ -245,7 +260,7 @@ class PostgresStore:
                          for name, value in state.items()])
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: {_line(exc)}") from None
-        self._ids_next = None
+        self._ids_next = self._tracks_next = None
 
     def close(self) -> None:
         """Stop renewing; a lease still held is given up (lapsed now), so that the standby

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from gateway.associate.identity import Identities
+from gateway.associate.takeover import states
 from gateway.handoff.dialogue import Dialogue, Heard, Link, Pending, Role, State
 from gateway.handoff.engine import Handoff
 from gateway.handoff.state import Flight, Saved
@@ -56,9 +57,10 @@ def _flight_json(f: Flight) -> str:
     return json.dumps(data)
 
 
-def state_row(saved: Saved, ids_next: Any) -> dict[str, Any]:
-    """The engine's state beside its flights (links, what was heard, the clock) and the
-    fused ids' sequence, as every store keeps it."""
+def state_row(saved: Saved, ids_next: Any, tracks_next: Any = None) -> dict[str, Any]:
+    """The engine's state beside its flights (links, what was heard, the clock), the
+    fused ids' sequence and the live tracks (each when handed in), as every store keeps
+    it."""
     state: dict[str, Any] = {
         "links": {peer: asdict(link) for peer, link in saved.links.items()},
         "seen": {peer: heard.to_json() for peer, heard in saved.seen.items()},
@@ -66,6 +68,8 @@ def state_row(saved: Saved, ids_next: Any) -> dict[str, Any]:
     }
     if ids_next is not None:
         state["ids"] = ids_next
+    if tracks_next is not None:
+        state["tracks"] = tracks_next
     return state
 
 
@@ -110,6 +114,7 @@ class SqliteStore:
         self._inode = self._identity()
         self._failed = False
         self._ids_next: dict[str, Any] | None = None
+        self._tracks_next: dict[str, Any] | None = None
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -194,6 +199,18 @@ class SqliteStore:
     def keep_identities(self, data: dict[str, Any]) -> None:
         self._ids_next = data
 
+    def live_tracks(self) -> dict[str, Any] | None:
+        try:
+            row = self.db.execute("SELECT data FROM state WHERE name = 'tracks'").fetchone()
+            data = None if row is None else json.loads(row[0])
+            states(data)
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"{self.path}: not the handoff's state ({exc!r})"[:300]) from None
+        return data
+
+    def keep_tracks(self, data: dict[str, Any]) -> None:
+        self._tracks_next = data
+
     def _load(self) -> Saved:
         try:
             return self._read()
@@ -238,7 +255,7 @@ class SqliteStore:
             self._failing(True)
             raise
         self._failing(False)
-        self._ids_next = None
+        self._ids_next = self._tracks_next = None
 
     def _failing(self, failing: bool) -> None:
         """Once a save has failed, the next ones (the caller tries again at every call)
@@ -254,7 +271,7 @@ class SqliteStore:
 
     def _write(self, engine: Handoff) -> None:
         saved = engine.unsaved()
-        state = state_row(saved, self._ids_next)
+        state = state_row(saved, self._ids_next, self._tracks_next)
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO flights (key, data) VALUES (?, ?)",
