@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,27 +201,35 @@ def test_nats_node_killed_under_the_gateway_loses_no_qos1_message(
           f"{sink.counters['failovers']} failovers")
 
 
-def measure(runs: int, directory: Path,
-            connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[float]:
-    """``python -c 'from test_broker_cluster import measure; ...'``: the failover time over
-    ``runs`` fresh clusters (docs/deployment.md's figures)."""
+def fresh_clusters(runs: int, directory: Path, name: str
+                   ) -> Iterator[tuple[int, NatsCluster, float]]:
+    """For the measurements below: ``runs`` fresh three-node clusters one after the other,
+    each in its own directory, stopped once its run is done (or has failed)."""
     assert NATS is not None
-    times = []
     for n in range(runs):
-        run_dir = directory / f"run{n}"
+        run_dir = directory / f"{name}{n}"
         run_dir.mkdir()
         cluster = NatsCluster(run_dir, binary=NATS)
         try:
             ready_s = cluster.start()
-            sent, received, failover_s, sink = kill_under_the_gateway(
-                cluster, connect_timeout_s=connect_timeout_s)
-            lost = len(sent - received)
-            times.append(failover_s)
-            print(f"run {n}: ready in {ready_s:.1f} s, failover {failover_s:.2f} s, "
-                  f"{len(sent)} sent, {lost} lost, failovers {sink.counters['failovers']}",
-                  flush=True)
+            yield n, cluster, ready_s
         finally:
             cluster.stop()
+
+
+def measure(runs: int, directory: Path,
+            connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[float]:
+    """``python -c 'from test_broker_cluster import measure; ...'``: the failover time over
+    ``runs`` fresh clusters (docs/deployment.md's figures)."""
+    times = []
+    for n, cluster, ready_s in fresh_clusters(runs, directory, "run"):
+        sent, received, failover_s, sink = kill_under_the_gateway(
+            cluster, connect_timeout_s=connect_timeout_s)
+        lost = len(sent - received)
+        times.append(failover_s)
+        print(f"run {n}: ready in {ready_s:.1f} s, failover {failover_s:.2f} s, "
+              f"{len(sent)} sent, {lost} lost, failovers {sink.counters['failovers']}",
+              flush=True)
     print(f"failover: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
           f"best {min(times):.2f} s over {len(times)} runs")
     return times
@@ -397,19 +405,11 @@ def measure_centre(runs: int, directory: Path,
                    connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[str]:
     """``python -c 'from test_broker_cluster import measure_centre; ...'``: the centre's
     input over ``runs`` fresh clusters (docs/deployment.md's figures)."""
-    assert NATS is not None
     lines = []
-    for n in range(runs):
-        run_dir = directory / f"centre{n}"
-        run_dir.mkdir()
-        cluster = NatsCluster(run_dir, binary=NATS)
-        try:
-            cluster.start()
-            run = centre_through_a_node_death(cluster, connect_timeout_s=connect_timeout_s)
-            lines.append(f"run {n}: {describe(run)}")
-            print(lines[-1], flush=True)
-        finally:
-            cluster.stop()
+    for n, cluster, _ in fresh_clusters(runs, directory, "centre"):
+        run = centre_through_a_node_death(cluster, connect_timeout_s=connect_timeout_s)
+        lines.append(f"run {n}: {describe(run)}")
+        print(lines[-1], flush=True)
     return lines
 
 
