@@ -57,10 +57,15 @@ def _coordinated(handoff: Handoff, fused: list[Fused]) -> list[Fused]:
 
 
 class Pipeline:
-    def __init__(self, config: Config, store: HandoffStore | None = None) -> None:
+    def __init__(self, config: Config, store: HandoffStore | None = None, *,
+                 keep_tracks: bool = False) -> None:
         """``store``: where the handoff's dialogues are kept across restarts (restored from
         here, saved after every change); None keeps them in memory only.  The caller
-        opens and closes it.  Unused without a [handoff] section."""
+        opens and closes it.  Unused without a [handoff] section.  ``keep_tracks``: the
+        live tracks go with the saves too (``TRACKS_SAVE_S``), for a redundant pair's
+        takeover only: one process has no use for them, and they multiply what a store
+        writes (a small disk filled before the first flight was stored)."""
+        self.keep_tracks = keep_tracks
         self.decoder = Decoder([34, 48, 62, 65])
         self.normalizer = Normalizer(config)
         self.tracker = tracker_from_config(config)
@@ -257,13 +262,15 @@ class Pipeline:
         handoff.notices.clear()
         tracker = self.tracker
         ids = tracker.identities
-        tracks_due = (tracker.named != self._tracks_saved[0]
-                      or tracker.now - self._tracks_saved[1] >= TRACKS_SAVE_S)
+        tracks_due = self.keep_tracks and (
+            tracker.named != self._tracks_saved[0]
+            or tracker.now - self._tracks_saved[1] >= TRACKS_SAVE_S)
         if self.store is not None and (made or handoff.dirty or self._held or ids.unsaved
                                        or tracks_due):
             try:  # the ids' sequence and map go with every save: a new block before its ids
                 self.store.keep_identities(tracker.identity_state())
-                self.store.keep_tracks(states_json(tracker.live_states()))
+                if self.keep_tracks:
+                    self.store.keep_tracks(states_json(tracker.live_states()))
                 self.store.save(handoff)
             except StoreError as exc:
                 self.aidc_counters["store-failures"] += 1

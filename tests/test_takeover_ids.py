@@ -87,7 +87,7 @@ def test_an_aircraft_the_active_one_had_comes_back_under_its_id() -> None:
 def test_the_pipeline_saves_its_live_tracks_before_it_publishes_a_new_id(tmp_path) -> None:
     config = loads(config_text(tmp_path / "unused.sqlite"), str(tmp_path / "gw.toml"))
     store = MemoryStore()
-    pipeline = Pipeline(config, store)
+    pipeline = Pipeline(config, store, keep_tracks=True)
     datagrams = ((d.payload, d.t_capture) for d in read_datagrams(CAPTURE))
     checked = 0
     for n, (payloads, times) in enumerate(iter_chunks(datagrams, 64)):

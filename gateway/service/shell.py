@@ -106,7 +106,8 @@ class Service:
         self.shared = store if isinstance(store, PostgresStore) else None
         self.was_active = False
         self.takeover_ids: dict[str, object] | None = None  # what the takeover did to ids
-        self.pipeline = Pipeline(config, store if self.shared is None else None)
+        self.pipeline = Pipeline(config, store if self.shared is None else None,
+                                 keep_tracks=self.shared is not None)
         if self.shared is not None:  # flights the active one has seen keep their ids
             try:
                 self.pipeline.tracker.restore_identities(self.shared.identities())
