@@ -154,7 +154,9 @@ def test_toc_gets_aoc_cdn_gets_acp_and_mac_cancels() -> None:
     # a TOC for a flight nobody offered, or out of turn: LRM
     out = ours.receive(offer("TOC", 7, T0 + 120, callsign="UAL1"), T0 + 120)
     assert [m.msg for m in out] == ["LRM"] and "NO DIALOGUE" in out[0].text
-    out = ours.receive(offer("TOC", 8, T0 + 120, callsign="DAL19", ssr="4522"), T0 + 120)
+    # (serial 10: the CDN above took 9, and a message older than one handled that its
+    # dialogue has moved past is acknowledged as overtaken, not refused)
+    out = ours.receive(offer("TOC", 10, T0 + 120, callsign="DAL19", ssr="4522"), T0 + 120)
     assert [m.msg for m in aidc(out)] == ["LRM"] and ours.counters["aidc-out-of-turn"] == 1
 
 
@@ -168,6 +170,23 @@ def test_a_duplicate_offer_gets_lam_again_and_no_second_answer() -> None:
     # another serial with the same offer while it is coordinated: out of turn, LRM
     out = ours.receive(offer("EST", 2, T0 + 6), T0 + 6)
     assert [m.msg for m in aidc(out)] == ["LRM"] and len(c2(ours)) == 1
+
+
+def test_an_offer_overtaken_by_the_estimate_gets_lam_not_lrm() -> None:
+    """The ABI (serial 1) was lost (a redundant pair taking over) and the EST (serial 2)
+    coordinated the flight; the ABI comes again for want of a LAM: acknowledged and left,
+    not refused. The same out of turn under a newer serial is still refused."""
+    ours = Handoff(AIRSPACE, OURS)
+    first = ours.receive(offer("EST", 2, T0), T0)
+    assert [m.msg for m in first] == ["LAM", "ACP"]
+    late = ours.receive(offer("ABI", 1, T0 + 30), T0 + 30)
+    assert [m.msg for m in aidc(late)] == ["LAM"] and parse(late[0].text).ref[2] == 1
+    assert ours.counters["aidc-overtaken"] == 1 and ours.counters["aidc-out-of-turn"] == 0
+    assert {g.callsign: g.dialogue.state for g in c2(ours)}["AAL7"] is State.COORDINATED
+    again = ours.receive(offer("ABI", 1, T0 + 60), T0 + 60)  # sent again: a duplicate
+    assert [m.msg for m in aidc(again)] == ["LAM"] and ours.counters["aidc-duplicate"] == 1
+    out = ours.receive(offer("ABI", 3, T0 + 61), T0 + 61)
+    assert [m.msg for m in aidc(out)] == ["LRM"] and ours.counters["aidc-out-of-turn"] == 1
 
 
 @pytest.mark.parametrize("callsign, mode3a, how", [

@@ -238,6 +238,13 @@ class Heard:
         self.session, self.last = session, None
         self.recent.clear()
 
+    def behind(self, serial: int) -> bool:
+        """A serial older than the furthest handled in this session: the peer sent it
+        before something we have handled already (it was lost, and is sent again for want
+        of our LAM, after what overtook it)."""
+        return (self.last is not None and serial != self.last
+                and not 0 < (serial - self.last) % 999 <= 499)
+
     def duplicate(self, serial: int, digest: str) -> bool:
         known = self.recent.get(serial, MISSING)
         return known is not MISSING and known in (None, digest)

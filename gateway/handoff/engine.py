@@ -866,7 +866,7 @@ class Handoff:
             self._ack(peer, me, text.serial, now, out)
             self.counters["aidc-duplicate"] += 1
             return out
-        if self._handle(peer, me, text, now, out):
+        if self._handle(peer, me, text, now, out, overtaken=heard.behind(text.serial)):
             heard.record(text.serial, identity)  # only what was handled: LRM records nothing
         return out
 
@@ -883,9 +883,14 @@ class Handoff:
         elif pending is None:
             self.counters["lam-unexpected"] += 1
 
-    def _handle(self, peer: str, me: str, text: AidcText, now: float, out: list[Any]) -> bool:
+    def _handle(self, peer: str, me: str, text: AidcText, now: float, out: list[Any], *,
+                overtaken: bool = False) -> bool:
         """A peer's answer (or proposal) in one of our dialogues: True if handled (LAM), False
-        if refused (LRM, with the reason)."""
+        if refused (LRM, with the reason).  ``overtaken``: the peer sent it before a message
+        we have handled already; if its dialogue has moved past it, it is acknowledged and
+        left (``aidc-overtaken``), not refused: an ABI lost while a redundant pair took over
+        came again for want of a LAM after the flight's EST, and an LRM would tell the peer
+        the coordination it has was refused."""
         key = (self.by_serial.get((pair(me, peer), text.ref[2]))
                if text.ref is not None and text.ref[:2] == (me, peer) else None)
         flight = self.flights.get(key) if key else None
@@ -906,6 +911,10 @@ class Handoff:
             try:
                 flight.dialogue.receive(text.msg)
             except ProtocolError as exc:
+                if overtaken:
+                    self.counters["aidc-overtaken"] += 1
+                    self._ack(peer, me, text.serial, now, out)
+                    return True
                 self.counters["aidc-out-of-turn"] += 1
                 reason = str(exc)
         else:
