@@ -3,6 +3,7 @@ sector batches, I100 fallback, midnight, unknown sources, and the command."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -90,6 +91,54 @@ def test_plot_batches_are_sectors(published: list[SourceBatch]) -> None:
         # measured azimuth noise can push a plot a hair over its sector's edge
         assert len(sectors) <= 2, (batch.source, sectors)
         assert all(m.src.sac == sac and m.src.sic == sic for m in batch.messages)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_sectors_per_batch_merges_a_radars_sectors(published: list[SourceBatch], n: int) -> None:
+    """With ``sectors_per_batch = n`` a radar's batch is n consecutive sectors, its plots
+    the same and in the same order as those sectors' batches made one by one; SDPS cycles
+    are left as they are."""
+    config = load(CONFIG)
+    config = dataclasses.replace(
+        config, normalize=dataclasses.replace(config.normalize, sectors_per_batch=n))
+    normalizer = Normalizer(config)
+    merged = normalizer.feed(gateway.decode(CAPTURE).batches) + normalizer.flush()
+
+    def by_source(batches: list[SourceBatch], kind: str) -> dict:
+        out: dict = {}
+        for b in batches:
+            if b.kind == kind:
+                out.setdefault(b.source, []).append(b.messages)
+        return out
+
+    assert by_source(merged, "tracks") == by_source(published, "tracks")
+    one, many = by_source(published, "plots"), by_source(merged, "plots")
+    assert one.keys() == many.keys()
+    for source, sectors in one.items():
+        batches = many[source]
+        assert [m for b in batches for m in b] == [m for b in sectors for m in b]
+        assert len(batches) < len(sectors)
+        # each merged batch is a run of consecutive sector batches, at most n of them
+        at = 0
+        for b in batches[:-1]:
+            taken, size = 0, 0
+            while size < len(b):
+                size += len(sectors[at + taken])
+                taken += 1
+            assert size == len(b) and 1 <= taken <= n, source
+            at += taken
+        width = 360 / next(r for r in BORDER.radars if (r.sac, r.sic) == source).sectors
+        spans = [len(set((np.array([m.theta_deg for m in b]) // width).astype(int).tolist()))
+                 for b in batches]
+        assert max(spans) <= n + 1 and np.median(spans) >= n - 1
+
+
+def test_sectors_per_batch_is_checked() -> None:
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match="sectors_per_batch"):
+            loads(f"[gateway]\nid = \"g\"\n[normalize]\nsectors_per_batch = {bad}\n")
+    eight = loads("[gateway]\nid = \"g\"\n[normalize]\nsectors_per_batch = 8\n")
+    assert eight.normalize.sectors_per_batch == 8
 
 
 @pytest.mark.slow

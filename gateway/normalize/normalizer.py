@@ -3,6 +3,9 @@
 It keeps what spans decode calls: each radar's plots since its last sector crossing (a
 published plot batch is one sector, closed by the radar's CAT034 message), its measured
 rotation period, each SDPS's tracks since its last end-of-batch (CAT065) and its status.
+With ``[normalize] sectors_per_batch`` above 1, a radar's batch closes only at every that
+many crossings: fewer association cycles, each paying its fixed cost once (issue 16), for
+latency (the config's reference says how much).
 A source that never sends those service messages is batched per datagram.  Plots or tracks
 of sources the configuration does not know are counted, not guessed at.
 
@@ -73,6 +76,7 @@ class _Source:
     status: dict[str, Any] = field(default_factory=dict)  # last CAT065 record, decoded
     hold_s: float = 0.0  # data time its first cycle may wait for its first framing message
     held_since: float | None = None  # data time of the first message held
+    crossings: int = 0  # framing messages since its batch last closed
 
     def close(self, out: list[SourceBatch], at: int = 0, datagram: int | None = None) -> None:
         if self.pending:
@@ -116,6 +120,7 @@ class Normalizer:
         norm = config.normalize
         self.heights = HeightRules(norm.height_offset_m, norm.fallback_height_m)
         self.window = (norm.max_late_s, norm.max_early_s)
+        self.sectors_per_batch = norm.sectors_per_batch
         self.radars = {(r.sac, r.sic): (RadarGeometry(r.lat, r.lon, r.alt_m),
                                          _Source("plots", (r.sac, r.sic)))
                        for r in config.radars}
@@ -196,7 +201,10 @@ class Normalizer:
                 source.framed = True
                 source.hold_s = 0.0
                 unframed.pop(key, None)
-                source.close(out, offset, datagram)
+                source.crossings += 1
+                if source.kind == "tracks" or source.crossings >= self.sectors_per_batch:
+                    source.crossings = 0
+                    source.close(out, offset, datagram)
                 if kind == NORTH_MARKER and service is not None:
                     self._north(source, service, r)
                 continue
