@@ -223,8 +223,34 @@ def _correct_share(pairs: Counter) -> float:
     return correct / sum(pairs.values())
 
 
-def test_updates_per_second(benchmark, scenario) -> None:
+def _sectors_per_batch(batches: list[Batch], n: int) -> list[Batch]:
+    """The batches as ``[normalize] sectors_per_batch = n`` makes them: each radar's
+    sectors, n at a time, sent with the last of them; SDPS cycles as they are."""
+    if n == 1:
+        return batches
+    out: list[Batch] = []
+    held: dict = {}
+    for b in batches:
+        if type(b.messages[0]) is not Plot:
+            out.append(b)
+            continue
+        key = b.messages[0].src
+        held.setdefault(key, []).append(b)
+        if len(held[key]) == n:
+            group = held.pop(key)
+            out.append(Batch(b.t_sent, [m for g in group for m in g.messages],
+                             np.concatenate([g.truth for g in group])))
+    out.extend(Batch(g[-1].t_sent, [m for x in g for m in x.messages],
+                     np.concatenate([x.truth for x in g])) for g in held.values())
+    return sorted(out, key=lambda b: b.t_sent)
+
+
+@pytest.mark.parametrize("sectors", [1, 2], ids=["sector-batches", "two-sector-batches"])
+def test_updates_per_second(benchmark, scenario, sectors: int) -> None:
+    """The timed minute as the radars' sectors come (``sectors``: 1), and with
+    ``[normalize] sectors_per_batch = 2`` (half the radar cycles)."""
     warm, timed, radars = scenario
+    warm, timed = _sectors_per_batch(warm, sectors), _sectors_per_batch(timed, sectors)
     result: dict = {}
 
     def setup():
