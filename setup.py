@@ -9,7 +9,7 @@ import sys
 
 import numpy
 from Cython.Build import cythonize
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -79,7 +79,10 @@ extensions = [
 # captures/ is the repository's top-level folder of sample data and also the installed
 # package gateway.captures, so that the demo finds it with importlib.resources from any
 # install (wheel, sdist, plain or editable).
-setup(packages=[*find_packages(include=["gateway", "gateway.*"]), "gateway.captures"],
+# find_namespace_packages: the web map's static folders hold no Python, but setuptools
+# wants every folder of package data listed as a package (else a warning per folder)
+setup(packages=[*find_namespace_packages(include=["gateway", "gateway.*"],
+                                         exclude=["*.__pycache__"]), "gateway.captures"],
       package_dir={"gateway.captures": "captures"},
       package_data={"gateway.captures": ["border-10min.pcap.gz", "border.toml",
                                          "border-radars.toml", "border-airspace.geojson",
