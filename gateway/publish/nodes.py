@@ -37,7 +37,6 @@ class Nodes:
             raise ValueError("a broker has at least one node")
         self.brokers = tuple(brokers)
         self.index = 0  # of the node connected to, or to be tried next
-        self.failovers = 0
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self.backoff_s = backoff_min_s  # the next delay, before jitter
@@ -64,13 +63,12 @@ class Nodes:
 
     def connected(self) -> bool:
         """A connection to ``current`` was made: the backoff starts again from its minimum.
-        True when it is a failover (the last connection was to another node)."""
+        True when it is a failover (the last connection was to another node): the caller
+        counts it with its other connection events."""
         failover = self._last is not None and self._last != self.index
         self._last = self.index
         self.backoff_s = self.backoff_min_s
         self.failures = 0
-        if failover:
-            self.failovers += 1
         return failover
 
     def failed(self) -> float:
