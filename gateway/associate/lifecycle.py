@@ -64,10 +64,12 @@ track that lost its aircraft to the track that picked it up.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
 
+from gateway import _lifecycle
 from gateway.associate.coverage import Coverage
 from gateway.associate.filter import ConstantVelocity, max_eigen2
 from gateway.associate.frame import ConformalFrame
@@ -299,18 +301,6 @@ class MofNInitiator:
                                tracks.n_updates[plain].astype(np.float64))
 
 
-def _median(values: np.ndarray) -> float:
-    """np.median of a 1-d float array, sorting it in place (the caller's scratch copy):
-    np.median's partition, copy and mean cost more than the sort of a batch's intervals.
-    Same number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
-    values.sort()
-    n = len(values)
-    half = n // 2
-    if n % 2:
-        return float(values[half])
-    return float((values[half - 1] + values[half]) / 2.0)
-
-
 class TimeoutDeleter:
     """Coasting and ending by time since the last update, by coverage (``coverage``: None
     or no radar, or ``hidden_max_s`` 0: no hidden tracks) and by the scans missed of the
@@ -344,6 +334,18 @@ class TimeoutDeleter:
         # per track row: the uid it belonged to, and the time of its latest plot of each radar
         self._uid = np.zeros(0, dtype=np.int64)
         self._last = np.zeros((0, len(sites)))
+        # what follows from the periods, asked on every batch: made again when one changes
+        self._first = self._shortest = float("inf")
+        self._shortest_fixed = min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                                   p.end_min_s if self.counting else float("inf"))
+        self._periods_changed()
+        # misses_to_end by kind, read by index: 2 x tentative + transponder (the rule's
+        # logarithms of two probabilities, computed once instead of per row and review)
+        pd = np.array([p.detection_probability_primary, p.detection_probability] * 2)
+        prob = np.repeat([p.end_probability, p.tentative_end_probability], 2)
+        with np.errstate(divide="ignore"):
+            k = np.log(prob) / np.log1p(-pd)  # inf where prob is 0: never
+        self._misses_by_kind = np.ceil(k * (1.0 - 1e-9))
 
     @property
     def modelled(self) -> bool:
@@ -369,24 +371,20 @@ class TimeoutDeleter:
             grow = tracks.capacity - len(self._uid)
             self._uid = np.concatenate([self._uid, np.full(grow, -1, np.int64)])
             self._last = np.vstack([self._last, np.full((grow, self._last.shape[1]), np.nan)])
-        uid = tracks.uid[rows]
-        fresh = self._uid[rows] != uid  # a row another track had before
-        if fresh.any():
-            self._last[rows[fresh]] = np.nan
-            self._uid[rows[fresh]] = uid[fresh]
-        dt = t - self._last[rows, site]
-        self._last[rows, site] = np.fmax(t, self._last[rows, site])
-        if self._given[site]:
+        known = float(self.period[site])
+        # the median interval in [MIN_PERIOD_S, MAX_PERIOD_S] over the scans it spans at
+        # ``known`` (a row another track had forgets its times first; nan: none), the
+        # latest times moved on
+        median = _lifecycle.scan_period(
+            self._uid, self._last, rows, tracks.uid[rows], t, site, known,
+            not self._given[site], self.MIN_PERIOD_S, self.MAX_PERIOD_S)
+        if median != median:
             return
-        dt = dt[(dt >= self.MIN_PERIOD_S) & (dt <= self.MAX_PERIOD_S)]
-        if len(dt) == 0:
-            return
-        known = self.period[site]
-        if not np.isfinite(known):
-            self.period[site] = _median(dt)
-            return
-        scans = np.fmax(np.rint(dt / known), 1.0)
-        self.period[site] = known + self.PERIOD_GAIN * (_median(dt / scans) - known)
+        if not math.isfinite(known):
+            self.period[site] = median
+        else:
+            self.period[site] = known + self.PERIOD_GAIN * (median - known)
+        self._periods_changed()
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -433,24 +431,25 @@ class TimeoutDeleter:
         coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
         return coast, end, rows[drop]
 
+    def _periods_changed(self) -> None:
+        """Makes again what follows from the periods (``_first_miss``, ``shortest``): only
+        ``observe`` changes them, while every batch and review asks."""
+        known = [v for v in self.period.tolist() if math.isfinite(v)]
+        self._first = 1.5 * min(known) if known else float("inf")
+        self._shortest = min(self._shortest_fixed, self._first)
+
     def _first_miss(self) -> float:
         """The shortest silence in which a radar can have missed a scan (inf: no period
         known)."""
-        known = self.period[np.isfinite(self.period)]
-        return 1.5 * float(known.min()) if len(known) else float("inf")
+        return self._first
 
     def misses_to_end(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
         """The scans missed in a row that end each track: the least k whose chance
         (1 - Pd)^k is at most the end probability of its state, Pd that of its kind
         (transponder or primary only)."""
-        p = self.p
         transponder = (tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0)
-        pd = np.where(transponder, p.detection_probability, p.detection_probability_primary)
-        prob = np.where(tracks.state[rows] == TENTATIVE, p.tentative_end_probability,
-                        p.end_probability)
-        with np.errstate(divide="ignore"):
-            k = np.log(prob) / np.log1p(-pd)  # inf where prob is 0: never
-        return np.ceil(k * (1.0 - 1e-9))
+        kind = (tracks.state[rows] == TENTATIVE) * 2 + transponder
+        return self._misses_by_kind.take(kind)
 
     def missed(self, tracks: TrackTable, rows: np.ndarray, now: float,
                silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -462,10 +461,7 @@ class TimeoutDeleter:
         assert self.coverage is not None
         x, y, _vx, _vy, h, _rate = self._predicted(tracks, rows, now)
         seen = self.coverage.seen_by(x, y, h)
-        with np.errstate(invalid="ignore"):
-            scans = np.floor(silent[:, None] / self.period[None, :] - 0.5)
-        k = np.where(seen & np.isfinite(scans), np.fmax(scans, 0.0), 0.0).sum(axis=1)
-        return k, np.asarray(seen.any(axis=1), dtype=bool)
+        return _lifecycle.missed_scans(seen, silent, self.period)
 
     def _predicted(self, tracks: TrackTable, rows: np.ndarray, now: float,
                    ) -> tuple[np.ndarray, ...]:
@@ -519,6 +515,4 @@ class TimeoutDeleter:
     @property
     def shortest(self) -> float:
         """The shortest silence that changes a track's state."""
-        p = self.p
-        return min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
-                   p.end_min_s if self.counting else float("inf"), self._first_miss())
+        return self._shortest

@@ -1,0 +1,117 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The deleter's per-batch bookkeeping in C: the intervals each batch's plots give of their
+radar's scan period, and the scans a silent track has missed.
+
+Every radar batch updates ~20 tracks and each review looks at a few dozen: the numpy code
+made about fifteen calls on arrays that small per call, each costing more than its
+elements.  The rules are gateway/associate/lifecycle.py's (``TimeoutDeleter``, whose
+docstrings say why); tests/test_lifecycle_kernel.py checks each function against the numpy
+code it replaced.
+
+Floats are computed in numpy's order, one operation at a time (built with
+``-ffp-contract=off``: no fused multiply-add; ``rint`` and ``floor`` round as numpy's do),
+so every interval and count is the same to the bit.  Bool arrays are read as bytes.  Every
+function checks the shapes it is given (ValueError) and the rows it follows (IndexError).
+"""
+
+cimport numpy as cnp
+from libc.math cimport NAN, floor, fmax, isfinite, rint
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef unsigned char flag
+
+
+def scan_period(int64_t[:] owner, double[:, :] last, const int64_t[:] rows,
+                const int64_t[:] uid, const double[:] t, Py_ssize_t site, double known,
+                bint collect, double lo, double hi):
+    """One radar's plots at times ``t`` updated ``rows`` (their uids ``uid``): forget the
+    latest plot times of a row another track had (``owner`` != uid: nan, owner := uid),
+    move column ``site`` of ``last`` on to max(t, latest), and return the median of the
+    intervals since each row's previous plot of this radar that lie in [lo, hi], each
+    divided by the scans it spans at the period ``known``: max(rint(dt / known), 1)
+    (undivided while ``known`` is not finite); nan when there is none, or not
+    ``collect``.  As numpy's fancy indexing does, every interval is read before any time
+    is written, and of repeated rows the last one's time stays.  The median is np.median's
+    number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
+    cdef Py_ssize_t n = rows.shape[0], cap = owner.shape[0], i, j, r, k = 0, half
+    cdef double d
+    cdef bint divide = isfinite(known)
+    if uid.shape[0] != n or t.shape[0] != n or last.shape[0] != cap:
+        raise ValueError("scan_period: rows, uid and t differ in length, or owner and last")
+    if not 0 <= site < last.shape[1]:
+        raise IndexError("scan_period: no such site")
+    for i in range(n):
+        if not 0 <= rows[i] < cap:
+            raise IndexError("scan_period: row out of range")
+    cdef double *o = <double *>malloc(2 * max(n, 1) * sizeof(double))
+    cdef double *moved = o + max(n, 1)  # the latest times, all read before any is written
+    if o == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):  # a row another track had: its times are not this track's
+            r = rows[i]
+            if owner[r] != uid[i]:
+                for j in range(last.shape[1]):
+                    last[r, j] = NAN
+                owner[r] = uid[i]
+        for i in range(n):  # every interval and time from the times before this batch
+            r = rows[i]
+            o[i] = t[i] - last[r, site]
+            moved[i] = fmax(t[i], last[r, site])
+        for i in range(n):
+            last[rows[i], site] = moved[i]
+        if not collect:
+            return NAN
+        for i in range(n):
+            d = o[i]
+            if d >= lo and d <= hi:  # nan (no earlier plot) is neither
+                o[k] = d / fmax(rint(d / known), 1.0) if divide else d
+                k += 1
+        if k == 0:
+            return NAN
+        for i in range(1, k):  # insertion sort: a batch has a few dozen (none nan)
+            d = o[i]
+            j = i - 1
+            while j >= 0 and o[j] > d:
+                o[j + 1] = o[j]
+                j -= 1
+            o[j + 1] = d
+        half = k // 2
+        if k % 2:
+            return o[half]
+        return (o[half - 1] + o[half]) / 2.0
+    finally:
+        free(o)
+
+
+def missed_scans(const flag[:, :] seen, const double[:] silent, const double[:] period):
+    """(k, covered) per row: the sum over the radars that see it (``seen`` [n, radars]) of
+    max(floor(silent / period - 0.5), 0), radars of no finite count left out; and whether
+    any radar sees it."""
+    cdef Py_ssize_t n = seen.shape[0], m = seen.shape[1], i, j
+    cdef double s, total
+    cdef bint any_
+    if silent.shape[0] != n or period.shape[0] != m:
+        raise ValueError("missed_scans: shapes differ")
+    k = np.empty(n, dtype=np.float64)
+    covered = np.empty(n, dtype=np.bool_)
+    cdef double[:] ko = k
+    cdef flag[:] co = covered.view(np.uint8)
+    for i in range(n):
+        total = 0.0
+        any_ = False
+        for j in range(m):
+            if seen[i, j]:
+                any_ = True
+                s = floor(silent[i] / period[j] - 0.5)
+                if isfinite(s):
+                    total += fmax(s, 0.0)
+        ko[i] = total
+        co[i] = any_
+    return k, covered

@@ -1,0 +1,16 @@
+"""The typed face of the deleter's kernel (ext/lifecycle.pyx), so its callers are checked.
+
+Only gateway/associate/lifecycle.py calls it; keep this file in step with the ``def``
+functions of ext/lifecycle.pyx.  Floats are float64, indices int64, flags bool.
+"""
+
+import numpy as np
+from numpy.typing import NDArray
+
+F = NDArray[np.float64]
+I = NDArray[np.int64]
+B = NDArray[np.bool_]
+
+def scan_period(owner: I, last: F, rows: I, uid: I, t: F, site: int, known: float,
+                collect: bool, lo: float, hi: float) -> float: ...
+def missed_scans(seen: B, silent: F, period: F) -> tuple[F, B]: ...
