@@ -16,7 +16,7 @@ function checks the shapes it is given (ValueError) and the rows it follows (Ind
 """
 
 cimport numpy as cnp
-from libc.math cimport NAN, floor, fmax, isfinite, rint
+from libc.math cimport INFINITY, NAN, floor, fmax, isfinite, rint
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -115,3 +115,65 @@ def missed_scans(const flag[:, :] seen, const double[:] silent, const double[:] 
         ko[i] = total
         co[i] = any_
     return k, covered
+
+
+def earliest(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
+             const int64_t[:] rows, const double[:, :] after, double since_t):
+    """The earliest of the times at which a rule may change one of ``rows``, not before
+    ``since_t`` (inf: none): for each rule (a row of ``after``, read by state), the row's
+    silence start plus that rule's silence; the silence starts at the latest update, or of
+    a track not tentative (state 0) at its latest time hidden if later."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], nrules = after.shape[0]
+    cdef Py_ssize_t i, j, r
+    cdef int s
+    cdef double since, at, best = INFINITY
+    if t_update.shape[0] != cap or t_hidden.shape[0] != cap or after.shape[1] != 3:
+        raise ValueError("earliest: columns differ in length, or not 3 states")
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("earliest: row out of range")
+        s = state[r]
+        if not 0 <= s < 3:
+            raise IndexError("earliest: no such state")
+        since = t_update[r] if s == 0 else fmax(t_update[r], t_hidden[r])
+        for j in range(nrules):
+            at = since + after[j, s]
+            if at >= since_t and at < best:  # nan is neither
+                best = at
+    return best
+
+
+def predicted(const double[:, :] x, const double[:] t, const double[:, :] level,
+              const int64_t[:] rows, double now, Py_ssize_t level_t, Py_ssize_t level_last,
+              double ft, double default_h):
+    """(x, y, vx, vy, h, rate) of ``rows`` at ``now``: the straight line from the state
+    ``x`` at ``t``; the height from the latest flight level (column ``level_last``, hundreds
+    of feet of ``ft`` m) on at the level filter's rate (column 1, 100 ft/s, 0 where nan)
+    since ``level_t`` (0 where nan), not below 0, ``default_h`` without a level."""
+    cdef Py_ssize_t n = rows.shape[0], cap = x.shape[0], i, r
+    cdef double dt, fl, rate, since
+    if t.shape[0] != cap or level.shape[0] != cap or x.shape[1] != 4:
+        raise ValueError("predicted: columns differ in length, or x not 4 wide")
+    if not (0 <= level_t < level.shape[1] and 0 <= level_last < level.shape[1]
+            and level.shape[1] > 1):
+        raise IndexError("predicted: no such level column")
+    out = np.empty((6, n), dtype=np.float64)
+    cdef double[:, :] o = out
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("predicted: row out of range")
+        dt = now - t[r]
+        fl = level[r, level_last]
+        rate = level[r, 1]
+        rate = (rate if rate == rate else 0.0) * 100.0 * ft
+        since = now - level[r, level_t]
+        since = since if since == since else 0.0
+        o[0, i] = x[r, 0] + x[r, 2] * dt
+        o[1, i] = x[r, 1] + x[r, 3] * dt
+        o[2, i] = x[r, 2]
+        o[3, i] = x[r, 3]
+        o[4, i] = fmax(fl * 100.0 * ft + rate * since, 0.0) if fl == fl else default_h
+        o[5, i] = rate
+    return out[0], out[1], out[2], out[3], out[4], out[5]

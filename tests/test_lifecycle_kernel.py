@@ -17,7 +17,8 @@ from gateway import _lifecycle
 from gateway.associate import ConformalFrame, TrackerParameters
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.lifecycle import TimeoutDeleter
-from gateway.associate.tracks import CONFIRMED, TENTATIVE, TrackTable
+from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.units import FT
 
 MIN_S, MAX_S = TimeoutDeleter.MIN_PERIOD_S, TimeoutDeleter.MAX_PERIOD_S
 
@@ -61,6 +62,31 @@ def ref_missed(seen: np.ndarray, silent: np.ndarray, period: np.ndarray,
         scans = np.floor(silent[:, None] / period[None, :] - 0.5)
     k = np.where(seen & np.isfinite(scans), np.fmax(scans, 0.0), 0.0).sum(axis=1)
     return k, np.asarray(seen.any(axis=1), dtype=bool)
+
+
+def ref_due(state: np.ndarray, t_update: np.ndarray, t_hidden: np.ndarray, rows: np.ndarray,
+            after: np.ndarray, reviewed: float) -> float:
+    """``due``'s former earliest time (before the recheck)."""
+    state = state[rows]
+    since = np.where(state == TENTATIVE, t_update[rows], np.fmax(t_update[rows], t_hidden[rows]))
+    at = np.concatenate([since + a.take(state) for a in after])
+    at = at[at >= reviewed]
+    return float(at.min()) if len(at) else float("inf")
+
+
+def ref_predicted(x: np.ndarray, t: np.ndarray, level: np.ndarray, rows: np.ndarray,
+                  now: float, default_h: float) -> tuple[np.ndarray, ...]:
+    """``_predicted``'s former numpy code."""
+    x = x[rows]
+    dt = now - t[rows]
+    level = level[rows]
+    fl = level[:, LEVEL_LAST]
+    rate = level[:, 1]
+    rate = np.where(rate == rate, rate, 0.0) * 100.0 * FT
+    since = now - level[:, LEVEL_T]
+    since = np.where(since == since, since, 0.0)
+    h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0), default_h)
+    return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
 
 
 def same(a: float, b: float) -> bool:
@@ -171,6 +197,45 @@ def test_missed_scans_is_the_numpy_code() -> None:
         k_ref, covered_ref = ref_missed(seen, silent, period)
         assert k.dtype == k_ref.dtype and covered.dtype == covered_ref.dtype
         assert np.array_equal(k, k_ref) and np.array_equal(covered, covered_ref)
+
+
+# -- earliest, predicted -------------------------------------------------------------------
+
+def test_earliest_is_the_numpy_code() -> None:
+    rng = np.random.default_rng(8)
+    cap = 50
+    for n, rules in [(0, 1), (1, 1), (1, 3), (30, 1), (30, 3), (50, 3)]:
+        state = rng.integers(0, 3, cap).astype(np.int8)
+        t_update = rng.uniform(0.0, 100.0, cap)
+        t_hidden = np.where(rng.random(cap) < 0.3, rng.uniform(0.0, 120.0, cap), np.nan)
+        t_update[:2] = np.nan
+        rows = np.sort(rng.choice(cap, n, replace=False)).astype(np.int64)
+        after = rng.uniform(0.0, 60.0, (rules, 3))
+        after[-1, 0] = np.inf  # a rule that never applies to a state
+        for reviewed in (-np.inf, 50.0, 1e9):
+            got = _lifecycle.earliest(state, t_update, t_hidden, rows, after, reviewed)
+            assert same(got, ref_due(state, t_update, t_hidden, rows, after, reviewed))
+    with pytest.raises(IndexError):
+        _lifecycle.earliest(np.array([3], np.int8), np.zeros(1), np.zeros(1),
+                            np.zeros(1, np.int64), np.zeros((1, 3)), 0.0)
+
+
+def test_predicted_is_the_numpy_code() -> None:
+    rng = np.random.default_rng(9)
+    cap = 40
+    x = rng.normal(0.0, 1e5, (cap, 4))
+    t = rng.uniform(0.0, 100.0, cap)
+    level = rng.uniform(-5.0, 400.0, (cap, 8))
+    level[::3, LEVEL_LAST] = np.nan  # no level: the default height
+    level[::4, 1] = np.nan  # no rate
+    level[::5, LEVEL_T] = np.nan
+    level[1, LEVEL_LAST] = -50.0  # below the ground: 0
+    for n in (0, 1, 17, cap):
+        rows = rng.choice(cap, n, replace=False).astype(np.int64)
+        got = _lifecycle.predicted(x, t, level, rows, 120.0, LEVEL_T, LEVEL_LAST, FT, 600.0)
+        expected = ref_predicted(x, t, level, rows, 120.0, 600.0)
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g, e, equal_nan=True)
 
 
 # -- the deleter's cached answers --------------------------------------------------------------

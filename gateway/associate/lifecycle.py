@@ -437,6 +437,12 @@ class TimeoutDeleter:
         known = [v for v in self.period.tolist() if math.isfinite(v)]
         self._first = 1.5 * min(known) if known else float("inf")
         self._shortest = min(self._shortest_fixed, self._first)
+        # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING)
+        rules = [self._limit_by_state]
+        if self.counting:
+            p = self.p
+            rules += [np.array([self._first, p.end_min_s, p.end_min_s]), self._end_by_state]
+        self._after = np.array(rules)
 
     def _first_miss(self) -> float:
         """The shortest silence in which a radar can have missed a scan (inf: no period
@@ -468,18 +474,8 @@ class TimeoutDeleter:
         """Each track's straight-line prediction at ``now`` (x, y, vx, vy in the plane), its
         height (from its latest level on at the level filter's rate of climb; primary only:
         ``hidden_height_m``) and rate of climb (m/s)."""
-        x = tracks.x[rows]
-        dt = now - tracks.t[rows]
-        level = tracks.level[rows]
-        fl = level[:, LEVEL_LAST]
-        # nan -> 0 (the level filter's numbers are finite or nan, never infinite)
-        rate = level[:, 1]
-        rate = np.where(rate == rate, rate, 0.0) * 100.0 * FT  # m/s
-        since = now - level[:, LEVEL_T]
-        since = np.where(since == since, since, 0.0)
-        h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
-                     self.p.hidden_height_m)
-        return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
+        return _lifecycle.predicted(tracks.x, tracks.t, tracks.level, rows, now, LEVEL_T,
+                                    LEVEL_LAST, FT, self.p.hidden_height_m)
 
     def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
                 ahead_s: np.ndarray) -> np.ndarray:
@@ -497,20 +493,11 @@ class TimeoutDeleter:
         looked at again at the recheck."""
         if len(rows) == 0:
             return float("inf")
-        p = self.p
-        state = tracks.state[rows]
-        tentative = state == TENTATIVE
-        since = np.where(tentative, tracks.t_update[rows],
-                         np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
-        # silences by state, read by index (take: a fancy index of int8 costs twice)
-        events = [since + self._limit_by_state.take(state)]
-        if self.counting:
-            first = self._first_miss()  # learnt: changes as the periods do
-            events.append(since + np.array([first, p.end_min_s, p.end_min_s]).take(state))
-            events.append(since + self._end_by_state.take(state))
-        at = np.concatenate(events)
-        at = at[at >= self._reviewed]
-        return min(float(at.min()) if len(at) else float("inf"), self._recheck)
+        # each rule's silence from each row's silence start, by state; the earliest of
+        # those not before the latest review
+        at = _lifecycle.earliest(tracks.state, tracks.t_update, tracks.t_hidden, rows,
+                                 self._after, self._reviewed)
+        return min(at, self._recheck)
 
     @property
     def shortest(self) -> float:
