@@ -177,3 +177,33 @@ def predicted(const double[:, :] x, const double[:] t, const double[:, :] level,
         o[4, i] = fmax(fl * 100.0 * ft + rate * since, 0.0) if fl == fl else default_h
         o[5, i] = rate
     return out[0], out[1], out[2], out[3], out[4], out[5]
+
+
+def aged(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
+         const int64_t[:] rows, double now, double shortest):
+    """(rows, age, silent, state) of the ``rows`` whose age since their latest update at
+    ``now`` is at least ``shortest`` (in their order): that age, the silence since the
+    later of their latest update and latest time hidden, and their state."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i, r, k = 0
+    cdef double age
+    if t_update.shape[0] != cap or t_hidden.shape[0] != cap:
+        raise ValueError("aged: columns differ in length")
+    kept = np.empty(n, dtype=np.int64)
+    ages = np.empty(n, dtype=np.float64)
+    silent = np.empty(n, dtype=np.float64)
+    states = np.empty(n, dtype=np.int8)
+    cdef int64_t[:] ko = kept
+    cdef double[:] ao = ages, so = silent
+    cdef signed char[:] st = states
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("aged: row out of range")
+        age = now - t_update[r]
+        if age >= shortest:  # nan is not
+            ko[k] = r
+            ao[k] = age
+            so[k] = now - fmax(t_update[r], t_hidden[r])
+            st[k] = state[r]
+            k += 1
+    return kept[:k], ages[:k], silent[:k], states[:k]

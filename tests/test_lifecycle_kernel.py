@@ -220,6 +220,26 @@ def test_earliest_is_the_numpy_code() -> None:
                             np.zeros(1, np.int64), np.zeros((1, 3)), 0.0)
 
 
+def test_aged_is_the_numpy_code() -> None:
+    """``review``'s former first step: the rows old enough, their age, silence, state."""
+    rng = np.random.default_rng(10)
+    cap = 60
+    state = rng.integers(0, 3, cap).astype(np.int8)
+    t_update = rng.uniform(0.0, 100.0, cap)
+    t_update[:3] = np.nan
+    t_hidden = np.where(rng.random(cap) < 0.3, rng.uniform(0.0, 120.0, cap), np.nan)
+    for n in (0, 1, 25, cap):
+        rows = np.sort(rng.choice(cap, n, replace=False)).astype(np.int64)
+        for shortest in (-np.inf, 0.0, 30.0, np.inf):
+            age = 110.0 - t_update[rows]
+            old = age >= shortest
+            r = rows[old]
+            expected = (r, age[old], 110.0 - np.fmax(t_update[r], t_hidden[r]), state[r])
+            got = _lifecycle.aged(state, t_update, t_hidden, rows, 110.0, shortest)
+            for g, e in zip(got, expected, strict=True):
+                assert g.dtype == e.dtype and np.array_equal(g, e, equal_nan=True)
+
+
 def test_predicted_is_the_numpy_code() -> None:
     rng = np.random.default_rng(9)
     cap = 40

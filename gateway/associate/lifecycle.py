@@ -336,6 +336,10 @@ class TimeoutDeleter:
         self._last = np.zeros((0, len(sites)))
         # what follows from the periods, asked on every batch: made again when one changes
         self._first = self._shortest = float("inf")
+        # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING);
+        # the first miss's (tentative) is the periods'
+        self._after = np.array([self._limit_by_state] + (
+            [[np.inf, p.end_min_s, p.end_min_s], self._end_by_state] if self.counting else []))
         self._shortest_fixed = min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
                                    p.end_min_s if self.counting else float("inf"))
         self._periods_changed()
@@ -390,18 +394,17 @@ class TimeoutDeleter:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows to coast, confirmed rows that ended, tentative rows to drop) at ``now``."""
         p = self.p
-        age = now - tracks.t_update[rows]
         # a row silent for less than the shortest rule's silence changes in none of them
-        # (each rule's silence is at least as long as its age since the latest update)
-        old = age >= self.shortest
-        if not old.all():
-            rows, age = rows[old], age[old]
-        state = tracks.state[rows]
-        tentative = state == TENTATIVE
-        drop = tentative & (age > p.tentative_timeout_s)
-        silent = now - np.fmax(tracks.t_update[rows], tracks.t_hidden[rows])
+        # (each rule's silence is at least as long as its age since the latest update);
+        # the silence of the others counts from their latest update or time hidden
+        rows, age, silent, state = _lifecycle.aged(tracks.state, tracks.t_update,
+                                                   tracks.t_hidden, rows, now, self.shortest)
         self._recheck = float("inf")
         self._reviewed = now
+        if len(rows) == 0:
+            return rows, rows, rows
+        tentative = state == TENTATIVE
+        drop = tentative & (age > p.tentative_timeout_s)
         if self.modelled:
             look = (~tentative & (age > p.coast_after_s) & (age <= p.hidden_max_s)).nonzero()[0]
             if len(look):
@@ -438,11 +441,8 @@ class TimeoutDeleter:
         self._first = 1.5 * min(known) if known else float("inf")
         self._shortest = min(self._shortest_fixed, self._first)
         # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING)
-        rules = [self._limit_by_state]
         if self.counting:
-            p = self.p
-            rules += [np.array([self._first, p.end_min_s, p.end_min_s]), self._end_by_state]
-        self._after = np.array(rules)
+            self._after[1, 0] = self._first
 
     def _first_miss(self) -> float:
         """The shortest silence in which a radar can have missed a scan (inf: no period
