@@ -1,10 +1,9 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False
 """The deleter's per-batch bookkeeping in C: the intervals each batch's plots give of their
-radar's scan period, and the scans a silent track has missed.
+radar's scan period; and in each review, the tracks old enough to look at, their straight-
+line prediction, the scans a silent track has missed, and when to look again.
 
 Every radar batch updates ~20 tracks and each review looks at a few dozen: the numpy code
-made about fifteen calls on arrays that small per call, each costing more than its
+made about fifteen calls per step on arrays that small, each costing more than its
 elements.  The rules are gateway/associate/lifecycle.py's (``TimeoutDeleter``, whose
 docstrings say why); tests/test_lifecycle_kernel.py checks each function against the numpy
 code it replaced.

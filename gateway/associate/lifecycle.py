@@ -440,8 +440,7 @@ class TimeoutDeleter:
         known = [v for v in self.period.tolist() if math.isfinite(v)]
         self._first = 1.5 * min(known) if known else float("inf")
         self._shortest = min(self._shortest_fixed, self._first)
-        # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING)
-        if self.counting:
+        if self.counting:  # due's first-miss rule, of tentative tracks
             self._after[1, 0] = self._first
 
     def _first_miss(self) -> float:
