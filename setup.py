@@ -60,6 +60,15 @@ extensions = [
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # the deleter's scan-period bookkeeping and missed scans (gateway/associate/lifecycle.py
+    # calls it); no fused multiply-add, so that its intervals are numpy's to the bit
+    Extension(
+        "gateway._lifecycle",
+        ["ext/lifecycle.pyx"],
+        include_dirs=[numpy.get_include()],
+        extra_compile_args=["-O3", "-ffp-contract=off"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
     # the tracker's input side: messages to columns, the frame's projection, plot noise
     # (gateway/associate/measurements.py and frame.py call it); no fused multiply-add, so
     # that its numbers are numpy's and PROJ's to the bit

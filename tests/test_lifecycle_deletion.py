@@ -12,7 +12,7 @@ import numpy as np
 
 from gateway.associate import ConformalFrame, TrackerParameters
 from gateway.associate.coverage import Coverage, RadarCoverage
-from gateway.associate.lifecycle import TimeoutDeleter, _median
+from gateway.associate.lifecycle import TimeoutDeleter
 from gateway.associate.tracks import CODE, CONFIRMED, MODE3A, TENTATIVE, TrackTable
 
 T0 = 1_779_868_800.0
@@ -150,18 +150,3 @@ def test_scan_period_learnt_from_plots_through_missed_scans() -> None:
     new = tracks.new(1)
     d.observe(tracks, new, (1, 1), np.array([t[0] + 2.0]))
     assert d.period[0] == before
-
-
-def test_median_is_numpys() -> None:
-    """The deleter's in-place median (scan periods) is np.median's number, to the bit, for
-    odd and even lengths, ties and unsorted input."""
-    rng = np.random.default_rng(3)
-    cases = [np.array([4.6]), np.array([5.0, 4.0]), np.array([3.0, 1.0, 2.0]),
-             np.array([1.0, 1.0, 2.0, 2.0]), np.array([0.1, 0.2, 0.7, 0.3])]
-    cases += [rng.uniform(1.0, 60.0, n) for n in (2, 3, 10, 11, 100, 101)]
-    for values in cases:
-        expected = float(np.median(values))
-        got = _median(values.copy())
-        assert got == expected, (values, got, expected)
-    values = np.array([9.0, 1.0, 5.0])
-    assert _median(values) == 5.0 and values.tolist() == [1.0, 5.0, 9.0]  # sorted in place

@@ -64,10 +64,12 @@ track that lost its aircraft to the track that picked it up.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
 
+from gateway import _lifecycle
 from gateway.associate.coverage import Coverage
 from gateway.associate.filter import ConstantVelocity, max_eigen2
 from gateway.associate.frame import ConformalFrame
@@ -299,18 +301,6 @@ class MofNInitiator:
                                tracks.n_updates[plain].astype(np.float64))
 
 
-def _median(values: np.ndarray) -> float:
-    """np.median of a 1-d float array, sorting it in place (the caller's scratch copy):
-    np.median's partition, copy and mean cost more than the sort of a batch's intervals.
-    Same number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
-    values.sort()
-    n = len(values)
-    half = n // 2
-    if n % 2:
-        return float(values[half])
-    return float((values[half - 1] + values[half]) / 2.0)
-
-
 class TimeoutDeleter:
     """Coasting and ending by time since the last update, by coverage (``coverage``: None
     or no radar, or ``hidden_max_s`` 0: no hidden tracks) and by the scans missed of the
@@ -344,6 +334,22 @@ class TimeoutDeleter:
         # per track row: the uid it belonged to, and the time of its latest plot of each radar
         self._uid = np.zeros(0, dtype=np.int64)
         self._last = np.zeros((0, len(sites)))
+        # what follows from the periods, asked on every batch: made again when one changes
+        self._first = self._shortest = float("inf")
+        # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING);
+        # the first miss's (tentative) is the periods'
+        self._after = np.array([self._limit_by_state] + (
+            [[np.inf, p.end_min_s, p.end_min_s], self._end_by_state] if self.counting else []))
+        self._shortest_fixed = min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                                   p.end_min_s if self.counting else float("inf"))
+        self._periods_changed()
+        # misses_to_end by kind, read by index: 2 x tentative + transponder (the rule's
+        # logarithms of two probabilities, computed once instead of per row and review)
+        pd = np.array([p.detection_probability_primary, p.detection_probability] * 2)
+        prob = np.repeat([p.end_probability, p.tentative_end_probability], 2)
+        with np.errstate(divide="ignore"):
+            k = np.log(prob) / np.log1p(-pd)  # inf where prob is 0: never
+        self._misses_by_kind = np.ceil(k * (1.0 - 1e-9))
 
     @property
     def modelled(self) -> bool:
@@ -369,41 +375,36 @@ class TimeoutDeleter:
             grow = tracks.capacity - len(self._uid)
             self._uid = np.concatenate([self._uid, np.full(grow, -1, np.int64)])
             self._last = np.vstack([self._last, np.full((grow, self._last.shape[1]), np.nan)])
-        uid = tracks.uid[rows]
-        fresh = self._uid[rows] != uid  # a row another track had before
-        if fresh.any():
-            self._last[rows[fresh]] = np.nan
-            self._uid[rows[fresh]] = uid[fresh]
-        dt = t - self._last[rows, site]
-        self._last[rows, site] = np.fmax(t, self._last[rows, site])
-        if self._given[site]:
+        known = float(self.period[site])
+        # the median interval in [MIN_PERIOD_S, MAX_PERIOD_S] over the scans it spans at
+        # ``known`` (a row another track had forgets its times first; nan: none), the
+        # latest times moved on
+        median = _lifecycle.scan_period(
+            self._uid, self._last, rows, tracks.uid[rows], t, site, known,
+            not self._given[site], self.MIN_PERIOD_S, self.MAX_PERIOD_S)
+        if median != median:
             return
-        dt = dt[(dt >= self.MIN_PERIOD_S) & (dt <= self.MAX_PERIOD_S)]
-        if len(dt) == 0:
-            return
-        known = self.period[site]
-        if not np.isfinite(known):
-            self.period[site] = _median(dt)
-            return
-        scans = np.fmax(np.rint(dt / known), 1.0)
-        self.period[site] = known + self.PERIOD_GAIN * (_median(dt / scans) - known)
+        if not math.isfinite(known):
+            self.period[site] = median
+        else:
+            self.period[site] = known + self.PERIOD_GAIN * (median - known)
+        self._periods_changed()
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows to coast, confirmed rows that ended, tentative rows to drop) at ``now``."""
         p = self.p
-        age = now - tracks.t_update[rows]
         # a row silent for less than the shortest rule's silence changes in none of them
-        # (each rule's silence is at least as long as its age since the latest update)
-        old = age >= self.shortest
-        if not old.all():
-            rows, age = rows[old], age[old]
-        state = tracks.state[rows]
-        tentative = state == TENTATIVE
-        drop = tentative & (age > p.tentative_timeout_s)
-        silent = now - np.fmax(tracks.t_update[rows], tracks.t_hidden[rows])
+        # (each rule's silence is at least as long as its age since the latest update);
+        # the silence of the others counts from their latest update or time hidden
+        rows, age, silent, state = _lifecycle.aged(tracks.state, tracks.t_update,
+                                                   tracks.t_hidden, rows, now, self.shortest)
         self._recheck = float("inf")
         self._reviewed = now
+        if len(rows) == 0:
+            return rows, rows, rows
+        tentative = state == TENTATIVE
+        drop = tentative & (age > p.tentative_timeout_s)
         if self.modelled:
             look = (~tentative & (age > p.coast_after_s) & (age <= p.hidden_max_s)).nonzero()[0]
             if len(look):
@@ -433,24 +434,27 @@ class TimeoutDeleter:
         coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
         return coast, end, rows[drop]
 
+    def _periods_changed(self) -> None:
+        """Makes again what follows from the periods (``_first_miss``, ``shortest``): only
+        ``observe`` changes them, while every batch and review asks."""
+        known = [v for v in self.period.tolist() if math.isfinite(v)]
+        self._first = 1.5 * min(known) if known else float("inf")
+        self._shortest = min(self._shortest_fixed, self._first)
+        if self.counting:  # due's first-miss rule, of tentative tracks
+            self._after[1, 0] = self._first
+
     def _first_miss(self) -> float:
         """The shortest silence in which a radar can have missed a scan (inf: no period
         known)."""
-        known = self.period[np.isfinite(self.period)]
-        return 1.5 * float(known.min()) if len(known) else float("inf")
+        return self._first
 
     def misses_to_end(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
         """The scans missed in a row that end each track: the least k whose chance
         (1 - Pd)^k is at most the end probability of its state, Pd that of its kind
         (transponder or primary only)."""
-        p = self.p
         transponder = (tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0)
-        pd = np.where(transponder, p.detection_probability, p.detection_probability_primary)
-        prob = np.where(tracks.state[rows] == TENTATIVE, p.tentative_end_probability,
-                        p.end_probability)
-        with np.errstate(divide="ignore"):
-            k = np.log(prob) / np.log1p(-pd)  # inf where prob is 0: never
-        return np.ceil(k * (1.0 - 1e-9))
+        kind = (tracks.state[rows] == TENTATIVE) * 2 + transponder
+        return self._misses_by_kind.take(kind)
 
     def missed(self, tracks: TrackTable, rows: np.ndarray, now: float,
                silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -462,28 +466,15 @@ class TimeoutDeleter:
         assert self.coverage is not None
         x, y, _vx, _vy, h, _rate = self._predicted(tracks, rows, now)
         seen = self.coverage.seen_by(x, y, h)
-        with np.errstate(invalid="ignore"):
-            scans = np.floor(silent[:, None] / self.period[None, :] - 0.5)
-        k = np.where(seen & np.isfinite(scans), np.fmax(scans, 0.0), 0.0).sum(axis=1)
-        return k, np.asarray(seen.any(axis=1), dtype=bool)
+        return _lifecycle.missed_scans(seen, silent, self.period)
 
     def _predicted(self, tracks: TrackTable, rows: np.ndarray, now: float,
                    ) -> tuple[np.ndarray, ...]:
         """Each track's straight-line prediction at ``now`` (x, y, vx, vy in the plane), its
         height (from its latest level on at the level filter's rate of climb; primary only:
         ``hidden_height_m``) and rate of climb (m/s)."""
-        x = tracks.x[rows]
-        dt = now - tracks.t[rows]
-        level = tracks.level[rows]
-        fl = level[:, LEVEL_LAST]
-        # nan -> 0 (the level filter's numbers are finite or nan, never infinite)
-        rate = level[:, 1]
-        rate = np.where(rate == rate, rate, 0.0) * 100.0 * FT  # m/s
-        since = now - level[:, LEVEL_T]
-        since = np.where(since == since, since, 0.0)
-        h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0),
-                     self.p.hidden_height_m)
-        return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
+        return _lifecycle.predicted(tracks.x, tracks.t, tracks.level, rows, now, LEVEL_T,
+                                    LEVEL_LAST, FT, self.p.hidden_height_m)
 
     def _hidden(self, tracks: TrackTable, rows: np.ndarray, now: float,
                 ahead_s: np.ndarray) -> np.ndarray:
@@ -501,24 +492,13 @@ class TimeoutDeleter:
         looked at again at the recheck."""
         if len(rows) == 0:
             return float("inf")
-        p = self.p
-        state = tracks.state[rows]
-        tentative = state == TENTATIVE
-        since = np.where(tentative, tracks.t_update[rows],
-                         np.fmax(tracks.t_update[rows], tracks.t_hidden[rows]))
-        # silences by state, read by index (take: a fancy index of int8 costs twice)
-        events = [since + self._limit_by_state.take(state)]
-        if self.counting:
-            first = self._first_miss()  # learnt: changes as the periods do
-            events.append(since + np.array([first, p.end_min_s, p.end_min_s]).take(state))
-            events.append(since + self._end_by_state.take(state))
-        at = np.concatenate(events)
-        at = at[at >= self._reviewed]
-        return min(float(at.min()) if len(at) else float("inf"), self._recheck)
+        # each rule's silence from each row's silence start, by state; the earliest of
+        # those not before the latest review
+        at = _lifecycle.earliest(tracks.state, tracks.t_update, tracks.t_hidden, rows,
+                                 self._after, self._reviewed)
+        return min(at, self._recheck)
 
     @property
     def shortest(self) -> float:
         """The shortest silence that changes a track's state."""
-        p = self.p
-        return min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
-                   p.end_min_s if self.counting else float("inf"), self._first_miss())
+        return self._shortest

@@ -1,0 +1,208 @@
+"""The deleter's per-batch bookkeeping in C: the intervals each batch's plots give of their
+radar's scan period; and in each review, the tracks old enough to look at, their straight-
+line prediction, the scans a silent track has missed, and when to look again.
+
+Every radar batch updates ~20 tracks and each review looks at a few dozen: the numpy code
+made about fifteen calls per step on arrays that small, each costing more than its
+elements.  The rules are gateway/associate/lifecycle.py's (``TimeoutDeleter``, whose
+docstrings say why); tests/test_lifecycle_kernel.py checks each function against the numpy
+code it replaced.
+
+Floats are computed in numpy's order, one operation at a time (built with
+``-ffp-contract=off``: no fused multiply-add; ``rint`` and ``floor`` round as numpy's do),
+so every interval and count is the same to the bit.  Bool arrays are read as bytes.  Every
+function checks the shapes it is given (ValueError) and the rows it follows (IndexError).
+"""
+
+cimport numpy as cnp
+from libc.math cimport INFINITY, NAN, floor, fmax, isfinite, rint
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef unsigned char flag
+
+
+def scan_period(int64_t[:] owner, double[:, :] last, const int64_t[:] rows,
+                const int64_t[:] uid, const double[:] t, Py_ssize_t site, double known,
+                bint collect, double lo, double hi):
+    """One radar's plots at times ``t`` updated ``rows`` (their uids ``uid``): forget the
+    latest plot times of a row another track had (``owner`` != uid: nan, owner := uid),
+    move column ``site`` of ``last`` on to max(t, latest), and return the median of the
+    intervals since each row's previous plot of this radar that lie in [lo, hi], each
+    divided by the scans it spans at the period ``known``: max(rint(dt / known), 1)
+    (undivided while ``known`` is not finite); nan when there is none, or not
+    ``collect``.  As numpy's fancy indexing does, every interval is read before any time
+    is written, and of repeated rows the last one's time stays.  The median is np.median's
+    number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
+    cdef Py_ssize_t n = rows.shape[0], cap = owner.shape[0], i, j, r, k = 0, half
+    cdef double d
+    cdef bint divide = isfinite(known)
+    if uid.shape[0] != n or t.shape[0] != n or last.shape[0] != cap:
+        raise ValueError("scan_period: rows, uid and t differ in length, or owner and last")
+    if not 0 <= site < last.shape[1]:
+        raise IndexError("scan_period: no such site")
+    for i in range(n):
+        if not 0 <= rows[i] < cap:
+            raise IndexError("scan_period: row out of range")
+    cdef double *o = <double *>malloc(2 * max(n, 1) * sizeof(double))
+    cdef double *moved = o + max(n, 1)  # the latest times, all read before any is written
+    if o == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):  # a row another track had: its times are not this track's
+            r = rows[i]
+            if owner[r] != uid[i]:
+                for j in range(last.shape[1]):
+                    last[r, j] = NAN
+                owner[r] = uid[i]
+        for i in range(n):  # every interval and time from the times before this batch
+            r = rows[i]
+            o[i] = t[i] - last[r, site]
+            moved[i] = fmax(t[i], last[r, site])
+        for i in range(n):
+            last[rows[i], site] = moved[i]
+        if not collect:
+            return NAN
+        for i in range(n):
+            d = o[i]
+            if d >= lo and d <= hi:  # nan (no earlier plot) is neither
+                o[k] = d / fmax(rint(d / known), 1.0) if divide else d
+                k += 1
+        if k == 0:
+            return NAN
+        for i in range(1, k):  # insertion sort: a batch has a few dozen (none nan)
+            d = o[i]
+            j = i - 1
+            while j >= 0 and o[j] > d:
+                o[j + 1] = o[j]
+                j -= 1
+            o[j + 1] = d
+        half = k // 2
+        if k % 2:
+            return o[half]
+        return (o[half - 1] + o[half]) / 2.0
+    finally:
+        free(o)
+
+
+def missed_scans(const flag[:, :] seen, const double[:] silent, const double[:] period):
+    """(k, covered) per row: the sum over the radars that see it (``seen`` [n, radars]) of
+    max(floor(silent / period - 0.5), 0), radars of no finite count left out; and whether
+    any radar sees it."""
+    cdef Py_ssize_t n = seen.shape[0], m = seen.shape[1], i, j
+    cdef double s, total
+    cdef bint any_
+    if silent.shape[0] != n or period.shape[0] != m:
+        raise ValueError("missed_scans: shapes differ")
+    k = np.empty(n, dtype=np.float64)
+    covered = np.empty(n, dtype=np.bool_)
+    cdef double[:] ko = k
+    cdef flag[:] co = covered.view(np.uint8)
+    for i in range(n):
+        total = 0.0
+        any_ = False
+        for j in range(m):
+            if seen[i, j]:
+                any_ = True
+                s = floor(silent[i] / period[j] - 0.5)
+                if isfinite(s):
+                    total += fmax(s, 0.0)
+        ko[i] = total
+        co[i] = any_
+    return k, covered
+
+
+def earliest(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
+             const int64_t[:] rows, const double[:, :] after, double since_t):
+    """The earliest of the times at which a rule may change one of ``rows``, not before
+    ``since_t`` (inf: none): for each rule (a row of ``after``, read by state), the row's
+    silence start plus that rule's silence; the silence starts at the latest update, or of
+    a track not tentative (state 0) at its latest time hidden if later."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], nrules = after.shape[0]
+    cdef Py_ssize_t i, j, r
+    cdef int s
+    cdef double since, at, best = INFINITY
+    if t_update.shape[0] != cap or t_hidden.shape[0] != cap or after.shape[1] != 3:
+        raise ValueError("earliest: columns differ in length, or not 3 states")
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("earliest: row out of range")
+        s = state[r]
+        if not 0 <= s < 3:
+            raise IndexError("earliest: no such state")
+        since = t_update[r] if s == 0 else fmax(t_update[r], t_hidden[r])
+        for j in range(nrules):
+            at = since + after[j, s]
+            if at >= since_t and at < best:  # nan is neither
+                best = at
+    return best
+
+
+def predicted(const double[:, :] x, const double[:] t, const double[:, :] level,
+              const int64_t[:] rows, double now, Py_ssize_t level_t, Py_ssize_t level_last,
+              double ft, double default_h):
+    """(x, y, vx, vy, h, rate) of ``rows`` at ``now``: the straight line from the state
+    ``x`` at ``t``; the height from the latest flight level (column ``level_last``, hundreds
+    of feet of ``ft`` m) on at the level filter's rate (column 1, 100 ft/s, 0 where nan)
+    since ``level_t`` (0 where nan), not below 0, ``default_h`` without a level."""
+    cdef Py_ssize_t n = rows.shape[0], cap = x.shape[0], i, r
+    cdef double dt, fl, rate, since
+    if t.shape[0] != cap or level.shape[0] != cap or x.shape[1] != 4:
+        raise ValueError("predicted: columns differ in length, or x not 4 wide")
+    if not (0 <= level_t < level.shape[1] and 0 <= level_last < level.shape[1]
+            and level.shape[1] > 1):
+        raise IndexError("predicted: no such level column")
+    out = np.empty((6, n), dtype=np.float64)
+    cdef double[:, :] o = out
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("predicted: row out of range")
+        dt = now - t[r]
+        fl = level[r, level_last]
+        rate = level[r, 1]
+        rate = (rate if rate == rate else 0.0) * 100.0 * ft
+        since = now - level[r, level_t]
+        since = since if since == since else 0.0
+        o[0, i] = x[r, 0] + x[r, 2] * dt
+        o[1, i] = x[r, 1] + x[r, 3] * dt
+        o[2, i] = x[r, 2]
+        o[3, i] = x[r, 3]
+        o[4, i] = fmax(fl * 100.0 * ft + rate * since, 0.0) if fl == fl else default_h
+        o[5, i] = rate
+    return out[0], out[1], out[2], out[3], out[4], out[5]
+
+
+def aged(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
+         const int64_t[:] rows, double now, double shortest):
+    """(rows, age, silent, state) of the ``rows`` whose age since their latest update at
+    ``now`` is at least ``shortest`` (in their order): that age, the silence since the
+    later of their latest update and latest time hidden, and their state."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i, r, k = 0
+    cdef double age
+    if t_update.shape[0] != cap or t_hidden.shape[0] != cap:
+        raise ValueError("aged: columns differ in length")
+    kept = np.empty(n, dtype=np.int64)
+    ages = np.empty(n, dtype=np.float64)
+    silent = np.empty(n, dtype=np.float64)
+    states = np.empty(n, dtype=np.int8)
+    cdef int64_t[:] ko = kept
+    cdef double[:] ao = ages, so = silent
+    cdef signed char[:] st = states
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("aged: row out of range")
+        age = now - t_update[r]
+        if age >= shortest:  # nan is not
+            ko[k] = r
+            ao[k] = age
+            so[k] = now - fmax(t_update[r], t_hidden[r])
+            st[k] = state[r]
+            k += 1
+    return kept[:k], ages[:k], silent[:k], states[:k]

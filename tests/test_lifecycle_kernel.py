@@ -1,0 +1,297 @@
+"""The deleter's Cython kernel (ext/lifecycle.pyx) against the numpy code it replaced in
+``TimeoutDeleter.observe`` and ``missed``, kept here as the reference: the scan-period
+bookkeeping (latest plot time per row and radar, the intervals of a batch, their median)
+and the count of missed scans, to the bit, on random batches and on the edge cases (empty,
+one row, nan times, repeated rows, a row another track had, given periods), and the
+deleter's cached answers (misses to end, first miss, shortest silence) against the rules
+computed afresh."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gateway import _lifecycle
+from gateway.associate import ConformalFrame, TrackerParameters
+from gateway.associate.coverage import Coverage, RadarCoverage
+from gateway.associate.lifecycle import TimeoutDeleter
+from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.units import FT
+
+MIN_S, MAX_S = TimeoutDeleter.MIN_PERIOD_S, TimeoutDeleter.MAX_PERIOD_S
+
+
+# -- the reference: the numpy code the kernel replaced -------------------------------------
+
+def ref_median(values: np.ndarray) -> float:
+    """The deleter's former in-place median (np.median's number)."""
+    values.sort()
+    n = len(values)
+    half = n // 2
+    if n % 2:
+        return float(values[half])
+    return float((values[half - 1] + values[half]) / 2.0)
+
+
+def ref_scan_period(owner: np.ndarray, last: np.ndarray, rows: np.ndarray, uid: np.ndarray,
+                    t: np.ndarray, site: int, known: float, collect: bool) -> float:
+    """``observe``'s former body, from its uids on (nan: no interval, the period stays)."""
+    fresh = owner[rows] != uid
+    if fresh.any():
+        last[rows[fresh]] = np.nan
+        owner[rows[fresh]] = uid[fresh]
+    dt = t - last[rows, site]
+    last[rows, site] = np.fmax(t, last[rows, site])
+    if not collect:
+        return float("nan")
+    dt = dt[(dt >= MIN_S) & (dt <= MAX_S)]
+    if len(dt) == 0:
+        return float("nan")
+    if not np.isfinite(known):
+        return ref_median(dt)
+    scans = np.fmax(np.rint(dt / known), 1.0)
+    return ref_median(dt / scans)
+
+
+def ref_missed(seen: np.ndarray, silent: np.ndarray, period: np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``missed``'s former count, after the coverage."""
+    with np.errstate(invalid="ignore"):
+        scans = np.floor(silent[:, None] / period[None, :] - 0.5)
+    k = np.where(seen & np.isfinite(scans), np.fmax(scans, 0.0), 0.0).sum(axis=1)
+    return k, np.asarray(seen.any(axis=1), dtype=bool)
+
+
+def ref_due(state: np.ndarray, t_update: np.ndarray, t_hidden: np.ndarray, rows: np.ndarray,
+            after: np.ndarray, reviewed: float) -> float:
+    """``due``'s former earliest time (before the recheck)."""
+    state = state[rows]
+    since = np.where(state == TENTATIVE, t_update[rows], np.fmax(t_update[rows], t_hidden[rows]))
+    at = np.concatenate([since + a.take(state) for a in after])
+    at = at[at >= reviewed]
+    return float(at.min()) if len(at) else float("inf")
+
+
+def ref_predicted(x: np.ndarray, t: np.ndarray, level: np.ndarray, rows: np.ndarray,
+                  now: float, default_h: float) -> tuple[np.ndarray, ...]:
+    """``_predicted``'s former numpy code."""
+    x = x[rows]
+    dt = now - t[rows]
+    level = level[rows]
+    fl = level[:, LEVEL_LAST]
+    rate = level[:, 1]
+    rate = np.where(rate == rate, rate, 0.0) * 100.0 * FT
+    since = now - level[:, LEVEL_T]
+    since = np.where(since == since, since, 0.0)
+    h = np.where(fl == fl, np.fmax(fl * 100.0 * FT + rate * since, 0.0), default_h)
+    return (x[:, 0] + x[:, 2] * dt, x[:, 1] + x[:, 3] * dt, x[:, 2], x[:, 3], h, rate)
+
+
+def same(a: float, b: float) -> bool:
+    return (a != a and b != b) or a == b
+
+
+# -- scan_period -----------------------------------------------------------------------------
+
+def _check_batch(owner: np.ndarray, last: np.ndarray, rows: np.ndarray, uid: np.ndarray,
+                 t: np.ndarray, site: int, known: float, collect: bool = True) -> None:
+    o_ref, l_ref = owner.copy(), last.copy()
+    expected = ref_scan_period(o_ref, l_ref, rows, uid, t, site, known, collect)
+    got = _lifecycle.scan_period(owner, last, rows, uid, t, site, known, collect, MIN_S, MAX_S)
+    assert same(got, expected), (got, expected)
+    assert np.array_equal(owner, o_ref)
+    assert np.array_equal(last, l_ref, equal_nan=True)
+
+
+@pytest.mark.parametrize("known", [float("nan"), 4.6, 12.0])
+def test_scan_period_is_the_numpy_code(known: float) -> None:
+    """Random batches of one radar, some rows missing scans, some given to a new track,
+    against the former numpy code, the state carried from batch to batch."""
+    rng = np.random.default_rng(11)
+    cap, sites = 40, 3
+    owner = np.full(cap, -1, np.int64)
+    last = np.full((cap, sites), np.nan)
+    uid = np.arange(cap, dtype=np.int64)
+    t = rng.uniform(0.0, 12.0, cap)
+    for _batch in range(200):
+        site = int(rng.integers(sites))
+        rows = rng.choice(cap, int(rng.integers(0, 25)), replace=False).astype(np.int64)
+        if rng.random() < 0.1 and len(rows):  # a row freed and given to a new track
+            uid[rows[0]] = uid.max() + 1
+        t = t + rng.choice([0.3, 12.0, 24.0, 90.0], cap) + rng.normal(0.0, 0.05, cap)
+        _check_batch(owner, last, rows, uid[rows], t[rows], site, known,
+                     collect=bool(rng.random() < 0.9))
+
+
+def test_scan_period_edge_cases() -> None:
+    owner = np.full(4, -1, np.int64)
+    last = np.full((4, 2), np.nan)
+    empty = np.zeros(0, np.int64)
+    _check_batch(owner, last, empty, empty, np.zeros(0), 0, 5.0)  # empty batch
+    one = np.array([2], np.int64)
+    _check_batch(owner, last, one, one, np.array([100.0]), 1, float("nan"))  # first plot
+    _check_batch(owner, last, one, one, np.array([105.0]), 1, float("nan"))  # one interval
+    _check_batch(owner, last, one, one, np.array([np.nan]), 1, 5.0)  # nan time
+    _check_batch(owner, last, one, one, np.array([110.0]), 1, 5.0)
+    _check_batch(owner, last, one, one, np.array([109.0]), 1, 5.0)  # out of order
+    rows = np.array([0, 1, 0, 3], np.int64)  # a row twice: the last time stays
+    _check_batch(owner, last, rows, rows, np.array([1.0, 2.0, 3.0, 4.0]), 0, 5.0)
+    _check_batch(owner, last, rows, rows, np.array([6.0, 7.0, 5.5, 9.0]), 0, 5.0)
+    _check_batch(owner, last, rows, rows, np.array([16.0, 17.0, 15.0, 19.0]), 0, 5.0)
+    other = np.array([7, 1, 7, 3], np.int64)  # row 0 now another track's: afresh
+    _check_batch(owner, last, rows, other, np.array([21.0, 22.0, 20.0, 24.0]), 0, 5.0)
+    # even and odd counts, ties, intervals exactly at the bounds
+    for dt in ([MIN_S, MAX_S], [MIN_S - 1e-9, MAX_S + 1e-9], [5.0, 5.0, 4.0],
+               [5.0, 4.0, 4.0, 5.0]):
+        n = len(dt)
+        rows = np.arange(n, dtype=np.int64)
+        o, la = np.full(n, -1, np.int64), np.full((n, 1), np.nan)
+        _check_batch(o, la, rows, rows, np.zeros(n), 0, float("nan"))
+        _check_batch(o, la, rows, rows, np.array(dt), 0, float("nan"))
+
+
+def test_scan_period_refuses_bad_input() -> None:
+    owner = np.full(2, -1, np.int64)
+    last = np.full((2, 1), np.nan)
+    rows = np.array([2], np.int64)
+    with pytest.raises(IndexError):
+        _lifecycle.scan_period(owner, last, rows, rows, np.zeros(1), 0, 5.0, True, MIN_S, MAX_S)
+    with pytest.raises(IndexError):
+        _lifecycle.scan_period(owner, last, rows[:0], rows[:0], np.zeros(0), 1, 5.0, True,
+                               MIN_S, MAX_S)
+    with pytest.raises(ValueError):
+        _lifecycle.scan_period(owner, last, rows, rows, np.zeros(2), 0, 5.0, True, MIN_S, MAX_S)
+
+
+def test_median_is_numpys() -> None:
+    """The kernel's median of a batch's intervals is np.median's number, to the bit, for
+    odd and even lengths, ties and unsorted input."""
+    rng = np.random.default_rng(3)
+    cases = [np.array([4.6]), np.array([5.0, 4.0]), np.array([3.0, 1.0, 2.0]),
+             np.array([1.0, 1.0, 2.0, 2.0]), np.array([1.1, 1.2, 1.7, 1.3])]
+    cases += [rng.uniform(1.0, 60.0, n) for n in (2, 3, 10, 11, 100, 101)]
+    for values in cases:
+        n = len(values)
+        rows = np.arange(n, dtype=np.int64)
+        owner, last = rows.copy(), np.zeros((n, 1))
+        got = _lifecycle.scan_period(owner, last, rows, rows, values, 0, float("nan"), True,
+                                     MIN_S, MAX_S)
+        assert got == float(np.median(values)), (values, got)
+
+
+# -- missed_scans ----------------------------------------------------------------------------
+
+def test_missed_scans_is_the_numpy_code() -> None:
+    rng = np.random.default_rng(5)
+    for n, m in [(0, 3), (1, 1), (1, 0), (7, 4), (300, 8)]:
+        seen = rng.random((n, m)) < 0.6
+        silent = rng.uniform(0.0, 200.0, n)
+        if n > 2:
+            silent[:3] = [np.nan, np.inf, 0.0]
+        period = rng.uniform(1.0, 13.0, m)
+        if m > 1:
+            period[0] = np.nan  # not known yet
+        k, covered = _lifecycle.missed_scans(seen, silent, period)
+        k_ref, covered_ref = ref_missed(seen, silent, period)
+        assert k.dtype == k_ref.dtype and covered.dtype == covered_ref.dtype
+        assert np.array_equal(k, k_ref) and np.array_equal(covered, covered_ref)
+
+
+# -- earliest, predicted -------------------------------------------------------------------
+
+def test_earliest_is_the_numpy_code() -> None:
+    rng = np.random.default_rng(8)
+    cap = 50
+    for n, rules in [(0, 1), (1, 1), (1, 3), (30, 1), (30, 3), (50, 3)]:
+        state = rng.integers(0, 3, cap).astype(np.int8)
+        t_update = rng.uniform(0.0, 100.0, cap)
+        t_hidden = np.where(rng.random(cap) < 0.3, rng.uniform(0.0, 120.0, cap), np.nan)
+        t_update[:2] = np.nan
+        rows = np.sort(rng.choice(cap, n, replace=False)).astype(np.int64)
+        after = rng.uniform(0.0, 60.0, (rules, 3))
+        after[-1, 0] = np.inf  # a rule that never applies to a state
+        for reviewed in (-np.inf, 50.0, 1e9):
+            got = _lifecycle.earliest(state, t_update, t_hidden, rows, after, reviewed)
+            assert same(got, ref_due(state, t_update, t_hidden, rows, after, reviewed))
+    with pytest.raises(IndexError):
+        _lifecycle.earliest(np.array([3], np.int8), np.zeros(1), np.zeros(1),
+                            np.zeros(1, np.int64), np.zeros((1, 3)), 0.0)
+
+
+def test_aged_is_the_numpy_code() -> None:
+    """``review``'s former first step: the rows old enough, their age, silence, state."""
+    rng = np.random.default_rng(10)
+    cap = 60
+    state = rng.integers(0, 3, cap).astype(np.int8)
+    t_update = rng.uniform(0.0, 100.0, cap)
+    t_update[:3] = np.nan
+    t_hidden = np.where(rng.random(cap) < 0.3, rng.uniform(0.0, 120.0, cap), np.nan)
+    for n in (0, 1, 25, cap):
+        rows = np.sort(rng.choice(cap, n, replace=False)).astype(np.int64)
+        for shortest in (-np.inf, 0.0, 30.0, np.inf):
+            age = 110.0 - t_update[rows]
+            old = age >= shortest
+            r = rows[old]
+            expected = (r, age[old], 110.0 - np.fmax(t_update[r], t_hidden[r]), state[r])
+            got = _lifecycle.aged(state, t_update, t_hidden, rows, 110.0, shortest)
+            for g, e in zip(got, expected, strict=True):
+                assert g.dtype == e.dtype and np.array_equal(g, e, equal_nan=True)
+
+
+def test_predicted_is_the_numpy_code() -> None:
+    rng = np.random.default_rng(9)
+    cap = 40
+    x = rng.normal(0.0, 1e5, (cap, 4))
+    t = rng.uniform(0.0, 100.0, cap)
+    level = rng.uniform(-5.0, 400.0, (cap, 8))
+    level[::3, LEVEL_LAST] = np.nan  # no level: the default height
+    level[::4, 1] = np.nan  # no rate
+    level[::5, LEVEL_T] = np.nan
+    level[1, LEVEL_LAST] = -50.0  # below the ground: 0
+    for n in (0, 1, 17, cap):
+        rows = rng.choice(cap, n, replace=False).astype(np.int64)
+        got = _lifecycle.predicted(x, t, level, rows, 120.0, LEVEL_T, LEVEL_LAST, FT, 600.0)
+        expected = ref_predicted(x, t, level, rows, 120.0, 600.0)
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g, e, equal_nan=True)
+
+
+# -- the deleter's cached answers --------------------------------------------------------------
+
+FRAME = ConformalFrame()
+
+
+def test_cached_rules_are_the_rules() -> None:
+    """misses_to_end's table, the first miss and the shortest silence, read from what
+    ``observe`` made, equal the rules computed afresh from the parameters and periods."""
+    p = dataclasses.replace(TrackerParameters(), tentative_end_probability=0.0)
+    sites = [RadarCoverage(30.0, -104.0, 300.0, key=(1, 1)),
+             RadarCoverage(30.0, -104.0, 300.0, key=(1, 2), period_s=9.0)]
+    d = TimeoutDeleter(p, Coverage(FRAME, sites))
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(8)
+    tracks.state[rows] = [TENTATIVE, CONFIRMED] * 4
+    tracks.ident[rows[:4], 0] = 0x123456  # an address (icao24) on half of them
+    with np.errstate(divide="ignore"):
+        pd = np.where((tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0),
+                      p.detection_probability, p.detection_probability_primary)
+        prob = np.where(tracks.state[rows] == TENTATIVE, p.tentative_end_probability,
+                        p.end_probability)
+        expected = np.ceil(np.log(prob) / np.log1p(-pd) * (1.0 - 1e-9))
+    assert np.array_equal(d.misses_to_end(tracks, rows), expected)
+
+    def fresh() -> tuple[float, float]:
+        known = d.period[np.isfinite(d.period)]
+        first = 1.5 * float(known.min()) if len(known) else float("inf")
+        return first, min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                          p.end_min_s, first)
+
+    assert (d._first_miss(), d.shortest) == fresh() == (13.5, min(13.5, p.end_min_s,
+                                                                    p.coast_after_s))
+    t = np.linspace(0.0, 3.0, len(rows))
+    for scan in range(4):
+        d.observe(tracks, rows, (1, 1), t + 4.5 * scan)
+        assert (d._first_miss(), d.shortest) == fresh()
+    assert abs(d.period[0] - 4.5) < 1e-9 and d._first_miss() == 1.5 * d.period[0]
