@@ -36,6 +36,7 @@ codes without continuity) never pairs with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,15 @@ from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import TENTATIVE, TrackTable
 
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
+
+
+def _kept(k: np.ndarray, arrays: tuple[np.ndarray | None, ...]) -> tuple[Any, ...]:
+    """The pairs ``k`` (ascending, distinct) of a verdict: the arrays themselves when it
+    kept them all (most continuing reports gate: no copy of nine arrays), else their rows.
+    The arrays are the gater's own, made for this batch: nothing else holds them."""
+    if len(k) == len(arrays[0]):  # type: ignore[arg-type]
+        return arrays
+    return _gating.take(k, arrays)
 
 
 @dataclass
@@ -177,7 +187,7 @@ class IdentityGater:
         nu, s_inv, d2 = model.innovation(x, P, z, R)
         k, cost, slow, late, diverged = _gating.continuing_verdict(
             cand, adr, d2, nu, dt, n, m.sdps, self._continuing_p)
-        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+        track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
             k, (r, cand, d2, dt, x, P, nu, s_inv, models))
         return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
                           np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
@@ -210,7 +220,7 @@ class IdentityGater:
             ti, j, d2, nu, dt, m.ident, m.track_number, tracks.ident,
             tracks.trn[:, m.source], tracks.state, tracks.tracked, tracks.alive, which, late,
             self._search_p)
-        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+        track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
             k, (ti, j, d2, dt, x, P, nu, s_inv, models))
         return Hypotheses(track, meas, d2, cost, late, conflict, duplicate, dt, x, P, nu,
                           s_inv, models=models)
