@@ -108,7 +108,12 @@ class Hypotheses:
     @staticmethod
     def join(a: Hypotheses, b: Hypotheses) -> Hypotheses:
         """Pairs of both (verdicts of ``b``; the filter's per-pair predictions where both
-        have them, or where the side without them has no pairs)."""
+        have them, or where the side without them has no pairs).  When ``b`` has no
+        pairs and ``a`` has (half the searches after the continuing reports find none),
+        ``a``'s arrays themselves: what the concatenation would copy."""
+        if len(b.track) == 0 and len(a.track):
+            return b._pairs(a.track, a.meas, a.d2, a.cost, a.dt, a.x, a.P, a.nu, a.s_inv,
+                            a.models)
         return b._pairs(*_gating.join(a._columns(), b._columns()))
 
     def _columns(self) -> tuple[np.ndarray | None, ...]:

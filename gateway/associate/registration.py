@@ -307,18 +307,21 @@ class Registration:
         # than a numpy copy of each row, and is smaller
         size = rec.itemsize * _RECORD
         buf = rec.tobytes()
+        # the loop runs for every plot worked on: its methods bound once
+        get, move_to_end = last.get, last.move_to_end
+        add_mine, add_theirs, add_other = mine.append, theirs.append, other.append
         for n, (a, s, tn) in enumerate(zip(address.tolist(), source.tolist(),
                                            rec[:, _T].tolist(), strict=True)):
-            seen = last.get(a)
+            seen = get(a)
             if seen is None:
                 seen = last[a] = {}
             else:
-                last.move_to_end(a)
+                move_to_end(a)
                 for o, (tq, q) in seen.items():
-                    if o != s and abs(tn - tq) <= window:
-                        mine.append(n)
-                        theirs.append(q)
-                        other.append(o)
+                    if o != s and -window <= tn - tq <= window:  # times are finite
+                        add_mine(n)
+                        add_theirs(q)
+                        add_other(o)
             seen[s] = (tn, buf[n * size:(n + 1) * size])
         self._age(float(rec[:, _T].max()))
         if mine:
