@@ -16,7 +16,7 @@ import pytest
 from gateway import _gating
 from gateway.associate import TrackerParameters
 from gateway.associate.assignment import GlobalNearestNeighbour
-from gateway.associate.gating import Hypotheses, IdentityGater
+from gateway.associate.gating import Hypotheses, IdentityGater, _kept
 from gateway.associate.tracks import ADDRESS, CODE, TENTATIVE
 
 SEEDS = range(40)
@@ -437,3 +437,31 @@ def test_no_tracks_and_empty_batches() -> None:
     assert len(k) == len(cost) == len(slow) == len(late) == len(diverged) == 0
     assert len(_gating.alone(np.zeros(0, np.int64), np.zeros(0, np.int64), empty_t,
                              1.0)[0]) == 0
+
+
+@pytest.mark.parametrize("models", [(True, True), (True, False), (False, True), (False, False)])
+def test_join_without_found_pairs_and_kept_as_numpy(models: tuple[bool, bool]) -> None:
+    """The shortcuts the gater takes for speed give what the copies gave: a join whose
+    second side has no pairs (a's arrays themselves), a verdict that keeps every pair
+    (the arrays themselves), and one that keeps some (their rows)."""
+    rng = np.random.default_rng(7)
+
+    def side(k: int, with_models: bool) -> tuple:
+        return (rng.integers(0, 99, k), rng.integers(0, 99, k), rng.normal(size=k),
+                rng.normal(size=k), rng.normal(size=k), rng.normal(size=(k, 4)),
+                rng.normal(size=(k, 4, 4)), rng.normal(size=(k, 2)),
+                rng.normal(size=(k, 2, 2)), rng.normal(size=(k, 63)) if with_models else None)
+
+    for na in (0, 1, 5):
+        a, b = side(na, models[0]), side(0, models[1])
+        ha = Hypotheses(*a[:4], np.zeros(3, bool), np.zeros(3, bool), np.zeros(3, bool),
+                        *a[4:9], models=a[9])
+        hb = Hypotheses(*b[:4], np.ones(3, bool), np.ones(3, bool), np.ones(3, bool),
+                        *b[4:9], models=b[9])
+        joined = Hypotheses.join(ha, hb)
+        assert joined.late is hb.late and joined.conflict is hb.conflict
+        _equal(joined._columns(), _gating.join(a, b))
+        everything = np.arange(na, dtype=np.int64)
+        _equal(_kept(everything, a), _gating.take(everything, a))
+        some = everything[::2]
+        _equal(_kept(some, a), tuple(None if v is None else v[some] for v in a))

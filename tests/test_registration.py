@@ -11,7 +11,7 @@ import pytest
 
 from gateway.associate import ConformalFrame, RadarNoise, Tracker, TrackerParameters
 from gateway.associate.measurements import MeasurementModel
-from gateway.associate.registration import Registration
+from gateway.associate.registration import _RECORD, Registration
 from gateway.messages import Plot, Source
 
 NM = 1852.0
@@ -242,12 +242,13 @@ def test_memory_is_bounded() -> None:
 
 def test_last_plots_hold_only_their_own_record() -> None:
     """Each remembered plot owns its record: a view into the batch it came in would keep
-    that whole batch alive (the replay's slow climb in memory)."""
+    that whole batch alive (the replay's slow climb in memory).  A record is its own bytes
+    (a slice of bytes is a copy), one plot's worth."""
     b = Bench(SITES)
     b.feed(scans(b.sky, SITES, 0.0, 30.0, seed=1))
     records = [q for seen in b.reg._last.values() for _t, q in seen.values()]
     assert records
-    assert all(q.base is None and q.ndim == 1 for q in records)
+    assert all(type(q) is bytes and len(q) == _RECORD * 8 for q in records)
 
 
 # The same radars with three times the range and azimuth biases: the systematic error

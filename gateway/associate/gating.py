@@ -36,6 +36,7 @@ codes without continuity) never pairs with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,15 @@ from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import TENTATIVE, TrackTable
 
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
+
+
+def _kept(k: np.ndarray, arrays: tuple[np.ndarray | None, ...]) -> tuple[Any, ...]:
+    """The pairs ``k`` (ascending, distinct) of a verdict: the arrays themselves when it
+    kept them all (most continuing reports gate: no copy of nine arrays), else their rows.
+    The arrays are the gater's own, made for this batch: nothing else holds them."""
+    if len(k) == len(arrays[0]):  # type: ignore[arg-type]
+        return arrays
+    return _gating.take(k, arrays)
 
 
 @dataclass
@@ -98,7 +108,12 @@ class Hypotheses:
     @staticmethod
     def join(a: Hypotheses, b: Hypotheses) -> Hypotheses:
         """Pairs of both (verdicts of ``b``; the filter's per-pair predictions where both
-        have them, or where the side without them has no pairs)."""
+        have them, or where the side without them has no pairs).  When ``b`` has no
+        pairs and ``a`` has (half the searches after the continuing reports find none),
+        ``a``'s arrays themselves: what the concatenation would copy."""
+        if len(b.track) == 0 and len(a.track):
+            return b._pairs(a.track, a.meas, a.d2, a.cost, a.dt, a.x, a.P, a.nu, a.s_inv,
+                            a.models)
         return b._pairs(*_gating.join(a._columns(), b._columns()))
 
     def _columns(self) -> tuple[np.ndarray | None, ...]:
@@ -177,7 +192,7 @@ class IdentityGater:
         nu, s_inv, d2 = model.innovation(x, P, z, R)
         k, cost, slow, late, diverged = _gating.continuing_verdict(
             cand, adr, d2, nu, dt, n, m.sdps, self._continuing_p)
-        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+        track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
             k, (r, cand, d2, dt, x, P, nu, s_inv, models))
         return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
                           np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
@@ -210,7 +225,7 @@ class IdentityGater:
             ti, j, d2, nu, dt, m.ident, m.track_number, tracks.ident,
             tracks.trn[:, m.source], tracks.state, tracks.tracked, tracks.alive, which, late,
             self._search_p)
-        track, meas, d2, dt, x, P, nu, s_inv, models = _gating.take(
+        track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
             k, (ti, j, d2, dt, x, P, nu, s_inv, models))
         return Hypotheses(track, meas, d2, cost, late, conflict, duplicate, dt, x, P, nu,
                           s_inv, models=models)

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway._columns import correct_plots
+from gateway._registration import modes_share, velocities
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
 from gateway.messages import RadarRef
@@ -110,8 +111,8 @@ class Registration:
         self.rejected = 0
         self.accepted = 0
         self.solves = 0
-        # per address: each radar's last plot (time, record)
-        self._last: OrderedDict[int, dict[int, tuple[float, np.ndarray]]] = OrderedDict()
+        # per address: each radar's last plot (time, record: _RECORD float64 as bytes)
+        self._last: OrderedDict[int, dict[int, tuple[float, bytes]]] = OrderedDict()
         # Mode S plots not yet worked on (observe): (source, their rows, the cycle's
         # columns, velocities, velocity variances), ``_plot_count`` plots in all
         self._plots: list[tuple[int, np.ndarray, tuple[np.ndarray, ...], np.ndarray,
@@ -171,10 +172,12 @@ class Registration:
         ``x[rows]``, ``P[rows]`` (the track table's)."""
         if raw is None or len(idx) == 0:
             return
+        keep = self._select(m, idx)
+        if keep is None:  # nothing to learn from: no gather of the tracks
+            return
         solves = self.solves
-        v = x[rows, 2:4]
-        vvar = np.fmax(P[rows, 2, 2], P[rows, 3, 3])
-        self.observe(m, raw[0], raw[1], idx, v, vvar)
+        v, vvar = velocities(x, P, rows, keep)
+        self._keep(m, raw[0], raw[1], idx[keep], v, vvar)
         if self.solves != solves:  # new estimate: the plots' bias allowance follows it
             for s in range(self.n):
                 self.model.set_bias(s, self.allowance(s))
@@ -238,26 +241,31 @@ class Registration:
         holds a handful of plots)."""
         if m.sdps or len(idx) == 0:
             return
-        p = self.p
-        sel = m.kind[idx] == MODES
-        n = int(sel.sum())
-        if n == 0:
-            return
-        self._rate += 0.05 * (n - self._rate)
-        share = p.registration_plots_per_cycle / self._rate
-        if share < 1.0:  # dense traffic: the same share of addresses, for every radar
-            hashed = (m.icao24[idx] * 2654435761) & 0xFFFFFFFF
-            sel &= hashed < share * 2.0 ** 32
-        j = idx[sel]
-        if len(j) == 0:
-            return
+        keep = self._select(m, idx)
+        if keep is not None:
+            self._keep(m, xy, t, idx[keep], velocity[keep], velocity_var[keep])
+
+    def _select(self, m: Measurements, idx: np.ndarray) -> np.ndarray | None:
+        """The positions in ``idx`` of the plots to learn from (None: none): the Mode S
+        plots, and in dense traffic (more than ``registration_plots_per_cycle`` of them a
+        cycle, on average) the same share of addresses for every radar, by a hash of the
+        address.  Updates that average.  One call of C (gateway._registration): a cycle
+        holds a handful of plots, and numpy's cost is per call."""
+        keep, self._rate = modes_share(m.kind, m.icao24, idx, MODES, self._rate,
+                                       self.p.registration_plots_per_cycle)
+        return keep if len(keep) else None
+
+    def _keep(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
+              velocity: np.ndarray, velocity_var: np.ndarray) -> None:
+        """Keep the plots ``j`` chosen (``_select``) with their tracks' velocities, and work
+        on them once ``registration_learn_batch`` have come."""
         # the columns are gathered when worked on (_work): here only kept (none of them
         # changes after its cycle: a correction makes new arrays, before the cycle)
         self._plots.append((m.source, j, (t, xy[:, 0], xy[:, 1], m.los_x, m.los_y, m.slant_m,
                                           m.ground_m, m.k, m.icao24),
-                            velocity[sel], velocity_var[sel]))
+                            velocity, velocity_var))
         self._plot_count += len(j)
-        if self._plot_count >= p.registration_learn_batch:
+        if self._plot_count >= self.p.registration_learn_batch:
             self._work()
 
     def _work(self) -> None:
@@ -290,28 +298,35 @@ class Registration:
         self._grow(int(source.max()) + 1)
         window = p.registration_pair_window_s
         mine: list[int] = []
-        theirs: list[np.ndarray] = []
+        theirs: list[bytes] = []
         other: list[int] = []
         last = self._last
+        # each record kept as its own bytes (a copy: a view would hold the whole batch's
+        # array for as long as the address is remembered, up to
+        # registration_max_addresses of them); a slice of one bytes object costs less
+        # than a numpy copy of each row, and is smaller
+        size = rec.itemsize * _RECORD
+        buf = rec.tobytes()
+        # the loop runs for every plot worked on: its methods bound once
+        get, move_to_end = last.get, last.move_to_end
+        add_mine, add_theirs, add_other = mine.append, theirs.append, other.append
         for n, (a, s, tn) in enumerate(zip(address.tolist(), source.tolist(),
                                            rec[:, _T].tolist(), strict=True)):
-            seen = last.get(a)
+            seen = get(a)
             if seen is None:
                 seen = last[a] = {}
             else:
-                last.move_to_end(a)
+                move_to_end(a)
                 for o, (tq, q) in seen.items():
-                    if o != s and abs(tn - tq) <= window:
-                        mine.append(n)
-                        theirs.append(q)
-                        other.append(o)
-            # a copy: a view would hold the whole batch's array for as long as the
-            # address is remembered (up to registration_max_addresses of them)
-            seen[s] = (tn, rec[n].copy())
+                    if o != s and -window <= tn - tq <= window:  # times are finite
+                        add_mine(n)
+                        add_theirs(q)
+                        add_other(o)
+            seen[s] = (tn, buf[n * size:(n + 1) * size])
         self._age(float(rec[:, _T].max()))
         if mine:
-            self._learn(rec[mine], np.array(theirs), np.array(other), source[mine],
-                        vel[mine], vvar[mine])
+            self._learn(rec[mine], np.frombuffer(b"".join(theirs), dtype=rec.dtype).reshape(
+                -1, _RECORD), np.array(other), source[mine], vel[mine], vvar[mine])
         if self.since_solve >= p.registration_solve_every:
             self._solve()
 
