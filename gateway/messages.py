@@ -21,10 +21,13 @@ from msgspec import Meta
 
 __all__ = [
     "AIDC_TYPES",
+    "ICAO24_TEXT",
+    "MODE3A_TEXT",
     "WAKE_CATEGORIES",
     "KINDS",
     "VERSION",
     "AidcType",
+    "CodeText",
     "Detection",
     "FusedState",
     "TOPIC_LEVEL_PATTERN",
@@ -297,6 +300,24 @@ class Registration(_Message, tag="registration", kw_only=True, frozen=True):
         "old ones counting less"))]
     established: bool  # enough pairs: the radar's plots are corrected
 
+
+class CodeText(dict[int, str | None]):
+    """A code as an int -> its text in this format, each made once (-1 -> None; bounded):
+    the normaliser and the tracker write hundreds of thousands of codes and addresses, and
+    a lookup is a fraction of a ``format`` call."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+
+    def __missing__(self, value: int) -> str | None:
+        if len(self) > 100_000:
+            self.clear()
+        text = self[value] = None if value < 0 else format(value, self.form)
+        return text
+
+
+MODE3A_TEXT, ICAO24_TEXT = CodeText("04o"), CodeText("06X")  # "1234", "A1B2C3"
 
 Message = Plot | Track | Fused | Aidc | Alert | Status | Registration
 KINDS: tuple[str, ...] = tuple(m.__struct_config__.tag for m in get_args(Message))

@@ -87,6 +87,8 @@ from gateway.associate.tracks import (
     TrackTable,
 )
 from gateway.messages import (
+    ICAO24_TEXT,
+    MODE3A_TEXT,
     TOPIC_LEVEL_PATTERN,
     FlightPlan,
     Fused,
@@ -102,21 +104,6 @@ FPM_PER_FL_S = 6000.0  # 1 FL/s = 100 ft/s = 6000 ft/min
 ID_DIGITS = 6
 
 
-class _Text(dict[int, str | None]):
-    """int -> its text in the shared format, made once (-1 -> None); bounded."""
-
-    def __init__(self, form: str) -> None:
-        super().__init__()
-        self.form = form
-
-    def __missing__(self, value: int) -> str | None:
-        if len(self) > 100_000:
-            self.clear()
-        text = self[value] = None if value < 0 else format(value, self.form)
-        return text
-
-
-_OCTAL, _HEX = _Text("04o"), _Text("06X")
 _STATES: tuple[FusedState, ...] = (*STATE_NAMES, "ended")
 _ENDED = len(STATE_NAMES)
 # the sources of the messages of a batch (gateway._fused.fused_messages): the flat list of
@@ -857,5 +844,5 @@ class Tracker:
             Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon, fl, gs, trk, roc,
             pos_sigma, np.ascontiguousarray(ident[:, MODE3A]),
             np.ascontiguousarray(ident[:, ADDRESS]), rows, state, _STATES, tr.label,
-            tr.callsign_text, tr.fpl, _OCTAL, _HEX, refs, order, starts, ends,
+            tr.callsign_text, tr.fpl, MODE3A_TEXT, ICAO24_TEXT, refs, order, starts, ends,
             extrapolated, hidden)

@@ -29,7 +29,16 @@ from pyproj import Transformer
 
 from gateway.config import Config
 from gateway.decoder import Batch
-from gateway.messages import WAKE_CATEGORIES, FlightPlan, Plot, Source, Track, Wake
+from gateway.messages import (
+    ICAO24_TEXT,
+    MODE3A_TEXT,
+    WAKE_CATEGORIES,
+    FlightPlan,
+    Plot,
+    Source,
+    Track,
+    Wake,
+)
 from gateway.normalize.geometry import RadarGeometry
 from gateway.normalize.plots import DETECTION, FLAG_NAMES, HeightRules, normalise_plots
 from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks, system_plane
@@ -92,21 +101,9 @@ def _text(raw: bytes) -> str | None:
     return raw.decode("latin-1") or None
 
 
-def _wake(text: str | None) -> Wake | None:
-    """A wake category only if it is one of ICAO's: an SDPS's odd letter is not passed on
-    as if it were one (the shared format would refuse it downstream)."""
-    for wake in WAKE_CATEGORIES:
-        if text == wake:
-            return wake
-    return None
-
-
-def _octal(code: int) -> str | None:
-    return None if code < 0 else f"{code:04o}"
-
-
-def _hex(address: int) -> str | None:
-    return None if address < 0 else f"{address:06X}"
+# A wake category only if it is one of ICAO's: an SDPS's odd letter is not passed on as if
+# it were one (the shared format would refuse it downstream).
+_WAKES: dict[str | None, Wake] = {w: w for w in WAKE_CATEGORIES}
 
 
 def _num(x: float) -> float | None:
@@ -273,7 +270,7 @@ class Normalizer:
                      sic=int(batch.columns["010/SIC"][rows[0]]), cat=48)
         messages = [
             Plot(t=t, src=src, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=_num(fl),
-                 mode3a=_octal(m3a), icao24=_hex(adr), callsign=_text(cs),
+                 mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs),
                  track_number=None if trn < 0 else trn, gs_kt=_num(gs), hdg_deg=_num(hdg),
                  detection=DETECTION.get(typ), flags=_flags(fl_bits, FLAG_NAMES))
             for t, lat, lon, rho, theta, fl, m3a, adr, cs, trn, gs, hdg, typ, fl_bits in zip(
@@ -307,11 +304,11 @@ class Normalizer:
                                   dst=_text(fpl["390/DST"][i]),
                                   cfl=_num(float(fpl["390/CFL"][i])),
                                   type=_text(fpl["390/TAC"][i]),
-                                  wtc=_wake(_text(fpl["390/WTC"][i])))
+                                  wtc=_WAKES.get(_text(fpl["390/WTC"][i])))
             messages.append(Track(
                 t=t, src=src, track_number=trn, lat=lat, lon=lon,
                 fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),
-                mode3a=_octal(m3a), icao24=_hex(adr), callsign=_text(cs), fpl=plan,
+                mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs), fpl=plan,
                 flags=_flags(bits, flag_names)))
         self.counters["tracks"] += len(messages)
         return messages, cols.rows
