@@ -11,9 +11,9 @@ import pytest
 from gateway._fused import fused_messages, track_figures
 from gateway.associate.filter import max_eigen2
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracker import _HEX, _OCTAL, _STATES, FPM_PER_FL_S, KT
+from gateway.associate.tracker import _STATES, FPM_PER_FL_S, KT
 from gateway.associate.tracks import LEVEL_LAST
-from gateway.messages import FlightPlan, Fused, SourceRef
+from gateway.messages import ICAO24_TEXT, MODE3A_TEXT, FlightPlan, Fused, SourceRef
 
 NAN = np.nan
 
@@ -64,7 +64,8 @@ def _reference(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: l
             fl=None if fl != fl else fl, gs_kt=None if g != g else g,
             trk_deg=None if g != g else (tk if tk < 360.0 else 0.0),
             roc_fpm=None if rc != rc else rc,
-            mode3a=_OCTAL[m3a], icao24=_HEX[adr], callsign=callsigns[r], pos_sigma_m=sig,
+            mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=callsigns[r],
+            pos_sigma_m=sig,
             sources=groups[n] if groups is not None else [], fpl=plans[r]))
     if extrapolated:
         out = [msgspec.structs.replace(m, extrapolated=True) for m in out]
@@ -80,8 +81,8 @@ def _call(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: list,
           extrapolated: bool = False, hidden: np.ndarray | None = None) -> list[Fused]:
     return fused_messages(Fused, c["t"], c["lat"], c["lon"], c["fl"], c["gs"], c["trk"],
                           c["roc"], c["pos_sigma"], c["mode3a"], c["address"], c["rows"],
-                          c["state"], _STATES, labels, callsigns, plans, _OCTAL, _HEX, refs,
-                          order, starts, ends, extrapolated, hidden)
+                          c["state"], _STATES, labels, callsigns, plans, MODE3A_TEXT,
+                          ICAO24_TEXT, refs, order, starts, ends, extrapolated, hidden)
 
 
 def _same(got: list[Fused], expected: list[Fused]) -> None:
