@@ -26,7 +26,7 @@ from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.filter import ConstantVelocity, LevelFilter, max_eigen2
 from gateway.associate.gating import IdentityGater
 from gateway.associate.measurements import MeasurementModel, height_correction
-from gateway.associate.tracks import TrackTable
+from gateway.associate.tracks import ADDRESS, CODE, TrackTable
 from gateway.messages import TOPIC_LEVEL_PATTERN, Fused, Plot, Source, Track, decode, encode
 
 T0 = 1_779_868_800.0
@@ -889,3 +889,23 @@ def test_sources_are_bounded() -> None:
         trk.update([Radar(*SITE_A, sic=sic, sac=9).plot(a, 0, T0 + sic, rng)])
     assert len(trk.sources.keys) == 64
     assert trk.counters["source-limit-exceeded"] == 6
+
+
+def test_merge_looks_only_at_tracks_that_share_an_address_or_code() -> None:
+    """``_sharing`` keeps, in order, the rows whose Mode S address or code another live
+    track has too (the only ones a merge can take), and leaves out a row sharing with a
+    track that has ended."""
+    rng = np.random.default_rng(3)
+    sky = [Aircraft(31.0 + 0.2 * i, -108.0, 200.0, 0.0, icao24=f"A0000{i}",
+                    mode3a=f"{4321 + i}") for i in range(5)]
+    trk = tracker([])
+    trk.update([sdps_track(a, i + 1, T0, rng) for i, a in enumerate(sky)])
+    tr = trk.tracks
+    rows = tr.active()
+    assert len(rows) == 5 and len(trk._sharing(rows)) == 0
+    tr.ident[rows[3], ADDRESS] = tr.ident[rows[1], ADDRESS]  # 1 and 3: one address
+    tr.ident[rows[4], CODE] = tr.ident[rows[0], CODE]  # 0 and 4: one code
+    assert trk._sharing(rows).tolist() == rows.tolist()[:2] + rows.tolist()[3:]
+    assert trk._sharing(rows[::-1]).tolist() == (rows.tolist()[:2] + rows.tolist()[3:])[::-1]
+    tr.free(rows[[0]])
+    assert trk._sharing(rows).tolist() == [rows[1], rows[3]]

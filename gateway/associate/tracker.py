@@ -393,7 +393,7 @@ class Tracker:
         Returns the rows that ended."""
         tr, p = self.tracks, self.parameters
         gone: list[int] = []
-        for a in rows.tolist():
+        for a in self._sharing(rows).tolist():
             if not tr.alive[a]:
                 continue
             same = np.zeros(tr.capacity, dtype=bool)
@@ -435,6 +435,25 @@ class Tracker:
                 if junior == a:
                     break
         return np.array(gone, dtype=np.int64)
+
+    def _sharing(self, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` (in their order) whose address or code another live track
+        also has: the only ones ``_merge`` can merge.  A cycle that starts hundreds of
+        tracks (an SDPS's first) changed the identity of every one; looking for each one's
+        twin over the whole table was the start-up's costliest step (issue 16: latency).
+        Merging frees tracks and changes no identity, so nothing outside these can come
+        to share one during the merge."""
+        tr = self.tracks
+        live = tr.alive.nonzero()[0]
+        shared = np.zeros(len(rows), dtype=bool)
+        for column in (tr.icao24, tr.code):
+            values = column[live]
+            values = np.sort(values[values >= 0])
+            twice = values[1:][values[1:] == values[:-1]]
+            if len(twice):
+                mine = column[rows]
+                shared |= (mine >= 0) & np.isin(mine, twice)
+        return rows[shared]
 
     def _pair(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> None:
         """Remember which source track number feeds which track (see TrackTable.pair)."""
