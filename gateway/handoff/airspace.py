@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
+from gateway import _airspace
 from gateway.files import AIRSPACE_MAX, InputFileError, read_limited
 
 EARTH_M = 6_371_008.8
@@ -82,12 +83,13 @@ class Airspace:
         self.units = {u.id: u for u in units}
         self.cops = list(cops)
         self.ids = [u.id for u in units]
-        for u in units:
-            shapely.prepare(u.polygon)
-        # one column of polygons, in ``ids`` order: ``codes`` tests every point against
-        # every unit in one vectorised call
-        self._polygons = np.array([self.units[uid].polygon for uid in self.ids],
-                                  dtype=object)[:, None]
+        # every unit's ring segments (x1, y1, x2, y2 = lon, lat), in ``ids`` order, unit
+        # ``u``'s rows ``_start[u]`` to ``_start[u + 1]``: ``codes`` tests every point
+        # against every unit in one kernel call (ext/airspace.pyx)
+        segments = [_segments(self.units[uid].polygon) for uid in self.ids]
+        self._seg = np.ascontiguousarray(
+            np.concatenate([np.zeros((0, 4)), *segments]), dtype=np.float64)
+        self._start = np.cumsum([0, *(len(s) for s in segments)], dtype=np.int64)
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -146,16 +148,14 @@ class Airspace:
 
     def codes(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The index (in ``ids``) of the unit each point is in, -1 outside every unit (the
-        first in ``ids`` order where units overlap).  One ``contains_xy`` call over every
-        unit and point: the handoff asks this for every flight and its path ahead each
-        cycle, and a call per unit cost a fixed overhead each."""
+        first in ``ids`` order where units overlap; on a boundary is outside, as shapely's
+        ``contains_xy``).  One kernel call over every unit and point: the handoff asks this
+        for every flight and its path ahead each cycle, and shapely's calls cost more in
+        overhead than in geometry."""
         lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
                                        np.asarray(lon, dtype=np.float64))
-        if not self.ids or lat.size == 0:
-            return np.full(lat.shape, -1, dtype=np.int64)
-        inside = shapely.contains_xy(self._polygons, lon.reshape(1, -1), lat.reshape(1, -1))
-        first = inside.argmax(axis=0)
-        return np.where(inside.any(axis=0), first, -1).astype(np.int64).reshape(lat.shape)
+        return _airspace.locate(self._seg, self._start, np.ravel(lat), np.ravel(lon)).reshape(
+            lat.shape)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
@@ -212,6 +212,13 @@ class Airspace:
         if not cops:
             return None
         return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
+
+
+def _segments(polygon: shapely.Polygon) -> np.ndarray:
+    """Every ring's segments, as rows (x1, y1, x2, y2), as GEOS holds the rings."""
+    rings = [np.asarray(r.coords, dtype=np.float64)[:, :2]
+             for r in (polygon.exterior, *polygon.interiors)]
+    return np.concatenate([np.hstack([r[:-1], r[1:]]) for r in rings])
 
 
 def ahead(lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike, dist_m: ArrayLike,

@@ -1,0 +1,111 @@
+"""The point-in-polygon kernel (ext/airspace.pyx) against shapely's ``contains_xy``, the
+code it replaced in ``Airspace.codes``: the same unit for every point, boundary points
+(vertices, edges, a hair either side of them), non-finite and empty inputs included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from gateway import _airspace
+from gateway.handoff.airspace import Airspace, Cop, Unit
+
+SHIPPED = Path(__file__).resolve().parent.parent / "captures" / "border-airspace.geojson"
+
+
+def shapely_codes(airspace: Airspace, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """``Airspace.codes`` as it was: one ``contains_xy`` over every prepared unit."""
+    lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
+                                   np.asarray(lon, dtype=np.float64))
+    if not airspace.ids or lat.size == 0:
+        return np.full(lat.shape, -1, dtype=np.int64)
+    polygons = np.array([airspace.units[u].polygon for u in airspace.ids], dtype=object)
+    shapely.prepare(polygons)
+    inside = shapely.contains_xy(polygons[:, None], lon.reshape(1, -1), lat.reshape(1, -1))
+    first = inside.argmax(axis=0)
+    return np.where(inside.any(axis=0), first, -1).astype(np.int64).reshape(lat.shape)
+
+
+def hard_points(airspace: Airspace, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random points over the units, every vertex, points along every edge, and each a
+    step of one ulp or a rounding's worth to either side."""
+    lats, lons = [], []
+    lo_x, lo_y, hi_x, hi_y = shapely.total_bounds(
+        [u.polygon for u in airspace.units.values()])
+    lats.append(rng.uniform(lo_y - 1, hi_y + 1, 4000))
+    lons.append(rng.uniform(lo_x - 1, hi_x + 1, 4000))
+    for u in airspace.units.values():
+        for ring in (u.polygon.exterior, *u.polygon.interiors):
+            xy = np.asarray(ring.coords)
+            for (x1, y1), (x2, y2) in zip(xy[:-1], xy[1:], strict=True):
+                f = np.concatenate([[0.0, 0.5, 1.0], rng.uniform(0, 1, 20)])
+                x, y = x1 + f * (x2 - x1), y1 + f * (y2 - y1)
+                for dx in (0.0, 1e-13, -1e-13):
+                    for dy in (0.0, 1e-13, -1e-13):
+                        lons.append(x + dx)
+                        lats.append(y + dy)
+                lons += [np.nextafter(x, np.inf), np.nextafter(x, -np.inf), x, x]
+                lats += [y, y, np.nextafter(y, np.inf), np.nextafter(y, -np.inf)]
+    return np.concatenate(lats), np.concatenate(lons)
+
+
+def test_shipped_units_are_shapelys_to_the_point() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat, lon = hard_points(airspace, np.random.default_rng(7))
+    assert np.array_equal(airspace.codes(lat, lon), shapely_codes(airspace, lat, lon))
+
+
+def test_holes_overlaps_and_slanted_edges() -> None:
+    """A unit with a hole, a unit overlapping it (the first in order wins), a thin slanted
+    one: edges whose points are not exactly representable."""
+    outer = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)],
+                            [[(3, 3), (7, 3.3), (6.1, 7.7), (3, 7)]])
+    over = shapely.Polygon([(5, 5), (15, 5.5), (14.3, 15.1), (5.2, 14.9)])
+    thin = shapely.Polygon([(0.1, 0.2), (9.7, 9.9), (9.71, 9.93), (0.1, 0.23)])
+    airspace = Airspace([Unit("A", "a", "X", outer), Unit("B", "b", "Y", over),
+                         Unit("C", "c", "Y", thin)],
+                        [Cop("P", 5.0, 5.0, frozenset({"A", "B"}))])
+    lat, lon = hard_points(airspace, np.random.default_rng(3))
+    codes = airspace.codes(lat, lon)
+    assert np.array_equal(codes, shapely_codes(airspace, lat, lon))
+    assert {-1, 0, 1, 2} <= set(codes.tolist())
+
+
+@pytest.mark.parametrize(("lat", "lon"), [
+    ([], []), ([25.0], [-100.0]), ([np.nan], [-100.0]), ([25.0], [np.nan]),
+    ([np.inf], [-100.0]), ([25.0], [-np.inf]), ([90.0, -90.0], [180.0, -180.0]),
+])
+def test_edge_inputs(lat: list[float], lon: list[float]) -> None:
+    airspace = Airspace.load(SHIPPED)
+    a, b = np.array(lat, dtype=np.float64), np.array(lon, dtype=np.float64)
+    assert np.array_equal(airspace.codes(a, b), shapely_codes(airspace, a, b))
+
+
+def test_shapes_broadcast_as_before() -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(5)
+    lat, lon = rng.uniform(22, 37, (6, 1)), rng.uniform(-120, -94, (1, 9))
+    codes = airspace.codes(lat, lon)
+    assert codes.shape == (6, 9) and codes.dtype == np.int64
+    assert np.array_equal(codes, shapely_codes(airspace, lat, lon))
+    assert airspace.codes(np.float64(25.0), np.float64(-100.0)).shape == ()
+
+
+def test_no_units() -> None:
+    airspace = Airspace([], [])
+    assert airspace.codes(np.array([1.0, 2.0]), np.array([3.0, 4.0])).tolist() == [-1, -1]
+
+
+def test_kernel_refuses_bad_shapes() -> None:
+    seg = np.zeros((3, 4))
+    with pytest.raises(ValueError):
+        _airspace.locate(np.zeros((3, 3)), np.array([0, 3]), np.zeros(1), np.zeros(1))
+    with pytest.raises(ValueError):
+        _airspace.locate(seg, np.array([0, 3]), np.zeros(2), np.zeros(1))
+    with pytest.raises(IndexError):
+        _airspace.locate(seg, np.array([0, 4]), np.zeros(1), np.zeros(1))
+    with pytest.raises(IndexError):
+        _airspace.locate(seg, np.array([2, 1]), np.zeros(1), np.zeros(1))
