@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from gateway import _airspace
-from gateway.handoff.airspace import Airspace, Cop, Unit
+from gateway.handoff.airspace import Airspace, Cop, Paths, Unit, ahead
 
 SHIPPED = Path(__file__).resolve().parent.parent / "captures" / "border-airspace.geojson"
 
@@ -109,3 +109,78 @@ def test_kernel_refuses_bad_shapes() -> None:
         _airspace.locate(seg, np.array([0, 4]), np.zeros(1), np.zeros(1))
     with pytest.raises(IndexError):
         _airspace.locate(seg, np.array([2, 1]), np.zeros(1), np.zeros(1))
+
+
+def old_ahead(lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
+              dist_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ahead`` as it was, every term worked out at each call."""
+    p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
+    d = np.asarray(dist_m, dtype=np.float64) / 6_371_008.8
+    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
+    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1),
+                         np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
+def old_crossings(airspace: Airspace, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
+                  gs_kt: np.ndarray, horizon_s: float, step_s: float = 20.0,
+                  ) -> list[tuple[str, str, float, float, float, str | None] | None]:
+    """``Airspace.crossings`` as it was: shapely's codes, ``ahead`` at every step."""
+    speed = gs_kt * (1852.0 / 3600.0)
+    out: list[tuple[str, str, float, float, float, str | None] | None] = [None] * len(lat)
+    if len(lat) == 0:
+        return out
+    here = shapely_codes(airspace, lat, lon)
+    times = np.arange(step_s, horizon_s + step_s, step_s)
+    plat, plon = old_ahead(lat[:, None], lon[:, None], trk[:, None], speed[:, None] * times)
+    there = shapely_codes(airspace, plat, plon)
+    moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
+    rows = np.flatnonzero(moved.any(axis=1))
+    if len(rows) == 0:
+        return out
+    k = moved[rows].argmax(axis=1)
+    dst, hi = there[rows, k], times[k]
+    lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
+    for _ in range(10):
+        mid = (lo + hi) / 2
+        mlat, mlon = old_ahead(lat[rows], lon[rows], trk[rows], speed[rows] * mid)
+        same = shapely_codes(airspace, mlat, mlon) == here[rows]
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    clat, clon = old_ahead(lat[rows], lon[rows], trk[rows], speed[rows] * hi)
+    for j, i in enumerate(rows.tolist()):
+        if dst[j] >= 0:
+            a, b = airspace.ids[here[i]], airspace.ids[dst[j]]
+            cop = airspace.nearest_cop(a, b, float(clat[j]), float(clon[j]))
+            out[i] = (a, b, float(hi[j]), float(clat[j]), float(clon[j]),
+                      cop.name if cop else None)
+    return out
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 17, 300])
+def test_crossings_are_the_old_ones_to_the_bit(n: int) -> None:
+    """Flights near the border (and some outside every unit, some standing still): the
+    crossing, its time and point are the old code's exactly."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                   c.cop.name if c.cop else None)
+           for c in airspace.crossings(lat, lon, trk, gs, 3600.0)]
+    assert got == old_crossings(airspace, lat, lon, trk, gs, 3600.0)
+    if n >= 17:
+        assert any(c is not None for c in got)
+
+
+def test_paths_are_ahead_as_it_was() -> None:
+    rng = np.random.default_rng(11)
+    lat, lon, trk = rng.uniform(-89, 89, 50), rng.uniform(-180, 180, 50), rng.uniform(0, 360, 50)
+    dist = rng.uniform(0, 2e6, (50, 7))
+    for got, want in zip(ahead(lat[:, None], lon[:, None], trk[:, None], dist),
+                         old_ahead(lat[:, None], lon[:, None], trk[:, None], dist), strict=True):
+        assert np.array_equal(got, want)
+    path = Paths(lat, lon, trk)
+    for column in dist.T:
+        for got, want in zip(path.at(column), old_ahead(lat, lon, trk, column), strict=True):
+            assert np.array_equal(got, want)
+    assert ahead(25.0, -100.0, 45.0, 1e5) == old_ahead(25.0, -100.0, 45.0, 1e5)

@@ -176,7 +176,7 @@ class Airspace:
             return out
         here = self.codes(lat, lon)
         times = np.arange(step_s, horizon_s + step_s, step_s)
-        plat, plon = ahead(lat[:, None], lon[:, None], trk[:, None], speed[:, None] * times)
+        plat, plon = Paths(lat[:, None], lon[:, None], trk[:, None]).at(speed[:, None] * times)
         there = self.codes(plat, plon)
         moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
         rows = np.flatnonzero(moved.any(axis=1))
@@ -186,13 +186,17 @@ class Airspace:
         dst = there[rows, k]
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
+        # the bisection's paths: their start's and heading's trigonometry worked out once
+        # (the same arithmetic on the same rows, so the same figures), the points tested
+        # by the kernel itself (they are 1-d already)
+        path, v, src = Paths(lat[rows], lon[rows], trk[rows]), speed[rows], here[rows]
         for _ in range(10):  # to step / 1024: about 5 m at 500 kt
             mid = (lo + hi) / 2
-            mlat, mlon = ahead(lat[rows], lon[rows], trk[rows], speed[rows] * mid)
-            same = self.codes(mlat, mlon) == here[rows]
+            mlat, mlon = path.at(v * mid)
+            same = _airspace.locate(self._seg, self._start, mlat, mlon) == src
             lo = np.where(same, mid, lo)
             hi = np.where(same, hi, mid)
-        clat, clon = ahead(lat[rows], lon[rows], trk[rows], speed[rows] * hi)
+        clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
             if dst[j] < 0:
                 continue  # leaving all the airspace described
@@ -221,16 +225,31 @@ def _segments(polygon: shapely.Polygon) -> np.ndarray:
     return np.concatenate([np.hstack([r[:-1], r[1:]]) for r in rings])
 
 
+class Paths:
+    """Great circles leaving (lat, lon) on ``trk_deg`` (numpy broadcasting), for points
+    along them at one distance or another: what depends on the start and heading alone
+    is worked out once, as the bisection asks for ten distances on the same paths."""
+
+    def __init__(self, lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike) -> None:
+        p1, self.l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
+        self.sin_p1, self.cos_p1 = np.sin(p1), np.cos(p1)
+        self.sin_th, self.cos_th = np.sin(th), np.cos(th)
+
+    def at(self, dist_m: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """The points ``dist_m`` along the paths (lat, lon in degrees)."""
+        d = np.asarray(dist_m, dtype=np.float64) / EARTH_M
+        cos_d, sin_d = np.cos(d), np.sin(d)
+        p2 = np.arcsin(self.sin_p1 * cos_d + self.cos_p1 * sin_d * self.cos_th)
+        l2 = self.l1 + np.arctan2(self.sin_th * sin_d * self.cos_p1,
+                                  cos_d - self.sin_p1 * np.sin(p2))
+        return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
 def ahead(lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike, dist_m: ArrayLike,
           ) -> tuple[np.ndarray, np.ndarray]:
     """Points ``dist_m`` along the great circles leaving (lat, lon) on ``trk_deg``
     (numpy broadcasting)."""
-    p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
-    d = np.asarray(dist_m, dtype=np.float64) / EARTH_M
-    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
-    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1),
-                         np.cos(d) - np.sin(p1) * np.sin(p2))
-    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+    return Paths(lat, lon, trk_deg).at(dist_m)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
