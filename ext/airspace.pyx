@@ -91,18 +91,22 @@ cdef int _inside(const double[:, ::1] seg, Py_ssize_t first, Py_ssize_t last,
     return crossings & 1
 
 
-def locate(const double[:, ::1] seg, const int64_t[::1] start, const double[::1] lat,
-           const double[::1] lon) -> np.ndarray:
+def locate(const double[:, ::1] seg, const int64_t[::1] start, const double[:, ::1] box,
+           const double[::1] lat, const double[::1] lon) -> np.ndarray:
     """The index of the first polygon each point (lat, lon) is inside, -1 if none.
 
     Polygon ``u``'s segments (every ring's, as x1, y1, x2, y2 = lon, lat) are rows
-    ``start[u]`` to ``start[u + 1]`` of ``seg``."""
-    if seg.shape[1] != 4:
-        raise ValueError("seg must have 4 columns (x1, y1, x2, y2)")
+    ``start[u]`` to ``start[u + 1]`` of ``seg``; ``box[u]`` is its envelope (min x, min
+    y, max x, max y): a point outside it is outside the polygon (its ray crosses the
+    boundary an even number of times), and most points are outside most units."""
+    if seg.shape[1] != 4 or box.shape[1] != 4:
+        raise ValueError("seg and box must have 4 columns")
     if lat.shape[0] != lon.shape[0]:
         raise ValueError("lat and lon must have the same length")
     cdef Py_ssize_t n = lat.shape[0], units = start.shape[0] - 1, i, u
     if units >= 0:
+        if box.shape[0] != units:
+            raise ValueError("box must have a row per polygon")
         for u in range(units):
             if not 0 <= start[u] <= start[u + 1] <= seg.shape[0]:
                 raise IndexError("start must rise within seg's rows")
@@ -114,6 +118,8 @@ def locate(const double[:, ::1] seg, const int64_t[::1] start, const double[::1]
         if not (isfinite(x) and isfinite(y)):
             continue
         for u in range(units):
+            if x < box[u, 0] or y < box[u, 1] or x > box[u, 2] or y > box[u, 3]:
+                continue
             if _inside(seg, start[u], start[u + 1], x, y):
                 code[i] = u
                 break

@@ -100,15 +100,19 @@ def test_no_units() -> None:
 
 
 def test_kernel_refuses_bad_shapes() -> None:
-    seg = np.zeros((3, 4))
+    seg, box, one = np.zeros((3, 4)), np.zeros((1, 4)), np.zeros(1)
     with pytest.raises(ValueError):
-        _airspace.locate(np.zeros((3, 3)), np.array([0, 3]), np.zeros(1), np.zeros(1))
+        _airspace.locate(np.zeros((3, 3)), np.array([0, 3]), box, one, one)
     with pytest.raises(ValueError):
-        _airspace.locate(seg, np.array([0, 3]), np.zeros(2), np.zeros(1))
+        _airspace.locate(seg, np.array([0, 3]), np.zeros((1, 3)), one, one)
+    with pytest.raises(ValueError):
+        _airspace.locate(seg, np.array([0, 3]), np.zeros((2, 4)), one, one)
+    with pytest.raises(ValueError):
+        _airspace.locate(seg, np.array([0, 3]), box, np.zeros(2), one)
     with pytest.raises(IndexError):
-        _airspace.locate(seg, np.array([0, 4]), np.zeros(1), np.zeros(1))
+        _airspace.locate(seg, np.array([0, 4]), box, one, one)
     with pytest.raises(IndexError):
-        _airspace.locate(seg, np.array([2, 1]), np.zeros(1), np.zeros(1))
+        _airspace.locate(seg, np.array([2, 1]), box, one, one)
 
 
 def old_ahead(lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,

@@ -90,6 +90,10 @@ class Airspace:
         self._seg = np.ascontiguousarray(
             np.concatenate([np.zeros((0, 4)), *segments]), dtype=np.float64)
         self._start = np.cumsum([0, *(len(s) for s in segments)], dtype=np.int64)
+        # and their envelopes (min x, min y, max x, max y): most points are outside most
+        # units' envelopes, and so outside the units without testing an edge
+        self._box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
+                              for s in segments], dtype=np.float64).reshape(-1, 4)
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -152,10 +156,11 @@ class Airspace:
         ``contains_xy``).  One kernel call over every unit and point: the handoff asks this
         for every flight and its path ahead each cycle, and shapely's calls cost more in
         overhead than in geometry."""
-        lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
-                                       np.asarray(lon, dtype=np.float64))
-        return _airspace.locate(self._seg, self._start, np.ravel(lat), np.ravel(lon)).reshape(
-            lat.shape)
+        lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+        if lat.shape != lon.shape:
+            lat, lon = np.broadcast_arrays(lat, lon)
+        return _airspace.locate(self._seg, self._start, self._box, lat.ravel(),
+                                lon.ravel()).reshape(lat.shape)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
@@ -193,7 +198,7 @@ class Airspace:
         for _ in range(10):  # to step / 1024: about 5 m at 500 kt
             mid = (lo + hi) / 2
             mlat, mlon = path.at(v * mid)
-            same = _airspace.locate(self._seg, self._start, mlat, mlon) == src
+            same = _airspace.locate(self._seg, self._start, self._box, mlat, mlon) == src
             lo = np.where(same, mid, lo)
             hi = np.where(same, hi, mid)
         clat, clon = path.at(v * hi)
