@@ -16,14 +16,21 @@ exactly, with rationals (GEOS uses double-double arithmetic there: the same sign
 cases beyond its own precision).  Built with ``-ffp-contract=off``: no fused multiply-add,
 so the filter's products are rounded as GEOS's are.  tests/test_airspace_kernel.py holds
 it to shapely, boundary points included.
+
+The crossing's bisection (``Units.bisect``) runs here too, ten steps in one call: its
+sums and products are numpy's to the bit (IEEE operations, in the same order, no fused
+multiply-add), its transcendental functions numpy's own, called on the step's arrays
+(numpy's SIMD arcsin and arctan2 differ from libm's in the last bit).
 """
 
 from fractions import Fraction
 
-from libc.math cimport isfinite
+from libc.math cimport M_PI, copysign, fmod, isfinite
 from libc.stdint cimport int64_t
 
 import numpy as np
+
+cdef double EARTH_M = 6_371_008.8  # gateway/handoff/airspace.py's
 
 
 cdef int _exact_orientation(double p1x, double p1y, double p2x, double p2y,
@@ -91,36 +98,111 @@ cdef int _inside(const double[:, ::1] seg, Py_ssize_t first, Py_ssize_t last,
     return crossings & 1
 
 
-def locate(const double[:, ::1] seg, const int64_t[::1] start, const double[:, ::1] box,
-           const double[::1] lat, const double[::1] lon) -> np.ndarray:
-    """The index of the first polygon each point (lat, lon) is inside, -1 if none.
+cdef double RAD2DEG = 180.0 / M_PI  # numpy's degrees: a product by this constant
+
+
+cdef inline double _remainder(double a, double b) noexcept:
+    """numpy's float remainder (npy_divmod's modulus): the sign of the divisor."""
+    cdef double mod = fmod(a, b)
+    if not b:
+        return mod
+    if mod:
+        if (b < 0) != (mod < 0):
+            mod += b
+    else:
+        mod = copysign(0.0, b)
+    return mod
+
+
+cdef class Units:
+    """The control units' polygons, for which of them points are in.
 
     Polygon ``u``'s segments (every ring's, as x1, y1, x2, y2 = lon, lat) are rows
     ``start[u]`` to ``start[u + 1]`` of ``seg``; ``box[u]`` is its envelope (min x, min
     y, max x, max y): a point outside it is outside the polygon (its ray crosses the
-    boundary an even number of times), and most points are outside most units."""
-    if seg.shape[1] != 4 or box.shape[1] != 4:
-        raise ValueError("seg and box must have 4 columns")
-    if lat.shape[0] != lon.shape[0]:
-        raise ValueError("lat and lon must have the same length")
-    cdef Py_ssize_t n = lat.shape[0], units = start.shape[0] - 1, i, u
-    if units >= 0:
-        if box.shape[0] != units:
-            raise ValueError("box must have a row per polygon")
-        for u in range(units):
+    boundary an even number of times), and most points are outside most units.  Held
+    once, so that each call takes only its points (a memoryview costs a microsecond)."""
+
+    cdef const double[:, ::1] seg
+    cdef const int64_t[::1] start
+    cdef const double[:, ::1] box
+    cdef Py_ssize_t units
+
+    def __init__(self, const double[:, ::1] seg, const int64_t[::1] start,
+                 const double[:, ::1] box) -> None:
+        if seg.shape[1] != 4 or box.shape[1] != 4:
+            raise ValueError("seg and box must have 4 columns")
+        if start.shape[0] < 1 or box.shape[0] != start.shape[0] - 1:
+            raise ValueError("start must have a row per polygon and one more, box one per polygon")
+        cdef Py_ssize_t u
+        for u in range(start.shape[0] - 1):
             if not 0 <= start[u] <= start[u + 1] <= seg.shape[0]:
                 raise IndexError("start must rise within seg's rows")
-    out = np.full(n, -1, dtype=np.int64)
-    cdef int64_t[::1] code = out
-    cdef double x, y
-    for i in range(n):
-        x, y = lon[i], lat[i]
+        self.seg, self.start, self.box, self.units = seg, start, box, start.shape[0] - 1
+
+    cdef int64_t _code(self, double x, double y) except -2:
+        cdef Py_ssize_t u
         if not (isfinite(x) and isfinite(y)):
-            continue
-        for u in range(units):
-            if x < box[u, 0] or y < box[u, 1] or x > box[u, 2] or y > box[u, 3]:
+            return -1
+        for u in range(self.units):
+            if (x < self.box[u, 0] or y < self.box[u, 1] or x > self.box[u, 2]
+                    or y > self.box[u, 3]):
                 continue
-            if _inside(seg, start[u], start[u + 1], x, y):
-                code[i] = u
-                break
-    return out
+            if _inside(self.seg, self.start[u], self.start[u + 1], x, y):
+                return u
+        return -1
+
+    def locate(self, const double[::1] lat, const double[::1] lon) -> np.ndarray:
+        """The index of the first polygon each point (lat, lon) is inside, -1 if none."""
+        if lat.shape[0] != lon.shape[0]:
+            raise ValueError("lat and lon must have the same length")
+        cdef Py_ssize_t i, n = lat.shape[0]
+        out = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] code = out
+        for i in range(n):
+            code[i] = self._code(lon[i], lat[i])
+        return out
+
+    def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
+               const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+               const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
+               int steps) -> None:
+        """Narrow each flight's (lo, hi] (seconds) ``steps`` times to the half where it
+        leaves unit ``src``: at the middle still in ``src``, lo moves up to it, else hi
+        down.  The flights fly great circles from their start (its latitude's sine and
+        cosine, longitude in radians ``l1``) on their heading (its sine and cosine) at
+        ``v`` m/s: ``Paths.at``'s arithmetic, the same operations in the same order, its
+        transcendental functions numpy's own (numpy's arcsin and arctan2 are not libm's to
+        the bit); lo and hi are updated in place."""
+        cdef Py_ssize_t i, n = sin_p1.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        d_ = np.empty(n)
+        arg_ = np.empty(n)
+        y_ = np.empty(n)
+        x_ = np.empty(n)
+        mid_ = np.empty(n)
+        cdef double[::1] d = d_, arg = arg_, y = y_, x = x_, mid = mid_
+        cdef const double[::1] cos_d, sin_d, p2, sin_p2, turn
+        cdef double lat, lon
+        for _ in range(steps):
+            for i in range(n):
+                mid[i] = (lo[i] + hi[i]) / 2
+                d[i] = (v[i] * mid[i]) / EARTH_M
+            cos_d, sin_d = np.cos(d_), np.sin(d_)
+            for i in range(n):
+                arg[i] = sin_p1[i] * cos_d[i] + cos_p1[i] * sin_d[i] * cos_th[i]
+            p2 = np.arcsin(arg_)
+            sin_p2 = np.sin(p2)
+            for i in range(n):
+                y[i] = sin_th[i] * sin_d[i] * cos_p1[i]
+                x[i] = cos_d[i] - sin_p1[i] * sin_p2[i]
+            turn = np.arctan2(y_, x_)
+            for i in range(n):
+                lat = p2[i] * RAD2DEG
+                lon = _remainder((l1[i] + turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
+                if self._code(lon, lat) == src[i]:
+                    lo[i] = mid[i]
+                else:
+                    hi[i] = mid[i]

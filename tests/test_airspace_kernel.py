@@ -100,19 +100,25 @@ def test_no_units() -> None:
 
 
 def test_kernel_refuses_bad_shapes() -> None:
-    seg, box, one = np.zeros((3, 4)), np.zeros((1, 4)), np.zeros(1)
+    seg, start, box, one = np.zeros((3, 4)), np.array([0, 3]), np.zeros((1, 4)), np.zeros(1)
     with pytest.raises(ValueError):
-        _airspace.locate(np.zeros((3, 3)), np.array([0, 3]), box, one, one)
+        _airspace.Units(np.zeros((3, 3)), start, box)
     with pytest.raises(ValueError):
-        _airspace.locate(seg, np.array([0, 3]), np.zeros((1, 3)), one, one)
+        _airspace.Units(seg, start, np.zeros((1, 3)))
     with pytest.raises(ValueError):
-        _airspace.locate(seg, np.array([0, 3]), np.zeros((2, 4)), one, one)
+        _airspace.Units(seg, start, np.zeros((2, 4)))
     with pytest.raises(ValueError):
-        _airspace.locate(seg, np.array([0, 3]), box, np.zeros(2), one)
+        _airspace.Units(seg, np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
     with pytest.raises(IndexError):
-        _airspace.locate(seg, np.array([0, 4]), box, one, one)
+        _airspace.Units(seg, np.array([0, 4]), box)
     with pytest.raises(IndexError):
-        _airspace.locate(seg, np.array([2, 1]), box, one, one)
+        _airspace.Units(seg, np.array([2, 1]), box)
+    units = _airspace.Units(seg, start, box)
+    with pytest.raises(ValueError):
+        units.locate(np.zeros(2), one)
+    with pytest.raises(ValueError):
+        units.bisect(one, one, one, one, one, one, np.zeros(1, dtype=np.int64), one,
+                     np.zeros(2), 3)
 
 
 def old_ahead(lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
@@ -188,3 +194,26 @@ def test_paths_are_ahead_as_it_was() -> None:
         for got, want in zip(path.at(column), old_ahead(lat, lon, trk, column), strict=True):
             assert np.array_equal(got, want)
     assert ahead(25.0, -100.0, 45.0, 1e5) == old_ahead(25.0, -100.0, 45.0, 1e5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 40])
+def test_bisect_is_the_numpy_loop_to_the_bit(n: int) -> None:
+    """The kernel's bisection against the loop it replaced (``Paths.at``, then which unit),
+    over the whole globe (the antimeridian, the poles' neighbourhood, zero speed)."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(100 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n // 2] = rng.uniform(22, 37, n // 2)  # half over the units
+    lon[: n // 2] = rng.uniform(-120, -94, n // 2)
+    v = rng.choice([0.0, 50.0, 250.0, 3000.0], n)
+    src = airspace.codes(lat, lon)
+    lo, hi = rng.uniform(0, 100, n), rng.uniform(100, 3600, n)
+    want_lo, want_hi = lo.copy(), hi.copy()
+    path = Paths(lat, lon, trk)
+    for _ in range(10):
+        mid = (want_lo + want_hi) / 2
+        same = airspace.codes(*path.at(v * mid)) == src
+        want_lo, want_hi = np.where(same, mid, want_lo), np.where(same, want_hi, mid)
+    airspace._units.bisect(path.sin_p1, path.cos_p1, path.sin_th, path.cos_th, path.l1, v,
+                           src, lo, hi, 10)
+    assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)

@@ -84,16 +84,17 @@ class Airspace:
         self.cops = list(cops)
         self.ids = [u.id for u in units]
         # every unit's ring segments (x1, y1, x2, y2 = lon, lat), in ``ids`` order, unit
-        # ``u``'s rows ``_start[u]`` to ``_start[u + 1]``: ``codes`` tests every point
+        # ``u``'s rows ``start[u]`` to ``start[u + 1]``: ``codes`` tests every point
         # against every unit in one kernel call (ext/airspace.pyx)
         segments = [_segments(self.units[uid].polygon) for uid in self.ids]
-        self._seg = np.ascontiguousarray(
+        seg = np.ascontiguousarray(
             np.concatenate([np.zeros((0, 4)), *segments]), dtype=np.float64)
-        self._start = np.cumsum([0, *(len(s) for s in segments)], dtype=np.int64)
+        start = np.cumsum([0, *(len(s) for s in segments)], dtype=np.int64)
         # and their envelopes (min x, min y, max x, max y): most points are outside most
         # units' envelopes, and so outside the units without testing an edge
-        self._box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
-                              for s in segments], dtype=np.float64).reshape(-1, 4)
+        box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
+                        for s in segments], dtype=np.float64).reshape(-1, 4)
+        self._units = _airspace.Units(seg, start, box)
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -159,8 +160,7 @@ class Airspace:
         lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
         if lat.shape != lon.shape:
             lat, lon = np.broadcast_arrays(lat, lon)
-        return _airspace.locate(self._seg, self._start, self._box, lat.ravel(),
-                                lon.ravel()).reshape(lat.shape)
+        return self._units.locate(lat.ravel(), lon.ravel()).reshape(lat.shape)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
@@ -191,16 +191,11 @@ class Airspace:
         dst = there[rows, k]
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
-        # the bisection's paths: their start's and heading's trigonometry worked out once
-        # (the same arithmetic on the same rows, so the same figures), the points tested
-        # by the kernel itself (they are 1-d already)
-        path, v, src = Paths(lat[rows], lon[rows], trk[rows]), speed[rows], here[rows]
-        for _ in range(10):  # to step / 1024: about 5 m at 500 kt
-            mid = (lo + hi) / 2
-            mlat, mlon = path.at(v * mid)
-            same = _airspace.locate(self._seg, self._start, self._box, mlat, mlon) == src
-            lo = np.where(same, mid, lo)
-            hi = np.where(same, hi, mid)
+        # the bisection, in the kernel but for numpy's transcendental functions: the paths'
+        # start and heading trigonometry worked out once (Paths), ten steps in one call
+        path, v = Paths(lat[rows], lon[rows], trk[rows]), speed[rows]
+        self._units.bisect(path.sin_p1, path.cos_p1, path.sin_th, path.cos_th, path.l1, v,
+                           here[rows], lo, hi, 10)  # to step / 1024: about 5 m at 500 kt
         clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
             if dst[j] < 0:
