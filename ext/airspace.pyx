@@ -114,6 +114,31 @@ cdef inline double _remainder(double a, double b) noexcept:
     return mod
 
 
+cdef void _along(const double[::1] sin_p1, const double[::1] cos_p1,
+                 const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+                 object d_, Py_ssize_t k, double[::1] lat, double[::1] lon) except *:
+    """The points ``d_`` (radians of arc, row-major: ``k`` for each path) along the paths
+    (their start latitude's sine and cosine, longitude in radians ``l1``, heading's sine
+    and cosine), into ``lat`` and ``lon`` (degrees): ``Paths.at``'s arithmetic, the same
+    operations in the same order, its transcendental functions numpy's own, called on
+    contiguous arrays as ``Paths.at`` calls them."""
+    cdef Py_ssize_t i, m = lat.shape[0]
+    cdef const double[::1] cos_d = np.cos(d_), sin_d = np.sin(d_)
+    arg_, y_, x_ = np.empty(m), np.empty(m), np.empty(m)
+    cdef double[::1] arg = arg_, y = y_, x = x_
+    for i in range(m):
+        arg[i] = sin_p1[i // k] * cos_d[i] + cos_p1[i // k] * sin_d[i] * cos_th[i // k]
+    p2_ = np.arcsin(arg_)
+    cdef const double[::1] p2 = p2_, sin_p2 = np.sin(p2_)
+    for i in range(m):
+        y[i] = sin_th[i // k] * sin_d[i] * cos_p1[i // k]
+        x[i] = cos_d[i] - sin_p1[i // k] * sin_p2[i]
+    cdef const double[::1] turn = np.arctan2(y_, x_)
+    for i in range(m):
+        lat[i] = p2[i] * RAD2DEG
+        lon[i] = _remainder((l1[i // k] + turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
+
+
 cdef class Units:
     """The control units' polygons, for which of them points are in.
 
@@ -163,6 +188,32 @@ cdef class Units:
             code[i] = self._code(lon[i], lat[i])
         return out
 
+    def sample(self, const double[::1] sin_p1, const double[::1] cos_p1,
+               const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+               const double[::1] v, const double[::1] times) -> np.ndarray:
+        """The unit each flight is in at each of ``times`` (seconds) on: an (n, k) array,
+        -1 outside every unit.  The flights fly great circles from their start on their
+        heading (as ``bisect``'s) at ``v`` m/s: ``Paths.at``'s arithmetic, to the bit."""
+        cdef Py_ssize_t i, j, n = sin_p1.shape[0], k = times.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        out = np.empty((n, k), dtype=np.int64)
+        if n == 0 or k == 0:
+            return out
+        d_ = np.empty(n * k)
+        lat_, lon_ = np.empty(n * k), np.empty(n * k)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        cdef int64_t[:, ::1] code = out
+        for i in range(n):
+            for j in range(k):
+                d[i * k + j] = (v[i] * times[j]) / EARTH_M
+        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        for i in range(n):
+            for j in range(k):
+                code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
+        return out
+
     def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
                const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
@@ -178,31 +229,15 @@ cdef class Units:
         if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
                 == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
             raise ValueError("every array must have a row per flight")
-        d_ = np.empty(n)
-        arg_ = np.empty(n)
-        y_ = np.empty(n)
-        x_ = np.empty(n)
-        mid_ = np.empty(n)
-        cdef double[::1] d = d_, arg = arg_, y = y_, x = x_, mid = mid_
-        cdef const double[::1] cos_d, sin_d, p2, sin_p2, turn
-        cdef double lat, lon
+        d_, lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_, mid = mid_
         for _ in range(steps):
             for i in range(n):
                 mid[i] = (lo[i] + hi[i]) / 2
                 d[i] = (v[i] * mid[i]) / EARTH_M
-            cos_d, sin_d = np.cos(d_), np.sin(d_)
+            _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, 1, lat, lon)
             for i in range(n):
-                arg[i] = sin_p1[i] * cos_d[i] + cos_p1[i] * sin_d[i] * cos_th[i]
-            p2 = np.arcsin(arg_)
-            sin_p2 = np.sin(p2)
-            for i in range(n):
-                y[i] = sin_th[i] * sin_d[i] * cos_p1[i]
-                x[i] = cos_d[i] - sin_p1[i] * sin_p2[i]
-            turn = np.arctan2(y_, x_)
-            for i in range(n):
-                lat = p2[i] * RAD2DEG
-                lon = _remainder((l1[i] + turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
-                if self._code(lon, lat) == src[i]:
+                if self._code(lon[i], lat[i]) == src[i]:
                     lo[i] = mid[i]
                 else:
                     hi[i] = mid[i]

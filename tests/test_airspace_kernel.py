@@ -117,6 +117,8 @@ def test_kernel_refuses_bad_shapes() -> None:
     with pytest.raises(ValueError):
         units.locate(np.zeros(2), one)
     with pytest.raises(ValueError):
+        units.sample(one, one, one, one, one, np.zeros(2), one)
+    with pytest.raises(ValueError):
         units.bisect(one, one, one, one, one, one, np.zeros(1, dtype=np.int64), one,
                      np.zeros(2), 3)
 
@@ -214,6 +216,19 @@ def test_bisect_is_the_numpy_loop_to_the_bit(n: int) -> None:
         mid = (want_lo + want_hi) / 2
         same = airspace.codes(*path.at(v * mid)) == src
         want_lo, want_hi = np.where(same, mid, want_lo), np.where(same, want_hi, mid)
-    airspace._units.bisect(path.sin_p1, path.cos_p1, path.sin_th, path.cos_th, path.l1, v,
-                           src, lo, hi, 10)
+    airspace._units.bisect(*path.parts(), v, src, lo, hi, 10)
     assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24)])
+def test_sample_is_paths_at_to_the_bit(n: int, k: int) -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(200 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n // 2] = rng.uniform(22, 37, n // 2)
+    lon[: n // 2] = rng.uniform(-120, -94, n // 2)
+    v, times = rng.choice([0.0, 50.0, 250.0, 3000.0], n), np.arange(1, k + 1) * 20.0
+    got = airspace._units.sample(*Paths(lat, lon, trk).parts(), v, times)
+    want = airspace.codes(*old_ahead(lat[:, None], lon[:, None], trk[:, None],
+                                     v[:, None] * times))
+    assert got.shape == (n, k) and np.array_equal(got, want)

@@ -181,8 +181,9 @@ class Airspace:
             return out
         here = self.codes(lat, lon)
         times = np.arange(step_s, horizon_s + step_s, step_s)
-        plat, plon = Paths(lat[:, None], lon[:, None], trk[:, None]).at(speed[:, None] * times)
-        there = self.codes(plat, plon)
+        # the paths sampled, and the unit at each sample, in one kernel call (``Paths.at``'s
+        # arithmetic, numpy's transcendental functions)
+        there = self._units.sample(*Paths(lat, lon, trk).parts(), speed, times)
         moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
         rows = np.flatnonzero(moved.any(axis=1))
         if len(rows) == 0:
@@ -194,8 +195,8 @@ class Airspace:
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
         # start and heading trigonometry worked out once (Paths), ten steps in one call
         path, v = Paths(lat[rows], lon[rows], trk[rows]), speed[rows]
-        self._units.bisect(path.sin_p1, path.cos_p1, path.sin_th, path.cos_th, path.l1, v,
-                           here[rows], lo, hi, 10)  # to step / 1024: about 5 m at 500 kt
+        # to step / 1024: about 5 m at 500 kt
+        self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
             if dst[j] < 0:
@@ -234,6 +235,11 @@ class Paths:
         p1, self.l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
         self.sin_p1, self.cos_p1 = np.sin(p1), np.cos(p1)
         self.sin_th, self.cos_th = np.sin(th), np.cos(th)
+
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the kernel (ext/airspace.pyx) takes for 1-d paths: sin and cos of the start
+        latitude, sin and cos of the heading, the start longitude in radians."""
+        return self.sin_p1, self.cos_p1, self.sin_th, self.cos_th, self.l1
 
     def at(self, dist_m: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """The points ``dist_m`` along the paths (lat, lon in degrees)."""
