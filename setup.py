@@ -87,6 +87,11 @@ extensions = [
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"],
               extra_compile_args=["-O3", "-ffp-contract=off"]),
+    # the handoff's point-in-polygon test: which control unit each point is in
+    # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation
+    # filter rounds as GEOS's does
+    Extension("gateway._airspace", ["ext/airspace.pyx"],
+              extra_compile_args=["-O3", "-ffp-contract=off"]),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

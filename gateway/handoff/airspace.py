@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
+from gateway import _airspace
 from gateway.files import AIRSPACE_MAX, InputFileError, read_limited
 
 EARTH_M = 6_371_008.8
@@ -82,12 +83,18 @@ class Airspace:
         self.units = {u.id: u for u in units}
         self.cops = list(cops)
         self.ids = [u.id for u in units]
-        for u in units:
-            shapely.prepare(u.polygon)
-        # one column of polygons, in ``ids`` order: ``codes`` tests every point against
-        # every unit in one vectorised call
-        self._polygons = np.array([self.units[uid].polygon for uid in self.ids],
-                                  dtype=object)[:, None]
+        # every unit's ring segments (x1, y1, x2, y2 = lon, lat), in ``ids`` order, unit
+        # ``u``'s rows ``start[u]`` to ``start[u + 1]``: ``codes`` tests every point
+        # against every unit in one kernel call (ext/airspace.pyx)
+        segments = [_segments(self.units[uid].polygon) for uid in self.ids]
+        seg = np.ascontiguousarray(
+            np.concatenate([np.zeros((0, 4)), *segments]), dtype=np.float64)
+        start = np.cumsum([0, *(len(s) for s in segments)], dtype=np.int64)
+        # and their envelopes (min x, min y, max x, max y): most points are outside most
+        # units' envelopes, and so outside the units without testing an edge
+        box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
+                        for s in segments], dtype=np.float64).reshape(-1, 4)
+        self._units = _airspace.Units(seg, start, box)
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -146,16 +153,14 @@ class Airspace:
 
     def codes(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The index (in ``ids``) of the unit each point is in, -1 outside every unit (the
-        first in ``ids`` order where units overlap).  One ``contains_xy`` call over every
-        unit and point: the handoff asks this for every flight and its path ahead each
-        cycle, and a call per unit cost a fixed overhead each."""
-        lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
-                                       np.asarray(lon, dtype=np.float64))
-        if not self.ids or lat.size == 0:
-            return np.full(lat.shape, -1, dtype=np.int64)
-        inside = shapely.contains_xy(self._polygons, lon.reshape(1, -1), lat.reshape(1, -1))
-        first = inside.argmax(axis=0)
-        return np.where(inside.any(axis=0), first, -1).astype(np.int64).reshape(lat.shape)
+        first in ``ids`` order where units overlap; on a boundary is outside, as shapely's
+        ``contains_xy``).  One kernel call over every unit and point: the handoff asks this
+        for every flight and its path ahead each cycle, and shapely's calls cost more in
+        overhead than in geometry."""
+        lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+        if lat.shape != lon.shape:
+            lat, lon = np.broadcast_arrays(lat, lon)
+        return self._units.locate(lat.ravel(), lon.ravel()).reshape(lat.shape)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
@@ -176,8 +181,9 @@ class Airspace:
             return out
         here = self.codes(lat, lon)
         times = np.arange(step_s, horizon_s + step_s, step_s)
-        plat, plon = ahead(lat[:, None], lon[:, None], trk[:, None], speed[:, None] * times)
-        there = self.codes(plat, plon)
+        # the paths sampled, and the unit at each sample, in one kernel call (``Paths.at``'s
+        # arithmetic, numpy's transcendental functions)
+        there = self._units.sample(*Paths(lat, lon, trk).parts(), speed, times)
         moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
         rows = np.flatnonzero(moved.any(axis=1))
         if len(rows) == 0:
@@ -186,13 +192,12 @@ class Airspace:
         dst = there[rows, k]
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
-        for _ in range(10):  # to step / 1024: about 5 m at 500 kt
-            mid = (lo + hi) / 2
-            mlat, mlon = ahead(lat[rows], lon[rows], trk[rows], speed[rows] * mid)
-            same = self.codes(mlat, mlon) == here[rows]
-            lo = np.where(same, mid, lo)
-            hi = np.where(same, hi, mid)
-        clat, clon = ahead(lat[rows], lon[rows], trk[rows], speed[rows] * hi)
+        # the bisection, in the kernel but for numpy's transcendental functions: the paths'
+        # start and heading trigonometry worked out once (Paths), ten steps in one call
+        path, v = Paths(lat[rows], lon[rows], trk[rows]), speed[rows]
+        # to step / 1024: about 5 m at 500 kt
+        self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
+        clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
             if dst[j] < 0:
                 continue  # leaving all the airspace described
@@ -214,16 +219,43 @@ class Airspace:
         return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
 
 
+def _segments(polygon: shapely.Polygon) -> np.ndarray:
+    """Every ring's segments, as rows (x1, y1, x2, y2), as GEOS holds the rings."""
+    rings = [np.asarray(r.coords, dtype=np.float64)[:, :2]
+             for r in (polygon.exterior, *polygon.interiors)]
+    return np.concatenate([np.hstack([r[:-1], r[1:]]) for r in rings])
+
+
+class Paths:
+    """Great circles leaving (lat, lon) on ``trk_deg`` (numpy broadcasting), for points
+    along them at one distance or another: what depends on the start and heading alone
+    is worked out once, as the bisection asks for ten distances on the same paths."""
+
+    def __init__(self, lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike) -> None:
+        p1, self.l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
+        self.sin_p1, self.cos_p1 = np.sin(p1), np.cos(p1)
+        self.sin_th, self.cos_th = np.sin(th), np.cos(th)
+
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the kernel (ext/airspace.pyx) takes for 1-d paths: sin and cos of the start
+        latitude, sin and cos of the heading, the start longitude in radians."""
+        return self.sin_p1, self.cos_p1, self.sin_th, self.cos_th, self.l1
+
+    def at(self, dist_m: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """The points ``dist_m`` along the paths (lat, lon in degrees)."""
+        d = np.asarray(dist_m, dtype=np.float64) / EARTH_M
+        cos_d, sin_d = np.cos(d), np.sin(d)
+        p2 = np.arcsin(self.sin_p1 * cos_d + self.cos_p1 * sin_d * self.cos_th)
+        l2 = self.l1 + np.arctan2(self.sin_th * sin_d * self.cos_p1,
+                                  cos_d - self.sin_p1 * np.sin(p2))
+        return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
 def ahead(lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike, dist_m: ArrayLike,
           ) -> tuple[np.ndarray, np.ndarray]:
     """Points ``dist_m`` along the great circles leaving (lat, lon) on ``trk_deg``
     (numpy broadcasting)."""
-    p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
-    d = np.asarray(dist_m, dtype=np.float64) / EARTH_M
-    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
-    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1),
-                         np.cos(d) - np.sin(p1) * np.sin(p2))
-    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+    return Paths(lat, lon, trk_deg).at(dist_m)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -1,0 +1,243 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Which control unit each point is in, in C: the handoff's point-in-polygon test.
+
+The handoff asks it for every flight and for a dozen points along each predicted path,
+every association cycle (~9,000 cycles of a few to a few dozen points): shapely's
+``contains_xy`` over the units cost more in call overhead and array shuffling than in
+geometry.  Here it is one call with plain loops over the units' few dozen edges.
+
+The verdict is GEOS's (the prepared polygon's ``contains`` of a point, shapely's
+``contains_xy``), to the point: GEOS's ray-crossing count (RayCrossingCounter) over every
+ring's segments, a point on the boundary (a vertex, on an edge: a collinear orientation)
+not contained, a non-finite coordinate outside.  The orientation is GEOS's fast filter;
+where the filter cannot decide (the point within rounding of an edge's line) it is decided
+exactly, with rationals (GEOS uses double-double arithmetic there: the same sign but for
+cases beyond its own precision).  Built with ``-ffp-contract=off``: no fused multiply-add,
+so the filter's products are rounded as GEOS's are.  tests/test_airspace_kernel.py holds
+it to shapely, boundary points included.
+
+The crossing's bisection (``Units.bisect``) runs here too, ten steps in one call: its
+sums and products are numpy's to the bit (IEEE operations, in the same order, no fused
+multiply-add), its transcendental functions numpy's own, called on the step's arrays
+(numpy's SIMD arcsin and arctan2 differ from libm's in the last bit).
+"""
+
+from fractions import Fraction
+
+from libc.math cimport M_PI, copysign, fmod, isfinite
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+cdef double EARTH_M = 6_371_008.8  # gateway/handoff/airspace.py's
+
+
+cdef int _exact_orientation(double p1x, double p1y, double p2x, double p2y,
+                            double qx, double qy):
+    """The sign of the turn p1 -> p2 -> q, exactly (the filter could not tell)."""
+    det = ((Fraction(p2x) - Fraction(p1x)) * (Fraction(qy) - Fraction(p2y))
+           - (Fraction(p2y) - Fraction(p1y)) * (Fraction(qx) - Fraction(p2x)))
+    return (det > 0) - (det < 0)
+
+
+cdef inline int _signum(double x) noexcept:
+    return (x > 0) - (x < 0)
+
+
+cdef int _orientation(double pax, double pay, double pbx, double pby,
+                      double pcx, double pcy) except? -2:
+    """GEOS's Orientation::index(pa, pb, pc): 1 left, -1 right, 0 collinear
+    (CGAlgorithmsDD::orientationIndexFilter, then an exact sign where it fails)."""
+    cdef double detleft = (pax - pcx) * (pby - pcy)
+    cdef double detright = (pay - pcy) * (pbx - pcx)
+    cdef double det = detleft - detright
+    cdef double detsum
+    if detleft > 0.0:
+        if detright <= 0.0:
+            return _signum(det)
+        detsum = detleft + detright
+    elif detleft < 0.0:
+        if detright >= 0.0:
+            return _signum(det)
+        detsum = -detleft - detright
+    else:
+        return _signum(det)
+    cdef double errbound = 1e-15 * detsum
+    if det >= errbound or -det >= errbound:
+        return _signum(det)
+    return _exact_orientation(pax, pay, pbx, pby, pcx, pcy)
+
+
+cdef int _inside(const double[:, ::1] seg, Py_ssize_t first, Py_ssize_t last,
+                 double x, double y) except -1:
+    """1 if (x, y) is in the interior of the polygon whose segments are rows
+    first..last-1 of ``seg`` (x1, y1, x2, y2), else 0: GEOS's RayCrossingCounter."""
+    cdef Py_ssize_t s
+    cdef double x1, y1, x2, y2, lo, hi
+    cdef int crossings = 0, orient
+    for s in range(first, last):
+        x1, y1, x2, y2 = seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]
+        if x1 < x and x2 < x:
+            continue  # strictly left of the point
+        if x == x2 and y == y2:
+            return 0  # on a vertex: the boundary
+        if y1 == y and y2 == y:  # horizontal: only whether the point is on it
+            lo, hi = (x1, x2) if x1 <= x2 else (x2, x1)
+            if lo <= x <= hi:
+                return 0
+            continue
+        if (y1 > y and y2 <= y) or (y2 > y and y1 <= y):
+            orient = _orientation(x1, y1, x2, y2, x, y)
+            if orient == 0:
+                return 0  # on the edge: the boundary
+            if y2 < y1:
+                orient = -orient
+            if orient == 1:
+                crossings += 1
+    return crossings & 1
+
+
+cdef double RAD2DEG = 180.0 / M_PI  # numpy's degrees: a product by this constant
+
+
+cdef inline double _remainder(double a, double b) noexcept:
+    """numpy's float remainder (npy_divmod's modulus): the sign of the divisor."""
+    cdef double mod = fmod(a, b)
+    if not b:
+        return mod
+    if mod:
+        if (b < 0) != (mod < 0):
+            mod += b
+    else:
+        mod = copysign(0.0, b)
+    return mod
+
+
+cdef void _along(const double[::1] sin_p1, const double[::1] cos_p1,
+                 const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+                 object d_, Py_ssize_t k, double[::1] lat, double[::1] lon) except *:
+    """The points ``d_`` (radians of arc, row-major: ``k`` for each path) along the paths
+    (their start latitude's sine and cosine, longitude in radians ``l1``, heading's sine
+    and cosine), into ``lat`` and ``lon`` (degrees): ``Paths.at``'s arithmetic, the same
+    operations in the same order, its transcendental functions numpy's own, called on
+    contiguous arrays as ``Paths.at`` calls them."""
+    cdef Py_ssize_t i, m = lat.shape[0]
+    cdef const double[::1] cos_d = np.cos(d_), sin_d = np.sin(d_)
+    arg_, y_, x_ = np.empty(m), np.empty(m), np.empty(m)
+    cdef double[::1] arg = arg_, y = y_, x = x_
+    for i in range(m):
+        arg[i] = sin_p1[i // k] * cos_d[i] + cos_p1[i // k] * sin_d[i] * cos_th[i // k]
+    p2_ = np.arcsin(arg_)
+    cdef const double[::1] p2 = p2_, sin_p2 = np.sin(p2_)
+    for i in range(m):
+        y[i] = sin_th[i // k] * sin_d[i] * cos_p1[i // k]
+        x[i] = cos_d[i] - sin_p1[i // k] * sin_p2[i]
+    cdef const double[::1] turn = np.arctan2(y_, x_)
+    for i in range(m):
+        lat[i] = p2[i] * RAD2DEG
+        lon[i] = _remainder((l1[i // k] + turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
+
+
+cdef class Units:
+    """The control units' polygons, for which of them points are in.
+
+    Polygon ``u``'s segments (every ring's, as x1, y1, x2, y2 = lon, lat) are rows
+    ``start[u]`` to ``start[u + 1]`` of ``seg``; ``box[u]`` is its envelope (min x, min
+    y, max x, max y): a point outside it is outside the polygon (its ray crosses the
+    boundary an even number of times), and most points are outside most units.  Held
+    once, so that each call takes only its points (a memoryview costs a microsecond)."""
+
+    cdef const double[:, ::1] seg
+    cdef const int64_t[::1] start
+    cdef const double[:, ::1] box
+    cdef Py_ssize_t units
+
+    def __init__(self, const double[:, ::1] seg, const int64_t[::1] start,
+                 const double[:, ::1] box) -> None:
+        if seg.shape[1] != 4 or box.shape[1] != 4:
+            raise ValueError("seg and box must have 4 columns")
+        if start.shape[0] < 1 or box.shape[0] != start.shape[0] - 1:
+            raise ValueError("start must have a row per polygon and one more, box one per polygon")
+        cdef Py_ssize_t u
+        for u in range(start.shape[0] - 1):
+            if not 0 <= start[u] <= start[u + 1] <= seg.shape[0]:
+                raise IndexError("start must rise within seg's rows")
+        self.seg, self.start, self.box, self.units = seg, start, box, start.shape[0] - 1
+
+    cdef int64_t _code(self, double x, double y) except -2:
+        cdef Py_ssize_t u
+        if not (isfinite(x) and isfinite(y)):
+            return -1
+        for u in range(self.units):
+            if (x < self.box[u, 0] or y < self.box[u, 1] or x > self.box[u, 2]
+                    or y > self.box[u, 3]):
+                continue
+            if _inside(self.seg, self.start[u], self.start[u + 1], x, y):
+                return u
+        return -1
+
+    def locate(self, const double[::1] lat, const double[::1] lon) -> np.ndarray:
+        """The index of the first polygon each point (lat, lon) is inside, -1 if none."""
+        if lat.shape[0] != lon.shape[0]:
+            raise ValueError("lat and lon must have the same length")
+        cdef Py_ssize_t i, n = lat.shape[0]
+        out = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] code = out
+        for i in range(n):
+            code[i] = self._code(lon[i], lat[i])
+        return out
+
+    def sample(self, const double[::1] sin_p1, const double[::1] cos_p1,
+               const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+               const double[::1] v, const double[::1] times) -> np.ndarray:
+        """The unit each flight is in at each of ``times`` (seconds) on: an (n, k) array,
+        -1 outside every unit.  The flights fly great circles from their start on their
+        heading (as ``bisect``'s) at ``v`` m/s: ``Paths.at``'s arithmetic, to the bit."""
+        cdef Py_ssize_t i, j, n = sin_p1.shape[0], k = times.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        out = np.empty((n, k), dtype=np.int64)
+        if n == 0 or k == 0:
+            return out
+        d_ = np.empty(n * k)
+        lat_, lon_ = np.empty(n * k), np.empty(n * k)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        cdef int64_t[:, ::1] code = out
+        for i in range(n):
+            for j in range(k):
+                d[i * k + j] = (v[i] * times[j]) / EARTH_M
+        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        for i in range(n):
+            for j in range(k):
+                code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
+        return out
+
+    def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
+               const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+               const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
+               int steps) -> None:
+        """Narrow each flight's (lo, hi] (seconds) ``steps`` times to the half where it
+        leaves unit ``src``: at the middle still in ``src``, lo moves up to it, else hi
+        down.  The flights fly great circles from their start (its latitude's sine and
+        cosine, longitude in radians ``l1``) on their heading (its sine and cosine) at
+        ``v`` m/s: ``Paths.at``'s arithmetic, the same operations in the same order, its
+        transcendental functions numpy's own (numpy's arcsin and arctan2 are not libm's to
+        the bit); lo and hi are updated in place."""
+        cdef Py_ssize_t i, n = sin_p1.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        d_, lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_, mid = mid_
+        for _ in range(steps):
+            for i in range(n):
+                mid[i] = (lo[i] + hi[i]) / 2
+                d[i] = (v[i] * mid[i]) / EARTH_M
+            _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, 1, lat, lon)
+            for i in range(n):
+                if self._code(lon[i], lat[i]) == src[i]:
+                    lo[i] = mid[i]
+                else:
+                    hi[i] = mid[i]

@@ -1,0 +1,20 @@
+"""The typed face of the point-in-polygon kernel (ext/airspace.pyx), so its caller is checked.
+
+Only gateway/handoff/airspace.py calls it; keep this file in step with the ``def``
+functions of ext/airspace.pyx.  Floats are float64, indices int64.
+"""
+
+import numpy as np
+from numpy.typing import NDArray
+
+F = NDArray[np.float64]
+I = NDArray[np.int64]
+
+class Units:
+    def __init__(self, seg: F, start: I, box: F) -> None: ...
+    def locate(self, lat: F, lon: F) -> I: ...
+    def sample(self, sin_p1: F, cos_p1: F, sin_th: F, cos_th: F, l1: F, v: F,
+               times: F) -> I: ...
+    # lo and hi are updated in place
+    def bisect(self, sin_p1: F, cos_p1: F, sin_th: F, cos_th: F, l1: F, v: F, src: I,
+               lo: F, hi: F, steps: int) -> None: ...

@@ -1,0 +1,234 @@
+"""The point-in-polygon kernel (ext/airspace.pyx) against shapely's ``contains_xy``, the
+code it replaced in ``Airspace.codes``: the same unit for every point, boundary points
+(vertices, edges, a hair either side of them), non-finite and empty inputs included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from gateway import _airspace
+from gateway.handoff.airspace import Airspace, Cop, Paths, Unit, ahead
+
+SHIPPED = Path(__file__).resolve().parent.parent / "captures" / "border-airspace.geojson"
+
+
+def shapely_codes(airspace: Airspace, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """``Airspace.codes`` as it was: one ``contains_xy`` over every prepared unit."""
+    lat, lon = np.broadcast_arrays(np.asarray(lat, dtype=np.float64),
+                                   np.asarray(lon, dtype=np.float64))
+    if not airspace.ids or lat.size == 0:
+        return np.full(lat.shape, -1, dtype=np.int64)
+    polygons = np.array([airspace.units[u].polygon for u in airspace.ids], dtype=object)
+    shapely.prepare(polygons)
+    inside = shapely.contains_xy(polygons[:, None], lon.reshape(1, -1), lat.reshape(1, -1))
+    first = inside.argmax(axis=0)
+    return np.where(inside.any(axis=0), first, -1).astype(np.int64).reshape(lat.shape)
+
+
+def hard_points(airspace: Airspace, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random points over the units, every vertex, points along every edge, and each a
+    step of one ulp or a rounding's worth to either side."""
+    lats, lons = [], []
+    lo_x, lo_y, hi_x, hi_y = shapely.total_bounds(
+        [u.polygon for u in airspace.units.values()])
+    lats.append(rng.uniform(lo_y - 1, hi_y + 1, 4000))
+    lons.append(rng.uniform(lo_x - 1, hi_x + 1, 4000))
+    for u in airspace.units.values():
+        for ring in (u.polygon.exterior, *u.polygon.interiors):
+            xy = np.asarray(ring.coords)
+            for (x1, y1), (x2, y2) in zip(xy[:-1], xy[1:], strict=True):
+                f = np.concatenate([[0.0, 0.5, 1.0], rng.uniform(0, 1, 20)])
+                x, y = x1 + f * (x2 - x1), y1 + f * (y2 - y1)
+                for dx in (0.0, 1e-13, -1e-13):
+                    for dy in (0.0, 1e-13, -1e-13):
+                        lons.append(x + dx)
+                        lats.append(y + dy)
+                lons += [np.nextafter(x, np.inf), np.nextafter(x, -np.inf), x, x]
+                lats += [y, y, np.nextafter(y, np.inf), np.nextafter(y, -np.inf)]
+    return np.concatenate(lats), np.concatenate(lons)
+
+
+def test_shipped_units_are_shapelys_to_the_point() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat, lon = hard_points(airspace, np.random.default_rng(7))
+    assert np.array_equal(airspace.codes(lat, lon), shapely_codes(airspace, lat, lon))
+
+
+def test_holes_overlaps_and_slanted_edges() -> None:
+    """A unit with a hole, a unit overlapping it (the first in order wins), a thin slanted
+    one: edges whose points are not exactly representable."""
+    outer = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)],
+                            [[(3, 3), (7, 3.3), (6.1, 7.7), (3, 7)]])
+    over = shapely.Polygon([(5, 5), (15, 5.5), (14.3, 15.1), (5.2, 14.9)])
+    thin = shapely.Polygon([(0.1, 0.2), (9.7, 9.9), (9.71, 9.93), (0.1, 0.23)])
+    airspace = Airspace([Unit("A", "a", "X", outer), Unit("B", "b", "Y", over),
+                         Unit("C", "c", "Y", thin)],
+                        [Cop("P", 5.0, 5.0, frozenset({"A", "B"}))])
+    lat, lon = hard_points(airspace, np.random.default_rng(3))
+    codes = airspace.codes(lat, lon)
+    assert np.array_equal(codes, shapely_codes(airspace, lat, lon))
+    assert {-1, 0, 1, 2} <= set(codes.tolist())
+
+
+@pytest.mark.parametrize(("lat", "lon"), [
+    ([], []), ([25.0], [-100.0]), ([np.nan], [-100.0]), ([25.0], [np.nan]),
+    ([np.inf], [-100.0]), ([25.0], [-np.inf]), ([90.0, -90.0], [180.0, -180.0]),
+])
+def test_edge_inputs(lat: list[float], lon: list[float]) -> None:
+    airspace = Airspace.load(SHIPPED)
+    a, b = np.array(lat, dtype=np.float64), np.array(lon, dtype=np.float64)
+    assert np.array_equal(airspace.codes(a, b), shapely_codes(airspace, a, b))
+
+
+def test_shapes_broadcast_as_before() -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(5)
+    lat, lon = rng.uniform(22, 37, (6, 1)), rng.uniform(-120, -94, (1, 9))
+    codes = airspace.codes(lat, lon)
+    assert codes.shape == (6, 9) and codes.dtype == np.int64
+    assert np.array_equal(codes, shapely_codes(airspace, lat, lon))
+    assert airspace.codes(np.float64(25.0), np.float64(-100.0)).shape == ()
+
+
+def test_no_units() -> None:
+    airspace = Airspace([], [])
+    assert airspace.codes(np.array([1.0, 2.0]), np.array([3.0, 4.0])).tolist() == [-1, -1]
+
+
+def test_kernel_refuses_bad_shapes() -> None:
+    seg, start, box, one = np.zeros((3, 4)), np.array([0, 3]), np.zeros((1, 4)), np.zeros(1)
+    with pytest.raises(ValueError):
+        _airspace.Units(np.zeros((3, 3)), start, box)
+    with pytest.raises(ValueError):
+        _airspace.Units(seg, start, np.zeros((1, 3)))
+    with pytest.raises(ValueError):
+        _airspace.Units(seg, start, np.zeros((2, 4)))
+    with pytest.raises(ValueError):
+        _airspace.Units(seg, np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
+    with pytest.raises(IndexError):
+        _airspace.Units(seg, np.array([0, 4]), box)
+    with pytest.raises(IndexError):
+        _airspace.Units(seg, np.array([2, 1]), box)
+    units = _airspace.Units(seg, start, box)
+    with pytest.raises(ValueError):
+        units.locate(np.zeros(2), one)
+    with pytest.raises(ValueError):
+        units.sample(one, one, one, one, one, np.zeros(2), one)
+    with pytest.raises(ValueError):
+        units.bisect(one, one, one, one, one, one, np.zeros(1, dtype=np.int64), one,
+                     np.zeros(2), 3)
+
+
+def old_ahead(lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
+              dist_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ahead`` as it was, every term worked out at each call."""
+    p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
+    d = np.asarray(dist_m, dtype=np.float64) / 6_371_008.8
+    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
+    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1),
+                         np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
+def old_crossings(airspace: Airspace, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
+                  gs_kt: np.ndarray, horizon_s: float, step_s: float = 20.0,
+                  ) -> list[tuple[str, str, float, float, float, str | None] | None]:
+    """``Airspace.crossings`` as it was: shapely's codes, ``ahead`` at every step."""
+    speed = gs_kt * (1852.0 / 3600.0)
+    out: list[tuple[str, str, float, float, float, str | None] | None] = [None] * len(lat)
+    if len(lat) == 0:
+        return out
+    here = shapely_codes(airspace, lat, lon)
+    times = np.arange(step_s, horizon_s + step_s, step_s)
+    plat, plon = old_ahead(lat[:, None], lon[:, None], trk[:, None], speed[:, None] * times)
+    there = shapely_codes(airspace, plat, plon)
+    moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
+    rows = np.flatnonzero(moved.any(axis=1))
+    if len(rows) == 0:
+        return out
+    k = moved[rows].argmax(axis=1)
+    dst, hi = there[rows, k], times[k]
+    lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
+    for _ in range(10):
+        mid = (lo + hi) / 2
+        mlat, mlon = old_ahead(lat[rows], lon[rows], trk[rows], speed[rows] * mid)
+        same = shapely_codes(airspace, mlat, mlon) == here[rows]
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    clat, clon = old_ahead(lat[rows], lon[rows], trk[rows], speed[rows] * hi)
+    for j, i in enumerate(rows.tolist()):
+        if dst[j] >= 0:
+            a, b = airspace.ids[here[i]], airspace.ids[dst[j]]
+            cop = airspace.nearest_cop(a, b, float(clat[j]), float(clon[j]))
+            out[i] = (a, b, float(hi[j]), float(clat[j]), float(clon[j]),
+                      cop.name if cop else None)
+    return out
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 17, 300])
+def test_crossings_are_the_old_ones_to_the_bit(n: int) -> None:
+    """Flights near the border (and some outside every unit, some standing still): the
+    crossing, its time and point are the old code's exactly."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                   c.cop.name if c.cop else None)
+           for c in airspace.crossings(lat, lon, trk, gs, 3600.0)]
+    assert got == old_crossings(airspace, lat, lon, trk, gs, 3600.0)
+    if n >= 17:
+        assert any(c is not None for c in got)
+
+
+def test_paths_are_ahead_as_it_was() -> None:
+    rng = np.random.default_rng(11)
+    lat, lon, trk = rng.uniform(-89, 89, 50), rng.uniform(-180, 180, 50), rng.uniform(0, 360, 50)
+    dist = rng.uniform(0, 2e6, (50, 7))
+    for got, want in zip(ahead(lat[:, None], lon[:, None], trk[:, None], dist),
+                         old_ahead(lat[:, None], lon[:, None], trk[:, None], dist), strict=True):
+        assert np.array_equal(got, want)
+    path = Paths(lat, lon, trk)
+    for column in dist.T:
+        for got, want in zip(path.at(column), old_ahead(lat, lon, trk, column), strict=True):
+            assert np.array_equal(got, want)
+    assert ahead(25.0, -100.0, 45.0, 1e5) == old_ahead(25.0, -100.0, 45.0, 1e5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 40])
+def test_bisect_is_the_numpy_loop_to_the_bit(n: int) -> None:
+    """The kernel's bisection against the loop it replaced (``Paths.at``, then which unit),
+    over the whole globe (the antimeridian, the poles' neighbourhood, zero speed)."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(100 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n // 2] = rng.uniform(22, 37, n // 2)  # half over the units
+    lon[: n // 2] = rng.uniform(-120, -94, n // 2)
+    v = rng.choice([0.0, 50.0, 250.0, 3000.0], n)
+    src = airspace.codes(lat, lon)
+    lo, hi = rng.uniform(0, 100, n), rng.uniform(100, 3600, n)
+    want_lo, want_hi = lo.copy(), hi.copy()
+    path = Paths(lat, lon, trk)
+    for _ in range(10):
+        mid = (want_lo + want_hi) / 2
+        same = airspace.codes(*path.at(v * mid)) == src
+        want_lo, want_hi = np.where(same, mid, want_lo), np.where(same, want_hi, mid)
+    airspace._units.bisect(*path.parts(), v, src, lo, hi, 10)
+    assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24)])
+def test_sample_is_paths_at_to_the_bit(n: int, k: int) -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(200 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n // 2] = rng.uniform(22, 37, n // 2)
+    lon[: n // 2] = rng.uniform(-120, -94, n // 2)
+    v, times = rng.choice([0.0, 50.0, 250.0, 3000.0], n), np.arange(1, k + 1) * 20.0
+    got = airspace._units.sample(*Paths(lat, lon, trk).parts(), v, times)
+    want = airspace.codes(*old_ahead(lat[:, None], lon[:, None], trk[:, None],
+                                     v[:, None] * times))
+    assert got.shape == (n, k) and np.array_equal(got, want)
