@@ -287,7 +287,7 @@ class NormalizeConfig:
     """How many of a radar's antenna sectors make one `plot` batch, and one association
     cycle: its batch closes at every this many sector crossings (CAT034 sector or north
     messages). Each cycle has a fixed cost, and the border capture's sectors hold about
-    seven plots each: with 2 it replays in about 0.6 of the CPU time, with nearly the same
+    seven plots each: with 2 it replayed in about 0.8 of the CPU time, with nearly the same
     picture (README, "Service figures"). The cost is latency: a sector's plots wait for the
     next `sectors_per_batch - 1` sectors (at 16 sectors a scan, a 4.8 s radar's sector is
     0.3 s, a 12 s radar's 0.75 s), and a merged batch comes later than the other radars'
