@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from gateway import _airspace
-from gateway.handoff.airspace import Airspace, Cop, Paths, Unit, ahead
+from gateway.handoff.airspace import Airspace, Cop, Paths, Unit
 
 SHIPPED = Path(__file__).resolve().parent.parent / "captures" / "border-airspace.geojson"
 
@@ -184,18 +184,18 @@ def test_crossings_are_the_old_ones_to_the_bit(n: int) -> None:
         assert any(c is not None for c in got)
 
 
-def test_paths_are_ahead_as_it_was() -> None:
+def test_paths_are_the_old_ahead() -> None:
     rng = np.random.default_rng(11)
     lat, lon, trk = rng.uniform(-89, 89, 50), rng.uniform(-180, 180, 50), rng.uniform(0, 360, 50)
     dist = rng.uniform(0, 2e6, (50, 7))
-    for got, want in zip(ahead(lat[:, None], lon[:, None], trk[:, None], dist),
+    for got, want in zip(Paths(lat[:, None], lon[:, None], trk[:, None]).at(dist),
                          old_ahead(lat[:, None], lon[:, None], trk[:, None], dist), strict=True):
         assert np.array_equal(got, want)
     path = Paths(lat, lon, trk)
     for column in dist.T:
         for got, want in zip(path.at(column), old_ahead(lat, lon, trk, column), strict=True):
             assert np.array_equal(got, want)
-    assert ahead(25.0, -100.0, 45.0, 1e5) == old_ahead(25.0, -100.0, 45.0, 1e5)
+    assert Paths(25.0, -100.0, 45.0).at(1e5) == old_ahead(25.0, -100.0, 45.0, 1e5)
 
 
 @pytest.mark.parametrize("n", [0, 1, 40])

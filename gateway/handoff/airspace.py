@@ -251,13 +251,6 @@ class Paths:
         return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
 
 
-def ahead(lat: ArrayLike, lon: ArrayLike, trk_deg: ArrayLike, dist_m: ArrayLike,
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``dist_m`` along the great circles leaving (lat, lon) on ``trk_deg``
-    (numpy broadcasting)."""
-    return Paths(lat, lon, trk_deg).at(dist_m)
-
-
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = (math.sin((p2 - p1) / 2) ** 2
