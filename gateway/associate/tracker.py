@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway import _fused, _gating
+from gateway import _cycle, _fused, _gating
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.filter import (
@@ -77,10 +77,6 @@ from gateway.associate.tracks import (
     COASTING,
     CODE,
     CONFIRMED,
-    LEVEL_COV,
-    LEVEL_LAST,
-    LEVEL_STATE,
-    LEVEL_T,
     MODE3A,
     STATE_NAMES,
     TENTATIVE,
@@ -110,6 +106,11 @@ _ENDED = len(STATE_NAMES)
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
 _Sources = tuple[list[SourceRef], "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    """float64, C-contiguous (a kernel's memoryview); no copy if it already is."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def motion_filter(p: TrackerParameters) -> ConstantVelocity:
@@ -308,7 +309,6 @@ class Tracker:
             sac, sic, _cat = self.sources.keys[m.source]
             self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
         changed = self._absorb(rows, m, idx)
-        self._pair(rows, m, idx)
         if len(changed):
             gone = self._merge(changed)
             if len(gone):
@@ -326,63 +326,43 @@ class Tracker:
         if skipped:  # a covariance not positive definite: nothing to intersect
             self.counters["sdps-not-intersected"] += skipped
         # out of sequence: updated in the past, brought back to the present by the filter
-        back = int((dt < 0).sum())
+        # (the state's time: fmax(t, t + dt), in gateway._cycle.advance)
+        back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
+                              _f64(dt))
         if back:
             self.counters["late-measurement-used"] += back
-        tracks.t[rows] = np.fmax(tracks.t[rows], tracks.t[rows] + dt)
 
     def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
-        """Times, counts, identity and level of tracks updated (or started) by m[idx];
-        returns the rows whose identity (address or discrete code) changed."""
+        """Times, counts, identity, level and pairings of tracks updated (or started) by
+        m[idx]; returns the rows whose identity (address or discrete code) changed.
+
+        The latest update time; a tentative track's count and hit times (what M-of-N
+        confirmation counts); identity, the latest known of each (an address never changes
+        on a track: the gate forbids another one); ``tracked`` where a source's track
+        number came; an SDPS's flag and latest rate of climb: one kernel call
+        (gateway._cycle.absorb, held to the numpy code it replaced by
+        tests/test_cycle_kernel.py), which also finds the track numbers that are new to
+        their rows (``TrackTable.pair``: which source track number feeds which track)."""
         tr = self.tracks
-        tm = m.t[idx]
-        tr.t_update[rows] = np.fmax(tr.t_update[rows], tm)
-        tent = (tr.state[rows] == TENTATIVE).nonzero()[0]
-        if len(tent):  # what confirmation counts (M-of-N)
-            r = rows[tent]
-            tr.n_updates[r] += 1
-            hits = tr.hit_t[r]
-            hits[:, :-1] = hits[:, 1:]
-            hits[:, -1] = tm[tent]
-            tr.hit_t[r] = hits
-        # Identity: the latest known of each (an address never changes on a track: the
-        # gate forbids another one).
-        before = tr.ident[rows]
-        mi = m.ident[idx]
-        ident = np.where(mi >= 0, mi, before)
-        changed = ident != before
-        moved = np.zeros(0, dtype=np.int64)
-        if changed.any():
-            tr.ident[rows] = ident
-            renamed = (changed[:, CALLSIGN]).nonzero()[0]
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        moved, renamed, paired = _cycle.absorb(
+            rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps, tr.state, tr.t_update,
+            tr.n_updates, tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps,
+            tr.trn[:, m.source])
+        if len(renamed):
             text, labels = m.callsign_text, tr.callsign_text
             for r, i in zip(rows[renamed].tolist(), idx[renamed].tolist(), strict=True):
                 labels[r] = text[i]
-            moved = rows[changed[:, ADDRESS] | changed[:, CODE]]
-        tr.tracked[rows[m.track_number[idx] >= 0]] = True
         if m.fpl is not None:  # the latest plan an SDPS sent stands until a newer one
             plans, fpl = m.fpl, tr.fpl
             for r, i in zip(rows.tolist(), idx.tolist(), strict=True):
                 if plans[i] is not None:
                     fpl[r] = plans[i]
-        if m.sdps:
-            tr.sdps[rows] = True
-            roc = m.roc[idx]
-            tr.roc_sdps[rows] = np.where(np.isfinite(roc), roc, tr.roc_sdps[rows])
-        fl = m.fl[idx]
-        has_fl = (fl == fl).nonzero()[0]
-        if len(has_fl):
-            if len(has_fl) == len(fl):  # every report has a level (SDPS, Mode S): no copies
-                r, z, t = rows, fl, tm
-            else:
-                r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
-            L = tr.level[r]
-            dt = t - L[:, LEVEL_T]
-            dt[dt != dt] = 0.0
-            self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
-            L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
-            L[:, LEVEL_LAST] = np.where(dt >= 0, z, L[:, LEVEL_LAST])  # not an older one
-            tr.level[r] = L
+        self.level.absorb(tr.level, rows, m.fl[idx], m.t[idx])
+        if len(paired):
+            trn = m.track_number[idx[paired]]
+            self.counters["pairing-moved"] += tr.pair(rows[paired], m.source, trn)
         return moved
 
     def _merge(self, rows: np.ndarray) -> np.ndarray:
@@ -454,13 +434,6 @@ class Tracker:
                 mine = column[rows]
                 shared |= (mine >= 0) & np.isin(mine, twice)
         return rows[shared]
-
-    def _pair(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> None:
-        """Remember which source track number feeds which track (see TrackTable.pair)."""
-        trn = m.track_number[idx]
-        has = ((trn >= 0) & (trn != self.tracks.trn[rows, m.source])).nonzero()[0]
-        if len(has):
-            self.counters["pairing-moved"] += self.tracks.pair(rows[has], m.source, trn[has])
 
     # -- lifecycle and output --------------------------------------------------------------
 
