@@ -175,3 +175,22 @@ def advance(double[::1] t, const int64_t[::1] rows, const double[::1] dt):
             t[rows[i]] = new[i]
     free(new)
     return back
+
+
+def census(const int8_t[::1] state, const uint8_t[::1] published, const int64_t[::1] rows,
+           int8_t tentative, int8_t coasting):
+    """How many of ``rows`` are in state ``tentative``, how many ``coasting``, and how many
+    not ``published``: ``Tracker._publish``'s test for its common case (all zero: nothing
+    to confirm, resume or name), one call instead of six numpy ones."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i
+    cdef Py_ssize_t n_tentative = 0, n_coasting = 0, n_unpublished = 0
+    cdef int64_t r
+    if published.shape[0] != cap:
+        raise ValueError("census: state and published differ in length")
+    _check(rows, cap, "census: row")
+    for i in range(n):
+        r = rows[i]
+        n_tentative += state[r] == tentative
+        n_coasting += state[r] == coasting
+        n_unpublished += not published[r]
+    return n_tentative, n_coasting, n_unpublished

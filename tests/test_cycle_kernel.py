@@ -254,3 +254,18 @@ def test_bad_input_is_refused() -> None:
         _cycle.advance(tr.t, np.array([-1], dtype=np.int64), np.zeros(1))
     with pytest.raises(ValueError):
         _cycle.advance(tr.t, np.array([0], dtype=np.int64), np.zeros(2))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_census_counts_what_numpy_counts(seed: int) -> None:
+    """``_publish``'s common-case test: the counts its numpy tests were about."""
+    rng = np.random.default_rng(300 + seed)
+    tr = _table(rng)
+    tr.published[:] = rng.random(CAP) < 0.7
+    rows = rng.integers(0, CAP, int(rng.integers(0, 30))).astype(np.int64)
+    state = tr.state[rows]
+    assert _cycle.census(tr.state, tr.published, rows, TENTATIVE, 2) == (
+        int((state == TENTATIVE).sum()), int((state == 2).sum()),
+        int((~tr.published[rows]).sum()))
+    with pytest.raises(IndexError):
+        _cycle.census(tr.state, tr.published, np.array([CAP], np.int64), TENTATIVE, 2)

@@ -525,31 +525,37 @@ class Tracker:
             first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
             starts, ends = first, np.r_[first[1:], len(rows)]
             rows = rows[first]
-        state = tracks.state[rows]
-        if TENTATIVE in state.tolist():
-            confirmed = self.initiator.confirm(tracks, rows)
-            self.counters["track-confirmed"] += len(confirmed)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        # the common case, every row confirmed and published already, in one call
+        tentative, coasting, unnamed = _cycle.census(tracks.state, tracks.published, rows,
+                                                     TENTATIVE, COASTING)
+        if tentative or coasting:
             state = tracks.state[rows]
-        coasting = state == COASTING
-        if coasting.any():
-            tracks.state[rows[coasting]] = CONFIRMED
-            state = tracks.state[rows]
-        if not self.parameters.publish_tentative:
-            show = (state != TENTATIVE).nonzero()[0]
-            if len(show) < len(rows):
-                if starts is None or ends is None:  # one source per row: its span is itself
-                    starts = np.arange(len(rows))
-                    ends = starts + 1
-                rows, starts, ends = rows[show], starts[show], ends[show]
-        if len(rows) == 0:
-            return []
-        published = tracks.published
-        for r in rows[~published[rows]].tolist():
-            tracks.name(r, self._reacquired(r) or self._handed_over(r)
-                        or self._recalled(r) or self._new_label())
-            published[r] = True
-            self.named += 1
-            self._note(np.array([r]))
+            if tentative:
+                confirmed = self.initiator.confirm(tracks, rows)
+                self.counters["track-confirmed"] += len(confirmed)
+                state = tracks.state[rows]
+            resumed = state == COASTING
+            if resumed.any():
+                tracks.state[rows[resumed]] = CONFIRMED
+                state = tracks.state[rows]
+            if not self.parameters.publish_tentative:
+                show = (state != TENTATIVE).nonzero()[0]
+                if len(show) < len(rows):
+                    if starts is None or ends is None:  # one source per row: its own span
+                        starts = np.arange(len(rows))
+                        ends = starts + 1
+                    rows, starts, ends = rows[show], starts[show], ends[show]
+            if len(rows) == 0:
+                return []
+        if unnamed:
+            published = tracks.published
+            for r in rows[~published[rows]].tolist():
+                tracks.name(r, self._reacquired(r) or self._handed_over(r)
+                            or self._recalled(r) or self._new_label())
+                published[r] = True
+                self.named += 1
+                self._note(np.array([r]))
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows],
                               (refs, order, starts, ends))
 
@@ -811,7 +817,13 @@ class Tracker:
         ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        tr.t_out[rows] = np.fmax(tr.t_out[rows], t)
+        t = _f64(t)
+        # t_out moved on; the identity columns, states and hidden flags (coasting, held by
+        # the coverage model since its last update) of the rows: one kernel call
+        # (tests/test_fused_kernel.py holds it to the numpy it replaced)
+        mode3a, address, state, hidden = _fused.row_columns(
+            rows, t, tr.t_out, tr.ident, tr.state, tr.t_hidden, tr.t_update, MODE3A, ADDRESS,
+            COASTING, _ENDED if ended else -1)
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
         k = self.frame.scale(lat)
         # speed (the velocity's trace against the limit: the larger axis is within a
@@ -822,19 +834,9 @@ class Tracker:
             FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
         # arctan2 stays numpy's: its SIMD arctan2 is not libm's to the bit
         trk = np.degrees(np.arctan2(x[:, 2], x[:, 3]) - self.frame.north(lon)) % 360.0
-        ident = tr.ident[rows]
-        if ended:
-            state = np.full(len(rows), _ENDED, dtype=np.int64)
-            hidden = None
-        else:
-            state = tr.state[rows].astype(np.int64)
-            # coasting, held by the coverage model since its last update
-            hidden = ((state == COASTING) & (tr.t_hidden[rows] >= tr.t_update[rows])
-                      ).view(np.uint8)
         refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
         return _fused.fused_messages(
-            Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon, fl, gs, trk, roc,
-            pos_sigma, np.ascontiguousarray(ident[:, MODE3A]),
-            np.ascontiguousarray(ident[:, ADDRESS]), rows, state, _STATES, tr.label,
+            Fused, t, lat, lon, fl, gs, trk, roc,
+            pos_sigma, mode3a, address, rows, state, _STATES, tr.label,
             tr.callsign_text, tr.fpl, MODE3A_TEXT, ICAO24_TEXT, refs, order, starts, ends,
             extrapolated, hidden)
