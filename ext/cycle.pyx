@@ -194,3 +194,41 @@ def census(const int8_t[::1] state, const uint8_t[::1] published, const int64_t[
         n_coasting += state[r] == coasting
         n_unpublished += not published[r]
     return n_tentative, n_coasting, n_unpublished
+
+
+def spans(const int64_t[::1] rows):
+    """One message per track of a batch that several sources fed (``Tracker._publish``):
+    (order, unique rows, starts, ends), with ``order`` the stable ascending order of
+    ``rows`` (np.argsort's, kind="stable": a counting sort, equal rows in their order),
+    the distinct rows ascending, and the span [starts[i], ends[i]) of each in that order.
+    One call for the six numpy ones; rows are non-negative (IndexError)."""
+    cdef Py_ssize_t n = rows.shape[0], i, k = 0
+    cdef int64_t top = -1, r
+    for i in range(n):
+        if rows[i] < 0:
+            raise IndexError("spans: negative row")
+        if rows[i] > top:
+            top = rows[i]
+    count = np.zeros(top + 2, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] c = count, o = order
+    for i in range(n):
+        c[rows[i] + 1] += 1
+    cdef Py_ssize_t distinct = 0
+    for r in range(top + 1):
+        distinct += c[r + 1] > 0
+    unique = np.empty(distinct, dtype=np.int64)
+    starts = np.empty(distinct, dtype=np.int64)
+    ends = np.empty(distinct, dtype=np.int64)
+    cdef int64_t[::1] u = unique, s = starts, e = ends
+    for r in range(top + 1):  # each row's first position in the order, and its span
+        if c[r + 1] > 0:
+            u[k] = r
+            s[k] = c[r]
+            e[k] = c[r] + c[r + 1]
+            k += 1
+        c[r + 1] += c[r]
+    for i in range(n):  # c[r]: the next position of row r
+        o[c[rows[i]]] = i
+        c[rows[i]] += 1
+    return order, unique, starts, ends

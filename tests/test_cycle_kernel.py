@@ -269,3 +269,25 @@ def test_census_counts_what_numpy_counts(seed: int) -> None:
         int((~tr.published[rows]).sum()))
     with pytest.raises(IndexError):
         _cycle.census(tr.state, tr.published, np.array([CAP], np.int64), TENTATIVE, 2)
+
+
+def ref_spans(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``Tracker._publish``'s former grouping of a batch several sources fed."""
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
+    starts, ends = first, np.r_[first[1:], len(rows)]
+    return order, rows[first], starts, ends
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 60, 1500])
+def test_spans_are_the_numpy_code(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for high in (n // 3 + 1, 3 * n + 1):  # many repeats, few
+        rows = rng.integers(0, high, n).astype(np.int64)
+        for g, w in zip(_cycle.spans(rows), ref_spans(rows), strict=True):
+            assert g.dtype == w.dtype == np.int64
+            assert g.tolist() == w.tolist()
+    assert all(len(a) == 0 for a in _cycle.spans(np.zeros(0, np.int64)))
+    with pytest.raises(IndexError):
+        _cycle.spans(np.array([3, -1], np.int64))

@@ -519,12 +519,10 @@ class Tracker:
         order: np.ndarray | None = None
         starts: np.ndarray | None = None
         ends: np.ndarray | None = None
-        if not unique:  # several sources in one batch: one message per track
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
-            first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
-            starts, ends = first, np.r_[first[1:], len(rows)]
-            rows = rows[first]
+        if not unique:  # several sources in one batch: one message per track, the rows
+            # ascending with the span of each in the stable order (gateway._cycle.spans)
+            order, rows, starts, ends = _cycle.spans(np.ascontiguousarray(rows,
+                                                                          dtype=np.int64))
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         # the common case, every row confirmed and published already, in one call
         tentative, coasting, unnamed = _cycle.census(tracks.state, tracks.published, rows,
