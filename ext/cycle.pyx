@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
 """The tracker's per-cycle bookkeeping in C: what a cycle's chosen (or started) tracks take
-from their measurements besides the filter update (``Tracker._absorb``, ``_pair``) and the
-time of their state after it (``Tracker._kinematics``).
+from their measurements besides the filter update (``Tracker._absorb``, formerly also
+``_pair``) and the time of their state after it (``Tracker._kinematics``); and the tests
+and grouping of ``Tracker._publish`` (``census``, ``spans``).
 
 A radar batch updates ~30 tracks: the numpy code made some twenty-five calls per cycle on
 arrays that small (gathers, masks, ``where``s, scatters), each costing more than its
