@@ -87,6 +87,11 @@ extensions = [
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"],
               extra_compile_args=["-O3", "-ffp-contract=off"]),
+    # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N
+    # hits, identity, pairings: gateway/associate/tracker.py calls it); no fused
+    # multiply-add, so that its sums are numpy's to the bit
+    Extension("gateway._cycle", ["ext/cycle.pyx"],
+              extra_compile_args=["-O3", "-ffp-contract=off"]),
     # the handoff's point-in-polygon test: which control unit each point is in
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation
     # filter rounds as GEOS's does

@@ -16,8 +16,8 @@ one is a ValueError, never a read out of bounds.
 """
 
 from cpython.ref cimport PyObject
-from libc.math cimport NAN, hypot, sqrt
-from libc.stdint cimport int64_t, uint8_t
+from libc.math cimport NAN, fmax, hypot, sqrt
+from libc.stdint cimport int8_t, int64_t, uint8_t
 
 import numpy as np
 
@@ -98,6 +98,56 @@ def track_figures(const double[:, :] x, const double[:, :, :] P, const double[::
                 roc_[i] = level[r, 1] * fpm_per_fl_s
             fl_[i] = level[r, 7]
     return gs, sigma, roc, fl
+
+
+def row_columns(const int64_t[::1] rows, const double[:] t, double[::1] t_out,
+                const int64_t[:, ::1] ident, const int8_t[::1] state,
+                const double[::1] t_hidden, const double[::1] t_update, Py_ssize_t mode3a,
+                Py_ssize_t address, int64_t coasting, int64_t ended) -> tuple:
+    """The table's side of a message batch (gateway/associate/tracker.py's ``_messages``,
+    where it was eight numpy calls): each row's time of its latest message moved on to
+    ``t`` (t_out := fmax(t_out, t)), its ``mode3a`` and ``address`` columns of ``ident``,
+    its state (``ended`` >= 0: that index for every row, and no hidden flags: None) and
+    whether it is hidden: coasting, and held by the coverage model since its latest
+    update (t_hidden >= t_update), as uint8.  Every t_out is computed before any is
+    written (numpy's fancy indexing: of repeated rows the last one stands).  A row outside
+    the table or a column outside ``ident`` is an IndexError."""
+    cdef Py_ssize_t n = rows.shape[0], cap = t_out.shape[0], i
+    cdef int64_t r
+    if t.shape[0] != n:
+        raise ValueError("row_columns: rows and t differ in length")
+    if (ident.shape[0] != cap or state.shape[0] != cap or t_hidden.shape[0] != cap
+            or t_update.shape[0] != cap):
+        raise ValueError("row_columns: the table's columns differ in length")
+    if not (0 <= mode3a < ident.shape[1] and 0 <= address < ident.shape[1]):
+        raise IndexError("row_columns: no such identity column")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= cap:
+            raise IndexError(f"row_columns: row {rows[i]} outside the table ({cap})")
+    m3a = np.empty(n, dtype=np.int64)
+    adr = np.empty(n, dtype=np.int64)
+    st = np.empty(n, dtype=np.int64)
+    new = np.empty(n)
+    hidden = None if ended >= 0 else np.empty(n, dtype=np.uint8)
+    cdef int64_t[::1] m3a_ = m3a, adr_ = adr, st_ = st
+    cdef double[::1] new_ = new
+    cdef uint8_t[::1] h_
+    if hidden is not None:
+        h_ = hidden
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            new_[i] = fmax(t_out[r], t[i])
+            m3a_[i] = ident[r, mode3a]
+            adr_[i] = ident[r, address]
+            if ended >= 0:
+                st_[i] = ended
+            else:
+                st_[i] = state[r]
+                h_[i] = st_[i] == coasting and t_hidden[r] >= t_update[r]
+        for i in range(n):
+            t_out[rows[i]] = new_[i]
+    return m3a, adr, st, hidden
 
 
 def fused_messages(object cls, const double[::1] t, const double[::1] lat,

@@ -16,7 +16,7 @@ turns in one prediction (straight before that).  IMM models' predictions are pac
 Every function checks the shapes it is given (ValueError), never reads out of bounds.
 """
 
-from libc.math cimport INFINITY, NAN, cos, exp, fabs, fma, isfinite, log, sin, sqrt
+from libc.math cimport INFINITY, NAN, cos, exp, fabs, fma, fmax, isfinite, log, sin, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -627,6 +627,36 @@ cdef inline void _level_predict(double* s, double* P, double dt, double q) noexc
     P[3] += qa
 
 
+cdef inline void _level_one(double* st, double* Pt, double dt, double z, double q,
+                            double r2, double rate_sigma) noexcept nogil:
+    """One track's LevelFilter.step on its [level, rate] st and 2x2 covariance Pt."""
+    cdef double k0, k1, nu, p00, p01, m
+    _level_predict(st, Pt, dt, q)
+    k0 = Pt[0] / (Pt[0] + r2)
+    k1 = Pt[2] / (Pt[0] + r2)
+    nu = z - st[0]
+    st[0] += k0 * nu
+    st[1] += k1 * nu
+    p00 = Pt[0]
+    p01 = Pt[1]
+    Pt[0] -= k0 * p00
+    Pt[1] -= k0 * p01
+    Pt[2] -= k1 * p00
+    Pt[3] -= k1 * p01
+    m = 0.5 * (Pt[1] + Pt[2])
+    Pt[1] = m
+    Pt[2] = m
+    if dt < 0:
+        _level_predict(st, Pt, -dt, q)
+    if st[0] != st[0]:
+        st[0] = z
+        st[1] = 0.0
+        Pt[0] = r2
+        Pt[1] = 0.0
+        Pt[2] = 0.0
+        Pt[3] = rate_sigma * rate_sigma
+
+
 def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const double[::1] z,
                double q, double sigma, double rate_sigma):
     """LevelFilter.step in place on s [n, 2] and P [n, 2, 2] (views are fine): predict by
@@ -638,7 +668,7 @@ def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const do
         raise ValueError("level_step: shapes do not agree")
     cdef double st[2]
     cdef double Pt[4]
-    cdef double k0, k1, nu, r2 = sigma * sigma, p00, p01, m
+    cdef double r2 = sigma * sigma
     with nogil:
         for i in range(n):
             st[0] = s[i, 0]
@@ -647,33 +677,54 @@ def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const do
             Pt[1] = P[i, 0, 1]
             Pt[2] = P[i, 1, 0]
             Pt[3] = P[i, 1, 1]
-            _level_predict(st, Pt, dt[i], q)
-            k0 = Pt[0] / (Pt[0] + r2)
-            k1 = Pt[2] / (Pt[0] + r2)
-            nu = z[i] - st[0]
-            st[0] += k0 * nu
-            st[1] += k1 * nu
-            p00 = Pt[0]
-            p01 = Pt[1]
-            Pt[0] -= k0 * p00
-            Pt[1] -= k0 * p01
-            Pt[2] -= k1 * p00
-            Pt[3] -= k1 * p01
-            m = 0.5 * (Pt[1] + Pt[2])
-            Pt[1] = m
-            Pt[2] = m
-            if dt[i] < 0:
-                _level_predict(st, Pt, -dt[i], q)
-            if st[0] != st[0]:
-                st[0] = z[i]
-                st[1] = 0.0
-                Pt[0] = r2
-                Pt[1] = 0.0
-                Pt[2] = 0.0
-                Pt[3] = rate_sigma * rate_sigma
+            _level_one(st, Pt, dt[i], z[i], q, r2, rate_sigma)
             s[i, 0] = st[0]
             s[i, 1] = st[1]
             P[i, 0, 0] = Pt[0]
             P[i, 0, 1] = Pt[1]
             P[i, 1, 0] = Pt[2]
             P[i, 1, 1] = Pt[3]
+
+
+def level_rows(double[:, ::1] level, const int64_t[::1] rows, const double[::1] z,
+               const double[::1] t, double q, double sigma, double rate_sigma):
+    """LevelFilter.absorb: the packed level rows ``rows`` of the table ``level`` [cap, 8]
+    (state [2], covariance [4], time of the latest report, its level) take the reports
+    z at times t, where z is not nan: each steps by dt = t - its time (0 while it has
+    none), its time becomes fmax(time, t) and its latest level z unless dt < 0.  Each
+    row's values are computed from the table as it was and written in the order of the
+    rows (numpy's gather-and-scatter: the last of a repeated row stands)."""
+    cdef Py_ssize_t n = rows.shape[0], cap = level.shape[0], i, k, c = 0
+    if level.shape[1] != 8 or z.shape[0] != n or t.shape[0] != n:
+        raise ValueError("level_rows: shapes do not agree")
+    for i in range(n):
+        if not 0 <= rows[i] < cap:
+            raise IndexError("level_rows: row out of range")
+    cdef double *L = <double *>malloc(max(n, 1) * 8 * sizeof(double))
+    cdef int64_t *at = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    cdef double dt
+    cdef double r2 = sigma * sigma
+    if L == NULL or at == NULL:
+        free(L)
+        free(at)
+        raise MemoryError()
+    with nogil:
+        for i in range(n):
+            if z[i] != z[i]:
+                continue
+            for k in range(8):
+                L[c * 8 + k] = level[rows[i], k]
+            dt = t[i] - L[c * 8 + 6]
+            if dt != dt:
+                dt = 0.0
+            _level_one(&L[c * 8], &L[c * 8 + 2], dt, z[i], q, r2, rate_sigma)
+            L[c * 8 + 6] = fmax(L[c * 8 + 6], t[i])
+            if dt >= 0:
+                L[c * 8 + 7] = z[i]
+            at[c] = rows[i]
+            c += 1
+        for i in range(c):
+            for k in range(8):
+                level[at[i], k] = L[i * 8 + k]
+    free(L)
+    free(at)

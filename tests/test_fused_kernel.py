@@ -8,11 +8,11 @@ import msgspec
 import numpy as np
 import pytest
 
-from gateway._fused import fused_messages, track_figures
+from gateway._fused import fused_messages, row_columns, track_figures
 from gateway.associate.filter import max_eigen2
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracker import _STATES, FPM_PER_FL_S, KT
-from gateway.associate.tracks import LEVEL_LAST
+from gateway.associate.tracker import _ENDED, _STATES, FPM_PER_FL_S, KT
+from gateway.associate.tracks import ADDRESS, COASTING, LEVEL_LAST, MODE3A
 from gateway.messages import ICAO24_TEXT, MODE3A_TEXT, FlightPlan, Fused, SourceRef
 
 NAN = np.nan
@@ -265,3 +265,62 @@ def test_track_figures_refuse_bad_rows_and_shapes() -> None:
     empty = track_figures(np.zeros((0, 4)), np.zeros((0, 4, 4)), np.zeros(0), level,
                           roc_sdps, np.zeros(0, np.int64), 1.0, 1.0, 1.0, 1.0)
     assert all(len(a) == 0 for a in empty)
+
+
+def reference_row_columns(rows: np.ndarray, t: np.ndarray, t_out: np.ndarray,
+                          ident: np.ndarray, state: np.ndarray, t_hidden: np.ndarray,
+                          t_update: np.ndarray, ended: bool,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The numpy code ``row_columns`` replaced in ``Tracker._messages``."""
+    t_out[rows] = np.fmax(t_out[rows], t)
+    i = ident[rows]
+    if ended:
+        st = np.full(len(rows), _ENDED, dtype=np.int64)
+        hidden = None
+    else:
+        st = state[rows].astype(np.int64)
+        hidden = ((st == COASTING) & (t_hidden[rows] >= t_update[rows])).view(np.uint8)
+    return np.ascontiguousarray(i[:, MODE3A]), np.ascontiguousarray(i[:, ADDRESS]), st, hidden
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_row_columns_are_the_numpy_code(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cap, n = 80, int(rng.integers(0, 40))
+    rows = (rng.integers(0, cap, n) if seed % 3 == 1  # repeated rows: the last one stands
+            else rng.permutation(cap)[:n]).astype(np.int64)
+
+    def nan_or(a: np.ndarray) -> np.ndarray:
+        return np.where(rng.random(a.shape) < 0.2, np.nan, a)
+
+    t = nan_or(rng.uniform(0, 100, n))
+    wide = np.zeros((n, 2))
+    wide[:, 1] = t
+    t_out = nan_or(rng.uniform(0, 100, cap))
+    ident = rng.integers(-1, 4096, (cap, 4))
+    state = rng.integers(0, 3, cap).astype(np.int8)
+    t_hidden, t_update = nan_or(rng.uniform(0, 100, cap)), nan_or(rng.uniform(0, 100, cap))
+    ended = seed % 4 == 0
+    ref_out = t_out.copy()
+    want = reference_row_columns(rows, t, ref_out, ident, state, t_hidden, t_update, ended)
+    got = row_columns(rows, wide[:, 1] if seed % 2 else t, t_out, ident, state, t_hidden,
+                      t_update, MODE3A, ADDRESS, COASTING, _ENDED if ended else -1)
+    assert t_out.tobytes() == ref_out.tobytes()
+    for g, w in zip(got, want, strict=True):
+        if w is None:
+            assert g is None
+            continue
+        assert g is not None and g.dtype == w.dtype
+        assert g.tolist() == w.tolist()
+
+
+def test_row_columns_refuse_bad_rows_and_shapes() -> None:
+    cap = 5
+    args = (np.zeros(cap), np.zeros((cap, 4), np.int64), np.zeros(cap, np.int8),
+            np.zeros(cap), np.zeros(cap))
+    with pytest.raises(IndexError, match="outside the table"):
+        row_columns(np.array([cap], np.int64), np.zeros(1), *args, 3, 0, 2, -1)
+    with pytest.raises(ValueError, match="differ in length"):
+        row_columns(np.array([0], np.int64), np.zeros(2), *args, 3, 0, 2, -1)
+    with pytest.raises(IndexError, match="identity column"):
+        row_columns(np.array([0], np.int64), np.zeros(1), *args, 4, 0, 2, -1)

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway import _fused, _gating
+from gateway import _cycle, _fused, _gating
 from gateway.associate.assignment import GlobalNearestNeighbour
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.filter import (
@@ -77,10 +77,6 @@ from gateway.associate.tracks import (
     COASTING,
     CODE,
     CONFIRMED,
-    LEVEL_COV,
-    LEVEL_LAST,
-    LEVEL_STATE,
-    LEVEL_T,
     MODE3A,
     STATE_NAMES,
     TENTATIVE,
@@ -110,6 +106,11 @@ _ENDED = len(STATE_NAMES)
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
 _Sources = tuple[list[SourceRef], "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    """float64, C-contiguous (a kernel's memoryview); no copy if it already is."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def motion_filter(p: TrackerParameters) -> ConstantVelocity:
@@ -308,7 +309,6 @@ class Tracker:
             sac, sic, _cat = self.sources.keys[m.source]
             self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
         changed = self._absorb(rows, m, idx)
-        self._pair(rows, m, idx)
         if len(changed):
             gone = self._merge(changed)
             if len(gone):
@@ -326,63 +326,43 @@ class Tracker:
         if skipped:  # a covariance not positive definite: nothing to intersect
             self.counters["sdps-not-intersected"] += skipped
         # out of sequence: updated in the past, brought back to the present by the filter
-        back = int((dt < 0).sum())
+        # (the state's time: fmax(t, t + dt), in gateway._cycle.advance)
+        back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
+                              _f64(dt))
         if back:
             self.counters["late-measurement-used"] += back
-        tracks.t[rows] = np.fmax(tracks.t[rows], tracks.t[rows] + dt)
 
     def _absorb(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> np.ndarray:
-        """Times, counts, identity and level of tracks updated (or started) by m[idx];
-        returns the rows whose identity (address or discrete code) changed."""
+        """Times, counts, identity, level and pairings of tracks updated (or started) by
+        m[idx]; returns the rows whose identity (address or discrete code) changed.
+
+        The latest update time; a tentative track's count and hit times (what M-of-N
+        confirmation counts); identity, the latest known of each (an address never changes
+        on a track: the gate forbids another one); ``tracked`` where a source's track
+        number came; an SDPS's flag and latest rate of climb: one kernel call
+        (gateway._cycle.absorb, held to the numpy code it replaced by
+        tests/test_cycle_kernel.py), which also finds the track numbers that are new to
+        their rows (``TrackTable.pair``: which source track number feeds which track)."""
         tr = self.tracks
-        tm = m.t[idx]
-        tr.t_update[rows] = np.fmax(tr.t_update[rows], tm)
-        tent = (tr.state[rows] == TENTATIVE).nonzero()[0]
-        if len(tent):  # what confirmation counts (M-of-N)
-            r = rows[tent]
-            tr.n_updates[r] += 1
-            hits = tr.hit_t[r]
-            hits[:, :-1] = hits[:, 1:]
-            hits[:, -1] = tm[tent]
-            tr.hit_t[r] = hits
-        # Identity: the latest known of each (an address never changes on a track: the
-        # gate forbids another one).
-        before = tr.ident[rows]
-        mi = m.ident[idx]
-        ident = np.where(mi >= 0, mi, before)
-        changed = ident != before
-        moved = np.zeros(0, dtype=np.int64)
-        if changed.any():
-            tr.ident[rows] = ident
-            renamed = (changed[:, CALLSIGN]).nonzero()[0]
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        moved, renamed, paired = _cycle.absorb(
+            rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps, tr.state, tr.t_update,
+            tr.n_updates, tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps,
+            tr.trn[:, m.source])
+        if len(renamed):
             text, labels = m.callsign_text, tr.callsign_text
             for r, i in zip(rows[renamed].tolist(), idx[renamed].tolist(), strict=True):
                 labels[r] = text[i]
-            moved = rows[changed[:, ADDRESS] | changed[:, CODE]]
-        tr.tracked[rows[m.track_number[idx] >= 0]] = True
         if m.fpl is not None:  # the latest plan an SDPS sent stands until a newer one
             plans, fpl = m.fpl, tr.fpl
             for r, i in zip(rows.tolist(), idx.tolist(), strict=True):
                 if plans[i] is not None:
                     fpl[r] = plans[i]
-        if m.sdps:
-            tr.sdps[rows] = True
-            roc = m.roc[idx]
-            tr.roc_sdps[rows] = np.where(np.isfinite(roc), roc, tr.roc_sdps[rows])
-        fl = m.fl[idx]
-        has_fl = (fl == fl).nonzero()[0]
-        if len(has_fl):
-            if len(has_fl) == len(fl):  # every report has a level (SDPS, Mode S): no copies
-                r, z, t = rows, fl, tm
-            else:
-                r, z, t = rows[has_fl], fl[has_fl], tm[has_fl]
-            L = tr.level[r]
-            dt = t - L[:, LEVEL_T]
-            dt[dt != dt] = 0.0
-            self.level.step(L[:, LEVEL_STATE], L[:, LEVEL_COV].reshape(-1, 2, 2), dt, z)
-            L[:, LEVEL_T] = np.fmax(L[:, LEVEL_T], t)
-            L[:, LEVEL_LAST] = np.where(dt >= 0, z, L[:, LEVEL_LAST])  # not an older one
-            tr.level[r] = L
+        self.level.absorb(tr.level, rows, m.fl[idx], m.t[idx])
+        if len(paired):
+            trn = m.track_number[idx[paired]]
+            self.counters["pairing-moved"] += tr.pair(rows[paired], m.source, trn)
         return moved
 
     def _merge(self, rows: np.ndarray) -> np.ndarray:
@@ -454,13 +434,6 @@ class Tracker:
                 mine = column[rows]
                 shared |= (mine >= 0) & np.isin(mine, twice)
         return rows[shared]
-
-    def _pair(self, rows: np.ndarray, m: Measurements, idx: np.ndarray) -> None:
-        """Remember which source track number feeds which track (see TrackTable.pair)."""
-        trn = m.track_number[idx]
-        has = ((trn >= 0) & (trn != self.tracks.trn[rows, m.source])).nonzero()[0]
-        if len(has):
-            self.counters["pairing-moved"] += self.tracks.pair(rows[has], m.source, trn[has])
 
     # -- lifecycle and output --------------------------------------------------------------
 
@@ -546,37 +519,41 @@ class Tracker:
         order: np.ndarray | None = None
         starts: np.ndarray | None = None
         ends: np.ndarray | None = None
-        if not unique:  # several sources in one batch: one message per track
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
-            first = (np.r_[True, rows[1:] != rows[:-1]]).nonzero()[0]
-            starts, ends = first, np.r_[first[1:], len(rows)]
-            rows = rows[first]
-        state = tracks.state[rows]
-        if TENTATIVE in state.tolist():
-            confirmed = self.initiator.confirm(tracks, rows)
-            self.counters["track-confirmed"] += len(confirmed)
+        if not unique:  # several sources in one batch: one message per track, the rows
+            # ascending with the span of each in the stable order (gateway._cycle.spans)
+            order, rows, starts, ends = _cycle.spans(np.ascontiguousarray(rows,
+                                                                          dtype=np.int64))
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        # the common case, every row confirmed and published already, in one call
+        tentative, coasting, unnamed = _cycle.census(tracks.state, tracks.published, rows,
+                                                     TENTATIVE, COASTING)
+        if tentative or coasting:
             state = tracks.state[rows]
-        coasting = state == COASTING
-        if coasting.any():
-            tracks.state[rows[coasting]] = CONFIRMED
-            state = tracks.state[rows]
-        if not self.parameters.publish_tentative:
-            show = (state != TENTATIVE).nonzero()[0]
-            if len(show) < len(rows):
-                if starts is None or ends is None:  # one source per row: its span is itself
-                    starts = np.arange(len(rows))
-                    ends = starts + 1
-                rows, starts, ends = rows[show], starts[show], ends[show]
-        if len(rows) == 0:
-            return []
-        published = tracks.published
-        for r in rows[~published[rows]].tolist():
-            tracks.name(r, self._reacquired(r) or self._handed_over(r)
-                        or self._recalled(r) or self._new_label())
-            published[r] = True
-            self.named += 1
-            self._note(np.array([r]))
+            if tentative:
+                confirmed = self.initiator.confirm(tracks, rows)
+                self.counters["track-confirmed"] += len(confirmed)
+                state = tracks.state[rows]
+            resumed = state == COASTING
+            if resumed.any():
+                tracks.state[rows[resumed]] = CONFIRMED
+                state = tracks.state[rows]
+            if not self.parameters.publish_tentative:
+                show = (state != TENTATIVE).nonzero()[0]
+                if len(show) < len(rows):
+                    if starts is None or ends is None:  # one source per row: its own span
+                        starts = np.arange(len(rows))
+                        ends = starts + 1
+                    rows, starts, ends = rows[show], starts[show], ends[show]
+            if len(rows) == 0:
+                return []
+        if unnamed:
+            published = tracks.published
+            for r in rows[~published[rows]].tolist():
+                tracks.name(r, self._reacquired(r) or self._handed_over(r)
+                            or self._recalled(r) or self._new_label())
+                published[r] = True
+                self.named += 1
+                self._note(np.array([r]))
         return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows],
                               (refs, order, starts, ends))
 
@@ -838,7 +815,13 @@ class Tracker:
         ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        tr.t_out[rows] = np.fmax(tr.t_out[rows], t)
+        t = _f64(t)
+        # t_out moved on; the identity columns, states and hidden flags (coasting, held by
+        # the coverage model since its last update) of the rows: one kernel call
+        # (tests/test_fused_kernel.py holds it to the numpy it replaced)
+        mode3a, address, state, hidden = _fused.row_columns(
+            rows, t, tr.t_out, tr.ident, tr.state, tr.t_hidden, tr.t_update, MODE3A, ADDRESS,
+            COASTING, _ENDED if ended else -1)
         lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
         k = self.frame.scale(lat)
         # speed (the velocity's trace against the limit: the larger axis is within a
@@ -849,19 +832,9 @@ class Tracker:
             FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
         # arctan2 stays numpy's: its SIMD arctan2 is not libm's to the bit
         trk = np.degrees(np.arctan2(x[:, 2], x[:, 3]) - self.frame.north(lon)) % 360.0
-        ident = tr.ident[rows]
-        if ended:
-            state = np.full(len(rows), _ENDED, dtype=np.int64)
-            hidden = None
-        else:
-            state = tr.state[rows].astype(np.int64)
-            # coasting, held by the coverage model since its last update
-            hidden = ((state == COASTING) & (tr.t_hidden[rows] >= tr.t_update[rows])
-                      ).view(np.uint8)
         refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
         return _fused.fused_messages(
-            Fused, np.ascontiguousarray(t, dtype=np.float64), lat, lon, fl, gs, trk, roc,
-            pos_sigma, np.ascontiguousarray(ident[:, MODE3A]),
-            np.ascontiguousarray(ident[:, ADDRESS]), rows, state, _STATES, tr.label,
+            Fused, t, lat, lon, fl, gs, trk, roc,
+            pos_sigma, mode3a, address, rows, state, _STATES, tr.label,
             tr.callsign_text, tr.fpl, MODE3A_TEXT, ICAO24_TEXT, refs, order, starts, ends,
             extrapolated, hidden)
