@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pyproj import Transformer
 
+import gateway
+from gateway import _normalize
+from gateway.config import load
+from gateway.decoder import Batch, Decoder
+from gateway.messages import (
+    ICAO24_TEXT,
+    MODE3A_TEXT,
+    WAKE_CATEGORIES,
+    FlightPlan,
+    Plot,
+    Source,
+    Track,
+)
 from gateway.normalize.geometry import NEWTON_STEPS, RadarGeometry
+from gateway.normalize.normalizer import Normalizer, SourceBatch
+from gateway.normalize.plots import DETECTION, FLAG_NAMES, normalise_plots
+from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "captures" / "border.toml"
+CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
 
 _TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 _TO_GEODETIC = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
@@ -71,3 +94,158 @@ def test_place_is_the_old_place_to_the_bit(site: RadarGeometry, n: int) -> None:
     again = site.place(rho, theta, height)
     for g, w in zip(again, want, strict=True):
         assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
+
+
+# -- the message kernel (ext/normalize.pyx) against the Python it replaced -----------------
+
+def _text(raw: bytes) -> str | None:
+    return raw.decode("latin-1") or None
+
+
+def _num(x: float) -> float | None:
+    return None if x != x else x
+
+
+def _flags(bits: int, names: tuple[str, ...]) -> list[str]:
+    return [n for i, n in enumerate(names) if bits >> i & 1] if bits else []
+
+
+def plots_before(normalizer: Normalizer, batch: Batch, rows: np.ndarray, site: RadarGeometry,
+                 reference: np.ndarray) -> list[Plot]:
+    """Normalizer._plots' messages as the Python loop made them."""
+    cols, _dropped = normalise_plots(batch, rows, site, normalizer.heights, reference[rows],
+                                     normalizer.window)
+    src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
+                 sic=int(batch.columns["010/SIC"][rows[0]]), cat=48)
+    return [
+        Plot(t=t, src=src, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=_num(fl),
+             mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs),
+             track_number=None if trn < 0 else trn, gs_kt=_num(gs), hdg_deg=_num(hdg),
+             detection=DETECTION.get(typ), flags=_flags(fl_bits, FLAG_NAMES))
+        for t, lat, lon, rho, theta, fl, m3a, adr, cs, trn, gs, hdg, typ, fl_bits in zip(
+            np.round(cols.t, 6).tolist(), cols.lat.tolist(), cols.lon.tolist(),
+            cols.rho_nm.tolist(), cols.theta_deg.tolist(), cols.fl.tolist(),
+            cols.mode3a.tolist(), cols.icao24.tolist(), cols.callsign.tolist(),
+            cols.track_number.tolist(), cols.gs_kt.tolist(), cols.hdg_deg.tolist(),
+            cols.typ.tolist(), cols.flags.tolist(), strict=True)
+    ]
+
+
+def tracks_before(normalizer: Normalizer, batch: Batch, rows: np.ndarray, plane: object,
+                  reference: np.ndarray) -> list[Track]:
+    """Normalizer._tracks' messages as the Python loop made them."""
+    cols, _dropped = normalise_tracks(batch, rows, plane, reference[rows],  # type: ignore[arg-type]
+                                      normalizer.window)
+    src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
+                 sic=int(batch.columns["010/SIC"][rows[0]]), cat=62)
+    fpl = cols.fpl
+    flag_names = tuple(name for name, _path in TRACK_FLAG_COLUMNS)
+    wakes = {w: w for w in WAKE_CATEGORIES}
+    messages = []
+    for i, (t, trn, lat, lon, fl, gs, trk, roc, m3a, adr, cs, has_fpl, bits) in enumerate(
+            zip(np.round(cols.t, 6).tolist(), cols.track_number.tolist(), cols.lat.tolist(),
+                cols.lon.tolist(), cols.fl.tolist(), cols.gs_kt.tolist(),
+                cols.trk_deg.tolist(), cols.roc_fpm.tolist(), cols.mode3a.tolist(),
+                cols.icao24.tolist(), cols.callsign.tolist(), cols.has_fpl.tolist(),
+                cols.flags.tolist(), strict=True)):
+        plan = None
+        if has_fpl:
+            plan = FlightPlan(callsign=_text(fpl["390/CS"][i]), dep=_text(fpl["390/DEP"][i]),
+                              dst=_text(fpl["390/DST"][i]),
+                              cfl=_num(float(fpl["390/CFL"][i])),
+                              type=_text(fpl["390/TAC"][i]),
+                              wtc=wakes.get(_text(fpl["390/WTC"][i])))  # type: ignore[arg-type]
+        messages.append(Track(
+            t=t, src=src, track_number=trn, lat=lat, lon=lon,
+            fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),
+            mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs), fpl=plan,
+            flags=_flags(bits, flag_names)))
+    return messages
+
+
+@pytest.fixture(scope="module")
+def decoded() -> dict[int, Batch]:
+    return gateway.decode(CAPTURE).batches
+
+
+def _knocked_out(batch: Batch, seed: int) -> Batch:
+    """The batch with a third of every field's values made absent (but the source's), so
+    that every None of the messages is met; values of absent fields scrambled too."""
+    rng = np.random.default_rng(seed)
+    present = {p: (m if p.startswith("010/") else m & (rng.random(len(m)) > 0.33))
+               for p, m in batch.present.items()}
+    return dataclasses.replace(batch, present=present)
+
+
+@pytest.mark.parametrize("knock", [None, 1, 2])
+def test_plot_kernel_is_the_python_it_replaced(decoded: dict[int, Batch], knock: int | None,
+                                               ) -> None:
+    normalizer = Normalizer(load(CONFIG))
+    batch = decoded[48] if knock is None else _knocked_out(decoded[48], knock)
+    reference = batch.t_capture.copy()
+    compared = 0
+    for key in normalizer._keys(batch, normalizer.radars):
+        rows = normalizer._rows(batch, key)
+        site = normalizer.radars[key][0]
+        got, _kept = normalizer._plots(batch, rows, site, reference)
+        want = plots_before(normalizer, batch, rows, site, reference)
+        assert repr(got) == repr(want)
+        compared += len(got)
+    assert compared > (60_000 if knock is None else 20_000)
+
+
+@pytest.mark.parametrize("knock", [None, 1, 2])
+def test_track_kernel_is_the_python_it_replaced(decoded: dict[int, Batch], knock: int | None,
+                                                ) -> None:
+    normalizer = Normalizer(load(CONFIG))
+    batch = decoded[62] if knock is None else _knocked_out(decoded[62], knock)
+    reference = batch.t_capture.copy()
+    compared = plans = 0
+    for key in normalizer._keys(batch, normalizer.sdps):
+        rows = normalizer._rows(batch, key)
+        plane = normalizer.sdps[key][0]
+        got, _kept = normalizer._tracks(batch, rows, plane, reference)
+        want = tracks_before(normalizer, batch, rows, plane, reference)
+        assert repr(got) == repr(want)
+        compared += len(got)
+        plans += sum(m.fpl is not None for m in got)
+    assert compared > (50_000 if knock is None else 10_000) and plans > 1_000
+
+
+def test_kernels_refuse_columns_of_different_lengths() -> None:
+    f, i = np.zeros(2), np.zeros(2, dtype=np.int64)
+    src = Source(sac=0, sic=1, cat=48)
+    with pytest.raises(ValueError):
+        _normalize.plot_messages(Plot, src, f, f, f, f, f, f, i, i, [b""], i, f, f, i, i,
+                                 MODE3A_TEXT, ICAO24_TEXT, DETECTION, FLAG_NAMES)
+    with pytest.raises(ValueError):
+        _normalize.track_messages(Track, FlightPlan, src, f, i, f, f, f, f, f, f, i, i,
+                                  [b"", b""], i, np.zeros(3, dtype=np.uint8), [b""] * 2,
+                                  [b""] * 2, [b""] * 2, f, [b""] * 2, [b""] * 2, {},
+                                  MODE3A_TEXT, ICAO24_TEXT, ())
+
+
+def test_batches_do_not_depend_on_the_cut(decoded: dict[int, Batch]) -> None:
+    """Fed a datagram at a time (the single-source shortcut of live calls) or all at once,
+    the normaliser publishes the same batches of the same messages."""
+    from gateway.ingest import read_datagrams
+
+    datagrams = list(read_datagrams(CAPTURE))[:3000]
+    config = load(CONFIG)
+    whole, single = Normalizer(config), Normalizer(config)
+    decoder = Decoder([34, 48, 62, 65])
+    batches, _problems = decoder.decode([d.payload for d in datagrams],
+                                        [d.t_capture for d in datagrams])
+    at_once = whole.feed(batches) + whole.flush()
+    one_by_one = []
+    for d in datagrams:
+        batches, _problems = decoder.decode([d.payload], [d.t_capture])
+        one_by_one += single.feed(batches)
+    one_by_one += single.flush()
+
+    def shape(out: list[SourceBatch]) -> list[tuple[str, tuple[int, int], str]]:
+        return [(b.kind, b.source, repr(b.messages)) for b in out]
+
+    assert len(at_once) > 100
+    assert shape(one_by_one) == shape(at_once)
+    assert whole.counters == single.counters
