@@ -15,6 +15,8 @@ to this one, message for message, by tests/test_normalize_fast.py.
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t
 
+import numpy as np
+
 
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
@@ -177,3 +179,79 @@ def track_messages(object cls, object plan_cls, object src, const double[::1] t,
         argv[13] = <PyObject*>o_flags
         out[i] = PyObject_Vectorcall(cls, argv, 0, _TRACK)
     return out
+
+
+# -- plot placement's arithmetic (gateway/normalize/geometry.py) ----------------------------
+# RadarGeometry.place runs per datagram live; its Newton steps were ~20 numpy calls each on
+# arrays of a few plots.  Here is only the arithmetic between numpy's trigonometry and PROJ:
+# products and sums in numpy's order, each rounded once (compiled without fused
+# multiply-add), so the same numbers to the bit (tests/test_normalize_fast.py holds place to
+# its numpy version).  sin, cos and arcsin stay numpy's, the geodetic conversion PROJ's.
+
+def first_sine(const double[::1] rho, const double[::1] height, double radius, double r0):
+    """The sine of the first elevation on the sphere: ((radius + height)^2 - r0^2 - rho^2)
+    / (2 rho r0), nan -> 0, clipped to [-1, 1]."""
+    cdef Py_ssize_t n = rho.shape[0], i
+    cdef double rt, v
+    if height.shape[0] != n:
+        raise ValueError("first_sine: rho and height differ in length")
+    out = np.empty(n)
+    cdef double[::1] o = out
+    for i in range(n):
+        rt = radius + height[i]
+        v = (rt * rt - r0 * r0 - rho[i] * rho[i]) / (2 * rho[i] * r0)
+        if v != v:  # np.nan_to_num's nan; an infinity clips as its largest float would
+            v = 0.0
+        o[i] = _clipped(v, -1.0, 1.0)
+    return out
+
+
+def to_ecef(const double[::1] rho, const double[::1] st, const double[::1] ct,
+            const double[::1] cos_e, const double[::1] sin_e, tuple frame):
+    """ECEF x, y, z of points at slant range ``rho``, azimuth (sine, cosine) and elevation
+    (cosine, sine) from a site: ``frame`` is its origin and the rotation's terms
+    (ox, oy, oz, r00, r01, r02, r10, r11, r12, r21, r22)."""
+    cdef Py_ssize_t n = rho.shape[0], i
+    cdef double ox, oy, oz, r00, r01, r02, r10, r11, r12, r21, r22
+    cdef double horizontal, east, north, up
+    if not (st.shape[0] == ct.shape[0] == cos_e.shape[0] == sin_e.shape[0] == n):
+        raise ValueError("to_ecef: columns of different lengths")
+    ox, oy, oz, r00, r01, r02, r10, r11, r12, r21, r22 = frame
+    x, y, z = np.empty(n), np.empty(n), np.empty(n)
+    cdef double[::1] x_ = x, y_ = y, z_ = z
+    for i in range(n):
+        horizontal = rho[i] * cos_e[i]
+        east = horizontal * st[i]
+        north = horizontal * ct[i]
+        up = rho[i] * sin_e[i]
+        x_[i] = ox + r00 * east + r01 * north + r02 * up
+        y_[i] = oy + r10 * east + r11 * north + r12 * up
+        z_[i] = oz + r21 * north + r22 * up
+    return x, y, z
+
+
+def newton_step(const double[::1] elev, const double[::1] height, const double[::1] h,
+                const double[::1] rho, const double[::1] cos_e, double half_pi):
+    """The next elevation: elev + (height - h) / (rho cos_e), the step's nan -> 0,
+    clipped to [-half_pi, half_pi]."""
+    cdef Py_ssize_t n = elev.shape[0], i
+    cdef double step
+    if not (height.shape[0] == h.shape[0] == rho.shape[0] == cos_e.shape[0] == n):
+        raise ValueError("newton_step: columns of different lengths")
+    out = np.empty(n)
+    cdef double[::1] o = out
+    for i in range(n):
+        step = (height[i] - h[i]) / (rho[i] * cos_e[i])
+        if step != step:
+            step = 0.0
+        o[i] = _clipped(elev[i] + step, -half_pi, half_pi)
+    return out
+
+
+cdef inline double _clipped(double v, double lo, double hi) noexcept nogil:
+    """np.minimum(np.maximum(v, lo), hi): nan stays nan."""
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v

@@ -1,8 +1,7 @@
-"""The typed face of the normaliser's output kernel (ext/normalize.pyx), so its callers are
-checked.
+"""The typed face of the normaliser's kernel (ext/normalize.pyx), so its callers are checked.
 
-Only gateway/normalize/normalizer.py calls it; keep this file in step with the ``def``
-functions of ext/normalize.pyx.  Arrays are C-contiguous: float64, codes int64, has_fpl
+gateway/normalize/normalizer.py and geometry.py call it; keep this file in step with the
+``def`` functions of ext/normalize.pyx.  Arrays are C-contiguous: float64, codes int64, has_fpl
 uint8; text columns are lists of bytes.
 """
 
@@ -29,3 +28,7 @@ def track_messages(cls: type[Track], plan_cls: type[FlightPlan], src: Source, t:
                    fpl_wtc: list[bytes], wakes: dict[str | None, Wake],
                    octal: Mapping[int, str | None], hexes: Mapping[int, str | None],
                    flag_names: tuple[str, ...]) -> list[Track]: ...
+def first_sine(rho: F, height: F, radius: float, r0: float) -> F: ...
+def to_ecef(rho: F, st: F, ct: F, cos_e: F, sin_e: F, frame: tuple[float, ...],
+            ) -> tuple[F, F, F]: ...
+def newton_step(elev: F, height: F, h: F, rho: F, cos_e: F, half_pi: float) -> F: ...

@@ -4,7 +4,9 @@ A radar measures slant range and azimuth in its local (east-north-up) frame.  Wi
 aircraft's height known (Mode C, or 3D radar height, or a fallback), the elevation is the
 one that puts the point at that height above the ellipsoid.  It is found by Newton steps on
 the exact geometry: rotate east-north-up into ECEF, ask PROJ for the geodetic height, and
-correct the elevation by the height error.  Vectorised over a whole batch.
+correct the elevation by the height error.  Vectorised over a whole batch: numpy's
+trigonometry, PROJ's conversion, and the arithmetic between them in a kernel
+(ext/normalize.pyx) that rounds as numpy did.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from functools import cached_property
 
 import numpy as np
 from pyproj import Transformer
+
+from gateway import _normalize
 
 _TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 _TO_GEODETIC = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
@@ -65,46 +69,23 @@ class RadarGeometry:
         the height difference), the plot is put straight above or below the radar's horizon
         limit: elevation clipped to +-90 deg.
         """
-        rho = np.asarray(rho_m, dtype=np.float64)
-        theta = np.radians(np.asarray(theta_deg, dtype=np.float64))
-        height = np.asarray(height_m, dtype=np.float64)
+        rho = np.ascontiguousarray(rho_m, dtype=np.float64)  # the kernel's: 1-d, C order
+        theta = np.radians(np.ascontiguousarray(theta_deg, dtype=np.float64))
+        height = np.ascontiguousarray(height_m, dtype=np.float64)
         radius = self.local_radius
         r0 = radius + self.alt_m
-        rt = radius + height
         with np.errstate(divide="ignore", invalid="ignore"):
-            sin_e = (rt * rt - r0 * r0 - rho * rho) / (2 * rho * r0)
-            # np.clip(np.nan_to_num(x), lo, hi) without nan_to_num's Python overhead: only
-            # nan -> 0 matters, an infinity clips as nan_to_num's largest float does
-            elev = np.arcsin(_clip(_no_nan(sin_e), -1.0, 1.0))
-            frame = self._frame
-            st, ct = np.sin(theta), np.cos(theta)
-            for _ in range(NEWTON_STEPS):
-                lon, lat, h = self._geodetic(rho, st, ct, elev, frame)
-                step = (height - h) / (rho * np.cos(elev))
-                elev = _clip(elev + _no_nan(step), -_HALF_PI, _HALF_PI)
-        lon, lat, _h = self._geodetic(rho, st, ct, elev, frame)
+            elev = np.arcsin(_normalize.first_sine(rho, height, radius, r0))
+        frame = self._frame
+        st, ct = np.sin(theta), np.cos(theta)
+        for _ in range(NEWTON_STEPS):
+            cos_e = np.cos(elev)
+            lon, lat, h = _TO_GEODETIC.transform(
+                *_normalize.to_ecef(rho, st, ct, cos_e, np.sin(elev), frame))
+            elev = _normalize.newton_step(elev, height, h, rho, cos_e, _HALF_PI)
+        lon, lat, _h = _TO_GEODETIC.transform(
+            *_normalize.to_ecef(rho, st, ct, np.cos(elev), np.sin(elev), frame))
         return lat, lon, np.degrees(elev)
-
-    @staticmethod
-    def _geodetic(rho: np.ndarray, st: np.ndarray, ct: np.ndarray, elev: np.ndarray,
-                  frame: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ox, oy, oz, r00, r01, r02, r10, r11, r12, r21, r22 = frame
-        horizontal = rho * np.cos(elev)
-        east, north, up = horizontal * st, horizontal * ct, rho * np.sin(elev)
-        x = ox + r00 * east + r01 * north + r02 * up
-        y = oy + r10 * east + r11 * north + r12 * up
-        z = oz + r21 * north + r22 * up
-        return _TO_GEODETIC.transform(x, y, z)
 
 
 _HALF_PI = np.pi / 2
-
-
-def _no_nan(x: np.ndarray) -> np.ndarray:
-    """nan -> 0, the rest as it is."""
-    return np.where(np.isnan(x), 0.0, x)
-
-
-def _clip(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """np.clip's numbers (nan stays nan) without its dispatch."""
-    return np.minimum(np.maximum(x, lo), hi)
