@@ -13,7 +13,8 @@ to this one, message for message, by tests/test_normalize_fast.py.
 """
 
 from cpython.ref cimport PyObject
-from libc.stdint cimport int64_t, uint8_t
+from libc.math cimport NAN, isfinite
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 import numpy as np
 
@@ -255,3 +256,108 @@ cdef inline double _clipped(double v, double lo, double hi) noexcept nogil:
     if v > hi:
         return hi
     return v
+
+
+# -- a radar's plot fields (gateway/normalize/plots.py) -------------------------------------
+# normalise_plots gathered some twenty columns at the kept rows, each with its presence
+# mask, through ~60 numpy calls: on the few plots of a live datagram, most of its cost.
+# Here one pass reads them; the few products are numpy's, each rounded once.
+
+cdef inline bint _has(const uint8_t[:] present, Py_ssize_t r) noexcept nogil:
+    return present[r] != 0
+
+
+def plot_fields(dict columns, dict present, const int64_t[::1] rows, double ft,
+                double nm_s_to_kt, double offset_m, double fallback_m, tuple emergency):
+    """CAT048 columns (gateway.decoder.Batch's ``columns`` and ``present``) at ``rows`` to
+    (fl, height, rho, theta, mode3a, icao24, track_number, gs_kt, hdg, typ, flags), as
+    gateway.normalize.plots.normalise_plots computes them: fl nan unless I090 is valid,
+    the height from it (or the 3D height, else ``fallback_m``) plus ``offset_m``, codes -1
+    when absent (a garbled Mode 3/A too), flags the bitmask of plots.FLAG_NAMES, a code in
+    ``emergency`` setting its bit 3.  A row outside the columns is a ValueError."""
+    cdef Py_ssize_t n = rows.shape[0], i, r
+    cdef const double[:] c_fl = columns["090/FL"], c_3dh = columns["110/3DH"]
+    cdef const double[:] c_rho = columns["040/RHO"], c_theta = columns["040/THETA"]
+    cdef const double[:] c_gsp = columns["200/GSP"], c_hdg = columns["200/HDG"]
+    cdef const int32_t[:] c_v = columns["090/V"], c_g = columns["090/G"]
+    cdef const int32_t[:] c_garbled = columns["070/G"], c_m3a = columns["070/MODE3A"]
+    cdef const int32_t[:] c_adr = columns["220"], c_trn = columns["161/TRN"]
+    cdef const int32_t[:] c_typ = columns["020/TYP"]
+    cdef const int32_t[:] c_spi = columns["020/SPI"], c_sim = columns["020/SIM"]
+    cdef const int32_t[:] c_tst = columns["020/TST"], c_me = columns["020/ME"]
+    cdef const int32_t[:] c_mi = columns["020/MI"], c_rab = columns["020/RAB"]
+    cdef const uint8_t[:] p_fl = _bytes(present, "090/FL"), p_3dh = _bytes(present, "110/3DH")
+    cdef const uint8_t[:] p_gsp = _bytes(present, "200/GSP"), p_hdg = _bytes(present, "200/HDG")
+    cdef const uint8_t[:] p_garbled = _bytes(present, "070/G")
+    cdef const uint8_t[:] p_m3a = _bytes(present, "070/MODE3A")
+    cdef const uint8_t[:] p_adr = _bytes(present, "220"), p_trn = _bytes(present, "161/TRN")
+    cdef const uint8_t[:] p_typ = _bytes(present, "020/TYP")
+    cdef const uint8_t[:] p_spi = _bytes(present, "020/SPI"), p_sim = _bytes(present, "020/SIM")
+    cdef const uint8_t[:] p_tst = _bytes(present, "020/TST"), p_me = _bytes(present, "020/ME")
+    cdef const uint8_t[:] p_mi = _bytes(present, "020/MI"), p_rab = _bytes(present, "020/RAB")
+    cdef Py_ssize_t size = c_fl.shape[0]
+    cdef int64_t e0 = emergency[0], e1 = emergency[1], e2 = emergency[2], m3a, bits
+    cdef double fl, h3d, height
+    if len(emergency) != 3:
+        raise ValueError("plot_fields: three emergency codes")
+    if not (c_3dh.shape[0] == c_rho.shape[0] == c_theta.shape[0] == c_gsp.shape[0]
+            == c_hdg.shape[0] == c_v.shape[0] == c_g.shape[0] == c_garbled.shape[0]
+            == c_m3a.shape[0] == c_adr.shape[0] == c_trn.shape[0] == c_typ.shape[0]
+            == c_spi.shape[0] == c_sim.shape[0] == c_tst.shape[0] == c_me.shape[0]
+            == c_mi.shape[0] == c_rab.shape[0] == p_fl.shape[0] == p_3dh.shape[0]
+            == p_gsp.shape[0] == p_hdg.shape[0] == p_garbled.shape[0] == p_m3a.shape[0]
+            == p_adr.shape[0] == p_trn.shape[0] == p_typ.shape[0] == p_spi.shape[0]
+            == p_sim.shape[0] == p_tst.shape[0] == p_me.shape[0] == p_mi.shape[0]
+            == p_rab.shape[0] == size):
+        raise ValueError("plot_fields: columns of different lengths")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= size:
+            raise ValueError(f"plot_fields: row {rows[i]} outside the columns ({size})")
+    fl_, height_, rho_, theta_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    gs_, hdg_ = np.empty(n), np.empty(n)
+    mode3a_, icao24_ = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    trn_, typ_ = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    flags_ = np.empty(n, dtype=np.int64)
+    cdef double[::1] o_fl = fl_, o_height = height_, o_rho = rho_, o_theta = theta_
+    cdef double[::1] o_gs = gs_, o_hdg = hdg_
+    cdef int64_t[::1] o_m3a = mode3a_, o_adr = icao24_, o_trn = trn_, o_typ = typ_
+    cdef int64_t[::1] o_flags = flags_
+    with nogil:
+        for i in range(n):
+            r = rows[i]
+            if _has(p_fl, r) and c_v[r] == 0 and c_g[r] == 0:  # a valid flight level
+                fl = c_fl[r]
+                height = fl * 100 * ft
+            else:
+                fl = NAN
+                h3d = (c_3dh[r] if _has(p_3dh, r) else NAN) * ft
+                height = h3d if isfinite(h3d) else NAN
+            height = height + offset_m
+            o_fl[i] = fl
+            o_height[i] = height if isfinite(height) else fallback_m
+            o_rho[i] = c_rho[r]
+            o_theta[i] = c_theta[r]
+            if _has(p_garbled, r) and c_garbled[r] != 0:
+                m3a = -1
+            else:
+                m3a = c_m3a[r] if _has(p_m3a, r) else -1
+            o_m3a[i] = m3a
+            bits = ((_has(p_spi, r) and c_spi[r] != 0)
+                    | (_has(p_sim, r) and c_sim[r] != 0) << 1
+                    | (_has(p_tst, r) and c_tst[r] != 0) << 2
+                    | (m3a == e0 or m3a == e1 or m3a == e2) << 3
+                    | (_has(p_me, r) and c_me[r] != 0) << 4
+                    | (_has(p_mi, r) and c_mi[r] != 0) << 5
+                    | (_has(p_rab, r) and c_rab[r] != 0) << 6)
+            o_flags[i] = bits
+            o_adr[i] = c_adr[r] if _has(p_adr, r) else -1
+            o_trn[i] = c_trn[r] if _has(p_trn, r) else -1
+            o_gs[i] = (c_gsp[r] if _has(p_gsp, r) else NAN) * nm_s_to_kt
+            o_hdg[i] = c_hdg[r] if _has(p_hdg, r) else NAN
+            o_typ[i] = c_typ[r] if _has(p_typ, r) else -1
+    return fl_, height_, rho_, theta_, mode3a_, icao24_, trn_, gs_, hdg_, typ_, flags_
+
+
+cdef object _bytes(dict present, str path):
+    """A presence mask (bool) as bytes, for a typed view."""
+    return present[path].view(np.uint8)

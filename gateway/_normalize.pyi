@@ -6,6 +6,7 @@ uint8; text columns are lists of bytes.
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,3 +33,7 @@ def first_sine(rho: F, height: F, radius: float, r0: float) -> F: ...
 def to_ecef(rho: F, st: F, ct: F, cos_e: F, sin_e: F, frame: tuple[float, ...],
             ) -> tuple[F, F, F]: ...
 def newton_step(elev: F, height: F, h: F, rho: F, cos_e: F, half_pi: float) -> F: ...
+def plot_fields(columns: Mapping[str, NDArray[Any]], present: Mapping[str, NDArray[np.bool_]],
+                rows: I, ft: float, nm_s_to_kt: float, offset_m: float, fallback_m: float,
+                emergency: tuple[int, int, int],
+                ) -> tuple[F, F, F, F, I, I, I, F, F, I, I]: ...

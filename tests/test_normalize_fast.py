@@ -22,10 +22,20 @@ from gateway.messages import (
     Source,
     Track,
 )
+from gateway.normalize.clock import absolute_time, in_window
 from gateway.normalize.geometry import NEWTON_STEPS, RadarGeometry
 from gateway.normalize.normalizer import Normalizer, SourceBatch
-from gateway.normalize.plots import DETECTION, FLAG_NAMES, normalise_plots
+from gateway.normalize.plots import (
+    DETECTION,
+    EMERGENCY_CODES,
+    FLAG_NAMES,
+    NM_S_TO_KT,
+    HeightRules,
+    PlotColumns,
+    normalise_plots,
+)
 from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks
+from gateway.units import FT, NM
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "captures" / "border.toml"
@@ -249,3 +259,100 @@ def test_batches_do_not_depend_on_the_cut(decoded: dict[int, Batch]) -> None:
     assert len(at_once) > 100
     assert shape(one_by_one) == shape(at_once)
     assert whole.counters == single.counters
+
+
+# -- plot fields (ext/normalize.pyx's plot_fields) against the numpy they replaced ----------
+
+def normalise_plots_before(batch: Batch, rows: np.ndarray, site: RadarGeometry,
+                           heights: HeightRules, reference: np.ndarray,
+                           window: tuple[float, float]) -> tuple[PlotColumns, dict[str, int]]:
+    """gateway.normalize.plots.normalise_plots as it was: numpy calls per column."""
+    def _int(path: str, rows: np.ndarray) -> np.ndarray:
+        return np.where(batch.present[path][rows], batch.columns[path][rows], -1)
+
+    def _float(path: str, rows: np.ndarray) -> np.ndarray:
+        return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
+
+    def _set(path: str, rows: np.ndarray) -> np.ndarray:
+        return batch.present[path][rows] & (batch.columns[path][rows] != 0)
+
+    dropped: dict[str, int] = {}
+    usable = batch.present["140"][rows] & batch.present["040/RHO"][rows] & np.isfinite(reference)
+    dropped["plot-without-time-or-position"] = int((~usable).sum())
+    rows, reference = rows[usable], reference[usable]
+    t = absolute_time(batch.columns["140"][rows], reference)
+    fresh = in_window(t, reference, *window)
+    dropped["plot-out-of-time-window"] = int((~fresh).sum())
+    rows, t = rows[fresh], t[fresh]
+    valid_fl = (batch.present["090/FL"][rows] & (batch.columns["090/V"][rows] == 0)
+                & (batch.columns["090/G"][rows] == 0))
+    fl = np.where(valid_fl, batch.columns["090/FL"][rows], np.nan)
+    h3d = _float("110/3DH", rows) * FT
+    height = np.where(valid_fl, fl * 100 * FT,
+                      np.where(np.isfinite(h3d), h3d, np.nan)) + heights.offset_m
+    height = np.where(np.isfinite(height), height, heights.fallback_m)
+    rho = batch.columns["040/RHO"][rows]
+    theta = batch.columns["040/THETA"][rows]
+    lat, lon, _elev = place_before(site, rho * NM, theta, height)
+    garbled = batch.present["070/G"][rows] & (batch.columns["070/G"][rows] != 0)
+    mode3a = np.where(garbled, -1, _int("070/MODE3A", rows))
+    flags = np.zeros(len(rows), dtype=np.int64)
+    for bit, set_ in enumerate((
+        _set("020/SPI", rows), _set("020/SIM", rows), _set("020/TST", rows),
+        np.isin(mode3a, EMERGENCY_CODES), _set("020/ME", rows),
+        _set("020/MI", rows), _set("020/RAB", rows),
+    )):
+        flags |= set_.astype(np.int64) << bit
+    columns = PlotColumns(
+        rows=rows, t=t, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=fl, mode3a=mode3a,
+        icao24=_int("220", rows), callsign=batch.columns["240"][rows],
+        track_number=_int("161/TRN", rows),
+        gs_kt=_float("200/GSP", rows) * NM_S_TO_KT, hdg_deg=_float("200/HDG", rows),
+        typ=_int("020/TYP", rows), flags=flags,
+    )
+    return columns, dropped
+
+
+def _with_codes(batch: Batch, seed: int) -> Batch:
+    """Knocked out as _knocked_out, and with every value the fields test made to occur:
+    garbled and emergency codes, invalid and garbled levels, 3D heights, every flag."""
+    batch = _knocked_out(batch, seed)
+    rng = np.random.default_rng(seed)
+    n = len(batch)
+    columns = dict(batch.columns)
+    present = dict(batch.present)
+    columns["070/MODE3A"] = rng.choice([0o7500, 0o7600, 0o7700, 0o1234, 0], n).astype(np.int32)
+    for path in ("070/G", "090/V", "090/G", "020/SPI", "020/SIM", "020/TST", "020/ME",
+                 "020/MI", "020/RAB"):
+        columns[path] = (rng.random(n) < 0.3).astype(np.int32)
+        present[path] = rng.random(n) < 0.7
+    columns["110/3DH"] = rng.choice([np.nan, np.inf, 15_000.0, -200.0], n)
+    present["110/3DH"] = rng.random(n) < 0.5
+    return dataclasses.replace(batch, columns=columns, present=present)
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_plot_fields_are_the_numpy_they_replaced(decoded: dict[int, Batch], seed: int | None,
+                                                 ) -> None:
+    normalizer = Normalizer(load(CONFIG))
+    batch = decoded[48] if seed is None else _with_codes(decoded[48], seed)
+    reference = batch.t_capture.copy()
+    compared = 0
+    for key in normalizer._keys(batch, normalizer.radars):
+        rows = normalizer._rows(batch, key)
+        site = normalizer.radars[key][0]
+        for part in (rows, rows[:1], rows[:5]):  # a whole sector and a live datagram's few
+            got, got_dropped = normalise_plots(batch, part, site, normalizer.heights,
+                                               reference[part], normalizer.window)
+            want, want_dropped = normalise_plots_before(batch, part, site, normalizer.heights,
+                                                        reference[part], normalizer.window)
+            assert got_dropped == want_dropped
+            for field in dataclasses.fields(PlotColumns):
+                g, w = getattr(got, field.name), getattr(want, field.name)
+                assert g.shape == w.shape, field.name
+                if w.dtype.kind in "iub":
+                    assert np.array_equal(g, w), field.name
+                else:
+                    assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), field.name
+            compared += len(got.rows)
+    assert compared > (60_000 if seed is None else 20_000)
