@@ -361,3 +361,75 @@ def plot_fields(dict columns, dict present, const int64_t[::1] rows, double ft,
 cdef object _bytes(dict present, str path):
     """A presence mask (bool) as bytes, for a typed view."""
     return present[path].view(np.uint8)
+
+
+def track_fields(dict columns, dict present, const int64_t[::1] rows, tuple flag_paths,
+                 tuple plan_paths):
+    """CAT062 columns at ``rows`` to (vx, vy, fl, roc, mode3a, icao24, track_number, flags,
+    has_fpl), as gateway.normalize.tracks.normalise_tracks computes them: nan or -1 when
+    absent, the level I136 else I135, a garbled Mode 3/A -1, ``flags`` the bitmask of the
+    (set) columns ``flag_paths``, ``has_fpl`` whether any of ``plan_paths`` is present.  A
+    row outside the columns is a ValueError."""
+    cdef Py_ssize_t n = rows.shape[0], i, r, k
+    cdef const double[:] c_vx = columns["185/VX"], c_vy = columns["185/VY"]
+    cdef const double[:] c_fl = columns["136"], c_ctb = columns["135/CTB"]
+    cdef const double[:] c_roc = columns["220"]
+    cdef const int32_t[:] c_garbled = columns["060/G"], c_m3a = columns["060/MODE3A"]
+    cdef const int32_t[:] c_adr = columns["380/ADR"], c_trn = columns["040"]
+    cdef const uint8_t[:] p_vx = _bytes(present, "185/VX"), p_vy = _bytes(present, "185/VY")
+    cdef const uint8_t[:] p_fl = _bytes(present, "136"), p_ctb = _bytes(present, "135/CTB")
+    cdef const uint8_t[:] p_roc = _bytes(present, "220"), p_garbled = _bytes(present, "060/G")
+    cdef const uint8_t[:] p_m3a = _bytes(present, "060/MODE3A")
+    cdef const uint8_t[:] p_adr = _bytes(present, "380/ADR"), p_trn = _bytes(present, "040")
+    cdef const int32_t[:] c_flag
+    cdef const uint8_t[:] p_flag
+    cdef Py_ssize_t size = c_vx.shape[0]
+    cdef double fl
+    if not (c_vy.shape[0] == c_fl.shape[0] == c_ctb.shape[0] == c_roc.shape[0]
+            == c_garbled.shape[0] == c_m3a.shape[0] == c_adr.shape[0] == c_trn.shape[0]
+            == p_vx.shape[0] == p_vy.shape[0] == p_fl.shape[0] == p_ctb.shape[0]
+            == p_roc.shape[0] == p_garbled.shape[0] == p_m3a.shape[0] == p_adr.shape[0]
+            == p_trn.shape[0] == size):
+        raise ValueError("track_fields: columns of different lengths")
+    for i in range(n):
+        if rows[i] < 0 or rows[i] >= size:
+            raise ValueError(f"track_fields: row {rows[i]} outside the columns ({size})")
+    vx_, vy_, fl_, roc_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    mode3a_, icao24_ = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    trn_, flags_ = np.empty(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    has_fpl_ = np.zeros(n, dtype=np.bool_)
+    cdef double[::1] o_vx = vx_, o_vy = vy_, o_fl = fl_, o_roc = roc_
+    cdef int64_t[::1] o_m3a = mode3a_, o_adr = icao24_, o_trn = trn_, o_flags = flags_
+    cdef uint8_t[::1] o_fpl = has_fpl_.view(np.uint8)
+    for i in range(n):
+        r = rows[i]
+        o_vx[i] = c_vx[r] if _has(p_vx, r) else NAN
+        o_vy[i] = c_vy[r] if _has(p_vy, r) else NAN
+        fl = c_fl[r] if _has(p_fl, r) else NAN
+        if not isfinite(fl):
+            fl = c_ctb[r] if _has(p_ctb, r) else NAN
+        o_fl[i] = fl
+        o_roc[i] = c_roc[r] if _has(p_roc, r) else NAN
+        if _has(p_garbled, r) and c_garbled[r] != 0:
+            o_m3a[i] = -1
+        else:
+            o_m3a[i] = c_m3a[r] if _has(p_m3a, r) else -1
+        o_adr[i] = c_adr[r] if _has(p_adr, r) else -1
+        o_trn[i] = c_trn[r] if _has(p_trn, r) else -1
+    for k in range(len(flag_paths)):
+        c_flag = columns[flag_paths[k]]
+        p_flag = _bytes(present, flag_paths[k])
+        if c_flag.shape[0] != size or p_flag.shape[0] != size:
+            raise ValueError("track_fields: columns of different lengths")
+        for i in range(n):
+            r = rows[i]
+            if _has(p_flag, r) and c_flag[r] != 0:
+                o_flags[i] |= (<int64_t>1) << k
+    for k in range(len(plan_paths)):
+        p_flag = _bytes(present, plan_paths[k])
+        if p_flag.shape[0] != size:
+            raise ValueError("track_fields: columns of different lengths")
+        for i in range(n):
+            if _has(p_flag, rows[i]):
+                o_fpl[i] = 1
+    return vx_, vy_, fl_, roc_, mode3a_, icao24_, trn_, flags_, has_fpl_

@@ -37,3 +37,6 @@ def plot_fields(columns: Mapping[str, NDArray[Any]], present: Mapping[str, NDArr
                 rows: I, ft: float, nm_s_to_kt: float, offset_m: float, fallback_m: float,
                 emergency: tuple[int, int, int],
                 ) -> tuple[F, F, F, F, I, I, I, F, F, I, I]: ...
+def track_fields(columns: Mapping[str, NDArray[Any]], present: Mapping[str, NDArray[np.bool_]],
+                 rows: I, flag_paths: tuple[str, ...], plan_paths: tuple[str, ...],
+                 ) -> tuple[F, F, F, F, I, I, I, I, NDArray[np.bool_]]: ...

@@ -34,8 +34,13 @@ from gateway.normalize.plots import (
     PlotColumns,
     normalise_plots,
 )
-from gateway.normalize.tracks import TRACK_FLAG_COLUMNS, normalise_tracks
-from gateway.units import FT, NM
+from gateway.normalize.tracks import (
+    FPL_FIELDS,
+    TRACK_FLAG_COLUMNS,
+    TrackColumns,
+    normalise_tracks,
+)
+from gateway.units import FT, KT, NM
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "captures" / "border.toml"
@@ -356,3 +361,113 @@ def test_plot_fields_are_the_numpy_they_replaced(decoded: dict[int, Batch], seed
                     assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), field.name
             compared += len(got.rows)
     assert compared > (60_000 if seed is None else 20_000)
+
+
+# -- track fields (ext/normalize.pyx's track_fields) against the numpy they replaced --------
+
+def normalise_tracks_before(batch: Batch, rows: np.ndarray, plane: Transformer | None,
+                            reference: np.ndarray, window: tuple[float, float],
+                            ) -> tuple[TrackColumns, dict[str, int]]:
+    """gateway.normalize.tracks.normalise_tracks as it was: numpy calls per column."""
+    def _int(path: str, rows: np.ndarray) -> np.ndarray:
+        return np.where(batch.present[path][rows], batch.columns[path][rows], -1)
+
+    def _float(path: str, rows: np.ndarray) -> np.ndarray:
+        return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
+
+    def _set(path: str, rows: np.ndarray) -> np.ndarray:
+        return batch.present[path][rows] & (batch.columns[path][rows] != 0)
+
+    dropped: dict[str, int] = {}
+    has_105 = batch.present["105/LAT"][rows]
+    has_100 = batch.present["100/X"][rows] & (plane is not None)
+    usable = (batch.present["070"][rows] & batch.present["040"][rows] & (has_105 | has_100)
+              & np.isfinite(reference))
+    dropped["track-without-number-time-or-position"] = int((~usable).sum())
+    rows, reference, has_105 = rows[usable], reference[usable], has_105[usable]
+    t = absolute_time(batch.columns["070"][rows], reference)
+    fresh = in_window(t, reference, *window)
+    dropped["track-out-of-time-window"] = int((~fresh).sum())
+    rows, t, has_105 = rows[fresh], t[fresh], has_105[fresh]
+    lat = batch.columns["105/LAT"][rows].copy()
+    lon = batch.columns["105/LON"][rows].copy()
+    if plane is not None and not has_105.all():
+        need = ~has_105
+        lon[need], lat[need] = plane.transform(batch.columns["100/X"][rows][need],
+                                               batch.columns["100/Y"][rows][need])
+    vx, vy = _float("185/VX", rows), _float("185/VY", rows)
+    fl = _float("136", rows)
+    fl = np.where(np.isfinite(fl), fl, _float("135/CTB", rows))
+    garbled = batch.present["060/G"][rows] & (batch.columns["060/G"][rows] != 0)
+    callsign = np.where(batch.present["380/ID"][rows], batch.columns["380/ID"][rows],
+                        batch.columns["245/CHR"][rows])
+    flags = np.zeros(len(rows), dtype=np.int64)
+    for bit, (_name, path) in enumerate(TRACK_FLAG_COLUMNS):
+        flags |= _set(path, rows).astype(np.int64) << bit
+    has_fpl = np.zeros(len(rows), dtype=bool)
+    for path in FPL_FIELDS:
+        has_fpl |= batch.present[path][rows]
+    columns = TrackColumns(
+        rows=rows, t=t, track_number=_int("040", rows), lat=lat, lon=lon, fl=fl,
+        gs_kt=np.hypot(vx, vy) / KT, trk_deg=np.degrees(np.arctan2(vx, vy)) % 360.0,
+        roc_fpm=_float("220", rows),
+        mode3a=np.where(garbled, -1, _int("060/MODE3A", rows)),
+        icao24=_int("380/ADR", rows), callsign=callsign, has_fpl=has_fpl,
+        fpl={p: np.where(batch.present[p][rows], batch.columns[p][rows],
+                         np.nan if batch.columns[p].dtype.kind == "f" else b"")
+             for p in FPL_FIELDS},
+        flags=flags,
+    )
+    return columns, dropped
+
+
+def _with_track_codes(batch: Batch, seed: int) -> Batch:
+    """Knocked out as _knocked_out, and with garbled codes, levels only in I135 and every
+    flag made to occur."""
+    batch = _knocked_out(batch, seed)
+    rng = np.random.default_rng(seed)
+    n = len(batch)
+    columns = dict(batch.columns)
+    present = dict(batch.present)
+    for path in ("060/G", *(path for _name, path in TRACK_FLAG_COLUMNS)):
+        columns[path] = (rng.random(n) < 0.3).astype(np.int32)
+        present[path] = rng.random(n) < 0.7
+    columns["136"] = rng.choice([np.nan, np.inf, 350.0], n)
+    return dataclasses.replace(batch, columns=columns, present=present)
+
+
+def _same_columns(got: object, want: object, fields: tuple[str, ...]) -> None:
+    for name in fields:
+        g, w = getattr(got, name), getattr(want, name)
+        if isinstance(w, dict):
+            assert g.keys() == w.keys(), name
+            for k in w:
+                assert g[k].dtype == w[k].dtype and g[k].tobytes() == w[k].tobytes(), k
+            continue
+        assert g.shape == w.shape, name
+        if w.dtype.kind in "iub":
+            assert np.array_equal(g, w) and g.dtype.kind == w.dtype.kind, name
+        else:
+            assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), name
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_track_fields_are_the_numpy_they_replaced(decoded: dict[int, Batch], seed: int | None,
+                                                  ) -> None:
+    normalizer = Normalizer(load(CONFIG))
+    batch = decoded[62] if seed is None else _with_track_codes(decoded[62], seed)
+    reference = batch.t_capture.copy()
+    fields = tuple(f.name for f in dataclasses.fields(TrackColumns))
+    compared = 0
+    for key in normalizer._keys(batch, normalizer.sdps):
+        rows = normalizer._rows(batch, key)
+        plane = normalizer.sdps[key][0]
+        for part in (rows, rows[:1], rows[:5]):
+            got, got_dropped = normalise_tracks(batch, part, plane, reference[part],
+                                                normalizer.window)
+            want, want_dropped = normalise_tracks_before(batch, part, plane, reference[part],
+                                                         normalizer.window)
+            assert got_dropped == want_dropped
+            _same_columns(got, want, fields)
+            compared += len(got.rows)
+    assert compared > (50_000 if seed is None else 10_000)

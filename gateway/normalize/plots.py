@@ -57,18 +57,6 @@ FLAG_NAMES = ("spi", "sim", "test", "emergency", "military-emergency", "military
               "fixed-transponder")
 
 
-def _int(batch: Batch, path: str, rows: np.ndarray, missing: int = -1) -> np.ndarray:
-    return np.where(batch.present[path][rows], batch.columns[path][rows], missing)
-
-
-def _float(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
-    return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
-
-
-def _set(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
-    return batch.present[path][rows] & (batch.columns[path][rows] != 0)
-
-
 def normalise_plots(batch: Batch, rows: np.ndarray, site: RadarGeometry, heights: HeightRules,
                     reference: np.ndarray, window: tuple[float, float],
                     ) -> tuple[PlotColumns, dict[str, int]]:
