@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -164,8 +165,8 @@ class Decoder:
         if isinstance(payloads, (bytes, bytearray, memoryview)):
             payloads = [bytes(payloads)]
         data = b"".join(payloads)
-        starts = np.zeros(len(payloads) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in payloads], out=starts[1:])
+        starts = np.fromiter(accumulate(map(len, payloads), initial=0), dtype=np.int64,
+                             count=len(payloads) + 1)
         times = np.full(len(payloads), np.nan) if t_capture is None else np.asarray(
             [np.nan if t is None else t for t in t_capture], dtype=np.float64)
         counts = np.zeros(len(PROBLEM_KINDS), dtype=np.int64)
