@@ -97,6 +97,12 @@ extensions = [
     # filter rounds as GEOS's does
     Extension("gateway._airspace", ["ext/airspace.pyx"],
               extra_compile_args=["-O3", "-ffp-contract=off"]),
+    # the normaliser's output side: Plot and Track message structs from the normalised
+    # columns (gateway/normalize/normalizer.py calls it), and plot placement's arithmetic
+    # (gateway/normalize/geometry.py); no fused multiply-add, so that its numbers are
+    # numpy's to the bit
+    Extension("gateway._normalize", ["ext/normalize.pyx"],
+              extra_compile_args=["-O3", "-ffp-contract=off"]),
 ]
 
 # captures/ is the repository's top-level folder of sample data and also the installed

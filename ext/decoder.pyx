@@ -205,13 +205,18 @@ cdef class _Rows:
     cdef uint8_t[:, ::1] v_char
     cdef uint8_t[:, ::1] v_present
     cdef public Py_ssize_t n
-    cdef Py_ssize_t cap, nfrn, nint, nfloat, nchar, ncol
+    cdef Py_ssize_t cap, first_cap, nfrn, nint, nfloat, nchar, ncol
 
     def __init__(self, Py_ssize_t nfrn, Py_ssize_t nint, Py_ssize_t nfloat, Py_ssize_t nchar,
                  Py_ssize_t ncol, Py_ssize_t cap):
+        # Nothing is allocated until the first record: a live decode call is one datagram,
+        # mostly of one category, and nine arrays for each category it does not hold were
+        # a third of the call (issue 16).  A category without records keeps None arrays
+        # (n == 0: the caller skips it).
         self.nfrn, self.nint, self.nfloat, self.nchar, self.ncol = nfrn, nint, nfloat, nchar, ncol
         self.n = 0
-        self._alloc(max(cap, 16))
+        self.cap = 0
+        self.first_cap = max(cap, 16)
 
     cdef _alloc(self, Py_ssize_t cap):
         # Rows are fully written by the walk, so fresh memory needs no initialising.
@@ -463,7 +468,7 @@ def walk(const uint8_t[::1] buf, const int64_t[::1] starts, const int32_t[::1] c
             bend = pos + length
             while rpos < bend:
                 if rows.n == rows.cap:
-                    rows._alloc(rows.cap * 2)
+                    rows._alloc(rows.cap * 2 if rows.cap else rows.first_cap)
                 problem = 0
                 size = walk_record(base, rpos, bend, &ctab[ci], &rows.i_off[rows.n, 0],
                                    &rows.i_len[rows.n, 0], &problem)

@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,7 @@ class Decoder:
             self._cat_index[c] = -2
         self._tables = []
         self._specs: list[list[tuple[ColumnSpec, int]]] = []
+        self._plans: list[_Plan] = []
         for i, c in enumerate(wanted):
             self._cat_index[c] = i
             t = tables(CATEGORIES[c])
@@ -154,6 +156,7 @@ class Decoder:
             self._tables.append((t.uap, t.nodes.reshape(-1), t.children, spec.reshape(-1),
                                  scales, *widths))
             self._specs.append([(s, int(d)) for s, d in zip(specs, spec[:, 6], strict=True)])
+            self._plans.append(_plan(self._specs[-1]))
 
     def decode(self, payloads: Sequence[bytes] | bytes,
                t_capture: Sequence[float | None] | np.ndarray | None = None,
@@ -162,36 +165,56 @@ class Decoder:
         if isinstance(payloads, (bytes, bytearray, memoryview)):
             payloads = [bytes(payloads)]
         data = b"".join(payloads)
-        starts = np.zeros(len(payloads) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in payloads], out=starts[1:])
+        starts = np.fromiter(accumulate(map(len, payloads), initial=0), dtype=np.int64,
+                             count=len(payloads) + 1)
         times = np.full(len(payloads), np.nan) if t_capture is None else np.asarray(
             [np.nan if t is None else t for t in t_capture], dtype=np.float64)
         counts = np.zeros(len(PROBLEM_KINDS), dtype=np.int64)
         buf = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, dtype=np.uint8)
         rows, _blocks = _decoder.walk(buf, starts, self._cat_index, self._tables, counts)
         batches: dict[int, Batch] = {}
-        for c, r, specs in zip(self.categories, rows, self._specs, strict=True):
+        for c, r, plan in zip(self.categories, rows, self._plans, strict=True):
             n = r.n
             if n == 0:
                 continue
-            values: dict[str, np.ndarray] = {}
-            present: dict[str, np.ndarray] = {}
-            for i, (spec, dest) in enumerate(specs):
-                if spec.kind in (UQUANTITY, SQUANTITY):
-                    values[spec.path] = r.floats[:n, dest]
-                elif spec.kind in (ICAO, ASCII):
-                    width = spec.dtype.itemsize
-                    values[spec.path] = np.ascontiguousarray(
-                        r.chars[:n, dest:dest + width]).view(spec.dtype).reshape(n)
-                else:
-                    values[spec.path] = r.ints[:n, dest]
-                present[spec.path] = r.present[:n, i].view(bool)
+            floats, ints, chars, flags = r.floats[:n], r.ints[:n], r.chars[:n], r.present[:n]
+            values: dict[str, np.ndarray] = {p: floats[:, d] for p, d in plan.floats}
+            values.update({p: ints[:, d] for p, d in plan.ints})
+            for p, d, width, dtype in plan.chars:
+                values[p] = np.ascontiguousarray(chars[:, d:d + width]).view(dtype).reshape(n)
+            values = {p: values[p] for p in plan.order}  # the specs' order, as before
+            flags = flags.view(bool)
+            present = {p: flags[:, i] for i, p in enumerate(plan.order)}
             dg = r.datagram[:n]
             batches[c] = Batch(c, data, r.rec_offset[:n], r.rec_length[:n], dg, times[dg],
                                r.item_start[:n], r.item_length[:n], values, present)
         named = zip(PROBLEM_KINDS, counts.tolist(), strict=True)
         problems = Problems(Counter({k: v for k, v in named if v}))
         return batches, problems
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One category's columns, sorted by where the walker puts them, made once per Decoder:
+    decode runs per datagram live (issue 16), and sorting each spec by kind and reading
+    its dtype again per column was most of a small call's cost."""
+
+    order: tuple[str, ...]  # every path, in the specs' order (presence column i)
+    floats: tuple[tuple[str, int], ...]  # (path, column of the walker's floats)
+    ints: tuple[tuple[str, int], ...]
+    chars: tuple[tuple[str, int, int, np.dtype], ...]  # (path, first char, width, dtype)
+
+
+def _plan(specs: Sequence[tuple[ColumnSpec, int]]) -> _Plan:
+    floats, ints, chars = [], [], []
+    for spec, dest in specs:
+        if spec.kind in (UQUANTITY, SQUANTITY):
+            floats.append((spec.path, dest))
+        elif spec.kind in (ICAO, ASCII):
+            chars.append((spec.path, dest, spec.dtype.itemsize, spec.dtype))
+        else:
+            ints.append((spec.path, dest))
+    return _Plan(tuple(s.path for s, _d in specs), tuple(floats), tuple(ints), tuple(chars))
 
 
 def iter_chunks(payloads: Iterable[tuple[bytes, float | None]], chunk_bytes: int = 1 << 20,

@@ -22,11 +22,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
 from pyproj import Transformer
 
+from gateway import _normalize
 from gateway.config import Config
 from gateway.decoder import Batch
 from gateway.messages import (
@@ -49,6 +52,7 @@ MAX_PENDING = 20_000  # messages held for one source before its batch is closed 
 FIRST_CYCLE_HOLD_S = 0.5
 NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
 END_OF_BATCH = 2  # I065/000
+_ORDER = itemgetter(0, 1)  # events by offset in the stream, a service message after data
 
 
 @dataclass(slots=True)
@@ -97,17 +101,9 @@ class _Source:
 Sites = Mapping[tuple[int, int], tuple[object, _Source]]
 
 
-def _text(raw: bytes) -> str | None:
-    return raw.decode("latin-1") or None
-
-
 # A wake category only if it is one of ICAO's: an SDPS's odd letter is not passed on as if
 # it were one (the shared format would refuse it downstream).
 _WAKES: dict[str | None, Wake] = {w: w for w in WAKE_CATEGORIES}
-
-
-def _num(x: float) -> float | None:
-    return None if x != x else x  # NaN -> null
 
 
 class Normalizer:
@@ -160,41 +156,42 @@ class Normalizer:
                 out: list[SourceBatch]) -> None:
         """Interleave a category's messages with its sources' service messages by position
         in the datagram stream, closing a source's batch at each framing message."""
-        events: list[tuple[int, int, Any]] = []  # (offset, order, action)
+        # (offset, order, key, row of a service message or a message, its kind, datagram)
+        events: list[tuple[int, int, tuple[int, int], Any, int, int]] = []
         if service is not None:
-            for key in self._keys(service, sites):
-                rows = self._rows(service, key)
-                kinds = service.columns[type_path][rows]
-                for r, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
+            is_status = service.category == 65
+            for key, rows in self._groups(service, sites):
+                kinds = service.columns[type_path][rows].tolist()
+                offsets = service.record_offset[rows].tolist()
+                datagrams = service.datagram[rows].tolist()
+                for r, kind, offset, datagram in zip(rows.tolist(), kinds, offsets, datagrams,
+                                                     strict=True):
                     if kind in closing:
-                        events.append((int(service.record_offset[r]), 1,
-                                       (key, r, kind, int(service.datagram[r]))))
-                    if service.category == 65:  # SDPS status, as last reported
+                        events.append((offset, 1, key, r, kind, datagram))
+                    if is_status:  # SDPS status, as last reported
                         sites[key][1].status = service.record(r)
         if data is not None:
             reference = data.t_capture.copy()
             if now is not None:
                 reference[np.isnan(reference)] = now
-            for key in self._keys(data, sites):
-                rows = self._rows(data, key)
-                site, source = sites[key]
-                for message, r in zip(*convert(data, rows, site, reference), strict=True):
-                    events.append((int(data.record_offset[r]), 0, (key, message,
-                                                                   int(data.datagram[r]))))
-        events.sort(key=lambda e: (e[0], e[1]))
+            for key, rows in self._groups(data, sites):
+                messages, kept = convert(data, rows, sites[key][0], reference)
+                events.extend(zip(data.record_offset[kept].tolist(), repeat(0), repeat(key),
+                                  messages, repeat(0), data.datagram[kept].tolist(),
+                                  strict=False))
+        events.sort(key=_ORDER)
         # Unframed sources' batches still open: key -> (their datagram, last offset).  Each
         # closes as soon as the stream moves past its datagram, whatever comes next, so the
         # batches do not depend on where the stream was cut into decode calls (live, the
         # calls are small; in a replay, large).
         unframed: dict[Any, tuple[int, int]] = {}
-        for offset, is_service, payload in events:
-            datagram = payload[-1]
-            for key in [k for k, (d, _) in unframed.items() if d != datagram]:
-                d, last = unframed.pop(key)
-                sites[key][1].close(out, last, d)  # a batch per datagram
+        for offset, is_service, key, item, kind, datagram in events:
+            if unframed:
+                for k in [k for k, (d, _) in unframed.items() if d != datagram]:
+                    d, last = unframed.pop(k)
+                    sites[k][1].close(out, last, d)  # a batch per datagram
+            source = sites[key][1]
             if is_service:
-                key, r, kind, _ = payload
-                source = sites[key][1]
                 source.framed = True
                 source.hold_s = 0.0
                 unframed.pop(key, None)
@@ -203,13 +200,11 @@ class Normalizer:
                     source.crossings = 0
                     source.close(out, offset, datagram)
                 if kind == NORTH_MARKER and service is not None:
-                    self._north(source, service, r)
+                    self._north(source, service, item)
                 continue
-            key, message, _ = payload
-            source = sites[key][1]
-            if not source.framed and not self._held(source, message, out, offset, datagram):
+            if not source.framed and not self._held(source, item, out, offset, datagram):
                 unframed[key] = (datagram, offset)
-            source.pending.append(message)
+            source.pending.append(item)
             if len(source.pending) >= MAX_PENDING:
                 self.counters["batch-closed-at-limit"] += 1
                 source.close(out, offset, datagram)
@@ -234,6 +229,21 @@ class Normalizer:
         self.counters["first-cycle-hold-expired"] += 1
         source.close(out, offset, datagram)
         return False
+
+    def _groups(self, batch: Batch, sites: Sites) -> list[tuple[tuple[int, int], np.ndarray]]:
+        """The rows of each known source (by key, sorted); the rest are counted.  A batch
+        of one source, as a live datagram is, takes a shortcut (issue 16: per-call cost)."""
+        sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]
+        present = batch.present["010/SAC"] & batch.present["010/SIC"]
+        if present.all():
+            key = (int(sac[0]), int(sic[0]))
+            if (sac == key[0]).all() and (sic == key[1]).all():
+                self.counters["record-without-source"] += 0
+                if key in sites:
+                    return [(key, np.arange(len(sac)))]
+                self.counters[f"unknown-source-cat{batch.category:03d}"] += len(sac)
+                return []
+        return [(key, self._rows(batch, key)) for key in self._keys(batch, sites)]
 
     def _keys(self, batch: Batch, sites: Sites) -> list[tuple[int, int]]:
         sac, sic = batch.columns["010/SAC"], batch.columns["010/SIC"]
@@ -268,18 +278,11 @@ class Normalizer:
         self.counters.update({k: v for k, v in dropped.items() if v})
         src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
                      sic=int(batch.columns["010/SIC"][rows[0]]), cat=48)
-        messages = [
-            Plot(t=t, src=src, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=_num(fl),
-                 mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs),
-                 track_number=None if trn < 0 else trn, gs_kt=_num(gs), hdg_deg=_num(hdg),
-                 detection=DETECTION.get(typ), flags=_flags(fl_bits, FLAG_NAMES))
-            for t, lat, lon, rho, theta, fl, m3a, adr, cs, trn, gs, hdg, typ, fl_bits in zip(
-                np.round(cols.t, 6).tolist(), cols.lat.tolist(), cols.lon.tolist(),
-                cols.rho_nm.tolist(), cols.theta_deg.tolist(), cols.fl.tolist(),
-                cols.mode3a.tolist(), cols.icao24.tolist(), cols.callsign.tolist(),
-                cols.track_number.tolist(), cols.gs_kt.tolist(), cols.hdg_deg.tolist(),
-                cols.typ.tolist(), cols.flags.tolist(), strict=True)
-        ]
+        messages = _normalize.plot_messages(
+            Plot, src, np.round(cols.t, 6), _f(cols.lat), _f(cols.lon), _f(cols.rho_nm),
+            _f(cols.theta_deg), _f(cols.fl), _i(cols.mode3a), _i(cols.icao24),
+            cols.callsign.tolist(), _i(cols.track_number), _f(cols.gs_kt), _f(cols.hdg_deg),
+            _i(cols.typ), _i(cols.flags), MODE3A_TEXT, ICAO24_TEXT, DETECTION, FLAG_NAMES)
         self.counters["plots"] += len(messages)
         return messages, cols.rows
 
@@ -290,30 +293,24 @@ class Normalizer:
         src = Source(sac=int(batch.columns["010/SAC"][rows[0]]),
                      sic=int(batch.columns["010/SIC"][rows[0]]), cat=62)
         fpl = cols.fpl
-        flag_names = tuple(name for name, _path in TRACK_FLAG_COLUMNS)
-        messages = []
-        for i, (t, trn, lat, lon, fl, gs, trk, roc, m3a, adr, cs, has_fpl, bits) in enumerate(
-                zip(np.round(cols.t, 6).tolist(), cols.track_number.tolist(), cols.lat.tolist(),
-                    cols.lon.tolist(), cols.fl.tolist(), cols.gs_kt.tolist(),
-                    cols.trk_deg.tolist(), cols.roc_fpm.tolist(), cols.mode3a.tolist(),
-                    cols.icao24.tolist(), cols.callsign.tolist(), cols.has_fpl.tolist(),
-                    cols.flags.tolist(), strict=True)):
-            plan = None
-            if has_fpl:
-                plan = FlightPlan(callsign=_text(fpl["390/CS"][i]), dep=_text(fpl["390/DEP"][i]),
-                                  dst=_text(fpl["390/DST"][i]),
-                                  cfl=_num(float(fpl["390/CFL"][i])),
-                                  type=_text(fpl["390/TAC"][i]),
-                                  wtc=_WAKES.get(_text(fpl["390/WTC"][i])))
-            messages.append(Track(
-                t=t, src=src, track_number=trn, lat=lat, lon=lon,
-                fl=_num(fl), gs_kt=_num(gs), trk_deg=_num(trk), roc_fpm=_num(roc),
-                mode3a=MODE3A_TEXT[m3a], icao24=ICAO24_TEXT[adr], callsign=_text(cs), fpl=plan,
-                flags=_flags(bits, flag_names)))
+        messages = _normalize.track_messages(
+            Track, FlightPlan, src, np.round(cols.t, 6), _i(cols.track_number), _f(cols.lat),
+            _f(cols.lon), _f(cols.fl), _f(cols.gs_kt), _f(cols.trk_deg), _f(cols.roc_fpm),
+            _i(cols.mode3a), _i(cols.icao24), cols.callsign.tolist(), _i(cols.flags),
+            np.ascontiguousarray(cols.has_fpl).view(np.uint8), fpl["390/CS"].tolist(),
+            fpl["390/DEP"].tolist(), fpl["390/DST"].tolist(), _f(fpl["390/CFL"]),
+            fpl["390/TAC"].tolist(), fpl["390/WTC"].tolist(), _WAKES, MODE3A_TEXT,
+            ICAO24_TEXT, _TRACK_FLAGS)
         self.counters["tracks"] += len(messages)
         return messages, cols.rows
 
 
-def _flags(bits: int, names: tuple[str, ...]) -> list[str]:
-    return [n for i, n in enumerate(names) if bits >> i & 1] if bits else []
+_TRACK_FLAGS = tuple(name for name, _path in TRACK_FLAG_COLUMNS)
 
+
+def _f(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _i(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)

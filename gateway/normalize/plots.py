@@ -1,5 +1,9 @@
 """CAT048 columns of one radar to plot fields: placed on the earth, on UTC, in the units of
-the shared format.  Vectorised; message objects are made later, at the edge."""
+the shared format.  Vectorised; message objects are made later, at the edge.
+
+The fields themselves are read in one pass of a kernel (ext/normalize.pyx's plot_fields):
+as numpy calls they were ~60 on the few plots of a live datagram (issue 16);
+tests/test_normalize_fast.py holds it to the numpy version."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway import _normalize
 from gateway.decoder import Batch
 from gateway.messages import Detection
 from gateway.normalize.clock import absolute_time, in_window
@@ -52,18 +57,6 @@ FLAG_NAMES = ("spi", "sim", "test", "emergency", "military-emergency", "military
               "fixed-transponder")
 
 
-def _int(batch: Batch, path: str, rows: np.ndarray, missing: int = -1) -> np.ndarray:
-    return np.where(batch.present[path][rows], batch.columns[path][rows], missing)
-
-
-def _float(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
-    return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
-
-
-def _set(batch: Batch, path: str, rows: np.ndarray) -> np.ndarray:
-    return batch.present[path][rows] & (batch.columns[path][rows] != 0)
-
-
 def normalise_plots(batch: Batch, rows: np.ndarray, site: RadarGeometry, heights: HeightRules,
                     reference: np.ndarray, window: tuple[float, float],
                     ) -> tuple[PlotColumns, dict[str, int]]:
@@ -78,31 +71,14 @@ def normalise_plots(batch: Batch, rows: np.ndarray, site: RadarGeometry, heights
     dropped["plot-out-of-time-window"] = int((~fresh).sum())
     rows, t = rows[fresh], t[fresh]
 
-    valid_fl = (batch.present["090/FL"][rows] & (batch.columns["090/V"][rows] == 0)
-                & (batch.columns["090/G"][rows] == 0))
-    fl = np.where(valid_fl, batch.columns["090/FL"][rows], np.nan)
-    h3d = _float(batch, "110/3DH", rows) * FT
-    height = np.where(valid_fl, fl * 100 * FT,
-                      np.where(np.isfinite(h3d), h3d, np.nan)) + heights.offset_m
-    height = np.where(np.isfinite(height), height, heights.fallback_m)
-    rho = batch.columns["040/RHO"][rows]
-    theta = batch.columns["040/THETA"][rows]
+    (fl, height, rho, theta, mode3a, icao24, track_number, gs_kt, hdg_deg, typ,
+     flags) = _normalize.plot_fields(batch.columns, batch.present, rows.astype(np.int64),
+                                     FT, NM_S_TO_KT, heights.offset_m, heights.fallback_m,
+                                     EMERGENCY_CODES)
     lat, lon, _elev = site.place(rho * NM, theta, height)
-
-    garbled = batch.present["070/G"][rows] & (batch.columns["070/G"][rows] != 0)
-    mode3a = np.where(garbled, -1, _int(batch, "070/MODE3A", rows))
-    flags = np.zeros(len(rows), dtype=np.int64)
-    for bit, set_ in enumerate((
-        _set(batch, "020/SPI", rows), _set(batch, "020/SIM", rows), _set(batch, "020/TST", rows),
-        np.isin(mode3a, EMERGENCY_CODES), _set(batch, "020/ME", rows),
-        _set(batch, "020/MI", rows), _set(batch, "020/RAB", rows),
-    )):
-        flags |= set_.astype(np.int64) << bit
     columns = PlotColumns(
         rows=rows, t=t, lat=lat, lon=lon, rho_nm=rho, theta_deg=theta, fl=fl, mode3a=mode3a,
-        icao24=_int(batch, "220", rows), callsign=batch.columns["240"][rows],
-        track_number=_int(batch, "161/TRN", rows),
-        gs_kt=_float(batch, "200/GSP", rows) * NM_S_TO_KT, hdg_deg=_float(batch, "200/HDG", rows),
-        typ=_int(batch, "020/TYP", rows), flags=flags,
+        icao24=icao24, callsign=batch.columns["240"][rows], track_number=track_number,
+        gs_kt=gs_kt, hdg_deg=hdg_deg, typ=typ, flags=flags,
     )
     return columns, dropped

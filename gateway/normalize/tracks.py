@@ -2,6 +2,10 @@
 
 Position is I105 when present; otherwise, if configured, I100 taken back from the SDPS
 system plane (stereographic at its system reference point) to WGS-84.
+
+The fields are read in one pass of a kernel (ext/normalize.pyx's track_fields), not ~40
+numpy calls on a live datagram's few tracks (issue 16); tests/test_normalize_fast.py holds
+it to the numpy version.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 from pyproj import CRS, Transformer
 
+from gateway import _normalize
 from gateway.decoder import Batch
 from gateway.normalize.clock import absolute_time, in_window
-from gateway.normalize.plots import _float, _int, _set
 from gateway.units import KT
 
 TRACK_FLAG_COLUMNS = (("spi", "080/SPI"), ("sim", "080/SIM"), ("end", "080/TSE"),
                       ("coasting", "080/CST"), ("mono-sensor", "080/MON"),
                       ("tentative", "080/CNF"))
 FPL_FIELDS = ("390/CS", "390/DEP", "390/DST", "390/CFL", "390/TAC", "390/WTC")
+_FLAG_PATHS = tuple(path for _name, path in TRACK_FLAG_COLUMNS)
 
 
 def system_plane_crs(srp_lat: float, srp_lon: float) -> CRS:
@@ -75,24 +80,15 @@ def normalise_tracks(batch: Batch, rows: np.ndarray, plane: Transformer | None,
         need = ~has_105
         lon[need], lat[need] = plane.transform(batch.columns["100/X"][rows][need],
                                                batch.columns["100/Y"][rows][need])
-    vx, vy = _float(batch, "185/VX", rows), _float(batch, "185/VY", rows)
-    fl = _float(batch, "136", rows)
-    fl = np.where(np.isfinite(fl), fl, _float(batch, "135/CTB", rows))
-    garbled = batch.present["060/G"][rows] & (batch.columns["060/G"][rows] != 0)
+    (vx, vy, fl, roc, mode3a, icao24, track_number, flags,
+     has_fpl) = _normalize.track_fields(batch.columns, batch.present, rows.astype(np.int64),
+                                        _FLAG_PATHS, FPL_FIELDS)
     callsign = np.where(batch.present["380/ID"][rows], batch.columns["380/ID"][rows],
                         batch.columns["245/CHR"][rows])
-    flags = np.zeros(len(rows), dtype=np.int64)
-    for bit, (_name, path) in enumerate(TRACK_FLAG_COLUMNS):
-        flags |= _set(batch, path, rows).astype(np.int64) << bit
-    has_fpl = np.zeros(len(rows), dtype=bool)
-    for path in FPL_FIELDS:
-        has_fpl |= batch.present[path][rows]
     columns = TrackColumns(
-        rows=rows, t=t, track_number=_int(batch, "040", rows), lat=lat, lon=lon, fl=fl,
+        rows=rows, t=t, track_number=track_number, lat=lat, lon=lon, fl=fl,
         gs_kt=np.hypot(vx, vy) / KT, trk_deg=np.degrees(np.arctan2(vx, vy)) % 360.0,
-        roc_fpm=_float(batch, "220", rows),
-        mode3a=np.where(garbled, -1, _int(batch, "060/MODE3A", rows)),
-        icao24=_int(batch, "380/ADR", rows), callsign=callsign, has_fpl=has_fpl,
+        roc_fpm=roc, mode3a=mode3a, icao24=icao24, callsign=callsign, has_fpl=has_fpl,
         fpl={p: np.where(batch.present[p][rows], batch.columns[p][rows],
                          np.nan if batch.columns[p].dtype.kind == "f" else b"")
              for p in FPL_FIELDS},
