@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway import _coverage
 from gateway.associate.frame import ConformalFrame
 from gateway.units import NM
 
@@ -75,6 +76,10 @@ class Coverage:
         # seen_by's per-radar constants, made once (it runs on every review)
         self._antenna_r = EARTH_RADIUS_M + self.alt
         self._range2 = self.range_m * self.range_m
+        # the kernel's decisions are numpy's where the constants are finite (else numpy's)
+        self._kernel = bool(np.isfinite(np.concatenate([
+            self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
+            self.horizon_antenna])).all())
 
     @classmethod
     def of(cls, frame: ConformalFrame,
@@ -85,8 +90,30 @@ class Coverage:
     def __len__(self) -> int:
         return len(self.sites)
 
+    # how near its boundary (relative) a kernel's test hands the point back to numpy
+    KERNEL_TOL = 1e-9
+
     def seen_by(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
-        """bool [n, radars]: which radar sees each point (plane x, y; height h_m)."""
+        """bool [n, radars]: which radar sees each point (plane x, y; height h_m).
+
+        In C (ext/coverage.pyx: the deleter asks on every review); the points whose
+        decision libm's hypot, sin and cos could make otherwise than numpy's (near a
+        boundary, or not finite) are decided by ``seen_by_numpy``."""
+        x, y, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+                   for a in (x, y, h_m))
+        if len(self.sites) == 0:
+            return np.zeros((len(x), 0), dtype=bool)
+        if not self._kernel:
+            return self.seen_by_numpy(x, y, h)
+        seen, unsure = _coverage.seen_by(
+            x, y, h, self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
+            self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K, self.KERNEL_TOL)
+        if len(unsure):
+            seen[unsure] = self.seen_by_numpy(x[unsure], y[unsure], h[unsure])
+        return seen
+
+    def seen_by_numpy(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
+        """``seen_by`` in numpy: the rule, and what the kernel is held to."""
         x, y, h = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (x, y, h_m))
         if len(self.sites) == 0:
             return np.zeros((len(x), 0), dtype=bool)
