@@ -12,3 +12,6 @@ F = NDArray[np.float64]
 def seen_by(x: F, y: F, h: F, sx: F, sy: F, k: F, tan_cone: F, antenna_r: F, range2: F,
             horizon_antenna: F, earth_r: float, horizon_k: float, tol: float,
             ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]: ...
+def hidden(x: F, y: F, vx: F, vy: F, h: F, rate: F, ahead: F, steps: int, sx: F, sy: F, k: F,
+           tan_cone: F, antenna_r: F, range2: F, horizon_antenna: F, earth_r: float,
+           horizon_k: float, tol: float) -> tuple[NDArray[np.bool_], NDArray[np.int64]]: ...

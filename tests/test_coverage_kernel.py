@@ -134,13 +134,94 @@ def test_no_radar_and_odd_shapes() -> None:
                           _HORIZON_K, 1e-9)
 
 
+def _numpy_hidden(c: Coverage, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray,
+                  h: np.ndarray, ahead: np.ndarray, vz: np.ndarray | None,
+                  steps: int = 12) -> np.ndarray:
+    n = len(x)
+    rate = np.zeros(n) if vz is None else np.nan_to_num(vz)
+    return c.hidden_numpy(x, y, vx, vy, h, np.broadcast_to(ahead, (n,)).astype(np.float64),
+                          steps, rate)
+
+
+def test_hidden_is_numpys() -> None:
+    """Lines through cones, out of range, over the horizon, climbing and descending, some
+    starting a few ulp from a boundary; rates and look-aheads that are not finite."""
+    c = Coverage(FRAME, SITES)
+    rng = np.random.default_rng(15)
+    n = 30_000
+    site = rng.integers(0, len(SITES), n)
+    # near an antenna (its cone) or anywhere around
+    near = rng.random(n) < 0.5
+    x = np.where(near, c.x[site] + rng.normal(0.0, 15e3, n), c.x.mean() + rng.uniform(-5e5, 5e5, n))
+    y = np.where(near, c.y[site] + rng.normal(0.0, 15e3, n), c.y.mean() + rng.uniform(-5e5, 5e5, n))
+    speed = rng.uniform(0.0, 300.0, n)
+    heading = rng.uniform(0.0, 2 * np.pi, n)
+    vx, vy = speed * np.sin(heading), speed * np.cos(heading)
+    h = rng.choice([100.0, 600.0, 3000.0, 10_000.0, 12_500.0], n) * rng.uniform(0.5, 1.1, n)
+    vz = rng.normal(0.0, 10.0, n)
+    vz[::50] = np.nan
+    vz[1::211] = np.inf
+    vz[2::211] = -np.inf
+    ahead = rng.uniform(-30.0, 300.0, n)
+    ahead[::301] = np.nan
+    ahead[1::307] = np.inf
+    with np.errstate(all="ignore"):  # numpy's overflows of infinite rates
+        got = c.hidden(x, y, vx, vy, h, ahead, vz=vz)
+        want = _numpy_hidden(c, x, y, vx, vy, h, ahead, vz)
+        np.testing.assert_array_equal(got, want)
+        assert got.sum() > 100 and (~got).sum() > 100
+        # no climb rate, one look-ahead for all, other step counts
+        np.testing.assert_array_equal(c.hidden(x, y, vx, vy, h, np.float64(120.0)),
+                                      _numpy_hidden(c, x, y, vx, vy, h, np.float64(120.0),
+                                                    None))
+        for steps in (1, 3, 40):
+            np.testing.assert_array_equal(
+                c.hidden(x[:3000], y[:3000], vx[:3000], vy[:3000], h[:3000], ahead[:3000],
+                         steps=steps, vz=vz[:3000]),
+                _numpy_hidden(c, x[:3000], y[:3000], vx[:3000], vy[:3000], h[:3000],
+                              ahead[:3000], vz[:3000], steps))
+
+
+def test_hidden_at_a_boundary_is_numpys() -> None:
+    """Tracks whose point now, or one ahead, is within a few ulp of the cone's edge."""
+    c = Coverage(FRAME, SITES)
+    sx, sy, h = float(c.x[0]), float(c.y[0]), 10_000.0
+
+    def numpy_says(d: float) -> bool:
+        return bool(c.seen_by_numpy(np.array([sx + d]), np.array([sy]), np.array([h]))[0, 0])
+
+    d = _flip(numpy_says, 5_000.0, 20_000.0)  # the cone's edge on the x axis
+    ds = [d]
+    for step in (np.inf, -np.inf):
+        v = d
+        for _ in range(300):
+            v = float(np.nextafter(v, step))
+            ds.append(v)
+    start = sx + np.array(ds)
+    n = len(start)
+    y = np.full(n, sy)
+    zero = np.zeros(n)
+    for vx, ahead in ((zero, np.full(n, 60.0)),          # standing at the edge
+                      (np.full(n, -250.0), np.full(n, 60.0)),  # into the cone, and out
+                      (np.full(n, 250.0), np.full(n, 60.0))):  # out of it
+        got = c.hidden(start, y, vx, zero, np.full(n, h), ahead)
+        np.testing.assert_array_equal(got, _numpy_hidden(c, start, y, vx, zero, np.full(n, h),
+                                                         ahead, None))
+    # the lines whose last point (dt = 60 s) lands at the edge: x = edge - 250 * 60
+    back = start + 250.0 * 60.0
+    got = c.hidden(back, y, np.full(n, -250.0), zero, np.full(n, h), np.full(n, 60.0))
+    np.testing.assert_array_equal(got, _numpy_hidden(c, back, y, np.full(n, -250.0), zero,
+                                                     np.full(n, h), np.full(n, 60.0), None))
+
+
 @pytest.mark.slow
 def test_every_point_of_a_replay_is_numpys(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped capture's replay: every point the deleter asks about, both ways."""
+    """The shipped capture's replay: every point and line the deleter asks about, both
+    ways."""
     from gateway.cli import main
 
-    asked = [0]
+    asked = [0, 0]
     kernel = Coverage.seen_by
 
     def both(self: Coverage, x: np.ndarray, y: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -149,8 +230,20 @@ def test_every_point_of_a_replay_is_numpys(tmp_path: Path,
         asked[0] += seen.shape[0]
         return seen
 
+    hidden = Coverage.hidden
+
+    def hidden_both(self: Coverage, x: np.ndarray, y: np.ndarray, vx: np.ndarray,
+                    vy: np.ndarray, h: np.ndarray, ahead: np.ndarray, steps: int = 12,
+                    vz: np.ndarray | None = None) -> np.ndarray:
+        out = hidden(self, x, y, vx, vy, h, ahead, steps, vz)
+        np.testing.assert_array_equal(out, _numpy_hidden(self, x, y, vx, vy, h, ahead, vz,
+                                                         steps))
+        asked[1] += len(out)
+        return out
+
     monkeypatch.setattr(Coverage, "seen_by", both)
+    monkeypatch.setattr(Coverage, "hidden", hidden_both)
     assert main(["replay", str(ROOT / "captures" / "border-10min.pcap.gz"), "--config",
                  str(ROOT / "captures" / "border.toml"), "--speed", "max",
                  "--out", str(tmp_path / "out.jsonl")]) == 0
-    assert asked[0] > 100_000
+    assert asked[0] > 100_000 and asked[1] > 1_000

@@ -147,18 +147,41 @@ class Coverage:
         out of.  (A descent below the horizon towards an airport does not come out: the
         climb rate is what tells it from a level flight across a hole.)  Without radars
         nothing is hidden."""
-        x, y, vx, vy, h = (np.asarray(a, dtype=np.float64).reshape(-1)
+        x, y, vx, vy, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
                            for a in (x, y, vx, vy, h_m))
         n = len(x)
-        rate = np.zeros(n) if vz is None else np.nan_to_num(
-            np.asarray(vz, dtype=np.float64).reshape(-1))
+        # the climb rate: nan as level (the kernel makes it so itself, as np.nan_to_num)
+        rate = np.zeros(n) if vz is None else np.ascontiguousarray(
+            vz, dtype=np.float64).reshape(-1)
         if n == 0 or len(self.sites) == 0:
             return np.zeros(n, dtype=bool)
-        ahead = np.broadcast_to(np.asarray(ahead_s, dtype=np.float64), (n,))
+        ahead = np.ascontiguousarray(ahead_s, dtype=np.float64)
+        if ahead.shape != (n,):
+            ahead = np.ascontiguousarray(np.broadcast_to(ahead, (n,)))
+        if not self._kernel or steps < 1:
+            return self.hidden_numpy(x, y, vx, vy, h, ahead, steps, np.nan_to_num(rate))
+        # in C (ext/coverage.pyx), which follows each line only as far as it must; the
+        # tracks whose verdict libm's functions could give otherwise go to numpy
+        out, unsure = _coverage.hidden(
+            x, y, vx, vy, h, rate, ahead, steps, self.x, self.y, self.k, self.tan_cone,
+            self._antenna_r, self._range2, self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K,
+            self.KERNEL_TOL)
+        if len(unsure):
+            out[unsure] = self.hidden_numpy(x[unsure], y[unsure], vx[unsure], vy[unsure],
+                                            h[unsure], ahead[unsure], steps,
+                                            np.nan_to_num(rate[unsure]))
+        return out
+
+    def hidden_numpy(self, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray,
+                     h: np.ndarray, ahead: np.ndarray, steps: int,
+                     rate: np.ndarray) -> np.ndarray:
+        """``hidden`` in numpy (float64 arrays of n, ``rate`` without nan): the rule, and
+        what the kernel is held to."""
+        n = len(x)
         frac = np.arange(steps + 1, dtype=np.float64) / steps  # 0 (now), ..., 1
         dt = np.fmax(ahead, 0.0)[:, None] * frac  # [n, steps + 1]
-        seen = self.seen((x[:, None] + vx[:, None] * dt).ravel(),
-                         (y[:, None] + vy[:, None] * dt).ravel(),
-                         np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
-                         ).reshape(n, steps + 1)
+        seen = self.seen_by_numpy((x[:, None] + vx[:, None] * dt).ravel(),
+                                  (y[:, None] + vy[:, None] * dt).ravel(),
+                                  np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
+                                  ).any(axis=1).reshape(n, steps + 1)
         return ~seen[:, 0] & seen[:, 1:].any(axis=1) & (ahead > 0)
