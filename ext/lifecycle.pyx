@@ -297,3 +297,24 @@ def verdicts(const int64_t[:] rows, const signed char[:] state, const double[:] 
             do[nd] = rows[i]
             nd += 1
     return coast[:nc], end[:ne], dropped[:nd], ended
+
+
+def misses_needed(const int64_t[:, :] ident, const signed char[:] state,
+                  const int64_t[:] rows, Py_ssize_t address, Py_ssize_t mode3a,
+                  const double[:] by_kind):
+    """``misses_to_end`` of each row: ``by_kind`` read at 2 x tentative (state 0) +
+    transponder (a Mode S address, column ``address`` of ``ident``, or a Mode-3/A code,
+    column ``mode3a``, not -1)."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i, r
+    if ident.shape[0] != cap or by_kind.shape[0] != 4:
+        raise ValueError("misses_needed: shapes differ")
+    if not (0 <= address < ident.shape[1] and 0 <= mode3a < ident.shape[1]):
+        raise IndexError("misses_needed: column out of range")
+    out = np.empty(n, dtype=np.float64)
+    cdef double[:] o = out
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("misses_needed: row out of range")
+        o[i] = by_kind[(state[r] == 0) * 2 + (ident[r, address] >= 0 or ident[r, mode3a] >= 0)]
+    return out

@@ -17,7 +17,15 @@ from gateway import _lifecycle
 from gateway.associate import ConformalFrame, TrackerParameters
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.lifecycle import TimeoutDeleter
-from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.associate.tracks import (
+    ADDRESS,
+    CONFIRMED,
+    LEVEL_LAST,
+    LEVEL_T,
+    MODE3A,
+    TENTATIVE,
+    TrackTable,
+)
 from gateway.units import FT
 
 MIN_S, MAX_S = TimeoutDeleter.MIN_PERIOD_S, TimeoutDeleter.MAX_PERIOD_S
@@ -321,6 +329,26 @@ def test_review_steps_are_the_numpy_code() -> None:
         _lifecycle.verdicts(np.zeros(2, np.int64), np.zeros(2, np.int8), np.zeros(2),
                             np.zeros(2), np.array([5]), np.zeros(1), np.zeros(1, bool),
                             np.zeros(1), 1.0, 1.0, 1.0, 1.0)
+
+
+def test_misses_needed_is_the_numpy_code() -> None:
+    """``misses_to_end``'s former numpy: the table read by tentative and transponder."""
+    rng = np.random.default_rng(17)
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(50)
+    tracks.state[rows] = rng.integers(0, 3, 50)
+    tracks.ident[rows, ADDRESS] = np.where(rng.random(50) < 0.4, 0x123456, -1)
+    tracks.ident[rows, MODE3A] = np.where(rng.random(50) < 0.4, 0o1234, -1)
+    table = np.array([20.0, 6.0, 7.0, 2.0])
+    for n in (0, 1, 50):
+        r = rng.choice(rows, n, replace=False).astype(np.int64)
+        transponder = (tracks.icao24[r] >= 0) | (tracks.mode3a[r] >= 0)
+        expected = table.take((tracks.state[r] == TENTATIVE) * 2 + transponder)
+        got = _lifecycle.misses_needed(tracks.ident, tracks.state, r, ADDRESS, MODE3A, table)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    with pytest.raises(IndexError):
+        _lifecycle.misses_needed(tracks.ident, tracks.state, np.array([10**6]), ADDRESS,
+                                 MODE3A, table)
 
 
 # -- the deleter's cached answers --------------------------------------------------------------

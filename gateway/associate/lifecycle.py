@@ -76,10 +76,12 @@ from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import (
+    ADDRESS,
     COASTING,
     CONFIRMED,
     LEVEL_LAST,
     LEVEL_T,
+    MODE3A,
     TENTATIVE,
     TrackTable,
 )
@@ -457,9 +459,9 @@ class TimeoutDeleter:
         """The scans missed in a row that end each track: the least k whose chance
         (1 - Pd)^k is at most the end probability of its state, Pd that of its kind
         (transponder or primary only)."""
-        transponder = (tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0)
-        kind = (tracks.state[rows] == TENTATIVE) * 2 + transponder
-        return self._misses_by_kind.take(kind)
+        # in C (ext/lifecycle.pyx): by_kind read at 2 x tentative + transponder
+        return _lifecycle.misses_needed(tracks.ident, tracks.state, rows, ADDRESS, MODE3A,
+                                        self._misses_by_kind)
 
     def missed(self, tracks: TrackTable, rows: np.ndarray, now: float,
                silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
