@@ -15,9 +15,11 @@ already decide it; and whenever an input is not finite.  ``tol`` (1e-9) is six o
 magnitude above what a few ulp of hypot, sin and cos can move these quantities (the
 cancellation in ``vert`` included: its error is a few ulp of the earth radius), so outside
 that band numpy cannot decide otherwise; the caller recomputes the unsure rows with numpy
-(elementwise: a point's result does not depend on the others).  tests/test_coverage_kernel.py
-holds it to the numpy on random points, on points a few ulp either side of each boundary,
-and on every point a replay of the shipped capture asks (slow).
+(elementwise: a point's result does not depend on the others).  ``hidden`` follows each
+track's line in C the same way, stopping at the first point that decides; a track with an
+unsure point the others do not overrule goes to numpy whole.  tests/test_coverage_kernel.py
+holds both to the numpy on random points and lines, on points a few ulp either side of each
+boundary, and on every point and line a replay of the shipped capture asks (slow).
 """
 
 from libc.float cimport DBL_MAX
