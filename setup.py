@@ -69,6 +69,10 @@ extensions = [
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # which radar sees each point (gateway/associate/coverage.py calls it): libm's hypot,
+    # sin and cos, with the points near a boundary handed back to numpy (ext/coverage.pyx)
+    Extension("gateway._coverage", ["ext/coverage.pyx"],
+              extra_compile_args=["-O3", "-ffp-contract=off"]),
     # the tracker's input side: messages to columns, the frame's projection, plot noise
     # (gateway/associate/measurements.py and frame.py call it); no fused multiply-add, so
     # that its numbers are numpy's and PROJ's to the bit

@@ -206,3 +206,115 @@ def aged(const signed char[:] state, const double[:] t_update, const double[:] t
             st[k] = state[r]
             k += 1
     return kept[:k], ages[:k], silent[:k], states[:k]
+
+
+def hide_look(const signed char[:] state, const double[:] age, double coast_after,
+              double hidden_max):
+    """``review``'s rows (indices into its arrays) whose coverage gap to look at: not
+    tentative (state 0), silent for more than ``coast_after`` and at most ``hidden_max``."""
+    cdef Py_ssize_t n = state.shape[0], i, k = 0
+    if age.shape[0] != n:
+        raise ValueError("hide_look: shapes differ")
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[:] o = out
+    for i in range(n):
+        if state[i] != 0 and age[i] > coast_after and age[i] <= hidden_max:
+            o[k] = i
+            k += 1
+    return out[:k]
+
+
+def miss_look(const signed char[:] state, const double[:] age, const double[:] silent,
+              double tentative_timeout, double first, double end_min):
+    """``review``'s rows (indices) whose missed scans to count: tentative ones (state 0) not
+    timed out (age at most ``tentative_timeout``) silent for at least ``first``; the others
+    silent for at least ``end_min``."""
+    cdef Py_ssize_t n = state.shape[0], i, k = 0
+    if age.shape[0] != n or silent.shape[0] != n:
+        raise ValueError("miss_look: shapes differ")
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[:] o = out
+    for i in range(n):
+        if state[i] == 0:
+            if not (age[i] > tentative_timeout) and silent[i] >= first:
+                o[k] = i
+                k += 1
+        elif silent[i] >= end_min:
+            o[k] = i
+            k += 1
+    return out[:k]
+
+
+def verdicts(const int64_t[:] rows, const signed char[:] state, const double[:] age,
+             const double[:] silent, const int64_t[:] look, const double[:] k,
+             const flag[:] covered, const double[:] need, double tentative_timeout,
+             double coast_after, double end_after, double end_max):
+    """(coast, end, drop rows, ended by misses): ``review``'s last step.  A tentative row
+    (state 0) older than ``tentative_timeout`` drops; another silent for more than
+    ``end_after`` ends; of the rows ``look`` (indices) whose ``k`` missed scans were
+    counted, those that radars see (``covered``) end instead once k reaches ``need`` or
+    silent for more than ``end_max`` (tentative ones drop once k reaches need); confirmed
+    rows (state 1) older than ``coast_after`` that do not end coast.  The count is of the
+    rows not tentative that reached ``need`` silent for at most ``end_after``."""
+    cdef Py_ssize_t n = rows.shape[0], m = look.shape[0], i, j, nc = 0, ne = 0, nd = 0
+    cdef Py_ssize_t ended = 0
+    cdef bint tent, gone
+    if state.shape[0] != n or age.shape[0] != n or silent.shape[0] != n:
+        raise ValueError("verdicts: shapes differ")
+    if k.shape[0] != m or covered.shape[0] != m or need.shape[0] != m:
+        raise ValueError("verdicts: look's shapes differ")
+    over = np.empty(n, dtype=np.uint8)
+    drop = np.empty(n, dtype=np.uint8)
+    cdef flag[:] ov = over, dr = drop
+    for i in range(n):
+        tent = state[i] == 0
+        dr[i] = tent and age[i] > tentative_timeout
+        ov[i] = (not tent) and silent[i] > end_after
+    for j in range(m):
+        i = look[j]
+        if not 0 <= i < n:
+            raise IndexError("verdicts: look out of range")
+        tent = state[i] == 0
+        gone = k[j] >= need[j]
+        if gone and not tent and silent[i] <= end_after:
+            ended += 1
+        if covered[j]:
+            ov[i] = (not tent) and (gone or silent[i] > end_max)
+        if tent and gone:
+            dr[i] = 1
+    coast = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
+    dropped = np.empty(n, dtype=np.int64)
+    cdef int64_t[:] co = coast, eo = end, do = dropped
+    for i in range(n):
+        if ov[i]:
+            eo[ne] = rows[i]
+            ne += 1
+        elif state[i] == 1 and age[i] > coast_after:
+            co[nc] = rows[i]
+            nc += 1
+        if dr[i]:
+            do[nd] = rows[i]
+            nd += 1
+    return coast[:nc], end[:ne], dropped[:nd], ended
+
+
+def misses_needed(const int64_t[:, :] ident, const signed char[:] state,
+                  const int64_t[:] rows, Py_ssize_t address, Py_ssize_t mode3a,
+                  const double[:] by_kind):
+    """``misses_to_end`` of each row: ``by_kind`` read at 2 x tentative (state 0) +
+    transponder (a Mode S address, column ``address`` of ``ident``, or a Mode-3/A code,
+    column ``mode3a``, not -1)."""
+    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i, r
+    if ident.shape[0] != cap or by_kind.shape[0] != 4:
+        raise ValueError("misses_needed: shapes differ")
+    if not (0 <= address < ident.shape[1] and 0 <= mode3a < ident.shape[1]):
+        raise IndexError("misses_needed: column out of range")
+    out = np.empty(n, dtype=np.float64)
+    cdef double[:] o = out
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("misses_needed: row out of range")
+        o[i] = by_kind[(state[r] == 0) * 2 + (ident[r, address] >= 0 or ident[r, mode3a] >= 0)]
+    return out

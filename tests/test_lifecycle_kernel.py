@@ -17,7 +17,15 @@ from gateway import _lifecycle
 from gateway.associate import ConformalFrame, TrackerParameters
 from gateway.associate.coverage import Coverage, RadarCoverage
 from gateway.associate.lifecycle import TimeoutDeleter
-from gateway.associate.tracks import CONFIRMED, LEVEL_LAST, LEVEL_T, TENTATIVE, TrackTable
+from gateway.associate.tracks import (
+    ADDRESS,
+    CONFIRMED,
+    LEVEL_LAST,
+    LEVEL_T,
+    MODE3A,
+    TENTATIVE,
+    TrackTable,
+)
 from gateway.units import FT
 
 MIN_S, MAX_S = TimeoutDeleter.MIN_PERIOD_S, TimeoutDeleter.MAX_PERIOD_S
@@ -256,6 +264,91 @@ def test_predicted_is_the_numpy_code() -> None:
         expected = ref_predicted(x, t, level, rows, 120.0, 600.0)
         for g, e in zip(got, expected, strict=True):
             assert np.array_equal(g, e, equal_nan=True)
+
+
+def ref_verdicts(rows: np.ndarray, state: np.ndarray, age: np.ndarray, silent: np.ndarray,
+                 look: np.ndarray, k: np.ndarray, covered: np.ndarray, need: np.ndarray,
+                 p: TrackerParameters) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``review``'s former last step, after the coverage (silent as the gaps left it)."""
+    tentative = state == TENTATIVE
+    drop = tentative & (age > p.tentative_timeout_s)
+    over = ~tentative & (silent > p.end_after_s)
+    ended = 0
+    if len(look):
+        s, tent = silent[look], tentative[look]
+        gone = k >= need
+        ended = int(np.count_nonzero(gone & ~tent & (s <= p.end_after_s)))
+        over[look] = np.where(covered, ~tent & (gone | (s > p.end_max_s)), over[look])
+        drop[look] |= tent & gone
+    coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
+    return coast, rows[over], rows[drop], ended
+
+
+def test_review_steps_are_the_numpy_code() -> None:
+    """``review``'s rows to look at (gaps, misses) and its verdicts, against its former
+    numpy masks, on random rows with ages and silences round every rule's limit."""
+    rng = np.random.default_rng(16)
+    p = TrackerParameters()
+    limits = np.array([p.tentative_timeout_s, p.coast_after_s, p.end_after_s, p.end_min_s,
+                       p.end_max_s, p.hidden_max_s, 6.9])
+    for n in (0, 1, 7, 60, 400):
+        rows = rng.choice(1000, n, replace=False).astype(np.int64)
+        state = rng.integers(0, 3, n).astype(np.int8)
+        age = np.where(rng.random(n) < 0.5, rng.choice(limits, n), rng.uniform(0, 400, n))
+        silent = np.where(rng.random(n) < 0.3, age, rng.uniform(0, 1, n) * age)
+        silent[rng.random(n) < 0.2] = 0.0  # hidden now
+        silent = np.where(rng.random(n) < 0.3, rng.choice(limits, n), silent)
+        age[::13] = np.nan
+        tent = state == TENTATIVE
+        hide = _lifecycle.hide_look(state, age, p.coast_after_s, p.hidden_max_s)
+        assert np.array_equal(hide, (~tent & (age > p.coast_after_s)
+                                     & (age <= p.hidden_max_s)).nonzero()[0])
+        for first in (6.9, 0.0, np.inf):
+            drop = tent & (age > p.tentative_timeout_s)
+            look = _lifecycle.miss_look(state, age, silent, p.tentative_timeout_s, first,
+                                        p.end_min_s)
+            expected = ((tent & ~drop & (silent >= first))
+                        | (~tent & (silent >= p.end_min_s))).nonzero()[0]
+            assert look.dtype == np.int64 and np.array_equal(look, expected)
+            m = len(look)
+            k = rng.integers(0, 25, m).astype(np.float64)
+            need = rng.choice([2.0, 6.0, 7.0, 20.0, np.inf], m)
+            covered = rng.random(m) < 0.7
+            got = _lifecycle.verdicts(rows, state, age, silent, look, k, covered, need,
+                                      p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                                      p.end_max_s)
+            want = ref_verdicts(rows, state, age, silent, look, k, covered, need, p)
+            for g, e in zip(got[:3], want[:3], strict=True):
+                assert g.dtype == e.dtype and np.array_equal(g, e)
+            assert got[3] == want[3]
+    with pytest.raises(ValueError):
+        _lifecycle.verdicts(np.zeros(2, np.int64), np.zeros(2, np.int8), np.zeros(2),
+                            np.zeros(2), np.zeros(1, np.int64), np.zeros(2),
+                            np.zeros(1, bool), np.zeros(1), 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(IndexError):
+        _lifecycle.verdicts(np.zeros(2, np.int64), np.zeros(2, np.int8), np.zeros(2),
+                            np.zeros(2), np.array([5]), np.zeros(1), np.zeros(1, bool),
+                            np.zeros(1), 1.0, 1.0, 1.0, 1.0)
+
+
+def test_misses_needed_is_the_numpy_code() -> None:
+    """``misses_to_end``'s former numpy: the table read by tentative and transponder."""
+    rng = np.random.default_rng(17)
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(50)
+    tracks.state[rows] = rng.integers(0, 3, 50)
+    tracks.ident[rows, ADDRESS] = np.where(rng.random(50) < 0.4, 0x123456, -1)
+    tracks.ident[rows, MODE3A] = np.where(rng.random(50) < 0.4, 0o1234, -1)
+    table = np.array([20.0, 6.0, 7.0, 2.0])
+    for n in (0, 1, 50):
+        r = rng.choice(rows, n, replace=False).astype(np.int64)
+        transponder = (tracks.icao24[r] >= 0) | (tracks.mode3a[r] >= 0)
+        expected = table.take((tracks.state[r] == TENTATIVE) * 2 + transponder)
+        got = _lifecycle.misses_needed(tracks.ident, tracks.state, r, ADDRESS, MODE3A, table)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    with pytest.raises(IndexError):
+        _lifecycle.misses_needed(tracks.ident, tracks.state, np.array([10**6]), ADDRESS,
+                                 MODE3A, table)
 
 
 # -- the deleter's cached answers --------------------------------------------------------------

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway import _coverage
 from gateway.associate.frame import ConformalFrame
 from gateway.units import NM
 
@@ -75,6 +76,10 @@ class Coverage:
         # seen_by's per-radar constants, made once (it runs on every review)
         self._antenna_r = EARTH_RADIUS_M + self.alt
         self._range2 = self.range_m * self.range_m
+        # the kernel's decisions are numpy's where the constants are finite (else numpy's)
+        self._kernel = bool(np.isfinite(np.concatenate([
+            self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
+            self.horizon_antenna])).all())
 
     @classmethod
     def of(cls, frame: ConformalFrame,
@@ -85,8 +90,30 @@ class Coverage:
     def __len__(self) -> int:
         return len(self.sites)
 
+    # how near its boundary (relative) a kernel's test hands the point back to numpy
+    KERNEL_TOL = 1e-9
+
     def seen_by(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
-        """bool [n, radars]: which radar sees each point (plane x, y; height h_m)."""
+        """bool [n, radars]: which radar sees each point (plane x, y; height h_m).
+
+        In C (ext/coverage.pyx: the deleter asks on every review); the points whose
+        decision libm's hypot, sin and cos could make otherwise than numpy's (near a
+        boundary, or not finite) are decided by ``seen_by_numpy``."""
+        x, y, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+                   for a in (x, y, h_m))
+        if len(self.sites) == 0:
+            return np.zeros((len(x), 0), dtype=bool)
+        if not self._kernel:
+            return self.seen_by_numpy(x, y, h)
+        seen, unsure = _coverage.seen_by(
+            x, y, h, self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
+            self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K, self.KERNEL_TOL)
+        if len(unsure):
+            seen[unsure] = self.seen_by_numpy(x[unsure], y[unsure], h[unsure])
+        return seen
+
+    def seen_by_numpy(self, x: np.ndarray, y: np.ndarray, h_m: np.ndarray) -> np.ndarray:
+        """``seen_by`` in numpy: the rule, and what the kernel is held to."""
         x, y, h = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (x, y, h_m))
         if len(self.sites) == 0:
             return np.zeros((len(x), 0), dtype=bool)
@@ -120,18 +147,41 @@ class Coverage:
         out of.  (A descent below the horizon towards an airport does not come out: the
         climb rate is what tells it from a level flight across a hole.)  Without radars
         nothing is hidden."""
-        x, y, vx, vy, h = (np.asarray(a, dtype=np.float64).reshape(-1)
+        x, y, vx, vy, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
                            for a in (x, y, vx, vy, h_m))
         n = len(x)
-        rate = np.zeros(n) if vz is None else np.nan_to_num(
-            np.asarray(vz, dtype=np.float64).reshape(-1))
+        # the climb rate: nan as level (the kernel makes it so itself, as np.nan_to_num)
+        rate = np.zeros(n) if vz is None else np.ascontiguousarray(
+            vz, dtype=np.float64).reshape(-1)
         if n == 0 or len(self.sites) == 0:
             return np.zeros(n, dtype=bool)
-        ahead = np.broadcast_to(np.asarray(ahead_s, dtype=np.float64), (n,))
+        ahead = np.ascontiguousarray(ahead_s, dtype=np.float64)
+        if ahead.shape != (n,):
+            ahead = np.ascontiguousarray(np.broadcast_to(ahead, (n,)))
+        if not self._kernel or steps < 1:
+            return self.hidden_numpy(x, y, vx, vy, h, ahead, steps, np.nan_to_num(rate))
+        # in C (ext/coverage.pyx), which follows each line only as far as it must; the
+        # tracks whose verdict libm's functions could give otherwise go to numpy
+        out, unsure = _coverage.hidden(
+            x, y, vx, vy, h, rate, ahead, steps, self.x, self.y, self.k, self.tan_cone,
+            self._antenna_r, self._range2, self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K,
+            self.KERNEL_TOL)
+        if len(unsure):
+            out[unsure] = self.hidden_numpy(x[unsure], y[unsure], vx[unsure], vy[unsure],
+                                            h[unsure], ahead[unsure], steps,
+                                            np.nan_to_num(rate[unsure]))
+        return out
+
+    def hidden_numpy(self, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray,
+                     h: np.ndarray, ahead: np.ndarray, steps: int,
+                     rate: np.ndarray) -> np.ndarray:
+        """``hidden`` in numpy (float64 arrays of n, ``rate`` without nan): the rule, and
+        what the kernel is held to."""
+        n = len(x)
         frac = np.arange(steps + 1, dtype=np.float64) / steps  # 0 (now), ..., 1
         dt = np.fmax(ahead, 0.0)[:, None] * frac  # [n, steps + 1]
-        seen = self.seen((x[:, None] + vx[:, None] * dt).ravel(),
-                         (y[:, None] + vy[:, None] * dt).ravel(),
-                         np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
-                         ).reshape(n, steps + 1)
+        seen = self.seen_by_numpy((x[:, None] + vx[:, None] * dt).ravel(),
+                                  (y[:, None] + vy[:, None] * dt).ravel(),
+                                  np.fmax(h[:, None] + rate[:, None] * dt, 0.0).ravel(),
+                                  ).any(axis=1).reshape(n, steps + 1)
         return ~seen[:, 0] & seen[:, 1:].any(axis=1) & (ahead > 0)

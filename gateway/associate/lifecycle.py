@@ -76,16 +76,23 @@ from gateway.associate.frame import ConformalFrame
 from gateway.associate.measurements import Measurements
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import (
+    ADDRESS,
     COASTING,
     CONFIRMED,
     LEVEL_LAST,
     LEVEL_T,
+    MODE3A,
     TENTATIVE,
     TrackTable,
 )
 from gateway.units import FT
 
 __all__ = ["ClutterMap", "MofNInitiator", "TimeoutDeleter"]
+
+# review's answers for no row looked at (never written)
+_NONE = np.zeros(0, dtype=np.int64)
+_NO_K = np.zeros(0, dtype=np.float64)
+_NO_COVER = np.zeros(0, dtype=bool)
 
 
 class ClutterMap:
@@ -403,10 +410,11 @@ class TimeoutDeleter:
         self._reviewed = now
         if len(rows) == 0:
             return rows, rows, rows
-        tentative = state == TENTATIVE
-        drop = tentative & (age > p.tentative_timeout_s)
+        # the rule in C, a step at a time (ext/lifecycle.pyx: a few dozen rows, where numpy's
+        # masks cost more than their elements), the coverage between: the rows to look at,
+        # then each row's verdict
         if self.modelled:
-            look = (~tentative & (age > p.coast_after_s) & (age <= p.hidden_max_s)).nonzero()[0]
+            look = _lifecycle.hide_look(state, age, p.coast_after_s, p.hidden_max_s)
             if len(look):
                 r = rows[look]
                 hidden = self._hidden(tracks, r, now, p.hidden_max_s - age[look])
@@ -416,23 +424,22 @@ class TimeoutDeleter:
                     tracks.t_hidden[r[hidden]] = now
                     silent[look[hidden]] = 0.0
                 self._recheck = now + p.hidden_review_s
-        over = ~tentative & (silent > p.end_after_s)
         first = self._first_miss()
+        look, k, covered, need = _NONE, _NO_K, _NO_COVER, _NO_K
         if self.counting and first < np.inf:
-            look = (((tentative & ~drop & (silent >= first))
-                     | (~tentative & (silent >= p.end_min_s))).nonzero()[0])
+            look = _lifecycle.miss_look(state, age, silent, p.tentative_timeout_s, first,
+                                        p.end_min_s)
             if len(look):
-                r, s, tent = rows[look], silent[look], tentative[look]
-                k, covered = self.missed(tracks, r, now, s)
-                gone = k >= self.misses_to_end(tracks, r)
-                self.counters["track-ended-by-misses"] += int(np.count_nonzero(
-                    gone & ~tent & (s <= p.end_after_s)))
-                over[look] = np.where(covered, ~tent & (gone | (s > p.end_max_s)), over[look])
-                drop[look] |= tent & gone
+                r = rows[look]
+                k, covered = self.missed(tracks, r, now, silent[look])
+                need = self.misses_to_end(tracks, r)
                 self._recheck = min(self._recheck, now + p.hidden_review_s)
-        end = rows[over]
-        coast = rows[(state == CONFIRMED) & (age > p.coast_after_s) & ~over]
-        return coast, end, rows[drop]
+        coast, end, drop, by_misses = _lifecycle.verdicts(
+            rows, state, age, silent, look, k, covered, need, p.tentative_timeout_s,
+            p.coast_after_s, p.end_after_s, p.end_max_s)
+        if len(look):  # counted (the key shown, 0 too) once the misses were looked at
+            self.counters["track-ended-by-misses"] += by_misses
+        return coast, end, drop
 
     def _periods_changed(self) -> None:
         """Makes again what follows from the periods (``_first_miss``, ``shortest``): only
@@ -452,9 +459,9 @@ class TimeoutDeleter:
         """The scans missed in a row that end each track: the least k whose chance
         (1 - Pd)^k is at most the end probability of its state, Pd that of its kind
         (transponder or primary only)."""
-        transponder = (tracks.icao24[rows] >= 0) | (tracks.mode3a[rows] >= 0)
-        kind = (tracks.state[rows] == TENTATIVE) * 2 + transponder
-        return self._misses_by_kind.take(kind)
+        # in C (ext/lifecycle.pyx): by_kind read at 2 x tentative + transponder
+        return _lifecycle.misses_needed(tracks.ident, tracks.state, rows, ADDRESS, MODE3A,
+                                        self._misses_by_kind)
 
     def missed(self, tracks: TrackTable, rows: np.ndarray, now: float,
                silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
