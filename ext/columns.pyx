@@ -471,56 +471,7 @@ def correct_plots(double[:, ::1] xy, double[:] t, double[::1] slant, double[::1]
 
 
 
-# -- the frame's point scale and convergence ------------------------------------------------
-
-def interp(const double[:] x, const double[::1] xp, const double[::1] fp) -> object:
-    """numpy's ``interp(x, xp, fp)`` (default left and right: the end values), to the bit:
-    numpy's arithmetic in its order (numpy/_core/src/multiarray/compiled_base.c,
-    ``arr_interp``): nan stays nan, beyond the ends the end values, on a node or the last
-    node its value, else ``slope * (x - xp[j]) + fp[j]`` with the slope computed per call
-    as numpy does for fewer points than nodes (the same quotient when it tabulates them),
-    and its nan fallbacks.  ``xp`` strictly increasing (the frame's latitude table): the
-    interval is then the one numpy's guessed binary search finds.  One call, not numpy's
-    dozen checks: the tracker asks it of every batch's few latitudes."""
-    cdef Py_ssize_t i, lo, hi, mid, j, n = x.shape[0], m = xp.shape[0]
-    if m < 2 or fp.shape[0] != m:
-        raise ValueError("interp: xp and fp of the same length, at least 2")
-    out = np.empty(n)
-    cdef double[::1] ov = out
-    cdef double v, slope, r
-    with nogil:
-        for i in range(n):
-            v = x[i]
-            if v != v:
-                ov[i] = v
-                continue
-            if v > xp[m - 1]:
-                ov[i] = fp[m - 1]
-                continue
-            if v < xp[0]:
-                ov[i] = fp[0]
-                continue
-            lo = 0  # largest j with xp[j] <= v: xp[lo] <= v < xp[hi]
-            hi = m
-            while hi - lo > 1:
-                mid = (lo + hi) >> 1
-                if xp[mid] <= v:
-                    lo = mid
-                else:
-                    hi = mid
-            j = lo
-            if j == m - 1 or xp[j] == v:
-                ov[i] = fp[j]
-                continue
-            slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
-            r = slope * (v - xp[j]) + fp[j]
-            if r != r:
-                r = slope * (v - xp[j + 1]) + fp[j + 1]
-                if r != r and fp[j] == fp[j + 1]:
-                    r = fp[j]
-            ov[i] = r
-    return out
-
+# -- the frame's convergence -----------------------------------------------------------------
 
 def north(const double[:] lon, double cone, double lon_0) -> object:
     """``cone * (lon - lon_0)``, numpy's two roundings in its order: the grid bearing of

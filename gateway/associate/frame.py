@@ -30,7 +30,6 @@ import numpy as np
 from pyproj import CRS, Proj, Transformer
 
 from gateway._columns import Conic
-from gateway._columns import interp as _interp
 from gateway._columns import north as _north
 
 __all__ = ["ConformalFrame", "FrameParameters"]
@@ -66,7 +65,7 @@ class ConformalFrame:
         lats = np.linspace(-89.0, 89.0, 17801)
         factors = Proj(self.crs).get_factors(np.full_like(lats, p.lon_0), lats)
         self._scale_lat = lats
-        self._scale = np.ascontiguousarray(factors.meridional_scale, dtype=np.float64)
+        self._scale = np.asarray(factors.meridional_scale, dtype=np.float64)
         self._lon_0 = float(p.lon_0)
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +89,4 @@ class ConformalFrame:
 
     def scale(self, lat: np.ndarray) -> np.ndarray:
         """Point scale factor k (plane metres per metre on the ellipsoid) at ``lat``."""
-        if type(lat) is np.ndarray and lat.ndim == 1 and lat.dtype == np.float64:
-            return _interp(lat, self._scale_lat, self._scale)  # np.interp's numbers, one call
         return np.interp(lat, self._scale_lat, self._scale)
