@@ -469,3 +469,87 @@ def correct_plots(double[:, ::1] xy, double[:] t, double[::1] slant, double[::1]
             t[i] -= delay
     return slant_a, ground_a
 
+
+
+# -- the frame's convergence -----------------------------------------------------------------
+
+def north(const double[:] lon, double cone, double lon_0) -> object:
+    """``cone * (lon - lon_0)``, numpy's two roundings in its order: the grid bearing of
+    true north (``ConformalFrame.north``) in one call."""
+    cdef Py_ssize_t i, n = lon.shape[0]
+    out = np.empty(n)
+    cdef double[::1] ov = out
+    with nogil:
+        for i in range(n):
+            ov[i] = cone * (lon[i] - lon_0)
+    return out
+
+
+# -- a primary plot re-placed at a track's height -------------------------------------------
+
+ctypedef unsigned char flag
+
+
+def height_chord(const double[:] slant, const int64_t[:] kind, const int64_t[:] j,
+                 const double[:] fl, double antenna_m, double earth_r, double ft,
+                 ) -> tuple[object, object]:
+    """The first half of ``height_correction`` (gateway/associate/measurements.py) for the
+    plots ``j`` at flight levels ``fl``: ``sqrt(min(chord2, 1))`` of each, whose arcsin
+    numpy takes (its SIMD arcsin is not libm's to the last bit), and which of them are
+    re-placed (primary, slant range and level known).  numpy's operations in its order:
+    ``h = fl * 100 * ft``, ``rt = earth_r + (h or 0)``,
+    ``chord2 = max(slant^2 - (rt - ra)^2, 0) / (4 ra rt)`` with nan kept as
+    ``np.clip``/``np.minimum`` keep it (the difference is never -0: no sign to lose)."""
+    cdef Py_ssize_t i, n = j.shape[0], m = slant.shape[0]
+    if fl.shape[0] != n or kind.shape[0] != m:
+        raise ValueError("height_chord: arrays differ in shape")
+    q_out = np.empty(n)
+    ok_out = np.empty(n, dtype=bool)
+    cdef double[::1] q = q_out
+    cdef flag[::1] ok = ok_out
+    cdef double ra = earth_r + antenna_m, s, h, rt, d, c
+    cdef int64_t r
+    cdef bint good
+    for i in range(n):
+        r = j[i]
+        if r < 0 or r >= m:
+            raise IndexError(f"height_chord: plot {r} outside [0, {m})")
+        s = slant[r]
+        h = fl[i] * 100.0 * ft
+        good = kind[r] == PRIMARY and isfinite(s) and isfinite(h)
+        ok[i] = good
+        rt = earth_r + (h if good else 0.0)
+        d = rt - ra
+        c = s * s - d * d
+        if c < 0.0:
+            c = 0.0
+        c = c / (4.0 * ra * rt)
+        if c > 1.0:
+            c = 1.0
+        q[i] = sqrt(c)
+    return q_out, ok_out
+
+
+def height_shift(const double[:] arcsin, const flag[:] ok, const int64_t[:] j,
+                 const double[:] ground_m, const double[:] los_x, const double[:] los_y,
+                 double earth_r) -> tuple[object, object]:
+    """The second half of ``height_correction``: the ground range ``2 earth_r arcsin``
+    less the plot's ground distance where re-placed (else 0), numpy's ``nan_to_num`` of
+    it, along the line of sight: (dx, dy)."""
+    cdef Py_ssize_t i, n = j.shape[0], m = ground_m.shape[0]
+    if arcsin.shape[0] != n or ok.shape[0] != n or los_x.shape[0] != m \
+            or los_y.shape[0] != m:
+        raise ValueError("height_shift: arrays differ in shape")
+    dx_out = np.empty(n)
+    dy_out = np.empty(n)
+    cdef double[::1] dx = dx_out, dy = dy_out
+    cdef double two_r = 2.0 * earth_r, shift
+    cdef int64_t r
+    for i in range(n):
+        r = j[i]
+        if r < 0 or r >= m:
+            raise IndexError(f"height_shift: plot {r} outside [0, {m})")
+        shift = _finite(two_r * arcsin[i] - ground_m[r]) if ok[i] else 0.0
+        dx[i] = shift * los_x[r]
+        dy[i] = shift * los_y[r]
+    return dx_out, dy_out

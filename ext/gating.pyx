@@ -71,6 +71,19 @@ cdef inline double _f(flag b) noexcept nogil:
     return 1.0 if b else 0.0
 
 
+cdef inline cnp.ndarray _empty(Py_ssize_t n, int typenum):
+    """``np.empty(n, dtype)`` by numpy's C API: the kernels allocate a dozen small arrays
+    per batch, and the Python-level call costs more than the allocation."""
+    cdef cnp.npy_intp d = n
+    return cnp.PyArray_EMPTY(1, &d, typenum, 0)
+
+
+cdef inline cnp.ndarray _zeros(Py_ssize_t n, int typenum):
+    """``np.zeros(n, dtype)`` by numpy's C API."""
+    cdef cnp.npy_intp d = n
+    return cnp.PyArray_ZEROS(1, &d, typenum, 0)
+
+
 # -- continuing tracks ------------------------------------------------------------------------
 
 def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:, :] mident,
@@ -85,9 +98,9 @@ def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:,
     cdef int64_t trn, r
     _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
           and mt.shape[0] == n and tt.shape[0] == T, "continuing: shapes do not match")
-    cand_out = np.empty(n, dtype=np.int64)
-    row_out = np.empty(n, dtype=np.int64)
-    adr_out = np.empty(n, dtype=bool)
+    cand_out = _empty(n, cnp.NPY_INT64)
+    row_out = _empty(n, cnp.NPY_INT64)
+    adr_out = _empty(n, cnp.NPY_BOOL)
     cdef int64_t[::1] cand = cand_out
     cdef int64_t[::1] row = row_out
     cdef flag[::1] adr = adr_out
@@ -120,9 +133,11 @@ cdef tuple _measured(const int64_t[:] meas, const int64_t[:] track, const double
     cdef int64_t r
     _need(mxy.shape[0] == n and mR.shape[0] == n and mxy.shape[1] == 2
           and mR.shape[1] == 2 and mR.shape[2] == 2, "measured: shapes do not match")
-    dt_out = np.empty(k, dtype=np.float64)
-    z_out = np.empty((k, 2), dtype=np.float64)
-    R_out = np.empty((k, 2, 2), dtype=np.float64)
+    dt_out = _empty(k, cnp.NPY_FLOAT64)
+    cdef cnp.npy_intp dims[3]
+    dims[0], dims[1], dims[2] = k, 2, 2
+    z_out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    R_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
     cdef double[::1] dt = dt_out
     cdef double[:, ::1] z = z_out
     cdef double[:, :, ::1] R = R_out
@@ -154,11 +169,11 @@ def continuing_verdict(const int64_t[:] cand, const flag[:] adr, const double[:]
     _need(adr.shape[0] == c and d2.shape[0] == c and nu.shape[0] == c and dt.shape[0] == c
           and nu.shape[1] == 2 and p.shape[0] == C_N and n >= 0,
           "continuing_verdict: shapes do not match")
-    keep_out = np.empty(c, dtype=np.int64)
-    cost_out = np.empty(c, dtype=np.float64)
-    late_out = np.zeros(n, dtype=bool)
-    diverged_out = np.zeros(n, dtype=bool)
-    settled = np.zeros(n, dtype=bool)
+    keep_out = _empty(c, cnp.NPY_INT64)
+    cost_out = _empty(c, cnp.NPY_FLOAT64)
+    late_out = _zeros(n, cnp.NPY_BOOL)
+    diverged_out = _zeros(n, cnp.NPY_BOOL)
+    settled = _zeros(n, cnp.NPY_BOOL)
     cdef int64_t[::1] keep = keep_out
     cdef double[::1] cost = cost_out
     cdef flag[::1] late = late_out
@@ -180,7 +195,7 @@ def continuing_verdict(const int64_t[:] cand, const flag[:] adr, const double[:]
                 nk += 1
         elif sdps and not adr[i]:
             diverged[cand[i]] = 1
-    slow_out = np.empty(n, dtype=np.int64)
+    slow_out = _empty(n, cnp.NPY_INT64)
     cdef int64_t[::1] slow = slow_out
     for i in range(n):
         if not done[i]:
@@ -243,7 +258,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     cdef bint nan = False
     _need(t.shape[0] == N and alive.shape[0] == N and x.shape[1] >= 4 and mt.shape[0]
           == mxy.shape[0] and mxy.shape[1] == 2, "candidates: shapes do not match")
-    z = np.zeros(0, dtype=np.int64)
+    z = _zeros(0, cnp.NPY_INT64)
     if w == 0 or N == 0:
         return z, z, *_measured(z, z, mt, t, mxy, mR)
     for j in range(w):
@@ -272,9 +287,9 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     hx = 0.5 * (x_hi - x_lo) + radius
     cy = 0.5 * (y_lo + y_hi)
     hy = 0.5 * (y_hi - y_lo) + radius
-    tx_out = np.empty(N, dtype=np.float64)
-    ty_out = np.empty(N, dtype=np.float64)
-    box_out = np.empty(N, dtype=np.int64)
+    tx_out = _empty(N, cnp.NPY_FLOAT64)
+    ty_out = _empty(N, cnp.NPY_FLOAT64)
+    box_out = _empty(N, cnp.NPY_INT64)
     cdef double[::1] tx = tx_out
     cdef double[::1] ty = ty_out
     cdef int64_t[::1] box = box_out
@@ -294,8 +309,8 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     cdef int64_t* tmp
     if nb * w <= dense:
         cap = nb * w
-        ti_out = np.empty(cap, dtype=np.int64)
-        j_out = np.empty(cap, dtype=np.int64)
+        ti_out = _empty(cap, cnp.NPY_INT64)
+        j_out = _empty(cap, cnp.NPY_INT64)
         pi = <int64_t*> cnp.PyArray_DATA(ti_out)
         pj = <int64_t*> cnp.PyArray_DATA(j_out)
         for i in range(nb):
@@ -308,7 +323,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
         ti_out, j_out = ti_out[:np_], j_out[:np_]
         return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
     # the strip: tracks sorted by x, each measurement's window by binary search
-    order_out = np.empty(nb, dtype=np.int64)
+    order_out = _empty(nb, cnp.NPY_INT64)
     cdef int64_t[::1] order = order_out
     tmp = <int64_t*> malloc(nb * sizeof(int64_t))
     if tmp == NULL:
@@ -317,8 +332,8 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     _merge_sort(&order[0], tmp, &tx[0], nb)
     free(tmp)
     cap = 0
-    los = np.empty(w, dtype=np.int64)
-    his = np.empty(w, dtype=np.int64)
+    los = _empty(w, cnp.NPY_INT64)
+    his = _empty(w, cnp.NPY_INT64)
     cdef int64_t[::1] lo_ = los
     cdef int64_t[::1] hi_ = his
     for j in range(w):
@@ -341,8 +356,8 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
                 hi = mid
         hi_[j] = lo
         cap += hi_[j] - lo_[j]
-    ti_out = np.empty(cap, dtype=np.int64)
-    j_out = np.empty(cap, dtype=np.int64)
+    ti_out = _empty(cap, cnp.NPY_INT64)
+    j_out = _empty(cap, cnp.NPY_INT64)
     pi = <int64_t*> cnp.PyArray_DATA(ti_out)
     pj = <int64_t*> cnp.PyArray_DATA(j_out)
     for j in range(w):
@@ -389,14 +404,14 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     for i in range(which.shape[0]):
         if which[i] < 0 or which[i] >= n:
             raise IndexError("search_verdict: a measurement outside the batch")
-    good_out = np.empty(k, dtype=bool)
-    adr_out = np.empty(k, dtype=bool)
-    dup_out = np.empty(k, dtype=bool)
-    keep_out = np.empty(k, dtype=np.int64)
-    cost_out = np.empty(k, dtype=np.float64)
-    owned_out = np.zeros(n, dtype=bool)
-    conflict_out = np.zeros(n, dtype=bool)
-    duplicate_out = np.zeros(n, dtype=bool)
+    good_out = _empty(k, cnp.NPY_BOOL)
+    adr_out = _empty(k, cnp.NPY_BOOL)
+    dup_out = _empty(k, cnp.NPY_BOOL)
+    keep_out = _empty(k, cnp.NPY_INT64)
+    cost_out = _empty(k, cnp.NPY_FLOAT64)
+    owned_out = _zeros(n, cnp.NPY_BOOL)
+    conflict_out = _zeros(n, cnp.NPY_BOOL)
+    duplicate_out = _zeros(n, cnp.NPY_BOOL)
     cdef flag[::1] good = good_out
     cdef flag[::1] adr = adr_out
     cdef flag[::1] dup = dup_out
@@ -568,8 +583,8 @@ def alone(const int64_t[:] track, const int64_t[:] meas, const double[:] cost,
     if count == NULL:
         raise MemoryError()
     cdef int64_t* mcount = count + nt
-    take_out = np.empty(k, dtype=np.int64)
-    rest_out = np.empty(k, dtype=np.int64)
+    take_out = _empty(k, cnp.NPY_INT64)
+    rest_out = _empty(k, cnp.NPY_INT64)
     cdef int64_t[::1] took = take_out
     cdef int64_t[::1] rest = rest_out
     for i in range(nt + nm):
@@ -609,7 +624,7 @@ def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
         div = diverged
         _need(div.shape[0] == n, "leftover: shapes do not match")
     left_out = np.ones(n, dtype=bool)
-    new_out = np.empty(n, dtype=np.int64)
+    new_out = _empty(n, cnp.NPY_INT64)
     cdef flag[::1] left = left_out
     cdef int64_t[::1] new = new_out
     for i in range(chosen.shape[0]):

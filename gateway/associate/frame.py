@@ -30,6 +30,7 @@ import numpy as np
 from pyproj import CRS, Proj, Transformer
 
 from gateway._columns import Conic
+from gateway._columns import north as _north
 
 __all__ = ["ConformalFrame", "FrameParameters"]
 
@@ -65,6 +66,7 @@ class ConformalFrame:
         factors = Proj(self.crs).get_factors(np.full_like(lats, p.lon_0), lats)
         self._scale_lat = lats
         self._scale = np.asarray(factors.meridional_scale, dtype=np.float64)
+        self._lon_0 = float(p.lon_0)
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates (m, east and north of the origin) of WGS-84 positions."""
@@ -81,6 +83,8 @@ class ConformalFrame:
     def north(self, lon: np.ndarray) -> np.ndarray:
         """Grid bearing of true north (radians, clockwise) at longitude ``lon``: add it to a
         true bearing to get the grid bearing, subtract it to go back."""
+        if type(lon) is np.ndarray and lon.ndim == 1 and lon.dtype == np.float64:
+            return _north(lon, self.cone, self._lon_0)  # numpy's arithmetic, one call
         return self.cone * (np.asarray(lon, dtype=np.float64) - self.parameters.lon_0)
 
     def scale(self, lat: np.ndarray) -> np.ndarray:
