@@ -25,7 +25,7 @@ multiply-add), its transcendental functions numpy's own, called on the step's ar
 
 from fractions import Fraction
 
-from libc.math cimport M_PI, copysign, fmod, isfinite
+from libc.math cimport M_PI, asin, copysign, cos, fabs, fmod, isfinite, sin
 from libc.stdint cimport int64_t
 
 import numpy as np
@@ -96,6 +96,22 @@ cdef int _inside(const double[:, ::1] seg, Py_ssize_t first, Py_ssize_t last,
             if orient == 1:
                 crossings += 1
     return crossings & 1
+
+
+cdef inline bint _beside(double ax, double ay, double bx, double by,
+                         double x0, double y0, double x1, double y1) noexcept:
+    """Are the box's four corners all clearly on one side of the line through a and b
+    (the segment, whose envelope meets the box, then misses it)?  "Clearly": by more than
+    1e-9 degree per degree of the segment and 1e-10 besides, well past the sign's
+    rounding (the differences' and products' of coordinates within the globe's)."""
+    cdef double dx = bx - ax, dy = by - ay
+    cdef double eps = 1e-9 * (fabs(dx) + fabs(dy)) + 1e-10
+    cdef double f00 = dx * (y0 - ay) - dy * (x0 - ax)
+    cdef double f01 = dx * (y1 - ay) - dy * (x0 - ax)
+    cdef double f10 = dx * (y0 - ay) - dy * (x1 - ax)
+    cdef double f11 = dx * (y1 - ay) - dy * (x1 - ax)
+    return ((f00 > eps and f01 > eps and f10 > eps and f11 > eps)
+            or (f00 < -eps and f01 < -eps and f10 < -eps and f11 < -eps))
 
 
 cdef double RAD2DEG = 180.0 / M_PI  # numpy's degrees: a product by this constant
@@ -176,6 +192,58 @@ cdef class Units:
             if _inside(self.seg, self.start[u], self.start[u + 1], x, y):
                 return u
         return -1
+
+    def near(self, const double[::1] lat, const double[::1] lon,
+             const double[::1] reach_m) -> np.ndarray:
+        """1 where a flight at (lat, lon) may come within ``reach_m`` (great-circle metres)
+        of a unit's boundary, else 0: then every point that close is in the unit the flight
+        is in (or in none, as it is), and ``sample`` would find no other unit ahead.
+
+        A bound, not a verdict, and generous where in doubt: the points within the reach
+        lie in a box of latitude +- the reach's angle ``d`` and longitude +- asin(sin d /
+        cos(|lat| + d)) (the widest a circle of radius ``d`` spans); widened by a relative
+        1e-6 and 1e-7 degree (far beyond ``sample``'s rounding), it is tested against
+        every segment (its envelope, then the side of its line each corner is on): a box
+        that meets none is in one piece of the plane the boundaries cut, where every
+        unit's verdict is the same.  A non-finite input, a
+        reach past a tenth of the globe, a box reaching within a degree of a pole or past
+        the antimeridian: 1."""
+        if not (lat.shape[0] == lon.shape[0] == reach_m.shape[0]):
+            raise ValueError("lat, lon and reach_m must have the same length")
+        cdef Py_ssize_t i, s, n = lat.shape[0], segs = self.seg.shape[0]
+        cdef double d, dlat, dlon, x0, x1, y0, y1, a
+        out = np.ones(n, dtype=np.uint8)
+        cdef unsigned char[::1] flag = out
+        for i in range(n):
+            if not (isfinite(lat[i]) and isfinite(lon[i]) and isfinite(reach_m[i])):
+                continue
+            d = fabs(reach_m[i]) / EARTH_M * (1.0 + 1e-6)
+            if d > 0.6:
+                continue
+            dlat = d * RAD2DEG
+            if fabs(lat[i]) + dlat >= 89.0:
+                continue
+            a = sin(d) / cos(fabs(lat[i]) / RAD2DEG + d)
+            if a >= 1.0:
+                continue
+            dlon = asin(a) * RAD2DEG * (1.0 + 1e-6) + 1e-7
+            dlat = dlat * (1.0 + 1e-6) + 1e-7
+            x0, x1, y0, y1 = lon[i] - dlon, lon[i] + dlon, lat[i] - dlat, lat[i] + dlat
+            if x0 <= -180.0 or x1 >= 180.0:
+                continue
+            for s in range(segs):
+                if ((self.seg[s, 0] < x0 and self.seg[s, 2] < x0)
+                        or (self.seg[s, 0] > x1 and self.seg[s, 2] > x1)
+                        or (self.seg[s, 1] < y0 and self.seg[s, 3] < y0)
+                        or (self.seg[s, 1] > y1 and self.seg[s, 3] > y1)):
+                    continue
+                if _beside(self.seg[s, 0], self.seg[s, 1], self.seg[s, 2], self.seg[s, 3],
+                           x0, y0, x1, y1):
+                    continue
+                break
+            else:
+                flag[i] = 0
+        return out
 
     def locate(self, const double[::1] lat, const double[::1] lon) -> np.ndarray:
         """The index of the first polygon each point (lat, lon) is inside, -1 if none."""

@@ -232,3 +232,51 @@ def test_sample_is_paths_at_to_the_bit(n: int, k: int) -> None:
     want = airspace.codes(*old_ahead(lat[:, None], lon[:, None], trk[:, None],
                                      v[:, None] * times))
     assert got.shape == (n, k) and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_near_is_a_bound_on_every_point_within_reach(seed: int) -> None:
+    """Where ``Units.near`` says a flight cannot reach a boundary, every point of its path
+    within the reach, sampled densely and on every heading, is in the unit it is in (or in
+    none, as it is): the samples ``crossings`` skips would have found no other unit."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(300 + seed)
+    n = 400
+    lat, lon = rng.uniform(21.0, 38.0, n), rng.uniform(-122.0, -92.0, n)
+    reach = rng.choice([0.0, 2e3, 2e4, 6e4, 1.2e5], n)
+    far = airspace._units.near(lat, lon, reach) == 0
+    assert far.any() and (~far).any()
+    here = airspace.codes(lat, lon)
+    headings = np.arange(0.0, 360.0, 7.5)
+    dist = np.linspace(0.0, 1.0, 41)
+    for i in np.flatnonzero(far):
+        plat, plon = old_ahead(lat[i], lon[i], headings[:, None], reach[i] * dist)
+        assert (airspace.codes(plat, plon) == here[i]).all()
+
+
+def test_near_flags_what_it_cannot_bound() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0])
+    lon = np.array([-100.0, np.inf, -100.0, -100.0, 179.9, -100.0])
+    reach = np.array([1e3, 1e3, np.inf, 1e3, 1e5, 5e6])
+    assert airspace._units.near(lat, lon, reach).tolist() == [1, 1, 1, 1, 1, 1]
+    with pytest.raises(ValueError):
+        airspace._units.near(lat, lon, reach[:2])
+
+
+@pytest.mark.parametrize("n", [1, 17, 300])
+@pytest.mark.parametrize("horizon", [120.0, 480.0])
+def test_crossings_skipping_far_flights_are_the_old_ones(n: int, horizon: float) -> None:
+    """Short horizons, where most flights are far from every boundary (and skipped): the
+    crossings are still the old code's exactly."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(400 + n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                   c.cop.name if c.cop else None)
+           for c in airspace.crossings(lat, lon, trk, gs, horizon)]
+    assert got == old_crossings(airspace, lat, lon, trk, gs, horizon)
+    if n == 300:
+        assert any(c is not None for c in got)
+        assert (airspace._units.near(lat, lon, gs * (1852.0 / 3600.0) * horizon) == 0).any()

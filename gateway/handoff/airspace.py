@@ -95,6 +95,8 @@ class Airspace:
         box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
                         for s in segments], dtype=np.float64).reshape(-1, 4)
         self._units = _airspace.Units(seg, start, box)
+        self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
+        self._pair_cops: dict[frozenset[str], list[Cop]] = {}  # nearest_cop
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -179,8 +181,37 @@ class Airspace:
         out: list[Crossing | None] = [None] * n
         if n == 0:
             return out
+        times = self._times(horizon_s, step_s)
+        # most flights are too far from every boundary to reach one by the last sample:
+        # their answer is None without sampling (``Units.near``, a bound with margins)
+        near = np.flatnonzero(self._units.near(lat, lon, speed * times[-1]))
+        if len(near) == 0:
+            return out
+        if len(near) < n:
+            lat, lon, trk, speed = lat[near], lon[near], trk[near], speed[near]
+        found = self._crossings(lat, lon, trk, speed, times)
+        if len(near) == n:
+            return found
+        for i, c in zip(near.tolist(), found, strict=True):
+            out[i] = c
+        return out
+
+    def _times(self, horizon_s: float, step_s: float) -> np.ndarray:
+        """The sampling times (seconds ahead), made once for each horizon and step: the
+        handoff asks with the same ones every cycle."""
+        key = (horizon_s, step_s)
+        times = self._sampling.get(key)
+        if times is None:
+            times = np.arange(step_s, horizon_s + step_s, step_s)
+            times.flags.writeable = False
+            self._sampling[key] = times
+        return times
+
+    def _crossings(self, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
+                   speed: np.ndarray, times: np.ndarray) -> list[Crossing | None]:
+        """``crossings`` for the flights that may reach a boundary (``speed`` in m/s)."""
+        out: list[Crossing | None] = [None] * len(lat)
         here = self.codes(lat, lon)
-        times = np.arange(step_s, horizon_s + step_s, step_s)
         # the paths sampled, and the unit at each sample, in one kernel call (``Paths.at``'s
         # arithmetic, numpy's transcendental functions)
         there = self._units.sample(*Paths(lat, lon, trk).parts(), speed, times)
@@ -213,7 +244,9 @@ class Airspace:
 
     def nearest_cop(self, a: str, b: str, lat: float, lon: float) -> Cop | None:
         pair = frozenset((a, b))
-        cops = [c for c in self.cops if c.units == pair]
+        cops = self._pair_cops.get(pair)
+        if cops is None:  # the COPs on this boundary, in file order (the first nearest wins)
+            cops = self._pair_cops[pair] = [c for c in self.cops if c.units == pair]
         if not cops:
             return None
         return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))

@@ -493,20 +493,31 @@ class Handoff:
         self.accepting.observe(fused, now)
         self.accepting.update(now, out)
         if not live:
-            self._advance_hidden(set(), now, out)
+            if self.hidden:
+                self._advance_hidden(set(), now, out)
             return out
         units = self.airspace.unit_at(np.array([m.lat for m in live]),
                                       np.array([m.lon for m in live]))
         due: list[tuple[Fused, Track]] = []
+        # this loop and the next see every fused update of every cycle: ``_track``,
+        # ``_observe``'s and ``_followed``'s common cases are written out here, the same
+        # steps in the same order (a track staying in its unit with a transponder, as
+        # most do, changes nothing but its time)
+        tracks, ours, every = self.tracks, self.p.units, self.p.predict_every_s
         for m, unit in zip(live, units, strict=True):
-            track = self._track(m.id, now)
+            track = tracks.get(m.id)
+            if track is None:
+                track = tracks[m.id] = Track(now)
+            elif now > track.seen_at:
+                track.seen_at = now  # max(seen_at, now)
             before = track.unit
-            self._observe(m, track, unit, now, out)
+            if unit is not None and (unit != before or (m.mode3a is None
+                                                        and m.icao24 is None)):
+                self._observe(m, track, unit, now, out)
             if before != unit:
                 self.accepting.entered(m, before, unit, now, out)
-            if (m.state == "confirmed" and unit in self.p.units and m.gs_kt
-                    and m.trk_deg is not None
-                    and now - track.predicted_at >= self.p.predict_every_s):
+            if (m.state == "confirmed" and unit in ours and m.gs_kt
+                    and m.trk_deg is not None and now - track.predicted_at >= every):
                 due.append((m, track))
         if due:
             crossings = self.airspace.crossings(
@@ -516,13 +527,23 @@ class Handoff:
             for (m, track), c in zip(due, crossings, strict=True):
                 track.predicted_at = now
                 self._candidate(m, track, c, now, out)
+        hidden = self.hidden
         for m, unit in zip(live, units, strict=True):
-            if not self._followed(m):
+            if m.state == "coasting" and m.hidden:  # _followed
+                hidden.add(m.id)
+            else:
+                if hidden:
+                    hidden.discard(m.id)
+                if m.state != "confirmed":
+                    continue
+            track = tracks.get(m.id)
+            if track is None or not track.flights:  # no dialogue (_flights_of)
                 continue
             for f in self._flights_of(m):
                 if not f.dialogue.final:
                     self._advance(f, now, out, crossed=unit == f.dst)
-        self._advance_hidden({m.id for m in live}, now, out)
+        if hidden:
+            self._advance_hidden({m.id for m in live}, now, out)
         return out
 
     def _followed(self, m: Fused) -> bool:
