@@ -19,3 +19,6 @@ class Units:
     # lo and hi are updated in place
     def bisect(self, sin_p1: F, cos_p1: F, sin_th: F, cos_th: F, l1: F, v: F, src: I,
                lo: F, hi: F, steps: int) -> None: ...
+
+# Handoff._time_to's climb or descent loop (gateway/handoff/engine.py)
+def time_to(v: float, fl: float, roc_fpm: float, distance_kt_s: float) -> float: ...

@@ -97,6 +97,8 @@ class Airspace:
         self._units = _airspace.Units(seg, start, box)
         self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
         self._pair_cops: dict[frozenset[str], list[Cop]] = {}  # nearest_cop
+        # the unit of each code, ``None`` last: code -1 (outside every unit) is None
+        self._names: list[str | None] = [*self.ids, None]
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -167,7 +169,8 @@ class Airspace:
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
         codes = self.codes(np.atleast_1d(lat), np.atleast_1d(lon))
-        return [self.ids[c] if c >= 0 else None for c in codes.tolist()]
+        names = self._names
+        return [names[c] for c in codes.tolist()]
 
     def crossings(self, lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
                   gs_kt: np.ndarray, horizon_s: float,

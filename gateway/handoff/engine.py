@@ -72,6 +72,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from gateway import _airspace
 from gateway.handoff.accepting import STARTED_BY_C1, Acceptance
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.alerts import AlertLimiter
@@ -715,12 +716,19 @@ class Handoff:
         v = float(m.gs_kt)  # type: ignore[arg-type]
         if m.roc_fpm is None or m.fl is None or abs(m.roc_fpm) < LEVEL_FPM:
             return distance_kt_s / v
-        fl = float(m.fl)
+        # the loop below, in C (ext/airspace.pyx), to the bit: it runs for every climbing
+        # or descending flight near a boundary, every prediction, up to 1,440 steps
+        return _airspace.time_to(v, float(m.fl), float(m.roc_fpm), distance_kt_s)
+
+    @staticmethod
+    def _time_to_python(v: float, fl: float, roc_fpm: float, distance_kt_s: float) -> float:
+        """``_time_to``'s climb or descent as it was in Python: the reference that
+        tests/test_handoff_time_to.py holds the kernel (``_airspace.time_to``) to."""
         # what does not change along the path, worked out once (the same arithmetic, so
-        # the same figures): this runs for every flight near a boundary, every cycle
+        # the same figures)
         tas0 = _tas_factor(fl)
-        climb = m.roc_fpm / 100 / 60 * STEP_S  # flight levels per step
-        descending = m.roc_fpm < 0
+        climb = roc_fpm / 100 / 60 * STEP_S  # flight levels per step
+        descending = roc_fpm < 0
         t, left = 0.0, distance_kt_s
         while t < 7200:
             speed = v * _tas_factor(fl) / tas0
