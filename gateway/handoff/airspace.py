@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +97,7 @@ class Airspace:
         self._units = _airspace.Units(seg, start, box)
         self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
         self._pair_cops: dict[frozenset[str], list[Cop]] = {}  # nearest_cop
+        self._unit_codes: dict[frozenset[str] | None, np.ndarray] = {}  # _wanted
         # the unit of each code, ``None`` last: code -1 (outside every unit) is None
         self._names: list[str | None] = [*self.ids, None]
 
@@ -173,11 +174,13 @@ class Airspace:
         return [names[c] for c in codes.tolist()]
 
     def crossings(self, lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
-                  gs_kt: np.ndarray, horizon_s: float,
-                  step_s: float = 20.0) -> list[Crossing | None]:
+                  gs_kt: np.ndarray, horizon_s: float, step_s: float = 20.0,
+                  into: Collection[str] | None = None) -> list[Crossing | None]:
         """For each flight, the next boundary it crosses within ``horizon_s`` flying
         straight on: all flights' paths sampled at once, then each crossing refined by
-        bisection to a few metres."""
+        bisection to a few metres.  ``into``: only crossings into these units are wanted
+        (None: any); a flight whose next crossing is into another unit gets None, and is
+        not bisected (the bisection is most of the cost)."""
         lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
         trk, speed = np.asarray(trk_deg, np.float64), np.asarray(gs_kt, np.float64) * KT
         n = len(lat)
@@ -192,7 +195,7 @@ class Airspace:
             return out
         if len(near) < n:
             lat, lon, trk, speed = lat[near], lon[near], trk[near], speed[near]
-        found = self._crossings(lat, lon, trk, speed, times)
+        found = self._crossings(lat, lon, trk, speed, times, into)
         if len(near) == n:
             return found
         for i, c in zip(near.tolist(), found, strict=True):
@@ -211,7 +214,8 @@ class Airspace:
         return times
 
     def _crossings(self, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
-                   speed: np.ndarray, times: np.ndarray) -> list[Crossing | None]:
+                   speed: np.ndarray, times: np.ndarray,
+                   into: Collection[str] | None) -> list[Crossing | None]:
         """``crossings`` for the flights that may reach a boundary (``speed`` in m/s)."""
         out: list[Crossing | None] = [None] * len(lat)
         here = self.codes(lat, lon)
@@ -224,6 +228,14 @@ class Airspace:
             return out
         k = moved[rows].argmax(axis=1)
         dst = there[rows, k]
+        # no bisection for a flight leaving all the airspace described (None), nor for one
+        # into a unit not wanted: each row's bisection is its own (numpy's functions are
+        # elementwise), so the others' are as they were
+        wanted = self._wanted(into)[dst]
+        if not wanted.all():
+            rows, k, dst = rows[wanted], k[wanted], dst[wanted]
+            if len(rows) == 0:
+                return out
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
@@ -233,12 +245,21 @@ class Airspace:
         self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
-            if dst[j] < 0:
-                continue  # leaving all the airspace described
             a, b = self.ids[here[i]], self.ids[dst[j]]
             out[i] = Crossing(a, b, float(hi[j]), float(clat[j]), float(clon[j]),
                               self.nearest_cop(a, b, float(clat[j]), float(clon[j])))
         return out
+
+    def _wanted(self, units: Collection[str] | None) -> np.ndarray:
+        """Which codes are among these units (None: every unit), by code: one row per
+        unit in ``ids`` order, and a last one (code -1, outside every unit) False."""
+        key = None if units is None else frozenset(units)
+        mask = self._unit_codes.get(key)
+        if mask is None:
+            mask = np.array([key is None or uid in key for uid in self.ids] + [False])
+            mask.flags.writeable = False
+            self._unit_codes[key] = mask
+        return mask
 
     def crossing(self, lat: float, lon: float, trk_deg: float, gs_kt: float,
                  horizon_s: float) -> Crossing | None:

@@ -521,12 +521,17 @@ class Handoff:
                     and m.trk_deg is not None and now - track.predicted_at >= every):
                 due.append((m, track))
         if due:
-            crossings = self.airspace.crossings(
-                np.array([m.lat for m, _ in due]), np.array([m.lon for m, _ in due]),
-                np.array([m.trk_deg for m, _ in due]), np.array([m.gs_kt for m, _ in due]),
-                self.p.abi_lead_s + 120.0)
-            for (m, track), c in zip(due, crossings, strict=True):
+            # predicted are the tracks with an identification, and only their crossings into
+            # a peer's unit: ``_candidate`` makes of any other crossing, and of any for a
+            # track without one (nothing to coordinate), the same as of none
+            asked = [(m, track) for m, track in due if m.callsign is not None]
+            crossings = iter(self.airspace.crossings(
+                np.array([m.lat for m, _ in asked]), np.array([m.lon for m, _ in asked]),
+                np.array([m.trk_deg for m, _ in asked]), np.array([m.gs_kt for m, _ in asked]),
+                self.p.abi_lead_s + 120.0, into=self.p.peers))
+            for m, track in due:
                 track.predicted_at = now
+                c = next(crossings) if m.callsign is not None else None
                 self._candidate(m, track, c, now, out)
         hidden = self.hidden
         for m, unit in zip(live, units, strict=True):
