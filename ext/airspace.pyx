@@ -284,6 +284,41 @@ cdef class Units:
                 code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
         return out
 
+    def leave(self, const double[::1] sin_p1, const double[::1] cos_p1,
+              const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+              const double[::1] v, const double[::1] times,
+              const int64_t[::1] here) -> tuple[np.ndarray, np.ndarray]:
+        """``sample``, then where each flight first is in another unit than ``here``: the
+        index in ``times`` (-1: it stays, or ``here`` is -1, or ``v`` is not above 0) and
+        the unit it is in there (-1 outside every unit).  The same points as ``sample``'s,
+        each tested only until the first in another unit: the first column where
+        ``(there != here) & (here >= 0) & (v > 0)``, as ``Airspace.crossings`` had it."""
+        cdef Py_ssize_t i, j, n = sin_p1.shape[0], k = times.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == here.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        first_, unit_ = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        if n == 0 or k == 0:
+            return first_, unit_
+        cdef int64_t[::1] first = first_, unit = unit_
+        cdef int64_t code
+        d_ = np.empty(n * k)
+        lat_, lon_ = np.empty(n * k), np.empty(n * k)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        for i in range(n):
+            for j in range(k):
+                d[i * k + j] = (v[i] * times[j]) / EARTH_M
+        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        for i in range(n):
+            if here[i] < 0 or not v[i] > 0:
+                continue
+            for j in range(k):
+                code = self._code(lon[i * k + j], lat[i * k + j])
+                if code != here[i]:
+                    first[i], unit[i] = j, code
+                    break
+        return first_, unit_
+
     def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
                const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,

@@ -280,3 +280,53 @@ def test_crossings_skipping_far_flights_are_the_old_ones(n: int, horizon: float)
     if n == 300:
         assert any(c is not None for c in got)
         assert (airspace._units.near(lat, lon, gs * (1852.0 / 3600.0) * horizon) == 0).any()
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24), (200, 24)])
+def test_leave_is_the_first_column_moved_of_sample(n: int, k: int) -> None:
+    """``Units.leave`` against the numpy it replaced in ``Airspace.crossings``: the first
+    sample in another unit, where the flight is in one and moves, and the unit there."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(500 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n * 3 // 4] = rng.uniform(22, 37, n * 3 // 4)
+    lon[: n * 3 // 4] = rng.uniform(-120, -94, n * 3 // 4)
+    v, times = rng.choice([0.0, -50.0, 50.0, 250.0, 3000.0], n), np.arange(1, k + 1) * 20.0
+    if n:
+        v[0] = np.nan
+    here = airspace.codes(lat, lon)
+    path = Paths(lat, lon, trk)
+    there = airspace._units.sample(*path.parts(), v, times)
+    moved = (there != here[:, None]) & (here[:, None] >= 0) & (v[:, None] > 0)
+    any_ = moved.any(axis=1)
+    want_first = np.where(any_, moved.argmax(axis=1) if k else 0, -1)
+    want_unit = np.where(any_, there[np.arange(n), np.maximum(want_first, 0)] if k else 0, -1)
+    first, unit = airspace._units.leave(*path.parts(), v, times, here)
+    assert np.array_equal(first, want_first) and np.array_equal(unit, want_unit)
+    if n >= 60 and k:
+        assert any_.any() and (unit[any_] == -1).any() and (unit[any_] >= 0).any()
+
+
+def test_paths_take_is_paths_of_the_rows() -> None:
+    rng = np.random.default_rng(13)
+    lat, lon, trk = rng.uniform(-89, 89, 301), rng.uniform(-180, 180, 301), rng.uniform(0, 360, 301)
+    rows = np.flatnonzero(rng.uniform(size=301) < 0.3)
+    got, want = Paths(lat, lon, trk).take(rows), Paths(lat[rows], lon[rows], trk[rows])
+    for a, b in zip(got.parts(), want.parts(), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [17, 300])
+def test_crossings_into_some_units_are_the_old_ones_into_them(n: int) -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(600 + n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    old = old_crossings(airspace, lat, lon, trk, gs, 900.0)
+    for into in (["KZAB", "KZHU"], ["MMTY"], [], airspace.ids):
+        got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                       c.cop.name if c.cop else None)
+               for c in airspace.crossings(lat, lon, trk, gs, 900.0, into=into)]
+        assert got == [c if c is not None and c[1] in into else None for c in old]
+    if n == 300:
+        assert len({c[1] for c in old if c is not None}) >= 3

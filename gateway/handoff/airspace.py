@@ -219,28 +219,23 @@ class Airspace:
         """``crossings`` for the flights that may reach a boundary (``speed`` in m/s)."""
         out: list[Crossing | None] = [None] * len(lat)
         here = self.codes(lat, lon)
-        # the paths sampled, and the unit at each sample, in one kernel call (``Paths.at``'s
-        # arithmetic, numpy's transcendental functions)
-        there = self._units.sample(*Paths(lat, lon, trk).parts(), speed, times)
-        moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
-        rows = np.flatnonzero(moved.any(axis=1))
-        if len(rows) == 0:
-            return out
-        k = moved[rows].argmax(axis=1)
-        dst = there[rows, k]
+        # the paths sampled, and where each first is in another unit, in one kernel call
+        # (``Paths.at``'s arithmetic, numpy's transcendental functions)
+        paths = Paths(lat, lon, trk)
+        first, unit = self._units.leave(*paths.parts(), speed, times, here)
+        rows = np.flatnonzero(first >= 0)
         # no bisection for a flight leaving all the airspace described (None), nor for one
         # into a unit not wanted: each row's bisection is its own (numpy's functions are
         # elementwise), so the others' are as they were
-        wanted = self._wanted(into)[dst]
-        if not wanted.all():
-            rows, k, dst = rows[wanted], k[wanted], dst[wanted]
-            if len(rows) == 0:
-                return out
+        rows = rows[self._wanted(into)[unit[rows]]]
+        if len(rows) == 0:
+            return out
+        k, dst = first[rows], unit[rows]
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
         # start and heading trigonometry worked out once (Paths), ten steps in one call
-        path, v = Paths(lat[rows], lon[rows], trk[rows]), speed[rows]
+        path, v = paths.take(rows), speed[rows]
         # to step / 1024: about 5 m at 500 kt
         self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         clat, clon = path.at(v * hi)
@@ -292,6 +287,14 @@ class Paths:
         p1, self.l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
         self.sin_p1, self.cos_p1 = np.sin(p1), np.cos(p1)
         self.sin_th, self.cos_th = np.sin(th), np.cos(th)
+
+    def take(self, rows: np.ndarray) -> Paths:
+        """These rows' paths (1-d): their parts as ``Paths`` of these rows' starts and
+        headings would work them out (numpy's functions are elementwise)."""
+        path = Paths.__new__(Paths)
+        path.sin_p1, path.cos_p1 = self.sin_p1[rows], self.cos_p1[rows]
+        path.sin_th, path.cos_th, path.l1 = self.sin_th[rows], self.cos_th[rows], self.l1[rows]
+        return path
 
     def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What the kernel (ext/airspace.pyx) takes for 1-d paths: sin and cos of the start
