@@ -484,14 +484,16 @@ class Handoff:
             return out
         self.clock = max(self.clock, now)
         live = []
+        latest = self.accepting.latest  # ``Acceptance.observe``'s, in the same loop
         for m in fused:
             if m.state == "ended":
                 self._lost(m.id, now, out)
+                latest.pop(m.id, None)
             elif m.lat is not None and m.lon is not None:
                 live.append(m)
+                latest[m.id] = m
         if self.expected:
             self._overdue(fused, now, out)
-        self.accepting.observe(fused, now)
         self.accepting.update(now, out)
         if not live:
             if self.hidden:
@@ -1049,8 +1051,11 @@ class Handoff:
         if not self._resumed(now):
             return out
         self.forget(now)
-        out += self.limiter.due(now)
+        if self.limiter.windows:
+            out += self.limiter.due(now)
         for name, link in self.links.items():
+            if not link.pending:  # nothing awaits its LAM (``Link.due`` finds nothing)
+                continue
             peer = name.partition("/")[2]
             again, lost = link.due(now)
             for p in again:
