@@ -330,3 +330,24 @@ def test_crossings_into_some_units_are_the_old_ones_into_them(n: int) -> None:
         assert got == [c if c is not None and c[1] in into else None for c in old]
     if n == 300:
         assert len({c[1] for c in old if c is not None}) >= 3
+
+
+def test_nearest_cop_is_min_of_distance_m() -> None:
+    """``nearest_cop``'s prepared loop against what it replaced: ``min`` over the pair's
+    COPs by ``distance_m``, the first where two are as near."""
+    from gateway.handoff.airspace import distance_m
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(21)
+    pairs = sorted({tuple(sorted(c.units)) for c in airspace.cops}) + [("MMTY", "MMZT")]
+    for _ in range(3000):
+        a, b = pairs[rng.integers(len(pairs))]
+        lat, lon = float(rng.uniform(20, 40)), float(rng.uniform(-122, -90))
+        cops = [c for c in airspace.cops if c.units == frozenset((a, b))]
+        want = min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon)) if cops else None
+        assert airspace.nearest_cop(a, b, lat, lon) is want
+        assert airspace.nearest_cop(b, a, lat, lon) is want
+    twins = Airspace([Unit("AAAA", "a", "X", shapely.box(0, 0, 1, 1)),
+                      Unit("BBBB", "b", "Y", shapely.box(1, 0, 2, 1))],
+                     [Cop("ONE", 0.5, 1.0, frozenset({"AAAA", "BBBB"})),
+                      Cop("TWO", 0.5, 1.0, frozenset({"AAAA", "BBBB"}))])
+    assert twins.nearest_cop("AAAA", "BBBB", 0.5, 1.2).name == "ONE"  # type: ignore[union-attr]

@@ -96,7 +96,7 @@ class Airspace:
                         for s in segments], dtype=np.float64).reshape(-1, 4)
         self._units = _airspace.Units(seg, start, box)
         self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
-        self._pair_cops: dict[frozenset[str], list[Cop]] = {}  # nearest_cop
+        self._pair_cops: dict[frozenset[str], list[tuple[Cop, float, float]]] = {}
         self._unit_codes: dict[frozenset[str] | None, np.ndarray] = {}  # _wanted
         # the unit of each code, ``None`` last: code -1 (outside every unit) is None
         self._names: list[str | None] = [*self.ids, None]
@@ -262,13 +262,26 @@ class Airspace:
                               np.array([gs_kt]), horizon_s)[0]
 
     def nearest_cop(self, a: str, b: str, lat: float, lon: float) -> Cop | None:
+        """The COP on the boundary of ``a`` and ``b`` nearest (lat, lon), the first in file
+        order where two are as near; None if the boundary has none.  ``distance_m``'s
+        arithmetic, the same operations in the same order, with each COP's latitude's
+        radians and cosine worked out once (it runs for every predicted crossing)."""
         pair = frozenset((a, b))
         cops = self._pair_cops.get(pair)
-        if cops is None:  # the COPs on this boundary, in file order (the first nearest wins)
-            cops = self._pair_cops[pair] = [c for c in self.cops if c.units == pair]
-        if not cops:
-            return None
-        return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
+        if cops is None:  # the COPs on this boundary, in file order
+            cops = self._pair_cops[pair] = [
+                (c, math.radians(c.lat), math.cos(math.radians(c.lat)))
+                for c in self.cops if c.units == pair]
+        best, best_m = None, 0.0
+        p1 = math.radians(lat)
+        cos_p1 = math.cos(p1)
+        for c, p2, cos_p2 in cops:
+            h = (math.sin((p2 - p1) / 2) ** 2
+                 + cos_p1 * cos_p2 * math.sin(math.radians(c.lon - lon) / 2) ** 2)
+            m = 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+            if best is None or m < best_m:  # min()'s choice: only a nearer one replaces
+                best, best_m = c, m
+        return best
 
 
 def _segments(polygon: shapely.Polygon) -> np.ndarray:
