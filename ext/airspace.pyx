@@ -25,7 +25,9 @@ multiply-add), its transcendental functions numpy's own, called on the step's ar
 
 from fractions import Fraction
 
-from libc.math cimport M_PI, copysign, fmod, isfinite
+cimport cython
+
+from libc.math cimport M_PI, asin, copysign, cos, fabs, fmod, isfinite, sin
 from libc.stdint cimport int64_t
 
 import numpy as np
@@ -96,6 +98,22 @@ cdef int _inside(const double[:, ::1] seg, Py_ssize_t first, Py_ssize_t last,
             if orient == 1:
                 crossings += 1
     return crossings & 1
+
+
+cdef inline bint _beside(double ax, double ay, double bx, double by,
+                         double x0, double y0, double x1, double y1) noexcept:
+    """Are the box's four corners all clearly on one side of the line through a and b
+    (the segment, whose envelope meets the box, then misses it)?  "Clearly": by more than
+    1e-9 degree per degree of the segment and 1e-10 besides, well past the sign's
+    rounding (the differences' and products' of coordinates within the globe's)."""
+    cdef double dx = bx - ax, dy = by - ay
+    cdef double eps = 1e-9 * (fabs(dx) + fabs(dy)) + 1e-10
+    cdef double f00 = dx * (y0 - ay) - dy * (x0 - ax)
+    cdef double f01 = dx * (y1 - ay) - dy * (x0 - ax)
+    cdef double f10 = dx * (y0 - ay) - dy * (x1 - ax)
+    cdef double f11 = dx * (y1 - ay) - dy * (x1 - ax)
+    return ((f00 > eps and f01 > eps and f10 > eps and f11 > eps)
+            or (f00 < -eps and f01 < -eps and f10 < -eps and f11 < -eps))
 
 
 cdef double RAD2DEG = 180.0 / M_PI  # numpy's degrees: a product by this constant
@@ -177,6 +195,58 @@ cdef class Units:
                 return u
         return -1
 
+    def near(self, const double[::1] lat, const double[::1] lon,
+             const double[::1] reach_m) -> np.ndarray:
+        """1 where a flight at (lat, lon) may come within ``reach_m`` (great-circle metres)
+        of a unit's boundary, else 0: then every point that close is in the unit the flight
+        is in (or in none, as it is), and ``sample`` would find no other unit ahead.
+
+        A bound, not a verdict, and generous where in doubt: the points within the reach
+        lie in a box of latitude +- the reach's angle ``d`` and longitude +- asin(sin d /
+        cos(|lat| + d)) (the widest a circle of radius ``d`` spans); widened by a relative
+        1e-6 and 1e-7 degree (far beyond ``sample``'s rounding), it is tested against
+        every segment (its envelope, then the side of its line each corner is on): a box
+        that meets none is in one piece of the plane the boundaries cut, where every
+        unit's verdict is the same.  A non-finite input, a
+        reach past a tenth of the globe, a box reaching within a degree of a pole or past
+        the antimeridian: 1."""
+        if not (lat.shape[0] == lon.shape[0] == reach_m.shape[0]):
+            raise ValueError("lat, lon and reach_m must have the same length")
+        cdef Py_ssize_t i, s, n = lat.shape[0], segs = self.seg.shape[0]
+        cdef double d, dlat, dlon, x0, x1, y0, y1, a
+        out = np.ones(n, dtype=np.uint8)
+        cdef unsigned char[::1] flag = out
+        for i in range(n):
+            if not (isfinite(lat[i]) and isfinite(lon[i]) and isfinite(reach_m[i])):
+                continue
+            d = fabs(reach_m[i]) / EARTH_M * (1.0 + 1e-6)
+            if d > 0.6:
+                continue
+            dlat = d * RAD2DEG
+            if fabs(lat[i]) + dlat >= 89.0:
+                continue
+            a = sin(d) / cos(fabs(lat[i]) / RAD2DEG + d)
+            if a >= 1.0:
+                continue
+            dlon = asin(a) * RAD2DEG * (1.0 + 1e-6) + 1e-7
+            dlat = dlat * (1.0 + 1e-6) + 1e-7
+            x0, x1, y0, y1 = lon[i] - dlon, lon[i] + dlon, lat[i] - dlat, lat[i] + dlat
+            if x0 <= -180.0 or x1 >= 180.0:
+                continue
+            for s in range(segs):
+                if ((self.seg[s, 0] < x0 and self.seg[s, 2] < x0)
+                        or (self.seg[s, 0] > x1 and self.seg[s, 2] > x1)
+                        or (self.seg[s, 1] < y0 and self.seg[s, 3] < y0)
+                        or (self.seg[s, 1] > y1 and self.seg[s, 3] > y1)):
+                    continue
+                if _beside(self.seg[s, 0], self.seg[s, 1], self.seg[s, 2], self.seg[s, 3],
+                           x0, y0, x1, y1):
+                    continue
+                break
+            else:
+                flag[i] = 0
+        return out
+
     def locate(self, const double[::1] lat, const double[::1] lon) -> np.ndarray:
         """The index of the first polygon each point (lat, lon) is inside, -1 if none."""
         if lat.shape[0] != lon.shape[0]:
@@ -214,6 +284,41 @@ cdef class Units:
                 code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
         return out
 
+    def leave(self, const double[::1] sin_p1, const double[::1] cos_p1,
+              const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
+              const double[::1] v, const double[::1] times,
+              const int64_t[::1] here) -> tuple[np.ndarray, np.ndarray]:
+        """``sample``, then where each flight first is in another unit than ``here``: the
+        index in ``times`` (-1: it stays, or ``here`` is -1, or ``v`` is not above 0) and
+        the unit it is in there (-1 outside every unit).  The same points as ``sample``'s,
+        each tested only until the first in another unit: the first column where
+        ``(there != here) & (here >= 0) & (v > 0)``, as ``Airspace.crossings`` had it."""
+        cdef Py_ssize_t i, j, n = sin_p1.shape[0], k = times.shape[0]
+        if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
+                == v.shape[0] == here.shape[0] == n):
+            raise ValueError("every array must have a row per flight")
+        first_, unit_ = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        if n == 0 or k == 0:
+            return first_, unit_
+        cdef int64_t[::1] first = first_, unit = unit_
+        cdef int64_t code
+        d_ = np.empty(n * k)
+        lat_, lon_ = np.empty(n * k), np.empty(n * k)
+        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        for i in range(n):
+            for j in range(k):
+                d[i * k + j] = (v[i] * times[j]) / EARTH_M
+        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        for i in range(n):
+            if here[i] < 0 or not v[i] > 0:
+                continue
+            for j in range(k):
+                code = self._code(lon[i * k + j], lat[i * k + j])
+                if code != here[i]:
+                    first[i], unit[i] = j, code
+                    break
+        return first_, unit_
+
     def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
                const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
@@ -241,3 +346,40 @@ cdef class Units:
                     lo[i] = mid[i]
                 else:
                     hi[i] = mid[i]
+
+
+@cython.cdivision(False)
+def time_to(double v, double fl, double roc_fpm, double distance_kt_s) -> float:
+    """``Handoff._time_to``'s climb or descent (gateway/handoff/engine.py): the seconds to
+    fly ``distance_kt_s`` (knot-seconds) at ``v`` kt from flight level ``fl`` climbing or
+    descending at ``roc_fpm``, in 5 s steps, the true airspeed scaled 2 % per 1,000 ft and
+    capped by the approach schedule below FL100 when descending.  Python's arithmetic to
+    the bit: the same IEEE operations in the same order (no fused multiply-add), its
+    ``min`` and ``max`` as they choose (the second only when strictly past the first), a
+    division by zero raising as Python's.  tests/test_handoff_time_to.py holds it to the
+    Python loop it replaces; it runs for every flight near a boundary that is climbing or
+    descending, every prediction, and the loop takes up to 1,440 steps."""
+    cdef double tas0, climb, t, left, speed, step, cap, x
+    cdef bint descending = roc_fpm < 0
+    x = 0.0 if 0.0 > fl else fl
+    tas0 = 1.0 + 0.02 * x / 10.0
+    climb = roc_fpm / 100 / 60 * 5.0
+    t, left = 0.0, distance_kt_s
+    while t < 7200:
+        x = 0.0 if 0.0 > fl else fl
+        speed = v * (1.0 + 0.02 * x / 10.0) / tas0
+        if descending and fl < 100.0:
+            x = (fl - 25.0) / 45.0
+            x = 0.0 if 0.0 > x else x
+            x = 1.0 if 1.0 < x else x
+            cap = 150.0 + 100.0 * x
+            if cap < speed:
+                speed = cap
+        step = speed * 5.0
+        if left <= step:
+            return t + left / speed
+        left -= step
+        t += 5.0
+        x = fl + climb
+        fl = 0.0 if 0.0 > x else x
+    return t

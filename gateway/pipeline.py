@@ -46,7 +46,12 @@ def _coordinated(handoff: Handoff, fused: list[Fused]) -> list[Fused]:
     this cycle, in ``fpl.coordination``; a track with a dialogue and no plan gets a plan
     of its callsign alone to carry it."""
     out = []
+    tracks = handoff.tracks
     for m in fused:
+        track = tracks.get(m.id)
+        if track is None or not track.flights:  # most tracks: no dialogue, as they were
+            out.append(m)
+            continue
         c = handoff.coordination(m.id)
         if c is not None:
             plan = m.fpl or FlightPlan(callsign=m.callsign, dep=None, dst=None, cfl=None,

@@ -232,3 +232,122 @@ def test_sample_is_paths_at_to_the_bit(n: int, k: int) -> None:
     want = airspace.codes(*old_ahead(lat[:, None], lon[:, None], trk[:, None],
                                      v[:, None] * times))
     assert got.shape == (n, k) and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_near_is_a_bound_on_every_point_within_reach(seed: int) -> None:
+    """Where ``Units.near`` says a flight cannot reach a boundary, every point of its path
+    within the reach, sampled densely and on every heading, is in the unit it is in (or in
+    none, as it is): the samples ``crossings`` skips would have found no other unit."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(300 + seed)
+    n = 400
+    lat, lon = rng.uniform(21.0, 38.0, n), rng.uniform(-122.0, -92.0, n)
+    reach = rng.choice([0.0, 2e3, 2e4, 6e4, 1.2e5], n)
+    far = airspace._units.near(lat, lon, reach) == 0
+    assert far.any() and (~far).any()
+    here = airspace.codes(lat, lon)
+    headings = np.arange(0.0, 360.0, 7.5)
+    dist = np.linspace(0.0, 1.0, 41)
+    for i in np.flatnonzero(far):
+        plat, plon = old_ahead(lat[i], lon[i], headings[:, None], reach[i] * dist)
+        assert (airspace.codes(plat, plon) == here[i]).all()
+
+
+def test_near_flags_what_it_cannot_bound() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0])
+    lon = np.array([-100.0, np.inf, -100.0, -100.0, 179.9, -100.0])
+    reach = np.array([1e3, 1e3, np.inf, 1e3, 1e5, 5e6])
+    assert airspace._units.near(lat, lon, reach).tolist() == [1, 1, 1, 1, 1, 1]
+    with pytest.raises(ValueError):
+        airspace._units.near(lat, lon, reach[:2])
+
+
+@pytest.mark.parametrize("n", [1, 17, 300])
+@pytest.mark.parametrize("horizon", [120.0, 480.0])
+def test_crossings_skipping_far_flights_are_the_old_ones(n: int, horizon: float) -> None:
+    """Short horizons, where most flights are far from every boundary (and skipped): the
+    crossings are still the old code's exactly."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(400 + n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                   c.cop.name if c.cop else None)
+           for c in airspace.crossings(lat, lon, trk, gs, horizon)]
+    assert got == old_crossings(airspace, lat, lon, trk, gs, horizon)
+    if n == 300:
+        assert any(c is not None for c in got)
+        assert (airspace._units.near(lat, lon, gs * (1852.0 / 3600.0) * horizon) == 0).any()
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24), (200, 24)])
+def test_leave_is_the_first_column_moved_of_sample(n: int, k: int) -> None:
+    """``Units.leave`` against the numpy it replaced in ``Airspace.crossings``: the first
+    sample in another unit, where the flight is in one and moves, and the unit there."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(500 + n)
+    lat, lon, trk = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n), rng.uniform(0, 360, n)
+    lat[: n * 3 // 4] = rng.uniform(22, 37, n * 3 // 4)
+    lon[: n * 3 // 4] = rng.uniform(-120, -94, n * 3 // 4)
+    v, times = rng.choice([0.0, -50.0, 50.0, 250.0, 3000.0], n), np.arange(1, k + 1) * 20.0
+    if n:
+        v[0] = np.nan
+    here = airspace.codes(lat, lon)
+    path = Paths(lat, lon, trk)
+    there = airspace._units.sample(*path.parts(), v, times)
+    moved = (there != here[:, None]) & (here[:, None] >= 0) & (v[:, None] > 0)
+    any_ = moved.any(axis=1)
+    want_first = np.where(any_, moved.argmax(axis=1) if k else 0, -1)
+    want_unit = np.where(any_, there[np.arange(n), np.maximum(want_first, 0)] if k else 0, -1)
+    first, unit = airspace._units.leave(*path.parts(), v, times, here)
+    assert np.array_equal(first, want_first) and np.array_equal(unit, want_unit)
+    if n >= 60 and k:
+        assert any_.any() and (unit[any_] == -1).any() and (unit[any_] >= 0).any()
+
+
+def test_paths_take_is_paths_of_the_rows() -> None:
+    rng = np.random.default_rng(13)
+    lat, lon, trk = rng.uniform(-89, 89, 301), rng.uniform(-180, 180, 301), rng.uniform(0, 360, 301)
+    rows = np.flatnonzero(rng.uniform(size=301) < 0.3)
+    got, want = Paths(lat, lon, trk).take(rows), Paths(lat[rows], lon[rows], trk[rows])
+    for a, b in zip(got.parts(), want.parts(), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [17, 300])
+def test_crossings_into_some_units_are_the_old_ones_into_them(n: int) -> None:
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(600 + n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    old = old_crossings(airspace, lat, lon, trk, gs, 900.0)
+    for into in (["KZAB", "KZHU"], ["MMTY"], [], airspace.ids):
+        got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                       c.cop.name if c.cop else None)
+               for c in airspace.crossings(lat, lon, trk, gs, 900.0, into=into)]
+        assert got == [c if c is not None and c[1] in into else None for c in old]
+    if n == 300:
+        assert len({c[1] for c in old if c is not None}) >= 3
+
+
+def test_nearest_cop_is_min_of_distance_m() -> None:
+    """``nearest_cop``'s prepared loop against what it replaced: ``min`` over the pair's
+    COPs by ``distance_m``, the first where two are as near."""
+    from gateway.handoff.airspace import distance_m
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(21)
+    pairs = sorted({tuple(sorted(c.units)) for c in airspace.cops}) + [("MMTY", "MMZT")]
+    for _ in range(3000):
+        a, b = pairs[rng.integers(len(pairs))]
+        lat, lon = float(rng.uniform(20, 40)), float(rng.uniform(-122, -90))
+        cops = [c for c in airspace.cops if c.units == frozenset((a, b))]
+        want = min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon)) if cops else None
+        assert airspace.nearest_cop(a, b, lat, lon) is want
+        assert airspace.nearest_cop(b, a, lat, lon) is want
+    twins = Airspace([Unit("AAAA", "a", "X", shapely.box(0, 0, 1, 1)),
+                      Unit("BBBB", "b", "Y", shapely.box(1, 0, 2, 1))],
+                     [Cop("ONE", 0.5, 1.0, frozenset({"AAAA", "BBBB"})),
+                      Cop("TWO", 0.5, 1.0, frozenset({"AAAA", "BBBB"}))])
+    assert twins.nearest_cop("AAAA", "BBBB", 0.5, 1.2).name == "ONE"  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +95,11 @@ class Airspace:
         box = np.array([(s[:, 0].min(), s[:, 1].min(), s[:, 0].max(), s[:, 1].max())
                         for s in segments], dtype=np.float64).reshape(-1, 4)
         self._units = _airspace.Units(seg, start, box)
+        self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
+        self._pair_cops: dict[frozenset[str], list[tuple[Cop, float, float]]] = {}
+        self._unit_codes: dict[frozenset[str] | None, np.ndarray] = {}  # _wanted
+        # the unit of each code, ``None`` last: code -1 (outside every unit) is None
+        self._names: list[str | None] = [*self.ids, None]
 
     @classmethod
     def load(cls, path: str | Path) -> Airspace:
@@ -165,46 +170,91 @@ class Airspace:
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
         codes = self.codes(np.atleast_1d(lat), np.atleast_1d(lon))
-        return [self.ids[c] if c >= 0 else None for c in codes.tolist()]
+        names = self._names
+        return [names[c] for c in codes.tolist()]
 
     def crossings(self, lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
-                  gs_kt: np.ndarray, horizon_s: float,
-                  step_s: float = 20.0) -> list[Crossing | None]:
+                  gs_kt: np.ndarray, horizon_s: float, step_s: float = 20.0,
+                  into: Collection[str] | None = None) -> list[Crossing | None]:
         """For each flight, the next boundary it crosses within ``horizon_s`` flying
         straight on: all flights' paths sampled at once, then each crossing refined by
-        bisection to a few metres."""
+        bisection to a few metres.  ``into``: only crossings into these units are wanted
+        (None: any); a flight whose next crossing is into another unit gets None, and is
+        not bisected (the bisection is most of the cost)."""
         lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
         trk, speed = np.asarray(trk_deg, np.float64), np.asarray(gs_kt, np.float64) * KT
         n = len(lat)
         out: list[Crossing | None] = [None] * n
         if n == 0:
             return out
+        times = self._times(horizon_s, step_s)
+        # most flights are too far from every boundary to reach one by the last sample:
+        # their answer is None without sampling (``Units.near``, a bound with margins)
+        near = np.flatnonzero(self._units.near(lat, lon, speed * times[-1]))
+        if len(near) == 0:
+            return out
+        if len(near) < n:
+            lat, lon, trk, speed = lat[near], lon[near], trk[near], speed[near]
+        found = self._crossings(lat, lon, trk, speed, times, into)
+        if len(near) == n:
+            return found
+        for i, c in zip(near.tolist(), found, strict=True):
+            out[i] = c
+        return out
+
+    def _times(self, horizon_s: float, step_s: float) -> np.ndarray:
+        """The sampling times (seconds ahead), made once for each horizon and step: the
+        handoff asks with the same ones every cycle."""
+        key = (horizon_s, step_s)
+        times = self._sampling.get(key)
+        if times is None:
+            times = np.arange(step_s, horizon_s + step_s, step_s)
+            times.flags.writeable = False
+            self._sampling[key] = times
+        return times
+
+    def _crossings(self, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
+                   speed: np.ndarray, times: np.ndarray,
+                   into: Collection[str] | None) -> list[Crossing | None]:
+        """``crossings`` for the flights that may reach a boundary (``speed`` in m/s)."""
+        out: list[Crossing | None] = [None] * len(lat)
         here = self.codes(lat, lon)
-        times = np.arange(step_s, horizon_s + step_s, step_s)
-        # the paths sampled, and the unit at each sample, in one kernel call (``Paths.at``'s
-        # arithmetic, numpy's transcendental functions)
-        there = self._units.sample(*Paths(lat, lon, trk).parts(), speed, times)
-        moved = (there != here[:, None]) & (here[:, None] >= 0) & (speed[:, None] > 0)
-        rows = np.flatnonzero(moved.any(axis=1))
+        # the paths sampled, and where each first is in another unit, in one kernel call
+        # (``Paths.at``'s arithmetic, numpy's transcendental functions)
+        paths = Paths(lat, lon, trk)
+        first, unit = self._units.leave(*paths.parts(), speed, times, here)
+        rows = np.flatnonzero(first >= 0)
+        # no bisection for a flight leaving all the airspace described (None), nor for one
+        # into a unit not wanted: each row's bisection is its own (numpy's functions are
+        # elementwise), so the others' are as they were
+        rows = rows[self._wanted(into)[unit[rows]]]
         if len(rows) == 0:
             return out
-        k = moved[rows].argmax(axis=1)
-        dst = there[rows, k]
+        k, dst = first[rows], unit[rows]
         hi = times[k]
         lo = np.where(k > 0, times[np.maximum(k - 1, 0)], 0.0)
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
         # start and heading trigonometry worked out once (Paths), ten steps in one call
-        path, v = Paths(lat[rows], lon[rows], trk[rows]), speed[rows]
+        path, v = paths.take(rows), speed[rows]
         # to step / 1024: about 5 m at 500 kt
         self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         clat, clon = path.at(v * hi)
         for j, i in enumerate(rows.tolist()):
-            if dst[j] < 0:
-                continue  # leaving all the airspace described
             a, b = self.ids[here[i]], self.ids[dst[j]]
             out[i] = Crossing(a, b, float(hi[j]), float(clat[j]), float(clon[j]),
                               self.nearest_cop(a, b, float(clat[j]), float(clon[j])))
         return out
+
+    def _wanted(self, units: Collection[str] | None) -> np.ndarray:
+        """Which codes are among these units (None: every unit), by code: one row per
+        unit in ``ids`` order, and a last one (code -1, outside every unit) False."""
+        key = None if units is None else frozenset(units)
+        mask = self._unit_codes.get(key)
+        if mask is None:
+            mask = np.array([key is None or uid in key for uid in self.ids] + [False])
+            mask.flags.writeable = False
+            self._unit_codes[key] = mask
+        return mask
 
     def crossing(self, lat: float, lon: float, trk_deg: float, gs_kt: float,
                  horizon_s: float) -> Crossing | None:
@@ -212,11 +262,26 @@ class Airspace:
                               np.array([gs_kt]), horizon_s)[0]
 
     def nearest_cop(self, a: str, b: str, lat: float, lon: float) -> Cop | None:
+        """The COP on the boundary of ``a`` and ``b`` nearest (lat, lon), the first in file
+        order where two are as near; None if the boundary has none.  ``distance_m``'s
+        arithmetic, the same operations in the same order, with each COP's latitude's
+        radians and cosine worked out once (it runs for every predicted crossing)."""
         pair = frozenset((a, b))
-        cops = [c for c in self.cops if c.units == pair]
-        if not cops:
-            return None
-        return min(cops, key=lambda c: distance_m(lat, lon, c.lat, c.lon))
+        cops = self._pair_cops.get(pair)
+        if cops is None:  # the COPs on this boundary, in file order
+            cops = self._pair_cops[pair] = [
+                (c, math.radians(c.lat), math.cos(math.radians(c.lat)))
+                for c in self.cops if c.units == pair]
+        best, best_m = None, 0.0
+        p1 = math.radians(lat)
+        cos_p1 = math.cos(p1)
+        for c, p2, cos_p2 in cops:
+            h = (math.sin((p2 - p1) / 2) ** 2
+                 + cos_p1 * cos_p2 * math.sin(math.radians(c.lon - lon) / 2) ** 2)
+            m = 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+            if best is None or m < best_m:  # min()'s choice: only a nearer one replaces
+                best, best_m = c, m
+        return best
 
 
 def _segments(polygon: shapely.Polygon) -> np.ndarray:
@@ -235,6 +300,14 @@ class Paths:
         p1, self.l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
         self.sin_p1, self.cos_p1 = np.sin(p1), np.cos(p1)
         self.sin_th, self.cos_th = np.sin(th), np.cos(th)
+
+    def take(self, rows: np.ndarray) -> Paths:
+        """These rows' paths (1-d): their parts as ``Paths`` of these rows' starts and
+        headings would work them out (numpy's functions are elementwise)."""
+        path = Paths.__new__(Paths)
+        path.sin_p1, path.cos_p1 = self.sin_p1[rows], self.cos_p1[rows]
+        path.sin_th, path.cos_th, path.l1 = self.sin_th[rows], self.cos_th[rows], self.l1[rows]
+        return path
 
     def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What the kernel (ext/airspace.pyx) takes for 1-d paths: sin and cos of the start

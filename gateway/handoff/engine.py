@@ -72,6 +72,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from gateway import _airspace
 from gateway.handoff.accepting import STARTED_BY_C1, Acceptance
 from gateway.handoff.airspace import Airspace, Crossing
 from gateway.handoff.alerts import AlertLimiter
@@ -483,46 +484,74 @@ class Handoff:
             return out
         self.clock = max(self.clock, now)
         live = []
+        latest = self.accepting.latest  # ``Acceptance.observe``'s, in the same loop
         for m in fused:
             if m.state == "ended":
                 self._lost(m.id, now, out)
+                latest.pop(m.id, None)
             elif m.lat is not None and m.lon is not None:
                 live.append(m)
+                latest[m.id] = m
         if self.expected:
             self._overdue(fused, now, out)
-        self.accepting.observe(fused, now)
         self.accepting.update(now, out)
         if not live:
-            self._advance_hidden(set(), now, out)
+            if self.hidden:
+                self._advance_hidden(set(), now, out)
             return out
         units = self.airspace.unit_at(np.array([m.lat for m in live]),
                                       np.array([m.lon for m in live]))
         due: list[tuple[Fused, Track]] = []
+        # this loop and the next see every fused update of every cycle: ``_track``,
+        # ``_observe``'s and ``_followed``'s common cases are written out here, the same
+        # steps in the same order (a track staying in its unit with a transponder, as
+        # most do, changes nothing but its time)
+        tracks, ours, every = self.tracks, self.p.units, self.p.predict_every_s
         for m, unit in zip(live, units, strict=True):
-            track = self._track(m.id, now)
+            track = tracks.get(m.id)
+            if track is None:
+                track = tracks[m.id] = Track(now)
+            elif now > track.seen_at:
+                track.seen_at = now  # max(seen_at, now)
             before = track.unit
-            self._observe(m, track, unit, now, out)
+            if unit is not None and (unit != before or (m.mode3a is None
+                                                        and m.icao24 is None)):
+                self._observe(m, track, unit, now, out)
             if before != unit:
                 self.accepting.entered(m, before, unit, now, out)
-            if (m.state == "confirmed" and unit in self.p.units and m.gs_kt
-                    and m.trk_deg is not None
-                    and now - track.predicted_at >= self.p.predict_every_s):
+            if (m.state == "confirmed" and unit in ours and m.gs_kt
+                    and m.trk_deg is not None and now - track.predicted_at >= every):
                 due.append((m, track))
         if due:
-            crossings = self.airspace.crossings(
-                np.array([m.lat for m, _ in due]), np.array([m.lon for m, _ in due]),
-                np.array([m.trk_deg for m, _ in due]), np.array([m.gs_kt for m, _ in due]),
-                self.p.abi_lead_s + 120.0)
-            for (m, track), c in zip(due, crossings, strict=True):
+            # predicted are the tracks with an identification, and only their crossings into
+            # a peer's unit: ``_candidate`` makes of any other crossing, and of any for a
+            # track without one (nothing to coordinate), the same as of none
+            asked = [(m, track) for m, track in due if m.callsign is not None]
+            crossings = iter(self.airspace.crossings(
+                np.array([m.lat for m, _ in asked]), np.array([m.lon for m, _ in asked]),
+                np.array([m.trk_deg for m, _ in asked]), np.array([m.gs_kt for m, _ in asked]),
+                self.p.abi_lead_s + 120.0, into=self.p.peers))
+            for m, track in due:
                 track.predicted_at = now
+                c = next(crossings) if m.callsign is not None else None
                 self._candidate(m, track, c, now, out)
+        hidden = self.hidden
         for m, unit in zip(live, units, strict=True):
-            if not self._followed(m):
+            if m.state == "coasting" and m.hidden:  # _followed
+                hidden.add(m.id)
+            else:
+                if hidden:
+                    hidden.discard(m.id)
+                if m.state != "confirmed":
+                    continue
+            track = tracks.get(m.id)
+            if track is None or not track.flights:  # no dialogue (_flights_of)
                 continue
             for f in self._flights_of(m):
                 if not f.dialogue.final:
                     self._advance(f, now, out, crossed=unit == f.dst)
-        self._advance_hidden({m.id for m in live}, now, out)
+        if hidden:
+            self._advance_hidden({m.id for m in live}, now, out)
         return out
 
     def _followed(self, m: Fused) -> bool:
@@ -694,12 +723,19 @@ class Handoff:
         v = float(m.gs_kt)  # type: ignore[arg-type]
         if m.roc_fpm is None or m.fl is None or abs(m.roc_fpm) < LEVEL_FPM:
             return distance_kt_s / v
-        fl = float(m.fl)
+        # the loop below, in C (ext/airspace.pyx), to the bit: it runs for every climbing
+        # or descending flight near a boundary, every prediction, up to 1,440 steps
+        return _airspace.time_to(v, float(m.fl), float(m.roc_fpm), distance_kt_s)
+
+    @staticmethod
+    def _time_to_python(v: float, fl: float, roc_fpm: float, distance_kt_s: float) -> float:
+        """``_time_to``'s climb or descent as it was in Python: the reference that
+        tests/test_handoff_time_to.py holds the kernel (``_airspace.time_to``) to."""
         # what does not change along the path, worked out once (the same arithmetic, so
-        # the same figures): this runs for every flight near a boundary, every cycle
+        # the same figures)
         tas0 = _tas_factor(fl)
-        climb = m.roc_fpm / 100 / 60 * STEP_S  # flight levels per step
-        descending = m.roc_fpm < 0
+        climb = roc_fpm / 100 / 60 * STEP_S  # flight levels per step
+        descending = roc_fpm < 0
         t, left = 0.0, distance_kt_s
         while t < 7200:
             speed = v * _tas_factor(fl) / tas0
@@ -1015,8 +1051,11 @@ class Handoff:
         if not self._resumed(now):
             return out
         self.forget(now)
-        out += self.limiter.due(now)
+        if self.limiter.windows:
+            out += self.limiter.due(now)
         for name, link in self.links.items():
+            if not link.pending:  # nothing awaits its LAM (``Link.due`` finds nothing)
+                continue
             peer = name.partition("/")[2]
             again, lost = link.due(now)
             for p in again:
