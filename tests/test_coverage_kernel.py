@@ -76,6 +76,17 @@ def _flip(f: Callable[[float], bool], lo: float, hi: float) -> float:
             hi = mid
 
 
+def _around(d: float, n: int) -> list[float]:
+    """d and the n floats on each side of it, ulp by ulp."""
+    ds = [d]
+    for step in (np.inf, -np.inf):
+        v = d
+        for _ in range(n):
+            v = float(np.nextafter(v, step))
+            ds.append(v)
+    return ds
+
+
 # (site, height m, direction, ground distance m: inside and outside the boundary)
 BOUNDARIES = [
     (0, 10_000.0, (1.0, 0.0), 5_000.0, 20_000.0),       # the cone
@@ -100,12 +111,7 @@ def test_points_at_each_boundary_are_numpys(site: int, h: float, direction: tupl
 
     d = _flip(numpy_says, near, far)
     # every distance from 2,000 ulp inside to 2,000 ulp outside, and the heights next to h
-    ds = [d]
-    for step in (np.inf, -np.inf):
-        v = d
-        for _ in range(2000):
-            v = float(np.nextafter(v, step))
-            ds.append(v)
+    ds = _around(d, 2000)
     ds_arr = np.array(ds)
     x = sx + ux * ds_arr
     y = sy + uy * ds_arr
@@ -191,12 +197,7 @@ def test_hidden_at_a_boundary_is_numpys() -> None:
         return bool(c.seen_by_numpy(np.array([sx + d]), np.array([sy]), np.array([h]))[0, 0])
 
     d = _flip(numpy_says, 5_000.0, 20_000.0)  # the cone's edge on the x axis
-    ds = [d]
-    for step in (np.inf, -np.inf):
-        v = d
-        for _ in range(300):
-            v = float(np.nextafter(v, step))
-            ds.append(v)
+    ds = _around(d, 300)
     start = sx + np.array(ds)
     n = len(start)
     y = np.full(n, sy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -268,10 +269,9 @@ def test_batches_do_not_depend_on_the_cut(decoded: dict[int, Batch]) -> None:
 
 # -- plot fields (ext/normalize.pyx's plot_fields) against the numpy they replaced ----------
 
-def normalise_plots_before(batch: Batch, rows: np.ndarray, site: RadarGeometry,
-                           heights: HeightRules, reference: np.ndarray,
-                           window: tuple[float, float]) -> tuple[PlotColumns, dict[str, int]]:
-    """gateway.normalize.plots.normalise_plots as it was: numpy calls per column."""
+def _readers_before(batch: Batch) -> tuple[Callable[[str, np.ndarray], np.ndarray], ...]:
+    """The column readers the normaliser had before its field kernels (integer with -1 for
+    absent, float with nan, flag set), shared by both references below."""
     def _int(path: str, rows: np.ndarray) -> np.ndarray:
         return np.where(batch.present[path][rows], batch.columns[path][rows], -1)
 
@@ -281,6 +281,14 @@ def normalise_plots_before(batch: Batch, rows: np.ndarray, site: RadarGeometry,
     def _set(path: str, rows: np.ndarray) -> np.ndarray:
         return batch.present[path][rows] & (batch.columns[path][rows] != 0)
 
+    return _int, _float, _set
+
+
+def normalise_plots_before(batch: Batch, rows: np.ndarray, site: RadarGeometry,
+                           heights: HeightRules, reference: np.ndarray,
+                           window: tuple[float, float]) -> tuple[PlotColumns, dict[str, int]]:
+    """gateway.normalize.plots.normalise_plots as it was: numpy calls per column."""
+    _int, _float, _set = _readers_before(batch)
     dropped: dict[str, int] = {}
     usable = batch.present["140"][rows] & batch.present["040/RHO"][rows] & np.isfinite(reference)
     dropped["plot-without-time-or-position"] = int((~usable).sum())
@@ -369,15 +377,7 @@ def normalise_tracks_before(batch: Batch, rows: np.ndarray, plane: Transformer |
                             reference: np.ndarray, window: tuple[float, float],
                             ) -> tuple[TrackColumns, dict[str, int]]:
     """gateway.normalize.tracks.normalise_tracks as it was: numpy calls per column."""
-    def _int(path: str, rows: np.ndarray) -> np.ndarray:
-        return np.where(batch.present[path][rows], batch.columns[path][rows], -1)
-
-    def _float(path: str, rows: np.ndarray) -> np.ndarray:
-        return np.where(batch.present[path][rows], batch.columns[path][rows], np.nan)
-
-    def _set(path: str, rows: np.ndarray) -> np.ndarray:
-        return batch.present[path][rows] & (batch.columns[path][rows] != 0)
-
+    _int, _float, _set = _readers_before(batch)
     dropped: dict[str, int] = {}
     has_105 = batch.present["105/LAT"][rows]
     has_100 = batch.present["100/X"][rows] & (plane is not None)
