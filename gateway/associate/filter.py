@@ -52,12 +52,12 @@ from gateway import _tracking
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
 
-__all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "max_eigen2"]
+__all__ = ["ConstantVelocity", "InteractingMultipleModel", "LevelFilter", "as_f64", "max_eigen2"]
 
 MODE_FLOOR = 1e-9  # the least probability an IMM model keeps
 
 
-def _c(a: np.ndarray) -> np.ndarray:
+def as_f64(a: np.ndarray) -> np.ndarray:
     """float64, C-contiguous (the kernel's memoryviews); no copy if it already is."""
     return np.ascontiguousarray(a, dtype=np.float64)
 
@@ -95,7 +95,7 @@ class ConstantVelocity:
         white-acceleration noise ``q [[|dt|^3/3 I, dt|dt|/2 I], [dt|dt|/2 I, |dt| I]]``.
         New arrays."""
         w, q, limit = self._cv
-        xm, Pm = _tracking.predict(_c(x)[:, None], _c(P)[:, None], _c(dt), w, q, limit)
+        xm, Pm = _tracking.predict(as_f64(x)[:, None], as_f64(P)[:, None], as_f64(dt), w, q, limit)
         return xm[:, 0], Pm[:, 0]
 
     def predict_position(self, x: np.ndarray, P: np.ndarray, dt: np.ndarray,
@@ -117,7 +117,7 @@ class ConstantVelocity:
         S = H P H' + R, and the Mahalanobis distance nu' S^-1 nu [n] of position
         measurements z against predicted states: what gating needs, and what the update
         needs again (so a hypothesis carries them)."""
-        return _tracking.innovation(_c(x), _c(P), _c(z), _c(R))
+        return _tracking.innovation(as_f64(x), as_f64(P), as_f64(z), as_f64(R))
 
     @staticmethod
     def update_innovation(x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
@@ -131,7 +131,7 @@ class ConstantVelocity:
         x4 per update of a track fed by one radar every 10 s, from 1e-16 to a covariance
         with a negative eigenvalue after ~30 updates, and a track that then follows its
         noise kilometres off.  Averaging P with its transpose removes it at every update."""
-        return _tracking.kalman_update(_c(x), _c(P), _c(nu), _c(s_inv))
+        return _tracking.kalman_update(as_f64(x), as_f64(P), as_f64(nu), as_f64(s_inv))
 
     def update(self, x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +150,7 @@ class ConstantVelocity:
         q u w^2 + 2 p u w + (p s - q r) = 0.  The minimum is at a root in [0, 1] or an end
         (the kernel ``gateway._tracking`` evaluates the four candidates per track).
         """
-        return _tracking.ci_weight(_c(P), _c(R))
+        return _tracking.ci_weight(as_f64(P), as_f64(R))
 
     def intersect(self, x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray,
                   ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -168,7 +168,7 @@ class ConstantVelocity:
         away whenever w nears 1: the SDPS says nothing about velocity.)  P comes out
         exactly symmetric.
         """
-        return _tracking.intersect(_c(x), _c(P), _c(z), _c(R))
+        return _tracking.intersect(as_f64(x), as_f64(P), as_f64(z), as_f64(R))
 
     def initiate(self, z: np.ndarray, R: np.ndarray, v: np.ndarray, v_var: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +308,8 @@ class InteractingMultipleModel(ConstantVelocity):
                 G[i, to] = 1.0 / self.sojourn_s[i] / to.sum()
                 G[i, i] = -1.0 / self.sojourn_s[i]
         ev, V = np.linalg.eig(G)
-        object.__setattr__(self, "_eig", (_c(ev.real), _c(V.real), _c(np.linalg.inv(V).real)))
+        object.__setattr__(self, "_eig", (as_f64(ev.real), as_f64(V.real),
+                                          as_f64(np.linalg.inv(V).real)))
         object.__setattr__(self, "_w", w)
         object.__setattr__(self, "_limit", np.where(w != 0, self.turn_limit_s, np.inf))
         object.__setattr__(self, "_q", np.asarray(self.model_q, float))
@@ -337,7 +338,7 @@ class InteractingMultipleModel(ConstantVelocity):
         P) starts every model there, at the initial probabilities."""
         ev, V, Vi = self._eig
         return _tracking.imm_predict(tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu,
-                                     np.ascontiguousarray(rows, dtype=np.int64), _c(dt),
+                                     np.ascontiguousarray(rows, dtype=np.int64), as_f64(dt),
                                      self._mu0, self._w, self._q, self._limit, ev, V, Vi)
 
     def update_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
@@ -354,11 +355,11 @@ class InteractingMultipleModel(ConstantVelocity):
         measurement's models are brought back to the present.  Returns how many SDPS
         updates of a model were not made (see ``intersect``)."""
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        dt, z, R = _c(dt), _c(z), _c(R)
+        dt, z, R = as_f64(dt), as_f64(z), as_f64(R)
         if models is None:
             models = self.predict_tracks(tracks, rows, dt)[2]
         assert models is not None
-        mu, xm, Pm, skipped = _tracking.imm_update(_c(models), z, R, MODE_FLOOR, not sdps)
+        mu, xm, Pm, skipped = _tracking.imm_update(as_f64(models), z, R, MODE_FLOOR, not sdps)
         _tracking.imm_store(mu, xm, Pm, dt, self._w, self._q, self._limit, tracks.x,
                             tracks.P, tracks.xm, tracks.Pm, tracks.mu, rows)
         return int(skipped)
@@ -388,7 +389,7 @@ class LevelFilter:
         report's time (which the tracker keeps): left in the past, a climbing track would
         lag by its rate times the delay from then on.  The update keeps P symmetric (see
         ConstantVelocity.update_innovation)."""
-        _tracking.level_step(s, P, _c(dt), _c(z), self.q, self.sigma_fl,
+        _tracking.level_step(s, P, as_f64(dt), as_f64(z), self.q, self.sigma_fl,
                              self.initial_rate_sigma)
 
     def absorb(self, level: np.ndarray, rows: np.ndarray, z: np.ndarray,
@@ -404,8 +405,8 @@ class LevelFilter:
         if type(self).step is not LevelFilter.step:
             self._absorb_numpy(level, rows, z, t)
             return
-        _tracking.level_rows(level, np.ascontiguousarray(rows, dtype=np.int64), _c(z), _c(t),
-                             self.q, self.sigma_fl, self.initial_rate_sigma)
+        _tracking.level_rows(level, np.ascontiguousarray(rows, dtype=np.int64), as_f64(z),
+                             as_f64(t), self.q, self.sigma_fl, self.initial_rate_sigma)
 
     def _absorb_numpy(self, level: np.ndarray, rows: np.ndarray, z: np.ndarray,
                       t: np.ndarray) -> None:

@@ -56,6 +56,7 @@ from gateway.associate.filter import (
     ConstantVelocity,
     InteractingMultipleModel,
     LevelFilter,
+    as_f64,
 )
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
@@ -106,11 +107,6 @@ _ENDED = len(STATE_NAMES)
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
 _Sources = tuple[list[SourceRef], "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
-
-
-def _f64(a: np.ndarray) -> np.ndarray:
-    """float64, C-contiguous (a kernel's memoryview); no copy if it already is."""
-    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def motion_filter(p: TrackerParameters) -> ConstantVelocity:
@@ -328,7 +324,7 @@ class Tracker:
         # out of sequence: updated in the past, brought back to the present by the filter
         # (the state's time: fmax(t, t + dt), in gateway._cycle.advance)
         back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
-                              _f64(dt))
+                              as_f64(dt))
         if back:
             self.counters["late-measurement-used"] += back
 
@@ -815,7 +811,7 @@ class Tracker:
         ``extrapolated``: predictions of the periodic output."""
         tr, p = self.tracks, self.parameters
         rows = np.ascontiguousarray(rows, dtype=np.int64)
-        t = _f64(t)
+        t = as_f64(t)
         # t_out moved on; the identity columns, states and hidden flags (coasting, held by
         # the coverage model since its last update) of the rows: one kernel call
         # (tests/test_fused_kernel.py holds it to the numpy it replaced)
