@@ -23,6 +23,7 @@ _TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
 _TO_GEODETIC = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 _A, _F = 6378137.0, 1 / 298.257223563  # WGS-84
 NEWTON_STEPS = 3
+_HALF_PI = np.pi / 2  # a Newton step keeps the elevation within +-90 degrees
 
 
 @dataclass(frozen=True)
@@ -87,5 +88,3 @@ class RadarGeometry:
             *_normalize.to_ecef(rho, st, ct, np.cos(elev), np.sin(elev), frame))
         return lat, lon, np.degrees(elev)
 
-
-_HALF_PI = np.pi / 2
