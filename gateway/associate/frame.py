@@ -87,6 +87,12 @@ class ConformalFrame:
             return _north(lon, self.cone, self._lon_0)  # numpy's arithmetic, one call
         return self.cone * (np.asarray(lon, dtype=np.float64) - self.parameters.lon_0)
 
+    def scale_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latitudes (degrees, increasing) and point scale factors ``scale``
+        interpolates between (for the tracker's output kernel, which interpolates as
+        numpy does)."""
+        return self._scale_lat, self._scale
+
     def scale(self, lat: np.ndarray) -> np.ndarray:
         """Point scale factor k (plane metres per metre on the ellipsoid) at ``lat``."""
         return np.interp(lat, self._scale_lat, self._scale)
