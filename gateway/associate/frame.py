@@ -80,6 +80,12 @@ class ConformalFrame:
         """WGS-84 latitude and longitude (degrees) of plane coordinates."""
         return self._conic.inverse(x, y)
 
+    def latlon_of(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``to_latlon`` of the first two columns of ``xy`` [n, >=2] (states: x, y, ...),
+        read in place: for the tracker's output, a few rows a batch, where slicing and
+        copying the columns cost as much as projecting them."""
+        return self._conic.unplane(xy)
+
     def north(self, lon: np.ndarray) -> np.ndarray:
         """Grid bearing of true north (radians, clockwise) at longitude ``lon``: add it to a
         true bearing to get the grid bearing, subtract it to go back."""

@@ -820,7 +820,7 @@ class Tracker:
         tests/test_fused_kernel.py to the numpy it replaced): a batch has ~7 messages, so
         what each call costs counts more than what each message does."""
         tr = self.tracks
-        lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
+        lat, lon = self.frame.latlon_of(x)
         # arctan2 stays numpy's: its SIMD arctan2 is not libm's to the bit
         bearing = np.arctan2(x[:, 2], x[:, 3])
         refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
