@@ -24,6 +24,10 @@ from libc.math cimport NAN, copysign, fmax, fmod, hypot, sqrt
 from libc.stdlib cimport free, malloc
 from libc.stdint cimport int8_t, int64_t
 
+cimport numpy as cnp
+
+cnp.import_array()
+
 
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
@@ -184,32 +188,75 @@ cdef class Output:
         self.fpm_per_fl_s, self.roc_var_limit = fpm_per_fl_s, roc_var_limit
 
 
-def messages(Output o, const int64_t[::1] rows, const double[:, :] x, const double[:, :, :] P,
-             const double[:] t, bint at_rows, const double[::1] lat, const double[::1] lon,
-             const double[::1] bearing, double[::1] t_out, const int64_t[:, ::1] ident,
-             const int8_t[::1] state, const double[::1] t_hidden,
-             const double[::1] t_update, const double[:, :] level,
-             const double[:] roc_sdps, list labels, list callsigns, list plans,
-             list refs, object order, object starts, object ends, bint ended=False,
-             bint extrapolated=False) -> list:
+cdef struct View:
+    # an array's data, shape and strides (bytes), read by _f/_i/_b below
+    char* data
+    Py_ssize_t shape[3]
+    Py_ssize_t strides[3]
+
+
+cdef int _view(object a, int typenum, int ndim, bint writable, View* v,
+               str name) except -1:
+    """v: the numpy array ``a``, which must be aligned, of that type and number of
+    dimensions (writable if asked).  A typed memoryview costs ~0.2 us to take, most of an
+    empty call when a batch has 16 arrays; this is a few pointer reads.  The caller's
+    arguments keep the arrays alive for the call."""
+    cdef cnp.ndarray arr
+    cdef int d
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"messages: {name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
+            or not cnp.PyArray_ISALIGNED(arr)
+            or (writable and not cnp.PyArray_ISWRITEABLE(arr))):
+        raise ValueError(f"messages: {name} is not an aligned{' writable' if writable else ''}"
+                         f" {ndim}-d array of its type")
+    v.data = cnp.PyArray_BYTES(arr)
+    for d in range(ndim):
+        v.shape[d] = cnp.PyArray_DIM(arr, d)
+        v.strides[d] = cnp.PyArray_STRIDE(arr, d)
+    return 0
+
+
+cdef inline double _f(const View* v, Py_ssize_t i, Py_ssize_t j=0, Py_ssize_t k=0
+                      ) noexcept nogil:
+    return (<const double*>(v.data + i * v.strides[0] + j * v.strides[1]
+                            + k * v.strides[2]))[0]
+
+
+cdef inline int64_t _i(const View* v, Py_ssize_t i, Py_ssize_t j=0) noexcept nogil:
+    return (<const int64_t*>(v.data + i * v.strides[0] + j * v.strides[1]))[0]
+
+
+cdef inline int8_t _b(const View* v, Py_ssize_t i) noexcept nogil:
+    return (<const int8_t*>(v.data + i * v.strides[0]))[0]
+
+
+def messages(Output o, object rows, object x, object P, object t, bint at_rows, object lat,
+             object lon, object bearing, object t_out, object ident, object state,
+             object t_hidden, object t_update, object level, object roc_sdps, list labels,
+             list callsigns, list plans, list refs, object order, object starts,
+             object ends, bint ended=False, bint extrapolated=False) -> list:
     """The Fused messages of track ``rows`` (gateway/associate/tracker.py's ``_messages``)
     in one call: the identity columns and states, the frame's ``scale`` (numpy's interp),
     speed, position sigma, rate of climb and level, the track angle (numpy's degrees and
     remainder of the bearing ``arctan2(vx, vy)`` less the frame's north) and the
-    structs, with no arrays made in between.  x [n, >=4], lat, lon and bearing (numpy's arctan2: its SIMD one is
-    not libm's to the bit) are one per row; P and t too, or (``at_rows``) the table's,
-    read at the rows.  t_out of each row moves on to fmax(t_out, t), every one computed
-    before any is written.  ``ended``: every message in state "ended", none hidden.
-    Sources: ``refs`` None gives each message an empty list; else message i has
-    ``refs[order[k]]`` for k in ``starts[i]:ends[i]`` (``order`` None: k itself,
-    ``starts`` None: k = i alone).  Each figure is computed in numpy's order
-    of operations (compiled without fused multiply-add), so the messages are those of
-    the numpy path to the bit (tests/test_fused_kernel.py).  A bad row, state or source
-    index is a ValueError, never a read out of bounds."""
-    cdef Py_ssize_t n = rows.shape[0], cap = t_out.shape[0], i, k, a, b, at
+    structs, with no arrays made in between.  x [n, >=4], lat, lon and bearing (numpy's
+    arctan2: its SIMD one is not libm's to the bit) are one per row; P and t too, or
+    (``at_rows``) the table's, read at the rows.  t_out of each row moves on to
+    fmax(t_out, t), every one computed before any is written.  ``ended``: every message
+    in state "ended", none hidden.  Sources: ``refs`` None gives each message an empty
+    list; else message i has ``refs[order[k]]`` for k in ``starts[i]:ends[i]`` (``order``
+    None: k itself, ``starts`` None: k = i alone).  Arrays are numpy's, aligned, any
+    strides: float64, rows/ident/order/starts/ends int64, state int8.  Each figure is
+    computed in numpy's order of operations (compiled without fused multiply-add), so the
+    messages are those of the numpy path to the bit (tests/test_fused_kernel.py).  A bad
+    row, state or source index is a ValueError, never a read out of bounds."""
+    cdef View rows_, x_, P_, t_, lat_, lon_, bearing_, t_out_, ident_, state_, t_hidden_
+    cdef View t_update_, level_, roc_sdps_, o_, s_, e_
+    cdef Py_ssize_t n, cap, i, k, a, b, at, n_order = 0
     cdef Py_ssize_t n_refs = 0 if refs is None else len(refs)
     cdef Py_ssize_t n_names = len(o.state_names)
-    cdef const int64_t[::1] o_, s_, e_
     cdef bint has_order = order is not None, has_span = starts is not None
     cdef int64_t r, st, m3a, adr
     cdef double kk, g, fpm2 = o.fpm_per_fl_s * o.fpm_per_fl_s
@@ -221,37 +268,58 @@ def messages(Output o, const int64_t[::1] rows, const double[:, :] x, const doub
     cdef const double* xp = &o.scale_lat[0]
     cdef const double* fp = &o.scale[0]
     cdef Py_ssize_t n_knots = o.scale_lat.shape[0]
-    if (x.shape[0] != n or lat.shape[0] != n or lon.shape[0] != n or bearing.shape[0] != n
-            or P.shape[0] != (cap if at_rows else n) or t.shape[0] != (cap if at_rows else n)):
+    _view(rows, cnp.NPY_INT64, 1, False, &rows_, "rows")
+    _view(x, cnp.NPY_FLOAT64, 2, False, &x_, "x")
+    _view(P, cnp.NPY_FLOAT64, 3, False, &P_, "P")
+    _view(t, cnp.NPY_FLOAT64, 1, False, &t_, "t")
+    _view(lat, cnp.NPY_FLOAT64, 1, False, &lat_, "lat")
+    _view(lon, cnp.NPY_FLOAT64, 1, False, &lon_, "lon")
+    _view(bearing, cnp.NPY_FLOAT64, 1, False, &bearing_, "bearing")
+    _view(t_out, cnp.NPY_FLOAT64, 1, True, &t_out_, "t_out")
+    _view(ident, cnp.NPY_INT64, 2, False, &ident_, "ident")
+    _view(state, cnp.NPY_INT8, 1, False, &state_, "state")
+    _view(t_hidden, cnp.NPY_FLOAT64, 1, False, &t_hidden_, "t_hidden")
+    _view(t_update, cnp.NPY_FLOAT64, 1, False, &t_update_, "t_update")
+    _view(level, cnp.NPY_FLOAT64, 2, False, &level_, "level")
+    _view(roc_sdps, cnp.NPY_FLOAT64, 1, False, &roc_sdps_, "roc_sdps")
+    n, cap = rows_.shape[0], t_out_.shape[0]
+    if (x_.shape[0] != n or lat_.shape[0] != n or lon_.shape[0] != n
+            or bearing_.shape[0] != n or P_.shape[0] != (cap if at_rows else n)
+            or t_.shape[0] != (cap if at_rows else n)):
         raise ValueError("messages: x, P, t, lat, lon, bearing and rows differ in length")
-    if n and (x.shape[1] < 4 or P.shape[1] < 4 or P.shape[2] < 4 or level.shape[1] < 8):
+    if n and (x_.shape[1] < 4 or P_.shape[1] < 4 or P_.shape[2] < 4 or level_.shape[1] < 8):
         raise ValueError("messages: x, P or level too narrow")
-    if (ident.shape[0] != cap or state.shape[0] != cap or t_hidden.shape[0] != cap
-            or t_update.shape[0] != cap or level.shape[0] != cap or roc_sdps.shape[0] != cap
-            or len(labels) != cap or len(callsigns) != cap or len(plans) != cap):
+    if (ident_.shape[0] != cap or state_.shape[0] != cap or t_hidden_.shape[0] != cap
+            or t_update_.shape[0] != cap or level_.shape[0] != cap
+            or roc_sdps_.shape[0] != cap or len(labels) != cap or len(callsigns) != cap
+            or len(plans) != cap):
         raise ValueError("messages: the table's columns differ in length")
-    if not (0 <= o.mode3a < ident.shape[1] and 0 <= o.address < ident.shape[1]):
+    if not (0 <= o.mode3a < ident_.shape[1] and 0 <= o.address < ident_.shape[1]):
         raise ValueError("messages: no such identity column")
     for i in range(n):
-        if rows[i] < 0 or rows[i] >= cap:
-            raise ValueError(f"messages: row {rows[i]} outside the table ({cap})")
-        if not ended and not 0 <= state[rows[i]] < n_names:
-            raise ValueError(f"messages: state {state[rows[i]]} outside 0..{n_names - 1}")
+        r = _i(&rows_, i)
+        if r < 0 or r >= cap:
+            raise ValueError(f"messages: row {r} outside the table ({cap})")
+        if not ended and not 0 <= _b(&state_, r) < n_names:
+            raise ValueError(f"messages: state {_b(&state_, r)} outside 0..{n_names - 1}")
     if has_order:
-        o_ = order
-        for k in range(o_.shape[0]):
-            if o_[k] < 0 or o_[k] >= n_refs:
-                raise ValueError(f"messages: source index {o_[k]} outside 0..{n_refs - 1}")
+        _view(order, cnp.NPY_INT64, 1, False, &o_, "order")
+        n_order = o_.shape[0]
+        for k in range(n_order):
+            if _i(&o_, k) < 0 or _i(&o_, k) >= n_refs:
+                raise ValueError(f"messages: source index {_i(&o_, k)} outside "
+                                 f"0..{n_refs - 1}")
     if refs is not None:
         if has_span:
-            s_ = starts
-            e_ = ends
+            _view(starts, cnp.NPY_INT64, 1, False, &s_, "starts")
+            _view(ends, cnp.NPY_INT64, 1, False, &e_, "ends")
             if s_.shape[0] != n or e_.shape[0] != n:
                 raise ValueError("messages: starts and ends are not one per row")
             for i in range(n):
-                if not 0 <= s_[i] <= e_[i] <= (o_.shape[0] if has_order else n_refs):
-                    raise ValueError(f"messages: source span {s_[i]}:{e_[i]} is bad")
-        elif (o_.shape[0] if has_order else n_refs) != n:
+                if not 0 <= _i(&s_, i) <= _i(&e_, i) <= (n_order if has_order else n_refs):
+                    raise ValueError(f"messages: source span {_i(&s_, i)}:{_i(&e_, i)} "
+                                     "is bad")
+        elif (n_order if has_order else n_refs) != n:
             raise ValueError("messages: not one source per row")
     new_t = <double*>malloc(max(n, 1) * sizeof(double))
     if new_t == NULL:
@@ -259,50 +327,52 @@ def messages(Output o, const int64_t[::1] rows, const double[:, :] x, const doub
     out = [None] * n
     try:
         for i in range(n):
-            r = rows[i]
+            r = _i(&rows_, i)
             at = r if at_rows else i
-            new_t[i] = fmax(t_out[r], t[at])
-            m3a = ident[r, o.mode3a]
-            adr = ident[r, o.address]
+            new_t[i] = fmax(_f(&t_out_, r), _f(&t_, at))
+            m3a = _i(&ident_, r, o.mode3a)
+            adr = _i(&ident_, r, o.address)
             if ended:
                 st = o.ended
                 hidden = False
             else:
-                st = state[r]
-                hidden = st == o.coasting and t_hidden[r] >= t_update[r]
-            kk = _interp(lat[i], xp, fp, n_knots)
-            g = _speed(x[i, 2], x[i, 3], P[at, 2, 2], P[at, 3, 3], kk, o.kt,
-                       o.velocity_sigma)
+                st = _b(&state_, r)
+                hidden = st == o.coasting and _f(&t_hidden_, r) >= _f(&t_update_, r)
+            kk = _interp(_f(&lat_, i), xp, fp, n_knots)
+            g = _speed(_f(&x_, i, 2), _f(&x_, i, 3), _f(&P_, at, 2, 2), _f(&P_, at, 3, 3),
+                       kk, o.kt, o.velocity_sigma)
             if g != g:
                 o_gs = None
                 o_trk = None
             else:
                 o_gs = PyFloat_FromDouble(g)
-                g = _track(bearing[i], lon[i], o.cone, o.lon_0)
+                g = _track(_f(&bearing_, i), _f(&lon_, i), o.cone, o.lon_0)
                 o_trk = PyFloat_FromDouble(g if g < 360.0 else 0.0)
             if refs is None:
                 o_src = []
             else:
                 if has_span:
-                    a, b = s_[i], e_[i]
+                    a, b = _i(&s_, i), _i(&e_, i)
                 else:
                     a, b = i, i + 1
                 group = [None] * (b - a)
                 for k in range(a, b):
-                    group[k - a] = refs[o_[k] if has_order else k]
+                    group[k - a] = refs[_i(&o_, k) if has_order else k]
                 o_src = group
             out[i] = _message(
-                o.cls, argv, PyFloat_FromDouble(t[at]), labels[r], o.state_names[st],
-                PyFloat_FromDouble(lat[i]), PyFloat_FromDouble(lon[i]),
-                _float_or_none(level[r, 7]), o_gs, o_trk,
-                _float_or_none(_roc(level[r, 5], level[r, 0], level[r, 1], roc_sdps[r],
-                                    o.fpm_per_fl_s, fpm2, o.roc_var_limit)),
+                o.cls, argv, PyFloat_FromDouble(_f(&t_, at)), labels[r], o.state_names[st],
+                PyFloat_FromDouble(_f(&lat_, i)), PyFloat_FromDouble(_f(&lon_, i)),
+                _float_or_none(_f(&level_, r, 7)), o_gs, o_trk,
+                _float_or_none(_roc(_f(&level_, r, 5), _f(&level_, r, 0), _f(&level_, r, 1),
+                                    _f(&roc_sdps_, r), o.fpm_per_fl_s, fpm2,
+                                    o.roc_var_limit)),
                 None if m3a < 0 else o.octal[m3a], None if adr < 0 else o.hexes[adr],
                 callsigns[r],
-                PyFloat_FromDouble(_sigma(P[at, 0, 0], P[at, 0, 1], P[at, 1, 1], kk)),
+                PyFloat_FromDouble(_sigma(_f(&P_, at, 0, 0), _f(&P_, at, 0, 1),
+                                          _f(&P_, at, 1, 1), kk)),
                 o_src, plans[r], extrapolated, hidden)
         for i in range(n):
-            t_out[rows[i]] = new_t[i]
+            (<double*>(t_out_.data + _i(&rows_, i) * t_out_.strides[0]))[0] = new_t[i]
     finally:
         free(new_t)
     return out

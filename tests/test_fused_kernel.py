@@ -357,6 +357,21 @@ def test_bad_index_refused() -> None:
         _call(s, refs[:5])
 
 
+def test_bad_array_refused() -> None:
+    """Arrays are read by pointer: of another type, dimension or a read-only t_out, a
+    list for an array: refused before anything is read."""
+    s = _batch(6, 14)
+    frozen = s["t_out"].copy()
+    frozen.flags.writeable = False
+    for bad in ({"rows": s["rows"].astype(np.int32)}, {"state": s["state"].astype(np.int64)},
+                {"x": s["x"].astype(np.float32)}, {"P": s["P"][:, :, 0]},
+                {"t_out": frozen}):
+        with pytest.raises(ValueError, match="array of its type"):
+            _call({**s, **bad})
+    with pytest.raises(TypeError, match="not a numpy array"):
+        _call({**s, "lat": s["lat"].tolist()})
+
+
 def test_output_refuses_a_bad_table() -> None:
     lats, factors = FRAME.scale_table()
     args = (1.0, 0.0, MODE3A, ADDRESS, COASTING, _ENDED, KT, 1.0, 1.0, 1.0)
