@@ -89,8 +89,9 @@ extensions = [
     # the tracker's output side: Fused message structs from the track table's columns
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit
-    Extension("gateway._fused", ["ext/fused.pyx"],
-              extra_compile_args=["-O3", "-ffp-contract=off"]),
+    Extension("gateway._fused", ["ext/fused.pyx"], include_dirs=[numpy.get_include()],
+              extra_compile_args=["-O3", "-ffp-contract=off"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N
     # hits, identity, pairings: gateway/associate/tracker.py calls it); no fused
     # multiply-add, so that its sums are numpy's to the bit

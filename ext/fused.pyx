@@ -1,25 +1,32 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
 """The tracker's output side in C: ``Fused`` message structs from the track table's
-columns, one per published row.
+columns and the batch's states, one per published row, in one call (``messages``).
 
-An SDPS cycle publishes ~1,000 tracks.  Built in Python, each message cost a zip of eleven
-lists, a dozen None tests and a keyword call of the Struct type (its keyword names parsed
-again every time); the sources of each message were grouped into lists by a comprehension
-beforehand.  Here one pass of C reads the columns (already computed by numpy, so the
-numbers are the same objects' values), turns nan into None as the Python path did, makes
-each message's list of SourceRefs from the flat list of the batch, and calls the Struct
-type once per message through vectorcall with a tuple of keyword names made once.
+An SDPS cycle publishes ~1,000 tracks, a radar's sector ~7.  Built in Python, each message
+cost a zip of eleven lists, a dozen None tests and a keyword call of the Struct type (its
+keyword names parsed again every time); then three kernels and a dozen numpy calls per
+batch made the columns first (the table's side, the frame's scale, the figures, the track
+angle), which for a batch of 7 cost more than the messages.  Here one pass of C computes
+each figure in numpy's order of operations (compiled without fused multiply-add, so the
+numbers are numpy's to the bit), turns nan into None as the Python path did, makes each
+message's list of SourceRefs from the flat list of the batch, and calls the Struct type
+once per message through vectorcall with a tuple of keyword names made once.  The
+projection and arctan2 stay outside (frame.py's Conic, numpy: whose SIMD arctan2 is not
+libm's to the bit).
 
 Every index the caller gives (row, state, source span) is checked before it is read: a bad
 one is a ValueError, never a read out of bounds.
 """
 
 from cpython.ref cimport PyObject
-from libc.math cimport NAN, fmax, hypot, sqrt
-from libc.stdint cimport int8_t, int64_t, uint8_t
+from libc.math cimport NAN, copysign, fmax, fmod, hypot, sqrt
+from libc.stdlib cimport free, malloc
+from libc.stdint cimport int8_t, int64_t
 
-import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 
 cdef extern from "Python.h":
@@ -31,241 +38,341 @@ cdef extern from "Python.h":
 cdef tuple _NAMES = ("t", "id", "state", "lat", "lon", "fl", "gs_kt", "trk_deg", "roc_fpm",
                      "mode3a", "icao24", "callsign", "pos_sigma_m", "sources", "fpl")
 cdef tuple _NAMES_FLAGGED = _NAMES + ("extrapolated", "hidden")
-cdef Py_ssize_t _N = 15
 
 
 cdef inline object _float_or_none(double v):
     return None if v != v else PyFloat_FromDouble(v)
 
 
-def track_figures(const double[:, :] x, const double[:, :, :] P, const double[::1] k,
-                  const double[:, :] level, const double[:] roc_sdps,
-                  const int64_t[::1] rows, double kt, double velocity_sigma,
-                  double fpm_per_fl_s, double roc_var_limit) -> tuple:
-    """What a message reports of each row's state (x [n, >=4], P [n, >=4, >=4] in the
-    plane, k the point scale at each): ground speed (knots, nan while the velocity's
-    variance, the trace, is at or above ``velocity_sigma`` m/s squared), the position's
-    one-sigma (the 2x2 covariance's larger eigenvalue, rooted), the rate of climb (fpm;
-    the row's SDPS rate where the level filter's rate is vague: its variance at or above
-    ``roc_var_limit`` fpm^2, or no level yet) and the latest level, of the track table's
-    ``level`` and ``roc_sdps`` at ``rows``.
-
-    These were a dozen numpy calls per message batch (gateway/associate/tracker.py's
-    ``_messages``); each figure here is computed in numpy's order of operations, one
-    rounding each (compiled without fused multiply-add), so the numbers are the same to
-    the bit (tests/test_fused_kernel.py).  A row outside the table is a ValueError."""
-    cdef Py_ssize_t n = rows.shape[0], i
-    cdef Py_ssize_t capacity = level.shape[0]
-    cdef int64_t r
-    cdef double a, b, d, q, half, v_var, s, fpm2 = fpm_per_fl_s * fpm_per_fl_s
-    if x.shape[0] != n or P.shape[0] != n or k.shape[0] != n:
-        raise ValueError("track_figures: x, P, k and rows differ in length")
-    if n and (x.shape[1] < 4 or P.shape[1] < 4 or P.shape[2] < 4 or level.shape[1] < 8):
-        raise ValueError("track_figures: x, P or level too narrow")
-    if roc_sdps.shape[0] != capacity:
-        raise ValueError("track_figures: level and roc_sdps differ in length")
-    for i in range(n):
-        if rows[i] < 0 or rows[i] >= capacity:
-            raise ValueError(f"track_figures: row {rows[i]} outside the table ({capacity})")
-    gs = np.empty(n)
-    sigma = np.empty(n)
-    roc = np.empty(n)
-    fl = np.empty(n)
-    cdef double[::1] gs_ = gs, sigma_ = sigma, roc_ = roc, fl_ = fl
-    with nogil:
-        for i in range(n):
-            r = rows[i]
-            # ground speed: hypot / (k * KT); nan where the trace >= (sigma * k) ** 2
-            v_var = P[i, 2, 2] + P[i, 3, 3]
-            s = velocity_sigma * k[i]
-            if v_var >= s * s:
-                gs_[i] = NAN
-            else:
-                gs_[i] = hypot(x[i, 2], x[i, 3]) / (k[i] * kt)
-            # filter.max_eigen2, rooted, over k
-            a = P[i, 0, 0]
-            b = P[i, 0, 1]
-            d = P[i, 1, 1]
-            half = 0.5 * (a + d)
-            q = 0.25 * ((a - d) * (a - d)) + b * b
-            if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan stays nan
-                q = 0.0
-            sigma_[i] = sqrt(half + sqrt(q)) / k[i]
-            # rate of climb: the filter's, else the SDPS's
-            if level[r, 5] * fpm2 >= roc_var_limit or level[r, 0] != level[r, 0]:
-                roc_[i] = roc_sdps[r]
-            else:
-                roc_[i] = level[r, 1] * fpm_per_fl_s
-            fl_[i] = level[r, 7]
-    return gs, sigma, roc, fl
+cdef inline double _speed(double vx, double vy, double pxx, double pyy, double k, double kt,
+                          double velocity_sigma) noexcept nogil:
+    """Ground speed (knots): hypot / (k * KT); nan where the velocity's variance (the
+    trace) >= (sigma * k) ** 2."""
+    cdef double s = velocity_sigma * k
+    if pxx + pyy >= s * s:
+        return NAN
+    return hypot(vx, vy) / (k * kt)
 
 
-def row_columns(const int64_t[::1] rows, const double[:] t, double[::1] t_out,
-                const int64_t[:, ::1] ident, const int8_t[::1] state,
-                const double[::1] t_hidden, const double[::1] t_update, Py_ssize_t mode3a,
-                Py_ssize_t address, int64_t coasting, int64_t ended) -> tuple:
-    """The table's side of a message batch (gateway/associate/tracker.py's ``_messages``,
-    where it was eight numpy calls): each row's time of its latest message moved on to
-    ``t`` (t_out := fmax(t_out, t)), its ``mode3a`` and ``address`` columns of ``ident``,
-    its state (``ended`` >= 0: that index for every row, and no hidden flags: None) and
-    whether it is hidden: coasting, and held by the coverage model since its latest
-    update (t_hidden >= t_update), as uint8.  Every t_out is computed before any is
-    written (numpy's fancy indexing: of repeated rows the last one stands).  A row outside
-    the table or a column outside ``ident`` is an IndexError."""
-    cdef Py_ssize_t n = rows.shape[0], cap = t_out.shape[0], i
-    cdef int64_t r
-    if t.shape[0] != n:
-        raise ValueError("row_columns: rows and t differ in length")
-    if (ident.shape[0] != cap or state.shape[0] != cap or t_hidden.shape[0] != cap
-            or t_update.shape[0] != cap):
-        raise ValueError("row_columns: the table's columns differ in length")
-    if not (0 <= mode3a < ident.shape[1] and 0 <= address < ident.shape[1]):
-        raise IndexError("row_columns: no such identity column")
-    for i in range(n):
-        if rows[i] < 0 or rows[i] >= cap:
-            raise IndexError(f"row_columns: row {rows[i]} outside the table ({cap})")
-    m3a = np.empty(n, dtype=np.int64)
-    adr = np.empty(n, dtype=np.int64)
-    st = np.empty(n, dtype=np.int64)
-    new = np.empty(n)
-    hidden = None if ended >= 0 else np.empty(n, dtype=np.uint8)
-    cdef int64_t[::1] m3a_ = m3a, adr_ = adr, st_ = st
-    cdef double[::1] new_ = new
-    cdef uint8_t[::1] h_
-    if hidden is not None:
-        h_ = hidden
-    with nogil:
-        for i in range(n):
-            r = rows[i]
-            new_[i] = fmax(t_out[r], t[i])
-            m3a_[i] = ident[r, mode3a]
-            adr_[i] = ident[r, address]
-            if ended >= 0:
-                st_[i] = ended
-            else:
-                st_[i] = state[r]
-                h_[i] = st_[i] == coasting and t_hidden[r] >= t_update[r]
-        for i in range(n):
-            t_out[rows[i]] = new_[i]
-    return m3a, adr, st, hidden
+cdef inline double _sigma(double a, double b, double d, double k) noexcept nogil:
+    """The position's one-sigma on the ground: filter.max_eigen2 of [[a, b], [b, d]],
+    rooted, over k."""
+    cdef double half = 0.5 * (a + d)
+    cdef double q = 0.25 * ((a - d) * (a - d)) + b * b
+    if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan stays nan
+        q = 0.0
+    return sqrt(half + sqrt(q)) / k
 
 
-def fused_messages(object cls, const double[::1] t, const double[::1] lat,
-                   const double[::1] lon, const double[::1] fl, const double[::1] gs,
-                   const double[::1] trk, const double[::1] roc, const double[::1] pos_sigma,
-                   const int64_t[::1] mode3a, const int64_t[::1] address,
-                   const int64_t[::1] rows, const int64_t[::1] state, tuple state_names,
-                   list labels, list callsigns, list plans, object octal, object hexes,
-                   list refs, object order, object starts, object ends,
-                   bint extrapolated=False, object hidden=None) -> list:
-    """One ``cls`` (gateway.messages.Fused) per row: columns of length n (``rows``: the
-    track rows, indexes into ``labels``/``callsigns``/``plans``; ``state``: indexes into
-    ``state_names``; identities -1 -> None, else ``octal``/``hexes``[value]).  Sources:
-    ``refs`` None gives each message an empty list; else message i has
-    ``refs[order[k]]`` for k in ``starts[i]:ends[i]`` (``order`` None: k itself, ``starts``
-    None: k = i alone).  ``hidden`` (uint8 per row, or None) and ``extrapolated`` set the
-    flags of those names (a row with neither is made without them: their defaults)."""
-    cdef Py_ssize_t n = rows.shape[0], i, k, a, b
-    cdef Py_ssize_t n_labels = len(labels), n_names = len(state_names)
+cdef inline double _roc(double rate_var, double level, double rate, double roc_sdps,
+                        double fpm_per_fl_s, double fpm2, double roc_var_limit) noexcept nogil:
+    """Rate of climb (fpm): the level filter's (its ``rate`` in FL/s, of variance
+    ``rate_var``), else (vague, or no ``level`` yet) the SDPS's."""
+    if rate_var * fpm2 >= roc_var_limit or level != level:
+        return roc_sdps
+    return rate * fpm_per_fl_s
+
+cdef inline object _message(object cls, PyObject** argv, object t, object label,
+                            object state, object lat, object lon, object fl, object gs,
+                            object trk, object roc, object mode3a, object icao24,
+                            object callsign, object sigma, object sources, object plan,
+                            bint extrapolated, bint hidden):
+    """One ``cls`` by vectorcall with the keyword names made once (``argv``: room for 17);
+    the two flags only when one is set (else their defaults)."""
+    argv[0] = <PyObject*>t
+    argv[1] = <PyObject*>label
+    argv[2] = <PyObject*>state
+    argv[3] = <PyObject*>lat
+    argv[4] = <PyObject*>lon
+    argv[5] = <PyObject*>fl
+    argv[6] = <PyObject*>gs
+    argv[7] = <PyObject*>trk
+    argv[8] = <PyObject*>roc
+    argv[9] = <PyObject*>mode3a
+    argv[10] = <PyObject*>icao24
+    argv[11] = <PyObject*>callsign
+    argv[12] = <PyObject*>sigma
+    argv[13] = <PyObject*>sources
+    argv[14] = <PyObject*>plan
+    cdef object flag_extrapolated, flag_hidden  # objects: a bint cast to PyObject* is no bool
+    if extrapolated or hidden:
+        flag_extrapolated = True if extrapolated else False
+        flag_hidden = True if hidden else False
+        argv[15] = <PyObject*>flag_extrapolated
+        argv[16] = <PyObject*>flag_hidden
+        return PyObject_Vectorcall(cls, argv, 0, _NAMES_FLAGGED)
+    return PyObject_Vectorcall(cls, argv, 0, _NAMES)
+
+
+cdef double RAD_TO_DEG = 180.0 / 3.141592653589793  # numpy's degrees: x * (180 / NPY_PI)
+
+
+cdef inline double _interp(double x, const double* xp, const double* fp, Py_ssize_t n
+                           ) noexcept nogil:
+    """numpy's ``interp(x, xp, fp)`` of one value (xp strictly increasing, len >= 2):
+    nan stays nan, the end values outside, fp[j] on a knot (and at the last one), else
+    ``slope * (x - xp[j]) + fp[j]`` with numpy's slope, and its way round a nan."""
+    cdef Py_ssize_t lo = 0, hi = n, mid, j
+    cdef double slope, r
+    if x != x:
+        return x
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    if x < xp[0]:
+        return fp[0]
+    while hi - lo > 1:  # xp[lo] <= x < xp[hi] (xp[n]: beyond the end)
+        mid = lo + (hi - lo) // 2
+        if x >= xp[mid]:
+            lo = mid
+        else:
+            hi = mid
+    j = lo
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    r = slope * (x - xp[j]) + fp[j]
+    if r != r:
+        r = slope * (x - xp[j + 1]) + fp[j + 1]
+        if r != r and fp[j] == fp[j + 1]:
+            r = fp[j]
+    return r
+
+
+cdef inline double _track(double bearing, double lon, double cone, double lon_0
+                          ) noexcept nogil:
+    """``np.degrees(bearing - cone * (lon - lon_0)) % 360.0`` of one value, numpy's
+    roundings in its order (the remainder is npy_remainder's: fmod, then the divisor's
+    sign, +0.0 for an exact multiple)."""
+    cdef double d = (bearing - cone * (lon - lon_0)) * RAD_TO_DEG
+    cdef double mod = fmod(d, 360.0)
+    if mod != 0.0:  # nan too
+        if mod < 0.0:
+            mod += 360.0
+    else:
+        mod = copysign(0.0, 360.0)
+    return mod
+
+
+cdef class Output:
+    """What a tracker's messages take that does not change with the batch: the message
+    type and state names, the code and address texts, the frame's scale table and cone,
+    the identity columns, the reporting limits (``messages`` reads them)."""
+
+    cdef object cls, octal, hexes
+    cdef tuple state_names
+    cdef const double[::1] scale_lat
+    cdef const double[::1] scale
+    cdef double cone, lon_0, kt, velocity_sigma, fpm_per_fl_s, roc_var_limit
+    cdef Py_ssize_t mode3a, address
+    cdef int64_t coasting, ended
+
+    def __init__(self, object cls, tuple state_names, object octal, object hexes,
+                 const double[::1] scale_lat, const double[::1] scale, double cone,
+                 double lon_0, Py_ssize_t mode3a, Py_ssize_t address, int64_t coasting,
+                 int64_t ended, double kt, double velocity_sigma, double fpm_per_fl_s,
+                 double roc_var_limit) -> None:
+        cdef Py_ssize_t i
+        if scale_lat.shape[0] < 2 or scale.shape[0] != scale_lat.shape[0]:
+            raise ValueError("Output: the scale table needs two knots or more, one value each")
+        for i in range(1, scale_lat.shape[0]):
+            if not scale_lat[i] > scale_lat[i - 1]:
+                raise ValueError("Output: the scale table's latitudes do not increase")
+        if not 0 <= ended < len(state_names) or not 0 <= coasting < len(state_names):
+            raise ValueError("Output: no such state")
+        self.cls, self.state_names, self.octal, self.hexes = cls, state_names, octal, hexes
+        self.scale_lat, self.scale = scale_lat, scale
+        self.cone, self.lon_0 = cone, lon_0
+        self.mode3a, self.address = mode3a, address
+        self.coasting, self.ended = coasting, ended
+        self.kt, self.velocity_sigma = kt, velocity_sigma
+        self.fpm_per_fl_s, self.roc_var_limit = fpm_per_fl_s, roc_var_limit
+
+
+cdef struct View:
+    # an array's data, shape and strides (bytes), read by _f/_i/_b below
+    char* data
+    Py_ssize_t shape[3]
+    Py_ssize_t strides[3]
+
+
+cdef int _view(object a, int typenum, int ndim, bint writable, View* v,
+               str name) except -1:
+    """v: the numpy array ``a``, which must be aligned, of that type and number of
+    dimensions (writable if asked).  A typed memoryview costs ~0.2 us to take, most of an
+    empty call when a batch has 16 arrays; this is a few pointer reads.  The caller's
+    arguments keep the arrays alive for the call."""
+    cdef cnp.ndarray arr
+    cdef int d
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"messages: {name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
+            or not cnp.PyArray_ISALIGNED(arr)
+            or (writable and not cnp.PyArray_ISWRITEABLE(arr))):
+        raise ValueError(f"messages: {name} is not an aligned{' writable' if writable else ''}"
+                         f" {ndim}-d array of its type")
+    v.data = cnp.PyArray_BYTES(arr)
+    for d in range(ndim):
+        v.shape[d] = cnp.PyArray_DIM(arr, d)
+        v.strides[d] = cnp.PyArray_STRIDE(arr, d)
+    return 0
+
+
+cdef inline double _f(const View* v, Py_ssize_t i, Py_ssize_t j=0, Py_ssize_t k=0
+                      ) noexcept nogil:
+    return (<const double*>(v.data + i * v.strides[0] + j * v.strides[1]
+                            + k * v.strides[2]))[0]
+
+
+cdef inline int64_t _i(const View* v, Py_ssize_t i, Py_ssize_t j=0) noexcept nogil:
+    return (<const int64_t*>(v.data + i * v.strides[0] + j * v.strides[1]))[0]
+
+
+cdef inline int8_t _b(const View* v, Py_ssize_t i) noexcept nogil:
+    return (<const int8_t*>(v.data + i * v.strides[0]))[0]
+
+
+def messages(Output o, object rows, object x, object P, object t, bint at_rows, object lat,
+             object lon, object bearing, object t_out, object ident, object state,
+             object t_hidden, object t_update, object level, object roc_sdps, list labels,
+             list callsigns, list plans, list refs, object order, object starts,
+             object ends, bint ended=False, bint extrapolated=False) -> list:
+    """The Fused messages of track ``rows`` (gateway/associate/tracker.py's ``_messages``)
+    in one call: the identity columns and states, the frame's ``scale`` (numpy's interp),
+    speed, position sigma, rate of climb and level, the track angle (numpy's degrees and
+    remainder of the bearing ``arctan2(vx, vy)`` less the frame's north) and the
+    structs, with no arrays made in between.  x [n, >=4], lat, lon and bearing (numpy's
+    arctan2: its SIMD one is not libm's to the bit) are one per row; P and t too, or
+    (``at_rows``) the table's, read at the rows.  t_out of each row moves on to
+    fmax(t_out, t), every one computed before any is written.  ``ended``: every message
+    in state "ended", none hidden.  Sources: ``refs`` None gives each message an empty
+    list; else message i has ``refs[order[k]]`` for k in ``starts[i]:ends[i]`` (``order``
+    None: k itself, ``starts`` None: k = i alone).  Arrays are numpy's, aligned, any
+    strides: float64, rows/ident/order/starts/ends int64, state int8.  Each figure is
+    computed in numpy's order of operations (compiled without fused multiply-add), so the
+    messages are those of the numpy path to the bit (tests/test_fused_kernel.py).  A bad
+    row, state or source index is a ValueError, never a read out of bounds."""
+    cdef View rows_, x_, P_, t_, lat_, lon_, bearing_, t_out_, ident_, state_, t_hidden_
+    cdef View t_update_, level_, roc_sdps_, o_, s_, e_
+    cdef Py_ssize_t n, cap, i, k, a, b, at, n_order = 0
     cdef Py_ssize_t n_refs = 0 if refs is None else len(refs)
-    cdef const int64_t[::1] o_, s_, e_
-    cdef const uint8_t[::1] h_
+    cdef Py_ssize_t n_names = len(o.state_names)
     cdef bint has_order = order is not None, has_span = starts is not None
-    cdef bint has_hidden = hidden is not None
-    cdef int64_t r, s
-    cdef double g, tk
+    cdef int64_t r, st, m3a, adr
+    cdef double kk, g, fpm2 = o.fpm_per_fl_s * o.fpm_per_fl_s
+    cdef bint hidden
     cdef PyObject* argv[17]
     cdef list out, group
-    cdef object value, o_t, o_lat, o_lon, o_fl, o_gs, o_trk, o_roc, o_m3a, o_adr, o_sig
-    cdef object o_src, o_hidden, o_id, o_state, o_call, o_plan, o_extra
-    if not (t.shape[0] == lat.shape[0] == lon.shape[0] == fl.shape[0] == gs.shape[0]
-            == trk.shape[0] == roc.shape[0] == pos_sigma.shape[0] == mode3a.shape[0]
-            == address.shape[0] == state.shape[0] == n):
-        raise ValueError("fused_messages: columns of different lengths")
-    if len(callsigns) != n_labels or len(plans) != n_labels:
-        raise ValueError("fused_messages: labels, callsigns and plans differ in length")
+    cdef object o_gs, o_trk, o_src
+    cdef double* new_t
+    cdef const double* xp = &o.scale_lat[0]
+    cdef const double* fp = &o.scale[0]
+    cdef Py_ssize_t n_knots = o.scale_lat.shape[0]
+    _view(rows, cnp.NPY_INT64, 1, False, &rows_, "rows")
+    _view(x, cnp.NPY_FLOAT64, 2, False, &x_, "x")
+    _view(P, cnp.NPY_FLOAT64, 3, False, &P_, "P")
+    _view(t, cnp.NPY_FLOAT64, 1, False, &t_, "t")
+    _view(lat, cnp.NPY_FLOAT64, 1, False, &lat_, "lat")
+    _view(lon, cnp.NPY_FLOAT64, 1, False, &lon_, "lon")
+    _view(bearing, cnp.NPY_FLOAT64, 1, False, &bearing_, "bearing")
+    _view(t_out, cnp.NPY_FLOAT64, 1, True, &t_out_, "t_out")
+    _view(ident, cnp.NPY_INT64, 2, False, &ident_, "ident")
+    _view(state, cnp.NPY_INT8, 1, False, &state_, "state")
+    _view(t_hidden, cnp.NPY_FLOAT64, 1, False, &t_hidden_, "t_hidden")
+    _view(t_update, cnp.NPY_FLOAT64, 1, False, &t_update_, "t_update")
+    _view(level, cnp.NPY_FLOAT64, 2, False, &level_, "level")
+    _view(roc_sdps, cnp.NPY_FLOAT64, 1, False, &roc_sdps_, "roc_sdps")
+    n, cap = rows_.shape[0], t_out_.shape[0]
+    if (x_.shape[0] != n or lat_.shape[0] != n or lon_.shape[0] != n
+            or bearing_.shape[0] != n or P_.shape[0] != (cap if at_rows else n)
+            or t_.shape[0] != (cap if at_rows else n)):
+        raise ValueError("messages: x, P, t, lat, lon, bearing and rows differ in length")
+    if n and (x_.shape[1] < 4 or P_.shape[1] < 4 or P_.shape[2] < 4 or level_.shape[1] < 8):
+        raise ValueError("messages: x, P or level too narrow")
+    if (ident_.shape[0] != cap or state_.shape[0] != cap or t_hidden_.shape[0] != cap
+            or t_update_.shape[0] != cap or level_.shape[0] != cap
+            or roc_sdps_.shape[0] != cap or len(labels) != cap or len(callsigns) != cap
+            or len(plans) != cap):
+        raise ValueError("messages: the table's columns differ in length")
+    if not (0 <= o.mode3a < ident_.shape[1] and 0 <= o.address < ident_.shape[1]):
+        raise ValueError("messages: no such identity column")
     for i in range(n):
-        if rows[i] < 0 or rows[i] >= n_labels:
-            raise ValueError(f"fused_messages: row {rows[i]} outside the table ({n_labels})")
-        if state[i] < 0 or state[i] >= n_names:
-            raise ValueError(f"fused_messages: state index {state[i]} outside 0..{n_names - 1}")
+        r = _i(&rows_, i)
+        if r < 0 or r >= cap:
+            raise ValueError(f"messages: row {r} outside the table ({cap})")
+        if not ended and not 0 <= _b(&state_, r) < n_names:
+            raise ValueError(f"messages: state {_b(&state_, r)} outside 0..{n_names - 1}")
     if has_order:
-        o_ = order
-        for k in range(o_.shape[0]):
-            if o_[k] < 0 or o_[k] >= n_refs:
-                raise ValueError(f"fused_messages: source index {o_[k]} outside 0..{n_refs - 1}")
+        _view(order, cnp.NPY_INT64, 1, False, &o_, "order")
+        n_order = o_.shape[0]
+        for k in range(n_order):
+            if _i(&o_, k) < 0 or _i(&o_, k) >= n_refs:
+                raise ValueError(f"messages: source index {_i(&o_, k)} outside "
+                                 f"0..{n_refs - 1}")
     if refs is not None:
         if has_span:
-            s_ = starts
-            e_ = ends
+            _view(starts, cnp.NPY_INT64, 1, False, &s_, "starts")
+            _view(ends, cnp.NPY_INT64, 1, False, &e_, "ends")
             if s_.shape[0] != n or e_.shape[0] != n:
-                raise ValueError("fused_messages: starts and ends are not one per row")
+                raise ValueError("messages: starts and ends are not one per row")
             for i in range(n):
-                if not 0 <= s_[i] <= e_[i] <= (o_.shape[0] if has_order else n_refs):
-                    raise ValueError(f"fused_messages: source span {s_[i]}:{e_[i]} is bad")
-        elif (o_.shape[0] if has_order else n_refs) != n:
-            raise ValueError("fused_messages: not one source per row")
-    if has_hidden:
-        h_ = hidden
-        if h_.shape[0] != n:
-            raise ValueError("fused_messages: hidden is not one per row")
-    o_hidden = False
+                if not 0 <= _i(&s_, i) <= _i(&e_, i) <= (n_order if has_order else n_refs):
+                    raise ValueError(f"messages: source span {_i(&s_, i)}:{_i(&e_, i)} "
+                                     "is bad")
+        elif (n_order if has_order else n_refs) != n:
+            raise ValueError("messages: not one source per row")
+    new_t = <double*>malloc(max(n, 1) * sizeof(double))
+    if new_t == NULL:
+        raise MemoryError()
     out = [None] * n
-    for i in range(n):
-        r = rows[i]
-        o_t = PyFloat_FromDouble(t[i])
-        o_lat = PyFloat_FromDouble(lat[i])
-        o_lon = PyFloat_FromDouble(lon[i])
-        o_fl = _float_or_none(fl[i])
-        g = gs[i]
-        tk = trk[i]
-        if g != g:
-            o_gs = None
-            o_trk = None
-        else:
-            o_gs = PyFloat_FromDouble(g)
-            o_trk = PyFloat_FromDouble(tk if tk < 360.0 else 0.0)
-        o_roc = _float_or_none(roc[i])
-        o_m3a = None if mode3a[i] < 0 else octal[mode3a[i]]
-        o_adr = None if address[i] < 0 else hexes[address[i]]
-        o_sig = PyFloat_FromDouble(pos_sigma[i])
-        if refs is None:
-            o_src = []
-        else:
-            if has_span:
-                a, b = s_[i], e_[i]
+    try:
+        for i in range(n):
+            r = _i(&rows_, i)
+            at = r if at_rows else i
+            new_t[i] = fmax(_f(&t_out_, r), _f(&t_, at))
+            m3a = _i(&ident_, r, o.mode3a)
+            adr = _i(&ident_, r, o.address)
+            if ended:
+                st = o.ended
+                hidden = False
             else:
-                a, b = i, i + 1
-            group = [None] * (b - a)
-            for k in range(a, b):
-                group[k - a] = refs[o_[k] if has_order else k]
-            o_src = group
-        o_id = labels[r]
-        o_state = state_names[state[i]]
-        o_call = callsigns[r]
-        o_plan = plans[r]
-        argv[0] = <PyObject*>o_t
-        argv[1] = <PyObject*>o_id
-        argv[2] = <PyObject*>o_state
-        argv[3] = <PyObject*>o_lat
-        argv[4] = <PyObject*>o_lon
-        argv[5] = <PyObject*>o_fl
-        argv[6] = <PyObject*>o_gs
-        argv[7] = <PyObject*>o_trk
-        argv[8] = <PyObject*>o_roc
-        argv[9] = <PyObject*>o_m3a
-        argv[10] = <PyObject*>o_adr
-        argv[11] = <PyObject*>o_call
-        argv[12] = <PyObject*>o_sig
-        argv[13] = <PyObject*>o_src
-        argv[14] = <PyObject*>o_plan
-        if extrapolated or (has_hidden and h_[i]):
-            o_hidden = True if has_hidden and h_[i] else False
-            o_extra = True if extrapolated else False
-            argv[15] = <PyObject*>o_extra
-            argv[16] = <PyObject*>o_hidden
-            value = PyObject_Vectorcall(cls, argv, 0, _NAMES_FLAGGED)
-        else:
-            value = PyObject_Vectorcall(cls, argv, 0, _NAMES)
-        out[i] = value
+                st = _b(&state_, r)
+                hidden = st == o.coasting and _f(&t_hidden_, r) >= _f(&t_update_, r)
+            kk = _interp(_f(&lat_, i), xp, fp, n_knots)
+            g = _speed(_f(&x_, i, 2), _f(&x_, i, 3), _f(&P_, at, 2, 2), _f(&P_, at, 3, 3),
+                       kk, o.kt, o.velocity_sigma)
+            if g != g:
+                o_gs = None
+                o_trk = None
+            else:
+                o_gs = PyFloat_FromDouble(g)
+                g = _track(_f(&bearing_, i), _f(&lon_, i), o.cone, o.lon_0)
+                o_trk = PyFloat_FromDouble(g if g < 360.0 else 0.0)
+            if refs is None:
+                o_src = []
+            else:
+                if has_span:
+                    a, b = _i(&s_, i), _i(&e_, i)
+                else:
+                    a, b = i, i + 1
+                group = [None] * (b - a)
+                for k in range(a, b):
+                    group[k - a] = refs[_i(&o_, k) if has_order else k]
+                o_src = group
+            out[i] = _message(
+                o.cls, argv, PyFloat_FromDouble(_f(&t_, at)), labels[r], o.state_names[st],
+                PyFloat_FromDouble(_f(&lat_, i)), PyFloat_FromDouble(_f(&lon_, i)),
+                _float_or_none(_f(&level_, r, 7)), o_gs, o_trk,
+                _float_or_none(_roc(_f(&level_, r, 5), _f(&level_, r, 0), _f(&level_, r, 1),
+                                    _f(&roc_sdps_, r), o.fpm_per_fl_s, fpm2,
+                                    o.roc_var_limit)),
+                None if m3a < 0 else o.octal[m3a], None if adr < 0 else o.hexes[adr],
+                callsigns[r],
+                PyFloat_FromDouble(_sigma(_f(&P_, at, 0, 0), _f(&P_, at, 0, 1),
+                                          _f(&P_, at, 1, 1), kk)),
+                o_src, plans[r], extrapolated, hidden)
+        for i in range(n):
+            (<double*>(t_out_.data + _i(&rows_, i) * t_out_.strides[0]))[0] = new_t[i]
+    finally:
+        free(new_t)
     return out

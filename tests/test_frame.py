@@ -122,6 +122,21 @@ def test_inverse_edges_and_hostile_values_as_pyproj() -> None:
     assert lat[2] == 90.0 and np.isnan(lat[6]) and np.isinf(lat[7]) and lat[10] == -90.0
 
 
+def test_latlon_of_states_is_to_latlon() -> None:
+    """The states' way (strided columns read in place) gives to_latlon's numbers."""
+    frame = ConformalFrame()
+    rng = np.random.default_rng(5)
+    states = rng.uniform(-2e6, 2e6, (5000, 4))
+    states[:4, :2] = [[np.nan, 0.0], [np.inf, 1.0], [0.0, -0.0], [1e308, -1e308]]
+    lat, lon = frame.latlon_of(states)
+    rlat, rlon = frame.to_latlon(states[:, 0], states[:, 1])
+    _same(lat, rlat)
+    _same(lon, rlon)
+    assert [len(a) for a in frame.latlon_of(np.zeros((0, 4)))] == [0, 0]
+    with pytest.raises(ValueError):
+        frame.latlon_of(np.zeros((3, 1)))
+
+
 def test_inverse_shapes_kept() -> None:
     frame = ConformalFrame()
     lat, lon = frame.to_latlon(np.array(1e5), np.array(-2e5))

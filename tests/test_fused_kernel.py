@@ -1,6 +1,6 @@
-"""gateway._fused: the Fused structs it builds are those the tracker's Python construction
-made (values, None for nan and unknown identities, track 360 -> 0, flags, sources), and a
-bad index is refused rather than read."""
+"""gateway._fused.messages: the Fused structs it builds are those the tracker's numpy and
+Python made before it (figures to the bit, None for nan and unknown identities, track 360
+-> 0, flags, sources, t_out moved on), and a bad index is refused rather than read."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from gateway._fused import fused_messages, row_columns, track_figures
+from gateway._fused import Output, messages
 from gateway.associate.filter import max_eigen2
+from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracker import _ENDED, _STATES, FPM_PER_FL_S, KT
-from gateway.associate.tracks import ADDRESS, COASTING, LEVEL_LAST, MODE3A
+from gateway.associate.tracks import ADDRESS, COASTING, LEVEL_LAST, MODE3A, STATE_NAMES
 from gateway.messages import ICAO24_TEXT, MODE3A_TEXT, FlightPlan, Fused, SourceRef
 
 NAN = np.nan
@@ -75,103 +76,17 @@ def _reference(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: l
     return out
 
 
-def _call(c: dict[str, np.ndarray], labels: list, callsigns: list, plans: list,
-          refs: list[SourceRef] | None = None, order: np.ndarray | None = None,
-          starts: np.ndarray | None = None, ends: np.ndarray | None = None,
-          extrapolated: bool = False, hidden: np.ndarray | None = None) -> list[Fused]:
-    return fused_messages(Fused, c["t"], c["lat"], c["lon"], c["fl"], c["gs"], c["trk"],
-                          c["roc"], c["pos_sigma"], c["mode3a"], c["address"], c["rows"],
-                          c["state"], _STATES, labels, callsigns, plans, MODE3A_TEXT,
-                          ICAO24_TEXT, refs, order, starts, ends, extrapolated, hidden)
+FRAME = ConformalFrame()
 
 
-def _same(got: list[Fused], expected: list[Fused]) -> None:
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected, strict=True):
-        assert g == e
-        # byte-identical on the wire (field order, float repr, None)
-        assert msgspec.json.encode(g) == msgspec.json.encode(e)
+def _output(p: TrackerParameters | None = None) -> Output:
+    """The kernel's fixed part as the tracker makes it (Tracker.__init__)."""
+    p = p or TrackerParameters()
+    lats, factors = FRAME.scale_table()
+    return Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats, factors, FRAME.cone,
+                  FRAME.parameters.lon_0, MODE3A, ADDRESS, COASTING, _ENDED, KT,
+                  p.report_velocity_sigma_mps, FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
 
-
-def test_no_sources_matches_reference() -> None:
-    c = _columns()
-    labels, callsigns, plans = _table(8)
-    got = _call(c, labels, callsigns, plans)
-    _same(got, _reference(c, labels, callsigns, plans, None, False, None))
-    assert got[1].fl is None and got[1].trk_deg == 0.0 and got[1].roc_fpm is None
-    assert got[2].gs_kt is None and got[2].trk_deg is None and got[2].icao24 is None
-    assert got[1].mode3a is None and got[0].mode3a == "1234" and got[0].icao24 == "ABCDEF"
-    assert got[4].state == "ended" and got[1].id is None and got[0].callsign is None
-    assert got[3].fpl is not None and got[3].fpl.callsign == "ABC5"
-    assert got[0].sources == [] and got[0].sources is not got[1].sources
-
-
-def test_one_source_each_and_flags_match_reference() -> None:
-    c = _columns()
-    labels, callsigns, plans = _table(8)
-    refs = [SourceRef(sac=1, sic=i, cat=48, track_number=i if i % 2 else None)
-            for i in range(6)]
-    hidden = np.array([0, 1, 0, 0, 1, 0], dtype=np.uint8)
-    got = _call(c, labels, callsigns, plans, refs, hidden=hidden)
-    _same(got, _reference(c, labels, callsigns, plans, [[r] for r in refs], False, hidden))
-    assert [m.hidden for m in got] == [False, True, False, False, True, False]
-    got = _call(c, labels, callsigns, plans, refs, extrapolated=True)
-    _same(got, _reference(c, labels, callsigns, plans, [[r] for r in refs], True, None))
-    assert all(m.extrapolated for m in got)
-
-
-def test_grouped_sources_match_reference() -> None:
-    """Several sources per row, sorted by an order and cut into spans in the kernel (as
-    the tracker does for a batch of several sources), some rows with none."""
-    c = _columns()
-    labels, callsigns, plans = _table(8)
-    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=100 + i) for i in range(9)]
-    order = np.array([4, 0, 8, 2, 1, 7, 3, 6, 5], dtype=np.int64)
-    starts = np.array([0, 2, 3, 3, 6, 8], dtype=np.int64)
-    ends = np.array([2, 3, 3, 6, 8, 9], dtype=np.int64)
-    groups = [[refs[k] for k in order[a:b].tolist()]
-              for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    got = _call(c, labels, callsigns, plans, refs, order, starts, ends)
-    _same(got, _reference(c, labels, callsigns, plans, groups, False, None))
-    assert got[2].sources == [] and [s.sic for s in got[0].sources] == [4, 0]
-
-
-def test_empty() -> None:
-    c = {k: v[:0] for k, v in _columns().items()}
-    assert _call(c, [], [], []) == []
-
-
-@pytest.mark.parametrize("bad", [
-    {"state": np.array([1, 2, 0, 1, 4, 2], dtype=np.int64)},  # past "ended"
-    {"state": np.array([1, -1, 0, 1, 3, 2], dtype=np.int64)},
-    {"rows": np.array([3, 0, 7, 8, 1, 2], dtype=np.int64)},  # the table has 8 rows
-    {"rows": np.array([3, 0, -1, 5, 1, 2], dtype=np.int64)},
-    {"fl": np.zeros(5)},  # a column of another length
-])
-def test_bad_index_refused(bad: dict[str, np.ndarray]) -> None:
-    c = {**_columns(), **bad}
-    labels, callsigns, plans = _table(8)
-    with pytest.raises(ValueError):
-        _call(c, labels, callsigns, plans)
-
-
-def test_bad_source_span_refused() -> None:
-    c = _columns()
-    labels, callsigns, plans = _table(8)
-    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=None) for i in range(6)]
-    starts = np.arange(6, dtype=np.int64)
-    with pytest.raises(ValueError):  # past the end of the sources
-        _call(c, labels, callsigns, plans, refs, None, starts, starts + 2)
-    with pytest.raises(ValueError):  # an order pointing outside the sources
-        _call(c, labels, callsigns, plans, refs, np.array([0, 1, 2, 3, 4, 6]), starts,
-              starts + 1)
-    with pytest.raises(ValueError):  # one source each, but too few
-        _call(c, labels, callsigns, plans, refs[:5])
-    with pytest.raises(ValueError):  # hidden of another length
-        _call(c, labels, callsigns, plans, hidden=np.zeros(4, dtype=np.uint8))
-
-
-# -- track_figures: the numbers a message reports, against the numpy they replaced ------------
 
 def _states(n: int, seed: int) -> dict[str, np.ndarray]:
     """Random states and level rows of a table, with the edges: a vague velocity (at the
@@ -217,56 +132,6 @@ def reported_figures(x: np.ndarray, P: np.ndarray, k: np.ndarray, level: np.ndar
     return gs, pos_sigma, roc, np.ascontiguousarray(level[:, LEVEL_LAST])
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_track_figures_are_numpys_to_the_bit(seed: int) -> None:
-    p = TrackerParameters()
-    s = _states(2000, seed)
-    got = track_figures(s["x"], s["P"], s["k"], s["level"], s["roc_sdps"], s["rows"], KT,
-                        p.report_velocity_sigma_mps, FPM_PER_FL_S,
-                        p.report_roc_sigma_fpm ** 2)
-    want = reported_figures(s["x"], s["P"], s["k"], s["level"][s["rows"]],
-                             s["roc_sdps"][s["rows"]], p)
-    for g, w in zip(got, want, strict=True):
-        assert g.dtype == w.dtype == np.float64
-        assert np.array_equal(g.view(np.int64), w.view(np.int64))
-    gs, sigma, roc, fl = got
-    assert np.isnan(sigma[0]) and gs[1] == 0.0 and np.isnan(gs[2])
-    assert sigma[3] == 10.0 / s["k"][3]
-    assert np.isnan(gs).sum() < len(gs) and np.isnan(roc).any() and np.isfinite(roc).any()
-
-
-def test_track_figures_read_strided_states() -> None:
-    """A prediction's x and P may be views: the same figures as from copies."""
-    from gateway.associate.tracker import FPM_PER_FL_S, KT
-
-    s = _states(50, 4)
-    wide_x = np.zeros((50, 6))
-    wide_x[:, 1:5] = s["x"]
-    args = (s["k"], s["level"], s["roc_sdps"], s["rows"], KT, 25.0, FPM_PER_FL_S, 1e6)
-    a = track_figures(wide_x[:, 1:5], s["P"][:, :, :], *args)
-    b = track_figures(s["x"].copy(), s["P"].copy(), *args)
-    for u, v in zip(a, b, strict=True):
-        assert np.array_equal(u, v, equal_nan=True)
-
-
-def test_track_figures_refuse_bad_rows_and_shapes() -> None:
-    s = _states(10, 5)
-    x, P, k, level, roc_sdps, rows = (s[n] for n in ("x", "P", "k", "level", "roc_sdps",
-                                                     "rows"))
-    for bad in (rows + len(level), np.where(np.arange(10) == 3, -1, rows)):
-        with pytest.raises(ValueError, match="outside the table"):
-            track_figures(x, P, k, level, roc_sdps, bad.astype(np.int64), 1.0, 1.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match="differ in length"):
-        track_figures(x[:9], P, k, level, roc_sdps, rows, 1.0, 1.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match="differ in length"):
-        track_figures(x, P, k, level, roc_sdps[:-1], rows, 1.0, 1.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match="too narrow"):
-        track_figures(x[:, :3], P, k, level, roc_sdps, rows, 1.0, 1.0, 1.0, 1.0)
-    empty = track_figures(np.zeros((0, 4)), np.zeros((0, 4, 4)), np.zeros(0), level,
-                          roc_sdps, np.zeros(0, np.int64), 1.0, 1.0, 1.0, 1.0)
-    assert all(len(a) == 0 for a in empty)
-
-
 def reference_row_columns(rows: np.ndarray, t: np.ndarray, t_out: np.ndarray,
                           ident: np.ndarray, state: np.ndarray, t_hidden: np.ndarray,
                           t_update: np.ndarray, ended: bool,
@@ -283,44 +148,235 @@ def reference_row_columns(rows: np.ndarray, t: np.ndarray, t_out: np.ndarray,
     return np.ascontiguousarray(i[:, MODE3A]), np.ascontiguousarray(i[:, ADDRESS]), st, hidden
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_row_columns_are_the_numpy_code(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    cap, n = 80, int(rng.integers(0, 40))
-    rows = (rng.integers(0, cap, n) if seed % 3 == 1  # repeated rows: the last one stands
-            else rng.permutation(cap)[:n]).astype(np.int64)
+
+def _batch(n: int, seed: int, repeated: bool = False) -> dict[str, object]:
+    """A table (``_states``' rows and level, random identities, states, times, labels)
+    and a batch of n of its rows, with latitudes on and off the scale table's knots and
+    beyond its ends, and bearings and longitudes that put the track on 0 and 360."""
+    s: dict[str, object] = dict(_states(n, seed))
+    rng = np.random.default_rng(seed + 100)
+    cap = len(s["level"])  # type: ignore[arg-type]
+    x = s["x"]
+    assert isinstance(x, np.ndarray)
+    lat, lon = FRAME.to_latlon(x[:, 0], x[:, 1])
+    bearing = np.arctan2(x[:, 2], x[:, 3])
+    if n > 9:
+        lat[:6] = [30.0, 29.99, -89.0, 89.0, -89.5, 90.0]  # knots, the ends, beyond them
+        lat[6] = np.nan
+        lon[7], bearing[7] = FRAME.parameters.lon_0, 0.0  # due north, central meridian
+        lon[8], bearing[8] = FRAME.parameters.lon_0, -1e-18  # just west of it: 360 -> 0
+        lon[9], bearing[9] = FRAME.parameters.lon_0, -2 * np.pi  # -360 % 360: +0.0
+        P = s["P"]
+        assert isinstance(P, np.ndarray)
+        P[7:10, 2, 2] = P[7:10, 3, 3] = 0.0  # their speeds (and so tracks) known
+    if repeated:  # a row twice: the last of its times stands in t_out
+        rows = rng.integers(0, cap, n).astype(np.int64)
+    else:
+        rows = s["rows"]
+    labels = [f"T{r:06d}" if r % 4 else None for r in range(cap)]
+    callsigns = [f"ABC{r}" if r % 3 else None for r in range(cap)]
+    plans = [_plan(f"ABC{r}") if r % 5 == 0 else None for r in range(cap)]
 
     def nan_or(a: np.ndarray) -> np.ndarray:
         return np.where(rng.random(a.shape) < 0.2, np.nan, a)
 
-    t = nan_or(rng.uniform(0, 100, n))
-    wide = np.zeros((n, 2))
-    wide[:, 1] = t
-    t_out = nan_or(rng.uniform(0, 100, cap))
-    ident = rng.integers(-1, 4096, (cap, 4))
-    state = rng.integers(0, 3, cap).astype(np.int8)
-    t_hidden, t_update = nan_or(rng.uniform(0, 100, cap)), nan_or(rng.uniform(0, 100, cap))
-    ended = seed % 4 == 0
-    ref_out = t_out.copy()
-    want = reference_row_columns(rows, t, ref_out, ident, state, t_hidden, t_update, ended)
-    got = row_columns(rows, wide[:, 1] if seed % 2 else t, t_out, ident, state, t_hidden,
-                      t_update, MODE3A, ADDRESS, COASTING, _ENDED if ended else -1)
-    assert t_out.tobytes() == ref_out.tobytes()
-    for g, w in zip(got, want, strict=True):
-        if w is None:
-            assert g is None
-            continue
-        assert g is not None and g.dtype == w.dtype
-        assert g.tolist() == w.tolist()
+    s.update(rows=rows, lat=lat, lon=lon, bearing=bearing, t=nan_or(rng.uniform(0, 100, n)),
+             t_out=nan_or(rng.uniform(0, 100, cap)),
+             ident=rng.integers(-1, 1 << 24, (cap, 4)),
+             state=rng.integers(0, len(STATE_NAMES), cap).astype(np.int8),
+             t_hidden=nan_or(rng.uniform(0, 100, cap)),
+             t_update=nan_or(rng.uniform(0, 100, cap)),
+             labels=labels, callsigns=callsigns, plans=plans)
+    s["ident"][:, MODE3A] %= 4096  # type: ignore[index]
+    return s
 
 
-def test_row_columns_refuse_bad_rows_and_shapes() -> None:
-    cap = 5
-    args = (np.zeros(cap), np.zeros((cap, 4), np.int64), np.zeros(cap, np.int8),
-            np.zeros(cap), np.zeros(cap))
-    with pytest.raises(IndexError, match="outside the table"):
-        row_columns(np.array([cap], np.int64), np.zeros(1), *args, 3, 0, 2, -1)
+def reference_messages(s: dict, groups: list[list[SourceRef]] | None, ended: bool,
+                       extrapolated: bool, p: TrackerParameters) -> list[Fused]:
+    """The numpy and Python ``messages`` replaced in ``Tracker._messages``: the table's
+    columns, the frame's scale and north, the figures, the track angle, the structs.
+    Moves s["t_out"] on as the kernel does."""
+    rows, x, P, t, lat, lon = (s[k] for k in ("rows", "x", "P", "t", "lat", "lon"))
+    mode3a, address, state, hidden = reference_row_columns(
+        rows, t, s["t_out"], s["ident"], s["state"], s["t_hidden"], s["t_update"], ended)
+    k = FRAME.scale(lat)
+    gs, sigma, roc, fl = reported_figures(x, P, k, s["level"][rows], s["roc_sdps"][rows], p)
+    trk = np.degrees(s["bearing"] - FRAME.north(lon)) % 360.0
+    c = {"t": t, "lat": lat, "lon": lon, "fl": fl, "gs": gs, "trk": trk, "roc": roc,
+         "pos_sigma": sigma, "mode3a": mode3a, "address": address, "rows": rows,
+         "state": state}
+    return _reference(c, s["labels"], s["callsigns"], s["plans"], groups, extrapolated,
+                      hidden)
+
+
+def _call(s: dict, refs: list[SourceRef] | None = None, order: np.ndarray | None = None,
+          starts: np.ndarray | None = None, ends: np.ndarray | None = None,
+          ended: bool = False, extrapolated: bool = False, at_rows: bool = False,
+          output: Output | None = None) -> list[Fused]:
+    """``messages`` of the batch s (``at_rows``: P and t given table-wide, as _publish
+    does)."""
+    P, t = s["P"], s["t"]
+    if at_rows:  # the table's P and t, the batch's at its rows
+        cap = len(s["level"])
+        P_table = np.full((cap, 4, 4), np.inf)
+        t_table = np.full(cap, -1.0)
+        P_table[s["rows"]], t_table[s["rows"]] = P, t
+        P, t = P_table, t_table
+    return messages(output or _output(), s["rows"], s["x"], P, t, at_rows, s["lat"], s["lon"],
+                    s["bearing"], s["t_out"], s["ident"], s["state"], s["t_hidden"],
+                    s["t_update"], s["level"], s["roc_sdps"], s["labels"], s["callsigns"],
+                    s["plans"], refs, order, starts, ends, ended, extrapolated)
+
+
+def _same(got: list[Fused], expected: list[Fused]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert repr(g) == repr(e)  # every float to the bit (nan, -0.0), None where None
+        # byte-identical on the wire (field order, float repr, None, -0.0)
+        assert msgspec.json.encode(g) == msgspec.json.encode(e)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_messages_are_the_numpy_code(seed: int) -> None:
+    p = TrackerParameters()
+    ended, extrapolated = seed % 4 == 1, seed % 4 == 2
+    s = _batch(300, seed, repeated=seed % 4 == 3)
+    want_t_out = s["t_out"].copy()
+    want = reference_messages({**s, "t_out": want_t_out}, None, ended, extrapolated, p)
+    got = _call(s, ended=ended, extrapolated=extrapolated)
+    _same(got, want)
+    assert s["t_out"].tobytes() == want_t_out.tobytes()
+    assert any(m.hidden for m in got) == (not ended)
+    assert all(m.extrapolated == extrapolated for m in got)
+    assert got[6].lat is not None  # nan, not None
+    assert [repr(m.trk_deg) for m in got[7:10]] == ["0.0"] * 3  # 360 -> 0, -360 -> 0.0 (not -0.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_messages_read_the_table_at_the_rows(seed: int) -> None:
+    """_publish gives the table's P and t: the same messages as the batch's own."""
+    s = _batch(200, seed)
+    t_out = s["t_out"].copy()
+    want = _call({**s, "t_out": t_out})
+    _same(_call(s, at_rows=True), want)
+    assert s["t_out"].tobytes() == t_out.tobytes()
+
+
+def test_messages_read_strided_states() -> None:
+    """A prediction's x and P may be views: the same messages as from copies."""
+    s = _batch(50, 4)
+    wide_x = np.zeros((50, 6))
+    wide_x[:, 1:5] = s["x"]
+    wide_P = np.zeros((50, 5, 5))
+    wide_P[:, :4, :4] = s["P"]
+    want = _call({**s, "t_out": s["t_out"].copy()})
+    _same(_call({**s, "x": wide_x[:, 1:5], "P": wide_P[:, :4, :4]}), want)
+
+
+def test_scale_and_track_are_numpys_to_the_bit() -> None:
+    """The scale factor (numpy's interp) and the track angle (numpy's degrees and
+    remainder) over many random latitudes, bearings and longitudes, through what the
+    message shows of them: the speed (over k) and the track."""
+    rng = np.random.default_rng(7)
+    n = 20000
+    s = _batch(n, 7)
+    lat = rng.uniform(-95.0, 95.0, n)
+    lat[::10] = np.round(lat[::10], 2)  # on the table's knots
+    s["lat"] = lat
+    s["lon"] = rng.uniform(-180.0, 180.0, n)
+    s["bearing"] = rng.uniform(-np.pi, np.pi, n)
+    s["bearing"][::7] = np.round(s["bearing"][::7], 1)
+    P = s["P"]
+    P[:, 2, 2] = P[:, 3, 3] = 0.0  # every speed known
+    s["rows"] = rng.integers(0, len(s["level"]), n).astype(np.int64)
+    got = _call({**s, "t_out": s["t_out"].copy()})
+    k = FRAME.scale(lat)
+    gs = np.hypot(s["x"][:, 2], s["x"][:, 3]) / (k * KT)
+    trk = np.degrees(s["bearing"] - FRAME.north(s["lon"])) % 360.0
+    trk[trk >= 360.0] = 0.0
+    assert np.array_equal(np.array([m.gs_kt for m in got]).view(np.int64), gs.view(np.int64))
+    assert np.array_equal(np.array([m.trk_deg for m in got]).view(np.int64),
+                          trk.view(np.int64))
+
+
+def test_sources_one_each_and_grouped() -> None:
+    """One source per row; several per row, sorted by an order and cut into spans (as
+    the tracker does for a batch of several sources), some rows with none."""
+    p = TrackerParameters()
+    s = _batch(6, 11)
+    refs = [SourceRef(sac=1, sic=i, cat=48, track_number=i if i % 2 else None)
+            for i in range(6)]
+    t_out = s["t_out"].copy()
+    _same(_call({**s, "t_out": t_out.copy()}, refs),
+          reference_messages({**s, "t_out": t_out.copy()}, [[r] for r in refs], False,
+                             False, p))
+    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=100 + i) for i in range(9)]
+    order = np.array([4, 0, 8, 2, 1, 7, 3, 6, 5], dtype=np.int64)
+    starts = np.array([0, 2, 3, 3, 6, 8], dtype=np.int64)
+    ends = np.array([2, 3, 3, 6, 8, 9], dtype=np.int64)
+    groups = [[refs[k] for k in order[a:b].tolist()]
+              for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    got = _call({**s, "t_out": t_out.copy()}, refs, order, starts, ends)
+    _same(got, reference_messages({**s, "t_out": t_out.copy()}, groups, False, False, p))
+    assert got[2].sources == [] and [r.sic for r in got[0].sources] == [4, 0]
+    got = _call({**s, "t_out": t_out.copy()})
+    assert got[0].sources == [] and got[0].sources is not got[1].sources
+
+
+def test_empty() -> None:
+    s = _batch(20, 12)
+    s.update(rows=s["rows"][:0], x=s["x"][:0], P=s["P"][:0], t=s["t"][:0], lat=s["lat"][:0],
+             lon=s["lon"][:0], bearing=s["bearing"][:0])
+    assert _call(s) == []
+
+
+def test_bad_index_refused() -> None:
+    s = _batch(6, 13)
+    cap = len(s["level"])
+    for rows in ([0, 1, 2, 3, 4, cap], [0, 1, -1, 3, 4, 5]):
+        with pytest.raises(ValueError, match="outside the table"):
+            _call({**s, "rows": np.array(rows, dtype=np.int64)})
+    state = s["state"].copy()
+    state[s["rows"][2]] = len(STATE_NAMES) + 1
+    with pytest.raises(ValueError, match="state"):
+        _call({**s, "state": state})
+    for name in ("x", "lat", "t"):
+        with pytest.raises(ValueError, match="differ in length"):
+            _call({**s, name: s[name][:5]})
     with pytest.raises(ValueError, match="differ in length"):
-        row_columns(np.array([0], np.int64), np.zeros(2), *args, 3, 0, 2, -1)
-    with pytest.raises(IndexError, match="identity column"):
-        row_columns(np.array([0], np.int64), np.zeros(1), *args, 4, 0, 2, -1)
+        _call({**s, "labels": s["labels"][:-1]})
+    with pytest.raises(ValueError, match="too narrow"):
+        _call({**s, "x": s["x"][:, :3]})
+    refs = [SourceRef(sac=2, sic=i, cat=62, track_number=None) for i in range(6)]
+    starts = np.arange(6, dtype=np.int64)
+    with pytest.raises(ValueError):  # past the end of the sources
+        _call(s, refs, None, starts, starts + 2)
+    with pytest.raises(ValueError):  # an order pointing outside the sources
+        _call(s, refs, np.array([0, 1, 2, 3, 4, 6]), starts, starts + 1)
+    with pytest.raises(ValueError):  # one source each, but too few
+        _call(s, refs[:5])
+
+
+def test_bad_array_refused() -> None:
+    """Arrays are read by pointer: of another type, dimension or a read-only t_out, a
+    list for an array: refused before anything is read."""
+    s = _batch(6, 14)
+    frozen = s["t_out"].copy()
+    frozen.flags.writeable = False
+    for bad in ({"rows": s["rows"].astype(np.int32)}, {"state": s["state"].astype(np.int64)},
+                {"x": s["x"].astype(np.float32)}, {"P": s["P"][:, :, 0]},
+                {"t_out": frozen}):
+        with pytest.raises(ValueError, match="array of its type"):
+            _call({**s, **bad})
+    with pytest.raises(TypeError, match="not a numpy array"):
+        _call({**s, "lat": s["lat"].tolist()})
+
+
+def test_output_refuses_a_bad_table() -> None:
+    lats, factors = FRAME.scale_table()
+    args = (1.0, 0.0, MODE3A, ADDRESS, COASTING, _ENDED, KT, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="increase"):
+        Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats[::-1].copy(), factors, *args)
+    with pytest.raises(ValueError, match="two knots"):
+        Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats[:1].copy(), factors[:1].copy(),
+               *args)

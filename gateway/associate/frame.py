@@ -80,12 +80,24 @@ class ConformalFrame:
         """WGS-84 latitude and longitude (degrees) of plane coordinates."""
         return self._conic.inverse(x, y)
 
+    def latlon_of(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``to_latlon`` of the first two columns of ``xy`` [n, >=2] (states: x, y, ...),
+        read in place: for the tracker's output, a few rows a batch, where slicing and
+        copying the columns cost as much as projecting them."""
+        return self._conic.unplane(xy)
+
     def north(self, lon: np.ndarray) -> np.ndarray:
         """Grid bearing of true north (radians, clockwise) at longitude ``lon``: add it to a
         true bearing to get the grid bearing, subtract it to go back."""
         if type(lon) is np.ndarray and lon.ndim == 1 and lon.dtype == np.float64:
             return _north(lon, self.cone, self._lon_0)  # numpy's arithmetic, one call
         return self.cone * (np.asarray(lon, dtype=np.float64) - self.parameters.lon_0)
+
+    def scale_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latitudes (degrees, increasing) and point scale factors ``scale``
+        interpolates between (for the tracker's output kernel, which interpolates as
+        numpy does)."""
+        return self._scale_lat, self._scale
 
     def scale(self, lat: np.ndarray) -> np.ndarray:
         """Point scale factor k (plane metres per metre on the ellipsoid) at ``lat``."""

@@ -103,7 +103,7 @@ ID_DIGITS = 6
 
 _STATES: tuple[FusedState, ...] = (*STATE_NAMES, "ended")
 _ENDED = len(STATE_NAMES)
-# the sources of the messages of a batch (gateway._fused.fused_messages): the flat list of
+# the sources of the messages of a batch (gateway._fused.messages): the flat list of
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
 _Sources = tuple[list[SourceRef], "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
@@ -204,6 +204,11 @@ class Tracker:
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
         self.named = 0  # tracks given an id so far (a store saves the live ones after each)
+        lats, factors = self.frame.scale_table()
+        self._output = _fused.Output(  # what every batch's messages take (_messages)
+            Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats, factors, self.frame.cone,
+            self.frame.parameters.lon_0, MODE3A, ADDRESS, COASTING, _ENDED, KT,
+            p.report_velocity_sigma_mps, FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
 
     # -- the two entry points ---------------------------------------------------------------
 
@@ -235,7 +240,8 @@ class Tracker:
             rows = np.concatenate(rows_) if rows_ else np.zeros(0, np.int64)
             index = np.concatenate(index_) if index_ else np.zeros(0, np.int64)
         alive = self.tracks.alive[rows]
-        if not alive.all():  # merged away later in the same batch
+        # merged away later in the same batch? (count_nonzero: a fifth of all()'s cost)
+        if np.count_nonzero(alive) < len(alive):
             keep = alive.nonzero()[0]
             rows, index, refs_ = rows[keep], index[keep], [refs_[i] for i in keep.tolist()]
         out.extend(self._publish(rows, refs_, unique=len(parts) == 1))
@@ -550,8 +556,8 @@ class Tracker:
                 published[r] = True
                 self.named += 1
                 self._note(np.array([r]))
-        return self._messages(rows, tracks.x[rows], tracks.P[rows], tracks.t[rows],
-                              (refs, order, starts, ends))
+        return self._messages(rows, tracks.x[rows], tracks.P, tracks.t,
+                              (refs, order, starts, ends), at_rows=True)
 
     def _remember(self, rows: np.ndarray, now: float) -> None:
         """Published tracks ending: their ids are kept for their Mode S address a while
@@ -805,32 +811,22 @@ class Tracker:
 
     def _messages(self, rows: np.ndarray, x: np.ndarray, P: np.ndarray, t: np.ndarray,
                   sources: _Sources | None, ended: bool = False,
-                  extrapolated: bool = False) -> list[Fused]:
-        """Fused messages for track rows with states x, P at times t (vectorised, then the
-        structs in gateway._fused); ``sources`` (see ``_Sources``; None: none);
-        ``extrapolated``: predictions of the periodic output."""
-        tr, p = self.tracks, self.parameters
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        t = as_f64(t)
-        # t_out moved on; the identity columns, states and hidden flags (coasting, held by
-        # the coverage model since its last update) of the rows: one kernel call
-        # (tests/test_fused_kernel.py holds it to the numpy it replaced)
-        mode3a, address, state, hidden = _fused.row_columns(
-            rows, t, tr.t_out, tr.ident, tr.state, tr.t_hidden, tr.t_update, MODE3A, ADDRESS,
-            COASTING, _ENDED if ended else -1)
-        lat, lon = self.frame.to_latlon(x[:, 0], x[:, 1])
-        k = self.frame.scale(lat)
-        # speed (the velocity's trace against the limit: the larger axis is within a
-        # factor 2), position sigma, rate of climb and level in one kernel call
-        # (tests/test_fused_kernel.py holds it to the numpy it replaced)
-        gs, pos_sigma, roc, fl = _fused.track_figures(
-            x, P, k, tr.level, tr.roc_sdps, rows, KT, p.report_velocity_sigma_mps,
-            FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
+                  extrapolated: bool = False, at_rows: bool = False) -> list[Fused]:
+        """Fused messages for track rows with states x, P at times t (``at_rows``: P and t
+        are the table's, read at the rows); ``sources`` (see ``_Sources``; None: none);
+        ``extrapolated``: predictions of the periodic output.
+
+        Two numpy calls and one kernel call (gateway._fused.messages: the identity
+        columns, scale, speed, sigma, rate, level, track angle and the structs; held by
+        tests/test_fused_kernel.py to the numpy it replaced): a batch has ~7 messages, so
+        what each call costs counts more than what each message does."""
+        tr = self.tracks
+        lat, lon = self.frame.latlon_of(x)
         # arctan2 stays numpy's: its SIMD arctan2 is not libm's to the bit
-        trk = np.degrees(np.arctan2(x[:, 2], x[:, 3]) - self.frame.north(lon)) % 360.0
+        bearing = np.arctan2(x[:, 2], x[:, 3])
         refs, order, starts, ends = sources if sources is not None else (None, None, None, None)
-        return _fused.fused_messages(
-            Fused, t, lat, lon, fl, gs, trk, roc,
-            pos_sigma, mode3a, address, rows, state, _STATES, tr.label,
-            tr.callsign_text, tr.fpl, MODE3A_TEXT, ICAO24_TEXT, refs, order, starts, ends,
-            extrapolated, hidden)
+        return _fused.messages(
+            self._output, np.ascontiguousarray(rows, dtype=np.int64), x, P, t, at_rows, lat,
+            lon, bearing, tr.t_out, tr.ident, tr.state, tr.t_hidden, tr.t_update, tr.level,
+            tr.roc_sdps, tr.label, tr.callsign_text, tr.fpl, refs, order, starts, ends,
+            ended, extrapolated)
