@@ -508,6 +508,67 @@ def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
     return x_out, P_out, packed_out
 
 
+cdef inline Py_ssize_t _imm_update_row(int M, const double* packed, const double* z,
+                                       const double* R, double floor, bint kalman,
+                                       double* mu, double* xm, double* Pm,
+                                       double* loglik) noexcept nogil:
+    """One track's models (packed [M * 21]) weighed by their likelihoods of z, R and
+    updated by it (``imm_update`` says how): mu [M], xm [M * 4], Pm [M * 16]; returns how
+    many models were left as predicted (intersection only)."""
+    cdef double nu[2]
+    cdef double si[4]
+    cdef double d2, det, top, tot
+    cdef Py_ssize_t bad = 0
+    cdef const double* slot
+    cdef int b
+    for b in range(M):
+        slot = packed + 21 * b
+        d2 = _innovate(slot + 1, slot + 5, z, R, nu, si)
+        det = si[0] * si[3] - si[1] * si[2]
+        loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
+        if kalman:
+            _kalman(slot + 1, slot + 5, nu, si, xm + 4 * b, Pm + 16 * b)
+        elif not _intersect(slot + 1, slot + 5, z, R, xm + 4 * b, Pm + 16 * b):
+            bad += 1
+    top = loglik[0]
+    for b in range(1, M):
+        if loglik[b] > top:
+            top = loglik[b]
+    tot = 0.0
+    for b in range(M):
+        mu[b] = packed[21 * b] * exp(loglik[b] - top)
+        if not mu[b] >= floor:
+            mu[b] = floor
+        tot = tot + mu[b]
+    for b in range(M):
+        mu[b] = mu[b] / tot
+    return bad
+
+
+cdef inline void _imm_store_row(int M, const double* mu, double* xm, double* Pm, double dt,
+                                const double* w, const double* q, const double* limit,
+                                double* tx, double* tP, double* txm, double* tPm,
+                                double* tmu) noexcept nogil:
+    """One track's updated models (mu [M], xm [M * 4], Pm [M * 16]) into its table row
+    (tx [4], tP [16], txm [M * 4], tPm [M * 16], tmu [M]), as ``imm_store`` says."""
+    cdef double xb[4]
+    cdef double Pb[16]
+    cdef int b, j
+    for b in range(M):
+        if dt < 0:
+            _predict(xm + 4 * b, Pm + 16 * b, -dt, w[b], q[b], limit[b], xb, Pb)
+            for j in range(4):
+                xm[4 * b + j] = xb[j]
+            for j in range(16):
+                Pm[16 * b + j] = Pb[j]
+        for j in range(4):
+            txm[4 * b + j] = xm[4 * b + j]
+        for j in range(16):
+            tPm[16 * b + j] = Pm[16 * b + j]
+        tmu[b] = mu[b]
+    _combine(M, mu, xm, 4, Pm, 16, True, tx, tP)
+
+
 def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double[:, :, ::1] R,
                double floor, bint kalman):
     """Every model of the packed predictions [k, M * 21] weighed by its likelihood of the
@@ -519,7 +580,7 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
     cdef Py_ssize_t k = packed.shape[0], i
     if packed.shape[1] % 21 != 0 or packed.shape[1] == 0:
         raise ValueError("imm_update: packed rows are M * 21 wide")
-    cdef int M = packed.shape[1] // 21, b
+    cdef int M = packed.shape[1] // 21
     if z.shape[0] != k or z.shape[1] != 2 or R.shape[0] != k or R.shape[1] != 2 \
             or R.shape[2] != 2:
         raise ValueError("imm_update: shapes do not agree")
@@ -532,39 +593,34 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
     cdef double* loglik = <double*> malloc(sizeof(double) * M)
     if loglik == NULL:
         raise MemoryError()
-    cdef double nu[2]
-    cdef double si[4]
-    cdef double d2, det, top, tot
     cdef Py_ssize_t bad = 0
-    cdef const double* slot
     try:
         with nogil:
             for i in range(k):
-                for b in range(M):
-                    slot = &packed[i, 21 * b]
-                    d2 = _innovate(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0], nu, si)
-                    det = si[0] * si[3] - si[1] * si[2]
-                    loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
-                    if kalman:
-                        _kalman(slot + 1, slot + 5, nu, si, &xo[i, b, 0], &Po[i, b, 0, 0])
-                    elif not _intersect(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0],
-                                        &xo[i, b, 0], &Po[i, b, 0, 0]):
-                        bad += 1
-                top = loglik[0]
-                for b in range(1, M):
-                    if loglik[b] > top:
-                        top = loglik[b]
-                tot = 0.0
-                for b in range(M):
-                    mu[i, b] = packed[i, 21 * b] * exp(loglik[b] - top)
-                    if not mu[i, b] >= floor:
-                        mu[i, b] = floor
-                    tot = tot + mu[i, b]
-                for b in range(M):
-                    mu[i, b] = mu[i, b] / tot
+                bad += _imm_update_row(M, &packed[i, 0], &z[i, 0], &R[i, 0, 0], floor,
+                                       kalman, &mu[i, 0], &xo[i, 0, 0], &Po[i, 0, 0, 0],
+                                       loglik)
     finally:
         free(loglik)
     return mu_out, x_out, P_out, bad
+
+
+cdef int _table(const double[:, ::1] tx, const double[:, :, ::1] tP,
+                const double[:, :, ::1] txm, const double[:, :, :, ::1] tPm,
+                const double[:, ::1] tmu, int M, const int64_t[:] rows,
+                str name) except -1:
+    """Check the table's arrays (x [N, 4], P [N, 4, 4], xm [N, M, 4], Pm [N, M, 4, 4],
+    mu [N, M]) against each other and the rows against the table."""
+    cdef Py_ssize_t N = tx.shape[0], i
+    if tx.shape[1] != 4 or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
+            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
+            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
+            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M:
+        raise ValueError(f"{name}: shapes do not agree")
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError(f"{name}: row out of the table")
+    return 0
 
 
 def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1] Pm,
@@ -575,41 +631,76 @@ def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1
     """Updated models mu [k, M], xm [k, M, 4], Pm [k, M, 4, 4] into the table's rows: a
     model updated at a late measurement's time (dt < 0) brought back to the present first
     (xm, Pm in place), the combined estimate by moment matching made exactly symmetric."""
-    cdef int M = _models(w, q, limit), b
-    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
-    cdef int j
-    cdef double xb[4]
-    cdef double Pb[16]
+    cdef int M = _models(w, q, limit)
+    cdef Py_ssize_t k = rows.shape[0], i
     if mu.shape[0] != k or mu.shape[1] != M or xm.shape[0] != k or xm.shape[1] != M \
             or xm.shape[2] != 4 or Pm.shape[0] != k or Pm.shape[1] != M or Pm.shape[2] != 4 \
-            or Pm.shape[3] != 4 or dt.shape[0] != k or tx.shape[1] != 4 \
-            or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
-            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
-            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
-            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M:
+            or Pm.shape[3] != 4 or dt.shape[0] != k:
         raise ValueError("imm_store: shapes do not agree")
-    for i in range(k):
-        if rows[i] < 0 or rows[i] >= N:
-            raise ValueError("imm_store: row out of the table")
+    _table(tx, tP, txm, tPm, tmu, M, rows, "imm_store")
     cdef int64_t r
     with nogil:
         for i in range(k):
             r = rows[i]
-            for b in range(M):
-                if dt[i] < 0:
-                    _predict(&xm[i, b, 0], &Pm[i, b, 0, 0], -dt[i], w[b], q[b], limit[b],
-                             xb, Pb)
-                    for j in range(4):
-                        xm[i, b, j] = xb[j]
-                    for j in range(16):
-                        Pm[i, b, j // 4, j % 4] = Pb[j]
-                for j in range(4):
-                    txm[r, b, j] = xm[i, b, j]
-                for j in range(16):
-                    tPm[r, b, j // 4, j % 4] = Pm[i, b, j // 4, j % 4]
-                tmu[r, b] = mu[i, b]
-            _combine(M, &mu[i, 0], &xm[i, 0, 0], 4, &Pm[i, 0, 0, 0], 16, True, &tx[r, 0],
-                     &tP[r, 0, 0])
+            _imm_store_row(M, &mu[i, 0], &xm[i, 0, 0], &Pm[i, 0, 0, 0], dt[i], &w[0], &q[0],
+                           &limit[0], &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0],
+                           &tPm[r, 0, 0, 0], &tmu[r, 0])
+
+
+def imm_absorb(const double[:, ::1] packed, const double[:, :] x, const double[:, :] nu,
+               const double[:, :, :] mR, const int64_t[:] meas, const double[:] dt,
+               double floor, bint kalman, const double[::1] w, const double[::1] q,
+               const double[::1] limit, double[:, ::1] tx, double[:, :, ::1] tP,
+               double[:, :, ::1] txm, double[:, :, :, ::1] tPm, double[:, ::1] tmu,
+               double[::1] t, const int64_t[:] rows):
+    """``imm_update`` then ``imm_store`` and the state's time, for the pairs the tracker
+    chose, in one call and without the intermediate arrays: pair i measured
+    z = x[i, :2] + nu[i] (its hypothesis' prediction plus innovation, as the tracker
+    forms it) with the covariance mR[meas[i]], dt[i] after the state of row rows[i]; the
+    table's time then t[rows] = fmax(t[rows], t[rows] + dt) (a late measurement's update
+    leaves it where it was).  Returns (models left as predicted: intersection only, how
+    many dt < 0)."""
+    cdef int M = _models(w, q, limit)
+    cdef Py_ssize_t k = rows.shape[0], n = mR.shape[0], i
+    if packed.shape[0] != k or packed.shape[1] != M * 21 or x.shape[0] != k \
+            or x.shape[1] < 2 or nu.shape[0] != k or nu.shape[1] != 2 \
+            or mR.shape[1] != 2 or mR.shape[2] != 2 or meas.shape[0] != k \
+            or dt.shape[0] != k or t.shape[0] != tx.shape[0]:
+        raise ValueError("imm_absorb: shapes do not agree")
+    _table(tx, tP, txm, tPm, tmu, M, rows, "imm_absorb")
+    for i in range(k):
+        if meas[i] < 0 or meas[i] >= n:
+            raise ValueError("imm_absorb: measurement out of the batch")
+    cdef double* scratch = <double*> malloc(sizeof(double) * (M * 22 + k))
+    if scratch == NULL:
+        raise MemoryError()
+    cdef double* mu = scratch
+    cdef double* xm = mu + M
+    cdef double* Pm = xm + 4 * M
+    cdef double* loglik = Pm + 16 * M
+    cdef double* later = loglik + M
+    cdef double z[2]
+    cdef double R[4]
+    cdef Py_ssize_t bad = 0, back = 0
+    cdef int64_t r, j
+    with nogil:
+        for i in range(k):
+            r, j = rows[i], meas[i]
+            z[0] = x[i, 0] + nu[i, 0]
+            z[1] = x[i, 1] + nu[i, 1]
+            R[0], R[1], R[2], R[3] = mR[j, 0, 0], mR[j, 0, 1], mR[j, 1, 0], mR[j, 1, 1]
+            bad += _imm_update_row(M, &packed[i, 0], z, R, floor, kalman, mu, xm, Pm,
+                                   loglik)
+            _imm_store_row(M, mu, xm, Pm, dt[i], &w[0], &q[0], &limit[0], &tx[r, 0],
+                           &tP[r, 0, 0], &txm[r, 0, 0], &tPm[r, 0, 0, 0], &tmu[r, 0])
+        for i in range(k):  # all read before any is written, as numpy's t[rows] = ...
+            later[i] = fmax(t[rows[i]], t[rows[i]] + dt[i])
+            if dt[i] < 0:
+                back += 1
+        for i in range(k):
+            t[rows[i]] = later[i]
+    free(scratch)
+    return bad, back
 
 
 cdef inline void _level_predict(double* s, double* P, double dt, double q) noexcept nogil:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gateway import _tracking
+from gateway import _cycle, _tracking
 
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
@@ -224,6 +224,21 @@ class ConstantVelocity:
         tracks.P[rows] = P
         return skipped
 
+    def update_pairs(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
+                     R: np.ndarray, meas: np.ndarray, sdps: bool,
+                     models: np.ndarray | None = None) -> tuple[int, int]:
+        """The tracker's update of the pairs it chose, from their hypotheses: track
+        ``rows`` by the measurements ``z = x[:, :2] + nu`` (prediction plus innovation)
+        with covariances ``R[meas]`` (R: the batch's), as ``update_tracks``; then the
+        table's time of the state, ``fmax(t, t + dt)`` (a late measurement's update leaves
+        it where it was).  Returns (SDPS updates not made, late measurements used)."""
+        skipped = self.update_tracks(tracks, rows, dt, x, P, x[:, :2] + nu, R[meas], s_inv,
+                                     sdps, models)
+        back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
+                              as_f64(dt))
+        return skipped, back
+
 
 @dataclass(frozen=True)
 class InteractingMultipleModel(ConstantVelocity):
@@ -363,6 +378,26 @@ class InteractingMultipleModel(ConstantVelocity):
         _tracking.imm_store(mu, xm, Pm, dt, self._w, self._q, self._limit, tracks.x,
                             tracks.P, tracks.xm, tracks.Pm, tracks.mu, rows)
         return int(skipped)
+
+    def update_pairs(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
+                     R: np.ndarray, meas: np.ndarray, sdps: bool,
+                     models: np.ndarray | None = None) -> tuple[int, int]:
+        """ConstantVelocity.update_pairs in one kernel call (``_tracking.imm_absorb``:
+        ``update_tracks``' update and store and the time, without the arrays between
+        them; tests/test_tracking_kernel.py holds it to that code, to the bit).  A filter
+        with another ``update_tracks`` gets the generic code."""
+        if type(self).update_tracks is not InteractingMultipleModel.update_tracks:
+            return super().update_pairs(tracks, rows, dt, x, P, nu, s_inv, R, meas, sdps,
+                                        models)
+        if models is None:
+            models = self.predict_tracks(tracks, rows, dt)[2]
+        assert models is not None
+        skipped, back = _tracking.imm_absorb(
+            as_f64(models), x, nu, R, meas, dt, MODE_FLOOR, not sdps, self._w, self._q,
+            self._limit, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, tracks.t,
+            rows)
+        return int(skipped), int(back)
 
 
 @dataclass(frozen=True)
