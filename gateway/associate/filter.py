@@ -193,6 +193,13 @@ class ConstantVelocity:
         the filter's."""
         return 0
 
+    def imm_kernel(self) -> tuple[np.ndarray, ...] | None:
+        """The IMM's parameters as the kernels take them (mu0, w, q, limit, ev, V, Vi),
+        for a gate that predicts and measures in its own kernel (ext/imm.pxi: the code of
+        ``predict_tracks`` and ``innovation``); None where those are other code (this
+        filter's, or a subclass's that changes them)."""
+        return None
+
     def predict_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The tracks' states predicted by dt (what the gate judges a measurement on), and
@@ -299,6 +306,7 @@ class InteractingMultipleModel(ConstantVelocity):
     _q: np.ndarray = field(init=False, repr=False, compare=False)
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
     _limit: np.ndarray = field(init=False, repr=False, compare=False)
+    _kernel: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -330,11 +338,22 @@ class InteractingMultipleModel(ConstantVelocity):
         object.__setattr__(self, "_q", np.asarray(self.model_q, float))
         object.__setattr__(self, "_mu0", np.asarray(self.initial, float)
                            / float(np.sum(self.initial)))
+        object.__setattr__(self, "_kernel", (self._mu0, self._w, self._q, self._limit,
+                                             *self._eig))
 
     @property
     def models(self) -> int:
         """How many models (the table keeps a state of each per track)."""
         return len(self.turn_rates)
+
+    def imm_kernel(self) -> tuple[np.ndarray, ...] | None:
+        """ConstantVelocity.imm_kernel: this filter's, unless a subclass changed its
+        prediction or innovation."""
+        cls = type(self)
+        if cls.predict_tracks is not InteractingMultipleModel.predict_tracks \
+                or cls.innovation is not ConstantVelocity.innovation:
+            return None
+        return self._kernel
 
     # -- on the track table -------------------------------------------------------------------
 
