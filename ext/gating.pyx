@@ -22,7 +22,7 @@ cimport numpy as cnp
 from libc.math cimport cos, exp, fabs, sin
 from libc.stdint cimport int8_t, int64_t
 from libc.stdlib cimport free, malloc, qsort
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -667,11 +667,40 @@ cdef inline const int64_t* bsearch_(const int64_t* key, const int64_t* a,
 # -- hypotheses: gathering and joining pairs -----------------------------------------------------
 
 cdef cnp.ndarray _rows(object a, str name):
-    """a as a C-contiguous array of at least one dimension (rows are memcpy'd)."""
-    cdef cnp.ndarray out = np.ascontiguousarray(a)
+    """a as a C-contiguous array of at least one dimension (rows are memcpy'd); an array
+    that already is one without numpy's Python-level call."""
+    cdef cnp.ndarray out
+    if type(a) is np.ndarray and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a):
+        out = <cnp.ndarray> a
+    else:
+        out = np.ascontiguousarray(a)
     if out.ndim == 0:
         raise ValueError(f"{name}: an array without rows")
     return out
+
+
+cdef cnp.ndarray _like_rows(cnp.ndarray a, Py_ssize_t rows):
+    """``np.empty((rows,) + a.shape[1:], dtype=a.dtype)`` by numpy's C API where a's
+    dtype is a plain native one (the Python-level call costs more than the copy)."""
+    cdef cnp.npy_intp dims[32]
+    cdef int d, nd = a.ndim
+    if nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a) or a.dtype.fields is not None:
+        return np.empty((rows,) + (<object> a).shape[1:], dtype=a.dtype)
+    dims[0] = rows
+    for d in range(1, nd):
+        dims[d] = a.shape[d]
+    return cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
+
+
+cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
+    """The same dtype and the same shape but the first dimension."""
+    cdef int d
+    if x.ndim != y.ndim or not (x.dtype is y.dtype or x.dtype == y.dtype):
+        return False
+    for d in range(1, x.ndim):
+        if x.shape[d] != y.shape[d]:
+            return False
+    return True
 
 
 def take(const int64_t[:] k, tuple arrays):
@@ -691,7 +720,7 @@ def take(const int64_t[:] k, tuple arrays):
         for i in range(nk):
             if k[i] < 0 or k[i] >= a.shape[0]:
                 raise IndexError(f"take: row {k[i]} outside [0, {a.shape[0]})")
-        out = np.empty((nk,) + item.shape[1:], dtype=a.dtype)
+        out = _like_rows(a, nk)
         src = <char*> cnp.PyArray_DATA(a)
         dst = <char*> cnp.PyArray_DATA(out)
         for i in range(nk):
@@ -716,9 +745,9 @@ def join(tuple a, tuple b):
                           else u if v is None and u is not None and nb == 0 else None)
             continue
         x, y = _rows(u, "join"), _rows(v, "join")
-        _need(x.dtype == y.dtype and u.shape[1:] == v.shape[1:] and x.shape[0] == na
+        _need(_same_rows(x, y) and x.ndim == u.ndim and x.shape[0] == na
               and y.shape[0] == nb, "join: the two sides' arrays differ")
-        out = np.empty((na + nb,) + u.shape[1:], dtype=x.dtype)
+        out = _like_rows(x, na + nb)
         sa = x.nbytes
         sb = y.nbytes
         memcpy(<char*> cnp.PyArray_DATA(out), <char*> cnp.PyArray_DATA(x), sa)
@@ -785,7 +814,8 @@ def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
     if has_div:
         div = diverged
         _need(div.shape[0] == n, "leftover: shapes do not match")
-    left_out = np.ones(n, dtype=bool)
+    left_out = _empty(n, cnp.NPY_BOOL)  # all True: np.ones without the Python call
+    memset(cnp.PyArray_DATA(left_out), 1, n)
     new_out = _empty(n, cnp.NPY_INT64)
     cdef flag[::1] left = left_out
     cdef int64_t[::1] new = new_out
