@@ -47,15 +47,18 @@ extensions = [
     Extension(
         "gateway._tracking",
         ["ext/tracking.pyx"],
+        depends=["ext/imm.pxi"],  # the IMM's per-track code, shared with the gate's
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # the gate's candidate search, identity verdicts and the assignment's first step
     # (gateway/associate/gating.py and assignment.py call it); no fused multiply-add, so
-    # its distances and costs are numpy's to the bit
+    # its distances and costs are numpy's to the bit (and its IMM step, ext/imm.pxi, the
+    # tracking kernel's)
     Extension(
         "gateway._gating",
         ["ext/gating.pyx"],
+        depends=["ext/imm.pxi"],  # the IMM's code, for the fused continuing step
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -6,7 +6,9 @@ verdict of the identity rules on each, and the first step of the assignment.
 A radar sector brings ~18 plots: the vectorised gate made a hundred numpy calls per batch,
 each costing more than its elements.  Here each step is one call per batch with plain
 loops; the rules themselves are gateway/associate/gating.py's (its docstrings say why),
-and the filter's prediction and innovation stay with the filter (ext/tracking.pyx).
+and the filter's prediction and innovation stay with the filter (ext/tracking.pyx), but
+for ``continuing_imm``, the continuing reports' whole step, which includes the IMM's code
+(ext/imm.pxi, the same as ext/tracking.pyx's).
 tests/test_gating_kernel.py checks every function against the previous numpy code.
 
 Floats are computed in numpy's order, one operation at a time (built with
@@ -17,14 +19,16 @@ bounds, whatever the values.
 """
 
 cimport numpy as cnp
-from libc.math cimport fabs
+from libc.math cimport cos, exp, fabs, sin
 from libc.stdint cimport int8_t, int64_t
 from libc.stdlib cimport free, malloc, qsort
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
 cnp.import_array()
+
+include "imm.pxi"
 
 ctypedef unsigned char flag
 
@@ -86,24 +90,13 @@ cdef inline cnp.ndarray _zeros(Py_ssize_t n, int typenum):
 
 # -- continuing tracks ------------------------------------------------------------------------
 
-def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:, :] mident,
-               const int64_t[:, :] tident, const double[:] mt, const double[:] tt,
-               const double[:, :] mxy, const double[:, :, :] mR):
-    """The measurements whose source number feeds a track (``owner[number]``, -1: none)
-    with an agreeing identity: the same address, or no address on either and the same
-    code.  Returns (measurement index, track row, same address [bool]) of each,
-    measurements ascending, and what the filter needs of each pair (``_measured``).  A
-    number outside ``owner`` feeds no track."""
+cdef Py_ssize_t _continuing_pairs(const int64_t[:] owner, const int64_t[:] number,
+                                  const int64_t[:, :] mident, const int64_t[:, :] tident,
+                                  int64_t* cand, int64_t* row, flag* adr) except -1:
+    """``continuing``'s pairs into cand, row, adr (room for every measurement); returns
+    how many."""
     cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], i, c = 0
     cdef int64_t trn, r
-    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
-          and mt.shape[0] == n and tt.shape[0] == T, "continuing: shapes do not match")
-    cand_out = _empty(n, cnp.NPY_INT64)
-    row_out = _empty(n, cnp.NPY_INT64)
-    adr_out = _empty(n, cnp.NPY_BOOL)
-    cdef int64_t[::1] cand = cand_out
-    cdef int64_t[::1] row = row_out
-    cdef flag[::1] adr = adr_out
     cdef bint a
     for i in range(n):
         trn = number[i]
@@ -121,6 +114,26 @@ def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:,
             row[c] = r
             adr[c] = a
             c += 1
+    return c
+
+
+def continuing(const int64_t[:] owner, const int64_t[:] number, const int64_t[:, :] mident,
+               const int64_t[:, :] tident, const double[:] mt, const double[:] tt,
+               const double[:, :] mxy, const double[:, :, :] mR):
+    """The measurements whose source number feeds a track (``owner[number]``, -1: none)
+    with an agreeing identity: the same address, or no address on either and the same
+    code.  Returns (measurement index, track row, same address [bool]) of each,
+    measurements ascending, and what the filter needs of each pair (``_measured``).  A
+    number outside ``owner`` feeds no track."""
+    cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], c
+    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
+          and mt.shape[0] == n and tt.shape[0] == T, "continuing: shapes do not match")
+    cand_out = _empty(n, cnp.NPY_INT64)
+    row_out = _empty(n, cnp.NPY_INT64)
+    adr_out = _empty(n, cnp.NPY_BOOL)
+    c = _continuing_pairs(owner, number, mident, tident, <int64_t*> cnp.PyArray_DATA(cand_out),
+                          <int64_t*> cnp.PyArray_DATA(row_out),
+                          <flag*> cnp.PyArray_DATA(adr_out))
     cand_out, row_out = cand_out[:c], row_out[:c]
     return (cand_out, row_out, adr_out[:c], *_measured(cand_out, row_out, mt, tt, mxy, mR))
 
@@ -153,38 +166,24 @@ cdef tuple _measured(const int64_t[:] meas, const int64_t[:] track, const double
     return dt_out, z_out, R_out
 
 
-def continuing_verdict(const int64_t[:] cand, const flag[:] adr, const double[:] d2,
-                       const double[:, :] nu, const double[:] dt, Py_ssize_t n, bint sdps,
-                       const double[::1] p):
-    """Which continuing pairs (``continuing``'s, predicted and measured by the filter)
-    gate: within the identity gate (the Mode S gate for an address) and the cap.  Returns
-    (the pairs kept, their costs = d2 - the continuity and identity bonuses, the
-    measurements still to search for [ascending], late [n], diverged [n]).  A gating pair
-    too old (dt < -late_window_s) is not kept but marks its measurement late; a pair that
-    does not gate without an address marks it diverged when ``sdps`` (a system track that
-    no longer fits its own track)."""
-    cdef Py_ssize_t c = cand.shape[0], i, nk = 0, ns = 0
-    cdef double gate, cap2
+cdef Py_ssize_t _verdict(Py_ssize_t c, const int64_t* cand, const flag* adr, const double* d2,
+                        const double* nu, Py_ssize_t nu_stride, const double* dt,
+                        Py_ssize_t n, bint sdps, const double* p, int64_t* keep,
+                        double* cost, flag* late, flag* diverged, flag* done) except -1:
+    """``continuing_verdict``'s rule on c pairs (nu [c, 2] at nu_stride doubles a row):
+    the kept pairs into keep and their costs into cost (returns how many), late,
+    diverged and done [n] marked."""
+    cdef Py_ssize_t i, nk = 0
+    cdef double gate, cap2, n0, n1
     cdef bint ok
-    _need(adr.shape[0] == c and d2.shape[0] == c and nu.shape[0] == c and dt.shape[0] == c
-          and nu.shape[1] == 2 and p.shape[0] == C_N and n >= 0,
-          "continuing_verdict: shapes do not match")
-    keep_out = _empty(c, cnp.NPY_INT64)
-    cost_out = _empty(c, cnp.NPY_FLOAT64)
-    late_out = _zeros(n, cnp.NPY_BOOL)
-    diverged_out = _zeros(n, cnp.NPY_BOOL)
-    settled = _zeros(n, cnp.NPY_BOOL)
-    cdef int64_t[::1] keep = keep_out
-    cdef double[::1] cost = cost_out
-    cdef flag[::1] late = late_out
-    cdef flag[::1] diverged = diverged_out
-    cdef flag[::1] done = settled
     for i in range(c):
         if cand[i] < 0 or cand[i] >= n:
             raise IndexError(f"continuing_verdict: measurement {cand[i]} outside [0, {n})")
         gate = p[C_GATE] + p[C_GATE_MODES] * _f(adr[i])
         cap2 = p[C_CAP2] + p[C_CAP2_MODES] * _f(adr[i])
-        ok = d2[i] <= gate and nu[i, 0] * nu[i, 0] + nu[i, 1] * nu[i, 1] <= cap2
+        n0 = nu[i * nu_stride]
+        n1 = nu[i * nu_stride + 1]
+        ok = d2[i] <= gate and n0 * n0 + n1 * n1 <= cap2
         if ok:
             done[cand[i]] = 1
             if dt[i] < -p[C_LATE]:
@@ -195,13 +194,176 @@ def continuing_verdict(const int64_t[:] cand, const flag[:] adr, const double[:]
                 nk += 1
         elif sdps and not adr[i]:
             diverged[cand[i]] = 1
-    slow_out = _empty(n, cnp.NPY_INT64)
-    cdef int64_t[::1] slow = slow_out
+    return nk
+
+
+cdef Py_ssize_t _unsettled(Py_ssize_t n, const flag* done, int64_t* slow) noexcept:
+    """The measurements not done, ascending, into slow; returns how many."""
+    cdef Py_ssize_t i, ns = 0
     for i in range(n):
         if not done[i]:
             slow[ns] = i
             ns += 1
+    return ns
+
+
+def continuing_verdict(const int64_t[::1] cand, const flag[::1] adr, const double[::1] d2,
+                       const double[:, ::1] nu, const double[::1] dt, Py_ssize_t n, bint sdps,
+                       const double[::1] p):
+    """Which continuing pairs (``continuing``'s, predicted and measured by the filter)
+    gate: within the identity gate (the Mode S gate for an address) and the cap.  Returns
+    (the pairs kept, their costs = d2 - the continuity and identity bonuses, the
+    measurements still to search for [ascending], late [n], diverged [n]).  A gating pair
+    too old (dt < -late_window_s) is not kept but marks its measurement late; a pair that
+    does not gate without an address marks it diverged when ``sdps`` (a system track that
+    no longer fits its own track)."""
+    cdef Py_ssize_t c = cand.shape[0], nk, ns
+    _need(adr.shape[0] == c and d2.shape[0] == c and nu.shape[0] == c and dt.shape[0] == c
+          and nu.shape[1] == 2 and p.shape[0] == C_N and n >= 0,
+          "continuing_verdict: shapes do not match")
+    keep_out = _empty(c, cnp.NPY_INT64)
+    cost_out = _empty(c, cnp.NPY_FLOAT64)
+    late_out = _zeros(n, cnp.NPY_BOOL)
+    diverged_out = _zeros(n, cnp.NPY_BOOL)
+    settled = _zeros(n, cnp.NPY_BOOL)
+    slow_out = _empty(n, cnp.NPY_INT64)
+    nk = _verdict(c, &cand[0] if c else NULL, &adr[0] if c else NULL,
+                  &d2[0] if c else NULL, &nu[0, 0] if c else NULL, 2,
+                  &dt[0] if c else NULL, n, sdps, &p[0],
+                  <int64_t*> cnp.PyArray_DATA(keep_out), <double*> cnp.PyArray_DATA(cost_out),
+                  <flag*> cnp.PyArray_DATA(late_out), <flag*> cnp.PyArray_DATA(diverged_out),
+                  <flag*> cnp.PyArray_DATA(settled))
+    ns = _unsettled(n, <flag*> cnp.PyArray_DATA(settled), <int64_t*> cnp.PyArray_DATA(slow_out))
     return keep_out[:nk], cost_out[:nk], slow_out[:ns], late_out, diverged_out
+
+
+cdef inline cnp.ndarray _empty_shaped(Py_ssize_t k, Py_ssize_t a, Py_ssize_t b):
+    """An empty float64 array [k, a] (b = 0) or [k, a, b]."""
+    cdef cnp.npy_intp d[3]
+    d[0], d[1], d[2] = k, a, b
+    return cnp.PyArray_EMPTY(2 if b == 0 else 3, d, cnp.NPY_FLOAT64, 0)
+
+
+def continuing_imm(const int64_t[:] owner, const int64_t[:] number,
+                   const int64_t[:, :] mident, const int64_t[:, :] tident,
+                   const double[:] mt, const double[::1] tt, const double[:, :] mxy,
+                   const double[:, :, :] mR, const double[:, ::1] tx,
+                   const double[:, :, ::1] tP, const double[:, :, ::1] txm,
+                   const double[:, :, :, ::1] tPm, const double[:, ::1] tmu,
+                   tuple imm, bint sdps, const double[::1] p):
+    """``continuing``, the IMM's prediction and innovation of every pair
+    (``_tracking.imm_predict`` and ``innovation``, the same code: ext/imm.pxi) and
+    ``continuing_verdict`` in one call, the kept pairs' columns gathered: what
+    IdentityGater._continuing makes of them by three kernels and the filter's two.
+
+    ``imm``: the filter's (mu0, w, q, limit, ev, V, Vi).  Returns None when no
+    measurement continues a track, else (track rows, measurement indices, d2, cost, dt,
+    x [k, 4], P [k, 4, 4], nu [k, 2], S^-1 [k, 2, 2], the models packed [k, M * 21], the
+    measurements still to search for, late [n], diverged [n])."""
+    cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], N = tx.shape[0], c, i, m, nk
+    cdef Py_ssize_t ns, j
+    cdef int64_t r
+    cdef const double[::1] mu0 = imm[0]
+    cdef const double[::1] w = imm[1]
+    cdef const double[::1] q = imm[2]
+    cdef const double[::1] limit = imm[3]
+    cdef const double[::1] ev = imm[4]
+    cdef const double[:, ::1] V = imm[5]
+    cdef const double[:, ::1] Vi = imm[6]
+    cdef int M = w.shape[0]
+    _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
+          and mt.shape[0] == n and tt.shape[0] == T and mxy.shape[0] == n
+          and mxy.shape[1] == 2 and mR.shape[0] == n and mR.shape[1] == 2
+          and mR.shape[2] == 2 and p.shape[0] == C_N and M >= 1 and q.shape[0] == M
+          and limit.shape[0] == M and mu0.shape[0] == M and ev.shape[0] == M
+          and V.shape[0] == M and V.shape[1] == M and Vi.shape[0] == M
+          and Vi.shape[1] == M and N == T and tx.shape[1] == 4 and tP.shape[0] == N
+          and tP.shape[1] == 4 and tP.shape[2] == 4 and txm.shape[0] == N
+          and txm.shape[1] == M and txm.shape[2] == 4 and tPm.shape[0] == N
+          and tPm.shape[1] == M and tPm.shape[2] == 4 and tPm.shape[3] == 4
+          and tmu.shape[0] == N and tmu.shape[1] == M,
+          "continuing_imm: shapes do not match")
+    track_out = _empty(n, cnp.NPY_INT64)
+    meas_out = _empty(n, cnp.NPY_INT64)
+    cdef flag* adr = <flag*> malloc(n + 1)
+    if adr == NULL:
+        raise MemoryError()
+    cdef int64_t* track = <int64_t*> cnp.PyArray_DATA(track_out)
+    cdef int64_t* meas = <int64_t*> cnp.PyArray_DATA(meas_out)
+    try:
+        c = _continuing_pairs(owner, number, mident, tident, meas, track, adr)
+    except BaseException:
+        free(adr)
+        raise
+    if c == 0:
+        free(adr)
+        return None
+    d2_out, cost_out, dt_out = (_empty(c, cnp.NPY_FLOAT64), _empty(c, cnp.NPY_FLOAT64),
+                                _empty(c, cnp.NPY_FLOAT64))
+    x_out, P_out = _empty_shaped(c, 4, 0), _empty_shaped(c, 4, 4)
+    nu_out, si_out = _empty_shaped(c, 2, 0), _empty_shaped(c, 2, 2)
+    pk_out = _empty_shaped(c, M * 21, 0)
+    late_out = _zeros(n, cnp.NPY_BOOL)
+    diverged_out = _zeros(n, cnp.NPY_BOOL)
+    settled = _zeros(n, cnp.NPY_BOOL)
+    slow_out = _empty(n, cnp.NPY_INT64)
+    cdef double* d2 = <double*> cnp.PyArray_DATA(d2_out)
+    cdef double* cost = <double*> cnp.PyArray_DATA(cost_out)
+    cdef double* dt = <double*> cnp.PyArray_DATA(dt_out)
+    cdef double* x = <double*> cnp.PyArray_DATA(x_out)
+    cdef double* P = <double*> cnp.PyArray_DATA(P_out)
+    cdef double* nu = <double*> cnp.PyArray_DATA(nu_out)
+    cdef double* si = <double*> cnp.PyArray_DATA(si_out)
+    cdef double* pk = <double*> cnp.PyArray_DATA(pk_out)
+    cdef int64_t* keep = <int64_t*> malloc(sizeof(int64_t) * c)
+    cdef double* scratch = <double*> malloc(sizeof(double) * IMM_SCRATCH(M))
+    cdef double z[2]
+    cdef double R[4]
+    try:
+        if keep == NULL or scratch == NULL:
+            raise MemoryError()
+        with nogil:
+            for i in range(c):
+                m, r = meas[i], track[i]
+                dt[i] = mt[m] - tt[r]
+                _imm_predict_row(M, &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0],
+                                 &tPm[r, 0, 0, 0], &tmu[r, 0], dt[i], &mu0[0], &w[0], &q[0],
+                                 &limit[0], &ev[0], &V[0, 0], &Vi[0, 0], scratch,
+                                 pk + i * M * 21, x + 4 * i, P + 16 * i)
+                z[0], z[1] = mxy[m, 0], mxy[m, 1]
+                R[0], R[1], R[2], R[3] = mR[m, 0, 0], mR[m, 0, 1], mR[m, 1, 0], mR[m, 1, 1]
+                d2[i] = _innovate(x + 4 * i, P + 16 * i, z, R, nu + 2 * i, si + 4 * i)
+        nk = _verdict(c, meas, adr, d2, nu, 2, dt, n, sdps, &p[0], keep, cost,
+                      <flag*> cnp.PyArray_DATA(late_out),
+                      <flag*> cnp.PyArray_DATA(diverged_out),
+                      <flag*> cnp.PyArray_DATA(settled))
+        ns = _unsettled(n, <flag*> cnp.PyArray_DATA(settled),
+                        <int64_t*> cnp.PyArray_DATA(slow_out))
+        # the kept pairs to the front (keep is ascending: no row is overwritten unread)
+        if nk < c:
+            for j in range(nk):
+                i = keep[j]
+                if i == j:
+                    continue
+                track[j], meas[j], d2[j], dt[j] = track[i], meas[i], d2[i], dt[i]
+                memcpy(x + 4 * j, x + 4 * i, 4 * sizeof(double))
+                memcpy(P + 16 * j, P + 16 * i, 16 * sizeof(double))
+                memcpy(nu + 2 * j, nu + 2 * i, 2 * sizeof(double))
+                memcpy(si + 4 * j, si + 4 * i, 4 * sizeof(double))
+                memcpy(pk + M * 21 * j, pk + M * 21 * i, M * 21 * sizeof(double))
+    finally:
+        free(adr)
+        free(keep)
+        free(scratch)
+    if nk < c:
+        track_out, meas_out, d2_out, cost_out, dt_out = (
+            track_out[:nk], meas_out[:nk], d2_out[:nk], cost_out[:nk], dt_out[:nk])
+        x_out, P_out, nu_out, si_out, pk_out = (x_out[:nk], P_out[:nk], nu_out[:nk],
+                                                si_out[:nk], pk_out[:nk])
+    elif c < n:
+        track_out, meas_out = track_out[:c], meas_out[:c]
+    return (track_out, meas_out, d2_out, cost_out, dt_out, x_out, P_out, nu_out, si_out,
+            pk_out, slow_out[:ns], late_out, diverged_out)
 
 
 # -- the search over all tracks ----------------------------------------------------------------
@@ -505,11 +667,40 @@ cdef inline const int64_t* bsearch_(const int64_t* key, const int64_t* a,
 # -- hypotheses: gathering and joining pairs -----------------------------------------------------
 
 cdef cnp.ndarray _rows(object a, str name):
-    """a as a C-contiguous array of at least one dimension (rows are memcpy'd)."""
-    cdef cnp.ndarray out = np.ascontiguousarray(a)
+    """a as a C-contiguous array of at least one dimension (rows are memcpy'd); an array
+    that already is one without numpy's Python-level call."""
+    cdef cnp.ndarray out
+    if type(a) is np.ndarray and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a):
+        out = <cnp.ndarray> a
+    else:
+        out = np.ascontiguousarray(a)
     if out.ndim == 0:
         raise ValueError(f"{name}: an array without rows")
     return out
+
+
+cdef cnp.ndarray _like_rows(cnp.ndarray a, Py_ssize_t rows):
+    """``np.empty((rows,) + a.shape[1:], dtype=a.dtype)`` by numpy's C API where a's
+    dtype is a plain native one (the Python-level call costs more than the copy)."""
+    cdef cnp.npy_intp dims[32]
+    cdef int d, nd = a.ndim
+    if nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a) or a.dtype.fields is not None:
+        return np.empty((rows,) + (<object> a).shape[1:], dtype=a.dtype)
+    dims[0] = rows
+    for d in range(1, nd):
+        dims[d] = a.shape[d]
+    return cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
+
+
+cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
+    """The same dtype and the same shape but the first dimension."""
+    cdef int d
+    if x.ndim != y.ndim or not (x.dtype is y.dtype or x.dtype == y.dtype):
+        return False
+    for d in range(1, x.ndim):
+        if x.shape[d] != y.shape[d]:
+            return False
+    return True
 
 
 def take(const int64_t[:] k, tuple arrays):
@@ -529,7 +720,7 @@ def take(const int64_t[:] k, tuple arrays):
         for i in range(nk):
             if k[i] < 0 or k[i] >= a.shape[0]:
                 raise IndexError(f"take: row {k[i]} outside [0, {a.shape[0]})")
-        out = np.empty((nk,) + item.shape[1:], dtype=a.dtype)
+        out = _like_rows(a, nk)
         src = <char*> cnp.PyArray_DATA(a)
         dst = <char*> cnp.PyArray_DATA(out)
         for i in range(nk):
@@ -554,9 +745,9 @@ def join(tuple a, tuple b):
                           else u if v is None and u is not None and nb == 0 else None)
             continue
         x, y = _rows(u, "join"), _rows(v, "join")
-        _need(x.dtype == y.dtype and u.shape[1:] == v.shape[1:] and x.shape[0] == na
+        _need(_same_rows(x, y) and x.ndim == u.ndim and x.shape[0] == na
               and y.shape[0] == nb, "join: the two sides' arrays differ")
-        out = np.empty((na + nb,) + u.shape[1:], dtype=x.dtype)
+        out = _like_rows(x, na + nb)
         sa = x.nbytes
         sb = y.nbytes
         memcpy(<char*> cnp.PyArray_DATA(out), <char*> cnp.PyArray_DATA(x), sa)
@@ -623,7 +814,8 @@ def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
     if has_div:
         div = diverged
         _need(div.shape[0] == n, "leftover: shapes do not match")
-    left_out = np.ones(n, dtype=bool)
+    left_out = _empty(n, cnp.NPY_BOOL)  # all True: np.ones without the Python call
+    memset(cnp.PyArray_DATA(left_out), 1, n)
     new_out = _empty(n, cnp.NPY_INT64)
     cdef flag[::1] left = left_out
     cdef int64_t[::1] new = new_out

@@ -23,70 +23,7 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 
-cdef inline void _predict(const double* x0, const double* P0, double dt, double w, double q,
-                          double limit, double* x, double* P) noexcept nogil:
-    """x = F x0, P = F P0 F' + Q(|dt|): a turn for tau = dt clipped to +-limit after a
-    straight flight for dt - tau (w = 0: constant velocity)."""
-    cdef double tau = dt, a, b, c, s, ad, qa, third, cross
-    cdef double F[16]
-    cdef double FP[16]
-    cdef int i, j, k
-    if tau > limit:
-        tau = limit
-    elif tau < -limit:
-        tau = -limit
-    if w != 0.0:
-        s = sin(w * tau)
-        c = cos(w * tau)
-        a = s / w + (dt - tau)
-        b = (1.0 - c) / w
-    else:
-        s = 0.0
-        c = 1.0
-        a = dt
-        b = 0.0
-    F[0] = 1.0; F[1] = 0.0; F[2] = a; F[3] = -b
-    F[4] = 0.0; F[5] = 1.0; F[6] = b; F[7] = a
-    F[8] = 0.0; F[9] = 0.0; F[10] = c; F[11] = -s
-    F[12] = 0.0; F[13] = 0.0; F[14] = s; F[15] = c
-    for i in range(4):
-        x[i] = F[4 * i] * x0[0] + F[4 * i + 1] * x0[1] + F[4 * i + 2] * x0[2] \
-            + F[4 * i + 3] * x0[3]
-        for j in range(4):
-            FP[4 * i + j] = (F[4 * i] * P0[j] + F[4 * i + 1] * P0[4 + j]
-                             + F[4 * i + 2] * P0[8 + j] + F[4 * i + 3] * P0[12 + j])
-    for i in range(4):
-        for j in range(4):
-            P[4 * i + j] = (FP[4 * i] * F[4 * j] + FP[4 * i + 1] * F[4 * j + 1]
-                            + FP[4 * i + 2] * F[4 * j + 2] + FP[4 * i + 3] * F[4 * j + 3])
-    ad = fabs(dt)
-    qa = q * ad
-    third = qa * ad * ad / 3.0
-    cross = qa * dt / 2.0
-    P[0] += third
-    P[5] += third
-    P[2] += cross
-    P[7] += cross
-    P[8] += cross
-    P[13] += cross
-    P[10] += qa
-    P[15] += qa
-
-
-cdef inline double _innovate(const double* x, const double* P, const double* z,
-                             const double* R, double* nu, double* si) noexcept nogil:
-    """Innovation nu = z - H x, S^-1 (by the adjugate of S = H P H' + R), returns the
-    Mahalanobis distance nu' S^-1 nu."""
-    cdef double s00 = P[0] + R[0], s01 = P[1] + R[1], s10 = P[4] + R[2], s11 = P[5] + R[3]
-    cdef double det = s00 * s11 - s01 * s10
-    si[0] = s11 / det
-    si[1] = -s10 / det
-    si[2] = -s01 / det
-    si[3] = s00 / det
-    nu[0] = z[0] - x[0]
-    nu[1] = z[1] - x[1]
-    return (nu[0] * (si[0] * nu[0] + si[1] * nu[1])
-            + nu[1] * (si[2] * nu[0] + si[3] * nu[1]))
+include "imm.pxi"
 
 
 cdef inline void _kalman(const double* x0, const double* P0, const double* nu,
@@ -106,37 +43,6 @@ cdef inline void _kalman(const double* x0, const double* P0, const double* nu,
     for i in range(4):
         for j in range(4):
             P[4 * i + j] = 0.5 * (Pn[4 * i + j] + Pn[4 * j + i])
-
-
-cdef inline void _combine(int M, const double* mu, const double* xs, int xstride,
-                          const double* Ps, int Pstride, bint symmetric,
-                          double* x, double* P) noexcept nogil:
-    """Moment matching of M models (state b at xs + b xstride, covariance at Ps + b
-    Pstride): x = sum mu_b x_b, P = sum mu_b (P_b + e e'), e = x_b - x."""
-    cdef int b, i, j
-    cdef double e[4]
-    cdef double m, t
-    for i in range(4):
-        x[i] = 0.0
-    for i in range(16):
-        P[i] = 0.0
-    for b in range(M):
-        m = mu[b]
-        for i in range(4):
-            x[i] += m * xs[b * xstride + i]
-    for b in range(M):
-        m = mu[b]
-        for i in range(4):
-            e[i] = xs[b * xstride + i] - x[i]
-        for i in range(4):
-            for j in range(4):
-                P[4 * i + j] += m * (e[i] * e[j] + Ps[b * Pstride + 4 * i + j])
-    if symmetric:
-        for i in range(4):
-            for j in range(i + 1, 4):
-                t = 0.5 * (P[4 * i + j] + P[4 * j + i])
-                P[4 * i + j] = t
-                P[4 * j + i] = t
 
 
 cdef inline bint _inverse2(double a, double b, double d, double* inv) noexcept nogil:
@@ -404,7 +310,7 @@ def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
     cancellation)."""
     cdef int M = _models(w, q, limit)
     cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
-    cdef int a, b, l, j
+    cdef int64_t r
     if tx.shape[1] != 4 or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
             or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
             or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
@@ -421,91 +327,81 @@ def imm_predict(const double[:, ::1] tx, const double[:, :, ::1] tP,
     cdef double[:, ::1] xo = x_out
     cdef double[:, :, ::1] Po = P_out
     cdef double[:, ::1] pk = packed_out
-    cdef double* scratch = <double*> malloc(sizeof(double) * (M * M + M * 3 + M * 4 * 2
-                                                              + M * 16 * 2 + 4))
+    cdef double* scratch = <double*> malloc(sizeof(double) * IMM_SCRATCH(M))
     if scratch == NULL:
         raise MemoryError()
-    cdef double* T = scratch
-    cdef double* mu = T + M * M
-    cdef double* c = mu + M
-    cdef double* y = c + M
-    cdef double* y0 = y + 4 * M
-    cdef double* second = y0 + 4 * M
-    cdef double* P0 = second + 16 * M
-    cdef double* mean = P0 + 16 * M
-    cdef double* e = mean + 4
-    cdef double ad, tot, wab, cb
-    cdef const double* xa
-    cdef const double* Pa
-    cdef double* slot
-    cdef bint fresh
-    cdef int64_t r
     try:
         with nogil:
             for i in range(k):
                 r = rows[i]
-                ad = fabs(dt[i])
-                # transition over |dt|, rows from, columns to
-                for l in range(M):
-                    e[l] = exp(ad * ev[l])
-                for a in range(M):
-                    tot = 0.0
-                    for b in range(M):
-                        wab = 0.0
-                        for l in range(M):
-                            wab = wab + V[a, l] * e[l] * Vi[l, b]
-                        if wab < 0.0:
-                            wab = 0.0
-                        T[a * M + b] = wab
-                        tot = tot + wab
-                    for b in range(M):
-                        T[a * M + b] = T[a * M + b] / tot
-                fresh = tmu[r, 0] != tmu[r, 0]
-                for a in range(M):
-                    mu[a] = mu0[a] if fresh else tmu[r, a]
-                for b in range(M):
-                    cb = 0.0
-                    for a in range(M):
-                        cb = cb + T[a * M + b] * mu[a]
-                    c[b] = cb
-                # states less their mean, their second moments
-                for j in range(4):
-                    mean[j] = 0.0
-                    for a in range(M):
-                        mean[j] += tx[r, j] if fresh else txm[r, a, j]
-                    mean[j] = mean[j] / M
-                for a in range(M):
-                    xa = &tx[r, 0] if fresh else &txm[r, a, 0]
-                    Pa = &tP[r, 0, 0] if fresh else &tPm[r, a, 0, 0]
-                    for j in range(4):
-                        y[4 * a + j] = xa[j] - mean[j]
-                    for j in range(16):
-                        second[16 * a + j] = y[4 * a + j // 4] * y[4 * a + j % 4] + Pa[j]
-                # each model restarts from the mix, then is predicted
-                for b in range(M):
-                    cb = c[b] if c[b] > 0.0 else 1.0
-                    for j in range(4):
-                        y0[4 * b + j] = 0.0
-                    for j in range(16):
-                        P0[16 * b + j] = 0.0
-                    for a in range(M):
-                        wab = T[a * M + b] * mu[a] / cb
-                        for j in range(4):
-                            y0[4 * b + j] += wab * y[4 * a + j]
-                        for j in range(16):
-                            P0[16 * b + j] += wab * second[16 * a + j]
-                    for j in range(16):
-                        P0[16 * b + j] -= y0[4 * b + j // 4] * y0[4 * b + j % 4]
-                    for j in range(4):
-                        y0[4 * b + j] += mean[j]
-                    slot = &pk[i, 21 * b]
-                    slot[0] = c[b]
-                    _predict(&y0[4 * b], &P0[16 * b], dt[i], w[b], q[b], limit[b], slot + 1,
-                             slot + 5)
-                _combine(M, c, &pk[i, 1], 21, &pk[i, 5], 21, False, &xo[i, 0], &Po[i, 0, 0])
+                _imm_predict_row(M, &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0], &tPm[r, 0, 0, 0],
+                                 &tmu[r, 0], dt[i], &mu0[0], &w[0], &q[0], &limit[0],
+                                 &ev[0], &V[0, 0], &Vi[0, 0], scratch, &pk[i, 0], &xo[i, 0],
+                                 &Po[i, 0, 0])
     finally:
         free(scratch)
     return x_out, P_out, packed_out
+
+
+cdef inline Py_ssize_t _imm_update_row(int M, const double* packed, const double* z,
+                                       const double* R, double floor, bint kalman,
+                                       double* mu, double* xm, double* Pm,
+                                       double* loglik) noexcept nogil:
+    """One track's models (packed [M * 21]) weighed by their likelihoods of z, R and
+    updated by it (``imm_update`` says how): mu [M], xm [M * 4], Pm [M * 16]; returns how
+    many models were left as predicted (intersection only)."""
+    cdef double nu[2]
+    cdef double si[4]
+    cdef double d2, det, top, tot
+    cdef Py_ssize_t bad = 0
+    cdef const double* slot
+    cdef int b
+    for b in range(M):
+        slot = packed + 21 * b
+        d2 = _innovate(slot + 1, slot + 5, z, R, nu, si)
+        det = si[0] * si[3] - si[1] * si[2]
+        loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
+        if kalman:
+            _kalman(slot + 1, slot + 5, nu, si, xm + 4 * b, Pm + 16 * b)
+        elif not _intersect(slot + 1, slot + 5, z, R, xm + 4 * b, Pm + 16 * b):
+            bad += 1
+    top = loglik[0]
+    for b in range(1, M):
+        if loglik[b] > top:
+            top = loglik[b]
+    tot = 0.0
+    for b in range(M):
+        mu[b] = packed[21 * b] * exp(loglik[b] - top)
+        if not mu[b] >= floor:
+            mu[b] = floor
+        tot = tot + mu[b]
+    for b in range(M):
+        mu[b] = mu[b] / tot
+    return bad
+
+
+cdef inline void _imm_store_row(int M, const double* mu, double* xm, double* Pm, double dt,
+                                const double* w, const double* q, const double* limit,
+                                double* tx, double* tP, double* txm, double* tPm,
+                                double* tmu) noexcept nogil:
+    """One track's updated models (mu [M], xm [M * 4], Pm [M * 16]) into its table row
+    (tx [4], tP [16], txm [M * 4], tPm [M * 16], tmu [M]), as ``imm_store`` says."""
+    cdef double xb[4]
+    cdef double Pb[16]
+    cdef int b, j
+    for b in range(M):
+        if dt < 0:
+            _predict(xm + 4 * b, Pm + 16 * b, -dt, w[b], q[b], limit[b], xb, Pb)
+            for j in range(4):
+                xm[4 * b + j] = xb[j]
+            for j in range(16):
+                Pm[16 * b + j] = Pb[j]
+        for j in range(4):
+            txm[4 * b + j] = xm[4 * b + j]
+        for j in range(16):
+            tPm[16 * b + j] = Pm[16 * b + j]
+        tmu[b] = mu[b]
+    _combine(M, mu, xm, 4, Pm, 16, True, tx, tP)
 
 
 def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double[:, :, ::1] R,
@@ -519,7 +415,7 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
     cdef Py_ssize_t k = packed.shape[0], i
     if packed.shape[1] % 21 != 0 or packed.shape[1] == 0:
         raise ValueError("imm_update: packed rows are M * 21 wide")
-    cdef int M = packed.shape[1] // 21, b
+    cdef int M = packed.shape[1] // 21
     if z.shape[0] != k or z.shape[1] != 2 or R.shape[0] != k or R.shape[1] != 2 \
             or R.shape[2] != 2:
         raise ValueError("imm_update: shapes do not agree")
@@ -532,39 +428,34 @@ def imm_update(const double[:, ::1] packed, const double[:, ::1] z, const double
     cdef double* loglik = <double*> malloc(sizeof(double) * M)
     if loglik == NULL:
         raise MemoryError()
-    cdef double nu[2]
-    cdef double si[4]
-    cdef double d2, det, top, tot
     cdef Py_ssize_t bad = 0
-    cdef const double* slot
     try:
         with nogil:
             for i in range(k):
-                for b in range(M):
-                    slot = &packed[i, 21 * b]
-                    d2 = _innovate(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0], nu, si)
-                    det = si[0] * si[3] - si[1] * si[2]
-                    loglik[b] = -0.5 * d2 + 0.5 * log(det if det > 1e-300 else 1e-300)
-                    if kalman:
-                        _kalman(slot + 1, slot + 5, nu, si, &xo[i, b, 0], &Po[i, b, 0, 0])
-                    elif not _intersect(slot + 1, slot + 5, &z[i, 0], &R[i, 0, 0],
-                                        &xo[i, b, 0], &Po[i, b, 0, 0]):
-                        bad += 1
-                top = loglik[0]
-                for b in range(1, M):
-                    if loglik[b] > top:
-                        top = loglik[b]
-                tot = 0.0
-                for b in range(M):
-                    mu[i, b] = packed[i, 21 * b] * exp(loglik[b] - top)
-                    if not mu[i, b] >= floor:
-                        mu[i, b] = floor
-                    tot = tot + mu[i, b]
-                for b in range(M):
-                    mu[i, b] = mu[i, b] / tot
+                bad += _imm_update_row(M, &packed[i, 0], &z[i, 0], &R[i, 0, 0], floor,
+                                       kalman, &mu[i, 0], &xo[i, 0, 0], &Po[i, 0, 0, 0],
+                                       loglik)
     finally:
         free(loglik)
     return mu_out, x_out, P_out, bad
+
+
+cdef int _table(const double[:, ::1] tx, const double[:, :, ::1] tP,
+                const double[:, :, ::1] txm, const double[:, :, :, ::1] tPm,
+                const double[:, ::1] tmu, int M, const int64_t[:] rows,
+                str name) except -1:
+    """Check the table's arrays (x [N, 4], P [N, 4, 4], xm [N, M, 4], Pm [N, M, 4, 4],
+    mu [N, M]) against each other and the rows against the table."""
+    cdef Py_ssize_t N = tx.shape[0], i
+    if tx.shape[1] != 4 or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
+            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
+            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
+            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M:
+        raise ValueError(f"{name}: shapes do not agree")
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError(f"{name}: row out of the table")
+    return 0
 
 
 def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1] Pm,
@@ -575,41 +466,76 @@ def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1
     """Updated models mu [k, M], xm [k, M, 4], Pm [k, M, 4, 4] into the table's rows: a
     model updated at a late measurement's time (dt < 0) brought back to the present first
     (xm, Pm in place), the combined estimate by moment matching made exactly symmetric."""
-    cdef int M = _models(w, q, limit), b
-    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
-    cdef int j
-    cdef double xb[4]
-    cdef double Pb[16]
+    cdef int M = _models(w, q, limit)
+    cdef Py_ssize_t k = rows.shape[0], i
     if mu.shape[0] != k or mu.shape[1] != M or xm.shape[0] != k or xm.shape[1] != M \
             or xm.shape[2] != 4 or Pm.shape[0] != k or Pm.shape[1] != M or Pm.shape[2] != 4 \
-            or Pm.shape[3] != 4 or dt.shape[0] != k or tx.shape[1] != 4 \
-            or tP.shape[0] != N or tP.shape[1] != 4 or tP.shape[2] != 4 \
-            or txm.shape[0] != N or txm.shape[1] != M or txm.shape[2] != 4 \
-            or tPm.shape[0] != N or tPm.shape[1] != M or tPm.shape[2] != 4 \
-            or tPm.shape[3] != 4 or tmu.shape[0] != N or tmu.shape[1] != M:
+            or Pm.shape[3] != 4 or dt.shape[0] != k:
         raise ValueError("imm_store: shapes do not agree")
-    for i in range(k):
-        if rows[i] < 0 or rows[i] >= N:
-            raise ValueError("imm_store: row out of the table")
+    _table(tx, tP, txm, tPm, tmu, M, rows, "imm_store")
     cdef int64_t r
     with nogil:
         for i in range(k):
             r = rows[i]
-            for b in range(M):
-                if dt[i] < 0:
-                    _predict(&xm[i, b, 0], &Pm[i, b, 0, 0], -dt[i], w[b], q[b], limit[b],
-                             xb, Pb)
-                    for j in range(4):
-                        xm[i, b, j] = xb[j]
-                    for j in range(16):
-                        Pm[i, b, j // 4, j % 4] = Pb[j]
-                for j in range(4):
-                    txm[r, b, j] = xm[i, b, j]
-                for j in range(16):
-                    tPm[r, b, j // 4, j % 4] = Pm[i, b, j // 4, j % 4]
-                tmu[r, b] = mu[i, b]
-            _combine(M, &mu[i, 0], &xm[i, 0, 0], 4, &Pm[i, 0, 0, 0], 16, True, &tx[r, 0],
-                     &tP[r, 0, 0])
+            _imm_store_row(M, &mu[i, 0], &xm[i, 0, 0], &Pm[i, 0, 0, 0], dt[i], &w[0], &q[0],
+                           &limit[0], &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0],
+                           &tPm[r, 0, 0, 0], &tmu[r, 0])
+
+
+def imm_absorb(const double[:, ::1] packed, const double[:, :] x, const double[:, :] nu,
+               const double[:, :, :] mR, const int64_t[:] meas, const double[:] dt,
+               double floor, bint kalman, const double[::1] w, const double[::1] q,
+               const double[::1] limit, double[:, ::1] tx, double[:, :, ::1] tP,
+               double[:, :, ::1] txm, double[:, :, :, ::1] tPm, double[:, ::1] tmu,
+               double[::1] t, const int64_t[:] rows):
+    """``imm_update`` then ``imm_store`` and the state's time, for the pairs the tracker
+    chose, in one call and without the intermediate arrays: pair i measured
+    z = x[i, :2] + nu[i] (its hypothesis' prediction plus innovation, as the tracker
+    forms it) with the covariance mR[meas[i]], dt[i] after the state of row rows[i]; the
+    table's time then t[rows] = fmax(t[rows], t[rows] + dt) (a late measurement's update
+    leaves it where it was).  Returns (models left as predicted: intersection only, how
+    many dt < 0)."""
+    cdef int M = _models(w, q, limit)
+    cdef Py_ssize_t k = rows.shape[0], n = mR.shape[0], i
+    if packed.shape[0] != k or packed.shape[1] != M * 21 or x.shape[0] != k \
+            or x.shape[1] < 2 or nu.shape[0] != k or nu.shape[1] != 2 \
+            or mR.shape[1] != 2 or mR.shape[2] != 2 or meas.shape[0] != k \
+            or dt.shape[0] != k or t.shape[0] != tx.shape[0]:
+        raise ValueError("imm_absorb: shapes do not agree")
+    _table(tx, tP, txm, tPm, tmu, M, rows, "imm_absorb")
+    for i in range(k):
+        if meas[i] < 0 or meas[i] >= n:
+            raise ValueError("imm_absorb: measurement out of the batch")
+    cdef double* scratch = <double*> malloc(sizeof(double) * (M * 22 + k))
+    if scratch == NULL:
+        raise MemoryError()
+    cdef double* mu = scratch
+    cdef double* xm = mu + M
+    cdef double* Pm = xm + 4 * M
+    cdef double* loglik = Pm + 16 * M
+    cdef double* later = loglik + M
+    cdef double z[2]
+    cdef double R[4]
+    cdef Py_ssize_t bad = 0, back = 0
+    cdef int64_t r, j
+    with nogil:
+        for i in range(k):
+            r, j = rows[i], meas[i]
+            z[0] = x[i, 0] + nu[i, 0]
+            z[1] = x[i, 1] + nu[i, 1]
+            R[0], R[1], R[2], R[3] = mR[j, 0, 0], mR[j, 0, 1], mR[j, 1, 0], mR[j, 1, 1]
+            bad += _imm_update_row(M, &packed[i, 0], z, R, floor, kalman, mu, xm, Pm,
+                                   loglik)
+            _imm_store_row(M, mu, xm, Pm, dt[i], &w[0], &q[0], &limit[0], &tx[r, 0],
+                           &tP[r, 0, 0], &txm[r, 0, 0], &tPm[r, 0, 0, 0], &tmu[r, 0])
+        for i in range(k):  # all read before any is written, as numpy's t[rows] = ...
+            later[i] = fmax(t[rows[i]], t[rows[i]] + dt[i])
+            if dt[i] < 0:
+                back += 1
+        for i in range(k):
+            t[rows[i]] = later[i]
+    free(scratch)
+    return bad, back
 
 
 cdef inline void _level_predict(double* s, double* P, double dt, double q) noexcept nogil:

@@ -465,3 +465,103 @@ def test_join_without_found_pairs_and_kept_as_numpy(models: tuple[bool, bool]) -
         _equal(_kept(everything, a), _gating.take(everything, a))
         some = everything[::2]
         _equal(_kept(some, a), tuple(None if v is None else v[some] for v in a))
+
+
+def replaced_continuing(f, owner, number, mident, tident, mt, mxy, mR, table, sdps, p):
+    """What IdentityGater._continuing did with an IMM before ``continuing_imm``: three
+    gating kernels around the filter's prediction and innovation, the kept pairs
+    gathered (None: no candidate)."""
+    n = len(number)
+    cand, r, adr, dt, z, R = _gating.continuing(owner, number, mident, tident, mt, table.t,
+                                                mxy, mR)
+    if len(cand) == 0:
+        return None
+    x, P, models = f.predict_tracks(table, r, dt)
+    nu, s_inv, d2 = f.innovation(x, P, z, R)
+    k, cost, slow, late, diverged = _gating.continuing_verdict(cand, adr, d2, nu, dt, n,
+                                                               sdps, p)
+    track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
+        k, (r, cand, d2, dt, x, P, nu, s_inv, models))
+    return track, meas, d2, cost, dt, x, P, nu, s_inv, models, slow, late, diverged
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_continuing_imm_is_the_steps_it_fuses(seed: int) -> None:
+    """The fused continuing step (pairs, the IMM's prediction and innovation, verdict,
+    kept columns) gives what the separate kernels and the filter gave, to the bit: fresh
+    and old tracks, pairs that gate and do not, late ones, NaN and infinite values."""
+    from gateway.associate.tracker import motion_filter
+    from gateway.associate.tracks import TrackTable
+
+    rng = np.random.default_rng(seed)
+    p = PARAMETERS[seed % 2]
+    f = motion_filter(p)
+    imm = f.imm_kernel()
+    assert imm is not None
+    n, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
+    table = TrackTable(capacity=T, models=f.models)
+    table.new(T)
+    x, t, _ = _table(rng, T)
+    table.x[:], table.t[:] = x, t
+    A = rng.normal(size=(T, 4, 4))
+    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
+    old = rng.random(T) < 0.7  # the others fresh: no per-model states yet
+    M = f.models
+    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
+    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
+    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    tident = _ident(rng, T)
+    owner = np.where(rng.random(64) < 0.6, rng.integers(0, T, 64), -1).astype(np.int64)
+    number = rng.integers(-2, 64, n).astype(np.int64)
+    mident = _ident(rng, n)
+    mt, _, mR = _batch(rng, n)
+    mR = mR + mR.transpose(0, 2, 1) + 2000.0 * np.eye(2)
+    # near the track its number feeds, some far
+    near = owner[np.clip(number, 0, 63)]
+    mxy = table.x[np.maximum(near, 0), :2] + rng.normal(0, 300, (n, 2)) \
+        * np.where(rng.random(n) < 0.8, 1.0, 100.0)[:, None]
+    if seed % 5 == 0:
+        mt, mxy = _hostile(rng, mt, 0.05), _hostile(rng, mxy, 0.05)
+    gp = IdentityGater(p)._continuing_p
+    for sdps in (False, True):
+        got = _gating.continuing_imm(owner, number, mident, tident, mt, table.t, mxy, mR,
+                                     table.x, table.P, table.xm, table.Pm, table.mu, imm,
+                                     sdps, gp)
+        want = replaced_continuing(f, owner, number, mident, tident, mt, mxy, mR, table,
+                                   sdps, gp)
+        if want is None:
+            assert got is None
+        else:
+            assert got is not None
+            _equal(got, want)
+
+
+def test_continuing_imm_refuses_what_does_not_match() -> None:
+    """A track row outside the table or shapes that differ raise, never read out of
+    bounds; a filter whose prediction is other code gets no fused step."""
+    from gateway.associate.filter import InteractingMultipleModel
+    from gateway.associate.tracker import motion_filter
+    from gateway.associate.tracks import TrackTable
+
+    f = motion_filter(TrackerParameters())
+    imm = f.imm_kernel()
+    assert imm is not None
+    table = TrackTable(capacity=4, models=f.models)
+    table.new(4)
+    gp = IdentityGater(TrackerParameters())._continuing_p
+    ident = np.full((1, 4), -1, dtype=np.int64)
+    ident[0, CODE] = 1
+    tident = np.repeat(ident, 4, 0)
+    args = (np.array([9], dtype=np.int64), np.array([0], dtype=np.int64), ident, tident,
+            np.zeros(1), table.t, np.zeros((1, 2)), np.ones((1, 2, 2)), table.x, table.P,
+            table.xm, table.Pm, table.mu, imm, False, gp)
+    with pytest.raises(IndexError):
+        _gating.continuing_imm(*args)
+    with pytest.raises(ValueError):
+        _gating.continuing_imm(*args[:8], table.x[:3], *args[9:])
+
+    class Other(InteractingMultipleModel):
+        def predict_tracks(self, tracks, rows, dt):  # type: ignore[no-untyped-def]
+            return super().predict_tracks(tracks, rows, dt)
+
+    assert Other().imm_kernel() is None

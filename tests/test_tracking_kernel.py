@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from gateway import _tracking
+from gateway import _cycle, _tracking
 from gateway.associate import TrackerParameters
 from gateway.associate.filter import (
     MODE_FLOOR,
@@ -230,6 +230,81 @@ def test_imm_update_without_the_gates_predictions_predicts_again() -> None:
         tables.append(table)
     for name in ("x", "P", "xm", "Pm", "mu"):
         assert np.array_equal(getattr(tables[0], name), getattr(tables[1], name)), name
+
+
+def replaced_update_pairs(f: InteractingMultipleModel, table: TrackTable, rows: np.ndarray,
+                          dt: np.ndarray, x: np.ndarray, P: np.ndarray, nu: np.ndarray,
+                          s_inv: np.ndarray, R: np.ndarray, meas: np.ndarray, sdps: bool,
+                          models: np.ndarray) -> tuple[int, int]:
+    """What Tracker._kinematics did before ``_tracking.imm_absorb``: update_tracks on the
+    measurements rebuilt from the hypotheses, then the state's time (gateway._cycle)."""
+    skipped = f.update_tracks(table, rows, dt, x, P, x[:, :2] + nu, R[meas], s_inv, sdps,
+                              models)
+    back = _cycle.advance(table.t, np.ascontiguousarray(rows, dtype=np.int64),
+                          np.ascontiguousarray(dt, dtype=np.float64))
+    return skipped, back
+
+
+@pytest.mark.parametrize("sdps", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_update_pairs_is_the_code_it_replaced(seed: int, sdps: bool) -> None:
+    """The IMM's update_pairs (one kernel: update, store, time) leaves the table as
+    update_tracks and the time's advance did, to the bit, and counts the same: fresh and
+    old rows, late measurements, a degenerate SDPS covariance, rows in any order."""
+    rng = np.random.default_rng(seed)
+    f = motion_filter(TrackerParameters())
+    assert isinstance(f, InteractingMultipleModel)
+    M, n, k = f.models, 24, 15
+    tables = []
+    for _ in range(2):
+        table = TrackTable(capacity=n, models=M)
+        table.new(n)
+        tables.append(table)
+    all_rows = np.arange(n)
+    for table in tables:
+        r2 = np.random.default_rng(seed + 100)
+        table.x[:] = r2.normal(0, 1e4, (n, 4))
+        table.P[:] = [random_cov(r2, 4, 1e3) for _ in range(n)]
+        old = all_rows[1::2]
+        table.xm[old] = table.x[old][:, None] + r2.normal(0, 30, (len(old), M, 4))
+        table.Pm[old] = [[random_cov(r2, 4, 1e3) for _ in range(M)] for _ in old]
+        table.mu[old] = r2.dirichlet(np.ones(M), len(old))
+        table.t[:] = r2.uniform(0, 100, n)
+    rows = rng.permutation(n)[:k].astype(np.int64)
+    dt = rng.choice(np.array(DTS), k)
+    x, P, models = f.predict_tracks(tables[0], rows, dt)
+    assert models is not None
+    nb = 20
+    meas = rng.permutation(nb)[:k].astype(np.int64)
+    R = np.array([random_cov(rng, 2, 1e4) for _ in range(nb)])
+    R[meas[3]] = 0.0  # not positive definite: an SDPS update not made
+    z = x[:, :2] + rng.normal(0, 100, (k, 2))
+    nu, s_inv, _ = f.innovation(x, P, z, R[meas])
+    got = f.update_pairs(tables[0], rows, dt, x, P, nu, s_inv, R, meas, sdps, models)
+    want = replaced_update_pairs(f, tables[1], rows, dt, x, P, nu, s_inv, R, meas, sdps,
+                                 models)
+    assert got == want and want[1] == int(np.sum(dt < 0))
+    assert (want[0] > 0) == sdps
+    for name in ("x", "P", "xm", "Pm", "mu", "t"):
+        assert np.array_equal(getattr(tables[0], name), getattr(tables[1], name),
+                              equal_nan=True), name
+
+
+def test_update_pairs_refuses_what_does_not_agree() -> None:
+    """A row outside the table or a measurement outside the batch is a ValueError."""
+    f = motion_filter(TrackerParameters())
+    assert isinstance(f, InteractingMultipleModel)
+    table = TrackTable(capacity=2, models=f.models)
+    rows = table.new(1)
+    x, P, models = f.predict_tracks(table, rows, np.ones(1))
+    R = np.eye(2)[None] * 100.0
+    with pytest.raises(ValueError):
+        f.update_pairs(table, rows, np.ones(1), x, P, np.zeros((1, 2)), np.zeros((1, 2, 2)),
+                       R, np.array([1]), False, models)
+    with pytest.raises(ValueError):
+        f.update_pairs(table, np.array([table.capacity]), np.ones(1), x, P,
+                       np.zeros((1, 2)), np.zeros((1, 2, 2)), R, np.array([0]), False,
+                       models)
 
 
 def test_kernel_refuses_shapes_that_do_not_agree() -> None:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gateway import _tracking
+from gateway import _cycle, _tracking
 
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
@@ -193,6 +193,13 @@ class ConstantVelocity:
         the filter's."""
         return 0
 
+    def imm_kernel(self) -> tuple[np.ndarray, ...] | None:
+        """The IMM's parameters as the kernels take them (mu0, w, q, limit, ev, V, Vi),
+        for a gate that predicts and measures in its own kernel (ext/imm.pxi: the code of
+        ``predict_tracks`` and ``innovation``); None where those are other code (this
+        filter's, or a subclass's that changes them)."""
+        return None
+
     def predict_tracks(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The tracks' states predicted by dt (what the gate judges a measurement on), and
@@ -223,6 +230,21 @@ class ConstantVelocity:
         tracks.x[rows] = x
         tracks.P[rows] = P
         return skipped
+
+    def update_pairs(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
+                     R: np.ndarray, meas: np.ndarray, sdps: bool,
+                     models: np.ndarray | None = None) -> tuple[int, int]:
+        """The tracker's update of the pairs it chose, from their hypotheses: track
+        ``rows`` by the measurements ``z = x[:, :2] + nu`` (prediction plus innovation)
+        with covariances ``R[meas]`` (R: the batch's), as ``update_tracks``; then the
+        table's time of the state, ``fmax(t, t + dt)`` (a late measurement's update leaves
+        it where it was).  Returns (SDPS updates not made, late measurements used)."""
+        skipped = self.update_tracks(tracks, rows, dt, x, P, x[:, :2] + nu, R[meas], s_inv,
+                                     sdps, models)
+        back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
+                              as_f64(dt))
+        return skipped, back
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,7 @@ class InteractingMultipleModel(ConstantVelocity):
     _q: np.ndarray = field(init=False, repr=False, compare=False)
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
     _limit: np.ndarray = field(init=False, repr=False, compare=False)
+    _kernel: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -315,11 +338,22 @@ class InteractingMultipleModel(ConstantVelocity):
         object.__setattr__(self, "_q", np.asarray(self.model_q, float))
         object.__setattr__(self, "_mu0", np.asarray(self.initial, float)
                            / float(np.sum(self.initial)))
+        object.__setattr__(self, "_kernel", (self._mu0, self._w, self._q, self._limit,
+                                             *self._eig))
 
     @property
     def models(self) -> int:
         """How many models (the table keeps a state of each per track)."""
         return len(self.turn_rates)
+
+    def imm_kernel(self) -> tuple[np.ndarray, ...] | None:
+        """ConstantVelocity.imm_kernel: this filter's, unless a subclass changed its
+        prediction or innovation."""
+        cls = type(self)
+        if cls.predict_tracks is not InteractingMultipleModel.predict_tracks \
+                or cls.innovation is not ConstantVelocity.innovation:
+            return None
+        return self._kernel
 
     # -- on the track table -------------------------------------------------------------------
 
@@ -363,6 +397,26 @@ class InteractingMultipleModel(ConstantVelocity):
         _tracking.imm_store(mu, xm, Pm, dt, self._w, self._q, self._limit, tracks.x,
                             tracks.P, tracks.xm, tracks.Pm, tracks.mu, rows)
         return int(skipped)
+
+    def update_pairs(self, tracks: TrackTable, rows: np.ndarray, dt: np.ndarray,
+                     x: np.ndarray, P: np.ndarray, nu: np.ndarray, s_inv: np.ndarray,
+                     R: np.ndarray, meas: np.ndarray, sdps: bool,
+                     models: np.ndarray | None = None) -> tuple[int, int]:
+        """ConstantVelocity.update_pairs in one kernel call (``_tracking.imm_absorb``:
+        ``update_tracks``' update and store and the time, without the arrays between
+        them; tests/test_tracking_kernel.py holds it to that code, to the bit).  A filter
+        with another ``update_tracks`` gets the generic code."""
+        if type(self).update_tracks is not InteractingMultipleModel.update_tracks:
+            return super().update_pairs(tracks, rows, dt, x, P, nu, s_inv, R, meas, sdps,
+                                        models)
+        if models is None:
+            models = self.predict_tracks(tracks, rows, dt)[2]
+        assert models is not None
+        skipped, back = _tracking.imm_absorb(
+            as_f64(models), x, nu, R, meas, dt, MODE_FLOOR, not sdps, self._w, self._q,
+            self._limit, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, tracks.t,
+            rows)
+        return int(skipped), int(back)
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,9 @@ class Hypotheses:
 
 class IdentityGater:
     """Kinematic gate plus the identity rules (module docstring), per batch in the gating
-    kernel (ext/gating.pyx) around the filter's prediction and innovation."""
+    kernel (ext/gating.pyx) around the filter's prediction and innovation; with the IMM
+    the continuing reports' whole step is one call of that kernel, which predicts with
+    the filter's own code (ext/imm.pxi)."""
 
     DENSE = 20_000  # up to this many (track, measurement) pairs in the box: test them all
 
@@ -181,22 +183,41 @@ class IdentityGater:
                     ) -> tuple[Hypotheses, np.ndarray]:
         """Pairs of measurements with the track their source number feeds, where identity
         agrees (same address; or no address on either and the same code) and it gates;
-        and the measurements that leaves to search for (ascending)."""
+        and the measurements that leaves to search for (ascending).  With the IMM, one
+        kernel call (``_gating.continuing_imm``: the same code as the steps, to the bit);
+        with another filter, the steps around its prediction and innovation."""
         n = len(m)
+        imm = model.imm_kernel()
+        if imm is not None:
+            out = _gating.continuing_imm(
+                tracks.owner[m.source], m.track_number, m.ident, tracks.ident, m.t, tracks.t,
+                m.xy, m.R, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, imm, m.sdps,
+                self._continuing_p)
+        else:
+            out = self._continuing_steps(tracks, m, model)
+        if out is None:
+            return Hypotheses.empty(n), np.arange(n)
+        track, meas, d2, cost, dt, x, P, nu, s_inv, models, slow, late, diverged = out
+        return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
+                          np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
+                          models), slow
+
+    def _continuing_steps(self, tracks: TrackTable, m: Measurements,
+                          model: ConstantVelocity) -> tuple[Any, ...] | None:
+        """``_continuing``'s columns (``_gating.continuing_imm``'s order) by the gating
+        kernels around the filter's own prediction and innovation; None: no candidate."""
         cand, r, adr, dt, z, R = _gating.continuing(
             tracks.owner[m.source], m.track_number, m.ident, tracks.ident, m.t, tracks.t,
             m.xy, m.R)
         if len(cand) == 0:
-            return Hypotheses.empty(n), np.arange(n)
+            return None
         x, P, models = model.predict_tracks(tracks, r, dt)
         nu, s_inv, d2 = model.innovation(x, P, z, R)
         k, cost, slow, late, diverged = _gating.continuing_verdict(
-            cand, adr, d2, nu, dt, n, m.sdps, self._continuing_p)
+            cand, adr, d2, nu, dt, len(m), m.sdps, self._continuing_p)
         track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
             k, (r, cand, d2, dt, x, P, nu, s_inv, models))
-        return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
-                          np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
-                          models), slow
+        return track, meas, d2, cost, dt, x, P, nu, s_inv, models, slow, late, diverged
 
     def _search(self, tracks: TrackTable, m: Measurements, model: ConstantVelocity,
                 which: np.ndarray, late: np.ndarray) -> Hypotheses:

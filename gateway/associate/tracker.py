@@ -320,17 +320,13 @@ class Tracker:
 
     def _kinematics(self, chosen: Hypotheses, m: Measurements) -> None:
         """Filter update of each chosen track from the prediction its hypothesis carries."""
-        tracks = self.tracks
-        rows, dt = chosen.track, chosen.dt
-        skipped = self.filter.update_tracks(tracks, rows, dt, chosen.x, chosen.P,
-                                            chosen.x[:, :2] + chosen.nu, m.R[chosen.meas],
-                                            chosen.s_inv, m.sdps, chosen.models)
+        skipped, back = self.filter.update_pairs(
+            self.tracks, chosen.track, chosen.dt, chosen.x, chosen.P, chosen.nu,
+            chosen.s_inv, m.R, chosen.meas, m.sdps, chosen.models)
         if skipped:  # a covariance not positive definite: nothing to intersect
             self.counters["sdps-not-intersected"] += skipped
         # out of sequence: updated in the past, brought back to the present by the filter
-        # (the state's time: fmax(t, t + dt), in gateway._cycle.advance)
-        back = _cycle.advance(tracks.t, np.ascontiguousarray(rows, dtype=np.int64),
-                              as_f64(dt))
+        # (the state's time stays: fmax(t, t + dt))
         if back:
             self.counters["late-measurement-used"] += back
 
