@@ -280,6 +280,10 @@ def test_crossings_skipping_far_flights_are_the_old_ones(n: int, horizon: float)
     if n == 300:
         assert any(c is not None for c in got)
         assert (airspace._units.near(lat, lon, gs * (1852.0 / 3600.0) * horizon) == 0).any()
+    # the units given (``here``, as the handoff has them) rather than located again
+    given = airspace.crossings(lat, lon, trk, gs, horizon, here=airspace.codes(lat, lon))
+    assert [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                    c.cop.name if c.cop else None) for c in given] == got
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24), (200, 24)])
