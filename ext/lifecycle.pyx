@@ -520,3 +520,59 @@ def clutter_learn(const int64_t[:] source, const int64_t[:] cell, const double[:
         if cell[i] >= 0 and source[i] >= 0:
             density[source[i], cell[i]] += plots[i] * fresh[j]
             j += 1
+
+
+def confirm_rule(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t address,
+                 Py_ssize_t code, const flag[:] sdps, const flag[:] tracked,
+                 const int64_t[:] extra, const flag[:] clash, const int64_t[:] n_updates,
+                 const double[:] t_update, const double[:, :] hit_t, int64_t modes,
+                 int64_t identity_need, int64_t position, int64_t tracked_need,
+                 double window_s):
+    """``MofNInitiator.confirm``'s M-of-N rule for tentative ``rows``: (ok, identity), bool
+    each.  identity: a Mode S address, a discrete code (columns ``address``, ``code`` of
+    ``ident``) or an SDPS; keyed: an SDPS, or an address no confirmed track has (``clash``
+    per row, or empty: none has); need: ``modes`` if keyed, ``identity_need`` with an
+    identity, else ``tracked_need`` for a tracked row in a clean cell, ``position`` +
+    its cell's ``extra`` otherwise; ok: n_updates >= need and the need-th latest hit within
+    window_s (x max(need / position, 1) without identity) of the latest update."""
+    cdef Py_ssize_t n = rows.shape[0], cap = ident.shape[0], hits = hit_t.shape[1], i, r, col
+    cdef int64_t need, more
+    cdef bint ident_i, keyed
+    cdef double window, ratio
+    if (sdps.shape[0] != cap or tracked.shape[0] != cap or extra.shape[0] < cap
+            or n_updates.shape[0] != cap or t_update.shape[0] != cap
+            or hit_t.shape[0] != cap or (clash.shape[0] != 0 and clash.shape[0] != n)):
+        raise ValueError("confirm_rule: shapes differ")
+    if not (0 <= address < ident.shape[1] and 0 <= code < ident.shape[1]):
+        raise IndexError("confirm_rule: column out of range")
+    ok_, identity_ = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+    cdef flag[:] ok = ok_.view(np.uint8), identity = identity_.view(np.uint8)
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("confirm_rule: row out of range")
+        ident_i = ident[r, address] >= 0 or ident[r, code] >= 0 or sdps[r]
+        more = 0 if ident_i else extra[r]
+        keyed = sdps[r] or (ident[r, address] >= 0
+                            and not (clash.shape[0] != 0 and clash[i]))
+        if keyed:
+            need = modes
+        elif ident_i:
+            need = identity_need
+        elif tracked[r] and more == 0:
+            need = tracked_need
+        else:
+            need = position + more
+        if ident_i:
+            ratio = 1.0
+        else:
+            ratio = fmax(<double>need / <double>position, 1.0)
+        window = window_s * ratio
+        col = hits - need
+        if col < 0:  # numpy's index from the end
+            col += hits
+        if not 0 <= col < hits:
+            raise IndexError("confirm_rule: need beyond the hits kept")
+        identity[i] = ident_i
+        ok[i] = n_updates[r] >= need and t_update[r] - hit_t[r, col] <= window
+    return ok_, identity_

@@ -78,6 +78,7 @@ from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import (
     ADDRESS,
     COASTING,
+    CODE,
     CONFIRMED,
     LEVEL_LAST,
     LEVEL_T,
@@ -226,27 +227,21 @@ class MofNInitiator:
             return tentative
         self._room(tracks.capacity)  # rows another part made: no start of their own
         p = self.p
-        identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
-                    | tracks.sdps[tentative])
-        extra = np.where(identity, 0, self._extra[tentative])
-        plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
-                              min(p.confirm_updates_tracked, p.confirm_updates_position),
-                              p.confirm_updates_position + extra)
         # the address is a key only while it is unique: a second target replying with the
         # address of a confirmed track (a duplicate, a garbled reply) waits like a code
         address = tracks.icao24[tentative]
-        keyed = tracks.sdps[tentative] | (address >= 0)
+        clash = _NO_COVER
         if (address >= 0).any():  # (most tentative tracks are clutter: no address)
             live = tracks.active()
             taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
-            keyed &= tracks.sdps[tentative] | ~np.isin(address, taken[taken >= 0])
-        need = np.where(keyed, p.confirm_updates_modes,
-                        np.where(identity, p.confirm_updates_identity, plain_need))
-        window = p.confirm_window_s * np.where(
-            identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
-        oldest = tracks.hit_t[tentative, tracks.hits - need]
-        ok = (tracks.n_updates[tentative] >= need) & (
-            tracks.t_update[tentative] - oldest <= window)
+            clash = np.isin(address, taken[taken >= 0])
+        # the rule in C (ext/lifecycle.pyx: a few rows a batch, where numpy's masks cost
+        # more than their elements); tests/test_lifecycle_kernel.py holds it to the numpy
+        ok, identity = _lifecycle.confirm_rule(
+            tentative, tracks.ident, ADDRESS, CODE, tracks.sdps, tracks.tracked, self._extra,
+            clash, tracks.n_updates, tracks.t_update, tracks.hit_t, p.confirm_updates_modes,
+            p.confirm_updates_identity, p.confirm_updates_position,
+            min(p.confirm_updates_tracked, p.confirm_updates_position), p.confirm_window_s)
         plain = (ok & ~identity).nonzero()[0]
         if len(plain):
             passed = self.plausible(tracks, tentative[plain])
