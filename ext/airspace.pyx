@@ -342,10 +342,10 @@ cdef class Units:
     def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
                const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
-               int steps) -> None:
+               int steps) -> tuple[np.ndarray, np.ndarray]:
         """Narrow each flight's (lo, hi] (seconds) ``steps`` times to the half where it
         leaves unit ``src``: at the middle still in ``src``, lo moves up to it, else hi
-        down.  The flights fly great circles from their start (its latitude's sine and
+        down; returns the points at the final hi (lat, lon: ``Paths.at(v * hi)``).  The flights fly great circles from their start (its latitude's sine and
         cosine, longitude in radians ``l1``) on their heading (its sine and cosine) at
         ``v`` m/s: ``Paths.at``'s arithmetic, the same operations in the same order, its
         transcendental functions numpy's own (numpy's arcsin and arctan2 are not libm's to
@@ -354,10 +354,10 @@ cdef class Units:
         if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
                 == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
             raise ValueError("every array must have a row per flight")
-        if n == 0:
-            return
-        cdef _Along along = _Along(n)
         lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n)
+        if n == 0:
+            return lat_, lon_
+        cdef _Along along = _Along(n)
         cdef double[::1] d = along.d, lat = lat_, lon = lon_, mid = mid_
         for _ in range(steps):
             for i in range(n):
@@ -369,6 +369,10 @@ cdef class Units:
                     lo[i] = mid[i]
                 else:
                     hi[i] = mid[i]
+        for i in range(n):  # the crossing: the point at hi
+            d[i] = (v[i] * hi[i]) / EARTH_M
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+        return lat_, lon_
 
 
 @cython.cdivision(False)

@@ -246,9 +246,8 @@ class Airspace:
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
         # start and heading trigonometry worked out once (Paths), ten steps in one call
         path, v = paths.take(rows), speed[rows]
-        # to step / 1024: about 5 m at 500 kt
-        self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
-        clat, clon = path.at(v * hi)
+        # to step / 1024: about 5 m at 500 kt; the crossings at hi (``Paths.at(v * hi)``)
+        clat, clon = self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         for j, i in enumerate(rows.tolist()):
             a, b = self.ids[here[i]], self.ids[dst[j]]
             out[i] = Crossing(a, b, float(hi[j]), float(clat[j]), float(clon[j]),
