@@ -33,6 +33,8 @@ from libc.stdint cimport int64_t
 import numpy as np
 
 cdef double EARTH_M = 6_371_008.8  # gateway/handoff/airspace.py's
+# numpy's ufuncs, looked up once (``_Along`` calls them ten times a bisection)
+_cos, _sin, _arcsin, _arctan2 = np.cos, np.sin, np.arcsin, np.arctan2
 
 
 cdef int _exact_orientation(double p1x, double p1y, double p2x, double p2y,
@@ -132,29 +134,47 @@ cdef inline double _remainder(double a, double b) noexcept:
     return mod
 
 
-cdef void _along(const double[::1] sin_p1, const double[::1] cos_p1,
+cdef class _Along:
+    """``Paths.at``'s arithmetic for the points at distances ``d`` (radians of arc,
+    row-major: ``k`` for each path) along the paths (their start latitude's sine and
+    cosine, longitude in radians ``l1``, heading's sine and cosine), into ``lat`` and
+    ``lon`` (degrees): the same operations in the same order, its transcendental functions
+    numpy's own, called on contiguous arrays as ``Paths.at`` calls them.  Its arrays are
+    made once for ``m`` points and written again at each ``run`` (numpy's ufuncs write
+    into them, ``out``): the bisection runs it ten times on the same few paths, where
+    making arrays and taking their views cost more than the arithmetic."""
+
+    cdef object d_, cos_d_, sin_d_, arg_, p2_, sin_p2_, y_, x_, turn_
+    cdef double[::1] d, cos_d, sin_d, arg, p2, sin_p2, y, x, turn
+
+    def __cinit__(self, Py_ssize_t m):
+        self.d_, self.cos_d_, self.sin_d_ = np.empty(m), np.empty(m), np.empty(m)
+        self.arg_, self.p2_, self.sin_p2_ = np.empty(m), np.empty(m), np.empty(m)
+        self.y_, self.x_, self.turn_ = np.empty(m), np.empty(m), np.empty(m)
+        self.d, self.cos_d, self.sin_d = self.d_, self.cos_d_, self.sin_d_
+        self.arg, self.p2, self.sin_p2 = self.arg_, self.p2_, self.sin_p2_
+        self.y, self.x, self.turn = self.y_, self.x_, self.turn_
+
+    cdef int run(self, const double[::1] sin_p1, const double[::1] cos_p1,
                  const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
-                 object d_, Py_ssize_t k, double[::1] lat, double[::1] lon) except *:
-    """The points ``d_`` (radians of arc, row-major: ``k`` for each path) along the paths
-    (their start latitude's sine and cosine, longitude in radians ``l1``, heading's sine
-    and cosine), into ``lat`` and ``lon`` (degrees): ``Paths.at``'s arithmetic, the same
-    operations in the same order, its transcendental functions numpy's own, called on
-    contiguous arrays as ``Paths.at`` calls them."""
-    cdef Py_ssize_t i, m = lat.shape[0]
-    cdef const double[::1] cos_d = np.cos(d_), sin_d = np.sin(d_)
-    arg_, y_, x_ = np.empty(m), np.empty(m), np.empty(m)
-    cdef double[::1] arg = arg_, y = y_, x = x_
-    for i in range(m):
-        arg[i] = sin_p1[i // k] * cos_d[i] + cos_p1[i // k] * sin_d[i] * cos_th[i // k]
-    p2_ = np.arcsin(arg_)
-    cdef const double[::1] p2 = p2_, sin_p2 = np.sin(p2_)
-    for i in range(m):
-        y[i] = sin_th[i // k] * sin_d[i] * cos_p1[i // k]
-        x[i] = cos_d[i] - sin_p1[i // k] * sin_p2[i]
-    cdef const double[::1] turn = np.arctan2(y_, x_)
-    for i in range(m):
-        lat[i] = p2[i] * RAD2DEG
-        lon[i] = _remainder((l1[i // k] + turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
+                 Py_ssize_t k, double[::1] lat, double[::1] lon) except -1:
+        """The points at ``self.d`` (written by the caller) into ``lat`` and ``lon``."""
+        cdef Py_ssize_t i, m = lat.shape[0]
+        _cos(self.d_, self.cos_d_)
+        _sin(self.d_, self.sin_d_)
+        for i in range(m):
+            self.arg[i] = (sin_p1[i // k] * self.cos_d[i]
+                           + cos_p1[i // k] * self.sin_d[i] * cos_th[i // k])
+        _arcsin(self.arg_, self.p2_)
+        _sin(self.p2_, self.sin_p2_)
+        for i in range(m):
+            self.y[i] = sin_th[i // k] * self.sin_d[i] * cos_p1[i // k]
+            self.x[i] = self.cos_d[i] - sin_p1[i // k] * self.sin_p2[i]
+        _arctan2(self.y_, self.x_, self.turn_)
+        for i in range(m):
+            lat[i] = self.p2[i] * RAD2DEG
+            lon[i] = _remainder((l1[i // k] + self.turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
+        return 0
 
 
 cdef class Units:
@@ -271,14 +291,14 @@ cdef class Units:
         out = np.empty((n, k), dtype=np.int64)
         if n == 0 or k == 0:
             return out
-        d_ = np.empty(n * k)
+        cdef _Along along = _Along(n * k)
         lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        cdef double[::1] d = along.d, lat = lat_, lon = lon_
         cdef int64_t[:, ::1] code = out
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
         for i in range(n):
             for j in range(k):
                 code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
@@ -302,13 +322,13 @@ cdef class Units:
             return first_, unit_
         cdef int64_t[::1] first = first_, unit = unit_
         cdef int64_t code
-        d_ = np.empty(n * k)
+        cdef _Along along = _Along(n * k)
         lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = d_, lat = lat_, lon = lon_
+        cdef double[::1] d = along.d, lat = lat_, lon = lon_
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
         for i in range(n):
             if here[i] < 0 or not v[i] > 0:
                 continue
@@ -322,10 +342,10 @@ cdef class Units:
     def bisect(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
                const double[::1] v, const int64_t[::1] src, double[::1] lo, double[::1] hi,
-               int steps) -> None:
+               int steps) -> tuple[np.ndarray, np.ndarray]:
         """Narrow each flight's (lo, hi] (seconds) ``steps`` times to the half where it
         leaves unit ``src``: at the middle still in ``src``, lo moves up to it, else hi
-        down.  The flights fly great circles from their start (its latitude's sine and
+        down; returns the points at the final hi (lat, lon: ``Paths.at(v * hi)``).  The flights fly great circles from their start (its latitude's sine and
         cosine, longitude in radians ``l1``) on their heading (its sine and cosine) at
         ``v`` m/s: ``Paths.at``'s arithmetic, the same operations in the same order, its
         transcendental functions numpy's own (numpy's arcsin and arctan2 are not libm's to
@@ -334,18 +354,25 @@ cdef class Units:
         if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
                 == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
             raise ValueError("every array must have a row per flight")
-        d_, lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-        cdef double[::1] d = d_, lat = lat_, lon = lon_, mid = mid_
+        lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n)
+        if n == 0:
+            return lat_, lon_
+        cdef _Along along = _Along(n)
+        cdef double[::1] d = along.d, lat = lat_, lon = lon_, mid = mid_
         for _ in range(steps):
             for i in range(n):
                 mid[i] = (lo[i] + hi[i]) / 2
                 d[i] = (v[i] * mid[i]) / EARTH_M
-            _along(sin_p1, cos_p1, sin_th, cos_th, l1, d_, 1, lat, lon)
+            along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
             for i in range(n):
                 if self._code(lon[i], lat[i]) == src[i]:
                     lo[i] = mid[i]
                 else:
                     hi[i] = mid[i]
+        for i in range(n):  # the crossing: the point at hi
+            d[i] = (v[i] * hi[i]) / EARTH_M
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+        return lat_, lon_
 
 
 @cython.cdivision(False)

@@ -15,7 +15,7 @@ function checks the shapes it is given (ValueError) and the rows it follows (Ind
 """
 
 cimport numpy as cnp
-from libc.math cimport INFINITY, NAN, floor, fmax, isfinite, rint
+from libc.math cimport INFINITY, NAN, copysign, floor, fmax, fmin, fmod, isfinite, isnan, rint
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -318,3 +318,261 @@ def misses_needed(const int64_t[:, :] ident, const signed char[:] state,
             raise IndexError("misses_needed: row out of range")
         o[i] = by_kind[(state[r] == 0) * 2 + (ident[r, address] >= 0 or ident[r, mode3a] >= 0)]
     return out
+
+
+# -- the initiator's clutter map (``ClutterMap``): a track starts from one or two plots of a
+# batch and is dropped alone, so each call was a dozen numpy calls on one element; numpy's
+# arctan2, exp and expm1 are still called (on the arrays numpy's code called them on: their
+# SIMD loops are not libm's to the bit), the rest is here.
+
+cdef double _RAD2DEG = 180.0 / 3.141592653589793  # numpy's degrees: x * (180 / pi)
+
+
+cdef inline double _divmod(double a, double b, double *modulus) noexcept:
+    """numpy's float floor division and remainder (npy_divmod), to the bit."""
+    cdef double mod = fmod(a, b), div, floordiv
+    if not b:
+        modulus[0] = mod
+        return a / b
+    div = (a - mod) / b
+    if mod:
+        if (b < 0) != (mod < 0):
+            mod += b
+            div -= 1.0
+    else:
+        mod = copysign(0.0, b)
+    if div:
+        floordiv = floor(div)
+        if div - floordiv > 0.5:
+            floordiv += 1.0
+    else:
+        floordiv = copysign(0.0, a / b)
+    modulus[0] = mod
+    return floordiv
+
+
+cdef inline double _floor_divide(double a, double b) noexcept:
+    cdef double mod
+    return _divmod(a, b, &mod)
+
+
+cdef inline double _remainder(double a, double b) noexcept:
+    cdef double mod
+    _divmod(a, b, &mod)
+    return mod
+
+
+cdef inline double _minimum(double a, double b) noexcept:
+    """np.minimum of two numbers, nan propagated."""
+    if a != a:
+        return a
+    return b if b < a else a
+
+
+def clutter_cells(const double[:] ground, const double[:] los_x, const double[:] los_y,
+                  double cell_range, double cell_azimuth, int64_t n_range, int64_t n_azimuth):
+    """``ClutterMap.cells``: each measurement's cell, ring x ``n_azimuth`` + sector, -1 where
+    its ground range or line of sight is not finite."""
+    cdef Py_ssize_t n = ground.shape[0], i
+    if los_x.shape[0] != n or los_y.shape[0] != n:
+        raise ValueError("clutter_cells: ground, los_x and los_y differ in length")
+    cdef double ring, sector, az
+    cdef const double[::1] turn
+    x_, y_, out = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
+    cdef double[::1] x = x_, y = y_
+    cdef int64_t[::1] cell = out
+    cdef flag *ok = <flag *>malloc(max(n, 1))
+    if ok == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):  # where not ok: zeros (numpy's code computed on them too)
+            ok[i] = isfinite(ground[i]) and isfinite(los_x[i]) and isfinite(los_y[i])
+            x[i] = los_x[i] if ok[i] else 0.0
+            y[i] = los_y[i] if ok[i] else 0.0
+        turn = np.arctan2(x_, y_)
+        for i in range(n):
+            if not ok[i]:
+                cell[i] = -1
+                continue
+            ring = _minimum(_floor_divide(ground[i], cell_range), <double>(n_range - 1))
+            az = _remainder(turn[i] * _RAD2DEG, 360.0)
+            sector = _minimum(_floor_divide(az, cell_azimuth), <double>(n_azimuth - 1))
+            cell[i] = <int64_t>ring * n_azimuth + <int64_t>sector
+    finally:
+        free(ok)
+    return out
+
+
+cdef inline Py_ssize_t _source_row(int64_t s, Py_ssize_t rows) except -1:
+    """Row ``s`` of a map of ``rows`` sources, counted from the end if negative (numpy's
+    indexing); IndexError past either end."""
+    if s < 0:
+        s += rows
+    if not 0 <= s < rows:
+        raise IndexError("clutter: source out of range")
+    return s
+
+
+def clutter_density(const int64_t[:] source, const int64_t[:] cell, const double[:] t,
+                    const double[:, ::1] density, const double[:, ::1] last,
+                    const double[:] start, double tau, double warm):
+    """``ClutterMap.at``: the density of each (source, cell) at times ``t``, 0 where the
+    cell is -1 or the source has no map yet: density x exp(-age / tau) / -expm1(-since /
+    tau), age = fmax(t - last, 0), since = fmax(t - start, warm)."""
+    cdef Py_ssize_t n = cell.shape[0], i, j, k = 0, s
+    if source.shape[0] != n or t.shape[0] != n:
+        raise ValueError("clutter_density: source, cell and t differ in length")
+    if last.shape[0] != density.shape[0] or last.shape[1] != density.shape[1] \
+            or start.shape[0] != density.shape[0]:
+        raise ValueError("clutter_density: density, last and start differ in shape")
+    out = np.zeros(n)
+    cdef double[::1] o = out
+    for i in range(n):
+        if cell[i] >= 0 and source[i] < density.shape[0]:
+            k += 1
+    if k == 0:
+        return out
+    d_, age_, since_ = np.empty(k), np.empty(k), np.empty(k)
+    cdef double[::1] d = d_, age = age_, since = since_
+    cdef Py_ssize_t *where = <Py_ssize_t *>malloc(k * sizeof(Py_ssize_t))
+    cdef const double[::1] decay, grown
+    if where == NULL:
+        raise MemoryError()
+    try:
+        j = 0
+        for i in range(n):
+            if not (cell[i] >= 0 and source[i] < density.shape[0]):
+                continue
+            s = _source_row(source[i], density.shape[0])
+            if cell[i] >= density.shape[1]:
+                raise IndexError("clutter_density: cell out of range")
+            where[j] = i
+            d[j] = density[s, cell[i]]
+            age[j] = -fmax(t[i] - last[s, cell[i]], 0.0) / tau
+            since[j] = -fmax(t[i] - start[s], warm) / tau
+            j += 1
+        decay, grown = np.exp(age_), np.expm1(since_)
+        for j in range(k):
+            o[where[j]] = d[j] * decay[j] / -grown[j]
+    finally:
+        free(where)
+    return out
+
+
+def clutter_top(const int64_t[:] source, const int64_t[:] cell) -> int:
+    """The largest source with a cell (-1: none): the map's rows ``clutter_learn`` needs."""
+    cdef Py_ssize_t n = cell.shape[0], i
+    cdef int64_t top = -1
+    if source.shape[0] != n:
+        raise ValueError("clutter_top: source and cell differ in length")
+    for i in range(n):
+        if cell[i] >= 0 and source[i] >= 0 and source[i] > top:
+            top = source[i]
+    return top
+
+
+def clutter_learn(const int64_t[:] source, const int64_t[:] cell, const double[:] t,
+                  const double[:] plots, double[:, ::1] density, double[:, ::1] last,
+                  double[:] start, double tau):
+    """``ClutterMap.learn`` on maps with a row for every source with a cell
+    (``clutter_top``): of the measurements with a cell and a source, each source's start
+    is the earliest of its times (np.fmin.at), every cell touched decays to the latest of
+    them, ``now`` (read before any is written, as numpy's fancy indexing does), and gains
+    its plots decayed from their time to ``now``, in order (np.add.at)."""
+    cdef Py_ssize_t n = cell.shape[0], i, j, k = 0
+    if source.shape[0] != n or t.shape[0] != n or plots.shape[0] != n:
+        raise ValueError("clutter_learn: source, cell, t and plots differ in length")
+    if last.shape[0] != density.shape[0] or last.shape[1] != density.shape[1] \
+            or start.shape[0] != density.shape[0]:
+        raise ValueError("clutter_learn: density, last and start differ in shape")
+    cdef double now = 0.0
+    for i in range(n):
+        if cell[i] >= 0 and source[i] >= 0:
+            if source[i] >= density.shape[0] or cell[i] >= density.shape[1]:
+                raise IndexError("clutter_learn: source or cell out of range")
+            if k == 0 or isnan(t[i]):  # t.max(): nan propagates
+                now = t[i] if k == 0 or not isnan(now) else now
+            elif t[i] > now:
+                now = t[i]
+            k += 1
+    if k == 0:
+        return
+    d_, kept_, gained_ = np.empty(k), np.empty(k), np.empty(k)
+    cdef double[::1] d = d_, kept = kept_, gained = gained_
+    cdef const double[::1] decay, fresh
+    j = 0
+    for i in range(n):
+        if cell[i] >= 0 and source[i] >= 0:
+            start[source[i]] = fmin(start[source[i]], t[i])
+            d[j] = density[source[i], cell[i]]
+            kept[j] = -fmax(now - last[source[i], cell[i]], 0.0) / tau
+            gained[j] = -fmax(now - t[i], 0.0) / tau
+            j += 1
+    decay, fresh = np.exp(kept_), np.exp(gained_)
+    j = 0
+    for i in range(n):  # the decay (a cell repeated: the same value written again)
+        if cell[i] >= 0 and source[i] >= 0:
+            density[source[i], cell[i]] = d[j] * decay[j]
+            last[source[i], cell[i]] = now
+            j += 1
+    j = 0
+    for i in range(n):  # the plots, one at a time
+        if cell[i] >= 0 and source[i] >= 0:
+            density[source[i], cell[i]] += plots[i] * fresh[j]
+            j += 1
+
+
+def confirm_rule(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t address,
+                 Py_ssize_t code, const flag[:] sdps, const flag[:] tracked,
+                 const int64_t[:] extra, const flag[:] clash, const int64_t[:] n_updates,
+                 const double[:] t_update, const double[:, :] hit_t, int64_t modes,
+                 int64_t identity_need, int64_t position, int64_t tracked_need,
+                 double window_s):
+    """``MofNInitiator.confirm``'s M-of-N rule for tentative ``rows``: (ok, identity), bool
+    each.  identity: a Mode S address, a discrete code (columns ``address``, ``code`` of
+    ``ident``) or an SDPS; keyed: an SDPS, or an address no confirmed track has (``clash``
+    per row, or empty: none has); need: ``modes`` if keyed, ``identity_need`` with an
+    identity, else ``tracked_need`` for a tracked row in a clean cell, ``position`` +
+    its cell's ``extra`` otherwise; ok: n_updates >= need and the need-th latest hit within
+    window_s (x max(need / position, 1) without identity) of the latest update."""
+    cdef Py_ssize_t n = rows.shape[0], cap = ident.shape[0], hits = hit_t.shape[1], i, r, col
+    cdef int64_t need, more
+    cdef bint ident_i, keyed
+    cdef double window, ratio
+    if (sdps.shape[0] != cap or tracked.shape[0] != cap or extra.shape[0] < cap
+            or n_updates.shape[0] != cap or t_update.shape[0] != cap
+            or hit_t.shape[0] != cap or (clash.shape[0] != 0 and clash.shape[0] != n)):
+        raise ValueError("confirm_rule: shapes differ")
+    if not (0 <= address < ident.shape[1] and 0 <= code < ident.shape[1]):
+        raise IndexError("confirm_rule: column out of range")
+    ok_, identity_ = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+    cdef flag[:] ok = ok_.view(np.uint8), identity = identity_.view(np.uint8)
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("confirm_rule: row out of range")
+        ident_i = ident[r, address] >= 0 or ident[r, code] >= 0 or sdps[r]
+        more = 0 if ident_i else extra[r]
+        keyed = sdps[r] or (ident[r, address] >= 0
+                            and not (clash.shape[0] != 0 and clash[i]))
+        if keyed:
+            need = modes
+        elif ident_i:
+            need = identity_need
+        elif tracked[r] and more == 0:
+            need = tracked_need
+        else:
+            need = position + more
+        if ident_i:
+            ratio = 1.0
+        else:
+            ratio = fmax(<double>need / <double>position, 1.0)
+        window = window_s * ratio
+        col = hits - need
+        if col < 0:  # numpy's index from the end
+            col += hits
+        if not 0 <= col < hits:
+            raise IndexError("confirm_rule: need beyond the hits kept")
+        identity[i] = ident_i
+        ok[i] = n_updates[r] >= need and t_update[r] - hit_t[r, col] <= window
+    return ok_, identity_

@@ -240,7 +240,7 @@ class Pipeline:
         if alerts:
             out.append(Published(Kind.ALERTS, alerts))
         if self.handoff is not None:
-            t = max(m.t for m in fused)  # the data's own time, never the receive clock
+            t = max([m.t for m in fused])  # the data's own time, never the receive clock
             made = self.handoff.update(fused, t) + self.handoff.tick(t)
             out[0] = Published(Kind.PICTURE, _coordinated(self.handoff, fused))
             out += self._handed(made)

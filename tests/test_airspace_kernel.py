@@ -216,8 +216,11 @@ def test_bisect_is_the_numpy_loop_to_the_bit(n: int) -> None:
         mid = (want_lo + want_hi) / 2
         same = airspace.codes(*path.at(v * mid)) == src
         want_lo, want_hi = np.where(same, mid, want_lo), np.where(same, want_hi, mid)
-    airspace._units.bisect(*path.parts(), v, src, lo, hi, 10)
+    at_lat, at_lon = airspace._units.bisect(*path.parts(), v, src, lo, hi, 10)
     assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
+    # and the points at hi, as ``Paths.at`` makes them
+    want_lat, want_lon = path.at(v * want_hi)
+    assert at_lat.tobytes() == want_lat.tobytes() and at_lon.tobytes() == want_lon.tobytes()
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24)])
@@ -280,6 +283,10 @@ def test_crossings_skipping_far_flights_are_the_old_ones(n: int, horizon: float)
     if n == 300:
         assert any(c is not None for c in got)
         assert (airspace._units.near(lat, lon, gs * (1852.0 / 3600.0) * horizon) == 0).any()
+    # the units given (``here``, as the handoff has them) rather than located again
+    given = airspace.crossings(lat, lon, trk, gs, horizon, here=airspace.codes(lat, lon))
+    assert [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                    c.cop.name if c.cop else None) for c in given] == got
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 5), (1, 1), (3, 0), (60, 24), (200, 24)])

@@ -16,9 +16,10 @@ import pytest
 from gateway import _lifecycle
 from gateway.associate import ConformalFrame, TrackerParameters
 from gateway.associate.coverage import Coverage, RadarCoverage
-from gateway.associate.lifecycle import TimeoutDeleter
+from gateway.associate.lifecycle import MofNInitiator, TimeoutDeleter
 from gateway.associate.tracks import (
     ADDRESS,
+    CODE,
     CONFIRMED,
     LEVEL_LAST,
     LEVEL_T,
@@ -349,6 +350,81 @@ def test_misses_needed_is_the_numpy_code() -> None:
     with pytest.raises(IndexError):
         _lifecycle.misses_needed(tracks.ident, tracks.state, np.array([10**6]), ADDRESS,
                                  MODE3A, table)
+
+
+def ref_confirm(init: MofNInitiator, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
+    """``MofNInitiator.confirm``'s former numpy (the rule, then ``plausible``)."""
+    tentative = rows[tracks.state[rows] == TENTATIVE]
+    if len(tentative) == 0:
+        return tentative
+    init._room(tracks.capacity)
+    p = init.p
+    identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
+                | tracks.sdps[tentative])
+    extra = np.where(identity, 0, init._extra[tentative])
+    plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
+                          min(p.confirm_updates_tracked, p.confirm_updates_position),
+                          p.confirm_updates_position + extra)
+    address = tracks.icao24[tentative]
+    keyed = tracks.sdps[tentative] | (address >= 0)
+    if (address >= 0).any():
+        live = tracks.active()
+        taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
+        keyed &= tracks.sdps[tentative] | ~np.isin(address, taken[taken >= 0])
+    need = np.where(keyed, p.confirm_updates_modes,
+                    np.where(identity, p.confirm_updates_identity, plain_need))
+    window = p.confirm_window_s * np.where(
+        identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
+    oldest = tracks.hit_t[tentative, tracks.hits - need]
+    ok = (tracks.n_updates[tentative] >= need) & (
+        tracks.t_update[tentative] - oldest <= window)
+    plain = (ok & ~identity).nonzero()[0]
+    if len(plain):
+        passed = init.plausible(tracks, tentative[plain])
+        ok[plain] = passed
+        init.counters["initiation-gated"] += int(np.count_nonzero(~passed))
+    done = tentative[ok]
+    tracks.state[done] = CONFIRMED
+    return done
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confirm_is_the_numpy_code(seed: int) -> None:
+    """Random tentative and confirmed rows (addresses, some a confirmed track's, codes,
+    SDPS, tracked, cells asking more, hits in and out of the window, nan hits, plausible
+    and implausible states): the rows confirmed, the states and the counters are the
+    former numpy's."""
+    p = TrackerParameters()
+    a_init, b_init = MofNInitiator(p), MofNInitiator(p)
+    a, b = TrackTable(hits=a_init.hits), TrackTable(hits=b_init.hits)
+    n = 60
+    for tracks, init in ((a, a_init), (b, b_init)):
+        r = np.random.default_rng(seed)
+        rows = tracks.new(n)
+        init._room(tracks.capacity)
+        tracks.state[rows] = np.where(r.random(n) < 0.7, TENTATIVE, CONFIRMED)
+        tracks.ident[rows, ADDRESS] = np.where(r.random(n) < 0.3, r.integers(0, 5, n), -1)
+        tracks.ident[rows, CODE] = np.where(r.random(n) < 0.2, 0o1234, -1)
+        tracks.sdps[rows] = r.random(n) < 0.1
+        tracks.tracked[rows] = r.random(n) < 0.3
+        tracks.n_updates[rows] = r.integers(0, 7, n)
+        tracks.t_update[rows] = 100.0 + r.uniform(0.0, 5.0, n)
+        tracks.hit_t[rows] = 100.0 - r.uniform(0.0, 40.0, (n, tracks.hits))
+        tracks.hit_t[rows[r.random(n) < 0.1], 0] = np.nan
+        tracks.t_first[rows] = 100.0 - r.uniform(0.0, 30.0, n)
+        tracks.t[rows] = tracks.t_update[rows]
+        tracks.x[rows] = r.normal(0.0, 1.0, (n, 4)) * [1e4, 1e4, 150.0, 150.0]
+        tracks.P[rows] = np.eye(4) * r.uniform(1.0, 400.0, (n, 1, 1))
+        init._x0[rows] = r.normal(0.0, 1e4, (n, 2))
+        init._r0[rows] = np.where(r.random(n) < 0.1, np.nan, r.uniform(100.0, 1e4, n))
+        init._extra[rows] = r.integers(0, p.clutter_max_extra_hits + 1, n)
+    for k in (0, 1, 5, n):
+        rows = np.random.default_rng(k).choice(n, k, replace=False).astype(np.int64)
+        got, expected = a_init.confirm(a, rows), ref_confirm(b_init, b, rows)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        assert np.array_equal(a.state, b.state)
+        assert a_init.counters == b_init.counters
+    assert (a.state == CONFIRMED).sum() > 20
 
 
 # -- the deleter's cached answers --------------------------------------------------------------

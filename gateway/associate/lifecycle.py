@@ -78,6 +78,7 @@ from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracks import (
     ADDRESS,
     COASTING,
+    CODE,
     CONFIRMED,
     LEVEL_LAST,
     LEVEL_T,
@@ -118,17 +119,14 @@ class ClutterMap:
     WARM_S = 60.0
 
     def cells(self, m: Measurements) -> np.ndarray:
-        """The cell of each measurement in its radar's map (-1: none, no known geometry)."""
-        ground = m.ground_m
-        ok = np.isfinite(ground) & np.isfinite(m.los_x) & np.isfinite(m.los_y)
-        # where not ok the cell is -1 whatever it computes: zeros keep the casts quiet
-        ring = np.minimum(np.where(ok, ground, 0.0) // self.p.clutter_cell_range_m,
-                          self.n_range - 1).astype(np.int64)
-        az = np.degrees(np.arctan2(np.where(ok, m.los_x, 0.0), np.where(ok, m.los_y, 0.0))
-                        ) % 360.0
-        sector = np.minimum(az // self.p.clutter_cell_azimuth_deg,
-                            self.n_azimuth - 1).astype(np.int64)
-        return np.where(ok, ring * self.n_azimuth + sector, -1)
+        """The cell of each measurement in its radar's map (-1: none, no known geometry).
+        In C (ext/lifecycle.pyx: a track starts from one plot or two, where a dozen numpy
+        calls cost more than their elements); tests/test_clutter_kernel.py holds it to
+        the numpy it replaced."""
+        p = self.p
+        return _lifecycle.clutter_cells(m.ground_m, m.los_x, m.los_y, p.clutter_cell_range_m,
+                                        p.clutter_cell_azimuth_deg, self.n_range,
+                                        self.n_azimuth)
 
     def _ensure(self, source: int) -> None:
         if source >= len(self.density):
@@ -141,32 +139,22 @@ class ClutterMap:
     def at(self, source: np.ndarray, cell: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The density of each (source, cell) at times t (0 where no cell): the decayed
         count, divided by what the decay has let accumulate since the map began (a young
-        map reads the rate it has seen, not a count still building up)."""
-        out = np.zeros(len(cell))
-        known = (cell >= 0) & (source < len(self.density))
-        if known.any():
-            s, c, tk = source[known], cell[known], t[known]
-            tau = self.p.clutter_memory_s
-            age = np.fmax(tk - self.t[s, c], 0.0)
-            since = np.fmax(tk - self.start[s], self.WARM_S)  # nan (not begun): WARM_S
-            out[known] = (self.density[s, c] * np.exp(-age / tau)
-                          / -np.expm1(-since / tau))
-        return out
+        map reads the rate it has seen, not a count still building up).  In C, numpy's
+        exp and expm1 but for the arithmetic (ext/lifecycle.pyx), as ``cells``."""
+        return _lifecycle.clutter_density(source, cell, t, self.density, self.t, self.start,
+                                          self.p.clutter_memory_s, self.WARM_S)
 
     def learn(self, source: np.ndarray, cell: np.ndarray, t: np.ndarray,
               plots: np.ndarray) -> None:
-        """``plots`` false plots more in each (source, cell), as of times t."""
-        known = (cell >= 0) & (source >= 0)
-        if not known.any():
+        """``plots`` false plots more in each (source, cell), as of times t: each touched
+        cell decays to the latest of these times and gains the plots decayed from theirs.
+        In C, numpy's exp but for the arithmetic (ext/lifecycle.pyx), as ``cells``."""
+        top = _lifecycle.clutter_top(source, cell)
+        if top < 0:
             return
-        self._ensure(int(source[known].max()))
-        s, c, t, n = source[known], cell[known], t[known], plots[known]
-        np.fmin.at(self.start, s, t)  # nan until a map learns its first plots
-        tau = self.p.clutter_memory_s
-        now = float(t.max())  # every touched cell is brought to the latest of these times
-        self.density[s, c] *= np.exp(-np.fmax(now - self.t[s, c], 0.0) / tau)
-        self.t[s, c] = now
-        np.add.at(self.density, (s, c), n * np.exp(-np.fmax(now - t, 0.0) / tau))
+        self._ensure(top)
+        _lifecycle.clutter_learn(source, cell, t, plots, self.density, self.t, self.start,
+                                 self.p.clutter_memory_s)
 
 
 class MofNInitiator:
@@ -239,27 +227,21 @@ class MofNInitiator:
             return tentative
         self._room(tracks.capacity)  # rows another part made: no start of their own
         p = self.p
-        identity = ((tracks.icao24[tentative] >= 0) | (tracks.code[tentative] >= 0)
-                    | tracks.sdps[tentative])
-        extra = np.where(identity, 0, self._extra[tentative])
-        plain_need = np.where(tracks.tracked[tentative] & (extra == 0),
-                              min(p.confirm_updates_tracked, p.confirm_updates_position),
-                              p.confirm_updates_position + extra)
         # the address is a key only while it is unique: a second target replying with the
         # address of a confirmed track (a duplicate, a garbled reply) waits like a code
         address = tracks.icao24[tentative]
-        keyed = tracks.sdps[tentative] | (address >= 0)
+        clash = _NO_COVER
         if (address >= 0).any():  # (most tentative tracks are clutter: no address)
             live = tracks.active()
             taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
-            keyed &= tracks.sdps[tentative] | ~np.isin(address, taken[taken >= 0])
-        need = np.where(keyed, p.confirm_updates_modes,
-                        np.where(identity, p.confirm_updates_identity, plain_need))
-        window = p.confirm_window_s * np.where(
-            identity, 1.0, np.fmax(need / p.confirm_updates_position, 1.0))
-        oldest = tracks.hit_t[tentative, tracks.hits - need]
-        ok = (tracks.n_updates[tentative] >= need) & (
-            tracks.t_update[tentative] - oldest <= window)
+            clash = np.isin(address, taken[taken >= 0])
+        # the rule in C (ext/lifecycle.pyx: a few rows a batch, where numpy's masks cost
+        # more than their elements); tests/test_lifecycle_kernel.py holds it to the numpy
+        ok, identity = _lifecycle.confirm_rule(
+            tentative, tracks.ident, ADDRESS, CODE, tracks.sdps, tracks.tracked, self._extra,
+            clash, tracks.n_updates, tracks.t_update, tracks.hit_t, p.confirm_updates_modes,
+            p.confirm_updates_identity, p.confirm_updates_position,
+            min(p.confirm_updates_tracked, p.confirm_updates_position), p.confirm_window_s)
         plain = (ok & ~identity).nonzero()[0]
         if len(plain):
             passed = self.plausible(tracks, tentative[plain])

@@ -169,18 +169,24 @@ class Airspace:
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
-        codes = self.codes(np.atleast_1d(lat), np.atleast_1d(lon))
+        return self.names(self.codes(np.atleast_1d(lat), np.atleast_1d(lon)))
+
+    def names(self, codes: np.ndarray) -> list[str | None]:
+        """The unit of each of these ``codes`` (None for -1, outside every unit)."""
         names = self._names
         return [names[c] for c in codes.tolist()]
 
     def crossings(self, lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray,
                   gs_kt: np.ndarray, horizon_s: float, step_s: float = 20.0,
-                  into: Collection[str] | None = None) -> list[Crossing | None]:
+                  into: Collection[str] | None = None,
+                  here: np.ndarray | None = None) -> list[Crossing | None]:
         """For each flight, the next boundary it crosses within ``horizon_s`` flying
         straight on: all flights' paths sampled at once, then each crossing refined by
         bisection to a few metres.  ``into``: only crossings into these units are wanted
         (None: any); a flight whose next crossing is into another unit gets None, and is
-        not bisected (the bisection is most of the cost)."""
+        not bisected (the bisection is most of the cost).  ``here``: ``codes`` of the
+        flights' positions, when the caller has them (the handoff locates every flight
+        before it asks): not worked out again."""
         lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
         trk, speed = np.asarray(trk_deg, np.float64), np.asarray(gs_kt, np.float64) * KT
         n = len(lat)
@@ -195,7 +201,11 @@ class Airspace:
             return out
         if len(near) < n:
             lat, lon, trk, speed = lat[near], lon[near], trk[near], speed[near]
-        found = self._crossings(lat, lon, trk, speed, times, into)
+            if here is not None:
+                here = here[near]
+        if here is None:
+            here = self.codes(lat, lon)
+        found = self._crossings(lat, lon, trk, speed, times, into, here)
         if len(near) == n:
             return found
         for i, c in zip(near.tolist(), found, strict=True):
@@ -214,11 +224,11 @@ class Airspace:
         return times
 
     def _crossings(self, lat: np.ndarray, lon: np.ndarray, trk: np.ndarray,
-                   speed: np.ndarray, times: np.ndarray,
-                   into: Collection[str] | None) -> list[Crossing | None]:
-        """``crossings`` for the flights that may reach a boundary (``speed`` in m/s)."""
+                   speed: np.ndarray, times: np.ndarray, into: Collection[str] | None,
+                   here: np.ndarray) -> list[Crossing | None]:
+        """``crossings`` for the flights that may reach a boundary (``speed`` in m/s), in
+        units ``here`` (``codes``)."""
         out: list[Crossing | None] = [None] * len(lat)
-        here = self.codes(lat, lon)
         # the paths sampled, and where each first is in another unit, in one kernel call
         # (``Paths.at``'s arithmetic, numpy's transcendental functions)
         paths = Paths(lat, lon, trk)
@@ -236,9 +246,8 @@ class Airspace:
         # the bisection, in the kernel but for numpy's transcendental functions: the paths'
         # start and heading trigonometry worked out once (Paths), ten steps in one call
         path, v = paths.take(rows), speed[rows]
-        # to step / 1024: about 5 m at 500 kt
-        self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
-        clat, clon = path.at(v * hi)
+        # to step / 1024: about 5 m at 500 kt; the crossings at hi (``Paths.at(v * hi)``)
+        clat, clon = self._units.bisect(*path.parts(), v, here[rows], lo, hi, 10)
         for j, i in enumerate(rows.tolist()):
             a, b = self.ids[here[i]], self.ids[dst[j]]
             out[i] = Crossing(a, b, float(hi[j]), float(clat[j]), float(clon[j]),

@@ -499,15 +499,17 @@ class Handoff:
             if self.hidden:
                 self._advance_hidden(set(), now, out)
             return out
-        units = self.airspace.unit_at(np.array([m.lat for m in live]),
-                                      np.array([m.lon for m in live]))
+        codes = self.airspace.codes(np.array([m.lat for m in live]),
+                                    np.array([m.lon for m in live]))
+        units = self.airspace.names(codes)
         due: list[tuple[Fused, Track]] = []
+        asked: list[int] = []  # the rows of ``live`` predicted (``_candidate`` below)
         # this loop and the next see every fused update of every cycle: ``_track``,
         # ``_observe``'s and ``_followed``'s common cases are written out here, the same
         # steps in the same order (a track staying in its unit with a transponder, as
         # most do, changes nothing but its time)
         tracks, ours, every = self.tracks, self.p.units, self.p.predict_every_s
-        for m, unit in zip(live, units, strict=True):
+        for i, (m, unit) in enumerate(zip(live, units, strict=True)):
             track = tracks.get(m.id)
             if track is None:
                 track = tracks[m.id] = Track(now)
@@ -522,19 +524,25 @@ class Handoff:
             if (m.state == "confirmed" and unit in ours and m.gs_kt
                     and m.trk_deg is not None and now - track.predicted_at >= every):
                 due.append((m, track))
+                if m.callsign is not None:
+                    asked.append(i)
         if due:
             # predicted are the tracks with an identification, and only their crossings into
             # a peer's unit: ``_candidate`` makes of any other crossing, and of any for a
-            # track without one (nothing to coordinate), the same as of none
-            asked = [(m, track) for m, track in due if m.callsign is not None]
+            # track without one (nothing to coordinate), the same as of none; where each
+            # is was located above
             crossings = iter(self.airspace.crossings(
-                np.array([m.lat for m, _ in asked]), np.array([m.lon for m, _ in asked]),
-                np.array([m.trk_deg for m, _ in asked]), np.array([m.gs_kt for m, _ in asked]),
-                self.p.abi_lead_s + 120.0, into=self.p.peers))
+                np.array([live[i].lat for i in asked]), np.array([live[i].lon for i in asked]),
+                np.array([live[i].trk_deg for i in asked]),
+                np.array([live[i].gs_kt for i in asked]),
+                self.p.abi_lead_s + 120.0, into=self.p.peers, here=codes[asked]))
             for m, track in due:
                 track.predicted_at = now
                 c = next(crossings) if m.callsign is not None else None
-                self._candidate(m, track, c, now, out)
+                if c is None and not track.flights:  # ``_candidate``'s common case
+                    track.heading_for, track.hits = "", 0
+                else:
+                    self._candidate(m, track, c, now, out)
         hidden = self.hidden
         for m, unit in zip(live, units, strict=True):
             if m.state == "coasting" and m.hidden:  # _followed
