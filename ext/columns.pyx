@@ -389,6 +389,28 @@ def track_columns(list messages, object addresses, object codes, object callsign
 
 # -- a plot's noise -------------------------------------------------------------------------
 
+cdef inline void _noise(double px, double py, double slant, double k, double xr, double yr,
+                        double var_r, double var_az, double k2, double* R, double* ground_m,
+                        double* los_x, double* los_y) noexcept nogil:
+    """One plot's noise (``plot_noise``): ``R`` its four entries, row by row."""
+    cdef double dx = px - xr, dy = py - yr, ground, s, c, rho, cross, ss, cc, sc
+    ground = hypot(dx, dy)
+    s = dx / ground
+    c = dy / ground
+    ground_m[0] = ground / k
+    los_x[0] = s
+    los_y[0] = c
+    rho = fmax(slant, 0.0) if isfinite(slant) else ground
+    cross = rho * rho * var_az
+    ss = s * s * k2
+    cc = c * c * k2
+    sc = s * c * k2
+    R[0] = var_r * ss + cross * cc
+    R[3] = var_r * cc + cross * ss
+    R[1] = (var_r - cross) * sc
+    R[2] = R[1]
+
+
 def plot_noise(double[:, ::1] xy, double[::1] slant, double[::1] k, double xr, double yr,
                double var_r, double var_az, double k2, double[:, :, ::1] R,
                ) -> tuple[object, object, object]:
@@ -406,27 +428,124 @@ def plot_noise(double[:, ::1] xy, double[::1] slant, double[::1] k, double xr, d
     s_a = np.empty(n)
     c_a = np.empty(n)
     cdef double[::1] ground_m = ground_a, los_x = s_a, los_y = c_a
-    cdef double dx, dy, ground, s, c, rho, cross, ss, cc, sc
     with nogil:
         for i in range(n):
-            dx = xy[i, 0] - xr
-            dy = xy[i, 1] - yr
-            ground = hypot(dx, dy)
-            s = dx / ground
-            c = dy / ground
-            ground_m[i] = ground / k[i]
-            los_x[i] = s
-            los_y[i] = c
-            rho = fmax(slant[i], 0.0) if isfinite(slant[i]) else ground
-            cross = rho * rho * var_az
-            ss = s * s * k2
-            cc = c * c * k2
-            sc = s * c * k2
-            R[i, 0, 0] = var_r * ss + cross * cc
-            R[i, 1, 1] = var_r * cc + cross * ss
-            R[i, 0, 1] = (var_r - cross) * sc
-            R[i, 1, 0] = R[i, 0, 1]
+            _noise(xy[i, 0], xy[i, 1], slant[i], k[i], xr, yr, var_r, var_az, k2, &R[i, 0, 0],
+                   &ground_m[i], &los_x[i], &los_y[i])
     return ground_a, s_a, c_a
+
+
+# -- a batch of plots, whole -----------------------------------------------------------------
+
+cdef inline double _interp(double x, const double[::1] xp, const double[::1] fp) noexcept nogil:
+    """numpy's ``interp(x, xp, fp)`` of one value (numpy/_core/src/multiarray/
+    compiled_base.c, arr_interp): the same interval (xp ascending), the same slope and
+    order of operations, fp's ends outside, fp[j] on a node, the other end's formula
+    where one gives nan."""
+    cdef Py_ssize_t n = xp.shape[0], lo, hi, mid, j
+    cdef double slope, r
+    if x != x:
+        return x
+    if x < xp[0]:
+        return fp[0]
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    if x == xp[n - 1]:
+        return fp[n - 1]
+    lo = 0
+    hi = n - 1
+    while hi - lo > 1:  # xp[lo] <= x < xp[hi]
+        mid = (lo + hi) // 2
+        if xp[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    j = lo
+    if xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    r = slope * (x - xp[j]) + fp[j]
+    if r != r:
+        r = slope * (x - xp[j + 1]) + fp[j + 1]
+        if r != r and fp[j] == fp[j + 1]:
+            r = fp[j]
+    return r
+
+
+cdef enum:  # the rows of ``plot_measurements``' numbers
+    C_T, C_LAT, C_LON, C_FL, C_SPEED, C_COURSE, C_SLANT, C_THETA, C_K, C_GROUND, C_LOS_X, \
+        C_LOS_Y
+
+
+def plot_measurements(list messages, object addresses, object codes, object callsigns,
+                      dict detections, const unsigned char[::1] non_discrete, Conic conic,
+                      const double[::1] scale_lat, const double[::1] scale, double nm,
+                      double xr, double yr, double var_r, double var_az):
+    """One source's plots to the tracker's columns in one call: ``plot_columns``, the
+    plots without a position left out, the plane position (``Conic.plane``), the plane's
+    scale at each (numpy's ``interp`` in the table ``scale_lat`` -> ``scale``), and, from
+    an antenna at (xr, yr) (nan: unknown, left to the caller), ``plot_noise`` with the
+    first plot's scale squared as Python squares it.
+
+    Returns (the positions kept, None if all; how many were left out; numbers [12, m]:
+    t, lat, lon, fl, gs_kt, hdg_deg, slant range (rho_nm * nm), theta_deg, scale, ground
+    distance, line of sight x, y (nan without the antenna); xy [m, 2]; R [m, 2, 2]
+    (uninitialised without the antenna); ident [m, 4]; kind [m]; track numbers [m]; the
+    callsigns' text; whether a plot is primary).  A batch's dozen numpy calls were most
+    of its cost: here they are one."""
+    cdef Py_ssize_t i, r, m = 0, n = len(messages), nt = scale_lat.shape[0]
+    if scale.shape[0] != nt or nt < 2:
+        raise ValueError("plot_measurements: the scale table's columns differ in length")
+    num, ident, kind, number, text, complete = plot_columns(
+        messages, addresses, codes, callsigns, detections, non_discrete)
+    cdef double[:, ::1] nv = num
+    cdef int64_t[::1] kv
+    kept = None
+    if not complete:
+        kept = np.empty(n, dtype=np.int64)
+        kv = kept
+        for i in range(n):
+            if isfinite(nv[i, 1]) and isfinite(nv[i, 2]):
+                kv[m] = i
+                m += 1
+        kept = kept[:m]
+        ident, kind, number = ident[kept], kind[kept], number[kept]
+        text = [text[i] for i in kept.tolist()]
+    else:
+        m = n
+    cdef const int64_t[::1] keep = kept if kept is not None else None
+    cols = np.empty((12, m))
+    xy = np.empty((m, 2))
+    R = np.empty((m, 2, 2))
+    cdef double[:, ::1] cv = cols, pv = xy
+    cdef double[:, :, ::1] Rv = R
+    cdef const int64_t[::1] kindv = kind
+    cdef double k2 = 0.0
+    cdef bint antenna = xr == xr, primaries = False  # as the caller tests it
+    for i in range(m):
+        r = keep[i] if kept is not None else i
+        cv[C_T, i] = nv[r, 0]
+        cv[C_LAT, i] = nv[r, 1]
+        cv[C_LON, i] = nv[r, 2]
+        cv[C_FL, i] = nv[r, 3]
+        cv[C_SPEED, i] = nv[r, 4]
+        cv[C_COURSE, i] = nv[r, 5]
+        cv[C_SLANT, i] = nv[r, 6] * nm
+        cv[C_THETA, i] = nv[r, 7]
+        conic.point(nv[r, 1], nv[r, 2], &pv[i, 0], &pv[i, 1])
+        cv[C_K, i] = _interp(nv[r, 1], scale_lat, scale)
+    if m:
+        k2 = (<object> cv[C_K, 0]) ** 2  # Python's float pow, as the numpy code squared it
+    for i in range(m):
+        if antenna:
+            _noise(pv[i, 0], pv[i, 1], cv[C_SLANT, i], cv[C_K, i], xr, yr, var_r, var_az, k2,
+                   &Rv[i, 0, 0], &cv[C_GROUND, i], &cv[C_LOS_X, i], &cv[C_LOS_Y, i])
+            primaries = primaries or kindv[i] == PRIMARY
+        else:
+            cv[C_GROUND, i] = NAN
+            cv[C_LOS_X, i] = NAN
+            cv[C_LOS_Y, i] = NAN
+    return kept, n - m, cols, xy, R, ident, kind, number, text, primaries
 
 
 # -- a radar's registration applied ---------------------------------------------------------

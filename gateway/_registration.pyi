@@ -5,6 +5,8 @@ Only gateway/associate/registration.py calls it; keep this file in step with the
 functions of ext/registration.pyx.  Floats are float64, indices int64.
 """
 
+from collections import OrderedDict
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -14,3 +16,9 @@ I = NDArray[np.int64]  # noqa: E741
 def modes_share(kind: I, icao24: I, idx: I, modes: int, rate: float,
                 per_cycle: float) -> tuple[I, float]: ...
 def velocities(x: F, P: F, rows: I, keep: I) -> tuple[F, F]: ...
+def pair_plots(last: OrderedDict[int, dict[int, tuple[float, bytes]]], address: I, source: I,
+               t: F, records: bytes, size: int, window: float,
+               ) -> tuple[list[int], bytes, list[int]]: ...
+def keep_plots(num: F, ids: I, at: int, source: int, j: I, t: F, x: F, y: F, los_x: F,
+               los_y: F, slant: F, ground: F, k: F, icao24: I, velocity: F,
+               velocity_var: F) -> int: ...

@@ -68,6 +68,13 @@ class ConformalFrame:
         self._scale = np.asarray(factors.meridional_scale, dtype=np.float64)
         self._lon_0 = float(p.lon_0)
 
+    @property
+    def tables(self) -> tuple[Conic, np.ndarray, np.ndarray]:
+        """The compiled conic and the scale table (latitudes, factors): what ``to_plane``
+        and ``scale`` use, for a kernel that projects and scales in its own pass
+        (gateway._columns.plot_measurements)."""
+        return self._conic, self._scale_lat, self._scale
+
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates (m, east and north of the origin) of WGS-84 positions."""
         return self._conic.forward(lat, lon)

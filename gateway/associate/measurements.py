@@ -30,8 +30,7 @@ import numpy as np
 from gateway._columns import (
     height_chord,
     height_shift,
-    plot_columns,
-    plot_noise,
+    plot_measurements,
     track_columns,
 )
 from gateway.associate.frame import ConformalFrame
@@ -238,9 +237,8 @@ class Measurements:
 _DETECTION_KIND = {"psr": PRIMARY, "ssr": SSR, "ssr+psr": SSR, "modes": MODES,
                    "modes+psr": MODES}
 # numeric columns of both kinds of report (gateway._columns reads them), in this order;
-# then a plot's slant range (NM) and azimuth, a track's rate of climb
+# then a track's rate of climb (a plot's slant range and azimuth: plot_measurements)
 T, LAT, LON, FL, SPEED, COURSE = range(6)
-RHO, THETA = 6, 7
 ROC = 6
 
 
@@ -302,6 +300,7 @@ class MeasurementModel:
         self.plot_velocity_var = plot_velocity_sigma_mps ** 2
         self.sdps_velocity_var = sdps_velocity_sigma_mps ** 2
         self.code_table = codes if codes is not None else code_table(NON_DISCRETE_CODES)
+        self._tables = frame.tables  # the conic and its scale table, for the plots' kernel
         # the same flags as bytes, for the column reader (a view: one table)
         self._non_discrete = np.ascontiguousarray(self.code_table, dtype=bool).view(np.uint8)
         self.counters: Counter[str] = Counter()
@@ -373,14 +372,16 @@ class MeasurementModel:
                 self.counters["source-limit-exceeded"] += len(part)
                 continue
             kinds = set(map(type, part))
-            index = (np.arange(len(part), dtype=np.int64) if rows is None
-                     else np.array(rows, dtype=np.int64))
+            # None: the batch's own order (made where used: most batches are one source)
+            index = None if rows is None else np.array(rows, dtype=np.int64)
             # The common cases, one kind per source, are checked once for the whole batch.
             if kinds == {Plot}:
                 out.append(self._plots(cast(list[Plot], part), index, source))
             elif kinds == {Track}:
                 out.append(self._tracks(cast(list[Track], part), index, source))
             else:  # a source sending both, or something else: each kind alone
+                if index is None:
+                    index = np.arange(len(part), dtype=np.int64)
                 plots = [(i, m) for i, m in enumerate(part) if isinstance(m, Plot)]
                 tracks = [(i, m) for i, m in enumerate(part) if isinstance(m, Track)]
                 if plots:
@@ -395,26 +396,42 @@ class MeasurementModel:
 
     # -- plots -----------------------------------------------------------------------------
 
-    def _plots(self, messages: list[Plot], index: np.ndarray, source: int) -> Measurements:
-        num, ident, kind, number, callsign, complete = plot_columns(
-            messages, _ADDRESS, _CODE, _CALLSIGN, _DETECTION_KIND, self._non_discrete)
-        m, num = self._finish(num, index, source, ident, kind, number, callsign, complete,
-                              self.plot_velocity_var, num[:, RHO] * NM)
-        if len(m):
-            self._plot_covariance(m, num[:, THETA])
+    def _plots(self, messages: list[Plot], index: np.ndarray | None,
+               source: int) -> Measurements:
+        """One source's plots (``index``: their positions in the batch, None: all of it in
+        order): columns, plane, scale and, from a known antenna, the covariance in one
+        call of C (gateway._columns.plot_measurements; tests/test_plot_measurements.py
+        holds it to the numpy it replaced)."""
+        var_r, var_az, xr, yr, alt = self._radar(source)
+        kept, missing, num, xy, R, ident, kind, number, callsign, primaries = (
+            plot_measurements(messages, _ADDRESS, _CODE, _CALLSIGN, _DETECTION_KIND,
+                              self._non_discrete, *self._tables, NM, xr, yr, var_r, var_az))
+        if missing:
+            self.counters["measurement-without-position"] += missing
+        if kept is not None:
+            index = kept if index is None else index[kept]
+        elif index is None:
+            index = np.arange(len(kind), dtype=np.int64)
+        t, lat, lon, fl, speed, course, slant, theta, k, ground, los_x, los_y = num
+        nan = np.empty(len(kind))
+        nan.fill(np.nan)
+        m = Measurements(
+            source=source, index=index, t=t, xy=xy, lat=lat, lon=lon, k=k, R=R, fl=fl,
+            roc=nan, speed=speed, course=course, ident=ident, callsign_text=callsign,
+            track_number=number, kind=kind, los_x=los_x, los_y=los_y, slant_m=slant,
+            ground_m=ground, velocity_var=self.plot_velocity_var)
+        if xr == xr:  # antenna known: the kernel put the line of sight from it
+            m.antenna_m = alt
+            m.primaries = primaries
+        elif len(m):
+            self._plot_covariance(m, theta, var_r, var_az)
         return m
 
-    def _plot_covariance(self, m: Measurements, theta_deg: np.ndarray) -> None:
-        """Polar noise of the radar, rotated to each plot's line of sight in the plane."""
-        var_r, var_az, xr, yr, alt = self._radar(m.source)
+    def _plot_covariance(self, m: Measurements, theta_deg: np.ndarray, var_r: float,
+                         var_az: float) -> None:
+        """Polar noise of a radar of unknown position, rotated to each plot's azimuth
+        turned by the convergence (a stand-in for the line of sight)."""
         k2 = float(m.k[0]) ** 2  # within 0.3 % across a batch: one value will do
-        if xr == xr:  # antenna known: the line of sight from it
-            m.ground_m, m.los_x, m.los_y = plot_noise(
-                m.xy, m.slant_m, m.k, xr, yr, var_r, var_az, k2, m.R)
-            m.antenna_m = alt
-            m.primaries = PRIMARY in m.kind.tolist()
-            return
-        # the azimuth, turned by the convergence
         slant = m.slant_m
         bearing = np.radians(theta_deg) + self.frame.north(m.lon)
         m.slant_m = np.full(len(m), np.nan)
@@ -430,9 +447,12 @@ class MeasurementModel:
 
     # -- tracks ----------------------------------------------------------------------------
 
-    def _tracks(self, messages: list[Track], index: np.ndarray, source: int) -> Measurements:
+    def _tracks(self, messages: list[Track], index: np.ndarray | None,
+                source: int) -> Measurements:
         num, ident, number, callsign, plans, complete = track_columns(
             messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)
+        if index is None:
+            index = np.arange(len(num), dtype=np.int64)
         kind = np.full(len(num), SDPS, dtype=np.int64)
         m, num = self._finish(num, index, source, ident, kind, number, callsign, complete,
                               self.sdps_velocity_var, None, num[:, ROC], plans)

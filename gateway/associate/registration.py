@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway._columns import correct_plots
-from gateway._registration import modes_share, velocities
+from gateway._registration import keep_plots, modes_share, pair_plots, velocities
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
 from gateway.messages import RadarRef
@@ -113,10 +113,12 @@ class Registration:
         self.solves = 0
         # per address: each radar's last plot (time, record: _RECORD float64 as bytes)
         self._last: OrderedDict[int, dict[int, tuple[float, bytes]]] = OrderedDict()
-        # Mode S plots not yet worked on (observe): (source, their rows, the cycle's
-        # columns, velocities, velocity variances), ``_plot_count`` plots in all
-        self._plots: list[tuple[int, np.ndarray, tuple[np.ndarray, ...], np.ndarray,
-                                np.ndarray]] = []
+        # Mode S plots not yet worked on (observe), ``_plot_count`` of them, copied as they
+        # come into rows of two buffers (gateway._registration.keep_plots): numbers (t, x,
+        # y, line of sight x, y, slant and ground range, scale, velocity x, y, its
+        # variance) and (source, address); grown when a cycle does not fit
+        self._num = np.empty((0, 11))
+        self._ids = np.empty((0, 2), dtype=np.int64)
         self._plot_count = 0
         self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
         self._next_output = -np.inf  # data time of the next periodic publication
@@ -259,34 +261,28 @@ class Registration:
               velocity: np.ndarray, velocity_var: np.ndarray) -> None:
         """Keep the plots ``j`` chosen (``_select``) with their tracks' velocities, and work
         on them once ``registration_learn_batch`` have come."""
-        # the columns are gathered when worked on (_work): here only kept (none of them
-        # changes after its cycle: a correction makes new arrays, before the cycle)
-        self._plots.append((m.source, j, (t, xy[:, 0], xy[:, 1], m.los_x, m.los_y, m.slant_m,
-                                          m.ground_m, m.k, m.icao24),
-                            velocity, velocity_var))
-        self._plot_count += len(j)
+        at = self._plot_count
+        if at + len(j) > len(self._num):  # room for this cycle, and a batch's worth more
+            size = at + len(j) + self.p.registration_learn_batch
+            num, ids = np.empty((size, 11)), np.empty((size, 2), dtype=np.int64)
+            num[:at], ids[:at] = self._num[:at], self._ids[:at]
+            self._num, self._ids = num, ids
+        self._plot_count = keep_plots(
+            self._num, self._ids, at, m.source, j, t, xy[:, 0], xy[:, 1], m.los_x, m.los_y,
+            m.slant_m, m.ground_m, m.k, m.icao24, velocity, velocity_var)
         if self._plot_count >= self.p.registration_learn_batch:
             self._work()
 
     def _work(self) -> None:
         """Pair the plots kept with each address's last plot of every other radar (in the
         order they came), then learn from the pairs and solve if enough came."""
-        if not self._plots:
+        if not self._plot_count:
             return
         p = self.p
-        parts = self._plots
-        self._plots, self._plot_count = [], 0
-        source = np.concatenate([np.full(len(j), s) for s, j, _c, _v, _w in parts])
-        sizes = [len(c[0]) for _s, _j, c, _v, _w in parts]
-        start = np.cumsum([0, *sizes[:-1]])
-        rows = np.concatenate([j + a for (_s, j, _c, _v, _w), a in zip(
-            parts, start.tolist(), strict=True)])
-        gathered = [np.concatenate(column)[rows] for column in zip(
-            *(c for _s, _j, c, _v, _w in parts), strict=True)]
-        address = gathered.pop()
-        cols = np.stack(gathered, axis=1)
-        vel = np.concatenate([v for _s, _j, _c, v, _w in parts])
-        vvar = np.concatenate([w for _s, _j, _c, _v, w in parts])
+        n, self._plot_count = self._plot_count, 0
+        # views of the buffers: read here, before the next cycle writes them again
+        num, source, address = self._num[:n], self._ids[:n, 0], self._ids[:n, 1]
+        cols, vel, vvar = num[:, :8], num[:, 8:10], num[:, 10]
         ok = np.isfinite(cols).all(axis=1) & (cols[:, 5] > 0) & (cols[:, 6] > 0)
         if not ok.all():
             source, address, cols, vel, vvar = (
@@ -296,36 +292,17 @@ class Registration:
         noise = np.array([self.noise(s) for s in range(int(source.max()) + 1)])
         rec = self._records(cols, noise[source])
         self._grow(int(source.max()) + 1)
-        window = p.registration_pair_window_s
-        mine: list[int] = []
-        theirs: list[bytes] = []
-        other: list[int] = []
-        last = self._last
         # each record kept as its own bytes (a copy: a view would hold the whole batch's
         # array for as long as the address is remembered, up to
         # registration_max_addresses of them); a slice of one bytes object costs less
-        # than a numpy copy of each row, and is smaller
-        size = rec.itemsize * _RECORD
-        buf = rec.tobytes()
-        # the loop runs for every plot worked on: its methods bound once
-        get, move_to_end = last.get, last.move_to_end
-        add_mine, add_theirs, add_other = mine.append, theirs.append, other.append
-        for n, (a, s, tn) in enumerate(zip(address.tolist(), source.tolist(),
-                                           rec[:, _T].tolist(), strict=True)):
-            seen = get(a)
-            if seen is None:
-                seen = last[a] = {}
-            else:
-                move_to_end(a)
-                for o, (tq, q) in seen.items():
-                    if o != s and -window <= tn - tq <= window:  # times are finite
-                        add_mine(n)
-                        add_theirs(q)
-                        add_other(o)
-            seen[s] = (tn, buf[n * size:(n + 1) * size])
+        # than a numpy copy of each row, and is smaller.  The loop over the plots is C
+        # (gateway._registration.pair_plots: the same steps on the same objects).
+        mine, theirs, other = pair_plots(self._last, address, source, rec[:, _T],
+                                         rec.tobytes(), rec.itemsize * _RECORD,
+                                         p.registration_pair_window_s)
         self._age(float(rec[:, _T].max()))
         if mine:
-            self._learn(rec[mine], np.frombuffer(b"".join(theirs), dtype=rec.dtype).reshape(
+            self._learn(rec[mine], np.frombuffer(theirs, dtype=rec.dtype).reshape(
                 -1, _RECORD), np.array(other), source[mine], vel[mine], vvar[mine])
         if self.since_solve >= p.registration_solve_every:
             self._solve()

@@ -1,0 +1,130 @@
+"""gateway._columns.plot_measurements, held to the code it replaced bit for bit.
+
+``MeasurementModel._plots`` read a source's plots to columns (``plot_columns``), left out
+those without a position, projected them (``ConformalFrame.to_plane``), took the plane's
+scale (``ConformalFrame.scale``: numpy's ``interp``) and, from a known antenna, the noise
+(``plot_noise`` with the first plot's scale squared in Python).  The kernel does it in one
+call; ``_reference`` below is that code, kept as it was.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gateway._columns import plot_columns, plot_measurements, plot_noise
+from gateway.associate import ConformalFrame
+from gateway.associate.measurements import (
+    _ADDRESS,
+    _CALLSIGN,
+    _CODE,
+    _DETECTION_KIND,
+    MeasurementModel,
+    code_table,
+)
+from gateway.associate.parameters import NON_DISCRETE_CODES
+from gateway.messages import Plot, Source
+from gateway.units import NM
+
+FRAME = ConformalFrame()
+NON_DISCRETE = code_table(NON_DISCRETE_CODES).view(np.uint8)
+TABLES = (_ADDRESS, _CODE, _CALLSIGN, _DETECTION_KIND, NON_DISCRETE)
+SRC = Source(sac=1, sic=2, cat=48)
+
+
+def _reference(plots: list[Plot], xr: float, yr: float, var_r: float, var_az: float,
+               ) -> dict[str, object]:
+    """The columns as the numpy code made them (plot_columns, _finish, _plot_covariance
+    with a known antenna)."""
+    num, ident, kind, number, text, complete = plot_columns(plots, *TABLES)
+    ok = np.isfinite(num[:, 1]) & np.isfinite(num[:, 2])
+    rows = ok.nonzero()[0]
+    num, ident, kind, number = num[rows], ident[rows], kind[rows], number[rows]
+    lat, lon = num[:, 1], num[:, 2]
+    out: dict[str, object] = dict(
+        kept=rows, missing=int((~ok).sum()), t=num[:, 0], lat=lat, lon=lon, fl=num[:, 3],
+        speed=num[:, 4], course=num[:, 5], slant=num[:, 6] * NM, theta=num[:, 7],
+        k=FRAME.scale(lat), xy=FRAME.to_plane(lat, lon), ident=ident, kind=kind,
+        number=number, text=[text[i] for i in rows.tolist()])
+    if xr == xr and len(rows):
+        R = np.zeros((len(rows), 2, 2))
+        k = out["k"]
+        assert isinstance(k, np.ndarray)
+        out["ground"], out["los_x"], out["los_y"] = plot_noise(
+            out["xy"], out["slant"], k, xr, yr, var_r, var_az,  # type: ignore[arg-type]
+            float(k[0]) ** 2, R)
+        out["R"] = R
+    return out
+
+
+def _plots(rng: np.random.Generator, n: int) -> list[Plot]:
+    lat = rng.uniform(24.0, 35.0, n)
+    lat[::5] = np.round(lat[::5], 2)  # on the scale table's nodes (every 0.01 degree)
+    plots = []
+    for i in range(n):
+        gone = rng.random() < 0.15
+        plots.append(Plot(
+            t=float(rng.uniform(0, 1e5)), src=SRC, lat=None if gone else float(lat[i]),
+            lon=float(rng.uniform(-118, -95)) if rng.random() > 0.05 else None,
+            rho_nm=float(rng.uniform(0, 250)) if rng.random() > 0.1 else None,
+            theta_deg=float(rng.uniform(0, 360)), fl=float(rng.uniform(0, 450)),
+            mode3a=f"{int(rng.integers(0, 4096)):04o}", icao24=None if rng.random() < 0.3
+            else f"{int(rng.integers(0, 1 << 24)):06X}", callsign=None, track_number=i,
+            gs_kt=float(rng.uniform(0, 500)), hdg_deg=None,
+            detection=["psr", "ssr", "modes", None][int(rng.integers(0, 4))], flags=[]))
+    return plots
+
+
+def test_plot_measurements_is_the_numpy_code_to_the_bit() -> None:
+    rng = np.random.default_rng(16)
+    conic, lats, scales = FRAME.tables
+    for case in range(300):
+        plots = _plots(rng, int(rng.integers(0, 40)))
+        xr, yr = ((float("nan"), float("nan")) if case % 7 == 0
+                  else (float(rng.uniform(-5e5, 5e5)), float(rng.uniform(-5e5, 5e5))))
+        var_r, var_az = float(rng.uniform(100, 3000)), float(rng.uniform(1e-7, 1e-5))
+        want = _reference(plots, xr, yr, var_r, var_az)
+        kept, missing, num, xy, R, ident, kind, number, text, primaries = plot_measurements(
+            plots, *TABLES, conic, lats, scales, NM, xr, yr, var_r, var_az)
+        expected_kept = want["kept"]
+        assert isinstance(expected_kept, np.ndarray)
+        all_kept = len(expected_kept) == len(plots)
+        assert (kept is None) == all_kept
+        if kept is not None:
+            assert kept.tolist() == expected_kept.tolist()
+        assert missing == want["missing"] and text == want["text"]
+        got = dict(zip(("t", "lat", "lon", "fl", "speed", "course", "slant", "theta", "k",
+                        "ground", "los_x", "los_y"), num, strict=True))
+        got.update(xy=xy, ident=ident, kind=kind, number=number)
+        if xr == xr:
+            got["R"] = R
+            assert primaries == (0 in kind.tolist())
+        else:
+            assert np.isnan(num[9:]).all() and not primaries
+        for name, value in got.items():
+            if name not in want:  # no antenna (above), or no plot: nothing to compare
+                continue
+            ref = want[name]
+            assert isinstance(ref, np.ndarray), name
+            assert value.shape == ref.shape, name
+            assert np.array_equal(value.view(np.int64), ref.view(np.int64)), name
+
+
+def test_the_scale_is_numpy_interp_at_the_nodes_and_ends() -> None:
+    """Latitudes on the table's nodes, between them, at and beyond its ends."""
+    conic, lats, scales = FRAME.tables
+    lat = np.r_[lats[[0, 1, 8900, -2, -1]], -89.5, 89.5, -90.0, 90.0,
+                np.random.default_rng(1).uniform(-89, 89, 2000)]
+    plots = [Plot(t=0.0, src=SRC, lat=float(a), lon=-100.0, rho_nm=None, theta_deg=None,
+                  fl=None, mode3a=None, icao24=None, callsign=None, track_number=None,
+                  gs_kt=None, hdg_deg=None, detection=None, flags=[]) for a in lat.tolist()]
+    num = plot_measurements(plots, *TABLES, conic, lats, scales, NM, 0.0, 0.0, 1.0, 1.0)[2]
+    assert np.array_equal(num[8].view(np.int64), np.interp(lat, lats, scales).view(np.int64))
+
+
+def test_convert_fills_the_covariance_without_an_antenna() -> None:
+    """A radar of unknown position: the azimuth stands for the line of sight (numpy)."""
+    model = MeasurementModel(FRAME, {}, 100.0)
+    plots = _plots(np.random.default_rng(5), 30)
+    (m,) = model.convert(plots)
+    assert np.isfinite(m.R).all() and np.isnan(m.slant_m).all() and not m.primaries
+    assert np.isnan(m.ground_m).all() and m.antenna_m != m.antenna_m
