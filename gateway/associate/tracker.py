@@ -56,7 +56,6 @@ from gateway.associate.filter import (
     ConstantVelocity,
     InteractingMultipleModel,
     LevelFilter,
-    as_f64,
 )
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.gating import Hypotheses, IdentityGater, code_table
