@@ -181,7 +181,12 @@ class _Message(
     t: Time
 
 
-class Plot(_Message, tag="plot", kw_only=True, frozen=True):
+# Plot and Track are not tracked by the garbage collector either (gc=False), as Fused below:
+# the normaliser makes one per target report, and a 10-minute replay writes 120,000.  Safe
+# for the same reason: frozen, so no field is ever reassigned, and the fields hold only
+# strings, numbers, a Source (numbers), a FlightPlan (strings, numbers, a Coordination of
+# the same) and a fresh list of flag strings that nothing appends to; none can refer back.
+class Plot(_Message, tag="plot", kw_only=True, frozen=True, gc=False):
     """One CAT048 target report, placed on the earth."""
 
     src: Source
@@ -200,7 +205,7 @@ class Plot(_Message, tag="plot", kw_only=True, frozen=True):
     flags: list[Flag]
 
 
-class Track(_Message, tag="track", kw_only=True, frozen=True):
+class Track(_Message, tag="track", kw_only=True, frozen=True, gc=False):
     """One CAT062 track update from an SDPS."""
 
     src: Source

@@ -426,3 +426,35 @@ def test_messages_are_frozen() -> None:
     with pytest.raises(AttributeError):
         PSR_PLOT.lat = 0.0  # type: ignore[misc]
     assert msgspec.structs.replace(PSR_PLOT, lat=0.0).lat == 0.0
+
+
+def _holds_only_leaves(t: msgspec.inspect.Type) -> bool:
+    """Whether a value of type ``t`` can hold nothing but strings, numbers, booleans, None
+    and containers (lists, frozen Structs) of the same: nothing that could refer back to
+    the message that holds it."""
+    mi = msgspec.inspect
+    if isinstance(t, mi.Metadata):  # a constraint or a description on a type
+        return _holds_only_leaves(t.type)
+    if isinstance(t, (mi.StrType, mi.IntType, mi.FloatType, mi.BoolType, mi.NoneType,
+                      mi.LiteralType)):
+        return True
+    if isinstance(t, mi.UnionType):
+        return all(map(_holds_only_leaves, t.types))
+    if isinstance(t, mi.ListType):
+        return _holds_only_leaves(t.item_type)
+    if isinstance(t, mi.StructType):
+        return t.cls.__struct_config__.frozen and all(
+            _holds_only_leaves(f.type) for f in t.fields)
+    return False  # a dict, Any, a mutable Struct...: could hold anything
+
+
+@pytest.mark.parametrize("cls", [Plot, Track, Fused])
+def test_untracked_messages_cannot_be_in_a_cycle(cls: type[msgspec.Struct]) -> None:
+    """Plot, Track and Fused are not tracked by the garbage collector (gc=False): a cycle
+    through one would never be freed.  None can be in one: each is frozen and its fields
+    hold only leaves (a list's elements can be replaced, but only with what its type
+    admits, and nothing in the gateway appends to one)."""
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    assert cls.__struct_config__.gc is False and cls.__struct_config__.frozen
+    assert all(_holds_only_leaves(f.type) for f in info.fields)

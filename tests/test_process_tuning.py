@@ -90,3 +90,15 @@ def test_the_replay_command_tunes_once(tmp_path: Path, monkeypatch: pytest.Monke
     out = tmp_path / "out.jsonl"
     assert cli.main(["replay", str(SAMPLE), "--config", str(config), "--out", str(out)]) == 0
     assert calls == [1]
+
+
+def test_tuning_raises_the_first_generation_threshold() -> None:
+    """In a fresh interpreter: the command's tuning sets the first generation's threshold
+    (gateway/service/tuning.py says why) and leaves the older ones as they were."""
+    code = ("import gc, json; from gateway.service.tuning import tune_for_service; "
+            "before = gc.get_threshold(); tune_for_service(); "
+            "print(json.dumps([before, gc.get_threshold()]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    before, after = json.loads(done.stdout)
+    assert after == [10_000, *before[1:]]
