@@ -25,6 +25,7 @@ from gateway.commands.service import (
     output,
     with_web,
 )
+from gateway.files import BULK_BUFFER
 from gateway.ingest import CaptureError, IngestStats
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.logs import setup_logging
@@ -63,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.at is not None and args.speed is None:
         raise UsageError("--at needs --speed N: as fast as can be has no schedule")
     pacer = Pacer(args.speed, start_at=args.at)
-    with output(args.out) as out, handoff_store(config) as store, tqdm(
+    # as fast as can be: nobody follows the file as it grows, so it is written in large
+    # pieces; a paced replay keeps the default buffer, as a live run does
+    buffer_size = BULK_BUFFER if args.speed is None else -1
+    with output(args.out, buffer_size) as out, handoff_store(config) as store, tqdm(
             desc="replay", unit=" datagrams", file=sys.stderr, disable=None,
             leave=False) as bar:
         service = Service(config, mqtt=mqtt, out=out, pacer=pacer, store=store,

@@ -94,14 +94,15 @@ def with_nodes(mqtt: MqttConfig | None, broker: str) -> MqttConfig:
 
 
 @contextmanager
-def output(path: str | None) -> Iterator[IO[bytes] | None]:
-    """The ``--out`` file, if any; one that cannot be opened is bad usage (exit 2)."""
+def output(path: str | None, buffer_size: int = -1) -> Iterator[IO[bytes] | None]:
+    """The ``--out`` file, if any; one that cannot be opened is bad usage (exit 2).
+    ``buffer_size`` as ``binary_writer`` takes it."""
     if path is None:
         yield None
         return
     with ExitStack() as stack:
         try:
-            out = stack.enter_context(binary_writer(path))
+            out = stack.enter_context(binary_writer(path, buffer_size))
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}") from None
         yield out
