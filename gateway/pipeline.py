@@ -39,6 +39,9 @@ HELD_MAX = 10_000  # messages held while the store fails (_handed)
 # least this often (data time): a redundant pair's process taking over gives its tracks the
 # ids they were published with (``Tracker.take_over``).
 TRACKS_SAVE_S = 1.0
+# a source batch's kind ("plots", "tracks") as its published Kind: a dict look-up, where
+# ``Kind(value)`` (the enum's call) cost some twenty times more, per batch (issue 16)
+_KINDS: dict[str, Kind] = {k.value: k for k in Kind}
 
 
 def _coordinated(handoff: Handoff, fused: list[Fused]) -> list[Fused]:
@@ -209,7 +212,7 @@ class Pipeline:
         out: list[Published] = []
         for batch in batches:
             if republish:
-                out.append(Published(Kind(batch.kind), batch.messages, batch.source,
+                out.append(Published(_KINDS[batch.kind], batch.messages, batch.source,
                                      batch.at, batch.datagram))
             if not self.associating:
                 continue

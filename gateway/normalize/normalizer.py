@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -52,7 +51,6 @@ MAX_PENDING = 20_000  # messages held for one source before its batch is closed 
 FIRST_CYCLE_HOLD_S = 0.5
 NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
 END_OF_BATCH = 2  # I065/000
-_ORDER = itemgetter(0, 1)  # events by offset in the stream, a service message after data
 
 
 @dataclass(slots=True)
@@ -156,18 +154,29 @@ class Normalizer:
                 out: list[SourceBatch]) -> None:
         """Interleave a category's messages with its sources' service messages by position
         in the datagram stream, closing a source's batch at each framing message."""
-        # (offset, order, key, row of a service message or a message, its kind, datagram)
-        events: list[tuple[int, int, tuple[int, int], Any, int, int]] = []
+        # the events, one column a list: offset * 2 + is_service (a service message sorts
+        # after data at one offset), key, row of a service message or a message, its kind,
+        # datagram; put in stream order by one stable argsort of the first (no tuple made
+        # per message, nor sorted by a Python key: issue 16)
+        ranks: list[int] = []
+        keys: list[tuple[int, int]] = []
+        items: list[Any] = []
+        kinds: list[int] = []
+        datagrams: list[int] = []
         if service is not None:
             is_status = service.category == 65
             for key, rows in self._groups(service, sites):
-                kinds = service.columns[type_path][rows].tolist()
+                types = service.columns[type_path][rows].tolist()
                 offsets = service.record_offset[rows].tolist()
-                datagrams = service.datagram[rows].tolist()
-                for r, kind, offset, datagram in zip(rows.tolist(), kinds, offsets, datagrams,
+                where = service.datagram[rows].tolist()
+                for r, kind, offset, datagram in zip(rows.tolist(), types, offsets, where,
                                                      strict=True):
                     if kind in closing:
-                        events.append((offset, 1, key, r, kind, datagram))
+                        ranks.append(2 * offset + 1)
+                        keys.append(key)
+                        items.append(r)
+                        kinds.append(kind)
+                        datagrams.append(datagram)
                     if is_status:  # SDPS status, as last reported
                         sites[key][1].status = service.record(r)
         if data is not None:
@@ -176,16 +185,22 @@ class Normalizer:
                 reference[np.isnan(reference)] = now
             for key, rows in self._groups(data, sites):
                 messages, kept = convert(data, rows, sites[key][0], reference)
-                events.extend(zip(data.record_offset[kept].tolist(), repeat(0), repeat(key),
-                                  messages, repeat(0), data.datagram[kept].tolist(),
-                                  strict=False))
-        events.sort(key=_ORDER)
+                ranks.extend((2 * data.record_offset[kept]).tolist())
+                keys.extend(repeat(key, len(messages)))
+                items.extend(messages)
+                kinds.extend(repeat(0, len(messages)))
+                datagrams.extend(data.datagram[kept].tolist())
+        order = np.argsort(np.array(ranks, dtype=np.int64), kind="stable").tolist()
+        events = zip([ranks[j] for j in order], [keys[j] for j in order],
+                     [items[j] for j in order], [kinds[j] for j in order],
+                     [datagrams[j] for j in order], strict=True)
         # Unframed sources' batches still open: key -> (their datagram, last offset).  Each
         # closes as soon as the stream moves past its datagram, whatever comes next, so the
         # batches do not depend on where the stream was cut into decode calls (live, the
         # calls are small; in a replay, large).
         unframed: dict[Any, tuple[int, int]] = {}
-        for offset, is_service, key, item, kind, datagram in events:
+        for rank, key, item, kind, datagram in events:
+            offset, is_service = rank >> 1, rank & 1
             if unframed:
                 for k in [k for k, (d, _) in unframed.items() if d != datagram]:
                     d, last = unframed.pop(k)
