@@ -47,7 +47,8 @@ extensions = [
     Extension(
         "gateway._tracking",
         ["ext/tracking.pyx"],
-        depends=["ext/imm.pxi"],  # the IMM's per-track code, shared with the gate's
+        # the IMM's per-track code, shared with the gate's; the state's time, with _cycle's
+        depends=["ext/imm.pxi", "ext/advance.pxi"],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
@@ -82,6 +83,7 @@ extensions = [
     Extension(
         "gateway._columns",
         ["ext/columns.pyx"],
+        depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/fused.pyx
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
@@ -93,12 +95,14 @@ extensions = [
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"], include_dirs=[numpy.get_include()],
+              depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/columns.pyx
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N
     # hits, identity, pairings: gateway/associate/tracker.py calls it); no fused
     # multiply-add, so that its sums are numpy's to the bit
     Extension("gateway._cycle", ["ext/cycle.pyx"],
+              depends=["ext/advance.pxi"],  # the state's time, shared with _tracking
               extra_compile_args=["-O3", "-ffp-contract=off"]),
     # the handoff's point-in-polygon test: which control unit each point is in
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation

@@ -437,39 +437,7 @@ def plot_noise(double[:, ::1] xy, double[::1] slant, double[::1] k, double xr, d
 
 # -- a batch of plots, whole -----------------------------------------------------------------
 
-cdef inline double _interp(double x, const double[::1] xp, const double[::1] fp) noexcept nogil:
-    """numpy's ``interp(x, xp, fp)`` of one value (numpy/_core/src/multiarray/
-    compiled_base.c, arr_interp): the same interval (xp ascending), the same slope and
-    order of operations, fp's ends outside, fp[j] on a node, the other end's formula
-    where one gives nan."""
-    cdef Py_ssize_t n = xp.shape[0], lo, hi, mid, j
-    cdef double slope, r
-    if x != x:
-        return x
-    if x < xp[0]:
-        return fp[0]
-    if x > xp[n - 1]:
-        return fp[n - 1]
-    if x == xp[n - 1]:
-        return fp[n - 1]
-    lo = 0
-    hi = n - 1
-    while hi - lo > 1:  # xp[lo] <= x < xp[hi]
-        mid = (lo + hi) // 2
-        if xp[mid] <= x:
-            lo = mid
-        else:
-            hi = mid
-    j = lo
-    if xp[j] == x:
-        return fp[j]
-    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
-    r = slope * (x - xp[j]) + fp[j]
-    if r != r:
-        r = slope * (x - xp[j + 1]) + fp[j + 1]
-        if r != r and fp[j] == fp[j + 1]:
-            r = fp[j]
-    return r
+include "interp.pxi"
 
 
 cdef enum:  # the rows of ``plot_measurements``' numbers
@@ -533,7 +501,7 @@ def plot_measurements(list messages, object addresses, object codes, object call
         cv[C_SLANT, i] = nv[r, 6] * nm
         cv[C_THETA, i] = nv[r, 7]
         conic.point(nv[r, 1], nv[r, 2], &pv[i, 0], &pv[i, 1])
-        cv[C_K, i] = _interp(nv[r, 1], scale_lat, scale)
+        cv[C_K, i] = _interp(nv[r, 1], &scale_lat[0], &scale[0], nt)
     if m:
         k2 = (<object> cv[C_K, 0]) ** 2  # Python's float pow, as the numpy code squared it
     for i in range(m):

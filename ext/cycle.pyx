@@ -24,6 +24,8 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
+include "advance.pxi"
+
 DEF TENTATIVE = 0
 DEF IDENT = 4  # columns of an identity: address, discrete code, callsign hash, code
 DEF ADDRESS = 0
@@ -168,12 +170,7 @@ def advance(double[::1] t, const int64_t[::1] rows, const double[::1] dt):
     if new == NULL:
         raise MemoryError()
     with nogil:
-        for i in range(n):
-            new[i] = fmax(t[rows[i]], t[rows[i]] + dt[i])
-            if dt[i] < 0:
-                back += 1
-        for i in range(n):
-            t[rows[i]] = new[i]
+        back = _advance_times(t, rows, dt, new)
     free(new)
     return back
 

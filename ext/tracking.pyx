@@ -24,6 +24,7 @@ import numpy as np
 
 
 include "imm.pxi"
+include "advance.pxi"
 
 
 cdef inline void _kalman(const double* x0, const double* P0, const double* nu,
@@ -528,12 +529,7 @@ def imm_absorb(const double[:, ::1] packed, const double[:, :] x, const double[:
                                    loglik)
             _imm_store_row(M, mu, xm, Pm, dt[i], &w[0], &q[0], &limit[0], &tx[r, 0],
                            &tP[r, 0, 0], &txm[r, 0, 0], &tPm[r, 0, 0, 0], &tmu[r, 0])
-        for i in range(k):  # all read before any is written, as numpy's t[rows] = ...
-            later[i] = fmax(t[rows[i]], t[rows[i]] + dt[i])
-            if dt[i] < 0:
-                back += 1
-        for i in range(k):
-            t[rows[i]] = later[i]
+        back = _advance_times(t, rows, dt, later)
     free(scratch)
     return bad, back
 
