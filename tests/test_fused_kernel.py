@@ -82,7 +82,7 @@ FRAME = ConformalFrame()
 def _output(p: TrackerParameters | None = None) -> Output:
     """The kernel's fixed part as the tracker makes it (Tracker.__init__)."""
     p = p or TrackerParameters()
-    lats, factors = FRAME.scale_table()
+    _conic, lats, factors = FRAME.tables
     return Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats, factors, FRAME.cone,
                   FRAME.parameters.lon_0, MODE3A, ADDRESS, COASTING, _ENDED, KT,
                   p.report_velocity_sigma_mps, FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
@@ -373,7 +373,7 @@ def test_bad_array_refused() -> None:
 
 
 def test_output_refuses_a_bad_table() -> None:
-    lats, factors = FRAME.scale_table()
+    _conic, lats, factors = FRAME.tables
     args = (1.0, 0.0, MODE3A, ADDRESS, COASTING, _ENDED, KT, 1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="increase"):
         Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats[::-1].copy(), factors, *args)

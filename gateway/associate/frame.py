@@ -71,8 +71,9 @@ class ConformalFrame:
     @property
     def tables(self) -> tuple[Conic, np.ndarray, np.ndarray]:
         """The compiled conic and the scale table (latitudes, factors): what ``to_plane``
-        and ``scale`` use, for a kernel that projects and scales in its own pass
-        (gateway._columns.plot_measurements)."""
+        and ``scale`` use (latitudes in degrees, increasing; point scale factors), for a
+        kernel that projects or scales in its own pass (gateway._columns.plot_measurements,
+        gateway._fused.messages)."""
         return self._conic, self._scale_lat, self._scale
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,12 +100,6 @@ class ConformalFrame:
         if type(lon) is np.ndarray and lon.ndim == 1 and lon.dtype == np.float64:
             return _north(lon, self.cone, self._lon_0)  # numpy's arithmetic, one call
         return self.cone * (np.asarray(lon, dtype=np.float64) - self.parameters.lon_0)
-
-    def scale_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """The latitudes (degrees, increasing) and point scale factors ``scale``
-        interpolates between (for the tracker's output kernel, which interpolates as
-        numpy does)."""
-        return self._scale_lat, self._scale
 
     def scale(self, lat: np.ndarray) -> np.ndarray:
         """Point scale factor k (plane metres per metre on the ellipsoid) at ``lat``."""

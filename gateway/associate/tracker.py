@@ -207,7 +207,7 @@ class Tracker:
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
         self.named = 0  # tracks given an id so far (a store saves the live ones after each)
-        lats, factors = self.frame.scale_table()
+        _conic, lats, factors = self.frame.tables
         self._output = _fused.Output(  # what every batch's messages take (_messages)
             Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats, factors, self.frame.cone,
             self.frame.parameters.lon_0, MODE3A, ADDRESS, COASTING, _ENDED, KT,
