@@ -226,9 +226,9 @@ class Pipeline:
         """Each radar's estimated biases, every ``registration_output_period_s`` of data
         time (none without registration)."""
         reg = self.tracker.registration
-        if reg is None or not np.isfinite(self.tracker.now):
+        if reg is None or not np.isfinite(self.tracker.data_now):
             return []
-        made = reg.due(self.tracker.now)
+        made = reg.due(self.tracker.data_now)  # the data's clock: live and replay alike
         return [Published(Kind.REGISTRATION, list(made))] if made else []
 
     def _picture(self, fused: list[Fused]) -> list[Published]:

@@ -126,15 +126,22 @@ class Registration:
     def due(self, now: float) -> list[Registration_]:
         """The ``registration`` message of every radar with pairs, when a publication is
         due at data time ``now`` (every ``registration_output_period_s``, on multiples of
-        it); else nothing."""
-        period = self.p.registration_output_period_s
+        it, the first after the first batch's earliest plot); else nothing.
+
+        The schedule starts from the data (``before``), not from the first call: a live
+        run's first call comes after a chunk of datagrams of whatever size the socket
+        gave, a replay's after a larger one, and a first call on either side of a
+        multiple of the period put their publications a whole period apart."""
         if not now >= self._next_output:
             return []
-        first = not np.isfinite(self._next_output)
-        self._next_output = (np.floor(now / period) + 1) * period
-        if first:
-            return []
-        return self.messages(now)
+        first = self._next_output == -np.inf  # asked before any data: from now on
+        self._next_output = self._after(now)
+        return [] if first else self.messages(now)
+
+    def _after(self, t: float) -> float:
+        """The first multiple of the publication period after data time ``t``."""
+        period = self.p.registration_output_period_s
+        return float((np.floor(t / period) + 1) * period)
 
     def messages(self, t: float) -> list[Registration_]:
         """Every radar's estimate now, as shared-format messages stamped ``t``."""
@@ -156,6 +163,9 @@ class Registration:
         """Correct each part of a batch; the raw positions and times of the plot parts
         (None for SDPS tracks) for ``after``."""
         raw: list[tuple[np.ndarray, np.ndarray] | None] = []
+        if self._next_output == -np.inf and parts:  # the first data: the schedule starts
+            self._next_output = self._after(min(float(np.min(m.t)) for m in parts
+                                                if len(m.t)))
         for m in parts:
             if m.sdps:
                 raw.append(None)

@@ -192,7 +192,8 @@ class Tracker:
         if isinstance(self.deleter, TimeoutDeleter):
             self.deleter.counters = self.counters
         self.tracks = TrackTable(hits=self.initiator.hits, models=self.filter.models)
-        self.now = -np.inf
+        self.now = -np.inf  # the clock: the latest data time, or a later tick's
+        self.data_now = -np.inf  # the latest data time (ticks do not move it)
         self.last_association = Association(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
         # the id sequence and identity map, kept in a store across restarts (identity.py)
         self.identities = Identities(id_prefix, ID_DIGITS)
@@ -231,7 +232,10 @@ class Tracker:
         for n, m in enumerate(parts):
             self.tracks.ensure_sources(len(self.sources.keys))
             self.counters["measurements"] += len(m)
-            self.now = max(self.now, float(_LATEST(m.t)))
+            latest = float(_LATEST(m.t))
+            if latest > self.data_now:
+                self.data_now = latest
+            self.now = max(self.now, latest)
             rows, idx = self._cycle(m)
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
