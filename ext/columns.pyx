@@ -19,8 +19,9 @@ numpy and PROJ round it, with the same libm):
   parameters; and its inverse (lcc_e_inverse, pj_phi2 by pj_sinhpsi2tanphi's Newton
   steps, as pj_inv and the unit conversion apply them; nan in gives nan, PROJ's error
   value inf gives inf, as pyproj does); tests/test_frame.py checks both against pyproj.
-- ``plot_noise`` is gateway/associate/measurements.py's polar noise rotated to the line of
-  sight from a known antenna, in the same order of operations.
+- ``_noise`` is gateway/associate/measurements.py's polar noise rotated to the line of
+  sight from a known antenna, in the same order of operations (tests/test_plot_measurements.py
+  holds ``plot_measurements`` to that numpy).
 
 Identities are parsed by the caller's tables (dicts, filled on a miss by their
 ``__missing__``), so an address, code or callsign hash is the same number either way.
@@ -305,6 +306,32 @@ cdef inline bint _located(double[:, ::1] nv, int64_t[::1] tv, Py_ssize_t i,
     return isfinite(nv[i, 1]) and isfinite(nv[i, 2])
 
 
+cdef inline bint _plot(double[:, ::1] nv, int64_t[:, ::1] iv, int64_t[::1] kv,
+                       int64_t[::1] tv, list text, Py_ssize_t i, object m, object addresses,
+                       object codes, object callsigns, dict detections) except -1:
+    """One plot read into row ``i`` of ``plot_columns``' columns (numbers [n, >= 8]: t,
+    lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg), the reader ``plot_columns`` and
+    ``plot_measurements`` share; whether it has a position."""
+    cdef object cs, det
+    cdef int64_t k
+    cdef bint located = _located(nv, tv, i, m)
+    nv[i, 5] = _number(m.hdg_deg)
+    nv[i, 6] = _number(m.rho_nm)
+    nv[i, 7] = _number(m.theta_deg)
+    cs = m.callsign
+    text[i] = cs
+    _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
+    det = detections.get(m.detection)
+    if det is None:
+        k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
+    else:
+        k = det
+    if k == MODES and iv[i, 0] < 0:
+        k = SSR
+    kv[i] = k
+    return located
+
+
 def plot_columns(list messages, object addresses, object codes, object callsigns,
                  dict detections, const unsigned char[::1] non_discrete,
                  ) -> tuple[object, object, object, object, list, bint]:
@@ -327,26 +354,10 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
     cdef int64_t[:, ::1] iv = ident
     cdef int64_t[::1] kv = kind, tv = number
     cdef list text = [None] * n
-    cdef object m, cs, det
     cdef bint complete = True
-    cdef int64_t k
     for i in range(n):
-        m = messages[i]
-        complete = _located(nv, tv, i, m) and complete
-        nv[i, 5] = _number(m.hdg_deg)
-        nv[i, 6] = _number(m.rho_nm)
-        nv[i, 7] = _number(m.theta_deg)
-        cs = m.callsign
-        text[i] = cs
-        _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
-        det = detections.get(m.detection)
-        if det is None:
-            k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
-        else:
-            k = det
-        if k == MODES and iv[i, 0] < 0:
-            k = SSR
-        kv[i] = k
+        complete = _plot(nv, iv, kv, tv, text, i, messages[i], addresses, codes, callsigns,
+                         detections) and complete
     _discrete(iv, non_discrete)
     return num, ident, kind, number, text, complete
 
@@ -392,7 +403,12 @@ def track_columns(list messages, object addresses, object codes, object callsign
 cdef inline void _noise(double px, double py, double slant, double k, double xr, double yr,
                         double var_r, double var_az, double k2, double* R, double* ground_m,
                         double* los_x, double* los_y) noexcept nogil:
-    """One plot's noise (``plot_noise``): ``R`` its four entries, row by row."""
+    """One plot's noise: the polar noise (range variance ``var_r`` m^2, azimuth ``var_az``
+    rad^2) of a plot at (px, py) seen from the antenna at (xr, yr), rotated to the line of
+    sight, times the plane's scale squared ``k2``, into ``R`` (its four entries, row by
+    row); its ground distance from the antenna (m on the ground: the plane's divided by
+    the scale ``k``) and the line of sight (unit vector in the plane).  The range in the
+    noise is the slant range (m), where unknown (nan) the ground distance."""
     cdef double dx = px - xr, dy = py - yr, ground, s, c, rho, cross, ss, cc, sc
     ground = hypot(dx, dy)
     s = dx / ground
@@ -411,30 +427,6 @@ cdef inline void _noise(double px, double py, double slant, double k, double xr,
     R[2] = R[1]
 
 
-def plot_noise(double[:, ::1] xy, double[::1] slant, double[::1] k, double xr, double yr,
-               double var_r, double var_az, double k2, double[:, :, ::1] R,
-               ) -> tuple[object, object, object]:
-    """The polar noise (range variance ``var_r`` m^2, azimuth ``var_az`` rad^2) of plots
-    at ``xy`` seen from the antenna at (xr, yr), rotated to each line of sight, times the
-    plane's scale squared ``k2``, into ``R`` [n, 2, 2].  Returns the ground distance from
-    the antenna (m on the ground: the plane's divided by the scale ``k``) and the line of
-    sight (unit vector in the plane).  The range in the noise is the slant range (m),
-    where unknown (nan) the ground distance."""
-    cdef Py_ssize_t i, n = xy.shape[0]
-    if xy.shape[1] != 2 or slant.shape[0] != n or k.shape[0] != n or R.shape[0] != n \
-            or R.shape[1] != 2 or R.shape[2] != 2:
-        raise ValueError("plot_noise: arrays differ in shape")
-    ground_a = np.empty(n)
-    s_a = np.empty(n)
-    c_a = np.empty(n)
-    cdef double[::1] ground_m = ground_a, los_x = s_a, los_y = c_a
-    with nogil:
-        for i in range(n):
-            _noise(xy[i, 0], xy[i, 1], slant[i], k[i], xr, yr, var_r, var_az, k2, &R[i, 0, 0],
-                   &ground_m[i], &los_x[i], &los_y[i])
-    return ground_a, s_a, c_a
-
-
 # -- a batch of plots, whole -----------------------------------------------------------------
 
 include "interp.pxi"
@@ -442,66 +434,72 @@ include "interp.pxi"
 
 cdef enum:  # the rows of ``plot_measurements``' numbers
     C_T, C_LAT, C_LON, C_FL, C_SPEED, C_COURSE, C_SLANT, C_THETA, C_K, C_GROUND, C_LOS_X, \
-        C_LOS_Y
+        C_LOS_Y, C_NAN, C_ROWS
 
 
 def plot_measurements(list messages, object addresses, object codes, object callsigns,
                       dict detections, const unsigned char[::1] non_discrete, Conic conic,
                       const double[::1] scale_lat, const double[::1] scale, double nm,
                       double xr, double yr, double var_r, double var_az):
-    """One source's plots to the tracker's columns in one call: ``plot_columns``, the
-    plots without a position left out, the plane position (``Conic.plane``), the plane's
-    scale at each (numpy's ``interp`` in the table ``scale_lat`` -> ``scale``), and, from
-    an antenna at (xr, yr) (nan: unknown, left to the caller), ``plot_noise`` with the
-    first plot's scale squared as Python squares it.
+    """One source's plots to the tracker's columns in one call: each plot read as
+    ``plot_columns`` reads it, the plots without a position left out, the plane position
+    (``Conic.plane``), the plane's scale at each (numpy's ``interp`` in the table
+    ``scale_lat`` -> ``scale``), and, from an antenna at (xr, yr) (nan: unknown, left to
+    the caller), the polar noise rotated to the line of sight (``_noise``) with the first
+    plot's scale squared as Python squares it.
 
-    Returns (the positions kept, None if all; how many were left out; numbers [12, m]:
-    t, lat, lon, fl, gs_kt, hdg_deg, slant range (rho_nm * nm), theta_deg, scale, ground
-    distance, line of sight x, y (nan without the antenna); xy [m, 2]; R [m, 2, 2]
-    (uninitialised without the antenna); ident [m, 4]; kind [m]; track numbers [m]; the
-    callsigns' text; whether a plot is primary).  A batch's dozen numpy calls were most
-    of its cost: here they are one."""
-    cdef Py_ssize_t i, r, m = 0, n = len(messages), nt = scale_lat.shape[0]
+    Returns (the positions kept [m]; how many were left out; numbers [13, m]: t, lat,
+    lon, fl, gs_kt, hdg_deg, slant range (rho_nm * nm), theta_deg, scale, ground
+    distance, line of sight x, y (nan without the antenna), and a row of nan (what plots
+    do not have); xy [m, 2]; R [m, 2, 2] (uninitialised without the antenna); ident [m,
+    4]; kind [m]; track numbers [m]; the callsigns' text; whether a plot is primary).
+    Each plot is read straight into the row it keeps (no columns of every plot first,
+    then the kept ones taken: the caller had to gather, count and number them; issue
+    16).  A batch's dozen numpy calls were most of its cost: here they are one."""
+    cdef Py_ssize_t i, m = 0, n = len(messages), nt = scale_lat.shape[0]
     if scale.shape[0] != nt or nt < 2:
         raise ValueError("plot_measurements: the scale table's columns differ in length")
-    num, ident, kind, number, text, complete = plot_columns(
-        messages, addresses, codes, callsigns, detections, non_discrete)
+    if non_discrete.shape[0] != 0o10000:
+        raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
+    num = np.empty((n, 8))  # each plot's fields, in the row it keeps
+    ident = np.empty((n, 4), dtype=np.int64)
+    kind = np.empty(n, dtype=np.int64)
+    number = np.empty(n, dtype=np.int64)
+    kept = np.empty(n, dtype=np.int64)
     cdef double[:, ::1] nv = num
-    cdef int64_t[::1] kv
-    kept = None
-    if not complete:
-        kept = np.empty(n, dtype=np.int64)
-        kv = kept
-        for i in range(n):
-            if isfinite(nv[i, 1]) and isfinite(nv[i, 2]):
-                kv[m] = i
-                m += 1
-        kept = kept[:m]
-        ident, kind, number = ident[kept], kind[kept], number[kept]
-        text = [text[i] for i in kept.tolist()]
-    else:
-        m = n
-    cdef const int64_t[::1] keep = kept if kept is not None else None
-    cols = np.empty((12, m))
+    cdef int64_t[:, ::1] iv = ident
+    cdef int64_t[::1] kindv = kind, tv = number, keep = kept
+    cdef list text = [None] * n
+    for i in range(n):  # a plot without a position is read (and checked) but not kept
+        if _plot(nv, iv, kindv, tv, text, m, messages[i], addresses, codes, callsigns,
+                 detections):
+            keep[m] = i
+            m += 1
+    if m < n:
+        kept, ident, kind, number = kept[:m], ident[:m], kind[:m], number[:m]
+        del text[m:]
+        iv = ident
+        kindv = kind
+    _discrete(iv, non_discrete)
+    cols = np.empty((C_ROWS, m))
     xy = np.empty((m, 2))
     R = np.empty((m, 2, 2))
     cdef double[:, ::1] cv = cols, pv = xy
     cdef double[:, :, ::1] Rv = R
-    cdef const int64_t[::1] kindv = kind
     cdef double k2 = 0.0
     cdef bint antenna = xr == xr, primaries = False  # as the caller tests it
     for i in range(m):
-        r = keep[i] if kept is not None else i
-        cv[C_T, i] = nv[r, 0]
-        cv[C_LAT, i] = nv[r, 1]
-        cv[C_LON, i] = nv[r, 2]
-        cv[C_FL, i] = nv[r, 3]
-        cv[C_SPEED, i] = nv[r, 4]
-        cv[C_COURSE, i] = nv[r, 5]
-        cv[C_SLANT, i] = nv[r, 6] * nm
-        cv[C_THETA, i] = nv[r, 7]
-        conic.point(nv[r, 1], nv[r, 2], &pv[i, 0], &pv[i, 1])
-        cv[C_K, i] = _interp(nv[r, 1], &scale_lat[0], &scale[0], nt)
+        cv[C_T, i] = nv[i, 0]
+        cv[C_LAT, i] = nv[i, 1]
+        cv[C_LON, i] = nv[i, 2]
+        cv[C_FL, i] = nv[i, 3]
+        cv[C_SPEED, i] = nv[i, 4]
+        cv[C_COURSE, i] = nv[i, 5]
+        cv[C_SLANT, i] = nv[i, 6] * nm
+        cv[C_THETA, i] = nv[i, 7]
+        cv[C_NAN, i] = NAN
+        conic.point(nv[i, 1], nv[i, 2], &pv[i, 0], &pv[i, 1])
+        cv[C_K, i] = _interp(nv[i, 1], &scale_lat[0], &scale[0], nt)
     if m:
         k2 = (<object> cv[C_K, 0]) ** 2  # Python's float pow, as the numpy code squared it
     for i in range(m):

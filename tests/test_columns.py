@@ -4,8 +4,9 @@ Messages reach the tracker decoded and validated, but a Plot or Track made in co
 validated: every field may be None, a float may be nan or an int, a batch may be empty,
 mix plots and tracks, or mix sources.  The reader turns each into its column without a
 Python object per record; these tests hold it to what the columns mean (nan and -1 for
-unknowns, the kind of report, identities only where they identify), and the plot noise
-kernel to the numpy formula it replaced, bit for bit.
+unknowns, the kind of report, identities only where they identify), and the registration's
+correction to the numpy it replaced, bit for bit (the plot noise:
+tests/test_plot_measurements.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway._columns import correct_plots, plot_columns, plot_noise, track_columns
+from gateway._columns import correct_plots, plot_columns, track_columns
 from gateway.associate import ConformalFrame, RadarNoise
 from gateway.associate.measurements import (
     MODES,
@@ -166,42 +167,6 @@ def test_convert_sources_apart_in_order_of_first_appearance() -> None:
     assert [p.index.tolist() for p in parts] == [[0, 2], [1]]
     assert parts[0].antenna_m != parts[0].antenna_m  # unknown radar: no antenna
     assert parts[1].antenna_m == 0.0
-
-
-def _numpy_noise(xy: np.ndarray, slant: np.ndarray, k: np.ndarray, xr: float, yr: float,
-                 var_r: float, var_az: float, k2: float,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The plot noise as numpy wrote it before the kernel (the reference)."""
-    dx, dy = xy[:, 0] - xr, xy[:, 1] - yr
-    ground = np.hypot(dx, dy)
-    s, c = dx / ground, dy / ground
-    rho = np.fmax(slant, 0.0)
-    rho[~np.isfinite(slant)] = ground[~np.isfinite(slant)]
-    cross = rho * rho * var_az
-    ss, cc, sc = s * s * k2, c * c * k2, s * c * k2
-    R = np.empty((len(xy), 2, 2))
-    R[:, 0, 0] = var_r * ss + cross * cc
-    R[:, 1, 1] = var_r * cc + cross * ss
-    R[:, 0, 1] = R[:, 1, 0] = (var_r - cross) * sc
-    return ground / k, s, c, R
-
-
-def test_plot_noise_is_the_numpy_formula_to_the_bit() -> None:
-    rng = np.random.default_rng(3)
-    n = 20_000
-    xy = rng.uniform(-1e6, 1e6, (n, 2))
-    slant = rng.uniform(0, 5e5, n)
-    slant[::7] = np.nan
-    slant[::11] = -5.0
-    k = rng.uniform(0.998, 1.003, n)
-    R = np.empty((n, 2, 2))
-    ground, s, c = plot_noise(xy, slant, k, 1234.5, -987.25, 2000.0, 1.3e-6, 1.0021, R)
-    with np.errstate(invalid="ignore"):
-        ref = _numpy_noise(xy, slant, k, 1234.5, -987.25, 2000.0, 1.3e-6, 1.0021)
-    for got, want in zip((ground, s, c, R), ref, strict=True):
-        assert np.array_equal(got.view(np.int64), want.view(np.int64))
-    with pytest.raises(ValueError):
-        plot_noise(xy, slant[:-1], k, 0.0, 0.0, 1.0, 1.0, 1.0, R)
 
 
 def _numpy_correction(xy: np.ndarray, t: np.ndarray, slant: np.ndarray, ground: np.ndarray,

@@ -408,18 +408,13 @@ class MeasurementModel:
                               self._non_discrete, *self._tables, NM, xr, yr, var_r, var_az))
         if missing:
             self.counters["measurement-without-position"] += missing
-        if kept is not None:
-            index = kept if index is None else index[kept]
-        elif index is None:
-            index = np.arange(len(kind), dtype=np.int64)
-        t, lat, lon, fl, speed, course, slant, theta, k, ground, los_x, los_y = num
-        nan = np.empty(len(kind))
-        nan.fill(np.nan)
+        t, lat, lon, fl, speed, course, slant, theta, k, ground, los_x, los_y, nan = num
         m = Measurements(
-            source=source, index=index, t=t, xy=xy, lat=lat, lon=lon, k=k, R=R, fl=fl,
-            roc=nan, speed=speed, course=course, ident=ident, callsign_text=callsign,
-            track_number=number, kind=kind, los_x=los_x, los_y=los_y, slant_m=slant,
-            ground_m=ground, velocity_var=self.plot_velocity_var)
+            source=source, index=kept if index is None else index[kept], t=t, xy=xy,
+            lat=lat, lon=lon, k=k, R=R, fl=fl, roc=nan, speed=speed, course=course,
+            ident=ident, callsign_text=callsign, track_number=number, kind=kind,
+            los_x=los_x, los_y=los_y, slant_m=slant, ground_m=ground,
+            velocity_var=self.plot_velocity_var)
         if xr == xr:  # antenna known: the kernel put the line of sight from it
             m.antenna_m = alt
             m.primaries = primaries
@@ -449,53 +444,37 @@ class MeasurementModel:
 
     def _tracks(self, messages: list[Track], index: np.ndarray | None,
                 source: int) -> Measurements:
+        """One SDPS's tracks (``index`` as ``_plots``'): their columns
+        (gateway._columns.track_columns), those without a position left out, the plane
+        position and scale, and the SDPS's isotropic covariance.  (Once the plots had a
+        kernel of their own, this was the only caller of the helper both had shared.)"""
         num, ident, number, callsign, plans, complete = track_columns(
             messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)
         if index is None:
             index = np.arange(len(num), dtype=np.int64)
-        kind = np.full(len(num), SDPS, dtype=np.int64)
-        m, num = self._finish(num, index, source, ident, kind, number, callsign, complete,
-                              self.sdps_velocity_var, None, num[:, ROC], plans)
-        m.sdps = len(m) > 0
-        var = self.sdps_sigma_m ** 2 * float(m.k[0]) ** 2 if len(m) else 0.0
-        m.R[:, 0, 0] = var
-        m.R[:, 1, 1] = var
-        return m
-
-    # -- common ----------------------------------------------------------------------------
-
-    def _finish(self, num: np.ndarray, index: np.ndarray, source: int, ident: np.ndarray,
-                kind: np.ndarray, number: np.ndarray, callsign: list[str | None],
-                complete: bool, velocity_var: float, slant: np.ndarray | None,
-                roc: np.ndarray | None = None,
-                plans: list[FlightPlan | None] | None = None,
-                ) -> tuple[Measurements, np.ndarray]:
-        """Measurements of the reports with a position, in the plane, from their columns
-        (``slant``: plots' slant range, m; ``roc``, ``plans``: SDPS tracks' rate of climb
-        and flight plans), and the numbers of the reports kept."""
-        fpl = plans if plans is not None and any(p is not None for p in plans) else None
+        fpl = plans if any(p is not None for p in plans) else None
         if not complete:
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())
             rows = ok.nonzero()[0]
-            num, index, ident, kind, number = (
-                num[rows], index[rows], ident[rows], kind[rows], number[rows])
-            slant = None if slant is None else slant[rows]
-            roc = None if roc is None else roc[rows]
+            num, index, ident, number = num[rows], index[rows], ident[rows], number[rows]
             keep = rows.tolist()
             callsign = [callsign[i] for i in keep]
             fpl = None if fpl is None else [fpl[i] for i in keep]
         n = len(num)
         lat, lon = num[:, LAT], num[:, LON]
+        k = self.frame.scale(lat)
+        R = np.zeros((n, 2, 2))
+        if n:
+            R[:, 0, 0] = R[:, 1, 1] = self.sdps_sigma_m ** 2 * float(k[0]) ** 2
         nan = np.empty(n)
         nan.fill(np.nan)
         return Measurements(
             source=source, index=index, t=num[:, T], xy=self.frame.to_plane(lat, lon),
-            lat=lat, lon=lon, k=self.frame.scale(lat), R=np.zeros((n, 2, 2)),
-            fl=num[:, FL], roc=nan if roc is None else roc, speed=num[:, SPEED],
+            lat=lat, lon=lon, k=k, R=R, fl=num[:, FL], roc=num[:, ROC], speed=num[:, SPEED],
             course=num[:, COURSE], ident=ident, callsign_text=callsign, track_number=number,
-            kind=kind, los_x=nan, los_y=nan, slant_m=nan if slant is None else slant,
-            ground_m=nan, velocity_var=velocity_var, fpl=fpl), num
+            kind=np.full(n, SDPS, dtype=np.int64), los_x=nan, los_y=nan, slant_m=nan,
+            ground_m=nan, velocity_var=self.sdps_velocity_var, fpl=fpl, sdps=n > 0)
 
 
 EARTH_RADIUS_M = 6371000.0
