@@ -14,6 +14,7 @@ to this one, message for message, by tests/test_normalize_fast.py.
 
 from cpython.ref cimport PyObject
 from libc.math cimport NAN, isfinite
+from libc.string cimport memcpy
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 import numpy as np
@@ -118,17 +119,25 @@ def track_messages(object cls, object plan_cls, object src, const double[::1] t,
                    const int64_t[::1] icao24, list callsigns, const int64_t[::1] flags,
                    const uint8_t[::1] has_fpl, list fpl_cs, list fpl_dep, list fpl_dst,
                    const double[::1] fpl_cfl, list fpl_tac, list fpl_wtc, dict wakes,
-                   object octal, object hexes, tuple flag_names) -> list:
+                   object octal, object hexes, tuple flag_names, dict plans) -> list:
     """One ``cls`` (gateway.messages.Track) per row, all of source ``src``, as
     plot_messages makes plots; a row whose ``has_fpl`` is set carries a ``plan_cls``
     (FlightPlan) of the ``fpl_`` columns (texts as callsigns, ``fpl_cfl`` nan -> None, the
-    wake category's text through ``wakes``, absent: None)."""
+    wake category's text through ``wakes``, absent: None).
+
+    ``plans`` keeps the plans made, by their raw columns (the texts' bytes, the cleared
+    level's bits): an SDPS sends a flight's plan unchanged with every track update, and a
+    plan is frozen, so one object serves them all.  Making it anew was half of a track's
+    cost here (five texts decoded and a 16-field struct, each update: issue 16).  The
+    caller bounds the dict (it grows by the distinct plans seen)."""
     cdef Py_ssize_t n = t.shape[0], i
     cdef PyObject* argv[14]
     cdef PyObject* pargv[6]
     cdef list out
     cdef object o_t, o_trn, o_lat, o_lon, o_fl, o_gs, o_trk, o_roc, o_m3a, o_adr, o_cs
-    cdef object o_plan, o_flags, p_cs, p_dep, p_dst, p_cfl, p_tac, p_wtc
+    cdef object o_plan, o_flags, p_cs, p_dep, p_dst, p_cfl, p_tac, p_wtc, key
+    cdef double cfl
+    cdef int64_t cfl_bits
     if not (track_number.shape[0] == lat.shape[0] == lon.shape[0] == fl.shape[0]
             == gs.shape[0] == trk.shape[0] == roc.shape[0] == mode3a.shape[0]
             == icao24.shape[0] == flags.shape[0] == has_fpl.shape[0] == fpl_cfl.shape[0] == n
@@ -139,19 +148,24 @@ def track_messages(object cls, object plan_cls, object src, const double[::1] t,
     for i in range(n):
         o_plan = None
         if has_fpl[i]:
-            p_cs = _text(fpl_cs[i])
-            p_dep = _text(fpl_dep[i])
-            p_dst = _text(fpl_dst[i])
-            p_cfl = _num(fpl_cfl[i])
-            p_tac = _text(fpl_tac[i])
-            p_wtc = wakes.get(_text(fpl_wtc[i]))
-            pargv[0] = <PyObject*>p_cs
-            pargv[1] = <PyObject*>p_dep
-            pargv[2] = <PyObject*>p_dst
-            pargv[3] = <PyObject*>p_cfl
-            pargv[4] = <PyObject*>p_tac
-            pargv[5] = <PyObject*>p_wtc
-            o_plan = PyObject_Vectorcall(plan_cls, pargv, 0, _PLAN)
+            cfl = fpl_cfl[i]
+            memcpy(&cfl_bits, &cfl, sizeof(double))  # the bits: nan is no key, -0.0 not 0.0
+            key = (fpl_cs[i], fpl_dep[i], fpl_dst[i], cfl_bits, fpl_tac[i], fpl_wtc[i])
+            o_plan = plans.get(key)
+            if o_plan is None:
+                p_cs = _text(fpl_cs[i])
+                p_dep = _text(fpl_dep[i])
+                p_dst = _text(fpl_dst[i])
+                p_cfl = _num(cfl)
+                p_tac = _text(fpl_tac[i])
+                p_wtc = wakes.get(_text(fpl_wtc[i]))
+                pargv[0] = <PyObject*>p_cs
+                pargv[1] = <PyObject*>p_dep
+                pargv[2] = <PyObject*>p_dst
+                pargv[3] = <PyObject*>p_cfl
+                pargv[4] = <PyObject*>p_tac
+                pargv[5] = <PyObject*>p_wtc
+                o_plan = plans[key] = PyObject_Vectorcall(plan_cls, pargv, 0, _PLAN)
         o_t = PyFloat_FromDouble(t[i])
         o_trn = track_number[i]
         o_lat = PyFloat_FromDouble(lat[i])

@@ -238,7 +238,33 @@ def test_kernels_refuse_columns_of_different_lengths() -> None:
         _normalize.track_messages(Track, FlightPlan, src, f, i, f, f, f, f, f, f, i, i,
                                   [b"", b""], i, np.zeros(3, dtype=np.uint8), [b""] * 2,
                                   [b""] * 2, [b""] * 2, f, [b""] * 2, [b""] * 2, {},
-                                  MODE3A_TEXT, ICAO24_TEXT, ())
+                                  MODE3A_TEXT, ICAO24_TEXT, (), {})
+
+
+def test_a_plan_sent_again_is_the_same_object_and_equal_to_a_new_one() -> None:
+    """track_messages keeps its plans by their raw columns: a plan sent again is the one
+    made before (frozen, so shareable), equal to what a new one would be; a cleared level
+    of -0.0 is not 0.0's plan (its text differs), an unknown one (nan) is None."""
+    src = Source(sac=0, sic=200, cat=62)
+    n = 6
+    f, i = np.zeros(n), np.zeros(n, dtype=np.int64)
+    cfl = np.array([350.0, 350.0, -0.0, 0.0, np.nan, np.nan])
+    cs = [b"EIN1", b"EIN1", b"EIN1", b"EIN1", b"EIN1", b"EIN2"]
+    kept: dict[tuple[object, ...], FlightPlan] = {}
+
+    def made(plans: dict[tuple[object, ...], FlightPlan]) -> list[Track]:
+        return _normalize.track_messages(
+            Track, FlightPlan, src, f, i, f, f, f, f, f, f, i - 1, i - 1, [b""] * n, i,
+            np.ones(n, dtype=np.uint8), cs, [b"EIDW"] * n, [b""] * n, cfl, [b"A320"] * n,
+            [b"M"] * n, {"M": "M"}, MODE3A_TEXT, ICAO24_TEXT, (), plans)
+
+    first, again, fresh = made(kept), made(kept), made({})
+    plans = [m.fpl for m in first]
+    assert plans == [m.fpl for m in fresh] and repr(first) == repr(fresh)
+    assert all(a.fpl is b.fpl for a, b in zip(first, again, strict=True))
+    assert plans[0] is plans[1] and plans[2] is not plans[3] and plans[4] is not plans[5]
+    assert [p.cfl for p in plans if p is not None][2:5] == [-0.0, 0.0, None]
+    assert str(plans[2].cfl) == "-0.0" and len(kept) == 5  # type: ignore[union-attr]
 
 
 def test_batches_do_not_depend_on_the_cut(decoded: dict[int, Batch]) -> None:

@@ -49,6 +49,9 @@ MAX_PENDING = 20_000  # messages held for one source before its batch is closed 
 # An SDPS's tracks before its first end of batch (CAT065) are held for it, for at most this
 # long in data time; after that, a source that has sent none is batched per datagram.
 FIRST_CYCLE_HOLD_S = 0.5
+# Flight plans kept for the tracks that carry them again (_normalize.track_messages): more
+# than a busy SDPS's flights; a feed of ever new plans empties the dict now and then.
+PLANS_KEPT = 10_000
 NORTH_MARKER, SECTOR_CROSSING = 1, 2  # I034/000
 END_OF_BATCH = 2  # I065/000
 
@@ -123,6 +126,7 @@ class Normalizer:
             self.sdps[(s.sac, s.sic)] = (plane, _Source("tracks", (s.sac, s.sic),
                                                         hold_s=FIRST_CYCLE_HOLD_S))
         self.counters: Counter[str] = Counter()
+        self._plans: dict[tuple[object, ...], FlightPlan] = {}  # track_messages' plans
 
     def feed(self, batches: dict[int, Batch], now: float | None = None) -> list[SourceBatch]:
         """``now``: the reference clock for records that carry no capture time."""
@@ -315,7 +319,9 @@ class Normalizer:
             np.ascontiguousarray(cols.has_fpl).view(np.uint8), fpl["390/CS"].tolist(),
             fpl["390/DEP"].tolist(), fpl["390/DST"].tolist(), _f(fpl["390/CFL"]),
             fpl["390/TAC"].tolist(), fpl["390/WTC"].tolist(), _WAKES, MODE3A_TEXT,
-            ICAO24_TEXT, _TRACK_FLAGS)
+            ICAO24_TEXT, _TRACK_FLAGS, self._plans)
+        if len(self._plans) > PLANS_KEPT:
+            self._plans.clear()
         self.counters["tracks"] += len(messages)
         return messages, cols.rows
 
