@@ -366,6 +366,71 @@ def continuing_imm(const int64_t[:] owner, const int64_t[:] number,
             pk_out, slow_out[:ns], late_out, diverged_out)
 
 
+def search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :] z,
+               const double[:, :, :] R, const double[:, ::1] tx, const double[:, :, ::1] tP,
+               const double[:, :, ::1] txm, const double[:, :, :, ::1] tPm,
+               const double[:, ::1] tmu, tuple imm):
+    """The IMM's prediction of the table's ``rows`` by dt and the innovation of each by
+    its measurement z, R (``_tracking.imm_predict`` then ``innovation``, the same code:
+    ext/imm.pxi) in one call: what IdentityGater._search made of them by the filter's two
+    calls, each with its argument checks and arrays between them.
+
+    ``imm``: the filter's (mu0, w, q, limit, ev, V, Vi).  Returns (x [k, 4], P [k, 4, 4],
+    the models packed [k, M * 21], nu [k, 2], S^-1 [k, 2, 2], d2 [k])."""
+    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
+    cdef int64_t r
+    cdef const double[::1] mu0 = imm[0]
+    cdef const double[::1] w = imm[1]
+    cdef const double[::1] q = imm[2]
+    cdef const double[::1] limit = imm[3]
+    cdef const double[::1] ev = imm[4]
+    cdef const double[:, ::1] V = imm[5]
+    cdef const double[:, ::1] Vi = imm[6]
+    cdef int M = w.shape[0]
+    _need(dt.shape[0] == k and z.shape[0] == k and z.shape[1] == 2 and R.shape[0] == k
+          and R.shape[1] == 2 and R.shape[2] == 2 and M >= 1 and q.shape[0] == M
+          and limit.shape[0] == M and mu0.shape[0] == M and ev.shape[0] == M
+          and V.shape[0] == M and V.shape[1] == M and Vi.shape[0] == M
+          and Vi.shape[1] == M and tx.shape[1] == 4 and tP.shape[0] == N
+          and tP.shape[1] == 4 and tP.shape[2] == 4 and txm.shape[0] == N
+          and txm.shape[1] == M and txm.shape[2] == 4 and tPm.shape[0] == N
+          and tPm.shape[1] == M and tPm.shape[2] == 4 and tPm.shape[3] == 4
+          and tmu.shape[0] == N and tmu.shape[1] == M,
+          "search_imm: shapes do not match")
+    for i in range(k):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError("search_imm: row out of the table")
+    x_out, P_out = _empty_shaped(k, 4, 0), _empty_shaped(k, 4, 4)
+    nu_out, si_out = _empty_shaped(k, 2, 0), _empty_shaped(k, 2, 2)
+    pk_out = _empty_shaped(k, M * 21, 0)
+    d2_out = _empty(k, cnp.NPY_FLOAT64)
+    cdef double* d2 = <double*> cnp.PyArray_DATA(d2_out)
+    cdef double* x = <double*> cnp.PyArray_DATA(x_out)
+    cdef double* P = <double*> cnp.PyArray_DATA(P_out)
+    cdef double* nu = <double*> cnp.PyArray_DATA(nu_out)
+    cdef double* si = <double*> cnp.PyArray_DATA(si_out)
+    cdef double* pk = <double*> cnp.PyArray_DATA(pk_out)
+    cdef double* scratch = <double*> malloc(sizeof(double) * IMM_SCRATCH(M))
+    cdef double zi[2]
+    cdef double Ri[4]
+    if scratch == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for i in range(k):
+                r = rows[i]
+                _imm_predict_row(M, &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0],
+                                 &tPm[r, 0, 0, 0], &tmu[r, 0], dt[i], &mu0[0], &w[0], &q[0],
+                                 &limit[0], &ev[0], &V[0, 0], &Vi[0, 0], scratch,
+                                 pk + i * M * 21, x + 4 * i, P + 16 * i)
+                zi[0], zi[1] = z[i, 0], z[i, 1]
+                Ri[0], Ri[1], Ri[2], Ri[3] = R[i, 0, 0], R[i, 0, 1], R[i, 1, 0], R[i, 1, 1]
+                d2[i] = _innovate(x + 4 * i, P + 16 * i, zi, Ri, nu + 2 * i, si + 4 * i)
+    finally:
+        free(scratch)
+    return x_out, P_out, pk_out, nu_out, si_out, d2_out
+
+
 # -- the search over all tracks ----------------------------------------------------------------
 
 cdef void _merge_sort(int64_t* idx, int64_t* tmp, const double* key, Py_ssize_t n) noexcept nogil:

@@ -231,14 +231,21 @@ class IdentityGater:
         ti, j, dt, z, R = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy,
                                              m.R, which, self.radius, p.max_speed_mps,
                                              self.DENSE)
-        # Kinematics of each pair, the track predicted to the measurement's own time.
+        # Kinematics of each pair, the track predicted to the measurement's own time
+        # (with the IMM, prediction and innovation in one kernel call, the filter's code)
+        models: np.ndarray | None
         if len(ti):
-            x, P, models = model.predict_tracks(tracks, ti, dt)
             if m.primaries:  # primary plots re-placed at the candidate track's level
                 hx, hy = height_correction(m, j, tracks.fl[ti])
                 z[:, 0] += hx
                 z[:, 1] += hy
-            nu, s_inv, d2 = model.innovation(x, P, z, R)
+            imm = model.imm_kernel()
+            if imm is not None:
+                x, P, models, nu, s_inv, d2 = _gating.search_imm(
+                    ti, dt, z, R, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, imm)
+            else:
+                x, P, models = model.predict_tracks(tracks, ti, dt)
+                nu, s_inv, d2 = model.innovation(x, P, z, R)
         else:
             x, P, models = np.zeros((0, 4)), np.zeros((0, 4, 4)), None
             nu, s_inv, d2 = np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros(0)
