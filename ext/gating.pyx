@@ -244,6 +244,39 @@ cdef inline cnp.ndarray _empty_shaped(Py_ssize_t k, Py_ssize_t a, Py_ssize_t b):
     return cnp.PyArray_EMPTY(2 if b == 0 else 3, d, cnp.NPY_FLOAT64, 0)
 
 
+cdef class ImmTable:
+    """Views of the track table's IMM columns (x, P, per-model xm, Pm, mu, the state
+    times and identities) and of the filter's constants (``imm_kernel``: mu0, w, q,
+    limit, ev, V, Vi), taken once: a typed argument costs a buffer request and a
+    memoryview object at every call (about half a microsecond each, a dozen per batch).
+    The table makes new arrays when it grows: ``views`` says whether these are still its
+    arrays (the caller then makes a new one)."""
+
+    cdef readonly object x, P, xm, Pm, mu, t, ident, imm
+    cdef const double[:, ::1] tx
+    cdef const double[:, :, ::1] tP
+    cdef const double[:, :, ::1] txm
+    cdef const double[:, :, :, ::1] tPm
+    cdef const double[:, ::1] tmu
+    cdef const double[::1] tt
+    cdef const int64_t[:, :] tident
+    cdef const double[::1] mu0, w, q, limit, ev
+    cdef const double[:, ::1] V, Vi
+
+    def __init__(self, x, P, xm, Pm, mu, t, ident, tuple imm):
+        self.x, self.P, self.xm, self.Pm, self.mu, self.t, self.ident, self.imm = (
+            x, P, xm, Pm, mu, t, ident, imm)
+        self.tx, self.tP, self.txm, self.tPm, self.tmu, self.tt, self.tident = (
+            x, P, xm, Pm, mu, t, ident)
+        self.mu0, self.w, self.q, self.limit, self.ev, self.V, self.Vi = imm
+
+    def views(self, x, P, xm, Pm, mu, t, ident, tuple imm) -> bool:
+        """Whether these are the arrays (the same objects) this was made of."""
+        return (x is self.x and P is self.P and xm is self.xm and Pm is self.Pm
+                and mu is self.mu and t is self.t and ident is self.ident
+                and imm is self.imm)
+
+
 def continuing_imm(const int64_t[:] owner, const int64_t[:] number,
                    const int64_t[:, :] mident, const int64_t[:, :] tident,
                    const double[:] mt, const double[::1] tt, const double[:, :] mxy,
@@ -260,16 +293,37 @@ def continuing_imm(const int64_t[:] owner, const int64_t[:] number,
     measurement continues a track, else (track rows, measurement indices, d2, cost, dt,
     x [k, 4], P [k, 4, 4], nu [k, 2], S^-1 [k, 2, 2], the models packed [k, M * 21], the
     measurements still to search for, late [n], diverged [n])."""
+    return _continuing_imm(owner, number, mident, tident, mt, tt, mxy, mR, tx, tP, txm, tPm,
+                           tmu, imm[0], imm[1], imm[2], imm[3], imm[4], imm[5], imm[6], sdps,
+                           p)
+
+
+def continuing_imm_view(ImmTable table, const int64_t[:] owner, const int64_t[:] number,
+                        const int64_t[:, :] mident, const double[:] mt,
+                        const double[:, :] mxy, const double[:, :, :] mR, bint sdps,
+                        const double[::1] p):
+    """``continuing_imm`` on the table and filter ``table`` views (its arrays' buffers
+    taken once, not at every call)."""
+    return _continuing_imm(owner, number, mident, table.tident, mt, table.tt, mxy, mR,
+                           table.tx, table.tP, table.txm, table.tPm, table.tmu, table.mu0,
+                           table.w, table.q, table.limit, table.ev, table.V, table.Vi, sdps,
+                           p)
+
+
+cdef tuple _continuing_imm(const int64_t[:] owner, const int64_t[:] number,
+                           const int64_t[:, :] mident, const int64_t[:, :] tident,
+                           const double[:] mt, const double[::1] tt, const double[:, :] mxy,
+                           const double[:, :, :] mR, const double[:, ::1] tx,
+                           const double[:, :, ::1] tP, const double[:, :, ::1] txm,
+                           const double[:, :, :, ::1] tPm, const double[:, ::1] tmu,
+                           const double[::1] mu0, const double[::1] w, const double[::1] q,
+                           const double[::1] limit, const double[::1] ev,
+                           const double[:, ::1] V, const double[:, ::1] Vi, bint sdps,
+                           const double[::1] p):
+    """``continuing_imm``'s work."""
     cdef Py_ssize_t n = number.shape[0], T = tident.shape[0], N = tx.shape[0], c, i, m, nk
     cdef Py_ssize_t ns, j
     cdef int64_t r
-    cdef const double[::1] mu0 = imm[0]
-    cdef const double[::1] w = imm[1]
-    cdef const double[::1] q = imm[2]
-    cdef const double[::1] limit = imm[3]
-    cdef const double[::1] ev = imm[4]
-    cdef const double[:, ::1] V = imm[5]
-    cdef const double[:, ::1] Vi = imm[6]
     cdef int M = w.shape[0]
     _need(mident.shape[0] == n and mident.shape[1] >= 2 and tident.shape[1] >= 2
           and mt.shape[0] == n and tt.shape[0] == T and mxy.shape[0] == n
@@ -364,6 +418,83 @@ def continuing_imm(const int64_t[:] owner, const int64_t[:] number,
         track_out, meas_out = track_out[:c], meas_out[:c]
     return (track_out, meas_out, d2_out, cost_out, dt_out, x_out, P_out, nu_out, si_out,
             pk_out, slow_out[:ns], late_out, diverged_out)
+
+
+def search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :] z,
+               const double[:, :, :] R, const double[:, ::1] tx, const double[:, :, ::1] tP,
+               const double[:, :, ::1] txm, const double[:, :, :, ::1] tPm,
+               const double[:, ::1] tmu, tuple imm):
+    """The IMM's prediction of the table's ``rows`` by dt and the innovation of each by
+    its measurement z, R (``_tracking.imm_predict`` then ``innovation``, the same code:
+    ext/imm.pxi) in one call: what IdentityGater._search made of them by the filter's two
+    calls, each with its argument checks and arrays between them.
+
+    ``imm``: the filter's (mu0, w, q, limit, ev, V, Vi).  Returns (x [k, 4], P [k, 4, 4],
+    the models packed [k, M * 21], nu [k, 2], S^-1 [k, 2, 2], d2 [k])."""
+    return _search_imm(rows, dt, z, R, tx, tP, txm, tPm, tmu, imm[0], imm[1], imm[2],
+                       imm[3], imm[4], imm[5], imm[6])
+
+
+def search_imm_view(ImmTable table, const int64_t[::1] rows, const double[::1] dt,
+                    const double[:, :] z, const double[:, :, :] R):
+    """``search_imm`` on the table and filter ``table`` views."""
+    return _search_imm(rows, dt, z, R, table.tx, table.tP, table.txm, table.tPm, table.tmu,
+                       table.mu0, table.w, table.q, table.limit, table.ev, table.V, table.Vi)
+
+
+cdef tuple _search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :] z,
+                       const double[:, :, :] R, const double[:, ::1] tx,
+                       const double[:, :, ::1] tP, const double[:, :, ::1] txm,
+                       const double[:, :, :, ::1] tPm, const double[:, ::1] tmu,
+                       const double[::1] mu0, const double[::1] w, const double[::1] q,
+                       const double[::1] limit, const double[::1] ev,
+                       const double[:, ::1] V, const double[:, ::1] Vi):
+    """``search_imm``'s work."""
+    cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
+    cdef int64_t r
+    cdef int M = w.shape[0]
+    _need(dt.shape[0] == k and z.shape[0] == k and z.shape[1] == 2 and R.shape[0] == k
+          and R.shape[1] == 2 and R.shape[2] == 2 and M >= 1 and q.shape[0] == M
+          and limit.shape[0] == M and mu0.shape[0] == M and ev.shape[0] == M
+          and V.shape[0] == M and V.shape[1] == M and Vi.shape[0] == M
+          and Vi.shape[1] == M and tx.shape[1] == 4 and tP.shape[0] == N
+          and tP.shape[1] == 4 and tP.shape[2] == 4 and txm.shape[0] == N
+          and txm.shape[1] == M and txm.shape[2] == 4 and tPm.shape[0] == N
+          and tPm.shape[1] == M and tPm.shape[2] == 4 and tPm.shape[3] == 4
+          and tmu.shape[0] == N and tmu.shape[1] == M,
+          "search_imm: shapes do not match")
+    for i in range(k):
+        if rows[i] < 0 or rows[i] >= N:
+            raise ValueError("search_imm: row out of the table")
+    x_out, P_out = _empty_shaped(k, 4, 0), _empty_shaped(k, 4, 4)
+    nu_out, si_out = _empty_shaped(k, 2, 0), _empty_shaped(k, 2, 2)
+    pk_out = _empty_shaped(k, M * 21, 0)
+    d2_out = _empty(k, cnp.NPY_FLOAT64)
+    cdef double* d2 = <double*> cnp.PyArray_DATA(d2_out)
+    cdef double* x = <double*> cnp.PyArray_DATA(x_out)
+    cdef double* P = <double*> cnp.PyArray_DATA(P_out)
+    cdef double* nu = <double*> cnp.PyArray_DATA(nu_out)
+    cdef double* si = <double*> cnp.PyArray_DATA(si_out)
+    cdef double* pk = <double*> cnp.PyArray_DATA(pk_out)
+    cdef double* scratch = <double*> malloc(sizeof(double) * IMM_SCRATCH(M))
+    cdef double zi[2]
+    cdef double Ri[4]
+    if scratch == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for i in range(k):
+                r = rows[i]
+                _imm_predict_row(M, &tx[r, 0], &tP[r, 0, 0], &txm[r, 0, 0],
+                                 &tPm[r, 0, 0, 0], &tmu[r, 0], dt[i], &mu0[0], &w[0], &q[0],
+                                 &limit[0], &ev[0], &V[0, 0], &Vi[0, 0], scratch,
+                                 pk + i * M * 21, x + 4 * i, P + 16 * i)
+                zi[0], zi[1] = z[i, 0], z[i, 1]
+                Ri[0], Ri[1], Ri[2], Ri[3] = R[i, 0, 0], R[i, 0, 1], R[i, 1, 0], R[i, 1, 1]
+                d2[i] = _innovate(x + 4 * i, P + 16 * i, zi, Ri, nu + 2 * i, si + 4 * i)
+    finally:
+        free(scratch)
+    return x_out, P_out, pk_out, nu_out, si_out, d2_out
 
 
 # -- the search over all tracks ----------------------------------------------------------------

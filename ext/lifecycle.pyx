@@ -15,7 +15,7 @@ function checks the shapes it is given (ValueError) and the rows it follows (Ind
 """
 
 cimport numpy as cnp
-from libc.math cimport INFINITY, NAN, copysign, floor, fmax, fmin, fmod, isfinite, isnan, rint
+from libc.math cimport INFINITY, NAN, copysign, floor, fmax, fmin, fmod, isfinite, isnan, rint, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -576,3 +576,79 @@ def confirm_rule(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t ad
         identity[i] = ident_i
         ok[i] = n_updates[r] >= need and t_update[r] - hit_t[r, col] <= window
     return ok_, identity_
+
+
+def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :] R,
+               const double[:, :] v, const double[:] v_var, double speed_var,
+               const double[:] t, const int64_t[:] cell, const double[:] density,
+               int64_t source, double per_extra, double max_extra, double[:, :] x,
+               double[:, :, :] P, double[:] t_state, double[:] t_first,
+               signed char[:] state, signed char tentative, double[:, :] x0, double[:] r0,
+               int64_t[:] source_of, int64_t[:] cell_of, int64_t[:] extra_of) -> int:
+    """``MofNInitiator.initiate``'s writes of its new ``rows`` in one pass (a track starts
+    from one plot or two: the numpy code made some twenty calls on them): the filter's
+    initial state (``ConstantVelocity.initiate``: the position z, the source's velocity v
+    where its variance is finite, else at rest with variance ``speed_var``; P's position
+    block R), the state's and first times t, the tentative state; the initiator's start
+    point z, its larger position variance (``max_eigen2`` of R, numpy's arithmetic in its
+    order), source, clutter cell and extra hits min(density // per_extra, max_extra).
+    Returns how many rows got extra hits."""
+    cdef Py_ssize_t n = rows.shape[0], i, j, k, r
+    cdef Py_ssize_t cap = x.shape[0]
+    cdef double a, b, d, q, var, e
+    cdef int64_t count = 0, ex
+    if z.shape[0] != n or R.shape[0] != n or v.shape[0] != n or v_var.shape[0] != n \
+            or t.shape[0] != n or cell.shape[0] != n or density.shape[0] != n:
+        raise ValueError("start_rows: the measurements' columns differ in length")
+    if z.shape[1] != 2 or R.shape[1] != 2 or R.shape[2] != 2 or v.shape[1] != 2 \
+            or x.shape[1] != 4 or P.shape[1] != 4 or P.shape[2] != 4 or x0.shape[1] != 2:
+        raise ValueError("start_rows: a state or measurement of the wrong shape")
+    if P.shape[0] != cap or t_state.shape[0] != cap or t_first.shape[0] != cap \
+            or state.shape[0] != cap:
+        raise ValueError("start_rows: the table's columns differ in length")
+    if r0.shape[0] != x0.shape[0] or source_of.shape[0] != x0.shape[0] \
+            or cell_of.shape[0] != x0.shape[0] or extra_of.shape[0] != x0.shape[0]:
+        raise ValueError("start_rows: the initiator's columns differ in length")
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap or r >= x0.shape[0]:
+            raise IndexError("start_rows: row out of range")
+    for i in range(n):
+        r = rows[i]
+        x[r, 0] = z[i, 0]
+        x[r, 1] = z[i, 1]
+        if isfinite(v_var[i]):
+            x[r, 2] = v[i, 0]
+            x[r, 3] = v[i, 1]
+            var = v_var[i]
+        else:
+            x[r, 2] = 0.0
+            x[r, 3] = 0.0
+            var = speed_var
+        for j in range(4):
+            for k in range(4):
+                P[r, j, k] = 0.0
+        P[r, 0, 0] = R[i, 0, 0]
+        P[r, 0, 1] = R[i, 0, 1]
+        P[r, 1, 0] = R[i, 1, 0]
+        P[r, 1, 1] = R[i, 1, 1]
+        P[r, 2, 2] = var
+        P[r, 3, 3] = var
+        t_state[r] = t[i]
+        t_first[r] = t[i]
+        state[r] = tentative
+        x0[r, 0] = z[i, 0]
+        x0[r, 1] = z[i, 1]
+        a, b, d = R[i, 0, 0], R[i, 0, 1], R[i, 1, 1]
+        e = a - d
+        q = 0.25 * (e * e) + b * b
+        if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan and -0.0 kept
+            q = 0.0
+        r0[r] = 0.5 * (a + d) + sqrt(q)
+        source_of[r] = source
+        cell_of[r] = cell[i]
+        ex = <int64_t>_minimum(_floor_divide(density[i], per_extra), max_extra)
+        extra_of[r] = ex
+        if ex != 0:
+            count += 1
+    return count

@@ -483,6 +483,35 @@ def imm_store(const double[:, ::1] mu, double[:, :, ::1] xm, double[:, :, :, ::1
                            &tPm[r, 0, 0, 0], &tmu[r, 0])
 
 
+cdef class ImmRows:
+    """Writable views of the track table's IMM columns (x, P, per-model xm, Pm, mu) and
+    state times, and of the filter's w, q, limit, taken once: each typed argument costs
+    ``imm_absorb`` a buffer request and a memoryview object at every call (about half a
+    microsecond each, nine per batch).  The table makes new arrays when it grows:
+    ``views`` says whether these are still its arrays (the caller then makes a new one)."""
+
+    cdef readonly object x, P, xm, Pm, mu, t, w, q, limit
+    cdef double[:, ::1] tx
+    cdef double[:, :, ::1] tP
+    cdef double[:, :, ::1] txm
+    cdef double[:, :, :, ::1] tPm
+    cdef double[:, ::1] tmu
+    cdef double[::1] tt
+    cdef const double[::1] vw, vq, vlimit
+
+    def __init__(self, x, P, xm, Pm, mu, t, w, q, limit):
+        self.x, self.P, self.xm, self.Pm, self.mu, self.t = x, P, xm, Pm, mu, t
+        self.w, self.q, self.limit = w, q, limit
+        self.tx, self.tP, self.txm, self.tPm, self.tmu, self.tt = x, P, xm, Pm, mu, t
+        self.vw, self.vq, self.vlimit = w, q, limit
+
+    def views(self, x, P, xm, Pm, mu, t, w, q, limit) -> bool:
+        """Whether these are the arrays (the same objects) this was made of."""
+        return (x is self.x and P is self.P and xm is self.xm and Pm is self.Pm
+                and mu is self.mu and t is self.t and w is self.w and q is self.q
+                and limit is self.limit)
+
+
 def imm_absorb(const double[:, ::1] packed, const double[:, :] x, const double[:, :] nu,
                const double[:, :, :] mR, const int64_t[:] meas, const double[:] dt,
                double floor, bint kalman, const double[::1] w, const double[::1] q,
@@ -496,6 +525,27 @@ def imm_absorb(const double[:, ::1] packed, const double[:, :] x, const double[:
     table's time then t[rows] = fmax(t[rows], t[rows] + dt) (a late measurement's update
     leaves it where it was).  Returns (models left as predicted: intersection only, how
     many dt < 0)."""
+    return _imm_absorb(packed, x, nu, mR, meas, dt, floor, kalman, w, q, limit, tx, tP, txm,
+                       tPm, tmu, t, rows)
+
+
+def imm_absorb_view(ImmRows table, const double[:, ::1] packed, const double[:, :] x,
+                    const double[:, :] nu, const double[:, :, :] mR, const int64_t[:] meas,
+                    const double[:] dt, double floor, bint kalman, const int64_t[:] rows):
+    """``imm_absorb`` on the table and filter ``table`` views."""
+    return _imm_absorb(packed, x, nu, mR, meas, dt, floor, kalman, table.vw, table.vq,
+                       table.vlimit, table.tx, table.tP, table.txm, table.tPm, table.tmu,
+                       table.tt, rows)
+
+
+cdef tuple _imm_absorb(const double[:, ::1] packed, const double[:, :] x,
+                       const double[:, :] nu, const double[:, :, :] mR,
+                       const int64_t[:] meas, const double[:] dt, double floor, bint kalman,
+                       const double[::1] w, const double[::1] q, const double[::1] limit,
+                       double[:, ::1] tx, double[:, :, ::1] tP, double[:, :, ::1] txm,
+                       double[:, :, :, ::1] tPm, double[:, ::1] tmu, double[::1] t,
+                       const int64_t[:] rows):
+    """``imm_absorb``'s work."""
     cdef int M = _models(w, q, limit)
     cdef Py_ssize_t k = rows.shape[0], n = mR.shape[0], i
     if packed.shape[0] != k or packed.shape[1] != M * 21 or x.shape[0] != k \

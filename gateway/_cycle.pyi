@@ -17,6 +17,21 @@ B = NDArray[np.bool_]
 def absorb(rows: I, idx: I, mt: F, mident: I, mtrn: I, mroc: F, sdps: bool,
            state: NDArray[np.int8], t_update: F, n_updates: I, hit_t: F, ident: I,
            tracked: B, sdps_flag: B, roc_sdps: F, trn: I) -> tuple[I, I, I]: ...
+class AbsorbTable:
+    state: NDArray[np.int8]
+    t_update: F
+    n_updates: I
+    hit_t: F
+    ident: I
+    tracked: B
+    sdps: B
+    roc_sdps: F
+    def __init__(self, state: NDArray[np.int8], t_update: F, n_updates: I, hit_t: F,
+                 ident: I, tracked: B, sdps: B, roc_sdps: F) -> None: ...
+    def views(self, state: NDArray[np.int8], t_update: F, n_updates: I, hit_t: F,
+              ident: I, tracked: B, sdps: B, roc_sdps: F) -> bool: ...
+def absorb_view(table: AbsorbTable, rows: I, idx: I, mt: F, mident: I, mtrn: I, mroc: F,
+                sdps: bool, trn: I) -> tuple[I, I, I]: ...
 def advance(t: F, rows: I, dt: F) -> int: ...
 def census(state: NDArray[np.int8], published: B, rows: I, tentative: int,
            coasting: int) -> tuple[int, int, int]: ...

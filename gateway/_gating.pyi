@@ -17,9 +17,29 @@ def continuing(owner: I, number: I, mident: I, tident: I, mt: F, tt: F, mxy: F,
                mR: F) -> tuple[I, I, B, F, F, F]: ...
 def continuing_verdict(cand: I, adr: B, d2: F, nu: F, dt: F, n: int, sdps: bool,
                        p: F) -> tuple[I, F, I, B, B]: ...
+class ImmTable:
+    x: F
+    P: F
+    xm: F
+    Pm: F
+    mu: F
+    t: F
+    ident: I
+    imm: tuple[np.ndarray, ...]
+    def __init__(self, x: F, P: F, xm: F, Pm: F, mu: F, t: F, ident: I,
+                 imm: tuple[np.ndarray, ...]) -> None: ...
+    def views(self, x: F, P: F, xm: F, Pm: F, mu: F, t: F, ident: I,
+              imm: tuple[np.ndarray, ...]) -> bool: ...
+def continuing_imm_view(table: ImmTable, owner: I, number: I, mident: I, mt: F, mxy: F,
+                        mR: F, sdps: bool,
+                        p: F) -> tuple[I, I, F, F, F, F, F, F, F, F, I, B, B] | None: ...
+def search_imm_view(table: ImmTable, rows: I, dt: F, z: F,
+                    R: F) -> tuple[F, F, F, F, F, F]: ...
 def continuing_imm(owner: I, number: I, mident: I, tident: I, mt: F, tt: F, mxy: F, mR: F,
                    tx: F, tP: F, txm: F, tPm: F, tmu: F, imm: tuple[np.ndarray, ...],
                    sdps: bool, p: F) -> tuple[I, I, F, F, F, F, F, F, F, F, I, B, B] | None: ...
+def search_imm(rows: I, dt: F, z: F, R: F, tx: F, tP: F, txm: F, tPm: F, tmu: F,
+               imm: tuple[np.ndarray, ...]) -> tuple[F, F, F, F, F, F]: ...
 def candidates(x: F, t: F, alive: B, mt: F, mxy: F, mR: F, which: I, reach: float,
                max_speed: float, dense: int) -> tuple[I, I, F, F, F]: ...
 def search_verdict(ti: I, j: I, d2: F, nu: F, dt: F, mident: I, number: I, tident: I,

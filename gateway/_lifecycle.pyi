@@ -38,3 +38,7 @@ def clutter_learn(source: I, cell: I, t: F, plots: F, density: F, last: F, start
 def confirm_rule(rows: I, ident: I, address: int, code: int, sdps: B, tracked: B, extra: I,
                  clash: B, n_updates: I, t_update: F, hit_t: F, modes: int, identity_need: int,
                  position: int, tracked_need: int, window_s: float) -> tuple[B, B]: ...
+def start_rows(rows: I, z: F, R: F, v: F, v_var: F, speed_var: float, t: F, cell: I,
+               density: F, source: int, per_extra: float, max_extra: float, x: F, P: F,
+               t_state: F, t_first: F, state: NDArray[np.int8], tentative: int, x0: F,
+               r0: F, source_of: I, cell_of: I, extra_of: I) -> int: ...

@@ -24,6 +24,23 @@ def imm_store(mu: F, xm: F, Pm: F, dt: F, w: F, q: F, limit: F, tx: F, tP: F, tx
 def imm_absorb(packed: F, x: F, nu: F, mR: F, meas: NDArray[np.int64], dt: F, floor: float,
                kalman: bool, w: F, q: F, limit: F, tx: F, tP: F, txm: F, tPm: F, tmu: F,
                t: F, rows: NDArray[np.int64]) -> tuple[int, int]: ...
+class ImmRows:
+    x: F
+    P: F
+    xm: F
+    Pm: F
+    mu: F
+    t: F
+    w: F
+    q: F
+    limit: F
+    def __init__(self, x: F, P: F, xm: F, Pm: F, mu: F, t: F, w: F, q: F,
+                 limit: F) -> None: ...
+    def views(self, x: F, P: F, xm: F, Pm: F, mu: F, t: F, w: F, q: F,
+              limit: F) -> bool: ...
+def imm_absorb_view(table: ImmRows, packed: F, x: F, nu: F, mR: F, meas: NDArray[np.int64],
+                    dt: F, floor: float, kalman: bool,
+                    rows: NDArray[np.int64]) -> tuple[int, int]: ...
 def level_step(s: F, P: F, dt: F, z: F, q: float, sigma: float, rate_sigma: float) -> None: ...
 def level_rows(level: F, rows: NDArray[np.int64], z: F, t: F, q: float, sigma: float,
                rate_sigma: float) -> None: ...

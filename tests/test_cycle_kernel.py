@@ -148,14 +148,21 @@ def _same(a: TrackTable, b: TrackTable) -> None:
 
 
 def _kernel(tr: TrackTable, rows: np.ndarray, idx: np.ndarray, m: dict[str, np.ndarray],
-            sdps: bool, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            sdps: bool, source: int, viewed: bool = False,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if viewed:  # through the table's views (what the tracker calls)
+        view = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                                  tr.tracked, tr.sdps, tr.roc_sdps)
+        return _cycle.absorb_view(view, rows, idx, m["t"], m["ident"], m["track_number"],
+                                  m["roc"], sdps, tr.trn[:, source])
     return _cycle.absorb(rows, idx, m["t"], m["ident"], m["track_number"], m["roc"], sdps,
                          tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident, tr.tracked,
                          tr.sdps, tr.roc_sdps, tr.trn[:, source])
 
 
+@pytest.mark.parametrize("viewed", [False, True])
 @pytest.mark.parametrize("seed", range(40))
-def test_absorb_is_the_numpy_code(seed: int) -> None:
+def test_absorb_is_the_numpy_code(seed: int, viewed: bool) -> None:
     rng = np.random.default_rng(seed)
     tr = _table(rng)
     m = _measurements(rng, strided=seed % 2 == 0)
@@ -167,7 +174,7 @@ def test_absorb_is_the_numpy_code(seed: int) -> None:
     sdps, source = bool(seed % 3 == 0), int(seed % 3)
     ref = _copy(tr)
     expected = ref_absorb(ref, rows, idx, m, sdps, source)
-    got = _kernel(tr, rows, idx, m, sdps, source)
+    got = _kernel(tr, rows, idx, m, sdps, source, viewed)
     _same(tr, ref)
     for g, e in zip(got, expected, strict=True):
         assert g.dtype == np.int64

@@ -529,11 +529,16 @@ def test_continuing_imm_is_the_steps_it_fuses(seed: int) -> None:
                                      sdps, gp)
         want = replaced_continuing(f, owner, number, mident, tident, mt, mxy, mR, table,
                                    sdps, gp)
+        view = _gating.ImmTable(table.x, table.P, table.xm, table.Pm, table.mu, table.t,
+                                tident, imm)
+        viewed = _gating.continuing_imm_view(view, owner, number, mident, mt, mxy, mR,
+                                             sdps, gp)
         if want is None:
-            assert got is None
+            assert got is None and viewed is None
         else:
-            assert got is not None
+            assert got is not None and viewed is not None
             _equal(got, want)
+            _equal(viewed, want)
 
 
 def test_continuing_imm_refuses_what_does_not_match() -> None:
@@ -565,3 +570,83 @@ def test_continuing_imm_refuses_what_does_not_match() -> None:
             return super().predict_tracks(tracks, rows, dt)
 
     assert Other().imm_kernel() is None
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_search_imm_is_the_filters_two_calls(seed: int) -> None:
+    """The search's fused step (the IMM's prediction of each candidate pair, then its
+    innovation) gives what the filter's ``predict_tracks`` and ``innovation`` gave, to the
+    bit: fresh and old tracks, repeated rows, no pairs, NaN and infinite values."""
+    from gateway.associate.tracker import motion_filter
+    from gateway.associate.tracks import TrackTable
+
+    rng = np.random.default_rng(seed)
+    f = motion_filter(PARAMETERS[seed % 2])
+    imm = f.imm_kernel()
+    assert imm is not None
+    k, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
+    table = TrackTable(capacity=T, models=f.models)
+    table.new(T)
+    x, t, _ = _table(rng, T)
+    table.x[:], table.t[:] = x, t
+    A = rng.normal(size=(T, 4, 4))
+    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
+    old = rng.random(T) < 0.7
+    M = f.models
+    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
+    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
+    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    rows = rng.integers(0, T, k).astype(np.int64)
+    dt = rng.uniform(-2.0, 8.0, k)
+    z = table.x[rows, :2] + rng.normal(0, 500, (k, 2))
+    _, _, R = _batch(rng, k)
+    R = R + R.transpose(0, 2, 1) + 2000.0 * np.eye(2)
+    if seed % 5 == 0:
+        dt, z = _hostile(rng, dt, 0.05), _hostile(rng, z, 0.05)
+    got = _gating.search_imm(rows, dt, z, R, table.x, table.P, table.xm, table.Pm,
+                             table.mu, imm)
+    x, P, models = f.predict_tracks(table, rows, dt)
+    nu, s_inv, d2 = f.innovation(x, P, z, R)
+    _equal(got, (x, P, models, nu, s_inv, d2))
+    view = _gating.ImmTable(table.x, table.P, table.xm, table.Pm, table.mu, table.t,
+                            table.ident, imm)
+    _equal(_gating.search_imm_view(view, rows, dt, z, R), (x, P, models, nu, s_inv, d2))
+    with pytest.raises(ValueError):
+        _gating.search_imm(np.array([T], dtype=np.int64), np.zeros(1), np.zeros((1, 2)),
+                           np.ones((1, 2, 2)), table.x, table.P, table.xm, table.Pm,
+                           table.mu, imm)
+    with pytest.raises(ValueError):
+        _gating.search_imm(rows, dt[:-1] if k else np.zeros(1), z, R, table.x, table.P,
+                           table.xm, table.Pm, table.mu, imm)
+
+
+def test_the_gaters_table_view_follows_the_table() -> None:
+    """The gater's views of the table (``IdentityGater._imm_view``) are the table's
+    current arrays: kept while the table keeps them, made again when it grows or is
+    another table; and they read what is written into the table after they were made."""
+    from gateway.associate.tracker import motion_filter
+    from gateway.associate.tracks import TrackTable
+
+    p = TrackerParameters()
+    f = motion_filter(p)
+    imm = f.imm_kernel()
+    assert imm is not None
+    gater = IdentityGater(p)
+    table = TrackTable(capacity=2, models=f.models)
+    table.new(2)
+    view = gater._imm_view(table, imm)
+    assert gater._imm_view(table, imm) is view
+    table.new(5)  # grows: new arrays
+    grown = gater._imm_view(table, imm)
+    assert grown is not view and grown.x is table.x and grown.mu is table.mu
+    other = TrackTable(capacity=7, models=f.models)
+    assert gater._imm_view(other, imm) is not grown
+    table.x[:, :2] = [[1.0, 2.0]]
+    table.t[:] = 0.0
+    rows = np.arange(3, dtype=np.int64)
+    got = _gating.search_imm_view(gater._imm_view(table, imm), rows, np.ones(3),
+                                  np.ones((3, 2)), np.tile(np.eye(2), (3, 1, 1)))
+    want = _gating.search_imm(rows, np.ones(3), np.ones((3, 2)),
+                              np.tile(np.eye(2), (3, 1, 1)), table.x, table.P, table.xm,
+                              table.Pm, table.mu, imm)
+    _equal(got, want)

@@ -464,3 +464,87 @@ def test_cached_rules_are_the_rules() -> None:
         d.observe(tracks, rows, (1, 1), t + 4.5 * scan)
         assert (d._first_miss(), d.shortest) == fresh()
     assert abs(d.period[0] - 4.5) < 1e-9 and d._first_miss() == 1.5 * d.period[0]
+
+
+# -- the initiator's writes: the kernel against the numpy code of _start --------------------
+
+class _Plots:
+    """What ``MofNInitiator.initiate`` reads of a batch of measurements (random)."""
+
+    def __init__(self, rng: np.random.Generator, n: int, source: int) -> None:
+        self.source = source
+        self.xy = rng.normal(0.0, 3e5, (n, 2))
+        a, d = rng.uniform(1e2, 1e6, n), rng.uniform(1e2, 1e6, n)
+        b = rng.uniform(-1.0, 1.0, n) * np.sqrt(a * d)
+        self.R = np.stack([np.stack([a, b], 1), np.stack([b, d], 1)], 1)
+        self.R[::7, 0, 1] = self.R[::7, 1, 0] = 0.0
+        self.R[::7, 1, 1] = self.R[::7, 0, 0]  # a circle: a - d = 0
+        self.t = rng.uniform(0.0, 600.0, n)
+        self.ground_m = rng.uniform(0.0, 4e5, n)
+        self.los_x, self.los_y = rng.normal(0.0, 1e5, n), rng.normal(0.0, 1e5, n)
+        self.los_x[::9] = np.nan  # no geometry: no cell
+        self.v = rng.normal(0.0, 150.0, (n, 2))
+        self.v_var = np.where(rng.random(n) < 0.4, np.nan, rng.uniform(1.0, 900.0, n))
+        self.v_var[::11] = np.inf  # not finite: at rest, as nan
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def velocity(self, frame: ConformalFrame) -> tuple[np.ndarray, np.ndarray]:
+        v = self.v.copy()
+        v[~np.isfinite(self.v_var)] = np.nan
+        return v, self.v_var
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_start_rows_is_the_numpy_code(seed: int) -> None:
+    """``initiate`` by ``_lifecycle.start_rows`` writes what ``_start`` (numpy and the
+    filter's own ``initiate``) writes, to the bit, in every column it touches, and counts
+    the same rows started in clutter; on a map with learnt clutter (extra hits)."""
+    from gateway.associate.filter import ConstantVelocity
+
+    class Generic(ConstantVelocity):  # another initiate: the numpy path
+        def initiate(self, z: np.ndarray, R: np.ndarray, v: np.ndarray,
+                     v_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return super().initiate(z, R, v, v_var)
+
+    p = dataclasses.replace(TrackerParameters(), clutter_plots_per_extra_hit=0.05)
+    out = []
+    for model in (ConstantVelocity(p.q, p.initial_speed_sigma_mps),
+                  Generic(p.q, p.initial_speed_sigma_mps)):
+        r = np.random.default_rng(seed)
+        init = MofNInitiator(p, ConformalFrame())
+        tracks = TrackTable(hits=init.hits, models=3)
+        learnt = _Plots(r, 400, 1)
+        cell = init.clutter.cells(learnt)
+        init.clutter.learn(np.full(400, 1, np.int64), cell, learnt.t,
+                           r.uniform(0.0, 3.0, 400))
+        for _ in range(5):
+            m = _Plots(r, int(r.integers(1, 40)), int(r.integers(0, 3)))
+            init.initiate(tracks, m, model)  # type: ignore[arg-type]
+        out.append((tracks, init))
+    (a, ia), (b, ib) = out
+    assert ia.counters["track-started-in-clutter"] > 0
+    assert ia.counters == ib.counters
+    for name in ("x", "P", "t", "t_first", "state", "alive"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), strict=True)
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    for name in ("_x0", "_r0", "_source", "_cell", "_extra"):
+        assert getattr(ia, name).dtype == getattr(ib, name).dtype
+        assert getattr(ia, name).tobytes() == getattr(ib, name).tobytes(), name
+
+
+def test_start_rows_refuses_bad_input() -> None:
+    z, R, v, f = np.zeros((1, 2)), np.zeros((1, 2, 2)), np.zeros((1, 2)), np.zeros(1)
+    i = np.zeros(1, np.int64)
+    x, P, t, s = np.zeros((2, 4)), np.zeros((2, 4, 4)), np.zeros(2), np.zeros(2, np.int8)
+    x0, r0, si = np.zeros((2, 2)), np.zeros(2), np.zeros(2, np.int64)
+    args = [i, z, R, v, f, 1.0, f, i, f, 0, 0.5, 2.0, x, P, t, t.copy(), s, 0, x0, r0, si,
+            si.copy(), si.copy()]
+    assert _lifecycle.start_rows(*args) == 0
+    with pytest.raises(IndexError):
+        _lifecycle.start_rows(np.array([2]), *args[1:])
+    with pytest.raises(ValueError):
+        _lifecycle.start_rows(np.zeros(2, np.int64), *args[1:])
+    with pytest.raises(ValueError):
+        _lifecycle.start_rows(*args[:12], np.zeros((2, 3)), *args[13:])

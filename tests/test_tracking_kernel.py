@@ -513,3 +513,31 @@ def test_level_filter_equals_the_reference() -> None:
             s, P = predict(s, P, -dt[i])
         close(L[i, 1:3], s)
         close(L[i, 3:], P.ravel())
+
+
+def test_update_pairs_views_follow_the_table() -> None:
+    """The filter's views of the table (``_rows_view``) are the table's current arrays:
+    kept while the table keeps them, made again when it grows or another table is
+    updated; an update always lands in the table it was asked of."""
+    f = motion_filter(TrackerParameters())
+    assert isinstance(f, InteractingMultipleModel)
+    a, b = (TrackTable(capacity=2, models=f.models) for _ in range(2))
+    a.new(2)
+    b.new(2)
+    view = f._rows_view(a)
+    assert f._rows_view(a) is view
+    assert f._rows_view(b) is not view
+    a.new(3)  # grows: new arrays
+    grown = f._rows_view(a)
+    assert grown.x is a.x and grown.t is a.t and grown is not view
+    for table in (a, b, a):
+        rows = np.array([1], dtype=np.int64)
+        table.x[1] = [1.0, 2.0, 3.0, 4.0]
+        table.P[1] = np.eye(4) * 100.0
+        table.t[1] = 0.0
+        before = table.x.copy()
+        x, P, models = f.predict_tracks(table, rows, np.ones(1))
+        nu, s_inv, _ = f.innovation(x, P, x[:, :2] + 5.0, np.eye(2)[None] * 100.0)
+        f.update_pairs(table, rows, np.ones(1), x, P, nu, s_inv, np.eye(2)[None] * 100.0,
+                       np.array([0]), False, models)
+        assert not np.array_equal(table.x[1], before[1]) and table.t[1] == 1.0

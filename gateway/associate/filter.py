@@ -307,6 +307,9 @@ class InteractingMultipleModel(ConstantVelocity):
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
     _limit: np.ndarray = field(init=False, repr=False, compare=False)
     _kernel: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
+    # update_pairs' views of the table it last updated (see _rows_view)
+    _rows: _tracking.ImmRows | None = field(default=None, init=False, repr=False,
+                                            compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -412,11 +415,23 @@ class InteractingMultipleModel(ConstantVelocity):
         if models is None:
             models = self.predict_tracks(tracks, rows, dt)[2]
         assert models is not None
-        skipped, back = _tracking.imm_absorb(
-            as_f64(models), x, nu, R, meas, dt, MODE_FLOOR, not sdps, self._w, self._q,
-            self._limit, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, tracks.t,
-            rows)
+        skipped, back = _tracking.imm_absorb_view(
+            self._rows_view(tracks), as_f64(models), x, nu, R, meas, dt, MODE_FLOOR,
+            not sdps, rows)
         return int(skipped), int(back)
+
+    def _rows_view(self, tracks: TrackTable) -> _tracking.ImmRows:
+        """The update's views of the table's IMM columns and state times and of this
+        filter's w, q, limit, made again only when the table made new arrays (it grew, or
+        is another table): each typed argument costs the kernel half a microsecond at
+        every call."""
+        view = self._rows
+        x, P, xm, Pm, mu, t = tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, tracks.t
+        if view is None or not view.views(x, P, xm, Pm, mu, t, self._w, self._q,
+                                          self._limit):
+            view = _tracking.ImmRows(x, P, xm, Pm, mu, t, self._w, self._q, self._limit)
+            object.__setattr__(self, "_rows", view)
+        return view
 
 
 @dataclass(frozen=True)

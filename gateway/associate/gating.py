@@ -155,6 +155,18 @@ class IdentityGater:
             p.late_window_s, -p.modes_bonus, -p.code_bonus, -p.callsign_bonus,
             p.code_mismatch_penalty, p.callsign_mismatch_penalty, p.continuity_bonus,
             p.anonymous_track_penalty, TENTATIVE])
+        self._view: _gating.ImmTable | None = None  # see _imm_view
+
+    def _imm_view(self, tracks: TrackTable, imm: tuple[np.ndarray, ...]) -> _gating.ImmTable:
+        """The kernels' views of the table's IMM columns and of the filter's constants,
+        made again only when the table made new arrays (it grew, or is another table):
+        each typed argument costs the kernel half a microsecond at every call."""
+        view = self._view
+        x, P, xm, Pm, mu, t, ident = (tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu,
+                                      tracks.t, tracks.ident)
+        if view is None or not view.views(x, P, xm, Pm, mu, t, ident, imm):
+            view = self._view = _gating.ImmTable(x, P, xm, Pm, mu, t, ident, imm)
+        return view
 
     def hypothesise(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
                     model: ConstantVelocity) -> Hypotheses:
@@ -189,10 +201,9 @@ class IdentityGater:
         n = len(m)
         imm = model.imm_kernel()
         if imm is not None:
-            out = _gating.continuing_imm(
-                tracks.owner[m.source], m.track_number, m.ident, tracks.ident, m.t, tracks.t,
-                m.xy, m.R, tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, imm, m.sdps,
-                self._continuing_p)
+            out = _gating.continuing_imm_view(
+                self._imm_view(tracks, imm), tracks.owner[m.source], m.track_number,
+                m.ident, m.t, m.xy, m.R, m.sdps, self._continuing_p)
         else:
             out = self._continuing_steps(tracks, m, model)
         if out is None:
@@ -231,14 +242,21 @@ class IdentityGater:
         ti, j, dt, z, R = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy,
                                              m.R, which, self.radius, p.max_speed_mps,
                                              self.DENSE)
-        # Kinematics of each pair, the track predicted to the measurement's own time.
+        # Kinematics of each pair, the track predicted to the measurement's own time
+        # (with the IMM, prediction and innovation in one kernel call, the filter's code)
+        models: np.ndarray | None
         if len(ti):
-            x, P, models = model.predict_tracks(tracks, ti, dt)
             if m.primaries:  # primary plots re-placed at the candidate track's level
                 hx, hy = height_correction(m, j, tracks.fl[ti])
                 z[:, 0] += hx
                 z[:, 1] += hy
-            nu, s_inv, d2 = model.innovation(x, P, z, R)
+            imm = model.imm_kernel()
+            if imm is not None:
+                x, P, models, nu, s_inv, d2 = _gating.search_imm_view(
+                    self._imm_view(tracks, imm), ti, dt, z, R)
+            else:
+                x, P, models = model.predict_tracks(tracks, ti, dt)
+                nu, s_inv, d2 = model.innovation(x, P, z, R)
         else:
             x, P, models = np.zeros((0, 4)), np.zeros((0, 4, 4)), None
             nu, s_inv, d2 = np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros(0)

@@ -195,30 +195,52 @@ class MofNInitiator:
     def initiate(self, tracks: TrackTable, m: Measurements,
                  model: ConstantVelocity) -> np.ndarray:
         """New tentative rows, one per measurement, with their kinematic state and times
-        (identity, level and counts are the tracker's, as for any update)."""
+        (identity, level and counts are the tracker's, as for any update).
+
+        The rows' writes are one kernel call (``_lifecycle.start_rows``: a track starts
+        from one plot or two, where the twenty numpy calls they took cost more than their
+        elements); a filter with another ``initiate`` gets the numpy code (``_start``,
+        which tests/test_lifecycle_kernel.py holds the kernel to, to the bit)."""
         rows = tracks.new(len(m))
         if len(rows) == 0:
             return rows
         v, v_var = m.velocity(self.frame)
+        self._room(tracks.capacity)
+        p = self.p
+        cell = self.clutter.cells(m)
+        source = np.full(len(m), m.source, dtype=np.int64)
+        density = self.clutter.at(source, cell, m.t)
+        if type(model).initiate is not ConstantVelocity.initiate:
+            extra = self._start(tracks, rows, m, model, v, v_var, cell, density)
+        else:
+            extra = _lifecycle.start_rows(
+                rows, m.xy, m.R, v, v_var, model.initial_speed_sigma_mps ** 2, m.t, cell,
+                density, m.source, p.clutter_plots_per_extra_hit,
+                p.clutter_max_extra_hits, tracks.x, tracks.P, tracks.t, tracks.t_first,
+                tracks.state, TENTATIVE, self._x0, self._r0, self._source, self._cell,
+                self._extra)
+        self.counters["track-started-in-clutter"] += extra
+        return rows
+
+    def _start(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
+               model: ConstantVelocity, v: np.ndarray, v_var: np.ndarray, cell: np.ndarray,
+               density: np.ndarray) -> int:
+        """``initiate``'s writes of the new ``rows`` by numpy and the filter's own
+        ``initiate`` (the kernel's reference); returns how many rows got extra hits."""
         x, P = model.initiate(m.xy, m.R, v, v_var)
         tracks.x[rows] = x
         tracks.P[rows] = P
         tracks.t[rows] = m.t
         tracks.t_first[rows] = m.t
         tracks.state[rows] = TENTATIVE
-        self._room(tracks.capacity)
         p = self.p
         self._x0[rows] = m.xy
         self._r0[rows] = max_eigen2(m.R[:, 0, 0], m.R[:, 0, 1], m.R[:, 1, 1])
-        cell = self.clutter.cells(m)
-        source = np.full(len(m), m.source, dtype=np.int64)
-        self._source[rows] = source
+        self._source[rows] = m.source
         self._cell[rows] = cell
-        density = self.clutter.at(source, cell, m.t)
         extra = self._extra[rows] = np.minimum(density // p.clutter_plots_per_extra_hit,
                                                p.clutter_max_extra_hits).astype(np.int64)
-        self.counters["track-started-in-clutter"] += int(np.count_nonzero(extra))
-        return rows
+        return int(np.count_nonzero(extra))
 
     def confirm(self, tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
         """Tentative rows among ``rows`` that now meet the rule: set confirmed, returned."""

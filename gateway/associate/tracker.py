@@ -207,6 +207,7 @@ class Tracker:
         self._next_output = -np.inf  # next periodic output time (output_period_s)
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
+        self._absorb_view: _cycle.AbsorbTable | None = None  # see _absorb
         self.named = 0  # tracks given an id so far (a store saves the live ones after each)
         _conic, lats, factors = self.frame.tables
         self._output = _fused.Output(  # what every batch's messages take (_messages)
@@ -353,9 +354,18 @@ class Tracker:
         tr = self.tracks
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        moved, renamed, paired = _cycle.absorb(
-            rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps, tr.state, tr.t_update,
-            tr.n_updates, tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps,
+        view = self._absorb_view
+        state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps = (
+            tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident, tr.tracked, tr.sdps,
+            tr.roc_sdps)
+        if view is None or not view.views(state, t_update, n_updates, hit_t, ident,
+                                          tracked, sdps, roc_sdps):
+            # the kernel's views of the table, made again only when it made new arrays
+            # (grew, or is another table): a typed argument costs half a microsecond
+            view = self._absorb_view = _cycle.AbsorbTable(
+                state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps)
+        moved, renamed, paired = _cycle.absorb_view(
+            view, rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps,
             tr.trn[:, m.source])
         if len(renamed):
             text, labels = m.callsign_text, tr.callsign_text
