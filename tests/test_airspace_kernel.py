@@ -257,6 +257,43 @@ def test_near_is_a_bound_on_every_point_within_reach(seed: int) -> None:
         assert (airspace.codes(plat, plon) == here[i]).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("pieces", [1, 4])
+def test_near_path_is_a_bound_on_the_path_ahead(seed: int, pieces: int) -> None:
+    """Where ``Units.near_path`` says a flight cannot reach a boundary, every point of its
+    path ahead within the reach, sampled densely, is in the unit it is in (or in none, as
+    it is): the samples ``crossings`` skips would have found no other unit.  It finds far
+    every flight ``near`` does, and more (the path, not every heading)."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(700 + seed)
+    n = 600
+    lat, lon = rng.uniform(21.0, 38.0, n), rng.uniform(-122.0, -92.0, n)
+    trk = rng.uniform(0.0, 360.0, n)
+    reach = rng.choice([0.0, 2e3, 2e4, 6e4, 1.2e5, 2.4e5], n)
+    far = airspace._units.near_path(lat, lon, trk, reach, pieces) == 0
+    near = airspace._units.near(lat, lon, reach) == 1
+    assert (far | near).all()  # near's far ones are far
+    assert (far & near).any() and (~far).any()
+    here = airspace.codes(lat, lon)
+    dist = np.linspace(0.0, 1.0, 401)
+    for i in np.flatnonzero(far):
+        plat, plon = old_ahead(lat[i], lon[i], trk[i], reach[i] * dist)
+        assert (airspace.codes(plat, plon) == here[i]).all()
+
+
+def test_near_path_flags_what_it_cannot_bound() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0, 30.0])
+    lon = np.array([-100.0, np.inf, -100.0, -100.0, 179.9, -100.0, -100.0])
+    trk = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan])
+    reach = np.array([1e3, 1e3, np.inf, 1e3, 1e5, 5e6, 1e6])
+    assert airspace._units.near_path(lat, lon, trk, reach, 4).tolist() == [1] * 7
+    with pytest.raises(ValueError):
+        airspace._units.near_path(lat, lon, trk, reach[:2], 4)
+    with pytest.raises(ValueError):
+        airspace._units.near_path(lat, lon, trk, reach, 0)
+
+
 def test_near_flags_what_it_cannot_bound() -> None:
     airspace = Airspace.load(SHIPPED)
     lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0])
