@@ -5,6 +5,8 @@ code it replaced in ``Airspace.codes``: the same unit for every point, boundary 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -395,3 +397,24 @@ def test_nearest_cop_is_min_of_distance_m() -> None:
                      [Cop("ONE", 0.5, 1.0, frozenset({"AAAA", "BBBB"})),
                       Cop("TWO", 0.5, 1.0, frozenset({"AAAA", "BBBB"}))])
     assert twins.nearest_cop("AAAA", "BBBB", 0.5, 1.2).name == "ONE"  # type: ignore[union-attr]
+
+
+def test_locate_at_is_codes_of_the_attributes() -> None:
+    """``Units.locate_at`` (the handoff's fused updates, their ``lat`` and ``lon`` read in
+    the kernel) against ``codes`` of the arrays made of them as ``update`` made them:
+    floats and ints, points on the boundary, non-finite ones."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(900)
+    lat, lon = rng.uniform(21.0, 38.0, 500), rng.uniform(-122.0, -92.0, 500)
+    lat[:3], lon[:3] = np.nan, -100.0
+    lat[3], lon[3] = 30.0, np.inf
+    ring = np.asarray(airspace.units[airspace.ids[0]].polygon.exterior.coords)
+    lon[4:9], lat[4:9] = ring[:5, 0], ring[:5, 1]  # vertices: on the boundary
+    points: list[Any] = [SimpleNamespace(lat=float(a), lon=float(b)) for a, b in
+                         zip(lat, lon, strict=True)]
+    points += [SimpleNamespace(lat=30, lon=-100), SimpleNamespace(lat=26, lon=-99)]
+    want = airspace.codes(np.array([p.lat for p in points]), np.array([p.lon for p in points]))
+    got = airspace.codes_at(points)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert (got >= 0).any() and (got[:4] == -1).all()
+    assert airspace.codes_at([]).shape == (0,)

@@ -19,6 +19,7 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -170,6 +171,11 @@ class Airspace:
         if lat.shape != lon.shape:
             lat, lon = np.broadcast_arrays(lat, lon)
         return self._units.locate(lat.ravel(), lon.ravel()).reshape(lat.shape)
+
+    def codes_at(self, points: list[Any]) -> np.ndarray:
+        """``codes`` of these objects' ``lat`` and ``lon`` (floats, none None): the
+        handoff's every fused update, in one kernel call with no arrays made first."""
+        return self._units.locate_at(points)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""
