@@ -27,7 +27,7 @@ from fractions import Fraction
 
 cimport cython
 
-from libc.math cimport M_PI, asin, copysign, cos, fabs, fmod, isfinite, sin
+from libc.math cimport M_PI, asin, atan2, copysign, cos, fabs, fmod, isfinite, sin
 from libc.stdint cimport int64_t
 
 import numpy as np
@@ -215,6 +215,39 @@ cdef class Units:
                 return u
         return -1
 
+    cdef bint _far(self, double lat, double lon, double reach_m) noexcept:
+        """Is every point within ``reach_m`` (great-circle metres) of (lat, lon) clear of
+        every boundary (``near``'s bound for one circle; False where it cannot tell)?"""
+        cdef Py_ssize_t s, segs = self.seg.shape[0]
+        cdef double d, dlat, dlon, x0, x1, y0, y1, a
+        if not (isfinite(lat) and isfinite(lon) and isfinite(reach_m)):
+            return False
+        d = fabs(reach_m) / EARTH_M * (1.0 + 1e-6)
+        if d > 0.6:
+            return False
+        dlat = d * RAD2DEG
+        if fabs(lat) + dlat >= 89.0:
+            return False
+        a = sin(d) / cos(fabs(lat) / RAD2DEG + d)
+        if a >= 1.0:
+            return False
+        dlon = asin(a) * RAD2DEG * (1.0 + 1e-6) + 1e-7
+        dlat = dlat * (1.0 + 1e-6) + 1e-7
+        x0, x1, y0, y1 = lon - dlon, lon + dlon, lat - dlat, lat + dlat
+        if x0 <= -180.0 or x1 >= 180.0:
+            return False
+        for s in range(segs):
+            if ((self.seg[s, 0] < x0 and self.seg[s, 2] < x0)
+                    or (self.seg[s, 0] > x1 and self.seg[s, 2] > x1)
+                    or (self.seg[s, 1] < y0 and self.seg[s, 3] < y0)
+                    or (self.seg[s, 1] > y1 and self.seg[s, 3] > y1)):
+                continue
+            if _beside(self.seg[s, 0], self.seg[s, 1], self.seg[s, 2], self.seg[s, 3],
+                       x0, y0, x1, y1):
+                continue
+            return False
+        return True
+
     def near(self, const double[::1] lat, const double[::1] lon,
              const double[::1] reach_m) -> np.ndarray:
         """1 where a flight at (lat, lon) may come within ``reach_m`` (great-circle metres)
@@ -232,37 +265,52 @@ cdef class Units:
         the antimeridian: 1."""
         if not (lat.shape[0] == lon.shape[0] == reach_m.shape[0]):
             raise ValueError("lat, lon and reach_m must have the same length")
-        cdef Py_ssize_t i, s, n = lat.shape[0], segs = self.seg.shape[0]
-        cdef double d, dlat, dlon, x0, x1, y0, y1, a
+        cdef Py_ssize_t i, n = lat.shape[0]
         out = np.ones(n, dtype=np.uint8)
         cdef unsigned char[::1] flag = out
         for i in range(n):
-            if not (isfinite(lat[i]) and isfinite(lon[i]) and isfinite(reach_m[i])):
+            if self._far(lat[i], lon[i], reach_m[i]):
+                flag[i] = 0
+        return out
+
+    def near_path(self, const double[::1] lat, const double[::1] lon,
+                  const double[::1] trk_deg, const double[::1] reach_m,
+                  int pieces) -> np.ndarray:
+        """``near`` for a flight's path ahead, not every heading: 1 where the great circle
+        from (lat, lon) on ``trk_deg`` may come near a boundary within ``reach_m``, else 0
+        (every point of it is in the unit the flight is in, or in none, as it is).  Most
+        flights a circle of the whole reach finds near fly along or away from the
+        boundary: the path is cut into ``pieces`` arcs, each within half its length of its
+        middle (a great-circle distance is at most the arc's), and each such circle is
+        ``near``'s (``_far``); consecutive circles share their arcs' ends, so circles that
+        each meet no boundary make one piece of the plane with the start.  The middles
+        are libm's (within 1e-15 of numpy's path; the circles' margins are 1e-7 degree).
+        A flight ``near`` would find far is found far (the whole reach first, as
+        ``near``); a non-finite heading: 1."""
+        if not (lat.shape[0] == lon.shape[0] == trk_deg.shape[0] == reach_m.shape[0]):
+            raise ValueError("lat, lon, trk_deg and reach_m must have the same length")
+        if pieces < 1:
+            raise ValueError("pieces must be at least 1")
+        cdef Py_ssize_t i, p, n = lat.shape[0]
+        cdef double p1, th, dm, r, p2, l2
+        out = np.ones(n, dtype=np.uint8)
+        cdef unsigned char[::1] flag = out
+        for i in range(n):
+            if self._far(lat[i], lon[i], reach_m[i]):
+                flag[i] = 0
                 continue
-            d = fabs(reach_m[i]) / EARTH_M * (1.0 + 1e-6)
-            if d > 0.6:
+            if not (isfinite(trk_deg[i]) and isfinite(reach_m[i])):
                 continue
-            dlat = d * RAD2DEG
-            if fabs(lat[i]) + dlat >= 89.0:
-                continue
-            a = sin(d) / cos(fabs(lat[i]) / RAD2DEG + d)
-            if a >= 1.0:
-                continue
-            dlon = asin(a) * RAD2DEG * (1.0 + 1e-6) + 1e-7
-            dlat = dlat * (1.0 + 1e-6) + 1e-7
-            x0, x1, y0, y1 = lon[i] - dlon, lon[i] + dlon, lat[i] - dlat, lat[i] + dlat
-            if x0 <= -180.0 or x1 >= 180.0:
-                continue
-            for s in range(segs):
-                if ((self.seg[s, 0] < x0 and self.seg[s, 2] < x0)
-                        or (self.seg[s, 0] > x1 and self.seg[s, 2] > x1)
-                        or (self.seg[s, 1] < y0 and self.seg[s, 3] < y0)
-                        or (self.seg[s, 1] > y1 and self.seg[s, 3] > y1)):
-                    continue
-                if _beside(self.seg[s, 0], self.seg[s, 1], self.seg[s, 2], self.seg[s, 3],
-                           x0, y0, x1, y1):
-                    continue
-                break
+            p1, th = lat[i] / RAD2DEG, trk_deg[i] / RAD2DEG
+            r = fabs(reach_m[i]) / (2.0 * pieces)
+            for p in range(pieces):
+                dm = (2 * p + 1) * r / EARTH_M
+                p2 = asin(sin(p1) * cos(dm) + cos(p1) * sin(dm) * cos(th))
+                l2 = lon[i] / RAD2DEG + atan2(sin(th) * sin(dm) * cos(p1),
+                                              cos(dm) - sin(p1) * sin(p2))
+                l2 = _remainder(l2 * RAD2DEG + 540.0, 360.0) - 180.0
+                if not self._far(p2 * RAD2DEG, l2, r):
+                    break
             else:
                 flag[i] = 0
         return out
@@ -276,6 +324,21 @@ cdef class Units:
         cdef int64_t[::1] code = out
         for i in range(n):
             code[i] = self._code(lon[i], lat[i])
+        return out
+
+    def locate_at(self, list points) -> np.ndarray:
+        """``locate`` of objects' ``lat`` and ``lon`` attributes (floats, each taken as
+        ``np.array`` of them would take it): the handoff locates every fused update of
+        every cycle, and two lists, two arrays and their checks cost more than the
+        geometry of a dozen points."""
+        cdef Py_ssize_t i, n = len(points)
+        cdef double lat, lon
+        out = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] code = out
+        for i in range(n):
+            p = points[i]
+            lat, lon = p.lat, p.lon
+            code[i] = self._code(lon, lat)
         return out
 
     def sample(self, const double[::1] sin_p1, const double[::1] cos_p1,

@@ -4,6 +4,8 @@ Only gateway/handoff/airspace.py calls it; keep this file in step with the ``def
 functions of ext/airspace.pyx.  Floats are float64, indices int64.
 """
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -13,7 +15,11 @@ I = NDArray[np.int64]
 class Units:
     def __init__(self, seg: F, start: I, box: F) -> None: ...
     def near(self, lat: F, lon: F, reach_m: F) -> NDArray[np.uint8]: ...
+    def near_path(self, lat: F, lon: F, trk_deg: F, reach_m: F,
+                  pieces: int) -> NDArray[np.uint8]: ...
     def locate(self, lat: F, lon: F) -> I: ...
+    # of objects' float attributes lat and lon
+    def locate_at(self, points: list[Any]) -> I: ...
     def sample(self, sin_p1: F, cos_p1: F, sin_th: F, cos_th: F, l1: F, v: F,
                times: F) -> I: ...
     def leave(self, sin_p1: F, cos_p1: F, sin_th: F, cos_th: F, l1: F, v: F, times: F,

@@ -5,6 +5,8 @@ code it replaced in ``Airspace.codes``: the same unit for every point, boundary 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,6 +259,43 @@ def test_near_is_a_bound_on_every_point_within_reach(seed: int) -> None:
         assert (airspace.codes(plat, plon) == here[i]).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("pieces", [1, 4])
+def test_near_path_is_a_bound_on_the_path_ahead(seed: int, pieces: int) -> None:
+    """Where ``Units.near_path`` says a flight cannot reach a boundary, every point of its
+    path ahead within the reach, sampled densely, is in the unit it is in (or in none, as
+    it is): the samples ``crossings`` skips would have found no other unit.  It finds far
+    every flight ``near`` does, and more (the path, not every heading)."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(700 + seed)
+    n = 600
+    lat, lon = rng.uniform(21.0, 38.0, n), rng.uniform(-122.0, -92.0, n)
+    trk = rng.uniform(0.0, 360.0, n)
+    reach = rng.choice([0.0, 2e3, 2e4, 6e4, 1.2e5, 2.4e5], n)
+    far = airspace._units.near_path(lat, lon, trk, reach, pieces) == 0
+    near = airspace._units.near(lat, lon, reach) == 1
+    assert (far | near).all()  # near's far ones are far
+    assert (far & near).any() and (~far).any()
+    here = airspace.codes(lat, lon)
+    dist = np.linspace(0.0, 1.0, 401)
+    for i in np.flatnonzero(far):
+        plat, plon = old_ahead(lat[i], lon[i], trk[i], reach[i] * dist)
+        assert (airspace.codes(plat, plon) == here[i]).all()
+
+
+def test_near_path_flags_what_it_cannot_bound() -> None:
+    airspace = Airspace.load(SHIPPED)
+    lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0, 30.0])
+    lon = np.array([-100.0, np.inf, -100.0, -100.0, 179.9, -100.0, -100.0])
+    trk = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan])
+    reach = np.array([1e3, 1e3, np.inf, 1e3, 1e5, 5e6, 1e6])
+    assert airspace._units.near_path(lat, lon, trk, reach, 4).tolist() == [1] * 7
+    with pytest.raises(ValueError):
+        airspace._units.near_path(lat, lon, trk, reach[:2], 4)
+    with pytest.raises(ValueError):
+        airspace._units.near_path(lat, lon, trk, reach, 0)
+
+
 def test_near_flags_what_it_cannot_bound() -> None:
     airspace = Airspace.load(SHIPPED)
     lat = np.array([np.nan, 30.0, 30.0, 89.5, 30.0, 30.0])
@@ -358,3 +397,24 @@ def test_nearest_cop_is_min_of_distance_m() -> None:
                      [Cop("ONE", 0.5, 1.0, frozenset({"AAAA", "BBBB"})),
                       Cop("TWO", 0.5, 1.0, frozenset({"AAAA", "BBBB"}))])
     assert twins.nearest_cop("AAAA", "BBBB", 0.5, 1.2).name == "ONE"  # type: ignore[union-attr]
+
+
+def test_locate_at_is_codes_of_the_attributes() -> None:
+    """``Units.locate_at`` (the handoff's fused updates, their ``lat`` and ``lon`` read in
+    the kernel) against ``codes`` of the arrays made of them as ``update`` made them:
+    floats and ints, points on the boundary, non-finite ones."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(900)
+    lat, lon = rng.uniform(21.0, 38.0, 500), rng.uniform(-122.0, -92.0, 500)
+    lat[:3], lon[:3] = np.nan, -100.0
+    lat[3], lon[3] = 30.0, np.inf
+    ring = np.asarray(airspace.units[airspace.ids[0]].polygon.exterior.coords)
+    lon[4:9], lat[4:9] = ring[:5, 0], ring[:5, 1]  # vertices: on the boundary
+    points: list[Any] = [SimpleNamespace(lat=float(a), lon=float(b)) for a, b in
+                         zip(lat, lon, strict=True)]
+    points += [SimpleNamespace(lat=30, lon=-100), SimpleNamespace(lat=26, lon=-99)]
+    want = airspace.codes(np.array([p.lat for p in points]), np.array([p.lon for p in points]))
+    got = airspace.codes_at(points)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert (got >= 0).any() and (got[:4] == -1).all()
+    assert airspace.codes_at([]).shape == (0,)

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
+import pytest
 
 from gateway.handoff.airspace import Airspace
 from gateway.handoff.dialogue import State
 from gateway.handoff.engine import Handoff, HandoffParameters
 from gateway.handoff.peer import Peer
+from gateway.handoff.state import Track
 from gateway.handoff.text import AidcText, parse
 from gateway.messages import Aidc, Alert, FlightPlan, Fused
 from gateway.store.sqlite import SqliteStore
@@ -324,3 +327,33 @@ def test_a_track_lost_where_radars_see_or_ended_is_not_transferred() -> None:
     # (the MAC sent again: no peer here to acknowledge it)
     assert {(m.msg, m.serial) for m in out if isinstance(m, Aidc)
             and m.callsign == "AMX412"} == {("MAC", f.serials[-1][0])}
+
+
+@pytest.mark.parametrize("callsign", ["AMX412", None])
+def test_update_inlines_candidates_common_case_to_the_field(callsign: str | None) -> None:
+    """``update`` writes out ``_candidate``'s common case (a prediction with no crossing
+    into a peer, for a track with no dialogue: its heading is forgotten) rather than call
+    it, for every track every prediction: the twin is held to ``_candidate`` here, on a
+    track heading away from the peer after predictions towards it."""
+    m = track(T0, 26.5, trk_deg=180.0, callsign=callsign)  # south, away from KZHU
+    assert AIRSPACE.crossings(np.array([m.lat]), np.array([m.lon]), np.array([m.trk_deg]),
+                              np.array([m.gs_kt]), PARAMS.abi_lead_s + 120.0,
+                              into=PARAMS.peers) == [None]
+    before = Track(T0 - 8.0, unit="MMTY", heading_for="KZHU", hits=2)
+    inline = Handoff(AIRSPACE, PARAMS)
+    inline.tracks[m.id] = dataclasses.replace(before)
+
+    def not_called(*args: object) -> None:
+        raise AssertionError("update called _candidate: the inline case was not tested")
+
+    inline._candidate = not_called  # type: ignore[method-assign]
+    assert inline.update([m], T0) == []
+    called = Handoff(AIRSPACE, PARAMS)
+    record = called.tracks[m.id] = dataclasses.replace(before)
+    out: list[Any] = []
+    called._candidate(m, record, None, T0, out)
+    record.seen_at, record.predicted_at = T0, T0  # what update does around it
+    assert out == []
+    assert inline.tracks[m.id] == record
+    assert inline.flights == called.flights == {}
+    assert inline._changed == called._changed == set()

@@ -499,16 +499,21 @@ class Handoff:
             if self.hidden:
                 self._advance_hidden(set(), now, out)
             return out
-        codes = self.airspace.codes(np.array([m.lat for m in live]),
-                                    np.array([m.lon for m in live]))
+        codes = self.airspace.codes_at(live)
         units = self.airspace.names(codes)
         due: list[tuple[Fused, Track]] = []
         asked: list[int] = []  # the rows of ``live`` predicted (``_candidate`` below)
-        # this loop and the next see every fused update of every cycle: ``_track``,
-        # ``_observe``'s and ``_followed``'s common cases are written out here, the same
-        # steps in the same order (a track staying in its unit with a transponder, as
-        # most do, changes nothing but its time)
+        # the rows whose dialogues go on (``_followed``) and whose track has one: the last
+        # loop below walks only these (and the rows of tracks ``_candidate`` may give one),
+        # not every fused update; most tracks have no dialogue
+        follow: list[int] = []
+        # this loop sees every fused update of every cycle: ``_track``, ``_observe``'s
+        # and ``_followed``'s common cases are written out here, the same steps in the same
+        # order (a track staying in its unit with a transponder, as most do, changes
+        # nothing but its time); ``hidden`` is read by nothing before the last loop, so
+        # ``_followed``'s bookkeeping is done here, in the same order of rows
         tracks, ours, every = self.tracks, self.p.units, self.p.predict_every_s
+        hidden = self.hidden
         for i, (m, unit) in enumerate(zip(live, units, strict=True)):
             track = tracks.get(m.id)
             if track is None:
@@ -521,11 +526,21 @@ class Handoff:
                 self._observe(m, track, unit, now, out)
             if before != unit:
                 self.accepting.entered(m, before, unit, now, out)
-            if (m.state == "confirmed" and unit in ours and m.gs_kt
+            state = m.state
+            if (state == "confirmed" and unit in ours and m.gs_kt
                     and m.trk_deg is not None and now - track.predicted_at >= every):
                 due.append((m, track))
                 if m.callsign is not None:
                     asked.append(i)
+            if state == "coasting" and m.hidden:  # _followed
+                hidden.add(m.id)
+            else:
+                if hidden:
+                    hidden.discard(m.id)
+                if state != "confirmed":
+                    continue
+            if track.flights:
+                follow.append(i)
         if due:
             # predicted are the tracks with an identification, and only their crossings into
             # a peer's unit: ``_candidate`` makes of any other crossing, and of any for a
@@ -536,6 +551,7 @@ class Handoff:
                 np.array([live[i].trk_deg for i in asked]),
                 np.array([live[i].gs_kt for i in asked]),
                 self.p.abi_lead_s + 120.0, into=self.p.peers, here=codes[asked]))
+            gained: set[str] = set()  # tracks ``_candidate`` may give a dialogue
             for m, track in due:
                 track.predicted_at = now
                 c = next(crossings) if m.callsign is not None else None
@@ -543,21 +559,19 @@ class Handoff:
                     track.heading_for, track.hits = "", 0
                 else:
                     self._candidate(m, track, c, now, out)
-        hidden = self.hidden
-        for m, unit in zip(live, units, strict=True):
-            if m.state == "coasting" and m.hidden:  # _followed
-                hidden.add(m.id)
-            else:
-                if hidden:
-                    hidden.discard(m.id)
-                if m.state != "confirmed":
-                    continue
+                    gained.add(m.id)
+            if gained:  # only _candidate gives a track a dialogue (a new one, _adopt)
+                follow = sorted({*follow, *(i for i, m in enumerate(live) if m.id in gained)})
+        for i in follow:
+            m = live[i]
+            if m.state != "confirmed" and not (m.state == "coasting" and m.hidden):
+                continue  # (a row of ``gained``) whose dialogues do not go on
             track = tracks.get(m.id)
             if track is None or not track.flights:  # no dialogue (_flights_of)
                 continue
             for f in self._flights_of(m):
                 if not f.dialogue.final:
-                    self._advance(f, now, out, crossed=unit == f.dst)
+                    self._advance(f, now, out, crossed=units[i] == f.dst)
         if hidden:
             self._advance_hidden({m.id for m in live}, now, out)
         return out
