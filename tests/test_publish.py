@@ -8,7 +8,7 @@ import msgspec
 from test_messages import AIDC, ALERT, FUSED, FUSED_ENDED, MODES_PLOT, PSR_PLOT, TRACK, T
 
 import gateway
-from gateway.messages import decode, decode_batch
+from gateway.messages import decode, decode_batch, encode, encode_batch
 from gateway.normalize.normalizer import SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.outbox import Outbox
@@ -43,6 +43,18 @@ def test_picture_then_each_fused_retained_with_expiry_and_ended_cleared() -> Non
     assert decode(out[1].payload) == FUSED and decode(out[2].payload) == FUSED_ENDED
     assert out[3].payload == b""
     assert all(o.qos == 0 for o in out) and out[1].key == "surv/v1/fused/FT-000042"
+
+
+def test_picture_and_fused_payloads_are_encode_batch_and_encode_to_the_byte() -> None:
+    """The picture's array and each state's payload come from one ``encode_lines`` split
+    at its newlines: the same bytes as ``encode_batch`` and ``encode``, newlines in a
+    string (escaped by JSON) included."""
+    odd = msgspec.structs.replace(FUSED, id="FT-\n0042\u2028")
+    for updates in ([FUSED], [FUSED, FUSED_ENDED, odd], [odd] * 3):
+        out = outbound(Published(Kind.PICTURE, updates))
+        assert out[0].payload == encode_batch(updates)
+        states = [o.payload for o in out[1:] if o.payload]
+        assert states == [encode(m) for m in updates]
 
 
 def test_aidc_and_alerts_are_qos1_on_their_topics() -> None:

@@ -28,7 +28,7 @@ from gateway.messages import Alert, decode, decode_batch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Topics
+from gateway.publish.topics import Outbound, Topics
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.shell import Service
 
@@ -192,6 +192,35 @@ def test_mqtt_311_publishes_retained_without_expiry(mosquitto: Any) -> None:
         assert decode(got["t/fused/FT-000042"]) == FUSED
 
     asyncio.run(run_sink(mosquitto.port, body, protocol="3.1.1"))
+
+
+def test_a_qos1_state_among_qos0_states_keeps_the_order(mosquitto: Any) -> None:
+    """A registration (QoS 1, retained, keyed) taken with fused states in one chunk: the
+    QoS 0 runs around it go joined, it waits for its PUBACK, and a subscriber gets every
+    message in the order put."""
+    states = [Outbound(f"t/fused/FT-{i:06d}", b"%d" % i, retain=True, key=f"t/fused/FT-{i:06d}")
+              for i in range(300)]
+    registration = Outbound("t/registration/0-101", b"r", qos=1, retain=True,
+                            key="t/registration/0-101")
+    put = [*states[:100], registration, *states[100:200], registration, *states[200:]]
+    expected = [m.topic for m in [*states[:100], registration, registration, *states[100:]]]
+    got: list[str] = []
+
+    async def body(sink: MqttSink, outbox: Outbox) -> None:
+        async with client(mosquitto.port) as sub:
+            await sub.subscribe("t/fused/#", qos=1)
+            await sub.subscribe("t/registration/#", qos=1)
+            outbox.put(put)  # one call: the registration's two messages are one state
+            sink.notify()
+            async with asyncio.timeout(10):
+                async for m in sub.messages:
+                    got.append(str(m.topic))
+                    if len(got) == len(expected):
+                        break
+        assert sink.pubacks["registration", 0] + sink.pubacks["registration", 16] == 2
+
+    asyncio.run(run_sink(mosquitto.port, body))
+    assert got == expected
 
 
 def alert(serial: int) -> Alert:

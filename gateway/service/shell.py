@@ -42,7 +42,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
@@ -82,6 +82,7 @@ BACKPRESSURE = 0.5  # lossless sources wait while the outbox is fuller than this
 # payloads growing with the traffic; 2,048 still let the broker path's RSS climb 8.9 %
 # between minutes 10 and 60 of a one-hour replay (issue 16).
 REPLAY_BACKLOG = 256
+BROKER_POLL_S = 0.05  # a waiting replay checks the broker is still there this often
 # After a takeover, a restored dialogue's track the new active process does not track ends
 # its dialogue (MAC) unless it comes within this much data time (``Handoff.expect``).
 TRACK_AWAITED_S = 60.0
@@ -348,7 +349,13 @@ class Service:
                 log.error("replay: giving up: %s", self.gave_up)
                 self.stopping.set()
                 return
-            await asyncio.sleep(0.002)
+            # Woken as soon as the sink has sent a chunk: a 2 ms sleep here left the
+            # replay idle for most of each wait once the sink had drained (issue 16).  The
+            # timeout keeps the checks above going while nothing is sent.
+            sink.progress.clear()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(BROKER_POLL_S):
+                    await sink.progress.wait()
 
     async def _next_arrival(self) -> None:
         waits = [asyncio.ensure_future(e.wait())
