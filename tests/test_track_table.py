@@ -38,3 +38,24 @@ def test_new_rows_are_fresh_after_any_use(n: int) -> None:
     assert (table.trn[fresh] == -1).all()
     assert all(table.label[r] is None and table.callsign_text[r] is None
                for r in fresh.tolist())
+
+
+def test_a_kernels_views_are_taken_again_only_for_new_arrays() -> None:
+    """``views_of``: the same views while the table's arrays are the same objects; new ones
+    when the table grew (it makes new arrays) or is another table."""
+    from gateway import _cycle
+    from gateway.associate.tracks import views_of
+
+    table = TrackTable(capacity=4, hits=3, models=1)
+
+    def columns(t: TrackTable) -> tuple[np.ndarray, ...]:
+        return (t.state, t.t_update, t.n_updates, t.hit_t, t.ident, t.tracked, t.sdps,
+                t.roc_sdps)
+
+    first = views_of(None, _cycle.AbsorbTable, *columns(table))
+    assert views_of(first, _cycle.AbsorbTable, *columns(table)) is first
+    table.new(5)  # past its capacity: it grows
+    grown = views_of(first, _cycle.AbsorbTable, *columns(table))
+    assert grown is not first and grown.views(*columns(table))
+    other = TrackTable(capacity=4, hits=3, models=1)
+    assert views_of(grown, _cycle.AbsorbTable, *columns(other)) is not grown

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gateway import _cycle, _tracking
+from gateway.associate.tracks import views_of
 
 if TYPE_CHECKING:
     from gateway.associate.tracks import TrackTable
@@ -425,11 +426,9 @@ class InteractingMultipleModel(ConstantVelocity):
         filter's w, q, limit, made again only when the table made new arrays (it grew, or
         is another table): each typed argument costs the kernel half a microsecond at
         every call."""
-        view = self._rows
-        x, P, xm, Pm, mu, t = tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu, tracks.t
-        if view is None or not view.views(x, P, xm, Pm, mu, t, self._w, self._q,
-                                          self._limit):
-            view = _tracking.ImmRows(x, P, xm, Pm, mu, t, self._w, self._q, self._limit)
+        view = views_of(self._rows, _tracking.ImmRows, tracks.x, tracks.P, tracks.xm,
+                        tracks.Pm, tracks.mu, tracks.t, self._w, self._q, self._limit)
+        if view is not self._rows:
             object.__setattr__(self, "_rows", view)
         return view
 

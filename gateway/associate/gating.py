@@ -49,7 +49,7 @@ from gateway.associate.measurements import (
     height_correction,
 )
 from gateway.associate.parameters import TrackerParameters
-from gateway.associate.tracks import TENTATIVE, TrackTable
+from gateway.associate.tracks import TENTATIVE, TrackTable, views_of
 
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
 
@@ -161,11 +161,9 @@ class IdentityGater:
         """The kernels' views of the table's IMM columns and of the filter's constants,
         made again only when the table made new arrays (it grew, or is another table):
         each typed argument costs the kernel half a microsecond at every call."""
-        view = self._view
-        x, P, xm, Pm, mu, t, ident = (tracks.x, tracks.P, tracks.xm, tracks.Pm, tracks.mu,
-                                      tracks.t, tracks.ident)
-        if view is None or not view.views(x, P, xm, Pm, mu, t, ident, imm):
-            view = self._view = _gating.ImmTable(x, P, xm, Pm, mu, t, ident, imm)
+        view = self._view = views_of(self._view, _gating.ImmTable, tracks.x, tracks.P,
+                                     tracks.xm, tracks.Pm, tracks.mu, tracks.t,
+                                     tracks.ident, imm)
         return view
 
     def hypothesise(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,

@@ -81,6 +81,7 @@ from gateway.associate.tracks import (
     STATE_NAMES,
     TENTATIVE,
     TrackTable,
+    views_of,
 )
 from gateway.messages import (
     ICAO24_TEXT,
@@ -354,16 +355,9 @@ class Tracker:
         tr = self.tracks
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         idx = np.ascontiguousarray(idx, dtype=np.int64)
-        view = self._absorb_view
-        state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps = (
-            tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident, tr.tracked, tr.sdps,
-            tr.roc_sdps)
-        if view is None or not view.views(state, t_update, n_updates, hit_t, ident,
-                                          tracked, sdps, roc_sdps):
-            # the kernel's views of the table, made again only when it made new arrays
-            # (grew, or is another table): a typed argument costs half a microsecond
-            view = self._absorb_view = _cycle.AbsorbTable(
-                state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps)
+        view = self._absorb_view = views_of(
+            self._absorb_view, _cycle.AbsorbTable, tr.state, tr.t_update, tr.n_updates,
+            tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps)
         moved, renamed, paired = _cycle.absorb_view(
             view, rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps,
             tr.trn[:, m.source])

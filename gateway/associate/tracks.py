@@ -7,13 +7,16 @@ tells apart the tracks that held a row.  The table grows by doubling when full.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from gateway.messages import FlightPlan, FusedState
 
 __all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", "LEVEL_LAST",
-           "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable"]
+           "LEVEL_STATE", "LEVEL_T", "MODE3A", "STATE_NAMES", "TENTATIVE", "TrackTable", "views_of"]
 
 TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
 TRACK_NUMBERS = 1 << 16  # a source's track numbers are 16 bits at most (docs/messages.md)
@@ -22,6 +25,23 @@ ADDRESS, CODE, CALLSIGN, MODE3A = 0, 1, 2, 3
 # columns of the packed level state
 LEVEL_STATE, LEVEL_COV, LEVEL_T, LEVEL_LAST = slice(0, 2), slice(2, 6), 6, 7
 STATE_NAMES: tuple[FusedState, ...] = ("tentative", "confirmed", "coasting")
+
+class _Views(Protocol):
+    def views(self, *arrays: Any) -> bool: ...
+
+
+V = TypeVar("V", bound=_Views)
+
+
+def views_of(view: V | None, make: Callable[..., V], *arrays: Any) -> V:
+    """A kernel's views of ``arrays`` (the table's columns, a filter's constants): ``view``
+    while it was made of these very arrays, else ``make(*arrays)``.  The kernels take the
+    buffers once (a typed argument costs half a microsecond at every call); the table
+    makes new arrays when it grows, or it is another table, and then they are taken again."""
+    if view is None or not view.views(*arrays):
+        return make(*arrays)
+    return view
+
 
 # column name -> (trailing shape, dtype, fill for a fresh row)
 _COLUMNS: dict[str, tuple[tuple[int, ...], DTypeLike, float]] = {
