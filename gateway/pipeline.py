@@ -79,7 +79,7 @@ class Pipeline:
         self.tracker = tracker_from_config(config)
         self.associating = config.associate.enabled
         self.problems = Problems()
-        self.fed = False  # has any datagram come yet
+        self.fed = False  # has the tracker had a batch yet (ticks wait for it: tick)
         self.aidc_counters: Counter[str] = Counter()
         # what keeps the pipeline from working as it should (name -> one-line reason):
         # the service reports it (health, log); "handoff-store" while the store fails
@@ -105,16 +105,17 @@ class Pipeline:
     def feed(self, payloads: Sequence[bytes], t_capture: Sequence[float | None],
              now: float | None = None) -> list[Published]:
         """One chunk of datagrams; ``now`` stands in for records without capture time."""
-        self.fed = self.fed or bool(payloads)
         batches, problems = self.decoder.decode(payloads, t_capture)
         self.problems.add(problems)
         return self._associate(self.normalizer.feed(batches, now))
 
     def tick(self, now: float) -> list[Published]:
         """The clock moved on with no data: tracks coast and end on time, missing LAMs
-        are sent again.  Before the first datagram there is nothing to coast, and ticking
-        would set the tracker's clock to the receive clock: the first data, stamped a
-        little earlier, would then be taken for late (live output differed from replay)."""
+        are sent again.  Before the tracker's first batch there is nothing to coast, and
+        ticking would set its clock to the receive clock: the first batch, stamped a little
+        earlier, would then be taken for late (live output differed from replay).  Datagrams
+        that came but are still held by the normaliser (a sector not yet closed) do not
+        count: their batch is the first."""
         if not self.fed or not self.associating:
             return []
         out = self._picture(self.tracker.tick(now))
@@ -188,7 +189,6 @@ class Pipeline:
         """One batch another gateway normalised and published (checked by
         ``gateway.remote.RemoteBatches``): one association cycle, as if this pipeline's
         normaliser had made it.  The batch itself is not published again (its site did)."""
-        self.fed = True
         return self._associate([batch], republish=False)
 
     def counters(self) -> Counter[str]:
@@ -216,6 +216,7 @@ class Pipeline:
                                      batch.at, batch.datagram))
             if not self.associating:
                 continue
+            self.fed = True
             made = self._picture(self.tracker.update(batch.messages))
             for published in made:
                 published.datagram = batch.datagram
