@@ -429,17 +429,23 @@ class TimeoutDeleter:
                     silent[look[hidden]] = 0.0
                 self._recheck = now + p.hidden_review_s
         first = self._first_miss()
-        look, k, covered, need = _NONE, _NO_K, _NO_COVER, _NO_K
+        look, count, k, covered, need = _NONE, _NONE, _NO_K, _NO_COVER, _NO_K
         if self.counting and first < np.inf:
             look = _lifecycle.miss_look(state, age, silent, p.tentative_timeout_s, first,
                                         p.end_min_s)
             if len(look):
-                r = rows[look]
-                k, covered = self.missed(tracks, r, now, silent[look])
-                need = self.misses_to_end(tracks, r)
+                # only the rows whose count could change their verdict: a count bounded
+                # below its need, short of end_after_s and end_max_s, changes none
+                # (``_lifecycle.may_end``; tests/test_lifecycle_kernel.py holds review
+                # to counting them all), each with its ``misses_to_end``
+                count, need = _lifecycle.may_end(
+                    look, rows, silent, tracks.ident, tracks.state, ADDRESS, MODE3A,
+                    self._misses_by_kind, self.period, min(p.end_after_s, p.end_max_s))
+                if len(count):
+                    k, covered = self.missed(tracks, rows[count], now, silent[count])
                 self._recheck = min(self._recheck, now + p.hidden_review_s)
         coast, end, drop, by_misses = _lifecycle.verdicts(
-            rows, state, age, silent, look, k, covered, need, p.tentative_timeout_s,
+            rows, state, age, silent, count, k, covered, need, p.tentative_timeout_s,
             p.coast_after_s, p.end_after_s, p.end_max_s)
         if len(look):  # counted (the key shown, 0 too) once the misses were looked at
             self.counters["track-ended-by-misses"] += by_misses
