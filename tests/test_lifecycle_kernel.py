@@ -467,6 +467,33 @@ def test_cached_rules_are_the_rules() -> None:
     assert abs(d.period[0] - 4.5) < 1e-9 and d._first_miss() == 1.5 * d.period[0]
 
 
+def test_cached_rules_follow_every_period() -> None:
+    """The cached first miss and shortest silence follow the least period whichever
+    radar's period moves: one slower than the least (kept), the least itself moving up
+    past another's, a radar's first period below the least (made again)."""
+    p = TrackerParameters()
+    sites = [RadarCoverage(30.0, -104.0, 300.0, key=(1, j)) for j in range(4)]
+    d = TimeoutDeleter(p, Coverage(FRAME, sites))
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(6)
+    t = np.linspace(0.0, 0.5, len(rows))
+
+    def fresh() -> tuple[float, float]:
+        known = d.period[np.isfinite(d.period)]
+        first = 1.5 * float(known.min()) if len(known) else float("inf")
+        return first, min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                          p.end_min_s, first)
+
+    clock = 0.0
+    for site, scan in ((0, 5.0), (1, 8.0), (0, 5.0), (1, 7.0), (0, 9.0), (0, 12.0),
+                       (2, 3.0), (1, 6.5), (3, 20.0), (2, 6.0), (2, 9.0), (3, 2.0)):
+        for _ in range(3):
+            clock += scan
+            d.observe(tracks, rows, (1, site), t + clock)
+            assert (d._first_miss(), d.shortest) == fresh()
+            assert d._after[1, 0] == d._first_miss()
+
+
 # -- the initiator's writes: the kernel against the numpy code of _start --------------------
 
 class _Plots:
