@@ -129,7 +129,47 @@ def seen_by(const double[:] x, const double[:] y, const double[:] h,
     whose decision by numpy's functions could differ from this one (see the module)."""
     cdef Radars r = _radars(sx, sy, k, tan_cone, antenna_r, range2, horizon_antenna,
                             earth_r, horizon_k, tol)
-    cdef Py_ssize_t n = x.shape[0], m = r.m, i, j, nu = 0
+    return _seen_by(&r, x, y, h)
+
+
+cdef class RadarViews:
+    """The radars' constants (``seen_by``'s and ``hidden``'s sx ... tol), taken once: each
+    typed argument costs a buffer request and a memoryview object at every call (about
+    half a microsecond each, seven per call), and the deleter asks on every review.  The
+    arrays are kept (read only, contiguous) as long as this is."""
+
+    cdef Radars r
+    cdef const double[::1] vsx, vsy, vk, vtan_cone, vantenna_r, vrange2, vhorizon_antenna
+
+    def __init__(self, const double[::1] sx, const double[::1] sy, const double[::1] k,
+                 const double[::1] tan_cone, const double[::1] antenna_r,
+                 const double[::1] range2, const double[::1] horizon_antenna,
+                 double earth_r, double horizon_k, double tol):
+        self.vsx, self.vsy, self.vk, self.vtan_cone = sx, sy, k, tan_cone
+        self.vantenna_r, self.vrange2, self.vhorizon_antenna = (antenna_r, range2,
+                                                                horizon_antenna)
+        self.r = _radars(sx, sy, k, tan_cone, antenna_r, range2, horizon_antenna, earth_r,
+                         horizon_k, tol)
+
+    def __reduce__(self):
+        """Copied and pickled (a Coverage is) by its arrays and numbers."""
+        return RadarViews, (np.asarray(self.vsx), np.asarray(self.vsy), np.asarray(self.vk),
+                            np.asarray(self.vtan_cone), np.asarray(self.vantenna_r),
+                            np.asarray(self.vrange2), np.asarray(self.vhorizon_antenna),
+                            self.r.earth_r, self.r.horizon_k, self.r.tol)
+
+
+def seen_by_view(RadarViews radars not None, const double[:] x, const double[:] y,
+                 const double[:] h):
+    """``seen_by`` with the radars of ``radars``."""
+    return _seen_by(&radars.r, x, y, h)
+
+
+cdef tuple _seen_by(const Radars *rp, const double[:] x, const double[:] y,
+                    const double[:] h):
+    """``seen_by``'s work."""
+    cdef Py_ssize_t n = x.shape[0], m = rp.m, i, j, nu = 0
+    cdef double earth_r = rp.earth_r, horizon_k = rp.horizon_k
     if y.shape[0] != n or h.shape[0] != n:
         raise ValueError("seen_by: point shapes differ")
     seen = np.zeros((n, m), dtype=np.bool_)
@@ -151,7 +191,7 @@ def seen_by(const double[:] x, const double[:] y, const double[:] h,
         hk = sqrt(horizon_k * (hi if hi > 1.0 else 1.0))
         doubt = False
         for j in range(m):
-            v = _radar(&r, j, xi, yi, rt, hk)
+            v = _radar(rp, j, xi, yi, rt, hk)
             if v == 1:
                 so[i, j] = 1
             elif v == 2:
@@ -175,6 +215,20 @@ def hidden(const double[:] x, const double[:] y, const double[:] vx, const doubl
     the other points do not overrule).  The line is followed only as far as it must be."""
     cdef Radars r = _radars(sx, sy, k, tan_cone, antenna_r, range2, horizon_antenna,
                             earth_r, horizon_k, tol)
+    return _hidden(&r, x, y, vx, vy, h, rate, ahead, steps)
+
+
+def hidden_view(RadarViews radars not None, const double[:] x, const double[:] y,
+                const double[:] vx, const double[:] vy, const double[:] h,
+                const double[:] rate, const double[:] ahead, int steps):
+    """``hidden`` with the radars of ``radars``."""
+    return _hidden(&radars.r, x, y, vx, vy, h, rate, ahead, steps)
+
+
+cdef tuple _hidden(const Radars *rp, const double[:] x, const double[:] y,
+                   const double[:] vx, const double[:] vy, const double[:] h,
+                   const double[:] rate, const double[:] ahead, int steps):
+    """``hidden``'s work."""
     cdef Py_ssize_t n = x.shape[0], i, s, nu = 0
     if (y.shape[0] != n or vx.shape[0] != n or vy.shape[0] != n or h.shape[0] != n
             or rate.shape[0] != n or ahead.shape[0] != n):
@@ -196,14 +250,14 @@ def hidden(const double[:] x, const double[:] y, const double[:] vx, const doubl
             rt = 0.0
         elif not isfinite(rt):
             rt = copysign(DBL_MAX, rt)
-        v = _any(&r, x[i] + vx[i] * (a * 0.0), y[i] + vy[i] * (a * 0.0),
+        v = _any(rp, x[i] + vx[i] * (a * 0.0), y[i] + vy[i] * (a * 0.0),
                  fmax(h[i] + rt * (a * 0.0), 0.0))
         if v == 1:
             continue  # seen now
         later = 0
         for s in range(1, steps + 1):
             dt = a * (<double>s / <double>steps)
-            v_s = _any(&r, x[i] + vx[i] * dt, y[i] + vy[i] * dt,
+            v_s = _any(rp, x[i] + vx[i] * dt, y[i] + vy[i] * dt,
                        fmax(h[i] + rt * dt, 0.0))
             if v_s == 1:  # clearly seen: whatever the doubtful points before
                 later = 1

@@ -316,8 +316,59 @@ def misses_needed(const int64_t[:, :] ident, const signed char[:] state,
         r = rows[i]
         if not 0 <= r < cap:
             raise IndexError("misses_needed: row out of range")
-        o[i] = by_kind[(state[r] == 0) * 2 + (ident[r, address] >= 0 or ident[r, mode3a] >= 0)]
+        o[i] = _needed(ident, state, r, address, mode3a, by_kind)
     return out
+
+
+cdef inline double _needed(const int64_t[:, :] ident, const signed char[:] state,
+                           Py_ssize_t r, Py_ssize_t address, Py_ssize_t mode3a,
+                           const double[:] by_kind) noexcept:
+    """``misses_needed`` of row r (checked by the caller)."""
+    return by_kind[(state[r] == 0) * 2 + (ident[r, address] >= 0 or ident[r, mode3a] >= 0)]
+
+
+def may_end(const int64_t[:] look, const int64_t[:] rows, const double[:] silent,
+            const int64_t[:, :] ident, const signed char[:] state, Py_ssize_t address,
+            Py_ssize_t mode3a, const double[:] by_kind, const double[:] period,
+            double end_by):
+    """(look kept, need): of ``review``'s rows ``look`` (indices into ``rows`` and
+    ``silent``) whose missed scans it counts, those whose count could change their
+    verdict, and ``misses_needed`` of each.  A count is ``missed_scans``'s sum over the
+    radars that see the track, each radar's term max(floor(silent / period - 0.5), 0)
+    (finite ones); the sum over every radar bounds it (the same terms, none negative,
+    added in the same order: a rounded sum never falls as a term grows), so a row whose
+    bound is below its need cannot reach it; and then whether a radar sees it changes its
+    verdict only past ``end_by`` (the lesser of end_after and end_max) of silence.  The
+    others are the rows most reviews look at (tracks silent between two scans of a slow
+    radar), whose coverage (the costly part) is then not asked."""
+    cdef Py_ssize_t n = look.shape[0], nr = rows.shape[0], cap = state.shape[0]
+    cdef Py_ssize_t m = period.shape[0], i, j, r, k = 0
+    cdef double s, bound, need
+    if silent.shape[0] != nr or ident.shape[0] != cap or by_kind.shape[0] != 4:
+        raise ValueError("may_end: shapes differ")
+    if not (0 <= address < ident.shape[1] and 0 <= mode3a < ident.shape[1]):
+        raise IndexError("may_end: column out of range")
+    kept = np.empty(n, dtype=np.int64)
+    needs = np.empty(n, dtype=np.float64)
+    cdef int64_t[:] ko = kept
+    cdef double[:] no = needs
+    for i in range(n):
+        if not 0 <= look[i] < nr:
+            raise IndexError("may_end: look out of range")
+        r = rows[look[i]]
+        if not 0 <= r < cap:
+            raise IndexError("may_end: row out of range")
+        need = _needed(ident, state, r, address, mode3a, by_kind)
+        bound = 0.0
+        for j in range(m):
+            s = floor(silent[look[i]] / period[j] - 0.5)
+            if isfinite(s):
+                bound += fmax(s, 0.0)
+        if bound >= need or not (silent[look[i]] <= end_by):
+            ko[k] = look[i]
+            no[k] = need
+            k += 1
+    return kept[:k], needs[:k]
 
 
 # -- the initiator's clutter map (``ClutterMap``): a track starts from one or two plots of a

@@ -8,6 +8,7 @@ computed afresh."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -466,6 +467,33 @@ def test_cached_rules_are_the_rules() -> None:
     assert abs(d.period[0] - 4.5) < 1e-9 and d._first_miss() == 1.5 * d.period[0]
 
 
+def test_cached_rules_follow_every_period() -> None:
+    """The cached first miss and shortest silence follow the least period whichever
+    radar's period moves: one slower than the least (kept), the least itself moving up
+    past another's, a radar's first period below the least (made again)."""
+    p = TrackerParameters()
+    sites = [RadarCoverage(30.0, -104.0, 300.0, key=(1, j)) for j in range(4)]
+    d = TimeoutDeleter(p, Coverage(FRAME, sites))
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(6)
+    t = np.linspace(0.0, 0.5, len(rows))
+
+    def fresh() -> tuple[float, float]:
+        known = d.period[np.isfinite(d.period)]
+        first = 1.5 * float(known.min()) if len(known) else float("inf")
+        return first, min(p.tentative_timeout_s, p.coast_after_s, p.end_after_s,
+                          p.end_min_s, first)
+
+    clock = 0.0
+    for site, scan in ((0, 5.0), (1, 8.0), (0, 5.0), (1, 7.0), (0, 9.0), (0, 12.0),
+                       (2, 3.0), (1, 6.5), (3, 20.0), (2, 6.0), (2, 9.0), (3, 2.0)):
+        for _ in range(3):
+            clock += scan
+            d.observe(tracks, rows, (1, site), t + clock)
+            assert (d._first_miss(), d.shortest) == fresh()
+            assert d._after[1, 0] == d._first_miss()
+
+
 # -- the initiator's writes: the kernel against the numpy code of _start --------------------
 
 class _Plots:
@@ -548,3 +576,124 @@ def test_start_rows_refuses_bad_input() -> None:
         _lifecycle.start_rows(np.zeros(2, np.int64), *args[1:])
     with pytest.raises(ValueError):
         _lifecycle.start_rows(*args[:12], np.zeros((2, 3)), *args[13:])
+
+
+# -- review: the rows whose missed scans are counted ----------------------------------------
+
+def ref_review(d: TimeoutDeleter, tracks: TrackTable, rows: np.ndarray, now: float,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``review``'s former body, which counted the missed scans of every row it looked at
+    (``_lifecycle.may_end`` now leaves out those whose count cannot change a verdict)."""
+    p = d.p
+    rows, age, silent, state = _lifecycle.aged(tracks.state, tracks.t_update,
+                                               tracks.t_hidden, rows, now, d.shortest)
+    d._recheck = float("inf")
+    d._reviewed = now
+    if len(rows) == 0:
+        return rows, rows, rows
+    if d.modelled:
+        look = _lifecycle.hide_look(state, age, p.coast_after_s, p.hidden_max_s)
+        if len(look):
+            r = rows[look]
+            hidden = d._hidden(tracks, r, now, p.hidden_max_s - age[look])
+            if hidden.any():
+                newly = r[hidden & ~(tracks.t_hidden[r] >= tracks.t_update[r])]
+                d.counters["track-hidden"] += len(newly)
+                tracks.t_hidden[r[hidden]] = now
+                silent[look[hidden]] = 0.0
+            d._recheck = now + p.hidden_review_s
+    first = d._first_miss()
+    look = np.zeros(0, np.int64)
+    k, covered, need = np.zeros(0), np.zeros(0, bool), np.zeros(0)
+    if d.counting and first < np.inf:
+        look = _lifecycle.miss_look(state, age, silent, p.tentative_timeout_s, first,
+                                    p.end_min_s)
+        if len(look):
+            r = rows[look]
+            k, covered = d.missed(tracks, r, now, silent[look])
+            need = d.misses_to_end(tracks, r)
+            d._recheck = min(d._recheck, now + p.hidden_review_s)
+    coast, end, drop, by_misses = _lifecycle.verdicts(
+        rows, state, age, silent, look, k, covered, need, p.tentative_timeout_s,
+        p.coast_after_s, p.end_after_s, p.end_max_s)
+    if len(look):
+        d.counters["track-ended-by-misses"] += by_misses
+    return coast, end, drop
+
+
+def _review_case(rng: np.random.Generator, p: TrackerParameters, n: int,
+                 ) -> tuple[TimeoutDeleter, TrackTable, np.ndarray]:
+    """A deleter over four radars (periods 4.6 to 12 s, one not known) and ``n`` tracks
+    round them, silent for times round every rule's limit."""
+    sites = [RadarCoverage(30.0, -104.0, 300.0, key=(1, 1), period_s=4.6),
+             RadarCoverage(31.0, -103.0, 300.0, key=(1, 2), period_s=12.0),
+             RadarCoverage(30.5, -105.0, 300.0, key=(1, 3), period_s=6.0),
+             RadarCoverage(29.5, -104.5, 300.0, key=(1, 4))]
+    coverage = Coverage(FRAME, sites)
+    d = TimeoutDeleter(p, coverage)
+    tracks = TrackTable(hits=3)
+    rows = tracks.new(n)
+    tracks.state[rows] = rng.integers(0, 3, n)
+    tracks.ident[rows, ADDRESS] = np.where(rng.random(n) < 0.3, 0x123456, -1)
+    tracks.ident[rows, MODE3A] = np.where(rng.random(n) < 0.3, 0o1234, -1)
+    limits = np.array([p.tentative_timeout_s, p.coast_after_s, p.end_after_s, p.end_min_s,
+                       p.end_max_s, 6.9, 13.0, 18.0, 36.0])
+    silence = np.where(rng.random(n) < 0.4, rng.choice(limits, n) + rng.normal(0, 1, n),
+                       rng.uniform(0, 150, n))
+    now = 1000.0
+    tracks.t_update[rows] = now - silence
+    tracks.t_hidden[rows] = np.where(rng.random(n) < 0.2, now - rng.uniform(0, 1, n) * silence,
+                                     np.nan)
+    tracks.t[rows] = tracks.t_update[rows]
+    # round the radars, out to beyond their range (some seen by none, or by several)
+    at = rng.integers(0, len(sites), n)
+    bearing, dist = rng.uniform(0, 2 * np.pi, n), rng.uniform(0, 600e3, n)
+    tracks.x[rows, 0] = coverage.x[at] + dist * np.cos(bearing)
+    tracks.x[rows, 1] = coverage.y[at] + dist * np.sin(bearing)
+    tracks.x[rows, 2:4] = rng.normal(0, 150, (n, 2))
+    tracks.level[rows, LEVEL_LAST] = np.where(rng.random(n) < 0.8, rng.uniform(0, 400, n),
+                                              np.nan)
+    tracks.level[rows, LEVEL_T] = tracks.t_update[rows]
+    tracks.level[rows, 1] = rng.normal(0, 0.3, n)
+    return d, tracks, rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_review_counting_some_is_counting_all(seed: int) -> None:
+    """``review``, which counts the missed scans only of the rows whose count could change
+    their verdict, against its former body that counted them all: the same verdicts,
+    counters, hidden times and recheck, on random tracks round four radars, with the
+    parameters that end tracks by misses, and with end_max_s below end_after_s."""
+    rng = np.random.default_rng(seed)
+    p = TrackerParameters()
+    if seed % 2:
+        p = dataclasses.replace(p, end_max_s=40.0, end_probability=1e-3)
+    for n in (0, 1, 30, 300):
+        d, tracks, rows = _review_case(rng, p, n)
+        d_ref, tracks_ref = copy.deepcopy(d), copy.deepcopy(tracks)
+        got = d.review(tracks, rows, 1000.0)
+        want = ref_review(d_ref, tracks_ref, rows, 1000.0)
+        for g, e in zip(got, want, strict=True):
+            assert g.dtype == e.dtype and np.array_equal(g, e)
+        assert d.counters == d_ref.counters
+        assert d._recheck == d_ref._recheck
+        assert np.array_equal(tracks.t_hidden, tracks_ref.t_hidden, equal_nan=True)
+
+
+def test_may_end_refuses_bad_input() -> None:
+    """Shapes, columns and indices are checked."""
+    ident, state = np.full((4, 4), -1, np.int64), np.zeros(4, np.int8)
+    table, period = np.ones(4), np.array([5.0])
+    look, rows, silent = np.array([0], np.int64), np.array([2], np.int64), np.array([9.0])
+    kept, need = _lifecycle.may_end(look, rows, silent, ident, state, ADDRESS, MODE3A,
+                                    table, period, 60.0)
+    assert np.array_equal(kept, look) and np.array_equal(need, [1.0])
+    with pytest.raises(ValueError):
+        _lifecycle.may_end(look, rows, np.zeros(2), ident, state, ADDRESS, MODE3A, table,
+                           period, 60.0)
+    with pytest.raises(IndexError):
+        _lifecycle.may_end(np.array([1], np.int64), rows, silent, ident, state, ADDRESS,
+                           MODE3A, table, period, 60.0)
+    with pytest.raises(IndexError):
+        _lifecycle.may_end(look, np.array([9], np.int64), silent, ident, state, ADDRESS,
+                           MODE3A, table, period, 60.0)

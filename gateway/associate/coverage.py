@@ -80,6 +80,11 @@ class Coverage:
         self._kernel = bool(np.isfinite(np.concatenate([
             self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
             self.horizon_antenna])).all())
+        # the kernel's views of those constants, taken once (ext/coverage.pyx: RadarViews)
+        self._views = _coverage.RadarViews(
+            self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
+            self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K, self.KERNEL_TOL,
+        ) if self._kernel and len(self.sites) else None
 
     @classmethod
     def of(cls, frame: ConformalFrame,
@@ -101,13 +106,11 @@ class Coverage:
         boundary, or not finite) are decided by ``seen_by_numpy``."""
         x, y, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
                    for a in (x, y, h_m))
-        if len(self.sites) == 0:
-            return np.zeros((len(x), 0), dtype=bool)
-        if not self._kernel:
+        if self._views is None:
+            if len(self.sites) == 0:
+                return np.zeros((len(x), 0), dtype=bool)
             return self.seen_by_numpy(x, y, h)
-        seen, unsure = _coverage.seen_by(
-            x, y, h, self.x, self.y, self.k, self.tan_cone, self._antenna_r, self._range2,
-            self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K, self.KERNEL_TOL)
+        seen, unsure = _coverage.seen_by_view(self._views, x, y, h)
         if len(unsure):
             seen[unsure] = self.seen_by_numpy(x[unsure], y[unsure], h[unsure])
         return seen
@@ -158,14 +161,11 @@ class Coverage:
         ahead = np.ascontiguousarray(ahead_s, dtype=np.float64)
         if ahead.shape != (n,):
             ahead = np.ascontiguousarray(np.broadcast_to(ahead, (n,)))
-        if not self._kernel or steps < 1:
+        if self._views is None or steps < 1:
             return self.hidden_numpy(x, y, vx, vy, h, ahead, steps, np.nan_to_num(rate))
         # in C (ext/coverage.pyx), which follows each line only as far as it must; the
         # tracks whose verdict libm's functions could give otherwise go to numpy
-        out, unsure = _coverage.hidden(
-            x, y, vx, vy, h, rate, ahead, steps, self.x, self.y, self.k, self.tan_cone,
-            self._antenna_r, self._range2, self.horizon_antenna, EARTH_RADIUS_M, _HORIZON_K,
-            self.KERNEL_TOL)
+        out, unsure = _coverage.hidden_view(self._views, x, y, vx, vy, h, rate, ahead, steps)
         if len(unsure):
             out[unsure] = self.hidden_numpy(x[unsure], y[unsure], vx[unsure], vy[unsure],
                                             h[unsure], ahead[unsure], steps,

@@ -346,7 +346,7 @@ class TimeoutDeleter:
         self._uid = np.zeros(0, dtype=np.int64)
         self._last = np.zeros((0, len(sites)))
         # what follows from the periods, asked on every batch: made again when one changes
-        self._first = self._shortest = float("inf")
+        self._first = self._shortest = self._least = float("inf")
         # due's silences: a row per rule, a column per state (TENTATIVE, CONFIRMED, COASTING);
         # the first miss's (tentative) is the periods'
         self._after = np.array([self._limit_by_state] + (
@@ -396,10 +396,14 @@ class TimeoutDeleter:
         if median != median:
             return
         if not math.isfinite(known):
-            self.period[site] = median
+            period = median
         else:
-            self.period[site] = known + self.PERIOD_GAIN * (median - known)
-        self._periods_changed()
+            period = known + self.PERIOD_GAIN * (median - known)
+        self.period[site] = period
+        # what follows from the periods is their least one's: it stays while this radar's
+        # was not the least and is not less now (most batches)
+        if known == self._least or not period >= self._least:
+            self._periods_changed()
 
     def review(self, tracks: TrackTable, rows: np.ndarray, now: float,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -429,17 +433,23 @@ class TimeoutDeleter:
                     silent[look[hidden]] = 0.0
                 self._recheck = now + p.hidden_review_s
         first = self._first_miss()
-        look, k, covered, need = _NONE, _NO_K, _NO_COVER, _NO_K
+        look, count, k, covered, need = _NONE, _NONE, _NO_K, _NO_COVER, _NO_K
         if self.counting and first < np.inf:
             look = _lifecycle.miss_look(state, age, silent, p.tentative_timeout_s, first,
                                         p.end_min_s)
             if len(look):
-                r = rows[look]
-                k, covered = self.missed(tracks, r, now, silent[look])
-                need = self.misses_to_end(tracks, r)
+                # only the rows whose count could change their verdict: a count bounded
+                # below its need, short of end_after_s and end_max_s, changes none
+                # (``_lifecycle.may_end``; tests/test_lifecycle_kernel.py holds review
+                # to counting them all), each with its ``misses_to_end``
+                count, need = _lifecycle.may_end(
+                    look, rows, silent, tracks.ident, tracks.state, ADDRESS, MODE3A,
+                    self._misses_by_kind, self.period, min(p.end_after_s, p.end_max_s))
+                if len(count):
+                    k, covered = self.missed(tracks, rows[count], now, silent[count])
                 self._recheck = min(self._recheck, now + p.hidden_review_s)
         coast, end, drop, by_misses = _lifecycle.verdicts(
-            rows, state, age, silent, look, k, covered, need, p.tentative_timeout_s,
+            rows, state, age, silent, count, k, covered, need, p.tentative_timeout_s,
             p.coast_after_s, p.end_after_s, p.end_max_s)
         if len(look):  # counted (the key shown, 0 too) once the misses were looked at
             self.counters["track-ended-by-misses"] += by_misses
@@ -449,7 +459,8 @@ class TimeoutDeleter:
         """Makes again what follows from the periods (``_first_miss``, ``shortest``): only
         ``observe`` changes them, while every batch and review asks."""
         known = [v for v in self.period.tolist() if math.isfinite(v)]
-        self._first = 1.5 * min(known) if known else float("inf")
+        self._least = min(known) if known else float("inf")
+        self._first = 1.5 * self._least if known else float("inf")
         self._shortest = min(self._shortest_fixed, self._first)
         if self.counting:  # due's first-miss rule, of tentative tracks
             self._after[1, 0] = self._first

@@ -193,7 +193,8 @@ class TrackTable:
             self.callsign_text[r] = None
             self.fpl[r] = None
         self.alive[at] = True
-        self.uid[rows] = np.arange(self._next_uid, self._next_uid + n)
+        self.uid[at] = self._next_uid if n == 1 else np.arange(self._next_uid,
+                                                               self._next_uid + n)
         self._next_uid += n
         return rows
 
@@ -211,18 +212,21 @@ class TrackTable:
     def free(self, rows: np.ndarray) -> None:
         """The rows' tracks are gone: the rows can be reused."""
         rows = np.asarray(rows, dtype=np.int64)
-        for r in rows.tolist():
+        listed = rows.tolist()
+        for r in listed:
             label = self.label[r]
             if label is not None and self.rows_by_label.get(label) == r:
                 del self.rows_by_label[label]
         self.alive[rows] = False
         held = self.trn[rows]  # [k, sources]
-        r, s = np.nonzero(held >= 0)
-        numbers = held[r, s]
-        mine = self.owner[s, numbers] == rows[r]
-        self.owner[s[mine], numbers[mine]] = -1
-        self.trn[rows] = -1
-        self._free.extend(rows.tolist())
+        paired = held >= 0
+        if paired.any():  # (most rows that end are clutter: no source's track number)
+            r, s = np.nonzero(paired)
+            numbers = held[r, s]
+            mine = self.owner[s, numbers] == rows[r]
+            self.owner[s[mine], numbers[mine]] = -1
+            self.trn[rows] = -1
+        self._free.extend(listed)
 
     @property
     def fl(self) -> np.ndarray:
