@@ -32,6 +32,9 @@ from libc.math cimport pow, sin, sinh
 from libc.math cimport sqrt, HUGE_VAL, M_PI, M_PI_2, M_PI_4, NAN
 from libc.float cimport DBL_MAX
 from libc.stdint cimport int64_t
+from cpython.ref cimport PyObject
+
+import types
 
 import numpy as np
 
@@ -254,6 +257,92 @@ cdef enum:  # Kind (gateway/associate/measurements.py)
     SSR = 1
     MODES = 2
 
+# -- a message's fields, read where they are ------------------------------------------------
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    int T_OBJECT
+    int T_OBJECT_EX
+    int READ_RESTRICTED
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+cdef enum:  # the fields the readers below take, in the order of _FIELDS
+    F_T, F_LAT, F_LON, F_FL, F_GS, F_NUMBER, F_HDG, F_RHO, F_THETA, F_CALLSIGN, F_ICAO24, \
+        F_MODE3A, F_DETECTION, F_TRK, F_ROC, F_FPL, F_COUNT
+
+cdef tuple _FIELDS = ("t", "lat", "lon", "fl", "gs_kt", "track_number", "hdg_deg", "rho_nm",
+                      "theta_deg", "callsign", "icao24", "mode3a", "detection", "trk_deg",
+                      "roc_fpm", "fpl")
+
+
+cdef class _Layout:
+    """Where a message type keeps each field: a msgspec Struct keeps its fields in slots at
+    fixed offsets (member descriptors, as ``__slots__``), so a field is one pointer read,
+    not getattr's type lookup, descriptor call and member read (13 a plot: half of a
+    plot's reading, issue 16).  Offset -1: read by getattr (not a plain object slot of
+    this type, or the type has its own ``__getattribute__``).  Used only for messages of
+    exactly ``cls``; an empty slot is read by getattr too, which raises as it would."""
+
+    cdef object cls
+    cdef Py_ssize_t offset[F_COUNT]
+
+    def __init__(self, object cls) -> None:
+        cdef Py_ssize_t f
+        cdef PyMemberDef* member
+        self.cls = cls
+        generic = cls is None or cls.__getattribute__ is not object.__getattribute__
+        for f in range(F_COUNT):
+            self.offset[f] = -1
+            if generic:
+                continue
+            for base in cls.__mro__:  # the descriptor getattr would find
+                descr = base.__dict__.get(_FIELDS[f])
+                if descr is None:
+                    continue
+                if type(descr) is types.MemberDescriptorType:
+                    member = (<PyMemberDescrObject*><PyObject*>descr).d_member
+                    if ((member.type == T_OBJECT_EX or member.type == T_OBJECT)
+                            and not member.flags & READ_RESTRICTED):
+                        self.offset[f] = member.offset
+                break
+
+
+cdef dict _LAYOUTS = {}  # message type -> its _Layout, made on first sight
+cdef _Layout _GENERIC = _Layout(None)  # every field by getattr
+
+
+cdef inline _Layout _layout_of(list messages):
+    """The layout of the batch's first message's type (a batch is one type), for
+    ``_get``, which checks each message's type against it."""
+    if not messages:
+        return _GENERIC
+    cls = type(messages[0])
+    lay = _LAYOUTS.get(cls)
+    if lay is None:
+        if len(_LAYOUTS) > 64:  # a caller cycling through types: bounded
+            _LAYOUTS.clear()
+        lay = _LAYOUTS[cls] = _Layout(cls)
+    return <_Layout>lay
+
+
+cdef inline object _get(object m, _Layout lay, int f):
+    """Field ``f`` of message ``m``: from its slot if ``m`` is of the layout's type, else
+    (and for an empty slot) by getattr."""
+    cdef Py_ssize_t off = lay.offset[f]
+    cdef PyObject* v
+    if off >= 0 and type(m) is lay.cls:
+        v = (<PyObject**>((<char*><PyObject*>m) + off))[0]
+        if v is not NULL:
+            return <object>v
+    return getattr(m, <str>_FIELDS[f])
+
 
 cdef inline double _number(object value) except? -1.0:
     """A field as a double: None -> nan; a float as it is; anything else as float() reads it
@@ -294,34 +383,36 @@ cdef inline void _discrete(int64_t[:, ::1] iv, const unsigned char[::1] table) n
 
 
 cdef inline bint _located(double[:, ::1] nv, int64_t[::1] tv, Py_ssize_t i,
-                          object m) except -1:
+                          object m, _Layout lay) except -1:
     """The fields plots and SDPS tracks share (columns 0-4 of the numbers: t, lat, lon, fl,
     gs_kt; the track number), read once for both; whether the message has a position."""
-    nv[i, 0] = _number(m.t)
-    nv[i, 1] = _number(m.lat)
-    nv[i, 2] = _number(m.lon)
-    nv[i, 3] = _number(m.fl)
-    nv[i, 4] = _number(m.gs_kt)
-    tv[i] = _track_number(m.track_number)
+    nv[i, 0] = _number(_get(m, lay, F_T))
+    nv[i, 1] = _number(_get(m, lay, F_LAT))
+    nv[i, 2] = _number(_get(m, lay, F_LON))
+    nv[i, 3] = _number(_get(m, lay, F_FL))
+    nv[i, 4] = _number(_get(m, lay, F_GS))
+    tv[i] = _track_number(_get(m, lay, F_NUMBER))
     return isfinite(nv[i, 1]) and isfinite(nv[i, 2])
 
 
 cdef inline bint _plot(double[:, ::1] nv, int64_t[:, ::1] iv, int64_t[::1] kv,
-                       int64_t[::1] tv, list text, Py_ssize_t i, object m, object addresses,
-                       object codes, object callsigns, dict detections) except -1:
+                       int64_t[::1] tv, list text, Py_ssize_t i, object m, _Layout lay,
+                       object addresses, object codes, object callsigns,
+                       dict detections) except -1:
     """One plot read into row ``i`` of ``plot_columns``' columns (numbers [n, >= 8]: t,
     lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg), the reader ``plot_columns`` and
     ``plot_measurements`` share; whether it has a position."""
     cdef object cs, det
     cdef int64_t k
-    cdef bint located = _located(nv, tv, i, m)
-    nv[i, 5] = _number(m.hdg_deg)
-    nv[i, 6] = _number(m.rho_nm)
-    nv[i, 7] = _number(m.theta_deg)
-    cs = m.callsign
+    cdef bint located = _located(nv, tv, i, m, lay)
+    nv[i, 5] = _number(_get(m, lay, F_HDG))
+    nv[i, 6] = _number(_get(m, lay, F_RHO))
+    nv[i, 7] = _number(_get(m, lay, F_THETA))
+    cs = _get(m, lay, F_CALLSIGN)
     text[i] = cs
-    _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
-    det = detections.get(m.detection)
+    _identity(iv, i, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+              _get(m, lay, F_MODE3A), cs)
+    det = detections.get(_get(m, lay, F_DETECTION))
     if det is None:
         k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
     else:
@@ -355,9 +446,10 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
     cdef int64_t[::1] kv = kind, tv = number
     cdef list text = [None] * n
     cdef bint complete = True
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):
-        complete = _plot(nv, iv, kv, tv, text, i, messages[i], addresses, codes, callsigns,
-                         detections) and complete
+        complete = _plot(nv, iv, kv, tv, text, i, messages[i], lay, addresses, codes,
+                         callsigns, detections) and complete
     _discrete(iv, non_discrete)
     return num, ident, kind, number, text, complete
 
@@ -382,18 +474,20 @@ def track_columns(list messages, object addresses, object codes, object callsign
     cdef list plans = [None] * n
     cdef object m, cs, fpl
     cdef bint complete = True
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):
         m = messages[i]
-        complete = _located(nv, tv, i, m) and complete
-        nv[i, 5] = _number(m.trk_deg)
-        nv[i, 6] = _number(m.roc_fpm)
-        cs = m.callsign
-        fpl = m.fpl
+        complete = _located(nv, tv, i, m, lay) and complete
+        nv[i, 5] = _number(_get(m, lay, F_TRK))
+        nv[i, 6] = _number(_get(m, lay, F_ROC))
+        cs = _get(m, lay, F_CALLSIGN)
+        fpl = _get(m, lay, F_FPL)
         plans[i] = fpl
         if cs is None and fpl is not None:
             cs = fpl.callsign
         text[i] = cs
-        _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
+        _identity(iv, i, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+                  _get(m, lay, F_MODE3A), cs)
     _discrete(iv, non_discrete)
     return num, ident, number, text, plans, complete
 
@@ -470,8 +564,9 @@ def plot_measurements(list messages, object addresses, object codes, object call
     cdef int64_t[:, ::1] iv = ident
     cdef int64_t[::1] kindv = kind, tv = number, keep = kept
     cdef list text = [None] * n
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):  # a plot without a position is read (and checked) but not kept
-        if _plot(nv, iv, kindv, tv, text, m, messages[i], addresses, codes, callsigns,
+        if _plot(nv, iv, kindv, tv, text, m, messages[i], lay, addresses, codes, callsigns,
                  detections):
             keep[m] = i
             m += 1

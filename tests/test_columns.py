@@ -11,6 +11,8 @@ tests/test_plot_measurements.py).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -136,6 +138,44 @@ def test_track_callsign_from_its_flight_plan() -> None:
     assert text == ["EIN123", None] and plans == [plan, None]
     assert ident.tolist() == [[0x4CA1F3, 0o1234, 77, 0o1234], [-1, -1, -1, -1]]
     assert number.tolist() == [9, 9] and not complete
+
+
+def _as_namespace(message: Plot | Track) -> SimpleNamespace:
+    return SimpleNamespace(**{f: getattr(message, f) for f in message.__struct_fields__})
+
+
+class _Checked(Plot, frozen=True, gc=False):
+    """A Plot whose fields getattr reads its own way: the reader must ask it."""
+
+    def __getattribute__(self, name: str) -> object:
+        value = object.__getattribute__(self, name)
+        return 0.5 if name == "rho_nm" else value
+
+
+def test_fields_read_from_slots_are_getattrs() -> None:
+    """The reader takes a Plot's or Track's fields from their slots (issue 16): the same
+    columns as getattr gives, read from objects that are not Structs or not of the batch's
+    first type (mixed in one batch), or that have their own ``__getattribute__``."""
+    plots = [plot(), nothing_plot(), plot(detection="psr", icao24=None, fl=120, gs_kt=None),
+             plot(lat=float("nan"), callsign=None, mode3a="7000")]
+    mixed = [plots[0], _as_namespace(plots[1]), plots[2], _as_namespace(plots[3])]
+    ducks = [_as_namespace(m) for m in plots]
+    for ours, batch in ((plots, mixed), (plots, ducks), (plots[::-1], mixed[::-1])):
+        a = plot_columns(ours, *TABLES, DETECTIONS, NON_DISCRETE)
+        b = plot_columns(batch, *TABLES, DETECTIONS, NON_DISCRETE)  # type: ignore[arg-type]
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
+    tracks = [track(), track(callsign=None, fpl=FlightPlan(
+        callsign="EIN123", dep=None, dst=None, cfl=None, type=None, wtc=None)),
+        track(lat=None, trk_deg=None, icao24=None)]
+    a = track_columns(tracks, *TABLES, NON_DISCRETE)
+    b = track_columns([tracks[0]] + [_as_namespace(m) for m in tracks[1:]],  # type: ignore[list-item]
+                      *TABLES, NON_DISCRETE)
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
+    own = _Checked(**{f: getattr(plots[0], f) for f in plots[0].__struct_fields__})
+    num = plot_columns([own, plots[0]], *TABLES, DETECTIONS, NON_DISCRETE)[0]
+    assert num[:, 6].tolist() == [0.5, 50.0]
 
 
 def model() -> MeasurementModel:
