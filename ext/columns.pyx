@@ -37,6 +37,9 @@ from cpython.ref cimport PyObject
 import types
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double DEG_TO_RAD = .017453292519943296  # PROJ's (proj_internal.h, units.cpp)
 cdef double EPS10 = 1.e-10
@@ -365,61 +368,62 @@ cdef inline int64_t _track_number(object value) except? -2:
     return <int64_t>v if isfinite(v) else -1
 
 
-cdef inline void _identity(int64_t[:, ::1] iv, Py_ssize_t i, object addresses, object codes,
-                           object callsigns, object icao24, object mode3a,
-                           object callsign) except *:
-    iv[i, 0] = addresses[icao24]
-    iv[i, 1] = iv[i, 3] = codes[mode3a]
-    iv[i, 2] = callsigns[callsign]
+cdef inline void _identity(int64_t* iv, object addresses, object codes, object callsigns,
+                           object icao24, object mode3a, object callsign) except *:
+    """One row of the ident columns (``iv``: its four entries)."""
+    iv[0] = addresses[icao24]
+    iv[1] = iv[3] = codes[mode3a]
+    iv[2] = callsigns[callsign]
 
 
-cdef inline void _discrete(int64_t[:, ::1] iv, const unsigned char[::1] table) noexcept nogil:
-    """Column 1 keeps a code only where it identifies an aircraft (``table``: which of the
-    4096 codes do not)."""
+cdef inline void _discrete(int64_t* iv, Py_ssize_t n, const unsigned char* table
+                           ) noexcept nogil:
+    """Column 1 of the ident rows ``iv`` [n, 4] keeps a code only where it identifies an
+    aircraft (``table``: which of the 4096 codes do not)."""
     cdef Py_ssize_t i
-    for i in range(iv.shape[0]):
-        if table[iv[i, 3] & 0o7777]:
-            iv[i, 1] = -1
+    for i in range(n):
+        if table[iv[4 * i + 3] & 0o7777]:
+            iv[4 * i + 1] = -1
 
 
-cdef inline bint _located(double[:, ::1] nv, int64_t[::1] tv, Py_ssize_t i,
-                          object m, _Layout lay) except -1:
-    """The fields plots and SDPS tracks share (columns 0-4 of the numbers: t, lat, lon, fl,
-    gs_kt; the track number), read once for both; whether the message has a position."""
-    nv[i, 0] = _number(_get(m, lay, F_T))
-    nv[i, 1] = _number(_get(m, lay, F_LAT))
-    nv[i, 2] = _number(_get(m, lay, F_LON))
-    nv[i, 3] = _number(_get(m, lay, F_FL))
-    nv[i, 4] = _number(_get(m, lay, F_GS))
-    tv[i] = _track_number(_get(m, lay, F_NUMBER))
-    return isfinite(nv[i, 1]) and isfinite(nv[i, 2])
+cdef inline bint _located(double* nv, int64_t* tv, object m, _Layout lay) except -1:
+    """The fields plots and SDPS tracks share (columns 0-4 of the numbers, the row ``nv``:
+    t, lat, lon, fl, gs_kt; the track number into ``tv``), read once for both; whether the
+    message has a position."""
+    nv[0] = _number(_get(m, lay, F_T))
+    nv[1] = _number(_get(m, lay, F_LAT))
+    nv[2] = _number(_get(m, lay, F_LON))
+    nv[3] = _number(_get(m, lay, F_FL))
+    nv[4] = _number(_get(m, lay, F_GS))
+    tv[0] = _track_number(_get(m, lay, F_NUMBER))
+    return isfinite(nv[1]) and isfinite(nv[2])
 
 
-cdef inline bint _plot(double[:, ::1] nv, int64_t[:, ::1] iv, int64_t[::1] kv,
-                       int64_t[::1] tv, list text, Py_ssize_t i, object m, _Layout lay,
-                       object addresses, object codes, object callsigns,
-                       dict detections) except -1:
-    """One plot read into row ``i`` of ``plot_columns``' columns (numbers [n, >= 8]: t,
-    lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg), the reader ``plot_columns`` and
-    ``plot_measurements`` share; whether it has a position."""
+cdef inline bint _plot(double* nv, int64_t* iv, int64_t* kv, int64_t* tv, list text,
+                       Py_ssize_t i, object m, _Layout lay, object addresses, object codes,
+                       object callsigns, dict detections) except -1:
+    """One plot read into row ``i`` of ``plot_columns``' columns (``nv``: the row of the
+    numbers [n, 8]: t, lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg; ``iv``: of ident
+    [n, 4]; ``kv``, ``tv``: the kind's and track number's entries; ``text[i]``), the reader
+    ``plot_columns`` and ``plot_measurements`` share; whether it has a position."""
     cdef object cs, det
     cdef int64_t k
-    cdef bint located = _located(nv, tv, i, m, lay)
-    nv[i, 5] = _number(_get(m, lay, F_HDG))
-    nv[i, 6] = _number(_get(m, lay, F_RHO))
-    nv[i, 7] = _number(_get(m, lay, F_THETA))
+    cdef bint located = _located(nv, tv, m, lay)
+    nv[5] = _number(_get(m, lay, F_HDG))
+    nv[6] = _number(_get(m, lay, F_RHO))
+    nv[7] = _number(_get(m, lay, F_THETA))
     cs = _get(m, lay, F_CALLSIGN)
     text[i] = cs
-    _identity(iv, i, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+    _identity(iv, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
               _get(m, lay, F_MODE3A), cs)
     det = detections.get(_get(m, lay, F_DETECTION))
     if det is None:
-        k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
+        k = MODES if iv[0] >= 0 else (SSR if iv[1] >= 0 else PRIMARY)
     else:
         k = det
-    if k == MODES and iv[i, 0] < 0:
+    if k == MODES and iv[0] < 0:
         k = SSR
-    kv[i] = k
+    kv[0] = k
     return located
 
 
@@ -448,9 +452,10 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
     cdef bint complete = True
     cdef _Layout lay = _layout_of(messages)
     for i in range(n):
-        complete = _plot(nv, iv, kv, tv, text, i, messages[i], lay, addresses, codes,
-                         callsigns, detections) and complete
-    _discrete(iv, non_discrete)
+        complete = _plot(&nv[i, 0], &iv[i, 0], &kv[i], &tv[i], text, i, messages[i], lay,
+                         addresses, codes, callsigns, detections) and complete
+    if n:
+        _discrete(&iv[0, 0], n, &non_discrete[0])
     return num, ident, kind, number, text, complete
 
 
@@ -477,7 +482,7 @@ def track_columns(list messages, object addresses, object codes, object callsign
     cdef _Layout lay = _layout_of(messages)
     for i in range(n):
         m = messages[i]
-        complete = _located(nv, tv, i, m, lay) and complete
+        complete = _located(&nv[i, 0], &tv[i], m, lay) and complete
         nv[i, 5] = _number(_get(m, lay, F_TRK))
         nv[i, 6] = _number(_get(m, lay, F_ROC))
         cs = _get(m, lay, F_CALLSIGN)
@@ -486,9 +491,10 @@ def track_columns(list messages, object addresses, object codes, object callsign
         if cs is None and fpl is not None:
             cs = fpl.callsign
         text[i] = cs
-        _identity(iv, i, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+        _identity(&iv[i, 0], addresses, codes, callsigns, _get(m, lay, F_ICAO24),
                   _get(m, lay, F_MODE3A), cs)
-    _discrete(iv, non_discrete)
+    if n:
+        _discrete(&iv[0, 0], n, &non_discrete[0])
     return num, ident, number, text, plans, complete
 
 
@@ -526,15 +532,30 @@ cdef inline void _noise(double px, double py, double slant, double k, double xr,
 include "interp.pxi"
 
 
+cdef const void* _contiguous(object a, int typenum, Py_ssize_t* n, str name) except NULL:
+    """The data of a one-dimensional, C-contiguous, aligned numpy array of type
+    ``typenum`` (its length into ``n``): a few pointer reads where a typed memoryview
+    costs ~0.2 us to take.  The caller's reference keeps the array alive."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != 1
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)):
+        raise ValueError(f"{name} is not a C-contiguous 1-d array of its type")
+    n[0] = cnp.PyArray_DIM(arr, 0)
+    return <const void*>cnp.PyArray_DATA(arr)
+
+
 cdef enum:  # the rows of ``plot_measurements``' numbers
     C_T, C_LAT, C_LON, C_FL, C_SPEED, C_COURSE, C_SLANT, C_THETA, C_K, C_GROUND, C_LOS_X, \
         C_LOS_Y, C_NAN, C_ROWS
 
 
 def plot_measurements(list messages, object addresses, object codes, object callsigns,
-                      dict detections, const unsigned char[::1] non_discrete, Conic conic,
-                      const double[::1] scale_lat, const double[::1] scale, double nm,
-                      double xr, double yr, double var_r, double var_az):
+                      dict detections, object non_discrete, Conic conic, object scale_lat,
+                      object scale, double nm, double xr, double yr, double var_r,
+                      double var_az):
     """One source's plots to the tracker's columns in one call: each plot read as
     ``plot_columns`` reads it, the plots without a position left out, the plane position
     (``Conic.plane``), the plane's scale at each (numpy's ``interp`` in the table
@@ -549,63 +570,83 @@ def plot_measurements(list messages, object addresses, object codes, object call
     4]; kind [m]; track numbers [m]; the callsigns' text; whether a plot is primary).
     Each plot is read straight into the row it keeps (no columns of every plot first,
     then the kept ones taken: the caller had to gather, count and number them; issue
-    16).  A batch's dozen numpy calls were most of its cost: here they are one."""
-    cdef Py_ssize_t i, m = 0, n = len(messages), nt = scale_lat.shape[0]
-    if scale.shape[0] != nt or nt < 2:
+    16).  A batch's dozen numpy calls were most of its cost: here they are one; and its
+    arrays are made and read by numpy's C API, not np.empty and typed memoryviews, whose
+    dozen acquisitions cost a third of a sector's call.  ``non_discrete`` (uint8 [4096]),
+    ``scale_lat`` and ``scale`` (float64) are C-contiguous numpy arrays."""
+    cdef Py_ssize_t i, m = 0, n = len(messages), nt, ns, nd
+    cdef const double* xp = <const double*>_contiguous(scale_lat, cnp.NPY_FLOAT64, &nt,
+                                                       "scale_lat")
+    cdef const double* fp = <const double*>_contiguous(scale, cnp.NPY_FLOAT64, &ns, "scale")
+    cdef const unsigned char* table = <const unsigned char*>_contiguous(
+        non_discrete, cnp.NPY_UINT8, &nd, "non_discrete")
+    if ns != nt or nt < 2:
         raise ValueError("plot_measurements: the scale table's columns differ in length")
-    if non_discrete.shape[0] != 0o10000:
+    if nd != 0o10000:
         raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
-    num = np.empty((n, 8))  # each plot's fields, in the row it keeps
-    ident = np.empty((n, 4), dtype=np.int64)
-    kind = np.empty(n, dtype=np.int64)
-    number = np.empty(n, dtype=np.int64)
-    kept = np.empty(n, dtype=np.int64)
-    cdef double[:, ::1] nv = num
-    cdef int64_t[:, ::1] iv = ident
-    cdef int64_t[::1] kindv = kind, tv = number, keep = kept
+    cdef cnp.npy_intp dims[3]
+    dims[0] = n
+    dims[1] = 8
+    num = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)  # each plot's fields, in its row
+    dims[1] = 4
+    ident = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT64, 0)
+    kind = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    number = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    kept = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    # their data, which the slices below keep (views of the same)
+    cdef double* nv = <double*>cnp.PyArray_DATA(<cnp.ndarray>num)
+    cdef int64_t* iv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>ident)
+    cdef int64_t* kindv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>kind)
+    cdef int64_t* tv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>number)
+    cdef int64_t* keep = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>kept)
     cdef list text = [None] * n
     cdef _Layout lay = _layout_of(messages)
     for i in range(n):  # a plot without a position is read (and checked) but not kept
-        if _plot(nv, iv, kindv, tv, text, m, messages[i], lay, addresses, codes, callsigns,
-                 detections):
+        if _plot(nv + 8 * m, iv + 4 * m, kindv + m, tv + m, text, m, messages[i], lay,
+                 addresses, codes, callsigns, detections):
             keep[m] = i
             m += 1
     if m < n:
         kept, ident, kind, number = kept[:m], ident[:m], kind[:m], number[:m]
         del text[m:]
-        iv = ident
-        kindv = kind
-    _discrete(iv, non_discrete)
-    cols = np.empty((C_ROWS, m))
-    xy = np.empty((m, 2))
-    R = np.empty((m, 2, 2))
-    cdef double[:, ::1] cv = cols, pv = xy
-    cdef double[:, :, ::1] Rv = R
+    _discrete(iv, m, table)
+    dims[0] = C_ROWS
+    dims[1] = m
+    cols = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    dims[0] = m
+    dims[1] = 2
+    dims[2] = 2
+    xy = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    R = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* cv = <double*>cnp.PyArray_DATA(<cnp.ndarray>cols)
+    cdef double* pv = <double*>cnp.PyArray_DATA(<cnp.ndarray>xy)
+    cdef double* Rv = <double*>cnp.PyArray_DATA(<cnp.ndarray>R)
     cdef double k2 = 0.0
     cdef bint antenna = xr == xr, primaries = False  # as the caller tests it
-    for i in range(m):
-        cv[C_T, i] = nv[i, 0]
-        cv[C_LAT, i] = nv[i, 1]
-        cv[C_LON, i] = nv[i, 2]
-        cv[C_FL, i] = nv[i, 3]
-        cv[C_SPEED, i] = nv[i, 4]
-        cv[C_COURSE, i] = nv[i, 5]
-        cv[C_SLANT, i] = nv[i, 6] * nm
-        cv[C_THETA, i] = nv[i, 7]
-        cv[C_NAN, i] = NAN
-        conic.point(nv[i, 1], nv[i, 2], &pv[i, 0], &pv[i, 1])
-        cv[C_K, i] = _interp(nv[i, 1], &scale_lat[0], &scale[0], nt)
+    for i in range(m):  # row r of cols: cv[r * m + i]
+        cv[C_T * m + i] = nv[8 * i]
+        cv[C_LAT * m + i] = nv[8 * i + 1]
+        cv[C_LON * m + i] = nv[8 * i + 2]
+        cv[C_FL * m + i] = nv[8 * i + 3]
+        cv[C_SPEED * m + i] = nv[8 * i + 4]
+        cv[C_COURSE * m + i] = nv[8 * i + 5]
+        cv[C_SLANT * m + i] = nv[8 * i + 6] * nm
+        cv[C_THETA * m + i] = nv[8 * i + 7]
+        cv[C_NAN * m + i] = NAN
+        conic.point(nv[8 * i + 1], nv[8 * i + 2], &pv[2 * i], &pv[2 * i + 1])
+        cv[C_K * m + i] = _interp(nv[8 * i + 1], xp, fp, nt)
     if m:
-        k2 = (<object> cv[C_K, 0]) ** 2  # Python's float pow, as the numpy code squared it
+        k2 = (<object> cv[C_K * m]) ** 2  # Python's float pow, as the numpy code squared it
     for i in range(m):
         if antenna:
-            _noise(pv[i, 0], pv[i, 1], cv[C_SLANT, i], cv[C_K, i], xr, yr, var_r, var_az, k2,
-                   &Rv[i, 0, 0], &cv[C_GROUND, i], &cv[C_LOS_X, i], &cv[C_LOS_Y, i])
+            _noise(pv[2 * i], pv[2 * i + 1], cv[C_SLANT * m + i], cv[C_K * m + i], xr, yr,
+                   var_r, var_az, k2, &Rv[4 * i], &cv[C_GROUND * m + i],
+                   &cv[C_LOS_X * m + i], &cv[C_LOS_Y * m + i])
             primaries = primaries or kindv[i] == PRIMARY
         else:
-            cv[C_GROUND, i] = NAN
-            cv[C_LOS_X, i] = NAN
-            cv[C_LOS_Y, i] = NAN
+            cv[C_GROUND * m + i] = NAN
+            cv[C_LOS_X * m + i] = NAN
+            cv[C_LOS_Y * m + i] = NAN
     return kept, n - m, cols, xy, R, ident, kind, number, text, primaries
 
 
