@@ -474,11 +474,12 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
 
 def track_columns(list messages, object addresses, object codes, object callsigns,
                   const unsigned char[::1] non_discrete,
-                  ) -> tuple[object, object, object, list, list, bint]:
+                  ) -> tuple[object, object, object, list, object, bint]:
     """SDPS tracks to columns: numbers [n, 7] (t, lat, lon, fl, gs_kt, trk_deg,
     roc_fpm), ident [n, 4] and track numbers [n] as ``plot_columns``, the callsigns' text
-    (the flight plan's where the track gives none), the flight plans, and whether every
-    track has a position."""
+    (the flight plan's where the track gives none), the flight plans (None where no
+    track has one: the caller's test of every one, a generator over an SDPS cycle of
+    hundreds, is made here on the way), and whether every track has a position."""
     cdef Py_ssize_t i, n = len(messages)
     if non_discrete.shape[0] != 0o10000:
         raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
@@ -491,7 +492,7 @@ def track_columns(list messages, object addresses, object codes, object callsign
     cdef list text = [None] * n
     cdef list plans = [None] * n
     cdef object m, cs, fpl
-    cdef bint complete = True
+    cdef bint complete = True, planned = False
     cdef _Layout lay = _layout_of(messages)
     for i in range(n):
         m = messages[i]
@@ -501,6 +502,7 @@ def track_columns(list messages, object addresses, object codes, object callsign
         cs = _get(m, lay, F_CALLSIGN)
         fpl = _get(m, lay, F_FPL)
         plans[i] = fpl
+        planned = planned or fpl is not None
         if cs is None and fpl is not None:
             cs = fpl.callsign
         text[i] = cs
@@ -508,7 +510,7 @@ def track_columns(list messages, object addresses, object codes, object callsign
                   _get(m, lay, F_MODE3A), cs)
     if n:
         _discrete(&iv[0, 0], n, &non_discrete[0])
-    return num, ident, number, text, plans, complete
+    return num, ident, number, text, plans if planned else None, complete
 
 
 # -- a plot's noise -------------------------------------------------------------------------

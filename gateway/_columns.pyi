@@ -30,7 +30,8 @@ def plot_columns(messages: list[Plot], addresses: Mapping[str | None, int],
 def track_columns(messages: list[Track], addresses: Mapping[str | None, int],
                   codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
                   non_discrete: NDArray[np.uint8],
-                  ) -> tuple[F, I, I, list[str | None], list[FlightPlan | None], bool]: ...
+                  ) -> tuple[F, I, I, list[str | None], list[FlightPlan | None] | None,
+                             bool]: ...
 def plot_measurements(messages: list[Plot], addresses: Mapping[str | None, int],
                       codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
                       detections: dict[str, int], non_discrete: NDArray[np.uint8],

@@ -123,7 +123,9 @@ def test_empty_batch() -> None:
     assert num.shape == (0, 8) and ident.shape == (0, 4) and kind.shape == number.shape == (0,)
     assert text == [] and complete
     num, ident, number, text, plans, complete = track_columns([], *TABLES, NON_DISCRETE)
-    assert num.shape == (0, 7) and ident.shape == (0, 4) and plans == [] and complete
+    assert num.shape == (0, 7) and ident.shape == (0, 4) and plans is None and complete
+    plans = track_columns([track(), track()], *TABLES, NON_DISCRETE)[4]
+    assert plans is None  # no track has a plan: none, not a list of None
 
 
 def test_track_callsign_from_its_flight_plan() -> None:

@@ -448,11 +448,10 @@ class MeasurementModel:
         (gateway._columns.track_columns), those without a position left out, the plane
         position and scale, and the SDPS's isotropic covariance.  (Once the plots had a
         kernel of their own, this was the only caller of the helper both had shared.)"""
-        num, ident, number, callsign, plans, complete = track_columns(
-            messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)
+        num, ident, number, callsign, fpl, complete = track_columns(
+            messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)  # fpl: None if none
         if index is None:
             index = np.arange(len(num), dtype=np.int64)
-        fpl = plans if any(p is not None for p in plans) else None
         if not complete:
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())
