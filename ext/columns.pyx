@@ -291,11 +291,11 @@ cdef extern from "Python.h":
 
 cdef enum:  # the fields the readers below take, in the order of _FIELDS
     F_T, F_LAT, F_LON, F_FL, F_GS, F_NUMBER, F_HDG, F_RHO, F_THETA, F_CALLSIGN, F_ICAO24, \
-        F_MODE3A, F_DETECTION, F_TRK, F_ROC, F_FPL, F_COUNT
+        F_MODE3A, F_DETECTION, F_TRK, F_ROC, F_FPL, F_SRC, F_COUNT
 
 cdef tuple _FIELDS = ("t", "lat", "lon", "fl", "gs_kt", "track_number", "hdg_deg", "rho_nm",
                       "theta_deg", "callsign", "icao24", "mode3a", "detection", "trk_deg",
-                      "roc_fpm", "fpl")
+                      "roc_fpm", "fpl", "src")
 
 
 cdef class _Layout:
@@ -358,6 +358,31 @@ cdef inline object _get(object m, _Layout lay, int f):
         if v is not NULL:
             return <object>v
     return getattr(m, <str>_FIELDS[f])
+
+
+def batch_source(list messages) -> tuple[object, object]:
+    """What every message of a batch shares: (its ``src``, its type); the source None
+    where two differ (equal, not only the same object, counts as the same), the type
+    None where two differ; (None, None) for no message.  One pass over the batch's slots
+    where MeasurementModel.convert made a list of sources, a set of them and a set of
+    types (a sector's batch is one source and one type)."""
+    cdef Py_ssize_t i, n = len(messages)
+    if n == 0:
+        return None, None
+    cdef _Layout lay = _layout_of(messages)
+    cdef object m = messages[0], s
+    cdef object cls = type(m), src = _get(m, lay, F_SRC)
+    for i in range(1, n):
+        m = messages[i]
+        if cls is not None and type(m) is not cls:
+            cls = None
+        if src is not None:
+            s = _get(m, lay, F_SRC)
+            if s is not src and not (s == src):
+                src = None
+        if src is None and cls is None:
+            break
+    return src, cls
 
 
 cdef inline double _number(object value) except? -1.0:

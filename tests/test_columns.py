@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gateway._columns import correct_plots, plot_columns, track_columns
+from gateway._columns import batch_source, correct_plots, plot_columns, track_columns
 from gateway.associate import ConformalFrame, RadarNoise
 from gateway.associate.measurements import (
     MODES,
@@ -165,7 +165,7 @@ def test_fields_read_from_slots_are_getattrs() -> None:
     for ours, batch in ((plots, mixed), (plots, ducks), (plots[::-1], mixed[::-1])):
         a = plot_columns(ours, *TABLES, DETECTIONS, NON_DISCRETE)
         b = plot_columns(batch, *TABLES, DETECTIONS, NON_DISCRETE)  # type: ignore[arg-type]
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
     tracks = [track(), track(callsign=None, fpl=FlightPlan(
         callsign="EIN123", dep=None, dst=None, cfl=None, type=None, wtc=None)),
@@ -173,11 +173,23 @@ def test_fields_read_from_slots_are_getattrs() -> None:
     a = track_columns(tracks, *TABLES, NON_DISCRETE)
     b = track_columns([tracks[0]] + [_as_namespace(m) for m in tracks[1:]],  # type: ignore[list-item]
                       *TABLES, NON_DISCRETE)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
     own = _Checked(**{f: getattr(plots[0], f) for f in plots[0].__struct_fields__})
     num = plot_columns([own, plots[0]], *TABLES, DETECTIONS, NON_DISCRETE)[0]
     assert num[:, 6].tolist() == [0.5, 50.0]
+
+
+def test_batch_source_is_the_set_of_sources_and_types() -> None:
+    """What a batch's messages share: one source where the set of their sources has one
+    (equal counts, not only the same object), one type where the set of types has one."""
+    same = Source(sac=1, sic=2, cat=48)
+    assert batch_source([]) == (None, None)
+    assert batch_source([plot(), plot(src=same)]) == (RADAR, Plot)
+    assert batch_source([plot(), track(src=RADAR)]) == (RADAR, None)
+    assert batch_source([plot(), plot(src=SDPS_SRC), plot()]) == (None, Plot)
+    assert batch_source([track(), plot(src=RADAR)]) == (None, None)
+    assert batch_source([_as_namespace(plot()), plot()]) == (RADAR, None)
 
 
 def model() -> MeasurementModel:
