@@ -83,6 +83,7 @@ extensions = [
     Extension(
         "gateway._columns",
         ["ext/columns.pyx"],
+        include_dirs=[numpy.get_include()],  # numpy's C API: plot_measurements' arrays
         depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/fused.pyx
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

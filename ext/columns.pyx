@@ -32,8 +32,14 @@ from libc.math cimport pow, sin, sinh
 from libc.math cimport sqrt, HUGE_VAL, M_PI, M_PI_2, M_PI_4, NAN
 from libc.float cimport DBL_MAX
 from libc.stdint cimport int64_t
+from cpython.ref cimport PyObject
+
+import types
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double DEG_TO_RAD = .017453292519943296  # PROJ's (proj_internal.h, units.cpp)
 cdef double EPS10 = 1.e-10
@@ -214,20 +220,33 @@ cdef class Conic:
         """Latitudes and longitudes (degrees) of plane x, y (m; any shape, the same)."""
         return self._map(x, y, True, "x and y")
 
-    def unplane(self, const double[:, :] xy) -> tuple[object, object]:
+    def unplane(self, object xy) -> tuple[object, object]:
         """Latitudes and longitudes (degrees) of the plane positions (m) in the first two
-        columns of ``xy`` [n, >=2]: a track table's states, read where they are (strided)
-        rather than sliced and copied into two arrays first (``inverse``'s way, whose
-        overhead was a third of a small batch's inverse)."""
-        cdef Py_ssize_t i, n = xy.shape[0]
-        if n and xy.shape[1] < 2:
+        columns of ``xy`` [n, >=2] (a float64 numpy array, any strides): a track table's
+        states, read where they are (strided) rather than sliced and copied into two
+        arrays first (``inverse``'s way, whose overhead was a third of a small batch's
+        inverse); read and made by numpy's C API (a typed memoryview costs ~0.2 us to
+        take, three of them a fifth of a radar batch's call)."""
+        cdef cnp.ndarray a
+        if not cnp.PyArray_Check(xy):
+            raise TypeError("unplane: xy is not a numpy array")
+        a = <cnp.ndarray>xy
+        if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(a) != 2
+                or not cnp.PyArray_ISALIGNED(a)):
+            raise ValueError("unplane: xy is not an aligned 2-d float64 array")
+        cdef cnp.npy_intp n = cnp.PyArray_DIM(a, 0)
+        if n and cnp.PyArray_DIM(a, 1) < 2:
             raise ValueError("unplane: xy needs two columns")
-        lat = np.empty(n)
-        lon = np.empty(n)
-        cdef double[::1] la = lat, lo = lon
+        cdef const char* data = <const char*>cnp.PyArray_DATA(a)
+        cdef Py_ssize_t s0 = cnp.PyArray_STRIDE(a, 0), s1 = cnp.PyArray_STRIDE(a, 1), i
+        lat = cnp.PyArray_EMPTY(1, &n, cnp.NPY_FLOAT64, 0)
+        lon = cnp.PyArray_EMPTY(1, &n, cnp.NPY_FLOAT64, 0)
+        cdef double* la = <double*>cnp.PyArray_DATA(<cnp.ndarray>lat)
+        cdef double* lo = <double*>cnp.PyArray_DATA(<cnp.ndarray>lon)
         with nogil:
             for i in range(n):
-                self.unpoint(xy[i, 0], xy[i, 1], &la[i], &lo[i])
+                self.unpoint((<const double*>(data + i * s0))[0],
+                             (<const double*>(data + i * s0 + s1))[0], &la[i], &lo[i])
         return lat, lon
 
     def forward(self, lat: object, lon: object) -> tuple[object, object]:
@@ -254,6 +273,117 @@ cdef enum:  # Kind (gateway/associate/measurements.py)
     SSR = 1
     MODES = 2
 
+# -- a message's fields, read where they are ------------------------------------------------
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    int T_OBJECT
+    int T_OBJECT_EX
+    int READ_RESTRICTED
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+cdef enum:  # the fields the readers below take, in the order of _FIELDS
+    F_T, F_LAT, F_LON, F_FL, F_GS, F_NUMBER, F_HDG, F_RHO, F_THETA, F_CALLSIGN, F_ICAO24, \
+        F_MODE3A, F_DETECTION, F_TRK, F_ROC, F_FPL, F_SRC, F_COUNT
+
+cdef tuple _FIELDS = ("t", "lat", "lon", "fl", "gs_kt", "track_number", "hdg_deg", "rho_nm",
+                      "theta_deg", "callsign", "icao24", "mode3a", "detection", "trk_deg",
+                      "roc_fpm", "fpl", "src")
+
+
+cdef class _Layout:
+    """Where a message type keeps each field: a msgspec Struct keeps its fields in slots at
+    fixed offsets (member descriptors, as ``__slots__``), so a field is one pointer read,
+    not getattr's type lookup, descriptor call and member read (13 a plot: half of a
+    plot's reading, issue 16).  Offset -1: read by getattr (not a plain object slot of
+    this type, or the type has its own ``__getattribute__``).  Used only for messages of
+    exactly ``cls``; an empty slot is read by getattr too, which raises as it would."""
+
+    cdef object cls
+    cdef Py_ssize_t offset[F_COUNT]
+
+    def __init__(self, object cls) -> None:
+        cdef Py_ssize_t f
+        cdef PyMemberDef* member
+        self.cls = cls
+        generic = cls is None or cls.__getattribute__ is not object.__getattribute__
+        for f in range(F_COUNT):
+            self.offset[f] = -1
+            if generic:
+                continue
+            for base in cls.__mro__:  # the descriptor getattr would find
+                descr = base.__dict__.get(_FIELDS[f])
+                if descr is None:
+                    continue
+                if type(descr) is types.MemberDescriptorType:
+                    member = (<PyMemberDescrObject*><PyObject*>descr).d_member
+                    if ((member.type == T_OBJECT_EX or member.type == T_OBJECT)
+                            and not member.flags & READ_RESTRICTED):
+                        self.offset[f] = member.offset
+                break
+
+
+cdef dict _LAYOUTS = {}  # message type -> its _Layout, made on first sight
+cdef _Layout _GENERIC = _Layout(None)  # every field by getattr
+
+
+cdef inline _Layout _layout_of(list messages):
+    """The layout of the batch's first message's type (a batch is one type), for
+    ``_get``, which checks each message's type against it."""
+    if not messages:
+        return _GENERIC
+    cls = type(messages[0])
+    lay = _LAYOUTS.get(cls)
+    if lay is None:
+        if len(_LAYOUTS) > 64:  # a caller cycling through types: bounded
+            _LAYOUTS.clear()
+        lay = _LAYOUTS[cls] = _Layout(cls)
+    return <_Layout>lay
+
+
+cdef inline object _get(object m, _Layout lay, int f):
+    """Field ``f`` of message ``m``: from its slot if ``m`` is of the layout's type, else
+    (and for an empty slot) by getattr."""
+    cdef Py_ssize_t off = lay.offset[f]
+    cdef PyObject* v
+    if off >= 0 and type(m) is lay.cls:
+        v = (<PyObject**>((<char*><PyObject*>m) + off))[0]
+        if v is not NULL:
+            return <object>v
+    return getattr(m, <str>_FIELDS[f])
+
+
+def batch_source(list messages) -> tuple[object, object]:
+    """What every message of a batch shares: (its ``src``, its type); the source None
+    where two differ (equal, not only the same object, counts as the same), the type
+    None where two differ; (None, None) for no message.  One pass over the batch's slots
+    where MeasurementModel.convert made a list of sources, a set of them and a set of
+    types (a sector's batch is one source and one type)."""
+    cdef Py_ssize_t i, n = len(messages)
+    if n == 0:
+        return None, None
+    cdef _Layout lay = _layout_of(messages)
+    cdef object m = messages[0], s
+    cdef object cls = type(m), src = _get(m, lay, F_SRC)
+    for i in range(1, n):
+        m = messages[i]
+        if cls is not None and type(m) is not cls:
+            cls = None
+        if src is not None:
+            s = _get(m, lay, F_SRC)
+            if s is not src and not (s == src):
+                src = None
+        if src is None and cls is None:
+            break
+    return src, cls
+
 
 cdef inline double _number(object value) except? -1.0:
     """A field as a double: None -> nan; a float as it is; anything else as float() reads it
@@ -276,59 +406,62 @@ cdef inline int64_t _track_number(object value) except? -2:
     return <int64_t>v if isfinite(v) else -1
 
 
-cdef inline void _identity(int64_t[:, ::1] iv, Py_ssize_t i, object addresses, object codes,
-                           object callsigns, object icao24, object mode3a,
-                           object callsign) except *:
-    iv[i, 0] = addresses[icao24]
-    iv[i, 1] = iv[i, 3] = codes[mode3a]
-    iv[i, 2] = callsigns[callsign]
+cdef inline void _identity(int64_t* iv, object addresses, object codes, object callsigns,
+                           object icao24, object mode3a, object callsign) except *:
+    """One row of the ident columns (``iv``: its four entries)."""
+    iv[0] = addresses[icao24]
+    iv[1] = iv[3] = codes[mode3a]
+    iv[2] = callsigns[callsign]
 
 
-cdef inline void _discrete(int64_t[:, ::1] iv, const unsigned char[::1] table) noexcept nogil:
-    """Column 1 keeps a code only where it identifies an aircraft (``table``: which of the
-    4096 codes do not)."""
+cdef inline void _discrete(int64_t* iv, Py_ssize_t n, const unsigned char* table
+                           ) noexcept nogil:
+    """Column 1 of the ident rows ``iv`` [n, 4] keeps a code only where it identifies an
+    aircraft (``table``: which of the 4096 codes do not)."""
     cdef Py_ssize_t i
-    for i in range(iv.shape[0]):
-        if table[iv[i, 3] & 0o7777]:
-            iv[i, 1] = -1
+    for i in range(n):
+        if table[iv[4 * i + 3] & 0o7777]:
+            iv[4 * i + 1] = -1
 
 
-cdef inline bint _located(double[:, ::1] nv, int64_t[::1] tv, Py_ssize_t i,
-                          object m) except -1:
-    """The fields plots and SDPS tracks share (columns 0-4 of the numbers: t, lat, lon, fl,
-    gs_kt; the track number), read once for both; whether the message has a position."""
-    nv[i, 0] = _number(m.t)
-    nv[i, 1] = _number(m.lat)
-    nv[i, 2] = _number(m.lon)
-    nv[i, 3] = _number(m.fl)
-    nv[i, 4] = _number(m.gs_kt)
-    tv[i] = _track_number(m.track_number)
-    return isfinite(nv[i, 1]) and isfinite(nv[i, 2])
+cdef inline bint _located(double* nv, int64_t* tv, object m, _Layout lay) except -1:
+    """The fields plots and SDPS tracks share (columns 0-4 of the numbers, the row ``nv``:
+    t, lat, lon, fl, gs_kt; the track number into ``tv``), read once for both; whether the
+    message has a position."""
+    nv[0] = _number(_get(m, lay, F_T))
+    nv[1] = _number(_get(m, lay, F_LAT))
+    nv[2] = _number(_get(m, lay, F_LON))
+    nv[3] = _number(_get(m, lay, F_FL))
+    nv[4] = _number(_get(m, lay, F_GS))
+    tv[0] = _track_number(_get(m, lay, F_NUMBER))
+    return isfinite(nv[1]) and isfinite(nv[2])
 
 
-cdef inline bint _plot(double[:, ::1] nv, int64_t[:, ::1] iv, int64_t[::1] kv,
-                       int64_t[::1] tv, list text, Py_ssize_t i, object m, object addresses,
-                       object codes, object callsigns, dict detections) except -1:
-    """One plot read into row ``i`` of ``plot_columns``' columns (numbers [n, >= 8]: t,
-    lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg), the reader ``plot_columns`` and
-    ``plot_measurements`` share; whether it has a position."""
+cdef inline bint _plot(double* nv, int64_t* iv, int64_t* kv, int64_t* tv, list text,
+                       Py_ssize_t i, object m, _Layout lay, object addresses, object codes,
+                       object callsigns, dict detections) except -1:
+    """One plot read into row ``i`` of ``plot_columns``' columns (``nv``: the row of the
+    numbers [n, 8]: t, lat, lon, fl, gs_kt, hdg_deg, rho_nm, theta_deg; ``iv``: of ident
+    [n, 4]; ``kv``, ``tv``: the kind's and track number's entries; ``text[i]``), the reader
+    ``plot_columns`` and ``plot_measurements`` share; whether it has a position."""
     cdef object cs, det
     cdef int64_t k
-    cdef bint located = _located(nv, tv, i, m)
-    nv[i, 5] = _number(m.hdg_deg)
-    nv[i, 6] = _number(m.rho_nm)
-    nv[i, 7] = _number(m.theta_deg)
-    cs = m.callsign
+    cdef bint located = _located(nv, tv, m, lay)
+    nv[5] = _number(_get(m, lay, F_HDG))
+    nv[6] = _number(_get(m, lay, F_RHO))
+    nv[7] = _number(_get(m, lay, F_THETA))
+    cs = _get(m, lay, F_CALLSIGN)
     text[i] = cs
-    _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
-    det = detections.get(m.detection)
+    _identity(iv, addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+              _get(m, lay, F_MODE3A), cs)
+    det = detections.get(_get(m, lay, F_DETECTION))
     if det is None:
-        k = MODES if iv[i, 0] >= 0 else (SSR if iv[i, 1] >= 0 else PRIMARY)
+        k = MODES if iv[0] >= 0 else (SSR if iv[1] >= 0 else PRIMARY)
     else:
         k = det
-    if k == MODES and iv[i, 0] < 0:
+    if k == MODES and iv[0] < 0:
         k = SSR
-    kv[i] = k
+    kv[0] = k
     return located
 
 
@@ -355,20 +488,23 @@ def plot_columns(list messages, object addresses, object codes, object callsigns
     cdef int64_t[::1] kv = kind, tv = number
     cdef list text = [None] * n
     cdef bint complete = True
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):
-        complete = _plot(nv, iv, kv, tv, text, i, messages[i], addresses, codes, callsigns,
-                         detections) and complete
-    _discrete(iv, non_discrete)
+        complete = _plot(&nv[i, 0], &iv[i, 0], &kv[i], &tv[i], text, i, messages[i], lay,
+                         addresses, codes, callsigns, detections) and complete
+    if n:
+        _discrete(&iv[0, 0], n, &non_discrete[0])
     return num, ident, kind, number, text, complete
 
 
 def track_columns(list messages, object addresses, object codes, object callsigns,
                   const unsigned char[::1] non_discrete,
-                  ) -> tuple[object, object, object, list, list, bint]:
+                  ) -> tuple[object, object, object, list, object, bint]:
     """SDPS tracks to columns: numbers [n, 7] (t, lat, lon, fl, gs_kt, trk_deg,
     roc_fpm), ident [n, 4] and track numbers [n] as ``plot_columns``, the callsigns' text
-    (the flight plan's where the track gives none), the flight plans, and whether every
-    track has a position."""
+    (the flight plan's where the track gives none), the flight plans (None where no
+    track has one: the caller's test of every one, a generator over an SDPS cycle of
+    hundreds, is made here on the way), and whether every track has a position."""
     cdef Py_ssize_t i, n = len(messages)
     if non_discrete.shape[0] != 0o10000:
         raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
@@ -381,21 +517,25 @@ def track_columns(list messages, object addresses, object codes, object callsign
     cdef list text = [None] * n
     cdef list plans = [None] * n
     cdef object m, cs, fpl
-    cdef bint complete = True
+    cdef bint complete = True, planned = False
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):
         m = messages[i]
-        complete = _located(nv, tv, i, m) and complete
-        nv[i, 5] = _number(m.trk_deg)
-        nv[i, 6] = _number(m.roc_fpm)
-        cs = m.callsign
-        fpl = m.fpl
+        complete = _located(&nv[i, 0], &tv[i], m, lay) and complete
+        nv[i, 5] = _number(_get(m, lay, F_TRK))
+        nv[i, 6] = _number(_get(m, lay, F_ROC))
+        cs = _get(m, lay, F_CALLSIGN)
+        fpl = _get(m, lay, F_FPL)
         plans[i] = fpl
+        planned = planned or fpl is not None
         if cs is None and fpl is not None:
             cs = fpl.callsign
         text[i] = cs
-        _identity(iv, i, addresses, codes, callsigns, m.icao24, m.mode3a, cs)
-    _discrete(iv, non_discrete)
-    return num, ident, number, text, plans, complete
+        _identity(&iv[i, 0], addresses, codes, callsigns, _get(m, lay, F_ICAO24),
+                  _get(m, lay, F_MODE3A), cs)
+    if n:
+        _discrete(&iv[0, 0], n, &non_discrete[0])
+    return num, ident, number, text, plans if planned else None, complete
 
 
 # -- a plot's noise -------------------------------------------------------------------------
@@ -432,15 +572,30 @@ cdef inline void _noise(double px, double py, double slant, double k, double xr,
 include "interp.pxi"
 
 
+cdef const void* _contiguous(object a, int typenum, Py_ssize_t* n, str name) except NULL:
+    """The data of a one-dimensional, C-contiguous, aligned numpy array of type
+    ``typenum`` (its length into ``n``): a few pointer reads where a typed memoryview
+    costs ~0.2 us to take.  The caller's reference keeps the array alive."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != 1
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)):
+        raise ValueError(f"{name} is not a C-contiguous 1-d array of its type")
+    n[0] = cnp.PyArray_DIM(arr, 0)
+    return <const void*>cnp.PyArray_DATA(arr)
+
+
 cdef enum:  # the rows of ``plot_measurements``' numbers
     C_T, C_LAT, C_LON, C_FL, C_SPEED, C_COURSE, C_SLANT, C_THETA, C_K, C_GROUND, C_LOS_X, \
         C_LOS_Y, C_NAN, C_ROWS
 
 
 def plot_measurements(list messages, object addresses, object codes, object callsigns,
-                      dict detections, const unsigned char[::1] non_discrete, Conic conic,
-                      const double[::1] scale_lat, const double[::1] scale, double nm,
-                      double xr, double yr, double var_r, double var_az):
+                      dict detections, object non_discrete, Conic conic, object scale_lat,
+                      object scale, double nm, double xr, double yr, double var_r,
+                      double var_az):
     """One source's plots to the tracker's columns in one call: each plot read as
     ``plot_columns`` reads it, the plots without a position left out, the plane position
     (``Conic.plane``), the plane's scale at each (numpy's ``interp`` in the table
@@ -455,62 +610,83 @@ def plot_measurements(list messages, object addresses, object codes, object call
     4]; kind [m]; track numbers [m]; the callsigns' text; whether a plot is primary).
     Each plot is read straight into the row it keeps (no columns of every plot first,
     then the kept ones taken: the caller had to gather, count and number them; issue
-    16).  A batch's dozen numpy calls were most of its cost: here they are one."""
-    cdef Py_ssize_t i, m = 0, n = len(messages), nt = scale_lat.shape[0]
-    if scale.shape[0] != nt or nt < 2:
+    16).  A batch's dozen numpy calls were most of its cost: here they are one; and its
+    arrays are made and read by numpy's C API, not np.empty and typed memoryviews, whose
+    dozen acquisitions cost a third of a sector's call.  ``non_discrete`` (uint8 [4096]),
+    ``scale_lat`` and ``scale`` (float64) are C-contiguous numpy arrays."""
+    cdef Py_ssize_t i, m = 0, n = len(messages), nt, ns, nd
+    cdef const double* xp = <const double*>_contiguous(scale_lat, cnp.NPY_FLOAT64, &nt,
+                                                       "scale_lat")
+    cdef const double* fp = <const double*>_contiguous(scale, cnp.NPY_FLOAT64, &ns, "scale")
+    cdef const unsigned char* table = <const unsigned char*>_contiguous(
+        non_discrete, cnp.NPY_UINT8, &nd, "non_discrete")
+    if ns != nt or nt < 2:
         raise ValueError("plot_measurements: the scale table's columns differ in length")
-    if non_discrete.shape[0] != 0o10000:
+    if nd != 0o10000:
         raise ValueError("non_discrete: one flag per Mode-3/A code (4096)")
-    num = np.empty((n, 8))  # each plot's fields, in the row it keeps
-    ident = np.empty((n, 4), dtype=np.int64)
-    kind = np.empty(n, dtype=np.int64)
-    number = np.empty(n, dtype=np.int64)
-    kept = np.empty(n, dtype=np.int64)
-    cdef double[:, ::1] nv = num
-    cdef int64_t[:, ::1] iv = ident
-    cdef int64_t[::1] kindv = kind, tv = number, keep = kept
+    cdef cnp.npy_intp dims[3]
+    dims[0] = n
+    dims[1] = 8
+    num = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)  # each plot's fields, in its row
+    dims[1] = 4
+    ident = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT64, 0)
+    kind = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    number = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    kept = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    # their data, which the slices below keep (views of the same)
+    cdef double* nv = <double*>cnp.PyArray_DATA(<cnp.ndarray>num)
+    cdef int64_t* iv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>ident)
+    cdef int64_t* kindv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>kind)
+    cdef int64_t* tv = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>number)
+    cdef int64_t* keep = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>kept)
     cdef list text = [None] * n
+    cdef _Layout lay = _layout_of(messages)
     for i in range(n):  # a plot without a position is read (and checked) but not kept
-        if _plot(nv, iv, kindv, tv, text, m, messages[i], addresses, codes, callsigns,
-                 detections):
+        if _plot(nv + 8 * m, iv + 4 * m, kindv + m, tv + m, text, m, messages[i], lay,
+                 addresses, codes, callsigns, detections):
             keep[m] = i
             m += 1
     if m < n:
         kept, ident, kind, number = kept[:m], ident[:m], kind[:m], number[:m]
         del text[m:]
-        iv = ident
-        kindv = kind
-    _discrete(iv, non_discrete)
-    cols = np.empty((C_ROWS, m))
-    xy = np.empty((m, 2))
-    R = np.empty((m, 2, 2))
-    cdef double[:, ::1] cv = cols, pv = xy
-    cdef double[:, :, ::1] Rv = R
+    _discrete(iv, m, table)
+    dims[0] = C_ROWS
+    dims[1] = m
+    cols = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    dims[0] = m
+    dims[1] = 2
+    dims[2] = 2
+    xy = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    R = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* cv = <double*>cnp.PyArray_DATA(<cnp.ndarray>cols)
+    cdef double* pv = <double*>cnp.PyArray_DATA(<cnp.ndarray>xy)
+    cdef double* Rv = <double*>cnp.PyArray_DATA(<cnp.ndarray>R)
     cdef double k2 = 0.0
     cdef bint antenna = xr == xr, primaries = False  # as the caller tests it
-    for i in range(m):
-        cv[C_T, i] = nv[i, 0]
-        cv[C_LAT, i] = nv[i, 1]
-        cv[C_LON, i] = nv[i, 2]
-        cv[C_FL, i] = nv[i, 3]
-        cv[C_SPEED, i] = nv[i, 4]
-        cv[C_COURSE, i] = nv[i, 5]
-        cv[C_SLANT, i] = nv[i, 6] * nm
-        cv[C_THETA, i] = nv[i, 7]
-        cv[C_NAN, i] = NAN
-        conic.point(nv[i, 1], nv[i, 2], &pv[i, 0], &pv[i, 1])
-        cv[C_K, i] = _interp(nv[i, 1], &scale_lat[0], &scale[0], nt)
+    for i in range(m):  # row r of cols: cv[r * m + i]
+        cv[C_T * m + i] = nv[8 * i]
+        cv[C_LAT * m + i] = nv[8 * i + 1]
+        cv[C_LON * m + i] = nv[8 * i + 2]
+        cv[C_FL * m + i] = nv[8 * i + 3]
+        cv[C_SPEED * m + i] = nv[8 * i + 4]
+        cv[C_COURSE * m + i] = nv[8 * i + 5]
+        cv[C_SLANT * m + i] = nv[8 * i + 6] * nm
+        cv[C_THETA * m + i] = nv[8 * i + 7]
+        cv[C_NAN * m + i] = NAN
+        conic.point(nv[8 * i + 1], nv[8 * i + 2], &pv[2 * i], &pv[2 * i + 1])
+        cv[C_K * m + i] = _interp(nv[8 * i + 1], xp, fp, nt)
     if m:
-        k2 = (<object> cv[C_K, 0]) ** 2  # Python's float pow, as the numpy code squared it
+        k2 = (<object> cv[C_K * m]) ** 2  # Python's float pow, as the numpy code squared it
     for i in range(m):
         if antenna:
-            _noise(pv[i, 0], pv[i, 1], cv[C_SLANT, i], cv[C_K, i], xr, yr, var_r, var_az, k2,
-                   &Rv[i, 0, 0], &cv[C_GROUND, i], &cv[C_LOS_X, i], &cv[C_LOS_Y, i])
+            _noise(pv[2 * i], pv[2 * i + 1], cv[C_SLANT * m + i], cv[C_K * m + i], xr, yr,
+                   var_r, var_az, k2, &Rv[4 * i], &cv[C_GROUND * m + i],
+                   &cv[C_LOS_X * m + i], &cv[C_LOS_Y * m + i])
             primaries = primaries or kindv[i] == PRIMARY
         else:
-            cv[C_GROUND, i] = NAN
-            cv[C_LOS_X, i] = NAN
-            cv[C_LOS_Y, i] = NAN
+            cv[C_GROUND * m + i] = NAN
+            cv[C_LOS_X * m + i] = NAN
+            cv[C_LOS_Y * m + i] = NAN
     return kept, n - m, cols, xy, R, ident, kind, number, text, primaries
 
 

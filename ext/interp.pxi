@@ -16,6 +16,19 @@ cdef inline double _interp(double x, const double* xp, const double* fp, Py_ssiz
         return fp[n - 1]
     if x < xp[0]:
         return fp[0]
+    # The knot where x would be if the knots were evenly spaced (the frame's table is:
+    # 17,801 of them, so the search took 15 steps a lookup, twice per plot and message):
+    # it narrows the search's bracket, whose invariant and answer stay the same.
+    cdef double guess = (x - xp[0]) / (xp[n - 1] - xp[0]) * <double>(n - 1)
+    mid = <Py_ssize_t>guess if 0.0 <= guess < <double>n else 0  # (nan: 0)
+    if mid > n - 1:
+        mid = n - 1
+    if x >= xp[mid]:
+        lo = mid
+        if mid + 1 < n and x < xp[mid + 1]:
+            hi = mid + 1
+    else:
+        hi = mid
     while hi - lo > 1:  # xp[lo] <= x < xp[hi] (xp[n]: beyond the end)
         mid = lo + (hi - lo) // 2
         if x >= xp[mid]:

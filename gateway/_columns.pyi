@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from gateway.messages import FlightPlan, Plot, Track
+from gateway.messages import FlightPlan, Plot, Source, Track
 
 F = NDArray[np.float64]
 I = NDArray[np.int64]  # noqa: E741
@@ -23,6 +23,7 @@ class Conic:
     def unplane(self, xy: F) -> tuple[F, F]: ...
     def plane(self, lat: F, lon: F) -> F: ...
 
+def batch_source(messages: list[Plot | Track]) -> tuple[Source | None, type | None]: ...
 def plot_columns(messages: list[Plot], addresses: Mapping[str | None, int],
                  codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
                  detections: dict[str, int], non_discrete: NDArray[np.uint8],
@@ -30,7 +31,8 @@ def plot_columns(messages: list[Plot], addresses: Mapping[str | None, int],
 def track_columns(messages: list[Track], addresses: Mapping[str | None, int],
                   codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
                   non_discrete: NDArray[np.uint8],
-                  ) -> tuple[F, I, I, list[str | None], list[FlightPlan | None], bool]: ...
+                  ) -> tuple[F, I, I, list[str | None], list[FlightPlan | None] | None,
+                             bool]: ...
 def plot_measurements(messages: list[Plot], addresses: Mapping[str | None, int],
                       codes: Mapping[str | None, int], callsigns: Mapping[str | None, int],
                       detections: dict[str, int], non_discrete: NDArray[np.uint8],

@@ -11,10 +11,12 @@ tests/test_plot_measurements.py).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from gateway._columns import correct_plots, plot_columns, track_columns
+from gateway._columns import batch_source, correct_plots, plot_columns, track_columns
 from gateway.associate import ConformalFrame, RadarNoise
 from gateway.associate.measurements import (
     MODES,
@@ -121,7 +123,9 @@ def test_empty_batch() -> None:
     assert num.shape == (0, 8) and ident.shape == (0, 4) and kind.shape == number.shape == (0,)
     assert text == [] and complete
     num, ident, number, text, plans, complete = track_columns([], *TABLES, NON_DISCRETE)
-    assert num.shape == (0, 7) and ident.shape == (0, 4) and plans == [] and complete
+    assert num.shape == (0, 7) and ident.shape == (0, 4) and plans is None and complete
+    plans = track_columns([track(), track()], *TABLES, NON_DISCRETE)[4]
+    assert plans is None  # no track has a plan: none, not a list of None
 
 
 def test_track_callsign_from_its_flight_plan() -> None:
@@ -136,6 +140,56 @@ def test_track_callsign_from_its_flight_plan() -> None:
     assert text == ["EIN123", None] and plans == [plan, None]
     assert ident.tolist() == [[0x4CA1F3, 0o1234, 77, 0o1234], [-1, -1, -1, -1]]
     assert number.tolist() == [9, 9] and not complete
+
+
+def _as_namespace(message: Plot | Track) -> SimpleNamespace:
+    return SimpleNamespace(**{f: getattr(message, f) for f in message.__struct_fields__})
+
+
+class _Checked(Plot, frozen=True, gc=False):
+    """A Plot whose fields getattr reads its own way: the reader must ask it."""
+
+    def __getattribute__(self, name: str) -> object:
+        value = object.__getattribute__(self, name)
+        return 0.5 if name == "rho_nm" else value
+
+
+def test_fields_read_from_slots_are_getattrs() -> None:
+    """The reader takes a Plot's or Track's fields from their slots (issue 16): the same
+    columns as getattr gives, read from objects that are not Structs or not of the batch's
+    first type (mixed in one batch), or that have their own ``__getattribute__``."""
+    plots = [plot(), nothing_plot(), plot(detection="psr", icao24=None, fl=120, gs_kt=None),
+             plot(lat=float("nan"), callsign=None, mode3a="7000")]
+    mixed = [plots[0], _as_namespace(plots[1]), plots[2], _as_namespace(plots[3])]
+    ducks = [_as_namespace(m) for m in plots]
+    for ours, batch in ((plots, mixed), (plots, ducks), (plots[::-1], mixed[::-1])):
+        a = plot_columns(ours, *TABLES, DETECTIONS, NON_DISCRETE)
+        b = plot_columns(batch, *TABLES, DETECTIONS, NON_DISCRETE)  # type: ignore[arg-type]
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
+    tracks = [track(), track(callsign=None, fpl=FlightPlan(
+        callsign="EIN123", dep=None, dst=None, cfl=None, type=None, wtc=None)),
+        track(lat=None, trk_deg=None, icao24=None)]
+    a = track_columns(tracks, *TABLES, NON_DISCRETE)
+    b = track_columns([tracks[0]] + [_as_namespace(m) for m in tracks[1:]],  # type: ignore[list-item]
+                      *TABLES, NON_DISCRETE)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y
+    own = _Checked(**{f: getattr(plots[0], f) for f in plots[0].__struct_fields__})
+    num = plot_columns([own, plots[0]], *TABLES, DETECTIONS, NON_DISCRETE)[0]
+    assert num[:, 6].tolist() == [0.5, 50.0]
+
+
+def test_batch_source_is_the_set_of_sources_and_types() -> None:
+    """What a batch's messages share: one source where the set of their sources has one
+    (equal counts, not only the same object), one type where the set of types has one."""
+    same = Source(sac=1, sic=2, cat=48)
+    assert batch_source([]) == (None, None)
+    assert batch_source([plot(), plot(src=same)]) == (RADAR, Plot)
+    assert batch_source([plot(), track(src=RADAR)]) == (RADAR, None)
+    assert batch_source([plot(), plot(src=SDPS_SRC), plot()]) == (None, Plot)
+    assert batch_source([track(), plot(src=RADAR)]) == (None, None)
+    assert batch_source([_as_namespace(plot()), plot()]) == (RADAR, None)
 
 
 def model() -> MeasurementModel:

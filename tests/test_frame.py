@@ -135,6 +135,16 @@ def test_latlon_of_states_is_to_latlon() -> None:
     assert [len(a) for a in frame.latlon_of(np.zeros((0, 4)))] == [0, 0]
     with pytest.raises(ValueError):
         frame.latlon_of(np.zeros((3, 1)))
+    with pytest.raises(ValueError):
+        frame.latlon_of(states[4:].astype(np.float32))
+    with pytest.raises(TypeError):
+        frame.latlon_of(states.tolist())  # type: ignore[arg-type]
+    # any strides: every third row, backwards, column-major
+    for view in (states[::3], states[::-1], np.asfortranarray(states)):
+        lat, lon = frame.latlon_of(view)
+        rlat, rlon = frame.to_latlon(view[:, 0], view[:, 1])
+        _same(lat, rlat)
+        _same(lon, rlon)
 
 
 def test_inverse_shapes_kept() -> None:

@@ -139,6 +139,30 @@ def test_the_scale_is_numpy_interp_at_the_nodes_and_ends() -> None:
     assert np.array_equal(num[8].view(np.int64), np.interp(lat, lats, scales).view(np.int64))
 
 
+def test_the_scale_is_numpy_interp_in_uneven_tables() -> None:
+    """The lookup first guesses the knot as if the knots were evenly spaced (the frame's
+    are): knots that are not, lumped, two, or next to the value, give numpy's answer
+    too."""
+    conic = FRAME.tables[0]
+    rng = np.random.default_rng(7)
+    tables = [np.r_[-89.0, 0.0, 89.0], np.array([-89.0, 89.0]),
+              np.sort(rng.uniform(-89, 89, 50)), np.r_[-89.0, np.linspace(20, 21, 400), 89.0],
+              np.cumsum(rng.exponential(1.0, 300)) - 150.0]
+    for lats in tables:
+        scales = 1.0 + rng.normal(0, 1e-3, len(lats))
+        lat = np.r_[lats, np.nextafter(lats, np.inf), np.nextafter(lats, -np.inf),
+                    rng.uniform(lats[0] - 1, lats[-1] + 1, 500)]
+        lat = lat[np.abs(lat) <= 90]
+        plots = [Plot(t=0.0, src=SRC, lat=float(a), lon=-100.0, rho_nm=None, theta_deg=None,
+                      fl=None, mode3a=None, icao24=None, callsign=None, track_number=None,
+                      gs_kt=None, hdg_deg=None, detection=None, flags=[])
+                 for a in lat.tolist()]
+        num = plot_measurements(plots, *TABLES, conic, lats, scales, NM, 0.0, 0.0, 1.0,
+                                1.0)[2]
+        assert np.array_equal(num[8].view(np.int64),
+                              np.interp(lat, lats, scales).view(np.int64))
+
+
 def test_convert_fills_the_covariance_without_an_antenna() -> None:
     """A radar of unknown position: the azimuth stands for the line of sight (numpy)."""
     model = MeasurementModel(FRAME, {}, 100.0)

@@ -28,6 +28,7 @@ from typing import cast
 import numpy as np
 
 from gateway._columns import (
+    batch_source,
     height_chord,
     height_shift,
     plot_measurements,
@@ -353,25 +354,25 @@ class MeasurementModel:
     def convert(self, messages: Sequence[Plot | Track]) -> list[Measurements]:
         """Columns of every usable message (with a position), one Measurements per source
         in order of first appearance (a batch normally holds one)."""
+        batch = messages if type(messages) is list else list(messages)
+        # the source and the type every message shares (None: not one), in one pass of C
+        one, cls = batch_source(batch)
         groups: dict[Source, list[int] | None] = {}  # None: every message
-        srcs = [m.src for m in messages]
-        distinct = set(srcs)
-        if len(distinct) == 1:
-            (src,) = distinct
-            groups[src] = None
+        if one is not None:
+            groups[one] = None
         else:
             lists: dict[Source, list[int]] = {}
-            for i, src in enumerate(srcs):
-                lists.setdefault(src, []).append(i)
+            for i, m in enumerate(batch):
+                lists.setdefault(m.src, []).append(i)
             groups.update(lists)
         out = []
         for src, rows in groups.items():
-            part = (list(messages) if rows is None else [messages[i] for i in rows])
+            part = batch if rows is None else [batch[i] for i in rows]
             source = self.sources.lookup((src.sac, src.sic, src.cat))
             if source < 0:
                 self.counters["source-limit-exceeded"] += len(part)
                 continue
-            kinds = set(map(type, part))
+            kinds = {cls} if rows is None and cls is not None else set(map(type, part))
             # None: the batch's own order (made where used: most batches are one source)
             index = None if rows is None else np.array(rows, dtype=np.int64)
             # The common cases, one kind per source, are checked once for the whole batch.
@@ -448,11 +449,10 @@ class MeasurementModel:
         (gateway._columns.track_columns), those without a position left out, the plane
         position and scale, and the SDPS's isotropic covariance.  (Once the plots had a
         kernel of their own, this was the only caller of the helper both had shared.)"""
-        num, ident, number, callsign, plans, complete = track_columns(
-            messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)
+        num, ident, number, callsign, fpl, complete = track_columns(
+            messages, _ADDRESS, _CODE, _CALLSIGN, self._non_discrete)  # fpl: None if none
         if index is None:
             index = np.arange(len(num), dtype=np.int64)
-        fpl = plans if any(p is not None for p in plans) else None
         if not complete:
             ok = np.isfinite(num[:, LAT]) & np.isfinite(num[:, LON])
             self.counters["measurement-without-position"] += int((~ok).sum())

@@ -539,15 +539,15 @@ class Tracker:
         tentative, coasting, unnamed = _cycle.census(tracks.state, tracks.published, rows,
                                                      TENTATIVE, COASTING)
         if tentative or coasting:
-            state = tracks.state[rows]
+            state = tracks.state.take(rows)
             if tentative:
                 confirmed = self.initiator.confirm(tracks, rows)
                 self.counters["track-confirmed"] += len(confirmed)
-                state = tracks.state[rows]
+                state = tracks.state.take(rows)
             resumed = state == COASTING
             if resumed.any():
                 tracks.state[rows[resumed]] = CONFIRMED
-                state = tracks.state[rows]
+                state = tracks.state.take(rows)
             if not self.parameters.publish_tentative:
                 show = (state != TENTATIVE).nonzero()[0]
                 if len(show) < len(rows):
@@ -565,7 +565,8 @@ class Tracker:
                 published[r] = True
                 self.named += 1
                 self._note(np.array([r]))
-        return self._messages(rows, tracks.x[rows], tracks.P, tracks.t,
+        # take: the rows' states without fancy indexing's machinery (a quarter of its cost)
+        return self._messages(rows, tracks.x.take(rows, 0), tracks.P, tracks.t,
                               (refs, order, starts, ends), at_rows=True)
 
     def _remember(self, rows: np.ndarray, now: float) -> None:
