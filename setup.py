@@ -87,7 +87,7 @@ extensions = [
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
-    # radar registration's per-cycle step: the plots kept, their records, their pairing
+    # radar registration's per-cycle selection of plots and their tracks' velocities
     # (gateway/associate/registration.py calls it)
     Extension("gateway._registration", ["ext/registration.pyx"],
               extra_compile_args=["-O3", "-ffp-contract=off"]),
