@@ -34,7 +34,7 @@ cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a tes
 
 def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t source,
                double noise_range, double noise_azimuth, const int64_t[:] kind,
-               const int64_t[:] icao24, const int64_t[:] idx, int64_t modes, double rate,
+               const int64_t[:, :] ident, const int64_t[:] idx, int64_t modes, double rate,
                double per_cycle, const int64_t[:] rows, const double[:, :] x,
                const double[:, :, :] P, const double[:] t, const double[:, :] xy,
                const double[:] los_x, const double[:] los_y, const double[:] slant,
@@ -42,7 +42,9 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
     """``Registration.after``'s cycle in one call: the measurements ``idx`` (that went to
     the tracks ``rows``) it learns from, and what ``_work`` needs of them.
 
-    Chosen: the Mode S plots (``kind == modes``), and in dense traffic (the running rate
+    Chosen: the Mode S plots (``kind == modes``; their address is ``ident[:, 0]``,
+    Measurements.ident's, read here where the icao24 column cost a property and a numpy
+    view a cycle), and in dense traffic (the running rate
     of Mode S plots per cycle above ``per_cycle``) only those whose address hashes into
     the share ``per_cycle / rate`` (Knuth's multiplicative hash, the same addresses for
     every radar).  Each chosen plot with a usable geometry (its eight numbers finite,
@@ -60,7 +62,7 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
     cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
-    if icao24.shape[0] != T or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
+    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
             or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
             or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
         raise ValueError("keep_cycle: shapes do not match")
@@ -87,7 +89,7 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
         count = 0
         for i in range(c):
             # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
-            if <double> <int64_t> ((<uint64_t> icao24[idx[keep[i]]] * 2654435761ULL)
+            if <double> <int64_t> ((<uint64_t> ident[idx[keep[i]], 0] * 2654435761ULL)
                                    & 0xFFFFFFFFULL) < bound:
                 keep[count] = keep[i]
                 count += 1
@@ -128,7 +130,7 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
         num[row, 13] = x[r, 3]
         num[row, 14] = fmax(P[r, 2, 2], P[r, 3, 3])  # numpy's fmax is C's
         ids[row, 0] = source
-        ids[row, 1] = icao24[q]
+        ids[row, 1] = ident[q, 0]
         row += 1
     return row, c, rate
 

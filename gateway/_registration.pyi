@@ -14,7 +14,7 @@ F = NDArray[np.float64]
 I = NDArray[np.int64]  # noqa: E741
 
 def keep_cycle(num: F, ids: I, at: int, source: int, noise_range: float,
-               noise_azimuth: float, kind: I, icao24: I, idx: I, modes: int, rate: float,
+               noise_azimuth: float, kind: I, ident: I, idx: I, modes: int, rate: float,
                per_cycle: float, rows: I, x: F, P: F, t: F, xy: F, los_x: F, los_y: F,
                slant: F, ground: F, k: F) -> tuple[int, int, float]: ...
 def pair_plots(last: OrderedDict[int, dict[int, tuple[float, bytes]]], address: I, source: I,

@@ -124,7 +124,9 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 
 def run(num, ids, at, source, noise, kind, icao24, idx, rate, per_cycle, rows, x, P,
         plots):
-    return keep_cycle(num, ids, at, source, noise[0], noise[1], kind, icao24, idx, MODES,
+    """keep_cycle with the addresses as Measurements.ident's first column."""
+    ident = np.stack([icao24, np.full_like(icao24, 77)], axis=1)
+    return keep_cycle(num, ids, at, source, noise[0], noise[1], kind, ident, idx, MODES,
                       rate, per_cycle, rows, x, P, *plots)
 
 
@@ -217,6 +219,9 @@ def test_hostile_inputs_raise() -> None:
         go(rows=two)
     with pytest.raises(ValueError):
         go(icao=icao[:2])
+    with pytest.raises(ValueError):  # no address column
+        keep_cycle(num, ids, 0, 0, 1.0, 1.0, kind, np.zeros((3, 0), dtype=np.int64), one,
+                   MODES, 1.0, 8.0, one, x, P, *plots)
     with pytest.raises(ValueError):
         go(x=x[:, :3])
     with pytest.raises(ValueError):

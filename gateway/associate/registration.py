@@ -283,7 +283,7 @@ class Registration:
         if noise is None:
             noise = self._noise[s] = self.noise(s)
         self._rows, chosen, self._rate = keep_cycle(
-            self._num, self._ids, at, s, noise[0], noise[1], m.kind, m.icao24, idx, MODES,
+            self._num, self._ids, at, s, noise[0], noise[1], m.kind, m.ident, idx, MODES,
             self._rate, self._per_cycle, rows, x, P, t, xy, m.los_x, m.los_y, m.slant_m,
             m.ground_m, m.k)
         if chosen:
