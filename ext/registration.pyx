@@ -42,22 +42,23 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
     """``Registration.after``'s cycle in one call: the measurements ``idx`` (that went to
     the tracks ``rows``) it learns from, and what ``_work`` needs of them.
 
-    Chosen: the Mode S plots (``kind == modes``; their address is ``ident[:, 0]``,
-    Measurements.ident's, read here where the icao24 column cost a property and a numpy
-    view a cycle), and in dense traffic (the running rate
-    of Mode S plots per cycle above ``per_cycle``) only those whose address hashes into
-    the share ``per_cycle / rate`` (Knuth's multiplicative hash, the same addresses for
-    every radar).  Each chosen plot with a usable geometry (its eight numbers finite,
-    slant and ground range positive) is written to row ``at`` on of ``num`` [., 15]: its
-    record (``Registration._records``: t, raw x, y, H's geometric columns, noise R from
-    the radar's ``noise_range`` m^2 and ``noise_azimuth`` rad^2), its track's velocity
-    ``x[r, 2:4]`` and the larger of the two axes' variances (numpy's ``fmax``: a nan
-    loses); ``ids`` gets (source, address).  Returns (the next free row, the plots chosen
-    with or without a usable geometry, the rate updated by this cycle's Mode S count,
-    unchanged without any).
+    Chosen: the Mode S plots (``kind == modes``; the address is ``ident[:, 0]``, read
+    here: Measurements' icao24 property and its view cost as much as this call), and in
+    dense traffic (the running rate of Mode S plots per cycle above ``per_cycle``) only
+    those whose address hashes into the share ``per_cycle / rate`` (Knuth's
+    multiplicative hash, the same addresses for every radar).  Each chosen plot with a
+    usable geometry (its eight numbers finite, slant and ground range positive) is
+    written to row ``at`` on of ``num`` [., 15]: its record (t, raw x, y, H's geometric
+    columns, its noise R from the radar's ``noise_range`` m^2 and ``noise_azimuth``
+    rad^2: gateway/associate/registration.py's layout), its track's velocity ``x[r,
+    2:4]`` and the larger of the two axes' variances (numpy's ``fmax``: a nan loses);
+    ``ids`` gets (source, address).  Returns (the next free row, the plots chosen with or
+    without a usable geometry, the rate updated by this cycle's Mode S count, unchanged
+    without any).
 
-    Where it was three calls (the choice, the velocities, the copy) and the records were
-    made in numpy in ``_work``; each float operation is numpy's, in numpy's order."""
+    Where it was three calls (the choice, the velocities, the copy) and the test of the
+    geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
+    keeps that code); each float operation is numpy's, in numpy's order."""
     cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], R = x.shape[0], i, c = 0, count
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q

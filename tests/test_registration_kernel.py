@@ -42,8 +42,8 @@ def ref_velocities(x, P, rows, keep):
 
 
 def ref_records(cols, noise):
-    """``Registration._records``: from (t, x, y, line of sight x, y, slant, ground, scale)
-    and the radar's (range, azimuth) noise variances."""
+    """``Registration._records`` as it was: from (t, x, y, line of sight x, y, slant,
+    ground, scale) and the radar's (range, azimuth) noise variances."""
     k = cols[:, 7]
     u = cols[:, 3:5]
     w = np.stack([u[:, 1], -u[:, 0]], axis=1)
