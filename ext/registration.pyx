@@ -6,22 +6,22 @@ velocity of their tracks, and the plots kept and paired.
 ``Registration.after`` runs once per association cycle (~9,000 in the 10-minute capture)
 on a handful of plots, and in numpy it was a dozen calls each costing more than its
 elements: the Mode S mask, its count, the address hash, the share, the gathers of the
-tracks' velocities and their variances.  Here it is two calls; the rules are
-gateway/associate/registration.py's (its docstrings say why).
-tests/test_registration_kernel.py checks these two against the numpy code.
+tracks' velocities and their variances, the copy of the plots kept, and in ``_work`` the
+test of their geometry and their records.  ``keep_cycle`` is all of it in one call; the
+rules are gateway/associate/registration.py's (its docstrings say why).
+tests/test_registration_kernel.py checks it against the numpy code it replaced.
 
 ``pair_plots`` is ``Registration._work``'s loop over the plots it works on (every Mode S
 plot learnt from, ~54,000 in the capture): the same dict and OrderedDict steps, without
-the interpreter's cost per step.  ``keep_plots`` copies a cycle's plots into the rows
-``_work`` reads, where the cycle's columns were kept and gathered there with two dozen
-numpy calls.  tests/test_registration_pairing.py holds both to the code they replaced.
+the interpreter's cost per step.  tests/test_registration_pairing.py holds it to the code
+it replaced.
 
 Built with ``-ffp-contract=off``: each float operation is rounded as numpy rounds it.
 Every function checks the shapes it is given (ValueError) and the indices it follows
 (IndexError).
 """
 
-from libc.math cimport fmax
+from libc.math cimport fmax, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
@@ -29,69 +29,111 @@ from libc.stdint cimport int64_t, uint64_t
 import numpy as np
 
 cdef double SHARE_SCALE = 4294967296.0  # 2 ** 32: the address hash's range
+cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a test checks)
 
 
-def modes_share(const int64_t[:] kind, const int64_t[:] icao24, const int64_t[:] idx,
-                int64_t modes, double rate, double per_cycle):
-    """The positions in ``idx`` of the plots to learn from: Mode S plots (``kind ==
-    modes``), and in dense traffic (the running rate of Mode S plots per cycle above
-    ``per_cycle``) only those whose address hashes into the share ``per_cycle / rate``
-    (Knuth's multiplicative hash, the same addresses for every radar).  Returns
-    (positions ascending, the rate updated by this cycle's Mode S count, unchanged
-    without any)."""
-    cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], i, c = 0, count = 0
-    cdef int64_t r
-    cdef double share, bound
-    if icao24.shape[0] != T:
-        raise ValueError("modes_share: shapes do not match")
+def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t source,
+               double noise_range, double noise_azimuth, const int64_t[:] kind,
+               const int64_t[:, :] ident, const int64_t[:] idx, int64_t modes, double rate,
+               double per_cycle, const int64_t[:] rows, const double[:, :] x,
+               const double[:, :, :] P, const double[:] t, const double[:, :] xy,
+               const double[:] los_x, const double[:] los_y, const double[:] slant,
+               const double[:] ground, const double[:] k):
+    """``Registration.after``'s cycle in one call: the measurements ``idx`` (that went to
+    the tracks ``rows``) it learns from, and what ``_work`` needs of them.
+
+    Chosen: the Mode S plots (``kind == modes``; the address is ``ident[:, 0]``, read
+    here: Measurements' icao24 property and its view cost as much as this call), and in
+    dense traffic (the running rate of Mode S plots per cycle above ``per_cycle``) only
+    those whose address hashes into the share ``per_cycle / rate`` (Knuth's
+    multiplicative hash, the same addresses for every radar).  Each chosen plot with a
+    usable geometry (its eight numbers finite, slant and ground range positive) is
+    written to row ``at`` on of ``num`` [., 15]: its record (t, raw x, y, H's geometric
+    columns, its noise R from the radar's ``noise_range`` m^2 and ``noise_azimuth``
+    rad^2: gateway/associate/registration.py's layout), its track's velocity ``x[r,
+    2:4]`` and the larger of the two axes' variances (numpy's ``fmax``: a nan loses);
+    ``ids`` gets (source, address).  Returns (the next free row, the plots chosen with or
+    without a usable geometry, the rate updated by this cycle's Mode S count, unchanged
+    without any).
+
+    Where it was three calls (the choice, the velocities, the copy) and the test of the
+    geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
+    keeps that code); each float operation is numpy's, in numpy's order."""
+    cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], R = x.shape[0], i, c = 0, count
+    cdef Py_ssize_t s, row = at
+    cdef int64_t r, q
+    cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
+    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
+            or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
+            or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
+        raise ValueError("keep_cycle: shapes do not match")
+    if x.shape[1] < 4 or P.shape[0] != R or P.shape[1] < 4 or P.shape[2] < 4:
+        raise ValueError("keep_cycle: shapes do not match")
+    if num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0 \
+            or at + n > num.shape[0]:
+        raise ValueError("keep_cycle: the buffers are too small")
     keep_out = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] keep = keep_out
     for i in range(n):
-        r = idx[i]
-        if r < 0 or r >= T:
-            raise IndexError(f"modes_share: plot {r} outside [0, {T})")
-        if kind[r] == modes:
+        q = idx[i]
+        if q < 0 or q >= T:
+            raise IndexError(f"keep_cycle: plot {q} outside [0, {T})")
+        if kind[q] == modes:
             keep[c] = i
             c += 1
     if c == 0:
-        return keep_out[:0], rate
+        return at, 0, rate
     rate += 0.05 * (<double> c - rate)
     share = per_cycle / rate
     if share < 1.0:  # dense traffic: the same share of addresses, for every radar
         bound = share * SHARE_SCALE
+        count = 0
         for i in range(c):
             # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
-            if <double> <int64_t> ((<uint64_t> icao24[idx[keep[i]]] * 2654435761ULL)
+            if <double> <int64_t> ((<uint64_t> ident[idx[keep[i]], 0] * 2654435761ULL)
                                    & 0xFFFFFFFFULL) < bound:
                 keep[count] = keep[i]
                 count += 1
         c = count
-    return keep_out[:c], rate
-
-
-def velocities(const double[:, :] x, const double[:, :, :] P, const int64_t[:] rows,
-               const int64_t[:] keep):
-    """The velocity (``x[rows[keep], 2:4]``) and its variance, the larger of the two
-    axes' (numpy's ``fmax``: a nan loses), of the tracks ``rows[keep]``."""
-    cdef Py_ssize_t k = keep.shape[0], T = x.shape[0], n = rows.shape[0], i, s
-    cdef int64_t r
-    if x.shape[1] < 4 or P.shape[0] != T or P.shape[1] < 4 or P.shape[2] < 4:
-        raise ValueError("velocities: shapes do not match")
-    v_out = np.empty((k, 2), dtype=np.float64)
-    w_out = np.empty(k, dtype=np.float64)
-    cdef double[:, ::1] v = v_out
-    cdef double[::1] w = w_out
-    for i in range(k):
+    for i in range(c):
         s = keep[i]
-        if s < 0 or s >= n:
-            raise IndexError(f"velocities: position {s} outside [0, {n})")
         r = rows[s]
-        if r < 0 or r >= T:
-            raise IndexError(f"velocities: track row {r} outside [0, {T})")
-        v[i, 0] = x[r, 2]
-        v[i, 1] = x[r, 3]
-        w[i] = fmax(P[r, 2, 2], P[r, 3, 3])  # numpy's fmax is C's
-    return v_out, w_out
+        if r < 0 or r >= R:
+            raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
+        q = idx[s]
+        tn, xn, yn = t[q], xy[q, 0], xy[q, 1]
+        u0, u1, sl, gr, kn = los_x[q], los_y[q], slant[q], ground[q], k[q]
+        if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
+                and isfinite(u1) and isfinite(sl) and isfinite(gr) and isfinite(kn)
+                and sl > 0.0 and gr > 0.0):  # no usable geometry: counted, not kept
+            continue
+        g = gr * kn  # ground in plane metres
+        f = fmax(sl * kn / g, 1.0)
+        fk = f * kn
+        b = fk * sl / REFERENCE_M
+        num[row, 0] = tn
+        num[row, 1] = xn
+        num[row, 2] = yn
+        # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref with
+        # w = (u1, -u0) (clockwise: where azimuth grows)
+        num[row, 3] = fk * u0
+        num[row, 4] = b * u0
+        num[row, 5] = (g / REFERENCE_M) * u1
+        num[row, 6] = fk * u1
+        num[row, 7] = b * u1
+        num[row, 8] = (g / REFERENCE_M) * -u0
+        along = noise_range * (fk * fk)
+        across = noise_azimuth * (g * g)
+        num[row, 9] = along * (u0 * u0) + across * (u1 * u1)
+        num[row, 10] = along * u0 * u1 + across * u1 * -u0
+        num[row, 11] = along * (u1 * u1) + across * (-u0 * -u0)
+        num[row, 12] = x[r, 2]
+        num[row, 13] = x[r, 3]
+        num[row, 14] = fmax(P[r, 2, 2], P[r, 3, 3])  # numpy's fmax is C's
+        ids[row, 0] = source
+        ids[row, 1] = ident[q, 0]
+        row += 1
+    return row, c, rate
 
 
 def pair_plots(object last, const int64_t[:] address, const int64_t[:] source,
@@ -135,42 +177,36 @@ def pair_plots(object last, const int64_t[:] address, const int64_t[:] source,
     return mine, b"".join(theirs), other
 
 
-def keep_plots(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t source,
-               const int64_t[:] j, const double[:] t, const double[:] x, const double[:] y,
-               const double[:] los_x, const double[:] los_y, const double[:] slant,
-               const double[:] ground, const double[:] k, const int64_t[:] icao24,
-               const double[:, :] velocity, const double[:] velocity_var):
-    """``Registration._keep``'s plots ``j`` of one cycle, copied into rows ``at`` on of the
-    buffers ``_work`` reads: ``num`` [., 11] (t, x, y, line of sight x, y, slant range,
-    ground range, scale; velocity x, y; its variance) and ``ids`` [., 2] (source,
-    address).  Returns the next free row.  One call a cycle, where keeping the cycle's
-    columns and gathering them in ``_work`` cost two dozen numpy calls for every kept
-    cycle."""
-    cdef Py_ssize_t i, n = j.shape[0], T = t.shape[0], r, row
-    if num.shape[1] != 11 or ids.shape[1] != 2 or at < 0 or at + n > num.shape[0] \
-            or ids.shape[0] != num.shape[0]:
-        raise ValueError("keep_plots: the buffers are too small")
-    if x.shape[0] != T or y.shape[0] != T or los_x.shape[0] != T or los_y.shape[0] != T \
-            or slant.shape[0] != T or ground.shape[0] != T or k.shape[0] != T \
-            or icao24.shape[0] != T or velocity.shape[0] != n or velocity.shape[1] != 2 \
-            or velocity_var.shape[0] != n:
-        raise ValueError("keep_plots: shapes do not match")
+
+def pair_columns(const int64_t[:] si, const int64_t[:] sj, const double[:] theta,
+                 const double[:, :] P):
+    """``Registration._learn``'s gathers for the pairs of radars ``si``, ``sj`` (4 unknowns
+    each): the pairs' columns of the equations ``cols`` [n, 8] (si's four, then sj's),
+    the estimate there ``theta[cols]`` [n, 8], its covariance ``P[cols][:, :, cols]``
+    [n, 8, 8] and the cells of the normal matrix they add to, ``cols[a] * size +
+    cols[b]`` [n, 64] (row-major).  Copies only; where numpy's fancy indexing over
+    [n, 8, 8] index arrays was a fifth of ``_learn``."""
+    cdef Py_ssize_t n = si.shape[0], size = theta.shape[0], i, a, b
+    cdef int64_t ci, cj
+    if sj.shape[0] != n or P.shape[0] != size or P.shape[1] != size:
+        raise ValueError("pair_columns: shapes do not match")
+    cols_out = np.empty((n, 8), dtype=np.int64)
+    theta_out = np.empty((n, 8))
+    P_out = np.empty((n, 8, 8))
+    flat_out = np.empty((n, 64), dtype=np.int64)
+    cdef int64_t[:, ::1] cols = cols_out, flat = flat_out
+    cdef double[:, ::1] th = theta_out
+    cdef double[:, :, ::1] Ps = P_out
     for i in range(n):
-        r = j[i]
-        if r < 0 or r >= T:
-            raise IndexError(f"keep_plots: plot {r} outside [0, {T})")
-        row = at + i
-        num[row, 0] = t[r]
-        num[row, 1] = x[r]
-        num[row, 2] = y[r]
-        num[row, 3] = los_x[r]
-        num[row, 4] = los_y[r]
-        num[row, 5] = slant[r]
-        num[row, 6] = ground[r]
-        num[row, 7] = k[r]
-        num[row, 8] = velocity[i, 0]
-        num[row, 9] = velocity[i, 1]
-        num[row, 10] = velocity_var[i]
-        ids[row, 0] = source
-        ids[row, 1] = icao24[r]
-    return at + n
+        ci, cj = si[i] * 4, sj[i] * 4
+        if ci < 0 or ci + 4 > size or cj < 0 or cj + 4 > size:
+            raise IndexError(f"pair_columns: radar outside [0, {size // 4})")
+        for a in range(4):
+            cols[i, a] = ci + a
+            cols[i, 4 + a] = cj + a
+        for a in range(8):
+            th[i, a] = theta[cols[i, a]]
+            for b in range(8):
+                Ps[i, a, b] = P[cols[i, a], cols[i, b]]
+                flat[i, 8 * a + b] = cols[i, a] * size + cols[i, b]
+    return cols_out, theta_out, P_out, flat_out

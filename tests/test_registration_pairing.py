@@ -1,10 +1,11 @@
 """Radar registration's plots worked on in C (gateway._registration) against the Python
-and numpy code they replaced in ``Registration._keep``/``_work``, kept here as the
+and numpy code they replaced in ``Registration._work``/``_learn``, kept here as the
 reference.  ``pair_plots``: the same pairs in the same order, the same records, and the
 per-address memory (an OrderedDict of each radar's last plot) left the same, order
 included; on random streams of plots with repeated addresses, several radars, times near
-the window's edge and nan times.  ``keep_plots``: the rows ``_work`` gathered from the
-cycles ``_keep`` had kept, to the bit.  Shapes that do not match must raise."""
+the window's edge and nan times.  ``pair_columns``: the columns, estimate, covariance and
+cells of the normal matrix ``_learn`` gathered for its pairs, to the bit.  Shapes that do
+not match and radars outside the equations must raise."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from gateway._registration import keep_plots, pair_plots
+from gateway._registration import pair_columns, pair_plots
 
 RECORD = 12
 
@@ -79,64 +80,49 @@ def test_pairing_checks_shapes() -> None:
         pair_plots(OrderedDict(), address, address, rec[:, 0], rec.tobytes()[:-1], 96, 6.0)
 
 
-# -- the plots kept: copied as they come (keep_plots), not gathered in _work ------------------
+# -- the pairs' gathers in _learn (pair_columns) ------------------------------------------
 
-def ref_gather(parts):
-    """``_work``'s gathering of the cycles ``_keep`` had kept (source, rows, the cycle's
-    columns, velocities, variances): source, address, columns [n, 8], velocity, variance."""
-    source = np.concatenate([np.full(len(j), s) for s, j, _c, _v, _w in parts])
-    sizes = [len(c[0]) for _s, _j, c, _v, _w in parts]
-    start = np.cumsum([0, *sizes[:-1]])
-    rows = np.concatenate([j + a for (_s, j, _c, _v, _w), a in zip(
-        parts, start.tolist(), strict=True)])
-    gathered = [np.concatenate(column)[rows] for column in zip(
-        *(c for _s, _j, c, _v, _w in parts), strict=True)]
-    address = gathered.pop()
-    cols = np.stack(gathered, axis=1)
-    vel = np.concatenate([v for _s, _j, _c, v, _w in parts])
-    vvar = np.concatenate([w for _s, _j, _c, _v, w in parts])
-    return source, address, cols, vel, vvar
+NP = 4
+
+
+def ref_columns(si, sj, theta, P):
+    """``_learn``'s numpy: columns, estimate, covariance, the normal matrix's cells."""
+    cols = np.empty((len(si), 2 * NP), dtype=np.int64)
+    cols[:, :NP] = si[:, None] * NP + np.arange(NP)
+    cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
+    size = len(theta)
+    flat = (cols[:, :, None] * size + cols[:, None, :]).reshape(len(si), -1)
+    return cols, theta[cols], P[cols[:, :, None], cols[:, None, :]], flat
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(
-        np.array_equal(a.view(np.int64), b.view(np.int64)))
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_keeping_is_the_gathering(seed: int) -> None:
+def test_pair_columns_are_the_gathers(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    parts = []
-    num, ids = np.empty((500, 11)), np.empty((500, 2), dtype=np.int64)
-    at = 0
-    for _ in range(int(rng.integers(1, 12))):
-        n = int(rng.integers(1, 30))
-        xy = rng.normal(size=(n, 2)) * 1e5
-        c = [rng.normal(size=n) for _ in range(5)]  # line of sight, slant, ground, scale
-        c[2][::5] = np.nan
-        t = rng.uniform(0, 100, n)
-        ident = rng.integers(-1, 1 << 24, (n, 4))
-        j = np.sort(rng.choice(n, int(rng.integers(1, n + 1)), replace=False))
-        v, w = rng.normal(size=(len(j), 2)), rng.uniform(0, 50, len(j))
-        source = int(rng.integers(0, 8))
-        parts.append((source, j, (t, xy[:, 0], xy[:, 1], *c, ident[:, 0]), v, w))
-        at = keep_plots(num, ids, at, source, j, t, xy[:, 0], xy[:, 1], *c, ident[:, 0], v, w)
-    source, address, cols, vel, vvar = ref_gather(parts)
-    assert at == len(source)
-    assert _same(ids[:at, 0], source) and _same(ids[:at, 1], address)
-    assert _same(np.ascontiguousarray(num[:at, :8]), cols)
-    assert _same(np.ascontiguousarray(num[:at, 8:10]), vel)
-    assert _same(np.ascontiguousarray(num[:at, 10]), vvar)
+    radars = int(rng.integers(2, 9))
+    n = int(rng.integers(0, 300))
+    theta = rng.normal(size=radars * NP)
+    P = rng.normal(size=(radars * NP, radars * NP))
+    P[rng.random(P.shape) < 0.02] = np.nan
+    si = rng.integers(0, radars, n)
+    sj = np.array(rng.integers(0, radars, n).tolist())  # as _work makes it, from a list
+    si = np.stack([si, si], axis=1)[:, 0]  # a strided view, as _work's source[mine]
+    got = pair_columns(si, sj, theta, P)
+    want = ref_columns(si, sj, theta, P)
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True))
 
 
-def test_keeping_checks_room_shapes_and_rows() -> None:
-    z, i = np.zeros(3), np.zeros(3, np.int64)
-    v, w = np.zeros((1, 2)), np.zeros(1)
-    with pytest.raises(ValueError):  # no room
-        keep_plots(np.empty((0, 11)), np.empty((0, 2), np.int64), 0, 0, i[:1], z, z, z, z, z,
-                   z, z, z, i, v, w)
-    num, ids = np.empty((4, 11)), np.empty((4, 2), np.int64)
-    with pytest.raises(ValueError):  # a column short
-        keep_plots(num, ids, 0, 0, i[:1], z, z[:2], z, z, z, z, z, z, i, v, w)
+def test_pair_columns_checks_shapes_and_radars() -> None:
+    theta, P = np.zeros(8), np.zeros((8, 8))
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(ValueError):
+        pair_columns(one, np.zeros(2, dtype=np.int64), theta, P)
+    with pytest.raises(ValueError):
+        pair_columns(one, one, theta, P[:4])
+    with pytest.raises(IndexError):  # a radar outside the equations
+        pair_columns(one, one + 2, theta, P)
     with pytest.raises(IndexError):
-        keep_plots(num, ids, 0, 0, np.array([3]), z, z, z, z, z, z, z, z, i, v, w)
+        pair_columns(one - 1, one, theta, P)

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway._columns import correct_plots
-from gateway._registration import keep_plots, modes_share, pair_plots, velocities
+from gateway._registration import keep_cycle, pair_columns, pair_plots
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
 from gateway.messages import RadarRef
@@ -65,6 +65,7 @@ NP = 4  # unknowns per radar: range bias, gain - 1, azimuth bias, time offset
 # one stored plot: t, x, y, H's three geometric columns (2 x 3), R (xx, xy, yy)
 _T, _X, _Y, _H, _R = 0, 1, 2, slice(3, 9), slice(9, 12)
 _RECORD = 12
+_KEPT = _RECORD + 3  # a plot kept for _work: its record, its track's velocity, variance
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,21 @@ class Registration:
         self.solves = 0
         # per address: each radar's last plot (time, record: _RECORD float64 as bytes)
         self._last: OrderedDict[int, dict[int, tuple[float, bytes]]] = OrderedDict()
-        # Mode S plots not yet worked on (observe), ``_plot_count`` of them, copied as they
-        # come into rows of two buffers (gateway._registration.keep_plots): numbers (t, x,
-        # y, line of sight x, y, slant and ground range, scale, velocity x, y, its
-        # variance) and (source, address); grown when a cycle does not fit
-        self._num = np.empty((0, 11))
+        # Mode S plots not yet worked on (observe), ``_plot_count`` of them; the
+        # ``_rows`` of them with a usable geometry are written as they come into rows of
+        # two buffers (gateway._registration.keep_cycle): numbers (the record, velocity x,
+        # y, its variance) and (source, address); grown when a cycle does not fit
+        self._num = np.empty((0, _KEPT))
         self._ids = np.empty((0, 2), dtype=np.int64)
         self._plot_count = 0
+        self._rows = 0
+        # per source, what does not change (``after`` and ``correct`` run every cycle):
+        # its radar's noise (range m^2, azimuth rad^2), and while it is established its
+        # correction (range bias m, gain - 1, azimuth bias rad, time offset s)
+        self._noise: dict[int, tuple[float, float]] = {}
+        self._shift: dict[int, tuple[float, float, float, float]] = {}
+        self._per_cycle = p.registration_plots_per_cycle
+        self._learn_batch = p.registration_learn_batch
         self._rate = 0.0  # Mode S plots per cycle, on average (registration_plots_per_cycle)
         self._next_output = -np.inf  # data time of the next periodic publication
 
@@ -170,8 +179,7 @@ class Registration:
             if m.sdps:
                 raw.append(None)
                 continue
-            s = m.source
-            if s < self.n and self.established[s]:  # corrected: the raw plots are kept
+            if m.source in self._shift:  # corrected: the raw plots are kept
                 raw.append((m.xy.copy(), m.t.copy()))
                 self.correct(m)
             else:
@@ -184,12 +192,8 @@ class Registration:
         ``x[rows]``, ``P[rows]`` (the track table's)."""
         if raw is None or len(idx) == 0:
             return
-        keep = self._select(m, idx)
-        if keep is None:  # nothing to learn from: no gather of the tracks
-            return
         solves = self.solves
-        v, vvar = velocities(x, P, rows, keep)
-        self._keep(m, raw[0], raw[1], idx[keep], v, vvar)
+        self._keep(m, raw[0], raw[1], idx, rows, x, P)
         if self.solves != solves:  # new estimate: the plots' bias allowance follows it
             for s in range(self.n):
                 self.model.set_bias(s, self.allowance(s))
@@ -239,6 +243,7 @@ class Registration:
         self.P = 0.5 * (P + P.T)
         self.theta = theta
         self.established = self.pairs >= self.p.registration_min_pairs
+        self._shifts()
         self.since_solve = 0
         self.solves += 1
 
@@ -253,35 +258,38 @@ class Registration:
         holds a handful of plots)."""
         if m.sdps or len(idx) == 0:
             return
-        keep = self._select(m, idx)
-        if keep is not None:
-            self._keep(m, xy, t, idx[keep], velocity[keep], velocity_var[keep])
+        n = len(idx)  # the tracks as ``after`` reads them: row i has velocity[i]
+        x, P = np.zeros((n, 4)), np.zeros((n, 4, 4))
+        x[:, 2:4] = velocity
+        P[:, 2, 2] = P[:, 3, 3] = velocity_var
+        self._keep(m, xy, t, idx, np.arange(n), x, P)
 
-    def _select(self, m: Measurements, idx: np.ndarray) -> np.ndarray | None:
-        """The positions in ``idx`` of the plots to learn from (None: none): the Mode S
-        plots, and in dense traffic (more than ``registration_plots_per_cycle`` of them a
-        cycle, on average) the same share of addresses for every radar, by a hash of the
-        address.  Updates that average.  One call of C (gateway._registration): a cycle
-        holds a handful of plots, and numpy's cost is per call."""
-        keep, self._rate = modes_share(m.kind, m.icao24, idx, MODES, self._rate,
-                                       self.p.registration_plots_per_cycle)
-        return keep if len(keep) else None
-
-    def _keep(self, m: Measurements, xy: np.ndarray, t: np.ndarray, j: np.ndarray,
-              velocity: np.ndarray, velocity_var: np.ndarray) -> None:
-        """Keep the plots ``j`` chosen (``_select``) with their tracks' velocities, and work
-        on them once ``registration_learn_batch`` have come."""
-        at = self._plot_count
-        if at + len(j) > len(self._num):  # room for this cycle, and a batch's worth more
-            size = at + len(j) + self.p.registration_learn_batch
-            num, ids = np.empty((size, 11)), np.empty((size, 2), dtype=np.int64)
+    def _keep(self, m: Measurements, xy: np.ndarray, t: np.ndarray, idx: np.ndarray,
+              rows: np.ndarray, x: np.ndarray, P: np.ndarray) -> None:
+        """Keep the plots ``idx`` to learn from with their tracks' velocities (the tracks
+        ``x[rows]``, ``P[rows]``), and work on them once ``registration_learn_batch`` have
+        come.  Learnt from: the Mode S plots, and in dense traffic (more than
+        ``registration_plots_per_cycle`` of them a cycle, on average) the same share of
+        addresses for every radar, by a hash of the address.  One call of C
+        (gateway._registration.keep_cycle): a cycle holds a handful of plots, and numpy's
+        cost is per call."""
+        at, s = self._rows, m.source
+        if at + len(idx) > len(self._num):  # room for this cycle, and a batch's worth more
+            size = at + len(idx) + self._learn_batch
+            num, ids = np.empty((size, _KEPT)), np.empty((size, 2), dtype=np.int64)
             num[:at], ids[:at] = self._num[:at], self._ids[:at]
             self._num, self._ids = num, ids
-        self._plot_count = keep_plots(
-            self._num, self._ids, at, m.source, j, t, xy[:, 0], xy[:, 1], m.los_x, m.los_y,
-            m.slant_m, m.ground_m, m.k, m.icao24, velocity, velocity_var)
-        if self._plot_count >= self.p.registration_learn_batch:
-            self._work()
+        noise = self._noise.get(s)
+        if noise is None:
+            noise = self._noise[s] = self.noise(s)
+        self._rows, chosen, self._rate = keep_cycle(
+            self._num, self._ids, at, s, noise[0], noise[1], m.kind, m.ident, idx, MODES,
+            self._rate, self._per_cycle, rows, x, P, t, xy, m.los_x, m.los_y, m.slant_m,
+            m.ground_m, m.k)
+        if chosen:
+            self._plot_count += chosen
+            if self._plot_count >= self._learn_batch:
+                self._work()
 
     def _work(self) -> None:
         """Pair the plots kept with each address's last plot of every other radar (in the
@@ -289,18 +297,12 @@ class Registration:
         if not self._plot_count:
             return
         p = self.p
-        n, self._plot_count = self._plot_count, 0
+        n, self._rows, self._plot_count = self._rows, 0, 0
+        if not n:  # none had a usable geometry
+            return
         # views of the buffers: read here, before the next cycle writes them again
         num, source, address = self._num[:n], self._ids[:n, 0], self._ids[:n, 1]
-        cols, vel, vvar = num[:, :8], num[:, 8:10], num[:, 10]
-        ok = np.isfinite(cols).all(axis=1) & (cols[:, 5] > 0) & (cols[:, 6] > 0)
-        if not ok.all():
-            source, address, cols, vel, vvar = (
-                source[ok], address[ok], cols[ok], vel[ok], vvar[ok])
-        if len(cols) == 0:
-            return
-        noise = np.array([self.noise(s) for s in range(int(source.max()) + 1)])
-        rec = self._records(cols, noise[source])
+        rec, vel, vvar = num[:, :_RECORD], num[:, _RECORD:_RECORD + 2], num[:, _RECORD + 2]
         self._grow(int(source.max()) + 1)
         # each record kept as its own bytes (a copy: a view would hold the whole batch's
         # array for as long as the address is remembered, up to
@@ -316,29 +318,6 @@ class Registration:
                 -1, _RECORD), np.array(other), source[mine], vel[mine], vvar[mine])
         if self.since_solve >= p.registration_solve_every:
             self._solve()
-
-    @staticmethod
-    def _records(cols: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """What is kept of each plot: time, raw position, H's geometric columns, noise;
-        from the columns ``observe`` keeps (t, x, y, line of sight x, y, slant range,
-        ground range, plane scale) and the radar's (range, azimuth) noise variances."""
-        k = cols[:, 7]
-        u = cols[:, 3:5]
-        w = np.stack([u[:, 1], -u[:, 0]], axis=1)  # clockwise: where azimuth grows
-        slant, ground = cols[:, 5], cols[:, 6] * k  # ground in plane metres
-        f = np.fmax(slant * k / ground, 1.0)
-        rec = np.empty((len(cols), _RECORD))
-        rec[:, :3] = cols[:, :3]
-        h = np.empty((len(cols), 2, 3))
-        h[:, :, 0] = (f * k)[:, None] * u
-        h[:, :, 1] = (f * k * slant / REFERENCE_M)[:, None] * u
-        h[:, :, 2] = (ground / REFERENCE_M)[:, None] * w
-        rec[:, _H] = h.reshape(-1, 6)
-        along, across = noise[:, 0] * (f * k) ** 2, noise[:, 1] * ground ** 2
-        rec[:, 9] = along * u[:, 0] ** 2 + across * w[:, 0] ** 2
-        rec[:, 10] = along * u[:, 0] * u[:, 1] + across * w[:, 0] * w[:, 1]
-        rec[:, 11] = along * u[:, 1] ** 2 + across * w[:, 1] ** 2
-        return rec
 
     def _age(self, now: float) -> None:
         """Forget addresses not heard for longer than the window, and the oldest beyond
@@ -369,11 +348,9 @@ class Registration:
         S[:, 0, 0] = ri[:, 9] + rj[:, 9] + extra
         S[:, 0, 1] = S[:, 1, 0] = ri[:, 10] + rj[:, 10]
         S[:, 1, 1] = ri[:, 11] + rj[:, 11] + extra
-        cols = np.empty((len(dt), 2 * NP), dtype=np.int64)
-        cols[:, :NP] = si[:, None] * NP + np.arange(NP)
-        cols[:, NP:] = sj[:, None] * NP + np.arange(NP)
-        theta = self.theta[cols]  # [p, 8]
-        Psub = self.P[cols[:, :, None], cols[:, None, :]]  # [p, 8, 8]
+        # the pairs' columns of the equations [p, 8], the estimate [p, 8] and its
+        # covariance [p, 8, 8] there, the cells of N they add to [p, 64] (C: copies)
+        cols, theta, Psub, flat = pair_columns(si, sj, self.theta, self.P)
         Jt = J.transpose(0, 2, 1)
         e = d - (J @ theta[:, :, None])[:, :, 0]
         G = S + J @ Psub @ Jt
@@ -387,7 +364,9 @@ class Registration:
         self.rejected += int((~ok).sum())
         if not ok.any():
             return
-        J, Jt, S, d, cols, sj, si = J[ok], Jt[ok], S[ok], d[ok], cols[ok], sj[ok], si[ok]
+        if not ok.all():  # (rejections are rare)
+            J, Jt, S, d, cols, flat, sj, si = (J[ok], Jt[ok], S[ok], d[ok], cols[ok],
+                                               flat[ok], sj[ok], si[ok])
         self._forget(float(ri[:, _T].max()))
         det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
         W = np.empty_like(S)
@@ -397,10 +376,9 @@ class Registration:
         JWJ = JW @ J
         JWd = (JW @ d[:, :, None])[:, :, 0]
         size = len(self.b)
-        flat = (cols[:, :, None] * size + cols[:, None, :]).ravel()
-        self.N += np.bincount(flat, JWJ.ravel(), size * size).reshape(size, size)
+        self.N += np.bincount(flat.ravel(), JWJ.ravel(), size * size).reshape(size, size)
         self.b += np.bincount(cols.ravel(), JWd.ravel(), size)
-        self.pairs += np.bincount(np.r_[si, sj], minlength=self.n)
+        self.pairs += np.bincount(np.concatenate((si, sj)), minlength=self.n)
         self.accepted += len(d)
         self.since_solve += len(d)
 
@@ -409,19 +387,25 @@ class Registration:
     def correct(self, m: Measurements) -> bool:
         """Correct the plots of an established radar in place (position, slant and ground
         range, time); True if it did."""
-        s = m.source
-        if m.sdps or s >= self.n or not self.established[s] or len(m) == 0:
+        shift = self._shift.get(m.source)
+        if shift is None or m.sdps or len(m) == 0:
             return False
-        rb, gain, az, tau = self.theta[s * NP:(s + 1) * NP].tolist()
+        rb, gain, az, tau = shift
         # Each plot moves back along its line of sight by the range error at its slant
         # range (rb + gain * slant, on the ground by slant/ground at least 1) and across it
         # by the azimuth error at its ground range, in plane metres (times the scale k);
         # its time by the offset.  Where the geometry is unknown (no antenna, no range:
         # nan) it stays put.  One pass in C (gateway._columns).
         m.slant_m, m.ground_m = correct_plots(
-            m.xy, m.t, m.slant_m, m.ground_m, m.k, m.los_x, m.los_y, rb, gain / REFERENCE_M,
-            az / REFERENCE_M, tau / REFERENCE_MPS)
+            m.xy, m.t, m.slant_m, m.ground_m, m.k, m.los_x, m.los_y, rb, gain, az, tau)
         return True
+
+    def _shifts(self) -> None:
+        """Each established radar's correction for ``correct``, from the estimate (it
+        changes only when solved), in the units correct_plots takes."""
+        self._shift = {s: (rb, gain / REFERENCE_M, az / REFERENCE_M, tau / REFERENCE_MPS)
+                       for s, (rb, gain, az, tau) in enumerate(
+                           self.theta.reshape(-1, NP).tolist()) if self.established[s]}
 
     def allowance(self, source: int) -> tuple[float, float] | None:
         """(range m, azimuth deg): the uncertainty of an established radar's correction, to
