@@ -47,8 +47,9 @@ extensions = [
     Extension(
         "gateway._tracking",
         ["ext/tracking.pyx"],
-        # the IMM's per-track code, shared with the gate's; the state's time, with _cycle's
-        depends=["ext/imm.pxi", "ext/advance.pxi"],
+        # the IMM's per-track code, shared with the gate's; the state's time and the level
+        # rows' step, with _cycle's
+        depends=["ext/imm.pxi", "ext/advance.pxi", "ext/level.pxi"],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
@@ -102,7 +103,8 @@ extensions = [
     # hits, identity, pairings: gateway/associate/tracker.py calls it); no fused
     # multiply-add, so that its sums are numpy's to the bit
     Extension("gateway._cycle", ["ext/cycle.pyx"],
-              depends=["ext/advance.pxi"],  # the state's time, shared with _tracking
+              # the state's time and the level rows' step, shared with _tracking
+              depends=["ext/advance.pxi", "ext/level.pxi"],
               extra_compile_args=["-O3", "-ffp-contract=off"]),
     # the handoff's point-in-polygon test: which control unit each point is in
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation

@@ -182,6 +182,67 @@ def test_absorb_is_the_numpy_code(seed: int, viewed: bool) -> None:
 
 
 @pytest.mark.parametrize("seed", range(40))
+def test_absorb_view_with_the_level_step_is_the_numpy_code(seed: int) -> None:
+    """``absorb_view`` given the level filter's parameters (what the tracker calls) also
+    steps the level rows: the bookkeeping's reference, then the level's on the
+    gathered reports, to the bit."""
+    rng = np.random.default_rng(200 + seed)
+    tr = _table(rng)
+    m = _measurements(rng, strided=seed % 2 == 0)
+    n = int(rng.integers(0, 30))
+    rows = (rng.integers(0, CAP, n) if seed % 4 == 1
+            else rng.permutation(CAP)[:n]).astype(np.int64)
+    idx = rng.integers(0, M, n).astype(np.int64)
+    sdps, source = bool(seed % 3 == 0), int(seed % 3)
+    f = LevelFilter()
+    ref = _copy(tr)
+    expected = ref_absorb(ref, rows, idx, m, sdps, source)
+    ref_level(f, ref.level, rows, m["fl"][idx], m["t"][idx])
+    view = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
+    assert f.kernel() is not None
+    got = _cycle.absorb_view(view, rows, idx, m["t"], m["ident"], m["track_number"],
+                             m["roc"], sdps, tr.trn[:, source], m["fl"], f.kernel())
+    _same(tr, ref)
+    for g, e in zip(got, expected, strict=True):
+        assert g.tolist() == e.tolist()
+
+
+def test_absorb_view_level_step_checks_its_input() -> None:
+    rng = np.random.default_rng(3)
+    tr = _table(rng)
+    m = _measurements(rng, strided=False)
+    rows, idx = np.array([1, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    args = (rows, idx, m["t"], m["ident"], m["track_number"], m["roc"], False, tr.trn[:, 0])
+    bare = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps)
+    with pytest.raises(ValueError, match="no level rows"):
+        _cycle.absorb_view(bare, *args, m["fl"], LevelFilter().kernel())
+    view = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
+    with pytest.raises(ValueError, match="shapes"):
+        _cycle.absorb_view(view, *args, m["fl"][:3], LevelFilter().kernel())
+
+
+def test_a_changed_level_filter_has_no_kernel() -> None:
+    """The tracker steps the level rows in its bookkeeping kernel only for the plain
+    filter: a subclass with its own ``step`` or ``absorb`` gets its own code called."""
+
+    class Stepped(LevelFilter):
+        def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
+            s[:, 0] = z
+
+    class Absorbed(LevelFilter):
+        def absorb(self, level: np.ndarray, rows: np.ndarray, z: np.ndarray,
+                   t: np.ndarray) -> None:
+            pass
+
+    assert LevelFilter(q=0.01).kernel() == (0.01, 0.3, 2000.0 / 6000.0)
+    assert Stepped().kernel() is None
+    assert Absorbed().kernel() is None
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_level_rows_is_the_numpy_code(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     tr = _table(rng)

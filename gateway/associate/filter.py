@@ -446,6 +446,23 @@ class LevelFilter:
     q: float = 0.002
     sigma_fl: float = 0.3
     initial_rate_sigma: float = 2000.0 / 6000.0  # FL/s (2000 fpm)
+    # (q, sigma_fl, initial_rate_sigma) as ``kernel`` gives them; None: another step
+    _kernel: tuple[float, float, float] | None = field(init=False, repr=False,
+                                                       compare=False)
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        plain = cls.step is LevelFilter.step and cls.absorb is LevelFilter.absorb
+        object.__setattr__(self, "_kernel", (float(self.q), float(self.sigma_fl),
+                                             float(self.initial_rate_sigma))
+                           if plain else None)
+
+    def kernel(self) -> tuple[float, float, float] | None:
+        """The parameters (q, sigma_fl, initial_rate_sigma) for a kernel that steps the
+        table's level rows with ``absorb``'s own code (ext/level.pxi: the tracker's
+        bookkeeping kernel does it in the call it makes anyway, ``_cycle.absorb_view``);
+        None where a subclass changed ``step`` or ``absorb``."""
+        return self._kernel
 
     def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
         """Predict by dt and update with reported levels z (all finite), in place on the

@@ -166,7 +166,7 @@ class IdentityGater:
                                      tracks.ident, imm)
         return view
 
-    def hypothesise(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
+    def hypothesise(self, tracks: TrackTable, rows: np.ndarray | None, m: Measurements,
                     model: ConstantVelocity) -> Hypotheses:
         """Candidate pairs of one source's measurements ``m`` with the live tracks.
 
@@ -175,11 +175,14 @@ class IdentityGater:
         it gates.  For those the rules leave no other candidate (an address goes nowhere
         else; continuity with an agreeing code outranks everything but an address), so
         they are checked first, against that one track.  The rest are searched for among
-        all tracks.  ``rows`` (the live rows) is accepted for swappable gaters; this one
-        reads the table with its ``alive`` mask, cheaper than gathering rows.
+        all tracks.  ``rows`` (the live rows; None: every live row) is accepted for
+        swappable gaters; this one reads the table with its ``alive`` mask, cheaper than
+        gathering rows (the tracker passes None: gathering them cost more than this
+        gater's whole Python side of a batch).
         """
         n = len(m)
-        if n == 0 or len(rows) == 0:
+        if n == 0 or (len(rows) == 0 if rows is not None
+                      else np.count_nonzero(tracks.alive) == 0):
             return Hypotheses.empty(n)
         fast, slow = self._continuing(tracks, m, model)
         if len(slow) == 0:
