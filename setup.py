@@ -60,7 +60,8 @@ extensions = [
     Extension(
         "gateway._gating",
         ["ext/gating.pyx"],
-        depends=["ext/imm.pxi"],  # the IMM's code, for the fused continuing step
+        # the IMM's code, for the fused continuing step; result arrays, as _cycle's
+        depends=["ext/imm.pxi", "ext/arrays.pxi"],
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -104,8 +105,10 @@ extensions = [
     # multiply-add, so that its sums are numpy's to the bit
     Extension("gateway._cycle", ["ext/cycle.pyx"],
               # the state's time and the level rows' step, shared with _tracking
-              depends=["ext/advance.pxi", "ext/level.pxi"],
-              extra_compile_args=["-O3", "-ffp-contract=off"]),
+              depends=["ext/advance.pxi", "ext/level.pxi", "ext/arrays.pxi"],
+              include_dirs=[numpy.get_include()],  # its results by numpy's C API
+              extra_compile_args=["-O3", "-ffp-contract=off"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the handoff's point-in-polygon test: which control unit each point is in
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation
     # filter rounds as GEOS's does

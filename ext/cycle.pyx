@@ -21,11 +21,17 @@ function checks the shapes it is given (ValueError) and the rows and indices it 
 from libc.math cimport fabs, fmax, isfinite
 from libc.stdint cimport int8_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+cimport numpy as cnp
 
 import numpy as np
 
+cnp.import_array()
+
 include "advance.pxi"
 include "level.pxi"
+include "arrays.pxi"
 
 DEF TENTATIVE = 0
 DEF IDENT = 4  # columns of an identity: address, discrete code, callsign hash, code
@@ -153,16 +159,17 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
         raise ValueError("absorb: the table's columns differ in length")
     _check(rows, cap, "absorb: row")
     _check(idx, m, "absorb: measurement index")
-    moved = np.empty(n, dtype=np.int64)
-    renamed = np.empty(n, dtype=np.int64)
-    paired = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] mv = moved, rn = renamed, pr = paired
     cdef Py_ssize_t n_moved = 0, n_renamed = 0, n_paired = 0
     # the new values, all computed before any is written: t_update, roc, H hit times and
     # the identity per position
     cdef double *buf = <double *>malloc(max(n, 1) * (2 + H) * sizeof(double))
     cdef int64_t *ibuf = <int64_t *>malloc(max(n, 1) * (IDENT + 1) * sizeof(int64_t))
     cdef uint8_t *tent = <uint8_t *>malloc(max(n, 1) * 2 * sizeof(uint8_t))
+    # the positions found (moved, renamed, paired), copied out at the end
+    cdef int64_t *found = <int64_t *>malloc(max(n, 1) * 3 * sizeof(int64_t))
+    cdef int64_t *mv = found
+    cdef int64_t *rn = found + max(n, 1)
+    cdef int64_t *pr = found + 2 * max(n, 1)
     cdef double *tu
     cdef double *rc
     cdef double *ht
@@ -172,10 +179,11 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
     cdef int64_t v, number
     cdef uint8_t any_chg = 0
     cdef double roc
-    if buf == NULL or ibuf == NULL or tent == NULL:
+    if buf == NULL or ibuf == NULL or tent == NULL or found == NULL:
         free(buf)
         free(ibuf)
         free(tent)
+        free(found)
         raise MemoryError()
     tu, rc, ht = buf, buf + max(n, 1), buf + 2 * max(n, 1)
     idn, nu = ibuf, ibuf + IDENT * max(n, 1)
@@ -231,11 +239,12 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
                 if sdps:
                     sdps_flag[r] = 1
                     roc_sdps[r] = rc[i]
+        return _int64s(mv, n_moved), _int64s(rn, n_renamed), _int64s(pr, n_paired)
     finally:
         free(buf)
         free(ibuf)
         free(tent)
-    return moved[:n_moved], renamed[:n_renamed], paired[:n_paired]
+        free(found)
 
 
 def advance(double[::1] t, const int64_t[::1] rows, const double[::1] dt):
