@@ -54,6 +54,20 @@ from gateway.associate.tracks import TENTATIVE, TrackTable, views_of
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
 
 
+_NONE: dict[int, np.ndarray] = {}  # read-only all-False verdicts [n], by n (see _none)
+
+
+def _none(n: int) -> np.ndarray:
+    """A read-only all-False verdict of n measurements, made once per n: the continuing
+    reports' conflict and duplicate verdicts (none can be either) at every batch cost two
+    np.zeros calls; nothing writes them (a write would raise)."""
+    none = _NONE.get(n)
+    if none is None:
+        none = _NONE[n] = np.zeros(n, dtype=bool)
+        none.flags.writeable = False
+    return none
+
+
 def _kept(k: np.ndarray, arrays: tuple[np.ndarray | None, ...]) -> tuple[Any, ...]:
     """The pairs ``k`` (ascending, distinct) of a verdict: the arrays themselves when it
     kept them all (most continuing reports gate: no copy of nine arrays), else their rows.
@@ -210,9 +224,9 @@ class IdentityGater:
         if out is None:
             return Hypotheses.empty(n), np.arange(n)
         track, meas, d2, cost, dt, x, P, nu, s_inv, models, slow, late, diverged = out
-        return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
-                          np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
-                          models), slow
+        none = _none(n)
+        return Hypotheses(track, meas, d2, cost, late, none, none, dt, x, P, nu, s_inv,
+                          diverged, models), slow
 
     def _continuing_steps(self, tracks: TrackTable, m: Measurements,
                           model: ConstantVelocity) -> tuple[Any, ...] | None:

@@ -239,7 +239,8 @@ class Tracker:
             latest = float(_LATEST(m.t))
             if latest > self.data_now:
                 self.data_now = latest
-            self.now = max(self.now, latest)
+            if latest > self.now:  # max(), without its call
+                self.now = latest
             rows, idx = self._cycle(m)
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
@@ -358,10 +359,10 @@ class Tracker:
         number came; an SDPS's flag and latest rate of climb: one kernel call
         (gateway._cycle.absorb, held to the numpy code it replaced by
         tests/test_cycle_kernel.py), which also finds the track numbers that are new to
-        their rows (``TrackTable.pair``: which source track number feeds which track)."""
-        tr = self.tracks
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        their rows (``TrackTable.pair``: which source track number feeds which track) and,
+        for the plain level filter (``LevelFilter.kernel``), steps the level rows by its
+        code (``LevelFilter.absorb``'s, ext/level.pxi), without gathering the reports."""
+        tr = self.tracks  # rows and idx: int64, contiguous (the gater's, the initiator's)
         view = self._absorb_view = views_of(
             self._absorb_view, _cycle.AbsorbTable, tr.state, tr.t_update, tr.n_updates,
             tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
