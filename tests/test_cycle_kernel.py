@@ -359,3 +359,25 @@ def test_spans_are_the_numpy_code(n: int) -> None:
     assert all(len(a) == 0 for a in _cycle.spans(np.zeros(0, np.int64)))
     with pytest.raises(IndexError):
         _cycle.spans(np.array([3, -1], np.int64))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bounds_are_numpys_reductions(seed: int) -> None:
+    """``bounds`` is (np.minimum.reduce, np.maximum.reduce), nan included, strided too."""
+    rng = np.random.default_rng(300 + seed)
+    n = int(rng.integers(1, 40))
+    t = rng.uniform(-10, 1000, (n, 2))[:, 0]  # a column: strided
+    if seed % 4 == 0:
+        t[rng.integers(0, n)] = np.nan
+    if seed % 5 == 0:
+        t[:] = t[0]  # all equal
+    lo, hi = _cycle.bounds(t)
+    for got, want in ((lo, np.minimum.reduce(t)), (hi, np.maximum.reduce(t))):
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+def test_bounds_of_no_time_is_an_error_as_numpys() -> None:
+    with pytest.raises(ValueError):
+        np.minimum.reduce(np.zeros(0))
+    with pytest.raises(ValueError):
+        _cycle.bounds(np.zeros(0))

@@ -103,10 +103,6 @@ ID_DIGITS = 6
 
 _STATES: tuple[FusedState, ...] = (*STATE_NAMES, "ended")
 _ENDED = len(STATE_NAMES)
-# a batch's earliest and latest times, by the ufuncs' reduce straight: ndarray.min/max go
-# through numpy's Python wrappers (_amin, _amax), a microsecond a call, three calls a cycle
-_EARLIEST = np.minimum.reduce
-_LATEST = np.maximum.reduce
 # the sources of the messages of a batch (gateway._fused.messages): the flat list of
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
@@ -227,8 +223,11 @@ class Tracker:
         reg = self.registration
         raw = reg.before(parts) if reg is not None else None  # plots corrected, raw kept
         out: list[Fused] = []
+        # each part's earliest and latest time, in one kernel call each (numpy's minimum and
+        # maximum reductions, a microsecond a call, were three calls a cycle)
+        bounds = [_cycle.bounds(m.t) for m in parts]
         if parts and self.parameters.output_period_s > 0:  # output times before the batch
-            out = self._periodic(min(float(_EARLIEST(m.t)) for m in parts))
+            out = self._periodic(min(b[0] for b in bounds))
         rows_: list[np.ndarray] = []
         index_: list[np.ndarray] = []
         refs_: list[SourceRef] = []
@@ -236,12 +235,12 @@ class Tracker:
         for n, m in enumerate(parts):
             self.tracks.ensure_sources(len(self.sources.keys))
             self.counters["measurements"] += len(m)
-            latest = float(_LATEST(m.t))
+            earliest, latest = bounds[n]
             if latest > self.data_now:
                 self.data_now = latest
             if latest > self.now:  # max(), without its call
                 self.now = latest
-            rows, idx = self._cycle(m)
+            rows, idx = self._cycle(m, earliest)
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
@@ -297,8 +296,9 @@ class Tracker:
 
     # -- one association cycle (one source's measurements) ---------------------------------
 
-    def _cycle(self, m: Measurements) -> tuple[np.ndarray, np.ndarray]:
-        """Associate, update, initiate; returns (track rows, measurement indices) touched."""
+    def _cycle(self, m: Measurements, earliest: float) -> tuple[np.ndarray, np.ndarray]:
+        """Associate, update, initiate (``earliest``: m's earliest time); returns (track
+        rows, measurement indices) touched."""
         tracks, counters = self.tracks, self.counters
         # the live rows as the gater reads them (None: from the table's alive mask, not
         # gathered here: this gater needs only whether there are any)
@@ -325,7 +325,7 @@ class Tracker:
             idx = np.concatenate([idx, new_idx])
         if len(rows) == 0:
             return rows, idx
-        self._due = min(self._due, float(_EARLIEST(m.t)) + self.deleter.shortest)
+        self._due = min(self._due, earliest + self.deleter.shortest)
         if isinstance(self.deleter, TimeoutDeleter) and m.source >= 0:  # learns scan periods
             sac, sic, _cat = self.sources.keys[m.source]
             self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
