@@ -47,8 +47,9 @@ extensions = [
     Extension(
         "gateway._tracking",
         ["ext/tracking.pyx"],
-        # the IMM's per-track code, shared with the gate's; the state's time, with _cycle's
-        depends=["ext/imm.pxi", "ext/advance.pxi"],
+        # the IMM's per-track code, shared with the gate's; the state's time and the level
+        # rows' step, with _cycle's
+        depends=["ext/imm.pxi", "ext/advance.pxi", "ext/level.pxi"],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
@@ -59,7 +60,8 @@ extensions = [
     Extension(
         "gateway._gating",
         ["ext/gating.pyx"],
-        depends=["ext/imm.pxi"],  # the IMM's code, for the fused continuing step
+        # the IMM's code, for the fused continuing step; result arrays, as _cycle's
+        depends=["ext/imm.pxi", "ext/arrays.pxi"],
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -103,8 +105,11 @@ extensions = [
     # hits, identity, pairings: gateway/associate/tracker.py calls it); no fused
     # multiply-add, so that its sums are numpy's to the bit
     Extension("gateway._cycle", ["ext/cycle.pyx"],
-              depends=["ext/advance.pxi"],  # the state's time, shared with _tracking
-              extra_compile_args=["-O3", "-ffp-contract=off"]),
+              # the state's time and the level rows' step, shared with _tracking
+              depends=["ext/advance.pxi", "ext/level.pxi", "ext/arrays.pxi"],
+              include_dirs=[numpy.get_include()],  # its results by numpy's C API
+              extra_compile_args=["-O3", "-ffp-contract=off"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the handoff's point-in-polygon test: which control unit each point is in
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation
     # filter rounds as GEOS's does

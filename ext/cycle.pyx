@@ -18,13 +18,20 @@ function checks the shapes it is given (ValueError) and the rows and indices it 
 (IndexError).
 """
 
-from libc.math cimport fmax, isfinite
+from libc.math cimport fabs, fmax, isfinite
 from libc.stdint cimport int8_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+cimport numpy as cnp
 
 import numpy as np
 
+cnp.import_array()
+
 include "advance.pxi"
+include "level.pxi"
+include "arrays.pxi"
 
 DEF TENTATIVE = 0
 DEF IDENT = 4  # columns of an identity: address, discrete code, callsign hash, code
@@ -43,12 +50,14 @@ cdef int _check(const int64_t[::1] a, Py_ssize_t limit, str what) except -1:
 
 cdef class AbsorbTable:
     """Writable views of the track table's columns ``absorb`` writes (state, t_update,
-    n_updates, hit_t, ident, tracked, sdps, roc_sdps), taken once: each typed argument
-    costs a buffer request and a memoryview object at every call (about half a
-    microsecond each, eight per batch).  The table makes new arrays when it grows:
-    ``views`` says whether these are still its arrays (the caller then makes a new one)."""
+    n_updates, hit_t, ident, tracked, sdps, roc_sdps) and, optionally, its packed level
+    rows (``absorb_view``'s level step), taken once: each typed argument costs a buffer
+    request and a memoryview object at every call (about half a microsecond each, eight
+    per batch).  The table makes new arrays when it grows: ``views`` says whether these
+    are still its arrays (the caller then makes a new one)."""
 
     cdef readonly object state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps
+    cdef readonly object level
     cdef const int8_t[::1] vstate
     cdef double[::1] vt_update
     cdef int64_t[::1] vn_updates
@@ -57,8 +66,10 @@ cdef class AbsorbTable:
     cdef uint8_t[::1] vtracked
     cdef uint8_t[::1] vsdps
     cdef double[::1] vroc_sdps
+    cdef double[:, ::1] vlevel
 
-    def __init__(self, state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps):
+    def __init__(self, state, t_update, n_updates, hit_t, ident, tracked, sdps, roc_sdps,
+                 level=None):
         self.state, self.t_update, self.n_updates, self.hit_t = (state, t_update, n_updates,
                                                                  hit_t)
         self.ident, self.tracked, self.sdps, self.roc_sdps = ident, tracked, sdps, roc_sdps
@@ -66,14 +77,17 @@ cdef class AbsorbTable:
                                                                      n_updates, hit_t)
         self.vident, self.vtracked, self.vsdps, self.vroc_sdps = (ident, tracked, sdps,
                                                                   roc_sdps)
+        self.level = level
+        if level is not None:
+            self.vlevel = level
 
     def views(self, state, t_update, n_updates, hit_t, ident, tracked, sdps,
-              roc_sdps) -> bool:
+              roc_sdps, level=None) -> bool:
         """Whether these are the arrays (the same objects) this was made of."""
         return (state is self.state and t_update is self.t_update
                 and n_updates is self.n_updates and hit_t is self.hit_t
                 and ident is self.ident and tracked is self.tracked and sdps is self.sdps
-                and roc_sdps is self.roc_sdps)
+                and roc_sdps is self.roc_sdps and level is self.level)
 
 
 def absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double[:] mt,
@@ -100,11 +114,28 @@ def absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double[:] mt,
 
 def absorb_view(AbsorbTable table, const int64_t[::1] rows, const int64_t[::1] idx,
                 const double[:] mt, const int64_t[:, :] mident, const int64_t[:] mtrn,
-                const double[:] mroc, bint sdps, const int64_t[:] trn):
-    """``absorb`` on the table's columns ``table`` views."""
-    return _absorb(rows, idx, mt, mident, mtrn, mroc, sdps, table.vstate, table.vt_update,
-                   table.vn_updates, table.vhit_t, table.vident, table.vtracked, table.vsdps,
-                   table.vroc_sdps, trn)
+                const double[:] mroc, bint sdps, const int64_t[:] trn, object mfl=None,
+                object level=None):
+    """``absorb`` on the table's columns ``table`` views; with ``level`` (the level
+    filter's q, sigma and rate sigma: ``LevelFilter.kernel``) also its step of the
+    table's level rows by the measurements' levels ``mfl`` at their times
+    (``_tracking.level_rows`` on ``mfl[idx]``, ``mt[idx]``: the same code, ext/level.pxi),
+    which the caller would otherwise gather and pass in a call of its own."""
+    out = _absorb(rows, idx, mt, mident, mtrn, mroc, sdps, table.vstate, table.vt_update,
+                  table.vn_updates, table.vhit_t, table.vident, table.vtracked, table.vsdps,
+                  table.vroc_sdps, trn)
+    cdef const double[:] fl
+    cdef double q, sigma, rate_sigma
+    if level is not None:
+        if table.level is None:
+            raise ValueError("absorb_view: the table's views have no level rows")
+        fl = mfl
+        if fl.shape[0] != mt.shape[0] or table.vlevel.shape[0] != table.vt_update.shape[0]:
+            raise ValueError("absorb_view: shapes do not agree")
+        q, sigma, rate_sigma = level
+        _level_rows(table.vlevel, rows, &idx[0] if idx.shape[0] else NULL, fl, mt, q,
+                    sigma, rate_sigma, "absorb_view")
+    return out
 
 
 cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double[:] mt,
@@ -128,16 +159,17 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
         raise ValueError("absorb: the table's columns differ in length")
     _check(rows, cap, "absorb: row")
     _check(idx, m, "absorb: measurement index")
-    moved = np.empty(n, dtype=np.int64)
-    renamed = np.empty(n, dtype=np.int64)
-    paired = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] mv = moved, rn = renamed, pr = paired
     cdef Py_ssize_t n_moved = 0, n_renamed = 0, n_paired = 0
     # the new values, all computed before any is written: t_update, roc, H hit times and
     # the identity per position
     cdef double *buf = <double *>malloc(max(n, 1) * (2 + H) * sizeof(double))
     cdef int64_t *ibuf = <int64_t *>malloc(max(n, 1) * (IDENT + 1) * sizeof(int64_t))
     cdef uint8_t *tent = <uint8_t *>malloc(max(n, 1) * 2 * sizeof(uint8_t))
+    # the positions found (moved, renamed, paired), copied out at the end
+    cdef int64_t *found = <int64_t *>malloc(max(n, 1) * 3 * sizeof(int64_t))
+    cdef int64_t *mv = found
+    cdef int64_t *rn = found + max(n, 1)
+    cdef int64_t *pr = found + 2 * max(n, 1)
     cdef double *tu
     cdef double *rc
     cdef double *ht
@@ -147,10 +179,11 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
     cdef int64_t v, number
     cdef uint8_t any_chg = 0
     cdef double roc
-    if buf == NULL or ibuf == NULL or tent == NULL:
+    if buf == NULL or ibuf == NULL or tent == NULL or found == NULL:
         free(buf)
         free(ibuf)
         free(tent)
+        free(found)
         raise MemoryError()
     tu, rc, ht = buf, buf + max(n, 1), buf + 2 * max(n, 1)
     idn, nu = ibuf, ibuf + IDENT * max(n, 1)
@@ -206,11 +239,12 @@ cdef tuple _absorb(const int64_t[::1] rows, const int64_t[::1] idx, const double
                 if sdps:
                     sdps_flag[r] = 1
                     roc_sdps[r] = rc[i]
+        return _int64s(mv, n_moved), _int64s(rn, n_renamed), _int64s(pr, n_paired)
     finally:
         free(buf)
         free(ibuf)
         free(tent)
-    return moved[:n_moved], renamed[:n_renamed], paired[:n_paired]
+        free(found)
 
 
 def advance(double[::1] t, const int64_t[::1] rows, const double[::1] dt):
@@ -285,3 +319,24 @@ def spans(const int64_t[::1] rows):
         o[c[rows[i]]] = i
         c[rows[i]] += 1
     return order, unique, starts, ends
+
+
+def bounds(const double[:] t):
+    """(earliest, latest) of a batch's times, as numpy's ``minimum.reduce`` and
+    ``maximum.reduce`` give them (a nan anywhere: nan; no time: ValueError), in one call:
+    ``Tracker.update`` needs both of every cycle, and each ufunc reduction costs about a
+    microsecond at the Python level, on ~16 times."""
+    cdef Py_ssize_t n = t.shape[0], i
+    cdef double lo, hi, v
+    if n == 0:
+        raise ValueError("bounds: no times")
+    lo = hi = t[0]
+    for i in range(n):
+        v = t[i]
+        if v != v:
+            return v, v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    return lo, hi

@@ -29,6 +29,7 @@ import numpy as np
 cnp.import_array()
 
 include "imm.pxi"
+include "arrays.pxi"
 
 ctypedef unsigned char flag
 
@@ -337,20 +338,27 @@ cdef tuple _continuing_imm(const int64_t[:] owner, const int64_t[:] number,
           and tPm.shape[1] == M and tPm.shape[2] == 4 and tPm.shape[3] == 4
           and tmu.shape[0] == N and tmu.shape[1] == M,
           "continuing_imm: shapes do not match")
-    track_out = _empty(n, cnp.NPY_INT64)
-    meas_out = _empty(n, cnp.NPY_INT64)
-    cdef flag* adr = <flag*> malloc(n + 1)
-    if adr == NULL:
+    # the pairs' measurements and rows, and the measurements settled and left, in C
+    # arrays: the results are made at their exact lengths at the end (a slice of a
+    # numpy array costs more than copying a batch's indices)
+    cdef flag* adr = <flag*> malloc(2 * (n + 1))
+    cdef flag* done = adr + n + 1
+    cdef int64_t* meas = <int64_t*> malloc(sizeof(int64_t) * 3 * (n + 1))
+    cdef int64_t* track = meas + n + 1
+    cdef int64_t* slow = track + n + 1
+    if adr == NULL or meas == NULL:
+        free(adr)
+        free(meas)
         raise MemoryError()
-    cdef int64_t* track = <int64_t*> cnp.PyArray_DATA(track_out)
-    cdef int64_t* meas = <int64_t*> cnp.PyArray_DATA(meas_out)
     try:
         c = _continuing_pairs(owner, number, mident, tident, meas, track, adr)
     except BaseException:
         free(adr)
+        free(meas)
         raise
     if c == 0:
         free(adr)
+        free(meas)
         return None
     d2_out, cost_out, dt_out = (_empty(c, cnp.NPY_FLOAT64), _empty(c, cnp.NPY_FLOAT64),
                                 _empty(c, cnp.NPY_FLOAT64))
@@ -359,8 +367,6 @@ cdef tuple _continuing_imm(const int64_t[:] owner, const int64_t[:] number,
     pk_out = _empty_shaped(c, M * 21, 0)
     late_out = _zeros(n, cnp.NPY_BOOL)
     diverged_out = _zeros(n, cnp.NPY_BOOL)
-    settled = _zeros(n, cnp.NPY_BOOL)
-    slow_out = _empty(n, cnp.NPY_INT64)
     cdef double* d2 = <double*> cnp.PyArray_DATA(d2_out)
     cdef double* cost = <double*> cnp.PyArray_DATA(cost_out)
     cdef double* dt = <double*> cnp.PyArray_DATA(dt_out)
@@ -387,12 +393,11 @@ cdef tuple _continuing_imm(const int64_t[:] owner, const int64_t[:] number,
                 z[0], z[1] = mxy[m, 0], mxy[m, 1]
                 R[0], R[1], R[2], R[3] = mR[m, 0, 0], mR[m, 0, 1], mR[m, 1, 0], mR[m, 1, 1]
                 d2[i] = _innovate(x + 4 * i, P + 16 * i, z, R, nu + 2 * i, si + 4 * i)
+        memset(done, 0, n)
         nk = _verdict(c, meas, adr, d2, nu, 2, dt, n, sdps, &p[0], keep, cost,
                       <flag*> cnp.PyArray_DATA(late_out),
-                      <flag*> cnp.PyArray_DATA(diverged_out),
-                      <flag*> cnp.PyArray_DATA(settled))
-        ns = _unsettled(n, <flag*> cnp.PyArray_DATA(settled),
-                        <int64_t*> cnp.PyArray_DATA(slow_out))
+                      <flag*> cnp.PyArray_DATA(diverged_out), done)
+        ns = _unsettled(n, done, slow)
         # the kept pairs to the front (keep is ascending: no row is overwritten unread)
         if nk < c:
             for j in range(nk):
@@ -405,19 +410,18 @@ cdef tuple _continuing_imm(const int64_t[:] owner, const int64_t[:] number,
                 memcpy(nu + 2 * j, nu + 2 * i, 2 * sizeof(double))
                 memcpy(si + 4 * j, si + 4 * i, 4 * sizeof(double))
                 memcpy(pk + M * 21 * j, pk + M * 21 * i, M * 21 * sizeof(double))
+        track_out, meas_out, slow_out = _int64s(track, nk), _int64s(meas, nk), _int64s(slow, ns)
     finally:
         free(adr)
+        free(meas)
         free(keep)
         free(scratch)
     if nk < c:
-        track_out, meas_out, d2_out, cost_out, dt_out = (
-            track_out[:nk], meas_out[:nk], d2_out[:nk], cost_out[:nk], dt_out[:nk])
+        d2_out, cost_out, dt_out = d2_out[:nk], cost_out[:nk], dt_out[:nk]
         x_out, P_out, nu_out, si_out, pk_out = (x_out[:nk], P_out[:nk], nu_out[:nk],
                                                 si_out[:nk], pk_out[:nk])
-    elif c < n:
-        track_out, meas_out = track_out[:c], meas_out[:c]
     return (track_out, meas_out, d2_out, cost_out, dt_out, x_out, P_out, nu_out, si_out,
-            pk_out, slow_out[:ns], late_out, diverged_out)
+            pk_out, slow_out, late_out, diverged_out)
 
 
 def search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :] z,
@@ -905,15 +909,21 @@ def alone(const int64_t[:] track, const int64_t[:] meas, const double[:] cost,
     if count == NULL:
         raise MemoryError()
     cdef int64_t* mcount = count + nt
-    take_out = _empty(k, cnp.NPY_INT64)
-    rest_out = _empty(k, cnp.NPY_INT64)
-    cdef int64_t[::1] took = take_out
-    cdef int64_t[::1] rest = rest_out
     for i in range(nt + nm):
         count[i] = 0
     for i in range(k):
         count[track[i]] += 1
         mcount[meas[i]] += 1
+    for i in range(k):  # how many of each, to allocate them exactly (no slicing after)
+        if count[track[i]] == 1 and mcount[meas[i]] == 1:
+            ntake += cost[i] < miss_cost
+        else:
+            nrest += 1
+    take_out = _empty(ntake, cnp.NPY_INT64)
+    rest_out = _empty(nrest, cnp.NPY_INT64)
+    cdef int64_t* took = <int64_t*> cnp.PyArray_DATA(take_out)
+    cdef int64_t* rest = <int64_t*> cnp.PyArray_DATA(rest_out)
+    ntake = nrest = 0
     for i in range(k):
         if count[track[i]] == 1 and mcount[meas[i]] == 1:
             if cost[i] < miss_cost:
@@ -923,7 +933,7 @@ def alone(const int64_t[:] track, const int64_t[:] meas, const double[:] cost,
             rest[nrest] = i
             nrest += 1
     free(count)
-    return take_out[:ntake], rest_out[:nrest]
+    return take_out, rest_out
 
 
 # -- what the assignment leaves ------------------------------------------------------------------
@@ -945,13 +955,13 @@ def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
     if has_div:
         div = diverged
         _need(div.shape[0] == n, "leftover: shapes do not match")
-    left_out = _empty(n, cnp.NPY_BOOL)  # all True: np.ones without the Python call
-    memset(cnp.PyArray_DATA(left_out), 1, n)
-    new_out = _empty(n, cnp.NPY_INT64)
-    cdef flag[::1] left = left_out
-    cdef int64_t[::1] new = new_out
+    cdef flag* left = <flag*> malloc(n + 1)  # all True but the chosen
+    if left == NULL:
+        raise MemoryError()
+    memset(left, 1, n)
     for i in range(chosen.shape[0]):
         if chosen[i] < 0 or chosen[i] >= n:
+            free(left)
             raise IndexError(f"leftover: measurement {chosen[i]} outside [0, {n})")
         left[chosen[i]] = 0
     for i in range(n):
@@ -967,7 +977,13 @@ def leftover(Py_ssize_t n, const int64_t[:] chosen, const flag[:] late,
         if has_div and left[i] and div[i]:
             nv += 1
             left[i] = 0
+        nn += left[i]
+    new_out = _empty(nn, cnp.NPY_INT64)  # exactly: no slicing after
+    cdef int64_t* new = <int64_t*> cnp.PyArray_DATA(new_out)
+    nn = 0
+    for i in range(n):
         if left[i]:
             new[nn] = i
             nn += 1
-    return new_out[:nn], (nl, nc, nd, nv) if any_drop else None
+    free(left)
+    return new_out, (nl, nc, nd, nv) if any_drop else None

@@ -25,6 +25,7 @@ import numpy as np
 
 include "imm.pxi"
 include "advance.pxi"
+include "level.pxi"
 
 
 cdef inline void _kalman(const double* x0, const double* P0, const double* nu,
@@ -584,51 +585,6 @@ cdef tuple _imm_absorb(const double[:, ::1] packed, const double[:, :] x,
     return bad, back
 
 
-cdef inline void _level_predict(double* s, double* P, double dt, double q) noexcept nogil:
-    """[level, rate] and its 2x2 covariance dt later (earlier, if negative), in place."""
-    cdef double a = fabs(dt), qa
-    s[0] += dt * s[1]
-    P[0] += dt * P[2]
-    P[1] += dt * P[3]
-    P[0] += dt * P[1]
-    P[2] += dt * P[3]
-    qa = q * a
-    P[0] += qa * a * a / 3.0
-    P[1] += qa * dt / 2.0
-    P[2] = P[1]
-    P[3] += qa
-
-
-cdef inline void _level_one(double* st, double* Pt, double dt, double z, double q,
-                            double r2, double rate_sigma) noexcept nogil:
-    """One track's LevelFilter.step on its [level, rate] st and 2x2 covariance Pt."""
-    cdef double k0, k1, nu, p00, p01, m
-    _level_predict(st, Pt, dt, q)
-    k0 = Pt[0] / (Pt[0] + r2)
-    k1 = Pt[2] / (Pt[0] + r2)
-    nu = z - st[0]
-    st[0] += k0 * nu
-    st[1] += k1 * nu
-    p00 = Pt[0]
-    p01 = Pt[1]
-    Pt[0] -= k0 * p00
-    Pt[1] -= k0 * p01
-    Pt[2] -= k1 * p00
-    Pt[3] -= k1 * p01
-    m = 0.5 * (Pt[1] + Pt[2])
-    Pt[1] = m
-    Pt[2] = m
-    if dt < 0:
-        _level_predict(st, Pt, -dt, q)
-    if st[0] != st[0]:
-        st[0] = z
-        st[1] = 0.0
-        Pt[0] = r2
-        Pt[1] = 0.0
-        Pt[2] = 0.0
-        Pt[3] = rate_sigma * rate_sigma
-
-
 def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const double[::1] z,
                double q, double sigma, double rate_sigma):
     """LevelFilter.step in place on s [n, 2] and P [n, 2, 2] (views are fine): predict by
@@ -658,45 +614,15 @@ def level_step(double[:, :] s, double[:, :, :] P, const double[::1] dt, const do
             P[i, 1, 1] = Pt[3]
 
 
-def level_rows(double[:, ::1] level, const int64_t[::1] rows, const double[::1] z,
-               const double[::1] t, double q, double sigma, double rate_sigma):
+def level_rows(double[:, ::1] level, const int64_t[::1] rows, const double[:] z,
+               const double[:] t, double q, double sigma, double rate_sigma):
     """LevelFilter.absorb: the packed level rows ``rows`` of the table ``level`` [cap, 8]
     (state [2], covariance [4], time of the latest report, its level) take the reports
     z at times t, where z is not nan: each steps by dt = t - its time (0 while it has
     none), its time becomes fmax(time, t) and its latest level z unless dt < 0.  Each
     row's values are computed from the table as it was and written in the order of the
-    rows (numpy's gather-and-scatter: the last of a repeated row stands)."""
-    cdef Py_ssize_t n = rows.shape[0], cap = level.shape[0], i, k, c = 0
-    if level.shape[1] != 8 or z.shape[0] != n or t.shape[0] != n:
+    rows (numpy's gather-and-scatter: the last of a repeated row stands).  The work is
+    ext/level.pxi's, which ext/cycle.pyx's ``absorb_view`` shares."""
+    if z.shape[0] != rows.shape[0] or t.shape[0] != rows.shape[0]:
         raise ValueError("level_rows: shapes do not agree")
-    for i in range(n):
-        if not 0 <= rows[i] < cap:
-            raise IndexError("level_rows: row out of range")
-    cdef double *L = <double *>malloc(max(n, 1) * 8 * sizeof(double))
-    cdef int64_t *at = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
-    cdef double dt
-    cdef double r2 = sigma * sigma
-    if L == NULL or at == NULL:
-        free(L)
-        free(at)
-        raise MemoryError()
-    with nogil:
-        for i in range(n):
-            if z[i] != z[i]:
-                continue
-            for k in range(8):
-                L[c * 8 + k] = level[rows[i], k]
-            dt = t[i] - L[c * 8 + 6]
-            if dt != dt:
-                dt = 0.0
-            _level_one(&L[c * 8], &L[c * 8 + 2], dt, z[i], q, r2, rate_sigma)
-            L[c * 8 + 6] = fmax(L[c * 8 + 6], t[i])
-            if dt >= 0:
-                L[c * 8 + 7] = z[i]
-            at[c] = rows[i]
-            c += 1
-        for i in range(c):
-            for k in range(8):
-                level[at[i], k] = L[i * 8 + k]
-    free(L)
-    free(at)
+    _level_rows(level, rows, NULL, z, t, q, sigma, rate_sigma, "level_rows")

@@ -182,6 +182,67 @@ def test_absorb_is_the_numpy_code(seed: int, viewed: bool) -> None:
 
 
 @pytest.mark.parametrize("seed", range(40))
+def test_absorb_view_with_the_level_step_is_the_numpy_code(seed: int) -> None:
+    """``absorb_view`` given the level filter's parameters (what the tracker calls) also
+    steps the level rows: the bookkeeping's reference, then the level's on the
+    gathered reports, to the bit."""
+    rng = np.random.default_rng(200 + seed)
+    tr = _table(rng)
+    m = _measurements(rng, strided=seed % 2 == 0)
+    n = int(rng.integers(0, 30))
+    rows = (rng.integers(0, CAP, n) if seed % 4 == 1
+            else rng.permutation(CAP)[:n]).astype(np.int64)
+    idx = rng.integers(0, M, n).astype(np.int64)
+    sdps, source = bool(seed % 3 == 0), int(seed % 3)
+    f = LevelFilter()
+    ref = _copy(tr)
+    expected = ref_absorb(ref, rows, idx, m, sdps, source)
+    ref_level(f, ref.level, rows, m["fl"][idx], m["t"][idx])
+    view = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
+    assert f.kernel() is not None
+    got = _cycle.absorb_view(view, rows, idx, m["t"], m["ident"], m["track_number"],
+                             m["roc"], sdps, tr.trn[:, source], m["fl"], f.kernel())
+    _same(tr, ref)
+    for g, e in zip(got, expected, strict=True):
+        assert g.tolist() == e.tolist()
+
+
+def test_absorb_view_level_step_checks_its_input() -> None:
+    rng = np.random.default_rng(3)
+    tr = _table(rng)
+    m = _measurements(rng, strided=False)
+    rows, idx = np.array([1, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    args = (rows, idx, m["t"], m["ident"], m["track_number"], m["roc"], False, tr.trn[:, 0])
+    bare = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps)
+    with pytest.raises(ValueError, match="no level rows"):
+        _cycle.absorb_view(bare, *args, m["fl"], LevelFilter().kernel())
+    view = _cycle.AbsorbTable(tr.state, tr.t_update, tr.n_updates, tr.hit_t, tr.ident,
+                              tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
+    with pytest.raises(ValueError, match="shapes"):
+        _cycle.absorb_view(view, *args, m["fl"][:3], LevelFilter().kernel())
+
+
+def test_a_changed_level_filter_has_no_kernel() -> None:
+    """The tracker steps the level rows in its bookkeeping kernel only for the plain
+    filter: a subclass with its own ``step`` or ``absorb`` gets its own code called."""
+
+    class Stepped(LevelFilter):
+        def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
+            s[:, 0] = z
+
+    class Absorbed(LevelFilter):
+        def absorb(self, level: np.ndarray, rows: np.ndarray, z: np.ndarray,
+                   t: np.ndarray) -> None:
+            pass
+
+    assert LevelFilter(q=0.01).kernel() == (0.01, 0.3, 2000.0 / 6000.0)
+    assert Stepped().kernel() is None
+    assert Absorbed().kernel() is None
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_level_rows_is_the_numpy_code(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     tr = _table(rng)
@@ -298,3 +359,25 @@ def test_spans_are_the_numpy_code(n: int) -> None:
     assert all(len(a) == 0 for a in _cycle.spans(np.zeros(0, np.int64)))
     with pytest.raises(IndexError):
         _cycle.spans(np.array([3, -1], np.int64))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bounds_are_numpys_reductions(seed: int) -> None:
+    """``bounds`` is (np.minimum.reduce, np.maximum.reduce), nan included, strided too."""
+    rng = np.random.default_rng(300 + seed)
+    n = int(rng.integers(1, 40))
+    t = rng.uniform(-10, 1000, (n, 2))[:, 0]  # a column: strided
+    if seed % 4 == 0:
+        t[rng.integers(0, n)] = np.nan
+    if seed % 5 == 0:
+        t[:] = t[0]  # all equal
+    lo, hi = _cycle.bounds(t)
+    for got, want in ((lo, np.minimum.reduce(t)), (hi, np.maximum.reduce(t))):
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+def test_bounds_of_no_time_is_an_error_as_numpys() -> None:
+    with pytest.raises(ValueError):
+        np.minimum.reduce(np.zeros(0))
+    with pytest.raises(ValueError):
+        _cycle.bounds(np.zeros(0))

@@ -308,6 +308,8 @@ class InteractingMultipleModel(ConstantVelocity):
     _mu0: np.ndarray = field(init=False, repr=False, compare=False)
     _limit: np.ndarray = field(init=False, repr=False, compare=False)
     _kernel: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
+    # imm_kernel's answer, decided once (the class does not change)
+    _imm: tuple[np.ndarray, ...] | None = field(init=False, repr=False, compare=False)
     # update_pairs' views of the table it last updated (see _rows_view)
     _rows: _tracking.ImmRows | None = field(default=None, init=False, repr=False,
                                             compare=False)
@@ -344,6 +346,10 @@ class InteractingMultipleModel(ConstantVelocity):
                            / float(np.sum(self.initial)))
         object.__setattr__(self, "_kernel", (self._mu0, self._w, self._q, self._limit,
                                              *self._eig))
+        cls = type(self)
+        own = (cls.predict_tracks is InteractingMultipleModel.predict_tracks
+               and cls.innovation is ConstantVelocity.innovation)
+        object.__setattr__(self, "_imm", self._kernel if own else None)
 
     @property
     def models(self) -> int:
@@ -352,12 +358,8 @@ class InteractingMultipleModel(ConstantVelocity):
 
     def imm_kernel(self) -> tuple[np.ndarray, ...] | None:
         """ConstantVelocity.imm_kernel: this filter's, unless a subclass changed its
-        prediction or innovation."""
-        cls = type(self)
-        if cls.predict_tracks is not InteractingMultipleModel.predict_tracks \
-                or cls.innovation is not ConstantVelocity.innovation:
-            return None
-        return self._kernel
+        prediction or innovation (decided when it was made: the gate asks every batch)."""
+        return self._imm
 
     # -- on the track table -------------------------------------------------------------------
 
@@ -446,6 +448,23 @@ class LevelFilter:
     q: float = 0.002
     sigma_fl: float = 0.3
     initial_rate_sigma: float = 2000.0 / 6000.0  # FL/s (2000 fpm)
+    # (q, sigma_fl, initial_rate_sigma) as ``kernel`` gives them; None: another step
+    _kernel: tuple[float, float, float] | None = field(init=False, repr=False,
+                                                       compare=False)
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        plain = cls.step is LevelFilter.step and cls.absorb is LevelFilter.absorb
+        object.__setattr__(self, "_kernel", (float(self.q), float(self.sigma_fl),
+                                             float(self.initial_rate_sigma))
+                           if plain else None)
+
+    def kernel(self) -> tuple[float, float, float] | None:
+        """The parameters (q, sigma_fl, initial_rate_sigma) for a kernel that steps the
+        table's level rows with ``absorb``'s own code (ext/level.pxi: the tracker's
+        bookkeeping kernel does it in the call it makes anyway, ``_cycle.absorb_view``);
+        None where a subclass changed ``step`` or ``absorb``."""
+        return self._kernel
 
     def step(self, s: np.ndarray, P: np.ndarray, dt: np.ndarray, z: np.ndarray) -> None:
         """Predict by dt and update with reported levels z (all finite), in place on the

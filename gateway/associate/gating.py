@@ -54,6 +54,20 @@ from gateway.associate.tracks import TENTATIVE, TrackTable, views_of
 __all__ = ["Hypotheses", "IdentityGater", "code_table", "discrete_codes"]
 
 
+_NONE: dict[int, np.ndarray] = {}  # read-only all-False verdicts [n], by n (see _none)
+
+
+def _none(n: int) -> np.ndarray:
+    """A read-only all-False verdict of n measurements, made once per n: the continuing
+    reports' conflict and duplicate verdicts (none can be either) at every batch cost two
+    np.zeros calls; nothing writes them (a write would raise)."""
+    none = _NONE.get(n)
+    if none is None:
+        none = _NONE[n] = np.zeros(n, dtype=bool)
+        none.flags.writeable = False
+    return none
+
+
 def _kept(k: np.ndarray, arrays: tuple[np.ndarray | None, ...]) -> tuple[Any, ...]:
     """The pairs ``k`` (ascending, distinct) of a verdict: the arrays themselves when it
     kept them all (most continuing reports gate: no copy of nine arrays), else their rows.
@@ -166,7 +180,7 @@ class IdentityGater:
                                      tracks.ident, imm)
         return view
 
-    def hypothesise(self, tracks: TrackTable, rows: np.ndarray, m: Measurements,
+    def hypothesise(self, tracks: TrackTable, rows: np.ndarray | None, m: Measurements,
                     model: ConstantVelocity) -> Hypotheses:
         """Candidate pairs of one source's measurements ``m`` with the live tracks.
 
@@ -175,11 +189,14 @@ class IdentityGater:
         it gates.  For those the rules leave no other candidate (an address goes nowhere
         else; continuity with an agreeing code outranks everything but an address), so
         they are checked first, against that one track.  The rest are searched for among
-        all tracks.  ``rows`` (the live rows) is accepted for swappable gaters; this one
-        reads the table with its ``alive`` mask, cheaper than gathering rows.
+        all tracks.  ``rows`` (the live rows; None: every live row) is accepted for
+        swappable gaters; this one reads the table with its ``alive`` mask, cheaper than
+        gathering rows (the tracker passes None: gathering them cost more than this
+        gater's whole Python side of a batch).
         """
         n = len(m)
-        if n == 0 or len(rows) == 0:
+        if n == 0 or (len(rows) == 0 if rows is not None
+                      else np.count_nonzero(tracks.alive) == 0):
             return Hypotheses.empty(n)
         fast, slow = self._continuing(tracks, m, model)
         if len(slow) == 0:
@@ -207,9 +224,9 @@ class IdentityGater:
         if out is None:
             return Hypotheses.empty(n), np.arange(n)
         track, meas, d2, cost, dt, x, P, nu, s_inv, models, slow, late, diverged = out
-        return Hypotheses(track, meas, d2, cost, late, np.zeros(n, dtype=bool),
-                          np.zeros(n, dtype=bool), dt, x, P, nu, s_inv, diverged,
-                          models), slow
+        none = _none(n)
+        return Hypotheses(track, meas, d2, cost, late, none, none, dt, x, P, nu, s_inv,
+                          diverged, models), slow
 
     def _continuing_steps(self, tracks: TrackTable, m: Measurements,
                           model: ConstantVelocity) -> tuple[Any, ...] | None:

@@ -103,10 +103,6 @@ ID_DIGITS = 6
 
 _STATES: tuple[FusedState, ...] = (*STATE_NAMES, "ended")
 _ENDED = len(STATE_NAMES)
-# a batch's earliest and latest times, by the ufuncs' reduce straight: ndarray.min/max go
-# through numpy's Python wrappers (_amin, _amax), a microsecond a call, three calls a cycle
-_EARLIEST = np.minimum.reduce
-_LATEST = np.maximum.reduce
 # the sources of the messages of a batch (gateway._fused.messages): the flat list of
 # the batch's SourceRefs, the order that sorts them by row (None: as they are), and each
 # message's span in that order (None: one each)
@@ -209,6 +205,7 @@ class Tracker:
         self._pending: list[Fused] = []  # messages made mid-cycle (merges), sent at the end
         self._due = float("inf")  # no lifecycle transition can happen before this time
         self._absorb_view: _cycle.AbsorbTable | None = None  # see _absorb
+        self._merges = 0  # tracks merged away so far (update: was a row freed mid-batch?)
         self.named = 0  # tracks given an id so far (a store saves the live ones after each)
         _conic, lats, factors = self.frame.tables
         self._output = _fused.Output(  # what every batch's messages take (_messages)
@@ -226,19 +223,24 @@ class Tracker:
         reg = self.registration
         raw = reg.before(parts) if reg is not None else None  # plots corrected, raw kept
         out: list[Fused] = []
+        # each part's earliest and latest time, in one kernel call each (numpy's minimum and
+        # maximum reductions, a microsecond a call, were three calls a cycle)
+        bounds = [_cycle.bounds(m.t) for m in parts]
         if parts and self.parameters.output_period_s > 0:  # output times before the batch
-            out = self._periodic(min(float(_EARLIEST(m.t)) for m in parts))
+            out = self._periodic(min(b[0] for b in bounds))
         rows_: list[np.ndarray] = []
         index_: list[np.ndarray] = []
         refs_: list[SourceRef] = []
+        merges = self._merges
         for n, m in enumerate(parts):
             self.tracks.ensure_sources(len(self.sources.keys))
             self.counters["measurements"] += len(m)
-            latest = float(_LATEST(m.t))
+            earliest, latest = bounds[n]
             if latest > self.data_now:
                 self.data_now = latest
-            self.now = max(self.now, latest)
-            rows, idx = self._cycle(m)
+            if latest > self.now:  # max(), without its call
+                self.now = latest
+            rows, idx = self._cycle(m, earliest)
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
@@ -250,11 +252,14 @@ class Tracker:
         else:
             rows = np.concatenate(rows_) if rows_ else np.zeros(0, np.int64)
             index = np.concatenate(index_) if index_ else np.zeros(0, np.int64)
-        alive = self.tracks.alive[rows]
-        # merged away later in the same batch? (count_nonzero: a fifth of all()'s cost)
-        if np.count_nonzero(alive) < len(alive):
-            keep = alive.nonzero()[0]
-            rows, index, refs_ = rows[keep], index[keep], [refs_[i] for i in keep.tolist()]
+        # merged away later in the same batch?  Only a merge frees a row mid-batch: without
+        # one every row is live (count_nonzero: a fifth of all()'s cost)
+        if self._merges != merges:
+            alive = self.tracks.alive[rows]
+            if np.count_nonzero(alive) < len(alive):
+                keep = alive.nonzero()[0]
+                rows, index = rows[keep], index[keep]
+                refs_ = [refs_[i] for i in keep.tolist()]
         out.extend(self._publish(rows, refs_, unique=len(parts) == 1))
         if self._pending:
             out.extend(self._pending)
@@ -291,10 +296,13 @@ class Tracker:
 
     # -- one association cycle (one source's measurements) ---------------------------------
 
-    def _cycle(self, m: Measurements) -> tuple[np.ndarray, np.ndarray]:
-        """Associate, update, initiate; returns (track rows, measurement indices) touched."""
+    def _cycle(self, m: Measurements, earliest: float) -> tuple[np.ndarray, np.ndarray]:
+        """Associate, update, initiate (``earliest``: m's earliest time); returns (track
+        rows, measurement indices) touched."""
         tracks, counters = self.tracks, self.counters
-        hyp = self.gater.hypothesise(tracks, tracks.active(), m, self.filter)
+        # the live rows as the gater reads them (None: from the table's alive mask, not
+        # gathered here: this gater needs only whether there are any)
+        hyp = self.gater.hypothesise(tracks, None, m, self.filter)
         chosen = hyp.take(self.associator.associate(hyp.track, hyp.meas, hyp.cost))
         rows, idx = chosen.track, chosen.meas
         counters["associated"] += len(rows)
@@ -317,7 +325,7 @@ class Tracker:
             idx = np.concatenate([idx, new_idx])
         if len(rows) == 0:
             return rows, idx
-        self._due = min(self._due, float(_EARLIEST(m.t)) + self.deleter.shortest)
+        self._due = min(self._due, earliest + self.deleter.shortest)
         if isinstance(self.deleter, TimeoutDeleter) and m.source >= 0:  # learns scan periods
             sac, sic, _cat = self.sources.keys[m.source]
             self.deleter.observe(tracks, rows, (sac, sic), m.t[idx])
@@ -351,16 +359,18 @@ class Tracker:
         number came; an SDPS's flag and latest rate of climb: one kernel call
         (gateway._cycle.absorb, held to the numpy code it replaced by
         tests/test_cycle_kernel.py), which also finds the track numbers that are new to
-        their rows (``TrackTable.pair``: which source track number feeds which track)."""
-        tr = self.tracks
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        their rows (``TrackTable.pair``: which source track number feeds which track) and,
+        for the plain level filter (``LevelFilter.kernel``), steps the level rows by its
+        code (``LevelFilter.absorb``'s, ext/level.pxi), without gathering the reports."""
+        tr = self.tracks  # rows and idx: int64, contiguous (the gater's, the initiator's)
         view = self._absorb_view = views_of(
             self._absorb_view, _cycle.AbsorbTable, tr.state, tr.t_update, tr.n_updates,
-            tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps)
+            tr.hit_t, tr.ident, tr.tracked, tr.sdps, tr.roc_sdps, tr.level)
+        # the level filter's step in the same call, unless it is another filter's code
+        level = self.level.kernel()
         moved, renamed, paired = _cycle.absorb_view(
             view, rows, idx, m.t, m.ident, m.track_number, m.roc, m.sdps,
-            tr.trn[:, m.source])
+            tr.trn[:, m.source], m.fl, level)
         if len(renamed):
             text, labels = m.callsign_text, tr.callsign_text
             for r, i in zip(rows[renamed].tolist(), idx[renamed].tolist(), strict=True):
@@ -370,7 +380,8 @@ class Tracker:
             for r, i in zip(rows.tolist(), idx.tolist(), strict=True):
                 if plans[i] is not None:
                     fpl[r] = plans[i]
-        self.level.absorb(tr.level, rows, m.fl[idx], m.t[idx])
+        if level is None:
+            self.level.absorb(tr.level, rows, m.fl[idx], m.t[idx])
         if len(paired):
             trn = m.track_number[idx[paired]]
             self.counters["pairing-moved"] += tr.pair(rows[paired], m.source, trn)
@@ -422,6 +433,7 @@ class Tracker:
                     self._note(np.array([junior]))
                     self._labels_in_use.discard(tr.label[junior])
                 tr.free(np.array([junior]))
+                self._merges += 1
                 gone.append(junior)
                 if junior == a:
                     break
