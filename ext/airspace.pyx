@@ -19,8 +19,9 @@ it to shapely, boundary points included.
 
 The crossing's bisection (``Units.bisect``) runs here too, ten steps in one call: its
 sums and products are numpy's to the bit (IEEE operations, in the same order, no fused
-multiply-add), its transcendental functions numpy's own, called on the step's arrays
-(numpy's SIMD arcsin and arctan2 differ from libm's in the last bit).
+multiply-add), its transcendental functions numpy's own, its float64 inner loops called
+on the step's arrays (numpy's SIMD arcsin and arctan2 differ from libm's in the last bit;
+the loops called directly skip numpy's per-call dispatch, as ``_loop`` says).
 """
 
 from fractions import Fraction
@@ -30,11 +31,67 @@ cimport cython
 from libc.math cimport M_PI, asin, atan2, copysign, cos, fabs, fmod, isfinite, sin
 from libc.stdint cimport int64_t
 
+cimport numpy as cnp
+
 import numpy as np
 
+cdef extern from "<fenv.h>":
+    int feclearexcept(int)
+    int FE_ALL_EXCEPT
+
 cdef double EARTH_M = 6_371_008.8  # gateway/handoff/airspace.py's
-# numpy's ufuncs, looked up once (``_Along`` calls them ten times a bisection)
-_cos, _sin, _arcsin, _arctan2 = np.cos, np.sin, np.arcsin, np.arctan2
+
+
+cdef struct _Loop:
+    # a numpy ufunc's inner loop for float64 arguments, and its data (``_loop``)
+    cnp.PyUFuncGenericFunction function
+    void *data
+
+
+cdef _Loop _loop(object ufunc) except *:
+    """The inner loop ``ufunc`` runs on float64 arrays: the very function numpy calls for a
+    contiguous float64 array (no buffering, one call over the whole array), so its results
+    are numpy's to the bit without numpy's per-call dispatch (a microsecond a call: the
+    bisection makes 55 of them)."""
+    cdef cnp.ufunc u = ufunc
+    cdef int i, j, nargs = u.nin + u.nout
+    cdef _Loop loop
+    for i in range(u.ntypes):
+        for j in range(nargs):
+            if u.types[i * nargs + j] != cnp.NPY_DOUBLE:
+                break
+        else:
+            loop.function, loop.data = u.functions[i], u.data[i]
+            return loop
+    raise TypeError(f"{ufunc} has no float64 loop")
+
+
+# numpy's loops, looked up once (``_Along`` calls them five times a step)
+cdef _Loop _COS = _loop(np.cos), _SIN = _loop(np.sin)
+cdef _Loop _ARCSIN = _loop(np.arcsin), _ARCTAN2 = _loop(np.arctan2)
+
+
+cdef inline void _unary(_Loop loop, double *x, double *out, Py_ssize_t n) noexcept:
+    """``out = ufunc(x)`` over ``n`` contiguous doubles, numpy's loop."""
+    cdef char *args[2]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[2]
+    args[0], args[1] = <char *>x, <char *>out
+    dims[0] = n
+    steps[0], steps[1] = sizeof(double), sizeof(double)
+    loop.function(args, dims, steps, loop.data)
+
+
+cdef inline void _binary(_Loop loop, double *x, double *y, double *out,
+                         Py_ssize_t n) noexcept:
+    """``out = ufunc(x, y)`` over ``n`` contiguous doubles, numpy's loop."""
+    cdef char *args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    args[0], args[1], args[2] = <char *>x, <char *>y, <char *>out
+    dims[0] = n
+    steps[0], steps[1], steps[2] = sizeof(double), sizeof(double), sizeof(double)
+    loop.function(args, dims, steps, loop.data)
 
 
 cdef int _exact_orientation(double p1x, double p1y, double p2x, double p2y,
@@ -160,17 +217,23 @@ cdef class _Along:
                  Py_ssize_t k, double[::1] lat, double[::1] lon) except -1:
         """The points at ``self.d`` (written by the caller) into ``lat`` and ``lon``."""
         cdef Py_ssize_t i, m = lat.shape[0]
-        _cos(self.d_, self.cos_d_)
-        _sin(self.d_, self.sin_d_)
+        if m == 0:
+            return 0
+        _unary(_COS, &self.d[0], &self.cos_d[0], m)
+        _unary(_SIN, &self.d[0], &self.sin_d[0], m)
         for i in range(m):
             self.arg[i] = (sin_p1[i // k] * self.cos_d[i]
                            + cos_p1[i // k] * self.sin_d[i] * cos_th[i // k])
-        _arcsin(self.arg_, self.p2_)
-        _sin(self.p2_, self.sin_p2_)
+        _unary(_ARCSIN, &self.arg[0], &self.p2[0], m)
+        _unary(_SIN, &self.p2[0], &self.sin_p2[0], m)
         for i in range(m):
             self.y[i] = sin_th[i // k] * self.sin_d[i] * cos_p1[i // k]
             self.x[i] = self.cos_d[i] - sin_p1[i // k] * self.sin_p2[i]
-        _arctan2(self.y_, self.x_, self.turn_)
+        _binary(_ARCTAN2, &self.y[0], &self.x[0], &self.turn[0], m)
+        # numpy would have checked the floating-point flags its loops raised (an arcsin
+        # past 1 by rounding: nan, with a warning); left set, they would be the next
+        # ufunc's to report
+        feclearexcept(FE_ALL_EXCEPT)
         for i in range(m):
             lat[i] = self.p2[i] * RAD2DEG
             lon[i] = _remainder((l1[i // k] + self.turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
@@ -326,20 +389,28 @@ cdef class Units:
             code[i] = self._code(lon[i], lat[i])
         return out
 
-    def locate_at(self, list points) -> np.ndarray:
+    def name_at(self, list points, list names) -> tuple[np.ndarray, list]:
         """``locate`` of objects' ``lat`` and ``lon`` attributes (floats, each taken as
-        ``np.array`` of them would take it): the handoff locates every fused update of
-        every cycle, and two lists, two arrays and their checks cost more than the
-        geometry of a dozen points."""
-        cdef Py_ssize_t i, n = len(points)
+        ``np.array`` of them would take it), and the name of each point's unit:
+        ``names[code]`` for a code of 0 or more, the last of ``names`` for -1 (outside
+        every unit).  The handoff wants both for every fused update of every cycle: two
+        lists, two arrays and their checks, then ``tolist`` and a comprehension over it,
+        cost more than the geometry of a dozen points."""
+        cdef Py_ssize_t i, n = len(points), last = len(names) - 1
+        cdef int64_t c
         cdef double lat, lon
+        if last < self.units:
+            raise ValueError("names must have one per polygon and one more (outside every one)")
         out = np.empty(n, dtype=np.int64)
+        named = [None] * n
         cdef int64_t[::1] code = out
         for i in range(n):
             p = points[i]
             lat, lon = p.lat, p.lon
-            code[i] = self._code(lon, lat)
-        return out
+            c = self._code(lon, lat)
+            code[i] = c
+            named[i] = names[c if c >= 0 else last]
+        return out, named
 
     def sample(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
