@@ -35,6 +35,10 @@ cimport numpy as cnp
 
 import numpy as np
 
+cdef extern from "<stdlib.h>":
+    void *aligned_alloc(size_t alignment, size_t size)
+    void free(void *ptr)
+
 cdef extern from "<fenv.h>":
     int feclearexcept(int)
     int FE_ALL_EXCEPT
@@ -196,40 +200,62 @@ cdef class _Along:
     row-major: ``k`` for each path) along the paths (their start latitude's sine and
     cosine, longitude in radians ``l1``, heading's sine and cosine), into ``lat`` and
     ``lon`` (degrees): the same operations in the same order, its transcendental functions
-    numpy's own, called on contiguous arrays as ``Paths.at`` calls them.  Its arrays are
-    made once for ``m`` points and written again at each ``run`` (numpy's ufuncs write
-    into them, ``out``): the bisection runs it ten times on the same few paths, where
-    making arrays and taking their views cost more than the arithmetic."""
+    numpy's own loops (``_loop``), run over contiguous float64 arrays as ``Paths.at``'s
+    ufuncs run them.  Its arrays are one block made once for ``m`` points, each part
+    aligned to 64 bytes (as well as any numpy array), and written again at each ``run``:
+    the bisection runs it ten times on the same few paths, and nine numpy arrays and
+    their memoryviews cost more than the arithmetic of a few dozen points.  ``lat`` and
+    ``lon`` are two more parts, for callers that keep only the units of the points, and
+    ``mid`` one more, the bisection's."""
 
-    cdef object d_, cos_d_, sin_d_, arg_, p2_, sin_p2_, y_, x_, turn_
-    cdef double[::1] d, cos_d, sin_d, arg, p2, sin_p2, y, x, turn
+    cdef double *block
+    cdef double *d
+    cdef double *cos_d
+    cdef double *sin_d
+    cdef double *arg
+    cdef double *p2
+    cdef double *sin_p2
+    cdef double *y
+    cdef double *x
+    cdef double *turn
+    cdef double *lat
+    cdef double *lon
+    cdef double *mid
 
     def __cinit__(self, Py_ssize_t m):
-        self.d_, self.cos_d_, self.sin_d_ = np.empty(m), np.empty(m), np.empty(m)
-        self.arg_, self.p2_, self.sin_p2_ = np.empty(m), np.empty(m), np.empty(m)
-        self.y_, self.x_, self.turn_ = np.empty(m), np.empty(m), np.empty(m)
-        self.d, self.cos_d, self.sin_d = self.d_, self.cos_d_, self.sin_d_
-        self.arg, self.p2, self.sin_p2 = self.arg_, self.p2_, self.sin_p2_
-        self.y, self.x, self.turn = self.y_, self.x_, self.turn_
+        cdef Py_ssize_t part = (m + 7) // 8 * 8 if m > 0 else 8  # doubles: 64 bytes each
+        self.block = <double *>aligned_alloc(64, 12 * part * sizeof(double))
+        if self.block == NULL:
+            raise MemoryError()
+        self.d, self.cos_d, self.sin_d = self.block, self.block + part, self.block + 2 * part
+        self.arg, self.p2 = self.block + 3 * part, self.block + 4 * part
+        self.sin_p2, self.y = self.block + 5 * part, self.block + 6 * part
+        self.x, self.turn = self.block + 7 * part, self.block + 8 * part
+        self.lat, self.lon = self.block + 9 * part, self.block + 10 * part
+        self.mid = self.block + 11 * part
+
+    def __dealloc__(self):
+        free(self.block)
 
     cdef int run(self, const double[::1] sin_p1, const double[::1] cos_p1,
                  const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
-                 Py_ssize_t k, double[::1] lat, double[::1] lon) except -1:
-        """The points at ``self.d`` (written by the caller) into ``lat`` and ``lon``."""
-        cdef Py_ssize_t i, m = lat.shape[0]
+                 Py_ssize_t k, Py_ssize_t m, double *lat, double *lon) except -1:
+        """The first ``m`` points at ``self.d`` (written by the caller) into ``lat`` and
+        ``lon``."""
+        cdef Py_ssize_t i
         if m == 0:
             return 0
-        _unary(_COS, &self.d[0], &self.cos_d[0], m)
-        _unary(_SIN, &self.d[0], &self.sin_d[0], m)
+        _unary(_COS, self.d, self.cos_d, m)
+        _unary(_SIN, self.d, self.sin_d, m)
         for i in range(m):
             self.arg[i] = (sin_p1[i // k] * self.cos_d[i]
                            + cos_p1[i // k] * self.sin_d[i] * cos_th[i // k])
-        _unary(_ARCSIN, &self.arg[0], &self.p2[0], m)
-        _unary(_SIN, &self.p2[0], &self.sin_p2[0], m)
+        _unary(_ARCSIN, self.arg, self.p2, m)
+        _unary(_SIN, self.p2, self.sin_p2, m)
         for i in range(m):
             self.y[i] = sin_th[i // k] * self.sin_d[i] * cos_p1[i // k]
             self.x[i] = self.cos_d[i] - sin_p1[i // k] * self.sin_p2[i]
-        _binary(_ARCTAN2, &self.y[0], &self.x[0], &self.turn[0], m)
+        _binary(_ARCTAN2, self.y, self.x, self.turn, m)
         # numpy would have checked the floating-point flags its loops raised (an arcsin
         # past 1 by rounding: nan, with a warning); left set, they would be the next
         # ufunc's to report
@@ -426,13 +452,14 @@ cdef class Units:
         if n == 0 or k == 0:
             return out
         cdef _Along along = _Along(n * k)
-        lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
         cdef int64_t[:, ::1] code = out
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, n * k, lat, lon)
         for i in range(n):
             for j in range(k):
                 code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
@@ -457,12 +484,13 @@ cdef class Units:
         cdef int64_t[::1] first = first_, unit = unit_
         cdef int64_t code
         cdef _Along along = _Along(n * k)
-        lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, n * k, lat, lon)
         for i in range(n):
             if here[i] < 0 or not v[i] > 0:
                 continue
@@ -488,16 +516,19 @@ cdef class Units:
         if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
                 == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
             raise ValueError("every array must have a row per flight")
-        lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n)
+        lat_, lon_ = np.empty(n), np.empty(n)
         if n == 0:
             return lat_, lon_
         cdef _Along along = _Along(n)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_, mid = mid_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
+        cdef double *mid = along.mid
         for _ in range(steps):
             for i in range(n):
                 mid[i] = (lo[i] + hi[i]) / 2
                 d[i] = (v[i] * mid[i]) / EARTH_M
-            along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+            along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, n, lat, lon)
             for i in range(n):
                 if self._code(lon[i], lat[i]) == src[i]:
                     lo[i] = mid[i]
@@ -505,7 +536,8 @@ cdef class Units:
                     hi[i] = mid[i]
         for i in range(n):  # the crossing: the point at hi
             d[i] = (v[i] * hi[i]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+        cdef double[::1] out_lat = lat_, out_lon = lon_
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, n, &out_lat[0], &out_lon[0])
         return lat_, lon_
 
 
