@@ -114,7 +114,9 @@ extensions = [
     # (gateway/handoff/airspace.py calls it); no fused multiply-add, so that its orientation
     # filter rounds as GEOS's does
     Extension("gateway._airspace", ["ext/airspace.pyx"],
-              extra_compile_args=["-O3", "-ffp-contract=off"]),
+              include_dirs=[numpy.get_include()],  # numpy's ufunc loops, called directly
+              extra_compile_args=["-O3", "-ffp-contract=off"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the normaliser's output side: Plot and Track message structs from the normalised
     # columns (gateway/normalize/normalizer.py calls it), and plot placement's arithmetic
     # (gateway/normalize/geometry.py); no fused multiply-add, so that its numbers are

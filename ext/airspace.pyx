@@ -19,8 +19,9 @@ it to shapely, boundary points included.
 
 The crossing's bisection (``Units.bisect``) runs here too, ten steps in one call: its
 sums and products are numpy's to the bit (IEEE operations, in the same order, no fused
-multiply-add), its transcendental functions numpy's own, called on the step's arrays
-(numpy's SIMD arcsin and arctan2 differ from libm's in the last bit).
+multiply-add), its transcendental functions numpy's own, its float64 inner loops called
+on the step's arrays (numpy's SIMD arcsin and arctan2 differ from libm's in the last bit;
+the loops called directly skip numpy's per-call dispatch, as ``_loop`` says).
 """
 
 from fractions import Fraction
@@ -30,11 +31,71 @@ cimport cython
 from libc.math cimport M_PI, asin, atan2, copysign, cos, fabs, fmod, isfinite, sin
 from libc.stdint cimport int64_t
 
+cimport numpy as cnp
+
 import numpy as np
 
+cdef extern from "<stdlib.h>":
+    void *aligned_alloc(size_t alignment, size_t size)
+    void free(void *ptr)
+
+cdef extern from "<fenv.h>":
+    int feclearexcept(int)
+    int FE_ALL_EXCEPT
+
 cdef double EARTH_M = 6_371_008.8  # gateway/handoff/airspace.py's
-# numpy's ufuncs, looked up once (``_Along`` calls them ten times a bisection)
-_cos, _sin, _arcsin, _arctan2 = np.cos, np.sin, np.arcsin, np.arctan2
+
+
+cdef struct _Loop:
+    # a numpy ufunc's inner loop for float64 arguments, and its data (``_loop``)
+    cnp.PyUFuncGenericFunction function
+    void *data
+
+
+cdef _Loop _loop(object ufunc) except *:
+    """The inner loop ``ufunc`` runs on float64 arrays: the very function numpy calls for a
+    contiguous float64 array (no buffering, one call over the whole array), so its results
+    are numpy's to the bit without numpy's per-call dispatch (a microsecond a call: the
+    bisection makes 55 of them)."""
+    cdef cnp.ufunc u = ufunc
+    cdef int i, j, nargs = u.nin + u.nout
+    cdef _Loop loop
+    for i in range(u.ntypes):
+        for j in range(nargs):
+            if u.types[i * nargs + j] != cnp.NPY_DOUBLE:
+                break
+        else:
+            loop.function, loop.data = u.functions[i], u.data[i]
+            return loop
+    raise TypeError(f"{ufunc} has no float64 loop")
+
+
+# numpy's loops, looked up once (``_Along`` calls them five times a step)
+cdef _Loop _COS = _loop(np.cos), _SIN = _loop(np.sin)
+cdef _Loop _ARCSIN = _loop(np.arcsin), _ARCTAN2 = _loop(np.arctan2)
+
+
+cdef inline void _unary(_Loop loop, double *x, double *out, Py_ssize_t n) noexcept:
+    """``out = ufunc(x)`` over ``n`` contiguous doubles, numpy's loop."""
+    cdef char *args[2]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[2]
+    args[0], args[1] = <char *>x, <char *>out
+    dims[0] = n
+    steps[0], steps[1] = sizeof(double), sizeof(double)
+    loop.function(args, dims, steps, loop.data)
+
+
+cdef inline void _binary(_Loop loop, double *x, double *y, double *out,
+                         Py_ssize_t n) noexcept:
+    """``out = ufunc(x, y)`` over ``n`` contiguous doubles, numpy's loop."""
+    cdef char *args[3]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[3]
+    args[0], args[1], args[2] = <char *>x, <char *>y, <char *>out
+    dims[0] = n
+    steps[0], steps[1], steps[2] = sizeof(double), sizeof(double), sizeof(double)
+    loop.function(args, dims, steps, loop.data)
 
 
 cdef int _exact_orientation(double p1x, double p1y, double p2x, double p2y,
@@ -139,38 +200,66 @@ cdef class _Along:
     row-major: ``k`` for each path) along the paths (their start latitude's sine and
     cosine, longitude in radians ``l1``, heading's sine and cosine), into ``lat`` and
     ``lon`` (degrees): the same operations in the same order, its transcendental functions
-    numpy's own, called on contiguous arrays as ``Paths.at`` calls them.  Its arrays are
-    made once for ``m`` points and written again at each ``run`` (numpy's ufuncs write
-    into them, ``out``): the bisection runs it ten times on the same few paths, where
-    making arrays and taking their views cost more than the arithmetic."""
+    numpy's own loops (``_loop``), run over contiguous float64 arrays as ``Paths.at``'s
+    ufuncs run them.  Its arrays are one block made once for ``m`` points, each part
+    aligned to 64 bytes (as well as any numpy array), and written again at each ``run``:
+    the bisection runs it ten times on the same few paths, and nine numpy arrays and
+    their memoryviews cost more than the arithmetic of a few dozen points.  ``lat`` and
+    ``lon`` are two more parts, for callers that keep only the units of the points, and
+    ``mid`` one more, the bisection's."""
 
-    cdef object d_, cos_d_, sin_d_, arg_, p2_, sin_p2_, y_, x_, turn_
-    cdef double[::1] d, cos_d, sin_d, arg, p2, sin_p2, y, x, turn
+    cdef double *block
+    cdef double *d
+    cdef double *cos_d
+    cdef double *sin_d
+    cdef double *arg
+    cdef double *p2
+    cdef double *sin_p2
+    cdef double *y
+    cdef double *x
+    cdef double *turn
+    cdef double *lat
+    cdef double *lon
+    cdef double *mid
 
     def __cinit__(self, Py_ssize_t m):
-        self.d_, self.cos_d_, self.sin_d_ = np.empty(m), np.empty(m), np.empty(m)
-        self.arg_, self.p2_, self.sin_p2_ = np.empty(m), np.empty(m), np.empty(m)
-        self.y_, self.x_, self.turn_ = np.empty(m), np.empty(m), np.empty(m)
-        self.d, self.cos_d, self.sin_d = self.d_, self.cos_d_, self.sin_d_
-        self.arg, self.p2, self.sin_p2 = self.arg_, self.p2_, self.sin_p2_
-        self.y, self.x, self.turn = self.y_, self.x_, self.turn_
+        cdef Py_ssize_t part = (m + 7) // 8 * 8 if m > 0 else 8  # doubles: 64 bytes each
+        self.block = <double *>aligned_alloc(64, 12 * part * sizeof(double))
+        if self.block == NULL:
+            raise MemoryError()
+        self.d, self.cos_d, self.sin_d = self.block, self.block + part, self.block + 2 * part
+        self.arg, self.p2 = self.block + 3 * part, self.block + 4 * part
+        self.sin_p2, self.y = self.block + 5 * part, self.block + 6 * part
+        self.x, self.turn = self.block + 7 * part, self.block + 8 * part
+        self.lat, self.lon = self.block + 9 * part, self.block + 10 * part
+        self.mid = self.block + 11 * part
+
+    def __dealloc__(self):
+        free(self.block)
 
     cdef int run(self, const double[::1] sin_p1, const double[::1] cos_p1,
                  const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
-                 Py_ssize_t k, double[::1] lat, double[::1] lon) except -1:
-        """The points at ``self.d`` (written by the caller) into ``lat`` and ``lon``."""
-        cdef Py_ssize_t i, m = lat.shape[0]
-        _cos(self.d_, self.cos_d_)
-        _sin(self.d_, self.sin_d_)
+                 Py_ssize_t k, Py_ssize_t m, double *lat, double *lon) except -1:
+        """The first ``m`` points at ``self.d`` (written by the caller) into ``lat`` and
+        ``lon``."""
+        cdef Py_ssize_t i
+        if m == 0:
+            return 0
+        _unary(_COS, self.d, self.cos_d, m)
+        _unary(_SIN, self.d, self.sin_d, m)
         for i in range(m):
             self.arg[i] = (sin_p1[i // k] * self.cos_d[i]
                            + cos_p1[i // k] * self.sin_d[i] * cos_th[i // k])
-        _arcsin(self.arg_, self.p2_)
-        _sin(self.p2_, self.sin_p2_)
+        _unary(_ARCSIN, self.arg, self.p2, m)
+        _unary(_SIN, self.p2, self.sin_p2, m)
         for i in range(m):
             self.y[i] = sin_th[i // k] * self.sin_d[i] * cos_p1[i // k]
             self.x[i] = self.cos_d[i] - sin_p1[i // k] * self.sin_p2[i]
-        _arctan2(self.y_, self.x_, self.turn_)
+        _binary(_ARCTAN2, self.y, self.x, self.turn, m)
+        # numpy would have checked the floating-point flags its loops raised (an arcsin
+        # past 1 by rounding: nan, with a warning); left set, they would be the next
+        # ufunc's to report
+        feclearexcept(FE_ALL_EXCEPT)
         for i in range(m):
             lat[i] = self.p2[i] * RAD2DEG
             lon[i] = _remainder((l1[i // k] + self.turn[i]) * RAD2DEG + 540.0, 360.0) - 180.0
@@ -326,20 +415,28 @@ cdef class Units:
             code[i] = self._code(lon[i], lat[i])
         return out
 
-    def locate_at(self, list points) -> np.ndarray:
+    def name_at(self, list points, list names) -> tuple[np.ndarray, list]:
         """``locate`` of objects' ``lat`` and ``lon`` attributes (floats, each taken as
-        ``np.array`` of them would take it): the handoff locates every fused update of
-        every cycle, and two lists, two arrays and their checks cost more than the
-        geometry of a dozen points."""
-        cdef Py_ssize_t i, n = len(points)
+        ``np.array`` of them would take it), and the name of each point's unit:
+        ``names[code]`` for a code of 0 or more, the last of ``names`` for -1 (outside
+        every unit).  The handoff wants both for every fused update of every cycle: two
+        lists, two arrays and their checks, then ``tolist`` and a comprehension over it,
+        cost more than the geometry of a dozen points."""
+        cdef Py_ssize_t i, n = len(points), last = len(names) - 1
+        cdef int64_t c
         cdef double lat, lon
+        if last < self.units:
+            raise ValueError("names must have one per polygon and one more (outside every one)")
         out = np.empty(n, dtype=np.int64)
+        named = [None] * n
         cdef int64_t[::1] code = out
         for i in range(n):
             p = points[i]
             lat, lon = p.lat, p.lon
-            code[i] = self._code(lon, lat)
-        return out
+            c = self._code(lon, lat)
+            code[i] = c
+            named[i] = names[c if c >= 0 else last]
+        return out, named
 
     def sample(self, const double[::1] sin_p1, const double[::1] cos_p1,
                const double[::1] sin_th, const double[::1] cos_th, const double[::1] l1,
@@ -355,13 +452,14 @@ cdef class Units:
         if n == 0 or k == 0:
             return out
         cdef _Along along = _Along(n * k)
-        lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
         cdef int64_t[:, ::1] code = out
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, n * k, lat, lon)
         for i in range(n):
             for j in range(k):
                 code[i, j] = self._code(lon[i * k + j], lat[i * k + j])
@@ -386,12 +484,13 @@ cdef class Units:
         cdef int64_t[::1] first = first_, unit = unit_
         cdef int64_t code
         cdef _Along along = _Along(n * k)
-        lat_, lon_ = np.empty(n * k), np.empty(n * k)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
         for i in range(n):
             for j in range(k):
                 d[i * k + j] = (v[i] * times[j]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, lat, lon)
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, k, n * k, lat, lon)
         for i in range(n):
             if here[i] < 0 or not v[i] > 0:
                 continue
@@ -417,16 +516,19 @@ cdef class Units:
         if not (cos_p1.shape[0] == sin_th.shape[0] == cos_th.shape[0] == l1.shape[0]
                 == v.shape[0] == src.shape[0] == lo.shape[0] == hi.shape[0] == n):
             raise ValueError("every array must have a row per flight")
-        lat_, lon_, mid_ = np.empty(n), np.empty(n), np.empty(n)
+        lat_, lon_ = np.empty(n), np.empty(n)
         if n == 0:
             return lat_, lon_
         cdef _Along along = _Along(n)
-        cdef double[::1] d = along.d, lat = lat_, lon = lon_, mid = mid_
+        cdef double *d = along.d
+        cdef double *lat = along.lat
+        cdef double *lon = along.lon
+        cdef double *mid = along.mid
         for _ in range(steps):
             for i in range(n):
                 mid[i] = (lo[i] + hi[i]) / 2
                 d[i] = (v[i] * mid[i]) / EARTH_M
-            along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+            along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, n, lat, lon)
             for i in range(n):
                 if self._code(lon[i], lat[i]) == src[i]:
                     lo[i] = mid[i]
@@ -434,7 +536,8 @@ cdef class Units:
                     hi[i] = mid[i]
         for i in range(n):  # the crossing: the point at hi
             d[i] = (v[i] * hi[i]) / EARTH_M
-        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, lat, lon)
+        cdef double[::1] out_lat = lat_, out_lon = lon_
+        along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, n, &out_lat[0], &out_lon[0])
         return lat_, lon_
 
 

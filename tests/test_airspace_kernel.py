@@ -399,8 +399,8 @@ def test_nearest_cop_is_min_of_distance_m() -> None:
     assert twins.nearest_cop("AAAA", "BBBB", 0.5, 1.2).name == "ONE"  # type: ignore[union-attr]
 
 
-def test_locate_at_is_codes_of_the_attributes() -> None:
-    """``Units.locate_at`` (the handoff's fused updates, their ``lat`` and ``lon`` read in
+def test_units_at_is_codes_of_the_attributes() -> None:
+    """``Units.name_at`` (the handoff's fused updates, their ``lat`` and ``lon`` read in
     the kernel) against ``codes`` of the arrays made of them as ``update`` made them:
     floats and ints, points on the boundary, non-finite ones."""
     airspace = Airspace.load(SHIPPED)
@@ -414,7 +414,8 @@ def test_locate_at_is_codes_of_the_attributes() -> None:
                          zip(lat, lon, strict=True)]
     points += [SimpleNamespace(lat=30, lon=-100), SimpleNamespace(lat=26, lon=-99)]
     want = airspace.codes(np.array([p.lat for p in points]), np.array([p.lon for p in points]))
-    got = airspace.codes_at(points)
+    got, names = airspace.units_at(points)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert (got >= 0).any() and (got[:4] == -1).all()
-    assert airspace.codes_at([]).shape == (0,)
+    assert names == airspace.names(want) and None in names
+    assert airspace.units_at([])[0].shape == (0,) and airspace.units_at([])[1] == []

@@ -172,10 +172,11 @@ class Airspace:
             lat, lon = np.broadcast_arrays(lat, lon)
         return self._units.locate(lat.ravel(), lon.ravel()).reshape(lat.shape)
 
-    def codes_at(self, points: list[Any]) -> np.ndarray:
-        """``codes`` of these objects' ``lat`` and ``lon`` (floats, none None): the
-        handoff's every fused update, in one kernel call with no arrays made first."""
-        return self._units.locate_at(points)
+    def units_at(self, points: list[Any]) -> tuple[np.ndarray, list[str | None]]:
+        """``codes`` of these objects' ``lat`` and ``lon`` (floats, none None) and their
+        ``names``: the handoff's every fused update, in one kernel call with no arrays
+        made first."""
+        return self._units.name_at(points, self._names)
 
     def unit_at(self, lat: np.ndarray | float, lon: np.ndarray | float) -> list[str | None]:
         """The unit each point is in (None outside every unit)."""

@@ -499,8 +499,7 @@ class Handoff:
             if self.hidden:
                 self._advance_hidden(set(), now, out)
             return out
-        codes = self.airspace.codes_at(live)
-        units = self.airspace.names(codes)
+        codes, units = self.airspace.units_at(live)
         due: list[tuple[Fused, Track]] = []
         asked: list[int] = []  # the rows of ``live`` predicted (``_candidate`` below)
         # the rows whose dialogues go on (``_followed``) and whose track has one: the last
