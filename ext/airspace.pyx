@@ -28,7 +28,7 @@ from fractions import Fraction
 
 cimport cython
 
-from libc.math cimport M_PI, asin, atan2, copysign, cos, fabs, fmod, isfinite, sin
+from libc.math cimport M_PI, asin, atan2, copysign, cos, fabs, fmod, isfinite, isinf, sin, sqrt
 from libc.stdint cimport int64_t
 
 cimport numpy as cnp
@@ -355,11 +355,10 @@ cdef class Units:
         if not (lat.shape[0] == lon.shape[0] == reach_m.shape[0]):
             raise ValueError("lat, lon and reach_m must have the same length")
         cdef Py_ssize_t i, n = lat.shape[0]
-        out = np.ones(n, dtype=np.uint8)
+        out = np.empty(n, dtype=np.uint8)
         cdef unsigned char[::1] flag = out
         for i in range(n):
-            if self._far(lat[i], lon[i], reach_m[i]):
-                flag[i] = 0
+            flag[i] = not self._far(lat[i], lon[i], reach_m[i])
         return out
 
     def near_path(self, const double[::1] lat, const double[::1] lon,
@@ -380,29 +379,53 @@ cdef class Units:
             raise ValueError("lat, lon, trk_deg and reach_m must have the same length")
         if pieces < 1:
             raise ValueError("pieces must be at least 1")
-        cdef Py_ssize_t i, p, n = lat.shape[0]
-        cdef double p1, th, dm, r, p2, l2
-        out = np.ones(n, dtype=np.uint8)
+        cdef Py_ssize_t i, n = lat.shape[0]
+        out = np.empty(n, dtype=np.uint8)
         cdef unsigned char[::1] flag = out
         for i in range(n):
-            if self._far(lat[i], lon[i], reach_m[i]):
-                flag[i] = 0
-                continue
-            if not (isfinite(trk_deg[i]) and isfinite(reach_m[i])):
-                continue
-            p1, th = lat[i] / RAD2DEG, trk_deg[i] / RAD2DEG
-            r = fabs(reach_m[i]) / (2.0 * pieces)
-            for p in range(pieces):
-                dm = (2 * p + 1) * r / EARTH_M
-                p2 = asin(sin(p1) * cos(dm) + cos(p1) * sin(dm) * cos(th))
-                l2 = lon[i] / RAD2DEG + atan2(sin(th) * sin(dm) * cos(p1),
-                                              cos(dm) - sin(p1) * sin(p2))
-                l2 = _remainder(l2 * RAD2DEG + 540.0, 360.0) - 180.0
-                if not self._far(p2 * RAD2DEG, l2, r):
-                    break
-            else:
-                flag[i] = 0
+            flag[i] = self._near_path(lat[i], lon[i], trk_deg[i], reach_m[i], pieces)
         return out
+
+    def near_paths_of(self, list points, list rows, double kt, double horizon_s,
+                      int pieces) -> list:
+        """``near_path`` of the objects ``points[r]`` for ``r`` in ``rows`` (float
+        attributes ``lat``, ``lon``, ``trk_deg`` and ``gs_kt``, taken as ``np.array`` of
+        them would take them), the reach ``(gs_kt * kt) * horizon_s`` as
+        ``Airspace.crossings`` works it out: the positions in ``rows`` of those near a
+        boundary.  The handoff asks it for its predicted flights every cycle, and most are
+        far: no array is made for them."""
+        if pieces < 1:
+            raise ValueError("pieces must be at least 1")
+        cdef Py_ssize_t j, n = len(rows)
+        cdef double lat, lon, trk, gs
+        near = []
+        for j in range(n):
+            p = points[<Py_ssize_t>rows[j]]
+            lat, lon, trk, gs = p.lat, p.lon, p.trk_deg, p.gs_kt
+            if self._near_path(lat, lon, trk, (gs * kt) * horizon_s, pieces):
+                near.append(j)
+        return near
+
+    cdef bint _near_path(self, double lat, double lon, double trk_deg, double reach_m,
+                         int pieces) noexcept:
+        """``near_path``'s verdict for one flight (True: near)."""
+        cdef Py_ssize_t p
+        cdef double p1, th, dm, r, p2, l2
+        if self._far(lat, lon, reach_m):
+            return False
+        if not (isfinite(trk_deg) and isfinite(reach_m)):
+            return True
+        p1, th = lat / RAD2DEG, trk_deg / RAD2DEG
+        r = fabs(reach_m) / (2.0 * pieces)
+        for p in range(pieces):
+            dm = (2 * p + 1) * r / EARTH_M
+            p2 = asin(sin(p1) * cos(dm) + cos(p1) * sin(dm) * cos(th))
+            l2 = lon / RAD2DEG + atan2(sin(th) * sin(dm) * cos(p1),
+                                       cos(dm) - sin(p1) * sin(p2))
+            l2 = _remainder(l2 * RAD2DEG + 540.0, 360.0) - 180.0
+            if not self._far(p2 * RAD2DEG, l2, r):
+                return True
+        return False
 
     def locate(self, const double[::1] lat, const double[::1] lon) -> np.ndarray:
         """The index of the first polygon each point (lat, lon) is inside, -1 if none."""
@@ -539,6 +562,64 @@ cdef class Units:
         cdef double[::1] out_lat = lat_, out_lon = lon_
         along.run(sin_p1, cos_p1, sin_th, cos_th, l1, 1, n, &out_lat[0], &out_lon[0])
         return lat_, lon_
+
+
+cdef extern from *:
+    """
+    #include <math.h>
+    /* libm's pow reached through a pointer the compiler cannot see through: CPython's
+       float ** float calls pow(x, y), and gcc would make pow(x, 2.0) x * x (libm's pow is
+       within 0.52 ulp, not always the correctly rounded product) */
+    static double (*volatile gateway_libm_pow)(double, double) = pow;
+    """
+    double gateway_libm_pow(double, double) noexcept
+
+
+cdef double DEG2RAD = M_PI / 180.0  # CPython's math.radians: a product by pi / 180
+
+
+cdef class Cops:
+    """The coordination points on one boundary, for the one nearest a crossing
+    (``Airspace.nearest_cop``): each latitude's radians and cosine worked out once.  The
+    distance is ``airspace.distance_m``'s, CPython's float arithmetic to the bit: the
+    same libm functions (math.sin, cos, asin, sqrt, and ``** 2`` as ``pow``), the same
+    IEEE operations in the same order, no fused multiply-add; the choice ``min``'s (the
+    first of equals; a NaN distance never replaces)."""
+
+    cdef double[::1] p2
+    cdef double[::1] cos_p2
+    cdef double[::1] lon
+    cdef Py_ssize_t n
+
+    def __init__(self, const double[::1] lat, const double[::1] lon) -> None:
+        if lat.shape[0] != lon.shape[0]:
+            raise ValueError("lat and lon must have the same length")
+        cdef Py_ssize_t i, n = lat.shape[0]
+        self.p2, self.cos_p2, self.lon = np.empty(n), np.empty(n), np.empty(n)
+        for i in range(n):
+            self.p2[i] = lat[i] * DEG2RAD
+            self.cos_p2[i] = cos(self.p2[i])
+            self.lon[i] = lon[i]
+        self.n = n
+
+    def nearest(self, double lat, double lon) -> int:
+        """The index of the COP nearest (lat, lon) (great-circle), -1 with none."""
+        cdef Py_ssize_t i, best = -1
+        cdef double p1 = lat * DEG2RAD, cos_p1, h, r, m, best_m = 0.0
+        cos_p1 = cos(p1)
+        if self.n and (isinf(lat) or isinf(lon)):
+            raise ValueError("math domain error")  # math.sin of an infinity, as CPython's
+        for i in range(self.n):
+            h = (gateway_libm_pow(sin((self.p2[i] - p1) / 2), 2.0)
+                 + cos_p1 * self.cos_p2[i]
+                 * gateway_libm_pow(sin((self.lon[i] - lon) * DEG2RAD / 2), 2.0))
+            if h < 0:
+                raise ValueError("math domain error")  # math.sqrt's, past a pole
+            r = sqrt(h)
+            m = 2.0 * EARTH_M * asin(r if r < 1.0 else 1.0)
+            if best < 0 or m < best_m:
+                best, best_m = i, m
+        return best
 
 
 @cython.cdivision(False)

@@ -419,3 +419,117 @@ def test_units_at_is_codes_of_the_attributes() -> None:
     assert (got >= 0).any() and (got[:4] == -1).all()
     assert names == airspace.names(want) and None in names
     assert airspace.units_at([])[0].shape == (0,) and airspace.units_at([])[1] == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_near_paths_of_is_near_path_of_the_rows(seed: int) -> None:
+    """``Units.near_paths_of`` (objects' attributes, some rows) against ``near_path`` of
+    the arrays the handoff made of them: the same verdict for every row, non-finite inputs
+    and ints among the floats included."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(900 + seed)
+    n = 400
+    lat, lon = rng.uniform(21.0, 38.0, n), rng.uniform(-122.0, -92.0, n)
+    trk, gs = rng.uniform(0.0, 360.0, n), rng.choice([0.0, 150.0, 450.0, 600.0, 3e5], n)
+    lat[:3], lon[3], trk[4], gs[5] = np.nan, np.inf, np.nan, np.inf
+    points: list[Any] = [SimpleNamespace(lat=float(a), lon=float(b), trk_deg=float(c),
+                                         gs_kt=float(d))
+                         for a, b, c, d in zip(lat, lon, trk, gs, strict=True)]
+    points[6].gs_kt, points[7].trk_deg = 450, 90  # ints, as np.array would take them
+    gs[6], trk[7] = 450.0, 90.0
+    rows = [int(r) for r in rng.permutation(n)[: n * 2 // 3]]
+    for horizon in (120.0, 1920.0):
+        kt = 1852.0 / 3600.0
+        want = airspace._units.near_path(lat[rows], lon[rows], trk[rows],
+                                          gs[rows] * kt * np.float64(horizon), 4)
+        got = airspace._units.near_paths_of(points, rows, kt, horizon, 4)
+        assert got == np.flatnonzero(want).tolist()
+        assert 0 < len(got) < len(rows)
+    assert airspace._units.near_paths_of(points, [], 1.0, 1.0, 4) == []
+    with pytest.raises(ValueError):
+        airspace._units.near_paths_of(points, rows, 1.0, 1.0, 0)
+
+
+@pytest.mark.parametrize("n", [1, 40, 300])
+def test_crossings_of_objects_are_the_old_ones(n: int) -> None:
+    """``Airspace.crossings_of`` (the handoff's: objects, some rows, the units given)
+    against the old code on the arrays of those rows."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(1000 + n)
+    lat, lon = rng.uniform(21.5, 37.5, n), rng.uniform(-121.0, -93.0, n)
+    trk, gs = rng.uniform(0, 360, n), rng.choice([0.0, 150.0, 450.0, 600.0], n)
+    points: list[Any] = [SimpleNamespace(lat=a, lon=b, trk_deg=c, gs_kt=d) for a, b, c, d
+                         in zip(lat.tolist(), lon.tolist(), trk.tolist(), gs.tolist(),
+                                strict=True)]
+    rows = sorted(int(r) for r in rng.permutation(n)[: max(1, n // 2)])
+    here = airspace.codes(lat, lon)
+    for horizon, into in ((480.0, None), (1920.0, ["KZAB", "KZHU", "MMTY"])):
+        old = old_crossings(airspace, lat[rows], lon[rows], trk[rows], gs[rows], horizon)
+        if into is not None:
+            old = [c if c is not None and c[1] in into else None for c in old]
+        for given in (here, None):
+            got = [None if c is None else (c.src, c.dst, c.seconds, c.lat, c.lon,
+                                           c.cop.name if c.cop else None)
+                   for c in airspace.crossings_of(points, rows, horizon, into=into,
+                                                  here=given)]
+            assert got == old
+        if n == 300:
+            assert any(c is not None for c in old) and any(c is None for c in old)
+    assert airspace.crossings_of(points, [], 480.0) == []
+
+
+def old_nearest_cop(airspace: Airspace, a: str, b: str, lat: float, lon: float) -> Any:
+    """``Airspace.nearest_cop`` as it was in Python (``distance_m``'s arithmetic, each
+    COP's latitude's radians and cosine worked out once)."""
+    import math
+
+    from gateway.handoff.airspace import EARTH_M
+    pair = frozenset((a, b))
+    cops = [(c, math.radians(c.lat), math.cos(math.radians(c.lat)))
+            for c in airspace.cops if c.units == pair]
+    best, best_m = None, 0.0
+    p1 = math.radians(lat)
+    cos_p1 = math.cos(p1)
+    for c, p2, cos_p2 in cops:
+        h = (math.sin((p2 - p1) / 2) ** 2
+             + cos_p1 * cos_p2 * math.sin(math.radians(c.lon - lon) / 2) ** 2)
+        m = 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+        if best is None or m < best_m:
+            best, best_m = c, m
+    return best
+
+
+def test_cops_nearest_is_the_python_loop() -> None:
+    """``_airspace.Cops`` (``nearest_cop``'s kernel) against the Python loop it replaced:
+    the same COP for random points, points on and a hair from each COP, points equally
+    far from two COPs, NaN; the same ValueError where math's functions raise."""
+    airspace = Airspace.load(SHIPPED)
+    rng = np.random.default_rng(31)
+    pairs = sorted({tuple(sorted(c.units)) for c in airspace.cops}) + [("MMTY", "MMZT")]
+    points = [(float(rng.uniform(15, 45)), float(rng.uniform(-125, -85))) for _ in range(3000)]
+    for c in airspace.cops:
+        for d in (0.0, 1e-12, -1e-9, 1e-6):
+            points += [(c.lat + d, c.lon), (c.lat, c.lon - d)]
+    for c1 in airspace.cops:  # on the meridian/parallel between two COPs
+        for c2 in airspace.cops:
+            if c1 is not c2 and c1.units == c2.units:
+                points += [((c1.lat + c2.lat) / 2, (c1.lon + c2.lon) / 2),
+                           (c1.lat, (c1.lon + c2.lon) / 2), ((c1.lat + c2.lat) / 2, c1.lon)]
+    points += [(math_nan, -100.0), (30.0, math_nan), (89.99999, 10.0), (-90.0, 0.0),
+               (95.0, -100.0), (-120.0, 170.0)]
+    for lat, lon in points:
+        for a, b in pairs:
+            assert airspace.nearest_cop(a, b, lat, lon) is old_nearest_cop(airspace, a, b,
+                                                                           lat, lon)
+    a, b = pairs[0]
+    for lat, lon in ((np.inf, -100.0), (30.0, -np.inf)):
+        with pytest.raises(ValueError):
+            old_nearest_cop(airspace, a, b, lat, lon)
+        with pytest.raises(ValueError):
+            airspace.nearest_cop(a, b, lat, lon)
+    assert airspace.nearest_cop("MMTY", "MMZT", np.inf, 0.0) is None  # no COP: nothing asked
+    with pytest.raises(ValueError):
+        _airspace.Cops(np.zeros(2), np.zeros(3))
+
+
+math_nan = float("nan")

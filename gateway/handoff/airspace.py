@@ -101,7 +101,7 @@ class Airspace:
                         for s in segments], dtype=np.float64).reshape(-1, 4)
         self._units = _airspace.Units(seg, start, box)
         self._sampling: dict[tuple[float, float], np.ndarray] = {}  # _times
-        self._pair_cops: dict[frozenset[str], list[tuple[Cop, float, float]]] = {}
+        self._pair_cops: dict[frozenset[str], tuple[list[Cop], _airspace.Cops]] = {}
         self._unit_codes: dict[frozenset[str] | None, np.ndarray] = {}  # _wanted
         # the unit of each code, ``None`` last: code -1 (outside every unit) is None
         self._names: list[str | None] = [*self.ids, None]
@@ -225,6 +225,35 @@ class Airspace:
             out[i] = c
         return out
 
+    def crossings_of(self, points: list[Any], rows: list[int], horizon_s: float,
+                     step_s: float = 20.0, into: Collection[str] | None = None,
+                     here: np.ndarray | None = None) -> list[Crossing | None]:
+        """``crossings`` of the objects ``points[r]`` for each ``r`` in ``rows`` (their
+        ``lat``, ``lon``, ``trk_deg`` and ``gs_kt``, floats, none None), one answer a row;
+        ``here``: ``codes`` of every one of ``points``, when the caller has them.  The
+        handoff's every prediction: most flights are far from every boundary
+        (``Units.near_paths_of`` reads them where they are), and only the few near one
+        are made into arrays."""
+        out: list[Crossing | None] = [None] * len(rows)
+        if not rows:
+            return out
+        times = self._times(horizon_s, step_s)
+        near = self._units.near_paths_of(points, rows, KT, float(times[-1]),
+                                         PATH_PIECES)
+        if not near:
+            return out
+        picked = [rows[j] for j in near]
+        flights = [points[i] for i in picked]
+        lat = np.array([p.lat for p in flights], np.float64)
+        lon = np.array([p.lon for p in flights], np.float64)
+        trk = np.array([p.trk_deg for p in flights], np.float64)
+        speed = np.array([p.gs_kt for p in flights], np.float64) * KT
+        found = self._crossings(lat, lon, trk, speed, times, into,
+                                self.codes(lat, lon) if here is None else here[picked])
+        for j, c in zip(near, found, strict=True):
+            out[j] = c
+        return out
+
     def _times(self, horizon_s: float, step_s: float) -> np.ndarray:
         """The sampling times (seconds ahead), made once for each horizon and step: the
         handoff asks with the same ones every cycle."""
@@ -291,19 +320,12 @@ class Airspace:
         pair = frozenset((a, b))
         cops = self._pair_cops.get(pair)
         if cops is None:  # the COPs on this boundary, in file order
-            cops = self._pair_cops[pair] = [
-                (c, math.radians(c.lat), math.cos(math.radians(c.lat)))
-                for c in self.cops if c.units == pair]
-        best, best_m = None, 0.0
-        p1 = math.radians(lat)
-        cos_p1 = math.cos(p1)
-        for c, p2, cos_p2 in cops:
-            h = (math.sin((p2 - p1) / 2) ** 2
-                 + cos_p1 * cos_p2 * math.sin(math.radians(c.lon - lon) / 2) ** 2)
-            m = 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
-            if best is None or m < best_m:  # min()'s choice: only a nearer one replaces
-                best, best_m = c, m
-        return best
+            on = [c for c in self.cops if c.units == pair]
+            cops = self._pair_cops[pair] = (on, _airspace.Cops(
+                np.array([c.lat for c in on], np.float64).reshape(-1),
+                np.array([c.lon for c in on], np.float64).reshape(-1)))
+        i = cops[1].nearest(lat, lon)
+        return cops[0][i] if i >= 0 else None
 
 
 def _segments(polygon: shapely.Polygon) -> np.ndarray:

@@ -545,11 +545,8 @@ class Handoff:
             # a peer's unit: ``_candidate`` makes of any other crossing, and of any for a
             # track without one (nothing to coordinate), the same as of none; where each
             # is was located above
-            crossings = iter(self.airspace.crossings(
-                np.array([live[i].lat for i in asked]), np.array([live[i].lon for i in asked]),
-                np.array([live[i].trk_deg for i in asked]),
-                np.array([live[i].gs_kt for i in asked]),
-                self.p.abi_lead_s + 120.0, into=self.p.peers, here=codes[asked]))
+            crossings = iter(self.airspace.crossings_of(
+                live, asked, self.p.abi_lead_s + 120.0, into=self.p.peers, here=codes))
             gained: set[str] = set()  # tracks ``_candidate`` may give a dialogue
             for m, track in due:
                 track.predicted_at = now
