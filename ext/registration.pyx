@@ -16,6 +16,10 @@ plot learnt from, ~54,000 in the capture): the same dict and OrderedDict steps, 
 the interpreter's cost per step.  tests/test_registration_pairing.py holds it to the code
 it replaced.
 
+``keep_cycle`` reads its eighteen arrays by numpy's C API (``_array``: any strides,
+aligned, native order), not as typed memoryviews: taking eighteen views cost ~2 us a call,
+more than the work on a cycle's handful of plots.
+
 Built with ``-ffp-contract=off``: each float operation is rounded as numpy rounds it.
 Every function checks the shapes it is given (ValueError) and the indices it follows
 (IndexError).
@@ -25,20 +29,71 @@ from libc.math cimport fmax, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double SHARE_SCALE = 4294967296.0  # 2 ** 32: the address hash's range
 cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a test checks)
 
 
-def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t source,
-               double noise_range, double noise_azimuth, const int64_t[:] kind,
-               const int64_t[:, :] ident, const int64_t[:] idx, int64_t modes, double rate,
-               double per_cycle, const int64_t[:] rows, const double[:, :] x,
-               const double[:, :, :] P, const double[:] t, const double[:, :] xy,
-               const double[:] los_x, const double[:] los_y, const double[:] slant,
-               const double[:] ground, const double[:] k):
+cdef struct Array:  # a numpy array's data, shape and strides (bytes), up to 3-d
+    char* data
+    Py_ssize_t n0, n1, n2, s0, s1, s2
+
+
+cdef int _array(object a, int typenum, int ndim, bint write, Array* out,
+                str name) except -1:
+    """``out`` from the numpy array ``a`` of type ``typenum`` and ``ndim`` dimensions
+    (aligned, native byte order; writable if ``write``): a few pointer reads where a
+    typed memoryview costs ~0.1-0.2 us to take, and keep_cycle takes eighteen arrays a
+    cycle.  The caller's reference keeps the array alive."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"keep_cycle: {name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+            or (write and not cnp.PyArray_ISWRITEABLE(arr))):
+        raise ValueError(f"keep_cycle: {name} is not a {ndim}-d array of its type")
+    out.data = <char*>cnp.PyArray_DATA(arr)
+    out.n0 = cnp.PyArray_DIM(arr, 0)
+    out.s0 = cnp.PyArray_STRIDE(arr, 0)
+    out.n1 = cnp.PyArray_DIM(arr, 1) if ndim > 1 else 1
+    out.s1 = cnp.PyArray_STRIDE(arr, 1) if ndim > 1 else 0
+    out.n2 = cnp.PyArray_DIM(arr, 2) if ndim > 2 else 1
+    out.s2 = cnp.PyArray_STRIDE(arr, 2) if ndim > 2 else 0
+    return 0
+
+
+cdef inline double _f(const Array* a, Py_ssize_t i) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0))[0]
+
+
+cdef inline double _f2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0 + j * a.s1))[0]
+
+
+cdef inline int64_t _i(const Array* a, Py_ssize_t i) noexcept nogil:
+    return (<const int64_t*>(a.data + i * a.s0))[0]
+
+
+cdef inline int64_t _i2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    return (<const int64_t*>(a.data + i * a.s0 + j * a.s1))[0]
+
+
+cdef inline void _set(Array* a, Py_ssize_t i, Py_ssize_t j, double v) noexcept nogil:
+    (<double*>(a.data + i * a.s0 + j * a.s1))[0] = v
+
+
+def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
+               double noise_range, double noise_azimuth, object kind_, object ident_,
+               object idx_, int64_t modes, double rate, double per_cycle, object rows_,
+               object x_, object P_, object t_, object xy_, object los_x_, object los_y_,
+               object slant_, object ground_, object k_):
     """``Registration.after``'s cycle in one call: the measurements ``idx`` (that went to
     the tracks ``rows``) it learns from, and what ``_work`` needs of them.
 
@@ -59,81 +114,103 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
     Where it was three calls (the choice, the velocities, the copy) and the test of the
     geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
     keeps that code); each float operation is numpy's, in numpy's order."""
-    cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], R = x.shape[0], i, c = 0, count
+    cdef Array num, ids, kind, ident, idx, rows, x, P, t, xy, los_x, los_y, slant, ground, k
+    _array(num_, cnp.NPY_FLOAT64, 2, True, &num, "num")
+    _array(ids_, cnp.NPY_INT64, 2, True, &ids, "ids")
+    _array(kind_, cnp.NPY_INT64, 1, False, &kind, "kind")
+    _array(ident_, cnp.NPY_INT64, 2, False, &ident, "ident")
+    _array(idx_, cnp.NPY_INT64, 1, False, &idx, "idx")
+    _array(rows_, cnp.NPY_INT64, 1, False, &rows, "rows")
+    _array(x_, cnp.NPY_FLOAT64, 2, False, &x, "x")
+    _array(P_, cnp.NPY_FLOAT64, 3, False, &P, "P")
+    _array(t_, cnp.NPY_FLOAT64, 1, False, &t, "t")
+    _array(xy_, cnp.NPY_FLOAT64, 2, False, &xy, "xy")
+    _array(los_x_, cnp.NPY_FLOAT64, 1, False, &los_x, "los_x")
+    _array(los_y_, cnp.NPY_FLOAT64, 1, False, &los_y, "los_y")
+    _array(slant_, cnp.NPY_FLOAT64, 1, False, &slant, "slant")
+    _array(ground_, cnp.NPY_FLOAT64, 1, False, &ground, "ground")
+    _array(k_, cnp.NPY_FLOAT64, 1, False, &k, "k")
+    cdef Py_ssize_t n = idx.n0, T = kind.n0, R = x.n0, i, c = 0, count
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
     cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
-    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
-            or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
-            or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
+    if ident.n0 != T or ident.n1 < 1 or t.n0 != T or xy.n0 != T or xy.n1 != 2 \
+            or los_x.n0 != T or los_y.n0 != T or slant.n0 != T \
+            or ground.n0 != T or k.n0 != T or rows.n0 != n:
         raise ValueError("keep_cycle: shapes do not match")
-    if x.shape[1] < 4 or P.shape[0] != R or P.shape[1] < 4 or P.shape[2] < 4:
+    if x.n1 < 4 or P.n0 != R or P.n1 < 4 or P.n2 < 4:
         raise ValueError("keep_cycle: shapes do not match")
-    if num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0 \
-            or at + n > num.shape[0]:
+    if num.n1 != 15 or ids.n1 != 2 or ids.n0 != num.n0 or at < 0 or at + n > num.n0:
         raise ValueError("keep_cycle: the buffers are too small")
-    keep_out = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] keep = keep_out
-    for i in range(n):
-        q = idx[i]
-        if q < 0 or q >= T:
-            raise IndexError(f"keep_cycle: plot {q} outside [0, {T})")
-        if kind[q] == modes:
-            keep[c] = i
-            c += 1
-    if c == 0:
-        return at, 0, rate
-    rate += 0.05 * (<double> c - rate)
-    share = per_cycle / rate
-    if share < 1.0:  # dense traffic: the same share of addresses, for every radar
-        bound = share * SHARE_SCALE
-        count = 0
+    cdef int64_t* keep = <int64_t*>PyMem_Malloc((n if n else 1) * sizeof(int64_t))
+    if keep == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            q = _i(&idx, i)
+            if q < 0 or q >= T:
+                raise IndexError(f"keep_cycle: plot {q} outside [0, {T})")
+            if _i(&kind, q) == modes:
+                keep[c] = i
+                c += 1
+        if c == 0:
+            return at, 0, rate
+        rate += 0.05 * (<double> c - rate)
+        share = per_cycle / rate
+        if share < 1.0:  # dense traffic: the same share of addresses, for every radar
+            bound = share * SHARE_SCALE
+            count = 0
+            for i in range(c):
+                # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
+                if <double> <int64_t> ((<uint64_t> _i2(&ident, _i(&idx, keep[i]), 0)
+                                        * 2654435761ULL) & 0xFFFFFFFFULL) < bound:
+                    keep[count] = keep[i]
+                    count += 1
+            c = count
         for i in range(c):
-            # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
-            if <double> <int64_t> ((<uint64_t> ident[idx[keep[i]], 0] * 2654435761ULL)
-                                   & 0xFFFFFFFFULL) < bound:
-                keep[count] = keep[i]
-                count += 1
-        c = count
-    for i in range(c):
-        s = keep[i]
-        r = rows[s]
-        if r < 0 or r >= R:
-            raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
-        q = idx[s]
-        tn, xn, yn = t[q], xy[q, 0], xy[q, 1]
-        u0, u1, sl, gr, kn = los_x[q], los_y[q], slant[q], ground[q], k[q]
-        if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
-                and isfinite(u1) and isfinite(sl) and isfinite(gr) and isfinite(kn)
-                and sl > 0.0 and gr > 0.0):  # no usable geometry: counted, not kept
-            continue
-        g = gr * kn  # ground in plane metres
-        f = fmax(sl * kn / g, 1.0)
-        fk = f * kn
-        b = fk * sl / REFERENCE_M
-        num[row, 0] = tn
-        num[row, 1] = xn
-        num[row, 2] = yn
-        # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref with
-        # w = (u1, -u0) (clockwise: where azimuth grows)
-        num[row, 3] = fk * u0
-        num[row, 4] = b * u0
-        num[row, 5] = (g / REFERENCE_M) * u1
-        num[row, 6] = fk * u1
-        num[row, 7] = b * u1
-        num[row, 8] = (g / REFERENCE_M) * -u0
-        along = noise_range * (fk * fk)
-        across = noise_azimuth * (g * g)
-        num[row, 9] = along * (u0 * u0) + across * (u1 * u1)
-        num[row, 10] = along * u0 * u1 + across * u1 * -u0
-        num[row, 11] = along * (u1 * u1) + across * (-u0 * -u0)
-        num[row, 12] = x[r, 2]
-        num[row, 13] = x[r, 3]
-        num[row, 14] = fmax(P[r, 2, 2], P[r, 3, 3])  # numpy's fmax is C's
-        ids[row, 0] = source
-        ids[row, 1] = ident[q, 0]
-        row += 1
-    return row, c, rate
+            s = keep[i]
+            r = _i(&rows, s)
+            if r < 0 or r >= R:
+                raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
+            q = _i(&idx, s)
+            tn, xn, yn = _f(&t, q), _f2(&xy, q, 0), _f2(&xy, q, 1)
+            u0, u1, sl, gr, kn = (_f(&los_x, q), _f(&los_y, q), _f(&slant, q),
+                                  _f(&ground, q), _f(&k, q))
+            if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
+                    and isfinite(u1) and isfinite(sl) and isfinite(gr) and isfinite(kn)
+                    and sl > 0.0 and gr > 0.0):  # no usable geometry: counted, not kept
+                continue
+            g = gr * kn  # ground in plane metres
+            f = fmax(sl * kn / g, 1.0)
+            fk = f * kn
+            b = fk * sl / REFERENCE_M
+            _set(&num, row, 0, tn)
+            _set(&num, row, 1, xn)
+            _set(&num, row, 2, yn)
+            # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref
+            # with w = (u1, -u0) (clockwise: where azimuth grows)
+            _set(&num, row, 3, fk * u0)
+            _set(&num, row, 4, b * u0)
+            _set(&num, row, 5, (g / REFERENCE_M) * u1)
+            _set(&num, row, 6, fk * u1)
+            _set(&num, row, 7, b * u1)
+            _set(&num, row, 8, (g / REFERENCE_M) * -u0)
+            along = noise_range * (fk * fk)
+            across = noise_azimuth * (g * g)
+            _set(&num, row, 9, along * (u0 * u0) + across * (u1 * u1))
+            _set(&num, row, 10, along * u0 * u1 + across * u1 * -u0)
+            _set(&num, row, 11, along * (u1 * u1) + across * (-u0 * -u0))
+            _set(&num, row, 12, _f2(&x, r, 2))
+            _set(&num, row, 13, _f2(&x, r, 3))
+            _set(&num, row, 14, fmax(  # numpy's fmax is C's
+                (<const double*>(P.data + r * P.s0 + 2 * P.s1 + 2 * P.s2))[0],
+                (<const double*>(P.data + r * P.s0 + 3 * P.s1 + 3 * P.s2))[0]))
+            (<int64_t*>(ids.data + row * ids.s0))[0] = source
+            (<int64_t*>(ids.data + row * ids.s0 + ids.s1))[0] = _i2(&ident, q, 0)
+            row += 1
+        return row, c, rate
+    finally:
+        PyMem_Free(keep)
 
 
 def pair_plots(object last, const int64_t[:] address, const int64_t[:] source,
