@@ -25,11 +25,11 @@ Every function checks the shapes it is given (ValueError) and the indices it fol
 (IndexError).
 """
 
-from libc.math cimport fmax, isfinite
+from libc.math cimport fmax, hypot, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 
 import numpy as np
 cimport numpy as cnp
@@ -38,6 +38,7 @@ cnp.import_array()
 
 cdef double SHARE_SCALE = 4294967296.0  # 2 ** 32: the address hash's range
 cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a test checks)
+cdef double REFERENCE_MPS = 250.0  # likewise
 
 
 cdef struct Array:  # a numpy array's data, shape and strides (bytes), up to 3-d
@@ -53,12 +54,12 @@ cdef int _array(object a, int typenum, int ndim, bint write, Array* out,
     cycle.  The caller's reference keeps the array alive."""
     cdef cnp.ndarray arr
     if not cnp.PyArray_Check(a):
-        raise TypeError(f"keep_cycle: {name} is not a numpy array")
+        raise TypeError(f"{name} is not a numpy array")
     arr = <cnp.ndarray>a
     if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
             or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
             or (write and not cnp.PyArray_ISWRITEABLE(arr))):
-        raise ValueError(f"keep_cycle: {name} is not a {ndim}-d array of its type")
+        raise ValueError(f"{name} is not a {ndim}-d array of its type")
     out.data = <char*>cnp.PyArray_DATA(arr)
     out.n0 = cnp.PyArray_DIM(arr, 0)
     out.s0 = cnp.PyArray_STRIDE(arr, 0)
@@ -89,6 +90,11 @@ cdef inline void _set(Array* a, Py_ssize_t i, Py_ssize_t j, double v) noexcept n
     (<double*>(a.data + i * a.s0 + j * a.s1))[0] = v
 
 
+cdef inline double _f3(const Array* a, Py_ssize_t i, Py_ssize_t j,
+                       Py_ssize_t l) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0 + j * a.s1 + l * a.s2))[0]
+
+
 def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
                double noise_range, double noise_azimuth, object kind_, object ident_,
                object idx_, int64_t modes, double rate, double per_cycle, object rows_,
@@ -115,21 +121,21 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
     geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
     keeps that code); each float operation is numpy's, in numpy's order."""
     cdef Array num, ids, kind, ident, idx, rows, x, P, t, xy, los_x, los_y, slant, ground, k
-    _array(num_, cnp.NPY_FLOAT64, 2, True, &num, "num")
-    _array(ids_, cnp.NPY_INT64, 2, True, &ids, "ids")
-    _array(kind_, cnp.NPY_INT64, 1, False, &kind, "kind")
-    _array(ident_, cnp.NPY_INT64, 2, False, &ident, "ident")
-    _array(idx_, cnp.NPY_INT64, 1, False, &idx, "idx")
-    _array(rows_, cnp.NPY_INT64, 1, False, &rows, "rows")
-    _array(x_, cnp.NPY_FLOAT64, 2, False, &x, "x")
-    _array(P_, cnp.NPY_FLOAT64, 3, False, &P, "P")
-    _array(t_, cnp.NPY_FLOAT64, 1, False, &t, "t")
-    _array(xy_, cnp.NPY_FLOAT64, 2, False, &xy, "xy")
-    _array(los_x_, cnp.NPY_FLOAT64, 1, False, &los_x, "los_x")
-    _array(los_y_, cnp.NPY_FLOAT64, 1, False, &los_y, "los_y")
-    _array(slant_, cnp.NPY_FLOAT64, 1, False, &slant, "slant")
-    _array(ground_, cnp.NPY_FLOAT64, 1, False, &ground, "ground")
-    _array(k_, cnp.NPY_FLOAT64, 1, False, &k, "k")
+    _array(num_, cnp.NPY_FLOAT64, 2, True, &num, "keep_cycle: num")
+    _array(ids_, cnp.NPY_INT64, 2, True, &ids, "keep_cycle: ids")
+    _array(kind_, cnp.NPY_INT64, 1, False, &kind, "keep_cycle: kind")
+    _array(ident_, cnp.NPY_INT64, 2, False, &ident, "keep_cycle: ident")
+    _array(idx_, cnp.NPY_INT64, 1, False, &idx, "keep_cycle: idx")
+    _array(rows_, cnp.NPY_INT64, 1, False, &rows, "keep_cycle: rows")
+    _array(x_, cnp.NPY_FLOAT64, 2, False, &x, "keep_cycle: x")
+    _array(P_, cnp.NPY_FLOAT64, 3, False, &P, "keep_cycle: P")
+    _array(t_, cnp.NPY_FLOAT64, 1, False, &t, "keep_cycle: t")
+    _array(xy_, cnp.NPY_FLOAT64, 2, False, &xy, "keep_cycle: xy")
+    _array(los_x_, cnp.NPY_FLOAT64, 1, False, &los_x, "keep_cycle: los_x")
+    _array(los_y_, cnp.NPY_FLOAT64, 1, False, &los_y, "keep_cycle: los_y")
+    _array(slant_, cnp.NPY_FLOAT64, 1, False, &slant, "keep_cycle: slant")
+    _array(ground_, cnp.NPY_FLOAT64, 1, False, &ground, "keep_cycle: ground")
+    _array(k_, cnp.NPY_FLOAT64, 1, False, &k, "keep_cycle: k")
     cdef Py_ssize_t n = idx.n0, T = kind.n0, R = x.n0, i, c = 0, count
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
@@ -287,3 +293,165 @@ def pair_columns(const int64_t[:] si, const int64_t[:] sj, const double[:] theta
                 Ps[i, a, b] = P[cols[i, a], cols[i, b]]
                 flat[i, 8 * a + b] = cols[i, a] * size + cols[i, b]
     return cols_out, theta_out, P_out, flat_out
+
+
+# -- Registration._learn's element-wise steps ----------------------------------------------
+# ``_learn`` was some forty numpy calls on arrays of a few hundred pairs, most of them
+# element-wise (a microsecond or two each) around the stacked matrix products, which stay
+# numpy's (its BLAS's bits).  These are the element-wise steps, each float operation as
+# numpy did it in its order (tests/test_registration_learn.py keeps the numpy code).
+
+def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_accel):
+    """For the pairs of plots ``ri`` [p, 12] (this radar's records) and ``rj`` [p, 12]
+    (the other radar's, moved to ri's time with the velocity ``v`` [p, 2], of variance
+    ``vvar`` [p]): the difference ``d`` [p, 2], the Jacobian ``J = [H_i, -H_j]`` [p, 2, 8]
+    and the difference's covariance ``S`` [p, 2, 2] (both radars' noise, and on the
+    diagonal the velocity's uncertainty and the manoeuvre allowance ``half_accel`` = half
+    the acceleration, over the time moved).  New arrays."""
+    cdef Array ri, rj, v, vvar
+    _array(ri_, cnp.NPY_FLOAT64, 2, False, &ri, "learn_terms: ri")
+    _array(rj_, cnp.NPY_FLOAT64, 2, False, &rj, "learn_terms: rj")
+    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_terms: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_terms: vvar")
+    cdef Py_ssize_t p = ri.n0, i, r, c
+    if ri.n1 != 12 or rj.n1 != 12 or rj.n0 != p or v.n0 != p or v.n1 != 2 or vvar.n0 != p:
+        raise ValueError("learn_terms: shapes do not match")
+    cdef cnp.npy_intp dims[3]
+    dims[0], dims[1], dims[2] = p, 2, 8
+    J_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    dims[2] = 2
+    S_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    d_out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* J = <double*>cnp.PyArray_DATA(<cnp.ndarray>J_out)
+    cdef double* S = <double*>cnp.PyArray_DATA(<cnp.ndarray>S_out)
+    cdef double* d = <double*>cnp.PyArray_DATA(<cnp.ndarray>d_out)
+    cdef double dt, dt2, extra, b, v0, v1
+    for i in range(p):
+        dt = _f2(&ri, i, 0) - _f2(&rj, i, 0)
+        v0, v1 = _f2(&v, i, 0), _f2(&v, i, 1)
+        d[2 * i] = _f2(&ri, i, 1) - (_f2(&rj, i, 1) + v0 * dt)
+        d[2 * i + 1] = _f2(&ri, i, 2) - (_f2(&rj, i, 2) + v1 * dt)
+        for r in range(2):
+            for c in range(3):
+                J[16 * i + 8 * r + c] = _f2(&ri, i, 3 + 3 * r + c)
+                J[16 * i + 8 * r + 4 + c] = -_f2(&rj, i, 3 + 3 * r + c)
+        J[16 * i + 3] = -v0 / REFERENCE_MPS
+        J[16 * i + 11] = -v1 / REFERENCE_MPS
+        J[16 * i + 7] = v0 / REFERENCE_MPS
+        J[16 * i + 15] = v1 / REFERENCE_MPS
+        dt2 = dt * dt
+        b = half_accel * dt2
+        extra = _f(&vvar, i) * dt2 + b * b
+        S[4 * i] = _f2(&ri, i, 9) + _f2(&rj, i, 9) + extra
+        S[4 * i + 1] = S[4 * i + 2] = _f2(&ri, i, 10) + _f2(&rj, i, 10)
+        S[4 * i + 3] = _f2(&ri, i, 11) + _f2(&rj, i, 11) + extra
+    return d_out, J_out, S_out
+
+
+def learn_gate(object G_, object e_, object d_, object S_, object v_, object vvar_,
+               double gate, double cap, double vmax2):
+    """Which pairs pass (their residual ``e`` [p, 2] against the estimate, of covariance
+    ``G`` [p, 2, 2]: chi-square below ``gate``, finite, ``G`` positive; the difference
+    ``d`` [p, 2] shorter than ``cap``; the velocity ``v`` [p, 2] finite, its variance
+    ``vvar`` [p] below ``vmax2``): a bool array [p] and how many failed; and the
+    weights ``W = S^-1`` [p, 2, 2] of every pair's ``S`` [p, 2, 2] (the caller keeps the
+    rows of those that passed).  New arrays."""
+    cdef Array G, e, d, S, v, vvar
+    _array(G_, cnp.NPY_FLOAT64, 3, False, &G, "learn_gate: G")
+    _array(e_, cnp.NPY_FLOAT64, 2, False, &e, "learn_gate: e")
+    _array(d_, cnp.NPY_FLOAT64, 2, False, &d, "learn_gate: d")
+    _array(S_, cnp.NPY_FLOAT64, 3, False, &S, "learn_gate: S")
+    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_gate: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_gate: vvar")
+    cdef Py_ssize_t p = G.n0, i, failed = 0
+    if (G.n1 != 2 or G.n2 != 2 or e.n0 != p or e.n1 != 2 or d.n0 != p or d.n1 != 2
+            or S.n0 != p or S.n1 != 2 or S.n2 != 2 or v.n0 != p or v.n1 != 2
+            or vvar.n0 != p):
+        raise ValueError("learn_gate: shapes do not match")
+    cdef cnp.npy_intp dims[3]
+    dims[0], dims[1], dims[2] = p, 2, 2
+    ok_out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_BOOL, 0)
+    W_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    cdef cnp.npy_bool* ok = <cnp.npy_bool*>cnp.PyArray_DATA(<cnp.ndarray>ok_out)
+    cdef double* W = <double*>cnp.PyArray_DATA(<cnp.ndarray>W_out)
+    cdef double g00, g01, g11, e0, e1, det, chi2, s00, s01, s11
+    cdef bint good
+    for i in range(p):
+        g00, g01, g11 = _f3(&G, i, 0, 0), _f3(&G, i, 0, 1), _f3(&G, i, 1, 1)
+        e0, e1 = _f2(&e, i, 0), _f2(&e, i, 1)
+        det = g00 * g11 - g01 * g01
+        chi2 = (g11 * (e0 * e0) - 2.0 * g01 * e0 * e1 + g00 * (e1 * e1)) / det
+        good = (chi2 < gate and hypot(_f2(&d, i, 0), _f2(&d, i, 1)) < cap
+                and isfinite(chi2) and det > 0.0 and isfinite(_f2(&v, i, 0))
+                and isfinite(_f2(&v, i, 1)) and _f(&vvar, i) < vmax2)
+        ok[i] = good
+        failed += not good
+        s00, s01, s11 = _f3(&S, i, 0, 0), _f3(&S, i, 0, 1), _f3(&S, i, 1, 1)
+        det = s00 * s11 - s01 * s01
+        W[4 * i] = s11 / det
+        W[4 * i + 3] = s00 / det
+        W[4 * i + 1] = W[4 * i + 2] = -s01 / det
+    return ok_out, failed, W_out
+
+
+def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
+               object cols_, object JWd_, object si_, object sj_):
+    """The accepted pairs into the normal equations, in place: ``N`` [m, m] gets each
+    pair's ``JWJ`` [p, 8, 8] at its cells ``flat`` [p, 64], ``b`` [m] its ``JWd`` [p, 8]
+    at ``cols`` [p, 8], ``pairs`` [n] one for each radar of each pair (``si``, ``sj``).
+    As numpy's ``x += np.bincount(...)`` did: the pairs' terms summed in order from zero,
+    then added to every cell."""
+    cdef Array N, b, pairs, flat, JWJ, cols, JWd, si, sj
+    _array(N_, cnp.NPY_FLOAT64, 2, True, &N, "learn_sums: N")
+    _array(b_, cnp.NPY_FLOAT64, 1, True, &b, "learn_sums: b")
+    _array(pairs_, cnp.NPY_FLOAT64, 1, True, &pairs, "learn_sums: pairs")
+    _array(flat_, cnp.NPY_INT64, 2, False, &flat, "learn_sums: flat")
+    _array(JWJ_, cnp.NPY_FLOAT64, 3, False, &JWJ, "learn_sums: JWJ")
+    _array(cols_, cnp.NPY_INT64, 2, False, &cols, "learn_sums: cols")
+    _array(JWd_, cnp.NPY_FLOAT64, 2, False, &JWd, "learn_sums: JWd")
+    _array(si_, cnp.NPY_INT64, 1, False, &si, "learn_sums: si")
+    _array(sj_, cnp.NPY_INT64, 1, False, &sj, "learn_sums: sj")
+    cdef Py_ssize_t m = b.n0, n = pairs.n0, p = flat.n0, i, a, c
+    cdef int64_t q
+    if (N.n0 != m or N.n1 != m or flat.n1 != 64 or JWJ.n0 != p or JWJ.n1 != 8
+            or JWJ.n2 != 8 or cols.n0 != p or cols.n1 != 8 or JWd.n0 != p or JWd.n1 != 8
+            or si.n0 != p or sj.n0 != p):
+        raise ValueError("learn_sums: shapes do not match")
+    cdef double* acc = <double*>PyMem_Calloc(m * m + m + 1, sizeof(double))
+    cdef int64_t* count = <int64_t*>PyMem_Calloc(n + 1, sizeof(int64_t))
+    if acc == NULL or count == NULL:
+        PyMem_Free(acc)
+        PyMem_Free(count)
+        raise MemoryError()
+    try:
+        for i in range(p):  # check every index first: nothing changes on an error
+            for a in range(64):
+                q = _i2(&flat, i, a)
+                if q < 0 or q >= m * m:
+                    raise IndexError(f"learn_sums: cell {q} outside [0, {m * m})")
+            for a in range(8):
+                q = _i2(&cols, i, a)
+                if q < 0 or q >= m:
+                    raise IndexError(f"learn_sums: column {q} outside [0, {m})")
+            if _i(&si, i) < 0 or _i(&si, i) >= n or _i(&sj, i) < 0 or _i(&sj, i) >= n:
+                raise IndexError(f"learn_sums: radar outside [0, {n})")
+        for i in range(p):
+            for a in range(8):
+                for c in range(8):
+                    acc[_i2(&flat, i, 8 * a + c)] += _f3(&JWJ, i, a, c)
+        for i in range(p):
+            for a in range(8):
+                acc[m * m + _i2(&cols, i, a)] += _f2(&JWd, i, a)
+        for i in range(p):
+            count[_i(&si, i)] += 1
+        for i in range(p):
+            count[_i(&sj, i)] += 1
+        for a in range(m):
+            for c in range(m):
+                _set(&N, a, c, _f2(&N, a, c) + acc[m * a + c])
+            (<double*>(b.data + a * b.s0))[0] += acc[m * m + a]
+        for a in range(n):
+            (<double*>(pairs.data + a * pairs.s0))[0] += <double> count[a]
+    finally:
+        PyMem_Free(acc)
+        PyMem_Free(count)
