@@ -93,7 +93,9 @@ extensions = [
     # radar registration's per-cycle selection of plots and their tracks' velocities
     # (gateway/associate/registration.py calls it)
     Extension("gateway._registration", ["ext/registration.pyx"],
-              extra_compile_args=["-O3", "-ffp-contract=off"]),
+              include_dirs=[numpy.get_include()],  # numpy's C API: keep_cycle's arrays
+              extra_compile_args=["-O3", "-ffp-contract=off"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's output side: Fused message structs from the track table's columns
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit

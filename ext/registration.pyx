@@ -16,29 +16,90 @@ plot learnt from, ~54,000 in the capture): the same dict and OrderedDict steps, 
 the interpreter's cost per step.  tests/test_registration_pairing.py holds it to the code
 it replaced.
 
+``keep_cycle`` reads its eighteen arrays by numpy's C API (``_array``: any strides,
+aligned, native order), not as typed memoryviews: taking eighteen views cost ~2 us a call,
+more than the work on a cycle's handful of plots.
+
 Built with ``-ffp-contract=off``: each float operation is rounded as numpy rounds it.
 Every function checks the shapes it is given (ValueError) and the indices it follows
 (IndexError).
 """
 
-from libc.math cimport fmax, isfinite
+from libc.math cimport fmax, hypot, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double SHARE_SCALE = 4294967296.0  # 2 ** 32: the address hash's range
 cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a test checks)
+cdef double REFERENCE_MPS = 250.0  # likewise
 
 
-def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t source,
-               double noise_range, double noise_azimuth, const int64_t[:] kind,
-               const int64_t[:, :] ident, const int64_t[:] idx, int64_t modes, double rate,
-               double per_cycle, const int64_t[:] rows, const double[:, :] x,
-               const double[:, :, :] P, const double[:] t, const double[:, :] xy,
-               const double[:] los_x, const double[:] los_y, const double[:] slant,
-               const double[:] ground, const double[:] k):
+cdef struct Array:  # a numpy array's data, shape and strides (bytes), up to 3-d
+    char* data
+    Py_ssize_t n0, n1, n2, s0, s1, s2
+
+
+cdef int _array(object a, int typenum, int ndim, bint write, Array* out,
+                str name) except -1:
+    """``out`` from the numpy array ``a`` of type ``typenum`` and ``ndim`` dimensions
+    (aligned, native byte order; writable if ``write``): a few pointer reads where a
+    typed memoryview costs ~0.1-0.2 us to take, and keep_cycle takes eighteen arrays a
+    cycle.  The caller's reference keeps the array alive."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+            or (write and not cnp.PyArray_ISWRITEABLE(arr))):
+        raise ValueError(f"{name} is not a {ndim}-d array of its type")
+    out.data = <char*>cnp.PyArray_DATA(arr)
+    out.n0 = cnp.PyArray_DIM(arr, 0)
+    out.s0 = cnp.PyArray_STRIDE(arr, 0)
+    out.n1 = cnp.PyArray_DIM(arr, 1) if ndim > 1 else 1
+    out.s1 = cnp.PyArray_STRIDE(arr, 1) if ndim > 1 else 0
+    out.n2 = cnp.PyArray_DIM(arr, 2) if ndim > 2 else 1
+    out.s2 = cnp.PyArray_STRIDE(arr, 2) if ndim > 2 else 0
+    return 0
+
+
+cdef inline double _f(const Array* a, Py_ssize_t i) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0))[0]
+
+
+cdef inline double _f2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0 + j * a.s1))[0]
+
+
+cdef inline int64_t _i(const Array* a, Py_ssize_t i) noexcept nogil:
+    return (<const int64_t*>(a.data + i * a.s0))[0]
+
+
+cdef inline int64_t _i2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    return (<const int64_t*>(a.data + i * a.s0 + j * a.s1))[0]
+
+
+cdef inline void _set(Array* a, Py_ssize_t i, Py_ssize_t j, double v) noexcept nogil:
+    (<double*>(a.data + i * a.s0 + j * a.s1))[0] = v
+
+
+cdef inline double _f3(const Array* a, Py_ssize_t i, Py_ssize_t j,
+                       Py_ssize_t l) noexcept nogil:
+    return (<const double*>(a.data + i * a.s0 + j * a.s1 + l * a.s2))[0]
+
+
+def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
+               double noise_range, double noise_azimuth, object kind_, object ident_,
+               object idx_, int64_t modes, double rate, double per_cycle, object rows_,
+               object x_, object P_, object t_, object xy_, object los_x_, object los_y_,
+               object slant_, object ground_, object k_):
     """``Registration.after``'s cycle in one call: the measurements ``idx`` (that went to
     the tracks ``rows``) it learns from, and what ``_work`` needs of them.
 
@@ -59,81 +120,103 @@ def keep_cycle(double[:, ::1] num, int64_t[:, ::1] ids, Py_ssize_t at, int64_t s
     Where it was three calls (the choice, the velocities, the copy) and the test of the
     geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
     keeps that code); each float operation is numpy's, in numpy's order."""
-    cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], R = x.shape[0], i, c = 0, count
+    cdef Array num, ids, kind, ident, idx, rows, x, P, t, xy, los_x, los_y, slant, ground, k
+    _array(num_, cnp.NPY_FLOAT64, 2, True, &num, "keep_cycle: num")
+    _array(ids_, cnp.NPY_INT64, 2, True, &ids, "keep_cycle: ids")
+    _array(kind_, cnp.NPY_INT64, 1, False, &kind, "keep_cycle: kind")
+    _array(ident_, cnp.NPY_INT64, 2, False, &ident, "keep_cycle: ident")
+    _array(idx_, cnp.NPY_INT64, 1, False, &idx, "keep_cycle: idx")
+    _array(rows_, cnp.NPY_INT64, 1, False, &rows, "keep_cycle: rows")
+    _array(x_, cnp.NPY_FLOAT64, 2, False, &x, "keep_cycle: x")
+    _array(P_, cnp.NPY_FLOAT64, 3, False, &P, "keep_cycle: P")
+    _array(t_, cnp.NPY_FLOAT64, 1, False, &t, "keep_cycle: t")
+    _array(xy_, cnp.NPY_FLOAT64, 2, False, &xy, "keep_cycle: xy")
+    _array(los_x_, cnp.NPY_FLOAT64, 1, False, &los_x, "keep_cycle: los_x")
+    _array(los_y_, cnp.NPY_FLOAT64, 1, False, &los_y, "keep_cycle: los_y")
+    _array(slant_, cnp.NPY_FLOAT64, 1, False, &slant, "keep_cycle: slant")
+    _array(ground_, cnp.NPY_FLOAT64, 1, False, &ground, "keep_cycle: ground")
+    _array(k_, cnp.NPY_FLOAT64, 1, False, &k, "keep_cycle: k")
+    cdef Py_ssize_t n = idx.n0, T = kind.n0, R = x.n0, i, c = 0, count
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
     cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
-    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
-            or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
-            or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
+    if ident.n0 != T or ident.n1 < 1 or t.n0 != T or xy.n0 != T or xy.n1 != 2 \
+            or los_x.n0 != T or los_y.n0 != T or slant.n0 != T \
+            or ground.n0 != T or k.n0 != T or rows.n0 != n:
         raise ValueError("keep_cycle: shapes do not match")
-    if x.shape[1] < 4 or P.shape[0] != R or P.shape[1] < 4 or P.shape[2] < 4:
+    if x.n1 < 4 or P.n0 != R or P.n1 < 4 or P.n2 < 4:
         raise ValueError("keep_cycle: shapes do not match")
-    if num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0 \
-            or at + n > num.shape[0]:
+    if num.n1 != 15 or ids.n1 != 2 or ids.n0 != num.n0 or at < 0 or at + n > num.n0:
         raise ValueError("keep_cycle: the buffers are too small")
-    keep_out = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] keep = keep_out
-    for i in range(n):
-        q = idx[i]
-        if q < 0 or q >= T:
-            raise IndexError(f"keep_cycle: plot {q} outside [0, {T})")
-        if kind[q] == modes:
-            keep[c] = i
-            c += 1
-    if c == 0:
-        return at, 0, rate
-    rate += 0.05 * (<double> c - rate)
-    share = per_cycle / rate
-    if share < 1.0:  # dense traffic: the same share of addresses, for every radar
-        bound = share * SHARE_SCALE
-        count = 0
+    cdef int64_t* keep = <int64_t*>PyMem_Malloc((n if n else 1) * sizeof(int64_t))
+    if keep == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            q = _i(&idx, i)
+            if q < 0 or q >= T:
+                raise IndexError(f"keep_cycle: plot {q} outside [0, {T})")
+            if _i(&kind, q) == modes:
+                keep[c] = i
+                c += 1
+        if c == 0:
+            return at, 0, rate
+        rate += 0.05 * (<double> c - rate)
+        share = per_cycle / rate
+        if share < 1.0:  # dense traffic: the same share of addresses, for every radar
+            bound = share * SHARE_SCALE
+            count = 0
+            for i in range(c):
+                # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
+                if <double> <int64_t> ((<uint64_t> _i2(&ident, _i(&idx, keep[i]), 0)
+                                        * 2654435761ULL) & 0xFFFFFFFFULL) < bound:
+                    keep[count] = keep[i]
+                    count += 1
+            c = count
         for i in range(c):
-            # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
-            if <double> <int64_t> ((<uint64_t> ident[idx[keep[i]], 0] * 2654435761ULL)
-                                   & 0xFFFFFFFFULL) < bound:
-                keep[count] = keep[i]
-                count += 1
-        c = count
-    for i in range(c):
-        s = keep[i]
-        r = rows[s]
-        if r < 0 or r >= R:
-            raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
-        q = idx[s]
-        tn, xn, yn = t[q], xy[q, 0], xy[q, 1]
-        u0, u1, sl, gr, kn = los_x[q], los_y[q], slant[q], ground[q], k[q]
-        if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
-                and isfinite(u1) and isfinite(sl) and isfinite(gr) and isfinite(kn)
-                and sl > 0.0 and gr > 0.0):  # no usable geometry: counted, not kept
-            continue
-        g = gr * kn  # ground in plane metres
-        f = fmax(sl * kn / g, 1.0)
-        fk = f * kn
-        b = fk * sl / REFERENCE_M
-        num[row, 0] = tn
-        num[row, 1] = xn
-        num[row, 2] = yn
-        # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref with
-        # w = (u1, -u0) (clockwise: where azimuth grows)
-        num[row, 3] = fk * u0
-        num[row, 4] = b * u0
-        num[row, 5] = (g / REFERENCE_M) * u1
-        num[row, 6] = fk * u1
-        num[row, 7] = b * u1
-        num[row, 8] = (g / REFERENCE_M) * -u0
-        along = noise_range * (fk * fk)
-        across = noise_azimuth * (g * g)
-        num[row, 9] = along * (u0 * u0) + across * (u1 * u1)
-        num[row, 10] = along * u0 * u1 + across * u1 * -u0
-        num[row, 11] = along * (u1 * u1) + across * (-u0 * -u0)
-        num[row, 12] = x[r, 2]
-        num[row, 13] = x[r, 3]
-        num[row, 14] = fmax(P[r, 2, 2], P[r, 3, 3])  # numpy's fmax is C's
-        ids[row, 0] = source
-        ids[row, 1] = ident[q, 0]
-        row += 1
-    return row, c, rate
+            s = keep[i]
+            r = _i(&rows, s)
+            if r < 0 or r >= R:
+                raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
+            q = _i(&idx, s)
+            tn, xn, yn = _f(&t, q), _f2(&xy, q, 0), _f2(&xy, q, 1)
+            u0, u1, sl, gr, kn = (_f(&los_x, q), _f(&los_y, q), _f(&slant, q),
+                                  _f(&ground, q), _f(&k, q))
+            if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
+                    and isfinite(u1) and isfinite(sl) and isfinite(gr) and isfinite(kn)
+                    and sl > 0.0 and gr > 0.0):  # no usable geometry: counted, not kept
+                continue
+            g = gr * kn  # ground in plane metres
+            f = fmax(sl * kn / g, 1.0)
+            fk = f * kn
+            b = fk * sl / REFERENCE_M
+            _set(&num, row, 0, tn)
+            _set(&num, row, 1, xn)
+            _set(&num, row, 2, yn)
+            # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref
+            # with w = (u1, -u0) (clockwise: where azimuth grows)
+            _set(&num, row, 3, fk * u0)
+            _set(&num, row, 4, b * u0)
+            _set(&num, row, 5, (g / REFERENCE_M) * u1)
+            _set(&num, row, 6, fk * u1)
+            _set(&num, row, 7, b * u1)
+            _set(&num, row, 8, (g / REFERENCE_M) * -u0)
+            along = noise_range * (fk * fk)
+            across = noise_azimuth * (g * g)
+            _set(&num, row, 9, along * (u0 * u0) + across * (u1 * u1))
+            _set(&num, row, 10, along * u0 * u1 + across * u1 * -u0)
+            _set(&num, row, 11, along * (u1 * u1) + across * (-u0 * -u0))
+            _set(&num, row, 12, _f2(&x, r, 2))
+            _set(&num, row, 13, _f2(&x, r, 3))
+            _set(&num, row, 14, fmax(  # numpy's fmax is C's
+                (<const double*>(P.data + r * P.s0 + 2 * P.s1 + 2 * P.s2))[0],
+                (<const double*>(P.data + r * P.s0 + 3 * P.s1 + 3 * P.s2))[0]))
+            (<int64_t*>(ids.data + row * ids.s0))[0] = source
+            (<int64_t*>(ids.data + row * ids.s0 + ids.s1))[0] = _i2(&ident, q, 0)
+            row += 1
+        return row, c, rate
+    finally:
+        PyMem_Free(keep)
 
 
 def pair_plots(object last, const int64_t[:] address, const int64_t[:] source,
@@ -210,3 +293,165 @@ def pair_columns(const int64_t[:] si, const int64_t[:] sj, const double[:] theta
                 Ps[i, a, b] = P[cols[i, a], cols[i, b]]
                 flat[i, 8 * a + b] = cols[i, a] * size + cols[i, b]
     return cols_out, theta_out, P_out, flat_out
+
+
+# -- Registration._learn's element-wise steps ----------------------------------------------
+# ``_learn`` was some forty numpy calls on arrays of a few hundred pairs, most of them
+# element-wise (a microsecond or two each) around the stacked matrix products, which stay
+# numpy's (its BLAS's bits).  These are the element-wise steps, each float operation as
+# numpy did it in its order (tests/test_registration_learn.py keeps the numpy code).
+
+def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_accel):
+    """For the pairs of plots ``ri`` [p, 12] (this radar's records) and ``rj`` [p, 12]
+    (the other radar's, moved to ri's time with the velocity ``v`` [p, 2], of variance
+    ``vvar`` [p]): the difference ``d`` [p, 2], the Jacobian ``J = [H_i, -H_j]`` [p, 2, 8]
+    and the difference's covariance ``S`` [p, 2, 2] (both radars' noise, and on the
+    diagonal the velocity's uncertainty and the manoeuvre allowance ``half_accel`` = half
+    the acceleration, over the time moved).  New arrays."""
+    cdef Array ri, rj, v, vvar
+    _array(ri_, cnp.NPY_FLOAT64, 2, False, &ri, "learn_terms: ri")
+    _array(rj_, cnp.NPY_FLOAT64, 2, False, &rj, "learn_terms: rj")
+    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_terms: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_terms: vvar")
+    cdef Py_ssize_t p = ri.n0, i, r, c
+    if ri.n1 != 12 or rj.n1 != 12 or rj.n0 != p or v.n0 != p or v.n1 != 2 or vvar.n0 != p:
+        raise ValueError("learn_terms: shapes do not match")
+    cdef cnp.npy_intp dims[3]
+    dims[0], dims[1], dims[2] = p, 2, 8
+    J_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    dims[2] = 2
+    S_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    d_out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* J = <double*>cnp.PyArray_DATA(<cnp.ndarray>J_out)
+    cdef double* S = <double*>cnp.PyArray_DATA(<cnp.ndarray>S_out)
+    cdef double* d = <double*>cnp.PyArray_DATA(<cnp.ndarray>d_out)
+    cdef double dt, dt2, extra, b, v0, v1
+    for i in range(p):
+        dt = _f2(&ri, i, 0) - _f2(&rj, i, 0)
+        v0, v1 = _f2(&v, i, 0), _f2(&v, i, 1)
+        d[2 * i] = _f2(&ri, i, 1) - (_f2(&rj, i, 1) + v0 * dt)
+        d[2 * i + 1] = _f2(&ri, i, 2) - (_f2(&rj, i, 2) + v1 * dt)
+        for r in range(2):
+            for c in range(3):
+                J[16 * i + 8 * r + c] = _f2(&ri, i, 3 + 3 * r + c)
+                J[16 * i + 8 * r + 4 + c] = -_f2(&rj, i, 3 + 3 * r + c)
+        J[16 * i + 3] = -v0 / REFERENCE_MPS
+        J[16 * i + 11] = -v1 / REFERENCE_MPS
+        J[16 * i + 7] = v0 / REFERENCE_MPS
+        J[16 * i + 15] = v1 / REFERENCE_MPS
+        dt2 = dt * dt
+        b = half_accel * dt2
+        extra = _f(&vvar, i) * dt2 + b * b
+        S[4 * i] = _f2(&ri, i, 9) + _f2(&rj, i, 9) + extra
+        S[4 * i + 1] = S[4 * i + 2] = _f2(&ri, i, 10) + _f2(&rj, i, 10)
+        S[4 * i + 3] = _f2(&ri, i, 11) + _f2(&rj, i, 11) + extra
+    return d_out, J_out, S_out
+
+
+def learn_gate(object G_, object e_, object d_, object S_, object v_, object vvar_,
+               double gate, double cap, double vmax2):
+    """Which pairs pass (their residual ``e`` [p, 2] against the estimate, of covariance
+    ``G`` [p, 2, 2]: chi-square below ``gate``, finite, ``G`` positive; the difference
+    ``d`` [p, 2] shorter than ``cap``; the velocity ``v`` [p, 2] finite, its variance
+    ``vvar`` [p] below ``vmax2``): a bool array [p] and how many failed; and the
+    weights ``W = S^-1`` [p, 2, 2] of every pair's ``S`` [p, 2, 2] (the caller keeps the
+    rows of those that passed).  New arrays."""
+    cdef Array G, e, d, S, v, vvar
+    _array(G_, cnp.NPY_FLOAT64, 3, False, &G, "learn_gate: G")
+    _array(e_, cnp.NPY_FLOAT64, 2, False, &e, "learn_gate: e")
+    _array(d_, cnp.NPY_FLOAT64, 2, False, &d, "learn_gate: d")
+    _array(S_, cnp.NPY_FLOAT64, 3, False, &S, "learn_gate: S")
+    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_gate: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_gate: vvar")
+    cdef Py_ssize_t p = G.n0, i, failed = 0
+    if (G.n1 != 2 or G.n2 != 2 or e.n0 != p or e.n1 != 2 or d.n0 != p or d.n1 != 2
+            or S.n0 != p or S.n1 != 2 or S.n2 != 2 or v.n0 != p or v.n1 != 2
+            or vvar.n0 != p):
+        raise ValueError("learn_gate: shapes do not match")
+    cdef cnp.npy_intp dims[3]
+    dims[0], dims[1], dims[2] = p, 2, 2
+    ok_out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_BOOL, 0)
+    W_out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT64, 0)
+    cdef cnp.npy_bool* ok = <cnp.npy_bool*>cnp.PyArray_DATA(<cnp.ndarray>ok_out)
+    cdef double* W = <double*>cnp.PyArray_DATA(<cnp.ndarray>W_out)
+    cdef double g00, g01, g11, e0, e1, det, chi2, s00, s01, s11
+    cdef bint good
+    for i in range(p):
+        g00, g01, g11 = _f3(&G, i, 0, 0), _f3(&G, i, 0, 1), _f3(&G, i, 1, 1)
+        e0, e1 = _f2(&e, i, 0), _f2(&e, i, 1)
+        det = g00 * g11 - g01 * g01
+        chi2 = (g11 * (e0 * e0) - 2.0 * g01 * e0 * e1 + g00 * (e1 * e1)) / det
+        good = (chi2 < gate and hypot(_f2(&d, i, 0), _f2(&d, i, 1)) < cap
+                and isfinite(chi2) and det > 0.0 and isfinite(_f2(&v, i, 0))
+                and isfinite(_f2(&v, i, 1)) and _f(&vvar, i) < vmax2)
+        ok[i] = good
+        failed += not good
+        s00, s01, s11 = _f3(&S, i, 0, 0), _f3(&S, i, 0, 1), _f3(&S, i, 1, 1)
+        det = s00 * s11 - s01 * s01
+        W[4 * i] = s11 / det
+        W[4 * i + 3] = s00 / det
+        W[4 * i + 1] = W[4 * i + 2] = -s01 / det
+    return ok_out, failed, W_out
+
+
+def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
+               object cols_, object JWd_, object si_, object sj_):
+    """The accepted pairs into the normal equations, in place: ``N`` [m, m] gets each
+    pair's ``JWJ`` [p, 8, 8] at its cells ``flat`` [p, 64], ``b`` [m] its ``JWd`` [p, 8]
+    at ``cols`` [p, 8], ``pairs`` [n] one for each radar of each pair (``si``, ``sj``).
+    As numpy's ``x += np.bincount(...)`` did: the pairs' terms summed in order from zero,
+    then added to every cell."""
+    cdef Array N, b, pairs, flat, JWJ, cols, JWd, si, sj
+    _array(N_, cnp.NPY_FLOAT64, 2, True, &N, "learn_sums: N")
+    _array(b_, cnp.NPY_FLOAT64, 1, True, &b, "learn_sums: b")
+    _array(pairs_, cnp.NPY_FLOAT64, 1, True, &pairs, "learn_sums: pairs")
+    _array(flat_, cnp.NPY_INT64, 2, False, &flat, "learn_sums: flat")
+    _array(JWJ_, cnp.NPY_FLOAT64, 3, False, &JWJ, "learn_sums: JWJ")
+    _array(cols_, cnp.NPY_INT64, 2, False, &cols, "learn_sums: cols")
+    _array(JWd_, cnp.NPY_FLOAT64, 2, False, &JWd, "learn_sums: JWd")
+    _array(si_, cnp.NPY_INT64, 1, False, &si, "learn_sums: si")
+    _array(sj_, cnp.NPY_INT64, 1, False, &sj, "learn_sums: sj")
+    cdef Py_ssize_t m = b.n0, n = pairs.n0, p = flat.n0, i, a, c
+    cdef int64_t q
+    if (N.n0 != m or N.n1 != m or flat.n1 != 64 or JWJ.n0 != p or JWJ.n1 != 8
+            or JWJ.n2 != 8 or cols.n0 != p or cols.n1 != 8 or JWd.n0 != p or JWd.n1 != 8
+            or si.n0 != p or sj.n0 != p):
+        raise ValueError("learn_sums: shapes do not match")
+    cdef double* acc = <double*>PyMem_Calloc(m * m + m + 1, sizeof(double))
+    cdef int64_t* count = <int64_t*>PyMem_Calloc(n + 1, sizeof(int64_t))
+    if acc == NULL or count == NULL:
+        PyMem_Free(acc)
+        PyMem_Free(count)
+        raise MemoryError()
+    try:
+        for i in range(p):  # check every index first: nothing changes on an error
+            for a in range(64):
+                q = _i2(&flat, i, a)
+                if q < 0 or q >= m * m:
+                    raise IndexError(f"learn_sums: cell {q} outside [0, {m * m})")
+            for a in range(8):
+                q = _i2(&cols, i, a)
+                if q < 0 or q >= m:
+                    raise IndexError(f"learn_sums: column {q} outside [0, {m})")
+            if _i(&si, i) < 0 or _i(&si, i) >= n or _i(&sj, i) < 0 or _i(&sj, i) >= n:
+                raise IndexError(f"learn_sums: radar outside [0, {n})")
+        for i in range(p):
+            for a in range(8):
+                for c in range(8):
+                    acc[_i2(&flat, i, 8 * a + c)] += _f3(&JWJ, i, a, c)
+        for i in range(p):
+            for a in range(8):
+                acc[m * m + _i2(&cols, i, a)] += _f2(&JWd, i, a)
+        for i in range(p):
+            count[_i(&si, i)] += 1
+        for i in range(p):
+            count[_i(&sj, i)] += 1
+        for a in range(m):
+            for c in range(m):
+                _set(&N, a, c, _f2(&N, a, c) + acc[m * a + c])
+            (<double*>(b.data + a * b.s0))[0] += acc[m * m + a]
+        for a in range(n):
+            (<double*>(pairs.data + a * pairs.s0))[0] += <double> count[a]
+    finally:
+        PyMem_Free(acc)
+        PyMem_Free(count)

@@ -51,7 +51,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway._columns import correct_plots
-from gateway._registration import keep_cycle, pair_columns, pair_plots
+from gateway._registration import (
+    keep_cycle,
+    learn_gate,
+    learn_sums,
+    learn_terms,
+    pair_columns,
+    pair_plots,
+)
 from gateway.associate.measurements import MODES, MeasurementModel, Measurements, SourceKey
 from gateway.associate.parameters import TrackerParameters
 from gateway.messages import RadarRef
@@ -335,50 +342,31 @@ class Registration:
         """Gate the pairs against the current estimate, then add the accepted ones to the
         normal equations."""
         p = self.p
-        dt = ri[:, _T] - rj[:, _T]
-        d = ri[:, _X:_Y + 1] - (rj[:, _X:_Y + 1] + v * dt[:, None])
-        # J = [H_i, -H_j]: 2 x 8 per pair
-        J = np.empty((len(dt), 2, 2 * NP))
-        J[:, :, 0:3] = ri[:, _H].reshape(-1, 2, 3)
-        J[:, :, 3] = -v / REFERENCE_MPS
-        J[:, :, 4:7] = -rj[:, _H].reshape(-1, 2, 3)
-        J[:, :, 7] = v / REFERENCE_MPS
-        extra = vvar * dt ** 2 + (0.5 * p.registration_accel_mps2 * dt ** 2) ** 2
-        S = np.empty((len(dt), 2, 2))
-        S[:, 0, 0] = ri[:, 9] + rj[:, 9] + extra
-        S[:, 0, 1] = S[:, 1, 0] = ri[:, 10] + rj[:, 10]
-        S[:, 1, 1] = ri[:, 11] + rj[:, 11] + extra
+        # the difference d [p, 2], J = [H_i, -H_j] [p, 2, 8] and d's covariance S
+        # [p, 2, 2] (C: numpy's element-wise steps)
+        d, J, S = learn_terms(ri, rj, v, vvar, 0.5 * p.registration_accel_mps2)
         # the pairs' columns of the equations [p, 8], the estimate [p, 8] and its
         # covariance [p, 8, 8] there, the cells of N they add to [p, 64] (C: copies)
         cols, theta, Psub, flat = pair_columns(si, sj, self.theta, self.P)
         Jt = J.transpose(0, 2, 1)
         e = d - (J @ theta[:, :, None])[:, :, 0]
         G = S + J @ Psub @ Jt
-        det = G[:, 0, 0] * G[:, 1, 1] - G[:, 0, 1] ** 2
-        chi2 = (G[:, 1, 1] * e[:, 0] ** 2 - 2 * G[:, 0, 1] * e[:, 0] * e[:, 1]
-                + G[:, 0, 0] * e[:, 1] ** 2) / det
-        ok = ((chi2 < p.registration_gate_chi2) & (np.hypot(d[:, 0], d[:, 1])
-                                                   < p.registration_cap_m)
-              & np.isfinite(chi2) & (det > 0) & np.isfinite(v).all(axis=1)
-              & (vvar < p.registration_velocity_sigma_mps ** 2))
-        self.rejected += int((~ok).sum())
-        if not ok.any():
+        # the gate, and every pair's weights W = S^-1 (C: numpy's element-wise steps)
+        ok, failed, W = learn_gate(G, e, d, S, v, vvar, p.registration_gate_chi2,
+                                   p.registration_cap_m,
+                                   p.registration_velocity_sigma_mps ** 2)
+        self.rejected += failed
+        if failed == len(ok):
             return
-        if not ok.all():  # (rejections are rare)
-            J, Jt, S, d, cols, flat, sj, si = (J[ok], Jt[ok], S[ok], d[ok], cols[ok],
+        if failed:  # (rejections are rare)
+            J, Jt, W, d, cols, flat, sj, si = (J[ok], Jt[ok], W[ok], d[ok], cols[ok],
                                                flat[ok], sj[ok], si[ok])
         self._forget(float(ri[:, _T].max()))
-        det = S[:, 0, 0] * S[:, 1, 1] - S[:, 0, 1] ** 2
-        W = np.empty_like(S)
-        W[:, 0, 0], W[:, 1, 1] = S[:, 1, 1] / det, S[:, 0, 0] / det
-        W[:, 0, 1] = W[:, 1, 0] = -S[:, 0, 1] / det
         JW = Jt @ W  # J^T W: [p, 8, 2]
         JWJ = JW @ J
         JWd = (JW @ d[:, :, None])[:, :, 0]
-        size = len(self.b)
-        self.N += np.bincount(flat.ravel(), JWJ.ravel(), size * size).reshape(size, size)
-        self.b += np.bincount(cols.ravel(), JWd.ravel(), size)
-        self.pairs += np.bincount(np.concatenate((si, sj)), minlength=self.n)
+        # into N, b and the pair counts (C: numpy's bincounts, in place)
+        learn_sums(self.N, self.b, self.pairs, flat, JWJ, cols, JWd, si, sj)
         self.accepted += len(d)
         self.since_solve += len(d)
 
