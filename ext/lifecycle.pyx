@@ -18,6 +18,7 @@ cimport numpy as cnp
 from libc.math cimport INFINITY, NAN, copysign, floor, fmax, fmin, fmod, isfinite, isnan, rint, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -703,3 +704,84 @@ def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :
         if ex != 0:
             count += 1
     return count
+
+
+cdef class RowFill:
+    """The fresh-row values of some columns (each a C-contiguous array, one row per index of
+    its first axis), written to given rows in one call: ``TrackTable.new`` resets a new
+    row's twenty columns, where one numpy assignment per column (a track starts from one
+    plot) cost more than the bytes it wrote.  Each column's fill is one row's bytes (numpy's
+    own, made by np.full, so a nan is numpy's nan); the arrays are held, so a column the
+    table has since replaced is never written freed: the table makes a new RowFill whenever
+    it makes new columns (``TrackTable._grow``, ``ensure_sources``)."""
+
+    cdef list arrays, fills  # held: the pointers below are theirs
+    cdef Py_ssize_t n, cap
+    cdef char **data
+    cdef const char **fill
+    cdef Py_ssize_t *width
+
+    def __cinit__(self, list arrays, list fills):
+        cdef Py_ssize_t i, n = len(arrays)
+        cdef cnp.ndarray a
+        if len(fills) != n:
+            raise ValueError("RowFill: one fill per column")
+        self.arrays, self.fills, self.n = list(arrays), list(fills), n
+        self.cap = arrays[0].shape[0] if n else 0
+        self.data = <char **>malloc(max(n, 1) * sizeof(char *))
+        self.fill = <const char **>malloc(max(n, 1) * sizeof(char *))
+        self.width = <Py_ssize_t *>malloc(max(n, 1) * sizeof(Py_ssize_t))
+        if self.data == NULL or self.fill == NULL or self.width == NULL:
+            raise MemoryError()
+        for i in range(n):
+            a = arrays[i]
+            f = fills[i]
+            if not isinstance(f, bytes):
+                raise TypeError("RowFill: a fill is one row's bytes")
+            if (a.ndim < 1 or a.shape[0] != self.cap or not a.flags.c_contiguous
+                    or not a.flags.writeable or len(f) * self.cap != a.nbytes):
+                raise ValueError("RowFill: columns differ in rows, are not C-contiguous and "
+                                 "writeable, or a fill is not one row")
+            self.data[i] = <char *>cnp.PyArray_DATA(a)
+            self.fill[i] = <const char *>(<bytes>f)
+            self.width[i] = len(f)
+
+    def __dealloc__(self):
+        free(self.data)
+        free(<void *>self.fill)
+        free(self.width)
+
+    def reset(self, const int64_t[:] rows):
+        """Writes each column's fill to ``rows``."""
+        cdef Py_ssize_t i, j, r, w
+        for i in range(rows.shape[0]):
+            if not 0 <= rows[i] < self.cap:
+                raise IndexError("RowFill: row out of range")
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            for j in range(self.n):
+                w = self.width[j]
+                memcpy(self.data[j] + r * w, self.fill[j], w)
+
+
+def plain_rows(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t address,
+               Py_ssize_t code, const flag[:] sdps, const flag[:] tracked):
+    """The ``rows`` of position-only tracks, in their order: no Mode S address and no
+    discrete code (columns ``address``, ``code`` of ``ident`` < 0), never reported by an
+    SDPS nor by a report with its source's track number (``MofNInitiator.dropped``: one
+    call where its numpy masks made a dozen on a few rows)."""
+    cdef Py_ssize_t n = rows.shape[0], cap = ident.shape[0], i, r, k = 0
+    if sdps.shape[0] != cap or tracked.shape[0] != cap:
+        raise ValueError("plain_rows: columns differ in length")
+    if not (0 <= address < ident.shape[1] and 0 <= code < ident.shape[1]):
+        raise IndexError("plain_rows: column out of range")
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[:] o = out
+    for i in range(n):
+        r = rows[i]
+        if not 0 <= r < cap:
+            raise IndexError("plain_rows: row out of range")
+        if ident[r, address] < 0 and ident[r, code] < 0 and not sdps[r] and not tracked[r]:
+            o[k] = r
+            k += 1
+    return out[:k]

@@ -4,6 +4,8 @@ Only gateway/associate/lifecycle.py calls it; keep this file in step with the ``
 functions of ext/lifecycle.pyx.  Floats are float64, indices int64, flags bool.
 """
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -44,3 +46,8 @@ def start_rows(rows: I, z: F, R: F, v: F, v_var: F, speed_var: float, t: F, cell
                density: F, source: int, per_extra: float, max_extra: float, x: F, P: F,
                t_state: F, t_first: F, state: NDArray[np.int8], tentative: int, x0: F,
                r0: F, source_of: I, cell_of: I, extra_of: I) -> int: ...
+def plain_rows(rows: I, ident: I, address: int, code: int, sdps: B, tracked: B) -> I: ...
+
+class RowFill:
+    def __init__(self, arrays: list[NDArray[Any]], fills: list[bytes]) -> None: ...
+    def reset(self, rows: I) -> None: ...

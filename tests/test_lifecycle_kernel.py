@@ -697,3 +697,145 @@ def test_may_end_refuses_bad_input() -> None:
     with pytest.raises(IndexError):
         _lifecycle.may_end(look, np.array([9], np.int64), silent, ident, state, ADDRESS,
                            MODE3A, table, period, 60.0)
+
+
+# -- TrackTable.new's reset of a row (``_lifecycle.RowFill``) --------------------------------
+
+def ref_new(table: TrackTable, n: int) -> np.ndarray:
+    """``TrackTable.new`` as it was in numpy: one assignment per column."""
+    from gateway.associate.tracks import _COLUMNS
+    while len(table._free) < n:
+        table._grow(max(2 * table.capacity, 64))
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.array([table._free.pop() for _ in range(n)], dtype=np.int64)
+    at: int | np.ndarray = int(rows[0]) if n == 1 else rows
+    for name, (_shape, _dtype, fill) in _COLUMNS.items():
+        getattr(table, name)[at] = fill
+    table.hit_t[at] = np.nan
+    table.mu[at] = np.nan
+    table.trn[at] = -1
+    for r in rows.tolist():
+        table.label[r] = None
+        table.callsign_text[r] = None
+        table.fpl[r] = None
+    table.alive[at] = True
+    table.uid[at] = table._next_uid if n == 1 else np.arange(table._next_uid,
+                                                             table._next_uid + n)
+    table._next_uid += n
+    return rows
+
+
+def _scribble(table: TrackTable, rows: np.ndarray, rng: np.random.Generator) -> None:
+    """Writes random bytes over every column of ``rows`` (a track's life), nan and
+    negative zero among them."""
+    from gateway.associate.tracks import _COLUMNS
+    for name in [*_COLUMNS, "hit_t", "mu", "trn", "xm", "Pm"]:
+        a = getattr(table, name)
+        shape = (len(rows), *a.shape[1:])
+        if a.dtype == np.float64:
+            v = rng.choice([np.nan, -0.0, 1.5, -3.0, np.inf], size=shape)
+        elif a.dtype == np.bool_:
+            v = rng.random(shape) < 0.5
+        else:
+            v = rng.integers(-5, 100, size=shape).astype(a.dtype)
+        a[rows] = v
+    for r in rows.tolist():
+        table.label[r] = f"T{r}"
+        table.fpl[r] = None
+
+
+def _same_table(a: TrackTable, b: TrackTable) -> None:
+    from gateway.associate.tracks import _COLUMNS
+    for name in [*_COLUMNS, "hit_t", "mu", "trn", "owner", "xm", "Pm"]:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.shape == y.shape and x.dtype == y.dtype, name
+        assert x.tobytes() == y.tobytes(), name  # to the bit: nan's and -0.0's too
+    assert a.label == b.label and a.callsign_text == b.callsign_text and a.fpl == b.fpl
+    assert a._free == b._free and a._next_uid == b._next_uid
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("models", [0, 2])
+def test_new_resets_rows_as_numpy(seed: int, models: int) -> None:
+    """Rows made, scribbled over, freed and made again (growing the table and its sources
+    on the way) come out of ``new`` as the numpy code made them."""
+    rng = np.random.default_rng(seed)
+    kernel = TrackTable(capacity=4, hits=3, models=models)
+    numpy_ = TrackTable(capacity=4, hits=3, models=models)
+    live: list[int] = []
+    for step in range(60):
+        if step % 17 == 5:
+            more = kernel.n_sources + int(rng.integers(1, 3))
+            kernel.ensure_sources(more)
+            numpy_.ensure_sources(more)
+        n = int(rng.choice([0, 1, 1, 1, 2, 5]))
+        got, want = kernel.new(n), ref_new(numpy_, n)
+        np.testing.assert_array_equal(got, want)
+        _same_table(kernel, numpy_)
+        state = rng.bit_generator.state
+        _scribble(kernel, got, rng)
+        rng.bit_generator.state = state
+        _scribble(numpy_, want, rng)
+        live += got.tolist()
+        if live and rng.random() < 0.5:
+            k = int(rng.integers(1, len(live) + 1))
+            gone = np.array(live[:k], dtype=np.int64)
+            live = live[k:]
+            kernel.free(gone)
+            numpy_.free(gone)
+    _same_table(kernel, numpy_)
+
+
+def test_row_fill_checks() -> None:
+    """The kernel refuses a column it cannot write a row of, and a row out of range."""
+    a = np.zeros((4, 2))
+    with pytest.raises(ValueError):
+        _lifecycle.RowFill([a], [b"\0" * 8])  # not one row
+    with pytest.raises(ValueError):
+        _lifecycle.RowFill([a[:, :1]], [b"\0" * 8])  # not contiguous
+    with pytest.raises(ValueError):
+        _lifecycle.RowFill([a, np.zeros(3)], [b"\0" * 16, b"\0" * 8])  # rows differ
+    fill = _lifecycle.RowFill([a], [np.full((1, 2), np.nan).tobytes()])
+    with pytest.raises(IndexError):
+        fill.reset(np.array([4], dtype=np.int64))
+    fill.reset(np.array([1, 3], dtype=np.int64))
+    assert np.isnan(a[[1, 3]]).all() and (a[[0, 2]] == 0).all()
+
+
+def test_new_of_a_copy_writes_the_copy() -> None:
+    """A deep copy (or unpickled table) resets its own rows, not the original's."""
+    import pickle
+    table = TrackTable(capacity=4)
+    rows = table.new(4)
+    table.x[rows] = 7.0
+    table.free(rows)
+    for other in (copy.deepcopy(table), pickle.loads(pickle.dumps(table))):
+        row = other.new(1)
+        assert (other.x[row] == 0.0).all()
+        assert (table.x[row] == 7.0).all()
+
+
+def ref_plain_rows(tracks: TrackTable, rows: np.ndarray) -> np.ndarray:
+    """``MofNInitiator.dropped``'s position-only rows as they were in numpy."""
+    return rows[(tracks.icao24[rows] < 0) & (tracks.code[rows] < 0)
+                & ~tracks.sdps[rows] & ~tracks.tracked[rows]]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plain_rows_as_numpy(seed: int) -> None:
+    """The kernel's position-only rows are numpy's, in order, repeated rows too."""
+    rng = np.random.default_rng(seed)
+    tracks = TrackTable(capacity=64)
+    tracks.ident[:] = rng.choice([-1, -1, 0, 0x3A2B, 7], size=tracks.ident.shape)
+    tracks.sdps[:] = rng.random(64) < 0.2
+    tracks.tracked[:] = rng.random(64) < 0.3
+    for n in (0, 1, 2, 5, 40, 100):
+        rows = rng.integers(0, 64, size=n).astype(np.int64)
+        got = _lifecycle.plain_rows(rows, tracks.ident, ADDRESS, CODE, tracks.sdps,
+                                    tracks.tracked)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, ref_plain_rows(tracks, rows))
+    with pytest.raises(IndexError):
+        _lifecycle.plain_rows(np.array([64]), tracks.ident, ADDRESS, CODE, tracks.sdps,
+                              tracks.tracked)

@@ -104,8 +104,10 @@ class Coverage:
         In C (ext/coverage.pyx: the deleter asks on every review); the points whose
         decision libm's hypot, sin and cos could make otherwise than numpy's (near a
         boundary, or not finite) are decided by ``seen_by_numpy``."""
-        x, y, h = (np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
-                   for a in (x, y, h_m))
+        # (three calls, not a generator: it runs on every review)
+        x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+        y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+        h = np.ascontiguousarray(h_m, dtype=np.float64).reshape(-1)
         if self._views is None:
             if len(self.sites) == 0:
                 return np.zeros((len(x), 0), dtype=bool)

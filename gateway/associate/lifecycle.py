@@ -253,7 +253,9 @@ class MofNInitiator:
         # address of a confirmed track (a duplicate, a garbled reply) waits like a code
         address = tracks.icao24[tentative]
         clash = _NO_COVER
-        if (address >= 0).any():  # (most tentative tracks are clutter: no address)
+        # (most tentative tracks are clutter: no address; count_nonzero: a fraction of
+        # any()'s cost)
+        if np.count_nonzero(address >= 0):
             live = tracks.active()
             taken = tracks.icao24[live[tracks.state[live] != TENTATIVE]]
             clash = np.isin(address, taken[taken >= 0])
@@ -305,8 +307,11 @@ class MofNInitiator:
         position-only tracks are clutter the map learns, in the cell where each began."""
         if len(rows) == 0 or len(self._r0) == 0:
             return
-        plain = rows[(tracks.icao24[rows] < 0) & (tracks.code[rows] < 0)
-                     & ~tracks.sdps[rows] & ~tracks.tracked[rows]]
+        # no address, no discrete code, no SDPS, not tracked: in C (ext/lifecycle.pyx: a
+        # few rows, where numpy's masks cost more than their elements), held to the numpy
+        # by tests/test_lifecycle_kernel.py
+        plain = _lifecycle.plain_rows(rows, tracks.ident, ADDRESS, CODE, tracks.sdps,
+                                      tracks.tracked)
         if len(plain):
             self.clutter.learn(self._source[plain], self._cell[plain], tracks.t_update[plain],
                                tracks.n_updates[plain].astype(np.float64))

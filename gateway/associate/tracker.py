@@ -490,7 +490,9 @@ class Tracker:
             self.counters["tentative-dropped"] += len(drop)
             self.initiator.dropped(tracks, drop, now)  # the clutter map learns
             tracks.free(drop)
-        self._due = self.deleter.due(tracks, tracks.active())
+        # the live rows: those reviewed while none ended or was dropped
+        self._due = self.deleter.due(tracks, tracks.active() if len(end) or len(drop)
+                                     else rows)
         return out
 
     def _periodic(self, until: float) -> list[Fused]:

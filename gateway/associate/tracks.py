@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from gateway import _lifecycle
 from gateway.messages import FlightPlan, FusedState
 
 __all__ = ["ADDRESS", "CALLSIGN", "CODE", "COASTING", "CONFIRMED", "LEVEL_COV", "LEVEL_LAST",
@@ -140,6 +141,32 @@ class TrackTable:
         self.fpl.extend([None] * (capacity - old))
         self._free.extend(range(capacity - 1, old - 1, -1))
         self.capacity = capacity
+        self._refill()
+
+    def _refill(self) -> None:
+        """``new``'s reset of a row in one kernel call (``_lifecycle.RowFill``: a track
+        starts from one plot, where twenty numpy assignments, one a column, cost more than
+        the bytes they wrote); made again with the columns, by ``_grow`` and
+        ``ensure_sources`` (no other code replaces a column).  The fills are np.full's
+        bytes; tests/test_lifecycle_kernel.py holds ``new`` to the numpy it replaced."""
+        columns: list[np.ndarray] = [getattr(self, name) for name in _COLUMNS]
+        fills = [fill for _shape, _dtype, fill in _COLUMNS.values()]
+        columns += [self.hit_t, self.mu, self.trn]
+        fills += [np.nan, np.nan, -1]
+        self._fill = _lifecycle.RowFill(
+            columns, [np.full((1, *a.shape[1:]), f, dtype=a.dtype).tobytes()
+                      for a, f in zip(columns, fills, strict=True)])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy's or pickle's state: without the kernel's pointers into these columns
+        (``__setstate__`` makes them again, of the copy's own)."""
+        state = self.__dict__.copy()
+        del state["_fill"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._refill()
 
     def ensure_sources(self, n: int) -> None:
         """Room for track-number pairings with n sources."""
@@ -151,6 +178,7 @@ class TrackTable:
             owner[:self.n_sources] = self.owner
             self.owner = owner
             self.n_sources = n
+            self._refill()
 
     def pair(self, rows: np.ndarray, source: int, numbers: np.ndarray) -> int:
         """Source ``source``'s track numbers now feed these rows (one number per row).
@@ -180,14 +208,10 @@ class TrackTable:
         if n == 0:
             return np.zeros(0, dtype=np.int64)
         rows = np.array([self._free.pop() for _ in range(n)], dtype=np.int64)
+        self._fill.reset(rows)  # every column's fill (_COLUMNS; hit_t, mu nan; trn -1)
         # one row (most calls: a track starts from one plot): written by a plain index,
         # the same elements as the fancy one writes, at a fraction of its cost
         at: int | np.ndarray = int(rows[0]) if n == 1 else rows
-        for name, (_shape, _dtype, fill) in _COLUMNS.items():
-            getattr(self, name)[at] = fill
-        self.hit_t[at] = np.nan
-        self.mu[at] = np.nan
-        self.trn[at] = -1
         for r in rows.tolist():
             self.label[r] = None
             self.callsign_text[r] = None
@@ -220,7 +244,9 @@ class TrackTable:
         self.alive[rows] = False
         held = self.trn[rows]  # [k, sources]
         paired = held >= 0
-        if paired.any():  # (most rows that end are clutter: no source's track number)
+        # (most rows that end are clutter: no source's track number; count_nonzero: a
+        # fraction of any()'s cost)
+        if np.count_nonzero(paired):
             r, s = np.nonzero(paired)
             numbers = held[r, s]
             mine = self.owner[s, numbers] == rows[r]
