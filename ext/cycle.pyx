@@ -3,7 +3,8 @@
 """The tracker's per-cycle bookkeeping in C: what a cycle's chosen (or started) tracks take
 from their measurements besides the filter update (``Tracker._absorb``, formerly also
 ``_pair``) and the time of their state after it (``Tracker._kinematics``); and the tests
-and grouping of ``Tracker._publish`` (``census``, ``spans``).
+and grouping of ``Tracker._publish`` (``census``, ``spans``) and the sources of a batch's
+messages (``sources``).
 
 A radar batch updates ~30 tracks: the numpy code made some twenty-five calls per cycle on
 arrays that small (gathers, masks, ``where``s, scatters), each costing more than its
@@ -18,6 +19,9 @@ function checks the shapes it is given (ValueError) and the rows and indices it 
 (IndexError).
 """
 
+from cpython.dict cimport PyDict_Check, PyDict_GetItem
+from cpython.list cimport PyList_Append
+from cpython.ref cimport PyObject
 from libc.math cimport fabs, fmax, isfinite
 from libc.stdint cimport int8_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
@@ -340,3 +344,40 @@ def bounds(const double[:] t):
         if v > hi:
             hi = v
     return lo, hi
+
+
+
+def sources(object refs, const int64_t[:] index, const int64_t[:] track_number,
+            const int64_t[:] idx, list out):
+    """``index[idx]`` as a new int64 array, and ``out`` extended by the SourceRef of each of
+    those reports, ``refs[track_number[i]]`` for i in idx (``Tracker.update``: what each
+    message of the batch came from).  ``refs`` is a dict (a subclass's ``__missing__``
+    makes what it lacks, by subscription as before); the hits are read without the
+    subclass's slot lookup, and the fancy index, ``tolist`` and ``map`` of the numpy code
+    are one loop.  An index outside ``index`` or ``track_number`` is an IndexError
+    (negative ones too: the tracker's never are)."""
+    cdef Py_ssize_t n = idx.shape[0], k
+    cdef Py_ssize_t limit = index.shape[0]
+    cdef int64_t i
+    cdef PyObject* hit
+    cdef object key
+    if not PyDict_Check(refs):  # a subclass too (a typed ``dict`` argument is exact)
+        raise TypeError("sources: refs is not a dict")
+    if track_number.shape[0] != limit:
+        raise ValueError("sources: index and track_number differ in length")
+    for k in range(n):
+        if idx[k] < 0 or idx[k] >= limit:
+            raise IndexError(f"sources: index {idx[k]} outside 0..{limit - 1}")
+    cdef cnp.npy_intp d = n
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(1, &d, cnp.NPY_INT64, 0)
+    cdef int64_t* r = <int64_t*>cnp.PyArray_DATA(result)
+    for k in range(n):
+        i = idx[k]
+        r[k] = index[i]
+        key = track_number[i]
+        hit = PyDict_GetItem(refs, key)
+        if hit == NULL:
+            PyList_Append(out, refs[key])
+        else:
+            PyList_Append(out, <object>hit)
+    return result

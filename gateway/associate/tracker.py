@@ -244,9 +244,9 @@ class Tracker:
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
-            index_.append(m.index[idx])
-            refs = self.sources.refs(m.source)
-            refs_.extend(map(refs.__getitem__, m.track_number[idx].tolist()))
+            # m.index[idx], and refs_ extended by each report's SourceRef: one kernel call
+            index_.append(_cycle.sources(self.sources.refs(m.source), m.index,
+                                         m.track_number, idx, refs_))
         if len(parts) == 1:
             rows, index = rows_[0], index_[0]
         else:
