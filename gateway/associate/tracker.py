@@ -265,8 +265,8 @@ class Tracker:
             out.extend(self._pending)
             self._pending = []
         labels = self.tracks.label
-        self.last_association = Association(
-            index, self.tracks.uid[rows], list(map(labels.__getitem__, rows.tolist())))
+        self.last_association = Association(  # take: fancy indexing's result, cheaper
+            index, self.tracks.uid.take(rows), list(map(labels.__getitem__, rows.tolist())))
         if self.now >= self._due:
             out.extend(self._lifecycle(self.now))
         return out
