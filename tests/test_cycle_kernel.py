@@ -434,4 +434,8 @@ def test_sources_refuses_bad_input() -> None:
         _cycle.sources({0: "a"}, index, tn[:2], np.zeros(1, np.int64), out)
     with pytest.raises(TypeError):
         _cycle.sources([("a",)], index, tn, np.zeros(1, np.int64), out)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="int64"):
+        _cycle.sources({0: "a"}, index.astype(np.int32), tn, np.zeros(1, np.int64), out)
+    with pytest.raises(TypeError, match="numpy"):
+        _cycle.sources({0: "a"}, index, tn, [0], out)  # type: ignore[arg-type]
     assert out == []
