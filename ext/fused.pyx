@@ -19,6 +19,7 @@ Every index the caller gives (row, state, source span) is checked before it is r
 one is a ValueError, never a read out of bounds.
 """
 
+from cpython.dict cimport PyDict_Check, PyDict_GetItem
 from cpython.ref cimport PyObject
 from libc.math cimport NAN, copysign, fmax, fmod, hypot, sqrt
 from libc.stdlib cimport free, malloc
@@ -104,6 +105,17 @@ cdef inline object _message(object cls, PyObject** argv, object t, object label,
     return PyObject_Vectorcall(cls, argv, 0, _NAMES)
 
 
+cdef inline object _text(object table, int64_t code):
+    """``table[code]`` of a code's text table (a dict; a subclass's ``__missing__`` makes
+    what it lacks, by subscription as before): a hit read without the subclass's slot
+    lookup, which cost as much as the rest of the lookup."""
+    cdef object key = code
+    cdef PyObject* hit = PyDict_GetItem(table, key)
+    if hit != NULL:
+        return <object>hit
+    return table[key]
+
+
 cdef double RAD_TO_DEG = 180.0 / 3.141592653589793  # numpy's degrees: x * (180 / NPY_PI)
 
 
@@ -151,6 +163,8 @@ cdef class Output:
                 raise ValueError("Output: the scale table's latitudes do not increase")
         if not 0 <= ended < len(state_names) or not 0 <= coasting < len(state_names):
             raise ValueError("Output: no such state")
+        if not (PyDict_Check(octal) and PyDict_Check(hexes)):
+            raise TypeError("Output: the code and address texts are not dicts")
         self.cls, self.state_names, self.octal, self.hexes = cls, state_names, octal, hexes
         self.scale_lat, self.scale = scale_lat, scale
         self.cone, self.lon_0 = cone, lon_0
@@ -338,7 +352,8 @@ def messages(Output o, object rows, object x, object P, object t, bint at_rows, 
                 _float_or_none(_roc(_f(&level_, r, 5), _f(&level_, r, 0), _f(&level_, r, 1),
                                     _f(&roc_sdps_, r), o.fpm_per_fl_s, fpm2,
                                     o.roc_var_limit)),
-                None if m3a < 0 else o.octal[m3a], None if adr < 0 else o.hexes[adr],
+                None if m3a < 0 else _text(o.octal, m3a),
+                None if adr < 0 else _text(o.hexes, adr),
                 callsigns[r],
                 PyFloat_FromDouble(_sigma(_f(&P_, at, 0, 0), _f(&P_, at, 0, 1),
                                           _f(&P_, at, 1, 1), kk)),

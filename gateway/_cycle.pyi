@@ -10,6 +10,8 @@ indices int64, ``state`` int8, flags bool (read and written as bytes).
 import numpy as np
 from numpy.typing import NDArray
 
+from gateway.messages import SourceRef
+
 F = NDArray[np.float64]
 I = NDArray[np.int64]  # noqa: E741
 B = NDArray[np.bool_]
@@ -39,3 +41,5 @@ def bounds(t: F) -> tuple[float, float]: ...
 def census(state: NDArray[np.int8], published: B, rows: I, tentative: int,
            coasting: int) -> tuple[int, int, int]: ...
 def spans(rows: I) -> tuple[I, I, I, I]: ...
+def sources(refs: dict[int, SourceRef], index: I, track_number: I, idx: I,
+            out: list[SourceRef]) -> I: ...

@@ -381,3 +381,61 @@ def test_bounds_of_no_time_is_an_error_as_numpys() -> None:
         np.minimum.reduce(np.zeros(0))
     with pytest.raises(ValueError):
         _cycle.bounds(np.zeros(0))
+
+
+def ref_sources(refs: dict[int, object], index: np.ndarray, track_number: np.ndarray,
+                idx: np.ndarray, out: list[object]) -> np.ndarray:
+    """``Tracker.update``'s former gathering of a cycle's message indices and sources."""
+    out.extend(map(refs.__getitem__, track_number[idx].tolist()))
+    return index[idx]
+
+
+class _Made(dict[int, object]):
+    """A dict that makes what it lacks, as measurements.py's ``_Refs`` does."""
+
+    def __missing__(self, key: int) -> object:
+        made = self[key] = ("made", key)
+        return made
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sources_are_the_numpy_code(seed: int) -> None:
+    """The same index array and the same objects appended in the same order, whether the
+    dict has the key or makes it (then once: the second lookup finds it); strided
+    columns, repeated and empty selections."""
+    rng = np.random.default_rng(500 + seed)
+    n = int(rng.integers(1, 40))
+    index = rng.integers(0, 100, (n, 2)).astype(np.int64)[:, 0]  # strided
+    track_number = rng.integers(-1, 12, n).astype(np.int64)
+    idx = rng.integers(0, n, int(rng.integers(0, 2 * n))).astype(np.int64)
+    if seed % 3 == 0:
+        idx = idx[::-1]
+    made, want_made = _Made({3: ("kept", 3)}), _Made({3: ("kept", 3)})
+    got_out: list[object] = ["before"]
+    want_out: list[object] = ["before"]
+    got = _cycle.sources(made, index, track_number, idx, got_out)
+    want = ref_sources(want_made, index, track_number, idx, want_out)
+    assert got.dtype == want.dtype == np.int64
+    assert got.tolist() == want.tolist()
+    assert got_out == want_out
+    assert dict(made) == dict(want_made)
+    # every appended object is the dict's own (made once, shared)
+    assert all(o is made[k] for o, k in zip(got_out[1:], track_number[idx].tolist(),
+                                              strict=True))
+
+
+def test_sources_refuses_bad_input() -> None:
+    index, tn = np.arange(3, dtype=np.int64), np.zeros(3, np.int64)
+    out: list[object] = []
+    for bad in ([3], [-1]):
+        with pytest.raises(IndexError):
+            _cycle.sources({0: "a"}, index, tn, np.array(bad, np.int64), out)
+    with pytest.raises(ValueError):
+        _cycle.sources({0: "a"}, index, tn[:2], np.zeros(1, np.int64), out)
+    with pytest.raises(TypeError):
+        _cycle.sources([("a",)], index, tn, np.zeros(1, np.int64), out)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="int64"):
+        _cycle.sources({0: "a"}, index.astype(np.int32), tn, np.zeros(1, np.int64), out)
+    with pytest.raises(TypeError, match="numpy"):
+        _cycle.sources({0: "a"}, index, tn, [0], out)  # type: ignore[arg-type]
+    assert out == []

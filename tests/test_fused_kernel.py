@@ -14,7 +14,14 @@ from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import TrackerParameters
 from gateway.associate.tracker import _ENDED, _STATES, FPM_PER_FL_S, KT
 from gateway.associate.tracks import ADDRESS, COASTING, LEVEL_LAST, MODE3A, STATE_NAMES
-from gateway.messages import ICAO24_TEXT, MODE3A_TEXT, FlightPlan, Fused, SourceRef
+from gateway.messages import (
+    ICAO24_TEXT,
+    MODE3A_TEXT,
+    CodeText,
+    FlightPlan,
+    Fused,
+    SourceRef,
+)
 
 NAN = np.nan
 
@@ -380,3 +387,28 @@ def test_output_refuses_a_bad_table() -> None:
     with pytest.raises(ValueError, match="two knots"):
         Output(Fused, _STATES, MODE3A_TEXT, ICAO24_TEXT, lats[:1].copy(), factors[:1].copy(),
                *args)
+    with pytest.raises(TypeError, match="not dicts"):  # the texts are read as dicts
+        Output(Fused, _STATES, list(range(8)), ICAO24_TEXT, lats, factors, *args)
+
+
+def test_texts_made_on_a_miss_are_the_tables() -> None:
+    """A code the text table has not seen is made by its ``__missing__`` (and kept), a
+    known one read from it: the same texts as ``table[code]``."""
+    octal, hexes = CodeText("04o"), CodeText("06X")
+    octal[0o1234] = "kept"  # a hit returns the table's own object
+    _conic, lats, factors = FRAME.tables
+    p = TrackerParameters()
+    out = Output(Fused, _STATES, octal, hexes, lats, factors, FRAME.cone,
+                 FRAME.parameters.lon_0, MODE3A, ADDRESS, COASTING, _ENDED, KT,
+                 p.report_velocity_sigma_mps, FPM_PER_FL_S, p.report_roc_sigma_fpm ** 2)
+    s = _batch(12, 7)
+    ident = np.asarray(s["ident"]).copy()
+    ident[:, MODE3A] = -1
+    ident[:, ADDRESS] = -1
+    rows = np.asarray(s["rows"])
+    ident[rows[0], MODE3A], ident[rows[0], ADDRESS] = 0o1234, 0xABC123
+    ident[rows[-1], MODE3A] = 0o7777
+    msgs = _call({**s, "ident": ident}, output=out)
+    assert msgs[0].mode3a == "kept" and msgs[0].icao24 == "ABC123"
+    assert msgs[-1].mode3a == "7777"
+    assert octal == {0o1234: "kept", 0o7777: "7777"} and hexes == {0xABC123: "ABC123"}

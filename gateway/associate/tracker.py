@@ -244,9 +244,9 @@ class Tracker:
             if reg is not None and raw is not None:  # learns from the raw plots
                 reg.after(m, raw[n], rows, idx, self.tracks.x, self.tracks.P)
             rows_.append(rows)
-            index_.append(m.index[idx])
-            refs = self.sources.refs(m.source)
-            refs_.extend(map(refs.__getitem__, m.track_number[idx].tolist()))
+            # m.index[idx], and refs_ extended by each report's SourceRef: one kernel call
+            index_.append(_cycle.sources(self.sources.refs(m.source), m.index,
+                                         m.track_number, idx, refs_))
         if len(parts) == 1:
             rows, index = rows_[0], index_[0]
         else:
@@ -265,8 +265,8 @@ class Tracker:
             out.extend(self._pending)
             self._pending = []
         labels = self.tracks.label
-        self.last_association = Association(
-            index, self.tracks.uid[rows], list(map(labels.__getitem__, rows.tolist())))
+        self.last_association = Association(  # take: fancy indexing's result, cheaper
+            index, self.tracks.uid.take(rows), list(map(labels.__getitem__, rows.tolist())))
         if self.now >= self._due:
             out.extend(self._lifecycle(self.now))
         return out
