@@ -6,6 +6,7 @@ gateway/associate/measurements.py and frame.py call it; keep this file in step w
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,3 +48,8 @@ def height_chord(slant: F, kind: I, j: I, fl: F, antenna_m: float, earth_r: floa
                  ft: float) -> tuple[F, NDArray[np.bool_]]: ...
 def height_shift(arcsin: F, ok: NDArray[np.bool_], j: I, ground_m: F, los_x: F, los_y: F,
                  earth_r: float) -> tuple[F, F]: ...
+def gather(arrays: tuple[NDArray[Any], ...], rows: I) -> tuple[NDArray[Any], ...]: ...
+def velocity_terms(speed: F, course: F, k: F, lon: F, kt: float, cone: float, lon_0: float,
+                   ) -> tuple[NDArray[np.bool_], F, F]: ...
+def velocity_fill(known: NDArray[np.bool_], s: F, sin_c: F, cos_c: F, var: float,
+                  ) -> tuple[F, F]: ...
