@@ -998,3 +998,26 @@ cdef const char* _strided(object a, Py_ssize_t* n, Py_ssize_t* stride, str name)
     n[0] = cnp.PyArray_DIM(arr, 0)
     stride[0] = cnp.PyArray_STRIDE(arr, 0)
     return <const char*>cnp.PyArray_DATA(arr)
+
+
+# -- the frame's scale ------------------------------------------------------------------------
+
+def interp(object x, object xp, object fp) -> object:
+    """numpy's ``interp(x, xp, fp)`` of a float64 array [n] (any stride) in a table
+    (``xp`` strictly increasing, ``fp``: C-contiguous float64, at least two entries), by
+    ``_interp`` (interp.pxi, which the plots' kernel shares): ``ConformalFrame.scale``, an
+    SDPS cycle's hundreds of lookups guessed from the table's even spacing rather than
+    searched for by numpy's bisection."""
+    cdef Py_ssize_t i, n, nt, ns, stride
+    cdef const char* xv = _strided(x, &n, &stride, "x")
+    cdef const double* tp = <const double*>_contiguous(xp, cnp.NPY_FLOAT64, &nt, "xp")
+    cdef const double* vp = <const double*>_contiguous(fp, cnp.NPY_FLOAT64, &ns, "fp")
+    if ns != nt or nt < 2:
+        raise ValueError("interp: the table's columns differ in length or are too short")
+    cdef cnp.npy_intp dim = n
+    out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    cdef double* ov = <double*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    with nogil:
+        for i in range(n):
+            ov[i] = _interp((<const double*>(xv + i * stride))[0], tp, vp, nt)
+    return out
