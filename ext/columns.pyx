@@ -830,3 +830,194 @@ def height_shift(const double[:] arcsin, const flag[:] ok, const int64_t[:] j,
         dx[i] = shift * los_x[r]
         dy[i] = shift * los_y[r]
     return dx_out, dy_out
+
+
+# -- a batch's measurements at some rows ------------------------------------------------------
+
+from libc.string cimport memcpy
+
+
+def gather(tuple arrays, object rows) -> tuple:
+    """``tuple(a[rows] for a in arrays)`` (``Measurements.take``), in one call: its
+    eighteen fancy indexings of arrays of a few rows were most of a take's cost.  Each
+    array's rows (its entries along the first axis, of any stride, the rest of each row
+    C-contiguous) are copied into a new C-contiguous array of its type, as numpy's
+    indexing copies them; ``rows`` an int64 array [n], negative counting from the end,
+    outside: IndexError as numpy raises it.  Any other ``rows``, or an array of another
+    layout or of objects, is indexed by numpy itself."""
+    cdef cnp.ndarray r, a
+    cdef Py_ssize_t i, d, n, nd, length, block, stride, rs, expect
+    cdef int64_t j
+    cdef const char* rdata
+    cdef const char* src
+    cdef char* dst
+    cdef cnp.npy_intp dims[32]
+    if not (cnp.PyArray_Check(rows) and cnp.PyArray_TYPE(<cnp.ndarray>rows) == cnp.NPY_INT64
+            and cnp.PyArray_NDIM(<cnp.ndarray>rows) == 1
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>rows)):
+        return tuple([b[rows] for b in arrays])
+    r = <cnp.ndarray>rows
+    n = cnp.PyArray_DIM(r, 0)
+    rs = cnp.PyArray_STRIDE(r, 0)
+    rdata = <const char*>cnp.PyArray_DATA(r)
+    out = []
+    for b in arrays:
+        if not cnp.PyArray_Check(b):
+            out.append(b[rows])
+            continue
+        a = <cnp.ndarray>b
+        nd = cnp.PyArray_NDIM(a)
+        # the built-in number types (bool to complex): made from their type number alone
+        if (nd < 1 or nd > 32 or cnp.PyArray_TYPE(a) >= cnp.NPY_OBJECT
+                or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+            out.append(b[rows])
+            continue
+        block = cnp.PyArray_ITEMSIZE(a)
+        expect = block
+        for d in range(nd - 1, 0, -1):  # the rest of a row C-contiguous
+            if cnp.PyArray_DIM(a, d) > 1 and cnp.PyArray_STRIDE(a, d) != expect:
+                break
+            expect *= cnp.PyArray_DIM(a, d)
+        else:
+            d = 0
+        if d:
+            out.append(b[rows])
+            continue
+        block = expect
+        length = cnp.PyArray_DIM(a, 0)
+        stride = cnp.PyArray_STRIDE(a, 0)
+        for d in range(nd):
+            dims[d] = cnp.PyArray_DIM(a, d)
+        dims[0] = n
+        o = cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
+        dst = <char*>cnp.PyArray_DATA(<cnp.ndarray>o)
+        src = <const char*>cnp.PyArray_DATA(a)
+        for i in range(n):
+            j = (<const int64_t*>(rdata + i * rs))[0]
+            if j < 0:
+                j += length
+            if j < 0 or j >= length:
+                raise IndexError(f"index {(<const int64_t*>(rdata + i * rs))[0]} is out "
+                                 f"of bounds for axis 0 with size {length}")
+            memcpy(dst + i * block, src + j * stride, block)
+        out.append(o)
+    return tuple(out)
+
+
+# -- a source's own velocity in the plane ---------------------------------------------------
+
+def velocity_terms(object speed, object course, object k, object lon, double kt,
+                   double cone, double lon_0) -> tuple[object, object, object]:
+    """The first half of ``Measurements.velocity`` (gateway/associate/measurements.py):
+    which rows know their velocity (speed and course finite), and of those rows, in
+    order, the speed in plane metres a second ``speed * kt * k`` and the grid course
+    ``radians(course) + cone * (lon - lon_0)`` (numpy's ``radians`` is one
+    multiplication by pi/180), whose sine and cosine numpy takes (its SIMD sin and cos
+    are not libm's to the last bit).  The arrays are float64 [n], any stride."""
+    cdef Py_ssize_t i, m = 0, n, nk, nl, nc
+    cdef Py_ssize_t ss_, sc_, sk_, sl_
+    cdef const char* sp = _strided(speed, &n, &ss_, "speed")
+    cdef const char* cp = _strided(course, &nc, &sc_, "course")
+    cdef const char* kp = _strided(k, &nk, &sk_, "k")
+    cdef const char* lp = _strided(lon, &nl, &sl_, "lon")
+    if nc != n or nk != n or nl != n:
+        raise ValueError("velocity_terms: arrays differ in length")
+    cdef cnp.npy_intp dim = n
+    known = cnp.PyArray_ZEROS(1, &dim, cnp.NPY_BOOL, 0)
+    cdef flag* kn = <flag*>cnp.PyArray_DATA(<cnp.ndarray>known)
+    cdef double v, c
+    for i in range(n):
+        v = (<const double*>(sp + i * ss_))[0]
+        c = (<const double*>(cp + i * sc_))[0]
+        if isfinite(v) and isfinite(c):
+            kn[i] = 1
+            m += 1
+    dim = m
+    s_out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    c_out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    cdef double* so = <double*>cnp.PyArray_DATA(<cnp.ndarray>s_out)
+    cdef double* co = <double*>cnp.PyArray_DATA(<cnp.ndarray>c_out)
+    cdef double deg = M_PI / 180.0
+    m = 0
+    for i in range(n):
+        if kn[i]:
+            so[m] = (<const double*>(sp + i * ss_))[0] * kt * (
+                <const double*>(kp + i * sk_))[0]
+            co[m] = (<const double*>(cp + i * sc_))[0] * deg + cone * (
+                (<const double*>(lp + i * sl_))[0] - lon_0)
+            m += 1
+    return known, s_out, c_out
+
+
+def velocity_fill(object known, object s, object sin_c, object cos_c, double var
+                  ) -> tuple[object, object]:
+    """The second half of ``Measurements.velocity``: the velocity [n, 2] (``s * sin``,
+    ``s * cos`` of the known rows, in order; zeros elsewhere) and its variance [n]
+    (``var`` where known, nan elsewhere)."""
+    cdef Py_ssize_t i, m = 0, n, ns, nsn, ncs, ss_, ssn, scs
+    cdef const char* kp = <const char*>_contiguous(known, cnp.NPY_BOOL, &n, "known")
+    cdef const char* sp = _strided(s, &ns, &ss_, "s")
+    cdef const char* snp = _strided(sin_c, &nsn, &ssn, "sin_c")
+    cdef const char* csp = _strided(cos_c, &ncs, &scs, "cos_c")
+    if nsn != ns or ncs != ns:
+        raise ValueError("velocity_fill: arrays differ in length")
+    cdef cnp.npy_intp dims[2]
+    dims[0] = n
+    dims[1] = 2
+    v = cnp.PyArray_ZEROS(2, dims, cnp.NPY_FLOAT64, 0)
+    w = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* vp = <double*>cnp.PyArray_DATA(<cnp.ndarray>v)
+    cdef double* wp = <double*>cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef double sv
+    for i in range(n):
+        if kp[i]:
+            if m >= ns:
+                raise ValueError("velocity_fill: fewer terms than known rows")
+            sv = (<const double*>(sp + m * ss_))[0]
+            vp[2 * i] = sv * (<const double*>(snp + m * ssn))[0]
+            vp[2 * i + 1] = sv * (<const double*>(csp + m * scs))[0]
+            wp[i] = var
+            m += 1
+        else:
+            wp[i] = NAN
+    if m != ns:
+        raise ValueError("velocity_fill: more terms than known rows")
+    return v, w
+
+
+cdef const char* _strided(object a, Py_ssize_t* n, Py_ssize_t* stride, str name) except NULL:
+    """The data of a one-dimensional, aligned float64 numpy array of any stride (its length
+    into ``n``, its stride into ``stride``)."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} is not a numpy array")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 1
+            or not cnp.PyArray_ISALIGNED(arr)):
+        raise ValueError(f"{name} is not an aligned 1-d float64 array")
+    n[0] = cnp.PyArray_DIM(arr, 0)
+    stride[0] = cnp.PyArray_STRIDE(arr, 0)
+    return <const char*>cnp.PyArray_DATA(arr)
+
+
+# -- the frame's scale ------------------------------------------------------------------------
+
+def interp(object x, object xp, object fp) -> object:
+    """numpy's ``interp(x, xp, fp)`` of a float64 array [n] (any stride) in a table
+    (``xp`` strictly increasing, ``fp``: C-contiguous float64, at least two entries), by
+    ``_interp`` (interp.pxi, which the plots' kernel shares): ``ConformalFrame.scale``, an
+    SDPS cycle's hundreds of lookups guessed from the table's even spacing rather than
+    searched for by numpy's bisection."""
+    cdef Py_ssize_t i, n, nt, ns, stride
+    cdef const char* xv = _strided(x, &n, &stride, "x")
+    cdef const double* tp = <const double*>_contiguous(xp, cnp.NPY_FLOAT64, &nt, "xp")
+    cdef const double* vp = <const double*>_contiguous(fp, cnp.NPY_FLOAT64, &ns, "fp")
+    if ns != nt or nt < 2:
+        raise ValueError("interp: the table's columns differ in length or are too short")
+    cdef cnp.npy_intp dim = n
+    out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    cdef double* ov = <double*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    with nogil:
+        for i in range(n):
+            ov[i] = _interp((<const double*>(xv + i * stride))[0], tp, vp, nt)
+    return out

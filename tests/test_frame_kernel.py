@@ -1,7 +1,8 @@
 """The plane's small kernels (ext/columns.pyx) against the numpy they replace, kept here as
 the reference, to the bit: ``north`` in ``ConformalFrame.north`` (random longitudes,
 contiguous and column views as the tracker passes them, nan and infinities, empty input;
-and the frame's answers for what the kernel does not take, still numpy's), and
+and the frame's answers for what the kernel does not take, still numpy's), ``interp`` in
+``ConformalFrame.scale`` (the same, and the table's knots and ends), and
 ``height_chord``/``height_shift`` in ``height_correction`` (random plots of every kind,
 unknown slant ranges and levels, plots beyond the horizon, repeated and empty pairs)."""
 
@@ -57,6 +58,34 @@ def test_other_inputs_still_numpys(frame: ConformalFrame) -> None:
     for lon in (-100.0, [-105.0, -96.0], np.array([-100.0], dtype=np.float32),
                 np.array([[-100.0, -101.0]])):
         assert np.array_equal(frame.north(lon), ref_north(frame, lon))
+
+
+def ref_scale(frame: ConformalFrame, lat: object) -> np.ndarray:
+    """``scale``'s former body."""
+    return np.interp(lat, *frame.tables[1:])
+
+
+def test_scale_is_numpys_to_the_bit(frame: ConformalFrame) -> None:
+    """Random latitudes (contiguous, and column views as an SDPS batch's are), the table's
+    knots and midpoints, beyond its ends, nan and infinities, empty input."""
+    rng = np.random.default_rng(11)
+    lats, _ = frame.tables[1:]
+    for _ in range(100):
+        n = int(rng.integers(0, 60))
+        lat = rng.uniform(-95.0, 95.0, n)
+        lat[rng.random(n) < 0.1] = np.nan
+        pick = rng.random(n) < 0.2
+        lat[pick] = rng.choice(lats, int(pick.sum()))
+        assert same(frame.scale(lat), ref_scale(frame, lat))
+        cols = np.stack([lat, lat, lat], axis=1)
+        assert same(frame.scale(cols[:, 1]), ref_scale(frame, cols[:, 1]))
+    lat = np.concatenate([lats[:50], lats[-50:], (lats[:-1] + lats[1:])[::97] / 2,
+                          np.nextafter(lats[::89], np.inf), np.nextafter(lats[::89], -np.inf),
+                          [np.inf, -np.inf, np.nan, -0.0, 0.0, 1e308, -1e308, 89.0, -89.0]])
+    assert same(frame.scale(lat), ref_scale(frame, lat))
+    for other in (30.0, [25.0, 33.0], np.array([29.0], dtype=np.float32),
+                  np.array([[27.0, 31.0]])):
+        assert np.array_equal(frame.scale(other), ref_scale(frame, other))
 
 
 def ref_height(m: SimpleNamespace, j: np.ndarray, fl: np.ndarray,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import cast
 
@@ -29,10 +29,13 @@ import numpy as np
 
 from gateway._columns import (
     batch_source,
+    gather,
     height_chord,
     height_shift,
     plot_measurements,
     track_columns,
+    velocity_fill,
+    velocity_terms,
 )
 from gateway.associate.frame import ConformalFrame
 from gateway.associate.parameters import NON_DISCRETE_CODES, TrackerParameters
@@ -214,25 +217,38 @@ class Measurements:
 
 
     def take(self, rows: np.ndarray) -> Measurements:
-        """The measurements at ``rows`` (indices)."""
-        out = Measurements(**{
-            name: (value[rows] if isinstance(value, np.ndarray) else value)
-            for name, value in self.__dict__.items() if name not in ("callsign_text", "fpl")},
-            callsign_text=[self.callsign_text[i] for i in np.asarray(rows).tolist()],
-            fpl=None if self.fpl is None else [self.fpl[i] for i in np.asarray(rows).tolist()])
-        out.primaries = self.primaries and bool((out.kind == PRIMARY).any())
-        out.sdps = self.sdps and len(out) > 0
+        """The measurements at ``rows`` (indices): the array columns gathered in one call
+        (gateway._columns.gather: what numpy's indexing of each gives, bit for bit; its
+        eighteen calls and a dataclass's keyword construction were most of a take)."""
+        d = self.__dict__
+        order = np.asarray(rows).tolist()
+        new = d.copy()
+        new.update(zip(_ARRAY_FIELDS, gather(tuple([d[name] for name in _ARRAY_FIELDS]),
+                                             rows), strict=True))
+        callsign = self.callsign_text
+        new["callsign_text"] = [callsign[i] for i in order]
+        fpl = self.fpl
+        new["fpl"] = None if fpl is None else [fpl[i] for i in order]
+        # (a list's membership test: the kinds are a few plain ints)
+        new["primaries"] = self.primaries and PRIMARY in new["kind"].tolist()
+        new["sdps"] = self.sdps and len(order) > 0
+        out = Measurements.__new__(Measurements)
+        out.__dict__ = new
         return out
 
     def velocity(self, frame: ConformalFrame) -> tuple[np.ndarray, np.ndarray]:
         """Source velocity [n, 2] in the plane (zeros where unknown) and its variance [n]
-        (nan where unknown): ground speed and true course turned into the plane."""
-        known = np.isfinite(self.speed) & np.isfinite(self.course)
-        v = np.zeros((len(self), 2))
-        s = self.speed[known] * KT * self.k[known]
-        c = np.radians(self.course[known]) + frame.north(self.lon[known])
-        v[known, 0], v[known, 1] = s * np.sin(c), s * np.cos(c)
-        return v, np.where(known, self.velocity_var, np.nan)
+        (nan where unknown): ground speed and true course turned into the plane.  The
+        arithmetic around numpy's sin and cos is two kernel calls
+        (gateway._columns.velocity_terms, velocity_fill; tests/test_measurements_kernel.py
+        holds them to the numpy they replaced)."""
+        known, s, c = velocity_terms(self.speed, self.course, self.k, self.lon, KT,
+                                     frame.cone, frame.parameters.lon_0)
+        return velocity_fill(known, s, np.sin(c), np.cos(c), self.velocity_var)
+
+
+# the columns of Measurements that are arrays [n, ...]: what ``take`` gathers
+_ARRAY_FIELDS = tuple(f.name for f in fields(Measurements) if f.type == "np.ndarray")
 
 
 _DETECTION_KIND = {"psr": PRIMARY, "ssr": SSR, "ssr+psr": SSR, "modes": MODES,
