@@ -809,31 +809,38 @@ cdef cnp.ndarray _rows(object a, str name):
         out = <cnp.ndarray> a
     else:
         out = np.ascontiguousarray(a)
-    if out.ndim == 0:
+    if cnp.PyArray_NDIM(out) == 0:
         raise ValueError(f"{name}: an array without rows")
     return out
 
 
 cdef cnp.ndarray _like_rows(cnp.ndarray a, Py_ssize_t rows):
     """``np.empty((rows,) + a.shape[1:], dtype=a.dtype)`` by numpy's C API where a's
-    dtype is a plain native one (the Python-level call costs more than the copy)."""
+    dtype is a plain native one (the Python-level call costs more than the copy; so do
+    attribute look-ups: a dozen arrays per batch, every dimension and flag is read by
+    the C API)."""
     cdef cnp.npy_intp dims[32]
-    cdef int d, nd = a.ndim
-    if nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a) or a.dtype.fields is not None:
+    cdef int d, nd = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(a)
+    if (nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a)
+            or cnp.PyDataType_HASFIELDS(a.descr)):
         return np.empty((rows,) + (<object> a).shape[1:], dtype=a.dtype)
     dims[0] = rows
     for d in range(1, nd):
-        dims[d] = a.shape[d]
+        dims[d] = shape[d]
     return cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
 
 
-cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
+cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) except -1:
     """The same dtype and the same shape but the first dimension."""
-    cdef int d
-    if x.ndim != y.ndim or not (x.dtype is y.dtype or x.dtype == y.dtype):
+    cdef int d, nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp* xs = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp* ys = cnp.PyArray_DIMS(y)
+    if nd != cnp.PyArray_NDIM(y) or not (
+            x.descr is y.descr or x.dtype == y.dtype):
         return False
-    for d in range(1, x.ndim):
-        if x.shape[d] != y.shape[d]:
+    for d in range(1, nd):
+        if xs[d] != ys[d]:
             return False
     return True
 
@@ -841,7 +848,7 @@ cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
 def take(const int64_t[:] k, tuple arrays):
     """Rows ``k`` of each array (None stays None), as numpy's ``a[k]`` gives them: the
     pairs a hypothesis keeps, all its columns in one call."""
-    cdef Py_ssize_t nk = k.shape[0], i, size
+    cdef Py_ssize_t nk = k.shape[0], i, size, rows
     cdef cnp.ndarray a, out
     cdef char* src
     cdef char* dst
@@ -851,10 +858,11 @@ def take(const int64_t[:] k, tuple arrays):
             result.append(None)
             continue
         a = _rows(item, "take")
-        size = a.itemsize * (a.size // a.shape[0]) if a.shape[0] > 0 else 0
+        rows = cnp.PyArray_DIMS(a)[0]
+        size = cnp.PyArray_ITEMSIZE(a) * (cnp.PyArray_SIZE(a) // rows) if rows > 0 else 0
         for i in range(nk):
-            if k[i] < 0 or k[i] >= a.shape[0]:
-                raise IndexError(f"take: row {k[i]} outside [0, {a.shape[0]})")
+            if k[i] < 0 or k[i] >= rows:
+                raise IndexError(f"take: row {k[i]} outside [0, {rows})")
         out = _like_rows(a, nk)
         src = <char*> cnp.PyArray_DATA(a)
         dst = <char*> cnp.PyArray_DATA(out)
@@ -880,11 +888,12 @@ def join(tuple a, tuple b):
                           else u if v is None and u is not None and nb == 0 else None)
             continue
         x, y = _rows(u, "join"), _rows(v, "join")
-        _need(_same_rows(x, y) and x.ndim == u.ndim and x.shape[0] == na
-              and y.shape[0] == nb, "join: the two sides' arrays differ")
+        _need(_same_rows(x, y) and (x is u or x.ndim == u.ndim)
+              and cnp.PyArray_DIMS(x)[0] == na and cnp.PyArray_DIMS(y)[0] == nb,
+              "join: the two sides' arrays differ")
         out = _like_rows(x, na + nb)
-        sa = x.nbytes
-        sb = y.nbytes
+        sa = cnp.PyArray_NBYTES(x)
+        sb = cnp.PyArray_NBYTES(y)
         memcpy(<char*> cnp.PyArray_DATA(out), <char*> cnp.PyArray_DATA(x), sa)
         memcpy(<char*> cnp.PyArray_DATA(out) + sa, <char*> cnp.PyArray_DATA(y), sb)
         result.append(out)
