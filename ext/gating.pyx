@@ -550,7 +550,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     span, then within that radius of the measurement in x and y.  Up to ``dense`` pairs in
     the box are tested all against all (pairs by track row, then measurement); more are
     swept in x order (by measurement, then the tracks' x), as gating.py always did."""
-    cdef Py_ssize_t N = x.shape[0], w = which.shape[0], i, j, nb = 0, np_ = 0, lo, hi, mid, cap
+    cdef Py_ssize_t N = x.shape[0], w = which.shape[0], i, j, nb = 0
     cdef double t_max, t_min, radius, lead, x_lo, x_hi, y_lo, y_hi, cx, cy, hx, hy, v
     cdef bint nan = False
     _need(t.shape[0] == N and alive.shape[0] == N and x.shape[1] >= 4 and mt.shape[0]
@@ -584,87 +584,115 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     hx = 0.5 * (x_hi - x_lo) + radius
     cy = 0.5 * (y_lo + y_hi)
     hy = 0.5 * (y_hi - y_lo) + radius
-    tx_out = _empty(N, cnp.NPY_FLOAT64)
-    ty_out = _empty(N, cnp.NPY_FLOAT64)
-    box_out = _empty(N, cnp.NPY_INT64)
-    cdef double[::1] tx = tx_out
-    cdef double[::1] ty = ty_out
-    cdef int64_t[::1] box = box_out
-    for i in range(N):
-        if not alive[i]:
-            continue
-        lead = t_max - t[i]
-        tx[i] = x[i, 0] + x[i, 2] * lead
-        ty[i] = x[i, 1] + x[i, 3] * lead
-        if fabs(tx[i] - cx) <= hx and fabs(ty[i] - cy) <= hy:
-            box[nb] = i
-            nb += 1
-    if nb == 0:
-        return z, z, *_measured(z, z, mt, t, mxy, mR)
-    cdef int64_t* pi
-    cdef int64_t* pj
-    cdef int64_t* tmp
-    if nb * w <= dense:
-        cap = nb * w
-        ti_out = _empty(cap, cnp.NPY_INT64)
-        j_out = _empty(cap, cnp.NPY_INT64)
-        pi = <int64_t*> cnp.PyArray_DATA(ti_out)
-        pj = <int64_t*> cnp.PyArray_DATA(j_out)
-        for i in range(nb):
-            for j in range(w):
-                if (fabs(tx[box[i]] - mxy[which[j], 0]) <= radius
-                        and fabs(ty[box[i]] - mxy[which[j], 1]) <= radius):
-                    pi[np_] = box[i]
-                    pj[np_] = which[j]
-                    np_ += 1
-        ti_out, j_out = ti_out[:np_], j_out[:np_]
-        return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
-    # the strip: tracks sorted by x, each measurement's window by binary search
-    order_out = _empty(nb, cnp.NPY_INT64)
-    cdef int64_t[::1] order = order_out
-    tmp = <int64_t*> malloc(nb * sizeof(int64_t))
-    if tmp == NULL:
+    # the tracks in the box, compacted (row, predicted x and y): most of the table is
+    # outside a sector's box, and C buffers cost no array or view per batch
+    cdef int64_t* box = <int64_t*> malloc((N + 1) * (sizeof(int64_t) + 2 * sizeof(double)))
+    if box == NULL:
         raise MemoryError()
-    memcpy(&order[0], &box[0], nb * sizeof(int64_t))
-    _merge_sort(&order[0], tmp, &tx[0], nb)
-    free(tmp)
-    cap = 0
-    los = _empty(w, cnp.NPY_INT64)
-    his = _empty(w, cnp.NPY_INT64)
-    cdef int64_t[::1] lo_ = los
-    cdef int64_t[::1] hi_ = his
-    for j in range(w):
-        v = mxy[which[j], 0] - radius  # first x >= v (searchsorted, left)
-        lo, hi = 0, nb
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if tx[order[mid]] < v:
-                lo = mid + 1
-            else:
-                hi = mid
-        lo_[j] = lo
-        v = mxy[which[j], 0] + radius  # first x > v (searchsorted, right)
-        hi = nb
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if tx[order[mid]] <= v:
-                lo = mid + 1
-            else:
-                hi = mid
-        hi_[j] = lo
-        cap += hi_[j] - lo_[j]
-    ti_out = _empty(cap, cnp.NPY_INT64)
-    j_out = _empty(cap, cnp.NPY_INT64)
-    pi = <int64_t*> cnp.PyArray_DATA(ti_out)
-    pj = <int64_t*> cnp.PyArray_DATA(j_out)
-    for j in range(w):
-        for i in range(lo_[j], hi_[j]):
-            if fabs(ty[order[i]] - mxy[which[j], 1]) <= radius:
-                pi[np_] = order[i]
+    cdef double* bx = <double*> (box + N + 1)
+    cdef double* by = bx + N + 1
+    cdef double px, py
+    try:
+        for i in range(N):
+            if not alive[i]:
+                continue
+            lead = t_max - t[i]
+            px = x[i, 0] + x[i, 2] * lead
+            py = x[i, 1] + x[i, 3] * lead
+            if fabs(px - cx) <= hx and fabs(py - cy) <= hy:
+                box[nb] = i
+                bx[nb] = px
+                by[nb] = py
+                nb += 1
+        if nb == 0:
+            return z, z, *_measured(z, z, mt, t, mxy, mR)
+        if nb * w <= dense:
+            ti_out, j_out = _dense_pairs(box, bx, by, nb, mxy, which, radius)
+        else:
+            ti_out, j_out = _strip_pairs(box, bx, by, nb, mxy, which, radius)
+    finally:
+        free(box)
+    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+
+
+cdef tuple _dense_pairs(const int64_t* box, const double* bx, const double* by,
+                        Py_ssize_t nb, const double[:, :] mxy, const int64_t[:] which,
+                        double radius):
+    """``candidates``' pairs all against all: (track rows, measurement indices), by the
+    box's order (track row), then measurement."""
+    cdef Py_ssize_t w = which.shape[0], i, j, np_ = 0
+    cdef int64_t* buf = <int64_t*> malloc((2 * nb * w + 1) * sizeof(int64_t))
+    if buf == NULL:
+        raise MemoryError()
+    cdef int64_t* pi = buf
+    cdef int64_t* pj = buf + nb * w
+    for i in range(nb):
+        for j in range(w):
+            if (fabs(bx[i] - mxy[which[j], 0]) <= radius
+                    and fabs(by[i] - mxy[which[j], 1]) <= radius):
+                pi[np_] = box[i]
                 pj[np_] = which[j]
                 np_ += 1
-    ti_out, j_out = ti_out[:np_], j_out[:np_]
-    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+    try:
+        return _int64s(pi, np_), _int64s(pj, np_)
+    finally:
+        free(buf)
+
+
+cdef tuple _strip_pairs(const int64_t* box, const double* bx, const double* by,
+                        Py_ssize_t nb, const double[:, :] mxy, const int64_t[:] which,
+                        double radius):
+    """``candidates``' pairs swept in x order: the box sorted by x (stably: equal x by
+    row), each measurement's window by binary search; (track rows, measurement indices)
+    by measurement, then the tracks' x."""
+    cdef Py_ssize_t w = which.shape[0], i, j, lo, hi, mid, cap = 0, np_ = 0
+    cdef double v
+    cdef int64_t* order = <int64_t*> malloc((2 * nb + 2 * w + 1) * sizeof(int64_t))
+    if order == NULL:
+        raise MemoryError()
+    cdef int64_t* tmp = order + nb
+    cdef int64_t* lo_ = tmp + nb
+    cdef int64_t* hi_ = lo_ + w
+    cdef int64_t* pi = NULL
+    cdef int64_t* pj
+    try:
+        for i in range(nb):  # positions in the box: ascending, as its rows are
+            order[i] = i
+        _merge_sort(order, tmp, bx, nb)
+        for j in range(w):
+            v = mxy[which[j], 0] - radius  # first x >= v (searchsorted, left)
+            lo, hi = 0, nb
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if bx[order[mid]] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            lo_[j] = lo
+            v = mxy[which[j], 0] + radius  # first x > v (searchsorted, right)
+            hi = nb
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if bx[order[mid]] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            hi_[j] = lo
+            cap += hi_[j] - lo_[j]
+        pi = <int64_t*> malloc((2 * cap + 1) * sizeof(int64_t))
+        if pi == NULL:
+            raise MemoryError()
+        pj = pi + cap
+        for j in range(w):
+            for i in range(lo_[j], hi_[j]):
+                if fabs(by[order[i]] - mxy[which[j], 1]) <= radius:
+                    pi[np_] = box[order[i]]
+                    pj[np_] = which[j]
+                    np_ += 1
+        return _int64s(pi, np_), _int64s(pj, np_)
+    finally:
+        free(order)
+        free(pi)
 
 
 cdef int _compare(const void* a, const void* b) noexcept nogil:
