@@ -83,6 +83,15 @@ cdef inline cnp.ndarray _empty(Py_ssize_t n, int typenum):
     return cnp.PyArray_EMPTY(1, &d, typenum, 0)
 
 
+cdef cnp.ndarray _float64s(const double* a, Py_ssize_t n):
+    """A new float64 array [n] of a[:n] (arrays.pxi's ``_int64s`` for floats)."""
+    cdef cnp.npy_intp d = n
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &d, cnp.NPY_FLOAT64, 0)
+    if n:
+        memcpy(cnp.PyArray_DATA(out), a, n * sizeof(double))
+    return out
+
+
 cdef inline cnp.ndarray _zeros(Py_ssize_t n, int typenum):
     """``np.zeros(n, dtype)`` by numpy's C API."""
     cdef cnp.npy_intp d = n
@@ -713,11 +722,7 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     source track number, ``tnumber`` each track's number from that source; a measurement
     (among ``which``) whose address gates no track of that address, although a live track
     has it, is a conflict and pairs with nothing."""
-    cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, m
-    cdef Py_ssize_t nk = 0, nlive = 0
-    cdef int64_t r, a
-    cdef bint e0, e1, e2, d0, d1, d2_, cont, anon, adr_eq, ok, clutter
-    cdef double gate, cap2, c
+    cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, nk
     _need(j.shape[0] == k and d2.shape[0] == k and nu.shape[0] == k and dt.shape[0] == k
           and nu.shape[1] == 2 and mident.shape[1] >= 3 and tident.shape[1] >= 3
           and number.shape[0] == n and late.shape[0] == n and tnumber.shape[0] == T
@@ -729,22 +734,47 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     for i in range(which.shape[0]):
         if which[i] < 0 or which[i] >= n:
             raise IndexError("search_verdict: a measurement outside the batch")
-    good_out = _empty(k, cnp.NPY_BOOL)
-    adr_out = _empty(k, cnp.NPY_BOOL)
-    dup_out = _empty(k, cnp.NPY_BOOL)
-    keep_out = _empty(k, cnp.NPY_INT64)
-    cost_out = _empty(k, cnp.NPY_FLOAT64)
-    owned_out = _zeros(n, cnp.NPY_BOOL)
+    # the per-pair work in one C buffer (the kept pairs and their costs are made at their
+    # exact lengths at the end): arrays, views and slices cost more than a batch's work
     conflict_out = _zeros(n, cnp.NPY_BOOL)
     duplicate_out = _zeros(n, cnp.NPY_BOOL)
-    cdef flag[::1] good = good_out
-    cdef flag[::1] adr = adr_out
-    cdef flag[::1] dup = dup_out
-    cdef int64_t[::1] keep = keep_out
-    cdef double[::1] cost = cost_out
-    cdef flag[::1] owned = owned_out
-    cdef flag[::1] conflict = conflict_out
-    cdef flag[::1] duplicate = duplicate_out
+    cdef flag* conflict = <flag*> cnp.PyArray_DATA(conflict_out)
+    cdef flag* duplicate = <flag*> cnp.PyArray_DATA(duplicate_out)
+    cdef char* work = <char*> malloc((k + 1) * (sizeof(int64_t) + sizeof(double) + 3) + n + 1)
+    if work == NULL:
+        raise MemoryError()
+    cdef int64_t* keep = <int64_t*> work
+    cdef double* cost = <double*> (keep + k + 1)
+    cdef flag* good = <flag*> (cost + k + 1)
+    cdef flag* adr = good + k + 1
+    cdef flag* dup = adr + k + 1
+    cdef flag* owned = dup + k + 1
+    memset(owned, 0, n)
+    try:
+        nk = _search_rules(k, n, T, ti, j, d2, nu, dt, mident, number, tident, tnumber, state,
+                           tracked, alive, which, late, &p[0], good, adr, dup, owned, keep,
+                           cost, conflict, duplicate)
+        return _int64s(keep, nk), _float64s(cost, nk), conflict_out, duplicate_out
+    finally:
+        free(work)
+
+
+cdef Py_ssize_t _search_rules(Py_ssize_t k, Py_ssize_t n, Py_ssize_t T, const int64_t[:] ti,
+                              const int64_t[:] j, const double[:] d2, const double[:, :] nu,
+                              const double[:] dt, const int64_t[:, :] mident,
+                              const int64_t[:] number, const int64_t[:, :] tident,
+                              const int64_t[:] tnumber, const int8_t[:] state,
+                              const flag[:] tracked, const flag[:] alive,
+                              const int64_t[:] which, flag[:] late, const double* p,
+                              flag* good, flag* adr, flag* dup, flag* owned, int64_t* keep,
+                              double* cost, flag* conflict, flag* duplicate) except -1:
+    """``search_verdict``'s rules (its arguments checked) with its work buffers: good,
+    adr, dup [k] and owned [n] (zeroed); the kept pairs into keep and their costs to the
+    front of cost; returns how many."""
+    cdef Py_ssize_t i, m, nk = 0, nlive = 0
+    cdef int64_t r, a
+    cdef bint e0, e1, e2, d0, d1, d2_, cont, anon, adr_eq, ok, clutter
+    cdef double gate, cap2, c
     for i in range(k):  # the kinematic gate and the identity relations of each pair
         r, m = ti[i], j[i]
         e0 = mident[m, ADDRESS] >= 0 and mident[m, ADDRESS] == tident[r, ADDRESS]
@@ -811,7 +841,7 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
             nk += 1
             if dup[i]:
                 duplicate[m] = 1
-    return keep_out[:nk], cost_out[:nk], conflict_out, duplicate_out
+    return nk
 
 
 cdef inline const int64_t* bsearch_(const int64_t* key, const int64_t* a,
