@@ -83,6 +83,15 @@ cdef inline cnp.ndarray _empty(Py_ssize_t n, int typenum):
     return cnp.PyArray_EMPTY(1, &d, typenum, 0)
 
 
+cdef cnp.ndarray _float64s(const double* a, Py_ssize_t n):
+    """A new float64 array [n] of a[:n] (arrays.pxi's ``_int64s`` for floats)."""
+    cdef cnp.npy_intp d = n
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &d, cnp.NPY_FLOAT64, 0)
+    if n:
+        memcpy(cnp.PyArray_DATA(out), a, n * sizeof(double))
+    return out
+
+
 cdef inline cnp.ndarray _zeros(Py_ssize_t n, int typenum):
     """``np.zeros(n, dtype)`` by numpy's C API."""
     cdef cnp.npy_intp d = n
@@ -550,7 +559,7 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     span, then within that radius of the measurement in x and y.  Up to ``dense`` pairs in
     the box are tested all against all (pairs by track row, then measurement); more are
     swept in x order (by measurement, then the tracks' x), as gating.py always did."""
-    cdef Py_ssize_t N = x.shape[0], w = which.shape[0], i, j, nb = 0, np_ = 0, lo, hi, mid, cap
+    cdef Py_ssize_t N = x.shape[0], w = which.shape[0], i, j, nb = 0
     cdef double t_max, t_min, radius, lead, x_lo, x_hi, y_lo, y_hi, cx, cy, hx, hy, v
     cdef bint nan = False
     _need(t.shape[0] == N and alive.shape[0] == N and x.shape[1] >= 4 and mt.shape[0]
@@ -584,87 +593,115 @@ def candidates(const double[:, :] x, const double[:] t, const flag[:] alive,
     hx = 0.5 * (x_hi - x_lo) + radius
     cy = 0.5 * (y_lo + y_hi)
     hy = 0.5 * (y_hi - y_lo) + radius
-    tx_out = _empty(N, cnp.NPY_FLOAT64)
-    ty_out = _empty(N, cnp.NPY_FLOAT64)
-    box_out = _empty(N, cnp.NPY_INT64)
-    cdef double[::1] tx = tx_out
-    cdef double[::1] ty = ty_out
-    cdef int64_t[::1] box = box_out
-    for i in range(N):
-        if not alive[i]:
-            continue
-        lead = t_max - t[i]
-        tx[i] = x[i, 0] + x[i, 2] * lead
-        ty[i] = x[i, 1] + x[i, 3] * lead
-        if fabs(tx[i] - cx) <= hx and fabs(ty[i] - cy) <= hy:
-            box[nb] = i
-            nb += 1
-    if nb == 0:
-        return z, z, *_measured(z, z, mt, t, mxy, mR)
-    cdef int64_t* pi
-    cdef int64_t* pj
-    cdef int64_t* tmp
-    if nb * w <= dense:
-        cap = nb * w
-        ti_out = _empty(cap, cnp.NPY_INT64)
-        j_out = _empty(cap, cnp.NPY_INT64)
-        pi = <int64_t*> cnp.PyArray_DATA(ti_out)
-        pj = <int64_t*> cnp.PyArray_DATA(j_out)
-        for i in range(nb):
-            for j in range(w):
-                if (fabs(tx[box[i]] - mxy[which[j], 0]) <= radius
-                        and fabs(ty[box[i]] - mxy[which[j], 1]) <= radius):
-                    pi[np_] = box[i]
-                    pj[np_] = which[j]
-                    np_ += 1
-        ti_out, j_out = ti_out[:np_], j_out[:np_]
-        return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
-    # the strip: tracks sorted by x, each measurement's window by binary search
-    order_out = _empty(nb, cnp.NPY_INT64)
-    cdef int64_t[::1] order = order_out
-    tmp = <int64_t*> malloc(nb * sizeof(int64_t))
-    if tmp == NULL:
+    # the tracks in the box, compacted (row, predicted x and y): most of the table is
+    # outside a sector's box, and C buffers cost no array or view per batch
+    cdef int64_t* box = <int64_t*> malloc((N + 1) * (sizeof(int64_t) + 2 * sizeof(double)))
+    if box == NULL:
         raise MemoryError()
-    memcpy(&order[0], &box[0], nb * sizeof(int64_t))
-    _merge_sort(&order[0], tmp, &tx[0], nb)
-    free(tmp)
-    cap = 0
-    los = _empty(w, cnp.NPY_INT64)
-    his = _empty(w, cnp.NPY_INT64)
-    cdef int64_t[::1] lo_ = los
-    cdef int64_t[::1] hi_ = his
-    for j in range(w):
-        v = mxy[which[j], 0] - radius  # first x >= v (searchsorted, left)
-        lo, hi = 0, nb
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if tx[order[mid]] < v:
-                lo = mid + 1
-            else:
-                hi = mid
-        lo_[j] = lo
-        v = mxy[which[j], 0] + radius  # first x > v (searchsorted, right)
-        hi = nb
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if tx[order[mid]] <= v:
-                lo = mid + 1
-            else:
-                hi = mid
-        hi_[j] = lo
-        cap += hi_[j] - lo_[j]
-    ti_out = _empty(cap, cnp.NPY_INT64)
-    j_out = _empty(cap, cnp.NPY_INT64)
-    pi = <int64_t*> cnp.PyArray_DATA(ti_out)
-    pj = <int64_t*> cnp.PyArray_DATA(j_out)
-    for j in range(w):
-        for i in range(lo_[j], hi_[j]):
-            if fabs(ty[order[i]] - mxy[which[j], 1]) <= radius:
-                pi[np_] = order[i]
+    cdef double* bx = <double*> (box + N + 1)
+    cdef double* by = bx + N + 1
+    cdef double px, py
+    try:
+        for i in range(N):
+            if not alive[i]:
+                continue
+            lead = t_max - t[i]
+            px = x[i, 0] + x[i, 2] * lead
+            py = x[i, 1] + x[i, 3] * lead
+            if fabs(px - cx) <= hx and fabs(py - cy) <= hy:
+                box[nb] = i
+                bx[nb] = px
+                by[nb] = py
+                nb += 1
+        if nb == 0:
+            return z, z, *_measured(z, z, mt, t, mxy, mR)
+        if nb * w <= dense:
+            ti_out, j_out = _dense_pairs(box, bx, by, nb, mxy, which, radius)
+        else:
+            ti_out, j_out = _strip_pairs(box, bx, by, nb, mxy, which, radius)
+    finally:
+        free(box)
+    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+
+
+cdef tuple _dense_pairs(const int64_t* box, const double* bx, const double* by,
+                        Py_ssize_t nb, const double[:, :] mxy, const int64_t[:] which,
+                        double radius):
+    """``candidates``' pairs all against all: (track rows, measurement indices), by the
+    box's order (track row), then measurement."""
+    cdef Py_ssize_t w = which.shape[0], i, j, np_ = 0
+    cdef int64_t* buf = <int64_t*> malloc((2 * nb * w + 1) * sizeof(int64_t))
+    if buf == NULL:
+        raise MemoryError()
+    cdef int64_t* pi = buf
+    cdef int64_t* pj = buf + nb * w
+    for i in range(nb):
+        for j in range(w):
+            if (fabs(bx[i] - mxy[which[j], 0]) <= radius
+                    and fabs(by[i] - mxy[which[j], 1]) <= radius):
+                pi[np_] = box[i]
                 pj[np_] = which[j]
                 np_ += 1
-    ti_out, j_out = ti_out[:np_], j_out[:np_]
-    return ti_out, j_out, *_measured(j_out, ti_out, mt, t, mxy, mR)
+    try:
+        return _int64s(pi, np_), _int64s(pj, np_)
+    finally:
+        free(buf)
+
+
+cdef tuple _strip_pairs(const int64_t* box, const double* bx, const double* by,
+                        Py_ssize_t nb, const double[:, :] mxy, const int64_t[:] which,
+                        double radius):
+    """``candidates``' pairs swept in x order: the box sorted by x (stably: equal x by
+    row), each measurement's window by binary search; (track rows, measurement indices)
+    by measurement, then the tracks' x."""
+    cdef Py_ssize_t w = which.shape[0], i, j, lo, hi, mid, cap = 0, np_ = 0
+    cdef double v
+    cdef int64_t* order = <int64_t*> malloc((2 * nb + 2 * w + 1) * sizeof(int64_t))
+    if order == NULL:
+        raise MemoryError()
+    cdef int64_t* tmp = order + nb
+    cdef int64_t* lo_ = tmp + nb
+    cdef int64_t* hi_ = lo_ + w
+    cdef int64_t* pi = NULL
+    cdef int64_t* pj
+    try:
+        for i in range(nb):  # positions in the box: ascending, as its rows are
+            order[i] = i
+        _merge_sort(order, tmp, bx, nb)
+        for j in range(w):
+            v = mxy[which[j], 0] - radius  # first x >= v (searchsorted, left)
+            lo, hi = 0, nb
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if bx[order[mid]] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            lo_[j] = lo
+            v = mxy[which[j], 0] + radius  # first x > v (searchsorted, right)
+            hi = nb
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if bx[order[mid]] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            hi_[j] = lo
+            cap += hi_[j] - lo_[j]
+        pi = <int64_t*> malloc((2 * cap + 1) * sizeof(int64_t))
+        if pi == NULL:
+            raise MemoryError()
+        pj = pi + cap
+        for j in range(w):
+            for i in range(lo_[j], hi_[j]):
+                if fabs(by[order[i]] - mxy[which[j], 1]) <= radius:
+                    pi[np_] = box[order[i]]
+                    pj[np_] = which[j]
+                    np_ += 1
+        return _int64s(pi, np_), _int64s(pj, np_)
+    finally:
+        free(order)
+        free(pi)
 
 
 cdef int _compare(const void* a, const void* b) noexcept nogil:
@@ -685,11 +722,7 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     source track number, ``tnumber`` each track's number from that source; a measurement
     (among ``which``) whose address gates no track of that address, although a live track
     has it, is a conflict and pairs with nothing."""
-    cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, m
-    cdef Py_ssize_t nk = 0, nlive = 0
-    cdef int64_t r, a
-    cdef bint e0, e1, e2, d0, d1, d2_, cont, anon, adr_eq, ok, clutter
-    cdef double gate, cap2, c
+    cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, nk
     _need(j.shape[0] == k and d2.shape[0] == k and nu.shape[0] == k and dt.shape[0] == k
           and nu.shape[1] == 2 and mident.shape[1] >= 3 and tident.shape[1] >= 3
           and number.shape[0] == n and late.shape[0] == n and tnumber.shape[0] == T
@@ -701,22 +734,47 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     for i in range(which.shape[0]):
         if which[i] < 0 or which[i] >= n:
             raise IndexError("search_verdict: a measurement outside the batch")
-    good_out = _empty(k, cnp.NPY_BOOL)
-    adr_out = _empty(k, cnp.NPY_BOOL)
-    dup_out = _empty(k, cnp.NPY_BOOL)
-    keep_out = _empty(k, cnp.NPY_INT64)
-    cost_out = _empty(k, cnp.NPY_FLOAT64)
-    owned_out = _zeros(n, cnp.NPY_BOOL)
+    # the per-pair work in one C buffer (the kept pairs and their costs are made at their
+    # exact lengths at the end): arrays, views and slices cost more than a batch's work
     conflict_out = _zeros(n, cnp.NPY_BOOL)
     duplicate_out = _zeros(n, cnp.NPY_BOOL)
-    cdef flag[::1] good = good_out
-    cdef flag[::1] adr = adr_out
-    cdef flag[::1] dup = dup_out
-    cdef int64_t[::1] keep = keep_out
-    cdef double[::1] cost = cost_out
-    cdef flag[::1] owned = owned_out
-    cdef flag[::1] conflict = conflict_out
-    cdef flag[::1] duplicate = duplicate_out
+    cdef flag* conflict = <flag*> cnp.PyArray_DATA(conflict_out)
+    cdef flag* duplicate = <flag*> cnp.PyArray_DATA(duplicate_out)
+    cdef char* work = <char*> malloc((k + 1) * (sizeof(int64_t) + sizeof(double) + 3) + n + 1)
+    if work == NULL:
+        raise MemoryError()
+    cdef int64_t* keep = <int64_t*> work
+    cdef double* cost = <double*> (keep + k + 1)
+    cdef flag* good = <flag*> (cost + k + 1)
+    cdef flag* adr = good + k + 1
+    cdef flag* dup = adr + k + 1
+    cdef flag* owned = dup + k + 1
+    memset(owned, 0, n)
+    try:
+        nk = _search_rules(k, n, T, ti, j, d2, nu, dt, mident, number, tident, tnumber, state,
+                           tracked, alive, which, late, &p[0], good, adr, dup, owned, keep,
+                           cost, conflict, duplicate)
+        return _int64s(keep, nk), _float64s(cost, nk), conflict_out, duplicate_out
+    finally:
+        free(work)
+
+
+cdef Py_ssize_t _search_rules(Py_ssize_t k, Py_ssize_t n, Py_ssize_t T, const int64_t[:] ti,
+                              const int64_t[:] j, const double[:] d2, const double[:, :] nu,
+                              const double[:] dt, const int64_t[:, :] mident,
+                              const int64_t[:] number, const int64_t[:, :] tident,
+                              const int64_t[:] tnumber, const int8_t[:] state,
+                              const flag[:] tracked, const flag[:] alive,
+                              const int64_t[:] which, flag[:] late, const double* p,
+                              flag* good, flag* adr, flag* dup, flag* owned, int64_t* keep,
+                              double* cost, flag* conflict, flag* duplicate) except -1:
+    """``search_verdict``'s rules (its arguments checked) with its work buffers: good,
+    adr, dup [k] and owned [n] (zeroed); the kept pairs into keep and their costs to the
+    front of cost; returns how many."""
+    cdef Py_ssize_t i, m, nk = 0, nlive = 0
+    cdef int64_t r, a
+    cdef bint e0, e1, e2, d0, d1, d2_, cont, anon, adr_eq, ok, clutter
+    cdef double gate, cap2, c
     for i in range(k):  # the kinematic gate and the identity relations of each pair
         r, m = ti[i], j[i]
         e0 = mident[m, ADDRESS] >= 0 and mident[m, ADDRESS] == tident[r, ADDRESS]
@@ -783,7 +841,7 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
             nk += 1
             if dup[i]:
                 duplicate[m] = 1
-    return keep_out[:nk], cost_out[:nk], conflict_out, duplicate_out
+    return nk
 
 
 cdef inline const int64_t* bsearch_(const int64_t* key, const int64_t* a,
@@ -809,31 +867,38 @@ cdef cnp.ndarray _rows(object a, str name):
         out = <cnp.ndarray> a
     else:
         out = np.ascontiguousarray(a)
-    if out.ndim == 0:
+    if cnp.PyArray_NDIM(out) == 0:
         raise ValueError(f"{name}: an array without rows")
     return out
 
 
 cdef cnp.ndarray _like_rows(cnp.ndarray a, Py_ssize_t rows):
     """``np.empty((rows,) + a.shape[1:], dtype=a.dtype)`` by numpy's C API where a's
-    dtype is a plain native one (the Python-level call costs more than the copy)."""
+    dtype is a plain native one (the Python-level call costs more than the copy; so do
+    attribute look-ups: a dozen arrays per batch, every dimension and flag is read by
+    the C API)."""
     cdef cnp.npy_intp dims[32]
-    cdef int d, nd = a.ndim
-    if nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a) or a.dtype.fields is not None:
+    cdef int d, nd = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(a)
+    if (nd > 32 or not cnp.PyArray_ISNOTSWAPPED(a)
+            or cnp.PyDataType_HASFIELDS(a.descr)):
         return np.empty((rows,) + (<object> a).shape[1:], dtype=a.dtype)
     dims[0] = rows
     for d in range(1, nd):
-        dims[d] = a.shape[d]
+        dims[d] = shape[d]
     return cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
 
 
-cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
+cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) except -1:
     """The same dtype and the same shape but the first dimension."""
-    cdef int d
-    if x.ndim != y.ndim or not (x.dtype is y.dtype or x.dtype == y.dtype):
+    cdef int d, nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp* xs = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp* ys = cnp.PyArray_DIMS(y)
+    if nd != cnp.PyArray_NDIM(y) or not (
+            x.descr is y.descr or x.dtype == y.dtype):
         return False
-    for d in range(1, x.ndim):
-        if x.shape[d] != y.shape[d]:
+    for d in range(1, nd):
+        if xs[d] != ys[d]:
             return False
     return True
 
@@ -841,7 +906,7 @@ cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) noexcept:
 def take(const int64_t[:] k, tuple arrays):
     """Rows ``k`` of each array (None stays None), as numpy's ``a[k]`` gives them: the
     pairs a hypothesis keeps, all its columns in one call."""
-    cdef Py_ssize_t nk = k.shape[0], i, size
+    cdef Py_ssize_t nk = k.shape[0], i, size, rows
     cdef cnp.ndarray a, out
     cdef char* src
     cdef char* dst
@@ -851,10 +916,11 @@ def take(const int64_t[:] k, tuple arrays):
             result.append(None)
             continue
         a = _rows(item, "take")
-        size = a.itemsize * (a.size // a.shape[0]) if a.shape[0] > 0 else 0
+        rows = cnp.PyArray_DIMS(a)[0]
+        size = cnp.PyArray_ITEMSIZE(a) * (cnp.PyArray_SIZE(a) // rows) if rows > 0 else 0
         for i in range(nk):
-            if k[i] < 0 or k[i] >= a.shape[0]:
-                raise IndexError(f"take: row {k[i]} outside [0, {a.shape[0]})")
+            if k[i] < 0 or k[i] >= rows:
+                raise IndexError(f"take: row {k[i]} outside [0, {rows})")
         out = _like_rows(a, nk)
         src = <char*> cnp.PyArray_DATA(a)
         dst = <char*> cnp.PyArray_DATA(out)
@@ -880,11 +946,12 @@ def join(tuple a, tuple b):
                           else u if v is None and u is not None and nb == 0 else None)
             continue
         x, y = _rows(u, "join"), _rows(v, "join")
-        _need(_same_rows(x, y) and x.ndim == u.ndim and x.shape[0] == na
-              and y.shape[0] == nb, "join: the two sides' arrays differ")
+        _need(_same_rows(x, y) and (x is u or x.ndim == u.ndim)
+              and cnp.PyArray_DIMS(x)[0] == na and cnp.PyArray_DIMS(y)[0] == nb,
+              "join: the two sides' arrays differ")
         out = _like_rows(x, na + nb)
-        sa = x.nbytes
-        sb = y.nbytes
+        sa = cnp.PyArray_NBYTES(x)
+        sb = cnp.PyArray_NBYTES(y)
         memcpy(<char*> cnp.PyArray_DATA(out), <char*> cnp.PyArray_DATA(x), sa)
         memcpy(<char*> cnp.PyArray_DATA(out) + sa, <char*> cnp.PyArray_DATA(y), sb)
         result.append(out)

@@ -68,6 +68,16 @@ def _none(n: int) -> np.ndarray:
     return none
 
 
+# per-pair columns of no pairs, shared read-only (an empty hypothesis, a search that found
+# no candidate: a batch made five np.zeros for them, and nothing can be written to them)
+_NO_PAIRS: tuple[np.ndarray, ...] = tuple(
+    np.zeros(shape, dtype=dtype) for shape, dtype in (
+        (0, np.int64), (0, float), ((0, 4), float), ((0, 4, 4), float), ((0, 2), float),
+        ((0, 2, 2), float)))
+for _a in _NO_PAIRS:
+    _a.flags.writeable = False
+
+
 def _kept(k: np.ndarray, arrays: tuple[np.ndarray | None, ...]) -> tuple[Any, ...]:
     """The pairs ``k`` (ascending, distinct) of a verdict: the arrays themselves when it
     kept them all (most continuing reports gate: no copy of nine arrays), else their rows.
@@ -108,10 +118,12 @@ class Hypotheses:
 
     @classmethod
     def empty(cls, n: int, late: np.ndarray | None = None) -> Hypotheses:
-        z = np.zeros(0, dtype=np.int64)
-        f = np.zeros(n, dtype=bool)
-        return cls(z, z, z.astype(float), z.astype(float),
-                   f.copy() if late is None else late, f.copy(), f.copy())
+        """No pairs: ``late`` (default: none, a new array, which a search marks in place)
+        and no conflict or duplicate (shared read-only, as ``_none``'s)."""
+        z, f, x, P, nu, s_inv = _NO_PAIRS
+        none = _none(n)
+        return cls(z, z, f, f, np.zeros(n, dtype=bool) if late is None else late, none,
+                   none, f, x, P, nu, s_inv)
 
     def take(self, k: np.ndarray) -> Hypotheses:
         """The pairs ``k`` (per-measurement verdicts unchanged)."""
@@ -195,8 +207,10 @@ class IdentityGater:
         gater's whole Python side of a batch).
         """
         n = len(m)
-        if n == 0 or (len(rows) == 0 if rows is not None
-                      else np.count_nonzero(tracks.alive) == 0):
+        # without live tracks no report continues one (a row's pairings go when it ends)
+        # and the search finds no candidate: the same empty hypotheses, not counted here
+        # (counting the live rows cost a numpy call at every batch)
+        if n == 0 or (rows is not None and len(rows) == 0):
             return Hypotheses.empty(n)
         fast, slow = self._continuing(tracks, m, model)
         if len(slow) == 0:
@@ -273,8 +287,8 @@ class IdentityGater:
                 x, P, models = model.predict_tracks(tracks, ti, dt)
                 nu, s_inv, d2 = model.innovation(x, P, z, R)
         else:
-            x, P, models = np.zeros((0, 4)), np.zeros((0, 4, 4)), None
-            nu, s_inv, d2 = np.zeros((0, 2)), np.zeros((0, 2, 2)), np.zeros(0)
+            _z, d2, x, P, nu, s_inv = _NO_PAIRS
+            models = None
         k, cost, conflict, duplicate = _gating.search_verdict(
             ti, j, d2, nu, dt, m.ident, m.track_number, tracks.ident,
             tracks.trn[:, m.source], tracks.state, tracks.tracked, tracks.alive, which, late,
