@@ -160,3 +160,17 @@ def test_velocity_edges() -> None:
     got, want = m.velocity(FRAME), _velocity(m, FRAME)
     for a, b in zip(want, got, strict=True):
         _same(a, b)
+
+
+def test_take_gathers_every_array_field() -> None:
+    """``take`` gathers the fields annotated exactly ``np.ndarray`` and copies the others
+    as they are: a new column annotated otherwise (``np.ndarray | None``) would be shared
+    whole by every take, where numpy's take indexed it."""
+    from dataclasses import fields
+
+    from gateway.associate.measurements import _ARRAY_FIELDS
+    arrays = {f.name for f in fields(Measurements) if "ndarray" in str(f.type)}
+    assert arrays == set(_ARRAY_FIELDS)
+    m = _measurements(np.random.default_rng(9), 6, strided=False)
+    held = {name for name, value in m.__dict__.items() if isinstance(value, np.ndarray)}
+    assert held == set(_ARRAY_FIELDS)
