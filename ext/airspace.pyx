@@ -396,14 +396,18 @@ cdef class Units:
         far: no array is made for them."""
         if pieces < 1:
             raise ValueError("pieces must be at least 1")
-        cdef Py_ssize_t j, n = len(rows)
+        cdef Py_ssize_t j = 0, r
         cdef double lat, lon, trk, gs
         near = []
-        for j in range(n):
-            p = points[<Py_ssize_t>rows[j]]
+        for item in rows:  # (iterated, and points' length read at each: an attribute
+            r = item       # read below runs Python, which may change either list)
+            if not 0 <= r < len(points):  # (bounds checks are off in this module)
+                raise IndexError("near_paths_of: row out of range")
+            p = points[r]
             lat, lon, trk, gs = p.lat, p.lon, p.trk_deg, p.gs_kt
             if self._near_path(lat, lon, trk, (gs * kt) * horizon_s, pieces):
                 near.append(j)
+            j += 1
         return near
 
     cdef bint _near_path(self, double lat, double lon, double trk_deg, double reach_m,

@@ -854,7 +854,8 @@ def gather(tuple arrays, object rows) -> tuple:
     cdef cnp.npy_intp dims[32]
     if not (cnp.PyArray_Check(rows) and cnp.PyArray_TYPE(<cnp.ndarray>rows) == cnp.NPY_INT64
             and cnp.PyArray_NDIM(<cnp.ndarray>rows) == 1
-            and cnp.PyArray_ISALIGNED(<cnp.ndarray>rows)):
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>rows)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>rows)):
         return tuple([b[rows] for b in arrays])
     r = <cnp.ndarray>rows
     n = cnp.PyArray_DIM(r, 0)
@@ -993,8 +994,8 @@ cdef const char* _strided(object a, Py_ssize_t* n, Py_ssize_t* stride, str name)
         raise TypeError(f"{name} is not a numpy array")
     arr = <cnp.ndarray>a
     if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 1
-            or not cnp.PyArray_ISALIGNED(arr)):
-        raise ValueError(f"{name} is not an aligned 1-d float64 array")
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise ValueError(f"{name} is not an aligned 1-d float64 array in native byte order")
     n[0] = cnp.PyArray_DIM(arr, 0)
     stride[0] = cnp.PyArray_STRIDE(arr, 0)
     return <const char*>cnp.PyArray_DATA(arr)

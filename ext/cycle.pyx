@@ -355,8 +355,9 @@ cdef const char* _int64_column(object a, Py_ssize_t* n, Py_ssize_t* stride,
         raise TypeError(f"sources: {name} is not a numpy array")
     cdef cnp.ndarray arr = <cnp.ndarray>a
     if (cnp.PyArray_TYPE(arr) != cnp.NPY_INT64 or cnp.PyArray_NDIM(arr) != 1
-            or not cnp.PyArray_ISALIGNED(arr)):
-        raise ValueError(f"sources: {name} is not an aligned 1-d int64 array")
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise ValueError(f"sources: {name} is not an aligned 1-d int64 array in native "
+                         "byte order")
     n[0] = cnp.PyArray_DIM(arr, 0)
     stride[0] = cnp.PyArray_STRIDE(arr, 0)
     return cnp.PyArray_BYTES(arr)

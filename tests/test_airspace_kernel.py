@@ -448,6 +448,9 @@ def test_near_paths_of_is_near_path_of_the_rows(seed: int) -> None:
     assert airspace._units.near_paths_of(points, [], 1.0, 1.0, 4) == []
     with pytest.raises(ValueError):
         airspace._units.near_paths_of(points, rows, 1.0, 1.0, 0)
+    for bad in (-1, n):  # an IndexError, as the list's own indexing gave, not a stray read
+        with pytest.raises(IndexError):
+            airspace._units.near_paths_of(points, [0, bad], 1.0, 1.0, 4)
 
 
 @pytest.mark.parametrize("n", [1, 40, 300])

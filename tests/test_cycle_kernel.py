@@ -438,4 +438,6 @@ def test_sources_refuses_bad_input() -> None:
         _cycle.sources({0: "a"}, index.astype(np.int32), tn, np.zeros(1, np.int64), out)
     with pytest.raises(TypeError, match="numpy"):
         _cycle.sources({0: "a"}, index, tn, [0], out)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="byte order"):  # its bytes are not int64's here
+        _cycle.sources({0: "a"}, index.astype(">i8"), tn, np.zeros(1, np.int64), out)
     assert out == []

@@ -65,6 +65,17 @@ def ref_scale(frame: ConformalFrame, lat: object) -> np.ndarray:
     return np.interp(lat, *frame.tables[1:])
 
 
+def test_scale_of_other_layouts_is_numpys(frame: ConformalFrame) -> None:
+    """Latitudes the kernel does not read (byte-swapped, unaligned) go to numpy's interp."""
+    lat = np.random.default_rng(12).uniform(20.0, 40.0, 9)
+    swapped = lat.astype(">f8")
+    raw = np.zeros(9 * 8 + 1, np.uint8)[1:].view(np.float64)  # unaligned
+    raw[:] = lat
+    assert not raw.flags.aligned
+    for other in (swapped, raw):
+        assert same(frame.scale(other), ref_scale(frame, lat))
+
+
 def test_scale_is_numpys_to_the_bit(frame: ConformalFrame) -> None:
     """Random latitudes (contiguous, and column views as an SDPS batch's are), the table's
     knots and midpoints, beyond its ends, nan and infinities, empty input."""

@@ -174,3 +174,18 @@ def test_take_gathers_every_array_field() -> None:
     m = _measurements(np.random.default_rng(9), 6, strided=False)
     held = {name for name, value in m.__dict__.items() if isinstance(value, np.ndarray)}
     assert held == set(_ARRAY_FIELDS)
+
+
+def test_kernels_and_byte_order() -> None:
+    """Byte-swapped columns: ``gather`` leaves swapped rows to numpy's indexing (the same
+    result), ``velocity_terms`` refuses them (its bytes would not be float64's)."""
+    from gateway._columns import velocity_terms
+    m = _measurements(np.random.default_rng(10), 7, strided=False)
+    rows = np.array([4, 0, 6], dtype=np.int64)
+    want = gather((m.t, m.xy), rows)
+    got = gather((m.t, m.xy), rows.astype(">i8"))
+    for a, b in zip(want, got, strict=True):
+        _same(a, b)
+    with pytest.raises(ValueError, match="byte order"):
+        velocity_terms(m.speed.astype(">f8"), m.course, m.k, m.lon, KT, FRAME.cone,
+                       FRAME.parameters.lon_0)
