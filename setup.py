@@ -86,13 +86,15 @@ extensions = [
         "gateway._columns",
         ["ext/columns.pyx"],
         include_dirs=[numpy.get_include()],  # numpy's C API: plot_measurements' arrays
-        depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/fused.pyx
+        # numpy's interp, shared with ext/fused.pyx; the one array check
+        depends=["ext/interp.pxi", "ext/arrays.pxi"],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # radar registration's per-cycle selection of plots and their tracks' velocities
     # (gateway/associate/registration.py calls it)
     Extension("gateway._registration", ["ext/registration.pyx"],
+              depends=["ext/arrays.pxi"],  # the one array check
               include_dirs=[numpy.get_include()],  # numpy's C API: keep_cycle's arrays
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
@@ -100,7 +102,8 @@ extensions = [
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"], include_dirs=[numpy.get_include()],
-              depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/columns.pyx
+              # numpy's interp, shared with ext/columns.pyx; the one array check
+              depends=["ext/interp.pxi", "ext/arrays.pxi"],
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N

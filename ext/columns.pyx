@@ -32,6 +32,7 @@ from libc.math cimport pow, sin, sinh
 from libc.math cimport sqrt, HUGE_VAL, M_PI, M_PI_2, M_PI_4, NAN
 from libc.float cimport DBL_MAX
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
 from cpython.ref cimport PyObject
 
 import types
@@ -40,6 +41,8 @@ import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+include "arrays.pxi"  # the one check of an array read raw
 
 cdef double DEG_TO_RAD = .017453292519943296  # PROJ's (proj_internal.h, units.cpp)
 cdef double EPS10 = 1.e-10
@@ -227,18 +230,13 @@ cdef class Conic:
         arrays first (``inverse``'s way, whose overhead was a third of a small batch's
         inverse); read and made by numpy's C API (a typed memoryview costs ~0.2 us to
         take, three of them a fifth of a radar batch's call)."""
-        cdef cnp.ndarray a
-        if not cnp.PyArray_Check(xy):
-            raise TypeError("unplane: xy is not a numpy array")
-        a = <cnp.ndarray>xy
-        if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(a) != 2
-                or not cnp.PyArray_ISALIGNED(a)):
-            raise ValueError("unplane: xy is not an aligned 2-d float64 array")
-        cdef cnp.npy_intp n = cnp.PyArray_DIM(a, 0)
-        if n and cnp.PyArray_DIM(a, 1) < 2:
+        cdef Array a
+        _array(xy, cnp.NPY_FLOAT64, 2, 0, &a, "unplane: xy")
+        cdef cnp.npy_intp n = a.shape[0]
+        if n and a.shape[1] < 2:
             raise ValueError("unplane: xy needs two columns")
-        cdef const char* data = <const char*>cnp.PyArray_DATA(a)
-        cdef Py_ssize_t s0 = cnp.PyArray_STRIDE(a, 0), s1 = cnp.PyArray_STRIDE(a, 1), i
+        cdef const char* data = a.data
+        cdef Py_ssize_t s0 = a.strides[0], s1 = a.strides[1], i
         lat = cnp.PyArray_EMPTY(1, &n, cnp.NPY_FLOAT64, 0)
         lon = cnp.PyArray_EMPTY(1, &n, cnp.NPY_FLOAT64, 0)
         cdef double* la = <double*>cnp.PyArray_DATA(<cnp.ndarray>lat)
@@ -572,21 +570,6 @@ cdef inline void _noise(double px, double py, double slant, double k, double xr,
 include "interp.pxi"
 
 
-cdef const void* _contiguous(object a, int typenum, Py_ssize_t* n, str name) except NULL:
-    """The data of a one-dimensional, C-contiguous, aligned numpy array of type
-    ``typenum`` (its length into ``n``): a few pointer reads where a typed memoryview
-    costs ~0.2 us to take.  The caller's reference keeps the array alive."""
-    cdef cnp.ndarray arr
-    if not cnp.PyArray_Check(a):
-        raise TypeError(f"{name} is not a numpy array")
-    arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != 1
-            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)):
-        raise ValueError(f"{name} is not a C-contiguous 1-d array of its type")
-    n[0] = cnp.PyArray_DIM(arr, 0)
-    return <const void*>cnp.PyArray_DATA(arr)
-
-
 cdef enum:  # the rows of ``plot_measurements``' numbers
     C_T, C_LAT, C_LON, C_FL, C_SPEED, C_COURSE, C_SLANT, C_THETA, C_K, C_GROUND, C_LOS_X, \
         C_LOS_Y, C_NAN, C_ROWS
@@ -615,11 +598,12 @@ def plot_measurements(list messages, object addresses, object codes, object call
     dozen acquisitions cost a third of a sector's call.  ``non_discrete`` (uint8 [4096]),
     ``scale_lat`` and ``scale`` (float64) are C-contiguous numpy arrays."""
     cdef Py_ssize_t i, m = 0, n = len(messages), nt, ns, nd
-    cdef const double* xp = <const double*>_contiguous(scale_lat, cnp.NPY_FLOAT64, &nt,
-                                                       "scale_lat")
-    cdef const double* fp = <const double*>_contiguous(scale, cnp.NPY_FLOAT64, &ns, "scale")
-    cdef const unsigned char* table = <const unsigned char*>_contiguous(
-        non_discrete, cnp.NPY_UINT8, &nd, "non_discrete")
+    cdef const double* xp = <const double*>_column(scale_lat, cnp.NPY_FLOAT64, CONTIGUOUS,
+                                                   &nt, NULL, "scale_lat")
+    cdef const double* fp = <const double*>_column(scale, cnp.NPY_FLOAT64, CONTIGUOUS, &ns,
+                                                   NULL, "scale")
+    cdef const unsigned char* table = <const unsigned char*>_column(
+        non_discrete, cnp.NPY_UINT8, CONTIGUOUS, &nd, NULL, "non_discrete")
     if ns != nt or nt < 2:
         raise ValueError("plot_measurements: the scale table's columns differ in length")
     if nd != 0o10000:
@@ -917,10 +901,10 @@ def velocity_terms(object speed, object course, object k, object lon, double kt,
     are not libm's to the last bit).  The arrays are float64 [n], any stride."""
     cdef Py_ssize_t i, m = 0, n, nk, nl, nc
     cdef Py_ssize_t ss_, sc_, sk_, sl_
-    cdef const char* sp = _strided(speed, &n, &ss_, "speed")
-    cdef const char* cp = _strided(course, &nc, &sc_, "course")
-    cdef const char* kp = _strided(k, &nk, &sk_, "k")
-    cdef const char* lp = _strided(lon, &nl, &sl_, "lon")
+    cdef const char* sp = _column(speed, cnp.NPY_FLOAT64, 0, &n, &ss_, "speed")
+    cdef const char* cp = _column(course, cnp.NPY_FLOAT64, 0, &nc, &sc_, "course")
+    cdef const char* kp = _column(k, cnp.NPY_FLOAT64, 0, &nk, &sk_, "k")
+    cdef const char* lp = _column(lon, cnp.NPY_FLOAT64, 0, &nl, &sl_, "lon")
     if nc != n or nk != n or nl != n:
         raise ValueError("velocity_terms: arrays differ in length")
     cdef cnp.npy_intp dim = n
@@ -956,10 +940,10 @@ def velocity_fill(object known, object s, object sin_c, object cos_c, double var
     ``s * cos`` of the known rows, in order; zeros elsewhere) and its variance [n]
     (``var`` where known, nan elsewhere)."""
     cdef Py_ssize_t i, m = 0, n, ns, nsn, ncs, ss_, ssn, scs
-    cdef const char* kp = <const char*>_contiguous(known, cnp.NPY_BOOL, &n, "known")
-    cdef const char* sp = _strided(s, &ns, &ss_, "s")
-    cdef const char* snp = _strided(sin_c, &nsn, &ssn, "sin_c")
-    cdef const char* csp = _strided(cos_c, &ncs, &scs, "cos_c")
+    cdef const char* kp = _column(known, cnp.NPY_BOOL, CONTIGUOUS, &n, NULL, "known")
+    cdef const char* sp = _column(s, cnp.NPY_FLOAT64, 0, &ns, &ss_, "s")
+    cdef const char* snp = _column(sin_c, cnp.NPY_FLOAT64, 0, &nsn, &ssn, "sin_c")
+    cdef const char* csp = _column(cos_c, cnp.NPY_FLOAT64, 0, &ncs, &scs, "cos_c")
     if nsn != ns or ncs != ns:
         raise ValueError("velocity_fill: arrays differ in length")
     cdef cnp.npy_intp dims[2]
@@ -986,21 +970,6 @@ def velocity_fill(object known, object s, object sin_c, object cos_c, double var
     return v, w
 
 
-cdef const char* _strided(object a, Py_ssize_t* n, Py_ssize_t* stride, str name) except NULL:
-    """The data of a one-dimensional, aligned float64 numpy array of any stride (its length
-    into ``n``, its stride into ``stride``)."""
-    cdef cnp.ndarray arr
-    if not cnp.PyArray_Check(a):
-        raise TypeError(f"{name} is not a numpy array")
-    arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != 1
-            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
-        raise ValueError(f"{name} is not an aligned 1-d float64 array in native byte order")
-    n[0] = cnp.PyArray_DIM(arr, 0)
-    stride[0] = cnp.PyArray_STRIDE(arr, 0)
-    return <const char*>cnp.PyArray_DATA(arr)
-
-
 # -- the frame's scale ------------------------------------------------------------------------
 
 def interp(object x, object xp, object fp) -> object:
@@ -1010,9 +979,11 @@ def interp(object x, object xp, object fp) -> object:
     SDPS cycle's hundreds of lookups guessed from the table's even spacing rather than
     searched for by numpy's bisection."""
     cdef Py_ssize_t i, n, nt, ns, stride
-    cdef const char* xv = _strided(x, &n, &stride, "x")
-    cdef const double* tp = <const double*>_contiguous(xp, cnp.NPY_FLOAT64, &nt, "xp")
-    cdef const double* vp = <const double*>_contiguous(fp, cnp.NPY_FLOAT64, &ns, "fp")
+    cdef const char* xv = _column(x, cnp.NPY_FLOAT64, 0, &n, &stride, "x")
+    cdef const double* tp = <const double*>_column(xp, cnp.NPY_FLOAT64, CONTIGUOUS, &nt, NULL,
+                                                   "xp")
+    cdef const double* vp = <const double*>_column(fp, cnp.NPY_FLOAT64, CONTIGUOUS, &ns, NULL,
+                                                   "fp")
     if ns != nt or nt < 2:
         raise ValueError("interp: the table's columns differ in length or are too short")
     cdef cnp.npy_intp dim = n

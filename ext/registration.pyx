@@ -29,6 +29,7 @@ from libc.math cimport fmax, hypot, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 
 import numpy as np
@@ -41,58 +42,32 @@ cdef double REFERENCE_M = 100000.0  # gateway/associate/registration.py's (a tes
 cdef double REFERENCE_MPS = 250.0  # likewise
 
 
-cdef struct Array:  # a numpy array's data, shape and strides (bytes), up to 3-d
-    char* data
-    Py_ssize_t n0, n1, n2, s0, s1, s2
-
-
-cdef int _array(object a, int typenum, int ndim, bint write, Array* out,
-                str name) except -1:
-    """``out`` from the numpy array ``a`` of type ``typenum`` and ``ndim`` dimensions
-    (aligned, native byte order; writable if ``write``): a few pointer reads where a
-    typed memoryview costs ~0.1-0.2 us to take, and keep_cycle takes eighteen arrays a
-    cycle.  The caller's reference keeps the array alive."""
-    cdef cnp.ndarray arr
-    if not cnp.PyArray_Check(a):
-        raise TypeError(f"{name} is not a numpy array")
-    arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
-            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
-            or (write and not cnp.PyArray_ISWRITEABLE(arr))):
-        raise ValueError(f"{name} is not a {ndim}-d array of its type")
-    out.data = <char*>cnp.PyArray_DATA(arr)
-    out.n0 = cnp.PyArray_DIM(arr, 0)
-    out.s0 = cnp.PyArray_STRIDE(arr, 0)
-    out.n1 = cnp.PyArray_DIM(arr, 1) if ndim > 1 else 1
-    out.s1 = cnp.PyArray_STRIDE(arr, 1) if ndim > 1 else 0
-    out.n2 = cnp.PyArray_DIM(arr, 2) if ndim > 2 else 1
-    out.s2 = cnp.PyArray_STRIDE(arr, 2) if ndim > 2 else 0
-    return 0
+include "arrays.pxi"  # the one check of an array read raw
 
 
 cdef inline double _f(const Array* a, Py_ssize_t i) noexcept nogil:
-    return (<const double*>(a.data + i * a.s0))[0]
+    return (<const double*>(a.data + i * a.strides[0]))[0]
 
 
 cdef inline double _f2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
-    return (<const double*>(a.data + i * a.s0 + j * a.s1))[0]
+    return (<const double*>(a.data + i * a.strides[0] + j * a.strides[1]))[0]
 
 
 cdef inline int64_t _i(const Array* a, Py_ssize_t i) noexcept nogil:
-    return (<const int64_t*>(a.data + i * a.s0))[0]
+    return (<const int64_t*>(a.data + i * a.strides[0]))[0]
 
 
 cdef inline int64_t _i2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
-    return (<const int64_t*>(a.data + i * a.s0 + j * a.s1))[0]
+    return (<const int64_t*>(a.data + i * a.strides[0] + j * a.strides[1]))[0]
 
 
 cdef inline void _set(Array* a, Py_ssize_t i, Py_ssize_t j, double v) noexcept nogil:
-    (<double*>(a.data + i * a.s0 + j * a.s1))[0] = v
+    (<double*>(a.data + i * a.strides[0] + j * a.strides[1]))[0] = v
 
 
 cdef inline double _f3(const Array* a, Py_ssize_t i, Py_ssize_t j,
                        Py_ssize_t l) noexcept nogil:
-    return (<const double*>(a.data + i * a.s0 + j * a.s1 + l * a.s2))[0]
+    return (<const double*>(a.data + i * a.strides[0] + j * a.strides[1] + l * a.strides[2]))[0]
 
 
 def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
@@ -121,32 +96,32 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
     geometry and the records were numpy in ``_work`` (tests/test_registration_kernel.py
     keeps that code); each float operation is numpy's, in numpy's order."""
     cdef Array num, ids, kind, ident, idx, rows, x, P, t, xy, los_x, los_y, slant, ground, k
-    _array(num_, cnp.NPY_FLOAT64, 2, True, &num, "keep_cycle: num")
-    _array(ids_, cnp.NPY_INT64, 2, True, &ids, "keep_cycle: ids")
-    _array(kind_, cnp.NPY_INT64, 1, False, &kind, "keep_cycle: kind")
-    _array(ident_, cnp.NPY_INT64, 2, False, &ident, "keep_cycle: ident")
-    _array(idx_, cnp.NPY_INT64, 1, False, &idx, "keep_cycle: idx")
-    _array(rows_, cnp.NPY_INT64, 1, False, &rows, "keep_cycle: rows")
-    _array(x_, cnp.NPY_FLOAT64, 2, False, &x, "keep_cycle: x")
-    _array(P_, cnp.NPY_FLOAT64, 3, False, &P, "keep_cycle: P")
-    _array(t_, cnp.NPY_FLOAT64, 1, False, &t, "keep_cycle: t")
-    _array(xy_, cnp.NPY_FLOAT64, 2, False, &xy, "keep_cycle: xy")
-    _array(los_x_, cnp.NPY_FLOAT64, 1, False, &los_x, "keep_cycle: los_x")
-    _array(los_y_, cnp.NPY_FLOAT64, 1, False, &los_y, "keep_cycle: los_y")
-    _array(slant_, cnp.NPY_FLOAT64, 1, False, &slant, "keep_cycle: slant")
-    _array(ground_, cnp.NPY_FLOAT64, 1, False, &ground, "keep_cycle: ground")
-    _array(k_, cnp.NPY_FLOAT64, 1, False, &k, "keep_cycle: k")
-    cdef Py_ssize_t n = idx.n0, T = kind.n0, R = x.n0, i, c = 0, count
+    _array(num_, cnp.NPY_FLOAT64, 2, WRITABLE, &num, "keep_cycle: num")
+    _array(ids_, cnp.NPY_INT64, 2, WRITABLE, &ids, "keep_cycle: ids")
+    _array(kind_, cnp.NPY_INT64, 1, 0, &kind, "keep_cycle: kind")
+    _array(ident_, cnp.NPY_INT64, 2, 0, &ident, "keep_cycle: ident")
+    _array(idx_, cnp.NPY_INT64, 1, 0, &idx, "keep_cycle: idx")
+    _array(rows_, cnp.NPY_INT64, 1, 0, &rows, "keep_cycle: rows")
+    _array(x_, cnp.NPY_FLOAT64, 2, 0, &x, "keep_cycle: x")
+    _array(P_, cnp.NPY_FLOAT64, 3, 0, &P, "keep_cycle: P")
+    _array(t_, cnp.NPY_FLOAT64, 1, 0, &t, "keep_cycle: t")
+    _array(xy_, cnp.NPY_FLOAT64, 2, 0, &xy, "keep_cycle: xy")
+    _array(los_x_, cnp.NPY_FLOAT64, 1, 0, &los_x, "keep_cycle: los_x")
+    _array(los_y_, cnp.NPY_FLOAT64, 1, 0, &los_y, "keep_cycle: los_y")
+    _array(slant_, cnp.NPY_FLOAT64, 1, 0, &slant, "keep_cycle: slant")
+    _array(ground_, cnp.NPY_FLOAT64, 1, 0, &ground, "keep_cycle: ground")
+    _array(k_, cnp.NPY_FLOAT64, 1, 0, &k, "keep_cycle: k")
+    cdef Py_ssize_t n = idx.shape[0], T = kind.shape[0], R = x.shape[0], i, c = 0, count
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
     cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
-    if ident.n0 != T or ident.n1 < 1 or t.n0 != T or xy.n0 != T or xy.n1 != 2 \
-            or los_x.n0 != T or los_y.n0 != T or slant.n0 != T \
-            or ground.n0 != T or k.n0 != T or rows.n0 != n:
+    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
+            or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
+            or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
         raise ValueError("keep_cycle: shapes do not match")
-    if x.n1 < 4 or P.n0 != R or P.n1 < 4 or P.n2 < 4:
+    if x.shape[1] < 4 or P.shape[0] != R or P.shape[1] < 4 or P.shape[2] < 4:
         raise ValueError("keep_cycle: shapes do not match")
-    if num.n1 != 15 or ids.n1 != 2 or ids.n0 != num.n0 or at < 0 or at + n > num.n0:
+    if num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0 or at + n > num.shape[0]:
         raise ValueError("keep_cycle: the buffers are too small")
     cdef int64_t* keep = <int64_t*>PyMem_Malloc((n if n else 1) * sizeof(int64_t))
     if keep == NULL:
@@ -209,10 +184,10 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
             _set(&num, row, 12, _f2(&x, r, 2))
             _set(&num, row, 13, _f2(&x, r, 3))
             _set(&num, row, 14, fmax(  # numpy's fmax is C's
-                (<const double*>(P.data + r * P.s0 + 2 * P.s1 + 2 * P.s2))[0],
-                (<const double*>(P.data + r * P.s0 + 3 * P.s1 + 3 * P.s2))[0]))
-            (<int64_t*>(ids.data + row * ids.s0))[0] = source
-            (<int64_t*>(ids.data + row * ids.s0 + ids.s1))[0] = _i2(&ident, q, 0)
+                (<const double*>(P.data + r * P.strides[0] + 2 * P.strides[1] + 2 * P.strides[2]))[0],
+                (<const double*>(P.data + r * P.strides[0] + 3 * P.strides[1] + 3 * P.strides[2]))[0]))
+            (<int64_t*>(ids.data + row * ids.strides[0]))[0] = source
+            (<int64_t*>(ids.data + row * ids.strides[0] + ids.strides[1]))[0] = _i2(&ident, q, 0)
             row += 1
         return row, c, rate
     finally:
@@ -309,12 +284,12 @@ def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_acc
     diagonal the velocity's uncertainty and the manoeuvre allowance ``half_accel`` = half
     the acceleration, over the time moved).  New arrays."""
     cdef Array ri, rj, v, vvar
-    _array(ri_, cnp.NPY_FLOAT64, 2, False, &ri, "learn_terms: ri")
-    _array(rj_, cnp.NPY_FLOAT64, 2, False, &rj, "learn_terms: rj")
-    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_terms: v")
-    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_terms: vvar")
-    cdef Py_ssize_t p = ri.n0, i, r, c
-    if ri.n1 != 12 or rj.n1 != 12 or rj.n0 != p or v.n0 != p or v.n1 != 2 or vvar.n0 != p:
+    _array(ri_, cnp.NPY_FLOAT64, 2, 0, &ri, "learn_terms: ri")
+    _array(rj_, cnp.NPY_FLOAT64, 2, 0, &rj, "learn_terms: rj")
+    _array(v_, cnp.NPY_FLOAT64, 2, 0, &v, "learn_terms: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, 0, &vvar, "learn_terms: vvar")
+    cdef Py_ssize_t p = ri.shape[0], i, r, c
+    if ri.shape[1] != 12 or rj.shape[1] != 12 or rj.shape[0] != p or v.shape[0] != p or v.shape[1] != 2 or vvar.shape[0] != p:
         raise ValueError("learn_terms: shapes do not match")
     cdef cnp.npy_intp dims[3]
     dims[0], dims[1], dims[2] = p, 2, 8
@@ -357,16 +332,16 @@ def learn_gate(object G_, object e_, object d_, object S_, object v_, object vva
     weights ``W = S^-1`` [p, 2, 2] of every pair's ``S`` [p, 2, 2] (the caller keeps the
     rows of those that passed).  New arrays."""
     cdef Array G, e, d, S, v, vvar
-    _array(G_, cnp.NPY_FLOAT64, 3, False, &G, "learn_gate: G")
-    _array(e_, cnp.NPY_FLOAT64, 2, False, &e, "learn_gate: e")
-    _array(d_, cnp.NPY_FLOAT64, 2, False, &d, "learn_gate: d")
-    _array(S_, cnp.NPY_FLOAT64, 3, False, &S, "learn_gate: S")
-    _array(v_, cnp.NPY_FLOAT64, 2, False, &v, "learn_gate: v")
-    _array(vvar_, cnp.NPY_FLOAT64, 1, False, &vvar, "learn_gate: vvar")
-    cdef Py_ssize_t p = G.n0, i, failed = 0
-    if (G.n1 != 2 or G.n2 != 2 or e.n0 != p or e.n1 != 2 or d.n0 != p or d.n1 != 2
-            or S.n0 != p or S.n1 != 2 or S.n2 != 2 or v.n0 != p or v.n1 != 2
-            or vvar.n0 != p):
+    _array(G_, cnp.NPY_FLOAT64, 3, 0, &G, "learn_gate: G")
+    _array(e_, cnp.NPY_FLOAT64, 2, 0, &e, "learn_gate: e")
+    _array(d_, cnp.NPY_FLOAT64, 2, 0, &d, "learn_gate: d")
+    _array(S_, cnp.NPY_FLOAT64, 3, 0, &S, "learn_gate: S")
+    _array(v_, cnp.NPY_FLOAT64, 2, 0, &v, "learn_gate: v")
+    _array(vvar_, cnp.NPY_FLOAT64, 1, 0, &vvar, "learn_gate: vvar")
+    cdef Py_ssize_t p = G.shape[0], i, failed = 0
+    if (G.shape[1] != 2 or G.shape[2] != 2 or e.shape[0] != p or e.shape[1] != 2 or d.shape[0] != p or d.shape[1] != 2
+            or S.shape[0] != p or S.shape[1] != 2 or S.shape[2] != 2 or v.shape[0] != p or v.shape[1] != 2
+            or vvar.shape[0] != p):
         raise ValueError("learn_gate: shapes do not match")
     cdef cnp.npy_intp dims[3]
     dims[0], dims[1], dims[2] = p, 2, 2
@@ -402,20 +377,20 @@ def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
     As numpy's ``x += np.bincount(...)`` did: the pairs' terms summed in order from zero,
     then added to every cell."""
     cdef Array N, b, pairs, flat, JWJ, cols, JWd, si, sj
-    _array(N_, cnp.NPY_FLOAT64, 2, True, &N, "learn_sums: N")
-    _array(b_, cnp.NPY_FLOAT64, 1, True, &b, "learn_sums: b")
-    _array(pairs_, cnp.NPY_FLOAT64, 1, True, &pairs, "learn_sums: pairs")
-    _array(flat_, cnp.NPY_INT64, 2, False, &flat, "learn_sums: flat")
-    _array(JWJ_, cnp.NPY_FLOAT64, 3, False, &JWJ, "learn_sums: JWJ")
-    _array(cols_, cnp.NPY_INT64, 2, False, &cols, "learn_sums: cols")
-    _array(JWd_, cnp.NPY_FLOAT64, 2, False, &JWd, "learn_sums: JWd")
-    _array(si_, cnp.NPY_INT64, 1, False, &si, "learn_sums: si")
-    _array(sj_, cnp.NPY_INT64, 1, False, &sj, "learn_sums: sj")
-    cdef Py_ssize_t m = b.n0, n = pairs.n0, p = flat.n0, i, a, c
+    _array(N_, cnp.NPY_FLOAT64, 2, WRITABLE, &N, "learn_sums: N")
+    _array(b_, cnp.NPY_FLOAT64, 1, WRITABLE, &b, "learn_sums: b")
+    _array(pairs_, cnp.NPY_FLOAT64, 1, WRITABLE, &pairs, "learn_sums: pairs")
+    _array(flat_, cnp.NPY_INT64, 2, 0, &flat, "learn_sums: flat")
+    _array(JWJ_, cnp.NPY_FLOAT64, 3, 0, &JWJ, "learn_sums: JWJ")
+    _array(cols_, cnp.NPY_INT64, 2, 0, &cols, "learn_sums: cols")
+    _array(JWd_, cnp.NPY_FLOAT64, 2, 0, &JWd, "learn_sums: JWd")
+    _array(si_, cnp.NPY_INT64, 1, 0, &si, "learn_sums: si")
+    _array(sj_, cnp.NPY_INT64, 1, 0, &sj, "learn_sums: sj")
+    cdef Py_ssize_t m = b.shape[0], n = pairs.shape[0], p = flat.shape[0], i, a, c
     cdef int64_t q
-    if (N.n0 != m or N.n1 != m or flat.n1 != 64 or JWJ.n0 != p or JWJ.n1 != 8
-            or JWJ.n2 != 8 or cols.n0 != p or cols.n1 != 8 or JWd.n0 != p or JWd.n1 != 8
-            or si.n0 != p or sj.n0 != p):
+    if (N.shape[0] != m or N.shape[1] != m or flat.shape[1] != 64 or JWJ.shape[0] != p or JWJ.shape[1] != 8
+            or JWJ.shape[2] != 8 or cols.shape[0] != p or cols.shape[1] != 8 or JWd.shape[0] != p or JWd.shape[1] != 8
+            or si.shape[0] != p or sj.shape[0] != p):
         raise ValueError("learn_sums: shapes do not match")
     cdef double* acc = <double*>PyMem_Calloc(m * m + m + 1, sizeof(double))
     cdef int64_t* count = <int64_t*>PyMem_Calloc(n + 1, sizeof(int64_t))
@@ -449,9 +424,9 @@ def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
         for a in range(m):
             for c in range(m):
                 _set(&N, a, c, _f2(&N, a, c) + acc[m * a + c])
-            (<double*>(b.data + a * b.s0))[0] += acc[m * m + a]
+            (<double*>(b.data + a * b.strides[0]))[0] += acc[m * m + a]
         for a in range(n):
-            (<double*>(pairs.data + a * pairs.s0))[0] += <double> count[a]
+            (<double*>(pairs.data + a * pairs.strides[0]))[0] += <double> count[a]
     finally:
         PyMem_Free(acc)
         PyMem_Free(count)

@@ -76,6 +76,21 @@ def test_scale_of_other_layouts_is_numpys(frame: ConformalFrame) -> None:
         assert same(frame.scale(other), ref_scale(frame, lat))
 
 
+def test_unplane_refuses_what_it_cannot_read_raw(frame: ConformalFrame) -> None:
+    """The plane's inverse reads its states raw: a byte-swapped, an unaligned or a float32
+    array is refused with one line naming the array, not read as float64 bytes."""
+    xy = np.random.default_rng(13).uniform(-3e5, 3e5, (5, 2))
+    raw = np.zeros(10 * 8 + 1, np.uint8)[1:].view(np.float64).reshape(5, 2)  # unaligned
+    raw[:] = xy
+    for bad in (xy.astype(">f8"), raw, xy.astype(np.float32), xy[:, 0]):
+        with pytest.raises(ValueError, match="unplane: xy is not an aligned 2-d float64"):
+            frame.latlon_of(bad)
+    with pytest.raises(TypeError, match="unplane: xy is not a numpy array"):
+        frame.latlon_of(xy.tolist())  # type: ignore[arg-type]
+    lat, lon = frame.latlon_of(xy[:, ::-1])  # any strides: read where they are
+    assert same(lat, frame.latlon_of(np.ascontiguousarray(xy[:, ::-1]))[0])
+
+
 def test_scale_is_numpys_to_the_bit(frame: ConformalFrame) -> None:
     """Random latitudes (contiguous, and column views as an SDPS batch's are), the table's
     knots and midpoints, beyond its ends, nan and infinities, empty input."""

@@ -107,7 +107,8 @@ class ConformalFrame:
         ``interp`` in the table, a 1-d float64 array's in one kernel call (numpy's
         bisection of 17,801 knots was most of an SDPS cycle's columns;
         tests/test_frame_kernel.py holds the kernel to numpy)."""
+        # a byte-swapped float64 is not equal to np.float64: left to numpy, like unaligned
         if (type(lat) is np.ndarray and lat.ndim == 1 and lat.dtype == np.float64
-                and lat.flags.aligned and lat.dtype.isnative):
+                and lat.flags.aligned):
             return _interp(lat, self._scale_lat, self._scale)
         return np.interp(lat, self._scale_lat, self._scale)
