@@ -21,7 +21,8 @@ from gateway.asterix import CATEGORIES
 from gateway.asterix.codec import RecordCodec, datablock
 from gateway.config import load, loads
 from gateway.decoder import Decoder
-from gateway.messages import Plot, Track
+from gateway.ingest import read_datagrams
+from gateway.messages import Plot, Track, encode_lines
 from gateway.normalize.normalizer import Normalizer, SourceBatch
 from gateway.sim.run import Simulation
 from gateway.sim.scenario import BORDER
@@ -375,3 +376,37 @@ def test_first_cycle_hold_is_per_sdps_and_not_for_radars() -> None:
     released = _fed_one_by_one(normalizer, payloads, [100.0, 100.0, 100.1])
     assert [[b.kind for b in r] for r in released] == [["plots"], [], ["plots"]]
     assert [b.kind for b in normalizer.flush()] == ["tracks"]
+
+
+@pytest.mark.parametrize("size", [1, 7, 256])
+@pytest.mark.parametrize("sectors", [1, 2])
+def test_steady_path_makes_the_per_message_paths_batches(monkeypatch: pytest.MonkeyPatch,
+                                                         size: int, sectors: int) -> None:
+    """The capture's first 3,000 datagrams in decode calls of ``size``: the steady path
+    (``Normalizer._steady_frames``, taken by calls whose sources are all framed) makes the
+    same batches, messages and counters as the per-message path it stands in for."""
+    config = load(CONFIG)
+    config = dataclasses.replace(config, normalize=dataclasses.replace(
+        config.normalize, sectors_per_batch=sectors))
+    datagrams = list(read_datagrams(CAPTURE))[:3000]
+
+    def run() -> tuple[list[tuple[object, ...]], dict[str, int], dict[object, object]]:
+        decoder, normalizer = Decoder([34, 48, 62, 65]), Normalizer(config)
+        out: list[SourceBatch] = []
+        for i in range(0, len(datagrams), size):
+            part = datagrams[i:i + size]
+            batches, _ = decoder.decode([d.payload for d in part], [d.t_capture for d in part])
+            out += normalizer.feed(batches, part[-1].t_capture)
+        out += normalizer.flush()
+        return ([(b.kind, b.source, b.at, b.datagram, encode_lines(b.messages)) for b in out],
+                dict(normalizer.counters), normalizer.rotation_periods())
+
+    calls = []
+    steady_frames = Normalizer._steady_frames
+    monkeypatch.setattr(Normalizer, "_steady_frames",
+                        lambda *a: calls.append(1) or steady_frames(*a))
+    steady = run()
+    assert len(calls) > len(datagrams) // size // 2  # most calls took it
+    monkeypatch.setattr(Normalizer, "_steady", staticmethod(lambda *a: False))
+    assert run() == steady
+    assert len(steady[0]) > 100

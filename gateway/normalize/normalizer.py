@@ -19,6 +19,7 @@ and the whole handoff pass, one after the other: the datagrams behind them waite
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -183,17 +184,26 @@ class Normalizer:
                         datagrams.append(datagram)
                     if is_status:  # SDPS status, as last reported
                         sites[key][1].status = service.record(r)
+        # each source's messages of this call: (key, their ranks, the messages, datagrams)
+        groups: list[tuple[tuple[int, int], np.ndarray, Sequence[Any], np.ndarray]] = []
         if data is not None:
             reference = data.t_capture.copy()
             if now is not None:
                 reference[np.isnan(reference)] = now
             for key, rows in self._groups(data, sites):
                 messages, kept = convert(data, rows, sites[key][0], reference)
-                ranks.extend((2 * data.record_offset[kept]).tolist())
-                keys.extend(repeat(key, len(messages)))
-                items.extend(messages)
-                kinds.extend(repeat(0, len(messages)))
-                datagrams.extend(data.datagram[kept].tolist())
+                groups.append((key, 2 * data.record_offset[kept], messages,
+                               data.datagram[kept]))
+        if all(self._steady(sites[key][1], r, m) for key, r, m, _d in groups):
+            self._steady_frames(ranks, keys, items, kinds, datagrams, groups, sites,
+                                service, out)
+            return
+        for key, r, messages, where in groups:
+            ranks.extend(r.tolist())
+            keys.extend(repeat(key, len(messages)))
+            items.extend(messages)
+            kinds.extend(repeat(0, len(messages)))
+            datagrams.extend(where.tolist())
         order = np.argsort(np.array(ranks, dtype=np.int64), kind="stable").tolist()
         events = zip([ranks[j] for j in order], [keys[j] for j in order],
                      [items[j] for j in order], [kinds[j] for j in order],
@@ -211,15 +221,8 @@ class Normalizer:
                     sites[k][1].close(out, last, d)  # a batch per datagram
             source = sites[key][1]
             if is_service:
-                source.framed = True
-                source.hold_s = 0.0
+                self._framing(source, offset, kind, item, datagram, service, out)
                 unframed.pop(key, None)
-                source.crossings += 1
-                if source.kind == "tracks" or source.crossings >= self.sectors_per_batch:
-                    source.crossings = 0
-                    source.close(out, offset, datagram)
-                if kind == NORTH_MARKER and service is not None:
-                    self._north(source, service, item)
                 continue
             if not source.framed and not self._held(source, item, out, offset, datagram):
                 unframed[key] = (datagram, offset)
@@ -229,6 +232,51 @@ class Normalizer:
                 source.close(out, offset, datagram)
         for key, (d, last) in unframed.items():
             sites[key][1].close(out, last, d)
+
+    @staticmethod
+    def _steady(source: _Source, ranks: np.ndarray, messages: Sequence[Any]) -> bool:
+        """Does this source's part of a call take the steady path (``_steady_frames``)?  It
+        is framed (so none of its messages is held or batched per datagram), its batch
+        cannot reach ``MAX_PENDING`` within the call, and its messages are in stream order
+        (as the decoder's rows are)."""
+        return (source.framed and len(source.pending) + len(messages) < MAX_PENDING
+                and bool((ranks[1:] > ranks[:-1]).all()))
+
+    def _steady_frames(self, ranks: list[int], keys: list[tuple[int, int]], items: list[Any],
+                       kinds: list[int], datagrams: list[int],
+                       groups: list[tuple[tuple[int, int], np.ndarray, Sequence[Any], np.ndarray]],
+                       sites: Sites, service: Batch | None, out: list[SourceBatch]) -> None:
+        """``_frames`` where every source with messages in the call is ``_steady``: the
+        same batches, closed in the same order, with no step per message.  A framed
+        source's message only joins its pending batch, so the messages before each framing
+        message of its source join that batch at once (a slice, found by bisection of the
+        source's ranks), and what follows the last one joins after the framing messages."""
+        mine = {key: (r.tolist(), messages) for key, r, messages, _d in groups}
+        taken = dict.fromkeys(mine, 0)
+        for j in np.argsort(np.array(ranks, dtype=np.int64), kind="stable").tolist():
+            rank, key = ranks[j], keys[j]
+            source = sites[key][1]
+            if key in mine:
+                before, messages = mine[key]
+                start = taken[key]
+                end = taken[key] = bisect_left(before, rank, start)
+                source.pending += messages[start:end]
+            self._framing(source, rank >> 1, kinds[j], items[j], datagrams[j], service, out)
+        for key, (_r, messages) in mine.items():
+            sites[key][1].pending += messages[taken[key]:]
+
+    def _framing(self, source: _Source, offset: int, kind: int, row: int, datagram: int,
+                 service: Batch | None, out: list[SourceBatch]) -> None:
+        """A source's framing message (``row`` of ``service``): its batch closes (every
+        ``sectors_per_batch`` crossings for a radar); a north marker times the rotation."""
+        source.framed = True
+        source.hold_s = 0.0
+        source.crossings += 1
+        if source.kind == "tracks" or source.crossings >= self.sectors_per_batch:
+            source.crossings = 0
+            source.close(out, offset, datagram)
+        if kind == NORTH_MARKER and service is not None:
+            self._north(source, service, row)
 
     def _held(self, source: _Source, message: Plot | Track, out: list[SourceBatch],
               offset: int, datagram: int) -> bool:
