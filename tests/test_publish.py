@@ -12,7 +12,7 @@ from gateway.messages import decode, decode_batch, encode, encode_batch
 from gateway.normalize.normalizer import SourceBatch
 from gateway.publish.batch import Kind, Published
 from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Outbound, Topics
+from gateway.publish.topics import Outbound, Topics, superseded_states
 
 TOPICS = Topics("surv/v1", "border-gw-1", fused_expiry_s=60)
 
@@ -147,3 +147,47 @@ def test_topic_names_and_the_table_agree() -> None:
     assert {"p/q/plots/{sac}-{sic}", "p/q/fused/{id}", "p/q/picture", "p/q/alerts",
             "p/q/status/gw-1"} <= set(table)
     assert Topics().prefix == Topics.of("gw", None).prefix == "surv/v1"  # [mqtt]'s default
+
+
+def test_superseded_states_leave_the_outbox_with_what_putting_them_all_left() -> None:
+    """A pipeline call's batches queued with ``superseded_states``: the states a later
+    batch of the call replaces are not made, and the outbox ends with the same messages
+    (the latest state of each key, each with its own batch's receive time), the same
+    stream and the same counters as when every state was queued and coalesced there."""
+    def fused(id_: str, t: float, ended: bool = False) -> object:
+        return msgspec.structs.replace(FUSED_ENDED if ended else FUSED, id=id_, t=t)
+
+    def picture(*updates: object) -> Published:
+        return Published(Kind.PICTURE, list(updates))
+
+    calls = [
+        [picture(fused("A", 1), fused("B", 1)),
+         Published(Kind.PLOTS, [MODES_PLOT], (0, 101)),
+         picture(fused("B", 2, ended=True), fused("C", 2)),
+         Published(Kind.AIDC, [AIDC]),
+         picture(fused("A", 3), fused("C", 3, ended=True), fused("B", 3)),
+         picture(fused("D", 4), fused("D", 4))],  # twice in one batch: both kept
+        [picture(fused("A", 5))],
+        [],
+    ]
+    every, skipping = Outbox(100, 100), Outbox(100, 100)
+    every.put([Outbound("surv/v1/fused/A", b"old", key="surv/v1/fused/A")])
+    skipping.put([Outbound("surv/v1/fused/A", b"old", key="surv/v1/fused/A")])
+    made = 0
+    for published in calls:
+        for i, batch in enumerate(published):
+            every.put(TOPICS.outbound(batch, received=float(i)))
+        skips, skipped = superseded_states(published)
+        assert len(skips) == len(published)
+        skipping.counters.update(queued=skipped, coalesced=skipped)
+        for i, (batch, skip) in enumerate(zip(published, skips, strict=True)):
+            out = list(TOPICS.outbound(batch, received=float(i), superseded=skip))
+            made += len(out)
+            skipping.put(out)
+    assert made < every.counters["queued"]  # fewer made: the point
+    assert skipping.counters == every.counters and len(skipping) == len(every)
+    assert list(skipping.stream) == list(every.stream)
+    assert list(skipping.reliable) == list(every.reliable)
+    assert dict(skipping.state) == dict(every.state)
+    assert len(skipping.state["surv/v1/fused/D"]) == 2
+    assert skipping.counters["coalesced"] > 0

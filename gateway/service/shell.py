@@ -56,7 +56,7 @@ from gateway.pipeline import Pipeline
 from gateway.publish.batch import Published
 from gateway.publish.mqtt import MqttSink
 from gateway.publish.outbox import Outbox
-from gateway.publish.topics import Outbound, Topics
+from gateway.publish.topics import Outbound, Topics, superseded_states
 from gateway.service.centre import RemoteInputs
 from gateway.service.inputs import Inbox, Intake, MulticastInput, Pacer
 from gateway.service.metrics import Metrics, Snapshot
@@ -386,8 +386,14 @@ class Service:
             self.on_publish(published)
         self._feed_picture(published)
         if self.outbox is not None and self.sink is not None:
-            for batch in published:
-                self.outbox.put(self.topics.outbound(batch, _received_at(batch, received)))
+            # A fused state that a later batch of this call replaces would be coalesced in
+            # the outbox unsent: it is not made (``superseded_states``), only counted.
+            skips, skipped = superseded_states(published)
+            if skipped:
+                self.outbox.counters.update(queued=skipped, coalesced=skipped)
+            for batch, skip in zip(published, skips, strict=True):
+                self.outbox.put(self.topics.outbound(batch, _received_at(batch, received),
+                                                     skip))
             self.sink.notify()
 
     def inbound(self, topic: str, payload: bytes) -> None:
