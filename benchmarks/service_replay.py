@@ -6,6 +6,7 @@ a call, and the MQTT sink alone pushing messages into a broker (one node or a cl
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from gateway.publish.outbox import Outbox
 from gateway.publish.topics import Outbound, Topics
 from gateway.service.inputs import Pacer, replay_captures
 from gateway.service.shell import Service
+from gateway.service.tuning import tune_for_service
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "captures" / "border-10min.pcap.gz"
@@ -28,17 +30,26 @@ CONFIG = load(ROOT / "captures" / "border.toml")
 def replay(mqtt: MqttConfig | None, out: Path | None, capture: Path = CAPTURE,
            config: Config = CONFIG) -> Service:
     """The capture through the service as fast as it goes, into ``out`` (JSON lines) and/or
-    the broker of ``mqtt``; the service, stopped, with its counters."""
+    the broker of ``mqtt``; the service, stopped, with its counters.  The process is tuned
+    as the ``replay`` command tunes it once its service is built (``tune_for_service``:
+    the collector's threshold and freeze), and the collector is set back afterwards, so
+    that one benchmark's run does not change the next one's."""
     async def main() -> Service:
         pacer = Pacer(None)
         with open(out, "wb") if out else open("/dev/null", "wb") as sink:
             service = Service(config, mqtt=mqtt, out=sink if out else None, pacer=pacer)
+            tune_for_service()
             source = asyncio.create_task(replay_captures(
                 [str(capture)], service.intake, pacer, IngestStats(), stopping=service.stopping))
             await service.run([source])
         return service
 
-    return asyncio.run(main())
+    threshold = gc.get_threshold()
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def plots_of(service: Service) -> int:
