@@ -207,6 +207,36 @@ def _hostile(rng: np.random.Generator, a: np.ndarray, share: float = 0.1) -> np.
     return a
 
 
+def _imm_case(seed: int):  # type: ignore[no-untyped-def]
+    """A seed's random generator, parameters, their IMM filter and its kernel constants."""
+    from gateway.associate.tracker import motion_filter
+
+    p = PARAMETERS[seed % 2]
+    f = motion_filter(p)
+    imm = f.imm_kernel()
+    assert imm is not None
+    return np.random.default_rng(seed), p, f, imm
+
+
+def _imm_table(rng: np.random.Generator, f, T: int):  # type: ignore[no-untyped-def]
+    """A table of T live IMM tracks: random states and covariances, most with per-model
+    states, the others fresh (no per-model states yet)."""
+    from gateway.associate.tracks import TrackTable
+
+    table = TrackTable(capacity=T, models=f.models)
+    table.new(T)
+    x, t, _ = _table(rng, T)
+    table.x[:], table.t[:] = x, t
+    A = rng.normal(size=(T, 4, 4))
+    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
+    old = rng.random(T) < 0.7  # the others fresh: no per-model states yet
+    M = f.models
+    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
+    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
+    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    return table
+
+
 def _equal(got, want) -> None:
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
@@ -490,26 +520,9 @@ def test_continuing_imm_is_the_steps_it_fuses(seed: int) -> None:
     """The fused continuing step (pairs, the IMM's prediction and innovation, verdict,
     kept columns) gives what the separate kernels and the filter gave, to the bit: fresh
     and old tracks, pairs that gate and do not, late ones, NaN and infinite values."""
-    from gateway.associate.tracker import motion_filter
-    from gateway.associate.tracks import TrackTable
-
-    rng = np.random.default_rng(seed)
-    p = PARAMETERS[seed % 2]
-    f = motion_filter(p)
-    imm = f.imm_kernel()
-    assert imm is not None
+    rng, p, f, imm = _imm_case(seed)
     n, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
-    table = TrackTable(capacity=T, models=f.models)
-    table.new(T)
-    x, t, _ = _table(rng, T)
-    table.x[:], table.t[:] = x, t
-    A = rng.normal(size=(T, 4, 4))
-    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
-    old = rng.random(T) < 0.7  # the others fresh: no per-model states yet
-    M = f.models
-    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
-    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
-    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    table = _imm_table(rng, f, T)
     tident = _ident(rng, T)
     owner = np.where(rng.random(64) < 0.6, rng.integers(0, T, 64), -1).astype(np.int64)
     number = rng.integers(-2, 64, n).astype(np.int64)
@@ -578,24 +591,13 @@ def test_search_imm_is_the_filters_two_calls(seed: int) -> None:
     innovation) gives what the filter's ``predict_tracks`` and ``innovation`` gave, to the
     bit: fresh and old tracks, repeated rows, no pairs, NaN and infinite values."""
     from gateway.associate.tracker import motion_filter
-    from gateway.associate.tracks import TrackTable
 
     rng = np.random.default_rng(seed)
     f = motion_filter(PARAMETERS[seed % 2])
     imm = f.imm_kernel()
     assert imm is not None
     k, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
-    table = TrackTable(capacity=T, models=f.models)
-    table.new(T)
-    x, t, _ = _table(rng, T)
-    table.x[:], table.t[:] = x, t
-    A = rng.normal(size=(T, 4, 4))
-    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
-    old = rng.random(T) < 0.7
-    M = f.models
-    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
-    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
-    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    table = _imm_table(rng, f, T)
     rows = rng.integers(0, T, k).astype(np.int64)
     dt = rng.uniform(-2.0, 8.0, k)
     z = table.x[rows, :2] + rng.normal(0, 500, (k, 2))
@@ -675,26 +677,9 @@ def test_search_view_is_the_steps_it_fuses(seed: int) -> None:
     prediction and innovation, the identity rules, the kept pairs gathered) gives what
     the separate kernels gave, to the bit, late marks included: fresh and old tracks,
     pairs in and out of the gates, with and without a shift, NaN and infinite values."""
-    from gateway.associate.tracker import motion_filter
-    from gateway.associate.tracks import TrackTable
-
-    rng = np.random.default_rng(seed)
-    p = PARAMETERS[seed % 2]
-    f = motion_filter(p)
-    imm = f.imm_kernel()
-    assert imm is not None
+    rng, p, f, imm = _imm_case(seed)
     n, T = int(rng.integers(1, 30)), int(rng.integers(1, 50))
-    table = TrackTable(capacity=T, models=f.models)
-    table.new(T)
-    x, t, _ = _table(rng, T)
-    table.x[:], table.t[:] = x, t
-    A = rng.normal(size=(T, 4, 4))
-    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
-    old = rng.random(T) < 0.7
-    M = f.models
-    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
-    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
-    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    table = _imm_table(rng, f, T)
     tident = _ident(rng, T)
     table.ident[:] = tident
     k = int(rng.integers(0, 3 * n + 1))
