@@ -444,25 +444,63 @@ def search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :]
 
     ``imm``: the filter's (mu0, w, q, limit, ev, V, Vi).  Returns (x [k, 4], P [k, 4, 4],
     the models packed [k, M * 21], nu [k, 2], S^-1 [k, 2, 2], d2 [k])."""
-    return _search_imm(rows, dt, z, R, tx, tP, txm, tPm, tmu, imm[0], imm[1], imm[2],
-                       imm[3], imm[4], imm[5], imm[6])
+    return _search_imm(rows, dt, z, R, NULL, NULL, tx, tP, txm, tPm, tmu, imm[0], imm[1],
+                       imm[2], imm[3], imm[4], imm[5], imm[6])
 
 
 def search_imm_view(ImmTable table, const int64_t[::1] rows, const double[::1] dt,
                     const double[:, :] z, const double[:, :, :] R):
     """``search_imm`` on the table and filter ``table`` views."""
-    return _search_imm(rows, dt, z, R, table.tx, table.tP, table.txm, table.tPm, table.tmu,
-                       table.mu0, table.w, table.q, table.limit, table.ev, table.V, table.Vi)
+    return _search_imm(rows, dt, z, R, NULL, NULL, table.tx, table.tP, table.txm, table.tPm,
+                       table.tmu, table.mu0, table.w, table.q, table.limit, table.ev, table.V,
+                       table.Vi)
+
+
+def search_view(ImmTable table, object ti, object j, object dt, const double[:, :] z,
+                const double[:, :, :] R, object hx, object hy, const int64_t[:, :] mident, const int64_t[:] number,
+                const int64_t[:] tnumber, const int8_t[:] state, const flag[:] tracked,
+                const flag[:] alive, const int64_t[:] which, flag[:] late,
+                const double[::1] p):
+    """IdentityGater._search's steps after ``candidates`` with the IMM, in one call:
+    each z shifted by (hx, hy) (the primary plots re-placed at the track's level; None:
+    no shift), ``search_imm_view``, ``search_verdict`` (``tident``: the table view's),
+    and the kept pairs' columns gathered as ``take`` gathers them (the arrays themselves
+    when all are kept).  Returns (track rows, measurement indices, d2, cost, dt,
+    x [k, 4], P [k, 4, 4], nu [k, 2], S^-1 [k, 2, 2], the models packed [k, M * 21],
+    conflict [n], duplicate [n]) and marks ``late`` as ``search_verdict`` does."""
+    cdef const int64_t[::1] tiv = ti
+    cdef const int64_t[::1] jv = j
+    cdef const double[::1] dtv = dt
+    cdef Py_ssize_t k = tiv.shape[0]
+    cdef const double[::1] sx
+    cdef const double[::1] sy
+    cdef const double* px = NULL
+    cdef const double* py = NULL
+    if hx is not None or hy is not None:
+        sx, sy = hx, hy
+        _need(sx.shape[0] == k and sy.shape[0] == k, "search_view: shapes do not match")
+        if k:
+            px, py = &sx[0], &sy[0]
+    x, P, pk, nu, si, d2 = _search_imm(tiv, dtv, z, R, px, py, table.tx, table.tP, table.txm,
+                                       table.tPm, table.tmu, table.mu0, table.w, table.q,
+                                       table.limit, table.ev, table.V, table.Vi)
+    (cost, conflict, duplicate, track, meas, d2, dt_out, x, P, nu, si,
+     pk) = _search_verdict(tiv, jv, d2, nu, dtv, mident, number, table.tident, tnumber,
+                           state, tracked, alive, which, late, p,
+                           (ti, j, d2, dt, x, P, nu, si, pk))
+    return track, meas, d2, cost, dt_out, x, P, nu, si, pk, conflict, duplicate
 
 
 cdef tuple _search_imm(const int64_t[::1] rows, const double[::1] dt, const double[:, :] z,
-                       const double[:, :, :] R, const double[:, ::1] tx,
+                       const double[:, :, :] R, const double* hx, const double* hy,
+                       const double[:, ::1] tx,
                        const double[:, :, ::1] tP, const double[:, :, ::1] txm,
                        const double[:, :, :, ::1] tPm, const double[:, ::1] tmu,
                        const double[::1] mu0, const double[::1] w, const double[::1] q,
                        const double[::1] limit, const double[::1] ev,
                        const double[:, ::1] V, const double[:, ::1] Vi):
-    """``search_imm``'s work."""
+    """``search_imm``'s work; with ``hx``, ``hy`` (NULL: none; else [k] each) each z
+    shifted by them first, as ``z[:, 0] += hx; z[:, 1] += hy`` would (z itself unchanged)."""
     cdef Py_ssize_t k = rows.shape[0], N = tx.shape[0], i
     cdef int64_t r
     cdef int M = w.shape[0]
@@ -503,6 +541,9 @@ cdef tuple _search_imm(const int64_t[::1] rows, const double[::1] dt, const doub
                                  &limit[0], &ev[0], &V[0, 0], &Vi[0, 0], scratch,
                                  pk + i * M * 21, x + 4 * i, P + 16 * i)
                 zi[0], zi[1] = z[i, 0], z[i, 1]
+                if hx != NULL:
+                    zi[0] = zi[0] + hx[i]
+                    zi[1] = zi[1] + hy[i]
                 Ri[0], Ri[1], Ri[2], Ri[3] = R[i, 0, 0], R[i, 0, 1], R[i, 1, 0], R[i, 1, 1]
                 d2[i] = _innovate(x + 4 * i, P + 16 * i, zi, Ri, nu + 2 * i, si + 4 * i)
     finally:
@@ -722,6 +763,20 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
     source track number, ``tnumber`` each track's number from that source; a measurement
     (among ``which``) whose address gates no track of that address, although a live track
     has it, is a conflict and pairs with nothing."""
+    return _search_verdict(ti, j, d2, nu, dt, mident, number, tident, tnumber, state, tracked,
+                           alive, which, late, p, None)
+
+
+cdef tuple _search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
+                           const double[:, :] nu, const double[:] dt,
+                           const int64_t[:, :] mident, const int64_t[:] number,
+                           const int64_t[:, :] tident, const int64_t[:] tnumber,
+                           const int8_t[:] state, const flag[:] tracked, const flag[:] alive,
+                           const int64_t[:] which, flag[:] late, const double[::1] p,
+                           tuple columns):
+    """``search_verdict``'s work: its answer when ``columns`` is None, else (costs,
+    conflict, duplicate) and the kept rows of each of ``columns`` (as ``take`` gives
+    them; the arrays themselves when every pair is kept)."""
     cdef Py_ssize_t k = ti.shape[0], n = mident.shape[0], T = tident.shape[0], i, nk
     _need(j.shape[0] == k and d2.shape[0] == k and nu.shape[0] == k and dt.shape[0] == k
           and nu.shape[1] == 2 and mident.shape[1] >= 3 and tident.shape[1] >= 3
@@ -754,7 +809,10 @@ def search_verdict(const int64_t[:] ti, const int64_t[:] j, const double[:] d2,
         nk = _search_rules(k, n, T, ti, j, d2, nu, dt, mident, number, tident, tnumber, state,
                            tracked, alive, which, late, &p[0], good, adr, dup, owned, keep,
                            cost, conflict, duplicate)
-        return _int64s(keep, nk), _float64s(cost, nk), conflict_out, duplicate_out
+        if columns is None:
+            return _int64s(keep, nk), _float64s(cost, nk), conflict_out, duplicate_out
+        return (_float64s(cost, nk), conflict_out, duplicate_out,
+                *(columns if nk == k else _take(keep, 1, nk, columns)))
     finally:
         free(work)
 
@@ -906,7 +964,25 @@ cdef bint _same_rows(cnp.ndarray x, cnp.ndarray y) except -1:
 def take(const int64_t[:] k, tuple arrays):
     """Rows ``k`` of each array (None stays None), as numpy's ``a[k]`` gives them: the
     pairs a hypothesis keeps, all its columns in one call."""
-    cdef Py_ssize_t nk = k.shape[0], i, size, rows
+    cdef Py_ssize_t nk = k.shape[0], i
+    cdef int64_t* copy
+    if k.strides[0] % <Py_ssize_t> sizeof(int64_t) == 0:
+        return _take(&k[0] if nk else NULL, k.strides[0] // <Py_ssize_t> sizeof(int64_t),
+                     nk, arrays)
+    copy = <int64_t*> malloc((nk + 1) * sizeof(int64_t))  # a stride between int64s
+    if copy == NULL:
+        raise MemoryError()
+    try:
+        for i in range(nk):
+            copy[i] = k[i]
+        return _take(copy, 1, nk, arrays)
+    finally:
+        free(copy)
+
+
+cdef tuple _take(const int64_t* k, Py_ssize_t step, Py_ssize_t nk, tuple arrays):
+    """``take``'s work: the rows k[0], k[step], ... (nk of them)."""
+    cdef Py_ssize_t i, size, rows
     cdef cnp.ndarray a, out
     cdef char* src
     cdef char* dst
@@ -919,13 +995,13 @@ def take(const int64_t[:] k, tuple arrays):
         rows = cnp.PyArray_DIMS(a)[0]
         size = cnp.PyArray_ITEMSIZE(a) * (cnp.PyArray_SIZE(a) // rows) if rows > 0 else 0
         for i in range(nk):
-            if k[i] < 0 or k[i] >= rows:
-                raise IndexError(f"take: row {k[i]} outside [0, {rows})")
+            if k[i * step] < 0 or k[i * step] >= rows:
+                raise IndexError(f"take: row {k[i * step]} outside [0, {rows})")
         out = _like_rows(a, nk)
         src = <char*> cnp.PyArray_DATA(a)
         dst = <char*> cnp.PyArray_DATA(out)
         for i in range(nk):
-            memcpy(dst + i * size, src + k[i] * size, size)
+            memcpy(dst + i * size, src + k[i * step] * size, size)
         result.append(out)
     return tuple(result)
 

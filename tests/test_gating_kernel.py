@@ -207,6 +207,36 @@ def _hostile(rng: np.random.Generator, a: np.ndarray, share: float = 0.1) -> np.
     return a
 
 
+def _imm_case(seed: int):  # type: ignore[no-untyped-def]
+    """A seed's random generator, parameters, their IMM filter and its kernel constants."""
+    from gateway.associate.tracker import motion_filter
+
+    p = PARAMETERS[seed % 2]
+    f = motion_filter(p)
+    imm = f.imm_kernel()
+    assert imm is not None
+    return np.random.default_rng(seed), p, f, imm
+
+
+def _imm_table(rng: np.random.Generator, f, T: int):  # type: ignore[no-untyped-def]
+    """A table of T live IMM tracks: random states and covariances, most with per-model
+    states, the others fresh (no per-model states yet)."""
+    from gateway.associate.tracks import TrackTable
+
+    table = TrackTable(capacity=T, models=f.models)
+    table.new(T)
+    x, t, _ = _table(rng, T)
+    table.x[:], table.t[:] = x, t
+    A = rng.normal(size=(T, 4, 4))
+    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
+    old = rng.random(T) < 0.7  # the others fresh: no per-model states yet
+    M = f.models
+    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
+    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
+    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    return table
+
+
 def _equal(got, want) -> None:
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
@@ -490,26 +520,9 @@ def test_continuing_imm_is_the_steps_it_fuses(seed: int) -> None:
     """The fused continuing step (pairs, the IMM's prediction and innovation, verdict,
     kept columns) gives what the separate kernels and the filter gave, to the bit: fresh
     and old tracks, pairs that gate and do not, late ones, NaN and infinite values."""
-    from gateway.associate.tracker import motion_filter
-    from gateway.associate.tracks import TrackTable
-
-    rng = np.random.default_rng(seed)
-    p = PARAMETERS[seed % 2]
-    f = motion_filter(p)
-    imm = f.imm_kernel()
-    assert imm is not None
+    rng, p, f, imm = _imm_case(seed)
     n, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
-    table = TrackTable(capacity=T, models=f.models)
-    table.new(T)
-    x, t, _ = _table(rng, T)
-    table.x[:], table.t[:] = x, t
-    A = rng.normal(size=(T, 4, 4))
-    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
-    old = rng.random(T) < 0.7  # the others fresh: no per-model states yet
-    M = f.models
-    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
-    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
-    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    table = _imm_table(rng, f, T)
     tident = _ident(rng, T)
     owner = np.where(rng.random(64) < 0.6, rng.integers(0, T, 64), -1).astype(np.int64)
     number = rng.integers(-2, 64, n).astype(np.int64)
@@ -578,24 +591,13 @@ def test_search_imm_is_the_filters_two_calls(seed: int) -> None:
     innovation) gives what the filter's ``predict_tracks`` and ``innovation`` gave, to the
     bit: fresh and old tracks, repeated rows, no pairs, NaN and infinite values."""
     from gateway.associate.tracker import motion_filter
-    from gateway.associate.tracks import TrackTable
 
     rng = np.random.default_rng(seed)
     f = motion_filter(PARAMETERS[seed % 2])
     imm = f.imm_kernel()
     assert imm is not None
     k, T = int(rng.integers(0, 40)), int(rng.integers(1, 60))
-    table = TrackTable(capacity=T, models=f.models)
-    table.new(T)
-    x, t, _ = _table(rng, T)
-    table.x[:], table.t[:] = x, t
-    A = rng.normal(size=(T, 4, 4))
-    table.P[:] = 1e3 * (A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4))
-    old = rng.random(T) < 0.7
-    M = f.models
-    table.xm[old] = table.x[old][:, None] + rng.normal(0, 30, (int(old.sum()), M, 4))
-    table.Pm[old] = table.P[old][:, None] * rng.uniform(0.5, 2.0, (int(old.sum()), M, 1, 1))
-    table.mu[old] = rng.dirichlet(np.ones(M), int(old.sum()))
+    table = _imm_table(rng, f, T)
     rows = rng.integers(0, T, k).astype(np.int64)
     dt = rng.uniform(-2.0, 8.0, k)
     z = table.x[rows, :2] + rng.normal(0, 500, (k, 2))
@@ -650,3 +652,79 @@ def test_the_gaters_table_view_follows_the_table() -> None:
                               np.tile(np.eye(2), (3, 1, 1)), table.x, table.P, table.xm,
                               table.Pm, table.mu, imm)
     _equal(got, want)
+
+
+def replaced_search(view, ti, j, dt, z, R, hx, hy, mident, number, tident, trn, state,
+                    tracked, alive, which, late, p):
+    """What IdentityGater._search did with an IMM after ``candidates`` before
+    ``search_view``: the shift of z, ``search_imm_view``, ``search_verdict`` and the kept
+    pairs gathered (``_kept``)."""
+    z = z.copy()
+    if hx is not None:
+        z[:, 0] += hx
+        z[:, 1] += hy
+    x, P, models, nu, s_inv, d2 = _gating.search_imm_view(view, ti, dt, z, R)
+    k, cost, conflict, duplicate = _gating.search_verdict(
+        ti, j, d2, nu, dt, mident, number, tident, trn, state, tracked, alive, which, late, p)
+    track, meas, d2, dt, x, P, nu, s_inv, models = _kept(
+        k, (ti, j, d2, dt, x, P, nu, s_inv, models))
+    return track, meas, d2, cost, dt, x, P, nu, s_inv, models, conflict, duplicate
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_search_view_is_the_steps_it_fuses(seed: int) -> None:
+    """The search's fused step after the candidates (the primaries' shift, the IMM's
+    prediction and innovation, the identity rules, the kept pairs gathered) gives what
+    the separate kernels gave, to the bit, late marks included: fresh and old tracks,
+    pairs in and out of the gates, with and without a shift, NaN and infinite values."""
+    rng, p, f, imm = _imm_case(seed)
+    n, T = int(rng.integers(1, 30)), int(rng.integers(1, 50))
+    table = _imm_table(rng, f, T)
+    tident = _ident(rng, T)
+    table.ident[:] = tident
+    k = int(rng.integers(0, 3 * n + 1))
+    pairs = np.unique(np.column_stack([rng.integers(0, n, k), rng.integers(0, T, k)]), axis=0)
+    j, ti = pairs[:, 0].astype(np.int64).copy(), pairs[:, 1].astype(np.int64).copy()
+    k = len(j)
+    dt = rng.uniform(-3.0, 6.0, k)
+    scale = np.where(rng.random(k) < 0.7, 1.0, 30.0)[:, None]
+    z = table.x[ti, :2] + rng.normal(0, 300, (k, 2)) * scale
+    _, _, R = _batch(rng, k)
+    R = R + R.transpose(0, 2, 1) + 2000.0 * np.eye(2)
+    if seed % 5 == 0:
+        dt, z = _hostile(rng, dt, 0.05), _hostile(rng, z, 0.05)
+    shift = seed % 3 != 0
+    hx = rng.normal(0, 400, k) if shift else None
+    hy = rng.normal(0, 400, k) if shift else None
+    mident = _ident(rng, n)
+    number = rng.integers(-1, 4, n).astype(np.int64)
+    trn = rng.integers(-1, 4, (T, 3)).astype(np.int64)
+    table.state[:] = rng.integers(0, 3, T).astype(np.int8)
+    table.tracked[:] = rng.random(T) < 0.5
+    table.alive[:] = rng.random(T) < 0.8
+    which = np.union1d(rng.choice(n, int(rng.integers(0, n + 1)), replace=False),
+                       j).astype(np.int64)
+    late0 = rng.random(n) < 0.1
+    gp = IdentityGater(p)._search_p
+    view = _gating.ImmTable(table.x, table.P, table.xm, table.Pm, table.mu, table.t,
+                            table.ident, imm)
+    z0 = z.copy()
+    late = late0.copy()
+    got = _gating.search_view(view, ti, j, dt, z, R, hx, hy, mident, number, trn[:, 1],
+                              table.state, table.tracked, table.alive, which, late, gp)
+    np.testing.assert_array_equal(z, z0)  # z is read, not shifted in place
+    want_late = late0.copy()
+    want = replaced_search(view, ti, j, dt, z, R, hx, hy, mident, number, table.ident,
+                           trn[:, 1], table.state, table.tracked, table.alive, which,
+                           want_late, gp)
+    _equal(got, want)
+    np.testing.assert_array_equal(late, want_late)
+    if k:
+        with pytest.raises(ValueError):
+            _gating.search_view(view, ti, j, dt, z, R, np.zeros(k + 1), np.zeros(k + 1),
+                                mident, number, trn[:, 1], table.state, table.tracked,
+                                table.alive, which, late, gp)
+        with pytest.raises(IndexError):
+            _gating.search_view(view, ti, j + n, dt, z, R, None, None, mident, number,
+                                trn[:, 1], table.state, table.tracked, table.alive, which,
+                                late, gp)

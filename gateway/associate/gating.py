@@ -271,21 +271,27 @@ class IdentityGater:
         ti, j, dt, z, R = _gating.candidates(tracks.x, tracks.t, tracks.alive, m.t, m.xy,
                                              m.R, which, self.radius, p.max_speed_mps,
                                              self.DENSE)
-        # Kinematics of each pair, the track predicted to the measurement's own time
-        # (with the IMM, prediction and innovation in one kernel call, the filter's code)
+        # Kinematics of each pair, the track predicted to the measurement's own time; with
+        # the IMM, that (the filter's code), the rules and the kept pairs in one kernel call
         models: np.ndarray | None
-        if len(ti):
-            if m.primaries:  # primary plots re-placed at the candidate track's level
+        imm = model.imm_kernel()
+        if len(ti) and imm is not None:  # the rest in one call (the steps below)
+            # primary plots re-placed at the candidate track's level (hx, hy: the shift)
+            hx, hy = height_correction(m, j, tracks.fl[ti]) if m.primaries else (None, None)
+            (track, meas, d2, cost, dt, x, P, nu, s_inv, models, conflict,
+             duplicate) = _gating.search_view(
+                self._imm_view(tracks, imm), ti, j, dt, z, R, hx, hy, m.ident,
+                m.track_number, tracks.trn[:, m.source], tracks.state, tracks.tracked,
+                tracks.alive, which, late, self._search_p)
+            return Hypotheses(track, meas, d2, cost, late, conflict, duplicate, dt, x, P, nu,
+                              s_inv, models=models)
+        if len(ti):  # another filter: its own prediction and innovation
+            if m.primaries:
                 hx, hy = height_correction(m, j, tracks.fl[ti])
                 z[:, 0] += hx
                 z[:, 1] += hy
-            imm = model.imm_kernel()
-            if imm is not None:
-                x, P, models, nu, s_inv, d2 = _gating.search_imm_view(
-                    self._imm_view(tracks, imm), ti, dt, z, R)
-            else:
-                x, P, models = model.predict_tracks(tracks, ti, dt)
-                nu, s_inv, d2 = model.innovation(x, P, z, R)
+            x, P, models = model.predict_tracks(tracks, ti, dt)
+            nu, s_inv, d2 = model.innovation(x, P, z, R)
         else:
             _z, d2, x, P, nu, s_inv = _NO_PAIRS
             models = None
