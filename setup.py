@@ -71,6 +71,7 @@ extensions = [
     Extension(
         "gateway._lifecycle",
         ["ext/lifecycle.pyx"],
+        depends=["ext/views.pxi"],  # arrays read by pointer, shared with ext/fused.pyx
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -100,7 +101,8 @@ extensions = [
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"], include_dirs=[numpy.get_include()],
-              depends=["ext/interp.pxi"],  # numpy's interp, shared with ext/columns.pyx
+              # numpy's interp, shared with ext/columns.pyx; arrays read by pointer
+              depends=["ext/interp.pxi", "ext/views.pxi"],
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N

@@ -174,48 +174,7 @@ cdef class Output:
         self.fpm_per_fl_s, self.roc_var_limit = fpm_per_fl_s, roc_var_limit
 
 
-cdef struct View:
-    # an array's data, shape and strides (bytes), read by _f/_i/_b below
-    char* data
-    Py_ssize_t shape[3]
-    Py_ssize_t strides[3]
-
-
-cdef int _view(object a, int typenum, int ndim, bint writable, View* v,
-               str name) except -1:
-    """v: the numpy array ``a``, which must be aligned, of that type and number of
-    dimensions (writable if asked).  A typed memoryview costs ~0.2 us to take, most of an
-    empty call when a batch has 16 arrays; this is a few pointer reads.  The caller's
-    arguments keep the arrays alive for the call."""
-    cdef cnp.ndarray arr
-    cdef int d
-    if not cnp.PyArray_Check(a):
-        raise TypeError(f"messages: {name} is not a numpy array")
-    arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != ndim
-            or not cnp.PyArray_ISALIGNED(arr)
-            or (writable and not cnp.PyArray_ISWRITEABLE(arr))):
-        raise ValueError(f"messages: {name} is not an aligned{' writable' if writable else ''}"
-                         f" {ndim}-d array of its type")
-    v.data = cnp.PyArray_BYTES(arr)
-    for d in range(ndim):
-        v.shape[d] = cnp.PyArray_DIM(arr, d)
-        v.strides[d] = cnp.PyArray_STRIDE(arr, d)
-    return 0
-
-
-cdef inline double _f(const View* v, Py_ssize_t i, Py_ssize_t j=0, Py_ssize_t k=0
-                      ) noexcept nogil:
-    return (<const double*>(v.data + i * v.strides[0] + j * v.strides[1]
-                            + k * v.strides[2]))[0]
-
-
-cdef inline int64_t _i(const View* v, Py_ssize_t i, Py_ssize_t j=0) noexcept nogil:
-    return (<const int64_t*>(v.data + i * v.strides[0] + j * v.strides[1]))[0]
-
-
-cdef inline int8_t _b(const View* v, Py_ssize_t i) noexcept nogil:
-    return (<const int8_t*>(v.data + i * v.strides[0]))[0]
+include "views.pxi"
 
 
 def messages(Output o, object rows, object x, object P, object t, bint at_rows, object lat,
@@ -254,20 +213,20 @@ def messages(Output o, object rows, object x, object P, object t, bint at_rows, 
     cdef const double* xp = &o.scale_lat[0]
     cdef const double* fp = &o.scale[0]
     cdef Py_ssize_t n_knots = o.scale_lat.shape[0]
-    _view(rows, cnp.NPY_INT64, 1, False, &rows_, "rows")
-    _view(x, cnp.NPY_FLOAT64, 2, False, &x_, "x")
-    _view(P, cnp.NPY_FLOAT64, 3, False, &P_, "P")
-    _view(t, cnp.NPY_FLOAT64, 1, False, &t_, "t")
-    _view(lat, cnp.NPY_FLOAT64, 1, False, &lat_, "lat")
-    _view(lon, cnp.NPY_FLOAT64, 1, False, &lon_, "lon")
-    _view(bearing, cnp.NPY_FLOAT64, 1, False, &bearing_, "bearing")
-    _view(t_out, cnp.NPY_FLOAT64, 1, True, &t_out_, "t_out")
-    _view(ident, cnp.NPY_INT64, 2, False, &ident_, "ident")
-    _view(state, cnp.NPY_INT8, 1, False, &state_, "state")
-    _view(t_hidden, cnp.NPY_FLOAT64, 1, False, &t_hidden_, "t_hidden")
-    _view(t_update, cnp.NPY_FLOAT64, 1, False, &t_update_, "t_update")
-    _view(level, cnp.NPY_FLOAT64, 2, False, &level_, "level")
-    _view(roc_sdps, cnp.NPY_FLOAT64, 1, False, &roc_sdps_, "roc_sdps")
+    _view(rows, cnp.NPY_INT64, 1, False, &rows_, "messages: rows")
+    _view(x, cnp.NPY_FLOAT64, 2, False, &x_, "messages: x")
+    _view(P, cnp.NPY_FLOAT64, 3, False, &P_, "messages: P")
+    _view(t, cnp.NPY_FLOAT64, 1, False, &t_, "messages: t")
+    _view(lat, cnp.NPY_FLOAT64, 1, False, &lat_, "messages: lat")
+    _view(lon, cnp.NPY_FLOAT64, 1, False, &lon_, "messages: lon")
+    _view(bearing, cnp.NPY_FLOAT64, 1, False, &bearing_, "messages: bearing")
+    _view(t_out, cnp.NPY_FLOAT64, 1, True, &t_out_, "messages: t_out")
+    _view(ident, cnp.NPY_INT64, 2, False, &ident_, "messages: ident")
+    _view(state, cnp.NPY_INT8, 1, False, &state_, "messages: state")
+    _view(t_hidden, cnp.NPY_FLOAT64, 1, False, &t_hidden_, "messages: t_hidden")
+    _view(t_update, cnp.NPY_FLOAT64, 1, False, &t_update_, "messages: t_update")
+    _view(level, cnp.NPY_FLOAT64, 2, False, &level_, "messages: level")
+    _view(roc_sdps, cnp.NPY_FLOAT64, 1, False, &roc_sdps_, "messages: roc_sdps")
     n, cap = rows_.shape[0], t_out_.shape[0]
     if (x_.shape[0] != n or lat_.shape[0] != n or lon_.shape[0] != n
             or bearing_.shape[0] != n or P_.shape[0] != (cap if at_rows else n)
@@ -289,7 +248,7 @@ def messages(Output o, object rows, object x, object P, object t, bint at_rows, 
         if not ended and not 0 <= _b(&state_, r) < n_names:
             raise ValueError(f"messages: state {_b(&state_, r)} outside 0..{n_names - 1}")
     if has_order:
-        _view(order, cnp.NPY_INT64, 1, False, &o_, "order")
+        _view(order, cnp.NPY_INT64, 1, False, &o_, "messages: order")
         n_order = o_.shape[0]
         for k in range(n_order):
             if _i(&o_, k) < 0 or _i(&o_, k) >= n_refs:
@@ -297,8 +256,8 @@ def messages(Output o, object rows, object x, object P, object t, bint at_rows, 
                                  f"0..{n_refs - 1}")
     if refs is not None:
         if has_span:
-            _view(starts, cnp.NPY_INT64, 1, False, &s_, "starts")
-            _view(ends, cnp.NPY_INT64, 1, False, &e_, "ends")
+            _view(starts, cnp.NPY_INT64, 1, False, &s_, "messages: starts")
+            _view(ends, cnp.NPY_INT64, 1, False, &e_, "messages: ends")
             if s_.shape[0] != n or e_.shape[0] != n:
                 raise ValueError("messages: starts and ends are not one per row")
             for i in range(n):
