@@ -708,13 +708,11 @@ def confirm_rule(object rows, object ident, Py_ssize_t address, Py_ssize_t code,
     return ok_, identity_
 
 
-def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :] R,
-               const double[:, :] v, const double[:] v_var, double speed_var,
-               const double[:] t, const int64_t[:] cell, const double[:] density,
-               int64_t source, double per_extra, double max_extra, double[:, :] x,
-               double[:, :, :] P, double[:] t_state, double[:] t_first,
-               signed char[:] state, signed char tentative, double[:, :] x0, double[:] r0,
-               int64_t[:] source_of, int64_t[:] cell_of, int64_t[:] extra_of) -> int:
+def start_rows(object rows, object z, object R, object v, object v_var, double speed_var,
+               object t, object cell, object density, int64_t source, double per_extra,
+               double max_extra, object x, object P, object t_state, object t_first,
+               object state, signed char tentative, object x0, object r0, object source_of,
+               object cell_of, object extra_of) -> int:
     """``MofNInitiator.initiate``'s writes of its new ``rows`` in one pass (a track starts
     from one plot or two: the numpy code made some twenty calls on them): the filter's
     initial state (``ConstantVelocity.initiate``: the position z, the source's velocity v
@@ -722,63 +720,86 @@ def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :
     block R), the state's and first times t, the tentative state; the initiator's start
     point z, its larger position variance (``max_eigen2`` of R, numpy's arithmetic in its
     order), source, clutter cell and extra hits min(density // per_extra, max_extra).
-    Returns how many rows got extra hits."""
-    cdef Py_ssize_t n = rows.shape[0], i, j, k, r
-    cdef Py_ssize_t cap = x.shape[0]
-    cdef double a, b, d, q, var, e
+    Returns how many rows got extra hits.  Arrays (int64 rows, cell, source_of, cell_of,
+    extra_of; int8 state; float64 the others) are read and written by pointer
+    (views.pxi: its twenty typed memoryviews cost more than the row or two it writes)."""
+    cdef View rows_, z_, R_, v_, v_var_, t_, cell_, density_, x_, P_, t_state_, t_first_
+    cdef View state_, x0_, r0_, source_of_, cell_of_, extra_of_
+    _view(rows, cnp.NPY_INT64, 1, False, &rows_, "start_rows: rows")
+    _view(z, cnp.NPY_FLOAT64, 2, False, &z_, "start_rows: z")
+    _view(R, cnp.NPY_FLOAT64, 3, False, &R_, "start_rows: R")
+    _view(v, cnp.NPY_FLOAT64, 2, False, &v_, "start_rows: v")
+    _view(v_var, cnp.NPY_FLOAT64, 1, False, &v_var_, "start_rows: v_var")
+    _view(t, cnp.NPY_FLOAT64, 1, False, &t_, "start_rows: t")
+    _view(cell, cnp.NPY_INT64, 1, False, &cell_, "start_rows: cell")
+    _view(density, cnp.NPY_FLOAT64, 1, False, &density_, "start_rows: density")
+    _view(x, cnp.NPY_FLOAT64, 2, True, &x_, "start_rows: x")
+    _view(P, cnp.NPY_FLOAT64, 3, True, &P_, "start_rows: P")
+    _view(t_state, cnp.NPY_FLOAT64, 1, True, &t_state_, "start_rows: t_state")
+    _view(t_first, cnp.NPY_FLOAT64, 1, True, &t_first_, "start_rows: t_first")
+    _view(state, cnp.NPY_INT8, 1, True, &state_, "start_rows: state")
+    _view(x0, cnp.NPY_FLOAT64, 2, True, &x0_, "start_rows: x0")
+    _view(r0, cnp.NPY_FLOAT64, 1, True, &r0_, "start_rows: r0")
+    _view(source_of, cnp.NPY_INT64, 1, True, &source_of_, "start_rows: source_of")
+    _view(cell_of, cnp.NPY_INT64, 1, True, &cell_of_, "start_rows: cell_of")
+    _view(extra_of, cnp.NPY_INT64, 1, True, &extra_of_, "start_rows: extra_of")
+    cdef Py_ssize_t n = rows_.shape[0], i, j, k, r
+    cdef Py_ssize_t cap = x_.shape[0], kept = x0_.shape[0]
+    cdef double a, b, d, q, var, e, vv
     cdef int64_t count = 0, ex
-    if z.shape[0] != n or R.shape[0] != n or v.shape[0] != n or v_var.shape[0] != n \
-            or t.shape[0] != n or cell.shape[0] != n or density.shape[0] != n:
+    if z_.shape[0] != n or R_.shape[0] != n or v_.shape[0] != n or v_var_.shape[0] != n \
+            or t_.shape[0] != n or cell_.shape[0] != n or density_.shape[0] != n:
         raise ValueError("start_rows: the measurements' columns differ in length")
-    if z.shape[1] != 2 or R.shape[1] != 2 or R.shape[2] != 2 or v.shape[1] != 2 \
-            or x.shape[1] != 4 or P.shape[1] != 4 or P.shape[2] != 4 or x0.shape[1] != 2:
+    if z_.shape[1] != 2 or R_.shape[1] != 2 or R_.shape[2] != 2 or v_.shape[1] != 2 \
+            or x_.shape[1] != 4 or P_.shape[1] != 4 or P_.shape[2] != 4 or x0_.shape[1] != 2:
         raise ValueError("start_rows: a state or measurement of the wrong shape")
-    if P.shape[0] != cap or t_state.shape[0] != cap or t_first.shape[0] != cap \
-            or state.shape[0] != cap:
+    if P_.shape[0] != cap or t_state_.shape[0] != cap or t_first_.shape[0] != cap \
+            or state_.shape[0] != cap:
         raise ValueError("start_rows: the table's columns differ in length")
-    if r0.shape[0] != x0.shape[0] or source_of.shape[0] != x0.shape[0] \
-            or cell_of.shape[0] != x0.shape[0] or extra_of.shape[0] != x0.shape[0]:
+    if r0_.shape[0] != kept or source_of_.shape[0] != kept \
+            or cell_of_.shape[0] != kept or extra_of_.shape[0] != kept:
         raise ValueError("start_rows: the initiator's columns differ in length")
     for i in range(n):
-        r = rows[i]
-        if not 0 <= r < cap or r >= x0.shape[0]:
+        r = _i(&rows_, i)
+        if not 0 <= r < cap or r >= kept:
             raise IndexError("start_rows: row out of range")
     for i in range(n):
-        r = rows[i]
-        x[r, 0] = z[i, 0]
-        x[r, 1] = z[i, 1]
-        if isfinite(v_var[i]):
-            x[r, 2] = v[i, 0]
-            x[r, 3] = v[i, 1]
-            var = v_var[i]
+        r = _i(&rows_, i)
+        _fw(&x_, r, 0)[0] = _f(&z_, i, 0)
+        _fw(&x_, r, 1)[0] = _f(&z_, i, 1)
+        vv = _f(&v_var_, i)
+        if isfinite(vv):
+            _fw(&x_, r, 2)[0] = _f(&v_, i, 0)
+            _fw(&x_, r, 3)[0] = _f(&v_, i, 1)
+            var = vv
         else:
-            x[r, 2] = 0.0
-            x[r, 3] = 0.0
+            _fw(&x_, r, 2)[0] = 0.0
+            _fw(&x_, r, 3)[0] = 0.0
             var = speed_var
         for j in range(4):
             for k in range(4):
-                P[r, j, k] = 0.0
-        P[r, 0, 0] = R[i, 0, 0]
-        P[r, 0, 1] = R[i, 0, 1]
-        P[r, 1, 0] = R[i, 1, 0]
-        P[r, 1, 1] = R[i, 1, 1]
-        P[r, 2, 2] = var
-        P[r, 3, 3] = var
-        t_state[r] = t[i]
-        t_first[r] = t[i]
-        state[r] = tentative
-        x0[r, 0] = z[i, 0]
-        x0[r, 1] = z[i, 1]
-        a, b, d = R[i, 0, 0], R[i, 0, 1], R[i, 1, 1]
+                _fw(&P_, r, j, k)[0] = 0.0
+        _fw(&P_, r, 0, 0)[0] = _f(&R_, i, 0, 0)
+        _fw(&P_, r, 0, 1)[0] = _f(&R_, i, 0, 1)
+        _fw(&P_, r, 1, 0)[0] = _f(&R_, i, 1, 0)
+        _fw(&P_, r, 1, 1)[0] = _f(&R_, i, 1, 1)
+        _fw(&P_, r, 2, 2)[0] = var
+        _fw(&P_, r, 3, 3)[0] = var
+        _fw(&t_state_, r)[0] = _f(&t_, i)
+        _fw(&t_first_, r)[0] = _f(&t_, i)
+        _bw(&state_, r)[0] = tentative
+        _fw(&x0_, r, 0)[0] = _f(&z_, i, 0)
+        _fw(&x0_, r, 1)[0] = _f(&z_, i, 1)
+        a, b, d = _f(&R_, i, 0, 0), _f(&R_, i, 0, 1), _f(&R_, i, 1, 1)
         e = a - d
         q = 0.25 * (e * e) + b * b
         if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan and -0.0 kept
             q = 0.0
-        r0[r] = 0.5 * (a + d) + sqrt(q)
-        source_of[r] = source
-        cell_of[r] = cell[i]
-        ex = <int64_t>_minimum(_floor_divide(density[i], per_extra), max_extra)
-        extra_of[r] = ex
+        _fw(&r0_, r)[0] = 0.5 * (a + d) + sqrt(q)
+        _iw(&source_of_, r)[0] = source
+        _iw(&cell_of_, r)[0] = _i(&cell_, i)
+        ex = <int64_t>_minimum(_floor_divide(_f(&density_, i), per_extra), max_extra)
+        _iw(&extra_of_, r)[0] = ex
         if ex != 0:
             count += 1
     return count

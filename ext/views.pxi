@@ -48,11 +48,17 @@ cdef inline int8_t _b(const View* v, Py_ssize_t i) noexcept nogil:
     return (<const int8_t*>(v.data + i * v.strides[0]))[0]
 
 
-cdef inline double* _fw(const View* v, Py_ssize_t i, Py_ssize_t j=0) noexcept nogil:
+cdef inline double* _fw(const View* v, Py_ssize_t i, Py_ssize_t j=0, Py_ssize_t k=0
+                        ) noexcept nogil:
     """A writable float64 element of a view taken ``writable``."""
-    return <double*>(v.data + i * v.strides[0] + j * v.strides[1])
+    return <double*>(v.data + i * v.strides[0] + j * v.strides[1] + k * v.strides[2])
 
 
 cdef inline int64_t* _iw(const View* v, Py_ssize_t i) noexcept nogil:
     """A writable int64 element of a 1-d view taken ``writable``."""
     return <int64_t*>(v.data + i * v.strides[0])
+
+
+cdef inline int8_t* _bw(const View* v, Py_ssize_t i) noexcept nogil:
+    """A writable int8 element of a 1-d view taken ``writable``."""
+    return <int8_t*>(v.data + i * v.strides[0])
