@@ -71,6 +71,8 @@ extensions = [
     Extension(
         "gateway._lifecycle",
         ["ext/lifecycle.pyx"],
+        # arrays read by pointer, as ext/fused.pyx's
+        depends=["ext/arrays.pxi", "ext/views.pxi"],
         include_dirs=[numpy.get_include()],
         extra_compile_args=["-O3", "-ffp-contract=off"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -102,8 +104,9 @@ extensions = [
     # (gateway/associate/tracker.py calls it); no fused multiply-add, so that the figures
     # it computes are numpy's to the bit
     Extension("gateway._fused", ["ext/fused.pyx"], include_dirs=[numpy.get_include()],
-              # numpy's interp, shared with ext/columns.pyx; the one array check
-              depends=["ext/interp.pxi", "ext/arrays.pxi"],
+              # numpy's interp, shared with ext/columns.pyx; the one array check and its
+              # accessors
+              depends=["ext/interp.pxi", "ext/arrays.pxi", "ext/views.pxi"],
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # the tracker's per-cycle bookkeeping of the tracks a cycle updated (times, M-of-N

@@ -687,48 +687,73 @@ cdef inline double _finite(double v) noexcept nogil:
     return v
 
 
-def correct_plots(double[:, ::1] xy, double[:] t, double[::1] slant, double[::1] ground,
-                  double[::1] k, double[::1] los_x, double[::1] los_y, double range_bias,
-                  double gain, double azimuth, double delay) -> tuple[object, object]:
+def correct_plots(object xy, object t, object slant, object ground, object k, object los_x,
+                  object los_y, double range_bias, double gain, double azimuth,
+                  double delay) -> tuple[object, object, object, object]:
     """Move plots by their radar's registration (gateway/associate/registration.py
-    ``Registration.correct`` says what the terms are): ``xy`` and ``t`` in place; returns
-    the corrected slant and ground ranges.  ``gain`` and ``azimuth`` are per metre of range
-    (the unknowns divided by their reference range), ``delay`` in seconds.
+    ``Registration.correct`` says what the terms are): returns the corrected positions
+    ``xy`` [n, 2], times ``t``, slant and ground ranges, all new arrays (the given ones,
+    the raw plots, are left as they are, which the caller keeps to learn from).
+    ``gain`` and ``azimuth`` are per metre of range (the unknowns divided by their
+    reference range), ``delay`` in seconds.  ``xy``: C-contiguous float64 [n, 2]; the
+    others float64 [n], aligned, any stride, native byte order, read without typed
+    memoryviews (seven of them cost more than the plots of a sector).
 
     Where a plot's geometry is unknown (nan) its shift is nan: if any is, every nan shift
     is none and an infinite one the largest finite (numpy's nan_to_num, as the numpy code
     did), so a plot of unknown geometry stays where it is."""
-    cdef Py_ssize_t i, n = xy.shape[0]
-    if xy.shape[1] != 2 or t.shape[0] != n or slant.shape[0] != n or ground.shape[0] != n \
-            or k.shape[0] != n or los_x.shape[0] != n or los_y.shape[0] != n:
+    cdef Py_ssize_t i, n, nt, ns, ng, nk, nx, ny, st, ss, sg, sk, sx, sy
+    cdef Array xa
+    _array(xy, cnp.NPY_FLOAT64, 2, CONTIGUOUS, &xa, "correct_plots: xy")
+    if xa.shape[1] != 2:
+        raise ValueError("correct_plots: xy is not [n, 2]")
+    n = xa.shape[0]
+    cdef const double* xp = <const double*>xa.data
+    cdef const char* tp = _column(t, cnp.NPY_FLOAT64, 0, &nt, &st, "correct_plots: t")
+    cdef const char* sp = _column(slant, cnp.NPY_FLOAT64, 0, &ns, &ss, "correct_plots: slant")
+    cdef const char* gp = _column(ground, cnp.NPY_FLOAT64, 0, &ng, &sg, "correct_plots: ground")
+    cdef const char* kp = _column(k, cnp.NPY_FLOAT64, 0, &nk, &sk, "correct_plots: k")
+    cdef const char* lxp = _column(los_x, cnp.NPY_FLOAT64, 0, &nx, &sx, "correct_plots: los_x")
+    cdef const char* lyp = _column(los_y, cnp.NPY_FLOAT64, 0, &ny, &sy, "correct_plots: los_y")
+    if nt != n or ns != n or ng != n or nk != n or nx != n or ny != n:
         raise ValueError("correct_plots: arrays differ in shape")
-    slant_a = np.empty(n)
-    ground_a = np.empty(n)
-    d_a = np.empty((n, 2))
-    cdef double[::1] slant_out = slant_a, ground_out = ground_a
-    cdef double[:, ::1] d = d_a
-    cdef double dslant, along, across, ka, kc
+    cdef cnp.npy_intp dims[2]
+    dims[0], dims[1] = n, 2
+    xy_a = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT64, 0)
+    t_a = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT64, 0)
+    slant_a = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT64, 0)
+    ground_a = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* d = <double*>cnp.PyArray_DATA(<cnp.ndarray>xy_a)  # the shifts, then xy
+    cdef double* t_out = <double*>cnp.PyArray_DATA(<cnp.ndarray>t_a)
+    cdef double* slant_out = <double*>cnp.PyArray_DATA(<cnp.ndarray>slant_a)
+    cdef double* ground_out = <double*>cnp.PyArray_DATA(<cnp.ndarray>ground_a)
+    cdef double dslant, along, across, ka, kc, s_i, g_i, k_i, lx, ly
     cdef bint nan = False, plus = False, minus = False
     with nogil:
         for i in range(n):
-            dslant = range_bias + gain * slant[i]
-            along = fmax(slant[i] / ground[i], 1.0) * dslant
-            across = azimuth * ground[i]
-            ka = along * k[i]
-            kc = across * k[i]
-            d[i, 0] = ka * los_x[i] + kc * los_y[i]
-            d[i, 1] = ka * los_y[i] - kc * los_x[i]
-            slant_out[i] = slant[i] - dslant
-            ground_out[i] = ground[i] - along
-            nan = nan or d[i, 0] != d[i, 0] or d[i, 1] != d[i, 1]
-            plus = plus or d[i, 0] == HUGE_VAL or d[i, 1] == HUGE_VAL
-            minus = minus or d[i, 0] == -HUGE_VAL or d[i, 1] == -HUGE_VAL
+            s_i = (<const double*>(sp + i * ss))[0]
+            g_i = (<const double*>(gp + i * sg))[0]
+            k_i = (<const double*>(kp + i * sk))[0]
+            lx = (<const double*>(lxp + i * sx))[0]
+            ly = (<const double*>(lyp + i * sy))[0]
+            dslant = range_bias + gain * s_i
+            along = fmax(s_i / g_i, 1.0) * dslant
+            across = azimuth * g_i
+            ka = along * k_i
+            kc = across * k_i
+            d[2 * i] = ka * lx + kc * ly
+            d[2 * i + 1] = ka * ly - kc * lx
+            slant_out[i] = s_i - dslant
+            ground_out[i] = g_i - along
+            nan = nan or d[2 * i] != d[2 * i] or d[2 * i + 1] != d[2 * i + 1]
+            plus = plus or d[2 * i] == HUGE_VAL or d[2 * i + 1] == HUGE_VAL
+            minus = minus or d[2 * i] == -HUGE_VAL or d[2 * i + 1] == -HUGE_VAL
         nan = nan or (plus and minus)  # the sum numpy tested was nan
         for i in range(n):
-            xy[i, 0] -= _finite(d[i, 0]) if nan else d[i, 0]
-            xy[i, 1] -= _finite(d[i, 1]) if nan else d[i, 1]
-            t[i] -= delay
-    return slant_a, ground_a
+            d[2 * i] = xp[2 * i] - (_finite(d[2 * i]) if nan else d[2 * i])
+            d[2 * i + 1] = xp[2 * i + 1] - (_finite(d[2 * i + 1]) if nan else d[2 * i + 1])
+            t_out[i] = (<const double*>(tp + i * st))[0] - delay
+    return xy_a, t_a, slant_a, ground_a
 
 
 

@@ -176,18 +176,7 @@ cdef class Output:
         self.fpm_per_fl_s, self.roc_var_limit = fpm_per_fl_s, roc_var_limit
 
 
-cdef inline double _f(const Array* v, Py_ssize_t i, Py_ssize_t j=0, Py_ssize_t k=0
-                      ) noexcept nogil:
-    return (<const double*>(v.data + i * v.strides[0] + j * v.strides[1]
-                            + k * v.strides[2]))[0]
-
-
-cdef inline int64_t _i(const Array* v, Py_ssize_t i, Py_ssize_t j=0) noexcept nogil:
-    return (<const int64_t*>(v.data + i * v.strides[0] + j * v.strides[1]))[0]
-
-
-cdef inline int8_t _b(const Array* v, Py_ssize_t i) noexcept nogil:
-    return (<const int8_t*>(v.data + i * v.strides[0]))[0]
+include "views.pxi"  # the accessors of an Array
 
 
 def messages(Output o, object rows, object x, object P, object t, bint at_rows, object lat,

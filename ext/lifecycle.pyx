@@ -16,7 +16,7 @@ function checks the shapes it is given (ValueError) and the rows it follows (Ind
 
 cimport numpy as cnp
 from libc.math cimport INFINITY, NAN, copysign, floor, fmax, fmin, fmod, isfinite, isnan, rint, sqrt
-from libc.stdint cimport int64_t
+from libc.stdint cimport int8_t, int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -26,10 +26,12 @@ cnp.import_array()
 
 ctypedef unsigned char flag
 
+include "arrays.pxi"  # the one check of an array read raw
+include "views.pxi"  # its accessors
 
-def scan_period(int64_t[:] owner, double[:, :] last, const int64_t[:] rows,
-                const int64_t[:] uid, const double[:] t, Py_ssize_t site, double known,
-                bint collect, double lo, double hi):
+
+def scan_period(object owner, object last, object rows, object uid, object t,
+                Py_ssize_t site, double known, bint collect, double lo, double hi):
     """One radar's plots at times ``t`` updated ``rows`` (their uids ``uid``): forget the
     latest plot times of a row another track had (``owner`` != uid: nan, owner := uid),
     move column ``site`` of ``last`` on to max(t, latest), and return the median of the
@@ -38,16 +40,26 @@ def scan_period(int64_t[:] owner, double[:, :] last, const int64_t[:] rows,
     (undivided while ``known`` is not finite); nan when there is none, or not
     ``collect``.  As numpy's fancy indexing does, every interval is read before any time
     is written, and of repeated rows the last one's time stays.  The median is np.median's
-    number: the middle value, or the mean of the two middle ones, (a + b) / 2."""
-    cdef Py_ssize_t n = rows.shape[0], cap = owner.shape[0], i, j, r, k = 0, half
-    cdef double d
+    number: the middle value, or the mean of the two middle ones, (a + b) / 2.  Arrays
+    (int64 owner, rows and uid [n], float64 last [cap, sites] and t [n]) are numpy's,
+    aligned, any strides, read by pointer (arrays.pxi: called every batch, its five typed
+    memoryviews cost more than its few dozen intervals)."""
+    cdef Array owner_, last_, rows_, uid_, t_
+    _array(owner, cnp.NPY_INT64, 1, WRITABLE, &owner_, "scan_period: owner")
+    _array(last, cnp.NPY_FLOAT64, 2, WRITABLE, &last_, "scan_period: last")
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "scan_period: rows")
+    _array(uid, cnp.NPY_INT64, 1, 0, &uid_, "scan_period: uid")
+    _array(t, cnp.NPY_FLOAT64, 1, 0, &t_, "scan_period: t")
+    cdef Py_ssize_t n = rows_.shape[0], cap = owner_.shape[0], i, j, r, k = 0, half
+    cdef Py_ssize_t sites = last_.shape[1]
+    cdef double d, ti, li
     cdef bint divide = isfinite(known)
-    if uid.shape[0] != n or t.shape[0] != n or last.shape[0] != cap:
+    if uid_.shape[0] != n or t_.shape[0] != n or last_.shape[0] != cap:
         raise ValueError("scan_period: rows, uid and t differ in length, or owner and last")
-    if not 0 <= site < last.shape[1]:
+    if not 0 <= site < sites:
         raise IndexError("scan_period: no such site")
     for i in range(n):
-        if not 0 <= rows[i] < cap:
+        if not 0 <= _i(&rows_, i) < cap:
             raise IndexError("scan_period: row out of range")
     cdef double *o = <double *>malloc(2 * max(n, 1) * sizeof(double))
     cdef double *moved = o + max(n, 1)  # the latest times, all read before any is written
@@ -55,17 +67,18 @@ def scan_period(int64_t[:] owner, double[:, :] last, const int64_t[:] rows,
         raise MemoryError()
     try:
         for i in range(n):  # a row another track had: its times are not this track's
-            r = rows[i]
-            if owner[r] != uid[i]:
-                for j in range(last.shape[1]):
-                    last[r, j] = NAN
-                owner[r] = uid[i]
+            r = _i(&rows_, i)
+            if _i(&owner_, r) != _i(&uid_, i):
+                for j in range(sites):
+                    _fw(&last_, r, j)[0] = NAN
+                _iw(&owner_, r)[0] = _i(&uid_, i)
         for i in range(n):  # every interval and time from the times before this batch
-            r = rows[i]
-            o[i] = t[i] - last[r, site]
-            moved[i] = fmax(t[i], last[r, site])
+            r = _i(&rows_, i)
+            ti, li = _f(&t_, i), _f(&last_, r, site)
+            o[i] = ti - li
+            moved[i] = fmax(ti, li)
         for i in range(n):
-            last[rows[i], site] = moved[i]
+            _fw(&last_, _i(&rows_, i), site)[0] = moved[i]
         if not collect:
             return NAN
         for i in range(n):
@@ -117,28 +130,37 @@ def missed_scans(const flag[:, :] seen, const double[:] silent, const double[:] 
     return k, covered
 
 
-def earliest(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
-             const int64_t[:] rows, const double[:, :] after, double since_t):
+def earliest(object state, object t_update, object t_hidden, object rows, object after,
+             double since_t):
     """The earliest of the times at which a rule may change one of ``rows``, not before
     ``since_t`` (inf: none): for each rule (a row of ``after``, read by state), the row's
     silence start plus that rule's silence; the silence starts at the latest update, or of
-    a track not tentative (state 0) at its latest time hidden if later."""
-    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], nrules = after.shape[0]
+    a track not tentative (state 0) at its latest time hidden if later.  Arrays (int8
+    state, float64 t_update, t_hidden [cap] and after [rules, 3], int64 rows) are read by
+    pointer (arrays.pxi), as ``aged``'s."""
+    cdef Array state_, t_update_, t_hidden_, rows_, after_
+    _array(state, cnp.NPY_INT8, 1, 0, &state_, "earliest: state")
+    _array(t_update, cnp.NPY_FLOAT64, 1, 0, &t_update_, "earliest: t_update")
+    _array(t_hidden, cnp.NPY_FLOAT64, 1, 0, &t_hidden_, "earliest: t_hidden")
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "earliest: rows")
+    _array(after, cnp.NPY_FLOAT64, 2, 0, &after_, "earliest: after")
+    cdef Py_ssize_t n = rows_.shape[0], cap = state_.shape[0], nrules = after_.shape[0]
     cdef Py_ssize_t i, j, r
     cdef int s
     cdef double since, at, best = INFINITY
-    if t_update.shape[0] != cap or t_hidden.shape[0] != cap or after.shape[1] != 3:
+    if t_update_.shape[0] != cap or t_hidden_.shape[0] != cap or after_.shape[1] != 3:
         raise ValueError("earliest: columns differ in length, or not 3 states")
     for i in range(n):
-        r = rows[i]
+        r = _i(&rows_, i)
         if not 0 <= r < cap:
             raise IndexError("earliest: row out of range")
-        s = state[r]
+        s = _b(&state_, r)
         if not 0 <= s < 3:
             raise IndexError("earliest: no such state")
-        since = t_update[r] if s == 0 else fmax(t_update[r], t_hidden[r])
+        since = (_f(&t_update_, r) if s == 0
+                 else fmax(_f(&t_update_, r), _f(&t_hidden_, r)))
         for j in range(nrules):
-            at = since + after[j, s]
+            at = since + _f(&after_, j, s)
             if at >= since_t and at < best:  # nan is neither
                 best = at
     return best
@@ -179,124 +201,164 @@ def predicted(const double[:, :] x, const double[:] t, const double[:, :] level,
     return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
-def aged(const signed char[:] state, const double[:] t_update, const double[:] t_hidden,
-         const int64_t[:] rows, double now, double shortest):
+def aged(object state, object t_update, object t_hidden, object rows, double now,
+         double shortest):
     """(rows, age, silent, state) of the ``rows`` whose age since their latest update at
     ``now`` is at least ``shortest`` (in their order): that age, the silence since the
-    later of their latest update and latest time hidden, and their state."""
-    cdef Py_ssize_t n = rows.shape[0], cap = state.shape[0], i, r, k = 0
-    cdef double age
-    if t_update.shape[0] != cap or t_hidden.shape[0] != cap:
+    later of their latest update and latest time hidden, and their state.  Arrays (int8
+    state, float64 t_update and t_hidden [cap], int64 rows) are read by pointer
+    (arrays.pxi: each review's first step, where eight typed memoryviews cost more than
+    the rows), the results made by numpy's C API."""
+    cdef Array state_, t_update_, t_hidden_, rows_
+    _array(state, cnp.NPY_INT8, 1, 0, &state_, "aged: state")
+    _array(t_update, cnp.NPY_FLOAT64, 1, 0, &t_update_, "aged: t_update")
+    _array(t_hidden, cnp.NPY_FLOAT64, 1, 0, &t_hidden_, "aged: t_hidden")
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "aged: rows")
+    cdef Py_ssize_t n = rows_.shape[0], cap = state_.shape[0], i, r, k = 0
+    cdef double age, tu
+    if t_update_.shape[0] != cap or t_hidden_.shape[0] != cap:
         raise ValueError("aged: columns differ in length")
-    kept = np.empty(n, dtype=np.int64)
-    ages = np.empty(n, dtype=np.float64)
-    silent = np.empty(n, dtype=np.float64)
-    states = np.empty(n, dtype=np.int8)
-    cdef int64_t[:] ko = kept
-    cdef double[:] ao = ages, so = silent
-    cdef signed char[:] st = states
+    cdef cnp.npy_intp dim = n
+    kept = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    ages = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    silent = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT64, 0)
+    states = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT8, 0)
+    cdef int64_t* ko = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>kept)
+    cdef double* ao = <double*>cnp.PyArray_DATA(<cnp.ndarray>ages)
+    cdef double* so = <double*>cnp.PyArray_DATA(<cnp.ndarray>silent)
+    cdef int8_t* st = <int8_t*>cnp.PyArray_DATA(<cnp.ndarray>states)
     for i in range(n):
-        r = rows[i]
+        r = _i(&rows_, i)
         if not 0 <= r < cap:
             raise IndexError("aged: row out of range")
-        age = now - t_update[r]
+        tu = _f(&t_update_, r)
+        age = now - tu
         if age >= shortest:  # nan is not
             ko[k] = r
             ao[k] = age
-            so[k] = now - fmax(t_update[r], t_hidden[r])
-            st[k] = state[r]
+            so[k] = now - fmax(tu, _f(&t_hidden_, r))
+            st[k] = _b(&state_, r)
             k += 1
     return kept[:k], ages[:k], silent[:k], states[:k]
 
 
-def hide_look(const signed char[:] state, const double[:] age, double coast_after,
-              double hidden_max):
+def hide_look(object state, object age, double coast_after, double hidden_max):
     """``review``'s rows (indices into its arrays) whose coverage gap to look at: not
-    tentative (state 0), silent for more than ``coast_after`` and at most ``hidden_max``."""
-    cdef Py_ssize_t n = state.shape[0], i, k = 0
-    if age.shape[0] != n:
+    tentative (state 0), silent for more than ``coast_after`` and at most ``hidden_max``.
+    ``aged``'s int8 state and float64 age, read by pointer (arrays.pxi), as by the steps
+    after it."""
+    cdef Array state_, age_
+    _array(state, cnp.NPY_INT8, 1, 0, &state_, "hide_look: state")
+    _array(age, cnp.NPY_FLOAT64, 1, 0, &age_, "hide_look: age")
+    cdef Py_ssize_t n = state_.shape[0], i, k = 0
+    cdef double a
+    if age_.shape[0] != n:
         raise ValueError("hide_look: shapes differ")
-    out = np.empty(n, dtype=np.int64)
-    cdef int64_t[:] o = out
+    cdef cnp.npy_intp dim = n
+    out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    cdef int64_t* o = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>out)
     for i in range(n):
-        if state[i] != 0 and age[i] > coast_after and age[i] <= hidden_max:
+        a = _f(&age_, i)
+        if _b(&state_, i) != 0 and a > coast_after and a <= hidden_max:
             o[k] = i
             k += 1
     return out[:k]
 
 
-def miss_look(const signed char[:] state, const double[:] age, const double[:] silent,
-              double tentative_timeout, double first, double end_min):
+def miss_look(object state, object age, object silent, double tentative_timeout,
+              double first, double end_min):
     """``review``'s rows (indices) whose missed scans to count: tentative ones (state 0) not
     timed out (age at most ``tentative_timeout``) silent for at least ``first``; the others
-    silent for at least ``end_min``."""
-    cdef Py_ssize_t n = state.shape[0], i, k = 0
-    if age.shape[0] != n or silent.shape[0] != n:
+    silent for at least ``end_min``.  Arrays as ``hide_look``'s (silent float64)."""
+    cdef Array state_, age_, silent_
+    _array(state, cnp.NPY_INT8, 1, 0, &state_, "miss_look: state")
+    _array(age, cnp.NPY_FLOAT64, 1, 0, &age_, "miss_look: age")
+    _array(silent, cnp.NPY_FLOAT64, 1, 0, &silent_, "miss_look: silent")
+    cdef Py_ssize_t n = state_.shape[0], i, k = 0
+    if age_.shape[0] != n or silent_.shape[0] != n:
         raise ValueError("miss_look: shapes differ")
-    out = np.empty(n, dtype=np.int64)
-    cdef int64_t[:] o = out
+    cdef cnp.npy_intp dim = n
+    out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    cdef int64_t* o = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>out)
     for i in range(n):
-        if state[i] == 0:
-            if not (age[i] > tentative_timeout) and silent[i] >= first:
+        if _b(&state_, i) == 0:
+            if not (_f(&age_, i) > tentative_timeout) and _f(&silent_, i) >= first:
                 o[k] = i
                 k += 1
-        elif silent[i] >= end_min:
+        elif _f(&silent_, i) >= end_min:
             o[k] = i
             k += 1
     return out[:k]
 
 
-def verdicts(const int64_t[:] rows, const signed char[:] state, const double[:] age,
-             const double[:] silent, const int64_t[:] look, const double[:] k,
-             const flag[:] covered, const double[:] need, double tentative_timeout,
-             double coast_after, double end_after, double end_max):
+def verdicts(object rows, object state, object age, object silent, object look, object k,
+             object covered, object need, double tentative_timeout, double coast_after,
+             double end_after, double end_max):
     """(coast, end, drop rows, ended by misses): ``review``'s last step.  A tentative row
     (state 0) older than ``tentative_timeout`` drops; another silent for more than
     ``end_after`` ends; of the rows ``look`` (indices) whose ``k`` missed scans were
     counted, those that radars see (``covered``) end instead once k reaches ``need`` or
     silent for more than ``end_max`` (tentative ones drop once k reaches need); confirmed
     rows (state 1) older than ``coast_after`` that do not end coast.  The count is of the
-    rows not tentative that reached ``need`` silent for at most ``end_after``."""
-    cdef Py_ssize_t n = rows.shape[0], m = look.shape[0], i, j, nc = 0, ne = 0, nd = 0
+    rows not tentative that reached ``need`` silent for at most ``end_after``.  Arrays
+    (int64 rows and look, int8 state, bool covered, float64 the others) read by pointer
+    (arrays.pxi), the results made by numpy's C API."""
+    cdef Array rows_, state_, age_, silent_, look_, k_, covered_, need_
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "verdicts: rows")
+    _array(state, cnp.NPY_INT8, 1, 0, &state_, "verdicts: state")
+    _array(age, cnp.NPY_FLOAT64, 1, 0, &age_, "verdicts: age")
+    _array(silent, cnp.NPY_FLOAT64, 1, 0, &silent_, "verdicts: silent")
+    _array(look, cnp.NPY_INT64, 1, 0, &look_, "verdicts: look")
+    _array(k, cnp.NPY_FLOAT64, 1, 0, &k_, "verdicts: k")
+    _array(covered, cnp.NPY_BOOL, 1, 0, &covered_, "verdicts: covered")
+    _array(need, cnp.NPY_FLOAT64, 1, 0, &need_, "verdicts: need")
+    cdef Py_ssize_t n = rows_.shape[0], m = look_.shape[0], i, j, nc = 0, ne = 0, nd = 0
     cdef Py_ssize_t ended = 0
     cdef bint tent, gone
-    if state.shape[0] != n or age.shape[0] != n or silent.shape[0] != n:
+    if state_.shape[0] != n or age_.shape[0] != n or silent_.shape[0] != n:
         raise ValueError("verdicts: shapes differ")
-    if k.shape[0] != m or covered.shape[0] != m or need.shape[0] != m:
+    if k_.shape[0] != m or covered_.shape[0] != m or need_.shape[0] != m:
         raise ValueError("verdicts: look's shapes differ")
-    over = np.empty(n, dtype=np.uint8)
-    drop = np.empty(n, dtype=np.uint8)
-    cdef flag[:] ov = over, dr = drop
-    for i in range(n):
-        tent = state[i] == 0
-        dr[i] = tent and age[i] > tentative_timeout
-        ov[i] = (not tent) and silent[i] > end_after
-    for j in range(m):
-        i = look[j]
-        if not 0 <= i < n:
-            raise IndexError("verdicts: look out of range")
-        tent = state[i] == 0
-        gone = k[j] >= need[j]
-        if gone and not tent and silent[i] <= end_after:
-            ended += 1
-        if covered[j]:
-            ov[i] = (not tent) and (gone or silent[i] > end_max)
-        if tent and gone:
-            dr[i] = 1
-    coast = np.empty(n, dtype=np.int64)
-    end = np.empty(n, dtype=np.int64)
-    dropped = np.empty(n, dtype=np.int64)
-    cdef int64_t[:] co = coast, eo = end, do = dropped
-    for i in range(n):
-        if ov[i]:
-            eo[ne] = rows[i]
-            ne += 1
-        elif state[i] == 1 and age[i] > coast_after:
-            co[nc] = rows[i]
-            nc += 1
-        if dr[i]:
-            do[nd] = rows[i]
-            nd += 1
+    cdef flag* ov = <flag*>malloc(2 * max(n, 1) * sizeof(flag))
+    if ov == NULL:
+        raise MemoryError()
+    cdef flag* dr = ov + max(n, 1)
+    cdef cnp.npy_intp dim = n
+    coast = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    end = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    dropped = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    cdef int64_t* co = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>coast)
+    cdef int64_t* eo = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>end)
+    cdef int64_t* do = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>dropped)
+    try:
+        for i in range(n):
+            tent = _b(&state_, i) == 0
+            dr[i] = tent and _f(&age_, i) > tentative_timeout
+            ov[i] = (not tent) and _f(&silent_, i) > end_after
+        for j in range(m):
+            i = _i(&look_, j)
+            if not 0 <= i < n:
+                raise IndexError("verdicts: look out of range")
+            tent = _b(&state_, i) == 0
+            gone = _f(&k_, j) >= _f(&need_, j)
+            if gone and not tent and _f(&silent_, i) <= end_after:
+                ended += 1
+            if _b(&covered_, j) != 0:
+                ov[i] = (not tent) and (gone or _f(&silent_, i) > end_max)
+            if tent and gone:
+                dr[i] = 1
+        for i in range(n):
+            if ov[i]:
+                eo[ne] = _i(&rows_, i)
+                ne += 1
+            elif _b(&state_, i) == 1 and _f(&age_, i) > coast_after:
+                co[nc] = _i(&rows_, i)
+                nc += 1
+            if dr[i]:
+                do[nd] = _i(&rows_, i)
+                nd += 1
+    finally:
+        free(ov)
     return coast[:nc], end[:ne], dropped[:nd], ended
 
 
@@ -574,44 +636,60 @@ def clutter_learn(const int64_t[:] source, const int64_t[:] cell, const double[:
             j += 1
 
 
-def confirm_rule(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t address,
-                 Py_ssize_t code, const flag[:] sdps, const flag[:] tracked,
-                 const int64_t[:] extra, const flag[:] clash, const int64_t[:] n_updates,
-                 const double[:] t_update, const double[:, :] hit_t, int64_t modes,
-                 int64_t identity_need, int64_t position, int64_t tracked_need,
-                 double window_s):
+def confirm_rule(object rows, object ident, Py_ssize_t address, Py_ssize_t code,
+                 object sdps, object tracked, object extra, object clash, object n_updates,
+                 object t_update, object hit_t, int64_t modes, int64_t identity_need,
+                 int64_t position, int64_t tracked_need, double window_s):
     """``MofNInitiator.confirm``'s M-of-N rule for tentative ``rows``: (ok, identity), bool
     each.  identity: a Mode S address, a discrete code (columns ``address``, ``code`` of
     ``ident``) or an SDPS; keyed: an SDPS, or an address no confirmed track has (``clash``
     per row, or empty: none has); need: ``modes`` if keyed, ``identity_need`` with an
     identity, else ``tracked_need`` for a tracked row in a clean cell, ``position`` +
     its cell's ``extra`` otherwise; ok: n_updates >= need and the need-th latest hit within
-    window_s (x max(need / position, 1) without identity) of the latest update."""
-    cdef Py_ssize_t n = rows.shape[0], cap = ident.shape[0], hits = hit_t.shape[1], i, r, col
+    window_s (x max(need / position, 1) without identity) of the latest update.  Arrays
+    (int64 rows, ident, extra, n_updates; bool sdps, tracked, clash; float64 t_update,
+    hit_t) are read by pointer (arrays.pxi: eleven typed memoryviews cost more than the
+    few rows of a batch), the results made by numpy's C API."""
+    cdef Array rows_, ident_, sdps_, tracked_, extra_, clash_, n_updates_, t_update_, hit_t_
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "confirm_rule: rows")
+    _array(ident, cnp.NPY_INT64, 2, 0, &ident_, "confirm_rule: ident")
+    _array(sdps, cnp.NPY_BOOL, 1, 0, &sdps_, "confirm_rule: sdps")
+    _array(tracked, cnp.NPY_BOOL, 1, 0, &tracked_, "confirm_rule: tracked")
+    _array(extra, cnp.NPY_INT64, 1, 0, &extra_, "confirm_rule: extra")
+    _array(clash, cnp.NPY_BOOL, 1, 0, &clash_, "confirm_rule: clash")
+    _array(n_updates, cnp.NPY_INT64, 1, 0, &n_updates_, "confirm_rule: n_updates")
+    _array(t_update, cnp.NPY_FLOAT64, 1, 0, &t_update_, "confirm_rule: t_update")
+    _array(hit_t, cnp.NPY_FLOAT64, 2, 0, &hit_t_, "confirm_rule: hit_t")
+    cdef Py_ssize_t n = rows_.shape[0], cap = ident_.shape[0], hits = hit_t_.shape[1]
+    cdef Py_ssize_t n_clash = clash_.shape[0], i, r, col
     cdef int64_t need, more
-    cdef bint ident_i, keyed
+    cdef bint ident_i, keyed, sdps_r, address_r
     cdef double window, ratio
-    if (sdps.shape[0] != cap or tracked.shape[0] != cap or extra.shape[0] < cap
-            or n_updates.shape[0] != cap or t_update.shape[0] != cap
-            or hit_t.shape[0] != cap or (clash.shape[0] != 0 and clash.shape[0] != n)):
+    if (sdps_.shape[0] != cap or tracked_.shape[0] != cap or extra_.shape[0] < cap
+            or n_updates_.shape[0] != cap or t_update_.shape[0] != cap
+            or hit_t_.shape[0] != cap or (n_clash != 0 and n_clash != n)):
         raise ValueError("confirm_rule: shapes differ")
-    if not (0 <= address < ident.shape[1] and 0 <= code < ident.shape[1]):
+    if not (0 <= address < ident_.shape[1] and 0 <= code < ident_.shape[1]):
         raise IndexError("confirm_rule: column out of range")
-    ok_, identity_ = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
-    cdef flag[:] ok = ok_.view(np.uint8), identity = identity_.view(np.uint8)
+    cdef cnp.npy_intp dim = n
+    ok_ = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_BOOL, 0)
+    identity_ = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_BOOL, 0)
+    cdef flag* ok = <flag*>cnp.PyArray_DATA(<cnp.ndarray>ok_)
+    cdef flag* identity = <flag*>cnp.PyArray_DATA(<cnp.ndarray>identity_)
     for i in range(n):
-        r = rows[i]
+        r = _i(&rows_, i)
         if not 0 <= r < cap:
             raise IndexError("confirm_rule: row out of range")
-        ident_i = ident[r, address] >= 0 or ident[r, code] >= 0 or sdps[r]
-        more = 0 if ident_i else extra[r]
-        keyed = sdps[r] or (ident[r, address] >= 0
-                            and not (clash.shape[0] != 0 and clash[i]))
+        sdps_r = _b(&sdps_, r) != 0
+        address_r = _i(&ident_, r, address) >= 0
+        ident_i = address_r or _i(&ident_, r, code) >= 0 or sdps_r
+        more = 0 if ident_i else _i(&extra_, r)
+        keyed = sdps_r or (address_r and not (n_clash != 0 and _b(&clash_, i) != 0))
         if keyed:
             need = modes
         elif ident_i:
             need = identity_need
-        elif tracked[r] and more == 0:
+        elif _b(&tracked_, r) != 0 and more == 0:
             need = tracked_need
         else:
             need = position + more
@@ -626,17 +704,16 @@ def confirm_rule(const int64_t[:] rows, const int64_t[:, :] ident, Py_ssize_t ad
         if not 0 <= col < hits:
             raise IndexError("confirm_rule: need beyond the hits kept")
         identity[i] = ident_i
-        ok[i] = n_updates[r] >= need and t_update[r] - hit_t[r, col] <= window
+        ok[i] = (_i(&n_updates_, r) >= need
+                 and _f(&t_update_, r) - _f(&hit_t_, r, col) <= window)
     return ok_, identity_
 
 
-def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :] R,
-               const double[:, :] v, const double[:] v_var, double speed_var,
-               const double[:] t, const int64_t[:] cell, const double[:] density,
-               int64_t source, double per_extra, double max_extra, double[:, :] x,
-               double[:, :, :] P, double[:] t_state, double[:] t_first,
-               signed char[:] state, signed char tentative, double[:, :] x0, double[:] r0,
-               int64_t[:] source_of, int64_t[:] cell_of, int64_t[:] extra_of) -> int:
+def start_rows(object rows, object z, object R, object v, object v_var, double speed_var,
+               object t, object cell, object density, int64_t source, double per_extra,
+               double max_extra, object x, object P, object t_state, object t_first,
+               object state, signed char tentative, object x0, object r0, object source_of,
+               object cell_of, object extra_of) -> int:
     """``MofNInitiator.initiate``'s writes of its new ``rows`` in one pass (a track starts
     from one plot or two: the numpy code made some twenty calls on them): the filter's
     initial state (``ConstantVelocity.initiate``: the position z, the source's velocity v
@@ -644,63 +721,86 @@ def start_rows(const int64_t[:] rows, const double[:, :] z, const double[:, :, :
     block R), the state's and first times t, the tentative state; the initiator's start
     point z, its larger position variance (``max_eigen2`` of R, numpy's arithmetic in its
     order), source, clutter cell and extra hits min(density // per_extra, max_extra).
-    Returns how many rows got extra hits."""
-    cdef Py_ssize_t n = rows.shape[0], i, j, k, r
-    cdef Py_ssize_t cap = x.shape[0]
-    cdef double a, b, d, q, var, e
+    Returns how many rows got extra hits.  Arrays (int64 rows, cell, source_of, cell_of,
+    extra_of; int8 state; float64 the others) are read and written by pointer
+    (arrays.pxi: its twenty typed memoryviews cost more than the row or two it writes)."""
+    cdef Array rows_, z_, R_, v_, v_var_, t_, cell_, density_, x_, P_, t_state_, t_first_
+    cdef Array state_, x0_, r0_, source_of_, cell_of_, extra_of_
+    _array(rows, cnp.NPY_INT64, 1, 0, &rows_, "start_rows: rows")
+    _array(z, cnp.NPY_FLOAT64, 2, 0, &z_, "start_rows: z")
+    _array(R, cnp.NPY_FLOAT64, 3, 0, &R_, "start_rows: R")
+    _array(v, cnp.NPY_FLOAT64, 2, 0, &v_, "start_rows: v")
+    _array(v_var, cnp.NPY_FLOAT64, 1, 0, &v_var_, "start_rows: v_var")
+    _array(t, cnp.NPY_FLOAT64, 1, 0, &t_, "start_rows: t")
+    _array(cell, cnp.NPY_INT64, 1, 0, &cell_, "start_rows: cell")
+    _array(density, cnp.NPY_FLOAT64, 1, 0, &density_, "start_rows: density")
+    _array(x, cnp.NPY_FLOAT64, 2, WRITABLE, &x_, "start_rows: x")
+    _array(P, cnp.NPY_FLOAT64, 3, WRITABLE, &P_, "start_rows: P")
+    _array(t_state, cnp.NPY_FLOAT64, 1, WRITABLE, &t_state_, "start_rows: t_state")
+    _array(t_first, cnp.NPY_FLOAT64, 1, WRITABLE, &t_first_, "start_rows: t_first")
+    _array(state, cnp.NPY_INT8, 1, WRITABLE, &state_, "start_rows: state")
+    _array(x0, cnp.NPY_FLOAT64, 2, WRITABLE, &x0_, "start_rows: x0")
+    _array(r0, cnp.NPY_FLOAT64, 1, WRITABLE, &r0_, "start_rows: r0")
+    _array(source_of, cnp.NPY_INT64, 1, WRITABLE, &source_of_, "start_rows: source_of")
+    _array(cell_of, cnp.NPY_INT64, 1, WRITABLE, &cell_of_, "start_rows: cell_of")
+    _array(extra_of, cnp.NPY_INT64, 1, WRITABLE, &extra_of_, "start_rows: extra_of")
+    cdef Py_ssize_t n = rows_.shape[0], i, j, k, r
+    cdef Py_ssize_t cap = x_.shape[0], kept = x0_.shape[0]
+    cdef double a, b, d, q, var, e, vv
     cdef int64_t count = 0, ex
-    if z.shape[0] != n or R.shape[0] != n or v.shape[0] != n or v_var.shape[0] != n \
-            or t.shape[0] != n or cell.shape[0] != n or density.shape[0] != n:
+    if z_.shape[0] != n or R_.shape[0] != n or v_.shape[0] != n or v_var_.shape[0] != n \
+            or t_.shape[0] != n or cell_.shape[0] != n or density_.shape[0] != n:
         raise ValueError("start_rows: the measurements' columns differ in length")
-    if z.shape[1] != 2 or R.shape[1] != 2 or R.shape[2] != 2 or v.shape[1] != 2 \
-            or x.shape[1] != 4 or P.shape[1] != 4 or P.shape[2] != 4 or x0.shape[1] != 2:
+    if z_.shape[1] != 2 or R_.shape[1] != 2 or R_.shape[2] != 2 or v_.shape[1] != 2 \
+            or x_.shape[1] != 4 or P_.shape[1] != 4 or P_.shape[2] != 4 or x0_.shape[1] != 2:
         raise ValueError("start_rows: a state or measurement of the wrong shape")
-    if P.shape[0] != cap or t_state.shape[0] != cap or t_first.shape[0] != cap \
-            or state.shape[0] != cap:
+    if P_.shape[0] != cap or t_state_.shape[0] != cap or t_first_.shape[0] != cap \
+            or state_.shape[0] != cap:
         raise ValueError("start_rows: the table's columns differ in length")
-    if r0.shape[0] != x0.shape[0] or source_of.shape[0] != x0.shape[0] \
-            or cell_of.shape[0] != x0.shape[0] or extra_of.shape[0] != x0.shape[0]:
+    if r0_.shape[0] != kept or source_of_.shape[0] != kept \
+            or cell_of_.shape[0] != kept or extra_of_.shape[0] != kept:
         raise ValueError("start_rows: the initiator's columns differ in length")
     for i in range(n):
-        r = rows[i]
-        if not 0 <= r < cap or r >= x0.shape[0]:
+        r = _i(&rows_, i)
+        if not 0 <= r < cap or r >= kept:
             raise IndexError("start_rows: row out of range")
     for i in range(n):
-        r = rows[i]
-        x[r, 0] = z[i, 0]
-        x[r, 1] = z[i, 1]
-        if isfinite(v_var[i]):
-            x[r, 2] = v[i, 0]
-            x[r, 3] = v[i, 1]
-            var = v_var[i]
+        r = _i(&rows_, i)
+        _fw(&x_, r, 0)[0] = _f(&z_, i, 0)
+        _fw(&x_, r, 1)[0] = _f(&z_, i, 1)
+        vv = _f(&v_var_, i)
+        if isfinite(vv):
+            _fw(&x_, r, 2)[0] = _f(&v_, i, 0)
+            _fw(&x_, r, 3)[0] = _f(&v_, i, 1)
+            var = vv
         else:
-            x[r, 2] = 0.0
-            x[r, 3] = 0.0
+            _fw(&x_, r, 2)[0] = 0.0
+            _fw(&x_, r, 3)[0] = 0.0
             var = speed_var
         for j in range(4):
             for k in range(4):
-                P[r, j, k] = 0.0
-        P[r, 0, 0] = R[i, 0, 0]
-        P[r, 0, 1] = R[i, 0, 1]
-        P[r, 1, 0] = R[i, 1, 0]
-        P[r, 1, 1] = R[i, 1, 1]
-        P[r, 2, 2] = var
-        P[r, 3, 3] = var
-        t_state[r] = t[i]
-        t_first[r] = t[i]
-        state[r] = tentative
-        x0[r, 0] = z[i, 0]
-        x0[r, 1] = z[i, 1]
-        a, b, d = R[i, 0, 0], R[i, 0, 1], R[i, 1, 1]
+                _fw(&P_, r, j, k)[0] = 0.0
+        _fw(&P_, r, 0, 0)[0] = _f(&R_, i, 0, 0)
+        _fw(&P_, r, 0, 1)[0] = _f(&R_, i, 0, 1)
+        _fw(&P_, r, 1, 0)[0] = _f(&R_, i, 1, 0)
+        _fw(&P_, r, 1, 1)[0] = _f(&R_, i, 1, 1)
+        _fw(&P_, r, 2, 2)[0] = var
+        _fw(&P_, r, 3, 3)[0] = var
+        _fw(&t_state_, r)[0] = _f(&t_, i)
+        _fw(&t_first_, r)[0] = _f(&t_, i)
+        _bw(&state_, r)[0] = tentative
+        _fw(&x0_, r, 0)[0] = _f(&z_, i, 0)
+        _fw(&x0_, r, 1)[0] = _f(&z_, i, 1)
+        a, b, d = _f(&R_, i, 0, 0), _f(&R_, i, 0, 1), _f(&R_, i, 1, 1)
         e = a - d
         q = 0.25 * (e * e) + b * b
         if not (q >= 0.0 or q != q):  # np.maximum(q, 0.0): nan and -0.0 kept
             q = 0.0
-        r0[r] = 0.5 * (a + d) + sqrt(q)
-        source_of[r] = source
-        cell_of[r] = cell[i]
-        ex = <int64_t>_minimum(_floor_divide(density[i], per_extra), max_extra)
-        extra_of[r] = ex
+        _fw(&r0_, r)[0] = 0.5 * (a + d) + sqrt(q)
+        _iw(&source_of_, r)[0] = source
+        _iw(&cell_of_, r)[0] = _i(&cell_, i)
+        ex = <int64_t>_minimum(_floor_divide(_f(&density_, i), per_extra), max_extra)
+        _iw(&extra_of_, r)[0] = ex
         if ex != 0:
             count += 1
     return count

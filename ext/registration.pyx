@@ -115,13 +115,15 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
     cdef Py_ssize_t s, row = at
     cdef int64_t r, q
     cdef double share, bound, tn, xn, yn, u0, u1, sl, gr, kn, g, f, fk, b, along, across
-    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T or xy.shape[1] != 2 \
+    if ident.shape[0] != T or ident.shape[1] < 1 or t.shape[0] != T or xy.shape[0] != T \
+            or xy.shape[1] != 2 \
             or los_x.shape[0] != T or los_y.shape[0] != T or slant.shape[0] != T \
             or ground.shape[0] != T or k.shape[0] != T or rows.shape[0] != n:
         raise ValueError("keep_cycle: shapes do not match")
     if x.shape[1] < 4 or P.shape[0] != R or P.shape[1] < 4 or P.shape[2] < 4:
         raise ValueError("keep_cycle: shapes do not match")
-    if num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0 or at + n > num.shape[0]:
+    if (num.shape[1] != 15 or ids.shape[1] != 2 or ids.shape[0] != num.shape[0] or at < 0
+            or at + n > num.shape[0]):
         raise ValueError("keep_cycle: the buffers are too small")
     cdef int64_t* keep = <int64_t*>PyMem_Malloc((n if n else 1) * sizeof(int64_t))
     if keep == NULL:
@@ -184,8 +186,10 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
             _set(&num, row, 12, _f2(&x, r, 2))
             _set(&num, row, 13, _f2(&x, r, 3))
             _set(&num, row, 14, fmax(  # numpy's fmax is C's
-                (<const double*>(P.data + r * P.strides[0] + 2 * P.strides[1] + 2 * P.strides[2]))[0],
-                (<const double*>(P.data + r * P.strides[0] + 3 * P.strides[1] + 3 * P.strides[2]))[0]))
+                (<const double*>(P.data + r * P.strides[0] + 2 * P.strides[1]
+                                 + 2 * P.strides[2]))[0],
+                (<const double*>(P.data + r * P.strides[0] + 3 * P.strides[1]
+                                 + 3 * P.strides[2]))[0]))
             (<int64_t*>(ids.data + row * ids.strides[0]))[0] = source
             (<int64_t*>(ids.data + row * ids.strides[0] + ids.strides[1]))[0] = _i2(&ident, q, 0)
             row += 1
@@ -289,7 +293,8 @@ def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_acc
     _array(v_, cnp.NPY_FLOAT64, 2, 0, &v, "learn_terms: v")
     _array(vvar_, cnp.NPY_FLOAT64, 1, 0, &vvar, "learn_terms: vvar")
     cdef Py_ssize_t p = ri.shape[0], i, r, c
-    if ri.shape[1] != 12 or rj.shape[1] != 12 or rj.shape[0] != p or v.shape[0] != p or v.shape[1] != 2 or vvar.shape[0] != p:
+    if (ri.shape[1] != 12 or rj.shape[1] != 12 or rj.shape[0] != p or v.shape[0] != p
+            or v.shape[1] != 2 or vvar.shape[0] != p):
         raise ValueError("learn_terms: shapes do not match")
     cdef cnp.npy_intp dims[3]
     dims[0], dims[1], dims[2] = p, 2, 8
@@ -339,8 +344,10 @@ def learn_gate(object G_, object e_, object d_, object S_, object v_, object vva
     _array(v_, cnp.NPY_FLOAT64, 2, 0, &v, "learn_gate: v")
     _array(vvar_, cnp.NPY_FLOAT64, 1, 0, &vvar, "learn_gate: vvar")
     cdef Py_ssize_t p = G.shape[0], i, failed = 0
-    if (G.shape[1] != 2 or G.shape[2] != 2 or e.shape[0] != p or e.shape[1] != 2 or d.shape[0] != p or d.shape[1] != 2
-            or S.shape[0] != p or S.shape[1] != 2 or S.shape[2] != 2 or v.shape[0] != p or v.shape[1] != 2
+    if (G.shape[1] != 2 or G.shape[2] != 2 or e.shape[0] != p or e.shape[1] != 2
+            or d.shape[0] != p or d.shape[1] != 2
+            or S.shape[0] != p or S.shape[1] != 2 or S.shape[2] != 2 or v.shape[0] != p
+            or v.shape[1] != 2
             or vvar.shape[0] != p):
         raise ValueError("learn_gate: shapes do not match")
     cdef cnp.npy_intp dims[3]
@@ -388,8 +395,9 @@ def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
     _array(sj_, cnp.NPY_INT64, 1, 0, &sj, "learn_sums: sj")
     cdef Py_ssize_t m = b.shape[0], n = pairs.shape[0], p = flat.shape[0], i, a, c
     cdef int64_t q
-    if (N.shape[0] != m or N.shape[1] != m or flat.shape[1] != 64 or JWJ.shape[0] != p or JWJ.shape[1] != 8
-            or JWJ.shape[2] != 8 or cols.shape[0] != p or cols.shape[1] != 8 or JWd.shape[0] != p or JWd.shape[1] != 8
+    if (N.shape[0] != m or N.shape[1] != m or flat.shape[1] != 64 or JWJ.shape[0] != p
+            or JWJ.shape[1] != 8 or JWJ.shape[2] != 8 or cols.shape[0] != p or cols.shape[1] != 8
+            or JWd.shape[0] != p or JWd.shape[1] != 8
             or si.shape[0] != p or sj.shape[0] != p):
         raise ValueError("learn_sums: shapes do not match")
     cdef double* acc = <double*>PyMem_Calloc(m * m + m + 1, sizeof(double))

@@ -839,3 +839,31 @@ def test_plain_rows_as_numpy(seed: int) -> None:
     with pytest.raises(IndexError):
         _lifecycle.plain_rows(np.array([64]), tracks.ident, ADDRESS, CODE, tracks.sdps,
                               tracks.tracked)
+
+
+def test_kernels_read_by_pointer_refuse_what_a_memoryview_refused() -> None:
+    """The kernels that read their arrays by pointer (ext/views.pxi) refuse, as the typed
+    memoryviews they replaced did, arrays of another type or number of dimensions, and
+    byte-swapped ones (whose raw bytes are not the numbers); a read-only array where they
+    write."""
+    owner = np.full(2, -1, np.int64)
+    last = np.full((2, 1), np.nan)
+    rows = np.array([1], np.int64)
+    t = np.zeros(1)
+    # the arrays it takes (no earlier plot: no interval)
+    assert np.isnan(_lifecycle.scan_period(owner, last, rows, rows, t, 0, 5.0, True, MIN_S,
+                                           MAX_S))
+    for bad in (t.astype(">f8"), t.astype(np.float32), t[:, None]):
+        with pytest.raises(ValueError):
+            _lifecycle.scan_period(owner, last, rows, rows, bad, 0, 5.0, True, MIN_S, MAX_S)
+    with pytest.raises(TypeError):
+        _lifecycle.scan_period(owner, last, rows, rows, [0.0], 0, 5.0, True, MIN_S, MAX_S)
+    frozen = last.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError):
+        _lifecycle.scan_period(owner, frozen, rows, rows, t, 0, 5.0, True, MIN_S, MAX_S)
+    state, times = np.zeros(2, np.int8), np.zeros(2)
+    with pytest.raises(ValueError):
+        _lifecycle.aged(state.astype(np.int64), times, times, rows, 1.0, 0.0)
+    with pytest.raises(ValueError):
+        _lifecycle.earliest(state, times.astype(">f8"), times, rows, np.zeros((1, 3)), 0.0)

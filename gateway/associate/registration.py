@@ -186,11 +186,10 @@ class Registration:
             if m.sdps:
                 raw.append(None)
                 continue
-            if m.source in self._shift:  # corrected: the raw plots are kept
-                raw.append((m.xy.copy(), m.t.copy()))
+            # the raw plots kept: a correction makes new columns (no copies of the old)
+            raw.append((m.xy, m.t))
+            if m.source in self._shift:
                 self.correct(m)
-            else:
-                raw.append((m.xy, m.t))
         return raw
 
     def after(self, m: Measurements, raw: tuple[np.ndarray, np.ndarray] | None,
@@ -373,8 +372,8 @@ class Registration:
     # -- applying ------------------------------------------------------------------------
 
     def correct(self, m: Measurements) -> bool:
-        """Correct the plots of an established radar in place (position, slant and ground
-        range, time); True if it did."""
+        """Correct the plots of an established radar (position, slant and ground range,
+        time: new arrays in ``m``, the old ones left as they were); True if it did."""
         shift = self._shift.get(m.source)
         if shift is None or m.sdps or len(m) == 0:
             return False
@@ -383,8 +382,8 @@ class Registration:
         # range (rb + gain * slant, on the ground by slant/ground at least 1) and across it
         # by the azimuth error at its ground range, in plane metres (times the scale k);
         # its time by the offset.  Where the geometry is unknown (no antenna, no range:
-        # nan) it stays put.  One pass in C (gateway._columns).
-        m.slant_m, m.ground_m = correct_plots(
+        # nan) it stays put.  One pass in C (gateway._columns), into new arrays.
+        m.xy, m.t, m.slant_m, m.ground_m = correct_plots(
             m.xy, m.t, m.slant_m, m.ground_m, m.k, m.los_x, m.los_y, rb, gain, az, tau)
         return True
 
