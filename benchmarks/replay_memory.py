@@ -5,14 +5,19 @@
 Prints one JSON object on stdout: the command's exit status and the samples, each a dict:
 ``wall_s``, ``data_s`` (the replay's own clock, seconds since the first datagram), ``rss``
 (``VmRSS`` of /proc/self/status, bytes), ``heap_used`` and ``heap_free`` (glibc's
-mallinfo2: bytes malloc has handed out, and freed bytes it keeps), ``outbox`` and
+mallinfo2: bytes malloc has handed out, and freed bytes it keeps), ``py_arenas``,
+``py_used`` and ``py_free`` (pymalloc, Python's allocator of small objects, whose 1 MiB
+arenas mallinfo2 does not see: its arenas, the bytes of its live blocks, and its free
+blocks and pools), ``outbox`` and
 ``outbox_bytes`` (MQTT messages waiting, and their payloads' size), ``intake`` and
 ``intake_bytes`` (datagrams waiting).  It is the real command, its allocator and collector
 settings included; only its ``Pacer`` and ``Service`` are wrapped so the sampler can read
 the clock and the queues.  ``--tracemalloc DIR`` also writes a tracemalloc snapshot at the
 data seconds of ``--snapshot-at`` (``DIR/at-{data_s}.snap``), to diff by traceback, and
-the samples say how much it traces (``traced``).  Snapshots of a big heap hold the GIL for
-seconds: the broker connection may time out meanwhile.
+the samples say how much it traces (``traced``), and a copy of ``/proc/self/smaps``
+(``DIR/smaps-{data_s}.txt``: which mapping grew, the heap's resident part or another's);
+``--frames 0`` writes only those, tracing nothing.  Snapshots of a big heap hold the GIL
+for seconds: the broker connection may time out meanwhile.
 
 benchmarks/test_replay_memory.py runs it as a child process, so the figures are those of a
 replay on its own, not of the test run around it.
@@ -74,6 +79,49 @@ def _mallinfo2() -> Any:
 MALLINFO2 = _mallinfo2()
 
 
+def _pymalloc_stats() -> Any:
+    """CPython's ``_PyObject_DebugMallocStats`` read through glibc's ``open_memstream``:
+    a function returning (arenas, bytes in allocated blocks, bytes in free blocks and
+    pools) of pymalloc, the allocator of Python's small objects (its 1 MiB arenas are
+    mmapped: not in mallinfo2); None where either is missing."""
+    try:
+        libc = ctypes.CDLL(None)
+        stats = ctypes.pythonapi._PyObject_DebugMallocStats
+        memstream, fclose, free = libc.open_memstream, libc.fclose, libc.free
+    except (AttributeError, OSError):
+        return None
+    memstream.restype = ctypes.c_void_p
+    memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+    stats.argtypes = fclose.argtypes = free.argtypes = [ctypes.c_void_p]
+
+    def read() -> tuple[int, int, int] | None:
+        buf, size = ctypes.c_void_p(), ctypes.c_size_t()
+        stream = memstream(ctypes.byref(buf), ctypes.byref(size))
+        if not stream:
+            return None
+        printed = stats(stream)
+        fclose(stream)
+        text = ctypes.string_at(buf.value, size.value).decode() if buf.value else ""
+        free(buf)
+        if not printed:
+            return None
+        values: dict[str, int] = {}
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if value.strip().replace(",", "").isdigit():
+                values[name.strip()] = int(value.replace(",", ""))
+        unused = next((v for k, v in values.items() if k.endswith("unused pools * 16384 bytes")),
+                      0)
+        return (values.get("# arenas allocated current", 0),
+                values.get("# bytes in allocated blocks", 0),
+                values.get("# bytes in available blocks", 0) + unused)
+
+    return read
+
+
+PYMALLOC = _pymalloc_stats()
+
+
 def rss_bytes() -> int:
     """Resident set size of this process, from /proc/self/status (kB there)."""
     with open("/proc/self/status", "rb") as f:
@@ -99,6 +147,10 @@ def one_sample(started: float) -> dict[str, float]:
         info = MALLINFO2()
         out["heap_used"] = info.uordblks + info.hblkhd
         out["heap_free"] = info.fordblks
+    if PYMALLOC is not None:
+        py = PYMALLOC()
+        if py is not None:
+            out["py_arenas"], out["py_used"], out["py_free"] = py
     if tracemalloc.is_tracing():
         out["traced"] = tracemalloc.get_traced_memory()[0]
     service = _services[0] if _services else None
@@ -127,7 +179,10 @@ def sample(interval: float, samples: list[dict[str, float]], started: float,
         samples.append(one_sample(started))
         if snapshots is not None and due and samples[-1]["data_s"] >= due[0]:
             data = int(samples[-1]["data_s"])
-            tracemalloc.take_snapshot().dump(str(snapshots / f"at-{data:05d}.snap"))
+            if tracemalloc.is_tracing():
+                tracemalloc.take_snapshot().dump(str(snapshots / f"at-{data:05d}.snap"))
+            with open("/proc/self/smaps", "rb") as f:
+                (snapshots / f"smaps-{data:05d}.txt").write_bytes(f.read())
             due.pop(0)
 
 
@@ -137,13 +192,15 @@ def main() -> int:
     parser.add_argument("--tracemalloc", type=Path, metavar="DIR")
     parser.add_argument("--snapshot-at", type=float, nargs="*", default=[600.0, 3000.0],
                         metavar="DATA_S")
-    parser.add_argument("--frames", type=int, default=4, help="traceback depth traced")
+    parser.add_argument("--frames", type=int, default=4,
+                        help="traceback depth traced (0: no tracing, /proc/self/smaps only)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.tracemalloc is not None:
         args.tracemalloc.mkdir(parents=True, exist_ok=True)
-        tracemalloc.start(args.frames)
+        if args.frames:
+            tracemalloc.start(args.frames)
     replay.Pacer = _SampledPacer  # type: ignore[misc]
     replay.Service = _SampledService  # type: ignore[misc]
     started = time.monotonic()
