@@ -96,7 +96,7 @@ extensions = [
     # radar registration's per-cycle selection of plots and their tracks' velocities
     # (gateway/associate/registration.py calls it)
     Extension("gateway._registration", ["ext/registration.pyx"],
-              depends=["ext/arrays.pxi"],  # the one array check
+              depends=["ext/arrays.pxi", "ext/views.pxi"],  # the one array check, accessors
               include_dirs=[numpy.get_include()],  # numpy's C API: keep_cycle's arrays
               extra_compile_args=["-O3", "-ffp-contract=off"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),

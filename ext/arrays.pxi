@@ -14,7 +14,7 @@ cdef enum:  # what ``_array`` asks of an array besides its type and dimensions
     CONTIGUOUS = 2  # C-contiguous
 
 
-cdef int _array(object a, int typenum, int ndim, int need, Array* out, str name) except -1:
+cdef inline int _array(object a, int typenum, int ndim, int need, Array* out, str name) except -1:
     """``out`` from the numpy array ``a`` of type ``typenum`` and ``ndim`` (1 to 3)
     dimensions, which a kernel reads raw: so aligned and in native byte order, and
     writable or C-contiguous if ``need`` says so; dimensions past ``ndim`` read as one
@@ -41,7 +41,7 @@ cdef int _array(object a, int typenum, int ndim, int need, Array* out, str name)
     return 0
 
 
-cdef cnp.ndarray _int64s(const int64_t* a, Py_ssize_t n):
+cdef inline cnp.ndarray _int64s(const int64_t* a, Py_ssize_t n):
     """A new int64 array [n] of a[:n], by numpy's C API (``np.empty`` and a slice, at the
     Python level, cost more than the copy)."""
     cdef cnp.npy_intp d = n
@@ -51,7 +51,7 @@ cdef cnp.ndarray _int64s(const int64_t* a, Py_ssize_t n):
     return out
 
 
-cdef const char* _column(object a, int typenum, int need, Py_ssize_t* n, Py_ssize_t* stride,
+cdef inline const char* _column(object a, int typenum, int need, Py_ssize_t* n, Py_ssize_t* stride,
                          str name) except NULL:
     """The data of the 1-d array ``a`` (``_array``'s checks), its length into ``n`` and,
     unless NULL, its stride (bytes) into ``stride``."""

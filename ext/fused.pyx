@@ -320,7 +320,7 @@ def messages(Output o, object rows, object x, object P, object t, bint at_rows, 
                                           _f(&P_, at, 1, 1), kk)),
                 o_src, plans[r], extrapolated, hidden)
         for i in range(n):
-            (<double*>(t_out_.data + _i(&rows_, i) * t_out_.strides[0]))[0] = new_t[i]
+            _fw(&t_out_, _i(&rows_, i))[0] = new_t[i]
     finally:
         free(new_t)
     return out

@@ -457,13 +457,15 @@ def search_imm_view(ImmTable table, const int64_t[::1] rows, const double[::1] d
 
 
 def search_view(ImmTable table, object ti, object j, object dt, const double[:, :] z,
-                const double[:, :, :] R, object hx, object hy, const int64_t[:, :] mident, const int64_t[:] number,
+                const double[:, :, :] R, object hx, object hy, const int64_t[:, :] mident,
+                const int64_t[:] number,
                 const int64_t[:] tnumber, const int8_t[:] state, const flag[:] tracked,
                 const flag[:] alive, const int64_t[:] which, flag[:] late,
                 const double[::1] p):
     """IdentityGater._search's steps after ``candidates`` with the IMM, in one call:
     each z shifted by (hx, hy) (the primary plots re-placed at the track's level; None:
-    no shift), ``search_imm_view``, ``search_verdict`` (``tident``: the table view's),
+    no shift), the IMM's prediction and innovation (``_search_imm``, which
+    ``search_imm_view`` also calls), ``search_verdict`` (``tident``: the table view's),
     and the kept pairs' columns gathered as ``take`` gathers them (the arrays themselves
     when all are kept).  Returns (track rows, measurement indices, d2, cost, dt,
     x [k, 4], P [k, 4, 4], nu [k, 2], S^-1 [k, 2, 2], the models packed [k, M * 21],

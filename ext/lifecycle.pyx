@@ -319,14 +319,14 @@ def verdicts(object rows, object state, object age, object silent, object look, 
         raise ValueError("verdicts: shapes differ")
     if k_.shape[0] != m or covered_.shape[0] != m or need_.shape[0] != m:
         raise ValueError("verdicts: look's shapes differ")
-    cdef flag* ov = <flag*>malloc(2 * max(n, 1) * sizeof(flag))
-    if ov == NULL:
-        raise MemoryError()
-    cdef flag* dr = ov + max(n, 1)
     cdef cnp.npy_intp dim = n
     coast = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
     end = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
     dropped = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_INT64, 0)
+    cdef flag* ov = <flag*>malloc(2 * max(n, 1) * sizeof(flag))  # freed below, once
+    if ov == NULL:
+        raise MemoryError()
+    cdef flag* dr = ov + max(n, 1)
     cdef int64_t* co = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>coast)
     cdef int64_t* eo = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>end)
     cdef int64_t* do = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>dropped)

@@ -28,7 +28,7 @@ Every function checks the shapes it is given (ValueError) and the indices it fol
 from libc.math cimport fmax, hypot, isfinite
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int8_t, int64_t, uint64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 
@@ -43,31 +43,7 @@ cdef double REFERENCE_MPS = 250.0  # likewise
 
 
 include "arrays.pxi"  # the one check of an array read raw
-
-
-cdef inline double _f(const Array* a, Py_ssize_t i) noexcept nogil:
-    return (<const double*>(a.data + i * a.strides[0]))[0]
-
-
-cdef inline double _f2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
-    return (<const double*>(a.data + i * a.strides[0] + j * a.strides[1]))[0]
-
-
-cdef inline int64_t _i(const Array* a, Py_ssize_t i) noexcept nogil:
-    return (<const int64_t*>(a.data + i * a.strides[0]))[0]
-
-
-cdef inline int64_t _i2(const Array* a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
-    return (<const int64_t*>(a.data + i * a.strides[0] + j * a.strides[1]))[0]
-
-
-cdef inline void _set(Array* a, Py_ssize_t i, Py_ssize_t j, double v) noexcept nogil:
-    (<double*>(a.data + i * a.strides[0] + j * a.strides[1]))[0] = v
-
-
-cdef inline double _f3(const Array* a, Py_ssize_t i, Py_ssize_t j,
-                       Py_ssize_t l) noexcept nogil:
-    return (<const double*>(a.data + i * a.strides[0] + j * a.strides[1] + l * a.strides[2]))[0]
+include "views.pxi"  # its accessors
 
 
 def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
@@ -145,7 +121,7 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
             count = 0
             for i in range(c):
                 # numpy's int64 (a * 2654435761) & 0xFFFFFFFF, two's complement
-                if <double> <int64_t> ((<uint64_t> _i2(&ident, _i(&idx, keep[i]), 0)
+                if <double> <int64_t> ((<uint64_t> _i(&ident, _i(&idx, keep[i]), 0)
                                         * 2654435761ULL) & 0xFFFFFFFFULL) < bound:
                     keep[count] = keep[i]
                     count += 1
@@ -156,7 +132,7 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
             if r < 0 or r >= R:
                 raise IndexError(f"keep_cycle: track row {r} outside [0, {R})")
             q = _i(&idx, s)
-            tn, xn, yn = _f(&t, q), _f2(&xy, q, 0), _f2(&xy, q, 1)
+            tn, xn, yn = _f(&t, q), _f(&xy, q, 0), _f(&xy, q, 1)
             u0, u1, sl, gr, kn = (_f(&los_x, q), _f(&los_y, q), _f(&slant, q),
                                   _f(&ground, q), _f(&k, q))
             if not (isfinite(tn) and isfinite(xn) and isfinite(yn) and isfinite(u0)
@@ -167,31 +143,27 @@ def keep_cycle(object num_, object ids_, Py_ssize_t at, int64_t source,
             f = fmax(sl * kn / g, 1.0)
             fk = f * kn
             b = fk * sl / REFERENCE_M
-            _set(&num, row, 0, tn)
-            _set(&num, row, 1, xn)
-            _set(&num, row, 2, yn)
+            _fw(&num, row, 0)[0] = tn
+            _fw(&num, row, 1)[0] = xn
+            _fw(&num, row, 2)[0] = yn
             # H's geometric columns, [2, 3] row-major: f k u, f k rho u / ref, g k w / ref
             # with w = (u1, -u0) (clockwise: where azimuth grows)
-            _set(&num, row, 3, fk * u0)
-            _set(&num, row, 4, b * u0)
-            _set(&num, row, 5, (g / REFERENCE_M) * u1)
-            _set(&num, row, 6, fk * u1)
-            _set(&num, row, 7, b * u1)
-            _set(&num, row, 8, (g / REFERENCE_M) * -u0)
+            _fw(&num, row, 3)[0] = fk * u0
+            _fw(&num, row, 4)[0] = b * u0
+            _fw(&num, row, 5)[0] = (g / REFERENCE_M) * u1
+            _fw(&num, row, 6)[0] = fk * u1
+            _fw(&num, row, 7)[0] = b * u1
+            _fw(&num, row, 8)[0] = (g / REFERENCE_M) * -u0
             along = noise_range * (fk * fk)
             across = noise_azimuth * (g * g)
-            _set(&num, row, 9, along * (u0 * u0) + across * (u1 * u1))
-            _set(&num, row, 10, along * u0 * u1 + across * u1 * -u0)
-            _set(&num, row, 11, along * (u1 * u1) + across * (-u0 * -u0))
-            _set(&num, row, 12, _f2(&x, r, 2))
-            _set(&num, row, 13, _f2(&x, r, 3))
-            _set(&num, row, 14, fmax(  # numpy's fmax is C's
-                (<const double*>(P.data + r * P.strides[0] + 2 * P.strides[1]
-                                 + 2 * P.strides[2]))[0],
-                (<const double*>(P.data + r * P.strides[0] + 3 * P.strides[1]
-                                 + 3 * P.strides[2]))[0]))
+            _fw(&num, row, 9)[0] = along * (u0 * u0) + across * (u1 * u1)
+            _fw(&num, row, 10)[0] = along * u0 * u1 + across * u1 * -u0
+            _fw(&num, row, 11)[0] = along * (u1 * u1) + across * (-u0 * -u0)
+            _fw(&num, row, 12)[0] = _f(&x, r, 2)
+            _fw(&num, row, 13)[0] = _f(&x, r, 3)
+            _fw(&num, row, 14)[0] = fmax(_f(&P, r, 2, 2), _f(&P, r, 3, 3))  # numpy's is C's
             (<int64_t*>(ids.data + row * ids.strides[0]))[0] = source
-            (<int64_t*>(ids.data + row * ids.strides[0] + ids.strides[1]))[0] = _i2(&ident, q, 0)
+            (<int64_t*>(ids.data + row * ids.strides[0] + ids.strides[1]))[0] = _i(&ident, q, 0)
             row += 1
         return row, c, rate
     finally:
@@ -307,14 +279,14 @@ def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_acc
     cdef double* d = <double*>cnp.PyArray_DATA(<cnp.ndarray>d_out)
     cdef double dt, dt2, extra, b, v0, v1
     for i in range(p):
-        dt = _f2(&ri, i, 0) - _f2(&rj, i, 0)
-        v0, v1 = _f2(&v, i, 0), _f2(&v, i, 1)
-        d[2 * i] = _f2(&ri, i, 1) - (_f2(&rj, i, 1) + v0 * dt)
-        d[2 * i + 1] = _f2(&ri, i, 2) - (_f2(&rj, i, 2) + v1 * dt)
+        dt = _f(&ri, i, 0) - _f(&rj, i, 0)
+        v0, v1 = _f(&v, i, 0), _f(&v, i, 1)
+        d[2 * i] = _f(&ri, i, 1) - (_f(&rj, i, 1) + v0 * dt)
+        d[2 * i + 1] = _f(&ri, i, 2) - (_f(&rj, i, 2) + v1 * dt)
         for r in range(2):
             for c in range(3):
-                J[16 * i + 8 * r + c] = _f2(&ri, i, 3 + 3 * r + c)
-                J[16 * i + 8 * r + 4 + c] = -_f2(&rj, i, 3 + 3 * r + c)
+                J[16 * i + 8 * r + c] = _f(&ri, i, 3 + 3 * r + c)
+                J[16 * i + 8 * r + 4 + c] = -_f(&rj, i, 3 + 3 * r + c)
         J[16 * i + 3] = -v0 / REFERENCE_MPS
         J[16 * i + 11] = -v1 / REFERENCE_MPS
         J[16 * i + 7] = v0 / REFERENCE_MPS
@@ -322,9 +294,9 @@ def learn_terms(object ri_, object rj_, object v_, object vvar_, double half_acc
         dt2 = dt * dt
         b = half_accel * dt2
         extra = _f(&vvar, i) * dt2 + b * b
-        S[4 * i] = _f2(&ri, i, 9) + _f2(&rj, i, 9) + extra
-        S[4 * i + 1] = S[4 * i + 2] = _f2(&ri, i, 10) + _f2(&rj, i, 10)
-        S[4 * i + 3] = _f2(&ri, i, 11) + _f2(&rj, i, 11) + extra
+        S[4 * i] = _f(&ri, i, 9) + _f(&rj, i, 9) + extra
+        S[4 * i + 1] = S[4 * i + 2] = _f(&ri, i, 10) + _f(&rj, i, 10)
+        S[4 * i + 3] = _f(&ri, i, 11) + _f(&rj, i, 11) + extra
     return d_out, J_out, S_out
 
 
@@ -359,16 +331,16 @@ def learn_gate(object G_, object e_, object d_, object S_, object v_, object vva
     cdef double g00, g01, g11, e0, e1, det, chi2, s00, s01, s11
     cdef bint good
     for i in range(p):
-        g00, g01, g11 = _f3(&G, i, 0, 0), _f3(&G, i, 0, 1), _f3(&G, i, 1, 1)
-        e0, e1 = _f2(&e, i, 0), _f2(&e, i, 1)
+        g00, g01, g11 = _f(&G, i, 0, 0), _f(&G, i, 0, 1), _f(&G, i, 1, 1)
+        e0, e1 = _f(&e, i, 0), _f(&e, i, 1)
         det = g00 * g11 - g01 * g01
         chi2 = (g11 * (e0 * e0) - 2.0 * g01 * e0 * e1 + g00 * (e1 * e1)) / det
-        good = (chi2 < gate and hypot(_f2(&d, i, 0), _f2(&d, i, 1)) < cap
-                and isfinite(chi2) and det > 0.0 and isfinite(_f2(&v, i, 0))
-                and isfinite(_f2(&v, i, 1)) and _f(&vvar, i) < vmax2)
+        good = (chi2 < gate and hypot(_f(&d, i, 0), _f(&d, i, 1)) < cap
+                and isfinite(chi2) and det > 0.0 and isfinite(_f(&v, i, 0))
+                and isfinite(_f(&v, i, 1)) and _f(&vvar, i) < vmax2)
         ok[i] = good
         failed += not good
-        s00, s01, s11 = _f3(&S, i, 0, 0), _f3(&S, i, 0, 1), _f3(&S, i, 1, 1)
+        s00, s01, s11 = _f(&S, i, 0, 0), _f(&S, i, 0, 1), _f(&S, i, 1, 1)
         det = s00 * s11 - s01 * s01
         W[4 * i] = s11 / det
         W[4 * i + 3] = s00 / det
@@ -409,11 +381,11 @@ def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
     try:
         for i in range(p):  # check every index first: nothing changes on an error
             for a in range(64):
-                q = _i2(&flat, i, a)
+                q = _i(&flat, i, a)
                 if q < 0 or q >= m * m:
                     raise IndexError(f"learn_sums: cell {q} outside [0, {m * m})")
             for a in range(8):
-                q = _i2(&cols, i, a)
+                q = _i(&cols, i, a)
                 if q < 0 or q >= m:
                     raise IndexError(f"learn_sums: column {q} outside [0, {m})")
             if _i(&si, i) < 0 or _i(&si, i) >= n or _i(&sj, i) < 0 or _i(&sj, i) >= n:
@@ -421,17 +393,17 @@ def learn_sums(object N_, object b_, object pairs_, object flat_, object JWJ_,
         for i in range(p):
             for a in range(8):
                 for c in range(8):
-                    acc[_i2(&flat, i, 8 * a + c)] += _f3(&JWJ, i, a, c)
+                    acc[_i(&flat, i, 8 * a + c)] += _f(&JWJ, i, a, c)
         for i in range(p):
             for a in range(8):
-                acc[m * m + _i2(&cols, i, a)] += _f2(&JWd, i, a)
+                acc[m * m + _i(&cols, i, a)] += _f(&JWd, i, a)
         for i in range(p):
             count[_i(&si, i)] += 1
         for i in range(p):
             count[_i(&sj, i)] += 1
         for a in range(m):
             for c in range(m):
-                _set(&N, a, c, _f2(&N, a, c) + acc[m * a + c])
+                _fw(&N, a, c)[0] = _f(&N, a, c) + acc[m * a + c]
             (<double*>(b.data + a * b.strides[0]))[0] += acc[m * m + a]
         for a in range(n):
             (<double*>(pairs.data + a * pairs.strides[0]))[0] += <double> count[a]
